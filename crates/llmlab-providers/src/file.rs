@@ -1,0 +1,262 @@
+//! The catalog file format (one TOML file per provider) and its validation.
+//!
+//! Raw structs mirror the file; [`parse_provider_file`] turns them into validated
+//! [`ModelEntry`] values or an error naming the file, the model and the field.
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::error::CatalogError;
+use crate::model::{Alternative, ModelEntry, Relation, Tier};
+use crate::price::{LongContextTier, PerMTok, PriceVersion, Rates};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    provider: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    prefixes: Vec<String>,
+    #[serde(default)]
+    models: Vec<RawModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    snapshots: Vec<String>,
+    family: Option<String>,
+    tier: Tier,
+    context_window: Option<u64>,
+    max_output_tokens: Option<u64>,
+    vision: Option<bool>,
+    tools: Option<bool>,
+    #[serde(default)]
+    deprecated: bool,
+    #[serde(default)]
+    alternatives: Vec<RawAlternative>,
+    #[serde(default)]
+    prices: Vec<RawPrice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlternative {
+    provider: Option<String>,
+    model: String,
+    relation: Relation,
+    rationale: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrice {
+    effective_from: NaiveDate,
+    input: String,
+    output: String,
+    cached_input: Option<String>,
+    cache_write: Option<String>,
+    batch_discount_pct: Option<u8>,
+    source: String,
+    checked: NaiveDate,
+    long_context: Option<RawLongContext>,
+    fine_tuned: Option<RawRates>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLongContext {
+    threshold_tokens: u64,
+    input: String,
+    output: String,
+    cached_input: Option<String>,
+    cache_write: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRates {
+    input: String,
+    output: String,
+    cached_input: Option<String>,
+    cache_write: Option<String>,
+}
+
+/// A provider as read from one file.
+pub(crate) struct ProviderFile {
+    pub id: String,
+    pub display_name: String,
+    pub prefixes: Vec<String>,
+    pub models: Vec<ModelEntry>,
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    model: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, field: &str, message: impl Into<String>) -> CatalogError {
+        CatalogError::Invalid {
+            file: self.file.to_string(),
+            model: self.model.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn price(&self, field: &str, s: &str) -> Result<PerMTok, CatalogError> {
+        PerMTok::parse(s).map_err(|e| self.err(field, e.to_string()))
+    }
+
+    fn opt_price(&self, field: &str, s: Option<&String>) -> Result<Option<PerMTok>, CatalogError> {
+        s.map(|s| self.price(field, s)).transpose()
+    }
+
+    fn rates(
+        &self,
+        prefix: &str,
+        input: &str,
+        output: &str,
+        cached: Option<&String>,
+        write: Option<&String>,
+    ) -> Result<Rates, CatalogError> {
+        Ok(Rates {
+            input: self.price(&format!("{prefix}input"), input)?,
+            output: self.price(&format!("{prefix}output"), output)?,
+            cached_input: self.opt_price(&format!("{prefix}cached_input"), cached)?,
+            cache_write: self.opt_price(&format!("{prefix}cache_write"), write)?,
+        })
+    }
+}
+
+/// Lower-cases and trims a name the way resolution does.
+pub(crate) fn normalize(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
+}
+
+pub(crate) fn parse_provider_file(file: &str, text: &str) -> Result<ProviderFile, CatalogError> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| CatalogError::Syntax {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    let provider = normalize(&raw.provider);
+    let file_ctx = Ctx { file, model: "-" };
+    if provider.is_empty() || !provider.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(file_ctx.err("provider", "must be a non-empty lowercase id ([a-z0-9_-])"));
+    }
+    let mut models = Vec::with_capacity(raw.models.len());
+    for m in raw.models {
+        models.push(convert_model(file, &provider, m)?);
+    }
+    Ok(ProviderFile {
+        display_name: raw.display_name.unwrap_or_else(|| provider.clone()),
+        prefixes: raw.prefixes.iter().map(|p| normalize(p)).collect(),
+        id: provider,
+        models,
+    })
+}
+
+fn convert_model(file: &str, provider: &str, m: RawModel) -> Result<ModelEntry, CatalogError> {
+    let name = normalize(&m.name);
+    let ctx = Ctx { file, model: &name };
+    if name.is_empty() {
+        return Err(ctx.err("name", "must not be empty"));
+    }
+    if m.prices.is_empty() {
+        return Err(ctx.err("prices", "a model needs at least one price version"));
+    }
+    let mut prices = Vec::with_capacity(m.prices.len());
+    for (i, p) in m.prices.iter().enumerate() {
+        let field = |f: &str| format!("prices[{i}].{f}");
+        let rates = ctx.rates(
+            &field(""),
+            &p.input,
+            &p.output,
+            p.cached_input.as_ref(),
+            p.cache_write.as_ref(),
+        )?;
+        let long_context = match &p.long_context {
+            Some(lc) => {
+                if lc.threshold_tokens == 0 {
+                    return Err(ctx.err(&field("long_context.threshold_tokens"), "must be > 0"));
+                }
+                Some(LongContextTier {
+                    threshold_tokens: lc.threshold_tokens,
+                    rates: ctx.rates(
+                        &field("long_context."),
+                        &lc.input,
+                        &lc.output,
+                        lc.cached_input.as_ref(),
+                        lc.cache_write.as_ref(),
+                    )?,
+                })
+            }
+            None => None,
+        };
+        let fine_tuned = match &p.fine_tuned {
+            Some(r) => Some(ctx.rates(
+                &field("fine_tuned."),
+                &r.input,
+                &r.output,
+                r.cached_input.as_ref(),
+                r.cache_write.as_ref(),
+            )?),
+            None => None,
+        };
+        if let Some(d) = p.batch_discount_pct
+            && d > 100
+        {
+            return Err(ctx.err(&field("batch_discount_pct"), "must be between 0 and 100"));
+        }
+        if p.source.trim().is_empty() {
+            return Err(ctx.err(&field("source"), "every price needs its source"));
+        }
+        if let Some(prev) = prices.last().map(|v: &PriceVersion| v.effective_from)
+            && prev >= p.effective_from
+        {
+            return Err(ctx.err(
+                &field("effective_from"),
+                "price versions must be sorted by effective_from, oldest first, without repeats",
+            ));
+        }
+        prices.push(PriceVersion {
+            effective_from: p.effective_from,
+            rates,
+            batch_discount_pct: p.batch_discount_pct,
+            long_context,
+            fine_tuned,
+            source: p.source.trim().to_string(),
+            checked: p.checked,
+        });
+    }
+    let alternatives = m
+        .alternatives
+        .into_iter()
+        .map(|a| Alternative {
+            provider: a.provider.map_or_else(|| provider.to_string(), |p| normalize(&p)),
+            model: normalize(&a.model),
+            relation: a.relation,
+            rationale: a.rationale,
+        })
+        .collect();
+    Ok(ModelEntry {
+        provider: provider.to_string(),
+        family: m.family.map_or_else(|| name.clone(), |f| normalize(&f)),
+        aliases: m.aliases.iter().map(|a| normalize(a)).collect(),
+        snapshots: m.snapshots.iter().map(|s| normalize(s)).collect(),
+        name,
+        tier: m.tier,
+        context_window: m.context_window,
+        max_output_tokens: m.max_output_tokens,
+        vision: m.vision,
+        tools: m.tools,
+        deprecated: m.deprecated,
+        alternatives,
+        prices,
+    })
+}

@@ -1,0 +1,193 @@
+//! Published prices: an exact per-million-token rate and the price versions a model has had.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A price in USD per million tokens, held exactly as micro-dollars per million tokens.
+///
+/// Providers publish at most four decimals (`$0.0375`); six are accepted so negotiated
+/// custom rates fit too. Because one micro-dollar per million tokens is one pico-dollar
+/// per token, `tokens × rate` is an exact integer count of pico-dollars: no rounding
+/// happens until the engine rounds an event's total once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct PerMTok(u64);
+
+/// Largest accepted rate: $1,000,000 per million tokens. Far above any real price, and
+/// low enough that `tokens × rate` never overflows the engine's arithmetic.
+const MAX_MICROS: u64 = 1_000_000 * 1_000_000;
+
+impl PerMTok {
+    /// Zero: a bucket the model does not bill.
+    pub const ZERO: PerMTok = PerMTok(0);
+
+    /// Builds a rate from micro-dollars per million tokens.
+    pub fn from_micros(micros: u64) -> Option<Self> {
+        (micros <= MAX_MICROS).then_some(PerMTok(micros))
+    }
+
+    /// The rate in micro-dollars per million tokens (= pico-dollars per token).
+    pub fn micros(self) -> u64 {
+        self.0
+    }
+
+    /// Parses a decimal such as `"2.50"` or `"0.0375"` (at most 6 decimals, non-negative).
+    pub fn parse(s: &str) -> Result<Self, PriceParseError> {
+        let s = s.trim();
+        let err = || PriceParseError(s.to_string());
+        let (int, frac) = match s.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (s, ""),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return Err(err());
+        }
+        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(err());
+        }
+        if frac.len() > 6 || int.len() > 7 {
+            return Err(err());
+        }
+        let int_v: u64 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| err())?
+        };
+        let mut frac_v: u64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| err())?
+        };
+        for _ in frac.len()..6 {
+            frac_v *= 10;
+        }
+        let micros = int_v
+            .checked_mul(1_000_000)
+            .and_then(|v| v.checked_add(frac_v))
+            .ok_or_else(err)?;
+        PerMTok::from_micros(micros).ok_or_else(err)
+    }
+}
+
+impl fmt::Display for PerMTok {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let int = self.0 / 1_000_000;
+        let frac = self.0 % 1_000_000;
+        if frac == 0 {
+            return write!(f, "{int}");
+        }
+        let digits = format!("{frac:06}");
+        write!(f, "{int}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+impl FromStr for PerMTok {
+    type Err = PriceParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PerMTok::parse(s)
+    }
+}
+
+impl Serialize for PerMTok {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PerMTok {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        PerMTok::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A price string that is not a non-negative decimal with at most 6 decimals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a price in USD per million tokens (a non-negative decimal, at most 6 decimals)")]
+pub struct PriceParseError(pub String);
+
+/// The rates billed for each token bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rates {
+    /// Uncached prompt tokens.
+    pub input: PerMTok,
+    /// Output tokens, reasoning tokens included.
+    pub output: PerMTok,
+    /// Cache-read tokens; `None` when the model has no prompt caching (billed as input).
+    pub cached_input: Option<PerMTok>,
+    /// Cache-write tokens; `None` when writes are not billed separately (billed as input).
+    pub cache_write: Option<PerMTok>,
+}
+
+/// A long-context tier: above `threshold_tokens` prompt tokens the whole request is billed at `rates`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LongContextTier {
+    /// Prompt tokens (cached included) above which the tier applies.
+    pub threshold_tokens: u64,
+    /// The rates of the whole request once the threshold is crossed.
+    pub rates: Rates,
+}
+
+/// One price version of a model: the rates in effect from `effective_from` until the next version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriceVersion {
+    /// First UTC day these rates apply.
+    pub effective_from: NaiveDate,
+    /// Standard rates.
+    pub rates: Rates,
+    /// Discount in percent for the provider's batch API, if it has one.
+    pub batch_discount_pct: Option<u8>,
+    /// Optional long-context tier.
+    pub long_context: Option<LongContextTier>,
+    /// Rates for fine-tuned derivatives (`ft:` models), where published.
+    pub fine_tuned: Option<Rates>,
+    /// Where the price was published.
+    pub source: String,
+    /// When the price was last checked against `source`.
+    pub checked: NaiveDate,
+}
+
+impl PriceVersion {
+    /// The rates for a request with `prompt_tokens` prompt tokens: the long-context tier's
+    /// when the prompt exceeds its threshold.
+    pub fn rates_for(&self, prompt_tokens: u64) -> (&Rates, bool) {
+        match &self.long_context {
+            Some(t) if prompt_tokens > t.threshold_tokens => (&t.rates, true),
+            _ => (&self.rates, false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_published_decimals_exactly() {
+        assert_eq!(PerMTok::parse("2.50").map(PerMTok::micros), Ok(2_500_000));
+        assert_eq!(PerMTok::parse("0.0375").map(PerMTok::micros), Ok(37_500));
+        assert_eq!(PerMTok::parse("15").map(PerMTok::micros), Ok(15_000_000));
+        assert_eq!(PerMTok::parse(".5").map(PerMTok::micros), Ok(500_000));
+        assert_eq!(PerMTok::parse("0.000001").map(PerMTok::micros), Ok(1));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_price() {
+        for bad in [
+            "", ".", "-1", "1.2.3", "abc", "1e3", "0.0000001", "99999999", " ", "1,5",
+        ] {
+            assert!(PerMTok::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["2.5", "0.0375", "15", "0", "0.000001"] {
+            let p = PerMTok::parse(s).expect("valid");
+            assert_eq!(p.to_string(), s);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! `cargo xtask` — the front door for LLMLab's chores.
+//!
+//! - `cargo xtask test [--sqlite-only] [-- <test args>]`: every test of the workspace, on
+//!   SQLite and PostgreSQL (finding or starting a PostgreSQL server first).
+//! - `cargo xtask migrate [--database-url URL] [--revert]`: apply (or revert the last)
+//!   migrations of a database.
+//! - `cargo xtask bench`: the criterion benchmarks; figures go to docs/PERFORMANCE.md.
+
+mod pg;
+
+use std::process::{Command, ExitCode};
+
+type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("migrate") => migrate(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 test [--sqlite-only] [-- ARGS]   run every test, SQLite and PostgreSQL\n  \
+                 migrate [--database-url URL] [--revert]\n                                   apply pending migrations (or revert the last)\n  \
+                 bench [-- ARGS]                  run the criterion benchmarks"
+            );
+            Err(String::new())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("xtask: {msg}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed ({status})"))
+    }
+}
+
+fn has_nextest() -> bool {
+    cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn test(args: &[String]) -> Result<()> {
+    let (ours, passthrough) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
+    let sqlite_only = ours.iter().any(|a| a == "--sqlite-only");
+    if let Some(bad) = ours.iter().find(|a| *a != "--sqlite-only") {
+        return Err(format!("unknown option {bad}"));
+    }
+    // Keep the PostgreSQL server alive (and stopped at the end, if we started it) for
+    // the whole run.
+    let _pg_guard;
+    let pg_url = if sqlite_only {
+        eprintln!("xtask: --sqlite-only: the PostgreSQL suite is NOT run");
+        None
+    } else {
+        let server = pg::ensure_server()?;
+        eprintln!("xtask: PostgreSQL for tests: {}", server.url);
+        let url = server.url.clone();
+        _pg_guard = server;
+        Some(url)
+    };
+    let with_env = |cmd: &mut Command| {
+        match &pg_url {
+            Some(url) => {
+                cmd.env("LLMLAB_TEST_PG_URL", url);
+                cmd.env_remove("LLMLAB_TEST_SQLITE_ONLY");
+            }
+            None => {
+                cmd.env("LLMLAB_TEST_SQLITE_ONLY", "1");
+            }
+        }
+    };
+    let mut cmd = cargo();
+    if has_nextest() {
+        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    cmd.args(passthrough);
+    with_env(&mut cmd);
+    run(cmd)?;
+    if has_nextest() {
+        // nextest does not run doc tests; the crate READMEs' examples are tests too.
+        let mut doc = cargo();
+        doc.args(["test", "--workspace", "--doc"]);
+        with_env(&mut doc);
+        run(doc)?;
+    }
+    Ok(())
+}
+
+fn migrate(args: &[String]) -> Result<()> {
+    let mut url = std::env::var("DATABASE_URL").ok();
+    let mut revert = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--revert" => revert = true,
+            "--database-url" => {
+                url = Some(it.next().ok_or("--database-url needs a value")?.clone());
+            }
+            other => match other.strip_prefix("--database-url=") {
+                Some(v) => url = Some(v.to_string()),
+                None => return Err(format!("unknown option {other}")),
+            },
+        }
+    }
+    let url = url.unwrap_or_else(|| "sqlite://llmlab.db".to_string());
+    let names = if revert {
+        llmlab_store::revert_last_migration(&url).map_err(|e| e.to_string())?
+    } else {
+        llmlab_store::run_migrations(&url).map_err(|e| e.to_string())?
+    };
+    let verb = if revert { "reverted" } else { "applied" };
+    if names.is_empty() {
+        println!("nothing to do: no migration {verb} on {}", redact(&url));
+    }
+    for n in names {
+        println!("{verb} {n}");
+    }
+    Ok(())
+}
+
+/// Hides a password in a URL before printing it.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    let passthrough: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "llmlab-engine", "--bench", "engine", "--"]);
+    cmd.args(passthrough);
+    run(cmd)
+}
