@@ -46,7 +46,9 @@ fn cargo() -> Command {
 
 fn run(mut cmd: Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");
-    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -83,15 +85,13 @@ fn test(args: &[String]) -> Result<()> {
         _pg_guard = server;
         Some(url)
     };
-    let with_env = |cmd: &mut Command| {
-        match &pg_url {
-            Some(url) => {
-                cmd.env("LLMLAB_TEST_PG_URL", url);
-                cmd.env_remove("LLMLAB_TEST_SQLITE_ONLY");
-            }
-            None => {
-                cmd.env("LLMLAB_TEST_SQLITE_ONLY", "1");
-            }
+    let with_env = |cmd: &mut Command| match &pg_url {
+        Some(url) => {
+            cmd.env("LLMLAB_TEST_PG_URL", url);
+            cmd.env_remove("LLMLAB_TEST_SQLITE_ONLY");
+        }
+        None => {
+            cmd.env("LLMLAB_TEST_SQLITE_ONLY", "1");
         }
     };
     let mut cmd = cargo();

@@ -36,7 +36,10 @@ impl Drop for PgServer {
 pub fn ensure_server() -> Result<PgServer> {
     if let Ok(url) = std::env::var("LLMLAB_TEST_PG_URL") {
         return if reachable(&url, Duration::from_secs(3)) {
-            Ok(PgServer { url, throwaway: None })
+            Ok(PgServer {
+                url,
+                throwaway: None,
+            })
         } else {
             Err(format!(
                 "LLMLAB_TEST_PG_URL={url} is set but nothing answers there; start that server or unset the variable"
@@ -44,19 +47,27 @@ pub fn ensure_server() -> Result<PgServer> {
         };
     }
     if reachable(DEFAULT_URL, Duration::from_secs(2)) {
-        return Ok(PgServer { url: DEFAULT_URL.into(), throwaway: None });
+        return Ok(PgServer {
+            url: DEFAULT_URL.into(),
+            throwaway: None,
+        });
     }
     if start_machine_cluster() && reachable(DEFAULT_URL, Duration::from_secs(20)) {
-        return Ok(PgServer { url: DEFAULT_URL.into(), throwaway: None });
+        return Ok(PgServer {
+            url: DEFAULT_URL.into(),
+            throwaway: None,
+        });
     }
     if let Some(server) = start_throwaway_cluster()? {
         return Ok(server);
     }
-    Err("no PostgreSQL server found. The test suite needs one: install PostgreSQL \
+    Err(
+        "no PostgreSQL server found. The test suite needs one: install PostgreSQL \
          (e.g. `apt-get install postgresql`) and start it, or point LLMLAB_TEST_PG_URL at one \
          (postgres://user@host:port, a user allowed to CREATE DATABASE). \
          `cargo xtask test --sqlite-only` runs everything else."
-        .into())
+            .into(),
+    )
 }
 
 /// Host and port of a `postgres://user[:pw]@host[:port][/db]` URL.
@@ -150,9 +161,15 @@ fn start_throwaway_cluster() -> Result<Option<PgServer>> {
     let dir = std::env::temp_dir().join(format!("llmlab-pg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     if is_root() {
-        let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status();
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status();
     }
-    eprintln!("xtask: starting a throwaway PostgreSQL cluster in {} on port {port}", dir.display());
+    eprintln!(
+        "xtask: starting a throwaway PostgreSQL cluster in {} on port {port}",
+        dir.display()
+    );
     let ok = as_postgres(&initdb)
         .arg("-D")
         .arg(&dir)
@@ -163,7 +180,10 @@ fn start_throwaway_cluster() -> Result<Option<PgServer>> {
     if !ok {
         return Err(format!("initdb failed in {}", dir.display()));
     }
-    let opts = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.display());
+    let opts = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+        dir.display()
+    );
     let ok = as_postgres(&pg_ctl)
         .arg("-D")
         .arg(&dir)

@@ -1,1 +1,18 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod aggregate;
+pub mod budget;
+mod cost;
+mod error;
+mod money;
+pub mod period;
+mod usage;
+
+pub use cost::{Breakdown, Cost, PricedCall, cost_at_rates, cost_at_version, price};
+pub use error::EngineError;
+pub use money::{NANOS_PER_USD, Usd};
+pub use usage::{MAX_TOKENS, Usage, UsageFields};
+
+/// Re-exported so linking services need only this crate for the catalog.
+pub use llmlab_providers as providers;

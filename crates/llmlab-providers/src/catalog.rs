@@ -310,7 +310,9 @@ impl Provider {
         let mut scored: Vec<(usize, &str)> = self
             .models
             .iter()
-            .flat_map(|m| std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str)))
+            .flat_map(|m| {
+                std::iter::once(m.name.as_str()).chain(m.aliases.iter().map(String::as_str))
+            })
             .map(|k| (levenshtein(name, k), k))
             .collect();
         scored.sort();
@@ -366,7 +368,11 @@ fn strip_one_suffix(name: &str) -> Option<&str> {
         if t[0] == b'-'
             && t[5] == b'-'
             && t[8] == b'-'
-            && t[1..5].iter().chain(&t[6..8]).chain(&t[9..11]).all(u8::is_ascii_digit)
+            && t[1..5]
+                .iter()
+                .chain(&t[6..8])
+                .chain(&t[9..11])
+                .all(u8::is_ascii_digit)
         {
             return Some(&name[..name.len() - 11]);
         }
@@ -404,9 +410,18 @@ mod tests {
     #[test]
     fn suffixes_strip_one_at_a_time() {
         assert_eq!(strip_one_suffix("gpt-4o-2024-08-06"), Some("gpt-4o"));
-        assert_eq!(strip_one_suffix("claude-3-haiku-20240307"), Some("claude-3-haiku"));
-        assert_eq!(strip_one_suffix("claude-3-5-sonnet@20240620"), Some("claude-3-5-sonnet"));
-        assert_eq!(strip_one_suffix("gemini-1.5-pro-002"), Some("gemini-1.5-pro"));
+        assert_eq!(
+            strip_one_suffix("claude-3-haiku-20240307"),
+            Some("claude-3-haiku")
+        );
+        assert_eq!(
+            strip_one_suffix("claude-3-5-sonnet@20240620"),
+            Some("claude-3-5-sonnet")
+        );
+        assert_eq!(
+            strip_one_suffix("gemini-1.5-pro-002"),
+            Some("gemini-1.5-pro")
+        );
         assert_eq!(strip_one_suffix("gpt-4-0613"), Some("gpt-4"));
         assert_eq!(strip_one_suffix("gpt-4o-latest"), Some("gpt-4o"));
         assert_eq!(strip_one_suffix("gpt-4o"), None);

@@ -146,7 +146,11 @@ pub(crate) fn parse_provider_file(file: &str, text: &str) -> Result<ProviderFile
     })?;
     let provider = normalize(&raw.provider);
     let file_ctx = Ctx { file, model: "-" };
-    if provider.is_empty() || !provider.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if provider.is_empty()
+        || !provider
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(file_ctx.err("provider", "must be a non-empty lowercase id ([a-z0-9_-])"));
     }
     let mut models = Vec::with_capacity(raw.models.len());
@@ -238,7 +242,9 @@ fn convert_model(file: &str, provider: &str, m: RawModel) -> Result<ModelEntry, 
         .alternatives
         .into_iter()
         .map(|a| Alternative {
-            provider: a.provider.map_or_else(|| provider.to_string(), |p| normalize(&p)),
+            provider: a
+                .provider
+                .map_or_else(|| provider.to_string(), |p| normalize(&p)),
             model: normalize(&a.model),
             relation: a.relation,
             rationale: a.rationale,

@@ -44,8 +44,7 @@ impl PerMTok {
         if int.is_empty() && frac.is_empty() {
             return Err(err());
         }
-        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err());
         }
         if frac.len() > 6 || int.len() > 7 {
@@ -106,7 +105,9 @@ impl<'de> Deserialize<'de> for PerMTok {
 
 /// A price string that is not a non-negative decimal with at most 6 decimals.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("'{0}' is not a price in USD per million tokens (a non-negative decimal, at most 6 decimals)")]
+#[error(
+    "'{0}' is not a price in USD per million tokens (a non-negative decimal, at most 6 decimals)"
+)]
 pub struct PriceParseError(pub String);
 
 /// The rates billed for each token bucket.
@@ -177,7 +178,16 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_price() {
         for bad in [
-            "", ".", "-1", "1.2.3", "abc", "1e3", "0.0000001", "99999999", " ", "1,5",
+            "",
+            ".",
+            "-1",
+            "1.2.3",
+            "abc",
+            "1e3",
+            "0.0000001",
+            "99999999",
+            " ",
+            "1,5",
         ] {
             assert!(PerMTok::parse(bad).is_err(), "{bad:?} accepted");
         }

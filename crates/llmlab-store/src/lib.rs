@@ -1,1 +1,214 @@
-//! placeholder
+//! LLMLab persistence: diesel over SQLite and PostgreSQL.
+//!
+//! The only crate that knows SQL. A [`Store`] holds an r2d2 pool of [`AnyConnection`]s;
+//! the backend is chosen from the URL ([`DatabaseUrl::parse`]). Every method is
+//! synchronous (wrap calls in `web::block` in async code), takes `&self`, and is scoped by
+//! user where the data belongs to one. Each repository module also exposes the same
+//! operations as functions over `&mut AnyConnection`, so they compose in one
+//! [`Store::transaction`].
+//!
+//! Units: money is `i64` nano-dollars (`*_nanos`), prices `i64` micro-dollars per million
+//! tokens (`*_micros`), event instants `i64` microseconds since the Unix epoch in UTC
+//! (`ts`, `*_micros`, `period_start`), bookkeeping timestamps naive-UTC
+//! [`NaiveDateTime`] truncated to microseconds.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), llmlab_store::StoreError> {
+//! let store = llmlab_store::Store::connect("sqlite://llmlab-data/llmlab.db", 8)?;
+//! let user = store.create_user(&llmlab_store::NewUser {
+//!     email: "Ada@Example.com".into(),
+//!     password_hash: "$2b$12$…".into(),
+//! })?;
+//! assert_eq!(user.email, "ada@example.com");
+//! # Ok(()) }
+//! ```
+
+/// Runs the same source against the concrete connection of either backend, for the
+/// queries diesel cannot build on [`AnyConnection`] (multi-row inserts, upserts, `IN`
+/// lists). `$c` is `&mut PgConnection` in one arm and `&mut SqliteConnection` in the other.
+macro_rules! with_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgresql($c) => $body,
+            $crate::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+pub mod alerts;
+pub mod analytics;
+pub mod api_keys;
+pub mod budgets;
+mod conn;
+mod error;
+pub mod events;
+mod migrations;
+pub mod prices;
+pub mod schema;
+mod sql;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Timelike, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{Pool, PooledConnection};
+
+pub use alerts::{AlertRow, NewAlert};
+pub use analytics::{
+    DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SlotRow, TagTotals, TokenMixRow, Totals,
+};
+pub use api_keys::{ApiKeyRow, NewApiKey};
+pub use budgets::{BudgetRow, NewBudget};
+pub use conn::{AnyConnection, Backend, ConnectionManager, DatabaseUrl, write_tx};
+pub use error::StoreError;
+pub use events::{EventCursor, EventFilter, EventPage, EventRow, InsertOutcome, NewEvent};
+pub use migrations::migration_names;
+pub use prices::{CustomPriceRow, NewCustomPrice};
+pub use users::{NewUser, UserRow};
+
+use conn::SqlitePragmas;
+
+/// How long `Store` waits for a pooled connection before reporting
+/// [`StoreError::Unavailable`].
+pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pooled connection checked out of a [`Store`].
+pub type PooledConn = PooledConnection<ConnectionManager>;
+
+/// The database: a connection pool and the backend it talks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to `url` (see [`DatabaseUrl::parse`]) with a pool of up to `pool_size`
+    /// connections and applies pending migrations.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Store, StoreError> {
+        Store::connect_with(url, pool_size, DEFAULT_CONNECTION_TIMEOUT)
+    }
+
+    /// [`Store::connect`] with an explicit wait for a pooled connection.
+    pub fn connect_with(
+        url: &str,
+        pool_size: u32,
+        connection_timeout: Duration,
+    ) -> Result<Store, StoreError> {
+        let store = Store::open(url, pool_size, connection_timeout)?;
+        let applied = store.migrate()?;
+        if !applied.is_empty() {
+            log::info!("applied migrations: {}", applied.join(", "));
+        }
+        Ok(store)
+    }
+
+    /// Builds the pool without touching the schema (for tools that manage migrations).
+    pub fn open(
+        url: &str,
+        pool_size: u32,
+        connection_timeout: Duration,
+    ) -> Result<Store, StoreError> {
+        let url = DatabaseUrl::parse(url)?;
+        let backend = url.backend;
+        if backend == Backend::Sqlite {
+            create_parent_dir(&url.target)?;
+        }
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(connection_timeout)
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(ConnectionManager { url })?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks a connection out of the pool.
+    pub fn conn(&self) -> Result<PooledConn, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` with a pooled connection.
+    pub fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        f(&mut *self.conn()?)
+    }
+
+    /// Runs `f` in one write transaction (see [`write_tx`]): committed when it returns
+    /// `Ok`, rolled back otherwise.
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        write_tx(&mut *self.conn()?, f)
+    }
+
+    /// Applies pending migrations; returns the names of those applied, oldest first.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        self.with_conn(migrations::run_pending)
+    }
+
+    /// Reverts the most recent migration; returns its name, or `None` if none is applied.
+    pub fn revert_last(&self) -> Result<Option<String>, StoreError> {
+        self.with_conn(migrations::revert_last)
+    }
+
+    /// Checks that the database answers (for health endpoints).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.with_conn(|c| Ok(c.batch_execute("SELECT 1")?))
+    }
+}
+
+/// Connects to `url` with a single connection and applies pending migrations; returns
+/// the names applied (for `cargo xtask migrate`).
+pub fn run_migrations(url: &str) -> Result<Vec<String>, StoreError> {
+    Store::open(url, 1, DEFAULT_CONNECTION_TIMEOUT)?.migrate()
+}
+
+/// Connects to `url` and reverts the most recent migration; returns its name, or nothing
+/// when no migration is applied (for `cargo xtask migrate --revert`).
+pub fn revert_last_migration(url: &str) -> Result<Vec<String>, StoreError> {
+    Ok(Store::open(url, 1, DEFAULT_CONNECTION_TIMEOUT)?
+        .revert_last()?
+        .into_iter()
+        .collect())
+}
+
+/// Creates the directory that will hold the SQLite file `path`, if missing.
+fn create_parent_dir(path: &str) -> Result<(), StoreError> {
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}
+
+/// The current time as naive UTC, truncated to microseconds (what both backends keep).
+pub fn now_utc() -> NaiveDateTime {
+    truncate_micros(Utc::now().naive_utc())
+}
+
+/// Truncates `t` to whole microseconds, so PostgreSQL and SQLite store the same value.
+pub fn truncate_micros(t: NaiveDateTime) -> NaiveDateTime {
+    let nanos = t.nanosecond();
+    t.with_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
+}

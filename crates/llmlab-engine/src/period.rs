@@ -1,0 +1,921 @@
+//! Calendar time in a time zone: report buckets (hour/day/week/month) and budget periods
+//! (daily/weekly/monthly/total), both computed on local calendar boundaries.
+//!
+//! Every boundary is returned as a UTC instant, because that is what the store compares
+//! timestamps with. Local days are not always 24 hours long: in `America/New_York` the day of
+//! 2024-03-10 lasts 23 hours and the day of 2024-11-03 lasts 25. Some zones have switched
+//! their clocks *at* midnight (`America/Santiago`, `America/Sao_Paulo`, `Asia/Beirut`), so a
+//! local midnight can be missing or happen twice; a bucket then starts at the first instant
+//! of its local day and nothing here panics.
+//!
+//! # Slots
+//!
+//! The store does not group events by local bucket in SQL (date truncation in a zone differs
+//! per backend and is slow); it groups them in fixed UTC slots of [`slot_secs_for`] seconds
+//! and [`crate::aggregate::fold_slots`] merges the slots into local buckets. That is exact
+//! when no bucket boundary falls inside a slot, which holds when every UTC offset the zone
+//! uses and every instant at which it changes offset are multiples of the slot length.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
+
+use chrono::{
+    DateTime, Datelike, Days, FixedOffset, LocalResult, Months, NaiveDate, NaiveDateTime,
+    NaiveTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
+};
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::EngineError;
+
+/// An IANA time zone (`Europe/Paris`, `America/New_York`, `UTC`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Zone(Tz);
+
+impl Zone {
+    /// Coordinated Universal Time, the default zone of every report.
+    pub const UTC: Zone = Zone(Tz::UTC);
+
+    /// Parses an IANA zone name. The exact spelling is tried first; a name that differs
+    /// only in case (`america/new_york`) is accepted too, since query strings are typed by
+    /// people.
+    pub fn parse(name: &str) -> Result<Zone, EngineError> {
+        let trimmed = name.trim();
+        if let Ok(tz) = trimmed.parse::<Tz>() {
+            return Ok(Zone(tz));
+        }
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|tz| tz.name().eq_ignore_ascii_case(trimmed))
+            .map(|&tz| Zone(tz))
+            .ok_or_else(|| EngineError::InvalidTimeZone(name.to_string()))
+    }
+
+    /// The IANA name (`America/New_York`).
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The underlying `chrono-tz` zone, for callers that format local times themselves.
+    pub fn tz(self) -> Tz {
+        self.0
+    }
+}
+
+impl Default for Zone {
+    fn default() -> Zone {
+        Zone::UTC
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Zone {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Zone, EngineError> {
+        Zone::parse(s)
+    }
+}
+
+impl Serialize for Zone {
+    /// The IANA name.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Zone {
+    /// An IANA name, validated by [`Zone::parse`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Zone, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Zone::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The size of a report bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// A local clock hour.
+    Hour,
+    /// A local calendar day, from local midnight.
+    Day,
+    /// An ISO week, from Monday local midnight.
+    Week,
+    /// A calendar month, from the first of the month at local midnight.
+    Month,
+}
+
+impl Granularity {
+    /// Parses `hour`, `day`, `week` or `month` (any case).
+    pub fn parse(s: &str) -> Result<Granularity, EngineError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hour" => Ok(Granularity::Hour),
+            "day" => Ok(Granularity::Day),
+            "week" => Ok(Granularity::Week),
+            "month" => Ok(Granularity::Month),
+            _ => Err(EngineError::InvalidValue {
+                field: "granularity",
+                message: format!("'{s}' is not one of hour, day, week, month"),
+            }),
+        }
+    }
+
+    /// The lowercase name (`day`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+            Granularity::Week => "week",
+            Granularity::Month => "month",
+        }
+    }
+}
+
+impl fmt::Display for Granularity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Granularity {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Granularity, EngineError> {
+        Granularity::parse(s)
+    }
+}
+
+/// The period a budget resets on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// From local midnight to the next local midnight.
+    Daily,
+    /// From Monday local midnight to the next Monday.
+    Weekly,
+    /// From the first of the month at local midnight to the first of the next month.
+    Monthly,
+    /// Never resets: all spend counts.
+    Total,
+}
+
+impl Period {
+    /// Parses `daily`, `weekly`, `monthly` or `total` (any case).
+    pub fn parse(s: &str) -> Result<Period, EngineError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "daily" => Ok(Period::Daily),
+            "weekly" => Ok(Period::Weekly),
+            "monthly" => Ok(Period::Monthly),
+            "total" => Ok(Period::Total),
+            _ => Err(EngineError::InvalidValue {
+                field: "period",
+                message: format!("'{s}' is not one of daily, weekly, monthly, total"),
+            }),
+        }
+    }
+
+    /// The lowercase name (`monthly`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Daily => "daily",
+            Period::Weekly => "weekly",
+            Period::Monthly => "monthly",
+            Period::Total => "total",
+        }
+    }
+
+    /// The bucket size whose buckets are this period's windows; `None` for `Total`.
+    pub fn granularity(self) -> Option<Granularity> {
+        match self {
+            Period::Daily => Some(Granularity::Day),
+            Period::Weekly => Some(Granularity::Week),
+            Period::Monthly => Some(Granularity::Month),
+            Period::Total => None,
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Period {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Period, EngineError> {
+        Period::parse(s)
+    }
+}
+
+/// A half-open range of instants `[start, end)`; a missing bound is unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Window {
+    /// First instant inside, `None` for "since the beginning".
+    pub start: Option<DateTime<Utc>>,
+    /// First instant after, `None` for "no end".
+    pub end: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    /// The window with no bounds.
+    pub const UNBOUNDED: Window = Window {
+        start: None,
+        end: None,
+    };
+
+    /// Whether `ts` is inside.
+    pub fn contains(&self, ts: DateTime<Utc>) -> bool {
+        self.start.is_none_or(|s| s <= ts) && self.end.is_none_or(|e| ts < e)
+    }
+
+    /// Length in seconds when both bounds are known.
+    pub fn duration_secs(&self) -> Option<i64> {
+        Some((self.end? - self.start?).num_seconds())
+    }
+}
+
+/// The start, as a UTC instant, of the local calendar bucket that contains `ts`.
+///
+/// - `Hour`: the local clock hour. When clocks fall back, the repeated hour is two buckets
+///   (their labels differ by offset). A local hour that doesn't exist is skipped; an hour
+///   whose start doesn't exist (a 30-minute shift) starts at the first valid instant.
+/// - `Day`: local midnight; `Week`: Monday local midnight (ISO weeks); `Month`: the first of
+///   the month at local midnight. A midnight that happens twice starts the day at the first
+///   one; a midnight that doesn't exist starts the day at its first valid instant.
+///
+/// Never panics, even at the ends of `DateTime`'s range.
+pub fn bucket_start(ts: DateTime<Utc>, g: Granularity, zone: Zone) -> DateTime<Utc> {
+    let tz = zone.0;
+    let (local, _) = to_local(ts, tz);
+    let date = local.date();
+    match g {
+        Granularity::Hour => {
+            let hour = NaiveTime::from_hms_opt(local.hour(), 0, 0).unwrap_or(NaiveTime::MIN);
+            resolve_local(tz, date.and_time(hour), Some(ts))
+        }
+        Granularity::Day => day_start(tz, date),
+        Granularity::Week => day_start(tz, monday_of(date)),
+        Granularity::Month => day_start(tz, first_of_month(date)),
+    }
+}
+
+/// The start of the bucket that follows the one starting at `start` (a value returned by
+/// [`bucket_start`]). Always later than `start`, except at the very end of `DateTime`'s range.
+pub fn next_bucket_start(start: DateTime<Utc>, g: Granularity, zone: Zone) -> DateTime<Utc> {
+    let tz = zone.0;
+    let date = to_local(start, tz).0.date();
+    let calendar_next = |step: &dyn Fn(NaiveDate, u32) -> Option<NaiveDate>| {
+        // A later date can still resolve to `start` when whole local days are missing
+        // (Pacific/Apia skipped 2011-12-30): try the following ones.
+        (1..=3)
+            .filter_map(|n| step(date, n))
+            .map(|d| day_start(tz, d))
+            .find(|&s| s > start)
+    };
+    let next = match g {
+        Granularity::Day => calendar_next(&|d, n| d.checked_add_days(Days::new(u64::from(n)))),
+        Granularity::Week => {
+            calendar_next(&|d, n| monday_of(d).checked_add_days(Days::new(7 * u64::from(n))))
+        }
+        Granularity::Month => {
+            calendar_next(&|d, n| first_of_month(d).checked_add_months(Months::new(n)))
+        }
+        Granularity::Hour => {
+            // Every hour boundary is a multiple of the slot length (see `slot_secs_between`),
+            // so stepping by it from a boundary finds the next boundary exactly. Local hours
+            // are not always 60 minutes long (Australia/Lord_Howe shifts by 30 minutes), and a
+            // fall-back can return to an older bucket, hence "the first later bucket".
+            let step = slot_secs_between(zone, start, start);
+            let max_steps = 3 * 3600 / step + 1;
+            (1..=max_steps)
+                .filter_map(|k| start.checked_add_signed(TimeDelta::seconds(k * step)))
+                .map(|t| bucket_start(t, g, zone))
+                .find(|&s| s > start)
+        }
+    };
+    next.or_else(|| start.checked_add_signed(TimeDelta::hours(1)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// The label of the bucket starting at `start`: the local date (`2024-03-10`) for day, week
+/// (the Monday) and month (the first), or the local start time with its offset in RFC 3339
+/// for hour (`2024-03-10T03:00:00-04:00`), so the two hours of a fall-back stay distinct.
+pub fn bucket_label(start: DateTime<Utc>, g: Granularity, zone: Zone) -> String {
+    let (local, offset) = to_local(start, zone.0);
+    match g {
+        Granularity::Hour => format!("{}{offset}", local.format("%Y-%m-%dT%H:%M:%S")),
+        Granularity::Day | Granularity::Week | Granularity::Month => {
+            local.date().format("%Y-%m-%d").to_string()
+        }
+    }
+}
+
+/// The current calendar period in `zone` that contains `now`: today, this ISO week (from
+/// Monday) or this month, from local midnight to local midnight. `Total` is unbounded.
+pub fn period_window(period: Period, now: DateTime<Utc>, zone: Zone) -> Window {
+    match period.granularity() {
+        None => Window::UNBOUNDED,
+        Some(g) => {
+            let start = bucket_start(now, g, zone);
+            Window {
+                start: Some(start),
+                end: Some(next_bucket_start(start, g, zone)),
+            }
+        }
+    }
+}
+
+/// First instant covered by the slot check of [`slot_secs_for`]: 1970-01-01T00:00:00Z.
+const SCAN_FROM: i64 = 0;
+/// End of the slot check of [`slot_secs_for`]: 2100-01-01T00:00:00Z.
+const SCAN_TO: i64 = 4_102_444_800;
+/// Sampling step when looking for offset changes. The time zone database has no two
+/// offset changes of one zone less than six days apart since 1970, so a 12-hour step
+/// cannot step over a change and back.
+const SCAN_STEP: i64 = 12 * 3600;
+
+/// The largest slot length in seconds (a divisor of 3600: 3600, 1800 or 900 for every zone
+/// in use today) such that grouping events in fixed UTC slots of that length, then folding
+/// the slots into local buckets of `zone`, is exact for any event from 1970 to 2100.
+///
+/// It is the greatest common divisor of 3600, every UTC offset the zone used over that
+/// span and every instant at which the offset changed: `UTC`, `Europe/Paris` and
+/// `America/New_York` give 3600, `Asia/Kolkata` (+05:30) 1800, `Asia/Kathmandu` (+05:45)
+/// 900. A few zones changed clocks at odd minutes in the past (`America/St_Johns` until
+/// 2011 at 00:01) and give 60; [`slot_secs_between`] answers for just the range a query
+/// covers, which for recent data is usually larger.
+///
+/// Computed once per zone (about 100k offset look-ups) and remembered for the process.
+pub fn slot_secs_for(zone: Zone) -> i64 {
+    if zone == Zone::UTC {
+        return 3600;
+    }
+    static CACHE: OnceLock<Mutex<HashMap<Tz, i64>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    // A poisoned lock only means another thread panicked mid-insert of a plain integer.
+    if let Some(&secs) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&zone.0) {
+        return secs;
+    }
+    let secs = slot_secs_scan(zone.0, SCAN_FROM, SCAN_TO);
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(zone.0, secs);
+    secs
+}
+
+/// Like [`slot_secs_for`], for events between `start` and `end` only (a day of margin is
+/// added on both sides so that slots straddling the bounds are covered). Costs about one
+/// offset look-up per 12 hours of range; the range is clamped to 1970–2100.
+pub fn slot_secs_between(zone: Zone, start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
+    if zone == Zone::UTC {
+        return 3600;
+    }
+    let margin = 86_400;
+    let clamp = |t: i64| t.clamp(SCAN_FROM, SCAN_TO);
+    let from = clamp(start.timestamp().saturating_sub(margin));
+    let to = clamp(end.timestamp().saturating_add(margin));
+    slot_secs_scan(zone.0, from, to.max(from))
+}
+
+/// Greatest common divisor of 3600 and every offset and offset-change instant in `[from, to]`.
+fn slot_secs_scan(tz: Tz, from: i64, to: i64) -> i64 {
+    let mut prev = offset_secs(tz, from);
+    let mut g = gcd(3600, prev);
+    let mut t = from;
+    while t < to {
+        let next = (t + SCAN_STEP).min(to);
+        let off = offset_secs(tz, next);
+        if off != prev {
+            // Bisect for the first second with the new offset.
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_secs(tz, mid) == prev {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            g = gcd(gcd(g, hi), off);
+            prev = off;
+        }
+        t = next;
+    }
+    g
+}
+
+/// The zone's UTC offset in seconds at the Unix time `t`.
+fn offset_secs(tz: Tz, t: i64) -> i64 {
+    let utc = DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .naive_utc();
+    i64::from(tz.offset_from_utc_datetime(&utc).fix().local_minus_utc())
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.unsigned_abs(), b.unsigned_abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    // Both inputs come from 3600 and small offsets, so the result fits.
+    i64::try_from(a).unwrap_or(1).max(1)
+}
+
+/// The local time of `ts` and the zone's offset then. chrono's own conversion panics when
+/// the local time falls outside its range (the last hours of year 262143); there the UTC
+/// time is used instead.
+fn to_local(ts: DateTime<Utc>, tz: Tz) -> (NaiveDateTime, FixedOffset) {
+    let offset = tz.offset_from_utc_datetime(&ts.naive_utc()).fix();
+    match ts.naive_utc().checked_add_offset(offset) {
+        Some(local) => (local, offset),
+        None => (ts.naive_utc(), FixedOffset::east_opt(0).unwrap_or(offset)),
+    }
+}
+
+fn monday_of(date: NaiveDate) -> NaiveDate {
+    let back = u64::from(date.weekday().num_days_from_monday());
+    date.checked_sub_days(Days::new(back)).unwrap_or(date)
+}
+
+fn first_of_month(date: NaiveDate) -> NaiveDate {
+    date.with_day(1).unwrap_or(date)
+}
+
+/// The first instant of the local day `date`.
+fn day_start(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    resolve_local(tz, date.and_time(NaiveTime::MIN), None)
+}
+
+/// The UTC instant of the local time `local` in `tz`.
+///
+/// - A local time that happens twice: the later occurrence when it is not after
+///   `latest_before` (so an instant in the repeated hour finds its own hour), else the
+///   earlier one.
+/// - A local time that doesn't exist: the first instant after the gap.
+fn resolve_local(
+    tz: Tz,
+    local: NaiveDateTime,
+    latest_before: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => {
+            let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
+            let (early, late) = if a <= b { (a, b) } else { (b, a) };
+            match latest_before {
+                Some(ts) if late <= ts => late,
+                _ => early,
+            }
+        }
+        LocalResult::None => chrono_tz::GapInfo::new(&local, &tz)
+            .and_then(|gap| gap.end)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| {
+                // Outside the zone's transition table (or outside chrono's range): use
+                // the offset in force at that instant, which is then constant.
+                let naive = local.and_utc();
+                let off = offset_secs(tz, naive.timestamp());
+                naive
+                    .checked_sub_signed(TimeDelta::seconds(off))
+                    .unwrap_or(naive)
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn zone(name: &str) -> Zone {
+        Zone::parse(name).unwrap()
+    }
+
+    fn start(ts: &str, g: Granularity, z: &str) -> String {
+        let s = bucket_start(utc(ts), g, zone(z));
+        s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    use Granularity::{Day, Hour, Month, Week};
+
+    #[test]
+    fn zones_parse_by_iana_name() {
+        assert_eq!(zone("America/New_York").name(), "America/New_York");
+        assert_eq!(zone(" america/new_york ").name(), "America/New_York");
+        assert_eq!(zone("UTC"), Zone::UTC);
+        assert_eq!(
+            Zone::parse("Mars/Olympus"),
+            Err(EngineError::InvalidTimeZone("Mars/Olympus".into()))
+        );
+        let json = serde_json::to_string(&zone("Asia/Tokyo")).unwrap();
+        assert_eq!(json, "\"Asia/Tokyo\"");
+        assert_eq!(
+            serde_json::from_str::<Zone>(&json).unwrap(),
+            zone("Asia/Tokyo")
+        );
+        assert!(serde_json::from_str::<Zone>("\"Nowhere\"").is_err());
+    }
+
+    #[test]
+    fn granularity_and_period_parse() {
+        assert_eq!(Granularity::parse("Week"), Ok(Week));
+        assert_eq!(Period::parse("monthly"), Ok(Period::Monthly));
+        let Err(EngineError::InvalidValue { field, .. }) = Granularity::parse("minute") else {
+            panic!("minute accepted")
+        };
+        assert_eq!(field, "granularity");
+        let Err(EngineError::InvalidValue { field, .. }) = Period::parse("yearly") else {
+            panic!("yearly accepted")
+        };
+        assert_eq!(field, "period");
+        assert_eq!(serde_json::to_string(&Period::Total).unwrap(), "\"total\"");
+        assert_eq!(
+            serde_json::from_str::<Granularity>("\"hour\"").unwrap(),
+            Hour
+        );
+    }
+
+    #[test]
+    fn utc_buckets() {
+        let ts = "2024-05-15T13:45:12Z";
+        assert_eq!(start(ts, Hour, "UTC"), "2024-05-15T13:00:00Z");
+        assert_eq!(start(ts, Day, "UTC"), "2024-05-15T00:00:00Z");
+        // 2024-05-15 is a Wednesday.
+        assert_eq!(start(ts, Week, "UTC"), "2024-05-13T00:00:00Z");
+        assert_eq!(start(ts, Month, "UTC"), "2024-05-01T00:00:00Z");
+        // A bucket start is its own bucket start.
+        assert_eq!(
+            start("2024-05-13T00:00:00Z", Week, "UTC"),
+            "2024-05-13T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn weeks_start_on_monday() {
+        // Sunday 2024-03-10 belongs to the week of Monday 2024-03-04.
+        assert_eq!(
+            start("2024-03-10T23:59:59Z", Week, "UTC"),
+            "2024-03-04T00:00:00Z"
+        );
+        assert_eq!(
+            start("2024-03-11T00:00:00Z", Week, "UTC"),
+            "2024-03-11T00:00:00Z"
+        );
+        // A week that spans a month and a year end.
+        assert_eq!(
+            start("2025-01-01T12:00:00Z", Week, "UTC"),
+            "2024-12-30T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn month_ends_and_leap_day() {
+        assert_eq!(
+            start("2024-02-29T23:59:59Z", Day, "UTC"),
+            "2024-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            start("2024-02-29T23:59:59Z", Month, "UTC"),
+            "2024-02-01T00:00:00Z"
+        );
+        let feb = utc("2024-02-01T00:00:00Z");
+        assert_eq!(
+            next_bucket_start(feb, Month, Zone::UTC),
+            utc("2024-03-01T00:00:00Z")
+        );
+        let jan31 = utc("2024-01-31T00:00:00Z");
+        assert_eq!(
+            next_bucket_start(jan31, Day, Zone::UTC),
+            utc("2024-02-01T00:00:00Z")
+        );
+        let dec = utc("2024-12-01T00:00:00Z");
+        assert_eq!(
+            next_bucket_start(dec, Month, Zone::UTC),
+            utc("2025-01-01T00:00:00Z")
+        );
+        // 2023 is not a leap year.
+        let feb23 = utc("2023-02-28T00:00:00Z");
+        assert_eq!(
+            next_bucket_start(feb23, Day, Zone::UTC),
+            utc("2023-03-01T00:00:00Z")
+        );
+        // New York: the month of March 2024 starts at EST and ends at EDT.
+        assert_eq!(
+            start("2024-03-31T23:00:00-04:00", Month, "America/New_York"),
+            "2024-03-01T05:00:00Z"
+        );
+        let ny = zone("America/New_York");
+        let mar = utc("2024-03-01T05:00:00Z");
+        assert_eq!(
+            next_bucket_start(mar, Month, ny),
+            utc("2024-04-01T04:00:00Z")
+        );
+    }
+
+    #[test]
+    fn new_york_spring_forward() {
+        let ny = "America/New_York";
+        // 2024-03-10: 02:00 EST becomes 03:00 EDT; the day is 23 hours long.
+        let day = utc("2024-03-10T05:00:00Z");
+        assert_eq!(
+            start("2024-03-10T12:00:00Z", Day, ny),
+            "2024-03-10T05:00:00Z"
+        );
+        let next = next_bucket_start(day, Day, zone(ny));
+        assert_eq!(next, utc("2024-03-11T04:00:00Z"));
+        assert_eq!((next - day).num_hours(), 23);
+        // Hours: 01:00 EST (06:00Z), then 03:00 EDT (07:00Z): no 02:00.
+        assert_eq!(
+            start("2024-03-10T06:59:59Z", Hour, ny),
+            "2024-03-10T06:00:00Z"
+        );
+        assert_eq!(
+            start("2024-03-10T07:00:00Z", Hour, ny),
+            "2024-03-10T07:00:00Z"
+        );
+        let one = utc("2024-03-10T06:00:00Z");
+        assert_eq!(
+            bucket_label(one, Hour, zone(ny)),
+            "2024-03-10T01:00:00-05:00"
+        );
+        let three = next_bucket_start(one, Hour, zone(ny));
+        assert_eq!(three, utc("2024-03-10T07:00:00Z"));
+        assert_eq!(
+            bucket_label(three, Hour, zone(ny)),
+            "2024-03-10T03:00:00-04:00"
+        );
+        assert_eq!(bucket_label(day, Day, zone(ny)), "2024-03-10");
+    }
+
+    #[test]
+    fn new_york_fall_back() {
+        let ny = "America/New_York";
+        // 2024-11-03: 02:00 EDT becomes 01:00 EST; the day is 25 hours long.
+        let day = utc("2024-11-03T04:00:00Z");
+        assert_eq!(
+            start("2024-11-03T04:00:00Z", Day, ny),
+            "2024-11-03T04:00:00Z"
+        );
+        assert_eq!(
+            start("2024-11-04T04:59:59Z", Day, ny),
+            "2024-11-03T04:00:00Z"
+        );
+        let next = next_bucket_start(day, Day, zone(ny));
+        assert_eq!(next, utc("2024-11-04T05:00:00Z"));
+        assert_eq!((next - day).num_hours(), 25);
+        // The 01:00 hour happens twice: two buckets told apart by their offset.
+        assert_eq!(
+            start("2024-11-03T05:30:00Z", Hour, ny),
+            "2024-11-03T05:00:00Z"
+        );
+        assert_eq!(
+            start("2024-11-03T06:30:00Z", Hour, ny),
+            "2024-11-03T06:00:00Z"
+        );
+        let first = utc("2024-11-03T05:00:00Z");
+        let second = next_bucket_start(first, Hour, zone(ny));
+        assert_eq!(second, utc("2024-11-03T06:00:00Z"));
+        assert_eq!(
+            bucket_label(first, Hour, zone(ny)),
+            "2024-11-03T01:00:00-04:00"
+        );
+        assert_eq!(
+            bucket_label(second, Hour, zone(ny)),
+            "2024-11-03T01:00:00-05:00"
+        );
+        assert_eq!(
+            next_bucket_start(second, Hour, zone(ny)),
+            utc("2024-11-03T07:00:00Z")
+        );
+        // The week containing the switch still starts on Monday local midnight (EDT).
+        assert_eq!(
+            start("2024-11-03T12:00:00Z", Week, ny),
+            "2024-10-28T04:00:00Z"
+        );
+        assert_eq!(
+            next_bucket_start(utc("2024-10-28T04:00:00Z"), Week, zone(ny)),
+            utc("2024-11-04T05:00:00Z")
+        );
+    }
+
+    #[test]
+    fn kolkata_half_hour_offset() {
+        let k = "Asia/Kolkata";
+        // 2024-05-15T20:00Z is 2024-05-16 01:30 IST.
+        assert_eq!(
+            start("2024-05-15T20:00:00Z", Day, k),
+            "2024-05-15T18:30:00Z"
+        );
+        assert_eq!(
+            start("2024-05-15T20:00:00Z", Hour, k),
+            "2024-05-15T19:30:00Z"
+        );
+        let h = utc("2024-05-15T19:30:00Z");
+        assert_eq!(bucket_label(h, Hour, zone(k)), "2024-05-16T01:00:00+05:30");
+        assert_eq!(
+            bucket_label(utc("2024-05-15T18:30:00Z"), Day, zone(k)),
+            "2024-05-16"
+        );
+        assert_eq!(
+            next_bucket_start(h, Hour, zone(k)),
+            utc("2024-05-15T20:30:00Z")
+        );
+        assert_eq!(slot_secs_for(zone(k)), 1800);
+    }
+
+    #[test]
+    fn tokyo_day_is_not_a_utc_day() {
+        let t = "Asia/Tokyo";
+        // 2024-05-15T16:00Z is already 2024-05-16 01:00 JST.
+        assert_eq!(
+            start("2024-05-15T16:00:00Z", Day, t),
+            "2024-05-15T15:00:00Z"
+        );
+        assert_eq!(
+            start("2024-05-15T14:59:59Z", Day, t),
+            "2024-05-14T15:00:00Z"
+        );
+        assert_eq!(
+            bucket_label(utc("2024-05-15T15:00:00Z"), Day, zone(t)),
+            "2024-05-16"
+        );
+        // June 1 JST begins on May 31 UTC.
+        assert_eq!(
+            start("2024-05-31T15:00:00Z", Month, t),
+            "2024-05-31T15:00:00Z"
+        );
+        assert_eq!(
+            bucket_label(utc("2024-05-31T15:00:00Z"), Month, zone(t)),
+            "2024-06-01"
+        );
+    }
+
+    #[test]
+    fn missing_midnight_starts_at_first_valid_instant() {
+        // Santiago 2022-09-11: 00:00 -04 became 01:00 -03, so that day has no midnight.
+        let s = "America/Santiago";
+        assert_eq!(
+            start("2022-09-11T12:00:00Z", Day, s),
+            "2022-09-11T04:00:00Z"
+        );
+        assert_eq!(
+            bucket_label(utc("2022-09-11T04:00:00Z"), Day, zone(s)),
+            "2022-09-11"
+        );
+        assert_eq!(
+            start("2022-09-11T04:30:00Z", Hour, s),
+            "2022-09-11T04:00:00Z"
+        );
+        let prev = utc("2022-09-10T04:00:00Z");
+        assert_eq!(
+            next_bucket_start(prev, Day, zone(s)),
+            utc("2022-09-11T04:00:00Z")
+        );
+        // Beirut 2023-03-26: midnight (+02) jumped to 01:00 (+03).
+        assert_eq!(
+            start("2023-03-26T12:00:00Z", Day, "Asia/Beirut"),
+            "2023-03-25T22:00:00Z"
+        );
+        // Samoa skipped Friday 2011-12-30 altogether.
+        let apia = zone("Pacific/Apia");
+        let thu = bucket_start(utc("2011-12-29T12:00:00Z"), Day, apia);
+        let sat = next_bucket_start(thu, Day, apia);
+        assert_eq!(bucket_label(sat, Day, apia), "2011-12-31");
+        assert_eq!((sat - thu).num_hours(), 24);
+    }
+
+    #[test]
+    fn repeated_midnight_starts_at_the_first() {
+        // Sao Paulo 2019-02-17: midnight -02 fell back to 2019-02-16 23:00 -03, so 2019-02-16
+        // lasted 25 hours and 2019-02-17 began at 00:00 -03.
+        let sp = "America/Sao_Paulo";
+        assert_eq!(
+            start("2019-02-17T02:30:00Z", Day, sp),
+            "2019-02-16T02:00:00Z"
+        );
+        assert_eq!(
+            start("2019-02-17T03:00:00Z", Day, sp),
+            "2019-02-17T03:00:00Z"
+        );
+        let d = utc("2019-02-16T02:00:00Z");
+        assert_eq!((next_bucket_start(d, Day, zone(sp)) - d).num_hours(), 25);
+    }
+
+    #[test]
+    fn lord_howe_half_hour_shifts() {
+        let lh = zone("Australia/Lord_Howe");
+        // 2024-10-06: 02:00 +10:30 became 02:30 +11, so the 02:00 hour starts at 02:30.
+        let h = bucket_start(utc("2024-10-05T15:45:00Z"), Hour, lh);
+        assert_eq!(bucket_label(h, Hour, lh), "2024-10-06T02:30:00+11:00");
+        assert_eq!(h, utc("2024-10-05T15:30:00Z"));
+        let before = next_bucket_start(utc("2024-10-05T14:30:00Z"), Hour, lh);
+        assert_eq!(before, h);
+        assert_eq!(next_bucket_start(h, Hour, lh), utc("2024-10-05T16:00:00Z"));
+    }
+
+    #[test]
+    fn period_windows() {
+        let now = utc("2024-03-10T15:00:00Z"); // Sunday
+        let w = period_window(Period::Daily, now, Zone::UTC);
+        assert_eq!(w.start, Some(utc("2024-03-10T00:00:00Z")));
+        assert_eq!(w.end, Some(utc("2024-03-11T00:00:00Z")));
+        let w = period_window(Period::Weekly, now, Zone::UTC);
+        assert_eq!(w.start, Some(utc("2024-03-04T00:00:00Z")));
+        assert_eq!(w.end, Some(utc("2024-03-11T00:00:00Z")));
+        let w = period_window(Period::Monthly, now, Zone::UTC);
+        assert_eq!(w.start, Some(utc("2024-03-01T00:00:00Z")));
+        assert_eq!(w.end, Some(utc("2024-04-01T00:00:00Z")));
+        assert_eq!(
+            period_window(Period::Total, now, Zone::UTC),
+            Window::UNBOUNDED
+        );
+        assert!(Window::UNBOUNDED.contains(now));
+
+        let ny = zone("America/New_York");
+        let w = period_window(Period::Daily, now, ny);
+        assert_eq!(w.start, Some(utc("2024-03-10T05:00:00Z")));
+        assert_eq!(w.duration_secs(), Some(23 * 3600));
+        assert!(w.contains(now));
+        let w = period_window(
+            Period::Monthly,
+            utc("2024-02-29T23:00:00Z"),
+            zone("Asia/Tokyo"),
+        );
+        // 2024-03-01 08:00 JST: already March in Tokyo.
+        assert_eq!(w.start, Some(utc("2024-02-29T15:00:00Z")));
+        assert_eq!(w.end, Some(utc("2024-03-31T15:00:00Z")));
+    }
+
+    #[test]
+    fn slot_lengths() {
+        assert_eq!(slot_secs_for(Zone::UTC), 3600);
+        assert_eq!(slot_secs_for(zone("Europe/Paris")), 3600);
+        assert_eq!(slot_secs_for(zone("America/New_York")), 3600);
+        assert_eq!(slot_secs_for(zone("Asia/Tokyo")), 3600);
+        assert_eq!(slot_secs_for(zone("Asia/Kathmandu")), 900);
+        assert_eq!(slot_secs_for(zone("Australia/Lord_Howe")), 1800);
+        // Changed clocks at 00:01 local until 2011; whole half hours since.
+        assert_eq!(slot_secs_for(zone("America/St_Johns")), 60);
+        let st_johns = slot_secs_between(
+            zone("America/St_Johns"),
+            utc("2024-01-01T00:00:00Z"),
+            utc("2025-01-01T00:00:00Z"),
+        );
+        assert_eq!(st_johns, 1800);
+    }
+
+    #[test]
+    fn extremes_do_not_panic() {
+        for ts in [
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::UNIX_EPOCH,
+        ] {
+            for g in [Hour, Day, Week, Month] {
+                for z in [
+                    Zone::UTC,
+                    zone("Pacific/Kiritimati"),
+                    zone("Pacific/Pago_Pago"),
+                ] {
+                    let s = bucket_start(ts, g, z);
+                    let _ = next_bucket_start(s, g, z);
+                    let _ = bucket_label(s, g, z);
+                }
+            }
+        }
+    }
+
+    /// Checks that the slot length is exact for every zone from 2015 to 2030: the first and
+    /// last second of each slot are in the same hour bucket (every day, week and month
+    /// boundary is also an hour boundary). About 10 s in release: run with
+    /// `cargo test --release -- --ignored` after a time zone database update.
+    #[test]
+    #[ignore]
+    fn slot_length_is_exact_for_every_zone() {
+        let (from, to) = (utc("2015-01-01T00:00:00Z"), utc("2030-01-01T00:00:00Z"));
+        for &tz in chrono_tz::TZ_VARIANTS.iter() {
+            let z = Zone(tz);
+            let l = slot_secs_between(z, from, to);
+            let mut t = from;
+            while t < to {
+                let a = bucket_start(t, Hour, z);
+                let b = bucket_start(t + TimeDelta::seconds(l - 1), Hour, z);
+                assert_eq!(a, b, "{} slot of {l}s at {t}", z.name());
+                t += TimeDelta::seconds(l);
+            }
+        }
+    }
+}

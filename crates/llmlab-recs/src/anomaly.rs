@@ -1,0 +1,870 @@
+//! Anomalies: days whose spend is far above what the days before them predict, with the
+//! models, providers and tags that drove the difference.
+//!
+//! # How a day is judged
+//!
+//! - **Baseline.** Each of the last [`AnomalyConfig::days`] days is compared with the up to
+//!   [`AnomalyConfig::baseline_days`] days *before* it (a trailing window, so the judged day
+//!   never inflates its own baseline). Days before the first day with any spend are not
+//!   history and are left out; with fewer than [`AnomalyConfig::min_baseline_days`] baseline
+//!   days the day is not judged.
+//! - **Score.** [`Method::ZScore`]: `(cost − mean) / sample standard deviation`.
+//!   [`Method::Robust`]: `(cost − median) / (1.4826 × MAD)`, the median absolute deviation
+//!   scaled to estimate the standard deviation of normal data, so one earlier spike in the
+//!   window does not hide the next one. The output's `mean_usd` and `stddev_usd` carry the
+//!   median and the scaled MAD for the robust method, and `method` says which was used.
+//! - **Flat baselines.** When the spread is below a nano-dollar (every baseline day cost
+//!   the same) a z-score does not exist; the day is not reported rather than reported with
+//!   an infinite score. Scores are rounded to 2 decimals and only finite numbers are
+//!   emitted.
+//! - **Only increases.** A day is reported when its score is at or above
+//!   [`AnomalyConfig::threshold`]; a drop in spend is not a cost anomaly.
+//! - **Weekly seasonality.** When at least [`AnomalyConfig::min_seasonal_weeks`] earlier
+//!   same weekdays are in the history (up to [`AnomalyConfig::seasonal_weeks`]), the day is
+//!   also scored against them: `(cost − their mean) / max(their spread, the baseline's
+//!   spread)`. The larger spread keeps a weekday that happened to be very regular from
+//!   turning every small wobble into an anomaly (and a perfectly regular one from dividing
+//!   by zero). The day is reported only when **both** scores reach the threshold, so a
+//!   normally busy Monday is not flagged while a spike on a quiet Wednesday is.
+//! - **Severity** comes from the smaller of the two scores (the evidence that holds under
+//!   both): `low` from the threshold, `medium` from [`AnomalyConfig::medium`], `high` from
+//!   [`AnomalyConfig::high`].
+//!
+//! # Attribution
+//!
+//! For each reported day, every dimension value in the breakdown (each model, each
+//! provider, each tag value) is compared with its own mean over the same baseline days
+//! (days without rows count as zero spend; the mean is rounded to a nano-dollar).
+//! `excess = cost that day − that mean`; values with a positive excess are the drivers,
+//! and `share_pct` is their part of the total positive excess *within their group*
+//! (models together, providers together, the values of one tag key together), with
+//! 2 decimals. The mean is used for attribution with either method, so when the
+//! breakdown covers all spend (models, providers) the excesses add up to the day's
+//! excess over its mean.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use llmlab_engine::Usd;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use statrs::statistics::{Data, OrderStatistics, Statistics};
+
+use crate::error::RecsError;
+use crate::series::{DailyBreakdown, DailyCost, Dimension, fill_days};
+
+/// A spread below one nano-dollar is no spread: money has no finer resolution.
+const MIN_SPREAD_USD: f64 = 1e-9;
+
+/// Scales a median absolute deviation to estimate the standard deviation of normal data.
+const MAD_SCALE: f64 = 1.4826;
+
+/// How a day's score is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Mean and sample standard deviation of the baseline.
+    #[default]
+    ZScore,
+    /// Median and scaled median absolute deviation of the baseline: one earlier spike in
+    /// the window does not mask the next.
+    Robust,
+}
+
+/// How far above its baseline a day's spend is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// At or above the reporting threshold.
+    Low,
+    /// At or above [`AnomalyConfig::medium`].
+    Medium,
+    /// At or above [`AnomalyConfig::high`].
+    High,
+}
+
+/// What counts as an anomaly. Check with [`AnomalyConfig::validate`] (the detection
+/// functions do).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnomalyConfig {
+    /// How many of the most recent days are judged (the API's `days`, default 30).
+    pub days: u32,
+    /// Report days whose score is at or above this (the API's `threshold`, default 2.5).
+    pub threshold: f64,
+    /// Score from which a day is `medium` (default 3.5).
+    pub medium: f64,
+    /// Score from which a day is `high` (default 5.0).
+    pub high: f64,
+    /// Mean/standard deviation or median/MAD (default [`Method::ZScore`]).
+    pub method: Method,
+    /// Trailing days a day is compared with (default 28).
+    pub baseline_days: u32,
+    /// Fewer baseline days than this and the day is not judged (default 7).
+    pub min_baseline_days: u32,
+    /// Earlier same weekdays used for the seasonal score (default 8; 0 turns it off).
+    pub seasonal_weeks: u32,
+    /// Earlier same weekdays needed before the seasonal score applies (default 4).
+    pub min_seasonal_weeks: u32,
+    /// Drivers kept per group (models, providers, each tag key) (default 5).
+    pub max_drivers: usize,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        AnomalyConfig {
+            days: 30,
+            threshold: 2.5,
+            medium: 3.5,
+            high: 5.0,
+            method: Method::ZScore,
+            baseline_days: 28,
+            min_baseline_days: 7,
+            seasonal_weeks: 8,
+            min_seasonal_weeks: 4,
+            max_drivers: 5,
+        }
+    }
+}
+
+impl AnomalyConfig {
+    /// Rejects values the detection cannot use, naming the field.
+    pub fn validate(&self) -> Result<(), RecsError> {
+        let positive = |field: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(RecsError::config(field, "must be a positive number"))
+            }
+        };
+        positive("threshold", self.threshold)?;
+        positive("medium", self.medium)?;
+        positive("high", self.high)?;
+        if self.medium > self.high {
+            return Err(RecsError::config("medium", "must not be above `high`"));
+        }
+        if self.days == 0 {
+            return Err(RecsError::config("days", "must be at least 1"));
+        }
+        if self.baseline_days < 2 {
+            return Err(RecsError::config("baseline_days", "must be at least 2"));
+        }
+        if self.min_baseline_days < 2 || self.min_baseline_days > self.baseline_days {
+            return Err(RecsError::config(
+                "min_baseline_days",
+                "must be between 2 and `baseline_days`",
+            ));
+        }
+        if self.seasonal_weeks > 0
+            && (self.min_seasonal_weeks < 2 || self.min_seasonal_weeks > self.seasonal_weeks)
+        {
+            return Err(RecsError::config(
+                "min_seasonal_weeks",
+                "must be between 2 and `seasonal_weeks`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many days of history (ending with the last judged day) the series should hold
+    /// so that every judged day has its full baseline and seasonal history:
+    /// `days + max(baseline_days, 7 × seasonal_weeks)`.
+    pub fn history_days(&self) -> u32 {
+        let lookback = self
+            .baseline_days
+            .max(self.seasonal_weeks.saturating_mul(7));
+        self.days.saturating_add(lookback)
+    }
+
+    fn severity(&self, score: f64) -> Severity {
+        if score >= self.high {
+            Severity::High
+        } else if score >= self.medium {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+}
+
+/// One day flagged as abnormal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Anomaly {
+    /// The day.
+    pub date: NaiveDate,
+    /// What the day cost.
+    #[serde(rename = "cost_usd")]
+    pub cost: Usd,
+    /// The baseline's mean (its median for [`Method::Robust`]), rounded to a nano-dollar.
+    #[serde(rename = "mean_usd")]
+    pub mean: Usd,
+    /// The baseline's sample standard deviation (its scaled MAD for [`Method::Robust`]),
+    /// rounded to a nano-dollar.
+    #[serde(rename = "stddev_usd")]
+    pub stddev: Usd,
+    /// `cost − mean`.
+    #[serde(rename = "excess_usd")]
+    pub excess: Usd,
+    /// The score against the baseline, 2 decimals.
+    pub z_score: f64,
+    /// The score against the same weekdays, 2 decimals; `None` without enough weeks of
+    /// history.
+    pub seasonal_z_score: Option<f64>,
+    /// How abnormal.
+    pub severity: Severity,
+    /// How the scores were computed.
+    pub method: Method,
+    /// Days in the baseline.
+    pub baseline_days: u32,
+    /// What drove the excess, per group, largest first.
+    pub drivers: Vec<Driver>,
+}
+
+/// A dimension value whose spend on an anomalous day was above its own baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Driver {
+    /// The model, provider or tag value.
+    pub dimension: Dimension,
+    /// Its spend on the day.
+    pub cost: Usd,
+    /// Its mean daily spend over the baseline days, rounded to a nano-dollar.
+    pub baseline: Usd,
+    /// `cost − baseline` (positive).
+    pub excess: Usd,
+    /// Its part of its group's total positive excess, in percent, 2 decimals.
+    pub share_pct: f64,
+}
+
+impl Serialize for Driver {
+    /// The dimension's fields (see [`Dimension`]) followed by `cost_usd`, `baseline_usd`,
+    /// `excess_usd` and `share_pct`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        self.dimension.write_fields(&mut map)?;
+        map.serialize_entry("cost_usd", &self.cost)?;
+        map.serialize_entry("baseline_usd", &self.baseline)?;
+        map.serialize_entry("excess_usd", &self.excess)?;
+        map.serialize_entry("share_pct", &self.share_pct)?;
+        map.end()
+    }
+}
+
+/// Centre and spread of a sample by `method`; `None` for fewer than two values or a
+/// non-finite result.
+fn center_spread(values: &[f64], method: Method) -> Option<(f64, f64)> {
+    if values.len() < 2 {
+        return None;
+    }
+    let (center, spread) = match method {
+        Method::ZScore => (values.iter().mean(), values.iter().std_dev()),
+        Method::Robust => {
+            let median = Data::new(values.to_vec()).median();
+            let deviations: Vec<f64> = values.iter().map(|v| (v - median).abs()).collect();
+            (median, Data::new(deviations).median() * MAD_SCALE)
+        }
+    };
+    (center.is_finite() && spread.is_finite()).then_some((center, spread))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Finds the anomalous days among the last [`AnomalyConfig::days`] days of `series`, with
+/// drivers from `breakdown` (pass an empty slice to skip attribution). See the
+/// [module documentation](self) for the method.
+///
+/// `series` need not be sorted or complete: days are ordered, missing days between the
+/// first and the last one count as zero spend, and repeated days are added. Pass
+/// [`AnomalyConfig::history_days`] days ending with the last day to judge — complete days
+/// only, since a partial day only looks low. The result is in date order.
+pub fn detect_anomalies(
+    series: &[DailyCost],
+    breakdown: &[DailyBreakdown],
+    config: &AnomalyConfig,
+) -> Result<Vec<Anomaly>, RecsError> {
+    config.validate()?;
+    let (Some(start), Some(end)) = (
+        series.iter().map(|d| d.date).min(),
+        series.iter().map(|d| d.date).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let days = fill_days(start, end, series.iter().copied());
+    let Some(first) = days.iter().position(|d| d.cost != Usd::ZERO) else {
+        return Ok(Vec::new());
+    };
+    let values: Vec<f64> = days.iter().map(|d| d.cost.to_f64()).collect();
+    let judged_from = days.len().saturating_sub(config.days as usize).max(first);
+    let mut attribution: Option<Attribution<'_>> = None;
+    let mut out = Vec::new();
+    for i in judged_from..days.len() {
+        let lo = i.saturating_sub(config.baseline_days as usize).max(first);
+        if i - lo < config.min_baseline_days as usize {
+            continue;
+        }
+        let Some((center, spread)) = center_spread(&values[lo..i], config.method) else {
+            continue;
+        };
+        if spread < MIN_SPREAD_USD {
+            continue;
+        }
+        let x = values[i];
+        let z = round2((x - center) / spread);
+        if !z.is_finite() || z < config.threshold {
+            continue;
+        }
+        let same_weekdays: Vec<f64> = (1..=config.seasonal_weeks as usize)
+            .map_while(|k| i.checked_sub(7 * k))
+            .take_while(|&j| j >= first)
+            .map(|j| values[j])
+            .collect();
+        let mut seasonal_z = None;
+        if config.seasonal_weeks > 0 && same_weekdays.len() >= config.min_seasonal_weeks as usize {
+            let Some((s_center, s_spread)) = center_spread(&same_weekdays, config.method) else {
+                continue;
+            };
+            let sz = round2((x - s_center) / s_spread.max(spread));
+            if !sz.is_finite() || sz < config.threshold {
+                continue;
+            }
+            seasonal_z = Some(sz);
+        }
+        let (Some(mean), Some(stddev)) =
+            (Usd::from_f64_rounded(center), Usd::from_f64_rounded(spread))
+        else {
+            continue;
+        };
+        let cost = days[i].cost;
+        let drivers = attribution
+            .get_or_insert_with(|| Attribution::new(start, days.len(), breakdown))
+            .drivers(i, lo, config.max_drivers);
+        out.push(Anomaly {
+            date: days[i].date,
+            cost,
+            mean,
+            stddev,
+            excess: cost.saturating_sub(mean),
+            z_score: z,
+            seasonal_z_score: seasonal_z,
+            severity: config.severity(seasonal_z.map_or(z, |s| s.min(z))),
+            method: config.method,
+            baseline_days: u32::try_from(i - lo).unwrap_or(u32::MAX),
+            drivers,
+        });
+    }
+    Ok(out)
+}
+
+/// The breakdown as one daily series per dimension value, aligned with the filled days.
+struct Attribution<'a> {
+    series: HashMap<&'a Dimension, Vec<Usd>>,
+}
+
+impl<'a> Attribution<'a> {
+    fn new(start: NaiveDate, len: usize, breakdown: &'a [DailyBreakdown]) -> Self {
+        let mut series: HashMap<&'a Dimension, Vec<Usd>> = HashMap::new();
+        for row in breakdown {
+            let Ok(pos) = usize::try_from((row.date - start).num_days()) else {
+                continue;
+            };
+            if pos >= len {
+                continue;
+            }
+            let s = series
+                .entry(&row.dimension)
+                .or_insert_with(|| vec![Usd::ZERO; len]);
+            s[pos] = s[pos].saturating_add(row.cost);
+        }
+        Attribution { series }
+    }
+
+    /// Drivers of day `i` against the baseline days `lo..i`.
+    fn drivers(&self, i: usize, lo: usize, max_per_group: usize) -> Vec<Driver> {
+        let n = i64::try_from(i - lo).unwrap_or(i64::MAX);
+        let mut groups: BTreeMap<(u8, &str), Vec<Driver>> = BTreeMap::new();
+        for (dimension, s) in &self.series {
+            let sum: Usd = s[lo..i].iter().copied().sum();
+            let Some(baseline) = sum.mul_div(1, n) else {
+                continue;
+            };
+            let cost = s[i];
+            let excess = cost.saturating_sub(baseline);
+            if excess > Usd::ZERO {
+                groups.entry(dimension.group()).or_default().push(Driver {
+                    dimension: (*dimension).clone(),
+                    cost,
+                    baseline,
+                    excess,
+                    share_pct: 0.0,
+                });
+            }
+        }
+        let mut out = Vec::new();
+        for (_, mut drivers) in groups {
+            let total: Usd = drivers.iter().map(|d| d.excess).sum();
+            for d in &mut drivers {
+                d.share_pct = crate::pct_2dp(d.excess, total);
+            }
+            drivers.sort_by(|a, b| {
+                b.excess
+                    .cmp(&a.excess)
+                    .then_with(|| a.dimension.cmp(&b.dimension))
+            });
+            drivers.truncate(max_per_group);
+            out.extend(drivers);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::{Datelike, Weekday};
+
+    use super::*;
+
+    fn dollars(x: f64) -> Usd {
+        Usd::from_f64_rounded(x).unwrap()
+    }
+
+    /// Day 0 is Monday 2025-01-06.
+    fn day(i: usize) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 1, 6).unwrap() + chrono::Days::new(i as u64)
+    }
+
+    fn series(values: &[f64]) -> Vec<DailyCost> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| DailyCost::new(day(i), dollars(*v)))
+            .collect()
+    }
+
+    /// 14 days alternating 10 and 12, then `last`.
+    fn alternating_then(last: f64) -> Vec<f64> {
+        let mut v: Vec<f64> = (0..14)
+            .map(|i| if i % 2 == 0 { 10.0 } else { 12.0 })
+            .collect();
+        v.push(last);
+        v
+    }
+
+    fn assert_no_nan(anomalies: &[Anomaly]) {
+        for a in anomalies {
+            assert!(a.z_score.is_finite());
+            assert!(a.seasonal_z_score.is_none_or(f64::is_finite));
+            for d in &a.drivers {
+                assert!(d.share_pct.is_finite());
+            }
+        }
+    }
+
+    #[test]
+    fn planted_spike_has_the_hand_computed_score() {
+        // Baseline: 14 days alternating 10 and 12 → mean 11, every deviation is ±1, so the
+        // sample variance is 14 × 1² / 13 = 1.076923… and the stddev 1.0377490433…
+        // z = (20 − 11) / 1.0377490433 = 8.6726 → 8.67, above 5.0 → high.
+        // Seasonality needs 4 earlier same weekdays; 14 days hold only 2, so it is not used.
+        let found = detect_anomalies(
+            &series(&alternating_then(20.0)),
+            &[],
+            &AnomalyConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let a = &found[0];
+        assert_eq!(a.date, day(14));
+        assert_eq!(a.cost, Usd::from_dollars(20).unwrap());
+        assert_eq!(a.mean, Usd::from_dollars(11).unwrap());
+        assert_eq!(a.stddev, Usd::from_nanos(1_037_749_043));
+        assert_eq!(a.excess, Usd::from_dollars(9).unwrap());
+        assert_eq!(a.z_score, 8.67);
+        assert_eq!(a.seasonal_z_score, None);
+        assert_eq!(a.severity, Severity::High);
+        assert_eq!(a.method, Method::ZScore);
+        assert_eq!(a.baseline_days, 14);
+    }
+
+    #[test]
+    fn severity_follows_the_configured_ladder() {
+        // (13.7 − 11) / 1.0377490 = 2.6018 → 2.6: low; (15 − 11) / 1.03775 = 3.85: medium.
+        let cfg = AnomalyConfig::default();
+        let low = detect_anomalies(&series(&alternating_then(13.7)), &[], &cfg).unwrap();
+        assert_eq!((low[0].z_score, low[0].severity), (2.6, Severity::Low));
+        let medium = detect_anomalies(&series(&alternating_then(15.0)), &[], &cfg).unwrap();
+        assert_eq!(
+            (medium[0].z_score, medium[0].severity),
+            (3.85, Severity::Medium)
+        );
+        // Below the threshold: (13 − 11) / 1.03775 = 1.93.
+        assert!(
+            detect_anomalies(&series(&alternating_then(13.0)), &[], &cfg)
+                .unwrap()
+                .is_empty()
+        );
+        // A raised threshold hides the low one.
+        let strict = AnomalyConfig {
+            threshold: 3.0,
+            ..cfg
+        };
+        assert!(
+            detect_anomalies(&series(&alternating_then(13.7)), &[], &strict)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn drops_are_not_anomalies() {
+        let found = detect_anomalies(
+            &series(&alternating_then(0.5)),
+            &[],
+            &AnomalyConfig::default(),
+        )
+        .unwrap();
+        assert!(found.is_empty());
+    }
+
+    #[test]
+    fn flat_series_report_nothing() {
+        let cfg = AnomalyConfig::default();
+        let flat = vec![10.0; 40];
+        assert!(
+            detect_anomalies(&series(&flat), &[], &cfg)
+                .unwrap()
+                .is_empty()
+        );
+        // A spike after a perfectly flat baseline has no finite score: not reported.
+        let mut spiked = vec![10.0; 20];
+        spiked.push(50.0);
+        assert!(
+            detect_anomalies(&series(&spiked), &[], &cfg)
+                .unwrap()
+                .is_empty()
+        );
+        let robust = AnomalyConfig {
+            method: Method::Robust,
+            ..cfg
+        };
+        assert!(
+            detect_anomalies(&series(&spiked), &[], &robust)
+                .unwrap()
+                .is_empty()
+        );
+        // All zero, and empty.
+        assert!(
+            detect_anomalies(&series(&[0.0; 30]), &[], &cfg)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(detect_anomalies(&[], &[], &cfg).unwrap().is_empty());
+    }
+
+    #[test]
+    fn short_series_report_nothing() {
+        let cfg = AnomalyConfig::default();
+        // Six baseline days < min_baseline_days (7).
+        let short = [10.0, 12.0, 10.0, 12.0, 10.0, 12.0, 90.0];
+        assert!(
+            detect_anomalies(&series(&short), &[], &cfg)
+                .unwrap()
+                .is_empty()
+        );
+        // Leading zero-spend days are not history: 20 zeros, then the same six days.
+        let mut padded = vec![0.0; 20];
+        padded.extend(short);
+        assert!(
+            detect_anomalies(&series(&padded), &[], &cfg)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn only_the_last_days_are_judged() {
+        let mut v = alternating_then(20.0);
+        v.extend([10.0, 12.0, 10.0]);
+        let cfg = AnomalyConfig {
+            days: 3,
+            ..AnomalyConfig::default()
+        };
+        assert!(detect_anomalies(&series(&v), &[], &cfg).unwrap().is_empty());
+        let cfg = AnomalyConfig { days: 4, ..cfg };
+        assert_eq!(detect_anomalies(&series(&v), &[], &cfg).unwrap().len(), 1);
+    }
+
+    /// `weeks` weeks from a Monday: Mondays cost 50, other days 10.
+    fn weekly(weeks: usize) -> Vec<f64> {
+        (0..weeks * 7)
+            .map(|i| if i % 7 == 0 { 50.0 } else { 10.0 })
+            .collect()
+    }
+
+    #[test]
+    fn busy_mondays_are_not_anomalies() {
+        assert_eq!(day(0).weekday(), Weekday::Mon);
+        // One high day in seven scores at most √6 × √(27/28) ≈ 2.41 against a 28-day
+        // window, below the default 2.5; at a threshold of 2.0 the plain score flags every
+        // Monday. On day 28 the window holds four Mondays of 50 and 24 days of 10: mean
+        // 440/28 = 15.714, sample stddev √(5485.71/27) = 14.254, z = 34.286/14.254 = 2.41.
+        // The earlier Mondays all cost 50, so the seasonal score is 0: nothing is flagged.
+        // Eight weeks and a Monday; the last 30 days (27..57) are judged, and each of their
+        // Mondays (28, 35, …, 56) has at least four earlier Mondays.
+        let mut v = weekly(8);
+        v.push(50.0);
+        let cfg = AnomalyConfig {
+            threshold: 2.0,
+            ..AnomalyConfig::default()
+        };
+        let found = detect_anomalies(&series(&v), &[], &cfg).unwrap();
+        assert!(found.is_empty(), "{found:?}");
+        // Without the seasonal check each of those Mondays is flagged.
+        let plain = AnomalyConfig {
+            seasonal_weeks: 0,
+            ..cfg
+        };
+        let flagged = detect_anomalies(&series(&v), &[], &plain).unwrap();
+        let scores: Vec<(NaiveDate, f64)> = flagged.iter().map(|a| (a.date, a.z_score)).collect();
+        assert_eq!(
+            scores,
+            [
+                (day(28), 2.41),
+                (day(35), 2.41),
+                (day(42), 2.41),
+                (day(49), 2.41),
+                (day(56), 2.41)
+            ]
+        );
+        // With fewer than four earlier Mondays the seasonal score does not apply: judged
+        // alone, day 14 (z = 2.36 over 14 days) and day 21 (2.39) are flagged at 2.0.
+        let early = detect_anomalies(&series(&weekly(4)), &[], &cfg).unwrap();
+        let scores: Vec<(NaiveDate, f64)> = early.iter().map(|a| (a.date, a.z_score)).collect();
+        assert_eq!(scores, [(day(7), 2.27), (day(14), 2.36), (day(21), 2.39)]);
+        assert!(early.iter().all(|a| a.seasonal_z_score.is_none()));
+    }
+
+    #[test]
+    fn a_spike_on_a_quiet_wednesday_is_an_anomaly() {
+        // Day 44 is a Wednesday costing 100. Baseline days 16..44: four Mondays of 50 and
+        // 24 days of 10: mean 15.714286, stddev 14.253873; z = 84.285714/14.253933 = 5.91.
+        // Earlier Wednesdays (days 2, 9, …, 37) all cost 10: their spread is 0, so the
+        // baseline's spread is used: seasonal z = 90/14.253933 = 6.31. Both ≥ 5 → high.
+        let mut v = weekly(6);
+        v.extend([50.0, 10.0, 100.0]); // days 42 (an ordinary Monday), 43, 44
+        let found = detect_anomalies(&series(&v), &[], &AnomalyConfig::default()).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let a = &found[0];
+        assert_eq!(a.date, day(44));
+        assert_eq!(a.date.weekday(), Weekday::Wed);
+        assert_eq!(a.z_score, 5.91);
+        assert_eq!(a.seasonal_z_score, Some(6.31));
+        assert_eq!(a.severity, Severity::High);
+        assert_eq!(a.mean, Usd::from_nanos(15_714_285_714));
+    }
+
+    #[test]
+    fn robust_method_sees_through_an_earlier_spike() {
+        // Days 0..20 alternate 10 and 12, except day 10 which costs 100; day 20 costs 30.
+        let mut v: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { 10.0 } else { 12.0 })
+            .collect();
+        v[10] = 100.0;
+        v.push(30.0);
+        // Mean/stddev: the 100 inflates the baseline of day 20: mean 15.5, stddev
+        // √(7535/19) = 19.91, z = 14.5/19.91 = 0.73: only day 10 is found.
+        let plain = detect_anomalies(&series(&v), &[], &AnomalyConfig::default()).unwrap();
+        assert_eq!(plain.iter().map(|a| a.date).collect::<Vec<_>>(), [day(10)]);
+        // Median/MAD: sorted baseline 9 × 10, 10 × 12, 100 → median 12; absolute
+        // deviations 10 × 0, 9 × 2, 88 → MAD 1, scaled 1.4826; z = 18/1.4826 = 12.14.
+        let cfg = AnomalyConfig {
+            method: Method::Robust,
+            ..AnomalyConfig::default()
+        };
+        let robust = detect_anomalies(&series(&v), &[], &cfg).unwrap();
+        let last = robust.last().unwrap();
+        assert_eq!(last.date, day(20));
+        assert_eq!(last.method, Method::Robust);
+        assert_eq!(last.mean, Usd::from_dollars(12).unwrap());
+        assert_eq!(last.stddev, Usd::from_nanos(1_482_600_000));
+        assert_eq!(last.z_score, 12.14);
+        assert_eq!(last.severity, Severity::High);
+        assert!(robust.iter().any(|a| a.date == day(10)));
+    }
+
+    fn breakdown_for(days: &[(f64, f64)]) -> Vec<DailyBreakdown> {
+        // Model a = openai/gpt-4o tagged team:search, model b = anthropic/claude tagged team:chat.
+        let mut rows = Vec::new();
+        for (i, &(a, b)) in days.iter().enumerate() {
+            for (cost, model, provider, team) in [
+                (a, "gpt-4o", "openai", "search"),
+                (b, "claude", "anthropic", "chat"),
+            ] {
+                if cost > 0.0 {
+                    rows.push(DailyBreakdown::new(
+                        day(i),
+                        Dimension::model(provider, model),
+                        dollars(cost),
+                    ));
+                    rows.push(DailyBreakdown::new(
+                        day(i),
+                        Dimension::provider(provider),
+                        dollars(cost),
+                    ));
+                    rows.push(DailyBreakdown::new(
+                        day(i),
+                        Dimension::tag("team", team),
+                        dollars(cost),
+                    ));
+                }
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn attribution_names_the_planted_model() {
+        // gpt-4o alternates 10/12 for 14 days (mean 11) and costs 11 on day 14; claude
+        // appears only on day 14 with 9: it carries all of the excess.
+        let mut split: Vec<(f64, f64)> = (0..14)
+            .map(|i| (if i % 2 == 0 { 10.0 } else { 12.0 }, 0.0))
+            .collect();
+        split.push((11.0, 9.0));
+        let total: Vec<f64> = split.iter().map(|(a, b)| a + b).collect();
+        let found = detect_anomalies(
+            &series(&total),
+            &breakdown_for(&split),
+            &AnomalyConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(found.len(), 1);
+        let d = &found[0].drivers;
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert_eq!(d[0].dimension, Dimension::model("anthropic", "claude"));
+        assert_eq!(d[0].cost, Usd::from_dollars(9).unwrap());
+        assert_eq!(d[0].baseline, Usd::ZERO);
+        assert_eq!(d[0].excess, Usd::from_dollars(9).unwrap());
+        assert_eq!(d[0].share_pct, 100.0);
+        assert_eq!(d[1].dimension, Dimension::provider("anthropic"));
+        assert_eq!(d[2].dimension, Dimension::tag("team", "chat"));
+        assert!(d.iter().all(|x| x.share_pct == 100.0));
+    }
+
+    #[test]
+    fn attribution_splits_shared_excess() {
+        // Day 14: gpt-4o 14 (mean 11 → excess 3), claude 6 (mean 0 → excess 6):
+        // shares 3/9 = 33.33 % and 6/9 = 66.67 %.
+        let mut split: Vec<(f64, f64)> = (0..14)
+            .map(|i| (if i % 2 == 0 { 10.0 } else { 12.0 }, 0.0))
+            .collect();
+        split.push((14.0, 6.0));
+        let total: Vec<f64> = split.iter().map(|(a, b)| a + b).collect();
+        let found = detect_anomalies(
+            &series(&total),
+            &breakdown_for(&split),
+            &AnomalyConfig::default(),
+        )
+        .unwrap();
+        let models: Vec<(String, i64, f64)> = found[0]
+            .drivers
+            .iter()
+            .filter(|d| d.dimension.kind() == "model")
+            .map(|d| (d.dimension.label(), d.excess.nanos(), d.share_pct))
+            .collect();
+        assert_eq!(
+            models,
+            [
+                ("anthropic/claude".to_string(), 6_000_000_000, 66.67),
+                ("openai/gpt-4o".to_string(), 3_000_000_000, 33.33),
+            ]
+        );
+        // The model excesses add up to the day's excess over its mean (20 − 11).
+        let sum: i64 = models.iter().map(|m| m.1).sum();
+        assert_eq!(Usd::from_nanos(sum), found[0].excess);
+        // max_drivers keeps the largest per group.
+        let cfg = AnomalyConfig {
+            max_drivers: 1,
+            ..AnomalyConfig::default()
+        };
+        let found = detect_anomalies(&series(&total), &breakdown_for(&split), &cfg).unwrap();
+        assert_eq!(found[0].drivers.len(), 3);
+        assert_eq!(found[0].drivers[0].share_pct, 66.67);
+    }
+
+    #[test]
+    fn never_emits_non_finite_numbers() {
+        let shapes: Vec<Vec<f64>> = vec![
+            vec![0.0, 0.0, 1e-9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0],
+            (0..60).map(|i| ((i * 7919) % 13) as f64 * 1e6).collect(),
+            (0..60)
+                .map(|i| if i % 5 == 0 { 1e-9 } else { 0.0 })
+                .collect(),
+            (0..60)
+                .map(|i| if i == 59 { 9e9 } else { (i % 3) as f64 })
+                .collect(),
+        ];
+        for method in [Method::ZScore, Method::Robust] {
+            let cfg = AnomalyConfig {
+                method,
+                threshold: 0.01,
+                days: 60,
+                ..AnomalyConfig::default()
+            };
+            for s in &shapes {
+                let found = detect_anomalies(&series(s), &[], &cfg).unwrap();
+                assert_no_nan(&found);
+            }
+        }
+    }
+
+    #[test]
+    fn config_is_validated() {
+        let ok = AnomalyConfig::default();
+        assert_eq!(ok.validate(), Ok(()));
+        assert_eq!(ok.history_days(), 30 + 56);
+        for (bad, field) in [
+            (
+                AnomalyConfig {
+                    threshold: f64::NAN,
+                    ..ok
+                },
+                "threshold",
+            ),
+            (
+                AnomalyConfig {
+                    threshold: 0.0,
+                    ..ok
+                },
+                "threshold",
+            ),
+            (
+                AnomalyConfig {
+                    threshold: f64::INFINITY,
+                    ..ok
+                },
+                "threshold",
+            ),
+            (AnomalyConfig { medium: 6.0, ..ok }, "medium"),
+            (AnomalyConfig { days: 0, ..ok }, "days"),
+            (
+                AnomalyConfig {
+                    min_baseline_days: 40,
+                    ..ok
+                },
+                "min_baseline_days",
+            ),
+            (
+                AnomalyConfig {
+                    min_seasonal_weeks: 1,
+                    ..ok
+                },
+                "min_seasonal_weeks",
+            ),
+        ] {
+            match detect_anomalies(&[], &[], &bad) {
+                Err(RecsError::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,570 @@
+//! The input of model switching and optimizations: a model's token mix over a window, and
+//! the exact repricing of that mix at any catalog price.
+//!
+//! # Pricing an aggregate exactly
+//!
+//! A mix is priced bucket by bucket with [`llmlab_engine::cost_at_rates`]: uncached input,
+//! cache reads, cache writes and output of the non-batch calls at the standard rates, the
+//! same of the batch calls with the batch discount. Prices with a long-context tier bill a
+//! *whole request* at the higher rates when its prompt exceeds the threshold, which an
+//! aggregate cannot tell from its sums; so a mix carries, per threshold, the sums of the
+//! calls whose prompt exceeded it ([`ModelMix::long_prompts`]), and those calls are priced
+//! at the tier's rates, the rest at the standard rates — exactly what the events cost.
+//!
+//! When the largest prompt crossed a tier's threshold but the mix has no sums for that
+//! threshold, the split is unknown and the cost is bounded instead: a current cost is
+//! priced entirely at the standard rates (a lower bound) and a projected cost entirely at
+//! the long-context rates (an upper bound), so a saving is never overstated; the
+//! evidence says which ([`LongContextBasis`]).
+//!
+//! One bucket sum above [`llmlab_engine::MAX_TOKENS`] (10¹² tokens in the window) is
+//! beyond what the engine prices; such mixes are skipped.
+
+use chrono::NaiveDate;
+use llmlab_engine::{Usage, UsageFields, Usd, cost_at_rates};
+use llmlab_providers::{Catalog, PerMTok, PriceVersion};
+use serde::Serialize;
+
+use crate::error::RecsError;
+
+/// Token sums of a set of calls (`SUM(...)` and `COUNT(*)` of a `GROUP BY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct TokenTotals {
+    /// Number of calls.
+    pub calls: u64,
+    /// All prompt tokens, cache reads and writes included.
+    pub input_tokens: u64,
+    /// Prompt tokens read from the cache (part of `input_tokens`).
+    pub cached_input_tokens: u64,
+    /// Prompt tokens written to the cache (part of `input_tokens`).
+    pub cache_write_tokens: u64,
+    /// All output tokens, reasoning included.
+    pub output_tokens: u64,
+    /// Reasoning tokens (part of `output_tokens`); evidence only, priced as output.
+    pub reasoning_tokens: u64,
+}
+
+impl TokenTotals {
+    /// Adds one call.
+    pub fn add_call(&mut self, usage: &Usage) {
+        self.calls = self.calls.saturating_add(1);
+        self.input_tokens = self.input_tokens.saturating_add(usage.input_tokens());
+        self.cached_input_tokens = self
+            .cached_input_tokens
+            .saturating_add(usage.cached_input_tokens());
+        self.cache_write_tokens = self
+            .cache_write_tokens
+            .saturating_add(usage.cache_write_tokens());
+        self.output_tokens = self.output_tokens.saturating_add(usage.output_tokens());
+        self.reasoning_tokens = self
+            .reasoning_tokens
+            .saturating_add(usage.reasoning_tokens());
+    }
+
+    /// Adds another set of sums.
+    pub fn add(&mut self, other: &TokenTotals) {
+        self.calls = self.calls.saturating_add(other.calls);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.cached_input_tokens = self
+            .cached_input_tokens
+            .saturating_add(other.cached_input_tokens);
+        self.cache_write_tokens = self
+            .cache_write_tokens
+            .saturating_add(other.cache_write_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
+    }
+
+    /// Prompt tokens billed at the plain input rate.
+    pub fn uncached_input_tokens(&self) -> u64 {
+        self.input_tokens
+            .saturating_sub(self.cached_input_tokens)
+            .saturating_sub(self.cache_write_tokens)
+    }
+
+    fn is_consistent(&self) -> bool {
+        self.cached_input_tokens
+            .checked_add(self.cache_write_tokens)
+            .is_some_and(|c| c <= self.input_tokens)
+            && self.reasoning_tokens <= self.output_tokens
+    }
+
+    fn contains(&self, part: &TokenTotals) -> bool {
+        part.calls <= self.calls
+            && part.input_tokens <= self.input_tokens
+            && part.cached_input_tokens <= self.cached_input_tokens
+            && part.cache_write_tokens <= self.cache_write_tokens
+            && part.output_tokens <= self.output_tokens
+            && part.reasoning_tokens <= self.reasoning_tokens
+    }
+}
+
+/// The sums of the calls whose prompt (`input_tokens`, cached included) exceeded
+/// `threshold_tokens`: `SUM(CASE WHEN input_tokens > threshold THEN … END)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct LongPrompts {
+    /// The long-context threshold these sums are for (see [`long_context_thresholds`]).
+    pub threshold_tokens: u64,
+    /// Non-batch calls above the threshold.
+    pub standard: TokenTotals,
+    /// Batch calls above the threshold.
+    pub batch: TokenTotals,
+}
+
+/// One model's usage over a window of days, as the store aggregates it:
+/// `GROUP BY provider, resolved_model, batch` over the window's events.
+///
+/// Leave out fine-tuned calls (`ft:` models are priced at fine-tune rates, and a switch
+/// suggestion for a fine-tune is not like for like).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ModelMix {
+    /// Provider id (`openai`).
+    pub provider: String,
+    /// The catalog's canonical name the events resolved to (`gpt-4o`).
+    pub model: String,
+    /// Sums of the calls sent without the batch API.
+    pub standard: TokenTotals,
+    /// Sums of the calls sent through the batch API.
+    pub batch: TokenTotals,
+    /// What the calls actually cost (sum of the stored event costs).
+    pub cost: Usd,
+    /// The largest `input_tokens` of one call (`MAX(input_tokens)`): the context an
+    /// alternative must hold, and whether any prompt crossed a long-context threshold.
+    pub max_input_tokens: u64,
+    /// Sums of the calls above each long-context threshold (see the module documentation);
+    /// may be empty when no prompt crossed any threshold.
+    pub long_prompts: Vec<LongPrompts>,
+}
+
+impl ModelMix {
+    /// An empty mix of `provider`/`model`.
+    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> ModelMix {
+        ModelMix {
+            provider: provider.into(),
+            model: model.into(),
+            ..ModelMix::default()
+        }
+    }
+
+    /// Keeps sums of the calls above each of `thresholds` (typically
+    /// [`long_context_thresholds`]) from now on, for [`ModelMix::record`].
+    pub fn tracking_long_prompts(mut self, thresholds: &[u64]) -> ModelMix {
+        for &t in thresholds {
+            if !self.long_prompts.iter().any(|l| l.threshold_tokens == t) {
+                self.long_prompts.push(LongPrompts {
+                    threshold_tokens: t,
+                    ..LongPrompts::default()
+                });
+            }
+        }
+        self
+    }
+
+    /// Adds one call and what it cost: what the store's aggregation does in SQL, for
+    /// services that hold their events in memory.
+    pub fn record(&mut self, usage: &Usage, cost: Usd) {
+        let pick = |s: &mut TokenTotals, b: &mut TokenTotals| {
+            if usage.batch() {
+                b.add_call(usage)
+            } else {
+                s.add_call(usage)
+            }
+        };
+        pick(&mut self.standard, &mut self.batch);
+        for l in &mut self.long_prompts {
+            if usage.input_tokens() > l.threshold_tokens {
+                pick(&mut l.standard, &mut l.batch);
+            }
+        }
+        self.cost = self.cost.saturating_add(cost);
+        self.max_input_tokens = self.max_input_tokens.max(usage.input_tokens());
+    }
+
+    /// Batch and non-batch sums together.
+    pub fn totals(&self) -> TokenTotals {
+        let mut t = self.standard;
+        t.add(&self.batch);
+        t
+    }
+
+    /// Checks the sums are consistent: cache reads and writes within the prompt tokens,
+    /// reasoning within the output, long-prompt sums within the totals and one per
+    /// threshold. Inconsistent mixes are skipped by the recommendation functions; this
+    /// says why.
+    pub fn validate(&self) -> Result<(), RecsError> {
+        let invalid = |message: String| RecsError::InvalidMix {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            message,
+        };
+        for (name, t) in [("standard", &self.standard), ("batch", &self.batch)] {
+            if !t.is_consistent() {
+                return Err(invalid(format!(
+                    "{name}: cached_input_tokens + cache_write_tokens must not exceed input_tokens, nor reasoning_tokens output_tokens"
+                )));
+            }
+        }
+        for (i, l) in self.long_prompts.iter().enumerate() {
+            if self.long_prompts[..i]
+                .iter()
+                .any(|o| o.threshold_tokens == l.threshold_tokens)
+            {
+                return Err(invalid(format!(
+                    "long_prompts: threshold {} appears twice",
+                    l.threshold_tokens
+                )));
+            }
+            if l.standard.calls.saturating_add(l.batch.calls) > 0
+                && self.max_input_tokens <= l.threshold_tokens
+            {
+                return Err(invalid(format!(
+                    "long_prompts: calls above {} tokens but max_input_tokens is {}",
+                    l.threshold_tokens, self.max_input_tokens
+                )));
+            }
+            if !l.standard.is_consistent()
+                || !l.batch.is_consistent()
+                || !self.standard.contains(&l.standard)
+                || !self.batch.contains(&l.batch)
+            {
+                return Err(invalid(format!(
+                    "long_prompts above {}: the sums must be consistent and within the totals",
+                    l.threshold_tokens
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The distinct long-context thresholds of the catalog's current prices, ascending: the
+/// thresholds a store computes [`ModelMix::long_prompts`] for.
+pub fn long_context_thresholds(catalog: &Catalog) -> Vec<u64> {
+    let mut out: Vec<u64> = catalog
+        .providers()
+        .iter()
+        .flat_map(|p| p.models())
+        .filter_map(|m| m.current_price().long_context.map(|t| t.threshold_tokens))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// How calls above a long-context threshold were priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LongContextBasis {
+    /// The price has no long-context tier, or no prompt of the window exceeded it.
+    NotApplicable,
+    /// The calls above the threshold were priced at the tier's rates from their own sums.
+    Exact,
+    /// The largest prompt exceeded the threshold but the mix has no sums for it: priced
+    /// entirely at the standard rates, a lower bound.
+    LowerBound,
+    /// As above, priced entirely at the long-context rates, an upper bound.
+    UpperBound,
+}
+
+/// Which bound to take when the long-context split is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// For what the user pays now: never overstate it.
+    Lower,
+    /// For what an alternative would cost: never understate it.
+    Upper,
+}
+
+/// Disjoint token buckets of a set of calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Buckets {
+    pub calls: u64,
+    pub uncached: u64,
+    pub cached: u64,
+    pub write: u64,
+    pub output: u64,
+}
+
+impl Buckets {
+    fn of(t: &TokenTotals) -> Option<Buckets> {
+        t.is_consistent().then(|| Buckets {
+            calls: t.calls,
+            uncached: t.uncached_input_tokens(),
+            cached: t.cached_input_tokens,
+            write: t.cache_write_tokens,
+            output: t.output_tokens,
+        })
+    }
+
+    fn checked_sub(self, o: Buckets) -> Option<Buckets> {
+        Some(Buckets {
+            calls: self.calls.checked_sub(o.calls)?,
+            uncached: self.uncached.checked_sub(o.uncached)?,
+            cached: self.cached.checked_sub(o.cached)?,
+            write: self.write.checked_sub(o.write)?,
+            output: self.output.checked_sub(o.output)?,
+        })
+    }
+
+    pub(crate) fn input(&self) -> u64 {
+        self.uncached
+            .saturating_add(self.cached)
+            .saturating_add(self.write)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.input() == 0 && self.output == 0
+    }
+
+    /// `round(x × share)` of every bucket (half away from zero), so the part plus the rest
+    /// is exactly the whole.
+    pub(crate) fn share(&self, share: f64) -> Buckets {
+        Buckets {
+            calls: share_of(self.calls, share),
+            uncached: share_of(self.uncached, share),
+            cached: share_of(self.cached, share),
+            write: share_of(self.write, share),
+            output: share_of(self.output, share),
+        }
+    }
+}
+
+/// `round(x × share)`, clamped to `0..=x`.
+pub(crate) fn share_of(x: u64, share: f64) -> u64 {
+    let v = (x as f64 * share).round();
+    if v.is_finite() && v > 0.0 {
+        (v as u64).min(x)
+    } else {
+        0
+    }
+}
+
+/// A part of a mix priced at one set of rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cell {
+    pub tokens: Buckets,
+    /// Sent through the batch API: the batch discount applies.
+    pub batch: bool,
+    /// Prompts above the long-context threshold: the tier's rates apply.
+    pub long: bool,
+}
+
+/// Splits `mix` into the parts `version` prices differently.
+pub(crate) fn cells(
+    mix: &ModelMix,
+    version: &PriceVersion,
+    bound: Bound,
+) -> Option<(Vec<Cell>, LongContextBasis)> {
+    let standard = Buckets::of(&mix.standard)?;
+    let batch = Buckets::of(&mix.batch)?;
+    let cell = |tokens, batch, long| Cell {
+        tokens,
+        batch,
+        long,
+    };
+    let plain = |long| vec![cell(standard, false, long), cell(batch, true, long)];
+    let Some(tier) = &version.long_context else {
+        return Some((plain(false), LongContextBasis::NotApplicable));
+    };
+    if mix.max_input_tokens <= tier.threshold_tokens {
+        return Some((plain(false), LongContextBasis::NotApplicable));
+    }
+    match mix
+        .long_prompts
+        .iter()
+        .find(|l| l.threshold_tokens == tier.threshold_tokens)
+    {
+        Some(l) => {
+            let long_standard = Buckets::of(&l.standard)?;
+            let long_batch = Buckets::of(&l.batch)?;
+            Some((
+                vec![
+                    cell(standard.checked_sub(long_standard)?, false, false),
+                    cell(batch.checked_sub(long_batch)?, true, false),
+                    cell(long_standard, false, true),
+                    cell(long_batch, true, true),
+                ],
+                LongContextBasis::Exact,
+            ))
+        }
+        None => Some(match bound {
+            Bound::Lower => (plain(false), LongContextBasis::LowerBound),
+            Bound::Upper => (plain(true), LongContextBasis::UpperBound),
+        }),
+    }
+}
+
+/// The exact cost of `cells` at `version`; `None` when a bucket is beyond what the engine
+/// prices.
+pub(crate) fn price_cells(version: &PriceVersion, cells: &[Cell]) -> Option<Usd> {
+    let mut total = Usd::ZERO;
+    for c in cells.iter().filter(|c| !c.tokens.is_empty()) {
+        let rates = match (&version.long_context, c.long) {
+            (Some(tier), true) => &tier.rates,
+            _ => &version.rates,
+        };
+        let usage = Usage::parse(UsageFields {
+            input_tokens: i64::try_from(c.tokens.input()).ok()?,
+            output_tokens: i64::try_from(c.tokens.output).ok()?,
+            cached_input_tokens: i64::try_from(c.tokens.cached).ok()?,
+            cache_write_tokens: i64::try_from(c.tokens.write).ok()?,
+            reasoning_tokens: 0,
+            batch: c.batch,
+        })
+        .ok()?;
+        let cost = cost_at_rates(rates, version.batch_discount_pct, &usage).ok()?;
+        total = total.checked_add(cost.total)?;
+    }
+    Some(total)
+}
+
+/// `x` over `window_days` days as a 30-day month.
+pub(crate) fn monthly(x: Usd, window_days: u32) -> Option<Usd> {
+    x.mul_div(30, i64::from(window_days))
+}
+
+pub(crate) fn check_window(window_days: u32) -> Result<(), RecsError> {
+    if window_days == 0 {
+        Err(RecsError::config("window_days", "must be at least 1"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A rate per million tokens as dollars (exact: one micro-dollar is 1,000 nano-dollars).
+pub(crate) fn per_mtok(rate: PerMTok) -> Usd {
+    Usd::from_nanos(
+        i64::try_from(rate.micros())
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000),
+    )
+}
+
+/// A long-context tier's threshold and main rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LongContextPrice {
+    /// Prompt tokens above which the whole request is billed at these rates.
+    pub threshold_tokens: u64,
+    /// Input rate above the threshold, USD per million tokens.
+    pub input_per_mtok_usd: Usd,
+    /// Output rate above the threshold, USD per million tokens.
+    pub output_per_mtok_usd: Usd,
+}
+
+/// The catalog price a computation used, USD per million tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriceEvidence {
+    /// Uncached input.
+    pub input_per_mtok_usd: Usd,
+    /// Output, reasoning included.
+    pub output_per_mtok_usd: Usd,
+    /// Cache reads, when the model prices them.
+    pub cached_input_per_mtok_usd: Option<Usd>,
+    /// Cache writes, when the model prices them.
+    pub cache_write_per_mtok_usd: Option<Usd>,
+    /// Batch API discount, when the provider has one.
+    pub batch_discount_pct: Option<u8>,
+    /// Long-context tier, when there is one.
+    pub long_context: Option<LongContextPrice>,
+    /// First day of this price version.
+    pub effective_from: NaiveDate,
+    /// Where the price is published.
+    pub source: String,
+}
+
+impl PriceEvidence {
+    /// The evidence of one price version.
+    pub fn of(version: &PriceVersion) -> PriceEvidence {
+        let r = &version.rates;
+        PriceEvidence {
+            input_per_mtok_usd: per_mtok(r.input),
+            output_per_mtok_usd: per_mtok(r.output),
+            cached_input_per_mtok_usd: r.cached_input.map(per_mtok),
+            cache_write_per_mtok_usd: r.cache_write.map(per_mtok),
+            batch_discount_pct: version.batch_discount_pct,
+            long_context: version.long_context.map(|t| LongContextPrice {
+                threshold_tokens: t.threshold_tokens,
+                input_per_mtok_usd: per_mtok(t.rates.input),
+                output_per_mtok_usd: per_mtok(t.rates.output),
+            }),
+            effective_from: version.effective_from,
+            source: version.source.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::testing::{catalog, gem_mix, totals};
+
+    fn usage(input: i64, cached: i64, output: i64, batch: bool) -> Usage {
+        Usage::parse(UsageFields {
+            input_tokens: input,
+            cached_input_tokens: cached,
+            output_tokens: output,
+            batch,
+            ..UsageFields::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn record_builds_what_the_store_aggregates() {
+        assert_eq!(long_context_thresholds(&catalog()), [128_000]);
+        let mut m = ModelMix::new("test", "gem").tracking_long_prompts(&[128_000, 128_000]);
+        assert_eq!(m.long_prompts.len(), 1);
+        m.record(&usage(1_000, 200, 50, false), Usd::from_nanos(3));
+        m.record(&usage(200_000, 0, 10, false), Usd::from_nanos(5));
+        m.record(&usage(130_000, 0, 20, true), Usd::from_nanos(7));
+        assert_eq!(
+            m.standard,
+            TokenTotals {
+                calls: 2,
+                input_tokens: 201_000,
+                cached_input_tokens: 200,
+                output_tokens: 60,
+                ..TokenTotals::default()
+            }
+        );
+        assert_eq!(m.batch, totals(1, 130_000, 0, 20));
+        assert_eq!(m.long_prompts[0].standard, totals(1, 200_000, 0, 10));
+        assert_eq!(m.long_prompts[0].batch, totals(1, 130_000, 0, 20));
+        assert_eq!(m.cost, Usd::from_nanos(15));
+        assert_eq!(m.max_input_tokens, 200_000);
+        assert_eq!(m.totals().calls, 3);
+        assert_eq!(m.validate(), Ok(()));
+    }
+
+    #[test]
+    fn inconsistent_mixes_are_named() {
+        let mut m = gem_mix(true);
+        m.max_input_tokens = 100_000;
+        assert!(matches!(m.validate(), Err(RecsError::InvalidMix { .. })));
+        let mut m = gem_mix(true);
+        m.long_prompts.push(m.long_prompts[0]);
+        assert!(m.validate().is_err());
+        let mut m = gem_mix(false);
+        m.standard.reasoning_tokens = m.standard.output_tokens + 1;
+        assert!(m.validate().is_err());
+    }
+
+    #[test]
+    fn prices_per_million_tokens_are_exact_dollars() {
+        let v = catalog()
+            .model("test", "gem-flash")
+            .unwrap()
+            .current_price()
+            .clone();
+        let e = PriceEvidence::of(&v);
+        assert_eq!(e.input_per_mtok_usd, Usd::from_nanos(75_000_000));
+        assert_eq!(
+            e.long_context.map(|t| t.output_per_mtok_usd),
+            Some(Usd::from_nanos(600_000_000))
+        );
+        assert_eq!(share_of(3, 0.5), 2);
+        assert_eq!(share_of(3, 1.0), 3);
+        assert_eq!(share_of(0, 0.5), 0);
+    }
+}

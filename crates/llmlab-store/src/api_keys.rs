@@ -1,0 +1,141 @@
+//! API keys: stored as a hash, listed by prefix, revoked on delete.
+
+use chrono::{NaiveDateTime, TimeDelta};
+use diesel::prelude::*;
+
+use crate::schema::api_keys;
+use crate::{AnyConnection, Store, StoreError, now_utc, truncate_micros};
+
+/// `last_used_at` is refreshed at most this often, so authenticating a request does
+/// not turn into a write per request.
+pub const TOUCH_INTERVAL: TimeDelta = TimeDelta::seconds(60);
+
+/// A stored API key.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    /// Primary key.
+    pub id: i64,
+    /// Owner.
+    pub user_id: i64,
+    /// Name given by the user.
+    pub name: String,
+    /// The first characters of the key, shown in listings.
+    pub prefix: String,
+    /// Hash of the full key.
+    pub key_hash: String,
+    /// Creation time (naive UTC).
+    pub created_at: NaiveDateTime,
+    /// Last authenticated use, at [`TOUCH_INTERVAL`] resolution.
+    pub last_used_at: Option<NaiveDateTime>,
+    /// When the key was deleted; deleted keys never authenticate.
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// The fields of a new API key.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// Name given by the user.
+    pub name: String,
+    /// The first characters of the key.
+    pub prefix: String,
+    /// Hash of the full key.
+    pub key_hash: String,
+}
+
+/// Stores a new key for `user_id`.
+pub fn create(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    new: &NewApiKey,
+) -> Result<ApiKeyRow, StoreError> {
+    Ok(diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::user_id.eq(user_id),
+            api_keys::name.eq(&new.name),
+            api_keys::prefix.eq(&new.prefix),
+            api_keys::key_hash.eq(&new.key_hash),
+            api_keys::created_at.eq(now_utc()),
+        ))
+        .returning(api_keys::all_columns)
+        .get_result(conn)?)
+}
+
+/// The user's keys that are not deleted, oldest first.
+pub fn list(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<ApiKeyRow>, StoreError> {
+    Ok(api_keys::table
+        .filter(api_keys::user_id.eq(user_id))
+        .filter(api_keys::revoked_at.is_null())
+        .order(api_keys::id)
+        .select(ApiKeyRow::as_select())
+        .load(conn)?)
+}
+
+/// Deletes (revokes) key `id` of `user_id`; `false` when the user has no such live key.
+pub fn delete(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        api_keys::table
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::user_id.eq(user_id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(now_utc()))
+    .execute(conn)?;
+    Ok(updated > 0)
+}
+
+/// The live key with this hash, if any.
+pub fn find_active_by_hash(
+    conn: &mut AnyConnection,
+    key_hash: &str,
+) -> Result<Option<ApiKeyRow>, StoreError> {
+    Ok(api_keys::table
+        .filter(api_keys::key_hash.eq(key_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Records a use of key `id` at `at`, unless one was recorded less than
+/// [`TOUCH_INTERVAL`] earlier.
+pub fn touch(conn: &mut AnyConnection, id: i64, at: NaiveDateTime) -> Result<(), StoreError> {
+    let at = truncate_micros(at);
+    diesel::update(
+        api_keys::table.filter(api_keys::id.eq(id)).filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.le(at - TOUCH_INTERVAL)),
+        ),
+    )
+    .set(api_keys::last_used_at.eq(at))
+    .execute(conn)?;
+    Ok(())
+}
+
+impl Store {
+    /// See [`api_keys::create`](create).
+    pub fn create_api_key(&self, user_id: i64, new: &NewApiKey) -> Result<ApiKeyRow, StoreError> {
+        self.with_conn(|c| create(c, user_id, new))
+    }
+
+    /// See [`api_keys::list`](list).
+    pub fn list_api_keys(&self, user_id: i64) -> Result<Vec<ApiKeyRow>, StoreError> {
+        self.with_conn(|c| list(c, user_id))
+    }
+
+    /// See [`api_keys::delete`](delete).
+    pub fn delete_api_key(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
+        self.with_conn(|c| delete(c, user_id, id))
+    }
+
+    /// See [`api_keys::find_active_by_hash`](find_active_by_hash).
+    pub fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        self.with_conn(|c| find_active_by_hash(c, key_hash))
+    }
+
+    /// See [`api_keys::touch`](touch).
+    pub fn touch_api_key(&self, id: i64, at: NaiveDateTime) -> Result<(), StoreError> {
+        self.with_conn(|c| touch(c, id, at))
+    }
+}

@@ -1,0 +1,209 @@
+//! Budgets: a spending limit per period within a scope (provider, model, tag).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::schema::budgets;
+use crate::{AnyConnection, EventFilter, Store, StoreError, now_utc};
+
+/// A stored budget.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = budgets)]
+pub struct BudgetRow {
+    /// Primary key.
+    pub id: i64,
+    /// Owner.
+    pub user_id: i64,
+    /// Name, unique per user.
+    pub name: String,
+    /// Limit, nano-dollars.
+    pub amount_nanos: i64,
+    /// `daily`, `weekly`, `monthly` or `total`.
+    pub period: String,
+    /// IANA time zone whose calendar bounds the periods.
+    pub timezone: String,
+    /// Only events of this provider count.
+    pub scope_provider: Option<String>,
+    /// Only events of this (resolved) model count.
+    pub scope_model: Option<String>,
+    /// Only events with this tag key (and `scope_tag_value`) count.
+    pub scope_tag_key: Option<String>,
+    /// The tag value that goes with `scope_tag_key`.
+    pub scope_tag_value: Option<String>,
+    /// Percent of the amount at which a warning is raised.
+    pub alert_threshold_pct: i32,
+    /// Where alerts are POSTed.
+    pub webhook_url: Option<String>,
+    /// Created (naive UTC).
+    pub created_at: NaiveDateTime,
+    /// Last changed (naive UTC).
+    pub updated_at: NaiveDateTime,
+}
+
+impl BudgetRow {
+    /// The events this budget counts between two instants (microseconds, `[start, end)`).
+    pub fn filter(&self, start_micros: i64, end_micros: i64) -> EventFilter {
+        let tag = self.scope_tag_key.clone().zip(self.scope_tag_value.clone());
+        EventFilter {
+            provider: self.scope_provider.clone(),
+            model: self.scope_model.clone(),
+            tags: tag.into_iter().collect(),
+            ..EventFilter::between(start_micros, end_micros)
+        }
+    }
+}
+
+/// The fields of a budget, for creating and for replacing one.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
+#[diesel(table_name = budgets, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub struct NewBudget {
+    /// Name, unique per user.
+    pub name: String,
+    /// Limit, nano-dollars.
+    pub amount_nanos: i64,
+    /// `daily`, `weekly`, `monthly` or `total`.
+    pub period: String,
+    /// IANA time zone (`UTC` by default).
+    pub timezone: String,
+    /// Provider scope.
+    pub scope_provider: Option<String>,
+    /// Model scope.
+    pub scope_model: Option<String>,
+    /// Tag key scope.
+    pub scope_tag_key: Option<String>,
+    /// Tag value scope.
+    pub scope_tag_value: Option<String>,
+    /// Warning threshold in percent.
+    pub alert_threshold_pct: i32,
+    /// Alert webhook.
+    pub webhook_url: Option<String>,
+}
+
+fn name_taken(error: diesel::result::Error) -> StoreError {
+    match StoreError::from(error) {
+        StoreError::Conflict(_) => StoreError::Conflict("a budget with this name exists".into()),
+        other => other,
+    }
+}
+
+/// Creates a budget; a name the user already uses is a [`StoreError::Conflict`].
+pub fn create(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    new: &NewBudget,
+) -> Result<BudgetRow, StoreError> {
+    let now = now_utc();
+    diesel::insert_into(budgets::table)
+        .values((
+            budgets::user_id.eq(user_id),
+            new,
+            budgets::created_at.eq(now),
+            budgets::updated_at.eq(now),
+        ))
+        .returning(budgets::all_columns)
+        .get_result(conn)
+        .map_err(name_taken)
+}
+
+/// Replaces every field of budget `id` of `user_id`; [`StoreError::NotFound`] when the
+/// user has no such budget, [`StoreError::Conflict`] when the new name is taken.
+pub fn update(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    id: i64,
+    changes: &NewBudget,
+) -> Result<BudgetRow, StoreError> {
+    diesel::update(
+        budgets::table
+            .filter(budgets::id.eq(id))
+            .filter(budgets::user_id.eq(user_id)),
+    )
+    .set((changes, budgets::updated_at.eq(now_utc())))
+    .returning(budgets::all_columns)
+    .get_result(conn)
+    .map_err(name_taken)
+}
+
+/// The user's budgets, oldest first.
+pub fn list(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<BudgetRow>, StoreError> {
+    Ok(budgets::table
+        .filter(budgets::user_id.eq(user_id))
+        .order(budgets::id)
+        .select(BudgetRow::as_select())
+        .load(conn)?)
+}
+
+/// Budget `id` of `user_id`; another user's budget is [`StoreError::NotFound`].
+pub fn get(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<BudgetRow, StoreError> {
+    Ok(budgets::table
+        .filter(budgets::id.eq(id))
+        .filter(budgets::user_id.eq(user_id))
+        .select(BudgetRow::as_select())
+        .first(conn)?)
+}
+
+/// The user's budget called `name`, if any.
+pub fn find_by_name(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    name: &str,
+) -> Result<Option<BudgetRow>, StoreError> {
+    Ok(budgets::table
+        .filter(budgets::user_id.eq(user_id))
+        .filter(budgets::name.eq(name))
+        .select(BudgetRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Deletes budget `id` of `user_id` and its alerts; `false` if the user has no such budget.
+pub fn delete(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<bool, StoreError> {
+    let deleted = diesel::delete(
+        budgets::table
+            .filter(budgets::id.eq(id))
+            .filter(budgets::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
+
+impl Store {
+    /// See [`budgets::create`](create).
+    pub fn create_budget(&self, user_id: i64, new: &NewBudget) -> Result<BudgetRow, StoreError> {
+        self.with_conn(|c| create(c, user_id, new))
+    }
+
+    /// See [`budgets::update`](update).
+    pub fn update_budget(
+        &self,
+        user_id: i64,
+        id: i64,
+        changes: &NewBudget,
+    ) -> Result<BudgetRow, StoreError> {
+        self.with_conn(|c| update(c, user_id, id, changes))
+    }
+
+    /// See [`budgets::list`](list).
+    pub fn list_budgets(&self, user_id: i64) -> Result<Vec<BudgetRow>, StoreError> {
+        self.with_conn(|c| list(c, user_id))
+    }
+
+    /// See [`budgets::get`](get).
+    pub fn get_budget(&self, user_id: i64, id: i64) -> Result<BudgetRow, StoreError> {
+        self.with_conn(|c| get(c, user_id, id))
+    }
+
+    /// See [`budgets::find_by_name`](find_by_name).
+    pub fn find_budget_by_name(
+        &self,
+        user_id: i64,
+        name: &str,
+    ) -> Result<Option<BudgetRow>, StoreError> {
+        self.with_conn(|c| find_by_name(c, user_id, name))
+    }
+
+    /// See [`budgets::delete`](delete).
+    pub fn delete_budget(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
+        self.with_conn(|c| delete(c, user_id, id))
+    }
+}

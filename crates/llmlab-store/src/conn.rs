@@ -1,0 +1,216 @@
+//! Connections: the backend chosen from the URL, the pool, SQLite's pragmas, and the
+//! helpers that run backend-specific SQL and write transactions.
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, R2D2Connection};
+use diesel::result::ConnectionError;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use crate::StoreError;
+
+/// A connection to either backend. Queries that compile for both run on it directly;
+/// the rest match on the variant (see `with_backend!`).
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL (first: `establish` tries variants in order and SQLite accepts any string).
+    Postgresql(PgConnection),
+    /// SQLite.
+    Sqlite(SqliteConnection),
+}
+
+/// The database engine behind a [`Store`](crate::Store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// An SQLite file (the embedded default).
+    Sqlite,
+    /// A PostgreSQL server (production).
+    Postgres,
+}
+
+impl AnyConnection {
+    /// Which backend this connection talks to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Runs `f` in a transaction that holds the write lock from its first statement.
+///
+/// On SQLite a deferred transaction that reads before it writes fails with `SQLITE_BUSY`
+/// when another writer commits in between, without waiting for `busy_timeout`; `BEGIN
+/// IMMEDIATE` takes the lock up front (and waits for it). Nested calls become savepoints.
+pub fn write_tx<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let AnyConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()
+        .map_err(StoreError::from)?;
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => {
+            AnyConnection::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            AnyConnection::rollback_transaction(conn)?;
+            Err(error)
+        }
+    }
+}
+
+/// A parsed database URL: the backend and the string handed to its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    /// The backend selected by the URL scheme.
+    pub backend: Backend,
+    /// For PostgreSQL the URL itself; for SQLite the file path.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    /// Parses `postgres://…` / `postgresql://…` (PostgreSQL), `sqlite://path`,
+    /// `sqlite:path` or a plain file path (SQLite). Any other scheme is a
+    /// [`StoreError::Config`].
+    pub fn parse(url: &str) -> Result<DatabaseUrl, StoreError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(StoreError::Config("the database URL is empty".into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                target: url.into(),
+            });
+        }
+        let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            rest
+        } else if let Some(scheme) = scheme_of(url) {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL scheme '{scheme}:': use postgres://user@host/db, \
+                 postgresql://…, sqlite://path/to/file.db or a plain file path"
+            )));
+        } else {
+            url
+        };
+        if path.is_empty() {
+            return Err(StoreError::Config(format!(
+                "the SQLite URL '{url}' has no file path"
+            )));
+        }
+        Ok(DatabaseUrl {
+            backend: Backend::Sqlite,
+            target: path.into(),
+        })
+    }
+}
+
+/// The scheme of `url` when it starts like one (`letters:`), per RFC 3986.
+fn scheme_of(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once(':')?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        // a one-letter "scheme" is a Windows drive letter
+        && scheme.len() > 1;
+    valid.then_some(scheme)
+}
+
+/// The r2d2 connection manager: opens the backend the URL named (never guessing from the string).
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    pub(crate) url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<AnyConnection, ConnectionError> {
+        Ok(match self.url.backend {
+            Backend::Postgres => {
+                AnyConnection::Postgresql(PgConnection::establish(&self.url.target)?)
+            }
+            Backend::Sqlite => {
+                AnyConnection::Sqlite(SqliteConnection::establish(&self.url.target)?)
+            }
+        })
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
+        conn.ping()
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Sets SQLite's pragmas on every new pooled connection (no-op on PostgreSQL).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SqlitePragmas;
+
+impl CustomizeConnection<AnyConnection, ConnectionError> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
+        if let AnyConnection::Sqlite(c) = conn {
+            // busy_timeout first: switching to WAL itself may have to wait for a lock.
+            c.batch_execute(
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let pg = DatabaseUrl::parse("postgres://u@h/db").map(|u| u.backend);
+        assert!(matches!(pg, Ok(Backend::Postgres)));
+        let pg = DatabaseUrl::parse("postgresql://u@h/db").map(|u| u.backend);
+        assert!(matches!(pg, Ok(Backend::Postgres)));
+        for (url, path) in [
+            ("sqlite://data/x.db", "data/x.db"),
+            ("sqlite:///abs/x.db", "/abs/x.db"),
+            ("sqlite:x.db", "x.db"),
+            ("x.db", "x.db"),
+            ("./dir/x.db", "./dir/x.db"),
+            ("/abs/x.db", "/abs/x.db"),
+        ] {
+            let parsed = DatabaseUrl::parse(url).expect(url);
+            assert_eq!(
+                (parsed.backend, parsed.target.as_str()),
+                (Backend::Sqlite, path)
+            );
+        }
+        for bad in [
+            "mysql://u@h/db",
+            "http://x",
+            "",
+            "sqlite://",
+            "mongodb+srv://x",
+        ] {
+            assert!(
+                matches!(DatabaseUrl::parse(bad), Err(StoreError::Config(_))),
+                "{bad}"
+            );
+        }
+    }
+}

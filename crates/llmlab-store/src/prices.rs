@@ -1,0 +1,172 @@
+//! Custom prices: a user's own rates for a `(provider, model)`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+
+use crate::schema::custom_prices;
+use crate::{AnyConnection, Store, StoreError, now_utc};
+
+/// A stored custom price. Rates are USD per million tokens in micro-dollars
+/// (`2_500_000` = $2.50 / MTok).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = custom_prices)]
+pub struct CustomPriceRow {
+    /// Primary key.
+    pub id: i64,
+    /// Owner.
+    pub user_id: i64,
+    /// Provider id.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Input rate.
+    pub input_micros: i64,
+    /// Output rate.
+    pub output_micros: i64,
+    /// Cache-read rate, if different from input.
+    pub cached_input_micros: Option<i64>,
+    /// Cache-write rate, if different from input.
+    pub cache_write_micros: Option<i64>,
+    /// Batch API discount in percent.
+    pub batch_discount_pct: Option<i32>,
+    /// First stored (naive UTC).
+    pub created_at: NaiveDateTime,
+    /// Last changed (naive UTC).
+    pub updated_at: NaiveDateTime,
+}
+
+/// The fields of a custom price (rates in micro-dollars per million tokens).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewCustomPrice {
+    /// Provider id.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Input rate.
+    pub input_micros: i64,
+    /// Output rate.
+    pub output_micros: i64,
+    /// Cache-read rate.
+    pub cached_input_micros: Option<i64>,
+    /// Cache-write rate.
+    pub cache_write_micros: Option<i64>,
+    /// Batch API discount in percent.
+    pub batch_discount_pct: Option<i32>,
+}
+
+/// Creates or replaces the user's price for `(provider, model)`.
+pub fn upsert(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    price: &NewCustomPrice,
+) -> Result<CustomPriceRow, StoreError> {
+    use custom_prices::dsl as p;
+    let now = now_utc();
+    let row = (
+        p::user_id.eq(user_id),
+        p::provider.eq(&price.provider),
+        p::model.eq(&price.model),
+        p::input_micros.eq(price.input_micros),
+        p::output_micros.eq(price.output_micros),
+        p::cached_input_micros.eq(price.cached_input_micros),
+        p::cache_write_micros.eq(price.cache_write_micros),
+        p::batch_discount_pct.eq(price.batch_discount_pct),
+        p::created_at.eq(now),
+        p::updated_at.eq(now),
+    );
+    Ok(with_backend!(conn, |c| diesel::insert_into(
+        p::custom_prices
+    )
+    .values(row)
+    .on_conflict((p::user_id, p::provider, p::model))
+    .do_update()
+    .set((
+        p::input_micros.eq(excluded(p::input_micros)),
+        p::output_micros.eq(excluded(p::output_micros)),
+        p::cached_input_micros.eq(excluded(p::cached_input_micros)),
+        p::cache_write_micros.eq(excluded(p::cache_write_micros)),
+        p::batch_discount_pct.eq(excluded(p::batch_discount_pct)),
+        p::updated_at.eq(excluded(p::updated_at)),
+    ))
+    .returning(custom_prices::all_columns)
+    .get_result(c))?)
+}
+
+/// The user's custom prices, by provider and model.
+pub fn list(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<CustomPriceRow>, StoreError> {
+    Ok(custom_prices::table
+        .filter(custom_prices::user_id.eq(user_id))
+        .order((custom_prices::provider, custom_prices::model))
+        .select(CustomPriceRow::as_select())
+        .load(conn)?)
+}
+
+/// The user's custom price for `(provider, model)`, if any.
+pub fn get(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    provider: &str,
+    model: &str,
+) -> Result<Option<CustomPriceRow>, StoreError> {
+    Ok(custom_prices::table
+        .filter(custom_prices::user_id.eq(user_id))
+        .filter(custom_prices::provider.eq(provider))
+        .filter(custom_prices::model.eq(model))
+        .select(CustomPriceRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Deletes the user's custom price for `(provider, model)`; `false` if there was none.
+pub fn delete(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    provider: &str,
+    model: &str,
+) -> Result<bool, StoreError> {
+    let deleted = diesel::delete(
+        custom_prices::table
+            .filter(custom_prices::user_id.eq(user_id))
+            .filter(custom_prices::provider.eq(provider))
+            .filter(custom_prices::model.eq(model)),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
+
+impl Store {
+    /// See [`prices::upsert`](upsert).
+    pub fn upsert_custom_price(
+        &self,
+        user_id: i64,
+        price: &NewCustomPrice,
+    ) -> Result<CustomPriceRow, StoreError> {
+        self.with_conn(|c| upsert(c, user_id, price))
+    }
+
+    /// See [`prices::list`](list).
+    pub fn list_custom_prices(&self, user_id: i64) -> Result<Vec<CustomPriceRow>, StoreError> {
+        self.with_conn(|c| list(c, user_id))
+    }
+
+    /// See [`prices::get`](get).
+    pub fn custom_price(
+        &self,
+        user_id: i64,
+        provider: &str,
+        model: &str,
+    ) -> Result<Option<CustomPriceRow>, StoreError> {
+        self.with_conn(|c| get(c, user_id, provider, model))
+    }
+
+    /// See [`prices::delete`](delete).
+    pub fn delete_custom_price(
+        &self,
+        user_id: i64,
+        provider: &str,
+        model: &str,
+    ) -> Result<bool, StoreError> {
+        self.with_conn(|c| delete(c, user_id, provider, model))
+    }
+}

@@ -1,0 +1,148 @@
+//! The diesel schema, written by hand for both backends.
+//!
+//! Ids are `BigInt` here; SQLite declares them `INTEGER PRIMARY KEY` (the rowid alias,
+//! 64-bit) and PostgreSQL `BIGSERIAL`. Do not regenerate this file with `print-schema`
+//! from SQLite: it would turn the ids into `Integer`.
+
+diesel::table! {
+    /// Registered users; `email` is stored lowercase.
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Session tokens (JWT `jti`) revoked before their expiry.
+    revoked_tokens (jti) {
+        jti -> Text,
+        user_id -> BigInt,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// API keys, stored as a hash; `revoked_at` is set when a key is deleted.
+    api_keys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// The event ledger: one priced LLM call per row.
+    events (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        event_id -> Nullable<Text>,
+        provider -> Text,
+        model -> Text,
+        resolved_model -> Text,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        cached_input_tokens -> BigInt,
+        cache_write_tokens -> BigInt,
+        reasoning_tokens -> BigInt,
+        batch -> Bool,
+        cost_nanos -> BigInt,
+        cost_source -> Text,
+        price_effective_from -> Nullable<Date>,
+        ts -> BigInt,
+        latency_ms -> Nullable<BigInt>,
+        tags_json -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// One row per tag of an event, so tags can be filtered and grouped in SQL.
+    event_tags (event_id, key) {
+        event_id -> BigInt,
+        user_id -> BigInt,
+        key -> Text,
+        value -> Text,
+        ts -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Spending limits per period and scope.
+    budgets (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        amount_nanos -> BigInt,
+        period -> Text,
+        timezone -> Text,
+        scope_provider -> Nullable<Text>,
+        scope_model -> Nullable<Text>,
+        scope_tag_key -> Nullable<Text>,
+        scope_tag_value -> Nullable<Text>,
+        alert_threshold_pct -> Integer,
+        webhook_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Alerts raised by budgets: at most one per budget, period and level.
+    budget_alerts (id) {
+        id -> BigInt,
+        budget_id -> BigInt,
+        user_id -> BigInt,
+        period_start -> BigInt,
+        level -> Text,
+        spent_nanos -> BigInt,
+        amount_nanos -> BigInt,
+        created_at -> Timestamp,
+        delivery_status -> Text,
+        attempts -> Integer,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// A user's own prices for a model, in micro-dollars per million tokens.
+    custom_prices (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        provider -> Text,
+        model -> Text,
+        input_micros -> BigInt,
+        output_micros -> BigInt,
+        cached_input_micros -> Nullable<BigInt>,
+        cache_write_micros -> Nullable<BigInt>,
+        batch_discount_pct -> Nullable<Integer>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(events -> users (user_id));
+diesel::joinable!(event_tags -> events (event_id));
+diesel::joinable!(budgets -> users (user_id));
+diesel::joinable!(budget_alerts -> budgets (budget_id));
+diesel::joinable!(custom_prices -> users (user_id));
+diesel::joinable!(revoked_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    revoked_tokens,
+    api_keys,
+    events,
+    event_tags,
+    budgets,
+    budget_alerts,
+    custom_prices,
+);

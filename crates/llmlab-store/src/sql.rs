@@ -1,0 +1,76 @@
+//! A small builder for the hand-written read queries: SQL text plus bound values, with
+//! the placeholder syntax of the connection's backend. User values are always bound,
+//! never formatted into the text.
+
+use diesel::deserialize::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{QueryResult, RunQueryDsl};
+
+use crate::conn::MultiBackend;
+use crate::{AnyConnection, Backend};
+
+/// A bound value.
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL text with its bound values, in order.
+pub(crate) struct Sql {
+    backend: Backend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub(crate) fn new(backend: Backend) -> Sql {
+        Sql {
+            backend,
+            text: String::with_capacity(512),
+            values: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text (never user input).
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn placeholder(&mut self, value: Value) -> &mut Self {
+        self.values.push(value);
+        match self.backend {
+            Backend::Sqlite => self.text.push('?'),
+            Backend::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.values.len().to_string());
+            }
+        }
+        self
+    }
+
+    /// Appends a placeholder bound to an integer.
+    pub(crate) fn int(&mut self, value: i64) -> &mut Self {
+        self.placeholder(Value::Int(value))
+    }
+
+    /// Appends a placeholder bound to a string.
+    pub(crate) fn text(&mut self, value: &str) -> &mut Self {
+        self.placeholder(Value::Text(value.to_owned()))
+    }
+
+    /// Runs the query and reads every row by column name.
+    pub(crate) fn load<T>(self, conn: &mut AnyConnection) -> QueryResult<Vec<T>>
+    where
+        T: QueryableByName<MultiBackend> + 'static,
+    {
+        let mut query = diesel::sql_query(self.text).into_boxed::<MultiBackend>();
+        for value in self.values {
+            query = match value {
+                Value::Int(v) => query.bind::<BigInt, _>(v),
+                Value::Text(v) => query.bind::<Text, _>(v),
+            };
+        }
+        query.load(conn)
+    }
+}

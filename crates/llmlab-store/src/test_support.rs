@@ -1,0 +1,186 @@
+//! Throwaway databases for tests, on either backend (feature `test-support`).
+//!
+//! PostgreSQL tests use the server at `LLMLAB_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432`) and fail when it is unreachable, unless
+//! `LLMLAB_TEST_SQLITE_ONLY=1` is set, in which case they return early.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use crate::{Backend, Store};
+
+/// The PostgreSQL server used when `LLMLAB_TEST_PG_URL` is not set.
+pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A fresh, empty database that is deleted when dropped.
+#[derive(Debug)]
+pub struct TestDb {
+    backend: Backend,
+    url: String,
+    /// SQLite: the directory holding the file.
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the server URL (without database) and the database name.
+    pg: Option<(String, String)>,
+}
+
+/// Whether PostgreSQL tests are switched off (`LLMLAB_TEST_SQLITE_ONLY=1`).
+pub fn sqlite_only() -> bool {
+    std::env::var("LLMLAB_TEST_SQLITE_ONLY").is_ok_and(|v| v == "1")
+}
+
+/// The PostgreSQL server URL for tests.
+pub fn pg_server_url() -> String {
+    std::env::var("LLMLAB_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned())
+}
+
+/// `server` (a PostgreSQL URL, with or without a database) pointing at database `db`.
+fn with_database(server: &str, db: &str) -> String {
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+fn admin_connection(server: &str) -> PgConnection {
+    PgConnection::establish(&with_database(server, "postgres")).unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL tests need a server: cannot connect to {server} ({e}). Start \
+             PostgreSQL, point LLMLAB_TEST_PG_URL at one (e.g. \
+             postgres://postgres@127.0.0.1:5432), or set LLMLAB_TEST_SQLITE_ONLY=1 to skip \
+             the PostgreSQL half of the tests."
+        )
+    })
+}
+
+impl TestDb {
+    /// Creates an empty database: an SQLite file in a temporary directory, or
+    /// `llmlab_test_<random>` on the PostgreSQL test server.
+    ///
+    /// # Panics
+    /// When the database cannot be created (for PostgreSQL, with instructions).
+    pub fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+                let url = format!("sqlite://{}", dir.path().join("llmlab.db").display());
+                TestDb {
+                    backend,
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Backend::Postgres => {
+                let server = pg_server_url();
+                let name = format!("llmlab_test_{:016x}", rand::random::<u64>());
+                admin_connection(&server)
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
+                let url = with_database(&server, &name);
+                TestDb {
+                    backend,
+                    url,
+                    _dir: None,
+                    pg: Some((server, name)),
+                }
+            }
+        }
+    }
+
+    /// The database URL, for [`Store::connect`].
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A migrated [`Store`] on this database with a pool of 10.
+    ///
+    /// # Panics
+    /// When connecting or migrating fails.
+    pub fn store(&self) -> Store {
+        Store::connect(&self.url, 10).unwrap_or_else(|e| panic!("connect {}: {e}", self.url))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = &self.pg {
+            let dropped =
+                PgConnection::establish(&with_database(server, "postgres")).and_then(|mut c| {
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+                });
+            if let Err(e) = dropped {
+                eprintln!("could not drop test database {name}: {e}");
+            }
+        }
+    }
+}
+
+/// Runs `test` against a fresh migrated database of `backend`. On PostgreSQL it returns
+/// early when `LLMLAB_TEST_SQLITE_ONLY=1`.
+pub fn run(backend: Backend, test: impl FnOnce(&TestDb, Store)) {
+    if backend == Backend::Postgres && sqlite_only() {
+        eprintln!("LLMLAB_TEST_SQLITE_ONLY=1: PostgreSQL test skipped");
+        return;
+    }
+    let db = TestDb::new(backend);
+    let store = db.store();
+    test(&db, store);
+}
+
+/// Generates a module `$name` with two tests, `sqlite` and `postgres`, each calling
+/// `$test(&TestDb, Store)` on a fresh database of that backend.
+///
+/// ```ignore
+/// both_backends!(signup_conflicts, |_db, store| { /* … */ });
+/// ```
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $test:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                $crate::test_support::run($crate::Backend::Sqlite, $test);
+            }
+
+            #[test]
+            fn postgres() {
+                $crate::test_support::run($crate::Backend::Postgres, $test);
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_the_database_in_a_url() {
+        for (server, expected) in [
+            ("postgres://u@h:5432", "postgres://u@h:5432/x"),
+            ("postgres://u@h:5432/", "postgres://u@h:5432/x"),
+            ("postgres://u@h/old", "postgres://u@h/x"),
+            (
+                "postgres://u:p@h/old?sslmode=disable",
+                "postgres://u:p@h/x?sslmode=disable",
+            ),
+        ] {
+            assert_eq!(super::with_database(server, "x"), expected);
+        }
+    }
+}

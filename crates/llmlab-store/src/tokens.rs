@@ -1,0 +1,68 @@
+//! Revoked session tokens, shared by every server instance through the database.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::schema::revoked_tokens;
+use crate::{AnyConnection, Store, StoreError, truncate_micros};
+
+/// Revokes the token `jti` of `user_id` until `expires_at` (after which it is invalid
+/// anyway and the row may be purged). Revoking twice is not an error.
+pub fn revoke(
+    conn: &mut AnyConnection,
+    jti: &str,
+    user_id: i64,
+    expires_at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let row = (
+        revoked_tokens::jti.eq(jti),
+        revoked_tokens::user_id.eq(user_id),
+        revoked_tokens::expires_at.eq(truncate_micros(expires_at)),
+    );
+    with_backend!(conn, |c| diesel::insert_into(revoked_tokens::table)
+        .values(row)
+        .on_conflict(revoked_tokens::jti)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Whether the token `jti` has been revoked.
+pub fn is_revoked(conn: &mut AnyConnection, jti: &str) -> Result<bool, StoreError> {
+    let found = revoked_tokens::table
+        .find(jti)
+        .select(revoked_tokens::jti)
+        .first::<String>(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Deletes revocations whose token expired before `now`; returns how many.
+pub fn purge_expired(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
+    Ok(
+        diesel::delete(revoked_tokens::table.filter(revoked_tokens::expires_at.lt(now)))
+            .execute(conn)?,
+    )
+}
+
+impl Store {
+    /// See [`tokens::revoke`](revoke).
+    pub fn revoke_token(
+        &self,
+        jti: &str,
+        user_id: i64,
+        expires_at: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        self.with_conn(|c| revoke(c, jti, user_id, expires_at))
+    }
+
+    /// See [`tokens::is_revoked`](is_revoked).
+    pub fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        self.with_conn(|c| is_revoked(c, jti))
+    }
+
+    /// See [`tokens::purge_expired`](purge_expired).
+    pub fn purge_revoked_tokens(&self, now: NaiveDateTime) -> Result<usize, StoreError> {
+        self.with_conn(|c| purge_expired(c, now))
+    }
+}

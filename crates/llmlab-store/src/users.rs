@@ -1,0 +1,80 @@
+//! Users: sign-up and lookup.
+
+use diesel::prelude::*;
+
+use crate::schema::users;
+use crate::{AnyConnection, Store, StoreError, now_utc};
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    /// Primary key.
+    pub id: i64,
+    /// Lowercased email address.
+    pub email: String,
+    /// The password hash (bcrypt); never the password.
+    pub password_hash: String,
+    /// Sign-up time (naive UTC).
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// The fields of a new user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Email address; stored lowercase.
+    pub email: String,
+    /// The password hash (bcrypt).
+    pub password_hash: String,
+}
+
+/// Creates a user; an email already registered (in any case) is a [`StoreError::Conflict`].
+pub fn create(conn: &mut AnyConnection, new: &NewUser) -> Result<UserRow, StoreError> {
+    diesel::insert_into(users::table)
+        .values((
+            users::email.eq(new.email.trim().to_lowercase()),
+            users::password_hash.eq(&new.password_hash),
+            users::created_at.eq(now_utc()),
+        ))
+        .returning(users::all_columns)
+        .get_result(conn)
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("email already registered".into()),
+            other => other,
+        })
+}
+
+/// Finds a user by email (case-insensitively).
+pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::table
+        .filter(users::email.eq(email.trim().to_lowercase()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Finds a user by id.
+pub fn find_by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+impl Store {
+    /// See [`users::create`](create).
+    pub fn create_user(&self, new: &NewUser) -> Result<UserRow, StoreError> {
+        self.with_conn(|c| create(c, new))
+    }
+
+    /// See [`users::find_by_email`](find_by_email).
+    pub fn find_user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        self.with_conn(|c| find_by_email(c, email))
+    }
+
+    /// See [`users::find_by_id`](find_by_id).
+    pub fn find_user(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+        self.with_conn(|c| find_by_id(c, id))
+    }
+}

@@ -1,0 +1,251 @@
+//! Every aggregate equals a straightforward computation in Rust over the same events.
+
+use std::collections::BTreeMap;
+
+use llmlab_store::{
+    DailyModelRow, DailyTagRow, EventFilter, GroupTotals, ModelTotals, NewEvent, SlotRow,
+    TagTotals, TokenMixRow, Totals, both_backends,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::events::{filters, matches, random_events};
+use crate::{HOUR, event, user};
+
+const DAY: i64 = 24 * HOUR;
+
+#[derive(Default, Clone, Copy)]
+struct Acc {
+    cost: i64,
+    calls: i64,
+    input: i64,
+    output: i64,
+}
+
+impl Acc {
+    fn add(&mut self, e: &NewEvent) {
+        self.cost += e.cost_nanos;
+        self.calls += 1;
+        self.input += e.input_tokens;
+        self.output += e.output_tokens;
+    }
+}
+
+fn group<K: Ord>(events: &[&NewEvent], key: impl Fn(&NewEvent) -> Option<K>) -> BTreeMap<K, Acc> {
+    let mut map = BTreeMap::new();
+    for e in events {
+        if let Some(k) = key(e) {
+            map.entry(k).or_insert_with(Acc::default).add(e);
+        }
+    }
+    map
+}
+
+fn is_costliest_first(costs: &[i64]) -> bool {
+    costs.windows(2).all(|w| w[0] >= w[1])
+}
+
+fn check(store: &llmlab_store::Store, user_id: i64, all: &[NewEvent], filter: &EventFilter) {
+    let events: Vec<&NewEvent> = all.iter().filter(|e| matches(e, filter)).collect();
+    let sum = |f: fn(&NewEvent) -> i64| events.iter().map(|e| f(e)).sum::<i64>();
+
+    let expected = Totals {
+        cost_nanos: sum(|e| e.cost_nanos),
+        calls: events.len() as i64,
+        input_tokens: sum(|e| e.input_tokens),
+        output_tokens: sum(|e| e.output_tokens),
+        cached_input_tokens: sum(|e| e.cached_input_tokens),
+        cache_write_tokens: sum(|e| e.cache_write_tokens),
+        reasoning_tokens: sum(|e| e.reasoning_tokens),
+    };
+    assert_eq!(
+        store.totals(user_id, filter).unwrap(),
+        expected,
+        "totals {filter:?}"
+    );
+    assert_eq!(
+        store.spend(user_id, filter).unwrap(),
+        expected.cost_nanos,
+        "spend {filter:?}"
+    );
+
+    for slot_secs in [900_u32, 3_600, 86_400] {
+        let width = i64::from(slot_secs) * 1_000_000;
+        let expected: Vec<SlotRow> = group(&events, |e| Some(e.ts.div_euclid(width) * width))
+            .into_iter()
+            .map(|(start, a)| SlotRow {
+                slot_start_micros: start,
+                cost_nanos: a.cost,
+                calls: a.calls,
+                input_tokens: a.input,
+                output_tokens: a.output,
+            })
+            .collect();
+        let got = store.slots(user_id, filter, slot_secs).unwrap();
+        assert_eq!(got, expected, "slots {slot_secs} {filter:?}");
+    }
+
+    let mut got = store.cost_by_provider(user_id, filter).unwrap();
+    assert!(is_costliest_first(
+        &got.iter().map(|g| g.cost_nanos).collect::<Vec<_>>()
+    ));
+    got.sort_by(|a, b| a.provider.cmp(&b.provider));
+    let expected: Vec<GroupTotals> = group(&events, |e| Some(e.provider.clone()))
+        .into_iter()
+        .map(|(provider, a)| GroupTotals {
+            provider,
+            cost_nanos: a.cost,
+            calls: a.calls,
+            input_tokens: a.input,
+            output_tokens: a.output,
+        })
+        .collect();
+    assert_eq!(got, expected, "by_provider {filter:?}");
+
+    let mut expected: Vec<ModelTotals> = group(&events, |e| {
+        Some((e.provider.clone(), e.resolved_model.clone()))
+    })
+    .into_iter()
+    .map(|((provider, model), a)| ModelTotals {
+        provider,
+        model,
+        cost_nanos: a.cost,
+        calls: a.calls,
+        input_tokens: a.input,
+        output_tokens: a.output,
+    })
+    .collect();
+    expected.sort_by_key(|m| std::cmp::Reverse(m.cost_nanos));
+    expected.truncate(3);
+    assert_eq!(
+        store.top_models(user_id, filter, 3).unwrap(),
+        expected,
+        "top {filter:?}"
+    );
+
+    let mut got = store.cost_by_tag(user_id, filter, "team").unwrap();
+    assert!(is_costliest_first(
+        &got.iter().map(|g| g.cost_nanos).collect::<Vec<_>>()
+    ));
+    got.sort_by(|a, b| a.value.cmp(&b.value));
+    let expected: Vec<TagTotals> = group(&events, |e| e.tags.get("team").cloned())
+        .into_iter()
+        .map(|(value, a)| TagTotals {
+            value,
+            cost_nanos: a.cost,
+            calls: a.calls,
+        })
+        .collect();
+    assert_eq!(got, expected, "by_tag {filter:?}");
+
+    let day = |ts: i64| ts.div_euclid(DAY) * DAY;
+    let expected: Vec<DailyModelRow> = group(&events, |e| {
+        Some((day(e.ts), e.provider.clone(), e.resolved_model.clone()))
+    })
+    .into_iter()
+    .map(|((day_start_micros, provider, model), a)| DailyModelRow {
+        day_start_micros,
+        provider,
+        model,
+        cost_nanos: a.cost,
+        calls: a.calls,
+    })
+    .collect();
+    assert_eq!(
+        store.daily_by_model(user_id, filter).unwrap(),
+        expected,
+        "daily {filter:?}"
+    );
+
+    let expected: Vec<DailyTagRow> = group(&events, |e| {
+        e.tags.get("feature").map(|v| (day(e.ts), v.clone()))
+    })
+    .into_iter()
+    .map(|((day_start_micros, value), a)| DailyTagRow {
+        day_start_micros,
+        value,
+        cost_nanos: a.cost,
+        calls: a.calls,
+    })
+    .collect();
+    let got = store.daily_by_tag(user_id, filter, "feature").unwrap();
+    assert_eq!(got, expected, "daily tag {filter:?}");
+
+    let mut got = store.token_mix(user_id, filter).unwrap();
+    assert!(is_costliest_first(
+        &got.iter().map(|g| g.cost_nanos).collect::<Vec<_>>()
+    ));
+    got.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
+    let mut mix: BTreeMap<(String, String), TokenMixRow> = BTreeMap::new();
+    for e in &events {
+        let key = (e.provider.clone(), e.resolved_model.clone());
+        let row = mix.entry(key.clone()).or_insert(TokenMixRow {
+            provider: key.0,
+            model: key.1,
+            calls: 0,
+            input_tokens: 0,
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+            output_tokens: 0,
+            reasoning_tokens: 0,
+            batch_calls: 0,
+            batch_cost_nanos: 0,
+            cost_nanos: 0,
+            max_input_tokens: 0,
+        });
+        row.calls += 1;
+        row.input_tokens += e.input_tokens;
+        row.cached_input_tokens += e.cached_input_tokens;
+        row.cache_write_tokens += e.cache_write_tokens;
+        row.output_tokens += e.output_tokens;
+        row.reasoning_tokens += e.reasoning_tokens;
+        row.batch_calls += i64::from(e.batch);
+        row.batch_cost_nanos += if e.batch { e.cost_nanos } else { 0 };
+        row.cost_nanos += e.cost_nanos;
+        row.max_input_tokens = row.max_input_tokens.max(e.input_tokens);
+    }
+    assert_eq!(
+        got,
+        mix.into_values().collect::<Vec<_>>(),
+        "token mix {filter:?}"
+    );
+}
+
+both_backends!(aggregates_match_a_computation_in_rust, |_db, store| {
+    let mut rng = StdRng::seed_from_u64(2026);
+    let a = user(&store, "a@x.test");
+    let b = user(&store, "b@x.test");
+    let mut events = random_events(&mut rng, 500);
+    // Instants before 1970 still fall into the slot that contains them.
+    events.push(event(-1, "openai", "gpt-4o", 17));
+    events.push(event(-DAY - 1, "openai", "gpt-4o", 19));
+    for chunk in events.chunks(128) {
+        store.insert_batch(a, chunk).unwrap();
+    }
+    store
+        .insert_batch(b, &random_events(&mut rng, 100))
+        .unwrap();
+    let mut all_filters = filters();
+    all_filters.push(EventFilter::between(-2 * DAY, 0));
+    for filter in &all_filters {
+        check(&store, a, &events, filter);
+    }
+    // A user without events sees zeros, not errors.
+    let c = user(&store, "c@x.test");
+    assert_eq!(
+        store.totals(c, &EventFilter::default()).unwrap(),
+        Totals::default()
+    );
+    assert!(
+        store
+            .slots(c, &EventFilter::default(), 900)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .top_models(c, &EventFilter::default(), 10)
+            .unwrap()
+            .is_empty()
+    );
+});

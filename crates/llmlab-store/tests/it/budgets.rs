@@ -1,0 +1,306 @@
+use std::sync::{Arc, Barrier};
+
+use llmlab_store::{
+    EventFilter, NewAlert, NewApiKey, NewBudget, NewCustomPrice, StoreError, both_backends, now_utc,
+};
+
+use crate::{HOUR, T0, event, tags, user};
+
+fn budget(name: &str) -> NewBudget {
+    NewBudget {
+        name: name.into(),
+        amount_nanos: 100_000_000_000,
+        period: "monthly".into(),
+        timezone: "UTC".into(),
+        scope_provider: None,
+        scope_model: None,
+        scope_tag_key: None,
+        scope_tag_value: None,
+        alert_threshold_pct: 80,
+        webhook_url: None,
+    }
+}
+
+both_backends!(budgets_are_scoped_by_user, |_db, store| {
+    let a = user(&store, "a@x.test");
+    let b = user(&store, "b@x.test");
+    let scoped = NewBudget {
+        scope_provider: Some("openai".into()),
+        scope_tag_key: Some("team".into()),
+        scope_tag_value: Some("growth".into()),
+        webhook_url: Some("https://hooks.test/x".into()),
+        ..budget("openai-growth")
+    };
+    let created = store.create_budget(a, &scoped).unwrap();
+    assert_eq!(
+        (created.name.as_str(), created.user_id),
+        ("openai-growth", a)
+    );
+    assert!(matches!(
+        store.create_budget(a, &scoped),
+        Err(StoreError::Conflict(_))
+    ));
+    let other = store.create_budget(b, &scoped).unwrap();
+    let second = store.create_budget(a, &budget("all")).unwrap();
+
+    assert_eq!(
+        store.list_budgets(a).unwrap(),
+        vec![created.clone(), second.clone()]
+    );
+    assert_eq!(store.get_budget(a, created.id).unwrap(), created);
+    assert!(matches!(
+        store.get_budget(a, other.id),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.find_budget_by_name(a, "all").unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.find_budget_by_name(b, "all").unwrap(), None);
+
+    // Update replaces every field, clearing the scope when it is None.
+    let changes = NewBudget {
+        amount_nanos: 5,
+        alert_threshold_pct: 50,
+        ..budget("renamed")
+    };
+    let updated = store.update_budget(a, created.id, &changes).unwrap();
+    assert_eq!(
+        (updated.id, updated.amount_nanos, updated.scope_provider),
+        (created.id, 5, None)
+    );
+    assert_eq!(updated.name, "renamed");
+    assert_eq!(updated.created_at, created.created_at);
+    assert!(matches!(
+        store.update_budget(a, other.id, &changes),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.update_budget(a, created.id, &budget("all")),
+        Err(StoreError::Conflict(_))
+    ));
+
+    assert!(!store.delete_budget(a, other.id).unwrap());
+    assert!(store.delete_budget(a, created.id).unwrap());
+    assert!(matches!(
+        store.get_budget(a, created.id),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.list_budgets(b).unwrap(), vec![other]);
+});
+
+both_backends!(budget_scope_spend, |_db, store| {
+    let a = user(&store, "s@x.test");
+    let scoped = NewBudget {
+        scope_provider: Some("openai".into()),
+        scope_model: Some("gpt-4o".into()),
+        scope_tag_key: Some("team".into()),
+        scope_tag_value: Some("growth".into()),
+        ..budget("b")
+    };
+    let row = store.create_budget(a, &scoped).unwrap();
+    let growth = tags(&[("team", "growth")]);
+    let batch = vec![
+        llmlab_store::NewEvent {
+            tags: growth.clone(),
+            ..event(T0, "openai", "gpt-4o", 10)
+        },
+        llmlab_store::NewEvent {
+            tags: growth.clone(),
+            ..event(T0 + HOUR, "openai", "gpt-4o", 20)
+        },
+        llmlab_store::NewEvent {
+            tags: growth.clone(),
+            ..event(T0 + 2 * HOUR, "openai", "gpt-4o", 40)
+        },
+        llmlab_store::NewEvent {
+            tags: growth.clone(),
+            ..event(T0, "openai", "gpt-4o-mini", 100)
+        },
+        llmlab_store::NewEvent {
+            tags: growth,
+            ..event(T0, "anthropic", "gpt-4o", 1_000)
+        },
+        event(T0, "openai", "gpt-4o", 10_000),
+    ];
+    store.insert_batch(a, &batch).unwrap();
+    assert_eq!(store.spend(a, &row.filter(T0, T0 + 2 * HOUR)).unwrap(), 30);
+    assert_eq!(store.spend(a, &row.filter(T0, T0 + 3 * HOUR)).unwrap(), 70);
+    let all = store.create_budget(a, &budget("all")).unwrap();
+    assert_eq!(
+        store.spend(a, &all.filter(T0, T0 + 3 * HOUR)).unwrap(),
+        11_170
+    );
+});
+
+both_backends!(alerts_are_recorded_once, |_db, store| {
+    let a = user(&store, "al@x.test");
+    let b = user(&store, "bl@x.test");
+    let row = store.create_budget(a, &budget("b")).unwrap();
+    let alert = |level: &str| NewAlert {
+        budget_id: row.id,
+        period_start: T0,
+        level: level.into(),
+        spent_nanos: 90,
+        amount_nanos: 100,
+        delivery_status: "pending".into(),
+    };
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, barrier, alert) = (store.clone(), barrier.clone(), alert("warning"));
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.record_alert(a, &alert).unwrap()
+            })
+        })
+        .collect();
+    let created: Vec<_> = threads
+        .into_iter()
+        .filter_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(created.len(), 1, "exactly one caller creates the alert");
+    let warning = created[0].clone();
+    assert_eq!((warning.level.as_str(), warning.attempts), ("warning", 0));
+    assert_eq!(store.record_alert(a, &alert("warning")).unwrap(), None);
+    let exceeded = store.record_alert(a, &alert("exceeded")).unwrap().unwrap();
+    let next_period = NewAlert {
+        period_start: T0 + 30 * 24 * HOUR,
+        ..alert("warning")
+    };
+    assert!(store.record_alert(a, &next_period).unwrap().is_some());
+    assert!(matches!(
+        store.record_alert(b, &alert("exceeded")),
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store.record_alert(a, &alert("critical")).is_err(),
+        "unknown level"
+    );
+
+    let listed = store.list_alerts(a, row.id).unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[1], exceeded);
+    assert!(store.list_alerts(b, row.id).unwrap().is_empty());
+
+    let at = now_utc();
+    assert!(
+        store
+            .update_alert_delivery(warning.id, "failed", 2, at, Some("HTTP 500"))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_alert_delivery(warning.id + 1_000, "failed", 1, at, None)
+            .unwrap()
+    );
+    let failed = store.alerts_with_status("failed", 10).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (
+            failed[0].attempts,
+            failed[0].last_attempt_at,
+            failed[0].last_error.as_deref()
+        ),
+        (2, Some(at), Some("HTTP 500"))
+    );
+    assert_eq!(store.alerts_with_status("pending", 10).unwrap().len(), 2);
+    // Deleting the budget deletes its alerts.
+    assert!(store.delete_budget(a, row.id).unwrap());
+    assert!(store.list_alerts(a, row.id).unwrap().is_empty());
+});
+
+both_backends!(custom_prices_upsert, |_db, store| {
+    let a = user(&store, "p@x.test");
+    let b = user(&store, "q@x.test");
+    let price = NewCustomPrice {
+        provider: "openai".into(),
+        model: "ft:gpt-4o:acme".into(),
+        input_micros: 3_750_000,
+        output_micros: 15_000_000,
+        cached_input_micros: Some(1_875_000),
+        cache_write_micros: None,
+        batch_discount_pct: Some(50),
+    };
+    let first = store.upsert_custom_price(a, &price).unwrap();
+    let changed = NewCustomPrice {
+        input_micros: 1,
+        cached_input_micros: None,
+        ..price.clone()
+    };
+    let second = store.upsert_custom_price(a, &changed).unwrap();
+    assert_eq!(second.id, first.id);
+    assert_eq!((second.input_micros, second.cached_input_micros), (1, None));
+    assert_eq!(second.created_at, first.created_at);
+    assert!(second.updated_at >= first.updated_at);
+    assert_eq!(
+        store.custom_price(a, "openai", "ft:gpt-4o:acme").unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(
+        store.custom_price(b, "openai", "ft:gpt-4o:acme").unwrap(),
+        None
+    );
+    let other = NewCustomPrice {
+        model: "other".into(),
+        ..price.clone()
+    };
+    let third = store.upsert_custom_price(a, &other).unwrap();
+    store.upsert_custom_price(b, &price).unwrap();
+    assert_eq!(
+        store.list_custom_prices(a).unwrap(),
+        vec![second.clone(), third]
+    );
+    assert!(!store.delete_custom_price(a, "openai", "nope").unwrap());
+    assert!(
+        store
+            .delete_custom_price(a, "openai", "ft:gpt-4o:acme")
+            .unwrap()
+    );
+    assert_eq!(store.list_custom_prices(a).unwrap().len(), 1);
+    assert_eq!(store.list_custom_prices(b).unwrap().len(), 1);
+});
+
+both_backends!(tenants_are_isolated, |_db, store| {
+    let a = user(&store, "ta@x.test");
+    let b = user(&store, "tb@x.test");
+    let e = llmlab_store::NewEvent {
+        event_id: Some("k".into()),
+        tags: tags(&[("team", "growth")]),
+        ..event(T0, "openai", "gpt-4o", 42)
+    };
+    let (row, _) = store.insert_event(a, &e).unwrap();
+    store.create_budget(a, &budget("a")).unwrap();
+    store
+        .create_api_key(
+            a,
+            &NewApiKey {
+                name: "k".into(),
+                prefix: "p".into(),
+                key_hash: "h".into(),
+            },
+        )
+        .unwrap();
+    let all = EventFilter::default();
+    assert_eq!(store.event(b, row.id).unwrap(), None);
+    assert!(
+        store
+            .list_events(b, &all, None, 100)
+            .unwrap()
+            .events
+            .is_empty()
+    );
+    assert_eq!(store.totals(b, &all).unwrap().calls, 0);
+    assert!(store.cost_by_provider(b, &all).unwrap().is_empty());
+    assert!(store.top_models(b, &all, 10).unwrap().is_empty());
+    assert!(store.cost_by_tag(b, &all, "team").unwrap().is_empty());
+    assert!(store.daily_by_model(b, &all).unwrap().is_empty());
+    assert!(store.token_mix(b, &all).unwrap().is_empty());
+    assert!(store.list_budgets(b).unwrap().is_empty());
+    assert!(store.list_api_keys(b).unwrap().is_empty());
+    // B's idempotency keys are B's own.
+    let (mine, outcome) = store.insert_event(b, &e).unwrap();
+    assert!(!outcome.is_duplicate());
+    assert_ne!(mine.id, row.id);
+    assert_eq!(store.totals(a, &all).unwrap().calls, 1);
+});

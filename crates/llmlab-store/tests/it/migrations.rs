@@ -1,0 +1,150 @@
+use std::path::Path;
+use std::time::Duration;
+
+use llmlab_store::{Backend, Store, StoreError, both_backends, migration_names};
+
+fn folder_names(backend: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            for file in ["up.sql", "down.sql"] {
+                assert!(
+                    entry.path().join(file).is_file(),
+                    "{:?} lacks {file}",
+                    entry.path()
+                );
+            }
+            entry.file_name().into_string().unwrap()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn both_backends_have_the_same_migrations() {
+    let sqlite = folder_names("sqlite");
+    assert!(!sqlite.is_empty());
+    assert_eq!(
+        sqlite,
+        folder_names("postgres"),
+        "migrations/sqlite and migrations/postgres differ"
+    );
+    assert_eq!(sqlite, migration_names(Backend::Sqlite));
+    assert_eq!(sqlite, migration_names(Backend::Postgres));
+}
+
+both_backends!(every_migration_applies_and_reverts, |db, _migrated| {
+    let all = migration_names(db.backend());
+    // Back to an empty database, one migration at a time.
+    let store = Store::open(db.url(), 2, Duration::from_secs(5)).unwrap();
+    let mut reverted = Vec::new();
+    while let Some(name) = store.revert_last().unwrap() {
+        reverted.push(name);
+    }
+    reverted.reverse();
+    assert_eq!(reverted, all);
+    assert!(
+        store.find_user(1).is_err(),
+        "tables must be gone after reverting"
+    );
+    // Up again, then down and up once more.
+    assert_eq!(store.migrate().unwrap(), all);
+    assert!(store.migrate().unwrap().is_empty());
+    while store.revert_last().unwrap().is_some() {}
+    assert_eq!(store.migrate().unwrap(), all);
+    // The one-shot functions `cargo xtask migrate` uses.
+    let last = all.last().cloned().unwrap();
+    assert_eq!(
+        llmlab_store::revert_last_migration(db.url()).unwrap(),
+        vec![last.clone()]
+    );
+    assert_eq!(llmlab_store::run_migrations(db.url()).unwrap(), vec![last]);
+    let id = crate::user(&store, "after@revert.test");
+    assert_eq!(
+        store.find_user(id).unwrap().unwrap().email,
+        "after@revert.test"
+    );
+});
+
+#[test]
+fn unsupported_urls_are_config_errors() {
+    for url in ["mysql://root@localhost/llmlab", "redis://x", ""] {
+        assert!(
+            matches!(Store::connect(url, 1), Err(StoreError::Config(_))),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn unreachable_postgres_is_unavailable() {
+    let started = std::time::Instant::now();
+    let result = Store::connect_with(
+        "postgres://postgres@127.0.0.1:1/none",
+        1,
+        Duration::from_millis(500),
+    );
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn sqlite_file_directory_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/llmlab.db");
+    let store = Store::connect(&format!("sqlite:{}", path.display()), 2).unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store.ping().unwrap();
+    assert!(path.is_file());
+}
+
+/// PostgreSQL only (SQLite has no server to lose): while connections are refused every
+/// call is `Unavailable`, and the same `Store` works again once the database is back.
+#[test]
+fn postgres_outage_is_unavailable_then_recovers() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+
+    if llmlab_store::test_support::sqlite_only() {
+        return;
+    }
+    let db = llmlab_store::test_support::TestDb::new(Backend::Postgres);
+    let name = db.url().rsplit('/').next().unwrap().to_owned();
+    let admin_url = db.url().replace(&format!("/{name}"), "/postgres");
+    let mut admin = PgConnection::establish(&admin_url).unwrap();
+    let store = Store::connect_with(db.url(), 3, Duration::from_secs(1)).unwrap();
+    let id = crate::user(&store, "outage@x.test");
+
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+        ))
+        .unwrap();
+    let down = store.find_user(id);
+    assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
+    assert!(matches!(store.ping(), Err(StoreError::Unavailable(_))));
+
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
+        ))
+        .unwrap();
+    let back = (0..20).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        store.find_user(id).ok()
+    });
+    assert_eq!(
+        back.flatten().map(|u| u.id),
+        Some(id),
+        "the store recovers by itself"
+    );
+}
