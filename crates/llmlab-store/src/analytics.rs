@@ -3,7 +3,7 @@
 //! sums to zero.
 
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::sql::Sql;
 use crate::{AnyConnection, EventFilter, Store, StoreError};
@@ -175,8 +175,8 @@ pub struct DailyTagRow {
     pub calls: i64,
 }
 
-/// How one `(provider, resolved_model)` is used: the token mix recommendations project
-/// onto other models' prices.
+/// How one `(provider, resolved_model)` is used with or without the batch API: the token
+/// mix recommendations reprice at other models' prices.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct TokenMixRow {
     /// Provider id.
@@ -185,6 +185,9 @@ pub struct TokenMixRow {
     /// The resolved (catalog) model name.
     #[diesel(sql_type = Text)]
     pub model: String,
+    /// Whether these events went through a batch API.
+    #[diesel(sql_type = Bool)]
+    pub batch: bool,
     /// Number of events.
     #[diesel(sql_type = BigInt)]
     pub calls: i64,
@@ -203,12 +206,6 @@ pub struct TokenMixRow {
     /// Sum of `reasoning_tokens`.
     #[diesel(sql_type = BigInt)]
     pub reasoning_tokens: i64,
-    /// Events sent through a batch API.
-    #[diesel(sql_type = BigInt)]
-    pub batch_calls: i64,
-    /// Cost of those batch events, nano-dollars.
-    #[diesel(sql_type = BigInt)]
-    pub batch_cost_nanos: i64,
     /// Cost, nano-dollars.
     #[diesel(sql_type = BigInt)]
     pub cost_nanos: i64,
@@ -383,31 +380,60 @@ pub fn daily_by_tag(
     Ok(sql.load(conn)?)
 }
 
-/// The token mix per `(provider, resolved_model)`, costliest first.
+/// The token mix per `(provider, resolved_model, batch)`, ordered by those. With
+/// `prompts_above`, only the events whose `input_tokens` exceed it: the calls a
+/// long-context tier reprices.
 pub fn token_mix(
     conn: &mut AnyConnection,
     user_id: i64,
     filter: &EventFilter,
+    prompts_above: Option<i64>,
 ) -> Result<Vec<TokenMixRow>, StoreError> {
     let columns = [
-        "e.provider AS provider, e.resolved_model AS model, COUNT(*) AS calls".to_owned(),
+        "e.provider AS provider, e.resolved_model AS model, e.batch AS batch, COUNT(*) AS calls"
+            .to_owned(),
         sum("e.input_tokens", "input_tokens"),
         sum("e.cached_input_tokens", "cached_input_tokens"),
         sum("e.cache_write_tokens", "cache_write_tokens"),
         sum("e.output_tokens", "output_tokens"),
         sum("e.reasoning_tokens", "reasoning_tokens"),
-        sum("CASE WHEN e.batch THEN 1 ELSE 0 END", "batch_calls"),
-        sum(
-            "CASE WHEN e.batch THEN e.cost_nanos ELSE 0 END",
-            "batch_cost_nanos",
-        ),
         sum("e.cost_nanos", "cost_nanos"),
         "CAST(MAX(e.input_tokens) AS BIGINT) AS max_input_tokens".to_owned(),
     ]
     .join(", ");
     let mut sql = select(conn, &columns, user_id, filter);
-    sql.push(" GROUP BY e.provider, e.resolved_model ORDER BY cost_nanos DESC, provider, model");
+    if let Some(threshold) = prompts_above {
+        sql.push(" AND e.input_tokens > ").int(threshold);
+    }
+    sql.push(" GROUP BY e.provider, e.resolved_model, e.batch ORDER BY 1, 2, 3");
     Ok(sql.load(conn)?)
+}
+
+/// The distinct tag keys of the user's events in the filter's time range (provider, model
+/// and tag filters are not applied), alphabetical, at most `limit`.
+pub fn tag_keys(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        key: String,
+    }
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT DISTINCT g.key AS key FROM event_tags g WHERE g.user_id = ")
+        .int(user_id);
+    if let Some(start) = filter.start_micros {
+        sql.push(" AND g.ts >= ").int(start);
+    }
+    if let Some(end) = filter.end_micros {
+        sql.push(" AND g.ts < ").int(end);
+    }
+    sql.push(" ORDER BY 1 LIMIT ").int(i64::from(limit));
+    let rows: Vec<Key> = sql.load(conn)?;
+    Ok(rows.into_iter().map(|k| k.key).collect())
 }
 
 impl Store {
@@ -484,7 +510,18 @@ impl Store {
         &self,
         user_id: i64,
         filter: &EventFilter,
+        prompts_above: Option<i64>,
     ) -> Result<Vec<TokenMixRow>, StoreError> {
-        self.with_conn(|c| token_mix(c, user_id, filter))
+        self.with_conn(|c| token_mix(c, user_id, filter, prompts_above))
+    }
+
+    /// See [`analytics::tag_keys`](tag_keys).
+    pub fn tag_keys(
+        &self,
+        user_id: i64,
+        filter: &EventFilter,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with_conn(|c| tag_keys(c, user_id, filter, limit))
     }
 }

@@ -59,9 +59,10 @@ use diesel::r2d2::{Pool, PooledConnection};
 
 pub use alerts::{AlertRow, NewAlert};
 pub use analytics::{
-    DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SlotRow, TagTotals, TokenMixRow, Totals,
+    DAY_MICROS, DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SlotRow, TagTotals,
+    TokenMixRow, Totals,
 };
-pub use api_keys::{ApiKeyRow, NewApiKey};
+pub use api_keys::{ApiKeyRow, NewApiKey, TOUCH_INTERVAL};
 pub use budgets::{BudgetRow, NewBudget};
 pub use conn::{AnyConnection, Backend, ConnectionManager, DatabaseUrl, write_tx};
 pub use error::StoreError;

@@ -171,45 +171,70 @@ fn check(store: &llmlab_store::Store, user_id: i64, all: &[NewEvent], filter: &E
     let got = store.daily_by_tag(user_id, filter, "feature").unwrap();
     assert_eq!(got, expected, "daily tag {filter:?}");
 
-    let mut got = store.token_mix(user_id, filter).unwrap();
-    assert!(is_costliest_first(
-        &got.iter().map(|g| g.cost_nanos).collect::<Vec<_>>()
-    ));
-    got.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
-    let mut mix: BTreeMap<(String, String), TokenMixRow> = BTreeMap::new();
-    for e in &events {
-        let key = (e.provider.clone(), e.resolved_model.clone());
-        let row = mix.entry(key.clone()).or_insert(TokenMixRow {
-            provider: key.0,
-            model: key.1,
-            calls: 0,
-            input_tokens: 0,
-            cached_input_tokens: 0,
-            cache_write_tokens: 0,
-            output_tokens: 0,
-            reasoning_tokens: 0,
-            batch_calls: 0,
-            batch_cost_nanos: 0,
-            cost_nanos: 0,
-            max_input_tokens: 0,
-        });
-        row.calls += 1;
-        row.input_tokens += e.input_tokens;
-        row.cached_input_tokens += e.cached_input_tokens;
-        row.cache_write_tokens += e.cache_write_tokens;
-        row.output_tokens += e.output_tokens;
-        row.reasoning_tokens += e.reasoning_tokens;
-        row.batch_calls += i64::from(e.batch);
-        row.batch_cost_nanos += if e.batch { e.cost_nanos } else { 0 };
-        row.cost_nanos += e.cost_nanos;
-        row.max_input_tokens = row.max_input_tokens.max(e.input_tokens);
+    let mut inputs: Vec<i64> = events.iter().map(|e| e.input_tokens).collect();
+    inputs.sort_unstable();
+    let median = inputs.get(inputs.len() / 2).copied().unwrap_or(0);
+    for prompts_above in [None, Some(median)] {
+        let mut got = store.token_mix(user_id, filter, prompts_above).unwrap();
+        // SQL orders text by the database's collation; compare as sets.
+        got.sort_by(|a, b| (&a.provider, &a.model, a.batch).cmp(&(&b.provider, &b.model, b.batch)));
+        let mut mix: BTreeMap<(String, String, bool), TokenMixRow> = BTreeMap::new();
+        for e in events
+            .iter()
+            .filter(|e| prompts_above.is_none_or(|t| e.input_tokens > t))
+        {
+            let key = (e.provider.clone(), e.resolved_model.clone(), e.batch);
+            let row = mix.entry(key.clone()).or_insert(TokenMixRow {
+                provider: key.0,
+                model: key.1,
+                batch: key.2,
+                calls: 0,
+                input_tokens: 0,
+                cached_input_tokens: 0,
+                cache_write_tokens: 0,
+                output_tokens: 0,
+                reasoning_tokens: 0,
+                cost_nanos: 0,
+                max_input_tokens: 0,
+            });
+            row.calls += 1;
+            row.input_tokens += e.input_tokens;
+            row.cached_input_tokens += e.cached_input_tokens;
+            row.cache_write_tokens += e.cache_write_tokens;
+            row.output_tokens += e.output_tokens;
+            row.reasoning_tokens += e.reasoning_tokens;
+            row.cost_nanos += e.cost_nanos;
+            row.max_input_tokens = row.max_input_tokens.max(e.input_tokens);
+        }
+        assert_eq!(
+            got,
+            mix.into_values().collect::<Vec<_>>(),
+            "token mix {filter:?} above {prompts_above:?}"
+        );
     }
-    assert_eq!(
-        got,
-        mix.into_values().collect::<Vec<_>>(),
-        "token mix {filter:?}"
-    );
 }
+
+both_backends!(tag_keys_are_distinct_per_user_and_range, |_db, store| {
+    let a = user(&store, "a@x.test");
+    let b = user(&store, "b@x.test");
+    let mut e1 = event(10, "openai", "gpt-4o", 1);
+    e1.tags = crate::tags(&[("team", "x"), ("feature", "y")]);
+    let mut e2 = event(20 * DAY, "openai", "gpt-4o", 1);
+    e2.tags = crate::tags(&[("team", "z"), ("env", "prod")]);
+    let mut e3 = event(10, "openai", "gpt-4o", 1);
+    e3.tags = crate::tags(&[("secret", "b")]);
+    store.insert_batch(a, &[e1, e2]).unwrap();
+    store.insert_batch(b, &[e3]).unwrap();
+    let all = EventFilter::default();
+    assert_eq!(
+        store.tag_keys(a, &all, 10).unwrap(),
+        ["env", "feature", "team"]
+    );
+    assert_eq!(store.tag_keys(a, &all, 2).unwrap(), ["env", "feature"]);
+    let early = EventFilter::between(0, DAY);
+    assert_eq!(store.tag_keys(a, &early, 10).unwrap(), ["feature", "team"]);
+    assert_eq!(store.tag_keys(b, &all, 10).unwrap(), ["secret"]);
+});
 
 both_backends!(aggregates_match_a_computation_in_rust, |_db, store| {
     let mut rng = StdRng::seed_from_u64(2026);

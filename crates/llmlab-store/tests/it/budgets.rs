@@ -295,7 +295,7 @@ both_backends!(tenants_are_isolated, |_db, store| {
     assert!(store.top_models(b, &all, 10).unwrap().is_empty());
     assert!(store.cost_by_tag(b, &all, "team").unwrap().is_empty());
     assert!(store.daily_by_model(b, &all).unwrap().is_empty());
-    assert!(store.token_mix(b, &all).unwrap().is_empty());
+    assert!(store.token_mix(b, &all, None).unwrap().is_empty());
     assert!(store.list_budgets(b).unwrap().is_empty());
     assert!(store.list_api_keys(b).unwrap().is_empty());
     // B's idempotency keys are B's own.

@@ -1,0 +1,315 @@
+//! Credentials: session JWTs (HS256 with `jti`, revocable), API keys (hashed), passwords
+//! (bcrypt off the async executor), and the middleware that authenticates every request
+//! before any extractor reads its body.
+
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Prefix of every API key.
+pub const API_KEY_PREFIX: &str = "llmlab_";
+
+/// Who a request acts for.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The user every read and write is scoped to.
+    pub user_id: i64,
+    /// How they authenticated.
+    pub credential: Credential,
+}
+
+/// The credential a request carried.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A session token.
+    Session {
+        /// Token id, revoked on logout.
+        jti: String,
+        /// Expiry.
+        expires_at: DateTime<Utc>,
+    },
+    /// An API key.
+    ApiKey {
+        /// Key row id.
+        key_id: i64,
+    },
+}
+
+impl FromRequest for Identity {
+    type Error = ApiError;
+    type Future = Ready<Result<Identity, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Identity>()
+                .cloned()
+                .ok_or_else(|| ApiError::unauthorized("missing credentials")),
+        )
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    exp: i64,
+    iat: i64,
+    jti: String,
+}
+
+/// HS256 keys.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    /// Keys from a secret.
+    pub fn new(secret: &str) -> JwtKeys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+        }
+    }
+
+    /// Issues a session token for `user_id` valid for `ttl`.
+    pub fn issue(
+        &self,
+        user_id: i64,
+        ttl: chrono::Duration,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        let now = Utc::now();
+        let exp = now + ttl;
+        let claims = Claims {
+            sub: user_id.to_string(),
+            exp: exp.timestamp(),
+            iat: now.timestamp(),
+            jti: random_token(16),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)?;
+        Ok((
+            token,
+            DateTime::from_timestamp(exp.timestamp(), 0).unwrap_or(exp),
+        ))
+    }
+
+    fn verify(&self, token: &str) -> Option<(i64, String, DateTime<Utc>)> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        let user_id = data.claims.sub.parse().ok()?;
+        let exp = DateTime::from_timestamp(data.claims.exp, 0)?;
+        Some((user_id, data.claims.jti, exp))
+    }
+}
+
+/// `n` random bytes, hex encoded.
+pub fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill(&mut bytes[..]);
+    hex::encode(bytes)
+}
+
+/// A new API key: `llmlab_` + 32 random bytes in hex.
+pub fn new_api_key() -> String {
+    format!("{API_KEY_PREFIX}{}", random_token(32))
+}
+
+/// API keys are high-entropy random strings, so one SHA-256 is the right hash: a slow
+/// password hash would add milliseconds to every ingested event and buy nothing.
+pub fn hash_api_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Paths reachable without a credential.
+fn is_public(method: &Method, path: &str) -> bool {
+    matches!(
+        path,
+        "/api/health" | "/api/auth/signup" | "/api/auth/login" | "/api/openapi.json" | "/metrics"
+    ) || path == "/docs"
+        || path.starts_with("/docs/")
+        || (method == Method::GET && path == "/api/pricing")
+        || method == Method::OPTIONS
+}
+
+/// Authenticates every non-public request before routing and extraction, so a request
+/// without valid credentials gets 401 whatever its body.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !is_public(req.method(), req.path()) {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("application state missing"))?;
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let identity = identify(&state, header.as_deref()).await?;
+        req.extensions_mut().insert(identity);
+    }
+    next.call(req).await
+}
+
+async fn identify(state: &web::Data<AppState>, header: Option<&str>) -> Result<Identity, ApiError> {
+    let header = header.ok_or_else(|| {
+        ApiError::unauthorized("missing credentials: send Authorization: Bearer <token>")
+    })?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized("malformed Authorization header: expected 'Bearer <token>'")
+        })?;
+    if token.starts_with(API_KEY_PREFIX) {
+        let hash = hash_api_key(token);
+        let store = state.store.clone();
+        let key = web::block(move || -> Result<_, llmlab_store::StoreError> {
+            let Some(key) = store.find_api_key_by_hash(&hash)? else {
+                return Ok(None);
+            };
+            // Checked here too so a busy key costs a read, not a write, per request.
+            let now = llmlab_store::now_utc();
+            if key
+                .last_used_at
+                .is_none_or(|t| now - t >= llmlab_store::TOUCH_INTERVAL)
+            {
+                store.touch_api_key(key.id, now)?;
+            }
+            Ok(Some(key))
+        })
+        .await??;
+        return key
+            .map(|k| Identity {
+                user_id: k.user_id,
+                credential: Credential::ApiKey { key_id: k.id },
+            })
+            .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"));
+    }
+    let (user_id, jti, expires_at) = state
+        .jwt
+        .verify(token)
+        .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
+    let store = state.store.clone();
+    let probe = jti.clone();
+    if web::block(move || store.is_token_revoked(&probe)).await?? {
+        return Err(ApiError::unauthorized("token has been revoked"));
+    }
+    Ok(Identity {
+        user_id,
+        credential: Credential::Session { jti, expires_at },
+    })
+}
+
+/// bcrypt on the blocking pool (it takes ~100 ms at cost 12 by design).
+pub async fn hash_password(password: String, cost: u32) -> Result<String, ApiError> {
+    web::block(move || bcrypt::hash(password, cost))
+        .await?
+        .map_err(ApiError::internal)
+}
+
+/// Checks a password against a bcrypt hash on the blocking pool. Callers pass a dummy
+/// hash for unknown emails so response time does not reveal which emails exist.
+pub async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
+    Ok(web::block(move || bcrypt::verify(password, &hash).unwrap_or(false)).await?)
+}
+
+/// Fixed-window counter of login attempts per key (email, client IP).
+///
+/// Kept in memory: each instance limits its own share, which bounds password guessing
+/// per instance without a database write per attempt.
+pub struct LoginLimiter {
+    per_minute: u32,
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl LoginLimiter {
+    /// A limiter allowing `per_minute` attempts per key per minute.
+    pub fn new(per_minute: u32) -> LoginLimiter {
+        LoginLimiter {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts an attempt for `key` (allowing `factor ×` the base rate); `Err(seconds)`
+    /// until the window resets when over the limit.
+    pub fn check(&self, key: &str, factor: u32) -> Result<(), u64> {
+        const WINDOW: Duration = Duration::from_secs(60);
+        let now = Instant::now();
+        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let entry = map.entry(key.to_string()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > self.per_minute.saturating_mul(factor) {
+            let left = WINDOW.saturating_sub(now.duration_since(entry.0));
+            return Err(left.as_secs().max(1));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_reject_tampering() {
+        let keys = JwtKeys::new(&"s".repeat(40));
+        let (token, _) = keys.issue(42, chrono::Duration::minutes(5)).expect("issue");
+        assert_eq!(keys.verify(&token).map(|v| v.0), Some(42));
+        let other = JwtKeys::new(&"t".repeat(40));
+        assert!(other.verify(&token).is_none());
+        let (expired, _) = keys
+            .issue(42, chrono::Duration::minutes(-5))
+            .expect("issue");
+        assert!(keys.verify(&expired).is_none());
+        assert!(keys.verify("garbage").is_none());
+    }
+
+    #[test]
+    fn limiter_blocks_after_the_limit() {
+        let l = LoginLimiter::new(2);
+        assert!(l.check("a", 1).is_ok());
+        assert!(l.check("a", 1).is_ok());
+        assert!(l.check("a", 1).is_err());
+        assert!(l.check("b", 1).is_ok());
+    }
+
+    #[test]
+    fn api_keys_are_prefixed_and_hashed() {
+        let k = new_api_key();
+        assert!(k.starts_with(API_KEY_PREFIX));
+        assert_eq!(hash_api_key(&k).len(), 64);
+        assert_ne!(hash_api_key(&k), hash_api_key(&new_api_key()));
+    }
+}

@@ -1,0 +1,186 @@
+//! Settings from the environment (and `.env`), validated once at start.
+
+use std::path::{Path, PathBuf};
+
+/// `development` (default) or `production`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Zero configuration: a signing secret is generated and persisted next to the database.
+    Development,
+    /// A missing or weak `LLMLAB_JWT_SECRET` stops the server at start.
+    Production,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: `sqlite://path`, a plain path, or `postgres://…`.
+    pub database_url: String,
+    /// `LLMLAB_BIND`.
+    pub bind: String,
+    /// The HS256 signing secret (resolved: given, or generated in development).
+    pub jwt_secret: String,
+    /// `LLMLAB_TOKEN_TTL_MINUTES`.
+    pub token_ttl_minutes: i64,
+    /// `LLMLAB_CORS_ORIGINS`, comma separated; empty = no cross-origin access.
+    pub cors_origins: Vec<String>,
+    /// `LLMLAB_ENV`.
+    pub environment: Environment,
+    /// `LLMLAB_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `LLMLAB_DB_POOL_SIZE`.
+    pub db_pool_size: u32,
+    /// `LLMLAB_CATALOG_PATH`: extra catalog file or directory layered over the built-in one.
+    pub catalog_path: Option<PathBuf>,
+    /// `LLMLAB_BCRYPT_COST`.
+    pub bcrypt_cost: u32,
+    /// `LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE` (per email and, ×3, per client IP).
+    pub login_attempts_per_minute: u32,
+}
+
+/// A setting that cannot be used; the message says which and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Shortest accepted signing secret, in bytes.
+pub const MIN_SECRET_LEN: usize = 32;
+
+impl Settings {
+    /// Reads the environment (after `.env`, which `main` loads).
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests can pass a map.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let environment = match get("LLMLAB_ENV").as_deref().map(str::trim) {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "LLMLAB_ENV must be 'development' or 'production', not '{other}'"
+                )));
+            }
+        };
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://llmlab.db".into());
+        let number = |key: &str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError(format!(
+                            "{key} must be an integer in {min}..={max}, not '{v}'"
+                        ))
+                    }),
+            }
+        };
+        let jwt_secret = match (get("LLMLAB_JWT_SECRET"), environment) {
+            (Some(s), _) if s.len() >= MIN_SECRET_LEN => s,
+            (Some(_), Environment::Production) | (None, Environment::Production) => {
+                return Err(ConfigError(format!(
+                    "LLMLAB_ENV=production needs LLMLAB_JWT_SECRET of at least {MIN_SECRET_LEN} characters \
+                     (for example: openssl rand -hex 32)"
+                )));
+            }
+            (Some(_), Environment::Development) => {
+                return Err(ConfigError(format!(
+                    "LLMLAB_JWT_SECRET is shorter than {MIN_SECRET_LEN} characters; unset it to let the development server generate one"
+                )));
+            }
+            (None, Environment::Development) => String::new(), // generated in startup
+        };
+        Ok(Settings {
+            bind: get("LLMLAB_BIND").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            jwt_secret,
+            token_ttl_minutes: number("LLMLAB_TOKEN_TTL_MINUTES", 60 * 24, 1, 60 * 24 * 365)?,
+            cors_origins: get("LLMLAB_CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            environment,
+            max_body_bytes: number(
+                "LLMLAB_MAX_BODY_BYTES",
+                1024 * 1024,
+                1024,
+                256 * 1024 * 1024,
+            )? as usize,
+            db_pool_size: number("LLMLAB_DB_POOL_SIZE", 8, 1, 256)? as u32,
+            catalog_path: get("LLMLAB_CATALOG_PATH").map(PathBuf::from),
+            bcrypt_cost: number("LLMLAB_BCRYPT_COST", 12, 10, 16)? as u32,
+            login_attempts_per_minute: number("LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE", 10, 1, 10_000)?
+                as u32,
+            database_url,
+        })
+    }
+
+    /// Where the development server keeps its generated secret: next to a SQLite file,
+    /// or in the working directory.
+    pub fn secret_file(&self) -> PathBuf {
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))
+            .unwrap_or(&self.database_url);
+        let dir = if self.database_url.contains("://") && !self.database_url.starts_with("sqlite") {
+            Path::new(".")
+        } else {
+            Path::new(path).parent().unwrap_or(Path::new("."))
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        dir.join(".llmlab-jwt-secret")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn zero_configuration_is_development_on_sqlite() {
+        let s = with(&[]).expect("defaults");
+        assert_eq!(s.database_url, "sqlite://llmlab.db");
+        assert_eq!(s.bind, "127.0.0.1:8000");
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.secret_file(), Path::new(".").join(".llmlab-jwt-secret"));
+    }
+
+    #[test]
+    fn production_refuses_missing_or_short_secret() {
+        let e = with(&[("LLMLAB_ENV", "production")]).expect_err("must fail");
+        assert!(e.to_string().contains("LLMLAB_JWT_SECRET"));
+        assert!(with(&[("LLMLAB_ENV", "production"), ("LLMLAB_JWT_SECRET", "short")]).is_err());
+        let long = "x".repeat(40);
+        assert!(with(&[("LLMLAB_ENV", "production"), ("LLMLAB_JWT_SECRET", &long)]).is_ok());
+    }
+
+    #[test]
+    fn bad_numbers_are_named() {
+        let e = with(&[("LLMLAB_TOKEN_TTL_MINUTES", "-5")]).expect_err("must fail");
+        assert!(e.to_string().contains("LLMLAB_TOKEN_TTL_MINUTES"));
+        assert!(with(&[("LLMLAB_ENV", "staging")]).is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! The one place errors become HTTP.
+//!
+//! Policy: every error is the JSON shape of API.md. Validation → 422 naming the field;
+//! bad credentials → 401 with `WWW-Authenticate: Bearer`; another user's resource → 404;
+//! an unreachable database → 503 (the pool reconnects by itself); anything else → 500,
+//! logged with its cause and never shown to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use llmlab_engine::EngineError;
+use llmlab_engine::providers::CatalogError;
+use llmlab_store::StoreError;
+use serde_json::{Value, json};
+
+/// An error answered to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code (`unknown_model`, `validation_error`, …).
+    pub code: &'static str,
+    /// Human message.
+    pub message: String,
+    /// Extra structured details (`field`, `suggestions`).
+    pub details: Option<Value>,
+    /// Seconds for `Retry-After` (429).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with no details.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+
+    /// 422 naming the field.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        let field = field.into();
+        ApiError {
+            details: Some(json!({ "field": field })),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_error",
+                message,
+            )
+        }
+    }
+
+    /// 401.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 400 for a body that is not JSON at all or has the wrong content type.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 500, logging the cause; the client sees a generic message.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        log::error!("internal error: {cause}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal server error",
+        )
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after: u64, message: impl Into<String>) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        }
+    }
+
+    /// Adds a key to `details`.
+    pub fn with_detail(mut self, key: &str, value: Value) -> ApiError {
+        let mut details = self.details.take().unwrap_or_else(|| json!({}));
+        if let Some(map) = details.as_object_mut() {
+            map.insert(key.to_string(), value);
+        }
+        self.details = Some(details);
+        self
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut body = json!({ "code": self.code, "message": self.message });
+        if let (Some(details), Some(map)) = (&self.details, body.as_object_mut()) {
+            map.insert("details".into(), details.clone());
+        }
+        let mut resp = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let Some(secs) = self.retry_after {
+            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        resp.json(json!({ "error": body }))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Unavailable(msg) => {
+                log::warn!("database unavailable: {msg}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database is unreachable; retry shortly",
+                )
+            }
+            StoreError::NotFound => ApiError::not_found("resource"),
+            StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> ApiError {
+        match &e {
+            CatalogError::UnknownProvider { known, .. } => ApiError {
+                details: Some(json!({ "field": "provider", "known": known })),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_provider",
+                    e.to_string(),
+                )
+            },
+            CatalogError::UnknownModel { suggestions, .. } => ApiError {
+                details: Some(json!({ "field": "model", "suggestions": suggestions })),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_model",
+                    e.to_string(),
+                )
+            },
+            _ => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        match e {
+            EngineError::Catalog(c) => c.into(),
+            EngineError::InvalidUsage { field, .. } | EngineError::InvalidValue { field, .. } => {
+                ApiError::validation(field, e.to_string())
+            }
+            EngineError::InvalidTimeZone(_) => ApiError::validation("tz", e.to_string()),
+            EngineError::InvalidAmount(_) => ApiError::validation("cost_usd", e.to_string()),
+            EngineError::CostOverflow => {
+                ApiError::validation("input_tokens", "the cost of this call is out of range")
+            }
+            other => ApiError::validation("body", other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> ApiError {
+        ApiError::internal(e)
+    }
+}

@@ -1,0 +1,14 @@
+//! LLMLab's HTTP server: the API contract of `API.md` over the catalog, engine, store and
+//! recommendations. The only crate that knows HTTP.
+
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod dto;
+pub mod error;
+pub mod ingest;
+pub mod openapi;
+pub mod query;
+pub mod routes;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,226 @@
+//! Cost reports (SQL aggregates folded by the engine) and estimates.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::Utc;
+use llmlab_engine::Usd;
+use llmlab_engine::aggregate::{Slot, Totals, fill_gaps, fold_slots, share_pct};
+use llmlab_engine::period::{Granularity, Zone, slot_secs_for};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::Identity;
+use crate::body::JsonBody;
+use crate::dto::{
+    BreakdownOut, DateRow, Estimate, FilterQuery, ModelList, ModelRow, ProviderList, ProviderRow,
+    Summary, TagList, TagRow, TrackEvent,
+};
+use crate::error::ApiError;
+use crate::ingest;
+use crate::query::QueryPairs;
+use crate::routes::db;
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(summary)
+        .service(by_provider)
+        .service(top_models)
+        .service(by_tag)
+        .service(estimate);
+}
+
+/// Store sums (never negative) → engine totals.
+fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64) -> Totals {
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Totals {
+        cost: Usd::from_nanos(cost_nanos),
+        calls: n(calls),
+        input_tokens: n(input_tokens),
+        output_tokens: n(output_tokens),
+        ..Totals::default()
+    }
+}
+
+/// Spend over a range, bucketed by hour, day, week or month in a time zone.
+#[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+    responses((status = 200, body = Summary), (status = 422)), security(("bearer" = [])))]
+#[get("/costs/summary")]
+async fn summary(
+    state: web::Data<AppState>,
+    who: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryPairs::parse(req.query_string())?;
+    let range = q.filter(Utc::now(), Some(30))?;
+    let granularity = Granularity::parse(q.get("granularity").unwrap_or("day"))?;
+    let zone = Zone::parse(q.get("tz").unwrap_or("UTC"))?;
+    let slot_secs = u32::try_from(slot_secs_for(zone)).unwrap_or(900);
+    let (start, end) = (
+        range.start.unwrap_or_default(),
+        range.end.unwrap_or_default(),
+    );
+    let slots = db(&state, move |s| {
+        s.slots(who.user_id, &range.filter, slot_secs)
+    })
+    .await?;
+    let slots = slots.iter().map(|r| Slot {
+        start: chrono::DateTime::from_timestamp_micros(r.slot_start_micros).unwrap_or_default(),
+        totals: totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
+    });
+    let buckets = fill_gaps(
+        fold_slots(slots, granularity, zone),
+        start,
+        end,
+        granularity,
+        zone,
+    );
+    let mut total = Totals::default();
+    for b in &buckets {
+        total.add(&b.totals);
+    }
+    Ok(HttpResponse::Ok().json(Summary {
+        start,
+        end,
+        total_cost_usd: total.cost,
+        total_calls: total.calls,
+        total_input_tokens: total.input_tokens,
+        total_output_tokens: total.output_tokens,
+        avg_cost_per_call_usd: total.avg_cost_per_call(),
+        granularity: format!("{granularity:?}").to_lowercase(),
+        tz: zone.name().to_string(),
+        by_date: buckets
+            .into_iter()
+            .map(|b| DateRow {
+                date: b.label,
+                cost_usd: b.totals.cost,
+                calls: b.totals.calls,
+                input_tokens: b.totals.input_tokens,
+                output_tokens: b.totals.output_tokens,
+            })
+            .collect(),
+    }))
+}
+
+/// Spend per provider, costliest first.
+#[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+    responses((status = 200, body = ProviderList), (status = 422)), security(("bearer" = [])))]
+#[get("/costs/by-provider")]
+async fn by_provider(
+    state: web::Data<AppState>,
+    who: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryPairs::parse(req.query_string())?;
+    let range = q.filter(Utc::now(), Some(30))?;
+    let rows = db(&state, move |s| {
+        s.cost_by_provider(who.user_id, &range.filter)
+    })
+    .await?;
+    let total: Usd = rows.iter().map(|r| Usd::from_nanos(r.cost_nanos)).sum();
+    let providers = rows
+        .iter()
+        .map(|r| {
+            let t = totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
+            ProviderRow {
+                provider: r.provider.clone(),
+                share: share_pct(t.cost, total),
+                cost_usd: t.cost,
+                calls: t.calls,
+                input_tokens: t.input_tokens,
+                output_tokens: t.output_tokens,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ProviderList { providers }))
+}
+
+/// The costliest models.
+#[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+    responses((status = 200, body = ModelList), (status = 422)), security(("bearer" = [])))]
+#[get("/costs/top-models")]
+async fn top_models(
+    state: web::Data<AppState>,
+    who: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryPairs::parse(req.query_string())?;
+    let range = q.filter(Utc::now(), Some(30))?;
+    let limit = q.int("limit", 10, 1, 1000)? as u32;
+    let rows = db(&state, move |s| {
+        s.top_models(who.user_id, &range.filter, limit)
+    })
+    .await?;
+    let models = rows
+        .iter()
+        .map(|r| {
+            let t = totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
+            ModelRow {
+                provider: r.provider.clone(),
+                model: r.model.clone(),
+                avg_cost_per_call_usd: t.avg_cost_per_call(),
+                cost_usd: t.cost,
+                calls: t.calls,
+                input_tokens: t.input_tokens,
+                output_tokens: t.output_tokens,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ModelList { models }))
+}
+
+/// Spend per value of one tag key.
+#[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+    responses((status = 200, body = TagList), (status = 422)), security(("bearer" = [])))]
+#[get("/costs/by-tag")]
+async fn by_tag(
+    state: web::Data<AppState>,
+    who: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryPairs::parse(req.query_string())?;
+    let key = q
+        .get("key")
+        .ok_or_else(|| ApiError::validation("key", "the tag key to group by is required"))?
+        .to_string();
+    let range = q.filter(Utc::now(), Some(30))?;
+    let k = key.clone();
+    let rows = db(&state, move |s| {
+        s.cost_by_tag(who.user_id, &range.filter, &k)
+    })
+    .await?;
+    let values = rows
+        .iter()
+        .map(|r| TagRow {
+            value: r.value.clone(),
+            cost_usd: Usd::from_nanos(r.cost_nanos),
+            calls: u64::try_from(r.calls).unwrap_or(0),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(TagList { key, values }))
+}
+
+/// Prices an event without storing it.
+#[utoipa::path(tag = "costs", request_body = TrackEvent, responses((status = 200, body = Estimate), (status = 422)), security(("bearer" = [])))]
+#[post("/costs/estimate")]
+async fn estimate(
+    state: web::Data<AppState>,
+    who: Identity,
+    body: JsonBody<TrackEvent>,
+) -> Result<HttpResponse, ApiError> {
+    let catalog = state.catalog.clone();
+    let priced = db(&state, move |s| -> Result<_, ApiError> {
+        let custom = s.list_custom_prices(who.user_id)?;
+        ingest::prepare(&catalog, custom.as_slice(), body.0, Utc::now())
+    })
+    .await?;
+    let b = priced.cost.breakdown;
+    Ok(HttpResponse::Ok().json(Estimate {
+        cost_usd: priced.cost.total,
+        resolved_model: priced.event.resolved_model,
+        cost_source: priced.event.cost_source,
+        breakdown: BreakdownOut {
+            input_usd: b.input,
+            cached_input_usd: b.cached_input,
+            cache_write_usd: b.cache_write,
+            output_usd: b.output,
+        },
+    }))
+}

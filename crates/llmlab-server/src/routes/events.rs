@@ -1,0 +1,290 @@
+//! Event ingestion, listing and CSV export.
+
+use std::collections::BTreeMap;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::Utc;
+use llmlab_store::{EventCursor, EventRow, Store};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::Identity;
+use crate::body::{JsonBody, parse_json};
+use crate::dto::{
+    BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, FilterQuery, TrackEvent,
+};
+use crate::error::ApiError;
+use crate::ingest;
+use crate::query::QueryPairs;
+use crate::routes::{budgets, db};
+use crate::state::AppState;
+
+/// Most events in one batch request.
+pub const MAX_BATCH: usize = 1000;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(track)
+        .service(batch)
+        .service(list)
+        .service(export);
+}
+
+/// A stored row as the API shows it.
+pub fn event_out(r: EventRow) -> EventOut {
+    let tags: BTreeMap<String, String> = serde_json::from_str(&r.tags_json).unwrap_or_default();
+    EventOut {
+        id: r.id,
+        provider: r.provider,
+        model: r.model,
+        resolved_model: r.resolved_model,
+        input_tokens: r.input_tokens,
+        output_tokens: r.output_tokens,
+        cached_input_tokens: r.cached_input_tokens,
+        cache_write_tokens: r.cache_write_tokens,
+        reasoning_tokens: r.reasoning_tokens,
+        batch: r.batch,
+        cost_usd: llmlab_engine::Usd::from_nanos(r.cost_nanos),
+        cost_source: r.cost_source,
+        price_effective_from: r.price_effective_from,
+        timestamp: chrono::DateTime::from_timestamp_micros(r.ts).unwrap_or_default(),
+        latency_ms: r.latency_ms,
+        tags,
+        event_id: r.event_id,
+    }
+}
+
+/// Records one LLM call.
+#[utoipa::path(tag = "events", request_body = TrackEvent, responses(
+    (status = 201, description = "Stored", body = EventOut),
+    (status = 200, description = "event_id already stored: the original event, nothing stored", body = EventOut),
+    (status = 422, description = "Invalid event, unknown provider or model")), security(("bearer" = [])))]
+#[post("/events/track")]
+async fn track(
+    state: web::Data<AppState>,
+    who: Identity,
+    body: JsonBody<TrackEvent>,
+) -> Result<HttpResponse, ApiError> {
+    let catalog = state.catalog.clone();
+    let user_id = who.user_id;
+    let (row, outcome) = db(&state, move |s: &Store| -> Result<_, ApiError> {
+        let custom = s.list_custom_prices(user_id)?;
+        let priced = ingest::prepare(&catalog, custom.as_slice(), body.0, Utc::now())?;
+        Ok(s.insert_event(user_id, &priced.event)?)
+    })
+    .await?;
+    if !outcome.is_duplicate() {
+        budgets::after_ingest(&state, user_id);
+        Ok(HttpResponse::Created().json(event_out(row)))
+    } else {
+        Ok(HttpResponse::Ok().json(event_out(row)))
+    }
+}
+
+/// Records up to 1000 calls; valid items are stored even when others are rejected.
+#[utoipa::path(tag = "events", request_body = BatchRequest, responses((status = 200, body = BatchResponse), (status = 422)), security(("bearer" = [])))]
+#[post("/events/batch")]
+async fn batch(
+    state: web::Data<AppState>,
+    who: Identity,
+    body: JsonBody<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let items = body.0.events;
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::validation(
+            "events",
+            format!("must hold 1 to {MAX_BATCH} events"),
+        ));
+    }
+    let catalog = state.catalog.clone();
+    let user_id = who.user_id;
+    let response = db(&state, move |s: &Store| -> Result<_, ApiError> {
+        let custom = s.list_custom_prices(user_id)?;
+        let now = Utc::now();
+        let mut results: Vec<BatchItem> = Vec::with_capacity(items.len());
+        let mut valid = Vec::with_capacity(items.len());
+        for (index, raw) in items.iter().enumerate() {
+            let prepared = parse_json::<TrackEvent>(raw.get().as_bytes())
+                .and_then(|ev| ingest::prepare(&catalog, custom.as_slice(), ev, now));
+            match prepared {
+                Ok(p) => {
+                    valid.push(p.event);
+                    results.push(BatchItem {
+                        index,
+                        status: "accepted",
+                        id: None,
+                        error: None,
+                    });
+                }
+                Err(e) => results.push(BatchItem {
+                    index,
+                    status: "rejected",
+                    id: None,
+                    error: Some(error_json(&e)),
+                }),
+            }
+        }
+        let outcomes = s.insert_batch(user_id, &valid)?;
+        let mut outcomes = outcomes.into_iter();
+        for item in results.iter_mut().filter(|i| i.status == "accepted") {
+            if let Some(outcome) = outcomes.next() {
+                item.id = Some(outcome.id());
+                if outcome.is_duplicate() {
+                    item.status = "duplicate";
+                }
+            }
+        }
+        let count = |st: &str| results.iter().filter(|i| i.status == st).count();
+        Ok(BatchResponse {
+            accepted: count("accepted"),
+            duplicates: count("duplicate"),
+            rejected: count("rejected"),
+            results,
+        })
+    })
+    .await?;
+    if response.accepted > 0 {
+        budgets::after_ingest(&state, user_id);
+    }
+    Ok(HttpResponse::Ok().json(response))
+}
+
+fn error_json(e: &ApiError) -> serde_json::Value {
+    let mut v = serde_json::json!({ "code": e.code, "message": e.message });
+    if let (Some(d), Some(m)) = (&e.details, v.as_object_mut()) {
+        m.insert("details".into(), d.clone());
+    }
+    v
+}
+
+/// Lists events, newest first, with keyset pagination.
+#[utoipa::path(tag = "events", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+    responses((status = 200, body = EventPage), (status = 422)), security(("bearer" = [])))]
+#[get("/events")]
+async fn list(
+    state: web::Data<AppState>,
+    who: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryPairs::parse(req.query_string())?;
+    let range = q.filter(Utc::now(), None)?;
+    let limit = q.int("limit", 50, 1, 1000)? as u32;
+    let cursor = q
+        .get("cursor")
+        .map(|c| {
+            EventCursor::decode(c)
+                .ok_or_else(|| ApiError::validation("cursor", "not a cursor returned by this API"))
+        })
+        .transpose()?;
+    let page = db(&state, move |s| {
+        s.list_events(who.user_id, &range.filter, cursor, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(EventPage {
+        events: page.events.into_iter().map(event_out).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    }))
+}
+
+const CSV_HEADER: &str = "id,timestamp,provider,model,resolved_model,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,reasoning_tokens,batch,cost_usd,cost_source,latency_ms,event_id,tags\n";
+
+/// A CSV field, quoted when it holds a comma, quote or newline; a leading `=`, `+`, `-`
+/// or `@` is prefixed with `'` so spreadsheets do not run it as a formula.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn csv_row(r: &EventRow) -> String {
+    let ts = chrono::DateTime::from_timestamp_micros(r.ts)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        r.id,
+        ts,
+        csv_field(&r.provider),
+        csv_field(&r.model),
+        csv_field(&r.resolved_model),
+        r.input_tokens,
+        r.output_tokens,
+        r.cached_input_tokens,
+        r.cache_write_tokens,
+        r.reasoning_tokens,
+        r.batch,
+        llmlab_engine::Usd::from_nanos(r.cost_nanos),
+        csv_field(&r.cost_source),
+        r.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
+        csv_field(r.event_id.as_deref().unwrap_or("")),
+        csv_field(&r.tags_json),
+    )
+}
+
+/// Streams the filtered events as CSV, page by page, without holding them in memory.
+#[utoipa::path(tag = "events", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+    responses((status = 200, description = "CSV with a header row", content_type = "text/csv", body = String), (status = 422)), security(("bearer" = [])))]
+#[get("/events/export")]
+async fn export(
+    state: web::Data<AppState>,
+    who: Identity,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryPairs::parse(req.query_string())?;
+    if let Some(f) = q.get("format")
+        && f != "csv"
+    {
+        return Err(ApiError::validation("format", "only csv is supported"));
+    }
+    let range = q.filter(Utc::now(), None)?;
+    let filter = std::sync::Arc::new(range.filter);
+    // First page before the headers go out, so a database error is still a JSON error.
+    let f = filter.clone();
+    let first = db(&state, move |s| s.list_events(who.user_id, &f, None, 1000)).await?;
+    let start = futures_util::stream::once(async {
+        Ok::<_, actix_web::Error>(Bytes::from_static(CSV_HEADER.as_bytes()))
+    });
+    // A later page failing ends the stream with an error, which aborts the response (no
+    // final chunk), so a client never mistakes a cut-off export for a complete one.
+    let pages = futures_util::stream::unfold(Some(Ok(first)), move |next| {
+        let state = state.clone();
+        let filter = filter.clone();
+        async move {
+            let page: llmlab_store::EventPage = match next? {
+                Ok(page) => page,
+                Err(e) => {
+                    log::error!("CSV export aborted: {e}");
+                    return Some((Err(actix_web::Error::from(e)), None));
+                }
+            };
+            let mut chunk = String::with_capacity(page.events.len() * 160);
+            for r in &page.events {
+                chunk.push_str(&csv_row(r));
+            }
+            let following = match page.next_cursor {
+                Some(c) => Some(
+                    db(&state, move |s| {
+                        s.list_events(who.user_id, &filter, Some(c), 1000)
+                    })
+                    .await,
+                ),
+                None => None,
+            };
+            Some((Ok(Bytes::from(chunk)), following))
+        }
+    });
+    use futures_util::StreamExt;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"llmlab-events.csv\"",
+        ))
+        .streaming(start.chain(pages)))
+}

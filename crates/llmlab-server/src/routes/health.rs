@@ -1,0 +1,34 @@
+//! `GET /api/health`.
+
+use actix_web::{HttpResponse, get, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::dto::Health;
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(health);
+}
+
+/// Liveness and database reachability.
+#[utoipa::path(tag = "health", responses(
+    (status = 200, description = "Serving, database reachable", body = Health),
+    (status = 503, description = "Database unreachable", body = Health)))]
+#[get("/health")]
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.store.clone();
+    let db_ok = web::block(move || store.ping())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let body = Health {
+        status: if db_ok { "ok" } else { "degraded" },
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        database: if db_ok { "ok" } else { "unreachable" },
+    };
+    if db_ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

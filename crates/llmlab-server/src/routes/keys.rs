@@ -1,0 +1,87 @@
+//! API keys.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use llmlab_store::NewApiKey;
+
+use crate::auth::{Identity, hash_api_key, new_api_key};
+use crate::body::JsonBody;
+use crate::dto::{CreatedKey, KeyList, KeyOut, NewKeyRequest};
+use crate::error::ApiError;
+use crate::routes::db;
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(create).service(list).service(remove);
+}
+
+/// Creates an API key; the key is in this response only.
+#[utoipa::path(tag = "keys", request_body = NewKeyRequest, responses((status = 201, body = CreatedKey), (status = 422)), security(("bearer" = [])))]
+#[post("/keys")]
+async fn create(
+    state: web::Data<AppState>,
+    who: Identity,
+    body: JsonBody<NewKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let name = body.0.name.trim().to_string();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
+    }
+    let key = new_api_key();
+    let prefix = key[..crate::auth::API_KEY_PREFIX.len() + 8].to_string();
+    let hash = hash_api_key(&key);
+    let (n, p) = (name.clone(), prefix.clone());
+    let row = db(&state, move |s| {
+        s.create_api_key(
+            who.user_id,
+            &NewApiKey {
+                name: n,
+                prefix: p,
+                key_hash: hash,
+            },
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(CreatedKey {
+        id: row.id,
+        name,
+        key,
+        prefix,
+        created_at: row.created_at.and_utc(),
+    }))
+}
+
+/// Lists the user's API keys (never the keys themselves).
+#[utoipa::path(tag = "keys", responses((status = 200, body = KeyList)), security(("bearer" = [])))]
+#[get("/keys")]
+async fn list(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse, ApiError> {
+    let rows = db(&state, move |s| s.list_api_keys(who.user_id)).await?;
+    let keys = rows
+        .into_iter()
+        .map(|r| KeyOut {
+            id: r.id,
+            name: r.name,
+            prefix: r.prefix,
+            created_at: r.created_at.and_utc(),
+            last_used_at: r.last_used_at.map(|t| t.and_utc()),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(KeyList { keys }))
+}
+
+/// Deletes an API key; it is rejected from then on.
+#[utoipa::path(tag = "keys", params(("id" = i64, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]
+#[delete("/keys/{id}")]
+async fn remove(
+    state: web::Data<AppState>,
+    who: Identity,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found("API key"))?;
+    if db(&state, move |s| s.delete_api_key(who.user_id, id)).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("API key"))
+    }
+}

@@ -1,0 +1,202 @@
+//! The catalog and per-user custom prices.
+
+use actix_web::{HttpResponse, delete, get, put, web};
+use llmlab_engine::providers::{PerMTok, Rates};
+use llmlab_store::{CustomPriceRow, NewCustomPrice};
+use serde_json::Value;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::Identity;
+use crate::body::JsonBody;
+use crate::dto::{
+    CatalogModel, CatalogOut, CatalogProvider, CustomPriceList, CustomPriceOut, PriceFields,
+    TierOut,
+};
+use crate::error::ApiError;
+use crate::routes::db;
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(catalog)
+        .service(put_custom)
+        .service(list_custom)
+        .service(delete_custom);
+}
+
+/// A rate as a JSON number with its published digits.
+fn rate_json(r: PerMTok) -> Value {
+    r.to_string()
+        .parse::<serde_json::Number>()
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+fn parse_rate(field: &str, v: &Value) -> Result<PerMTok, ApiError> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => {
+            return Err(ApiError::validation(
+                field,
+                "must be a number of USD per million tokens",
+            ));
+        }
+    };
+    PerMTok::parse(&text).map_err(|e| ApiError::validation(field, e.to_string()))
+}
+
+/// The built-in catalog (plus any catalog file the server was started with).
+#[utoipa::path(tag = "pricing", responses((status = 200, body = CatalogOut)))]
+#[get("/pricing")]
+async fn catalog(state: web::Data<AppState>) -> HttpResponse {
+    let providers = state
+        .catalog
+        .providers()
+        .iter()
+        .map(|p| CatalogProvider {
+            provider: p.id.clone(),
+            models: p
+                .models()
+                .iter()
+                .map(|m| {
+                    let v = m.current_price();
+                    CatalogModel {
+                        model: m.name.clone(),
+                        aliases: m.aliases.clone(),
+                        snapshots: m.snapshots.clone(),
+                        input_per_mtok_usd: rate_json(v.rates.input),
+                        output_per_mtok_usd: rate_json(v.rates.output),
+                        cached_input_per_mtok_usd: v.rates.cached_input.map(rate_json),
+                        cache_write_per_mtok_usd: v.rates.cache_write.map(rate_json),
+                        batch_discount_pct: v.batch_discount_pct,
+                        tiers: v
+                            .long_context
+                            .iter()
+                            .map(|t| TierOut {
+                                threshold_tokens: t.threshold_tokens,
+                                input_per_mtok_usd: rate_json(t.rates.input),
+                                output_per_mtok_usd: rate_json(t.rates.output),
+                                cached_input_per_mtok_usd: t.rates.cached_input.map(rate_json),
+                            })
+                            .collect(),
+                        effective_from: v.effective_from,
+                        source: v.source.clone(),
+                        checked: v.checked,
+                        context_window: m.context_window,
+                        tier: format!("{:?}", m.tier).to_lowercase(),
+                        deprecated: m.deprecated,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    HttpResponse::Ok().json(CatalogOut { providers })
+}
+
+fn custom_out(c: CustomPriceRow) -> CustomPriceOut {
+    let r = crate::ingest::custom_rates(&c);
+    CustomPriceOut {
+        prices: price_fields(&r, c.batch_discount_pct),
+        provider: c.provider,
+        model: c.model,
+        updated_at: c.updated_at.and_utc(),
+    }
+}
+
+fn price_fields(r: &Rates, batch: Option<i32>) -> PriceFields {
+    PriceFields {
+        input_per_mtok_usd: rate_json(r.input),
+        output_per_mtok_usd: rate_json(r.output),
+        cached_input_per_mtok_usd: r.cached_input.map(rate_json),
+        cache_write_per_mtok_usd: r.cache_write.map(rate_json),
+        batch_discount_pct: batch.map(i64::from),
+    }
+}
+
+fn path_part(field: &str, s: &str) -> Result<String, ApiError> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.is_empty() || s.len() > 256 {
+        return Err(ApiError::validation(field, "must be 1 to 256 characters"));
+    }
+    Ok(s)
+}
+
+/// Sets this user's price for a model; their new events for it use it from then on.
+#[utoipa::path(tag = "pricing", request_body = PriceFields, params(("provider" = String, Path), ("model" = String, Path)),
+    responses((status = 200, body = CustomPriceOut), (status = 422)), security(("bearer" = [])))]
+#[put("/pricing/custom/{provider}/{model:.*}")]
+async fn put_custom(
+    state: web::Data<AppState>,
+    who: Identity,
+    path: web::Path<(String, String)>,
+    body: JsonBody<PriceFields>,
+) -> Result<HttpResponse, ApiError> {
+    let (provider, model) = path.into_inner();
+    let (provider, model) = (
+        path_part("provider", &provider)?,
+        path_part("model", &model)?,
+    );
+    let b = body.0;
+    let opt = |field: &str, v: &Option<Value>| -> Result<Option<i64>, ApiError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => parse_rate(field, v).map(|r| Some(r.micros() as i64)),
+        }
+    };
+    let batch = match b.batch_discount_pct {
+        None => None,
+        Some(d) if (0..=100).contains(&d) => Some(d as i32),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "batch_discount_pct",
+                "must be between 0 and 100",
+            ));
+        }
+    };
+    let new = NewCustomPrice {
+        provider,
+        model,
+        input_micros: parse_rate("input_per_mtok_usd", &b.input_per_mtok_usd)?.micros() as i64,
+        output_micros: parse_rate("output_per_mtok_usd", &b.output_per_mtok_usd)?.micros() as i64,
+        cached_input_micros: opt("cached_input_per_mtok_usd", &b.cached_input_per_mtok_usd)?,
+        cache_write_micros: opt("cache_write_per_mtok_usd", &b.cache_write_per_mtok_usd)?,
+        batch_discount_pct: batch,
+    };
+    let row = db(&state, move |s| s.upsert_custom_price(who.user_id, &new)).await?;
+    Ok(HttpResponse::Ok().json(custom_out(row)))
+}
+
+/// This user's custom prices.
+#[utoipa::path(tag = "pricing", responses((status = 200, body = CustomPriceList)), security(("bearer" = [])))]
+#[get("/pricing/custom")]
+async fn list_custom(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse, ApiError> {
+    let rows = db(&state, move |s| s.list_custom_prices(who.user_id)).await?;
+    Ok(HttpResponse::Ok().json(CustomPriceList {
+        prices: rows.into_iter().map(custom_out).collect(),
+    }))
+}
+
+/// Removes a custom price; the catalog prices that model again.
+#[utoipa::path(tag = "pricing", params(("provider" = String, Path), ("model" = String, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+#[delete("/pricing/custom/{provider}/{model:.*}")]
+async fn delete_custom(
+    state: web::Data<AppState>,
+    who: Identity,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (provider, model) = path.into_inner();
+    let (provider, model) = (
+        provider.trim().to_ascii_lowercase(),
+        model.trim().to_ascii_lowercase(),
+    );
+    if db(&state, move |s| {
+        s.delete_custom_price(who.user_id, &provider, &model)
+    })
+    .await?
+    {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("custom price"))
+    }
+}

@@ -1,0 +1,141 @@
+//! The HTTP API end to end: the real server on port 0, talked to over TCP, once on SQLite
+//! and once on a throwaway PostgreSQL database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod client;
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+
+use llmlab_server::config::Settings;
+use llmlab_server::startup::Application;
+use llmlab_store::Backend;
+use llmlab_store::test_support::TestDb;
+use serde_json::{Value, json};
+
+pub use client::Response;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    _db: TestDb,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let h = self.handle.clone();
+        let _ =
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(h.stop(false))).join();
+    }
+}
+
+/// Starts the real server against a fresh database of `backend`; `None` when the
+/// PostgreSQL suite is disabled with `LLMLAB_TEST_SQLITE_ONLY`.
+pub fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[])
+}
+
+pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+    if backend == Backend::Postgres && llmlab_store::test_support::sqlite_only() {
+        return None;
+    }
+    let db = TestDb::new(backend);
+    let mut env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url().to_string()),
+        ("LLMLAB_BIND".into(), "127.0.0.1:0".into()),
+        (
+            "LLMLAB_JWT_SECRET".into(),
+            "test-secret-0123456789abcdef0123456789".into(),
+        ),
+        ("LLMLAB_BCRYPT_COST".into(), "10".into()),
+        ("LLMLAB_DB_POOL_SIZE".into(), "4".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings =
+        Settings::from_lookup(|k| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
+            .expect("settings");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(settings).await.expect("server starts");
+            let (server, addr) = app.into_parts();
+            tx.send((addr, server.handle())).expect("report address");
+            server.await.expect("server runs");
+        })
+    });
+    let (addr, handle) = rx.recv().expect("server started");
+    Some(TestApp {
+        addr,
+        backend,
+        _db: db,
+        handle,
+    })
+}
+
+impl TestApp {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(b) = &bearer {
+            headers.push(("Authorization", b));
+        }
+        let bytes = match body {
+            Some(b) => {
+                headers.push(("Content-Type", "application/json"));
+                serde_json::to_vec(b).unwrap()
+            }
+            None => Vec::new(),
+        };
+        client::raw(self.addr, method, path, &headers, &bytes)
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Response {
+        self.call("GET", path, Some(token), None)
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.call("POST", path, Some(token), Some(&body))
+    }
+
+    /// Signs up `email` and returns its session token.
+    pub fn signup(&self, email: &str) -> String {
+        let r = self.call(
+            "POST",
+            "/api/auth/signup",
+            None,
+            Some(&json!({"email": email, "password": "correct horse"})),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["token"].as_str().unwrap().to_string()
+    }
+}
+
+/// Defines `$name::sqlite` and `$name::postgres` running `$body(app)`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $f:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn sqlite() {
+                if let Some(app) = $crate::spawn_app(llmlab_store::Backend::Sqlite) {
+                    ($f)(app)
+                }
+            }
+            #[test]
+            fn postgres() {
+                if let Some(app) = $crate::spawn_app(llmlab_store::Backend::Postgres) {
+                    ($f)(app)
+                }
+            }
+        }
+    };
+}
