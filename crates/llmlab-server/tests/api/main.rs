@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client;
+mod recs;
 mod tests;
 
 use std::net::SocketAddr;

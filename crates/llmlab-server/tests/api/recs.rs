@@ -1,0 +1,205 @@
+//! Recommendations from seeded history: every number is recomputed here from the API's
+//! own reports or from the catalog prices, never taken on trust.
+
+use chrono::{Duration, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use crate::{TestApp, both};
+
+/// gpt-4 at $30/$60 per million tokens: nano-dollars per token.
+const GPT4_IN: i64 = 30_000;
+const GPT4_OUT: i64 = 60_000;
+/// gpt-4o at $2.50/$10.
+const GPT4O_IN: i64 = 2_500;
+const GPT4O_OUT: i64 = 10_000;
+
+fn usd(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+/// 35 days of steady gpt-4 traffic (10–12 calls a day) and, two days ago, a burst of
+/// claude-3-opus calls from one team. Returns the total gpt-4 input and output tokens.
+fn seed(app: &TestApp, token: &str, today: NaiveDate) -> (i64, i64) {
+    let mut events = Vec::new();
+    let (mut input, mut output) = (0, 0);
+    for d in 1..=35i64 {
+        let day = today - Duration::days(d);
+        for i in 0..(10 + d % 3) {
+            let (inp, out) = (1_000 + 10 * i, 200 + i);
+            input += inp;
+            output += out;
+            events.push(json!({
+                "provider": "openai", "model": "gpt-4-0613",
+                "input_tokens": inp, "output_tokens": out,
+                "timestamp": format!("{day}T10:{i:02}:00Z"),
+                "tags": {"team": "core"},
+            }));
+        }
+    }
+    let spike = today - Duration::days(2);
+    for i in 0..50 {
+        events.push(json!({
+            "provider": "anthropic", "model": "claude-3-opus-20240229",
+            "input_tokens": 2_000, "output_tokens": 1_000,
+            "timestamp": format!("{spike}T15:{i:02}:00Z"),
+            "tags": {"team": "research"},
+        }));
+    }
+    let r = app.post("/api/events/batch", token, json!({ "events": events }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["rejected"], 0, "{}", r.text());
+    (input, output)
+}
+
+both!(anomalies_switches_and_tips_from_own_data, |app: TestApp| {
+    let token = app.signup("recs@example.com");
+    let today = Utc::now().date_naive();
+    let (input, output) = seed(&app, &token, today);
+    let spike = today - Duration::days(2);
+
+    // The spike, scored against the 28 days before it as the summary reports them.
+    let r = app.get(
+        "/api/recommendations/anomalies?days=30&threshold=2.5",
+        &token,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let anomalies = body["anomalies"].as_array().unwrap();
+    assert_eq!(anomalies.len(), 1, "{body}");
+    let a = &anomalies[0];
+    assert_eq!(a["date"], spike.to_string());
+    let summary = app.get(
+        &format!(
+            "/api/costs/summary?start={}&end={}",
+            today - Duration::days(35),
+            today
+        ),
+        &token,
+    );
+    let by_date: Vec<(String, f64)> = summary.json()["by_date"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["date"].as_str().unwrap().to_string(), usd(&d["cost_usd"])))
+        .collect();
+    let at = by_date
+        .iter()
+        .position(|(d, _)| *d == spike.to_string())
+        .unwrap();
+    let baseline: Vec<f64> = by_date[at - 28..at].iter().map(|(_, c)| *c).collect();
+    let mean = baseline.iter().sum::<f64>() / 28.0;
+    let var = baseline.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / 27.0;
+    let z = ((by_date[at].1 - mean) / var.sqrt() * 100.0).round() / 100.0;
+    assert!(
+        (usd(&a["z_score"]) - z).abs() < 0.011,
+        "z {} vs {z}",
+        a["z_score"]
+    );
+    assert!(close(usd(&a["cost_usd"]), by_date[at].1));
+    assert!((usd(&a["mean_usd"]) - mean).abs() < 1e-8);
+    assert_eq!(a["severity"], "high");
+    assert_eq!(a["method"], "zscore");
+    assert!(a["seasonal_z_score"].as_f64().unwrap() >= 2.5, "{a}");
+    // The burst's model, provider and team are named as its drivers.
+    let drivers = a["drivers"].as_array().unwrap();
+    let top = |dim: &str| {
+        drivers
+            .iter()
+            .find(|d| d["dimension"] == dim)
+            .unwrap_or_else(|| panic!("no {dim} driver in {a}"))
+    };
+    assert_eq!(top("model")["label"], "anthropic/claude-3-opus");
+    assert!(usd(&top("model")["share_pct"]) > 90.0);
+    assert_eq!(top("provider")["label"], "anthropic");
+    assert_eq!(top("tag")["label"], "team:research");
+
+    // gpt-4 → gpt-4o, priced from the same token sums over a 60-day window.
+    let r = app.get("/api/recommendations/model-switching?days=60", &token);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let recs = r.json()["recommendations"].as_array().unwrap().clone();
+    let switch = recs
+        .iter()
+        .find(|s| s["current_model"] == "gpt-4" && s["suggested_model"] == "gpt-4o")
+        .unwrap_or_else(|| panic!("no gpt-4 → gpt-4o in {recs:?}"));
+    let current = (input * GPT4_IN + output * GPT4_OUT) * 30 / 60;
+    let projected = (input * GPT4O_IN + output * GPT4O_OUT) * 30 / 60;
+    assert!(
+        close(
+            usd(&switch["current_monthly_cost_usd"]),
+            current as f64 / 1e9
+        ),
+        "{switch}"
+    );
+    assert!(close(
+        usd(&switch["projected_monthly_cost_usd"]),
+        projected as f64 / 1e9
+    ));
+    assert!(close(
+        usd(&switch["monthly_savings_usd"]),
+        (current - projected) as f64 / 1e9
+    ));
+    let pct = ((current - projected) as f64 / current as f64 * 10_000.0).round() / 100.0;
+    assert!((usd(&switch["savings_pct"]) - pct).abs() < 0.011);
+    assert_eq!(switch["relation"], "same_tier_newer");
+    assert_eq!(switch["evidence"]["input_tokens"], input, "{switch}");
+    assert_eq!(switch["evidence"]["output_tokens"], output, "{switch}");
+    assert_eq!(switch["evidence"]["window_days"], 60);
+    for s in &recs {
+        assert!(usd(&s["monthly_savings_usd"]) > 0.0, "{s}");
+    }
+
+    // Everything together: the total counts each model once.
+    let r = app.get("/api/recommendations?days=60", &token);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let all = r.json();
+    assert_eq!(all["anomalies"].as_array().unwrap().len(), 1);
+    let mut per_model: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for s in all["model_switches"].as_array().unwrap() {
+        let key = format!("{}/{}", s["provider"], s["current_model"]);
+        let slot = per_model.entry(key).or_default();
+        slot.0 = slot.0.max(usd(&s["monthly_savings_usd"]));
+    }
+    for o in all["optimizations"].as_array().unwrap() {
+        assert!(o["evidence"].is_object(), "{o}");
+        assert!(usd(&o["estimated_monthly_savings_usd"]) > 0.0, "{o}");
+        let slot = per_model
+            .entry(format!("{}/{}", o["provider"], o["model"]))
+            .or_default();
+        slot.1 += usd(&o["estimated_monthly_savings_usd"]);
+    }
+    let expected: f64 = per_model.values().map(|(s, t)| s.max(*t)).sum();
+    assert!((usd(&all["total_potential_monthly_savings_usd"]) - expected).abs() < 1e-6);
+    assert!(all["generated_at"].is_string());
+
+    // Another user sees none of it.
+    let other = app.signup("other@example.com");
+    let r = app.get("/api/recommendations", &other).json();
+    assert_eq!(r["anomalies"], json!([]));
+    assert_eq!(r["model_switches"], json!([]));
+    assert_eq!(r["optimizations"], json!([]));
+    assert_eq!(r["total_potential_monthly_savings_usd"], 0);
+});
+
+both!(recommendation_parameters_are_validated, |app: TestApp| {
+    let token = app.signup("params@example.com");
+    for (query, field) in [
+        ("/api/recommendations/anomalies?threshold=abc", "threshold"),
+        ("/api/recommendations/anomalies?days=0", "days"),
+        ("/api/recommendations/anomalies?method=magic", "method"),
+        ("/api/recommendations/model-switching?days=1000", "days"),
+        ("/api/recommendations?threshold=-1", "threshold"),
+    ] {
+        let r = app.get(query, &token);
+        assert_eq!(r.status, 422, "{query}: {}", r.text());
+        assert_eq!(r.json()["error"]["details"]["field"], field, "{query}");
+    }
+    // A flat or empty history gives no anomalies, not NaN.
+    let r = app.get("/api/recommendations/anomalies?method=robust", &token);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["anomalies"], json!([]));
+    assert_eq!(r.json()["method"], "robust");
+});
