@@ -36,6 +36,25 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     /// `LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE` (per email and, ×3, per client IP).
     pub login_attempts_per_minute: u32,
+    /// Budget alert webhooks.
+    pub webhooks: WebhookSettings,
+}
+
+/// How budget alert webhooks are signed and delivered.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `LLMLAB_WEBHOOK_SECRET`: the key each user's signing secret is derived from;
+    /// empty = derived from the session signing secret.
+    pub secret: String,
+    /// `LLMLAB_WEBHOOK_TIMEOUT_MS`: one attempt, connect to last byte.
+    pub timeout_ms: u64,
+    /// `LLMLAB_WEBHOOK_MAX_ATTEMPTS`: attempts before an alert's delivery is `failed`.
+    pub max_attempts: u32,
+    /// `LLMLAB_WEBHOOK_BACKOFF_MS`: wait before the first retry, doubled for each next one.
+    pub backoff_ms: u64,
+    /// `LLMLAB_WEBHOOK_POLL_MS`: how often an instance looks for due deliveries (new
+    /// alerts of its own wake it at once).
+    pub poll_ms: u64,
 }
 
 /// A setting that cannot be used; the message says which and why.
@@ -119,6 +138,13 @@ impl Settings {
             bcrypt_cost: number("LLMLAB_BCRYPT_COST", 12, 10, 16)? as u32,
             login_attempts_per_minute: number("LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE", 10, 1, 10_000)?
                 as u32,
+            webhooks: WebhookSettings {
+                secret: get("LLMLAB_WEBHOOK_SECRET").unwrap_or_default(),
+                timeout_ms: number("LLMLAB_WEBHOOK_TIMEOUT_MS", 5_000, 10, 120_000)? as u64,
+                max_attempts: number("LLMLAB_WEBHOOK_MAX_ATTEMPTS", 6, 1, 100)? as u32,
+                backoff_ms: number("LLMLAB_WEBHOOK_BACKOFF_MS", 1_000, 1, 3_600_000)? as u64,
+                poll_ms: number("LLMLAB_WEBHOOK_POLL_MS", 1_000, 10, 600_000)? as u64,
+            },
             database_url,
         })
     }

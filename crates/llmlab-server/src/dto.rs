@@ -512,12 +512,47 @@ pub struct AlertOut {
     pub amount_usd: Usd,
     /// When it fired.
     pub created_at: DateTime<Utc>,
-    /// Webhook delivery: `none`, `pending`, `delivered`, `failed`.
+    /// Webhook delivery: `none` (no webhook), `pending`, `delivering`, `delivered`,
+    /// `failed` (attempts exhausted) or `cancelled` (webhook removed).
     pub delivery_status: String,
     /// Delivery attempts.
     pub attempts: i64,
     /// Last delivery error.
     pub last_error: Option<String>,
+    /// When the next attempt is due (a retry), or the current attempt's lease ends.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Every attempt, oldest first.
+    pub deliveries: Vec<DeliveryOut>,
+}
+
+/// One webhook delivery attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryOut {
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    /// When it was made.
+    pub attempted_at: DateTime<Utc>,
+    /// Where it was sent.
+    pub url: String,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<i32>,
+    /// Whether the receiver acknowledged it with a 2xx.
+    pub ok: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// How to verify webhook deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookSecret {
+    /// This user's signing secret.
+    pub secret: String,
+    /// The header carrying the signature.
+    pub header: &'static str,
+    /// How the signature is computed.
+    pub scheme: &'static str,
 }
 
 /// `{alerts: [...]}`.

@@ -17,7 +17,8 @@ use crate::auth::{JwtKeys, LoginLimiter, authenticate, random_token};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::state::AppState;
+use crate::state::{AlertChecks, AppState};
+use crate::webhooks::Webhooks;
 
 /// A bound, not yet running, server.
 pub struct Application {
@@ -55,11 +56,14 @@ impl Application {
             store,
             catalog: Arc::new(catalog),
             jwt: JwtKeys::new(&settings.jwt_secret),
+            webhooks: Webhooks::new(&settings.webhooks, &settings.jwt_secret),
+            alert_checks: AlertChecks::default(),
             login_limiter: LoginLimiter::new(settings.login_attempts_per_minute),
             started: Instant::now(),
             dummy_hash,
             settings,
         });
+        crate::webhooks::spawn_worker(state.clone());
         let api = openapi_document();
         let server = HttpServer::new(move || {
             let cors = state.settings.cors_origins.iter().fold(

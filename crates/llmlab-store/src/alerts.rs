@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::schema::{budget_alerts, budgets};
-use crate::{AnyConnection, Store, StoreError, now_utc, truncate_micros};
+use crate::schema::{budget_alerts, budgets, webhook_deliveries};
+use crate::{AnyConnection, Store, StoreError, now_utc, truncate_micros, write_tx};
 
 /// A stored alert.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -35,6 +35,9 @@ pub struct AlertRow {
     pub last_attempt_at: Option<NaiveDateTime>,
     /// Error of the last failed attempt.
     pub last_error: Option<String>,
+    /// When delivery is next due: a retry's backoff, or the end of the lease of the
+    /// instance delivering it (naive UTC).
+    pub next_attempt_at: Option<NaiveDateTime>,
 }
 
 /// An alert to record.
@@ -108,39 +111,206 @@ pub fn list(
         .load(conn)?)
 }
 
-/// Alerts whose `delivery_status` is `status`, oldest first (for a delivery worker that
-/// resumes after a restart).
-pub fn with_status(
+/// Delivery states of an alert.
+pub mod delivery {
+    /// The budget has no webhook.
+    pub const NONE: &str = "none";
+    /// Waiting for its first attempt or a retry (at `next_attempt_at`).
+    pub const PENDING: &str = "pending";
+    /// Claimed by an instance until `next_attempt_at` (its lease).
+    pub const DELIVERING: &str = "delivering";
+    /// The receiver acknowledged it.
+    pub const DELIVERED: &str = "delivered";
+    /// Every attempt failed; no more retries.
+    pub const FAILED: &str = "failed";
+    /// The budget's webhook was removed before delivery.
+    pub const CANCELLED: &str = "cancelled";
+}
+
+/// One webhook delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct DeliveryRow {
+    /// Primary key.
+    pub id: i64,
+    /// The alert delivered.
+    pub alert_id: i64,
+    /// Owner.
+    pub user_id: i64,
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    /// When it was made (naive UTC).
+    pub attempted_at: NaiveDateTime,
+    /// Where it was sent.
+    pub url: String,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<i32>,
+    /// Whether the receiver acknowledged it (a 2xx).
+    pub ok: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// A delivery attempt to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    /// When it was made.
+    pub attempted_at: NaiveDateTime,
+    /// Where it was sent.
+    pub url: String,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<i32>,
+    /// Whether the receiver acknowledged it.
+    pub ok: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// What happens to an alert after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Delivered, or given up: the state to keep ([`delivery::DELIVERED`],
+    /// [`delivery::FAILED`], [`delivery::CANCELLED`]).
+    Done(&'static str),
+    /// Try again at this instant.
+    RetryAt(NaiveDateTime),
+}
+
+/// Claims up to `limit` alerts whose delivery is due at `now` — pending ones whose
+/// backoff has passed, and claimed ones whose lease expired (their instance died) — by
+/// moving each to [`delivery::DELIVERING`] until `lease_until`. The claim is a
+/// conditional `UPDATE`, so when several instances poll at once each alert goes to one.
+pub fn claim_due(
     conn: &mut AnyConnection,
-    status: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
     limit: u32,
 ) -> Result<Vec<AlertRow>, StoreError> {
-    Ok(budget_alerts::table
-        .filter(budget_alerts::delivery_status.eq(status))
+    let now = truncate_micros(now);
+    let lease_until = truncate_micros(lease_until);
+    let states = [delivery::PENDING, delivery::DELIVERING];
+    let candidates: Vec<i64> = budget_alerts::table
+        .filter(budget_alerts::delivery_status.eq_any(states))
+        .filter(
+            budget_alerts::next_attempt_at
+                .is_null()
+                .or(budget_alerts::next_attempt_at.le(now)),
+        )
         .order(budget_alerts::id)
         .limit(i64::from(limit))
+        .select(budget_alerts::id)
+        .load(conn)?;
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for id in candidates {
+        let won = diesel::update(
+            budget_alerts::table
+                .find(id)
+                .filter(budget_alerts::delivery_status.eq_any(states))
+                .filter(
+                    budget_alerts::next_attempt_at
+                        .is_null()
+                        .or(budget_alerts::next_attempt_at.le(now)),
+                ),
+        )
+        .set((
+            budget_alerts::delivery_status.eq(delivery::DELIVERING),
+            budget_alerts::next_attempt_at.eq(lease_until),
+        ))
+        .execute(conn)?;
+        if won == 1 {
+            claimed.push(id);
+        }
+    }
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(budget_alerts::table
+        .filter(budget_alerts::id.eq_any(&claimed))
+        .order(budget_alerts::id)
         .select(AlertRow::as_select())
         .load(conn)?)
 }
 
-/// Records a delivery attempt of alert `id`; `false` if there is no such alert.
-pub fn update_delivery(
+/// Records attempt `attempt` of alert `alert_id` and moves the alert on. Returns `false`
+/// (and changes nothing) when that attempt was already recorded — another instance took
+/// over a lease this one overran.
+pub fn record_attempt(
     conn: &mut AnyConnection,
-    id: i64,
-    status: &str,
-    attempts: i32,
-    last_attempt_at: NaiveDateTime,
-    last_error: Option<&str>,
+    alert: &AlertRow,
+    attempt: &NewDelivery,
+    next: NextStep,
 ) -> Result<bool, StoreError> {
-    let updated = diesel::update(budget_alerts::table.find(id))
+    write_tx(conn, |conn| {
+        let inserted = with_backend!(conn, |c| diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::alert_id.eq(alert.id),
+                webhook_deliveries::user_id.eq(alert.user_id),
+                webhook_deliveries::attempt.eq(attempt.attempt),
+                webhook_deliveries::attempted_at.eq(truncate_micros(attempt.attempted_at)),
+                webhook_deliveries::url.eq(&attempt.url),
+                webhook_deliveries::status_code.eq(attempt.status_code),
+                webhook_deliveries::ok.eq(attempt.ok),
+                webhook_deliveries::error.eq(&attempt.error),
+                webhook_deliveries::duration_ms.eq(attempt.duration_ms),
+            ))
+            .on_conflict((webhook_deliveries::alert_id, webhook_deliveries::attempt))
+            .do_nothing()
+            .execute(c))?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let (status, next_at) = match next {
+            NextStep::Done(status) => (status, None),
+            NextStep::RetryAt(at) => (delivery::PENDING, Some(truncate_micros(at))),
+        };
+        diesel::update(budget_alerts::table.find(alert.id))
+            .set((
+                budget_alerts::delivery_status.eq(status),
+                budget_alerts::attempts.eq(attempt.attempt),
+                budget_alerts::last_attempt_at.eq(truncate_micros(attempt.attempted_at)),
+                budget_alerts::last_error.eq(&attempt.error),
+                budget_alerts::next_attempt_at.eq(next_at),
+            ))
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// Ends the delivery of an alert without an attempt (its budget lost its webhook).
+pub fn finish_without_attempt(
+    conn: &mut AnyConnection,
+    alert_id: i64,
+    status: &str,
+) -> Result<(), StoreError> {
+    diesel::update(budget_alerts::table.find(alert_id))
         .set((
             budget_alerts::delivery_status.eq(status),
-            budget_alerts::attempts.eq(attempts),
-            budget_alerts::last_attempt_at.eq(truncate_micros(last_attempt_at)),
-            budget_alerts::last_error.eq(last_error),
+            budget_alerts::next_attempt_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
-    Ok(updated > 0)
+    Ok(())
+}
+
+/// Every delivery attempt of the alerts of budget `budget_id` of `user_id`, by alert and
+/// attempt.
+pub fn deliveries(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    budget_id: i64,
+) -> Result<Vec<DeliveryRow>, StoreError> {
+    Ok(webhook_deliveries::table
+        .inner_join(budget_alerts::table)
+        .filter(webhook_deliveries::user_id.eq(user_id))
+        .filter(budget_alerts::budget_id.eq(budget_id))
+        .order((webhook_deliveries::alert_id, webhook_deliveries::attempt))
+        .select(DeliveryRow::as_select())
+        .load(conn)?)
 }
 
 impl Store {
@@ -158,24 +328,37 @@ impl Store {
         self.with_conn(|c| list(c, user_id, budget_id))
     }
 
-    /// See [`alerts::with_status`](with_status).
-    pub fn alerts_with_status(
+    /// See [`alerts::claim_due`](claim_due).
+    pub fn claim_due_alerts(
         &self,
-        status: &str,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
         limit: u32,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        self.with_conn(|c| with_status(c, status, limit))
+        self.with_conn(|c| claim_due(c, now, lease_until, limit))
     }
 
-    /// See [`alerts::update_delivery`](update_delivery).
-    pub fn update_alert_delivery(
+    /// See [`alerts::record_attempt`](record_attempt).
+    pub fn record_delivery_attempt(
         &self,
-        id: i64,
-        status: &str,
-        attempts: i32,
-        last_attempt_at: NaiveDateTime,
-        last_error: Option<&str>,
+        alert: &AlertRow,
+        attempt: &NewDelivery,
+        next: NextStep,
     ) -> Result<bool, StoreError> {
-        self.with_conn(|c| update_delivery(c, id, status, attempts, last_attempt_at, last_error))
+        self.with_conn(|c| record_attempt(c, alert, attempt, next))
+    }
+
+    /// See [`alerts::finish_without_attempt`](finish_without_attempt).
+    pub fn finish_alert_delivery(&self, alert_id: i64, status: &str) -> Result<(), StoreError> {
+        self.with_conn(|c| finish_without_attempt(c, alert_id, status))
+    }
+
+    /// See [`alerts::deliveries`](deliveries).
+    pub fn list_deliveries(
+        &self,
+        user_id: i64,
+        budget_id: i64,
+    ) -> Result<Vec<DeliveryRow>, StoreError> {
+        self.with_conn(|c| deliveries(c, user_id, budget_id))
     }
 }

@@ -57,7 +57,7 @@ use chrono::{NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{Pool, PooledConnection};
 
-pub use alerts::{AlertRow, NewAlert};
+pub use alerts::{AlertRow, DeliveryRow, NewAlert, NewDelivery, NextStep, delivery};
 pub use analytics::{
     DAY_MICROS, DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SlotRow, TagTotals,
     TokenMixRow, Totals,

@@ -108,6 +108,23 @@ diesel::table! {
         attempts -> Integer,
         last_attempt_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// One row per webhook delivery attempt of an alert.
+    webhook_deliveries (id) {
+        id -> BigInt,
+        alert_id -> BigInt,
+        user_id -> BigInt,
+        attempt -> Integer,
+        attempted_at -> Timestamp,
+        url -> Text,
+        status_code -> Nullable<Integer>,
+        ok -> Bool,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
     }
 }
 
@@ -133,6 +150,7 @@ diesel::joinable!(events -> users (user_id));
 diesel::joinable!(event_tags -> events (event_id));
 diesel::joinable!(budgets -> users (user_id));
 diesel::joinable!(budget_alerts -> budgets (budget_id));
+diesel::joinable!(webhook_deliveries -> budget_alerts (alert_id));
 diesel::joinable!(custom_prices -> users (user_id));
 diesel::joinable!(revoked_tokens -> users (user_id));
 
@@ -144,5 +162,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_tags,
     budgets,
     budget_alerts,
+    webhook_deliveries,
     custom_prices,
 );

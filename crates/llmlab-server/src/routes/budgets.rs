@@ -7,14 +7,14 @@ use llmlab_engine::budget::{
     BudgetSpec, BudgetStatus, Evaluation, Scope, Threshold, crossed_levels, evaluate,
 };
 use llmlab_engine::period::{Period, Zone};
-use llmlab_store::{BudgetRow, EventFilter, NewAlert, NewBudget, Store};
+use llmlab_store::{BudgetRow, EventFilter, NewAlert, NewBudget, Store, delivery};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Identity;
 use crate::body::JsonBody;
 use crate::dto::{
     AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckBudget, CheckQuery, CheckResponse,
-    ScopeDto,
+    DeliveryOut, ScopeDto, WebhookSecret,
 };
 use crate::error::ApiError;
 use crate::query::QueryPairs;
@@ -25,6 +25,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list)
         .service(upsert)
         .service(check)
+        .service(webhook_secret)
         .service(remove)
         .service(alerts);
 }
@@ -292,14 +293,31 @@ async fn alerts(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
-    let rows = db(&state, move |s: &Store| -> Result<_, ApiError> {
+    let (rows, deliveries) = db(&state, move |s: &Store| -> Result<_, ApiError> {
         s.get_budget(who.user_id, id)?;
-        Ok(s.list_alerts(who.user_id, id)?)
+        Ok((
+            s.list_alerts(who.user_id, id)?,
+            s.list_deliveries(who.user_id, id)?,
+        ))
     })
     .await?;
+    let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryOut>> = Default::default();
+    for d in deliveries {
+        by_alert.entry(d.alert_id).or_default().push(DeliveryOut {
+            attempt: d.attempt,
+            attempted_at: d.attempted_at.and_utc(),
+            url: d.url,
+            status_code: d.status_code,
+            ok: d.ok,
+            error: d.error,
+            duration_ms: d.duration_ms,
+        });
+    }
     let alerts = rows
         .into_iter()
         .map(|a| AlertOut {
+            deliveries: by_alert.remove(&a.id).unwrap_or_default(),
+            next_attempt_at: a.next_attempt_at.map(|t| t.and_utc()),
             id: a.id,
             level: a.level,
             period_start: DateTime::from_timestamp_micros(a.period_start),
@@ -315,40 +333,69 @@ async fn alerts(
 }
 
 /// After ingestion: records an alert for every budget of the user whose spend has
-/// reached its threshold or amount in the current period. The unique constraint on
-/// (budget, period, level) makes it one alert however many events or instances race.
-/// Runs off the request path; a failure is logged, never returned to the ingesting client.
+/// reached its threshold or amount in the current period, and wakes the webhook worker
+/// for the new ones. The unique constraint on (budget, period, level) makes it one alert
+/// however many events or instances race. Runs off the request path (coalesced per user,
+/// see [`AlertChecks`](crate::state::AlertChecks)); a failure is logged, never returned
+/// to the ingesting client.
 pub fn after_ingest(state: &web::Data<AppState>, user_id: i64) {
+    if !state.alert_checks.begin(user_id) {
+        return;
+    }
     let state = state.clone();
     actix_web::rt::spawn(async move {
-        let result = db(&state, move |s: &Store| -> Result<(), ApiError> {
-            let now = Utc::now();
-            for b in s.list_budgets(user_id)? {
-                let e = evaluate_row(s, user_id, &b, now)?;
-                let (spec, _) = spec(&b)?;
-                let period_start = e.window.start.map_or(0, |t| t.timestamp_micros());
-                for level in crossed_levels(&spec, Usd::ZERO, e.spent) {
-                    let alert = NewAlert {
-                        budget_id: b.id,
-                        period_start,
-                        level: status_str(level).to_string(),
-                        spent_nanos: e.spent.nanos(),
-                        amount_nanos: b.amount_nanos,
-                        delivery_status: if b.webhook_url.is_some() {
-                            "pending"
-                        } else {
-                            "none"
-                        }
-                        .to_string(),
-                    };
-                    s.record_alert(user_id, &alert)?;
-                }
+        loop {
+            match db(&state, move |s: &Store| {
+                record_alerts(s, user_id, Utc::now())
+            })
+            .await
+            {
+                Ok(true) => state.webhooks.wake(),
+                Ok(false) => {}
+                Err(e) => log::warn!("budget alert evaluation failed for user {user_id}: {e}"),
             }
-            Ok(())
-        })
-        .await;
-        if let Err(e) = result {
-            log::warn!("budget alert evaluation failed for user {user_id}: {e}");
+            if !state.alert_checks.finish(user_id) {
+                break;
+            }
         }
     });
+}
+
+/// Records the alerts due now; `true` when one with a webhook to call was created.
+fn record_alerts(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    let mut to_deliver = false;
+    for b in s.list_budgets(user_id)? {
+        let e = evaluate_row(s, user_id, &b, now)?;
+        let (spec, _) = spec(&b)?;
+        let period_start = e.window.start.map_or(0, |t| t.timestamp_micros());
+        for level in crossed_levels(&spec, Usd::ZERO, e.spent) {
+            let alert = NewAlert {
+                budget_id: b.id,
+                period_start,
+                level: status_str(level).to_string(),
+                spent_nanos: e.spent.nanos(),
+                amount_nanos: b.amount_nanos,
+                delivery_status: if b.webhook_url.is_some() {
+                    delivery::PENDING
+                } else {
+                    delivery::NONE
+                }
+                .to_string(),
+            };
+            let created = s.record_alert(user_id, &alert)?;
+            to_deliver |= created.is_some() && b.webhook_url.is_some();
+        }
+    }
+    Ok(to_deliver)
+}
+
+/// The secret this user's webhook receivers verify deliveries with.
+#[utoipa::path(tag = "budgets", responses((status = 200, body = WebhookSecret)), security(("bearer" = [])))]
+#[get("/budgets/webhook-secret")]
+async fn webhook_secret(state: web::Data<AppState>, who: Identity) -> HttpResponse {
+    HttpResponse::Ok().json(WebhookSecret {
+        secret: state.webhooks.secret_for(who.user_id),
+        header: "X-LLMLab-Signature",
+        scheme: "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>",
+    })
 }

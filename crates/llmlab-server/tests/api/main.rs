@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client;
+mod receiver;
 mod recs;
 mod tests;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -20,7 +22,8 @@ pub use client::Response;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub backend: Backend,
-    _db: TestDb,
+    env: Vec<(String, String)>,
+    _db: Option<TestDb>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -54,6 +57,18 @@ pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestAp
         ("LLMLAB_DB_POOL_SIZE".into(), "4".into()),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let (addr, handle) = start_server(&env);
+    Some(TestApp {
+        addr,
+        backend,
+        env,
+        _db: Some(db),
+        handle,
+    })
+}
+
+/// Starts a server with these settings on its own thread and actix system.
+fn start_server(env: &[(String, String)]) -> (SocketAddr, actix_web::dev::ServerHandle) {
     let settings =
         Settings::from_lookup(|k| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
             .expect("settings");
@@ -66,16 +81,23 @@ pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestAp
             server.await.expect("server runs");
         })
     });
-    let (addr, handle) = rx.recv().expect("server started");
-    Some(TestApp {
-        addr,
-        backend,
-        _db: db,
-        handle,
-    })
+    rx.recv().expect("server started")
 }
 
 impl TestApp {
+    /// Another server instance on the same database and settings, as in a scaled-out
+    /// deployment.
+    pub fn second_instance(&self) -> TestApp {
+        let (addr, handle) = start_server(&self.env);
+        TestApp {
+            addr,
+            backend: self.backend,
+            env: self.env.clone(),
+            _db: None,
+            handle,
+        }
+    }
+
     pub fn call(
         &self,
         method: &str,

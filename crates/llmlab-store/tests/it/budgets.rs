@@ -1,7 +1,8 @@
 use std::sync::{Arc, Barrier};
 
 use llmlab_store::{
-    EventFilter, NewAlert, NewApiKey, NewBudget, NewCustomPrice, StoreError, both_backends, now_utc,
+    EventFilter, NewAlert, NewApiKey, NewBudget, NewCustomPrice, NewDelivery, NextStep, StoreError,
+    both_backends, delivery, now_utc,
 };
 
 use crate::{HOUR, T0, event, tags, user};
@@ -183,28 +184,103 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
     assert_eq!(listed[1], exceeded);
     assert!(store.list_alerts(b, row.id).unwrap().is_empty());
 
-    let at = now_utc();
+    // Three pending alerts; concurrent pollers each claim a disjoint share.
+    let t0 = now_utc();
+    let lease = t0 + chrono::TimeDelta::seconds(60);
+    let barrier = Arc::new(Barrier::new(4));
+    let pollers: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.claim_due_alerts(t0, lease, 10).unwrap()
+            })
+        })
+        .collect();
+    let mut claimed: Vec<i64> = pollers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .map(|a| a.id)
+        .collect();
+    claimed.sort_unstable();
+    let mut ids: Vec<i64> = listed.iter().map(|a| a.id).collect();
+    ids.sort_unstable();
+    assert_eq!(claimed, ids, "each alert claimed exactly once");
+    // Leased: nobody claims them again until the lease ends…
+    assert!(store.claim_due_alerts(t0, lease, 10).unwrap().is_empty());
+    // …when a dead instance's alerts are taken over.
+    let retaken = store
+        .claim_due_alerts(lease, lease + chrono::TimeDelta::seconds(60), 10)
+        .unwrap();
+    assert_eq!(retaken.len(), 3);
+
+    let failure = |n: i32| NewDelivery {
+        attempt: n,
+        attempted_at: t0,
+        url: "http://127.0.0.1:9/hook".into(),
+        status_code: Some(500),
+        ok: false,
+        error: Some("HTTP 500".into()),
+        duration_ms: 3,
+    };
+    let retry_at = t0 + chrono::TimeDelta::seconds(2);
     assert!(
         store
-            .update_alert_delivery(warning.id, "failed", 2, at, Some("HTTP 500"))
+            .record_delivery_attempt(&warning, &failure(1), NextStep::RetryAt(retry_at))
             .unwrap()
     );
+    // The same attempt recorded twice (an overrun lease) is refused.
     assert!(
         !store
-            .update_alert_delivery(warning.id + 1_000, "failed", 1, at, None)
+            .record_delivery_attempt(&warning, &failure(1), NextStep::RetryAt(retry_at))
             .unwrap()
     );
-    let failed = store.alerts_with_status("failed", 10).unwrap();
-    assert_eq!(failed.len(), 1);
-    assert_eq!(
-        (
-            failed[0].attempts,
-            failed[0].last_attempt_at,
-            failed[0].last_error.as_deref()
-        ),
-        (2, Some(at), Some("HTTP 500"))
+    // Not due before its backoff…
+    assert!(
+        store
+            .claim_due_alerts(t0, t0, 10)
+            .unwrap()
+            .iter()
+            .all(|a| a.id != warning.id)
     );
-    assert_eq!(store.alerts_with_status("pending", 10).unwrap().len(), 2);
+    let again = store.claim_due_alerts(retry_at, lease, 10).unwrap();
+    assert_eq!(again.iter().map(|a| a.id).collect::<Vec<_>>(), [warning.id]);
+    let success = NewDelivery {
+        ok: true,
+        status_code: Some(204),
+        error: None,
+        ..failure(2)
+    };
+    assert!(
+        store
+            .record_delivery_attempt(&again[0], &success, NextStep::Done(delivery::DELIVERED))
+            .unwrap()
+    );
+    let listed = store.list_alerts(a, row.id).unwrap();
+    let w = listed.iter().find(|x| x.id == warning.id).unwrap();
+    assert_eq!(
+        (w.delivery_status.as_str(), w.attempts, w.next_attempt_at),
+        ("delivered", 2, None)
+    );
+    let attempts = store.list_deliveries(a, row.id).unwrap();
+    assert_eq!(
+        attempts
+            .iter()
+            .map(|d| (d.attempt, d.ok, d.status_code))
+            .collect::<Vec<_>>(),
+        [(1, false, Some(500)), (2, true, Some(204))]
+    );
+    assert!(store.list_deliveries(b, row.id).unwrap().is_empty());
+    store
+        .finish_alert_delivery(exceeded.id, delivery::CANCELLED)
+        .unwrap();
+    assert!(
+        store
+            .claim_due_alerts(lease + chrono::TimeDelta::hours(1), lease, 10)
+            .unwrap()
+            .iter()
+            .all(|a| a.id != exceeded.id)
+    );
     // Deleting the budget deletes its alerts.
     assert!(store.delete_budget(a, row.id).unwrap());
     assert!(store.list_alerts(a, row.id).unwrap().is_empty());

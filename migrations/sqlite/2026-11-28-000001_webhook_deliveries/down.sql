@@ -1,0 +1,2 @@
+DROP TABLE webhook_deliveries;
+ALTER TABLE budget_alerts DROP COLUMN next_attempt_at;
