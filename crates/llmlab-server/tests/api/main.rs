@@ -2,6 +2,7 @@
 //! and once on a throwaway PostgreSQL database per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod budgets;
 mod client;
 mod receiver;
 mod recs;
