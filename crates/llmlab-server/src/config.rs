@@ -30,6 +30,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `LLMLAB_DB_POOL_SIZE`.
     pub db_pool_size: u32,
+    /// `LLMLAB_DB_TIMEOUT_MS`: longest wait for a database connection before a request
+    /// answers 503.
+    pub db_timeout_ms: u64,
     /// `LLMLAB_CATALOG_PATH`: extra catalog file or directory layered over the built-in one.
     pub catalog_path: Option<PathBuf>,
     /// `LLMLAB_BCRYPT_COST`.
@@ -134,6 +137,7 @@ impl Settings {
                 256 * 1024 * 1024,
             )? as usize,
             db_pool_size: number("LLMLAB_DB_POOL_SIZE", 8, 1, 256)? as u32,
+            db_timeout_ms: number("LLMLAB_DB_TIMEOUT_MS", 5_000, 100, 600_000)? as u64,
             catalog_path: get("LLMLAB_CATALOG_PATH").map(PathBuf::from),
             bcrypt_cost: number("LLMLAB_BCRYPT_COST", 12, 10, 16)? as u32,
             login_attempts_per_minute: number("LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE", 10, 1, 10_000)?

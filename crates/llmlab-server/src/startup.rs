@@ -2,7 +2,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, Logger, from_fn};
@@ -39,8 +39,11 @@ impl Application {
             settings.jwt_secret = development_secret(&settings)?;
         }
         let url = settings.database_url.clone();
-        let pool = settings.db_pool_size;
-        let store = web::block(move || Store::connect(&url, pool))
+        let (pool, timeout) = (
+            settings.db_pool_size,
+            Duration::from_millis(settings.db_timeout_ms),
+        );
+        let store = web::block(move || Store::connect_with(&url, pool, timeout))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("database: {e}"))?;

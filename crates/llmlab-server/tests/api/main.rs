@@ -4,6 +4,7 @@
 
 mod budgets;
 mod client;
+mod outage;
 mod receiver;
 mod recs;
 mod tests;
@@ -86,6 +87,15 @@ fn start_server(env: &[(String, String)]) -> (SocketAddr, actix_web::dev::Server
 }
 
 impl TestApp {
+    /// The database this server uses.
+    pub fn database_url(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    }
+
     /// Another server instance on the same database and settings, as in a scaled-out
     /// deployment.
     pub fn second_instance(&self) -> TestApp {
