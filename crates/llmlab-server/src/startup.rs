@@ -16,6 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::{JwtKeys, LoginLimiter, authenticate, random_token};
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::state::{AlertChecks, AppState};
 use crate::webhooks::Webhooks;
@@ -61,6 +62,7 @@ impl Application {
             jwt: JwtKeys::new(&settings.jwt_secret),
             webhooks: Webhooks::new(&settings.webhooks, &settings.jwt_secret),
             alert_checks: AlertChecks::default(),
+            metrics: Metrics::default(),
             login_limiter: LoginLimiter::new(settings.login_attempts_per_minute),
             started: Instant::now(),
             dummy_hash,
@@ -98,8 +100,10 @@ impl Application {
                         .finish()
                 }),
             )
+            .route("/metrics", web::get().to(crate::metrics::serve))
             .default_service(web::to(not_found))
             .wrap(from_fn(authenticate))
+            .wrap(from_fn(crate::metrics::record))
             .wrap(Compress::default())
             .wrap(cors)
             .wrap(Logger::new("%a \"%r\" %s %b %Dms"))

@@ -9,6 +9,7 @@ use llmlab_store::Store;
 
 use crate::auth::{JwtKeys, LoginLimiter};
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::webhooks::Webhooks;
 
 /// Application state, behind `web::Data`.
@@ -25,6 +26,8 @@ pub struct AppState {
     pub started: Instant,
     /// Login attempt limiter.
     pub login_limiter: LoginLimiter,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
     /// Budget alert webhooks.
     pub webhooks: Webhooks,
     /// Budget evaluations after ingestion, coalesced per user.

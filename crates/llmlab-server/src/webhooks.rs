@@ -239,6 +239,7 @@ async fn deliver(state: web::Data<AppState>, alert: AlertRow) {
         Err(e) => (None, Some(e.to_string())),
     };
     let ok = error.is_none();
+    state.metrics.webhook(ok);
     let next = if ok {
         NextStep::Done(delivery::DELIVERED)
     } else if u32::try_from(attempt).unwrap_or(u32::MAX) >= state.webhooks.settings.max_attempts {

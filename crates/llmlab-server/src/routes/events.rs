@@ -66,16 +66,23 @@ async fn track(
 ) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.clone();
     let user_id = who.user_id;
-    let (row, outcome) = db(&state, move |s: &Store| -> Result<_, ApiError> {
+    let stored = db(&state, move |s: &Store| -> Result<_, ApiError> {
         let custom = s.list_custom_prices(user_id)?;
         let priced = ingest::prepare(&catalog, custom.as_slice(), body.0, Utc::now())?;
         Ok(s.insert_event(user_id, &priced.event)?)
     })
-    .await?;
+    .await;
+    let (row, outcome) = stored.inspect_err(|e| {
+        if e.status == actix_web::http::StatusCode::UNPROCESSABLE_ENTITY {
+            state.metrics.events("rejected", 1);
+        }
+    })?;
     if !outcome.is_duplicate() {
+        state.metrics.events("inserted", 1);
         budgets::after_ingest(&state, user_id);
         Ok(HttpResponse::Created().json(event_out(row)))
     } else {
+        state.metrics.events("duplicate", 1);
         Ok(HttpResponse::Ok().json(event_out(row)))
     }
 }
@@ -142,6 +149,10 @@ async fn batch(
         })
     })
     .await?;
+    let m = &state.metrics;
+    m.events("inserted", response.accepted as u64);
+    m.events("duplicate", response.duplicates as u64);
+    m.events("rejected", response.rejected as u64);
     if response.accepted > 0 {
         budgets::after_ingest(&state, user_id);
     }

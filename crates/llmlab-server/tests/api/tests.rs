@@ -752,3 +752,27 @@ both!(health_and_openapi, |app: TestApp| {
     }
     assert_eq!(app.call("GET", "/docs/", None, None).status, 200);
 });
+
+both!(prometheus_metrics, |app: TestApp| {
+    let token = app.signup("metrics@example.com");
+    let ok = app.post("/api/events/track", &token, event("gpt-4o", 10, 5));
+    assert_eq!(ok.status, 201);
+    let bad = app.post("/api/events/track", &token, event("gpt-4o", -1, 5));
+    assert_eq!(bad.status, 422);
+    app.get("/api/budgets/12345/alerts", &token);
+    let m = app.call("GET", "/metrics", None, None);
+    assert_eq!(m.status, 200);
+    let text = m.text();
+    for line in [
+        "llmlab_events_ingested_total{outcome=\"inserted\"} 1",
+        "llmlab_events_ingested_total{outcome=\"rejected\"} 1",
+        "llmlab_http_requests_total{method=\"POST\",route=\"/api/events/track\",status=\"201\"} 1",
+        "llmlab_http_requests_total{method=\"POST\",route=\"/api/events/track\",status=\"422\"} 1",
+        // The pattern, not the id: ids never become labels.
+        "llmlab_http_requests_total{method=\"GET\",route=\"/api/budgets/{budget_id}/alerts\",status=\"404\"} 1",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    assert!(text.contains("llmlab_http_request_duration_seconds_bucket"));
+    assert!(!text.contains("12345"));
+});
