@@ -2,37 +2,22 @@
 //! [`EventFilter`]. Sums are exact `i64`s (`CAST(SUM(…) AS BIGINT)`); an empty selection
 //! sums to zero.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Text};
 
+use crate::conn::MultiBackend;
+use crate::rollups;
 use crate::sql::Sql;
 use crate::{AnyConnection, EventFilter, Store, StoreError};
 
 /// Microseconds in a UTC day.
 pub const DAY_MICROS: i64 = 86_400_000_000;
 
-/// `e.ts` rounded down to a multiple of `width` (floor, also for instants before 1970).
-fn push_slot(sql: &mut Sql, width: i64) {
-    sql.push("e.ts - (((e.ts % ")
-        .int(width)
-        .push(") + ")
-        .int(width);
-    sql.push(") % ").int(width).push(")");
-}
-
 fn sum(column: &str, alias: &str) -> String {
     format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT) AS {alias}")
-}
-
-/// Cost, calls and the token sums.
-fn totals_columns() -> String {
-    [
-        sum("e.cost_nanos", "cost_nanos"),
-        "COUNT(*) AS calls".into(),
-        sum("e.input_tokens", "input_tokens"),
-        sum("e.output_tokens", "output_tokens"),
-    ]
-    .join(", ")
 }
 
 /// Totals over a selection of events.
@@ -214,6 +199,184 @@ pub struct TokenMixRow {
     pub max_input_tokens: i64,
 }
 
+/// Where one part of a query reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Src<'a> {
+    /// The events themselves (`e`).
+    Events,
+    /// `event_rollups` (`r`).
+    Models,
+    /// `tag_rollups` (`r`) of one key, optionally one value.
+    Tags {
+        key: &'a str,
+        value: Option<&'a str>,
+    },
+}
+
+impl Src<'_> {
+    /// Column prefix.
+    fn p(self) -> &'static str {
+        match self {
+            Src::Events => "e.",
+            _ => "r.",
+        }
+    }
+
+    /// The instant a row is bucketed by.
+    fn ts(self) -> &'static str {
+        match self {
+            Src::Events => "e.ts",
+            _ => "r.slot",
+        }
+    }
+
+    /// The number of events behind the selected rows.
+    fn calls(self) -> &'static str {
+        match self {
+            Src::Events => "COUNT(*)",
+            _ => "CAST(COALESCE(SUM(r.calls), 0) AS BIGINT)",
+        }
+    }
+
+    /// `SUM(column)` as `alias`.
+    fn sum(self, column: &str) -> String {
+        sum(&format!("{}{column}", self.p()), column)
+    }
+
+    /// Cost, calls and the token sums.
+    fn totals(self) -> String {
+        [
+            self.sum("cost_nanos"),
+            format!("{} AS calls", self.calls()),
+            self.sum("input_tokens"),
+            self.sum("output_tokens"),
+        ]
+        .join(", ")
+    }
+}
+
+/// What rollups can answer an aggregate.
+#[derive(Clone, Copy)]
+enum Allow<'a> {
+    /// Nothing: read the events.
+    EventsOnly,
+    /// Totals: `event_rollups` without tag filters, `tag_rollups` for one tag alone.
+    Totals,
+    /// Groups by provider or model: `event_rollups` without tag filters.
+    Models,
+    /// Groups by the values of tag `key`: `tag_rollups` without other filters.
+    TagKey(&'a str),
+}
+
+/// The source for whole slots of `filter`, if rollups can answer it.
+fn rollup_source<'a>(filter: &'a EventFilter, allow: Allow<'a>) -> Option<Src<'a>> {
+    let unscoped = filter.provider.is_none() && filter.model.is_none();
+    match (allow, filter.tags.as_slice()) {
+        (Allow::Totals | Allow::Models, []) => Some(Src::Models),
+        (Allow::Totals, [(key, value)]) if unscoped => Some(Src::Tags {
+            key,
+            value: Some(value),
+        }),
+        (Allow::TagKey(key), []) if unscoped => Some(Src::Tags { key, value: None }),
+        _ => None,
+    }
+}
+
+/// Splits `filter` into the parts that answer it: whole rollup slots in the middle, raw
+/// events at range edges that cut a slot (at most 15 minutes each). One raw part when
+/// rollups cannot answer it or the range is inside one slot.
+fn plan<'a>(filter: &'a EventFilter, allow: Allow<'a>) -> Vec<(Src<'a>, EventFilter)> {
+    let raw = || vec![(Src::Events, filter.clone())];
+    let Some(source) = rollup_source(filter, allow) else {
+        return raw();
+    };
+    let ceil = |t: i64| rollups::slot_of(t - 1) + rollups::SLOT_MICROS;
+    let first = filter.start_micros.map(ceil);
+    let last = filter.end_micros.map(rollups::slot_of);
+    if let (Some(a), Some(b)) = (first, last)
+        && a >= b
+    {
+        return raw();
+    }
+    let edge = |start: i64, end: i64| EventFilter {
+        start_micros: Some(start),
+        end_micros: Some(end),
+        ..filter.clone()
+    };
+    let mut parts = vec![(
+        source,
+        EventFilter {
+            start_micros: first,
+            end_micros: last,
+            ..filter.clone()
+        },
+    )];
+    if let (Some(start), Some(first)) = (filter.start_micros, first)
+        && start < first
+    {
+        parts.push((Src::Events, edge(start, first)));
+    }
+    if let (Some(end), Some(last)) = (filter.end_micros, last)
+        && last < end
+    {
+        parts.push((Src::Events, edge(last, end)));
+    }
+    parts
+}
+
+/// Appends `FROM … WHERE …` selecting `filter`'s rows of `src` (with `group_key`, the
+/// events joined to that tag key's rows as `g`).
+fn push_from(
+    sql: &mut Sql,
+    src: Src<'_>,
+    user_id: i64,
+    filter: &EventFilter,
+    group_key: Option<&str>,
+) {
+    match src {
+        Src::Events => {
+            sql.push(" FROM events e ");
+            match group_key {
+                Some(key) => push_tag_join(sql, user_id, filter, key),
+                None => {
+                    sql.push("WHERE ");
+                }
+            }
+            filter.push_where(sql, user_id);
+        }
+        Src::Models => {
+            sql.push(" FROM event_rollups r WHERE r.user_id = ")
+                .int(user_id);
+            push_slot_range(sql, filter);
+            if let Some(provider) = &filter.provider {
+                sql.push(" AND r.provider = ").text(provider);
+            }
+            if let Some(model) = &filter.model {
+                sql.push(" AND r.resolved_model = ").text(model);
+            }
+        }
+        Src::Tags { key, value } => {
+            sql.push(" FROM tag_rollups r WHERE r.user_id = ")
+                .int(user_id)
+                .push(" AND r.key = ")
+                .text(key);
+            if let Some(value) = value {
+                sql.push(" AND r.value = ").text(value);
+            }
+            push_slot_range(sql, filter);
+        }
+    }
+}
+
+fn push_slot_range(sql: &mut Sql, filter: &EventFilter) {
+    if let Some(start) = filter.start_micros {
+        sql.push(" AND r.slot >= ").int(start);
+    }
+    if let Some(end) = filter.end_micros {
+        sql.push(" AND r.slot < ").int(end);
+    }
+}
+
 /// `JOIN event_tags g … WHERE `: the tag rows of `key`, bounded like the events (user
 /// and time range repeated on `g`, so the tag index can drive the join).
 fn push_tag_join(sql: &mut Sql, user_id: i64, filter: &EventFilter, key: &str) {
@@ -230,14 +393,56 @@ fn push_tag_join(sql: &mut Sql, user_id: i64, filter: &EventFilter, key: &str) {
     sql.push(" WHERE ");
 }
 
-/// Starts `SELECT {columns} FROM events e WHERE {filter}`.
-fn select(conn: &AnyConnection, columns: &str, user_id: i64, filter: &EventFilter) -> Sql {
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT ")
-        .push(columns)
-        .push(" FROM events e WHERE ");
-    filter.push_where(&mut sql, user_id);
-    sql
+/// `ts` rounded down to a multiple of `width` (floor, also before 1970).
+fn push_floor(sql: &mut Sql, ts: &str, width: i64) {
+    sql.push(ts).push(" - (((").push(ts).push(" % ").int(width);
+    sql.push(") + ")
+        .int(width)
+        .push(") % ")
+        .int(width)
+        .push(")");
+}
+
+/// Runs `query` for every part of `filter`'s plan and concatenates the rows.
+fn run<T: QueryableByName<MultiBackend> + 'static>(
+    conn: &mut AnyConnection,
+    filter: &EventFilter,
+    allow: Allow<'_>,
+    query: impl Fn(Src<'_>, &EventFilter) -> Sql,
+) -> Result<Vec<T>, StoreError> {
+    let mut rows = Vec::new();
+    for (src, part) in plan(filter, allow) {
+        rows.extend(query(src, &part).load::<T>(conn)?);
+    }
+    Ok(rows)
+}
+
+/// Adds rows with equal keys, in key order.
+fn merge<K: Ord, T>(rows: Vec<T>, key: impl Fn(&T) -> K, add: impl Fn(&mut T, &T)) -> Vec<T> {
+    let mut merged: BTreeMap<K, T> = BTreeMap::new();
+    for row in rows {
+        match merged.entry(key(&row)) {
+            Entry::Occupied(mut slot) => add(slot.get_mut(), &row),
+            Entry::Vacant(slot) => {
+                slot.insert(row);
+            }
+        }
+    }
+    merged.into_values().collect()
+}
+
+/// Costliest first, then most calls, then by `name`.
+fn costliest_first<T>(
+    rows: &mut [T],
+    sums: impl Fn(&T) -> (i64, i64),
+    name: impl Fn(&T) -> String,
+) {
+    rows.sort_by(|a, b| {
+        let ((ca, na), (cb, nb)) = (sums(a), sums(b));
+        cb.cmp(&ca)
+            .then(nb.cmp(&na))
+            .then_with(|| name(a).cmp(&name(b)))
+    });
 }
 
 /// Cost, calls and token sums of the matching events.
@@ -246,15 +451,26 @@ pub fn totals(
     user_id: i64,
     filter: &EventFilter,
 ) -> Result<Totals, StoreError> {
-    let columns = [
-        totals_columns(),
-        sum("e.cached_input_tokens", "cached_input_tokens"),
-        sum("e.cache_write_tokens", "cache_write_tokens"),
-        sum("e.reasoning_tokens", "reasoning_tokens"),
-    ]
-    .join(", ");
-    let rows: Vec<Totals> = select(conn, &columns, user_id, filter).load(conn)?;
-    Ok(rows.into_iter().next().unwrap_or_default())
+    let backend = conn.backend();
+    let parts: Vec<Totals> = run(conn, filter, Allow::Totals, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ").push(&src.totals()).push(", ");
+        sql.push(&src.sum("cached_input_tokens")).push(", ");
+        sql.push(&src.sum("cache_write_tokens")).push(", ");
+        sql.push(&src.sum("reasoning_tokens"));
+        push_from(&mut sql, src, user_id, part, None);
+        sql
+    })?;
+    Ok(parts.into_iter().fold(Totals::default(), |mut t, p| {
+        t.cost_nanos += p.cost_nanos;
+        t.calls += p.calls;
+        t.input_tokens += p.input_tokens;
+        t.output_tokens += p.output_tokens;
+        t.cached_input_tokens += p.cached_input_tokens;
+        t.cache_write_tokens += p.cache_write_tokens;
+        t.reasoning_tokens += p.reasoning_tokens;
+        t
+    }))
 }
 
 /// Total cost (nano-dollars) of the matching events; a budget's spend is this over its
@@ -269,9 +485,14 @@ pub fn spend(
         #[diesel(sql_type = BigInt)]
         cost_nanos: i64,
     }
-    let rows: Vec<Spend> =
-        select(conn, &sum("e.cost_nanos", "cost_nanos"), user_id, filter).load(conn)?;
-    Ok(rows.first().map_or(0, |r| r.cost_nanos))
+    let backend = conn.backend();
+    let parts: Vec<Spend> = run(conn, filter, Allow::Totals, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ").push(&src.sum("cost_nanos"));
+        push_from(&mut sql, src, user_id, part, None);
+        sql
+    })?;
+    Ok(parts.iter().map(|p| p.cost_nanos).sum())
 }
 
 /// Totals per UTC slot of `slot_secs` seconds (slots aligned on the Unix epoch), oldest
@@ -284,15 +505,32 @@ pub fn slots(
     slot_secs: u32,
 ) -> Result<Vec<SlotRow>, StoreError> {
     let width = i64::from(slot_secs.max(1)) * 1_000_000;
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT ");
-    push_slot(&mut sql, width);
-    sql.push(" AS slot_start_micros, ")
-        .push(&totals_columns())
-        .push(" FROM events e WHERE ");
-    filter.push_where(&mut sql, user_id);
-    sql.push(" GROUP BY 1 ORDER BY 1");
-    Ok(sql.load(conn)?)
+    // Rollup slots only add up to slots that are whole multiples of them.
+    let allow = if width % rollups::SLOT_MICROS == 0 {
+        Allow::Totals
+    } else {
+        Allow::EventsOnly
+    };
+    let backend = conn.backend();
+    let rows = run(conn, filter, allow, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ");
+        push_floor(&mut sql, src.ts(), width);
+        sql.push(" AS slot_start_micros, ").push(&src.totals());
+        push_from(&mut sql, src, user_id, part, None);
+        sql.push(" GROUP BY 1");
+        sql
+    })?;
+    Ok(merge(
+        rows,
+        |r: &SlotRow| r.slot_start_micros,
+        |a, b| {
+            a.cost_nanos += b.cost_nanos;
+            a.calls += b.calls;
+            a.input_tokens += b.input_tokens;
+            a.output_tokens += b.output_tokens;
+        },
+    ))
 }
 
 /// Totals per provider, costliest first.
@@ -301,10 +539,33 @@ pub fn by_provider(
     user_id: i64,
     filter: &EventFilter,
 ) -> Result<Vec<GroupTotals>, StoreError> {
-    let columns = format!("e.provider AS provider, {}", totals_columns());
-    let mut sql = select(conn, &columns, user_id, filter);
-    sql.push(" GROUP BY e.provider ORDER BY cost_nanos DESC, calls DESC, provider");
-    Ok(sql.load(conn)?)
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::Models, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ")
+            .push(src.p())
+            .push("provider AS provider, ");
+        sql.push(&src.totals());
+        push_from(&mut sql, src, user_id, part, None);
+        sql.push(" GROUP BY 1");
+        sql
+    })?;
+    let mut rows = merge(
+        rows,
+        |r: &GroupTotals| r.provider.clone(),
+        |a, b| {
+            a.cost_nanos += b.cost_nanos;
+            a.calls += b.calls;
+            a.input_tokens += b.input_tokens;
+            a.output_tokens += b.output_tokens;
+        },
+    );
+    costliest_first(
+        &mut rows,
+        |r| (r.cost_nanos, r.calls),
+        |r| r.provider.clone(),
+    );
+    Ok(rows)
 }
 
 /// Totals per `(provider, resolved_model)`, costliest first, at most `limit` rows.
@@ -314,15 +575,35 @@ pub fn top_models(
     filter: &EventFilter,
     limit: u32,
 ) -> Result<Vec<ModelTotals>, StoreError> {
-    let columns = format!(
-        "e.provider AS provider, e.resolved_model AS model, {}",
-        totals_columns()
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::Models, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ")
+            .push(src.p())
+            .push("provider AS provider, ");
+        sql.push(src.p()).push("resolved_model AS model, ");
+        sql.push(&src.totals());
+        push_from(&mut sql, src, user_id, part, None);
+        sql.push(" GROUP BY 1, 2");
+        sql
+    })?;
+    let mut rows = merge(
+        rows,
+        |r: &ModelTotals| (r.provider.clone(), r.model.clone()),
+        |a, b| {
+            a.cost_nanos += b.cost_nanos;
+            a.calls += b.calls;
+            a.input_tokens += b.input_tokens;
+            a.output_tokens += b.output_tokens;
+        },
     );
-    let mut sql = select(conn, &columns, user_id, filter);
-    sql.push(" GROUP BY e.provider, e.resolved_model")
-        .push(" ORDER BY cost_nanos DESC, calls DESC, provider, model LIMIT ")
-        .int(i64::from(limit));
-    Ok(sql.load(conn)?)
+    costliest_first(
+        &mut rows,
+        |r| (r.cost_nanos, r.calls),
+        |r| format!("{}\u{0}{}", r.provider, r.model),
+    );
+    rows.truncate(limit as usize);
+    Ok(rows)
 }
 
 /// Cost and calls per value of tag `key`, costliest first; events without that tag are
@@ -333,14 +614,30 @@ pub fn by_tag(
     filter: &EventFilter,
     key: &str,
 ) -> Result<Vec<TagTotals>, StoreError> {
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT g.value AS value, ")
-        .push(&sum("e.cost_nanos", "cost_nanos"))
-        .push(", COUNT(*) AS calls FROM events e ");
-    push_tag_join(&mut sql, user_id, filter, key);
-    filter.push_where(&mut sql, user_id);
-    sql.push(" GROUP BY g.value ORDER BY cost_nanos DESC, calls DESC, value");
-    Ok(sql.load(conn)?)
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::TagKey(key), |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ")
+            .push(if src == Src::Events { "g." } else { "r." })
+            .push("value AS value, ")
+            .push(&src.sum("cost_nanos"))
+            .push(", ")
+            .push(src.calls())
+            .push(" AS calls");
+        push_from(&mut sql, src, user_id, part, Some(key));
+        sql.push(" GROUP BY 1");
+        sql
+    })?;
+    let mut rows = merge(
+        rows,
+        |r: &TagTotals| r.value.clone(),
+        |a, b| {
+            a.cost_nanos += b.cost_nanos;
+            a.calls += b.calls;
+        },
+    );
+    costliest_first(&mut rows, |r| (r.cost_nanos, r.calls), |r| r.value.clone());
+    Ok(rows)
 }
 
 /// Cost and calls per UTC day and `(provider, resolved_model)`, oldest day first: the
@@ -350,15 +647,29 @@ pub fn daily_by_model(
     user_id: i64,
     filter: &EventFilter,
 ) -> Result<Vec<DailyModelRow>, StoreError> {
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT ");
-    push_slot(&mut sql, DAY_MICROS);
-    sql.push(" AS day_start_micros, e.provider AS provider, e.resolved_model AS model, ")
-        .push(&sum("e.cost_nanos", "cost_nanos"))
-        .push(", COUNT(*) AS calls FROM events e WHERE ");
-    filter.push_where(&mut sql, user_id);
-    sql.push(" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
-    Ok(sql.load(conn)?)
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::Models, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ");
+        push_floor(&mut sql, src.ts(), DAY_MICROS);
+        sql.push(" AS day_start_micros, ")
+            .push(src.p())
+            .push("provider AS provider, ");
+        sql.push(src.p()).push("resolved_model AS model, ");
+        sql.push(&src.sum("cost_nanos")).push(", ");
+        sql.push(src.calls()).push(" AS calls");
+        push_from(&mut sql, src, user_id, part, None);
+        sql.push(" GROUP BY 1, 2, 3");
+        sql
+    })?;
+    Ok(merge(
+        rows,
+        |r: &DailyModelRow| (r.day_start_micros, r.provider.clone(), r.model.clone()),
+        |a, b| {
+            a.cost_nanos += b.cost_nanos;
+            a.calls += b.calls;
+        },
+    ))
 }
 
 /// Cost and calls per UTC day and value of tag `key`, oldest day first.
@@ -368,49 +679,100 @@ pub fn daily_by_tag(
     filter: &EventFilter,
     key: &str,
 ) -> Result<Vec<DailyTagRow>, StoreError> {
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT ");
-    push_slot(&mut sql, DAY_MICROS);
-    sql.push(" AS day_start_micros, g.value AS value, ")
-        .push(&sum("e.cost_nanos", "cost_nanos"))
-        .push(", COUNT(*) AS calls FROM events e ");
-    push_tag_join(&mut sql, user_id, filter, key);
-    filter.push_where(&mut sql, user_id);
-    sql.push(" GROUP BY 1, 2 ORDER BY 1, 2");
-    Ok(sql.load(conn)?)
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::TagKey(key), |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ");
+        let ts = if src == Src::Events { "g.ts" } else { "r.slot" };
+        push_floor(&mut sql, ts, DAY_MICROS);
+        sql.push(" AS day_start_micros, ")
+            .push(if src == Src::Events { "g." } else { "r." })
+            .push("value AS value, ")
+            .push(&src.sum("cost_nanos"))
+            .push(", ")
+            .push(src.calls())
+            .push(" AS calls");
+        push_from(&mut sql, src, user_id, part, Some(key));
+        sql.push(" GROUP BY 1, 2");
+        sql
+    })?;
+    Ok(merge(
+        rows,
+        |r: &DailyTagRow| (r.day_start_micros, r.value.clone()),
+        |a, b| {
+            a.cost_nanos += b.cost_nanos;
+            a.calls += b.calls;
+        },
+    ))
 }
 
 /// The token mix per `(provider, resolved_model, batch)`, ordered by those. With
 /// `prompts_above`, only the events whose `input_tokens` exceed it: the calls a
-/// long-context tier reprices.
+/// long-context tier reprices (read from the events: rollups do not split by prompt size).
 pub fn token_mix(
     conn: &mut AnyConnection,
     user_id: i64,
     filter: &EventFilter,
     prompts_above: Option<i64>,
 ) -> Result<Vec<TokenMixRow>, StoreError> {
-    let columns = [
-        "e.provider AS provider, e.resolved_model AS model, e.batch AS batch, COUNT(*) AS calls"
-            .to_owned(),
-        sum("e.input_tokens", "input_tokens"),
-        sum("e.cached_input_tokens", "cached_input_tokens"),
-        sum("e.cache_write_tokens", "cache_write_tokens"),
-        sum("e.output_tokens", "output_tokens"),
-        sum("e.reasoning_tokens", "reasoning_tokens"),
-        sum("e.cost_nanos", "cost_nanos"),
-        "CAST(MAX(e.input_tokens) AS BIGINT) AS max_input_tokens".to_owned(),
-    ]
-    .join(", ");
-    let mut sql = select(conn, &columns, user_id, filter);
-    if let Some(threshold) = prompts_above {
-        sql.push(" AND e.input_tokens > ").int(threshold);
-    }
-    sql.push(" GROUP BY e.provider, e.resolved_model, e.batch ORDER BY 1, 2, 3");
-    Ok(sql.load(conn)?)
+    let allow = if prompts_above.is_some() {
+        Allow::EventsOnly
+    } else {
+        Allow::Models
+    };
+    let backend = conn.backend();
+    let rows = run(conn, filter, allow, |src, part| {
+        let p = src.p();
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ").push(p).push("provider AS provider, ");
+        sql.push(p).push("resolved_model AS model, ");
+        sql.push(p)
+            .push("batch AS batch, ")
+            .push(src.calls())
+            .push(" AS calls, ");
+        for column in [
+            "input_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+            "cost_nanos",
+        ] {
+            sql.push(&src.sum(column)).push(", ");
+        }
+        sql.push(if src == Src::Events {
+            "CAST(MAX(e.input_tokens) AS BIGINT)"
+        } else {
+            "CAST(MAX(r.max_input_tokens) AS BIGINT)"
+        })
+        .push(" AS max_input_tokens");
+        push_from(&mut sql, src, user_id, part, None);
+        if let Some(threshold) = prompts_above {
+            sql.push(" AND e.input_tokens > ").int(threshold);
+        }
+        sql.push(" GROUP BY 1, 2, 3");
+        sql
+    })?;
+    Ok(merge(
+        rows,
+        |r: &TokenMixRow| (r.provider.clone(), r.model.clone(), r.batch),
+        |a, b| {
+            a.calls += b.calls;
+            a.input_tokens += b.input_tokens;
+            a.cached_input_tokens += b.cached_input_tokens;
+            a.cache_write_tokens += b.cache_write_tokens;
+            a.output_tokens += b.output_tokens;
+            a.reasoning_tokens += b.reasoning_tokens;
+            a.cost_nanos += b.cost_nanos;
+            a.max_input_tokens = a.max_input_tokens.max(b.max_input_tokens);
+        },
+    ))
 }
 
 /// The distinct tag keys of the user's events in the filter's time range (provider, model
-/// and tag filters are not applied), alphabetical, at most `limit`.
+/// and tag filters are not applied), alphabetical, at most `limit`. Read from the tag
+/// rollups, by whole slots: a key used only just outside a range that cuts a slot may be
+/// listed, which costs its readers one empty query.
 pub fn tag_keys(
     conn: &mut AnyConnection,
     user_id: i64,
@@ -423,13 +785,13 @@ pub fn tag_keys(
         key: String,
     }
     let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT DISTINCT g.key AS key FROM event_tags g WHERE g.user_id = ")
+    sql.push("SELECT DISTINCT r.key AS key FROM tag_rollups r WHERE r.user_id = ")
         .int(user_id);
     if let Some(start) = filter.start_micros {
-        sql.push(" AND g.ts >= ").int(start);
+        sql.push(" AND r.slot >= ").int(rollups::slot_of(start));
     }
     if let Some(end) = filter.end_micros {
-        sql.push(" AND g.ts < ").int(end);
+        sql.push(" AND r.slot < ").int(end);
     }
     sql.push(" ORDER BY 1 LIMIT ").int(i64::from(limit));
     let rows: Vec<Key> = sql.load(conn)?;
@@ -523,5 +885,94 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
         self.with_conn(|c| tag_keys(c, user_id, filter, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = rollups::SLOT_MICROS;
+
+    fn sources(
+        filter: &EventFilter,
+        allow: Allow<'_>,
+    ) -> Vec<(&'static str, Option<i64>, Option<i64>)> {
+        plan(filter, allow)
+            .into_iter()
+            .map(|(src, f)| {
+                let name = match src {
+                    Src::Events => "events",
+                    Src::Models => "models",
+                    Src::Tags { .. } => "tags",
+                };
+                (name, f.start_micros, f.end_micros)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn whole_slots_come_from_rollups_and_cut_edges_from_events() {
+        let aligned = EventFilter::between(10 * S, 20 * S);
+        assert_eq!(
+            sources(&aligned, Allow::Totals),
+            [("models", Some(10 * S), Some(20 * S))]
+        );
+        let cut = EventFilter::between(10 * S + 1, 20 * S - 1);
+        assert_eq!(
+            sources(&cut, Allow::Models),
+            [
+                ("models", Some(11 * S), Some(19 * S)),
+                ("events", Some(10 * S + 1), Some(11 * S)),
+                ("events", Some(19 * S), Some(20 * S - 1)),
+            ]
+        );
+        // Inside one slot, or two cut slots: the events alone.
+        let inside = EventFilter::between(10 * S + 1, 10 * S + 2);
+        assert_eq!(
+            sources(&inside, Allow::Totals),
+            [("events", Some(10 * S + 1), Some(10 * S + 2))]
+        );
+        let two = EventFilter::between(10 * S + 1, 11 * S + 2);
+        assert_eq!(sources(&two, Allow::Totals).len(), 1);
+        // Unbounded ends stay unbounded.
+        assert_eq!(
+            sources(&EventFilter::default(), Allow::Models),
+            [("models", None, None)]
+        );
+    }
+
+    #[test]
+    fn filters_rollups_cannot_answer_read_the_events() {
+        let tag = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let one_tag = EventFilter {
+            tags: vec![tag("team", "a")],
+            ..EventFilter::default()
+        };
+        assert_eq!(sources(&one_tag, Allow::Totals)[0].0, "tags");
+        assert_eq!(sources(&one_tag, Allow::Models)[0].0, "events");
+        let scoped_tag = EventFilter {
+            provider: Some("openai".into()),
+            ..one_tag.clone()
+        };
+        assert_eq!(sources(&scoped_tag, Allow::Totals)[0].0, "events");
+        let two_tags = EventFilter {
+            tags: vec![tag("a", "1"), tag("b", "2")],
+            ..EventFilter::default()
+        };
+        assert_eq!(sources(&two_tags, Allow::Totals)[0].0, "events");
+        assert_eq!(
+            sources(&EventFilter::default(), Allow::TagKey("team"))[0].0,
+            "tags"
+        );
+        let by_model = EventFilter {
+            model: Some("gpt-4o".into()),
+            ..EventFilter::default()
+        };
+        assert_eq!(sources(&by_model, Allow::TagKey("team"))[0].0, "events");
+        assert_eq!(
+            sources(&EventFilter::default(), Allow::EventsOnly)[0].0,
+            "events"
+        );
     }
 }

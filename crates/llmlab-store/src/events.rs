@@ -409,6 +409,14 @@ fn insert_all(
         }
     }
 
+    let stored_now: Vec<&NewEvent> = unique
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, id)| id.is_some())
+        .map(|(&i, _)| &batch[i])
+        .collect();
+    crate::rollups::add(conn, user_id, &stored_now)?;
+
     let mut outcome_of: HashMap<usize, InsertOutcome> = HashMap::with_capacity(rows.len());
     for ((&i, row), id) in unique.iter().zip(&rows).zip(&inserted) {
         let outcome = match id {

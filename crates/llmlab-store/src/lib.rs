@@ -44,6 +44,7 @@ mod error;
 pub mod events;
 mod migrations;
 pub mod prices;
+pub mod rollups;
 pub mod schema;
 mod sql;
 #[cfg(any(test, feature = "test-support"))]

@@ -113,6 +113,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Event sums per user, 15-minute UTC slot, provider, model and batch flag.
+    event_rollups (user_id, slot, provider, resolved_model, batch) {
+        user_id -> BigInt,
+        slot -> BigInt,
+        provider -> Text,
+        resolved_model -> Text,
+        batch -> Bool,
+        calls -> BigInt,
+        cost_nanos -> BigInt,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        cached_input_tokens -> BigInt,
+        cache_write_tokens -> BigInt,
+        reasoning_tokens -> BigInt,
+        max_input_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Event sums per user, tag key, 15-minute UTC slot and tag value.
+    tag_rollups (user_id, key, slot, value) {
+        user_id -> BigInt,
+        key -> Text,
+        slot -> BigInt,
+        value -> Text,
+        calls -> BigInt,
+        cost_nanos -> BigInt,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        cached_input_tokens -> BigInt,
+        cache_write_tokens -> BigInt,
+        reasoning_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
     /// One row per webhook delivery attempt of an alert.
     webhook_deliveries (id) {
         id -> BigInt,
@@ -163,5 +199,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     budgets,
     budget_alerts,
     webhook_deliveries,
+    event_rollups,
+    tag_rollups,
     custom_prices,
 );

@@ -3,7 +3,7 @@
 //! never formatted into the text.
 
 use diesel::deserialize::QueryableByName;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::conn::MultiBackend;
@@ -13,6 +13,7 @@ use crate::{AnyConnection, Backend};
 enum Value {
     Int(i64),
     Text(String),
+    Bool(bool),
 }
 
 /// SQL text with its bound values, in order.
@@ -59,18 +60,36 @@ impl Sql {
         self.placeholder(Value::Text(value.to_owned()))
     }
 
-    /// Runs the query and reads every row by column name.
-    pub(crate) fn load<T>(self, conn: &mut AnyConnection) -> QueryResult<Vec<T>>
-    where
-        T: QueryableByName<MultiBackend> + 'static,
+    /// Appends a placeholder bound to a boolean.
+    pub(crate) fn bool(&mut self, value: bool) -> &mut Self {
+        self.placeholder(Value::Bool(value))
+    }
+
+    fn boxed(
+        self,
+    ) -> diesel::query_builder::BoxedSqlQuery<'static, MultiBackend, diesel::query_builder::SqlQuery>
     {
         let mut query = diesel::sql_query(self.text).into_boxed::<MultiBackend>();
         for value in self.values {
             query = match value {
                 Value::Int(v) => query.bind::<BigInt, _>(v),
                 Value::Text(v) => query.bind::<Text, _>(v),
+                Value::Bool(v) => query.bind::<Bool, _>(v),
             };
         }
-        query.load(conn)
+        query
+    }
+
+    /// Runs a statement, returning the number of rows it affected.
+    pub(crate) fn execute(self, conn: &mut AnyConnection) -> QueryResult<usize> {
+        self.boxed().execute(conn)
+    }
+
+    /// Runs the query and reads every row by column name.
+    pub(crate) fn load<T>(self, conn: &mut AnyConnection) -> QueryResult<Vec<T>>
+    where
+        T: QueryableByName<MultiBackend> + 'static,
+    {
+        self.boxed().load(conn)
     }
 }

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::events::{filters, matches, random_events};
-use crate::{HOUR, event, user};
+use crate::{HOUR, T0, event, user};
 
 const DAY: i64 = 24 * HOUR;
 
@@ -252,6 +252,27 @@ both_backends!(aggregates_match_a_computation_in_rust, |_db, store| {
         .unwrap();
     let mut all_filters = filters();
     all_filters.push(EventFilter::between(-2 * DAY, 0));
+    // Ranges that cut rollup slots: whole slots come from the rollups, the cut edges
+    // from the events, and the sum must not tell the difference.
+    let minute = HOUR / 60;
+    let cut = |start: i64, end: i64| EventFilter::between(start, end);
+    all_filters.push(cut(T0 + 7 * minute + 13, T0 + 4 * DAY + 3 * minute));
+    all_filters.push(cut(T0 + minute, T0 + 10 * minute));
+    all_filters.push(cut(T0 - DAY - 1, T0 + 9 * DAY + 14 * minute + 59));
+    all_filters.push(EventFilter {
+        provider: Some("anthropic".into()),
+        start_micros: Some(T0 + 2 * DAY + 44 * minute + 1),
+        ..EventFilter::default()
+    });
+    all_filters.push(EventFilter {
+        tags: vec![("team".into(), "growth".into())],
+        ..cut(T0 + 3 * minute, T0 + 5 * DAY + 16 * minute)
+    });
+    all_filters.push(EventFilter {
+        tags: vec![("feature".into(), "chat".into())],
+        end_micros: Some(T0 + 8 * DAY + 1),
+        ..EventFilter::default()
+    });
     for filter in &all_filters {
         check(&store, a, &events, filter);
     }

@@ -71,6 +71,48 @@ both_backends!(every_migration_applies_and_reverts, |db, _migrated| {
     );
 });
 
+// Rollups built from events stored before the rollup migration equal the rollups kept
+// up at ingestion.
+both_backends!(rollup_migration_backfills_existing_events, |db, store| {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let a = crate::user(&store, "backfill@x.test");
+    store
+        .insert_batch(a, &crate::events::random_events(&mut rng, 400))
+        .unwrap();
+    let filters = crate::events::filters();
+    let before: Vec<_> = filters
+        .iter()
+        .map(|f| {
+            (
+                store.totals(a, f).unwrap(),
+                store.top_models(a, f, 100).unwrap(),
+                store.cost_by_tag(a, f, "team").unwrap(),
+                store.slots(a, f, 3600).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        llmlab_store::revert_last_migration(db.url()).unwrap(),
+        ["2026-11-29-000001_rollups"],
+        "this test is about the rollup migration"
+    );
+    llmlab_store::run_migrations(db.url()).unwrap();
+    let after: Vec<_> = filters
+        .iter()
+        .map(|f| {
+            (
+                store.totals(a, f).unwrap(),
+                store.top_models(a, f, 100).unwrap(),
+                store.cost_by_tag(a, f, "team").unwrap(),
+                store.slots(a, f, 3600).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(before, after);
+    assert!(before[0].0.calls == 400);
+});
+
 #[test]
 fn unsupported_urls_are_config_errors() {
     for url in ["mysql://root@localhost/llmlab", "redis://x", ""] {

@@ -1,0 +1,259 @@
+//! Rollups: the events' sums per user and 15-minute UTC slot — per provider, model and
+//! batch flag in `event_rollups`, per tag value in `tag_rollups` — so reports over months
+//! read thousands of rows instead of millions.
+//!
+//! They are written in the transaction that stores the events they sum ([`add`]), so a
+//! report never sees an event without its sums or the reverse, and they are exact by
+//! construction. Reads combine them with the raw events at unaligned range edges
+//! (see `analytics`).
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Text};
+
+use crate::sql::Sql;
+use crate::{AnyConnection, Backend, NewEvent, StoreError};
+
+/// Width of a rollup slot: 15 minutes divides every time zone's UTC offset, so every
+/// local hour, day, week and month is made of whole slots.
+pub const SLOT_MICROS: i64 = 900_000_000;
+
+/// The slot containing `ts` (floor, also before 1970).
+pub fn slot_of(ts: i64) -> i64 {
+    ts.div_euclid(SLOT_MICROS) * SLOT_MICROS
+}
+
+/// Rows per SQLite statement (13 bound values each, under the 32,766 limit).
+const SQLITE_CHUNK: usize = 2_000;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Sums {
+    calls: i64,
+    cost_nanos: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cached_input_tokens: i64,
+    cache_write_tokens: i64,
+    reasoning_tokens: i64,
+    max_input_tokens: i64,
+}
+
+impl Sums {
+    fn add(&mut self, e: &NewEvent) {
+        self.calls += 1;
+        self.cost_nanos += e.cost_nanos;
+        self.input_tokens += e.input_tokens;
+        self.output_tokens += e.output_tokens;
+        self.cached_input_tokens += e.cached_input_tokens;
+        self.cache_write_tokens += e.cache_write_tokens;
+        self.reasoning_tokens += e.reasoning_tokens;
+        self.max_input_tokens = self.max_input_tokens.max(e.input_tokens);
+    }
+}
+
+type ModelKey<'a> = (i64, &'a str, &'a str, bool);
+type TagKey<'a> = (&'a str, i64, &'a str);
+
+/// Adds freshly stored events of `user_id` to the rollups. Call inside the transaction
+/// that stored them, after the events: the rows are updated in key order, so concurrent
+/// transactions lock them in the same order and cannot deadlock, and late in the
+/// transaction, so row locks are held only until commit.
+pub(crate) fn add(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    events: &[&NewEvent],
+) -> Result<(), StoreError> {
+    let mut models: BTreeMap<ModelKey<'_>, Sums> = BTreeMap::new();
+    let mut tags: BTreeMap<TagKey<'_>, Sums> = BTreeMap::new();
+    for e in events {
+        let slot = slot_of(e.ts);
+        models
+            .entry((slot, &e.provider, &e.resolved_model, e.batch))
+            .or_default()
+            .add(e);
+        for (key, value) in &e.tags {
+            tags.entry((key, slot, value)).or_default().add(e);
+        }
+    }
+    let models: Vec<_> = models.into_iter().collect();
+    let tags: Vec<_> = tags.into_iter().collect();
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            pg_models(c, user_id, &models)?;
+            pg_tags(c, user_id, &tags)?;
+        }
+        AnyConnection::Sqlite(_) => {
+            for chunk in models.chunks(SQLITE_CHUNK) {
+                sqlite_models(conn, user_id, chunk)?;
+            }
+            for chunk in tags.chunks(SQLITE_CHUNK) {
+                sqlite_tags(conn, user_id, chunk)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+const MODEL_COLUMNS: &str = "user_id, slot, provider, resolved_model, batch, calls, cost_nanos, \
+    input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, \
+    max_input_tokens";
+const TAG_COLUMNS: &str = "user_id, key, slot, value, calls, cost_nanos, input_tokens, \
+    output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens";
+
+/// `SET c = t.c + excluded.c, …` for the summed columns of `table`.
+fn add_excluded(table: &str, max: &str) -> String {
+    let mut set: Vec<String> = [
+        "calls",
+        "cost_nanos",
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+    ]
+    .iter()
+    .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+    .collect();
+    if table == "event_rollups" {
+        set.push(format!(
+            "max_input_tokens = {max}({table}.max_input_tokens, excluded.max_input_tokens)"
+        ));
+    }
+    set.join(", ")
+}
+
+fn sqlite_models(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    rows: &[(ModelKey<'_>, Sums)],
+) -> Result<(), StoreError> {
+    let mut sql = Sql::new(Backend::Sqlite);
+    sql.push("INSERT INTO event_rollups (")
+        .push(MODEL_COLUMNS)
+        .push(") VALUES ");
+    for (i, ((slot, provider, model, batch), s)) in rows.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.int(user_id).push(", ").int(*slot).push(", ");
+        sql.text(provider).push(", ").text(model).push(", ");
+        sql.bool(*batch).push(", ");
+        push_sums(&mut sql, s);
+        sql.push(", ").int(s.max_input_tokens).push(")");
+    }
+    sql.push(" ON CONFLICT (user_id, slot, provider, resolved_model, batch) DO UPDATE SET ")
+        .push(&add_excluded("event_rollups", "MAX"));
+    sql.execute(conn)?;
+    Ok(())
+}
+
+fn sqlite_tags(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    rows: &[(TagKey<'_>, Sums)],
+) -> Result<(), StoreError> {
+    let mut sql = Sql::new(Backend::Sqlite);
+    sql.push("INSERT INTO tag_rollups (")
+        .push(TAG_COLUMNS)
+        .push(") VALUES ");
+    for (i, ((key, slot, value), s)) in rows.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.int(user_id).push(", ").text(key).push(", ");
+        sql.int(*slot).push(", ").text(value).push(", ");
+        push_sums(&mut sql, s);
+        sql.push(")");
+    }
+    sql.push(" ON CONFLICT (user_id, key, slot, value) DO UPDATE SET ")
+        .push(&add_excluded("tag_rollups", "MAX"));
+    sql.execute(conn)?;
+    Ok(())
+}
+
+fn push_sums(sql: &mut Sql, s: &Sums) {
+    sql.int(s.calls).push(", ").int(s.cost_nanos).push(", ");
+    sql.int(s.input_tokens)
+        .push(", ")
+        .int(s.output_tokens)
+        .push(", ");
+    sql.int(s.cached_input_tokens).push(", ");
+    sql.int(s.cache_write_tokens).push(", ");
+    sql.int(s.reasoning_tokens);
+}
+
+fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
+    rows.iter().map(f).collect()
+}
+
+/// PostgreSQL: one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE` per table.
+fn pg_models(
+    c: &mut PgConnection,
+    user_id: i64,
+    rows: &[(ModelKey<'_>, Sums)],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(format!(
+        "INSERT INTO event_rollups ({MODEL_COLUMNS}) \
+         SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (user_id, slot, provider, resolved_model, batch) DO UPDATE SET {}",
+        add_excluded("event_rollups", "GREATEST")
+    ))
+    .bind::<BigInt, _>(user_id)
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.0.0))
+    .bind::<Array<Text>, _>(column(rows, |r| r.0.1))
+    .bind::<Array<Text>, _>(column(rows, |r| r.0.2))
+    .bind::<Array<Bool>, _>(column(rows, |r| r.0.3))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.calls))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cost_nanos))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.input_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.output_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cached_input_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cache_write_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.reasoning_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.max_input_tokens))
+    .execute(c)?;
+    Ok(())
+}
+
+fn pg_tags(
+    c: &mut PgConnection,
+    user_id: i64,
+    rows: &[(TagKey<'_>, Sums)],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::sql_query(format!(
+        "INSERT INTO tag_rollups ({TAG_COLUMNS}) \
+         SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (user_id, key, slot, value) DO UPDATE SET {}",
+        add_excluded("tag_rollups", "GREATEST")
+    ))
+    .bind::<BigInt, _>(user_id)
+    .bind::<Array<Text>, _>(column(rows, |r| r.0.0))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.0.1))
+    .bind::<Array<Text>, _>(column(rows, |r| r.0.2))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.calls))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cost_nanos))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.input_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.output_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cached_input_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cache_write_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.reasoning_tokens))
+    .execute(c)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_floor_also_before_1970() {
+        assert_eq!(slot_of(0), 0);
+        assert_eq!(slot_of(SLOT_MICROS - 1), 0);
+        assert_eq!(slot_of(SLOT_MICROS), SLOT_MICROS);
+        assert_eq!(slot_of(-1), -SLOT_MICROS);
+        assert_eq!(slot_of(-SLOT_MICROS), -SLOT_MICROS);
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE tag_rollups;
+DROP TABLE event_rollups;
