@@ -4,8 +4,11 @@
 //!   SQLite and PostgreSQL (finding or starting a PostgreSQL server first).
 //! - `cargo xtask migrate [--database-url URL] [--revert]`: apply (or revert the last)
 //!   migrations of a database.
-//! - `cargo xtask bench`: the criterion benchmarks; figures go to docs/PERFORMANCE.md.
+//! - `cargo xtask bench [engine|http|analytics] [OPTIONS]`: the benchmark — criterion for
+//!   the engine, the release server under HTTP load on SQLite and PostgreSQL, analytics
+//!   over a seeded ledger; figures go to docs/PERFORMANCE.md (see `bench/mod.rs`).
 
+mod bench;
 mod pg;
 
 use std::process::{Command, ExitCode};
@@ -17,14 +20,15 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("migrate") => migrate(&args[1..]),
-        Some("bench") => bench(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  test [--sqlite-only] [-- ARGS]   run every test, SQLite and PostgreSQL\n  \
                  migrate [--database-url URL] [--revert]\n                                   apply pending migrations (or revert the last)\n  \
-                 bench [-- ARGS]                  run the criterion benchmarks"
+                 {}",
+                bench::USAGE
             );
             Err(String::new())
         }
@@ -157,12 +161,4 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-fn bench(args: &[String]) -> Result<()> {
-    let passthrough: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
-    let mut cmd = cargo();
-    cmd.args(["bench", "-p", "llmlab-engine", "--bench", "engine", "--"]);
-    cmd.args(passthrough);
-    run(cmd)
 }

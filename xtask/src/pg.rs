@@ -116,7 +116,8 @@ fn start_machine_cluster() -> bool {
     started
 }
 
-fn find_bin(name: &str) -> Option<PathBuf> {
+/// `name` on the `PATH`, else in the newest `/usr/lib/postgresql/*/bin`.
+pub fn find_bin(name: &str) -> Option<PathBuf> {
     if let Ok(path) = std::env::var("PATH") {
         for dir in std::env::split_paths(&path) {
             let p = dir.join(name);
