@@ -320,7 +320,7 @@ impl Store {
         user_id: i64,
         alert: &NewAlert,
     ) -> Result<Option<AlertRow>, StoreError> {
-        self.with_conn(|c| record(c, user_id, alert))
+        self.write(|c| record(c, user_id, alert))
     }
 
     /// See [`alerts::list`](list).
@@ -335,7 +335,7 @@ impl Store {
         lease_until: NaiveDateTime,
         limit: u32,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        self.with_conn(|c| claim_due(c, now, lease_until, limit))
+        self.write(|c| claim_due(c, now, lease_until, limit))
     }
 
     /// See [`alerts::record_attempt`](record_attempt).
@@ -345,12 +345,12 @@ impl Store {
         attempt: &NewDelivery,
         next: NextStep,
     ) -> Result<bool, StoreError> {
-        self.with_conn(|c| record_attempt(c, alert, attempt, next))
+        self.write(|c| record_attempt(c, alert, attempt, next))
     }
 
     /// See [`alerts::finish_without_attempt`](finish_without_attempt).
     pub fn finish_alert_delivery(&self, alert_id: i64, status: &str) -> Result<(), StoreError> {
-        self.with_conn(|c| finish_without_attempt(c, alert_id, status))
+        self.write(|c| finish_without_attempt(c, alert_id, status))
     }
 
     /// See [`alerts::deliveries`](deliveries).

@@ -337,7 +337,7 @@ fn push_from(
         Src::Events => {
             sql.push(" FROM events e ");
             match group_key {
-                Some(key) => push_tag_join(sql, user_id, filter, key),
+                Some(key) => push_tag_join(sql, key),
                 None => {
                     sql.push("WHERE ");
                 }
@@ -377,20 +377,13 @@ fn push_slot_range(sql: &mut Sql, filter: &EventFilter) {
     }
 }
 
-/// `JOIN event_tags g … WHERE `: the tag rows of `key`, bounded like the events (user
-/// and time range repeated on `g`, so the tag index can drive the join).
-fn push_tag_join(sql: &mut Sql, user_id: i64, filter: &EventFilter, key: &str) {
-    sql.push("JOIN event_tags g ON g.event_id = e.id AND g.user_id = ")
-        .int(user_id)
-        .push(" AND g.key = ")
-        .text(key);
-    if let Some(start) = filter.start_micros {
-        sql.push(" AND g.ts >= ").int(start);
-    }
-    if let Some(end) = filter.end_micros {
-        sql.push(" AND g.ts < ").int(end);
-    }
-    sql.push(" WHERE ");
+/// `JOIN event_tags g … WHERE `: each selected event's row for tag `key`, found by the
+/// tag table's primary key `(event_id, key)`, so the events' `(user_id, ts)` index drives
+/// the query (a tag-index scan over all of a key's values is far slower).
+fn push_tag_join(sql: &mut Sql, key: &str) {
+    sql.push("JOIN event_tags g ON g.event_id = e.id AND g.key = ")
+        .text(key)
+        .push(" WHERE ");
 }
 
 /// `ts` rounded down to a multiple of `width` (floor, also before 1970).
@@ -769,10 +762,10 @@ pub fn token_mix(
     ))
 }
 
-/// The distinct tag keys of the user's events in the filter's time range (provider, model
-/// and tag filters are not applied), alphabetical, at most `limit`. Read from the tag
-/// rollups, by whole slots: a key used only just outside a range that cuts a slot may be
-/// listed, which costs its readers one empty query.
+/// The distinct tag keys of the user's events in the filter's time range (by whole
+/// 15-minute slots; provider, model and tag filters are not applied), alphabetical, at
+/// most `limit`. A loose index scan over the tag rollups' key: one index probe per key,
+/// however many rows each key has.
 pub fn tag_keys(
     conn: &mut AnyConnection,
     user_id: i64,
@@ -785,15 +778,21 @@ pub fn tag_keys(
         key: String,
     }
     let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT DISTINCT r.key AS key FROM tag_rollups r WHERE r.user_id = ")
-        .int(user_id);
+    sql.push("WITH RECURSIVE k (key) AS (SELECT MIN(key) FROM tag_rollups WHERE user_id = ")
+        .int(user_id)
+        .push(" UNION ALL SELECT (SELECT MIN(t.key) FROM tag_rollups t WHERE t.user_id = ")
+        .int(user_id)
+        .push(" AND t.key > k.key) FROM k WHERE k.key IS NOT NULL) ")
+        .push("SELECT k.key AS key FROM k WHERE k.key IS NOT NULL AND EXISTS (SELECT 1 FROM tag_rollups r WHERE r.user_id = ")
+        .int(user_id)
+        .push(" AND r.key = k.key");
     if let Some(start) = filter.start_micros {
         sql.push(" AND r.slot >= ").int(rollups::slot_of(start));
     }
     if let Some(end) = filter.end_micros {
         sql.push(" AND r.slot < ").int(end);
     }
-    sql.push(" ORDER BY 1 LIMIT ").int(i64::from(limit));
+    sql.push(") ORDER BY 1 LIMIT ").int(i64::from(limit));
     let rows: Vec<Key> = sql.load(conn)?;
     Ok(rows.into_iter().map(|k| k.key).collect())
 }

@@ -116,7 +116,7 @@ pub fn touch(conn: &mut AnyConnection, id: i64, at: NaiveDateTime) -> Result<(),
 impl Store {
     /// See [`api_keys::create`](create).
     pub fn create_api_key(&self, user_id: i64, new: &NewApiKey) -> Result<ApiKeyRow, StoreError> {
-        self.with_conn(|c| create(c, user_id, new))
+        self.write(|c| create(c, user_id, new))
     }
 
     /// See [`api_keys::list`](list).
@@ -126,7 +126,7 @@ impl Store {
 
     /// See [`api_keys::delete`](delete).
     pub fn delete_api_key(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
-        self.with_conn(|c| delete(c, user_id, id))
+        self.write(|c| delete(c, user_id, id))
     }
 
     /// See [`api_keys::find_active_by_hash`](find_active_by_hash).
@@ -136,6 +136,6 @@ impl Store {
 
     /// See [`api_keys::touch`](touch).
     pub fn touch_api_key(&self, id: i64, at: NaiveDateTime) -> Result<(), StoreError> {
-        self.with_conn(|c| touch(c, id, at))
+        self.write(|c| touch(c, id, at))
     }
 }

@@ -170,7 +170,7 @@ pub fn delete(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<bool, S
 impl Store {
     /// See [`budgets::create`](create).
     pub fn create_budget(&self, user_id: i64, new: &NewBudget) -> Result<BudgetRow, StoreError> {
-        self.with_conn(|c| create(c, user_id, new))
+        self.write(|c| create(c, user_id, new))
     }
 
     /// See [`budgets::update`](update).
@@ -180,7 +180,7 @@ impl Store {
         id: i64,
         changes: &NewBudget,
     ) -> Result<BudgetRow, StoreError> {
-        self.with_conn(|c| update(c, user_id, id, changes))
+        self.write(|c| update(c, user_id, id, changes))
     }
 
     /// See [`budgets::list`](list).
@@ -204,6 +204,6 @@ impl Store {
 
     /// See [`budgets::delete`](delete).
     pub fn delete_budget(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
-        self.with_conn(|c| delete(c, user_id, id))
+        self.write(|c| delete(c, user_id, id))
     }
 }

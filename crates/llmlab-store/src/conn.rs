@@ -166,9 +166,12 @@ impl CustomizeConnection<AnyConnection, ConnectionError> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
         if let AnyConnection::Sqlite(c) = conn {
             // busy_timeout first: switching to WAL itself may have to wait for a lock.
+            // A 16 MiB page cache and 256 MiB of memory-mapped reads per connection: the
+            // defaults (2 MiB, no mmap) re-read index pages from the file at a million events.
             c.batch_execute(
                 "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456;",
             )
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
         }

@@ -661,7 +661,7 @@ impl Store {
         user_id: i64,
         event: &NewEvent,
     ) -> Result<(EventRow, InsertOutcome), StoreError> {
-        self.with_conn(|c| insert_event(c, user_id, event))
+        self.write(|c| insert_event(c, user_id, event))
     }
 
     /// See [`events::insert_batch`](insert_batch).
@@ -670,7 +670,7 @@ impl Store {
         user_id: i64,
         batch: &[NewEvent],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        self.with_conn(|c| insert_batch(c, user_id, batch))
+        self.write(|c| insert_batch(c, user_id, batch))
     }
 
     /// See [`events::find`](find).

@@ -142,7 +142,7 @@ impl Store {
         user_id: i64,
         price: &NewCustomPrice,
     ) -> Result<CustomPriceRow, StoreError> {
-        self.with_conn(|c| upsert(c, user_id, price))
+        self.write(|c| upsert(c, user_id, price))
     }
 
     /// See [`prices::list`](list).
@@ -167,6 +167,6 @@ impl Store {
         provider: &str,
         model: &str,
     ) -> Result<bool, StoreError> {
-        self.with_conn(|c| delete(c, user_id, provider, model))
+        self.write(|c| delete(c, user_id, provider, model))
     }
 }

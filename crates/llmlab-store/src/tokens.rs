@@ -53,7 +53,7 @@ impl Store {
         user_id: i64,
         expires_at: NaiveDateTime,
     ) -> Result<(), StoreError> {
-        self.with_conn(|c| revoke(c, jti, user_id, expires_at))
+        self.write(|c| revoke(c, jti, user_id, expires_at))
     }
 
     /// See [`tokens::is_revoked`](is_revoked).
@@ -63,6 +63,6 @@ impl Store {
 
     /// See [`tokens::purge_expired`](purge_expired).
     pub fn purge_revoked_tokens(&self, now: NaiveDateTime) -> Result<usize, StoreError> {
-        self.with_conn(|c| purge_expired(c, now))
+        self.write(|c| purge_expired(c, now))
     }
 }

@@ -65,7 +65,7 @@ pub fn find_by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<UserRow>, 
 impl Store {
     /// See [`users::create`](create).
     pub fn create_user(&self, new: &NewUser) -> Result<UserRow, StoreError> {
-        self.with_conn(|c| create(c, new))
+        self.write(|c| create(c, new))
     }
 
     /// See [`users::find_by_email`](find_by_email).

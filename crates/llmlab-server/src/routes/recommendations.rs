@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::providers::Catalog;
 use llmlab_recs::{
-    AnomalyConfig, DailyBreakdown, DailyCost, Dimension, LongPrompts, Method, ModelMix,
+    Anomaly, AnomalyConfig, DailyBreakdown, DailyCost, Dimension, LongPrompts, Method, ModelMix,
     OptimizationConfig, RecsError, SwitchConfig, TokenTotals, detect_anomalies, find_optimizations,
     long_context_thresholds, suggest_model_switches, total_potential_monthly_savings,
 };
@@ -60,13 +60,12 @@ async fn all(
     let days = window_days(&q)?;
     let now = Utc::now();
     let catalog = state.catalog.clone();
-    let (series, breakdown, mixes) = db(&state, move |s| -> Result<_, StoreError> {
-        let (series, breakdown) = daily(s, who.user_id, &anomaly_config, now)?;
+    let (found, mixes) = db(&state, move |s| -> Result<_, ApiError> {
+        let found = anomalies_for(s, who.user_id, &anomaly_config, now)?;
         let mixes = model_mixes(s, &catalog, who.user_id, days, now)?;
-        Ok((series, breakdown, mixes))
+        Ok((found, mixes))
     })
     .await?;
-    let found = detect_anomalies(&series, &breakdown, &anomaly_config)?;
     let switches = suggest_model_switches(&state.catalog, &mixes, days, &SwitchConfig::default())?;
     let tips = find_optimizations(&state.catalog, &mixes, days, &OptimizationConfig::default())?;
     let total = total_potential_monthly_savings(&switches, &tips);
@@ -92,8 +91,7 @@ async fn anomalies(
     let q = QueryPairs::parse(req.query_string())?;
     let config = anomaly_config(&q)?;
     let now = Utc::now();
-    let (series, breakdown) = db(&state, move |s| daily(s, who.user_id, &config, now)).await?;
-    let found = detect_anomalies(&series, &breakdown, &config)?;
+    let found = db(&state, move |s| anomalies_for(s, who.user_id, &config, now)).await?;
     Ok(HttpResponse::Ok().json(AnomalyList {
         anomalies: found.iter().map(AnomalyOut::from).collect(),
         days: config.days,
@@ -166,39 +164,56 @@ fn utc_day(micros: i64) -> NaiveDate {
         .date_naive()
 }
 
-/// The daily spend series and its breakdown by model, provider and tag value, for the
-/// history `config` needs, ending with today (UTC).
-fn daily(
+/// `[first, last]` as a store filter over whole UTC days.
+fn days_filter(first: NaiveDate, last: NaiveDate) -> EventFilter {
+    let micros = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_micros()
+    };
+    EventFilter::between(micros(first), micros(last + Duration::days(1)))
+}
+
+/// The anomalies of the history `config` needs, ending with today (UTC). Attribution
+/// needs a breakdown by model, provider and tag value; it is read only when some day is
+/// anomalous, and only for the days those anomalies are judged against.
+fn anomalies_for(
     store: &Store,
     user_id: i64,
     config: &AnomalyConfig,
     now: DateTime<Utc>,
-) -> Result<(Vec<DailyCost>, Vec<DailyBreakdown>), StoreError> {
+) -> Result<Vec<Anomaly>, ApiError> {
     let today = now.date_naive();
     let first = today - Duration::days(i64::from(config.history_days()) - 1);
-    let start = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    let filter = EventFilter::between(
-        start.timestamp_micros(),
-        (today + Duration::days(1))
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
-            .timestamp_micros(),
-    );
     // Gaps are zero-spend days; the series must start at the window's first day so a new
     // user's first day is not compared with nothing.
     let mut series = vec![DailyCost::new(first, Usd::ZERO)];
     series.extend(
         store
-            .slots(user_id, &filter, 86_400)?
+            .slots(user_id, &days_filter(first, today), 86_400)?
             .iter()
             .map(|r| DailyCost::new(utc_day(r.slot_start_micros), Usd::from_nanos(r.cost_nanos))),
     );
     series.push(DailyCost::new(today, Usd::ZERO));
+    let found = detect_anomalies(&series, &[], config)?;
+    let Some(earliest) = found.iter().map(|a| a.date).min() else {
+        return Ok(found);
+    };
+    let from = (earliest - Duration::days(i64::from(config.baseline_days))).max(first);
+    let breakdown = breakdown(store, user_id, &days_filter(from, today))?;
+    Ok(detect_anomalies(&series, &breakdown, config)?)
+}
 
+/// Daily spend by model, provider and tag value.
+fn breakdown(
+    store: &Store,
+    user_id: i64,
+    filter: &EventFilter,
+) -> Result<Vec<DailyBreakdown>, StoreError> {
     let mut breakdown = Vec::new();
     let mut per_provider: BTreeMap<(NaiveDate, String), Usd> = BTreeMap::new();
-    for r in store.daily_by_model(user_id, &filter)? {
+    for r in store.daily_by_model(user_id, filter)? {
         let (day, cost) = (utc_day(r.day_start_micros), Usd::from_nanos(r.cost_nanos));
         let slot = per_provider.entry((day, r.provider.clone())).or_default();
         *slot = slot.saturating_add(cost);
@@ -213,8 +228,8 @@ fn daily(
             .into_iter()
             .map(|((day, p), cost)| DailyBreakdown::new(day, Dimension::provider(p), cost)),
     );
-    for key in store.tag_keys(user_id, &filter, MAX_TAG_KEYS)? {
-        for r in store.daily_by_tag(user_id, &filter, &key)? {
+    for key in store.tag_keys(user_id, filter, MAX_TAG_KEYS)? {
+        for r in store.daily_by_tag(user_id, filter, &key)? {
             breakdown.push(DailyBreakdown::new(
                 utc_day(r.day_start_micros),
                 Dimension::tag(key.clone(), r.value),
@@ -222,7 +237,7 @@ fn daily(
             ));
         }
     }
-    Ok((series, breakdown))
+    Ok(breakdown)
 }
 
 fn token_totals(r: &TokenMixRow) -> TokenTotals {
