@@ -236,6 +236,77 @@ mod pg {
         Ok(inserted.into_iter().map(|r| r.id).collect())
     }
 
+    /// Stores one event, its tags and its rollup sums in ONE statement (one round trip,
+    /// no explicit transaction): the single-event path ingestion takes per request.
+    /// Returns its id, or `None` when its idempotency key is already stored (nothing is
+    /// written then: every step reads the event insert's `RETURNING`).
+    ///
+    /// The rollup step reads the model rollup's `RETURNING`, so its row is locked before
+    /// the tag rollups, which come in key order: the lock order of the batch path, so the
+    /// two cannot deadlock.
+    pub(super) fn insert_one(
+        c: &mut PgConnection,
+        row: &EventInsert<'_>,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> QueryResult<Option<i64>> {
+        let sql = format!(
+            "WITH ins AS (\
+               INSERT INTO events (user_id, event_id, provider, model, resolved_model, \
+               input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
+               reasoning_tokens, batch, cost_nanos, cost_source, price_effective_from, ts, \
+               latency_ms, tags_json, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+               $17, $18) ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id), \
+             tags AS (\
+               INSERT INTO event_tags (event_id, user_id, key, value, ts) \
+               SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($19, $20) AS k (key, value)), \
+             models AS (\
+               INSERT INTO event_rollups (user_id, slot, provider, resolved_model, batch, calls, \
+               cost_nanos, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
+               reasoning_tokens, max_input_tokens) \
+               SELECT $1, $21, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, $6 FROM ins \
+               ON CONFLICT (user_id, slot, provider, resolved_model, batch) DO UPDATE SET {} \
+               RETURNING 1 AS done), \
+             tag_sums AS (\
+               INSERT INTO tag_rollups (user_id, key, slot, value, calls, cost_nanos, \
+               input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
+               reasoning_tokens) \
+               SELECT $1, k.key, $21, k.value, 1, $12, $6, $7, $8, $9, $10 \
+               FROM models, unnest($19, $20) AS k (key, value) \
+               ON CONFLICT (user_id, key, slot, value) DO UPDATE SET {}) \
+             SELECT id FROM ins",
+            crate::rollups::add_excluded("event_rollups", "GREATEST"),
+            crate::rollups::add_excluded("tag_rollups", "GREATEST"),
+        );
+        let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
+        let values: Vec<&str> = tags.values().map(String::as_str).collect();
+        let ids: Vec<IdRow> = diesel::sql_query(sql)
+            .into_boxed()
+            .bind::<BigInt, _>(row.user_id)
+            .bind::<Nullable<Text>, _>(row.event_id)
+            .bind::<Text, _>(row.provider)
+            .bind::<Text, _>(row.model)
+            .bind::<Text, _>(row.resolved_model)
+            .bind::<BigInt, _>(row.input_tokens)
+            .bind::<BigInt, _>(row.output_tokens)
+            .bind::<BigInt, _>(row.cached_input_tokens)
+            .bind::<BigInt, _>(row.cache_write_tokens)
+            .bind::<BigInt, _>(row.reasoning_tokens)
+            .bind::<Bool, _>(row.batch)
+            .bind::<BigInt, _>(row.cost_nanos)
+            .bind::<Text, _>(row.cost_source)
+            .bind::<Nullable<Date>, _>(row.price_effective_from)
+            .bind::<BigInt, _>(row.ts)
+            .bind::<Nullable<BigInt>, _>(row.latency_ms)
+            .bind::<Text, _>(row.tags_json.as_str())
+            .bind::<Timestamp, _>(row.created_at)
+            .bind::<Array<Text>, _>(keys)
+            .bind::<Array<Text>, _>(values)
+            .bind::<BigInt, _>(crate::rollups::slot_of(row.ts))
+            .load(c)?;
+        Ok(ids.first().map(|r| r.id))
+    }
+
     /// Inserts tag rows.
     pub(super) fn insert_tags(c: &mut PgConnection, rows: &[TagInsert<'_>]) -> QueryResult<()> {
         diesel::sql_query(
@@ -470,11 +541,14 @@ pub fn insert_event(
     event: &NewEvent,
 ) -> Result<(EventRow, InsertOutcome), StoreError> {
     let created_at = now_utc();
-    let outcome = write_tx(conn, |conn| {
-        insert_all(conn, user_id, std::slice::from_ref(event), created_at)
-    })?
-    .pop()
-    .ok_or_else(|| StoreError::Query("no outcome for the event".into()))?;
+    let outcome = match conn {
+        AnyConnection::Postgresql(c) => insert_one_pg(c, user_id, event, created_at)?,
+        AnyConnection::Sqlite(_) => write_tx(conn, |conn| {
+            insert_all(conn, user_id, std::slice::from_ref(event), created_at)
+        })?
+        .pop()
+        .ok_or_else(|| StoreError::Query("no outcome for the event".into()))?,
+    };
     let row = match outcome {
         InsertOutcome::Inserted(id) => EventRow {
             id,
@@ -501,6 +575,49 @@ pub fn insert_event(
         InsertOutcome::Duplicate(id) => find(conn, user_id, id)?.ok_or(StoreError::NotFound)?,
     };
     Ok((row, outcome))
+}
+
+/// [`pg::insert_one`], then the stored event's id when the key was a repeat.
+fn insert_one_pg(
+    c: &mut PgConnection,
+    user_id: i64,
+    event: &NewEvent,
+    created_at: NaiveDateTime,
+) -> Result<InsertOutcome, StoreError> {
+    let row = EventInsert {
+        user_id,
+        event_id: event.event_id.as_deref(),
+        provider: &event.provider,
+        model: &event.model,
+        resolved_model: &event.resolved_model,
+        input_tokens: event.input_tokens,
+        output_tokens: event.output_tokens,
+        cached_input_tokens: event.cached_input_tokens,
+        cache_write_tokens: event.cache_write_tokens,
+        reasoning_tokens: event.reasoning_tokens,
+        batch: event.batch,
+        cost_nanos: event.cost_nanos,
+        cost_source: &event.cost_source,
+        price_effective_from: event.price_effective_from,
+        ts: event.ts,
+        latency_ms: event.latency_ms,
+        tags_json: serde_json::to_string(&event.tags)
+            .map_err(|err| StoreError::Query(err.to_string()))?,
+        created_at,
+    };
+    if let Some(id) = pg::insert_one(c, &row, &event.tags)? {
+        return Ok(InsertOutcome::Inserted(id));
+    }
+    let key = event.event_id.as_deref().unwrap_or_default();
+    let stored: Option<i64> = events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::event_id.eq(key))
+        .select(events::id)
+        .first(c)
+        .optional()?;
+    stored
+        .map(InsertOutcome::Duplicate)
+        .ok_or_else(|| StoreError::Query(format!("event '{key}' neither inserted nor found")))
 }
 
 /// Event `id` of `user_id`.

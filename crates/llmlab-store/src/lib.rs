@@ -138,6 +138,10 @@ impl Store {
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(connection_timeout)
+            // No `SELECT 1` before every checkout (a round trip per query on PostgreSQL):
+            // a connection that died fails its query, which reports `Unavailable`, and
+            // the pool drops it (`has_broken`) and connects afresh for the next caller.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager { url })?;
         Ok(Store {

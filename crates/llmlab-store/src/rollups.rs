@@ -102,7 +102,7 @@ const TAG_COLUMNS: &str = "user_id, key, slot, value, calls, cost_nanos, input_t
     output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens";
 
 /// `SET c = t.c + excluded.c, …` for the summed columns of `table`.
-fn add_excluded(table: &str, max: &str) -> String {
+pub(crate) fn add_excluded(table: &str, max: &str) -> String {
     let mut set: Vec<String> = [
         "calls",
         "cost_nanos",

@@ -120,7 +120,12 @@ fn seed(server: &Server, key: &str, options: &AnalyticsOptions) -> Result<Stats>
     let end = Utc::now();
     let seeders = (0..options.connections)
         .map(|i| Seeder {
-            calls: CallGen::history(SEED + i as u64, end, HISTORY_DAYS),
+            calls: CallGen::history(
+                SEED + i as u64,
+                end,
+                HISTORY_DAYS,
+                options.events / options.connections.max(1) as u64,
+            ),
             quota: quota.clone(),
             body: Vec::new(),
         })

@@ -50,6 +50,11 @@ pub struct CallGen {
 struct History {
     end: DateTime<Utc>,
     span_micros: i64,
+    /// Calls this generator is expected to make, and how many it made: the n-th call is
+    /// placed in the n-th of `expected` equal steps of the span, so history arrives in
+    /// time order, as an export of past traffic does.
+    expected: u64,
+    made: u64,
 }
 
 impl CallGen {
@@ -61,13 +66,16 @@ impl CallGen {
         }
     }
 
-    /// Past traffic spread uniformly over `days` days up to `end`, with both tags.
-    pub fn history(seed: u64, end: DateTime<Utc>, days: i64) -> CallGen {
+    /// About `expected` calls of past traffic spread evenly over `days` days up to `end`,
+    /// oldest first, with both tags.
+    pub fn history(seed: u64, end: DateTime<Utc>, days: i64, expected: u64) -> CallGen {
         CallGen {
             rng: SmallRng::seed_from_u64(seed),
             history: Some(History {
                 end,
                 span_micros: TimeDelta::days(days).num_microseconds().unwrap_or(i64::MAX),
+                expected: expected.max(1),
+                made: 0,
             }),
         }
     }
@@ -84,10 +92,13 @@ impl CallGen {
         };
         let team = *TEAMS.choose(rng).unwrap_or(&"a");
         let feature = *FEATURES.choose(rng).unwrap_or(&"chat");
-        let (timestamp, tags) = match &self.history {
+        let (timestamp, tags) = match &mut self.history {
             Some(h) => {
-                let back = rng.random_range(0..h.span_micros.max(1));
-                let at = h.end - TimeDelta::microseconds(back);
+                let step = (h.span_micros / i64::try_from(h.expected).unwrap_or(i64::MAX)).max(1);
+                let n = i64::try_from(h.made.min(h.expected - 1)).unwrap_or(0);
+                h.made += 1;
+                let offset = n.saturating_mul(step) + rng.random_range(0..step);
+                let at = h.end - TimeDelta::microseconds((h.span_micros - offset).max(0));
                 (Some(at), vec![("feature", feature), ("team", team)])
             }
             None if rng.random_bool(0.5) => (None, vec![("team", team)]),
@@ -211,7 +222,7 @@ mod tests {
         assert!(one["tags"]["team"].is_string());
 
         let end = Utc::now();
-        let mut past = CallGen::history(2, end, 90);
+        let mut past = CallGen::history(2, end, 90, 100);
         let batch: serde_json::Value =
             serde_json::from_slice(&past.batch_body(50)).map_err(|e| e.to_string())?;
         let events = batch["events"].as_array().ok_or("no events array")?;
