@@ -8,7 +8,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Compress, Logger, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use llmlab_engine::providers::Catalog;
-use llmlab_store::Store;
+use llmlab_store::{GroupCommit, Store};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -20,6 +20,9 @@ use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::state::{AlertChecks, AppState};
 use crate::webhooks::Webhooks;
+
+/// Most single events committed in one transaction.
+const GROUP_COMMIT_MAX: usize = 256;
 
 /// A bound, not yet running, server.
 pub struct Application {
@@ -56,7 +59,10 @@ impl Application {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
+        let writer = GroupCommit::start(store.clone(), GROUP_COMMIT_MAX)
+            .map_err(|e| format!("database: {e}"))?;
         let state = web::Data::new(AppState {
+            writer,
             store,
             catalog: Arc::new(catalog),
             jwt: JwtKeys::new(&settings.jwt_secret),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use llmlab_engine::providers::Catalog;
-use llmlab_store::Store;
+use llmlab_store::{GroupCommit, Store};
 
 use crate::auth::{JwtKeys, LoginLimiter};
 use crate::config::Settings;
@@ -16,6 +16,8 @@ use crate::webhooks::Webhooks;
 pub struct AppState {
     /// Database.
     pub store: Store,
+    /// Single events, committed in groups.
+    pub writer: GroupCommit,
     /// Pricing catalog (built-in plus `LLMLAB_CATALOG_PATH`).
     pub catalog: Arc<Catalog>,
     /// Session token keys.

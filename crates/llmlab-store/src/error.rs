@@ -6,7 +6,7 @@ use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 ///
 /// The server maps `NotFound` to 404, `Conflict` to 409, `Unavailable` to 503 and the
 /// rest to 500.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The configuration is unusable, e.g. an unsupported database URL scheme.

@@ -349,7 +349,7 @@ fn allocate_ids(conn: &mut AnyConnection, n: usize) -> Result<Vec<i64>, StoreErr
 }
 
 /// Stores `batch` for `user_id`; runs inside [`write_tx`]. See [`insert_batch`].
-fn insert_all(
+pub(crate) fn insert_all(
     conn: &mut AnyConnection,
     user_id: i64,
     batch: &[NewEvent],
@@ -549,7 +549,20 @@ pub fn insert_event(
         .pop()
         .ok_or_else(|| StoreError::Query("no outcome for the event".into()))?,
     };
-    let row = match outcome {
+    let row = stored_row(conn, user_id, event, outcome, created_at)?;
+    Ok((row, outcome))
+}
+
+/// The row `event` was stored as (`outcome` of storing it at `created_at`): built from
+/// the event when it was inserted, read back when its key was a repeat.
+pub(crate) fn stored_row(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    event: &NewEvent,
+    outcome: InsertOutcome,
+    created_at: NaiveDateTime,
+) -> Result<EventRow, StoreError> {
+    Ok(match outcome {
         InsertOutcome::Inserted(id) => EventRow {
             id,
             user_id,
@@ -573,8 +586,7 @@ pub fn insert_event(
             created_at,
         },
         InsertOutcome::Duplicate(id) => find(conn, user_id, id)?.ok_or(StoreError::NotFound)?,
-    };
-    Ok((row, outcome))
+    })
 }
 
 /// [`pg::insert_one`], then the stored event's id when the key was a repeat.

@@ -65,11 +65,13 @@ async fn track(
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.clone();
+    let writer = state.writer.clone();
     let user_id = who.user_id;
     let stored = db(&state, move |s: &Store| -> Result<_, ApiError> {
         let custom = s.list_custom_prices(user_id)?;
         let priced = ingest::prepare(&catalog, custom.as_slice(), body.0, Utc::now())?;
-        Ok(s.insert_event(user_id, &priced.event)?)
+        // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
+        Ok(writer.insert_event(user_id, priced.event)?)
     })
     .await;
     let (row, outcome) = stored.inspect_err(|e| {

@@ -8,6 +8,7 @@ mod analytics;
 mod budgets;
 mod crash;
 mod events;
+mod group_commit;
 mod migrations;
 
 use std::collections::BTreeMap;
