@@ -332,6 +332,9 @@ async fn alerts(
     Ok(HttpResponse::Ok().json(AlertList { alerts }))
 }
 
+/// Shortest time between two budget evaluations of one user under sustained ingestion.
+const EVALUATION_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// After ingestion: records an alert for every budget of the user whose spend has
 /// reached its threshold or amount in the current period, and wakes the webhook worker
 /// for the new ones. The unique constraint on (budget, period, level) makes it one alert
@@ -345,6 +348,7 @@ pub fn after_ingest(state: &web::Data<AppState>, user_id: i64) {
     let state = state.clone();
     actix_web::rt::spawn(async move {
         loop {
+            let started = std::time::Instant::now();
             match db(&state, move |s: &Store| {
                 record_alerts(s, user_id, Utc::now())
             })
@@ -357,6 +361,10 @@ pub fn after_ingest(state: &web::Data<AppState>, user_id: i64) {
             if !state.alert_checks.finish(user_id) {
                 break;
             }
+            // Events arrived meanwhile: evaluate again, but under sustained ingestion at
+            // most every EVALUATION_INTERVAL (an alert is then at most that late), not
+            // once per request.
+            actix_web::rt::time::sleep(EVALUATION_INTERVAL.saturating_sub(started.elapsed())).await;
         }
     });
 }
