@@ -249,9 +249,19 @@ both!(malformed_requests, |app: TestApp| {
         b"{}",
     );
     assert_error(&r, 400, "unsupported_content_type");
-    let big = vec![b' '; 2 * 1024 * 1024];
-    let r = client::raw(app.addr, "POST", "/api/events/track", &json_ct, &big);
-    assert_error(&r, 413, "payload_too_large");
+    // 10 MB against a 1 MiB limit, at every endpoint that takes a body.
+    let big = vec![b' '; 10 * 1024 * 1024];
+    for path in [
+        "/api/events/track",
+        "/api/events/batch",
+        "/api/budgets",
+        "/api/keys",
+        "/api/costs/estimate",
+        "/api/auth/signup",
+    ] {
+        let r = client::raw(app.addr, "POST", path, &json_ct, &big);
+        assert_error(&r, 413, "payload_too_large");
+    }
     let r = client::raw(
         app.addr,
         "POST",
