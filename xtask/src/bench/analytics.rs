@@ -6,6 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, TimeDelta, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
 
 use super::client::Client;
 use super::db::{FreshDb, Target};
@@ -52,6 +54,8 @@ impl Timing {
 pub struct AnalyticsResults {
     pub seeding: Stats,
     pub timings: Vec<Timing>,
+    /// PostgreSQL: the timings again after `VACUUM ANALYZE`.
+    pub settled: Option<Vec<Timing>>,
     pub memory: Memory,
     pub options: AnalyticsOptions,
 }
@@ -67,19 +71,30 @@ pub fn run(
         database_url: &db.url,
         dir: db.dir.path(),
     })?;
-    let results = measure(&server, options).map_err(|e| server.explain(e))?;
+    let results = measure(&server, &db, options).map_err(|e| server.explain(e))?;
     server.stop();
     Ok(results)
 }
 
-fn measure(server: &Server, options: &AnalyticsOptions) -> Result<AnalyticsResults> {
+fn measure(server: &Server, db: &FreshDb, options: &AnalyticsOptions) -> Result<AnalyticsResults> {
     let key = server::sign_up(server.addr)?;
     let seeding = seed(server, &key, options)?;
     create_budgets(server.addr, &key)?;
     let timings = time_endpoints(server, &key, options.repeat);
+    let settled = if db.url.starts_with("postgres") {
+        eprintln!("xtask: VACUUM ANALYZE, then the same calls again");
+        let mut conn =
+            PgConnection::establish(&db.url).map_err(|e| format!("VACUUM ANALYZE: {e}"))?;
+        conn.batch_execute("VACUUM ANALYZE")
+            .map_err(|e| format!("VACUUM ANALYZE: {e}"))?;
+        Some(time_endpoints(server, &key, options.repeat))
+    } else {
+        None
+    };
     Ok(AnalyticsResults {
         seeding,
         timings,
+        settled,
         memory: server::memory(server.pid())?,
         options: options.clone(),
     })

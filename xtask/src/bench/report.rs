@@ -300,9 +300,31 @@ pub fn analytics_section(backend: &str, r: &AnalyticsResults) -> Section {
          on one connection.",
         o.repeat
     ));
+    section.table(timing_table(&r.timings));
+    if let Some(settled) = &r.settled {
+        section.note(
+            "The same calls after `VACUUM ANALYZE` — what autovacuum does in steady state; \
+             right after a burst of upserts the rollup tables still carry dead row versions:"
+                .to_string(),
+        );
+        section.table(timing_table(settled));
+    }
+    for timing in r.timings.iter().filter(|t| t.problem.is_some()) {
+        let problem = timing.problem.as_deref().unwrap_or_default();
+        section.note(format!("Problem with `{}`: {problem}", timing.path));
+    }
+    section.note(format!(
+        "Server memory after the run: VmRSS {} MiB, VmHWM (peak) {} MiB.",
+        mib(r.memory.rss_kib),
+        mib(r.memory.peak_kib)
+    ));
+    section
+}
+
+fn timing_table(timings: &[super::analytics::Timing]) -> Table {
     let mut t = Table::new(&["GET", "status", "bytes", "first ms", "p50 ms", "p99 ms"]);
     let or_dash = |d: Option<Duration>| d.map_or_else(|| "—".to_string(), ms);
-    for timing in &r.timings {
+    for timing in timings {
         t.row(vec![
             format!("`{}`", timing.path),
             timing
@@ -314,17 +336,7 @@ pub fn analytics_section(backend: &str, r: &AnalyticsResults) -> Section {
             or_dash(timing.percentile(99.0)),
         ]);
     }
-    section.table(t);
-    for timing in r.timings.iter().filter(|t| t.problem.is_some()) {
-        let problem = timing.problem.as_deref().unwrap_or_default();
-        section.note(format!("Problem with `{}`: {problem}", timing.path));
-    }
-    section.note(format!(
-        "Server memory after the run: VmRSS {} MiB, VmHWM (peak) {} MiB.",
-        mib(r.memory.rss_kib),
-        mib(r.memory.peak_kib)
-    ));
-    section
+    t
 }
 
 /// Where and how the figures were taken: `## title`, then the date, the command, the
