@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::providers::Catalog;
 use llmlab_recs::{
-    Anomaly, AnomalyConfig, DailyBreakdown, DailyCost, Dimension, LongPrompts, Method, ModelMix,
+    Anomaly, AnomalyConfig, DailyBreakdown, DailyCost, Dimension, Method, ModelMix,
     OptimizationConfig, RecsError, SwitchConfig, TokenTotals, detect_anomalies, find_optimizations,
     long_context_thresholds, suggest_model_switches, total_potential_monthly_savings,
 };
@@ -294,24 +294,17 @@ fn model_mixes(
         let above = i64::try_from(threshold).unwrap_or(i64::MAX);
         for r in store.token_mix(user_id, &filter, Some(above))? {
             if let Some(mix) = mixes.get_mut(&(r.provider.clone(), r.model.clone())) {
-                let long = match mix
+                *mix = std::mem::take(mix).tracking_long_prompts(&[threshold]);
+                if let Some(long) = mix
                     .long_prompts
                     .iter_mut()
                     .find(|l| l.threshold_tokens == threshold)
                 {
-                    Some(l) => l,
-                    None => {
-                        mix.long_prompts.push(LongPrompts {
-                            threshold_tokens: threshold,
-                            ..LongPrompts::default()
-                        });
-                        mix.long_prompts.last_mut().expect("just pushed")
+                    if r.batch {
+                        long.batch = token_totals(&r);
+                    } else {
+                        long.standard = token_totals(&r);
                     }
-                };
-                if r.batch {
-                    long.batch = token_totals(&r);
-                } else {
-                    long.standard = token_totals(&r);
                 }
             }
         }

@@ -203,3 +203,42 @@ both!(recommendation_parameters_are_validated, |app: TestApp| {
     assert_eq!(r.json()["anomalies"], json!([]));
     assert_eq!(r.json()["method"], "robust");
 });
+
+both!(
+    long_prompts_are_priced_at_the_long_context_tier,
+    |app: TestApp| {
+        let token = app.signup("long@example.com");
+        let now = Utc::now();
+        let events: Vec<Value> = (0..20)
+            .map(|i| {
+                let input = if i < 10 { 200_000 } else { 1_000 };
+                json!({"provider": "google", "model": "gemini-1.5-pro", "input_tokens": input,
+                   "output_tokens": 1_000,
+                   "timestamp": (now - Duration::hours(i + 1)).to_rfc3339()})
+            })
+            .collect();
+        let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+        assert_eq!(r.json()["accepted"], 20, "{}", r.text());
+        let recs = app
+            .get("/api/recommendations/model-switching", &token)
+            .json();
+        let switch = recs["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current_model"] == "gemini-1.5-pro")
+            .unwrap_or_else(|| panic!("no switch from gemini-1.5-pro in {recs}"))
+            .clone();
+        // Ten prompts above 128k at $2.50/$10, ten below at $1.25/$5, per million tokens:
+        // 10 × (200,000 × 2.5 + 1,000 × 10) + 10 × (1,000 × 1.25 + 1,000 × 5) = $5.1625.
+        // At the standard rates alone it would be $2.6125.
+        assert!(
+            close(usd(&switch["current_monthly_cost_usd"]), 5.1625),
+            "{switch}"
+        );
+        assert_eq!(
+            switch["evidence"]["current_long_context"], "exact",
+            "{switch}"
+        );
+    }
+);
