@@ -762,10 +762,7 @@ impl From<&llmlab_recs::Anomaly> for AnomalyOut {
             z_score: a.z_score,
             seasonal_z_score: a.seasonal_z_score,
             severity: enum_name(&a.severity),
-            method: match a.method {
-                llmlab_recs::Method::ZScore => "zscore",
-                llmlab_recs::Method::Robust => "robust",
-            },
+            method: method_name(a.method),
             baseline_days: a.baseline_days,
             drivers: a
                 .drivers
@@ -780,6 +777,14 @@ impl From<&llmlab_recs::Anomaly> for AnomalyOut {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The API's name of an anomaly scoring method (the `method` query parameter's values).
+pub fn method_name(m: llmlab_recs::Method) -> &'static str {
+    match m {
+        llmlab_recs::Method::ZScore => "zscore",
+        llmlab_recs::Method::Robust => "robust",
     }
 }
 

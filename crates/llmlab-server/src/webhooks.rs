@@ -240,12 +240,12 @@ async fn deliver(state: web::Data<AppState>, alert: AlertRow) {
     };
     let ok = error.is_none();
     state.metrics.webhook(ok);
+    let wait = state.webhooks.backoff(attempt);
     let next = if ok {
         NextStep::Done(delivery::DELIVERED)
     } else if u32::try_from(attempt).unwrap_or(u32::MAX) >= state.webhooks.settings.max_attempts {
         NextStep::Done(delivery::FAILED)
     } else {
-        let wait = state.webhooks.backoff(attempt);
         NextStep::RetryAt(
             attempted_at.naive_utc() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX),
         )
@@ -267,7 +267,6 @@ async fn deliver(state: web::Data<AppState>, alert: AlertRow) {
     match recorded {
         Ok(_) => {
             if let NextStep::RetryAt(_) = next {
-                let wait = state.webhooks.backoff(attempt);
                 actix_web::rt::spawn(async move {
                     actix_web::rt::time::sleep(wait).await;
                     state.webhooks.wake();

@@ -155,6 +155,36 @@ struct EventInsert<'a> {
     created_at: NaiveDateTime,
 }
 
+impl<'a> EventInsert<'a> {
+    fn new(
+        user_id: i64,
+        e: &'a NewEvent,
+        created_at: NaiveDateTime,
+    ) -> Result<EventInsert<'a>, StoreError> {
+        Ok(EventInsert {
+            user_id,
+            event_id: e.event_id.as_deref(),
+            provider: &e.provider,
+            model: &e.model,
+            resolved_model: &e.resolved_model,
+            input_tokens: e.input_tokens,
+            output_tokens: e.output_tokens,
+            cached_input_tokens: e.cached_input_tokens,
+            cache_write_tokens: e.cache_write_tokens,
+            reasoning_tokens: e.reasoning_tokens,
+            batch: e.batch,
+            cost_nanos: e.cost_nanos,
+            cost_source: &e.cost_source,
+            price_effective_from: e.price_effective_from,
+            ts: e.ts,
+            latency_ms: e.latency_ms,
+            tags_json: serde_json::to_string(&e.tags)
+                .map_err(|err| StoreError::Query(err.to_string()))?,
+            created_at,
+        })
+    }
+}
+
 // `treat_none_as_default_value = false` on both: without it diesel turns a SQLite batch
 // into one INSERT per row, even for a struct without `Option` fields.
 #[derive(Insertable)]
@@ -380,30 +410,7 @@ pub(crate) fn insert_all(
     };
     let rows = unique
         .iter()
-        .map(|&i| {
-            let e = &batch[i];
-            Ok(EventInsert {
-                user_id,
-                event_id: e.event_id.as_deref(),
-                provider: &e.provider,
-                model: &e.model,
-                resolved_model: &e.resolved_model,
-                input_tokens: e.input_tokens,
-                output_tokens: e.output_tokens,
-                cached_input_tokens: e.cached_input_tokens,
-                cache_write_tokens: e.cache_write_tokens,
-                reasoning_tokens: e.reasoning_tokens,
-                batch: e.batch,
-                cost_nanos: e.cost_nanos,
-                cost_source: &e.cost_source,
-                price_effective_from: e.price_effective_from,
-                ts: e.ts,
-                latency_ms: e.latency_ms,
-                tags_json: serde_json::to_string(&e.tags)
-                    .map_err(|err| StoreError::Query(err.to_string()))?,
-                created_at,
-            })
-        })
+        .map(|&i| EventInsert::new(user_id, &batch[i], created_at))
         .collect::<Result<Vec<_>, StoreError>>()?;
 
     let mut returned: Vec<i64> = Vec::with_capacity(rows.len());
@@ -596,27 +603,7 @@ fn insert_one_pg(
     event: &NewEvent,
     created_at: NaiveDateTime,
 ) -> Result<InsertOutcome, StoreError> {
-    let row = EventInsert {
-        user_id,
-        event_id: event.event_id.as_deref(),
-        provider: &event.provider,
-        model: &event.model,
-        resolved_model: &event.resolved_model,
-        input_tokens: event.input_tokens,
-        output_tokens: event.output_tokens,
-        cached_input_tokens: event.cached_input_tokens,
-        cache_write_tokens: event.cache_write_tokens,
-        reasoning_tokens: event.reasoning_tokens,
-        batch: event.batch,
-        cost_nanos: event.cost_nanos,
-        cost_source: &event.cost_source,
-        price_effective_from: event.price_effective_from,
-        ts: event.ts,
-        latency_ms: event.latency_ms,
-        tags_json: serde_json::to_string(&event.tags)
-            .map_err(|err| StoreError::Query(err.to_string()))?,
-        created_at,
-    };
+    let row = EventInsert::new(user_id, event, created_at)?;
     if let Some(id) = pg::insert_one(c, &row, &event.tags)? {
         return Ok(InsertOutcome::Inserted(id));
     }

@@ -61,7 +61,7 @@ fn evaluate_row(
     user_id: i64,
     b: &BudgetRow,
     now: DateTime<Utc>,
-) -> Result<Evaluation, ApiError> {
+) -> Result<(BudgetSpec, Evaluation), ApiError> {
     let (spec, scope) = spec(b)?;
     let window = llmlab_engine::period::period_window(spec.period, now, spec.zone);
     let filter = EventFilter {
@@ -72,7 +72,8 @@ fn evaluate_row(
         end_micros: window.end.map(|t| t.timestamp_micros()),
     };
     let spent = s.spend(user_id, &filter)?;
-    Ok(evaluate(&spec, Usd::from_nanos(spent), now))
+    let evaluation = evaluate(&spec, Usd::from_nanos(spent), now);
+    Ok((spec, evaluation))
 }
 
 fn budget_out(b: BudgetRow, e: Evaluation) -> BudgetOut {
@@ -111,7 +112,7 @@ async fn list(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse,
         let now = Utc::now();
         let mut out = Vec::new();
         for b in s.list_budgets(who.user_id)? {
-            let e = evaluate_row(s, who.user_id, &b, now)?;
+            let (_, e) = evaluate_row(s, who.user_id, &b, now)?;
             out.push(budget_out(b, e));
         }
         Ok(out)
@@ -211,7 +212,7 @@ async fn upsert(
             Some(b) => (s.update_budget(who.user_id, b.id, &form)?, false),
             None => (s.create_budget(who.user_id, &form)?, true),
         };
-        let eval = evaluate_row(s, who.user_id, &row, Utc::now())?;
+        let (_, eval) = evaluate_row(s, who.user_id, &row, Utc::now())?;
         Ok((row, created, eval))
     })
     .await?;
@@ -269,7 +270,7 @@ async fn check(
             if !scope.covers(provider.as_deref(), model.as_deref(), &tags) {
                 continue;
             }
-            let e = evaluate_row(s, who.user_id, &b, now)?;
+            let (_, e) = evaluate_row(s, who.user_id, &b, now)?;
             allowed &= e.status != BudgetStatus::Exceeded;
             budgets.push(CheckBudget {
                 id: b.id,
@@ -373,8 +374,7 @@ pub fn after_ingest(state: &web::Data<AppState>, user_id: i64) {
 fn record_alerts(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<bool, ApiError> {
     let mut to_deliver = false;
     for b in s.list_budgets(user_id)? {
-        let e = evaluate_row(s, user_id, &b, now)?;
-        let (spec, _) = spec(&b)?;
+        let (spec, e) = evaluate_row(s, user_id, &b, now)?;
         let period_start = e.window.start.map_or(0, |t| t.timestamp_micros());
         for level in crossed_levels(&spec, Usd::ZERO, e.spent) {
             let alert = NewAlert {

@@ -1,7 +1,5 @@
 //! Event ingestion, listing and CSV export.
 
-use std::collections::BTreeMap;
-
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
@@ -31,7 +29,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 
 /// A stored row as the API shows it.
 pub fn event_out(r: EventRow) -> EventOut {
-    let tags: BTreeMap<String, String> = serde_json::from_str(&r.tags_json).unwrap_or_default();
+    let tags = r.tags();
     EventOut {
         id: r.id,
         provider: r.provider,

@@ -23,7 +23,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::Identity;
 use crate::dto::{
     AnomalyList, AnomalyOut, ModelSwitchList, ModelSwitchOut, OptimizationOut, Recommendations,
-    RecsQuery,
+    RecsQuery, method_name,
 };
 use crate::error::ApiError;
 use crate::query::QueryPairs;
@@ -126,13 +126,6 @@ async fn model_switching(
 
 fn window_days(q: &QueryPairs) -> Result<u32, ApiError> {
     Ok(q.int("days", 30, 1, 365)? as u32)
-}
-
-fn method_name(m: Method) -> &'static str {
-    match m {
-        Method::ZScore => "zscore",
-        Method::Robust => "robust",
-    }
 }
 
 fn anomaly_config(q: &QueryPairs) -> Result<AnomalyConfig, ApiError> {
