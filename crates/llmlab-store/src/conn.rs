@@ -1,6 +1,9 @@
 //! Connections: the backend chosen from the URL, the pool, SQLite's pragmas, and the
 //! helpers that run backend-specific SQL and write transactions.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{CustomizeConnection, ManageConnection, R2D2Connection};
 use diesel::result::ConnectionError;
@@ -127,34 +130,58 @@ fn scheme_of(url: &str) -> Option<&str> {
     valid.then_some(scheme)
 }
 
+/// A pooled connection, whether a query on it reported the server gone, and the last
+/// loss it is known to have survived.
+///
+/// diesel's own `is_broken` only looks at the transaction manager: a PostgreSQL
+/// connection whose backend was terminated outside a transaction looks healthy, and the
+/// pool would hand it out again after the database is back, failing one request per
+/// dead connection. So the store marks a connection `lost` when a query on it reports
+/// [`StoreError::Unavailable`] (the pool drops it on return) and counts the loss; a
+/// connection older than the latest loss answers a ping before its next use.
+pub(crate) struct PooledAny {
+    pub(crate) conn: AnyConnection,
+    pub(crate) lost: bool,
+    pub(crate) checked_at_loss: u64,
+}
+
 /// The r2d2 connection manager: opens the backend the URL named (never guessing from the string).
 #[derive(Debug, Clone)]
-pub struct ConnectionManager {
+pub(crate) struct ConnectionManager {
     pub(crate) url: DatabaseUrl,
+    /// How many times a connection of this pool has been found lost.
+    pub(crate) losses: Arc<AtomicU64>,
 }
 
 impl ManageConnection for ConnectionManager {
-    type Connection = AnyConnection;
+    type Connection = PooledAny;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<AnyConnection, ConnectionError> {
-        Ok(match self.url.backend {
+    fn connect(&self) -> Result<PooledAny, ConnectionError> {
+        let conn = match self.url.backend {
             Backend::Postgres => {
                 AnyConnection::Postgresql(PgConnection::establish(&self.url.target)?)
             }
             Backend::Sqlite => {
                 AnyConnection::Sqlite(SqliteConnection::establish(&self.url.target)?)
             }
+        };
+        Ok(PooledAny {
+            conn,
+            lost: false,
+            checked_at_loss: self.losses.load(Ordering::Acquire),
         })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
-        conn.ping()
+    fn is_valid(&self, pooled: &mut PooledAny) -> Result<(), ConnectionError> {
+        pooled
+            .conn
+            .ping()
             .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
+    fn has_broken(&self, pooled: &mut PooledAny) -> bool {
+        pooled.lost || pooled.conn.is_broken()
     }
 }
 
@@ -162,9 +189,9 @@ impl ManageConnection for ConnectionManager {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqlitePragmas;
 
-impl CustomizeConnection<AnyConnection, ConnectionError> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
-        if let AnyConnection::Sqlite(c) = conn {
+impl CustomizeConnection<PooledAny, ConnectionError> for SqlitePragmas {
+    fn on_acquire(&self, pooled: &mut PooledAny) -> Result<(), ConnectionError> {
+        if let AnyConnection::Sqlite(c) = &mut pooled.conn {
             // busy_timeout first: switching to WAL itself may have to wait for a lock.
             // A 16 MiB page cache and 256 MiB of memory-mapped reads per connection: the
             // defaults (2 MiB, no mmap) re-read index pages from the file at a million events.

@@ -112,19 +112,23 @@ fn commit(store: &Store, group: &[Job]) -> Vec<Reply> {
     });
     match stored {
         Ok(outcomes) => {
-            let mut conn = match store.conn() {
-                Ok(conn) => conn,
-                Err(e) => return group.iter().map(|_| Err(e.clone())).collect(),
-            };
-            group
-                .iter()
-                .zip(outcomes)
-                .map(|(job, outcome)| {
-                    let outcome = outcome.ok_or_else(|| StoreError::Query("no outcome".into()))?;
-                    let row = stored_row(&mut conn, job.user_id, &job.event, outcome, created_at)?;
-                    Ok((row, outcome))
-                })
-                .collect()
+            // Committed: reading the rows back fails only with the database, so for all.
+            let rows = store.with_conn(|conn| {
+                group
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(job, outcome)| {
+                        let outcome =
+                            outcome.ok_or_else(|| StoreError::Query("no outcome".into()))?;
+                        let row = stored_row(conn, job.user_id, &job.event, outcome, created_at)?;
+                        Ok((row, outcome))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            });
+            match rows {
+                Ok(rows) => rows.into_iter().map(Ok).collect(),
+                Err(e) => group.iter().map(|_| Err(e.clone())).collect(),
+            }
         }
         Err(StoreError::Unavailable(message)) => group
             .iter()

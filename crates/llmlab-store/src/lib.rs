@@ -53,12 +53,13 @@ pub mod test_support;
 pub mod tokens;
 pub mod users;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{Pool, PooledConnection};
+use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 
 pub use alerts::{AlertRow, DeliveryRow, NewAlert, NewDelivery, NextStep, delivery};
 pub use analytics::{
@@ -67,7 +68,7 @@ pub use analytics::{
 };
 pub use api_keys::{ApiKeyRow, NewApiKey, TOUCH_INTERVAL};
 pub use budgets::{BudgetRow, NewBudget};
-pub use conn::{AnyConnection, Backend, ConnectionManager, DatabaseUrl, write_tx};
+pub use conn::{AnyConnection, Backend, DatabaseUrl, write_tx};
 pub use error::StoreError;
 pub use events::{EventCursor, EventFilter, EventPage, EventRow, InsertOutcome, NewEvent};
 pub use group_commit::GroupCommit;
@@ -75,20 +76,19 @@ pub use migrations::migration_names;
 pub use prices::{CustomPriceRow, NewCustomPrice};
 pub use users::{NewUser, UserRow};
 
-use conn::SqlitePragmas;
+use conn::{ConnectionManager, SqlitePragmas};
 
 /// How long `Store` waits for a pooled connection before reporting
 /// [`StoreError::Unavailable`].
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A pooled connection checked out of a [`Store`].
-pub type PooledConn = PooledConnection<ConnectionManager>;
 
 /// The database: a connection pool and the backend it talks to. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<ConnectionManager>,
     backend: Backend,
+    /// Shared with the pool's manager: see [`conn::PooledAny`].
+    losses: Arc<AtomicU64>,
     /// SQLite admits one writer at a time. Writers of this process queue here, woken as
     /// soon as the previous one finishes, instead of polling the file lock through
     /// `busy_timeout`'s sleeps (which put tens of milliseconds on the tail under load).
@@ -136,19 +136,25 @@ impl Store {
         if backend == Backend::Sqlite {
             create_parent_dir(&url.target)?;
         }
+        let losses = Arc::new(AtomicU64::new(0));
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(connection_timeout)
             // No `SELECT 1` before every checkout (a round trip per query on PostgreSQL):
-            // a connection that died fails its query, which reports `Unavailable`, and
-            // the pool drops it (`has_broken`) and connects afresh for the next caller.
+            // a connection that died fails its query, which reports `Unavailable`;
+            // `with_conn` marks it lost, and the pool drops it (`has_broken`) and
+            // connects afresh for the next caller.
             .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas))
-            .build(ConnectionManager { url })?;
+            .build(ConnectionManager {
+                url,
+                losses: losses.clone(),
+            })?;
         Ok(Store {
             pool,
             backend,
+            losses,
             writer: Arc::default(),
         })
     }
@@ -158,17 +164,46 @@ impl Store {
         self.backend
     }
 
-    /// Checks a connection out of the pool.
-    pub fn conn(&self) -> Result<PooledConn, StoreError> {
-        Ok(self.pool.get()?)
-    }
-
-    /// Runs `f` with a pooled connection.
+    /// Runs `f` with a pooled connection. When `f` reports the database unavailable,
+    /// the connection is not handed out again.
     pub fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        f(&mut *self.conn()?)
+        let mut pooled = self.checkout()?;
+        let result = f(&mut pooled.conn);
+        if let Err(StoreError::Unavailable(_)) = &result {
+            pooled.lost = true;
+            self.losses.fetch_add(1, Ordering::AcqRel);
+        }
+        result
+    }
+
+    /// A connection from the pool that has answered since the latest loss. After a
+    /// database restart every idle connection is dead; each is pinged once and dropped
+    /// here instead of failing a request.
+    fn checkout(&self) -> Result<PooledConnection<ConnectionManager>, StoreError> {
+        let mut attempts = self.pool.max_size() + 1;
+        loop {
+            let mut pooled = self.pool.get()?;
+            let losses = self.losses.load(Ordering::Acquire);
+            if pooled.checked_at_loss == losses {
+                return Ok(pooled);
+            }
+            match pooled.conn.ping() {
+                Ok(()) => {
+                    pooled.checked_at_loss = losses;
+                    return Ok(pooled);
+                }
+                Err(e) => {
+                    pooled.lost = true;
+                    attempts -= 1;
+                    if attempts == 0 {
+                        return Err(StoreError::Unavailable(e.to_string()));
+                    }
+                }
+            }
+        }
     }
 
     /// Runs `f`, which writes, with a pooled connection; on SQLite after the writers

@@ -5,7 +5,7 @@
 //! `LLMLAB_TEST_SQLITE_ONLY=1` is set, in which case they return early.
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::{Backend, Store};
 
@@ -111,6 +111,62 @@ impl TestDb {
     /// When connecting or migrating fails.
     pub fn store(&self) -> Store {
         Store::connect(&self.url, 10).unwrap_or_else(|e| panic!("connect {}: {e}", self.url))
+    }
+}
+
+impl TestDb {
+    /// PostgreSQL only, for outage tests: terminates every connection to this database
+    /// and waits until they are gone (termination is a signal, not a handshake). With
+    /// `refuse_new`, new connections are refused until [`TestDb::admit_connections`].
+    ///
+    /// # Panics
+    /// On SQLite, or when the backends outlive two seconds.
+    pub fn terminate_connections(&self, refuse_new: bool) {
+        let (server, name) = self.pg.as_ref().expect("a PostgreSQL test database");
+        let mut admin = admin_connection(server);
+        if refuse_new {
+            admin
+                .batch_execute(&format!(
+                    "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
+                ))
+                .unwrap_or_else(|e| panic!("refuse connections to {name}: {e}"));
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Alive {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let terminate = format!(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        );
+        let alive = format!(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        );
+        let mut count = |sql: &str| {
+            diesel::sql_query(sql)
+                .get_result::<Alive>(&mut admin)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .n
+        };
+        count(&terminate);
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            count(&alive) == 0
+        });
+        assert!(gone, "connections to {name} outlived their termination");
+    }
+
+    /// PostgreSQL only: admits new connections again after
+    /// [`TestDb::terminate_connections`]`(true)`.
+    pub fn admit_connections(&self) {
+        let (server, name) = self.pg.as_ref().expect("a PostgreSQL test database");
+        admin_connection(server)
+            .batch_execute(&format!(
+                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
+            ))
+            .unwrap_or_else(|e| panic!("admit connections to {name}: {e}"));
     }
 }
 

@@ -25,7 +25,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub backend: Backend,
     env: Vec<(String, String)>,
-    _db: Option<TestDb>,
+    db: Option<TestDb>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -64,7 +64,7 @@ pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestAp
         addr,
         backend,
         env,
-        _db: Some(db),
+        db: Some(db),
         handle,
     })
 }
@@ -87,13 +87,11 @@ fn start_server(env: &[(String, String)]) -> (SocketAddr, actix_web::dev::Server
 }
 
 impl TestApp {
-    /// The database this server uses.
-    pub fn database_url(&self) -> String {
-        self.env
-            .iter()
-            .find(|(k, _)| k == "DATABASE_URL")
-            .map(|(_, v)| v.clone())
-            .unwrap()
+    /// The throwaway database behind this server.
+    pub fn db(&self) -> &TestDb {
+        self.db
+            .as_ref()
+            .expect("the first instance owns the database")
     }
 
     /// Another server instance on the same database and settings, as in a scaled-out
@@ -104,7 +102,7 @@ impl TestApp {
             addr,
             backend: self.backend,
             env: self.env.clone(),
-            _db: None,
+            db: None,
             handle,
         }
     }

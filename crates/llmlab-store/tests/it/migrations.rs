@@ -152,34 +152,19 @@ fn sqlite_file_directory_is_created() {
 /// call is `Unavailable`, and the same `Store` works again once the database is back.
 #[test]
 fn postgres_outage_is_unavailable_then_recovers() {
-    use diesel::connection::SimpleConnection;
-    use diesel::{Connection, PgConnection};
-
     if llmlab_store::test_support::sqlite_only() {
         return;
     }
     let db = llmlab_store::test_support::TestDb::new(Backend::Postgres);
-    let name = db.url().rsplit('/').next().unwrap().to_owned();
-    let admin_url = db.url().replace(&format!("/{name}"), "/postgres");
-    let mut admin = PgConnection::establish(&admin_url).unwrap();
     let store = Store::connect_with(db.url(), 3, Duration::from_secs(1)).unwrap();
     let id = crate::user(&store, "outage@x.test");
 
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
-        ))
-        .unwrap();
+    db.terminate_connections(true);
     let down = store.find_user(id);
     assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
     assert!(matches!(store.ping(), Err(StoreError::Unavailable(_))));
 
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
-        ))
-        .unwrap();
+    db.admit_connections();
     let back = (0..20).find_map(|_| {
         std::thread::sleep(Duration::from_millis(100));
         store.find_user(id).ok()
@@ -188,5 +173,41 @@ fn postgres_outage_is_unavailable_then_recovers() {
         back.flatten().map(|u| u.id),
         Some(id),
         "the store recovers by itself"
+    );
+}
+
+/// PostgreSQL only: after a restart kills every pooled connection, the first call that
+/// meets a dead one reports `Unavailable`, and no call after it does: the other dead
+/// connections are found by a ping and replaced, not handed out to fail one by one.
+#[test]
+fn postgres_restart_costs_at_most_one_failed_call() {
+    use diesel::connection::SimpleConnection;
+
+    if llmlab_store::test_support::sqlite_only() {
+        return;
+    }
+    let db = llmlab_store::test_support::TestDb::new(Backend::Postgres);
+    let store = Store::connect_with(db.url(), 4, Duration::from_secs(1)).unwrap();
+    let id = crate::user(&store, "restart@x.test");
+    // Four connections in use at once, so the pool holds four when they return.
+    let all_out = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                store
+                    .with_conn(|c| {
+                        all_out.wait();
+                        Ok(c.batch_execute("SELECT 1")?)
+                    })
+                    .unwrap()
+            });
+        }
+    });
+
+    db.terminate_connections(false);
+    let results: Vec<_> = (0..12).map(|_| store.find_user(id)).collect();
+    assert!(
+        results[1..].iter().all(Result::is_ok),
+        "only the first call may fail: {results:?}"
     );
 }
