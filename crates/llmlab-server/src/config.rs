@@ -58,6 +58,10 @@ pub struct WebhookSettings {
     /// `LLMLAB_WEBHOOK_POLL_MS`: how often an instance looks for due deliveries (new
     /// alerts of its own wake it at once).
     pub poll_ms: u64,
+    /// `LLMLAB_WEBHOOK_ALLOW_PRIVATE`: whether webhooks may target loopback, private and
+    /// link-local addresses. Off by default: any user can set a budget's webhook, and the
+    /// server must not become their way into its own network (or a cloud metadata service).
+    pub allow_private: bool,
 }
 
 /// A setting that cannot be used; the message says which and why.
@@ -100,6 +104,15 @@ impl Settings {
                             "{key} must be an integer in {min}..={max}, not '{v}'"
                         ))
                     }),
+            }
+        };
+        let flag = |key: &str| -> Result<bool, ConfigError> {
+            match get(key).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+                None | Some("false" | "0" | "no" | "off") => Ok(false),
+                Some("true" | "1" | "yes" | "on") => Ok(true),
+                Some(other) => Err(ConfigError(format!(
+                    "{key} must be true or false, not '{other}'"
+                ))),
             }
         };
         let jwt_secret = match (get("LLMLAB_JWT_SECRET"), environment) {
@@ -148,6 +161,7 @@ impl Settings {
                 max_attempts: number("LLMLAB_WEBHOOK_MAX_ATTEMPTS", 6, 1, 100)? as u32,
                 backoff_ms: number("LLMLAB_WEBHOOK_BACKOFF_MS", 1_000, 1, 3_600_000)? as u64,
                 poll_ms: number("LLMLAB_WEBHOOK_POLL_MS", 1_000, 10, 600_000)? as u64,
+                allow_private: flag("LLMLAB_WEBHOOK_ALLOW_PRIVATE")?,
             },
             database_url,
         })
@@ -188,6 +202,36 @@ mod tests {
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
+    /// Every `LLMLAB_*` key this file reads is documented in `.env.example`, and every key
+    /// there is one the server reads.
+    #[test]
+    fn env_example_lists_every_key() {
+        fn keys(text: &str, quoted: bool) -> std::collections::BTreeSet<String> {
+            let marker = if quoted { "\"LLMLAB_" } else { "LLMLAB_" };
+            text.match_indices(marker)
+                .map(|(i, m)| {
+                    let rest = &text[i + m.len() - "LLMLAB_".len()..];
+                    let end = rest
+                        .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                        .unwrap_or(rest.len());
+                    rest[..end].to_string()
+                })
+                // this test's own marker
+                .filter(|key| key != "LLMLAB_")
+                .collect()
+        }
+        let example = include_str!("../../../.env.example");
+        let assigned: String = example
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(
+            keys(include_str!("config.rs"), true),
+            keys(&assigned, false)
+        );
+    }
+
     #[test]
     fn zero_configuration_is_development_on_sqlite() {
         let s = with(&[]).expect("defaults");
@@ -212,5 +256,18 @@ mod tests {
         let e = with(&[("LLMLAB_TOKEN_TTL_MINUTES", "-5")]).expect_err("must fail");
         assert!(e.to_string().contains("LLMLAB_TOKEN_TTL_MINUTES"));
         assert!(with(&[("LLMLAB_ENV", "staging")]).is_err());
+    }
+
+    #[test]
+    fn flags_are_true_or_false() {
+        let private = |v: &str| with(&[("LLMLAB_WEBHOOK_ALLOW_PRIVATE", v)]);
+        assert!(!with(&[]).expect("defaults").webhooks.allow_private);
+        assert!(private("TRUE").expect("true").webhooks.allow_private);
+        assert!(!private("0").expect("0").webhooks.allow_private);
+        let e = private("maybe").expect_err("must fail");
+        assert!(
+            e.to_string().contains("LLMLAB_WEBHOOK_ALLOW_PRIVATE"),
+            "{e}"
+        );
     }
 }

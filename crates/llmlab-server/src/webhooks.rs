@@ -10,7 +10,12 @@
 //!   `X-LLMLab-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
 //!   with the user's secret from `GET /api/budgets/webhook-secret`; the timestamp lets
 //!   them refuse replays.
+//! - Receivers must be public: unless `LLMLAB_WEBHOOK_ALLOW_PRIVATE` is set, a budget
+//!   cannot name a loopback, private or link-local address ([`check_target`]), and the
+//!   delivery client refuses to connect to one whatever a host name resolves to at
+//!   delivery time ([`PublicOnly`]), so DNS cannot be used to reach inside.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -21,6 +26,8 @@ use llmlab_store::{AlertRow, NewDelivery, NextStep, StoreError, delivery};
 use serde::Serialize;
 use sha2::Sha256;
 use tokio::sync::Notify;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::config::WebhookSettings;
 use crate::routes::db;
@@ -66,14 +73,18 @@ impl Webhooks {
             settings.secret.clone().into_bytes()
         };
         let timeout = Duration::from_millis(settings.timeout_ms);
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             // A receiver's redirect is its answer, not a new destination.
             .max_redirects(0)
             .user_agent(concat!("LLMLab-Webhook/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .build();
+        let agent = if settings.allow_private {
+            config.into()
+        } else {
+            ureq::Agent::with_parts(config, DefaultConnector::new(), PublicOnly)
+        };
         Webhooks {
             settings: settings.clone(),
             key,
@@ -108,6 +119,98 @@ impl Webhooks {
             .unwrap_or(0)
             .min(20);
         Duration::from_millis(self.settings.backoff_ms.saturating_mul(1 << doublings))
+    }
+}
+
+/// Whether `ip` is only reachable inside a network or host: loopback, private (RFC 1918,
+/// unique-local IPv6), shared address space (RFC 6598), link-local (including the cloud
+/// metadata address 169.254.169.254), unspecified, broadcast, multicast and reserved
+/// ranges, also when written as an IPv4-mapped IPv6 address.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || a == 0 // "this network"
+                || (a == 100 && (64..128).contains(&b)) // shared address space
+                || a >= 240 // reserved
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+        }
+    }
+}
+
+/// Checks a budget's webhook URL: a well-formed http(s) URL with a host, and, unless
+/// internal receivers are allowed, not a literal internal address or `localhost`.
+/// Names that resolve inside are refused at delivery by [`PublicOnly`].
+pub fn check_target(url: &str, allow_private: bool) -> Result<(), &'static str> {
+    let uri: ureq::http::Uri = url.parse().map_err(|_| "must be an http(s) URL")?;
+    let host = match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => host,
+        _ => return Err("must be an http(s) URL"),
+    };
+    if allow_private {
+        return Ok(());
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let internal = match host.parse::<IpAddr>() {
+        Ok(ip) => is_internal(ip),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+    };
+    if internal {
+        return Err("must not target a loopback, private or link-local address");
+    }
+    Ok(())
+}
+
+/// The delivery client's resolver: the system's, keeping only public addresses. A
+/// receiver whose name resolves only inside fails its attempt with a message saying so.
+#[derive(Debug)]
+struct PublicOnly;
+
+impl Resolver for PublicOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let resolved = DefaultResolver::default().resolve(uri, config, timeout)?;
+        let public: Vec<SocketAddr> = resolved
+            .iter()
+            .copied()
+            .filter(|a| !is_internal(a.ip()))
+            .collect();
+        if public.is_empty() {
+            return Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} resolves only to internal addresses, which webhooks may not target \
+                     (LLMLAB_WEBHOOK_ALLOW_PRIVATE)",
+                    uri.host().unwrap_or_default()
+                ),
+            )));
+        }
+        let mut kept = self.empty();
+        for address in public {
+            kept.push(address);
+        }
+        Ok(kept)
     }
 }
 
@@ -288,6 +391,7 @@ mod tests {
             max_attempts: 5,
             backoff_ms: 100,
             poll_ms: 1000,
+            allow_private: false,
         }
     }
 
@@ -318,6 +422,87 @@ mod tests {
         assert_ne!(a.secret_for(1), b.secret_for(1));
         assert_eq!(a.secret_for(1), a.secret_for(1));
         assert!(a.secret_for(1).starts_with("whsec_"));
+    }
+
+    #[test]
+    fn internal_addresses() {
+        let internal = [
+            "127.0.0.1",
+            "127.9.9.9",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ];
+        for ip in internal {
+            assert!(
+                is_internal(ip.parse().expect("an address")),
+                "{ip} is internal"
+            );
+        }
+        let public = [
+            "8.8.8.8",
+            "93.184.216.34",
+            "172.32.0.1",
+            "100.128.0.1",
+            "100.63.255.255",
+            "169.255.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ];
+        for ip in public {
+            assert!(
+                !is_internal(ip.parse().expect("an address")),
+                "{ip} is public"
+            );
+        }
+    }
+
+    #[test]
+    fn targets() {
+        for bad in [
+            "ftp://x/y",
+            "http://",
+            "https:///path",
+            "not a url",
+            "//x.com/a",
+            "http://a b/",
+        ] {
+            assert_eq!(
+                check_target(bad, true),
+                Err("must be an http(s) URL"),
+                "{bad}"
+            );
+        }
+        for internal in [
+            "http://127.0.0.1/",
+            "http://[::1]/",
+            "http://app.localhost/",
+            "http://localhost:80",
+        ] {
+            assert!(check_target(internal, false).is_err(), "{internal}");
+            assert_eq!(check_target(internal, true), Ok(()), "{internal}");
+        }
+        assert_eq!(
+            check_target("https://hooks.example.com/a?b=c", false),
+            Ok(())
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::query::QueryPairs;
 use crate::routes::db;
 use crate::state::AppState;
+use crate::webhooks;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list)
@@ -166,16 +167,14 @@ fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
         .map(|u| u.trim().to_string())
         .filter(|u| !u.is_empty());
     if let Some(u) = &webhook_url {
-        let ok = (u.starts_with("http://") || u.starts_with("https://"))
-            && u.len() > 8
-            && u.len() <= 2048
-            && !u.contains(char::is_whitespace);
-        if !ok {
+        if u.len() > 2048 {
             return Err(ApiError::validation(
                 "webhook_url",
-                "must be an http(s) URL",
+                "must be at most 2048 bytes",
             ));
         }
+        webhooks::check_target(u, state.settings.webhooks.allow_private)
+            .map_err(|why| ApiError::validation("webhook_url", why))?;
     }
     Ok(NewBudget {
         name,

@@ -154,17 +154,22 @@ impl TestApp {
 #[macro_export]
 macro_rules! both {
     ($name:ident, $f:expr) => {
+        $crate::both!($name, &[], $f);
+    };
+    ($name:ident, $settings:expr, $f:expr) => {
         mod $name {
             use super::*;
             #[test]
             fn sqlite() {
-                if let Some(app) = $crate::spawn_app(llmlab_store::Backend::Sqlite) {
+                let app = $crate::spawn_app_with(llmlab_store::Backend::Sqlite, $settings);
+                if let Some(app) = app {
                     ($f)(app)
                 }
             }
             #[test]
             fn postgres() {
-                if let Some(app) = $crate::spawn_app(llmlab_store::Backend::Postgres) {
+                let app = $crate::spawn_app_with(llmlab_store::Backend::Postgres, $settings);
+                if let Some(app) = app {
                     ($f)(app)
                 }
             }

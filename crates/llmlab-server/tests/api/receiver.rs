@@ -52,6 +52,10 @@ impl Receiver {
         format!("http://{}/hook", self.addr)
     }
 
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
     pub fn requests(&self) -> Vec<Captured> {
         self.captured.lock().unwrap().clone()
     }

@@ -11,11 +11,13 @@ use sha2::Sha256;
 use crate::receiver::Receiver;
 use crate::{TestApp, spawn_app_with};
 
-/// Fast retries so the tests take milliseconds, not the production backoff.
-const FAST: [(&str, &str); 3] = [
+/// Fast retries so the tests take milliseconds, not the production backoff, and the
+/// receiver on 127.0.0.1 allowed.
+const FAST: [(&str, &str); 4] = [
     ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
     ("LLMLAB_WEBHOOK_POLL_MS", "50"),
     ("LLMLAB_WEBHOOK_TIMEOUT_MS", "30000"),
+    ("LLMLAB_WEBHOOK_ALLOW_PRIVATE", "true"),
 ];
 
 fn spawn(backend: llmlab_store::Backend) -> Option<TestApp> {
@@ -76,6 +78,7 @@ fn verify(secret: &str, signature: &str, body: &[u8]) -> bool {
 
 crate::both!(
     concurrent_ingestion_on_two_instances_alerts_once_per_level,
+    &FAST,
     |app: TestApp| {
         let receiver = Receiver::start(|_| 204);
         let other = app.second_instance();
@@ -251,6 +254,90 @@ mod hanging_receiver {
                 .into_iter()
                 .find(|a| a["delivery_status"] == "delivered")
         });
+    }
+
+    #[test]
+    fn sqlite() {
+        run(llmlab_store::Backend::Sqlite);
+    }
+
+    #[test]
+    fn postgres() {
+        run(llmlab_store::Backend::Postgres);
+    }
+}
+
+// By default a budget cannot send its webhook into the server's own network.
+crate::both!(internal_targets_are_refused, |app: TestApp| {
+    let token = app.signup("ssrf@example.com");
+    for url in [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://LOCALHOST./hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://[::1]:9000/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://[fd00::1]/hook",
+        "http://0.0.0.0/hook",
+    ] {
+        let r = app.post(
+            "/api/budgets",
+            &token,
+            json!({"name": "b", "amount_usd": 1, "period": "daily", "webhook_url": url}),
+        );
+        assert_eq!(r.status, 422, "{url}: {}", r.text());
+        assert_eq!(
+            r.json()["error"]["details"]["field"],
+            "webhook_url",
+            "{url}"
+        );
+    }
+    for url in [
+        "https://hooks.example.com/llmlab",
+        "http://93.184.216.34:8080/x",
+    ] {
+        let r = app.post(
+            "/api/budgets",
+            &token,
+            json!({"name": url, "amount_usd": 1, "period": "daily", "webhook_url": url}),
+        );
+        assert_eq!(r.status, 201, "{url}: {}", r.text());
+    }
+});
+
+mod names_resolving_inside {
+    use super::*;
+
+    // A host name that passes validation but resolves to 127.0.0.1 (the decimal form of
+    // the address, which the system resolver accepts) is refused when connecting: the
+    // receiver hears nothing and the attempt records why.
+    fn run(backend: llmlab_store::Backend) {
+        let settings = [
+            ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
+            ("LLMLAB_WEBHOOK_POLL_MS", "50"),
+            ("LLMLAB_WEBHOOK_MAX_ATTEMPTS", "1"),
+        ];
+        let Some(app) = spawn_app_with(backend, &settings) else {
+            return;
+        };
+        let receiver = Receiver::start(|_| 200);
+        let token = app.signup("rebind@example.com");
+        let id = budget(
+            &app,
+            &token,
+            &format!("http://2130706433:{}/hook", receiver.port()),
+        );
+        spend(&app, &token, "0.6");
+        let alert = eventually("the attempt", || {
+            alerts(&app, &token, id)
+                .into_iter()
+                .find(|a| a["delivery_status"] == "failed")
+        });
+        let error = alert["deliveries"][0]["error"].as_str().unwrap();
+        assert!(error.contains("internal addresses"), "{error}");
+        assert!(receiver.requests().is_empty());
     }
 
     #[test]
