@@ -2,10 +2,7 @@
 //! (bcrypt off the async executor), and the middleware that authenticates every request
 //! before any extractor reads its body.
 
-use std::collections::HashMap;
 use std::future::{Ready, ready};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -14,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use llmlab_store::{Store, StoreError};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -238,43 +236,53 @@ pub async fn verify_password(password: String, hash: String) -> Result<bool, Api
     Ok(web::block(move || bcrypt::verify(password, &hash).unwrap_or(false)).await?)
 }
 
-/// Fixed-window counter of login attempts per key (email, client IP).
+/// Login attempt limits per email and per client address.
 ///
-/// Kept in memory: each instance limits its own share, which bounds password guessing
-/// per instance without a database write per attempt.
+/// Counted in the database (`Store::count_login_attempts`), so every instance draws on
+/// the same allowance: adding instances does not multiply the guesses an attacker gets.
+/// Each subject gets a one-minute window from its first attempt; the address allows
+/// three times the per-email rate, for offices behind one NAT.
+#[derive(Debug, Clone, Copy)]
 pub struct LoginLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
 impl LoginLimiter {
-    /// A limiter allowing `per_minute` attempts per key per minute.
+    const WINDOW_MICROS: i64 = 60_000_000;
+
+    /// A limiter allowing `per_minute` attempts per email per minute.
     pub fn new(per_minute: u32) -> LoginLimiter {
-        LoginLimiter {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
-        }
+        LoginLimiter { per_minute }
     }
 
-    /// Counts an attempt for `key` (allowing `factor ×` the base rate); `Err(seconds)`
-    /// until the window resets when over the limit.
-    pub fn check(&self, key: &str, factor: u32) -> Result<(), u64> {
-        const WINDOW: Duration = Duration::from_secs(60);
-        let now = Instant::now();
-        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let entry = map.entry(key.to_string()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > self.per_minute.saturating_mul(factor) {
-            let left = WINDOW.saturating_sub(now.duration_since(entry.0));
-            return Err(left.as_secs().max(1));
-        }
-        Ok(())
+    /// Counts an attempt for `email` from `ip` at `now`; `Some(seconds)` to wait when a
+    /// limit is exceeded. Subjects are stored as SHA-256 hashes, not in clear.
+    pub fn check(
+        self,
+        store: &Store,
+        email: &str,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let subjects = [(format!("email:{email}"), 1), (format!("ip:{ip}"), 3)];
+        let hashes: Vec<String> = subjects
+            .iter()
+            .map(|(s, _)| hex::encode(Sha256::digest(s.as_bytes())))
+            .collect();
+        let now = now.timestamp_micros();
+        let windows = store.count_login_attempts(&hashes, now, Self::WINDOW_MICROS)?;
+        Ok(windows
+            .iter()
+            .zip(&subjects)
+            .filter(|(w, (_, factor))| {
+                u32::try_from(w.attempts).unwrap_or(u32::MAX)
+                    > self.per_minute.saturating_mul(*factor)
+            })
+            .map(|(w, _)| {
+                let left = w.window_start + Self::WINDOW_MICROS - now;
+                u64::try_from(left.div_euclid(1_000_000) + 1).unwrap_or(1)
+            })
+            .max())
     }
 }
 
@@ -294,15 +302,6 @@ mod tests {
             .expect("issue");
         assert!(keys.verify(&expired).is_none());
         assert!(keys.verify("garbage").is_none());
-    }
-
-    #[test]
-    fn limiter_blocks_after_the_limit() {
-        let l = LoginLimiter::new(2);
-        assert!(l.check("a", 1).is_ok());
-        assert!(l.check("a", 1).is_ok());
-        assert!(l.check("a", 1).is_err());
-        assert!(l.check("b", 1).is_ok());
     }
 
     #[test]

@@ -43,6 +43,7 @@ mod conn;
 mod error;
 pub mod events;
 pub mod group_commit;
+pub mod login_attempts;
 mod migrations;
 pub mod prices;
 pub mod rollups;

@@ -190,6 +190,15 @@ diesel::joinable!(webhook_deliveries -> budget_alerts (alert_id));
 diesel::joinable!(custom_prices -> users (user_id));
 diesel::joinable!(revoked_tokens -> users (user_id));
 
+diesel::table! {
+    /// Login attempts per limiter subject (a SHA-256) in its current window.
+    login_attempts (key_hash) {
+        key_hash -> Text,
+        window_start -> BigInt,
+        attempts -> Integer,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     revoked_tokens,
@@ -202,4 +211,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_rollups,
     tag_rollups,
     custom_prices,
+    login_attempts,
 );

@@ -1,10 +1,10 @@
 //! Sign-up, login, logout, me.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::Duration;
+use chrono::{Duration, Utc};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use llmlab_store::NewUser;
+use llmlab_store::{NewUser, StoreError};
 
 use crate::auth::{Credential, Identity, hash_password, verify_password};
 use crate::body::JsonBody;
@@ -116,14 +116,22 @@ async fn login(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    for (key, factor) in [(format!("email:{email}"), 1), (format!("ip:{ip}"), 3)] {
-        state
-            .login_limiter
-            .check(&key, factor)
-            .map_err(|secs| ApiError::rate_limited(secs, "too many login attempts; retry later"))?;
+    let (limiter, lookup) = (state.login_limiter, email.clone());
+    let (wait, user) = db(&state, move |s| {
+        let wait = limiter.check(s, &lookup, &ip, Utc::now())?;
+        let user = match wait {
+            Some(_) => None,
+            None => s.find_user_by_email(&lookup)?,
+        };
+        Ok::<_, StoreError>((wait, user))
+    })
+    .await?;
+    if let Some(secs) = wait {
+        return Err(ApiError::rate_limited(
+            secs,
+            "too many login attempts; retry later",
+        ));
     }
-    let lookup = email.clone();
-    let user = db(&state, move |s| s.find_user_by_email(&lookup)).await?;
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())

@@ -96,6 +96,37 @@ both!(auth_flow, |app: TestApp| {
     );
 });
 
+// Login attempts are limited per email across instances: the fourth attempt in a
+// minute is refused whichever instance it reaches, and the limit is per email.
+both!(
+    login_limits_hold_across_instances,
+    &[("LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE", "3")],
+    |app: TestApp| {
+        app.signup("guarded@example.com");
+        let other = app.second_instance();
+        let login = |instance: &TestApp, email: &str| {
+            instance.call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(&json!({"email": email, "password": "wrong password"})),
+            )
+        };
+        for attempt in 0..3 {
+            let instance = if attempt % 2 == 0 { &app } else { &other };
+            assert_eq!(login(instance, "guarded@example.com").status, 401);
+        }
+        for instance in [&app, &other] {
+            let refused = login(instance, "GUARDED@example.com");
+            assert_error(&refused, 429, "rate_limited");
+            let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+            assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+        }
+        // Another email from the same address is still judged by its password.
+        assert_eq!(login(&other, "someone@example.com").status, 401);
+    }
+);
+
 both!(api_keys, |app: TestApp| {
     let token = app.signup("keys@example.com");
     let created = app.post("/api/keys", &token, json!({"name": "gateway"}));

@@ -105,3 +105,64 @@ both_backends!(api_keys_are_scoped_by_user, |_db, store| {
     store.touch_api_key(a2.id, later).unwrap();
     assert_eq!(used(&store), Some(later));
 });
+
+// Login attempts count per subject and window, every concurrent attempt once, and a
+// subject's next attempt after its window ended starts a new one.
+both_backends!(login_attempts_count_across_connections, |_db, store| {
+    const MINUTE: i64 = 60_000_000;
+    let t0 = 1_800_000_000_000_000;
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let first = store
+        .count_login_attempts(&keys(&["a", "b"]), t0, MINUTE)
+        .unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|w| (w.attempts, w.window_start))
+            .collect::<Vec<_>>(),
+        [(1, t0), (1, t0)]
+    );
+    let mut seen: Vec<i32> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                s.spawn(move || {
+                    (0..10)
+                        .map(|j| {
+                            let now = t0 + 1_000 * (i * 10 + j);
+                            store
+                                .count_login_attempts(&keys(&["a"]), now, MINUTE)
+                                .unwrap()[0]
+                                .attempts
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (2..=81).collect::<Vec<_>>(),
+        "every attempt counted once"
+    );
+    // "a"'s window ends a minute after t0: the next attempt opens a new one. "b"'s row,
+    // whose window also ended, is purged on the way.
+    let later = t0 + MINUTE;
+    let next = store
+        .count_login_attempts(&keys(&["a"]), later, MINUTE)
+        .unwrap();
+    assert_eq!((next[0].attempts, next[0].window_start), (1, later));
+    let b = store
+        .count_login_attempts(&keys(&["b"]), later + 1, MINUTE)
+        .unwrap();
+    assert_eq!((b[0].attempts, b[0].window_start), (1, later + 1));
+    let a = store
+        .count_login_attempts(&keys(&["a"]), later + MINUTE - 1, MINUTE)
+        .unwrap();
+    assert_eq!((a[0].attempts, a[0].window_start), (2, later));
+});
