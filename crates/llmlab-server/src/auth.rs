@@ -29,6 +29,9 @@ pub struct Identity {
     pub user_id: i64,
     /// How they authenticated.
     pub credential: Credential,
+    /// The user's custom-prices version when the request was authenticated (see
+    /// `PriceCache`).
+    pub prices_version: i64,
 }
 
 /// The credential a request carried.
@@ -187,7 +190,7 @@ async fn identify(state: &web::Data<AppState>, header: Option<&str>) -> Result<I
         let hash = hash_api_key(token);
         let store = state.store.clone();
         let key = web::block(move || -> Result<_, llmlab_store::StoreError> {
-            let Some(key) = store.find_api_key_by_hash(&hash)? else {
+            let Some((key, prices_version)) = store.authenticate_api_key(&hash)? else {
                 return Ok(None);
             };
             // Checked here too so a busy key costs a read, not a write, per request.
@@ -198,13 +201,14 @@ async fn identify(state: &web::Data<AppState>, header: Option<&str>) -> Result<I
             {
                 store.touch_api_key(key.id, now)?;
             }
-            Ok(Some(key))
+            Ok(Some((key, prices_version)))
         })
         .await??;
         return key
-            .map(|k| Identity {
+            .map(|(k, prices_version)| Identity {
                 user_id: k.user_id,
                 credential: Credential::ApiKey { key_id: k.id },
+                prices_version,
             })
             .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"));
     }
@@ -214,13 +218,15 @@ async fn identify(state: &web::Data<AppState>, header: Option<&str>) -> Result<I
         .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
     let store = state.store.clone();
     let probe = jti.clone();
-    if web::block(move || store.is_token_revoked(&probe)).await?? {
-        return Err(ApiError::unauthorized("token has been revoked"));
+    match web::block(move || store.session_state(&probe, user_id)).await?? {
+        Some((false, prices_version)) => Ok(Identity {
+            user_id,
+            credential: Credential::Session { jti, expires_at },
+            prices_version,
+        }),
+        Some((true, _)) => Err(ApiError::unauthorized("token has been revoked")),
+        None => Err(ApiError::unauthorized("invalid or expired token")),
     }
-    Ok(Identity {
-        user_id,
-        credential: Credential::Session { jti, expires_at },
-    })
 }
 
 /// bcrypt on the blocking pool (it takes ~100 ms at cost 12 by design).

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
-use crate::state::{AlertChecks, AppState};
+use crate::state::{AlertChecks, AppState, PriceCache};
 use crate::webhooks::Webhooks;
 
 /// Most single events committed in one transaction.
@@ -68,6 +68,7 @@ impl Application {
             jwt: JwtKeys::new(&settings.jwt_secret),
             webhooks: Webhooks::new(&settings.webhooks, &settings.jwt_secret),
             alert_checks: AlertChecks::default(),
+            prices: PriceCache::default(),
             metrics: Metrics::default(),
             login_limiter: LoginLimiter::new(settings.login_attempts_per_minute),
             started: Instant::now(),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use llmlab_engine::providers::Catalog;
-use llmlab_store::{GroupCommit, Store};
+use llmlab_store::{CustomPriceRow, GroupCommit, Store, StoreError};
 
 use crate::auth::{JwtKeys, LoginLimiter};
 use crate::config::Settings;
@@ -34,9 +34,58 @@ pub struct AppState {
     pub webhooks: Webhooks,
     /// Budget evaluations after ingestion, coalesced per user.
     pub alert_checks: AlertChecks,
+    /// Users' custom prices, valid while their version holds.
+    pub prices: PriceCache,
     /// A bcrypt hash compared against when a login names an unknown email, so timing
     /// does not reveal which emails exist.
     pub dummy_hash: String,
+}
+
+/// Users' custom prices, kept per instance for as long as the user's `prices_version`
+/// has not moved. Every request reads that version with its credentials (the same round
+/// trip), so a price changed on any instance applies from the next request on every
+/// instance, and pricing an event costs no query of its own.
+#[derive(Default)]
+pub struct PriceCache(Mutex<HashMap<i64, Versioned>>);
+
+/// A user's prices and the version they were read at (or after).
+type Versioned = (i64, Arc<[CustomPriceRow]>);
+
+impl PriceCache {
+    /// Users kept before the cache starts over (a user costs one reload then).
+    const MAX_USERS: usize = 10_000;
+
+    /// `user_id`'s custom prices at `version` or later: from memory, or read from the
+    /// store (blocking) when this instance has not seen that version. The version must
+    /// have been read before this call: prices read after it are at least as new, so
+    /// caching them under it never hides a later change.
+    pub fn get(
+        &self,
+        store: &Store,
+        user_id: i64,
+        version: i64,
+    ) -> Result<Arc<[CustomPriceRow]>, StoreError> {
+        if let Some((_, rows)) = self.lock().get(&user_id).filter(|(v, _)| *v == version) {
+            return Ok(rows.clone());
+        }
+        let rows: Arc<[CustomPriceRow]> = store.list_custom_prices(user_id)?.into();
+        let mut map = self.lock();
+        if map.len() >= Self::MAX_USERS && !map.contains_key(&user_id) {
+            map.clear();
+        }
+        match map.get(&user_id) {
+            // Another request already cached a newer version.
+            Some((v, _)) if *v > version => {}
+            _ => {
+                map.insert(user_id, (version, rows.clone()));
+            }
+        }
+        Ok(rows)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Versioned>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// At most one budget evaluation per user at a time: ingestion that arrives while one runs

@@ -3,7 +3,7 @@
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
-use crate::schema::api_keys;
+use crate::schema::{api_keys, users};
 use crate::{AnyConnection, Store, StoreError, now_utc, truncate_micros};
 
 /// `last_used_at` is refreshed at most this often, so authenticating a request does
@@ -97,6 +97,21 @@ pub fn find_active_by_hash(
         .optional()?)
 }
 
+/// The live key with this hash and its owner's custom-prices version (one round trip
+/// for what every request authenticated by a key needs).
+pub fn authenticate(
+    conn: &mut AnyConnection,
+    key_hash: &str,
+) -> Result<Option<(ApiKeyRow, i64)>, StoreError> {
+    Ok(api_keys::table
+        .inner_join(users::table)
+        .filter(api_keys::key_hash.eq(key_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select((ApiKeyRow::as_select(), users::prices_version))
+        .first(conn)
+        .optional()?)
+}
+
 /// Records a use of key `id` at `at`, unless one was recorded less than
 /// [`TOUCH_INTERVAL`] earlier.
 pub fn touch(conn: &mut AnyConnection, id: i64, at: NaiveDateTime) -> Result<(), StoreError> {
@@ -127,6 +142,14 @@ impl Store {
     /// See [`api_keys::delete`](delete).
     pub fn delete_api_key(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
         self.write(|c| delete(c, user_id, id))
+    }
+
+    /// See [`api_keys::authenticate`](authenticate).
+    pub fn authenticate_api_key(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<(ApiKeyRow, i64)>, StoreError> {
+        self.with_conn(|c| authenticate(c, key_hash))
     }
 
     /// See [`api_keys::find_active_by_hash`](find_active_by_hash).

@@ -107,29 +107,21 @@ fn commit(store: &Store, group: &[Job]) -> Vec<Reply> {
                     outcomes[i] = Some(outcome);
                 }
             }
-            Ok(outcomes)
+            // Repeats read their stored event in the same transaction, on the same
+            // connection; new events need no read.
+            group
+                .iter()
+                .zip(outcomes)
+                .map(|(job, outcome)| {
+                    let outcome = outcome.ok_or_else(|| StoreError::Query("no outcome".into()))?;
+                    let row = stored_row(conn, job.user_id, &job.event, outcome, created_at)?;
+                    Ok((row, outcome))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
         })
     });
     match stored {
-        Ok(outcomes) => {
-            // Committed: reading the rows back fails only with the database, so for all.
-            let rows = store.with_conn(|conn| {
-                group
-                    .iter()
-                    .zip(outcomes)
-                    .map(|(job, outcome)| {
-                        let outcome =
-                            outcome.ok_or_else(|| StoreError::Query("no outcome".into()))?;
-                        let row = stored_row(conn, job.user_id, &job.event, outcome, created_at)?;
-                        Ok((row, outcome))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()
-            });
-            match rows {
-                Ok(rows) => rows.into_iter().map(Ok).collect(),
-                Err(e) => group.iter().map(|_| Err(e.clone())).collect(),
-            }
-        }
+        Ok(rows) => rows.into_iter().map(Ok).collect(),
         Err(StoreError::Unavailable(message)) => group
             .iter()
             .map(|_| Err(StoreError::Unavailable(message.clone())))

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
-use crate::schema::custom_prices;
+use crate::schema::{custom_prices, users};
 use crate::{AnyConnection, Store, StoreError, now_utc};
 
 /// A stored custom price. Rates are USD per million tokens in micro-dollars
@@ -55,13 +55,34 @@ pub struct NewCustomPrice {
     pub batch_discount_pct: Option<i32>,
 }
 
-/// Creates or replaces the user's price for `(provider, model)`.
+/// Moves the user's `prices_version` on, so every instance's cached copy of their prices
+/// is stale from the commit on. Runs in the transaction that changes the prices: a
+/// version that moved before the prices did would let a reader cache old prices under
+/// the new version.
+fn bump_version(conn: &mut AnyConnection, user_id: i64) -> Result<(), StoreError> {
+    diesel::update(users::table.find(user_id))
+        .set(users::prices_version.eq(users::prices_version + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The user's `prices_version` (see [`bump_version`]).
+pub fn version(conn: &mut AnyConnection, user_id: i64) -> Result<i64, StoreError> {
+    Ok(users::table
+        .find(user_id)
+        .select(users::prices_version)
+        .first(conn)?)
+}
+
+/// Creates or replaces the user's price for `(provider, model)`. Call it in a
+/// transaction ([`Store::upsert_custom_price`] does): it also moves the user's version.
 pub fn upsert(
     conn: &mut AnyConnection,
     user_id: i64,
     price: &NewCustomPrice,
 ) -> Result<CustomPriceRow, StoreError> {
     use custom_prices::dsl as p;
+    bump_version(conn, user_id)?;
     let now = now_utc();
     let row = (
         p::user_id.eq(user_id),
@@ -119,6 +140,8 @@ pub fn get(
 }
 
 /// Deletes the user's custom price for `(provider, model)`; `false` if there was none.
+/// Call it in a transaction ([`Store::delete_custom_price`] does): it also moves the
+/// user's version.
 pub fn delete(
     conn: &mut AnyConnection,
     user_id: i64,
@@ -132,6 +155,9 @@ pub fn delete(
             .filter(custom_prices::model.eq(model)),
     )
     .execute(conn)?;
+    if deleted > 0 {
+        bump_version(conn, user_id)?;
+    }
     Ok(deleted > 0)
 }
 
@@ -142,12 +168,17 @@ impl Store {
         user_id: i64,
         price: &NewCustomPrice,
     ) -> Result<CustomPriceRow, StoreError> {
-        self.write(|c| upsert(c, user_id, price))
+        self.transaction(|c| upsert(c, user_id, price))
     }
 
     /// See [`prices::list`](list).
     pub fn list_custom_prices(&self, user_id: i64) -> Result<Vec<CustomPriceRow>, StoreError> {
         self.with_conn(|c| list(c, user_id))
+    }
+
+    /// See [`prices::version`](version).
+    pub fn custom_prices_version(&self, user_id: i64) -> Result<i64, StoreError> {
+        self.with_conn(|c| version(c, user_id))
     }
 
     /// See [`prices::get`](get).
@@ -167,6 +198,6 @@ impl Store {
         provider: &str,
         model: &str,
     ) -> Result<bool, StoreError> {
-        self.write(|c| delete(c, user_id, provider, model))
+        self.transaction(|c| delete(c, user_id, provider, model))
     }
 }

@@ -11,6 +11,8 @@ diesel::table! {
         email -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+        /// Bumped with every change to the user's custom prices.
+        prices_version -> BigInt,
     }
 }
 

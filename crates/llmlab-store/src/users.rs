@@ -36,7 +36,12 @@ pub fn create(conn: &mut AnyConnection, new: &NewUser) -> Result<UserRow, StoreE
             users::password_hash.eq(&new.password_hash),
             users::created_at.eq(now_utc()),
         ))
-        .returning(users::all_columns)
+        .returning((
+            users::id,
+            users::email,
+            users::password_hash,
+            users::created_at,
+        ))
         .get_result(conn)
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => StoreError::Conflict("email already registered".into()),

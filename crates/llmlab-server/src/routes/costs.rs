@@ -205,10 +205,10 @@ async fn estimate(
     who: Identity,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let catalog = state.catalog.clone();
+    let shared = state.clone();
     let priced = db(&state, move |s| -> Result<_, ApiError> {
-        let custom = s.list_custom_prices(who.user_id)?;
-        ingest::prepare(&catalog, custom.as_slice(), body.0, Utc::now())
+        let custom = shared.prices.get(s, who.user_id, who.prices_version)?;
+        ingest::prepare(&shared.catalog, &*custom, body.0, Utc::now())
     })
     .await?;
     let b = priced.cost.breakdown;

@@ -62,14 +62,13 @@ async fn track(
     who: Identity,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let catalog = state.catalog.clone();
-    let writer = state.writer.clone();
+    let shared = state.clone();
     let user_id = who.user_id;
     let stored = db(&state, move |s: &Store| -> Result<_, ApiError> {
-        let custom = s.list_custom_prices(user_id)?;
-        let priced = ingest::prepare(&catalog, custom.as_slice(), body.0, Utc::now())?;
+        let custom = shared.prices.get(s, user_id, who.prices_version)?;
+        let priced = ingest::prepare(&shared.catalog, &*custom, body.0, Utc::now())?;
         // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
-        Ok(writer.insert_event(user_id, priced.event)?)
+        Ok(shared.writer.insert_event(user_id, priced.event)?)
     })
     .await;
     let (row, outcome) = stored.inspect_err(|e| {
@@ -102,16 +101,17 @@ async fn batch(
             format!("must hold 1 to {MAX_BATCH} events"),
         ));
     }
-    let catalog = state.catalog.clone();
+    let shared = state.clone();
     let user_id = who.user_id;
     let response = db(&state, move |s: &Store| -> Result<_, ApiError> {
-        let custom = s.list_custom_prices(user_id)?;
+        let catalog = &shared.catalog;
+        let custom = shared.prices.get(s, user_id, who.prices_version)?;
         let now = Utc::now();
         let mut results: Vec<BatchItem> = Vec::with_capacity(items.len());
         let mut valid = Vec::with_capacity(items.len());
         for (index, raw) in items.iter().enumerate() {
             let prepared = parse_json::<TrackEvent>(raw.get().as_bytes())
-                .and_then(|ev| ingest::prepare(&catalog, custom.as_slice(), ev, now));
+                .and_then(|ev| ingest::prepare(catalog, &*custom, ev, now));
             match prepared {
                 Ok(p) => {
                     valid.push(p.event);

@@ -730,6 +730,63 @@ both!(pricing_and_custom_prices, |app: TestApp| {
     );
 });
 
+// Each instance keeps a user's custom prices in memory; a change made on another
+// instance applies from the next event on, with a session token and with an API key.
+both!(
+    custom_prices_apply_on_every_instance_at_once,
+    |app: TestApp| {
+        let other = app.second_instance();
+        let token = app.signup("prices@example.com");
+        let key = app
+            .post("/api/keys", &token, json!({"name": "gateway"}))
+            .json()["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let cost = |credential: &str| {
+            let r = app.post(
+                "/api/events/track",
+                credential,
+                event("gpt-4o-mini", 1_000_000, 1_000_000),
+            );
+            assert_eq!(r.status, 201, "{}", r.text());
+            (
+                r.json()["cost_usd"].to_string(),
+                r.json()["cost_source"].as_str().unwrap().to_string(),
+            )
+        };
+        let catalog = ("0.75".to_string(), "catalog".to_string());
+        let custom = ("0.5".to_string(), "custom_pricing".to_string());
+        // Both credentials have priced (and cached) with catalog prices on `app`.
+        assert_eq!(cost(&token), catalog);
+        assert_eq!(cost(&key), catalog);
+        let put = other.call(
+            "PUT",
+            "/api/pricing/custom/openai/gpt-4o-mini",
+            Some(&token),
+            Some(&json!({"input_per_mtok_usd": "0.1", "output_per_mtok_usd": "0.4"})),
+        );
+        assert_eq!(put.status, 200, "{}", put.text());
+        assert_eq!(cost(&token), custom);
+        assert_eq!(cost(&key), custom);
+        let estimate = app.post(
+            "/api/costs/estimate",
+            &key,
+            event("gpt-4o-mini", 1_000_000, 1_000_000),
+        );
+        assert_eq!(estimate.json()["cost_usd"].to_string(), "0.5");
+        let deleted = other.call(
+            "DELETE",
+            "/api/pricing/custom/openai/gpt-4o-mini",
+            Some(&token),
+            None,
+        );
+        assert_eq!(deleted.status, 204);
+        assert_eq!(cost(&key), catalog);
+        assert_eq!(cost(&token), catalog);
+    }
+);
+
 both!(health_and_openapi, |app: TestApp| {
     let h = app.call("GET", "/api/health", None, None);
     assert_eq!(h.status, 200);

@@ -337,6 +337,57 @@ both_backends!(custom_prices_upsert, |_db, store| {
     assert_eq!(store.list_custom_prices(b).unwrap().len(), 1);
 });
 
+// Every change to a user's prices moves their version, which the credential checks
+// return with the user (what lets a server cache prices safely).
+both_backends!(prices_version_moves_with_every_change, |_db, store| {
+    let a = user(&store, "v@x.test");
+    let b = user(&store, "w@x.test");
+    let key = store
+        .create_api_key(
+            a,
+            &NewApiKey {
+                name: "k".into(),
+                prefix: "llm_v".into(),
+                key_hash: "hash-v".into(),
+            },
+        )
+        .unwrap();
+    store
+        .revoke_token("gone", a, now_utc() + chrono::TimeDelta::hours(1))
+        .unwrap();
+    let versions = || {
+        let (found, by_key) = store.authenticate_api_key("hash-v").unwrap().unwrap();
+        assert_eq!(found.id, key.id);
+        let (revoked, by_session) = store.session_state("live", a).unwrap().unwrap();
+        assert!(!revoked);
+        assert_eq!(by_key, by_session);
+        assert_eq!(by_key, store.custom_prices_version(a).unwrap());
+        by_key
+    };
+    assert_eq!(versions(), 0);
+    let price = NewCustomPrice {
+        provider: "openai".into(),
+        model: "gpt-4o".into(),
+        input_micros: 1,
+        output_micros: 2,
+        ..NewCustomPrice::default()
+    };
+    store.upsert_custom_price(a, &price).unwrap();
+    assert_eq!(versions(), 1);
+    store.upsert_custom_price(a, &price).unwrap();
+    assert_eq!(versions(), 2, "a rewrite counts too");
+    assert!(!store.delete_custom_price(a, "openai", "nope").unwrap());
+    assert_eq!(versions(), 2, "deleting nothing changes nothing");
+    assert!(store.delete_custom_price(a, "openai", "gpt-4o").unwrap());
+    assert_eq!(versions(), 3);
+    assert_eq!(store.custom_prices_version(b).unwrap(), 0, "per user");
+    assert_eq!(store.session_state("gone", a).unwrap(), Some((true, 3)));
+    assert_eq!(store.session_state("live", 999_999).unwrap(), None);
+    assert!(store.authenticate_api_key("other").unwrap().is_none());
+    store.delete_api_key(a, key.id).unwrap();
+    assert!(store.authenticate_api_key("hash-v").unwrap().is_none());
+});
+
 both_backends!(tenants_are_isolated, |_db, store| {
     let a = user(&store, "ta@x.test");
     let b = user(&store, "tb@x.test");
