@@ -78,11 +78,13 @@ impl Webhooks {
             .http_status_as_error(false)
             // A receiver's redirect is its answer, not a new destination.
             .max_redirects(0)
-            .user_agent(concat!("LLMLab-Webhook/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("LLMLab-Webhook/", env!("CARGO_PKG_VERSION")));
         let agent = if settings.allow_private {
-            config.into()
+            config.build().into()
         } else {
+            // Direct connections only: through an HTTP proxy (from HTTP(S)_PROXY) the
+            // proxy would resolve and reach the receiver, past the address check.
+            let config = config.proxy(None).build();
             ureq::Agent::with_parts(config, DefaultConnector::new(), PublicOnly)
         };
         Webhooks {
