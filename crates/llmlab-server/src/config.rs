@@ -39,6 +39,9 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     /// `LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE` (per email and, ×3, per client IP).
     pub login_attempts_per_minute: u32,
+    /// `LLMLAB_INGEST_EVENTS_PER_MINUTE`: events one user may send per minute to one
+    /// instance (a batch counts its items); 0 = no quota.
+    pub ingest_events_per_minute: u32,
     /// Budget alert webhooks.
     pub webhooks: WebhookSettings,
 }
@@ -153,6 +156,8 @@ impl Settings {
             db_timeout_ms: number("LLMLAB_DB_TIMEOUT_MS", 5_000, 100, 600_000)? as u64,
             catalog_path: get("LLMLAB_CATALOG_PATH").map(PathBuf::from),
             bcrypt_cost: number("LLMLAB_BCRYPT_COST", 12, 10, 16)? as u32,
+            ingest_events_per_minute: number("LLMLAB_INGEST_EVENTS_PER_MINUTE", 0, 0, 100_000_000)?
+                as u32,
             login_attempts_per_minute: number("LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE", 10, 1, 10_000)?
                 as u32,
             webhooks: WebhookSettings {

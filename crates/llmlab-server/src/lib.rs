@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
+pub mod quota;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -18,6 +18,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
+use crate::quota::IngestQuota;
 use crate::state::{AlertChecks, AppState, PriceCache};
 use crate::webhooks::Webhooks;
 
@@ -69,6 +70,7 @@ impl Application {
             webhooks: Webhooks::new(&settings.webhooks, &settings.jwt_secret),
             alert_checks: AlertChecks::default(),
             prices: PriceCache::default(),
+            ingest_quota: IngestQuota::new(settings.ingest_events_per_minute),
             metrics: Metrics::default(),
             login_limiter: LoginLimiter::new(settings.login_attempts_per_minute),
             started: Instant::now(),

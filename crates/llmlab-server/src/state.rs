@@ -10,6 +10,7 @@ use llmlab_store::{CustomPriceRow, GroupCommit, Store, StoreError};
 use crate::auth::{JwtKeys, LoginLimiter};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::quota::IngestQuota;
 use crate::webhooks::Webhooks;
 
 /// Application state, behind `web::Data`.
@@ -36,6 +37,8 @@ pub struct AppState {
     pub alert_checks: AlertChecks,
     /// Users' custom prices, valid while their version holds.
     pub prices: PriceCache,
+    /// Per-user ingestion quota, when configured.
+    pub ingest_quota: Option<IngestQuota>,
     /// A bcrypt hash compared against when a login names an unknown email, so timing
     /// does not reveal which emails exist.
     pub dummy_hash: String,

@@ -55,13 +55,17 @@ pub fn event_out(r: EventRow) -> EventOut {
 #[utoipa::path(tag = "events", request_body = TrackEvent, responses(
     (status = 201, description = "Stored", body = EventOut),
     (status = 200, description = "event_id already stored: the original event, nothing stored", body = EventOut),
-    (status = 422, description = "Invalid event, unknown provider or model")), security(("bearer" = [])))]
+    (status = 422, description = "Invalid event, unknown provider or model"),
+    (status = 429, description = "Over the ingestion quota (LLMLAB_INGEST_EVENTS_PER_MINUTE)")), security(("bearer" = [])))]
 #[post("/events/track")]
 async fn track(
     state: web::Data<AppState>,
     who: Identity,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(quota) = &state.ingest_quota {
+        quota.take(who.user_id, 1)?;
+    }
     let shared = state.clone();
     let user_id = who.user_id;
     let stored = db(&state, move |s: &Store| -> Result<_, ApiError> {
@@ -87,7 +91,8 @@ async fn track(
 }
 
 /// Records up to 1000 calls; valid items are stored even when others are rejected.
-#[utoipa::path(tag = "events", request_body = BatchRequest, responses((status = 200, body = BatchResponse), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(tag = "events", request_body = BatchRequest, responses((status = 200, body = BatchResponse), (status = 422),
+    (status = 429, description = "Over the ingestion quota (LLMLAB_INGEST_EVENTS_PER_MINUTE)")), security(("bearer" = [])))]
 #[post("/events/batch")]
 async fn batch(
     state: web::Data<AppState>,
@@ -100,6 +105,9 @@ async fn batch(
             "events",
             format!("must hold 1 to {MAX_BATCH} events"),
         ));
+    }
+    if let Some(quota) = &state.ingest_quota {
+        quota.take(who.user_id, items.len())?;
     }
     let shared = state.clone();
     let user_id = who.user_id;

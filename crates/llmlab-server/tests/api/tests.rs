@@ -127,6 +127,51 @@ both!(
     }
 );
 
+// With a quota, a user's events beyond a minute's allowance are refused with 429 and
+// Retry-After (a batch counts its items), other users are not affected, and a batch
+// that could never fit is a validation error.
+both!(
+    ingestion_quota_per_user,
+    &[("LLMLAB_INGEST_EVENTS_PER_MINUTE", "5")],
+    |app: TestApp| {
+        let token = app.signup("quota@example.com");
+        let one = event("gpt-4o-mini", 10, 1);
+        let batch = |n: usize| json!({"events": vec![one.clone(); n]});
+        assert_eq!(app.post("/api/events/batch", &token, batch(3)).status, 200);
+        for _ in 0..2 {
+            assert_eq!(
+                app.post("/api/events/track", &token, one.clone()).status,
+                201
+            );
+        }
+        let refused = app.post("/api/events/track", &token, one.clone());
+        assert_error(&refused, 429, "rate_limited");
+        let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!(
+            (1..=12).contains(&wait),
+            "one event refills in 12 s: {wait}"
+        );
+        assert_error(
+            &app.post("/api/events/batch", &token, batch(2)),
+            429,
+            "rate_limited",
+        );
+        let too_big = app.post("/api/events/batch", &token, batch(6));
+        assert_eq!(
+            assert_error(&too_big, 422, "validation_error")["error"]["details"]["field"],
+            "events"
+        );
+        // Only what was accepted was stored.
+        let stored = app.get("/api/events?limit=100", &token).json();
+        assert_eq!(stored["events"].as_array().unwrap().len(), 5);
+        let other = app.signup("other-tenant@example.com");
+        assert_eq!(
+            app.post("/api/events/track", &other, one.clone()).status,
+            201
+        );
+    }
+);
+
 both!(api_keys, |app: TestApp| {
     let token = app.signup("keys@example.com");
     let created = app.post("/api/keys", &token, json!({"name": "gateway"}));

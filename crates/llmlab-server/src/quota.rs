@@ -1,0 +1,68 @@
+//! Per-user ingestion quotas (`LLMLAB_INGEST_EVENTS_PER_MINUTE`).
+//!
+//! Kept in memory per instance: a quota protects an instance's capacity from one
+//! tenant, and checking it must not cost a database write per event. With several
+//! instances behind a balancer a user can send up to the quota to each.
+
+use std::num::NonZeroU32;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, InsufficientCapacity, Quota, RateLimiter};
+
+use crate::error::ApiError;
+
+/// Users tracked before idle ones are dropped (their allowance is full again anyway).
+const RETAIN_ABOVE: usize = 10_000;
+
+/// Events per minute per user, refilled continuously (GCRA), bursting up to a minute's
+/// worth.
+pub struct IngestQuota {
+    per_minute: NonZeroU32,
+    limiter: DefaultKeyedRateLimiter<i64>,
+    clock: DefaultClock,
+}
+
+impl IngestQuota {
+    /// `None` when `per_minute` is 0 (no quota).
+    pub fn new(per_minute: u32) -> Option<IngestQuota> {
+        let per_minute = NonZeroU32::new(per_minute)?;
+        let clock = DefaultClock::default();
+        Some(IngestQuota {
+            per_minute,
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            clock,
+        })
+    }
+
+    /// Takes `events` from `user_id`'s allowance: 429 with the wait until they fit, or
+    /// 422 for a batch larger than a whole minute's allowance (no wait would help).
+    pub fn take(&self, user_id: i64, events: usize) -> Result<(), ApiError> {
+        let Some(n) = u32::try_from(events).ok().and_then(NonZeroU32::new) else {
+            return Ok(());
+        };
+        if self.limiter.len() > RETAIN_ABOVE {
+            self.limiter.retain_recent();
+        }
+        match self.limiter.check_key_n(&user_id, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Err(ApiError::rate_limited(
+                    wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                    format!(
+                        "ingestion quota of {} events per minute exceeded; retry later",
+                        self.per_minute
+                    ),
+                ))
+            }
+            Err(InsufficientCapacity(_)) => Err(ApiError::validation(
+                "events",
+                format!(
+                    "a batch of {events} events exceeds the ingestion quota of {} events per \
+                     minute; send smaller batches",
+                    self.per_minute
+                ),
+            )),
+        }
+    }
+}
