@@ -5,13 +5,15 @@
 //! instances behind a balancer a user can send up to the quota to each.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, InsufficientCapacity, Quota, RateLimiter};
 
 use crate::error::ApiError;
 
-/// Users tracked before idle ones are dropped (their allowance is full again anyway).
+/// Users tracked before idle ones are first dropped (their allowance is full again
+/// anyway).
 const RETAIN_ABOVE: usize = 10_000;
 
 /// Events per minute per user, refilled continuously (GCRA), bursting up to a minute's
@@ -19,18 +21,19 @@ const RETAIN_ABOVE: usize = 10_000;
 pub struct IngestQuota {
     per_minute: NonZeroU32,
     limiter: DefaultKeyedRateLimiter<i64>,
-    clock: DefaultClock,
+    /// Size at which idle users are dropped next: twice what a sweep left, so sweeps
+    /// (which visit every user) stay rare however many users are active.
+    sweep_at: AtomicUsize,
 }
 
 impl IngestQuota {
     /// `None` when `per_minute` is 0 (no quota).
     pub fn new(per_minute: u32) -> Option<IngestQuota> {
         let per_minute = NonZeroU32::new(per_minute)?;
-        let clock = DefaultClock::default();
         Some(IngestQuota {
             per_minute,
             limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
-            clock,
+            sweep_at: AtomicUsize::new(RETAIN_ABOVE),
         })
     }
 
@@ -40,13 +43,15 @@ impl IngestQuota {
         let Some(n) = u32::try_from(events).ok().and_then(NonZeroU32::new) else {
             return Ok(());
         };
-        if self.limiter.len() > RETAIN_ABOVE {
+        if self.limiter.len() > self.sweep_at.load(Ordering::Relaxed) {
             self.limiter.retain_recent();
+            let next = (self.limiter.len() * 2).max(RETAIN_ABOVE);
+            self.sweep_at.store(next, Ordering::Relaxed);
         }
         match self.limiter.check_key_n(&user_id, n) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => {
-                let wait = not_until.wait_time_from(self.clock.now());
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
                 Err(ApiError::rate_limited(
                     wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
                     format!(
