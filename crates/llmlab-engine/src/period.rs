@@ -304,6 +304,23 @@ pub fn next_bucket_start(start: DateTime<Utc>, g: Granularity, zone: Zone) -> Da
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// Most buckets a series from `start` to `end` can hold at granularity `g`, in any zone:
+/// the range over the shortest such bucket (a 23-hour day, a month of 28 days less an
+/// hour), plus the two partial buckets at the ends. Callers bound the work of a report
+/// with it before building the series.
+pub fn max_buckets_between(start: DateTime<Utc>, end: DateTime<Utc>, g: Granularity) -> u64 {
+    let secs = u64::try_from((end - start).num_seconds()).unwrap_or(0);
+    let whole = match g {
+        // Clock hours are an hour long but for a transition (Australia/Lord_Howe's is a
+        // 30-minute one), and zones change their offset at most a few times a year.
+        Granularity::Hour => secs / 3_600 + secs / (150 * 86_400),
+        Granularity::Day => secs / (23 * 3_600),
+        Granularity::Week => secs / (7 * 86_400 - 3_600),
+        Granularity::Month => secs / (28 * 86_400 - 3_600),
+    };
+    whole + 2
+}
+
 /// The label of the bucket starting at `start`: the local date (`2024-03-10`) for day, week
 /// (the Monday) and month (the first), or the local start time with its offset in RFC 3339
 /// for hour (`2024-03-10T03:00:00-04:00`), so the two hours of a fall-back stay distinct.
@@ -893,6 +910,44 @@ mod tests {
                     let s = bucket_start(ts, g, z);
                     let _ = next_bucket_start(s, g, z);
                     let _ = bucket_label(s, g, z);
+                }
+            }
+        }
+    }
+
+    /// The bound a report checks before building a series never undercounts it, in zones
+    /// with DST, half-hour shifts and skipped days.
+    #[test]
+    fn max_buckets_bounds_the_filled_series() {
+        let zones = [
+            "UTC",
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Pacific/Apia",
+            "Asia/Kathmandu",
+        ];
+        let ranges = [
+            ("2011-12-01T00:00:00Z", "2012-01-10T00:00:00Z"),
+            ("2024-03-01T13:00:00Z", "2024-11-20T07:30:00Z"),
+            ("2024-06-01T00:00:00Z", "2024-06-01T00:00:01Z"),
+        ];
+        for name in zones {
+            let z = Zone::parse(name).expect("zone");
+            for (from, to) in ranges {
+                let (from, to) = (utc(from), utc(to));
+                for g in [
+                    Granularity::Hour,
+                    Granularity::Day,
+                    Granularity::Week,
+                    Granularity::Month,
+                ] {
+                    let series = crate::aggregate::fill_gaps(Vec::new(), from, to, g, z);
+                    let bound = max_buckets_between(from, to, g);
+                    assert!(
+                        series.len() as u64 <= bound,
+                        "{name} {g:?} {from}..{to}: {} > {bound}",
+                        series.len()
+                    );
                 }
             }
         }

@@ -360,10 +360,11 @@ fn strip_one_suffix(name: &str) -> Option<&str> {
     if let Some((rest, date)) = name.rsplit_once('@') {
         return (!rest.is_empty() && !date.is_empty()).then_some(rest);
     }
-    let bytes = name.as_bytes();
-    // -YYYY-MM-DD
-    if bytes.len() > 11 {
-        let tail = &name[name.len() - 11..];
+    // -YYYY-MM-DD; `get` because the 11th byte from the end may be inside a multi-byte
+    // character of a name no catalog holds (which must not panic the caller).
+    if name.len() > 11
+        && let Some(tail) = name.get(name.len() - 11..)
+    {
         let t = tail.as_bytes();
         if t[0] == b'-'
             && t[5] == b'-'
@@ -406,6 +407,25 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Any name resolves or fails; none panics (a multi-byte character where a date
+    /// suffix would start once did).
+    #[test]
+    fn non_ascii_names_never_panic() {
+        let catalog = Catalog::builtin();
+        for name in [
+            "𬏌񳙏èÛ",
+            "\u{80}\u{80}𐀀𐀀",
+            "gpt-4o-2024-08-0é",
+            "é-2024-08-06",
+            "ééééééééééé@",
+        ] {
+            let _ = strip_one_suffix(name);
+            for provider in ["openai", "anthropic", "google"] {
+                let _ = catalog.resolve(provider, name);
+            }
+        }
+    }
 
     #[test]
     fn suffixes_strip_one_at_a_time() {

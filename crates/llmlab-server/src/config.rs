@@ -42,8 +42,28 @@ pub struct Settings {
     /// `LLMLAB_INGEST_EVENTS_PER_MINUTE`: events one user may send per minute to one
     /// instance (a batch counts its items); 0 = no quota.
     pub ingest_events_per_minute: u32,
+    /// `LLMLAB_SIGNUPS_PER_HOUR`: accounts one client address may create per hour,
+    /// counted in the database (every instance shares it); 0 = unlimited.
+    pub signups_per_hour: u32,
+    /// `LLMLAB_METRICS_TOKEN`: when set, `/metrics` wants `Authorization: Bearer <it>`.
+    pub metrics_token: Option<String>,
+    /// What one account may create.
+    pub limits: Limits,
     /// Budget alert webhooks.
     pub webhooks: WebhookSettings,
+}
+
+/// Most resources of each kind one account may hold (422 `limit_exceeded` past them):
+/// each budget is an SQL aggregate after ingestion and a webhook target, each key and
+/// price a row read on hot paths.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `LLMLAB_MAX_BUDGETS`.
+    pub budgets: usize,
+    /// `LLMLAB_MAX_API_KEYS`.
+    pub api_keys: usize,
+    /// `LLMLAB_MAX_CUSTOM_PRICES`.
+    pub custom_prices: usize,
 }
 
 /// How budget alert webhooks are signed and delivered.
@@ -160,6 +180,13 @@ impl Settings {
                 as u32,
             login_attempts_per_minute: number("LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE", 10, 1, 10_000)?
                 as u32,
+            signups_per_hour: number("LLMLAB_SIGNUPS_PER_HOUR", 20, 0, 1_000_000)? as u32,
+            metrics_token: get("LLMLAB_METRICS_TOKEN").map(|t| t.trim().to_string()),
+            limits: Limits {
+                budgets: number("LLMLAB_MAX_BUDGETS", 100, 1, 100_000)? as usize,
+                api_keys: number("LLMLAB_MAX_API_KEYS", 100, 1, 100_000)? as usize,
+                custom_prices: number("LLMLAB_MAX_CUSTOM_PRICES", 1_000, 1, 1_000_000)? as usize,
+            },
             webhooks: WebhookSettings {
                 secret: get("LLMLAB_WEBHOOK_SECRET").unwrap_or_default(),
                 timeout_ms: number("LLMLAB_WEBHOOK_TIMEOUT_MS", 5_000, 10, 120_000)? as u64,

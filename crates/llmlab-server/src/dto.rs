@@ -8,6 +8,8 @@ use llmlab_engine::Usd;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::auth::KeyScope;
+
 /// `{email, password}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Credentials {
@@ -46,6 +48,8 @@ pub struct AuthResponse {
 pub struct NewKeyRequest {
     /// A label for the key.
     pub name: String,
+    /// What the key may do (default `["ingest"]`). No key can manage the account.
+    pub scopes: Option<Vec<KeyScope>>,
 }
 
 /// A freshly created API key: `key` is shown only here.
@@ -59,6 +63,8 @@ pub struct CreatedKey {
     pub key: String,
     /// First characters, to recognise the key later.
     pub prefix: String,
+    /// What the key may do.
+    pub scopes: Vec<KeyScope>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -72,6 +78,8 @@ pub struct KeyOut {
     pub name: String,
     /// First characters of the key.
     pub prefix: String,
+    /// What the key may do.
+    pub scopes: Vec<KeyScope>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last time the key authenticated a request (updated at most once a minute).
@@ -562,20 +570,76 @@ pub struct AlertList {
     pub alerts: Vec<AlertOut>,
 }
 
-/// Prices of a model, per million tokens.
+/// Prices of a model, per million tokens, as a client sets them: each a decimal string
+/// (`"2.50"`, exact) or a JSON number, non-negative, at most 6 decimals.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PriceFields {
     /// Uncached input.
-    #[schema(value_type = String, example = "2.50")]
+    #[schema(schema_with = rate_schema)]
     pub input_per_mtok_usd: serde_json::Value,
     /// Output.
-    #[schema(value_type = String, example = "10.00")]
+    #[schema(schema_with = rate_schema)]
+    pub output_per_mtok_usd: serde_json::Value,
+    /// Cache reads (default: the input rate).
+    #[schema(schema_with = optional_rate_schema)]
+    pub cached_input_per_mtok_usd: Option<serde_json::Value>,
+    /// Cache writes (default: the input rate).
+    #[schema(schema_with = optional_rate_schema)]
+    pub cache_write_per_mtok_usd: Option<serde_json::Value>,
+    /// Batch API discount, percent.
+    #[schema(minimum = 0, maximum = 100)]
+    pub batch_discount_pct: Option<i64>,
+}
+
+/// A rate in a request: a decimal string or a number.
+fn rate_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::Schema::OneOf(rate_one_of())
+}
+
+fn rate_one_of() -> utoipa::openapi::schema::OneOf {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^ *([0-9]{1,7}(\.[0-9]{0,6})?|\.[0-9]{1,6}) *$")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(0.0))
+                .maximum(Some(9_999_999.0))
+                .multiple_of(Some(0.000_001)),
+        )
+        .description(Some("USD per million tokens: a decimal string or a number"))
+        .build()
+}
+
+/// [`rate_schema`] or null.
+fn optional_rate_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let mut schema = rate_one_of();
+    schema
+        .items
+        .push(ObjectBuilder::new().schema_type(Type::Null).into());
+    utoipa::openapi::schema::Schema::OneOf(schema)
+}
+
+/// Prices of a model, per million tokens, as the API returns them (JSON numbers, exact
+/// to the micro-dollar).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PriceRates {
+    /// Uncached input.
+    #[schema(value_type = f64)]
+    pub input_per_mtok_usd: serde_json::Value,
+    /// Output.
+    #[schema(value_type = f64)]
     pub output_per_mtok_usd: serde_json::Value,
     /// Cache reads.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<f64>)]
     pub cached_input_per_mtok_usd: Option<serde_json::Value>,
     /// Cache writes.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<f64>)]
     pub cache_write_per_mtok_usd: Option<serde_json::Value>,
     /// Batch API discount, percent.
     pub batch_discount_pct: Option<i64>,
@@ -661,7 +725,7 @@ pub struct CustomPriceOut {
     pub model: String,
     /// Rates.
     #[serde(flatten)]
-    pub prices: PriceFields,
+    pub prices: PriceRates,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
@@ -684,6 +748,11 @@ pub struct Health {
     pub uptime_seconds: u64,
     /// `ok` or `unreachable`.
     pub database: &'static str,
+    /// The event writer thread: `ok` or `stopped`.
+    pub writer: &'static str,
+    /// Groups of events the writer failed on with a panic since start (their requests
+    /// got 500s; the writer went on).
+    pub writer_failed_groups: u64,
 }
 
 /// Query of the recommendation endpoints.

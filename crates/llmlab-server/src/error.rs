@@ -90,6 +90,24 @@ impl ApiError {
         }
     }
 
+    /// 403: the credential may not do this (an API key managing the account, a key
+    /// without the scope).
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 422 `limit_exceeded`: the account already holds the most `what` it may.
+    pub fn limit_exceeded(what: &str, limit: usize) -> ApiError {
+        ApiError {
+            details: Some(json!({ "field": what, "limit": limit })),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "limit_exceeded",
+                format!("an account may hold at most {limit} {what}; delete some first"),
+            )
+        }
+    }
+
     /// Adds a key to `details`.
     pub fn with_detail(mut self, key: &str, value: Value) -> ApiError {
         let mut details = self.details.take().unwrap_or_else(|| json!({}));
@@ -147,6 +165,18 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound => ApiError::not_found("resource"),
             StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            StoreError::LimitExceeded(msg) => {
+                log::warn!("ledger ceiling reached: {msg}");
+                ApiError {
+                    details: Some(json!({ "field": "events" })),
+                    ..ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "limit_exceeded",
+                        "this account's recorded spend or tokens would pass the ledger's \
+                         ceiling ($9,000,000,000 or 9e18 tokens); nothing was stored",
+                    )
+                }
+            }
             other => ApiError::internal(other),
         }
     }

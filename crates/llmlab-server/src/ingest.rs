@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use llmlab_engine::providers::{Catalog, PerMTok, Rates};
-use llmlab_engine::{Cost, Usage, UsageFields, cost_at_rates, price};
+use llmlab_engine::{Cost, Usage, UsageFields, Usd, cost_at_rates, price};
 use llmlab_store::{CustomPriceRow, NewEvent};
 
 use crate::dto::TrackEvent;
@@ -38,7 +38,14 @@ impl CustomPrices for [CustomPriceRow] {
     }
 }
 
+/// Largest cost of one event, given by the client or computed (a custom price can be
+/// anything): $1,000,000. With [`MAX_TOKENS`] it bounds what one event adds to any sum.
+///
+/// [`MAX_TOKENS`]: llmlab_engine::MAX_TOKENS
+pub const MAX_EVENT_COST: Usd = Usd::from_nanos(1_000_000 * llmlab_engine::NANOS_PER_USD);
+
 fn check_len(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    crate::text::check(field, value)?;
     if value.len() > max {
         return Err(ApiError::validation(
             field,
@@ -52,14 +59,17 @@ fn check_len(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 fn parse_timestamp(ts: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
     let t = match ts {
         None => now,
-        Some(s) => DateTime::parse_from_rfc3339(s.trim())
-            .map_err(|_| {
-                ApiError::validation(
-                    "timestamp",
-                    "must be an RFC 3339 timestamp such as 2026-11-20T10:00:00Z",
-                )
-            })?
-            .with_timezone(&Utc),
+        Some(s) => crate::query::in_supported_years(
+            "timestamp",
+            DateTime::parse_from_rfc3339(s.trim())
+                .map_err(|_| {
+                    ApiError::validation(
+                        "timestamp",
+                        "must be an RFC 3339 timestamp such as 2026-11-20T10:00:00Z",
+                    )
+                })?
+                .with_timezone(&Utc),
+        )?,
     };
     let micros = t.timestamp_micros();
     DateTime::from_timestamp_micros(micros)
@@ -78,6 +88,8 @@ pub fn prepare(
         return Err(ApiError::validation("provider", "must not be empty"));
     }
     let model_sent = body.model.trim().to_string();
+    crate::text::check("provider", &provider)?;
+    crate::text::check("model", &model_sent)?;
     if model_sent.is_empty() {
         return Err(ApiError::validation("model", "must not be empty"));
     }
@@ -132,8 +144,11 @@ pub fn prepare(
     }
     let (cost, source, effective_from): (Cost, &str, Option<NaiveDate>) =
         if let Some(client) = body.cost_usd {
-            if client.is_negative() {
-                return Err(ApiError::validation("cost_usd", "must be >= 0"));
+            if client.is_negative() || client > MAX_EVENT_COST {
+                return Err(ApiError::validation(
+                    "cost_usd",
+                    format!("must be between 0 and {MAX_EVENT_COST}"),
+                ));
             }
             let zero = Cost {
                 total: client,
@@ -156,6 +171,15 @@ pub fn prepare(
             let call = price(catalog, &provider, &model_sent, &usage, ts)?;
             (call.cost, "catalog", Some(call.effective_from()))
         };
+    if cost.total > MAX_EVENT_COST {
+        return Err(ApiError::validation(
+            "cost_usd",
+            format!(
+                "this event would cost ${}, more than the maximum of ${MAX_EVENT_COST} per event",
+                cost.total
+            ),
+        ));
+    }
     let event = NewEvent {
         event_id: body.event_id,
         provider,
@@ -185,6 +209,7 @@ fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
         ));
     }
     for (k, v) in tags {
+        crate::text::check("tags", k)?;
         if k.is_empty() || k.len() > MAX_TAG_LEN || k.contains(':') {
             return Err(ApiError::validation(
                 format!("tags.{k}"),

@@ -14,4 +14,5 @@ pub mod quota;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod text;
 pub mod webhooks;

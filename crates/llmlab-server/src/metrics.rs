@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -108,10 +108,10 @@ impl Metrics {
             .inc();
     }
 
-    fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn request(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
+                method,
                 route: route.to_string(),
                 status,
             })
@@ -131,34 +131,76 @@ impl Metrics {
     }
 }
 
-/// Middleware recording every request (errors included) after routing.
+/// The method as a label from a closed set: a client may send any token as a method,
+/// and every distinct label value would be a series kept forever.
+fn method_label(m: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Middleware recording every request, those refused by the authentication in front of
+/// the routes included.
 pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let method = req.method().to_string();
-    let res = next.call(req).await?;
+    let method = method_label(req.method());
+    // Requests refused before routing (401) are counted under the route they asked for.
+    let asked = req.request().resource_map().match_pattern(req.path());
+    let res = next.call(req).await;
     if let Some(state) = state {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
-        let status = res.status().as_u16();
-        state
-            .metrics
-            .request(&method, &route, status, started.elapsed().as_secs_f64());
+        // The pattern of a registered route, or one label for every other path.
+        let (route, status) = match &res {
+            Ok(res) => (res.request().match_pattern().or(asked), res.status()),
+            Err(e) => (asked, e.as_response_error().status_code()),
+        };
+        let route = route.unwrap_or_else(|| "unmatched".into());
+        state.metrics.request(
+            method,
+            &route,
+            status.as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
     }
-    Ok(res)
+    res
 }
 
-/// `GET /metrics`.
-pub async fn serve(state: web::Data<AppState>) -> HttpResponse {
+/// `GET /metrics`; with `LLMLAB_METRICS_TOKEN` set, only for `Authorization: Bearer <it>`.
+pub async fn serve(state: web::Data<AppState>, req: actix_web::HttpRequest) -> HttpResponse {
+    if let Some(token) = &state.settings.metrics_token {
+        let given = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
+            return actix_web::ResponseError::error_response(
+                &crate::error::ApiError::unauthorized("/metrics needs its bearer token"),
+            );
+        }
+    }
     match state.metrics.encode() {
         Ok(text) => HttpResponse::Ok()
             .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
             .body(text),
         Err(e) => actix_web::ResponseError::error_response(&crate::error::ApiError::internal(e)),
     }
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much of a
+/// guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

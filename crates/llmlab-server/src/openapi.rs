@@ -33,3 +33,127 @@ impl Modify for BearerAuth {
         );
     }
 }
+
+/// Every error code the API answers with (`error.code`); the document lists them, so a
+/// client can match on a closed set.
+pub const ERROR_CODES: &[&str] = &[
+    "validation_error",
+    "unknown_provider",
+    "unknown_model",
+    "limit_exceeded",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "email_taken",
+    "payload_too_large",
+    "unsupported_content_type",
+    "malformed_json",
+    "malformed_body",
+    "rate_limited",
+    "database_unavailable",
+    "internal_error",
+];
+
+/// The JSON error shape of every non-2xx answer.
+fn error_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let inner = ObjectBuilder::new()
+        .property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(ERROR_CODES.iter().copied())),
+        )
+        .required("code")
+        .property("message", ObjectBuilder::new().schema_type(Type::String))
+        .required("message")
+        .property(
+            "details",
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some("`field` names the offending field of a 422")),
+        );
+    ObjectBuilder::new()
+        .property("error", inner)
+        .required("error")
+        .build()
+}
+
+/// Adds to every operation the error statuses it can answer (the routes annotate their
+/// successes and domain errors; the statuses every operation of a kind shares are added
+/// here, from the same facts the server acts on), each with the error schema.
+pub fn complete_error_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let components = doc.components.get_or_insert_with(Default::default);
+    components
+        .schemas
+        .insert("Error".into(), RefOr::T(error_schema().into()));
+    let error = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Error")))
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            ("get", item.get.as_mut()),
+            ("put", item.put.as_mut()),
+            ("post", item.post.as_mut()),
+            ("delete", item.delete.as_mut()),
+            ("patch", item.patch.as_mut()),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut statuses: Vec<(&str, &str)> = Vec::new();
+            if secured {
+                statuses.push(("401", "Missing, malformed, expired or revoked credentials"));
+                statuses.push((
+                    "403",
+                    "The credential may not do this (an API key without the scope, or managing the account)",
+                ));
+            }
+            if secured || path.starts_with("/api/auth/") {
+                statuses.push(("503", "Database unreachable; retry shortly"));
+            }
+            if op.request_body.is_some() {
+                statuses.push(("400", "Not JSON, or not sent as application/json"));
+                statuses.push(("413", "Body over the configured limit"));
+                statuses.push(("422", "Invalid body; details.field names the field"));
+            }
+            if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                statuses.push(("422", "Invalid parameter; details.field names it"));
+            }
+            if path.contains('{') {
+                statuses.push(("404", "No such resource for this account"));
+            }
+            if matches!(
+                (method, path.as_str()),
+                ("post", "/api/events/track")
+                    | ("post", "/api/events/batch")
+                    | ("post", "/api/auth/login")
+                    | ("post", "/api/auth/signup")
+            ) {
+                statuses.push(("429", "Rate limited; see Retry-After"));
+            }
+            for (status, description) in statuses {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| {
+                        RefOr::T(ResponseBuilder::new().description(description).build())
+                    });
+            }
+            // Every error answer, annotated in a route or added above, is the error shape.
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = response
+                    && !status.starts_with('2')
+                    && r.content.is_empty()
+                {
+                    r.content.insert("application/json".into(), error().into());
+                }
+            }
+        }
+    }
+}

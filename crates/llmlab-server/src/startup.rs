@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::{JwtKeys, LoginLimiter, authenticate, random_token};
+use crate::auth::{JwtKeys, LoginLimiter, SignupLimiter, authenticate, random_token};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -62,7 +62,9 @@ impl Application {
             .map_err(|e| e.to_string())?;
         let writer = GroupCommit::start(store.clone(), GROUP_COMMIT_MAX)
             .map_err(|e| format!("database: {e}"))?;
+        let state_api = openapi_document();
         let state = web::Data::new(AppState {
+            routes: RouteTable::of(&state_api),
             writer,
             store,
             catalog: Arc::new(catalog),
@@ -73,12 +75,13 @@ impl Application {
             ingest_quota: IngestQuota::new(settings.ingest_events_per_minute),
             metrics: Metrics::default(),
             login_limiter: LoginLimiter::new(settings.login_attempts_per_minute),
+            signup_limiter: SignupLimiter::new(settings.signups_per_hour),
             started: Instant::now(),
             dummy_hash,
             settings,
         });
         crate::webhooks::spawn_worker(state.clone());
-        let api = openapi_document();
+        let api = state_api;
         let server = HttpServer::new(move || {
             let cors = state.settings.cors_origins.iter().fold(
                 actix_cors::Cors::default()
@@ -141,6 +144,22 @@ impl Application {
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let pattern = req.resource_map().match_pattern(req.path());
+    let allowed = req
+        .app_data::<web::Data<AppState>>()
+        .zip(pattern)
+        .and_then(|(state, p)| state.routes.methods(&p).map(|m| m.join(", ")));
+    if let Some(allow) = allowed {
+        let mut resp = actix_web::ResponseError::error_response(&ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} {} is not served; use {allow}", req.method(), req.path()),
+        ));
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+            resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
+        }
+        return Ok(resp);
+    }
     Err(ApiError::new(
         actix_web::http::StatusCode::NOT_FOUND,
         "not_found",
@@ -150,18 +169,81 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// The OpenAPI document, generated from the routes' annotations.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    App::new()
+    let mut doc = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .service(utoipa_actix_web::scope("/api").configure(crate::routes::config))
         .split_for_parts()
-        .1
+        .1;
+    crate::openapi::complete_error_responses(&mut doc);
+    doc
+}
+
+/// Which methods each documented path serves, read off the OpenAPI document (which the
+/// routes generate): a method a path does not serve is a 405 with `Allow`, answered
+/// before authentication, since no handler would run.
+#[derive(Debug, Default)]
+pub struct RouteTable(std::collections::HashMap<String, Vec<&'static str>>);
+
+impl RouteTable {
+    /// The table of `doc`.
+    pub fn of(doc: &utoipa::openapi::OpenApi) -> RouteTable {
+        let mut map = std::collections::HashMap::new();
+        for (path, item) in &doc.paths.paths {
+            let methods: Vec<&'static str> = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("PATCH", item.patch.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(m, has)| has.then_some(m))
+            .collect();
+            map.insert(path.clone(), methods);
+        }
+        RouteTable(map)
+    }
+
+    /// The methods of the documented path whose router pattern is `pattern`
+    /// (`/api/pricing/custom/{provider}/{model:.*}`), if it is one.
+    pub fn methods(&self, pattern: &str) -> Option<&[&'static str]> {
+        // `{name:regex}` → `{name}`, the document's form.
+        let mut path = String::with_capacity(pattern.len());
+        let (mut depth, mut skipping) = (0u32, false);
+        for c in pattern.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    if !skipping {
+                        path.push(c);
+                    }
+                }
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        skipping = false;
+                        path.push(c);
+                    } else if !skipping {
+                        path.push(c);
+                    }
+                }
+                ':' if depth == 1 => skipping = true,
+                _ if skipping => {}
+                _ => path.push(c),
+            }
+        }
+        self.0.get(&path).map(Vec::as_slice)
+    }
 }
 
 /// The development server's signing secret: read from, or generated into, a file beside
 /// the database so sessions survive restarts.
 fn development_secret(settings: &Settings) -> Result<String, String> {
     let path = settings.secret_file();
+    if path.exists() {
+        check_private(&path)?;
+    }
     if let Ok(s) = std::fs::read_to_string(&path) {
         let s = s.trim().to_string();
         if s.len() >= crate::config::MIN_SECRET_LEN {
@@ -183,6 +265,42 @@ fn development_secret(settings: &Settings) -> Result<String, String> {
         path.display()
     );
     Ok(secret)
+}
+
+/// Refuses a secret file that another user owns or may read: whoever can read it can
+/// sign sessions for every account.
+#[cfg(unix)]
+fn check_private(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    // The owner of `/proc/self` is this process's user, with no unsafe call to ask.
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if let Some(me) = me
+        && meta.uid() != me
+    {
+        return Err(format!(
+            "{} is owned by uid {}, not by the server's user (uid {me}); \
+             remove it to let the server generate its own, or chown it",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} can be read by other users (mode {:o}); run `chmod 600 {}` \
+             or set LLMLAB_JWT_SECRET",
+            path.display(),
+            meta.mode() & 0o777,
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &std::path::Path) -> Result<(), String> {
+    Ok(())
 }
 
 #[cfg(unix)]

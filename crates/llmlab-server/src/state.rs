@@ -7,7 +7,7 @@ use std::time::Instant;
 use llmlab_engine::providers::Catalog;
 use llmlab_store::{CustomPriceRow, GroupCommit, Store, StoreError};
 
-use crate::auth::{JwtKeys, LoginLimiter};
+use crate::auth::{JwtKeys, LoginLimiter, SignupLimiter};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::quota::IngestQuota;
@@ -27,8 +27,12 @@ pub struct AppState {
     pub settings: Settings,
     /// Start time, for `uptime_seconds`.
     pub started: Instant,
+    /// The methods each documented path serves.
+    pub routes: crate::startup::RouteTable,
     /// Login attempt limiter.
     pub login_limiter: LoginLimiter,
+    /// Signups per client address, unless unlimited.
+    pub signup_limiter: Option<SignupLimiter>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Budget alert webhooks.

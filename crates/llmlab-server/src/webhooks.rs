@@ -16,6 +16,7 @@
 //!   delivery time ([`PublicOnly`]), so DNS cannot be used to reach inside.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -25,7 +26,7 @@ use llmlab_engine::Usd;
 use llmlab_store::{AlertRow, NewDelivery, NextStep, StoreError, delivery};
 use serde::Serialize;
 use sha2::Sha256;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
@@ -44,7 +45,14 @@ pub struct Webhooks {
     key: Vec<u8>,
     agent: ureq::Agent,
     wake: Notify,
+    /// Deliveries in flight on this instance, at most [`MAX_IN_FLIGHT`]: a slow or
+    /// hostile receiver holds one slot for at most the attempt timeout, and a flood of
+    /// alerts waits in the database instead of in memory.
+    in_flight: Arc<Semaphore>,
 }
+
+/// Deliveries one instance attempts at once.
+pub const MAX_IN_FLIGHT: usize = 16;
 
 fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
     let mut mac = <Hmac<Sha256>>::new_from_slice(key).expect("HMAC takes keys of any length");
@@ -92,6 +100,7 @@ impl Webhooks {
             key,
             agent,
             wake: Notify::new(),
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
@@ -237,17 +246,33 @@ pub fn spawn_worker(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
         let poll = Duration::from_millis(state.webhooks.settings.poll_ms);
         loop {
+            // Claim only what can be attempted now, so no claimed lease runs out waiting.
+            let slots = &state.webhooks.in_flight;
+            let Ok(first) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let free = u32::try_from(slots.available_permits() + 1).unwrap_or(u32::MAX);
+            let batch = free.min(CLAIM_BATCH);
             let now = Utc::now().naive_utc();
             let lease_until = now + state.webhooks.lease();
-            let claimed = db(&state, move |s| {
-                s.claim_due_alerts(now, lease_until, CLAIM_BATCH)
-            })
-            .await;
+            let claimed = db(&state, move |s| s.claim_due_alerts(now, lease_until, batch)).await;
+            let mut first = Some(first);
             let more = match claimed {
                 Ok(alerts) => {
-                    let full = alerts.len() == CLAIM_BATCH as usize;
+                    let full = alerts.len() == batch as usize;
                     for alert in alerts {
-                        actix_web::rt::spawn(deliver(state.clone(), alert));
+                        let permit = match first.take() {
+                            Some(p) => p,
+                            None => match slots.clone().acquire_owned().await {
+                                Ok(p) => p,
+                                Err(_) => return,
+                            },
+                        };
+                        let state = state.clone();
+                        actix_web::rt::spawn(async move {
+                            deliver(state, alert).await;
+                            drop(permit);
+                        });
                     }
                     full
                 }

@@ -30,6 +30,8 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<NaiveDateTime>,
     /// When the key was deleted; deleted keys never authenticate.
     pub revoked_at: Option<NaiveDateTime>,
+    /// What the key may do: a comma-separated subset of `ingest`, `read`.
+    pub scopes: String,
 }
 
 /// The fields of a new API key.
@@ -41,6 +43,8 @@ pub struct NewApiKey {
     pub prefix: String,
     /// Hash of the full key.
     pub key_hash: String,
+    /// Comma-separated scopes (`ingest`, `read`).
+    pub scopes: String,
 }
 
 /// Stores a new key for `user_id`.
@@ -55,6 +59,7 @@ pub fn create(
             api_keys::name.eq(&new.name),
             api_keys::prefix.eq(&new.prefix),
             api_keys::key_hash.eq(&new.key_hash),
+            api_keys::scopes.eq(&new.scopes),
             api_keys::created_at.eq(now_utc()),
         ))
         .returning(api_keys::all_columns)

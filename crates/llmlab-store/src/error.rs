@@ -22,6 +22,10 @@ pub enum StoreError {
     /// A uniqueness constraint refused the write (an email or a budget name already taken).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A write would take an account past a ceiling that keeps its sums exact (see
+    /// `rollups::LEDGER_CEILING`); nothing of it was stored.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
     /// Any other database error.
     #[error("query failed: {0}")]
     Query(String),
@@ -50,6 +54,14 @@ impl From<DieselError> for StoreError {
             DieselError::NotFound => StoreError::NotFound,
             DieselError::DatabaseError(kind, info) => match kind {
                 DatabaseErrorKind::UniqueViolation => StoreError::Conflict(info.message().into()),
+                DatabaseErrorKind::CheckViolation => {
+                    StoreError::LimitExceeded(info.message().into())
+                }
+                // PostgreSQL's "bigint out of range" (SQLSTATE 22003) from a running
+                // total; no other write adds to a stored number.
+                _ if info.message().contains("out of range") => {
+                    StoreError::LimitExceeded(info.message().into())
+                }
                 DatabaseErrorKind::ClosedConnection => {
                     StoreError::Unavailable(info.message().into())
                 }

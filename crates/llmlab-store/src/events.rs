@@ -272,8 +272,8 @@ mod pg {
     /// written then: every step reads the event insert's `RETURNING`).
     ///
     /// The rollup step reads the model rollup's `RETURNING`, so its row is locked before
-    /// the tag rollups, which come in key order: the lock order of the batch path, so the
-    /// two cannot deadlock.
+    /// the tag rollups, which come in key order, and the account's totals read both, so
+    /// they come last: the lock order of the batch path, so the two cannot deadlock.
     pub(super) fn insert_one(
         c: &mut PgConnection,
         row: &EventInsert<'_>,
@@ -303,7 +303,15 @@ mod pg {
                reasoning_tokens) \
                SELECT $1, k.key, $21, k.value, 1, $12, $6, $7, $8, $9, $10 \
                FROM models, unnest($19, $20) AS k (key, value) \
-               ON CONFLICT (user_id, key, slot, value) DO UPDATE SET {}) \
+               ON CONFLICT (user_id, key, slot, value) DO UPDATE SET {} \
+               RETURNING 1 AS done), \
+             totals AS (\
+               INSERT INTO ledger_totals (user_id, cost_nanos, input_tokens, output_tokens) \
+               SELECT $1, $12, $6, $7 FROM models WHERE (SELECT count(*) FROM tag_sums) >= 0 \
+               ON CONFLICT (user_id) DO UPDATE SET \
+               cost_nanos = ledger_totals.cost_nanos + excluded.cost_nanos, \
+               input_tokens = ledger_totals.input_tokens + excluded.input_tokens, \
+               output_tokens = ledger_totals.output_tokens + excluded.output_tokens) \
              SELECT id FROM ins",
             crate::rollups::add_excluded("event_rollups", "GREATEST"),
             crate::rollups::add_excluded("tag_rollups", "GREATEST"),
@@ -494,6 +502,7 @@ pub(crate) fn insert_all(
         .map(|(&i, _)| &batch[i])
         .collect();
     crate::rollups::add(conn, user_id, &stored_now)?;
+    crate::rollups::add_totals(conn, user_id, &stored_now)?;
 
     let mut outcome_of: HashMap<usize, InsertOutcome> = HashMap::with_capacity(rows.len());
     for ((&i, row), id) in unique.iter().zip(&rows).zip(&inserted) {

@@ -10,9 +10,14 @@
 //!
 //! One failing event does not fail the others: when a group's transaction fails for a
 //! reason other than an unreachable database, each event is retried on its own and only
-//! the faulty one reports an error.
+//! the faulty one reports an error. A panic while storing a group fails that group's
+//! requests only: the thread goes on with the next group, and [`GroupCommit::is_running`]
+//! tells health checks whether it is still there.
 
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread;
 
@@ -32,18 +37,57 @@ struct Job {
 #[derive(Clone)]
 pub struct GroupCommit {
     jobs: Sender<Job>,
+    health: Arc<WriterHealth>,
+}
+
+/// What the writer thread reports about itself.
+#[derive(Default)]
+struct WriterHealth {
+    running: AtomicBool,
+    panics: AtomicU64,
+}
+
+/// Marks the writer stopped however its thread ends.
+struct RunningGuard(Arc<WriterHealth>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::SeqCst);
+    }
 }
 
 impl GroupCommit {
     /// Starts the writer thread for `store`, committing up to `max_group` events per
     /// transaction.
     pub fn start(store: Store, max_group: usize) -> Result<GroupCommit, StoreError> {
+        GroupCommit::start_with(max_group, move |group| commit(&store, group))
+    }
+
+    /// The writer thread with its commit step given: `commit` answers one reply per job.
+    fn start_with(
+        max_group: usize,
+        commit: impl Fn(&[Job]) -> Vec<Reply> + Send + 'static,
+    ) -> Result<GroupCommit, StoreError> {
         let (jobs, queue) = mpsc::channel();
+        let health = Arc::new(WriterHealth::default());
+        health.running.store(true, Ordering::SeqCst);
+        let guard = RunningGuard(health.clone());
         thread::Builder::new()
             .name("llmlab-group-commit".into())
-            .spawn(move || run(&store, &queue, max_group.max(1)))
+            .spawn(move || run(&queue, max_group.max(1), &guard.0, commit))
             .map_err(|e| StoreError::Config(format!("cannot start the writer thread: {e}")))?;
-        Ok(GroupCommit { jobs })
+        Ok(GroupCommit { jobs, health })
+    }
+
+    /// Whether the writer thread is serving.
+    pub fn is_running(&self) -> bool {
+        self.health.running.load(Ordering::SeqCst)
+    }
+
+    /// Groups whose storing panicked since start (their requests got errors; the thread
+    /// went on).
+    pub fn panics(&self) -> u64 {
+        self.health.panics.load(Ordering::SeqCst)
     }
 
     /// Stores one event, like [`Store::insert_event`], blocking until its group is
@@ -62,7 +106,12 @@ impl GroupCommit {
     }
 }
 
-fn run(store: &Store, queue: &Receiver<Job>, max_group: usize) {
+fn run(
+    queue: &Receiver<Job>,
+    max_group: usize,
+    health: &WriterHealth,
+    commit: impl Fn(&[Job]) -> Vec<Reply>,
+) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < max_group {
@@ -71,7 +120,22 @@ fn run(store: &Store, queue: &Receiver<Job>, max_group: usize) {
                 Err(_) => break,
             }
         }
-        let replies = commit(store, &group);
+        // A connection dropped while unwinding is mid-transaction, which the pool
+        // treats as broken and discards, so nothing of the failed group is committed.
+        let replies = match catch_unwind(AssertUnwindSafe(|| commit(&group))) {
+            Ok(replies) if replies.len() == group.len() => replies,
+            Ok(_) | Err(_) => {
+                health.panics.fetch_add(1, Ordering::SeqCst);
+                log::error!(
+                    "the writer failed storing a group of {} events",
+                    group.len()
+                );
+                group
+                    .iter()
+                    .map(|_| Err(StoreError::Query("the writer failed on this group".into())))
+                    .collect()
+            }
+        };
         for (job, reply) in group.into_iter().zip(replies) {
             // A caller that gave up waiting is not an error of the others.
             let _ = job.reply.send(reply);
@@ -127,5 +191,55 @@ fn commit(store: &Store, group: &[Job]) -> Vec<Reply> {
             .map(|_| Err(StoreError::Unavailable(message.clone())))
             .collect(),
         Err(_) => one_by_one(store, group),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: i64) -> NewEvent {
+        NewEvent {
+            event_id: None,
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            resolved_model: "gpt-4o".into(),
+            input_tokens: n,
+            output_tokens: 0,
+            cached_input_tokens: 0,
+            cache_write_tokens: 0,
+            reasoning_tokens: 0,
+            batch: false,
+            cost_nanos: n,
+            cost_source: "client".into(),
+            price_effective_from: None,
+            ts: 0,
+            latency_ms: None,
+            tags: Default::default(),
+        }
+    }
+
+    /// A group whose storing panics gets errors; the thread serves the next one.
+    #[test]
+    fn a_panicking_group_fails_alone() {
+        let writer = GroupCommit::start_with(8, |group| {
+            if group.iter().any(|j| j.event.input_tokens == 13) {
+                panic!("injected failure");
+            }
+            group
+                .iter()
+                .map(|j| Err(StoreError::Conflict(j.event.input_tokens.to_string())))
+                .collect()
+        })
+        .expect("start");
+        let bad = writer.insert_event(1, event(13));
+        assert!(matches!(bad, Err(StoreError::Query(_))), "{bad:?}");
+        assert!(writer.is_running());
+        assert_eq!(writer.panics(), 1);
+        let next = writer.insert_event(1, event(7));
+        assert!(
+            matches!(next, Err(StoreError::Conflict(ref m)) if m == "7"),
+            "{next:?}"
+        );
     }
 }

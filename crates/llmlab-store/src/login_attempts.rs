@@ -37,6 +37,7 @@ pub fn count(
             la::key_hash.eq(key_hash),
             la::window_start.eq(now),
             la::attempts.eq(1),
+            la::window_micros.eq(window_micros),
         ))
         .on_conflict(la::key_hash)
         .do_update()
@@ -52,13 +53,13 @@ pub fn count(
     })
 }
 
-/// Deletes the rows of subjects whose window ended before `now`; returns how many.
-pub fn purge_ended(
-    conn: &mut AnyConnection,
-    now: i64,
-    window_micros: i64,
-) -> Result<usize, StoreError> {
-    Ok(diesel::delete(la::table.filter(la::window_start.le(now - window_micros))).execute(conn)?)
+/// Deletes the rows of subjects whose window (of its own length) ended before `now`;
+/// returns how many.
+pub fn purge_ended(conn: &mut AnyConnection, now: i64) -> Result<usize, StoreError> {
+    Ok(
+        diesel::delete(la::table.filter((la::window_start + la::window_micros).le(now)))
+            .execute(conn)?,
+    )
 }
 
 impl Store {
@@ -71,7 +72,7 @@ impl Store {
         window_micros: i64,
     ) -> Result<Vec<AttemptWindow>, StoreError> {
         self.transaction(|c| {
-            purge_ended(c, now, window_micros)?;
+            purge_ended(c, now)?;
             key_hashes
                 .iter()
                 .map(|k| count(c, k, now, window_micros))

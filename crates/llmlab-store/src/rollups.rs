@@ -40,14 +40,18 @@ struct Sums {
 }
 
 impl Sums {
+    /// Saturating: a sum past `i64::MAX` (impossible within [`LEDGER_CEILING`]) fails
+    /// the ledger's CHECK instead of wrapping or panicking the writer.
     fn add(&mut self, e: &NewEvent) {
-        self.calls += 1;
-        self.cost_nanos += e.cost_nanos;
-        self.input_tokens += e.input_tokens;
-        self.output_tokens += e.output_tokens;
-        self.cached_input_tokens += e.cached_input_tokens;
-        self.cache_write_tokens += e.cache_write_tokens;
-        self.reasoning_tokens += e.reasoning_tokens;
+        self.calls = self.calls.saturating_add(1);
+        self.cost_nanos = self.cost_nanos.saturating_add(e.cost_nanos);
+        self.input_tokens = self.input_tokens.saturating_add(e.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(e.output_tokens);
+        self.cached_input_tokens = self
+            .cached_input_tokens
+            .saturating_add(e.cached_input_tokens);
+        self.cache_write_tokens = self.cache_write_tokens.saturating_add(e.cache_write_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.saturating_add(e.reasoning_tokens);
         self.max_input_tokens = self.max_input_tokens.max(e.input_tokens);
     }
 }
@@ -92,6 +96,57 @@ pub(crate) fn add(
             }
         }
     }
+    Ok(())
+}
+
+/// Largest running total an account may reach (`ledger_totals`' CHECK constraints):
+/// its cost in nano-dollars ($9,000,000,000) and its input and output tokens. Every SQL
+/// sum the store computes is over one account's events or rollups, all non-negative, so
+/// it is at most the account's total and fits a BIGINT (2^63 - 1 ≈ 9.22e18). The other
+/// token counts are parts of the input or output ones.
+pub const LEDGER_CEILING: i64 = 9_000_000_000_000_000_000;
+
+/// Adds freshly stored events of `user_id` to the account's running totals, in the
+/// transaction that stored them and after their rollups (the lock order of every write
+/// path). Crossing [`LEDGER_CEILING`] fails the statement: the transaction stores nothing
+/// and the caller gets [`StoreError::LimitExceeded`].
+pub(crate) fn add_totals(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    events: &[&NewEvent],
+) -> Result<(), StoreError> {
+    use crate::schema::ledger_totals as lt;
+    use diesel::upsert::excluded;
+    if events.is_empty() {
+        return Ok(());
+    }
+    // Per event: cost <= 1e15 nanos and tokens <= 1e12 (checked at the edge), and a
+    // transaction holds at most a few thousand events, so these i128 sums fit an i64; a
+    // larger value still cannot wrap: it saturates and fails the CHECK.
+    let total = |f: fn(&NewEvent) -> i64| {
+        let sum: i128 = events.iter().map(|e| i128::from(f(e))).sum();
+        i64::try_from(sum).unwrap_or(i64::MAX)
+    };
+    let (cost, input, output) = (
+        total(|e| e.cost_nanos),
+        total(|e| e.input_tokens),
+        total(|e| e.output_tokens),
+    );
+    with_backend!(conn, |c| diesel::insert_into(lt::table)
+        .values((
+            lt::user_id.eq(user_id),
+            lt::cost_nanos.eq(cost),
+            lt::input_tokens.eq(input),
+            lt::output_tokens.eq(output),
+        ))
+        .on_conflict(lt::user_id)
+        .do_update()
+        .set((
+            lt::cost_nanos.eq(lt::cost_nanos + excluded(lt::cost_nanos)),
+            lt::input_tokens.eq(lt::input_tokens + excluded(lt::input_tokens)),
+            lt::output_tokens.eq(lt::output_tokens + excluded(lt::output_tokens)),
+        ))
+        .execute(c))?;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        scopes -> Text,
     }
 }
 
@@ -198,6 +199,17 @@ diesel::table! {
         key_hash -> Text,
         window_start -> BigInt,
         attempts -> Integer,
+        window_micros -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Each account's running totals, with the ceilings that keep every sum in a BIGINT.
+    ledger_totals (user_id) {
+        user_id -> BigInt,
+        cost_nanos -> BigInt,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
     }
 }
 
@@ -214,4 +226,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tag_rollups,
     custom_prices,
     login_attempts,
+    ledger_totals,
 );

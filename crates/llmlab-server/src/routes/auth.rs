@@ -6,7 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use llmlab_store::{NewUser, StoreError};
 
-use crate::auth::{Credential, Identity, hash_password, verify_password};
+use crate::auth::{Credential, Session, hash_password, verify_password};
 use crate::body::JsonBody;
 use crate::dto::{AuthResponse, Credentials, UserOut};
 use crate::error::ApiError;
@@ -40,9 +40,19 @@ fn session(state: &AppState, user: llmlab_store::UserRow) -> Result<AuthResponse
     })
 }
 
-/// A syntactically plausible email: one `@`, something before it, a dot after it.
+/// The one normal form of an email: trimmed, Unicode NFKC, lowercase. Signup, login,
+/// the attempt limiter and the lookup all compare this form, so no two spellings of one
+/// address (`K` and the Kelvin sign `\u{212A}`) count as different subjects anywhere.
+pub fn normalize_email(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+/// A syntactically plausible email (one `@`, something before it, a dot after it), in
+/// its normal form.
 fn parse_email(raw: &str) -> Result<String, ApiError> {
-    let email = raw.trim().to_ascii_lowercase();
+    let email = normalize_email(raw);
+    crate::text::check("email", &email)?;
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -62,6 +72,13 @@ fn parse_email(raw: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The client's address, as the attempt limiters count it.
+fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
 /// Creates an account and returns a session.
 #[utoipa::path(tag = "auth", request_body = Credentials, responses(
     (status = 201, body = AuthResponse), (status = 409, description = "Email already registered"),
@@ -69,10 +86,15 @@ fn parse_email(raw: &str) -> Result<String, ApiError> {
 #[post("/auth/signup")]
 async fn signup(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: JsonBody<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let email = parse_email(&body.0.email)?;
     let password = body.0.password;
+    if password.contains('\0') {
+        // bcrypt cannot hash a NUL byte.
+        return Err(ApiError::validation("password", "must not contain NUL"));
+    }
     if password.chars().count() < 8 {
         return Err(ApiError::validation(
             "password",
@@ -82,6 +104,17 @@ async fn signup(
     if password.len() > 72 {
         // bcrypt only reads 72 bytes; longer passwords would be silently truncated.
         return Err(ApiError::validation("password", "must be at most 72 bytes"));
+    }
+    // Counted before the bcrypt hash, which is the cost an anonymous client could make
+    // the server pay in a loop.
+    let (limiter, ip) = (state.signup_limiter, client_ip(&req));
+    if let Some(limiter) = limiter
+        && let Some(secs) = db(&state, move |s| limiter.check(s, &ip, Utc::now())).await?
+    {
+        return Err(ApiError::rate_limited(
+            secs,
+            "too many signups from this address; retry later",
+        ));
     }
     let hash = hash_password(password, state.settings.bcrypt_cost).await?;
     let user = db(&state, move |s| {
@@ -111,11 +144,8 @@ async fn login(
     req: HttpRequest,
     body: JsonBody<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = body.0.email.trim().to_ascii_lowercase();
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let email = normalize_email(&body.0.email);
+    let ip = client_ip(&req);
     let (limiter, lookup) = (state.login_limiter, email.clone());
     let (wait, user) = db(&state, move |s| {
         let wait = limiter.check(s, &lookup, &ip, Utc::now())?;
@@ -146,11 +176,14 @@ async fn login(
 /// Revokes the session token on every server sharing the database.
 #[utoipa::path(tag = "auth", responses((status = 204), (status = 401)), security(("bearer" = [])))]
 #[post("/auth/logout")]
-async fn logout(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse, ApiError> {
+async fn logout(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
+    let who = who.into_inner();
     match who.credential {
         Credential::Session { jti, expires_at } => {
             let user_id = who.user_id;
             db(&state, move |s| {
+                // Revoked tokens are kept only until they would have expired anyway.
+                s.purge_revoked_tokens(llmlab_store::now_utc())?;
                 s.revoke_token(&jti, user_id, expires_at.naive_utc())
             })
             .await?;
@@ -166,7 +199,7 @@ async fn logout(state: web::Data<AppState>, who: Identity) -> Result<HttpRespons
 /// The current user.
 #[utoipa::path(tag = "auth", responses((status = 200, body = UserOut), (status = 401)), security(("bearer" = [])))]
 #[get("/auth/me")]
-async fn me(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse, ApiError> {
+async fn me(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
     let user = db(&state, move |s| s.find_user(who.user_id))
         .await?
         .ok_or_else(|| ApiError::unauthorized("user no longer exists"))?;

@@ -10,7 +10,7 @@ use llmlab_engine::period::{Period, Zone};
 use llmlab_store::{BudgetRow, EventFilter, NewAlert, NewBudget, Store, delivery};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::Identity;
+use crate::auth::{Ingester, Reader, Session};
 use crate::body::JsonBody;
 use crate::dto::{
     AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckBudget, CheckQuery, CheckResponse,
@@ -108,7 +108,7 @@ fn budget_out(b: BudgetRow, e: Evaluation) -> BudgetOut {
 /// The user's budgets with their live status.
 #[utoipa::path(tag = "budgets", responses((status = 200, body = BudgetList)), security(("bearer" = [])))]
 #[get("/budgets")]
-async fn list(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse, ApiError> {
+async fn list(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, ApiError> {
     let budgets = db(&state, move |s: &Store| -> Result<_, ApiError> {
         let now = Utc::now();
         let mut out = Vec::new();
@@ -125,6 +125,7 @@ async fn list(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse,
 /// Validates a budget body into a store form.
 fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
     let name = b.name.trim().to_string();
+    crate::text::check("name", &name)?;
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::validation("name", "must be 1 to 200 characters"));
     }
@@ -134,6 +135,17 @@ fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
     let threshold = Threshold::parse(b.alert_threshold_pct.unwrap_or(80))?;
     BudgetSpec::new(b.amount_usd, period, zone, threshold)?;
     let scope = b.scope.unwrap_or_default();
+    for (field, value) in [
+        ("scope.provider", &scope.provider),
+        ("scope.model", &scope.model),
+        ("scope.tag", &scope.tag),
+        ("webhook_url", &b.webhook_url),
+        ("timezone", &b.timezone),
+    ] {
+        if let Some(v) = value {
+            crate::text::check(field, v)?;
+        }
+    }
     let provider = scope
         .provider
         .map(|p| p.trim().to_ascii_lowercase())
@@ -197,11 +209,12 @@ fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
 #[post("/budgets")]
 async fn upsert(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Session,
     body: JsonBody<BudgetIn>,
 ) -> Result<HttpResponse, ApiError> {
     let id = body.0.id;
     let form = parse_budget(&state, body.0)?;
+    let limits = state.settings.limits;
     let (row, created, eval) = db(&state, move |s: &Store| -> Result<_, ApiError> {
         let existing = match id {
             Some(id) => Some(s.get_budget(who.user_id, id)?),
@@ -209,7 +222,13 @@ async fn upsert(
         };
         let (row, created) = match existing {
             Some(b) => (s.update_budget(who.user_id, b.id, &form)?, false),
-            None => (s.create_budget(who.user_id, &form)?, true),
+            None => {
+                let limit = limits.budgets;
+                if s.list_budgets(who.user_id)?.len() >= limit {
+                    return Err(ApiError::limit_exceeded("budgets", limit));
+                }
+                (s.create_budget(who.user_id, &form)?, true)
+            }
         };
         let (_, eval) = evaluate_row(s, who.user_id, &row, Utc::now())?;
         Ok((row, created, eval))
@@ -228,7 +247,7 @@ async fn upsert(
 #[delete("/budgets/{budget_id}")]
 async fn remove(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
@@ -245,7 +264,7 @@ async fn remove(
 #[get("/budgets/check")]
 async fn check(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Ingester,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -289,7 +308,7 @@ async fn check(
 #[get("/budgets/{budget_id}/alerts")]
 async fn alerts(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
@@ -399,7 +418,7 @@ fn record_alerts(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<bool, Ap
 /// The secret this user's webhook receivers verify deliveries with.
 #[utoipa::path(tag = "budgets", responses((status = 200, body = WebhookSecret)), security(("bearer" = [])))]
 #[get("/budgets/webhook-secret")]
-async fn webhook_secret(state: web::Data<AppState>, who: Identity) -> HttpResponse {
+async fn webhook_secret(state: web::Data<AppState>, who: Session) -> HttpResponse {
     HttpResponse::Ok().json(WebhookSecret {
         secret: state.webhooks.secret_for(who.user_id),
         header: "X-LLMLab-Signature",

@@ -4,10 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::{Slot, Totals, fill_gaps, fold_slots, share_pct};
-use llmlab_engine::period::{Granularity, Zone, slot_secs_for};
+use llmlab_engine::period::{Granularity, Zone, max_buckets_between, slot_secs_for};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::Identity;
+use crate::auth::{Ingester, Reader};
 use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, DateRow, Estimate, FilterQuery, ModelList, ModelRow, ProviderList, ProviderRow,
@@ -27,6 +27,9 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(estimate);
 }
 
+/// Most buckets one summary returns (10,000: hourly over a year is 8,760).
+pub const MAX_SUMMARY_BUCKETS: u64 = 10_000;
+
 /// Store sums (never negative) → engine totals.
 fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64) -> Totals {
     let n = |v: i64| u64::try_from(v).unwrap_or(0);
@@ -45,7 +48,7 @@ fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64) ->
 #[get("/costs/summary")]
 async fn summary(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -57,21 +60,28 @@ async fn summary(
         range.start.unwrap_or_default(),
         range.end.unwrap_or_default(),
     );
-    let slots = db(&state, move |s| {
-        s.slots(who.user_id, &range.filter, slot_secs)
+    let buckets = max_buckets_between(start, end, granularity);
+    if buckets > MAX_SUMMARY_BUCKETS {
+        return Err(ApiError::validation(
+            "granularity",
+            format!(
+                "{start}..{end} spans up to {buckets} {} buckets; a summary holds at most \
+                 {MAX_SUMMARY_BUCKETS}: narrow the range or choose a coarser granularity",
+                granularity.as_str()
+            ),
+        ));
+    }
+    // Folding and gap filling are CPU work proportional to the buckets: off the executor.
+    let buckets = db(&state, move |s| {
+        let rows = s.slots(who.user_id, &range.filter, slot_secs)?;
+        let slots = rows.iter().map(|r| Slot {
+            start: chrono::DateTime::from_timestamp_micros(r.slot_start_micros).unwrap_or_default(),
+            totals: totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
+        });
+        let folded = fold_slots(slots, granularity, zone);
+        Ok::<_, ApiError>(fill_gaps(folded, start, end, granularity, zone))
     })
     .await?;
-    let slots = slots.iter().map(|r| Slot {
-        start: chrono::DateTime::from_timestamp_micros(r.slot_start_micros).unwrap_or_default(),
-        totals: totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
-    });
-    let buckets = fill_gaps(
-        fold_slots(slots, granularity, zone),
-        start,
-        end,
-        granularity,
-        zone,
-    );
     let mut total = Totals::default();
     for b in &buckets {
         total.add(&b.totals);
@@ -105,7 +115,7 @@ async fn summary(
 #[get("/costs/by-provider")]
 async fn by_provider(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -138,7 +148,7 @@ async fn by_provider(
 #[get("/costs/top-models")]
 async fn top_models(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -172,7 +182,7 @@ async fn top_models(
 #[get("/costs/by-tag")]
 async fn by_tag(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -202,7 +212,7 @@ async fn by_tag(
 #[post("/costs/estimate")]
 async fn estimate(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
     let shared = state.clone();

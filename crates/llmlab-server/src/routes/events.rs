@@ -6,7 +6,7 @@ use chrono::Utc;
 use llmlab_store::{EventCursor, EventRow, Store};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::Identity;
+use crate::auth::{Ingester, Reader};
 use crate::body::{JsonBody, parse_json};
 use crate::dto::{
     BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, FilterQuery, TrackEvent,
@@ -60,7 +60,7 @@ pub fn event_out(r: EventRow) -> EventOut {
 #[post("/events/track")]
 async fn track(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(quota) = &state.ingest_quota {
@@ -96,7 +96,7 @@ async fn track(
 #[post("/events/batch")]
 async fn batch(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Ingester,
     body: JsonBody<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let items = body.0.events;
@@ -181,7 +181,7 @@ fn error_json(e: &ApiError) -> serde_json::Value {
 #[get("/events")]
 async fn list(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -206,10 +206,11 @@ async fn list(
 
 const CSV_HEADER: &str = "id,timestamp,provider,model,resolved_model,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,reasoning_tokens,batch,cost_usd,cost_source,latency_ms,event_id,tags\n";
 
-/// A CSV field, quoted when it holds a comma, quote or newline; a leading `=`, `+`, `-`
-/// or `@` is prefixed with `'` so spreadsheets do not run it as a formula.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+/// A CSV field, quoted when it holds a comma, quote or newline; a leading `=`, `+`, `-`,
+/// `@`, tab or carriage return is prefixed with `'` so spreadsheets do not run it as a
+/// formula (OWASP's CSV injection rule).
+pub fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_string()
@@ -252,7 +253,7 @@ fn csv_row(r: &EventRow) -> String {
 #[get("/events/export")]
 async fn export(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -265,7 +266,8 @@ async fn export(
     let filter = std::sync::Arc::new(range.filter);
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();
-    let first = db(&state, move |s| s.list_events(who.user_id, &f, None, 1000)).await?;
+    let user_id = who.user_id;
+    let first = db(&state, move |s| s.list_events(user_id, &f, None, 1000)).await?;
     let start = futures_util::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(CSV_HEADER.as_bytes()))
     });
@@ -289,7 +291,7 @@ async fn export(
             let following = match page.next_cursor {
                 Some(c) => Some(
                     db(&state, move |s| {
-                        s.list_events(who.user_id, &filter, Some(c), 1000)
+                        s.list_events(user_id, &filter, Some(c), 1000)
                     })
                     .await,
                 ),
@@ -306,4 +308,25 @@ async fn export(
             "attachment; filename=\"llmlab-events.csv\"",
         ))
         .streaming(start.chain(pages)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for (raw, cell) in [
+            ("=1+1", "'=1+1"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@A1", "'@A1"),
+            ("\tx", "'\tx"),
+            ("\rx", "\"'\rx\""),
+            ("a,b", "\"a,b\""),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(csv_field(raw), cell, "{raw:?}");
+        }
+    }
 }

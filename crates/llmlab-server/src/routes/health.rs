@@ -10,23 +10,27 @@ pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(health);
 }
 
-/// Liveness and database reachability.
+/// Liveness, database reachability and the event writer's state.
 #[utoipa::path(tag = "health", responses(
     (status = 200, description = "Serving, database reachable", body = Health),
-    (status = 503, description = "Database unreachable", body = Health)))]
+    (status = 503, description = "Database unreachable or the event writer stopped", body = Health)))]
 #[get("/health")]
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     let db_ok = web::block(move || store.ping())
         .await
         .is_ok_and(|r| r.is_ok());
+    let writer_ok = state.writer.is_running();
+    let ok = db_ok && writer_ok;
     let body = Health {
-        status: if db_ok { "ok" } else { "degraded" },
+        status: if ok { "ok" } else { "degraded" },
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
         database: if db_ok { "ok" } else { "unreachable" },
+        writer: if writer_ok { "ok" } else { "stopped" },
+        writer_failed_groups: state.writer.panics(),
     };
-    if db_ok {
+    if ok {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

@@ -5,7 +5,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use llmlab_store::NewApiKey;
 
-use crate::auth::{Identity, hash_api_key, new_api_key};
+use crate::auth::{Scopes, Session, hash_api_key, new_api_key};
 use crate::body::JsonBody;
 use crate::dto::{CreatedKey, KeyList, KeyOut, NewKeyRequest};
 use crate::error::ApiError;
@@ -21,26 +21,42 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[post("/keys")]
 async fn create(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Session,
     body: JsonBody<NewKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.0.name.trim().to_string();
+    crate::text::check("name", &name)?;
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::validation("name", "must be 1 to 100 characters"));
     }
+    let scopes = match body.0.scopes {
+        None => Scopes::DEFAULT,
+        Some(asked) if asked.is_empty() => {
+            return Err(ApiError::validation(
+                "scopes",
+                "name at least one of: ingest, read",
+            ));
+        }
+        Some(asked) => Scopes::of(&asked),
+    };
+    let limit = state.settings.limits.api_keys;
     let key = new_api_key();
     let prefix = key[..crate::auth::API_KEY_PREFIX.len() + 8].to_string();
     let hash = hash_api_key(&key);
-    let (n, p) = (name.clone(), prefix.clone());
-    let row = db(&state, move |s| {
-        s.create_api_key(
-            who.user_id,
+    let (n, p, user_id) = (name.clone(), prefix.clone(), who.user_id);
+    let row = db(&state, move |s| -> Result<_, ApiError> {
+        if s.list_api_keys(user_id)?.len() >= limit {
+            return Err(ApiError::limit_exceeded("api_keys", limit));
+        }
+        Ok(s.create_api_key(
+            user_id,
             &NewApiKey {
                 name: n,
                 prefix: p,
                 key_hash: hash,
+                scopes: scopes.to_stored(),
             },
-        )
+        )?)
     })
     .await?;
     Ok(HttpResponse::Created().json(CreatedKey {
@@ -48,6 +64,7 @@ async fn create(
         name,
         key,
         prefix,
+        scopes: scopes.list(),
         created_at: row.created_at.and_utc(),
     }))
 }
@@ -55,7 +72,7 @@ async fn create(
 /// Lists the user's API keys (never the keys themselves).
 #[utoipa::path(tag = "keys", responses((status = 200, body = KeyList)), security(("bearer" = [])))]
 #[get("/keys")]
-async fn list(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse, ApiError> {
+async fn list(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
     let rows = db(&state, move |s| s.list_api_keys(who.user_id)).await?;
     let keys = rows
         .into_iter()
@@ -63,6 +80,7 @@ async fn list(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse,
             id: r.id,
             name: r.name,
             prefix: r.prefix,
+            scopes: Scopes::parse_stored(&r.scopes).list(),
             created_at: r.created_at.and_utc(),
             last_used_at: r.last_used_at.map(|t| t.and_utc()),
         })
@@ -75,7 +93,7 @@ async fn list(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse,
 #[delete("/keys/{id}")]
 async fn remove(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("API key"))?;

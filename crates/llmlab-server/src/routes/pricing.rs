@@ -6,11 +6,11 @@ use llmlab_store::{CustomPriceRow, NewCustomPrice};
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::Identity;
+use crate::auth::Session;
 use crate::body::JsonBody;
 use crate::dto::{
     CatalogModel, CatalogOut, CatalogProvider, CustomPriceList, CustomPriceOut, PriceFields,
-    TierOut,
+    PriceRates, TierOut,
 };
 use crate::error::ApiError;
 use crate::routes::db;
@@ -103,8 +103,8 @@ fn custom_out(c: CustomPriceRow) -> CustomPriceOut {
     }
 }
 
-fn price_fields(r: &Rates, batch: Option<i32>) -> PriceFields {
-    PriceFields {
+fn price_fields(r: &Rates, batch: Option<i32>) -> PriceRates {
+    PriceRates {
         input_per_mtok_usd: rate_json(r.input),
         output_per_mtok_usd: rate_json(r.output),
         cached_input_per_mtok_usd: r.cached_input.map(rate_json),
@@ -114,6 +114,7 @@ fn price_fields(r: &Rates, batch: Option<i32>) -> PriceFields {
 }
 
 fn path_part(field: &str, s: &str) -> Result<String, ApiError> {
+    crate::text::check(field, s)?;
     let s = s.trim().to_ascii_lowercase();
     if s.is_empty() || s.len() > 256 {
         return Err(ApiError::validation(field, "must be 1 to 256 characters"));
@@ -127,7 +128,7 @@ fn path_part(field: &str, s: &str) -> Result<String, ApiError> {
 #[put("/pricing/custom/{provider}/{model:.*}")]
 async fn put_custom(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Session,
     path: web::Path<(String, String)>,
     body: JsonBody<PriceFields>,
 ) -> Result<HttpResponse, ApiError> {
@@ -162,14 +163,25 @@ async fn put_custom(
         cache_write_micros: opt("cache_write_per_mtok_usd", &b.cache_write_per_mtok_usd)?,
         batch_discount_pct: batch,
     };
-    let row = db(&state, move |s| s.upsert_custom_price(who.user_id, &new)).await?;
+    let (limit, user_id) = (state.settings.limits.custom_prices, who.user_id);
+    let row = db(&state, move |s| -> Result<_, ApiError> {
+        let existing = s.list_custom_prices(user_id)?;
+        let replaces = existing
+            .iter()
+            .any(|c| c.provider == new.provider && c.model == new.model);
+        if !replaces && existing.len() >= limit {
+            return Err(ApiError::limit_exceeded("custom_prices", limit));
+        }
+        Ok(s.upsert_custom_price(user_id, &new)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(custom_out(row)))
 }
 
 /// This user's custom prices.
 #[utoipa::path(tag = "pricing", responses((status = 200, body = CustomPriceList)), security(("bearer" = [])))]
 #[get("/pricing/custom")]
-async fn list_custom(state: web::Data<AppState>, who: Identity) -> Result<HttpResponse, ApiError> {
+async fn list_custom(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
     let rows = db(&state, move |s| s.list_custom_prices(who.user_id)).await?;
     Ok(HttpResponse::Ok().json(CustomPriceList {
         prices: rows.into_iter().map(custom_out).collect(),
@@ -182,7 +194,7 @@ async fn list_custom(state: web::Data<AppState>, who: Identity) -> Result<HttpRe
 #[delete("/pricing/custom/{provider}/{model:.*}")]
 async fn delete_custom(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Session,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (provider, model) = path.into_inner();
@@ -190,6 +202,13 @@ async fn delete_custom(
         provider.trim().to_ascii_lowercase(),
         model.trim().to_ascii_lowercase(),
     );
+    // Nothing with a control character can have been stored (and PostgreSQL refuses NUL
+    // in a query): no such price.
+    if crate::text::check("provider", &provider).is_err()
+        || crate::text::check("model", &model).is_err()
+    {
+        return Err(ApiError::not_found("custom price"));
+    }
     if db(&state, move |s| {
         s.delete_custom_price(who.user_id, &provider, &model)
     })

@@ -20,7 +20,7 @@ use llmlab_recs::{
 use llmlab_store::{DAY_MICROS, EventFilter, Store, StoreError, TokenMixRow};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::Identity;
+use crate::auth::Reader;
 use crate::dto::{
     AnomalyList, AnomalyOut, ModelSwitchList, ModelSwitchOut, OptimizationOut, Recommendations,
     RecsQuery, method_name,
@@ -52,7 +52,7 @@ impl From<RecsError> for ApiError {
 #[get("/recommendations")]
 async fn all(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -85,7 +85,7 @@ async fn all(
 #[get("/recommendations/anomalies")]
 async fn anomalies(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
@@ -106,7 +106,7 @@ async fn anomalies(
 #[get("/recommendations/model-switching")]
 async fn model_switching(
     state: web::Data<AppState>,
-    who: Identity,
+    who: Reader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;

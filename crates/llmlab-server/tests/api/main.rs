@@ -4,6 +4,7 @@
 
 mod budgets;
 mod client;
+mod hostile;
 mod outage;
 mod receiver;
 mod recs;
@@ -48,7 +49,12 @@ pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestAp
         return None;
     }
     let db = TestDb::new(backend);
-    let mut env: Vec<(String, String)> = vec![
+    // Settings a test passes come first, so they win over these defaults.
+    let mut env: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.extend::<Vec<(String, String)>>(vec![
         ("DATABASE_URL".into(), db.url().to_string()),
         ("LLMLAB_BIND".into(), "127.0.0.1:0".into()),
         (
@@ -57,8 +63,9 @@ pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestAp
         ),
         ("LLMLAB_BCRYPT_COST".into(), "10".into()),
         ("LLMLAB_DB_POOL_SIZE".into(), "4".into()),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        // Every test signs its users up from 127.0.0.1; the limit has its own tests.
+        ("LLMLAB_SIGNUPS_PER_HOUR".into(), "0".into()),
+    ]);
     let (addr, handle) = start_server(&env);
     Some(TestApp {
         addr,

@@ -188,11 +188,16 @@ both!(api_keys, |app: TestApp| {
 
     let tracked = app.post("/api/events/track", &key, event("gpt-4o-mini", 1000, 100));
     assert_eq!(tracked.status, 201, "{}", tracked.text());
-    assert_eq!(
-        app.get("/api/events", &key).status,
-        200,
-        "a key reads like a session"
+    // A default key sends; reading the reports takes the read scope.
+    assert_eq!(app.get("/api/events", &key).status, 403);
+    let reader = app.post(
+        "/api/keys",
+        &token,
+        json!({"name": "dashboard", "scopes": ["read"]}),
     );
+    assert_eq!(reader.status, 201, "{}", reader.text());
+    let reader = reader.json()["key"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/events", &reader).status, 200);
 
     let other = app.signup("other@example.com");
     let id = created["id"].as_i64().unwrap();

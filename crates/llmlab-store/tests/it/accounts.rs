@@ -56,6 +56,7 @@ both_backends!(api_keys_are_scoped_by_user, |_db, store| {
         name: name.into(),
         prefix: format!("llmlab_{name}"),
         key_hash: format!("hash-{name}"),
+        scopes: "ingest".into(),
     };
     let a1 = store.create_api_key(a, &key("a1")).unwrap();
     let a2 = store.create_api_key(a, &key("a2")).unwrap();

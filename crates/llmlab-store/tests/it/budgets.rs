@@ -349,6 +349,7 @@ both_backends!(prices_version_moves_with_every_change, |_db, store| {
                 name: "k".into(),
                 prefix: "llm_v".into(),
                 key_hash: "hash-v".into(),
+                scopes: "ingest".into(),
             },
         )
         .unwrap();
@@ -405,6 +406,7 @@ both_backends!(tenants_are_isolated, |_db, store| {
                 name: "k".into(),
                 prefix: "p".into(),
                 key_hash: "h".into(),
+                scopes: "ingest".into(),
             },
         )
         .unwrap();
