@@ -2,6 +2,8 @@
 //!
 //! - `cargo xtask test [--sqlite-only] [-- <test args>]`: every test of the workspace, on
 //!   SQLite and PostgreSQL (finding or starting a PostgreSQL server first).
+//!   Then schemathesis checks the OpenAPI document against a running server (see
+//!   `schemathesis.rs`; `--no-schemathesis` skips it and says so).
 //! - `cargo xtask migrate [--database-url URL] [--revert]`: apply (or revert the last)
 //!   migrations of a database.
 //! - `cargo xtask bench [engine|http|analytics] [OPTIONS]`: the benchmark — criterion for
@@ -10,6 +12,7 @@
 
 mod bench;
 mod pg;
+mod schemathesis;
 
 use std::process::{Command, ExitCode};
 
@@ -21,11 +24,13 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("migrate") => migrate(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("schemathesis") => schemathesis::run(&workspace_root()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 test [--sqlite-only] [-- ARGS]   run every test, SQLite and PostgreSQL\n  \
+                 test [--sqlite-only] [--no-schemathesis] [-- ARGS]\n                                   run every test, SQLite and PostgreSQL\n  \
+                 schemathesis                     the OpenAPI document against a running server\n  \
                  migrate [--database-url URL] [--revert]\n                                   apply pending migrations (or revert the last)\n  \
                  {}",
                 bench::USAGE
@@ -73,7 +78,11 @@ fn test(args: &[String]) -> Result<()> {
         None => (args, &[][..]),
     };
     let sqlite_only = ours.iter().any(|a| a == "--sqlite-only");
-    if let Some(bad) = ours.iter().find(|a| *a != "--sqlite-only") {
+    let no_schemathesis = ours.iter().any(|a| a == "--no-schemathesis");
+    if let Some(bad) = ours
+        .iter()
+        .find(|a| *a != "--sqlite-only" && *a != "--no-schemathesis")
+    {
         return Err(format!("unknown option {bad}"));
     }
     // Keep the PostgreSQL server alive (and stopped at the end, if we started it) for
@@ -114,7 +123,18 @@ fn test(args: &[String]) -> Result<()> {
         with_env(&mut doc);
         run(doc)?;
     }
+    if no_schemathesis {
+        eprintln!("xtask: --no-schemathesis: the OpenAPI conformance run is NOT done");
+    } else {
+        schemathesis::run(&workspace_root())?;
+    }
     Ok(())
+}
+
+/// The workspace's root directory (xtask's parent).
+fn workspace_root() -> std::path::PathBuf {
+    let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Into::into).unwrap_or(manifest)
 }
 
 fn migrate(args: &[String]) -> Result<()> {

@@ -761,12 +761,24 @@ pub struct Health {
 pub struct RecsQuery {
     /// Days judged for anomalies, and the window whose token mix is repriced (default 30,
     /// 1–365).
+    #[param(minimum = 1, maximum = 365)]
     pub days: Option<u32>,
     /// Anomalies: report days scoring at or above this (default 2.5).
+    #[param(minimum = 0.5, maximum = 100.0)]
     pub threshold: Option<f64>,
     /// Anomalies: `zscore` (mean and standard deviation, default) or `robust` (median and
     /// scaled MAD).
+    #[param(pattern = "^(zscore|robust)?$")]
     pub method: Option<String>,
+}
+
+/// Query of the model-switching endpoint.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SwitchQuery {
+    /// The window whose token mix is repriced (default 30, 1–365).
+    #[param(minimum = 1, maximum = 365)]
+    pub days: Option<u32>,
 }
 
 /// What drove an anomaly.

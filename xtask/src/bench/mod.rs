@@ -11,14 +11,14 @@
 
 mod analytics;
 mod ceiling;
-mod client;
+pub(crate) mod client;
 mod db;
 mod engine;
 mod events;
 mod http;
 mod load;
 mod report;
-mod server;
+pub(crate) mod server;
 
 use std::path::{Path, PathBuf};
 

@@ -23,7 +23,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::Reader;
 use crate::dto::{
     AnomalyList, AnomalyOut, ModelSwitchList, ModelSwitchOut, OptimizationOut, Recommendations,
-    RecsQuery, method_name,
+    RecsQuery, SwitchQuery, method_name,
 };
 use crate::error::ApiError;
 use crate::query::QueryPairs;
@@ -101,7 +101,7 @@ async fn anomalies(
 }
 
 /// Cheaper models for this user's own token mix.
-#[utoipa::path(tag = "recommendations", params(RecsQuery),
+#[utoipa::path(tag = "recommendations", params(SwitchQuery),
     responses((status = 200, body = ModelSwitchList), (status = 422)), security(("bearer" = [])))]
 #[get("/recommendations/model-switching")]
 async fn model_switching(
