@@ -340,7 +340,7 @@ pub async fn authenticate(
     // access extractors find no identity and answer 401.)
     let served = match (
         req.app_data::<web::Data<AppState>>(),
-        req.request().resource_map().match_pattern(req.path()),
+        crate::metrics::AskedRoute::of(&req),
     ) {
         (Some(state), Some(pattern)) => state
             .routes
@@ -464,26 +464,39 @@ impl LoginLimiter {
         ip: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError> {
-        let subjects = [(format!("email:{email}"), 1), (format!("ip:{ip}"), 3)];
-        let hashes: Vec<String> = subjects
-            .iter()
-            .map(|(s, _)| hex::encode(Sha256::digest(s.as_bytes())))
-            .collect();
-        let now = now.timestamp_micros();
-        let windows = store.count_login_attempts(&hashes, now, Self::WINDOW_MICROS)?;
-        Ok(windows
-            .iter()
-            .zip(&subjects)
-            .filter(|(w, (_, factor))| {
-                u32::try_from(w.attempts).unwrap_or(u32::MAX)
-                    > self.per_minute.saturating_mul(*factor)
-            })
-            .map(|(w, _)| {
-                let left = w.window_start + Self::WINDOW_MICROS - now;
-                u64::try_from(left.div_euclid(1_000_000) + 1).unwrap_or(1)
-            })
-            .max())
+        let limit = self.per_minute;
+        let subjects = [
+            (format!("email:{email}"), limit),
+            (format!("ip:{ip}"), limit.saturating_mul(3)),
+        ];
+        count_attempts(store, &subjects, now, Self::WINDOW_MICROS)
     }
+}
+
+/// Counts one attempt for each `(subject, limit)` in windows of `window_micros`
+/// (subjects stored as SHA-256 hashes, not in clear); `Some(seconds)` to wait when any
+/// subject is over its limit.
+fn count_attempts(
+    store: &Store,
+    subjects: &[(String, u32)],
+    now: DateTime<Utc>,
+    window_micros: i64,
+) -> Result<Option<u64>, StoreError> {
+    let hashes: Vec<String> = subjects
+        .iter()
+        .map(|(s, _)| hex::encode(Sha256::digest(s.as_bytes())))
+        .collect();
+    let now = now.timestamp_micros();
+    let windows = store.count_login_attempts(&hashes, now, window_micros)?;
+    Ok(windows
+        .iter()
+        .zip(subjects)
+        .filter(|(w, (_, limit))| u32::try_from(w.attempts).unwrap_or(u32::MAX) > *limit)
+        .map(|(w, _)| {
+            let left = w.window_start + window_micros - now;
+            u64::try_from(left.div_euclid(1_000_000) + 1).unwrap_or(1)
+        })
+        .max())
 }
 
 /// Signups per client address, counted in the database like login attempts (so every
@@ -509,16 +522,8 @@ impl SignupLimiter {
         ip: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError> {
-        let hash = hex::encode(Sha256::digest(format!("signup:{ip}").as_bytes()));
-        let now = now.timestamp_micros();
-        let windows = store.count_login_attempts(&[hash], now, Self::WINDOW_MICROS)?;
-        Ok(windows
-            .first()
-            .filter(|w| u32::try_from(w.attempts).unwrap_or(u32::MAX) > self.per_hour)
-            .map(|w| {
-                let left = w.window_start + Self::WINDOW_MICROS - now;
-                u64::try_from(left.div_euclid(1_000_000) + 1).unwrap_or(1)
-            }))
+        let subjects = [(format!("signup:{ip}"), self.per_hour)];
+        count_attempts(store, &subjects, now, Self::WINDOW_MICROS)
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, web};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -131,6 +131,22 @@ impl Metrics {
     }
 }
 
+/// The router pattern a request's path matches (`None`: no route), found before
+/// routing by [`record`] and kept in the request's extensions for the middleware inside.
+#[derive(Debug, Clone)]
+pub struct AskedRoute(pub Option<String>);
+
+impl AskedRoute {
+    /// The pattern of `req`'s path: from the extensions when [`record`] put it there,
+    /// else looked up.
+    pub fn of(req: &ServiceRequest) -> Option<String> {
+        match req.extensions().get::<AskedRoute>() {
+            Some(asked) => asked.0.clone(),
+            None => req.request().resource_map().match_pattern(req.path()),
+        }
+    }
+}
+
 /// The method as a label from a closed set: a client may send any token as a method,
 /// and every distinct label value would be a series kept forever.
 fn method_label(m: &actix_web::http::Method) -> &'static str {
@@ -157,7 +173,9 @@ pub async fn record(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = method_label(req.method());
     // Requests refused before routing (401) are counted under the route they asked for.
+    // Looked up once per request; authentication reads it too.
     let asked = req.request().resource_map().match_pattern(req.path());
+    req.extensions_mut().insert(AskedRoute(asked.clone()));
     let res = next.call(req).await;
     if let Some(state) = state {
         // The pattern of a registered route, or one label for every other path.
