@@ -8,7 +8,7 @@ use llmlab_engine::Usd;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::KeyScope;
+use crate::access::KeyScope;
 
 /// `{email, password}`.
 #[derive(Debug, Deserialize, ToSchema)]

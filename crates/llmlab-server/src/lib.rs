@@ -1,6 +1,7 @@
 //! LLMLab's HTTP server: the API contract of `API.md` over the catalog, engine, store and
 //! recommendations. The only crate that knows HTTP.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod config;

@@ -6,7 +6,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use llmlab_store::{NewUser, StoreError};
 
-use crate::auth::{Credential, Session, hash_password, verify_password};
+use crate::access::Session;
+use crate::auth::{Credential, hash_password, verify_password};
 use crate::body::JsonBody;
 use crate::dto::{AuthResponse, Credentials, UserOut};
 use crate::error::ApiError;

@@ -10,7 +10,7 @@ use llmlab_engine::period::{Period, Zone};
 use llmlab_store::{BudgetRow, EventFilter, NewAlert, NewBudget, Store, delivery};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::{Ingester, Reader, Session};
+use crate::access::{Ingester, Reader, Session};
 use crate::body::JsonBody;
 use crate::dto::{
     AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckBudget, CheckQuery, CheckResponse,

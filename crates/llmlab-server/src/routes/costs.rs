@@ -7,7 +7,7 @@ use llmlab_engine::aggregate::{Slot, Totals, fill_gaps, fold_slots, share_pct};
 use llmlab_engine::period::{Granularity, Zone, max_buckets_between, slot_secs_for};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::{Ingester, Reader};
+use crate::access::{Ingester, Reader};
 use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, DateRow, Estimate, FilterQuery, ModelList, ModelRow, ProviderList, ProviderRow,

@@ -6,7 +6,7 @@ use chrono::Utc;
 use llmlab_store::{EventCursor, EventRow, Store};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::{Ingester, Reader};
+use crate::access::{Ingester, Reader};
 use crate::body::{JsonBody, parse_json};
 use crate::dto::{
     BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, FilterQuery, TrackEvent,

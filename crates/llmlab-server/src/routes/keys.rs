@@ -5,7 +5,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use llmlab_store::NewApiKey;
 
-use crate::auth::{Scopes, Session, hash_api_key, new_api_key};
+use crate::access::{Scopes, Session};
+use crate::auth::{hash_api_key, new_api_key};
 use crate::body::JsonBody;
 use crate::dto::{CreatedKey, KeyList, KeyOut, NewKeyRequest};
 use crate::error::ApiError;

@@ -6,7 +6,7 @@ use llmlab_store::{CustomPriceRow, NewCustomPrice};
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::Session;
+use crate::access::Session;
 use crate::body::JsonBody;
 use crate::dto::{
     CatalogModel, CatalogOut, CatalogProvider, CustomPriceList, CustomPriceOut, PriceFields,

@@ -20,7 +20,7 @@ use llmlab_recs::{
 use llmlab_store::{DAY_MICROS, EventFilter, Store, StoreError, TokenMixRow};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::Reader;
+use crate::access::Reader;
 use crate::dto::{
     AnomalyList, AnomalyOut, ModelSwitchList, ModelSwitchOut, OptimizationOut, Recommendations,
     RecsQuery, SwitchQuery, method_name,
