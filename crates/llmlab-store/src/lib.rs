@@ -35,6 +35,7 @@ macro_rules! with_backend {
     };
 }
 
+pub mod admin;
 pub mod alerts;
 pub mod analytics;
 pub mod api_keys;

@@ -7,6 +7,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
+use crate::admin::with_database;
 use crate::{Backend, Store};
 
 /// The PostgreSQL server used when `LLMLAB_TEST_PG_URL` is not set.
@@ -31,22 +32,6 @@ pub fn sqlite_only() -> bool {
 /// The PostgreSQL server URL for tests.
 pub fn pg_server_url() -> String {
     std::env::var("LLMLAB_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned())
-}
-
-/// `server` (a PostgreSQL URL, with or without a database) pointing at database `db`.
-fn with_database(server: &str, db: &str) -> String {
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
 }
 
 fn admin_connection(server: &str) -> PgConnection {
@@ -221,22 +206,4 @@ macro_rules! both_backends {
             }
         }
     };
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn replaces_the_database_in_a_url() {
-        for (server, expected) in [
-            ("postgres://u@h:5432", "postgres://u@h:5432/x"),
-            ("postgres://u@h:5432/", "postgres://u@h:5432/x"),
-            ("postgres://u@h/old", "postgres://u@h/x"),
-            (
-                "postgres://u:p@h/old?sslmode=disable",
-                "postgres://u:p@h/x?sslmode=disable",
-            ),
-        ] {
-            assert_eq!(super::with_database(server, "x"), expected);
-        }
-    }
 }

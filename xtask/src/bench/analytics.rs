@@ -6,8 +6,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, TimeDelta, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 
 use super::client::Client;
 use super::db::{FreshDb, Target};
@@ -83,9 +81,7 @@ fn measure(server: &Server, db: &FreshDb, options: &AnalyticsOptions) -> Result<
     let timings = time_endpoints(server, &key, options.repeat);
     let settled = if db.url.starts_with("postgres") {
         eprintln!("xtask: VACUUM ANALYZE, then the same calls again");
-        let mut conn =
-            PgConnection::establish(&db.url).map_err(|e| format!("VACUUM ANALYZE: {e}"))?;
-        conn.batch_execute("VACUUM ANALYZE")
+        llmlab_store::admin::execute(&db.url, "VACUUM ANALYZE")
             .map_err(|e| format!("VACUUM ANALYZE: {e}"))?;
         Some(time_endpoints(server, &key, options.repeat))
     } else {

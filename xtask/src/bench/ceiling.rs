@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
 use llmlab_store::{Backend, NewEvent, NewUser, Store};
 
 use crate::Result;
@@ -119,9 +118,7 @@ pub fn through_store(
 /// Creates an empty scratch table with the event columns and no index or constraint.
 fn create_scratch(store: &Store, table: &str) -> Result<()> {
     let sql = format!("CREATE TABLE {table} AS SELECT {COLUMNS} FROM events WHERE 1 = 0");
-    store
-        .with_conn(|c| Ok(c.batch_execute(&sql)?))
-        .map_err(|e| format!("{sql}: {e}"))
+    store.execute_batch(&sql).map_err(|e| format!("{sql}: {e}"))
 }
 
 /// One multi-row `INSERT` per chunk, SQL literals only (no binds, no `RETURNING`), into a
@@ -147,7 +144,7 @@ pub fn plain_insert(
             .and_then(|k| statements.get(k))
             .ok_or("no statement")?;
         store
-            .with_conn(|c| Ok(c.batch_execute(sql)?))
+            .execute_batch(sql)
             .map_err(|e| format!("INSERT INTO {table}: {e}"))
     })?;
     Ok(InsertRun {

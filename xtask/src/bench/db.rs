@@ -4,11 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
-use diesel::sql_types::Text;
-use diesel::{PgConnection, SqliteConnection};
-use llmlab_store::Backend;
+use llmlab_store::{Backend, admin};
 
 use crate::Result;
 use crate::pg::PgServer;
@@ -57,23 +53,18 @@ impl Target<'_> {
     pub fn describe(&self) -> Result<String> {
         match self {
             Target::Sqlite => {
-                let mut conn =
-                    SqliteConnection::establish(":memory:").map_err(|e| format!("SQLite: {e}"))?;
-                let v = single_text(&mut conn, "SELECT sqlite_version() AS text")?;
+                let v = admin::query_text("sqlite://:memory:", "SELECT sqlite_version() AS text")
+                    .map_err(|e| format!("SQLite: {e}"))?;
                 Ok(format!(
                     "SQLite {v} (the server sets WAL, synchronous=NORMAL, busy_timeout)"
                 ))
             }
             Target::Postgres(server) => {
-                let admin = with_database(&server.url, "postgres");
-                let mut conn = PgConnection::establish(&admin)
-                    .map_err(|e| format!("cannot connect to {admin}: {e}"))?;
-                let v = single_text(
-                    &mut conn,
-                    "SELECT current_setting('server_version') AS text",
-                )?;
-                let settings = single_text(
-                    &mut conn,
+                let url = admin::with_database(&server.url, "postgres");
+                let text =
+                    |sql: &str| admin::query_text(&url, sql).map_err(|e| format!("{sql}: {e}"));
+                let v = text("SELECT current_setting('server_version') AS text")?;
+                let settings = text(
                     "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) \
                      AS text FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', \
                      'shared_buffers', 'max_connections')",
@@ -82,25 +73,6 @@ impl Target<'_> {
             }
         }
     }
-}
-
-#[derive(QueryableByName)]
-struct TextRow {
-    #[diesel(sql_type = Text)]
-    text: String,
-}
-
-/// The one text value `sql` (which names its column `text`) returns.
-fn single_text<C>(conn: &mut C, sql: &str) -> Result<String>
-where
-    C: Connection,
-    TextRow: QueryableByName<C::Backend>,
-    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, TextRow>,
-{
-    diesel::sql_query(sql)
-        .get_result::<TextRow>(conn)
-        .map(|r| r.text)
-        .map_err(|e| format!("{sql}: {e}"))
 }
 
 pub fn backend_name(backend: Backend) -> &'static str {
@@ -130,12 +102,12 @@ impl FreshDb {
             }),
             Target::Postgres(server) => {
                 let name = format!("llmlab_bench_{label}_{:08x}", rand::random::<u32>());
-                let admin = with_database(&server.url, "postgres");
-                admin_execute(&admin, &format!("CREATE DATABASE {name}"))?;
+                let admin_url = admin::with_database(&server.url, "postgres");
+                admin_execute(&admin_url, &format!("CREATE DATABASE {name}"))?;
                 Ok(FreshDb {
-                    url: with_database(&server.url, &name),
+                    url: admin::with_database(&server.url, &name),
                     dir,
-                    pg: Some((admin, name)),
+                    pg: Some((admin_url, name)),
                 })
             }
         }
@@ -155,41 +127,5 @@ impl Drop for FreshDb {
 }
 
 fn admin_execute(admin_url: &str, sql: &str) -> Result<()> {
-    let mut conn = PgConnection::establish(admin_url)
-        .map_err(|e| format!("cannot connect to {admin_url}: {e}"))?;
-    conn.batch_execute(sql)
-        .map_err(|e| format!("{sql} on {admin_url}: {e}"))
-}
-
-/// `server` (a PostgreSQL URL, with or without a database) pointing at database `db`.
-fn with_database(server: &str, db: &str) -> String {
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn replaces_the_database_in_a_url() {
-        for (server, expected) in [
-            ("postgres://u@h:5432", "postgres://u@h:5432/x"),
-            ("postgres://u@h/old", "postgres://u@h/x"),
-            (
-                "postgres://u:p@h/old?sslmode=disable",
-                "postgres://u:p@h/x?sslmode=disable",
-            ),
-        ] {
-            assert_eq!(super::with_database(server, "x"), expected);
-        }
-    }
+    admin::execute(admin_url, sql).map_err(|e| format!("{sql} on {admin_url}: {e}"))
 }
