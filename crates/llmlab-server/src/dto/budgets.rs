@@ -1,0 +1,192 @@
+//! Budgets, the pre-flight check and alerts.
+
+use chrono::{DateTime, Utc};
+use llmlab_engine::Usd;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// `scope` of a budget.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ScopeDto {
+    /// Only this provider's spend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Only this model's spend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Only spend tagged `key:value`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+/// Create or update a budget.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BudgetIn {
+    /// Update this budget.
+    pub id: Option<i64>,
+    /// Name, unique per user (an existing name updates that budget).
+    pub name: String,
+    /// Amount per period, > 0.
+    #[schema(value_type = f64)]
+    pub amount_usd: Usd,
+    /// `daily`, `weekly`, `monthly` or `total`.
+    pub period: String,
+    /// What spend counts.
+    pub scope: Option<ScopeDto>,
+    /// Warning level, percent of the amount (1–100, default 80).
+    pub alert_threshold_pct: Option<i64>,
+    /// http(s) URL that receives alerts.
+    pub webhook_url: Option<String>,
+    /// IANA zone of the period's calendar boundaries (default UTC).
+    pub timezone: Option<String>,
+}
+
+/// A budget with its live status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BudgetOut {
+    /// Budget id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Amount per period.
+    #[schema(value_type = f64)]
+    pub amount_usd: Usd,
+    /// Period.
+    pub period: String,
+    /// Scope.
+    pub scope: ScopeDto,
+    /// Warning level, percent.
+    pub alert_threshold_pct: i64,
+    /// Alert receiver.
+    pub webhook_url: Option<String>,
+    /// Zone of the period boundaries.
+    pub timezone: String,
+    /// Spend in the current period and scope.
+    #[schema(value_type = f64)]
+    pub spent_usd: Usd,
+    /// Amount left (never negative).
+    #[schema(value_type = f64)]
+    pub remaining_usd: Usd,
+    /// Spent / amount, percent.
+    pub percent_used: f64,
+    /// `ok`, `warning` or `exceeded`.
+    pub status: String,
+    /// Current period start (null for `total`).
+    pub period_start: Option<DateTime<Utc>>,
+    /// Current period end (null for `total`).
+    pub period_end: Option<DateTime<Utc>>,
+    /// Linear projection of spend at period end (null for `total`).
+    #[schema(value_type = Option<f64>)]
+    pub forecast_usd: Option<Usd>,
+    /// How `forecast_usd` was computed.
+    pub forecast_method: &'static str,
+}
+
+/// `{budgets: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BudgetList {
+    /// The user's budgets.
+    pub budgets: Vec<BudgetOut>,
+}
+
+/// Pre-flight query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CheckQuery {
+    /// Provider of the intended call.
+    pub provider: Option<String>,
+    /// Model of the intended call.
+    pub model: Option<String>,
+    /// A tag of the intended call, `key:value`.
+    pub tag: Option<String>,
+}
+
+/// One budget in a pre-flight answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckBudget {
+    /// Budget id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: String,
+    /// Amount left.
+    #[schema(value_type = f64)]
+    pub remaining_usd: Usd,
+}
+
+/// Pre-flight answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckResponse {
+    /// False when any budget covering the call is exceeded.
+    pub allowed: bool,
+    /// Budgets whose scope covers the call.
+    pub budgets: Vec<CheckBudget>,
+}
+
+/// A recorded alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertOut {
+    /// Alert id.
+    pub id: i64,
+    /// `warning` or `exceeded`.
+    pub level: String,
+    /// Start of the period it belongs to.
+    pub period_start: Option<DateTime<Utc>>,
+    /// Spend when it fired.
+    #[schema(value_type = f64)]
+    pub spent_usd: Usd,
+    /// Budget amount.
+    #[schema(value_type = f64)]
+    pub amount_usd: Usd,
+    /// When it fired.
+    pub created_at: DateTime<Utc>,
+    /// Webhook delivery: `none` (no webhook), `pending`, `delivering`, `delivered`,
+    /// `failed` (attempts exhausted) or `cancelled` (webhook removed).
+    pub delivery_status: String,
+    /// Delivery attempts.
+    pub attempts: i64,
+    /// Last delivery error.
+    pub last_error: Option<String>,
+    /// When the next attempt is due (a retry), or the current attempt's lease ends.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Every attempt, oldest first.
+    pub deliveries: Vec<DeliveryOut>,
+}
+
+/// One webhook delivery attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryOut {
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    /// When it was made.
+    pub attempted_at: DateTime<Utc>,
+    /// Where it was sent.
+    pub url: String,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<i32>,
+    /// Whether the receiver acknowledged it with a 2xx.
+    pub ok: bool,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// How to verify webhook deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookSecret {
+    /// This user's signing secret.
+    pub secret: String,
+    /// The header carrying the signature.
+    pub header: &'static str,
+    /// How the signature is computed.
+    pub scheme: &'static str,
+}
+
+/// `{alerts: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    /// Newest first.
+    pub alerts: Vec<AlertOut>,
+}

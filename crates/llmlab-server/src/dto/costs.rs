@@ -1,0 +1,154 @@
+//! Cost reports and estimates.
+
+use chrono::{DateTime, Utc};
+use llmlab_engine::Usd;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One bucket of the summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DateRow {
+    /// Bucket label (`YYYY-MM-DD`, or an RFC 3339 hour).
+    pub date: String,
+    /// Spend.
+    #[schema(value_type = f64)]
+    pub cost_usd: Usd,
+    /// Calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+}
+
+/// Cost summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Summary {
+    /// Range start.
+    pub start: DateTime<Utc>,
+    /// Range end (exclusive).
+    pub end: DateTime<Utc>,
+    /// Total spend; equals the sum of `by_date`.
+    #[schema(value_type = f64)]
+    pub total_cost_usd: Usd,
+    /// Calls.
+    pub total_calls: u64,
+    /// Input tokens.
+    pub total_input_tokens: u64,
+    /// Output tokens.
+    pub total_output_tokens: u64,
+    /// Mean cost per call.
+    #[schema(value_type = f64)]
+    pub avg_cost_per_call_usd: Usd,
+    /// Bucket granularity.
+    pub granularity: String,
+    /// Time zone of the buckets.
+    pub tz: String,
+    /// Spend per bucket.
+    pub by_date: Vec<DateRow>,
+}
+
+/// Spend of one provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderRow {
+    /// Provider id.
+    pub provider: String,
+    /// Spend.
+    #[schema(value_type = f64)]
+    pub cost_usd: Usd,
+    /// Calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Share of the total spend, percent.
+    pub share: f64,
+}
+
+/// `{providers: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderList {
+    /// Costliest first.
+    pub providers: Vec<ProviderRow>,
+}
+
+/// Spend of one model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelRow {
+    /// Provider id.
+    pub provider: String,
+    /// Resolved model name.
+    pub model: String,
+    /// Spend.
+    #[schema(value_type = f64)]
+    pub cost_usd: Usd,
+    /// Calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Mean cost per call.
+    #[schema(value_type = f64)]
+    pub avg_cost_per_call_usd: Usd,
+}
+
+/// `{models: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Costliest first.
+    pub models: Vec<ModelRow>,
+}
+
+/// Spend of one tag value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagRow {
+    /// Tag value.
+    pub value: String,
+    /// Spend.
+    #[schema(value_type = f64)]
+    pub cost_usd: Usd,
+    /// Calls.
+    pub calls: u64,
+}
+
+/// `{key, values: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagList {
+    /// Tag key.
+    pub key: String,
+    /// Costliest first.
+    pub values: Vec<TagRow>,
+}
+
+/// Per-bucket cost of an estimate.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BreakdownOut {
+    /// Uncached input.
+    #[schema(value_type = f64)]
+    pub input_usd: Usd,
+    /// Cache reads.
+    #[schema(value_type = f64)]
+    pub cached_input_usd: Usd,
+    /// Cache writes.
+    #[schema(value_type = f64)]
+    pub cache_write_usd: Usd,
+    /// Output, reasoning included.
+    #[schema(value_type = f64)]
+    pub output_usd: Usd,
+}
+
+/// A cost estimate.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Estimate {
+    /// Total; equals the sum of the breakdown.
+    #[schema(value_type = f64)]
+    pub cost_usd: Usd,
+    /// Catalog model used.
+    pub resolved_model: String,
+    /// `catalog`, `custom_pricing` or `client`.
+    pub cost_source: String,
+    /// Per bucket.
+    pub breakdown: BreakdownOut,
+}

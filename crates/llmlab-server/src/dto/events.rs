@@ -1,0 +1,151 @@
+//! Events: ingestion, listing, and the filters reports share.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use llmlab_engine::Usd;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// One LLM call.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct TrackEvent {
+    /// Provider id from the catalog (`openai`, `anthropic`, `google`, …).
+    pub provider: String,
+    /// Model as the provider's API names it; resolved through aliases and snapshots.
+    pub model: String,
+    /// Every prompt token, cached ones included.
+    pub input_tokens: i64,
+    /// Every output token, reasoning included.
+    pub output_tokens: i64,
+    /// Cache-read tokens (part of `input_tokens`).
+    pub cached_input_tokens: Option<i64>,
+    /// Cache-write tokens (part of `input_tokens`).
+    pub cache_write_tokens: Option<i64>,
+    /// Reasoning tokens (part of `output_tokens`).
+    pub reasoning_tokens: Option<i64>,
+    /// Sent through the provider's batch API.
+    pub batch: Option<bool>,
+    /// A known cost that overrides the catalog.
+    #[schema(value_type = Option<f64>)]
+    pub cost_usd: Option<Usd>,
+    /// RFC 3339; default now.
+    pub timestamp: Option<String>,
+    /// Call latency.
+    pub latency_ms: Option<i64>,
+    /// String tags.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Idempotency key, unique per user.
+    pub event_id: Option<String>,
+}
+
+/// A stored event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    /// Event id.
+    pub id: i64,
+    /// Provider id.
+    pub provider: String,
+    /// Model as sent.
+    pub model: String,
+    /// Catalog name the model resolved to.
+    pub resolved_model: String,
+    /// Every prompt token.
+    pub input_tokens: i64,
+    /// Every output token.
+    pub output_tokens: i64,
+    /// Cache-read tokens.
+    pub cached_input_tokens: i64,
+    /// Cache-write tokens.
+    pub cache_write_tokens: i64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: i64,
+    /// Batch API call.
+    pub batch: bool,
+    /// The cost, exact to the nano-dollar.
+    #[schema(value_type = f64)]
+    pub cost_usd: Usd,
+    /// `catalog`, `custom_pricing` or `client`.
+    pub cost_source: String,
+    /// First day of the price version used.
+    pub price_effective_from: Option<NaiveDate>,
+    /// When the call happened.
+    pub timestamp: DateTime<Utc>,
+    /// Call latency.
+    pub latency_ms: Option<i64>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Idempotency key.
+    pub event_id: Option<String>,
+}
+
+/// `{events: [...]}`, up to 1000.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BatchRequest {
+    /// The events; each is validated on its own.
+    #[schema(value_type = Vec<TrackEvent>)]
+    pub events: Vec<Box<serde_json::value::RawValue>>,
+}
+
+/// Outcome of one batch item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    /// Position in the request.
+    pub index: usize,
+    /// `accepted`, `duplicate` or `rejected`.
+    pub status: &'static str,
+    /// Stored event id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Why it was rejected (`{code, message, details}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+}
+
+/// Batch outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// Items stored.
+    pub accepted: usize,
+    /// Items whose `event_id` was already stored.
+    pub duplicates: usize,
+    /// Items rejected.
+    pub rejected: usize,
+    /// Per item, in request order.
+    pub results: Vec<BatchItem>,
+}
+
+/// Filters shared by event listing, export and cost reports.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilterQuery {
+    /// RFC 3339 or `YYYY-MM-DD` (inclusive).
+    pub start: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD` (a date includes that whole day).
+    pub end: Option<String>,
+    /// Provider id.
+    pub provider: Option<String>,
+    /// Model (resolved name or as sent).
+    pub model: Option<String>,
+    /// Page size (events: default 50, max 1000; top-models: default 10).
+    pub limit: Option<String>,
+    /// Keyset cursor from `next_cursor`.
+    pub cursor: Option<String>,
+    /// `hour|day|week|month` (summary).
+    pub granularity: Option<String>,
+    /// IANA time zone (summary), default UTC.
+    pub tz: Option<String>,
+    /// Tag key (by-tag).
+    pub key: Option<String>,
+    /// `csv` (export).
+    pub format: Option<String>,
+}
+
+/// A page of events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    /// Newest first.
+    pub events: Vec<EventOut>,
+    /// Cursor of the next page; null at the end.
+    pub next_cursor: Option<String>,
+}

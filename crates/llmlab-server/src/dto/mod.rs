@@ -1,0 +1,20 @@
+//! Request and response bodies of the HTTP contract (API.md), one module per area. Field
+//! names here are the contract; domain types live in the engine and store.
+
+mod auth;
+mod budgets;
+mod costs;
+mod events;
+mod health;
+mod keys;
+mod pricing;
+mod recs;
+
+pub use auth::*;
+pub use budgets::*;
+pub use costs::*;
+pub use events::*;
+pub use health::*;
+pub use keys::*;
+pub use pricing::*;
+pub use recs::*;
