@@ -1,0 +1,326 @@
+//! Aggregates over the event ledger, computed in SQL and scoped by user and
+//! [`EventFilter`]. Sums are exact `i64`s (`CAST(SUM(…) AS BIGINT)`); an empty selection
+//! sums to zero.
+
+mod plan;
+mod rows;
+mod store;
+
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::rollups;
+use crate::sql::Sql;
+use crate::{AnyConnection, EventFilter, Store, StoreError};
+
+use plan::*;
+pub use rows::*;
+
+/// Microseconds in a UTC day.
+pub const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Cost, calls and token sums of the matching events.
+pub fn totals(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+) -> Result<Totals, StoreError> {
+    let backend = conn.backend();
+    let parts: Vec<Totals> = run(conn, filter, Allow::Totals, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ").push(&src.totals()).push(", ");
+        sql.push(&src.sum("cached_input_tokens")).push(", ");
+        sql.push(&src.sum("cache_write_tokens")).push(", ");
+        sql.push(&src.sum("reasoning_tokens"));
+        push_from(&mut sql, src, user_id, part, None);
+        sql
+    })?;
+    Ok(parts.into_iter().fold(Totals::default(), |mut t, p| {
+        t.cost_nanos += p.cost_nanos;
+        t.calls += p.calls;
+        t.input_tokens += p.input_tokens;
+        t.output_tokens += p.output_tokens;
+        t.cached_input_tokens += p.cached_input_tokens;
+        t.cache_write_tokens += p.cache_write_tokens;
+        t.reasoning_tokens += p.reasoning_tokens;
+        t
+    }))
+}
+
+/// Total cost (nano-dollars) of the matching events; a budget's spend is this over its
+/// scope and period.
+pub fn spend(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+) -> Result<i64, StoreError> {
+    #[derive(QueryableByName)]
+    struct Spend {
+        #[diesel(sql_type = BigInt)]
+        cost_nanos: i64,
+    }
+    let backend = conn.backend();
+    let parts: Vec<Spend> = run(conn, filter, Allow::Totals, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ").push(&src.sum("cost_nanos"));
+        push_from(&mut sql, src, user_id, part, None);
+        sql
+    })?;
+    Ok(parts.iter().map(|p| p.cost_nanos).sum())
+}
+
+/// Totals per UTC slot of `slot_secs` seconds (slots aligned on the Unix epoch), oldest
+/// first; empty slots are absent. 900-second slots fold into calendar buckets of any
+/// time zone.
+pub fn slots(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+    slot_secs: u32,
+) -> Result<Vec<SlotRow>, StoreError> {
+    let width = i64::from(slot_secs.max(1)) * 1_000_000;
+    // Rollup slots only add up to slots that are whole multiples of them.
+    let allow = if width % rollups::SLOT_MICROS == 0 {
+        Allow::Totals
+    } else {
+        Allow::EventsOnly
+    };
+    let backend = conn.backend();
+    let rows = run(conn, filter, allow, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ");
+        push_floor(&mut sql, src.ts(), width);
+        sql.push(" AS slot_start_micros, ").push(&src.totals());
+        push_from(&mut sql, src, user_id, part, None);
+        sql.push(" GROUP BY 1");
+        sql
+    })?;
+    Ok(merge(rows, |r: &SlotRow| r.slot_start_micros))
+}
+
+/// Totals per provider, costliest first.
+pub fn by_provider(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+) -> Result<Vec<GroupTotals>, StoreError> {
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::Models, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ")
+            .push(src.p())
+            .push("provider AS provider, ");
+        sql.push(&src.totals());
+        push_from(&mut sql, src, user_id, part, None);
+        sql.push(" GROUP BY 1");
+        sql
+    })?;
+    let mut rows = merge(rows, |r: &GroupTotals| r.provider.clone());
+    costliest_first(
+        &mut rows,
+        |r| (r.cost_nanos, r.calls),
+        |r| r.provider.clone(),
+    );
+    Ok(rows)
+}
+
+/// Totals per `(provider, resolved_model)`, costliest first, at most `limit` rows.
+pub fn top_models(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+    limit: u32,
+) -> Result<Vec<ModelTotals>, StoreError> {
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::Models, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ")
+            .push(src.p())
+            .push("provider AS provider, ");
+        sql.push(src.p()).push("resolved_model AS model, ");
+        sql.push(&src.totals());
+        push_from(&mut sql, src, user_id, part, None);
+        sql.push(" GROUP BY 1, 2");
+        sql
+    })?;
+    let mut rows = merge(rows, |r: &ModelTotals| {
+        (r.provider.clone(), r.model.clone())
+    });
+    costliest_first(
+        &mut rows,
+        |r| (r.cost_nanos, r.calls),
+        |r| format!("{}\u{0}{}", r.provider, r.model),
+    );
+    rows.truncate(limit as usize);
+    Ok(rows)
+}
+
+/// Cost and calls per value of tag `key`, costliest first; events without that tag are
+/// not counted.
+pub fn by_tag(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+    key: &str,
+) -> Result<Vec<TagTotals>, StoreError> {
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::TagKey(key), |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ")
+            .push(if src == Src::Events { "g." } else { "r." })
+            .push("value AS value, ")
+            .push(&src.sum("cost_nanos"))
+            .push(", ")
+            .push(src.calls())
+            .push(" AS calls");
+        push_from(&mut sql, src, user_id, part, Some(key));
+        sql.push(" GROUP BY 1");
+        sql
+    })?;
+    let mut rows = merge(rows, |r: &TagTotals| r.value.clone());
+    costliest_first(&mut rows, |r| (r.cost_nanos, r.calls), |r| r.value.clone());
+    Ok(rows)
+}
+
+/// Cost and calls per UTC day and `(provider, resolved_model)`, oldest day first: the
+/// series anomaly attribution reads.
+pub fn daily_by_model(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+) -> Result<Vec<DailyModelRow>, StoreError> {
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::Models, |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ");
+        push_floor(&mut sql, src.ts(), DAY_MICROS);
+        sql.push(" AS day_start_micros, ")
+            .push(src.p())
+            .push("provider AS provider, ");
+        sql.push(src.p()).push("resolved_model AS model, ");
+        sql.push(&src.sum("cost_nanos")).push(", ");
+        sql.push(src.calls()).push(" AS calls");
+        push_from(&mut sql, src, user_id, part, None);
+        sql.push(" GROUP BY 1, 2, 3");
+        sql
+    })?;
+    Ok(merge(rows, |r: &DailyModelRow| {
+        (r.day_start_micros, r.provider.clone(), r.model.clone())
+    }))
+}
+
+/// Cost and calls per UTC day and value of tag `key`, oldest day first.
+pub fn daily_by_tag(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+    key: &str,
+) -> Result<Vec<DailyTagRow>, StoreError> {
+    let backend = conn.backend();
+    let rows = run(conn, filter, Allow::TagKey(key), |src, part| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ");
+        let ts = if src == Src::Events { "g.ts" } else { "r.slot" };
+        push_floor(&mut sql, ts, DAY_MICROS);
+        sql.push(" AS day_start_micros, ")
+            .push(if src == Src::Events { "g." } else { "r." })
+            .push("value AS value, ")
+            .push(&src.sum("cost_nanos"))
+            .push(", ")
+            .push(src.calls())
+            .push(" AS calls");
+        push_from(&mut sql, src, user_id, part, Some(key));
+        sql.push(" GROUP BY 1, 2");
+        sql
+    })?;
+    Ok(merge(rows, |r: &DailyTagRow| {
+        (r.day_start_micros, r.value.clone())
+    }))
+}
+
+/// The token mix per `(provider, resolved_model, batch)`, ordered by those. With
+/// `prompts_above`, only the events whose `input_tokens` exceed it: the calls a
+/// long-context tier reprices (read from the events: rollups do not split by prompt size).
+pub fn token_mix(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+    prompts_above: Option<i64>,
+) -> Result<Vec<TokenMixRow>, StoreError> {
+    let allow = if prompts_above.is_some() {
+        Allow::EventsOnly
+    } else {
+        Allow::Models
+    };
+    let backend = conn.backend();
+    let rows = run(conn, filter, allow, |src, part| {
+        let p = src.p();
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ").push(p).push("provider AS provider, ");
+        sql.push(p).push("resolved_model AS model, ");
+        sql.push(p)
+            .push("batch AS batch, ")
+            .push(src.calls())
+            .push(" AS calls, ");
+        for column in [
+            "input_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "output_tokens",
+            "reasoning_tokens",
+            "cost_nanos",
+        ] {
+            sql.push(&src.sum(column)).push(", ");
+        }
+        sql.push(if src == Src::Events {
+            "CAST(MAX(e.input_tokens) AS BIGINT)"
+        } else {
+            "CAST(MAX(r.max_input_tokens) AS BIGINT)"
+        })
+        .push(" AS max_input_tokens");
+        push_from(&mut sql, src, user_id, part, None);
+        if let Some(threshold) = prompts_above {
+            sql.push(" AND e.input_tokens > ").int(threshold);
+        }
+        sql.push(" GROUP BY 1, 2, 3");
+        sql
+    })?;
+    Ok(merge(rows, |r: &TokenMixRow| {
+        (r.provider.clone(), r.model.clone(), r.batch)
+    }))
+}
+
+/// The distinct tag keys of the user's events in the filter's time range (by whole
+/// 15-minute slots; provider, model and tag filters are not applied), alphabetical, at
+/// most `limit`. A loose index scan over the tag rollups' key: one index probe per key,
+/// however many rows each key has.
+pub fn tag_keys(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = Text)]
+        key: String,
+    }
+    let mut sql = Sql::new(conn.backend());
+    sql.push("WITH RECURSIVE k (key) AS (SELECT MIN(key) FROM tag_rollups WHERE user_id = ")
+        .int(user_id)
+        .push(" UNION ALL SELECT (SELECT MIN(t.key) FROM tag_rollups t WHERE t.user_id = ")
+        .int(user_id)
+        .push(" AND t.key > k.key) FROM k WHERE k.key IS NOT NULL) ")
+        .push("SELECT k.key AS key FROM k WHERE k.key IS NOT NULL AND EXISTS (SELECT 1 FROM tag_rollups r WHERE r.user_id = ")
+        .int(user_id)
+        .push(" AND r.key = k.key");
+    if let Some(start) = filter.start_micros {
+        sql.push(" AND r.slot >= ").int(rollups::slot_of(start));
+    }
+    if let Some(end) = filter.end_micros {
+        sql.push(" AND r.slot < ").int(end);
+    }
+    sql.push(") ORDER BY 1 LIMIT ").int(i64::from(limit));
+    let rows: Vec<Key> = sql.load(conn)?;
+    Ok(rows.into_iter().map(|k| k.key).collect())
+}
