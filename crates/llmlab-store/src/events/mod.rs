@@ -1,0 +1,316 @@
+//! The event ledger: idempotent ingestion (single and batch, in `write`) and
+//! keyset-paginated listing.
+
+mod write;
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::schema::events;
+use crate::sql::Sql;
+use crate::{AnyConnection, Store, StoreError};
+
+pub(crate) use write::{insert_all, stored_row};
+pub use write::{insert_batch, insert_event};
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    /// Primary key.
+    pub id: i64,
+    /// Owner.
+    pub user_id: i64,
+    /// The client's idempotency key, unique per user.
+    pub event_id: Option<String>,
+    /// Provider id (`openai`, `anthropic`, …).
+    pub provider: String,
+    /// The model name as sent.
+    pub model: String,
+    /// The catalog name the model resolved to (the name as sent when not in the catalog).
+    pub resolved_model: String,
+    /// Every prompt token, cached ones included.
+    pub input_tokens: i64,
+    /// Output tokens, reasoning included.
+    pub output_tokens: i64,
+    /// Prompt tokens read from the cache.
+    pub cached_input_tokens: i64,
+    /// Prompt tokens written to the cache.
+    pub cache_write_tokens: i64,
+    /// Reasoning tokens (part of `output_tokens`).
+    pub reasoning_tokens: i64,
+    /// Sent through a provider batch API.
+    pub batch: bool,
+    /// Cost in USD nano-dollars, fixed at ingestion.
+    pub cost_nanos: i64,
+    /// `catalog`, `custom_pricing` or `client`.
+    pub cost_source: String,
+    /// The `effective_from` date of the catalog price used, if any.
+    pub price_effective_from: Option<NaiveDate>,
+    /// When the call happened: microseconds since the Unix epoch, UTC.
+    pub ts: i64,
+    /// Call latency in milliseconds.
+    pub latency_ms: Option<i64>,
+    /// The tag map as a JSON object.
+    pub tags_json: String,
+    /// When the event was stored (naive UTC).
+    pub created_at: NaiveDateTime,
+}
+
+impl EventRow {
+    /// The tag map (empty if `tags_json` is not an object of strings, which the store
+    /// never writes).
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        serde_json::from_str(&self.tags_json).unwrap_or_default()
+    }
+}
+
+/// An already validated and priced event to store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The client's idempotency key.
+    pub event_id: Option<String>,
+    /// Provider id.
+    pub provider: String,
+    /// The model name as sent.
+    pub model: String,
+    /// The catalog name the model resolved to.
+    pub resolved_model: String,
+    /// Every prompt token, cached ones included.
+    pub input_tokens: i64,
+    /// Output tokens, reasoning included.
+    pub output_tokens: i64,
+    /// Prompt tokens read from the cache.
+    pub cached_input_tokens: i64,
+    /// Prompt tokens written to the cache.
+    pub cache_write_tokens: i64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: i64,
+    /// Sent through a provider batch API.
+    pub batch: bool,
+    /// Cost in USD nano-dollars.
+    pub cost_nanos: i64,
+    /// `catalog`, `custom_pricing` or `client`.
+    pub cost_source: String,
+    /// The `effective_from` date of the catalog price used.
+    pub price_effective_from: Option<NaiveDate>,
+    /// Microseconds since the Unix epoch, UTC.
+    pub ts: i64,
+    /// Call latency in milliseconds.
+    pub latency_ms: Option<i64>,
+    /// Tags (a map, so keys are unique).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What ingestion did with one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InsertOutcome {
+    /// Stored now, with this id.
+    Inserted(i64),
+    /// Its `event_id` was already stored (or came earlier in the same batch) under this
+    /// id; nothing was written.
+    Duplicate(i64),
+}
+
+impl InsertOutcome {
+    /// The id of the stored event.
+    pub fn id(self) -> i64 {
+        match self {
+            InsertOutcome::Inserted(id) | InsertOutcome::Duplicate(id) => id,
+        }
+    }
+
+    /// Whether the event was a repeat.
+    pub fn is_duplicate(self) -> bool {
+        matches!(self, InsertOutcome::Duplicate(_))
+    }
+}
+
+/// Event `id` of `user_id`.
+pub fn find(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    id: i64,
+) -> Result<Option<EventRow>, StoreError> {
+    Ok(events::table
+        .filter(events::id.eq(id))
+        .filter(events::user_id.eq(user_id))
+        .select(EventRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Which events a listing or an aggregate covers. Every condition must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Inclusive lower bound on `ts` (microseconds).
+    pub start_micros: Option<i64>,
+    /// Exclusive upper bound on `ts` (microseconds).
+    pub end_micros: Option<i64>,
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Only this model, matched against `resolved_model` (the catalog name).
+    pub model: Option<String>,
+    /// Only events carrying every one of these `(key, value)` tags.
+    pub tags: Vec<(String, String)>,
+}
+
+impl EventFilter {
+    /// Events in `[start_micros, end_micros)`.
+    pub fn between(start_micros: i64, end_micros: i64) -> EventFilter {
+        EventFilter {
+            start_micros: Some(start_micros),
+            end_micros: Some(end_micros),
+            ..EventFilter::default()
+        }
+    }
+
+    /// Appends `e.user_id = … AND …` for this filter to `sql` (the events table is `e`).
+    pub(crate) fn push_where(&self, sql: &mut Sql, user_id: i64) {
+        sql.push("e.user_id = ").int(user_id);
+        if let Some(start) = self.start_micros {
+            sql.push(" AND e.ts >= ").int(start);
+        }
+        if let Some(end) = self.end_micros {
+            sql.push(" AND e.ts < ").int(end);
+        }
+        if let Some(provider) = &self.provider {
+            sql.push(" AND e.provider = ").text(provider);
+        }
+        if let Some(model) = &self.model {
+            sql.push(" AND e.resolved_model = ").text(model);
+        }
+        for (key, value) in &self.tags {
+            // event_tags repeats user_id and ts so this subquery is one index range scan.
+            sql.push(" AND e.id IN (SELECT t.event_id FROM event_tags t WHERE t.user_id = ")
+                .int(user_id)
+                .push(" AND t.key = ")
+                .text(key)
+                .push(" AND t.value = ")
+                .text(value);
+            if let Some(start) = self.start_micros {
+                sql.push(" AND t.ts >= ").int(start);
+            }
+            if let Some(end) = self.end_micros {
+                sql.push(" AND t.ts < ").int(end);
+            }
+            sql.push(")");
+        }
+    }
+}
+
+/// A position in a newest-first listing: the last `(ts, id)` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventCursor {
+    /// `ts` of the last event returned.
+    pub ts: i64,
+    /// `id` of the last event returned.
+    pub id: i64,
+}
+
+impl EventCursor {
+    /// An opaque, URL-safe token (32 lowercase hex digits).
+    pub fn encode(&self) -> String {
+        // Bit-for-bit, so negative values round-trip.
+        format!("{:016x}{:016x}", self.ts as u64, self.id as u64)
+    }
+
+    /// Reads a token made by [`EventCursor::encode`]; `None` if it is not one.
+    pub fn decode(token: &str) -> Option<EventCursor> {
+        if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let ts = u64::from_str_radix(token.get(..16)?, 16).ok()? as i64;
+        let id = u64::from_str_radix(token.get(16..)?, 16).ok()? as i64;
+        Some(EventCursor { ts, id })
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    /// Events, newest first (by `ts`, then `id`).
+    pub events: Vec<EventRow>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<EventCursor>,
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.user_id, e.event_id, e.provider, e.model, \
+    e.resolved_model, e.input_tokens, e.output_tokens, e.cached_input_tokens, \
+    e.cache_write_tokens, e.reasoning_tokens, e.batch, e.cost_nanos, e.cost_source, \
+    e.price_effective_from, e.ts, e.latency_ms, e.tags_json, e.created_at";
+
+/// Up to `limit` (at least 1) events of `user_id` matching `filter`, newest first,
+/// starting after `after`.
+pub fn list(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    filter: &EventFilter,
+    after: Option<EventCursor>,
+    limit: u32,
+) -> Result<EventPage, StoreError> {
+    let limit = limit.max(1);
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT ")
+        .push(EVENT_COLUMNS)
+        .push(" FROM events e WHERE ");
+    filter.push_where(&mut sql, user_id);
+    if let Some(cursor) = after {
+        sql.push(" AND (e.ts, e.id) < (")
+            .int(cursor.ts)
+            .push(", ")
+            .int(cursor.id)
+            .push(")");
+    }
+    sql.push(" ORDER BY e.ts DESC, e.id DESC LIMIT ")
+        .int(i64::from(limit) + 1);
+    let mut events: Vec<EventRow> = sql.load(conn)?;
+    let next_cursor = if events.len() > limit as usize {
+        events.truncate(limit as usize);
+        events.last().map(|e| EventCursor { ts: e.ts, id: e.id })
+    } else {
+        None
+    };
+    Ok(EventPage {
+        events,
+        next_cursor,
+    })
+}
+
+impl Store {
+    /// See [`events::insert_event`](insert_event).
+    pub fn insert_event(
+        &self,
+        user_id: i64,
+        event: &NewEvent,
+    ) -> Result<(EventRow, InsertOutcome), StoreError> {
+        self.write(|c| insert_event(c, user_id, event))
+    }
+
+    /// See [`events::insert_batch`](insert_batch).
+    pub fn insert_batch(
+        &self,
+        user_id: i64,
+        batch: &[NewEvent],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        self.write(|c| insert_batch(c, user_id, batch))
+    }
+
+    /// See [`events::find`](find).
+    pub fn event(&self, user_id: i64, id: i64) -> Result<Option<EventRow>, StoreError> {
+        self.with_conn(|c| find(c, user_id, id))
+    }
+
+    /// See [`events::list`](list).
+    pub fn list_events(
+        &self,
+        user_id: i64,
+        filter: &EventFilter,
+        after: Option<EventCursor>,
+        limit: u32,
+    ) -> Result<EventPage, StoreError> {
+        self.with_conn(|c| list(c, user_id, filter, after, limit))
+    }
+}

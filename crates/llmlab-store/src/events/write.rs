@@ -1,0 +1,362 @@
+//! The write path: one event or a batch, with its tags, rollups and the account's totals,
+//! idempotent on `(user, event_id)`.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::schema::{event_tags, events};
+use crate::{AnyConnection, Backend, StoreError, now_utc, write_tx};
+
+use super::{EventRow, InsertOutcome, NewEvent, find};
+
+/// Rows per `INSERT INTO events`: on SQLite 19 bound values a row, under its 32,766
+/// bind parameters (PostgreSQL binds one array per column).
+const EVENT_CHUNK: usize = 1_000;
+/// Rows per multi-row `INSERT INTO event_tags` (5 bound values each).
+const TAG_CHUNK: usize = 5_000;
+/// Idempotency keys per `IN (…)` lookup.
+const LOOKUP_CHUNK: usize = 1_000;
+
+#[derive(Insertable)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
+struct EventInsert<'a> {
+    user_id: i64,
+    event_id: Option<&'a str>,
+    provider: &'a str,
+    model: &'a str,
+    resolved_model: &'a str,
+    input_tokens: i64,
+    output_tokens: i64,
+    cached_input_tokens: i64,
+    cache_write_tokens: i64,
+    reasoning_tokens: i64,
+    batch: bool,
+    cost_nanos: i64,
+    cost_source: &'a str,
+    price_effective_from: Option<NaiveDate>,
+    ts: i64,
+    latency_ms: Option<i64>,
+    tags_json: String,
+    created_at: NaiveDateTime,
+}
+
+impl<'a> EventInsert<'a> {
+    fn new(
+        user_id: i64,
+        e: &'a NewEvent,
+        created_at: NaiveDateTime,
+    ) -> Result<EventInsert<'a>, StoreError> {
+        Ok(EventInsert {
+            user_id,
+            event_id: e.event_id.as_deref(),
+            provider: &e.provider,
+            model: &e.model,
+            resolved_model: &e.resolved_model,
+            input_tokens: e.input_tokens,
+            output_tokens: e.output_tokens,
+            cached_input_tokens: e.cached_input_tokens,
+            cache_write_tokens: e.cache_write_tokens,
+            reasoning_tokens: e.reasoning_tokens,
+            batch: e.batch,
+            cost_nanos: e.cost_nanos,
+            cost_source: &e.cost_source,
+            price_effective_from: e.price_effective_from,
+            ts: e.ts,
+            latency_ms: e.latency_ms,
+            tags_json: serde_json::to_string(&e.tags)
+                .map_err(|err| StoreError::Query(err.to_string()))?,
+            created_at,
+        })
+    }
+}
+
+// `treat_none_as_default_value = false` on both: without it diesel turns a SQLite batch
+// into one INSERT per row, even for a struct without `Option` fields.
+#[derive(Insertable)]
+#[diesel(table_name = event_tags, treat_none_as_default_value = false)]
+struct TagInsert<'a> {
+    event_id: i64,
+    user_id: i64,
+    key: &'a str,
+    value: &'a str,
+    ts: i64,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// PostgreSQL's statements (arrays bound per column, one CTE for a lone event).
+mod pg;
+
+/// Reserves `n` fresh event ids, so each row's id is known before the multi-row insert
+/// (whose `RETURNING` order neither backend guarantees). Runs inside [`write_tx`]: on
+/// SQLite the write lock is held, so `MAX(id) + 1…` cannot be taken twice.
+fn allocate_ids(conn: &mut AnyConnection, n: usize) -> Result<Vec<i64>, StoreError> {
+    let count = i64::try_from(n).map_err(|_| StoreError::Query("batch too large".into()))?;
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            let rows: Vec<IdRow> = diesel::sql_query(
+                "SELECT nextval('events_id_seq') AS id FROM generate_series(1, $1)",
+            )
+            .bind::<BigInt, _>(count)
+            .load(c)?;
+            Ok(rows.into_iter().map(|r| r.id).collect())
+        }
+        AnyConnection::Sqlite(c) => {
+            let max: Option<i64> = events::table
+                .select(diesel::dsl::max(events::id))
+                .first(c)?;
+            let first = max.unwrap_or(0) + 1;
+            Ok((first..first + count).collect())
+        }
+    }
+}
+
+/// Stores `batch` for `user_id`; runs inside [`write_tx`]. See [`insert_batch`].
+pub(crate) fn insert_all(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    batch: &[NewEvent],
+    created_at: NaiveDateTime,
+) -> Result<Vec<InsertOutcome>, StoreError> {
+    // Repeats of an idempotency key inside the batch point at its first occurrence.
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    let mut repeat_of: Vec<Option<usize>> = vec![None; batch.len()];
+    let mut unique: Vec<usize> = Vec::with_capacity(batch.len());
+    for (i, event) in batch.iter().enumerate() {
+        match event.event_id.as_deref().map(|key| first_of.entry(key)) {
+            Some(Entry::Occupied(first)) => repeat_of[i] = Some(*first.get()),
+            Some(Entry::Vacant(slot)) => {
+                slot.insert(i);
+                unique.push(i);
+            }
+            None => unique.push(i),
+        }
+    }
+
+    // Ids are reserved before a multi-row insert, since neither backend guarantees the
+    // order of `RETURNING` rows. A single row on PostgreSQL takes its id from the
+    // sequence in the INSERT itself (one round trip less).
+    let ids: Vec<Option<i64>> = match (unique.len(), conn.backend()) {
+        (0, _) => return Ok(Vec::new()),
+        (1, Backend::Postgres) => vec![None],
+        (n, _) => allocate_ids(conn, n)?.into_iter().map(Some).collect(),
+    };
+    let rows = unique
+        .iter()
+        .map(|&i| EventInsert::new(user_id, &batch[i], created_at))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
+    let mut returned: Vec<i64> = Vec::with_capacity(rows.len());
+    for (chunk, chunk_ids) in rows.chunks(EVENT_CHUNK).zip(ids.chunks(EVENT_CHUNK)) {
+        returned.extend(match &mut *conn {
+            AnyConnection::Postgresql(c) => pg::insert_events(c, chunk_ids, chunk)?,
+            AnyConnection::Sqlite(c) => {
+                let values = chunk_ids
+                    .iter()
+                    .zip(chunk)
+                    .map(|(id, row)| {
+                        let id = id.ok_or_else(|| StoreError::Query("unreserved id".into()))?;
+                        Ok((events::id.eq(id), row))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                diesel::insert_into(events::table)
+                    .values(values)
+                    .on_conflict((events::user_id, events::event_id))
+                    .do_nothing()
+                    .returning(events::id)
+                    .get_results(c)?
+            }
+        });
+    }
+    // The id each unique row was stored under, `None` if ON CONFLICT skipped it.
+    let inserted: Vec<Option<i64>> = if ids == [None] {
+        vec![returned.first().copied()]
+    } else {
+        let returned: HashSet<i64> = returned.into_iter().collect();
+        ids.iter()
+            .map(|id| id.filter(|id| returned.contains(id)))
+            .collect()
+    };
+
+    // Rows skipped by ON CONFLICT repeat an idempotency key already stored.
+    let mut stored: HashMap<String, i64> = HashMap::new();
+    let conflicting: Vec<&str> = rows
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, id)| id.is_none())
+        .filter_map(|(row, _)| row.event_id)
+        .collect();
+    for keys in conflicting.chunks(LOOKUP_CHUNK) {
+        let found: Vec<(Option<String>, i64)> = with_backend!(&mut *conn, |c| events::table
+            .filter(events::user_id.eq(user_id))
+            .filter(events::event_id.eq_any(keys))
+            .select((events::event_id, events::id))
+            .load(c))?;
+        stored.extend(found.into_iter().filter_map(|(key, id)| Some((key?, id))));
+    }
+
+    let tags: Vec<TagInsert<'_>> = unique
+        .iter()
+        .zip(&inserted)
+        .filter_map(|(&i, id)| Some((&batch[i], (*id)?)))
+        .flat_map(|(event, event_id)| {
+            event.tags.iter().map(move |(key, value)| TagInsert {
+                event_id,
+                user_id,
+                key,
+                value,
+                ts: event.ts,
+            })
+        })
+        .collect();
+    for chunk in tags.chunks(TAG_CHUNK) {
+        match &mut *conn {
+            AnyConnection::Postgresql(c) => pg::insert_tags(c, chunk)?,
+            AnyConnection::Sqlite(c) => {
+                diesel::insert_into(event_tags::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        }
+    }
+
+    let stored_now: Vec<&NewEvent> = unique
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, id)| id.is_some())
+        .map(|(&i, _)| &batch[i])
+        .collect();
+    crate::rollups::add(conn, user_id, &stored_now)?;
+    crate::rollups::add_totals(conn, user_id, &stored_now)?;
+
+    let mut outcome_of: HashMap<usize, InsertOutcome> = HashMap::with_capacity(rows.len());
+    for ((&i, row), id) in unique.iter().zip(&rows).zip(&inserted) {
+        let outcome = match id {
+            Some(id) => InsertOutcome::Inserted(*id),
+            None => {
+                let key = row.event_id.unwrap_or_default();
+                let id = stored.get(key).copied().ok_or_else(|| {
+                    StoreError::Query(format!("event '{key}' neither inserted nor found"))
+                })?;
+                InsertOutcome::Duplicate(id)
+            }
+        };
+        outcome_of.insert(i, outcome);
+    }
+    (0..batch.len())
+        .map(|i| {
+            let first = repeat_of[i].unwrap_or(i);
+            let outcome = outcome_of
+                .get(&first)
+                .copied()
+                .ok_or_else(|| StoreError::Query("batch bookkeeping failed".into()))?;
+            Ok(if first == i {
+                outcome
+            } else {
+                InsertOutcome::Duplicate(outcome.id())
+            })
+        })
+        .collect()
+}
+
+/// Stores up to a few thousand already validated events of `user_id` in ONE transaction
+/// with multi-row inserts, returning one outcome per input, in order. An `event_id`
+/// already stored, or repeated within the batch, is a [`InsertOutcome::Duplicate`] with
+/// the id of the stored event and writes nothing; this holds under concurrent repeats.
+pub fn insert_batch(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    batch: &[NewEvent],
+) -> Result<Vec<InsertOutcome>, StoreError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    write_tx(conn, |conn| insert_all(conn, user_id, batch, now_utc()))
+}
+
+/// Stores one event and its tags in one transaction. A repeated `event_id` returns the
+/// STORED event (not `event`) with [`InsertOutcome::Duplicate`] and writes nothing.
+pub fn insert_event(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    event: &NewEvent,
+) -> Result<(EventRow, InsertOutcome), StoreError> {
+    let created_at = now_utc();
+    let outcome = match conn {
+        AnyConnection::Postgresql(c) => insert_one_pg(c, user_id, event, created_at)?,
+        AnyConnection::Sqlite(_) => write_tx(conn, |conn| {
+            insert_all(conn, user_id, std::slice::from_ref(event), created_at)
+        })?
+        .pop()
+        .ok_or_else(|| StoreError::Query("no outcome for the event".into()))?,
+    };
+    let row = stored_row(conn, user_id, event, outcome, created_at)?;
+    Ok((row, outcome))
+}
+
+/// The row `event` was stored as (`outcome` of storing it at `created_at`): built from
+/// the event when it was inserted, read back when its key was a repeat.
+pub(crate) fn stored_row(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    event: &NewEvent,
+    outcome: InsertOutcome,
+    created_at: NaiveDateTime,
+) -> Result<EventRow, StoreError> {
+    Ok(match outcome {
+        InsertOutcome::Inserted(id) => EventRow {
+            id,
+            user_id,
+            event_id: event.event_id.clone(),
+            provider: event.provider.clone(),
+            model: event.model.clone(),
+            resolved_model: event.resolved_model.clone(),
+            input_tokens: event.input_tokens,
+            output_tokens: event.output_tokens,
+            cached_input_tokens: event.cached_input_tokens,
+            cache_write_tokens: event.cache_write_tokens,
+            reasoning_tokens: event.reasoning_tokens,
+            batch: event.batch,
+            cost_nanos: event.cost_nanos,
+            cost_source: event.cost_source.clone(),
+            price_effective_from: event.price_effective_from,
+            ts: event.ts,
+            latency_ms: event.latency_ms,
+            tags_json: serde_json::to_string(&event.tags)
+                .map_err(|err| StoreError::Query(err.to_string()))?,
+            created_at,
+        },
+        InsertOutcome::Duplicate(id) => find(conn, user_id, id)?.ok_or(StoreError::NotFound)?,
+    })
+}
+
+/// [`pg::insert_one`], then the stored event's id when the key was a repeat.
+fn insert_one_pg(
+    c: &mut PgConnection,
+    user_id: i64,
+    event: &NewEvent,
+    created_at: NaiveDateTime,
+) -> Result<InsertOutcome, StoreError> {
+    let row = EventInsert::new(user_id, event, created_at)?;
+    if let Some(id) = pg::insert_one(c, &row, &event.tags)? {
+        return Ok(InsertOutcome::Inserted(id));
+    }
+    let key = event.event_id.as_deref().unwrap_or_default();
+    let stored: Option<i64> = events::table
+        .filter(events::user_id.eq(user_id))
+        .filter(events::event_id.eq(key))
+        .select(events::id)
+        .first(c)
+        .optional()?;
+    stored
+        .map(InsertOutcome::Duplicate)
+        .ok_or_else(|| StoreError::Query(format!("event '{key}' neither inserted nor found")))
+}
