@@ -4,6 +4,8 @@
 //!   SQLite and PostgreSQL (finding or starting a PostgreSQL server first).
 //!   Then schemathesis checks the OpenAPI document against a running server (see
 //!   `schemathesis.rs`; `--no-schemathesis` skips it and says so).
+//! - `cargo xtask tidy`: the tree against the rules of docs/ARCHITECTURE.md (run first by
+//!   `cargo xtask test`; see `tidy.rs`).
 //! - `cargo xtask migrate [--database-url URL] [--revert]`: apply (or revert the last)
 //!   migrations of a database.
 //! - `cargo xtask bench [engine|http|analytics] [OPTIONS]`: the benchmark — criterion for
@@ -13,6 +15,7 @@
 mod bench;
 mod pg;
 mod schemathesis;
+mod tidy;
 
 use std::process::{Command, ExitCode};
 
@@ -25,11 +28,13 @@ fn main() -> ExitCode {
         Some("migrate") => migrate(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("schemathesis") => schemathesis::run(&workspace_root()),
+        Some("tidy") => tidy::run(&workspace_root()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  test [--sqlite-only] [--no-schemathesis] [-- ARGS]\n                                   run every test, SQLite and PostgreSQL\n  \
+                 tidy                             the tree against docs/ARCHITECTURE.md's rules\n  \
                  schemathesis                     the OpenAPI document against a running server\n  \
                  migrate [--database-url URL] [--revert]\n                                   apply pending migrations (or revert the last)\n  \
                  {}",
@@ -85,6 +90,7 @@ fn test(args: &[String]) -> Result<()> {
     {
         return Err(format!("unknown option {bad}"));
     }
+    tidy::run(&workspace_root())?;
     // Keep the PostgreSQL server alive (and stopped at the end, if we started it) for
     // the whole run.
     let _pg_guard;
