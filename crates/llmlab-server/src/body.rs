@@ -8,6 +8,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use crate::app::input::parse_json;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -51,7 +52,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            parse_json(&bytes).map(JsonBody)
+            parse_json(&bytes).map(JsonBody).map_err(ApiError::from)
         })
     }
 }
@@ -79,57 +80,13 @@ fn is_json(req: &HttpRequest) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// Parses JSON, classifying errors the way the contract wants.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let msg = inner.to_string();
-                let field = missing_field(&msg)
-                    .map(|f| {
-                        if path == "." {
-                            f.to_string()
-                        } else {
-                            format!("{path}.{f}")
-                        }
-                    })
-                    .unwrap_or_else(|| {
-                        if path == "." {
-                            "body".to_string()
-                        } else {
-                            path
-                        }
-                    });
-                ApiError::validation(field, strip_position(&msg))
-            }
-            _ => ApiError::bad_request("malformed_json", format!("malformed JSON: {inner}")),
-        }
-    })?;
-    // Trailing bytes after the value make the body not JSON.
-    de.end()
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("malformed JSON: {e}")))?;
-    Ok(value)
-}
-
-fn missing_field(msg: &str) -> Option<&str> {
-    let rest = msg.strip_prefix("missing field `")?;
-    rest.split('`').next()
-}
-
-/// serde_json appends " at line 1 column 42"; the field name says more to a client.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+        crate::app::input::parse_json(bytes).map_err(ApiError::from)
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]

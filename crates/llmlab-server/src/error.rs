@@ -10,7 +10,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use llmlab_engine::EngineError;
 use llmlab_engine::providers::CatalogError;
+use llmlab_recs::RecsError;
 use llmlab_store::StoreError;
+
+use crate::app::AppError;
 use serde_json::{Value, json};
 
 /// An error answered to the client.
@@ -219,6 +222,42 @@ impl From<EngineError> for ApiError {
                 ApiError::validation("input_tokens", "the cost of this call is out of range")
             }
             other => ApiError::validation("body", other.to_string()),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::Invalid { field, message } => ApiError::validation(field, message),
+            AppError::MalformedJson(e) => {
+                ApiError::bad_request("malformed_json", format!("malformed JSON: {e}"))
+            }
+            AppError::NotFound(what) => ApiError::not_found(what),
+            AppError::LimitExceeded { what, limit } => ApiError::limit_exceeded(what, limit),
+            AppError::RateLimited {
+                retry_after,
+                message,
+            } => ApiError::rate_limited(retry_after, message),
+            AppError::EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "this email is already registered",
+            ),
+            AppError::Catalog(e) => e.into(),
+            AppError::Engine(e) => e.into(),
+            AppError::Recs(e) => e.into(),
+            AppError::Store(e) => e.into(),
+            AppError::Stopped => ApiError::internal("the blocking pool has stopped"),
+        }
+    }
+}
+
+impl From<RecsError> for ApiError {
+    fn from(e: RecsError) -> ApiError {
+        match &e {
+            RecsError::InvalidConfig { field, .. } => ApiError::validation(*field, e.to_string()),
+            _ => ApiError::internal(e),
         }
     }
 }

@@ -2,18 +2,18 @@
 //! recommendations. The only crate that knows HTTP.
 
 pub mod access;
+pub mod app;
 pub mod auth;
 pub mod body;
 pub mod config;
 pub mod dto;
 pub mod error;
-pub mod ingest;
+
 pub mod metrics;
 pub mod openapi;
 pub mod query;
-pub mod quota;
 pub mod routes;
 pub mod startup;
 pub mod state;
-pub mod text;
+
 pub mod webhooks;

@@ -1,7 +1,7 @@
 //! Query strings: the shared filters of event listing and cost reports, parsed into
 //! store filters once (repeatable `tag=key:value`, dates or RFC 3339 instants).
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use llmlab_store::EventFilter;
 
 use crate::error::ApiError;
@@ -17,8 +17,8 @@ impl QueryPairs {
         // Values reach SQL as filters; PostgreSQL refuses NUL in text, so a filter with
         // one would fail the query instead of matching nothing.
         for (k, v) in &pairs {
-            crate::text::check("query", k)?;
-            crate::text::check(k, v)?;
+            crate::app::input::check_text("query", k)?;
+            crate::app::input::check_text(k, v)?;
         }
         Ok(QueryPairs(pairs))
     }
@@ -136,39 +136,22 @@ pub struct Range {
     pub filter: EventFilter,
 }
 
-/// Years a date in a query or an event may name. Inside them every piece of date
-/// arithmetic the server does (a default 30-day range, a zone's offset, the day after an
-/// `end` date, a budget period) stays far inside chrono's range, so none can panic.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
-
-/// `t` when its UTC year is in [`YEARS`], else a 422 naming `field`.
-pub fn in_supported_years(field: &str, t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
-    if YEARS.contains(&t.year()) {
-        Ok(t)
-    } else {
-        Err(ApiError::validation(
-            field,
-            format!(
-                "must be between the years {} and {}",
-                YEARS.start(),
-                YEARS.end()
-            ),
-        ))
-    }
-}
-
 /// RFC 3339, or `YYYY-MM-DD` (UTC midnight; as an `end`, the following midnight, so the
-/// named day is included). Years outside [`YEARS`] are a 422.
+/// named day is included). Years outside [`YEARS`](crate::app::input::YEARS) are a 422.
 fn parse_instant(
     field: &'static str,
     v: &str,
     is_end: bool,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return in_supported_years(field, t.with_timezone(&Utc)).map(Some);
+        return Ok(Some(crate::app::input::in_supported_years(
+            field,
+            t.with_timezone(&Utc),
+        )?));
     }
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        let day = in_supported_years(field, d.and_time(NaiveTime::MIN).and_utc())?;
+        let day =
+            crate::app::input::in_supported_years(field, d.and_time(NaiveTime::MIN).and_utc())?;
         return Ok(Some(if is_end { day + Duration::days(1) } else { day }));
     }
     Err(ApiError::validation(

@@ -13,12 +13,12 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::app::quota::IngestQuota;
 use crate::auth::{JwtKeys, LoginLimiter, SignupLimiter, authenticate, random_token};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
-use crate::quota::IngestQuota;
 use crate::state::{AlertChecks, AppState, PriceCache};
 use crate::webhooks::Webhooks;
 

@@ -7,10 +7,10 @@ use std::time::Instant;
 use llmlab_engine::providers::Catalog;
 use llmlab_store::{CustomPriceRow, GroupCommit, Store, StoreError};
 
+use crate::app::quota::IngestQuota;
 use crate::auth::{JwtKeys, LoginLimiter, SignupLimiter};
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::quota::IngestQuota;
 use crate::webhooks::Webhooks;
 
 /// Application state, behind `web::Data`.

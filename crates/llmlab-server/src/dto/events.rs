@@ -93,7 +93,7 @@ pub struct BatchItem {
     /// Position in the request.
     pub index: usize,
     /// `accepted`, `duplicate` or `rejected`.
-    pub status: &'static str,
+    pub status: crate::app::ingest::ItemStatus,
     /// Stored event id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,

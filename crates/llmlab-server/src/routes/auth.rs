@@ -53,7 +53,7 @@ pub fn normalize_email(raw: &str) -> String {
 /// its normal form.
 fn parse_email(raw: &str) -> Result<String, ApiError> {
     let email = normalize_email(raw);
-    crate::text::check("email", &email)?;
+    crate::app::input::check_text("email", &email)?;
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {

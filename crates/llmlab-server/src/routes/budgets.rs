@@ -3,14 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
-use llmlab_engine::budget::{
-    BudgetSpec, BudgetStatus, Evaluation, Scope, Threshold, crossed_levels, evaluate,
-};
+use llmlab_engine::budget::{BudgetSpec, Scope, Threshold};
 use llmlab_engine::period::{Period, Zone};
-use llmlab_store::{BudgetRow, EventFilter, NewAlert, NewBudget, Store, delivery};
+use llmlab_store::NewBudget;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader, Session};
+use crate::app::budgets::{self as use_case, Evaluated};
 use crate::body::JsonBody;
 use crate::dto::{
     AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckBudget, CheckQuery, CheckResponse,
@@ -31,53 +30,12 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(alerts);
 }
 
-fn status_str(s: BudgetStatus) -> &'static str {
-    match s {
-        BudgetStatus::Ok => "ok",
-        BudgetStatus::Warning => "warning",
-        BudgetStatus::Exceeded => "exceeded",
-    }
-}
-
-/// A stored budget as engine values.
-fn spec(b: &BudgetRow) -> Result<(BudgetSpec, Scope), ApiError> {
-    let zone = Zone::parse(&b.timezone)?;
-    let spec = BudgetSpec::new(
-        Usd::from_nanos(b.amount_nanos),
-        Period::parse(&b.period)?,
-        zone,
-        Threshold::parse(b.alert_threshold_pct as i64)?,
-    )?;
-    let scope = Scope {
-        provider: b.scope_provider.clone(),
-        model: b.scope_model.clone(),
-        tag: b.scope_tag_key.clone().zip(b.scope_tag_value.clone()),
-    };
-    Ok((spec, scope))
-}
-
-/// Evaluates a budget against its spend in the current period (one SQL aggregate).
-fn evaluate_row(
-    s: &Store,
-    user_id: i64,
-    b: &BudgetRow,
-    now: DateTime<Utc>,
-) -> Result<(BudgetSpec, Evaluation), ApiError> {
-    let (spec, scope) = spec(b)?;
-    let window = llmlab_engine::period::period_window(spec.period, now, spec.zone);
-    let filter = EventFilter {
-        provider: scope.provider,
-        model: scope.model,
-        tags: scope.tag.into_iter().collect(),
-        start_micros: window.start.map(|t| t.timestamp_micros()),
-        end_micros: window.end.map(|t| t.timestamp_micros()),
-    };
-    let spent = s.spend(user_id, &filter)?;
-    let evaluation = evaluate(&spec, Usd::from_nanos(spent), now);
-    Ok((spec, evaluation))
-}
-
-fn budget_out(b: BudgetRow, e: Evaluation) -> BudgetOut {
+fn budget_out(
+    Evaluated {
+        budget: b,
+        evaluation: e,
+    }: Evaluated,
+) -> BudgetOut {
     BudgetOut {
         id: b.id,
         name: b.name,
@@ -97,7 +55,7 @@ fn budget_out(b: BudgetRow, e: Evaluation) -> BudgetOut {
         spent_usd: e.spent,
         remaining_usd: e.remaining,
         percent_used: e.percent_used,
-        status: status_str(e.status).to_string(),
+        status: e.status.as_str().to_string(),
         period_start: e.window.start,
         period_end: e.window.end,
         forecast_usd: e.forecast,
@@ -109,23 +67,15 @@ fn budget_out(b: BudgetRow, e: Evaluation) -> BudgetOut {
 #[utoipa::path(tag = "budgets", responses((status = 200, body = BudgetList)), security(("bearer" = [])))]
 #[get("/budgets")]
 async fn list(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, ApiError> {
-    let budgets = db(&state, move |s: &Store| -> Result<_, ApiError> {
-        let now = Utc::now();
-        let mut out = Vec::new();
-        for b in s.list_budgets(who.user_id)? {
-            let (_, e) = evaluate_row(s, who.user_id, &b, now)?;
-            out.push(budget_out(b, e));
-        }
-        Ok(out)
-    })
-    .await?;
+    let found = db(&state, move |s| use_case::list(s, who.user_id, Utc::now())).await?;
+    let budgets = found.into_iter().map(budget_out).collect();
     Ok(HttpResponse::Ok().json(BudgetList { budgets }))
 }
 
 /// Validates a budget body into a store form.
 fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
     let name = b.name.trim().to_string();
-    crate::text::check("name", &name)?;
+    crate::app::input::check_text("name", &name)?;
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::validation("name", "must be 1 to 200 characters"));
     }
@@ -143,7 +93,7 @@ fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
         ("timezone", &b.timezone),
     ] {
         if let Some(v) = value {
-            crate::text::check(field, v)?;
+            crate::app::input::check_text(field, v)?;
         }
     }
     let provider = scope
@@ -215,26 +165,11 @@ async fn upsert(
     let id = body.0.id;
     let form = parse_budget(&state, body.0)?;
     let limits = state.settings.limits;
-    let (row, created, eval) = db(&state, move |s: &Store| -> Result<_, ApiError> {
-        let existing = match id {
-            Some(id) => Some(s.get_budget(who.user_id, id)?),
-            None => s.find_budget_by_name(who.user_id, &form.name)?,
-        };
-        let (row, created) = match existing {
-            Some(b) => (s.update_budget(who.user_id, b.id, &form)?, false),
-            None => {
-                let limit = limits.budgets;
-                if s.list_budgets(who.user_id)?.len() >= limit {
-                    return Err(ApiError::limit_exceeded("budgets", limit));
-                }
-                (s.create_budget(who.user_id, &form)?, true)
-            }
-        };
-        let (_, eval) = evaluate_row(s, who.user_id, &row, Utc::now())?;
-        Ok((row, created, eval))
+    let (budget, created) = db(&state, move |s| {
+        use_case::upsert(s, who.user_id, id, &form, limits, Utc::now())
     })
     .await?;
-    let body = budget_out(row, eval);
+    let body = budget_out(budget);
     Ok(if created {
         HttpResponse::Created().json(body)
     } else {
@@ -251,11 +186,8 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
-    if db(&state, move |s| s.delete_budget(who.user_id, id)).await? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("budget"))
-    }
+    db(&state, move |s| use_case::remove(s, who.user_id, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Pre-flight: may a gateway make this call? Answered from the database, so every
@@ -278,28 +210,24 @@ async fn check(
         None => m.to_ascii_lowercase(),
     });
     let tag = q.get("tag").map(Scope::parse_tag).transpose()?;
-    let response = db(&state, move |s: &Store| -> Result<_, ApiError> {
-        let now = Utc::now();
-        let mut budgets = Vec::new();
-        let mut allowed = true;
-        for b in s.list_budgets(who.user_id)? {
-            let (_, scope) = spec(&b)?;
-            let tags: Vec<(String, String)> = tag.iter().cloned().collect();
-            if !scope.covers(provider.as_deref(), model.as_deref(), &tags) {
-                continue;
-            }
-            let (_, e) = evaluate_row(s, who.user_id, &b, now)?;
-            allowed &= e.status != BudgetStatus::Exceeded;
-            budgets.push(CheckBudget {
-                id: b.id,
-                name: b.name,
-                status: status_str(e.status).into(),
-                remaining_usd: e.remaining,
-            });
-        }
-        Ok(CheckResponse { allowed, budgets })
+    let found = db(&state, move |s| {
+        let (provider, model) = (provider.as_deref(), model.as_deref());
+        use_case::check(s, who.user_id, provider, model, tag, Utc::now())
     })
     .await?;
+    let response = CheckResponse {
+        allowed: found.allowed,
+        budgets: found
+            .budgets
+            .into_iter()
+            .map(|Evaluated { budget, evaluation }| CheckBudget {
+                id: budget.id,
+                name: budget.name,
+                status: evaluation.status.as_str().into(),
+                remaining_usd: evaluation.remaining,
+            })
+            .collect(),
+    };
     Ok(HttpResponse::Ok().json(response))
 }
 
@@ -312,14 +240,7 @@ async fn alerts(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
-    let (rows, deliveries) = db(&state, move |s: &Store| -> Result<_, ApiError> {
-        s.get_budget(who.user_id, id)?;
-        Ok((
-            s.list_alerts(who.user_id, id)?,
-            s.list_deliveries(who.user_id, id)?,
-        ))
-    })
-    .await?;
+    let (rows, deliveries) = db(&state, move |s| use_case::alerts(s, who.user_id, id)).await?;
     let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryOut>> = Default::default();
     for d in deliveries {
         by_alert.entry(d.alert_id).or_default().push(DeliveryOut {
@@ -349,70 +270,6 @@ async fn alerts(
         })
         .collect();
     Ok(HttpResponse::Ok().json(AlertList { alerts }))
-}
-
-/// Shortest time between two budget evaluations of one user under sustained ingestion.
-const EVALUATION_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// After ingestion: records an alert for every budget of the user whose spend has
-/// reached its threshold or amount in the current period, and wakes the webhook worker
-/// for the new ones. The unique constraint on (budget, period, level) makes it one alert
-/// however many events or instances race. Runs off the request path (coalesced per user,
-/// see [`AlertChecks`](crate::state::AlertChecks)); a failure is logged, never returned
-/// to the ingesting client.
-pub fn after_ingest(state: &web::Data<AppState>, user_id: i64) {
-    if !state.alert_checks.begin(user_id) {
-        return;
-    }
-    let state = state.clone();
-    actix_web::rt::spawn(async move {
-        loop {
-            let started = std::time::Instant::now();
-            match db(&state, move |s: &Store| {
-                record_alerts(s, user_id, Utc::now())
-            })
-            .await
-            {
-                Ok(true) => state.webhooks.wake(),
-                Ok(false) => {}
-                Err(e) => log::warn!("budget alert evaluation failed for user {user_id}: {e}"),
-            }
-            if !state.alert_checks.finish(user_id) {
-                break;
-            }
-            // Events arrived meanwhile: evaluate again, but under sustained ingestion at
-            // most every EVALUATION_INTERVAL (an alert is then at most that late), not
-            // once per request.
-            actix_web::rt::time::sleep(EVALUATION_INTERVAL.saturating_sub(started.elapsed())).await;
-        }
-    });
-}
-
-/// Records the alerts due now; `true` when one with a webhook to call was created.
-fn record_alerts(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<bool, ApiError> {
-    let mut to_deliver = false;
-    for b in s.list_budgets(user_id)? {
-        let (spec, e) = evaluate_row(s, user_id, &b, now)?;
-        let period_start = e.window.start.map_or(0, |t| t.timestamp_micros());
-        for level in crossed_levels(&spec, Usd::ZERO, e.spent) {
-            let alert = NewAlert {
-                budget_id: b.id,
-                period_start,
-                level: status_str(level).to_string(),
-                spent_nanos: e.spent.nanos(),
-                amount_nanos: b.amount_nanos,
-                delivery_status: if b.webhook_url.is_some() {
-                    delivery::PENDING
-                } else {
-                    delivery::NONE
-                }
-                .to_string(),
-            };
-            let created = s.record_alert(user_id, &alert)?;
-            to_deliver |= created.is_some() && b.webhook_url.is_some();
-        }
-    }
-    Ok(to_deliver)
 }
 
 /// The secret this user's webhook receivers verify deliveries with.

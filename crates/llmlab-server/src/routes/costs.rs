@@ -8,13 +8,13 @@ use llmlab_engine::period::{Granularity, Zone, max_buckets_between, slot_secs_fo
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
+use crate::app::ingest;
 use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, DateRow, Estimate, FilterQuery, ModelList, ModelRow, ProviderList, ProviderRow,
     Summary, TagList, TagRow, TrackEvent,
 };
 use crate::error::ApiError;
-use crate::ingest;
 use crate::query::QueryPairs;
 use crate::routes::db;
 use crate::state::AppState;
@@ -215,12 +215,7 @@ async fn estimate(
     who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let shared = state.clone();
-    let priced = db(&state, move |s| -> Result<_, ApiError> {
-        let custom = shared.prices.get(s, who.user_id, who.prices_version)?;
-        ingest::prepare(&shared.catalog, &*custom, body.0, Utc::now())
-    })
-    .await?;
+    let priced = ingest::estimate(&state, &who, body.0).await?;
     let b = priced.cost.breakdown;
     Ok(HttpResponse::Ok().json(Estimate {
         cost_usd: priced.cost.total,

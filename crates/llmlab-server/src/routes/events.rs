@@ -3,22 +3,19 @@
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
-use llmlab_store::{EventCursor, EventRow, Store};
+use llmlab_store::{EventCursor, EventRow};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
-use crate::body::{JsonBody, parse_json};
+use crate::app::ingest::{self, ItemStatus};
+use crate::body::JsonBody;
 use crate::dto::{
     BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, FilterQuery, TrackEvent,
 };
 use crate::error::ApiError;
-use crate::ingest;
 use crate::query::QueryPairs;
-use crate::routes::{budgets, db};
+use crate::routes::db;
 use crate::state::AppState;
-
-/// Most events in one batch request.
-pub const MAX_BATCH: usize = 1000;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(track)
@@ -63,31 +60,13 @@ async fn track(
     who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(quota) = &state.ingest_quota {
-        quota.take(who.user_id, 1)?;
-    }
-    let shared = state.clone();
-    let user_id = who.user_id;
-    let stored = db(&state, move |s: &Store| -> Result<_, ApiError> {
-        let custom = shared.prices.get(s, user_id, who.prices_version)?;
-        let priced = ingest::prepare(&shared.catalog, &*custom, body.0, Utc::now())?;
-        // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
-        Ok(shared.writer.insert_event(user_id, priced.event)?)
-    })
-    .await;
-    let (row, outcome) = stored.inspect_err(|e| {
-        if e.status == actix_web::http::StatusCode::UNPROCESSABLE_ENTITY {
-            state.metrics.events("rejected", 1);
-        }
-    })?;
-    if !outcome.is_duplicate() {
-        state.metrics.events("inserted", 1);
-        budgets::after_ingest(&state, user_id);
-        Ok(HttpResponse::Created().json(event_out(row)))
+    let tracked = ingest::track(&state, &who, body.0).await?;
+    let out = event_out(tracked.row);
+    Ok(if tracked.duplicate {
+        HttpResponse::Ok().json(out)
     } else {
-        state.metrics.events("duplicate", 1);
-        Ok(HttpResponse::Ok().json(event_out(row)))
-    }
+        HttpResponse::Created().json(out)
+    })
 }
 
 /// Records up to 1000 calls; valid items are stored even when others are rejected.
@@ -99,72 +78,29 @@ async fn batch(
     who: Ingester,
     body: JsonBody<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let items = body.0.events;
-    if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(ApiError::validation(
-            "events",
-            format!("must hold 1 to {MAX_BATCH} events"),
-        ));
-    }
-    if let Some(quota) = &state.ingest_quota {
-        quota.take(who.user_id, items.len())?;
-    }
-    let shared = state.clone();
-    let user_id = who.user_id;
-    let response = db(&state, move |s: &Store| -> Result<_, ApiError> {
-        let catalog = &shared.catalog;
-        let custom = shared.prices.get(s, user_id, who.prices_version)?;
-        let now = Utc::now();
-        let mut results: Vec<BatchItem> = Vec::with_capacity(items.len());
-        let mut valid = Vec::with_capacity(items.len());
-        for (index, raw) in items.iter().enumerate() {
-            let prepared = parse_json::<TrackEvent>(raw.get().as_bytes())
-                .and_then(|ev| ingest::prepare(catalog, &*custom, ev, now));
-            match prepared {
-                Ok(p) => {
-                    valid.push(p.event);
-                    results.push(BatchItem {
-                        index,
-                        status: "accepted",
-                        id: None,
-                        error: None,
-                    });
-                }
-                Err(e) => results.push(BatchItem {
-                    index,
-                    status: "rejected",
-                    id: None,
-                    error: Some(error_json(&e)),
-                }),
-            }
-        }
-        let outcomes = s.insert_batch(user_id, &valid)?;
-        let mut outcomes = outcomes.into_iter();
-        for item in results.iter_mut().filter(|i| i.status == "accepted") {
-            if let Some(outcome) = outcomes.next() {
-                item.id = Some(outcome.id());
-                if outcome.is_duplicate() {
-                    item.status = "duplicate";
-                }
-            }
-        }
-        let count = |st: &str| results.iter().filter(|i| i.status == st).count();
-        Ok(BatchResponse {
-            accepted: count("accepted"),
-            duplicates: count("duplicate"),
-            rejected: count("rejected"),
-            results,
+    let outcomes = ingest::batch(&state, &who, body.0.events).await?;
+    let count = |status| outcomes.iter().filter(|o| o.status == status).count();
+    let (accepted, duplicates, rejected) = (
+        count(ItemStatus::Accepted),
+        count(ItemStatus::Duplicate),
+        count(ItemStatus::Rejected),
+    );
+    let results = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, o)| BatchItem {
+            index,
+            status: o.status,
+            id: o.id,
+            error: o.error.map(|e| error_json(&ApiError::from(e))),
         })
-    })
-    .await?;
-    let m = &state.metrics;
-    m.events("inserted", response.accepted as u64);
-    m.events("duplicate", response.duplicates as u64);
-    m.events("rejected", response.rejected as u64);
-    if response.accepted > 0 {
-        budgets::after_ingest(&state, user_id);
-    }
-    Ok(HttpResponse::Ok().json(response))
+        .collect();
+    Ok(HttpResponse::Ok().json(BatchResponse {
+        accepted,
+        duplicates,
+        rejected,
+        results,
+    }))
 }
 
 fn error_json(e: &ApiError) -> serde_json::Value {

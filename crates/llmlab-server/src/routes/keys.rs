@@ -26,7 +26,7 @@ async fn create(
     body: JsonBody<NewKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.0.name.trim().to_string();
-    crate::text::check("name", &name)?;
+    crate::app::input::check_text("name", &name)?;
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::validation("name", "must be 1 to 100 characters"));
     }

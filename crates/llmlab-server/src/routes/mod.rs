@@ -27,7 +27,8 @@ pub fn config(cfg: &mut ServiceConfig) {
     recommendations::config(cfg);
 }
 
-/// Runs a blocking store call off the async executor.
+/// Runs a blocking store call off the async executor, for the routes whose use case is
+/// one store call.
 pub async fn db<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
     state: &web::Data<AppState>,
     f: impl FnOnce(&llmlab_store::Store) -> Result<T, E> + Send + 'static,

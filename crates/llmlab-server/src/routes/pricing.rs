@@ -94,7 +94,7 @@ async fn catalog(state: web::Data<AppState>) -> HttpResponse {
 }
 
 fn custom_out(c: CustomPriceRow) -> CustomPriceOut {
-    let r = crate::ingest::custom_rates(&c);
+    let r = crate::app::ingest::custom_rates(&c);
     CustomPriceOut {
         prices: price_fields(&r, c.batch_discount_pct),
         provider: c.provider,
@@ -114,7 +114,7 @@ fn price_fields(r: &Rates, batch: Option<i32>) -> PriceRates {
 }
 
 fn path_part(field: &str, s: &str) -> Result<String, ApiError> {
-    crate::text::check(field, s)?;
+    crate::app::input::check_text(field, s)?;
     let s = s.trim().to_ascii_lowercase();
     if s.is_empty() || s.len() > 256 {
         return Err(ApiError::validation(field, "must be 1 to 256 characters"));
@@ -204,8 +204,8 @@ async fn delete_custom(
     );
     // Nothing with a control character can have been stored (and PostgreSQL refuses NUL
     // in a query): no such price.
-    if crate::text::check("provider", &provider).is_err()
-        || crate::text::check("model", &model).is_err()
+    if crate::app::input::check_text("provider", &provider).is_err()
+        || crate::app::input::check_text("model", &model).is_err()
     {
         return Err(ApiError::not_found("custom price"));
     }

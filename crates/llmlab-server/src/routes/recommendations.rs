@@ -14,7 +14,7 @@ use llmlab_engine::Usd;
 use llmlab_engine::providers::Catalog;
 use llmlab_recs::{
     Anomaly, AnomalyConfig, DailyBreakdown, DailyCost, Dimension, Method, ModelMix,
-    OptimizationConfig, RecsError, SwitchConfig, TokenTotals, detect_anomalies, find_optimizations,
+    OptimizationConfig, SwitchConfig, TokenTotals, detect_anomalies, find_optimizations,
     long_context_thresholds, suggest_model_switches, total_potential_monthly_savings,
 };
 use llmlab_store::{DAY_MICROS, EventFilter, Store, StoreError, TokenMixRow};
@@ -35,15 +35,6 @@ const MAX_TAG_KEYS: u32 = 10;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(all).service(anomalies).service(model_switching);
-}
-
-impl From<RecsError> for ApiError {
-    fn from(e: RecsError) -> ApiError {
-        match &e {
-            RecsError::InvalidConfig { field, .. } => ApiError::validation(*field, e.to_string()),
-            _ => ApiError::internal(e),
-        }
-    }
 }
 
 /// Everything at once, with the savings of all tips and switches counted once per model.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, InsufficientCapacity, Quota, RateLimiter};
 
-use crate::error::ApiError;
+use crate::app::AppError;
 
 /// Users tracked before idle ones are first dropped (their allowance is full again
 /// anyway).
@@ -39,7 +39,7 @@ impl IngestQuota {
 
     /// Takes `events` from `user_id`'s allowance: 429 with the wait until they fit, or
     /// 422 for a batch larger than a whole minute's allowance (no wait would help).
-    pub fn take(&self, user_id: i64, events: usize) -> Result<(), ApiError> {
+    pub fn take(&self, user_id: i64, events: usize) -> Result<(), AppError> {
         let Some(n) = u32::try_from(events).ok().and_then(NonZeroU32::new) else {
             return Ok(());
         };
@@ -52,15 +52,15 @@ impl IngestQuota {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => {
                 let wait = not_until.wait_time_from(self.limiter.clock().now());
-                Err(ApiError::rate_limited(
-                    wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-                    format!(
+                Err(AppError::RateLimited {
+                    retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                    message: format!(
                         "ingestion quota of {} events per minute exceeded; retry later",
                         self.per_minute
                     ),
-                ))
+                })
             }
-            Err(InsufficientCapacity(_)) => Err(ApiError::validation(
+            Err(InsufficientCapacity(_)) => Err(AppError::invalid(
                 "events",
                 format!(
                     "a batch of {events} events exceeds the ingestion quota of {} events per \

@@ -8,8 +8,13 @@ use llmlab_engine::providers::{Catalog, PerMTok, Rates};
 use llmlab_engine::{Cost, Usage, UsageFields, Usd, cost_at_rates, price};
 use llmlab_store::{CustomPriceRow, NewEvent};
 
+use llmlab_store::EventRow;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::{App, AppError, blocking};
+use crate::auth::Identity;
 use crate::dto::TrackEvent;
-use crate::error::ApiError;
 
 /// Tags per event, and the length of keys, values and ids: generous for real use,
 /// small enough that a hostile client cannot bloat the ledger.
@@ -44,10 +49,10 @@ impl CustomPrices for [CustomPriceRow] {
 /// [`MAX_TOKENS`]: llmlab_engine::MAX_TOKENS
 pub const MAX_EVENT_COST: Usd = Usd::from_nanos(1_000_000 * llmlab_engine::NANOS_PER_USD);
 
-fn check_len(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    crate::text::check(field, value)?;
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), AppError> {
+    crate::app::input::check_text(field, value)?;
     if value.len() > max {
-        return Err(ApiError::validation(
+        return Err(AppError::invalid(
             field,
             format!("must be at most {max} bytes"),
         ));
@@ -56,14 +61,14 @@ fn check_len(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 }
 
 /// Parses `timestamp` (RFC 3339, any offset) into UTC truncated to microseconds.
-fn parse_timestamp(ts: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+fn parse_timestamp(ts: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
     let t = match ts {
         None => now,
-        Some(s) => crate::query::in_supported_years(
+        Some(s) => crate::app::input::in_supported_years(
             "timestamp",
             DateTime::parse_from_rfc3339(s.trim())
                 .map_err(|_| {
-                    ApiError::validation(
+                    AppError::invalid(
                         "timestamp",
                         "must be an RFC 3339 timestamp such as 2026-11-20T10:00:00Z",
                     )
@@ -73,7 +78,7 @@ fn parse_timestamp(ts: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>
     };
     let micros = t.timestamp_micros();
     DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| ApiError::validation("timestamp", "out of range"))
+        .ok_or_else(|| AppError::invalid("timestamp", "out of range"))
 }
 
 /// Validates and prices one event for `now`.
@@ -82,16 +87,16 @@ pub fn prepare(
     custom: &(impl CustomPrices + ?Sized),
     body: TrackEvent,
     now: DateTime<Utc>,
-) -> Result<Priced, ApiError> {
+) -> Result<Priced, AppError> {
     let provider = body.provider.trim().to_ascii_lowercase();
     if provider.is_empty() {
-        return Err(ApiError::validation("provider", "must not be empty"));
+        return Err(AppError::invalid("provider", "must not be empty"));
     }
     let model_sent = body.model.trim().to_string();
-    crate::text::check("provider", &provider)?;
-    crate::text::check("model", &model_sent)?;
+    crate::app::input::check_text("provider", &provider)?;
+    crate::app::input::check_text("model", &model_sent)?;
     if model_sent.is_empty() {
-        return Err(ApiError::validation("model", "must not be empty"));
+        return Err(AppError::invalid("model", "must not be empty"));
     }
     check_len("provider", &provider, 64)?;
     check_len("model", &model_sent, MAX_ID_LEN)?;
@@ -107,7 +112,7 @@ pub fn prepare(
     if let Some(l) = body.latency_ms
         && !(0..=86_400_000).contains(&l)
     {
-        return Err(ApiError::validation(
+        return Err(AppError::invalid(
             "latency_ms",
             "must be between 0 and 86400000",
         ));
@@ -116,7 +121,7 @@ pub fn prepare(
     validate_tags(&tags)?;
     if let Some(id) = &body.event_id {
         if id.is_empty() {
-            return Err(ApiError::validation("event_id", "must not be empty"));
+            return Err(AppError::invalid("event_id", "must not be empty"));
         }
         check_len("event_id", id, MAX_ID_LEN)?;
     }
@@ -145,7 +150,7 @@ pub fn prepare(
     let (cost, source, effective_from): (Cost, &str, Option<NaiveDate>) =
         if let Some(client) = body.cost_usd {
             if client.is_negative() || client > MAX_EVENT_COST {
-                return Err(ApiError::validation(
+                return Err(AppError::invalid(
                     "cost_usd",
                     format!("must be between 0 and {MAX_EVENT_COST}"),
                 ));
@@ -172,7 +177,7 @@ pub fn prepare(
             (call.cost, "catalog", Some(call.effective_from()))
         };
     if cost.total > MAX_EVENT_COST {
-        return Err(ApiError::validation(
+        return Err(AppError::invalid(
             "cost_usd",
             format!(
                 "this event would cost ${}, more than the maximum of ${MAX_EVENT_COST} per event",
@@ -201,17 +206,17 @@ pub fn prepare(
     Ok(Priced { event, cost })
 }
 
-fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), AppError> {
     if tags.len() > MAX_TAGS {
-        return Err(ApiError::validation(
+        return Err(AppError::invalid(
             "tags",
             format!("at most {MAX_TAGS} tags per event"),
         ));
     }
     for (k, v) in tags {
-        crate::text::check("tags", k)?;
+        crate::app::input::check_text("tags", k)?;
         if k.is_empty() || k.len() > MAX_TAG_LEN || k.contains(':') {
-            return Err(ApiError::validation(
+            return Err(AppError::invalid(
                 format!("tags.{k}"),
                 format!("tag keys must be 1..={MAX_TAG_LEN} bytes without ':'"),
             ));
@@ -231,3 +236,147 @@ pub fn custom_rates(c: &CustomPriceRow) -> Rates {
         cache_write: c.cache_write_micros.map(rate),
     }
 }
+
+/// What storing one event did.
+pub struct Tracked {
+    /// The stored event (the original one for a repeated `event_id`).
+    pub row: EventRow,
+    /// Whether its `event_id` was already stored (nothing was written).
+    pub duplicate: bool,
+}
+
+/// What became of one item of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatus {
+    /// Stored.
+    Accepted,
+    /// Its `event_id` was already stored; nothing written.
+    Duplicate,
+    /// Invalid; see its error.
+    Rejected,
+}
+
+/// One item's outcome, in the batch's order.
+pub struct ItemOutcome {
+    /// What became of it.
+    pub status: ItemStatus,
+    /// The stored event's id (accepted or duplicate).
+    pub id: Option<i64>,
+    /// Why it was rejected.
+    pub error: Option<AppError>,
+}
+
+/// Counts one outcome of ingestion in the metrics.
+fn count(app: &App, outcome: &str, n: usize) {
+    app.metrics.events(outcome, n as u64);
+}
+
+/// Stores one event for `who`: quota, validation and pricing, the group-commit writer
+/// (answered once durable), then budget evaluation off the request path.
+pub async fn track(app: &App, who: &Identity, body: TrackEvent) -> Result<Tracked, AppError> {
+    if let Some(quota) = &app.ingest_quota {
+        quota.take(who.user_id, 1)?;
+    }
+    let (shared, user_id, version) = (app.clone(), who.user_id, who.prices_version);
+    let stored = blocking(app, move |s| -> Result<_, AppError> {
+        let custom = shared.prices.get(s, user_id, version)?;
+        let priced = prepare(&shared.catalog, &*custom, body, Utc::now())?;
+        // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
+        Ok(shared.writer.insert_event(user_id, priced.event)?)
+    })
+    .await;
+    let (row, outcome) = stored.inspect_err(|e| {
+        if e.is_invalid_input() {
+            count(app, "rejected", 1);
+        }
+    })?;
+    let duplicate = outcome.is_duplicate();
+    if duplicate {
+        count(app, "duplicate", 1);
+    } else {
+        count(app, "inserted", 1);
+        crate::app::budgets::after_ingest(app, user_id);
+    }
+    Ok(Tracked { row, duplicate })
+}
+
+/// Stores the valid items of a batch (each item raw JSON, parsed here so one bad item
+/// does not fail the others) in one transaction; answers one outcome per item.
+pub async fn batch(
+    app: &App,
+    who: &Identity,
+    items: Vec<Box<serde_json::value::RawValue>>,
+) -> Result<Vec<ItemOutcome>, AppError> {
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(AppError::invalid(
+            "events",
+            format!("must hold 1 to {MAX_BATCH} events"),
+        ));
+    }
+    if let Some(quota) = &app.ingest_quota {
+        quota.take(who.user_id, items.len())?;
+    }
+    let (shared, user_id, version) = (app.clone(), who.user_id, who.prices_version);
+    let outcomes = blocking(app, move |s| -> Result<_, AppError> {
+        let custom = shared.prices.get(s, user_id, version)?;
+        let now = Utc::now();
+        let mut outcomes: Vec<ItemOutcome> = Vec::with_capacity(items.len());
+        let mut valid = Vec::with_capacity(items.len());
+        for raw in &items {
+            let prepared = crate::app::input::parse_json::<TrackEvent>(raw.get().as_bytes())
+                .and_then(|event| prepare(&shared.catalog, &*custom, event, now));
+            outcomes.push(match prepared {
+                Ok(p) => {
+                    valid.push(p.event);
+                    ItemOutcome {
+                        status: ItemStatus::Accepted,
+                        id: None,
+                        error: None,
+                    }
+                }
+                Err(e) => ItemOutcome {
+                    status: ItemStatus::Rejected,
+                    id: None,
+                    error: Some(e),
+                },
+            });
+        }
+        let mut stored = s.insert_batch(user_id, &valid)?.into_iter();
+        for item in outcomes
+            .iter_mut()
+            .filter(|i| i.status == ItemStatus::Accepted)
+        {
+            if let Some(outcome) = stored.next() {
+                item.id = Some(outcome.id());
+                if outcome.is_duplicate() {
+                    item.status = ItemStatus::Duplicate;
+                }
+            }
+        }
+        Ok(outcomes)
+    })
+    .await?;
+    let n = |status| outcomes.iter().filter(|o| o.status == status).count();
+    let accepted = n(ItemStatus::Accepted);
+    count(app, "inserted", accepted);
+    count(app, "duplicate", n(ItemStatus::Duplicate));
+    count(app, "rejected", n(ItemStatus::Rejected));
+    if accepted > 0 {
+        crate::app::budgets::after_ingest(app, user_id);
+    }
+    Ok(outcomes)
+}
+
+/// Prices an event for `who` without storing it.
+pub async fn estimate(app: &App, who: &Identity, body: TrackEvent) -> Result<Priced, AppError> {
+    let (shared, user_id, version) = (app.clone(), who.user_id, who.prices_version);
+    blocking(app, move |s| {
+        let custom = shared.prices.get(s, user_id, version)?;
+        prepare(&shared.catalog, &*custom, body, Utc::now())
+    })
+    .await
+}
+
+/// Most events in one batch request.
+pub const MAX_BATCH: usize = 1000;

@@ -1,0 +1,221 @@
+//! Budgets and their alerts: live status, create or update within the account's limit,
+//! the pre-flight check, and the evaluation after ingestion that records each alert once.
+//!
+//! Where the once-per-level guarantee lives: [`record_alerts`] asks the store to record
+//! an alert per budget, period and level crossed; the unique constraint on
+//! `(budget_id, period_start, level)` makes every racing request, on every instance,
+//! record it once (`Store::record_alert` returns `None` for the losers).
+
+use chrono::{DateTime, Utc};
+use llmlab_engine::Usd;
+use llmlab_engine::budget::{
+    BudgetSpec, BudgetStatus, Evaluation, Scope, Threshold, crossed_levels, evaluate,
+};
+use llmlab_engine::period::{Period, Zone, period_window};
+use llmlab_store::{
+    AlertRow, BudgetRow, DeliveryRow, EventFilter, NewAlert, NewBudget, Store, delivery,
+};
+
+use crate::app::{App, AppError, blocking};
+use crate::config::Limits;
+
+/// A budget with its status now.
+pub struct Evaluated {
+    /// The stored budget.
+    pub budget: BudgetRow,
+    /// Its spend and status in the current period.
+    pub evaluation: Evaluation,
+}
+
+/// A stored budget as engine values.
+fn spec(b: &BudgetRow) -> Result<(BudgetSpec, Scope), AppError> {
+    let zone = Zone::parse(&b.timezone)?;
+    let spec = BudgetSpec::new(
+        Usd::from_nanos(b.amount_nanos),
+        Period::parse(&b.period)?,
+        zone,
+        Threshold::parse(i64::from(b.alert_threshold_pct))?,
+    )?;
+    let scope = Scope {
+        provider: b.scope_provider.clone(),
+        model: b.scope_model.clone(),
+        tag: b.scope_tag_key.clone().zip(b.scope_tag_value.clone()),
+    };
+    Ok((spec, scope))
+}
+
+/// Evaluates a budget against its spend in the current period (one SQL aggregate).
+fn evaluate_row(
+    s: &Store,
+    user_id: i64,
+    b: &BudgetRow,
+    now: DateTime<Utc>,
+) -> Result<(BudgetSpec, Evaluation), AppError> {
+    let (spec, scope) = spec(b)?;
+    let window = period_window(spec.period, now, spec.zone);
+    let filter = EventFilter {
+        provider: scope.provider,
+        model: scope.model,
+        tags: scope.tag.into_iter().collect(),
+        start_micros: window.start.map(|t| t.timestamp_micros()),
+        end_micros: window.end.map(|t| t.timestamp_micros()),
+    };
+    let spent = s.spend(user_id, &filter)?;
+    let evaluation = evaluate(&spec, Usd::from_nanos(spent), now);
+    Ok((spec, evaluation))
+}
+
+/// The account's budgets with their live status.
+pub fn list(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<Vec<Evaluated>, AppError> {
+    s.list_budgets(user_id)?
+        .into_iter()
+        .map(|budget| {
+            let (_, evaluation) = evaluate_row(s, user_id, &budget, now)?;
+            Ok(Evaluated { budget, evaluation })
+        })
+        .collect()
+}
+
+/// Creates a budget (within `limits`), or updates the one named by `id`, else by the
+/// same name; `true` when created.
+pub fn upsert(
+    s: &Store,
+    user_id: i64,
+    id: Option<i64>,
+    form: &NewBudget,
+    limits: Limits,
+    now: DateTime<Utc>,
+) -> Result<(Evaluated, bool), AppError> {
+    let existing = match id {
+        Some(id) => Some(s.get_budget(user_id, id)?),
+        None => s.find_budget_by_name(user_id, &form.name)?,
+    };
+    let (budget, created) = match existing {
+        Some(b) => (s.update_budget(user_id, b.id, form)?, false),
+        None => {
+            if s.list_budgets(user_id)?.len() >= limits.budgets {
+                return Err(AppError::LimitExceeded {
+                    what: "budgets",
+                    limit: limits.budgets,
+                });
+            }
+            (s.create_budget(user_id, form)?, true)
+        }
+    };
+    let (_, evaluation) = evaluate_row(s, user_id, &budget, now)?;
+    Ok((Evaluated { budget, evaluation }, created))
+}
+
+/// Deletes a budget of the account.
+pub fn remove(s: &Store, user_id: i64, id: i64) -> Result<(), AppError> {
+    if s.delete_budget(user_id, id)? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("budget"))
+    }
+}
+
+/// What the pre-flight check answers.
+pub struct Check {
+    /// False when a budget covering the call is exceeded.
+    pub allowed: bool,
+    /// The budgets covering the call, with their status.
+    pub budgets: Vec<Evaluated>,
+}
+
+/// Pre-flight: may a gateway make a call to `provider`/`model` with `tag`? Answered
+/// from the database, so every instance agrees.
+pub fn check(
+    s: &Store,
+    user_id: i64,
+    provider: Option<&str>,
+    model: Option<&str>,
+    tag: Option<(String, String)>,
+    now: DateTime<Utc>,
+) -> Result<Check, AppError> {
+    let tags: Vec<(String, String)> = tag.into_iter().collect();
+    let mut budgets = Vec::new();
+    let mut allowed = true;
+    for budget in s.list_budgets(user_id)? {
+        let (_, scope) = spec(&budget)?;
+        if !scope.covers(provider, model, &tags) {
+            continue;
+        }
+        let (_, evaluation) = evaluate_row(s, user_id, &budget, now)?;
+        allowed &= evaluation.status != BudgetStatus::Exceeded;
+        budgets.push(Evaluated { budget, evaluation });
+    }
+    Ok(Check { allowed, budgets })
+}
+
+/// A budget's alerts, newest first, and every delivery attempt of them.
+pub fn alerts(
+    s: &Store,
+    user_id: i64,
+    budget_id: i64,
+) -> Result<(Vec<AlertRow>, Vec<DeliveryRow>), AppError> {
+    s.get_budget(user_id, budget_id)?;
+    Ok((
+        s.list_alerts(user_id, budget_id)?,
+        s.list_deliveries(user_id, budget_id)?,
+    ))
+}
+
+/// Shortest time between two budget evaluations of one account under sustained ingestion.
+const EVALUATION_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// After ingestion: records an alert for every budget of the account whose spend has
+/// reached its threshold or amount in the current period, and wakes the webhook worker
+/// for the new ones. Runs off the request path (coalesced per account, see
+/// [`AlertChecks`](crate::state::AlertChecks)); a failure is logged, never returned to
+/// the ingesting client.
+pub fn after_ingest(app: &App, user_id: i64) {
+    if !app.alert_checks.begin(user_id) {
+        return;
+    }
+    let app = app.clone();
+    actix_web::rt::spawn(async move {
+        loop {
+            let started = std::time::Instant::now();
+            match blocking(&app, move |s| record_alerts(s, user_id, Utc::now())).await {
+                Ok(true) => app.webhooks.wake(),
+                Ok(false) => {}
+                Err(e) => log::warn!("budget alert evaluation failed for user {user_id}: {e}"),
+            }
+            if !app.alert_checks.finish(user_id) {
+                break;
+            }
+            // Events arrived meanwhile: evaluate again, but under sustained ingestion at
+            // most every EVALUATION_INTERVAL (an alert is then at most that late), not
+            // once per request.
+            actix_web::rt::time::sleep(EVALUATION_INTERVAL.saturating_sub(started.elapsed())).await;
+        }
+    });
+}
+
+/// Records the alerts due now; `true` when one with a webhook to call was created.
+fn record_alerts(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let mut to_deliver = false;
+    for b in s.list_budgets(user_id)? {
+        let (spec, e) = evaluate_row(s, user_id, &b, now)?;
+        let period_start = e.window.start.map_or(0, |t| t.timestamp_micros());
+        for level in crossed_levels(&spec, Usd::ZERO, e.spent) {
+            let alert = NewAlert {
+                budget_id: b.id,
+                period_start,
+                level: level.as_str().to_string(),
+                spent_nanos: e.spent.nanos(),
+                amount_nanos: b.amount_nanos,
+                delivery_status: if b.webhook_url.is_some() {
+                    delivery::PENDING
+                } else {
+                    delivery::NONE
+                }
+                .to_string(),
+            };
+            let created = s.record_alert(user_id, &alert)?;
+            to_deliver |= created.is_some() && b.webhook_url.is_some();
+        }
+    }
+    Ok(to_deliver)
+}

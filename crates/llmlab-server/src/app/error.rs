@@ -1,0 +1,91 @@
+//! The application layer's one error type. It says what went wrong in the use case's own
+//! terms; `crate::error` (the one place errors become HTTP) maps it to a status and code.
+
+use llmlab_engine::EngineError;
+use llmlab_engine::providers::CatalogError;
+use llmlab_recs::RecsError;
+use llmlab_store::StoreError;
+
+/// Why a use case refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A value the caller gave is not acceptable; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field, as the caller named it (`tags.team`, `cost_usd`).
+        field: String,
+        /// What is wrong, for a person.
+        message: String,
+    },
+    /// A body that is not JSON at all.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// No such resource for this account (another account's is not found either).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The account already holds the most `what` it may.
+    #[error("an account may hold at most {limit} {what}")]
+    LimitExceeded {
+        /// What is limited (`budgets`).
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// Too many attempts; retry after the given seconds.
+    #[error("{message}")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after: u64,
+        /// Which limit, for a person.
+        message: String,
+    },
+    /// Sign-up with an email already registered.
+    #[error("this email is already registered")]
+    EmailTaken,
+    /// The catalog refused (unknown provider or model).
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The engine refused (invalid usage, amounts, zones).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The recommendations crate refused or failed.
+    #[error(transparent)]
+    Recs(#[from] RecsError),
+    /// The blocking pool is shut down (the server is stopping).
+    #[error("the server is stopping")]
+    Stopped,
+    /// The store failed (or found nothing, or a conflict).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    /// Whether the caller's input was refused (not a failure of the server): what
+    /// ingestion counts as a rejected event.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            AppError::Invalid { .. } | AppError::LimitExceeded { .. } | AppError::Engine(_) => {
+                !matches!(self, AppError::Engine(EngineError::Catalog(c)) if !unknown(c))
+            }
+            AppError::Catalog(c) => unknown(c),
+            AppError::Store(StoreError::LimitExceeded(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// An invalid value of `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> AppError {
+        AppError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An unknown provider or model: the caller's input, not a broken catalog.
+fn unknown(c: &CatalogError) -> bool {
+    matches!(
+        c,
+        CatalogError::UnknownProvider { .. } | CatalogError::UnknownModel { .. }
+    )
+}

@@ -1,0 +1,37 @@
+//! The application layer: LLMLab's use cases, one module per area. Each speaks domain and
+//! store types and [`AppError`]; the JSON API's routes (and every later face: the
+//! dashboard, OTLP, xtask's seeding) only parse, call one use case and convert.
+//!
+//! A use case takes the shared [`AppState`] (an `Arc`, as actix's `web::Data`) and the
+//! caller's [`Identity`](crate::auth::Identity); its database work runs on the blocking
+//! pool through [`blocking`]. Use cases that start background work (budget evaluation
+//! after ingestion) are `async`; the rest are plain functions over a
+//! [`Store`](llmlab_store::Store).
+
+pub mod error;
+pub mod ingest;
+pub mod input;
+pub mod quota;
+
+pub mod budgets;
+
+pub use error::AppError;
+
+use actix_web::web;
+
+use crate::state::AppState;
+
+/// The shared state as the use cases take it.
+pub type App = web::Data<AppState>;
+
+/// Runs blocking store work off the async executor.
+pub async fn blocking<T: Send + 'static, E: Into<AppError> + Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&llmlab_store::Store) -> Result<T, E> + Send + 'static,
+) -> Result<T, AppError> {
+    let store = app.store.clone();
+    web::block(move || f(&store))
+        .await
+        .map_err(|_| AppError::Stopped)?
+        .map_err(Into::into)
+}
