@@ -16,7 +16,7 @@ use llmlab_store::{
     AlertRow, BudgetRow, DeliveryRow, EventFilter, NewAlert, NewBudget, Store, delivery,
 };
 
-use crate::app::{App, AppError, blocking};
+use crate::app::{App, AppError, blocking, ensure_room};
 use crate::config::Limits;
 
 /// A budget with its status now.
@@ -93,12 +93,7 @@ pub fn upsert(
     let (budget, created) = match existing {
         Some(b) => (s.update_budget(user_id, b.id, form)?, false),
         None => {
-            if s.list_budgets(user_id)?.len() >= limits.budgets {
-                return Err(AppError::LimitExceeded {
-                    what: "budgets",
-                    limit: limits.budgets,
-                });
-            }
+            ensure_room("budgets", s.list_budgets(user_id)?.len(), limits.budgets)?;
             (s.create_budget(user_id, form)?, true)
         }
     };

@@ -14,6 +14,10 @@ pub mod input;
 pub mod quota;
 
 pub mod budgets;
+pub mod keys;
+pub mod pricing;
+pub mod recommendations;
+pub mod reports;
 
 pub use error::AppError;
 
@@ -23,6 +27,17 @@ use crate::state::AppState;
 
 /// The shared state as the use cases take it.
 pub type App = web::Data<AppState>;
+
+/// `Ok` when an account holding `held` of `what` may create one more under `limit`.
+/// Counted in the transaction-less read before the insert: requests racing at the limit
+/// on several instances can each pass (see docs/SECURITY.md).
+pub fn ensure_room(what: &'static str, held: usize, limit: usize) -> Result<(), AppError> {
+    if held < limit {
+        Ok(())
+    } else {
+        Err(AppError::LimitExceeded { what, limit })
+    }
+}
 
 /// Runs blocking store work off the async executor.
 pub async fn blocking<T: Send + 'static, E: Into<AppError> + Send + 'static>(

@@ -3,12 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_engine::Usd;
-use llmlab_engine::aggregate::{Slot, Totals, fill_gaps, fold_slots, share_pct};
-use llmlab_engine::period::{Granularity, Zone, max_buckets_between, slot_secs_for};
+use llmlab_engine::aggregate::{Totals, share_pct};
+use llmlab_engine::period::{Granularity, Zone};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
 use crate::app::ingest;
+use crate::app::reports::{self, totals};
 use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, DateRow, Estimate, FilterQuery, ModelList, ModelRow, ProviderList, ProviderRow,
@@ -27,21 +28,6 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(estimate);
 }
 
-/// Most buckets one summary returns (10,000: hourly over a year is 8,760).
-pub const MAX_SUMMARY_BUCKETS: u64 = 10_000;
-
-/// Store sums (never negative) → engine totals.
-fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64) -> Totals {
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    Totals {
-        cost: Usd::from_nanos(cost_nanos),
-        calls: n(calls),
-        input_tokens: n(input_tokens),
-        output_tokens: n(output_tokens),
-        ..Totals::default()
-    }
-}
-
 /// Spend over a range, bucketed by hour, day, week or month in a time zone.
 #[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
     responses((status = 200, body = Summary), (status = 422)), security(("bearer" = [])))]
@@ -55,31 +41,19 @@ async fn summary(
     let range = q.filter(Utc::now(), Some(30))?;
     let granularity = Granularity::parse(q.get("granularity").unwrap_or("day"))?;
     let zone = Zone::parse(q.get("tz").unwrap_or("UTC"))?;
-    let slot_secs = u32::try_from(slot_secs_for(zone)).unwrap_or(900);
     let (start, end) = (
         range.start.unwrap_or_default(),
         range.end.unwrap_or_default(),
     );
-    let buckets = max_buckets_between(start, end, granularity);
-    if buckets > MAX_SUMMARY_BUCKETS {
-        return Err(ApiError::validation(
-            "granularity",
-            format!(
-                "{start}..{end} spans up to {buckets} {} buckets; a summary holds at most \
-                 {MAX_SUMMARY_BUCKETS}: narrow the range or choose a coarser granularity",
-                granularity.as_str()
-            ),
-        ));
-    }
-    // Folding and gap filling are CPU work proportional to the buckets: off the executor.
     let buckets = db(&state, move |s| {
-        let rows = s.slots(who.user_id, &range.filter, slot_secs)?;
-        let slots = rows.iter().map(|r| Slot {
-            start: chrono::DateTime::from_timestamp_micros(r.slot_start_micros).unwrap_or_default(),
-            totals: totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
-        });
-        let folded = fold_slots(slots, granularity, zone);
-        Ok::<_, ApiError>(fill_gaps(folded, start, end, granularity, zone))
+        reports::summary(
+            s,
+            who.user_id,
+            &range.filter,
+            (start, end),
+            granularity,
+            zone,
+        )
     })
     .await?;
     let mut total = Totals::default();

@@ -3,10 +3,8 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use llmlab_store::NewApiKey;
-
 use crate::access::{Scopes, Session};
-use crate::auth::{hash_api_key, new_api_key};
+use crate::app::keys;
 use crate::body::JsonBody;
 use crate::dto::{CreatedKey, KeyList, KeyOut, NewKeyRequest};
 use crate::error::ApiError;
@@ -41,30 +39,16 @@ async fn create(
         Some(asked) => Scopes::of(&asked),
     };
     let limit = state.settings.limits.api_keys;
-    let key = new_api_key();
-    let prefix = key[..crate::auth::API_KEY_PREFIX.len() + 8].to_string();
-    let hash = hash_api_key(&key);
-    let (n, p, user_id) = (name.clone(), prefix.clone(), who.user_id);
-    let row = db(&state, move |s| -> Result<_, ApiError> {
-        if s.list_api_keys(user_id)?.len() >= limit {
-            return Err(ApiError::limit_exceeded("api_keys", limit));
-        }
-        Ok(s.create_api_key(
-            user_id,
-            &NewApiKey {
-                name: n,
-                prefix: p,
-                key_hash: hash,
-                scopes: scopes.to_stored(),
-            },
-        )?)
+    let created = db(&state, move |s| {
+        keys::create(s, who.user_id, name, scopes, limit)
     })
     .await?;
+    let row = created.row;
     Ok(HttpResponse::Created().json(CreatedKey {
         id: row.id,
-        name,
-        key,
-        prefix,
+        name: row.name,
+        key: created.key,
+        prefix: row.prefix,
         scopes: scopes.list(),
         created_at: row.created_at.and_utc(),
     }))
@@ -98,9 +82,6 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("API key"))?;
-    if db(&state, move |s| s.delete_api_key(who.user_id, id)).await? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("API key"))
-    }
+    db(&state, move |s| keys::remove(s, who.user_id, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Session;
+use crate::app::pricing;
 use crate::body::JsonBody;
 use crate::dto::{
     CatalogModel, CatalogOut, CatalogProvider, CustomPriceList, CustomPriceOut, PriceFields,
@@ -163,16 +164,9 @@ async fn put_custom(
         cache_write_micros: opt("cache_write_per_mtok_usd", &b.cache_write_per_mtok_usd)?,
         batch_discount_pct: batch,
     };
-    let (limit, user_id) = (state.settings.limits.custom_prices, who.user_id);
-    let row = db(&state, move |s| -> Result<_, ApiError> {
-        let existing = s.list_custom_prices(user_id)?;
-        let replaces = existing
-            .iter()
-            .any(|c| c.provider == new.provider && c.model == new.model);
-        if !replaces && existing.len() >= limit {
-            return Err(ApiError::limit_exceeded("custom_prices", limit));
-        }
-        Ok(s.upsert_custom_price(user_id, &new)?)
+    let limit = state.settings.limits.custom_prices;
+    let row = db(&state, move |s| {
+        pricing::set_custom(s, who.user_id, &new, limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(custom_out(row)))
@@ -202,20 +196,9 @@ async fn delete_custom(
         provider.trim().to_ascii_lowercase(),
         model.trim().to_ascii_lowercase(),
     );
-    // Nothing with a control character can have been stored (and PostgreSQL refuses NUL
-    // in a query): no such price.
-    if crate::app::input::check_text("provider", &provider).is_err()
-        || crate::app::input::check_text("model", &model).is_err()
-    {
-        return Err(ApiError::not_found("custom price"));
-    }
-    if db(&state, move |s| {
-        s.delete_custom_price(who.user_id, &provider, &model)
+    db(&state, move |s| {
+        pricing::remove_custom(s, who.user_id, &provider, &model)
     })
-    .await?
-    {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found("custom price"))
-    }
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
