@@ -235,19 +235,6 @@ async fn identify(state: &web::Data<AppState>, header: Option<&str>) -> Result<I
     }
 }
 
-/// bcrypt on the blocking pool (it takes ~100 ms at cost 12 by design).
-pub async fn hash_password(password: String, cost: u32) -> Result<String, ApiError> {
-    web::block(move || bcrypt::hash(password, cost))
-        .await?
-        .map_err(ApiError::internal)
-}
-
-/// Checks a password against a bcrypt hash on the blocking pool. Callers pass a dummy
-/// hash for unknown emails so response time does not reveal which emails exist.
-pub async fn verify_password(password: String, hash: String) -> Result<bool, ApiError> {
-    Ok(web::block(move || bcrypt::verify(password, &hash).unwrap_or(false)).await?)
-}
-
 /// Login attempt limits per email and per client address.
 ///
 /// Counted in the database (`Store::count_login_attempts`), so every instance draws on

@@ -239,6 +239,7 @@ impl From<AppError> for ApiError {
                 retry_after,
                 message,
             } => ApiError::rate_limited(retry_after, message),
+            AppError::BadCredentials => ApiError::unauthorized("invalid email or password"),
             AppError::EmailTaken => ApiError::new(
                 StatusCode::CONFLICT,
                 "email_taken",
@@ -248,7 +249,7 @@ impl From<AppError> for ApiError {
             AppError::Engine(e) => e.into(),
             AppError::Recs(e) => e.into(),
             AppError::Store(e) => e.into(),
-            AppError::Stopped => ApiError::internal("the blocking pool has stopped"),
+            AppError::Internal(cause) => ApiError::internal(cause),
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum AppError {
         /// Which limit, for a person.
         message: String,
     },
+    /// Login with an unknown email or a wrong password (one answer for both).
+    #[error("invalid email or password")]
+    BadCredentials,
     /// Sign-up with an email already registered.
     #[error("this email is already registered")]
     EmailTaken,
@@ -51,9 +54,10 @@ pub enum AppError {
     /// The recommendations crate refused or failed.
     #[error(transparent)]
     Recs(#[from] RecsError),
-    /// The blocking pool is shut down (the server is stopping).
-    #[error("the server is stopping")]
-    Stopped,
+    /// A failure of the server itself (the blocking pool stopped, bcrypt failed); logged,
+    /// never shown to the caller.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The store failed (or found nothing, or a conflict).
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod input;
 pub mod quota;
 
+pub mod accounts;
 pub mod budgets;
 pub mod keys;
 pub mod pricing;
@@ -47,6 +48,6 @@ pub async fn blocking<T: Send + 'static, E: Into<AppError> + Send + 'static>(
     let store = app.store.clone();
     web::block(move || f(&store))
         .await
-        .map_err(|_| AppError::Stopped)?
+        .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(Into::into)
 }
