@@ -1,13 +1,13 @@
 //! Synthetic LLM calls: the request bodies the benchmark sends, and the same calls as
 //! priced [`NewEvent`]s for the store-level ceilings.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use llmlab_engine::providers::Catalog;
-use llmlab_engine::{Usage, UsageFields, price};
-use llmlab_store::NewEvent;
+use llmlab_server::app::ingest::prepare;
+use llmlab_server::dto::TrackEvent;
+use llmlab_store::{CustomPriceRow, NewEvent};
 use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -171,41 +171,17 @@ impl Call {
         Ok(())
     }
 
-    /// The row the server would store for this call, priced from the built-in catalog as
-    /// the server prices it (`now` stands in for a missing timestamp).
+    /// The row the server would store for this call: its JSON body through the server's
+    /// own ingestion use case (validation and pricing, no custom prices; `now` stands in
+    /// for a missing timestamp).
     pub fn to_new_event(&self, catalog: &Catalog, now: DateTime<Utc>) -> Result<NewEvent> {
-        let usage = Usage::parse(UsageFields {
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
-            cached_input_tokens: self.cached_input_tokens,
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())?;
-        let at = self.timestamp.unwrap_or(now);
-        let call = price(catalog, self.provider, self.model, &usage, at)
-            .map_err(|e| format!("{}/{}: {e}", self.provider, self.model))?;
-        Ok(NewEvent {
-            event_id: None,
-            provider: self.provider.to_string(),
-            model: self.model.to_string(),
-            resolved_model: call.model.name.clone(),
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
-            cached_input_tokens: self.cached_input_tokens,
-            cache_write_tokens: 0,
-            reasoning_tokens: 0,
-            batch: false,
-            cost_nanos: call.cost.total.nanos(),
-            cost_source: "catalog".into(),
-            price_effective_from: Some(call.effective_from()),
-            ts: at.timestamp_micros(),
-            latency_ms: Some(self.latency_ms),
-            tags: self
-                .tags
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect::<BTreeMap<_, _>>(),
-        })
+        let mut json = String::with_capacity(320);
+        self.write_json(&mut json);
+        let body: TrackEvent = serde_json::from_str(&json).map_err(|e| format!("{json}: {e}"))?;
+        let no_custom_prices: &[CustomPriceRow] = &[];
+        prepare(catalog, no_custom_prices, body, now)
+            .map(|priced| priced.event)
+            .map_err(|e| format!("{}/{}: {e}", self.provider, self.model))
     }
 }
 
