@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::app::input::parse_json;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// A JSON body parsed into `T`.
@@ -35,7 +35,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::bad_request(
-                    "unsupported_content_type",
+                    ErrorCode::UnsupportedContentType,
                     "the body must be JSON (Content-Type: application/json)",
                 ));
             }
@@ -45,8 +45,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             // Counted as it arrives: a chunked body has no Content-Length to check.
             let mut bytes = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+                let chunk = chunk
+                    .map_err(|e| ApiError::bad_request(ErrorCode::MalformedBody, e.to_string()))?;
                 if bytes.len() + chunk.len() > limit {
                     return Err(too_large(limit));
                 }
@@ -60,7 +60,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("the body exceeds the limit of {limit} bytes"),
     )
 }

@@ -16,13 +16,85 @@ use llmlab_store::StoreError;
 use crate::app::AppError;
 use serde_json::{Value, json};
 
+/// Every error code the API answers with (`error.code`): a closed set, listed in the
+/// OpenAPI document, its wire names given by serde alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// `validation_error`.
+    ValidationError,
+    /// `unknown_provider`.
+    UnknownProvider,
+    /// `unknown_model`.
+    UnknownModel,
+    /// `limit_exceeded`.
+    LimitExceeded,
+    /// `unauthorized`.
+    Unauthorized,
+    /// `forbidden`.
+    Forbidden,
+    /// `not_found`.
+    NotFound,
+    /// `method_not_allowed`.
+    MethodNotAllowed,
+    /// `conflict`.
+    Conflict,
+    /// `email_taken`.
+    EmailTaken,
+    /// `payload_too_large`.
+    PayloadTooLarge,
+    /// `unsupported_content_type`.
+    UnsupportedContentType,
+    /// `malformed_json`.
+    MalformedJson,
+    /// `malformed_body`.
+    MalformedBody,
+    /// `rate_limited`.
+    RateLimited,
+    /// `database_unavailable`.
+    DatabaseUnavailable,
+    /// `internal_error`.
+    InternalError,
+}
+
+impl ErrorCode {
+    /// Every code, for the OpenAPI document.
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::ValidationError,
+        ErrorCode::UnknownProvider,
+        ErrorCode::UnknownModel,
+        ErrorCode::LimitExceeded,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::EmailTaken,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedContentType,
+        ErrorCode::MalformedJson,
+        ErrorCode::MalformedBody,
+        ErrorCode::RateLimited,
+        ErrorCode::DatabaseUnavailable,
+        ErrorCode::InternalError,
+    ];
+
+    /// The wire name (`unknown_model`), as serde writes it.
+    pub fn name(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(Value::String(name)) => name,
+            _ => format!("{self:?}"),
+        }
+    }
+}
+
 /// An error answered to the client.
 #[derive(Debug)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable machine-readable code (`unknown_model`, `validation_error`, …).
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human message.
     pub message: String,
     /// Extra structured details (`field`, `suggestions`).
@@ -33,7 +105,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with no details.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -50,7 +122,7 @@ impl ApiError {
             details: Some(json!({ "field": field })),
             ..ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_error",
+                ErrorCode::ValidationError,
                 message,
             )
         }
@@ -58,20 +130,20 @@ impl ApiError {
 
     /// 401.
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
     }
 
     /// 404.
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{what} not found"),
         )
     }
 
     /// 400 for a body that is not JSON at all or has the wrong content type.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -80,7 +152,7 @@ impl ApiError {
         log::error!("internal error: {cause}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "internal server error",
         )
     }
@@ -89,14 +161,18 @@ impl ApiError {
     pub fn rate_limited(retry_after: u64, message: impl Into<String>) -> ApiError {
         ApiError {
             retry_after: Some(retry_after.max(1)),
-            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                message,
+            )
         }
     }
 
     /// 403: the credential may not do this (an API key managing the account, a key
     /// without the scope).
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
     /// 422 `limit_exceeded`: the account already holds the most `what` it may.
@@ -105,7 +181,7 @@ impl ApiError {
             details: Some(json!({ "field": what, "limit": limit })),
             ..ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "limit_exceeded",
+                ErrorCode::LimitExceeded,
                 format!("an account may hold at most {limit} {what}; delete some first"),
             )
         }
@@ -128,7 +204,7 @@ impl std::fmt::Display for ApiError {
             f,
             "{} {}: {}",
             self.status.as_u16(),
-            self.code,
+            self.code.name(),
             self.message
         )
     }
@@ -162,19 +238,21 @@ impl From<StoreError> for ApiError {
                 log::warn!("database unavailable: {msg}");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
+                    ErrorCode::DatabaseUnavailable,
                     "the database is unreachable; retry shortly",
                 )
             }
             StoreError::NotFound => ApiError::not_found("resource"),
-            StoreError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            StoreError::Conflict(msg) => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, msg)
+            }
             StoreError::LimitExceeded(msg) => {
                 log::warn!("ledger ceiling reached: {msg}");
                 ApiError {
                     details: Some(json!({ "field": "events" })),
                     ..ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        "limit_exceeded",
+                        ErrorCode::LimitExceeded,
                         "this account's recorded spend or tokens would pass the ledger's \
                          ceiling ($9,000,000,000 or 9e18 tokens); nothing was stored",
                     )
@@ -192,7 +270,7 @@ impl From<CatalogError> for ApiError {
                 details: Some(json!({ "field": "provider", "known": known })),
                 ..ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_provider",
+                    ErrorCode::UnknownProvider,
                     e.to_string(),
                 )
             },
@@ -200,7 +278,7 @@ impl From<CatalogError> for ApiError {
                 details: Some(json!({ "field": "model", "suggestions": suggestions })),
                 ..ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_model",
+                    ErrorCode::UnknownModel,
                     e.to_string(),
                 )
             },
@@ -231,7 +309,7 @@ impl From<AppError> for ApiError {
         match e {
             AppError::Invalid { field, message } => ApiError::validation(field, message),
             AppError::MalformedJson(e) => {
-                ApiError::bad_request("malformed_json", format!("malformed JSON: {e}"))
+                ApiError::bad_request(ErrorCode::MalformedJson, format!("malformed JSON: {e}"))
             }
             AppError::NotFound(what) => ApiError::not_found(what),
             AppError::LimitExceeded { what, limit } => ApiError::limit_exceeded(what, limit),
@@ -242,7 +320,7 @@ impl From<AppError> for ApiError {
             AppError::BadCredentials => ApiError::unauthorized("invalid email or password"),
             AppError::EmailTaken => ApiError::new(
                 StatusCode::CONFLICT,
-                "email_taken",
+                ErrorCode::EmailTaken,
                 "this email is already registered",
             ),
             AppError::Catalog(e) => e.into(),

@@ -2,6 +2,8 @@
 //! (utoipa-actix-web), so a route cannot be served without being documented.
 
 use utoipa::Modify;
+
+use crate::error::ErrorCode;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
@@ -34,28 +36,6 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every error code the API answers with (`error.code`); the document lists them, so a
-/// client can match on a closed set.
-pub const ERROR_CODES: &[&str] = &[
-    "validation_error",
-    "unknown_provider",
-    "unknown_model",
-    "limit_exceeded",
-    "unauthorized",
-    "forbidden",
-    "not_found",
-    "method_not_allowed",
-    "conflict",
-    "email_taken",
-    "payload_too_large",
-    "unsupported_content_type",
-    "malformed_json",
-    "malformed_body",
-    "rate_limited",
-    "database_unavailable",
-    "internal_error",
-];
-
 /// The JSON error shape of every non-2xx answer.
 fn error_schema() -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -64,7 +44,7 @@ fn error_schema() -> utoipa::openapi::schema::Object {
             "code",
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .enum_values(Some(ERROR_CODES.iter().copied())),
+                .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.name()))),
         )
         .required("code")
         .property("message", ObjectBuilder::new().schema_type(Type::String))

@@ -16,7 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::app::quota::IngestQuota;
 use crate::auth::{JwtKeys, LoginLimiter, SignupLimiter, authenticate, random_token};
 use crate::config::Settings;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::state::{AlertChecks, AppState, PriceCache};
@@ -152,7 +152,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     if let Some(allow) = allowed {
         let mut resp = actix_web::ResponseError::error_response(&ApiError::new(
             actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("{} {} is not served; use {allow}", req.method(), req.path()),
         ));
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
@@ -162,7 +162,7 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     }
     Err(ApiError::new(
         actix_web::http::StatusCode::NOT_FOUND,
-        "not_found",
+        ErrorCode::NotFound,
         format!("no route for {} {}", req.method(), req.path()),
     ))
 }
