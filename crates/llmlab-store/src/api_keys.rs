@@ -157,11 +157,6 @@ impl Store {
         self.with_conn(|c| authenticate(c, key_hash))
     }
 
-    /// See [`api_keys::find_active_by_hash`](find_active_by_hash).
-    pub fn find_api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-        self.with_conn(|c| find_active_by_hash(c, key_hash))
-    }
-
     /// See [`api_keys::touch`](touch).
     pub fn touch_api_key(&self, id: i64, at: NaiveDateTime) -> Result<(), StoreError> {
         self.write(|c| touch(c, id, at))

@@ -176,11 +176,6 @@ impl Store {
         self.with_conn(|c| list(c, user_id))
     }
 
-    /// See [`prices::version`](version).
-    pub fn custom_prices_version(&self, user_id: i64) -> Result<i64, StoreError> {
-        self.with_conn(|c| version(c, user_id))
-    }
-
     /// See [`prices::get`](get).
     pub fn custom_price(
         &self,

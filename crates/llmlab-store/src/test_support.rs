@@ -207,3 +207,35 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// Store methods only tests read with: the server asks these questions through the
+/// calls that answer them together with others (`authenticate_api_key`,
+/// `session_state`), and reports through the planned aggregates.
+impl Store {
+    /// See [`analytics::totals`](crate::analytics::totals).
+    pub fn totals(
+        &self,
+        user_id: i64,
+        filter: &crate::EventFilter,
+    ) -> Result<crate::analytics::Totals, crate::StoreError> {
+        self.with_conn(|c| crate::analytics::totals(c, user_id, filter))
+    }
+
+    /// See [`tokens::is_revoked`](crate::tokens::is_revoked).
+    pub fn is_token_revoked(&self, jti: &str) -> Result<bool, crate::StoreError> {
+        self.with_conn(|c| crate::tokens::is_revoked(c, jti))
+    }
+
+    /// See [`api_keys::find_active_by_hash`](crate::api_keys::find_active_by_hash).
+    pub fn find_api_key_by_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<crate::ApiKeyRow>, crate::StoreError> {
+        self.with_conn(|c| crate::api_keys::find_active_by_hash(c, key_hash))
+    }
+
+    /// See [`prices::version`](crate::prices::version).
+    pub fn custom_prices_version(&self, user_id: i64) -> Result<i64, crate::StoreError> {
+        self.with_conn(|c| crate::prices::version(c, user_id))
+    }
+}

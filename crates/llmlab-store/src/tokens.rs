@@ -73,11 +73,6 @@ impl Store {
         self.write(|c| revoke(c, jti, user_id, expires_at))
     }
 
-    /// See [`tokens::is_revoked`](is_revoked).
-    pub fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        self.with_conn(|c| is_revoked(c, jti))
-    }
-
     /// See [`tokens::session_state`](session_state).
     pub fn session_state(
         &self,

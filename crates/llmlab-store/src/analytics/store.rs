@@ -3,11 +3,6 @@
 use super::*;
 
 impl Store {
-    /// See [`analytics::totals`](totals).
-    pub fn totals(&self, user_id: i64, filter: &EventFilter) -> Result<Totals, StoreError> {
-        self.with_conn(|c| totals(c, user_id, filter))
-    }
-
     /// See [`analytics::spend`](spend).
     pub fn spend(&self, user_id: i64, filter: &EventFilter) -> Result<i64, StoreError> {
         self.with_conn(|c| spend(c, user_id, filter))
