@@ -150,11 +150,20 @@ pub(crate) fn add_totals(
     Ok(())
 }
 
-const MODEL_COLUMNS: &str = "user_id, slot, provider, resolved_model, batch, calls, cost_nanos, \
+pub(crate) const MODEL_COLUMNS: &str = "user_id, slot, provider, resolved_model, batch, calls, cost_nanos, \
     input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, \
     max_input_tokens";
-const TAG_COLUMNS: &str = "user_id, key, slot, value, calls, cost_nanos, input_tokens, \
+pub(crate) const TAG_COLUMNS: &str = "user_id, key, slot, value, calls, cost_nanos, input_tokens, \
     output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens";
+
+/// `SET c = ledger_totals.c + excluded.c, …` for the account's running totals.
+pub(crate) fn add_to_totals() -> String {
+    ["cost_nanos", "input_tokens", "output_tokens"]
+        .iter()
+        .map(|c| format!("{c} = ledger_totals.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// `SET c = t.c + excluded.c, …` for the summed columns of `table`.
 pub(crate) fn add_excluded(table: &str, max: &str) -> String {

@@ -183,28 +183,35 @@ pub fn run(backend: Backend, test: impl FnOnce(&TestDb, Store)) {
 }
 
 /// Generates a module `$name` with two tests, `sqlite` and `postgres`, each calling
-/// `$test(&TestDb, Store)` on a fresh database of that backend.
+/// `$test(&TestDb, Store)` on a fresh database of that backend; or, with
+/// `via $runner`, calling `$runner(Backend)` (the server's tests start a server on it).
 ///
 /// ```ignore
 /// both_backends!(signup_conflicts, |_db, store| { /* … */ });
 /// ```
 #[macro_export]
 macro_rules! both_backends {
-    ($name:ident, $test:expr) => {
+    ($name:ident, via $runner:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[test]
             fn sqlite() {
-                $crate::test_support::run($crate::Backend::Sqlite, $test);
+                ($runner)($crate::Backend::Sqlite)
             }
 
             #[test]
             fn postgres() {
-                $crate::test_support::run($crate::Backend::Postgres, $test);
+                ($runner)($crate::Backend::Postgres)
             }
         }
+    };
+    ($name:ident, $test:expr) => {
+        $crate::both_backends!(
+            $name,
+            via | backend | { $crate::test_support::run(backend, $test) }
+        );
     };
 }
 

@@ -157,29 +157,21 @@ impl TestApp {
     }
 }
 
-/// Defines `$name::sqlite` and `$name::postgres` running `$body(app)`.
+/// Defines `$name::sqlite` and `$name::postgres` running `$body(app)` against a server
+/// on a fresh database of each backend (the store's `both_backends!`).
 #[macro_export]
 macro_rules! both {
     ($name:ident, $f:expr) => {
         $crate::both!($name, &[], $f);
     };
     ($name:ident, $settings:expr, $f:expr) => {
-        mod $name {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                let app = $crate::spawn_app_with(llmlab_store::Backend::Sqlite, $settings);
-                if let Some(app) = app {
+        llmlab_store::both_backends!(
+            $name,
+            via | backend | {
+                if let Some(app) = $crate::spawn_app_with(backend, $settings) {
                     ($f)(app)
                 }
             }
-            #[test]
-            fn postgres() {
-                let app = $crate::spawn_app_with(llmlab_store::Backend::Postgres, $settings);
-                if let Some(app) = app {
-                    ($f)(app)
-                }
-            }
-        }
+        );
     };
 }

@@ -237,10 +237,40 @@ pub struct EventPage {
     pub next_cursor: Option<EventCursor>,
 }
 
-const EVENT_COLUMNS: &str = "e.id, e.user_id, e.event_id, e.provider, e.model, \
-    e.resolved_model, e.input_tokens, e.output_tokens, e.cached_input_tokens, \
-    e.cache_write_tokens, e.reasoning_tokens, e.batch, e.cost_nanos, e.cost_source, \
-    e.price_effective_from, e.ts, e.latency_ms, e.tags_json, e.created_at";
+/// The columns a stored event is written with, in the one order every statement lists
+/// them (`id` and `created_at` aside: each statement says where they come from).
+pub(crate) const COLUMNS: [&str; 17] = [
+    "user_id",
+    "event_id",
+    "provider",
+    "model",
+    "resolved_model",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "batch",
+    "cost_nanos",
+    "cost_source",
+    "price_effective_from",
+    "ts",
+    "latency_ms",
+    "tags_json",
+];
+
+/// [`COLUMNS`] as a list, each name behind `prefix` (`"u."`, or `""`).
+pub(crate) fn column_list(prefix: &str) -> String {
+    COLUMNS
+        .iter()
+        .map(|c| format!("{prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every column of an [`EventRow`], from the alias `e`.
+static EVENT_COLUMNS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("e.id, {}, e.created_at", column_list("e.")));
 
 /// Up to `limit` (at least 1) events of `user_id` matching `filter`, newest first,
 /// starting after `after`.
@@ -254,7 +284,7 @@ pub fn list(
     let limit = limit.max(1);
     let mut sql = Sql::new(conn.backend());
     sql.push("SELECT ")
-        .push(EVENT_COLUMNS)
+        .push(&EVENT_COLUMNS)
         .push(" FROM events e WHERE ");
     filter.push_where(&mut sql, user_id);
     if let Some(cursor) = after {

@@ -2,14 +2,35 @@
 //! parameter per column, instead of a `VALUES` list with a parameter per cell, which
 //! PostgreSQL parses and plans several times slower.
 
+use std::sync::LazyLock;
+
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text, Timestamp};
 
 use super::{EventInsert, IdRow, TagInsert};
+use crate::events::{COLUMNS, column_list};
+use crate::rollups;
 
 fn column<'r, T, U>(rows: &'r [T], f: impl Fn(&'r T) -> U) -> Vec<U> {
     rows.iter().map(f).collect()
 }
+
+/// The multi-row insert: one array parameter per column ($1 the ids, $2.. the columns),
+/// `created_at` the last parameter.
+static INSERT_EVENTS: LazyLock<String> = LazyLock::new(|| {
+    let n = COLUMNS.len();
+    let arrays: Vec<String> = (1..=n + 1).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO events (id, {cols}, created_at) \
+         SELECT COALESCE(u.id, nextval('events_id_seq')), {ucols}, ${created} \
+         FROM unnest({arrays}) AS u (id, {cols}) \
+         ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id",
+        cols = column_list(""),
+        ucols = column_list("u."),
+        created = n + 2,
+        arrays = arrays.join(", "),
+    )
+});
 
 /// Inserts `rows`, skipping repeated idempotency keys; returns the ids inserted.
 /// A `None` id is taken from the sequence.
@@ -21,45 +42,67 @@ pub(super) fn insert_events(
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
-    let inserted: Vec<IdRow> = diesel::sql_query(
-        "INSERT INTO events (id, user_id, event_id, provider, model, resolved_model, \
-         input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
-         reasoning_tokens, batch, cost_nanos, cost_source, price_effective_from, ts, \
-         latency_ms, tags_json, created_at) \
-         SELECT COALESCE(u.id, nextval('events_id_seq')), u.user_id, u.event_id, \
-         u.provider, u.model, u.resolved_model, u.input_tokens, u.output_tokens, \
-         u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens, u.batch, \
-         u.cost_nanos, u.cost_source, u.price_effective_from, u.ts, u.latency_ms, \
-         u.tags_json, $19 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15, $16, $17, $18) AS u (id, user_id, event_id, provider, model, \
-         resolved_model, input_tokens, output_tokens, cached_input_tokens, \
-         cache_write_tokens, reasoning_tokens, batch, cost_nanos, cost_source, \
-         price_effective_from, ts, latency_ms, tags_json) \
-         ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id",
-    )
-    .into_boxed()
-    .bind::<Array<Nullable<BigInt>>, _>(ids)
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.user_id))
-    .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.event_id))
-    .bind::<Array<Text>, _>(column(rows, |r| r.provider))
-    .bind::<Array<Text>, _>(column(rows, |r| r.model))
-    .bind::<Array<Text>, _>(column(rows, |r| r.resolved_model))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.input_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.output_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.cached_input_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.cache_write_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.reasoning_tokens))
-    .bind::<Array<Bool>, _>(column(rows, |r| r.batch))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.cost_nanos))
-    .bind::<Array<Text>, _>(column(rows, |r| r.cost_source))
-    .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.price_effective_from))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.ts))
-    .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.latency_ms))
-    .bind::<Array<Text>, _>(column(rows, |r| r.tags_json.as_str()))
-    .bind::<Timestamp, _>(first.created_at)
-    .load(c)?;
+    let inserted: Vec<IdRow> = diesel::sql_query(INSERT_EVENTS.as_str())
+        .into_boxed()
+        .bind::<Array<Nullable<BigInt>>, _>(ids)
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.user_id))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.event_id))
+        .bind::<Array<Text>, _>(column(rows, |r| r.provider))
+        .bind::<Array<Text>, _>(column(rows, |r| r.model))
+        .bind::<Array<Text>, _>(column(rows, |r| r.resolved_model))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.input_tokens))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.output_tokens))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.cached_input_tokens))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.cache_write_tokens))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.reasoning_tokens))
+        .bind::<Array<Bool>, _>(column(rows, |r| r.batch))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.cost_nanos))
+        .bind::<Array<Text>, _>(column(rows, |r| r.cost_source))
+        .bind::<Array<Nullable<Date>>, _>(column(rows, |r| r.price_effective_from))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.ts))
+        .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.latency_ms))
+        .bind::<Array<Text>, _>(column(rows, |r| r.tags_json.as_str()))
+        .bind::<Timestamp, _>(first.created_at)
+        .load(c)?;
     Ok(inserted.into_iter().map(|r| r.id).collect())
 }
+
+/// The single-event statement (see [`insert_one`]): the event's columns are $1..$17
+/// in [`COLUMNS`] order, $18 `created_at`, $19/$20 the tag keys and values, $21 the slot.
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
+    let values: Vec<String> = (1..=COLUMNS.len() + 1).map(|i| format!("${i}")).collect();
+    format!(
+        "WITH ins AS (\
+           INSERT INTO events ({cols}, created_at) VALUES ({values}) \
+           ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id), \
+         tags AS (\
+           INSERT INTO event_tags (event_id, user_id, key, value, ts) \
+           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($19, $20) AS k (key, value)), \
+         models AS (\
+           INSERT INTO event_rollups ({model_cols}) \
+           SELECT $1, $21, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, $6 FROM ins \
+           ON CONFLICT (user_id, slot, provider, resolved_model, batch) DO UPDATE SET {models_set} \
+           RETURNING 1 AS done), \
+         tag_sums AS (\
+           INSERT INTO tag_rollups ({tag_cols}) \
+           SELECT $1, k.key, $21, k.value, 1, $12, $6, $7, $8, $9, $10 \
+           FROM models, unnest($19, $20) AS k (key, value) \
+           ON CONFLICT (user_id, key, slot, value) DO UPDATE SET {tags_set} \
+           RETURNING 1 AS done), \
+         totals AS (\
+           INSERT INTO ledger_totals (user_id, cost_nanos, input_tokens, output_tokens) \
+           SELECT $1, $12, $6, $7 FROM models WHERE (SELECT count(*) FROM tag_sums) >= 0 \
+           ON CONFLICT (user_id) DO UPDATE SET {totals_set}) \
+         SELECT id FROM ins",
+        cols = column_list(""),
+        values = values.join(", "),
+        model_cols = rollups::MODEL_COLUMNS,
+        tag_cols = rollups::TAG_COLUMNS,
+        models_set = rollups::add_excluded("event_rollups", "GREATEST"),
+        tags_set = rollups::add_excluded("tag_rollups", "GREATEST"),
+        totals_set = rollups::add_to_totals(),
+    )
+});
 
 /// Stores one event, its tags and its rollup sums in ONE statement (one round trip,
 /// no explicit transaction): the single-event path ingestion takes per request.
@@ -74,46 +117,9 @@ pub(super) fn insert_one(
     row: &EventInsert<'_>,
     tags: &std::collections::BTreeMap<String, String>,
 ) -> QueryResult<Option<i64>> {
-    let sql = format!(
-        "WITH ins AS (\
-           INSERT INTO events (user_id, event_id, provider, model, resolved_model, \
-           input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
-           reasoning_tokens, batch, cost_nanos, cost_source, price_effective_from, ts, \
-           latency_ms, tags_json, created_at) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-           $17, $18) ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id), \
-         tags AS (\
-           INSERT INTO event_tags (event_id, user_id, key, value, ts) \
-           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($19, $20) AS k (key, value)), \
-         models AS (\
-           INSERT INTO event_rollups (user_id, slot, provider, resolved_model, batch, calls, \
-           cost_nanos, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
-           reasoning_tokens, max_input_tokens) \
-           SELECT $1, $21, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, $6 FROM ins \
-           ON CONFLICT (user_id, slot, provider, resolved_model, batch) DO UPDATE SET {} \
-           RETURNING 1 AS done), \
-         tag_sums AS (\
-           INSERT INTO tag_rollups (user_id, key, slot, value, calls, cost_nanos, \
-           input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
-           reasoning_tokens) \
-           SELECT $1, k.key, $21, k.value, 1, $12, $6, $7, $8, $9, $10 \
-           FROM models, unnest($19, $20) AS k (key, value) \
-           ON CONFLICT (user_id, key, slot, value) DO UPDATE SET {} \
-           RETURNING 1 AS done), \
-         totals AS (\
-           INSERT INTO ledger_totals (user_id, cost_nanos, input_tokens, output_tokens) \
-           SELECT $1, $12, $6, $7 FROM models WHERE (SELECT count(*) FROM tag_sums) >= 0 \
-           ON CONFLICT (user_id) DO UPDATE SET \
-           cost_nanos = ledger_totals.cost_nanos + excluded.cost_nanos, \
-           input_tokens = ledger_totals.input_tokens + excluded.input_tokens, \
-           output_tokens = ledger_totals.output_tokens + excluded.output_tokens) \
-         SELECT id FROM ins",
-        crate::rollups::add_excluded("event_rollups", "GREATEST"),
-        crate::rollups::add_excluded("tag_rollups", "GREATEST"),
-    );
     let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
     let values: Vec<&str> = tags.values().map(String::as_str).collect();
-    let ids: Vec<IdRow> = diesel::sql_query(sql)
+    let ids: Vec<IdRow> = diesel::sql_query(INSERT_ONE.as_str())
         .into_boxed()
         .bind::<BigInt, _>(row.user_id)
         .bind::<Nullable<Text>, _>(row.event_id)
