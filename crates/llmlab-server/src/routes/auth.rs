@@ -6,11 +6,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Session;
 use crate::app::accounts;
+use crate::app::blocking;
 use crate::auth::Credential;
 use crate::body::JsonBody;
 use crate::dto::{AuthResponse, Credentials, UserOut};
 use crate::error::ApiError;
-use crate::routes::db;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -85,7 +85,7 @@ async fn logout(state: web::Data<AppState>, who: Session) -> Result<HttpResponse
     match who.credential {
         Credential::Session { jti, expires_at } => {
             let user_id = who.user_id;
-            db(&state, move |s| {
+            blocking(&state, move |s| {
                 accounts::log_out(s, user_id, &jti, expires_at)
             })
             .await?;
@@ -102,7 +102,7 @@ async fn logout(state: web::Data<AppState>, who: Session) -> Result<HttpResponse
 #[utoipa::path(tag = "auth", responses((status = 200, body = UserOut), (status = 401)), security(("bearer" = [])))]
 #[get("/auth/me")]
 async fn me(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
-    let user = db(&state, move |s| s.find_user(who.user_id))
+    let user = blocking(&state, move |s| s.find_user(who.user_id))
         .await?
         .ok_or_else(|| ApiError::unauthorized("user no longer exists"))?;
     Ok(HttpResponse::Ok().json(user_out(user)))

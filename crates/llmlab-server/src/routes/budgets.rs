@@ -9,6 +9,7 @@ use llmlab_store::NewBudget;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader, Session};
+use crate::app::blocking;
 use crate::app::budgets::{self as use_case, Evaluated};
 use crate::body::JsonBody;
 use crate::dto::{
@@ -17,7 +18,6 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::QueryPairs;
-use crate::routes::db;
 use crate::state::AppState;
 use crate::webhooks;
 
@@ -67,7 +67,7 @@ fn budget_out(
 #[utoipa::path(tag = "budgets", responses((status = 200, body = BudgetList)), security(("bearer" = [])))]
 #[get("/budgets")]
 async fn list(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, ApiError> {
-    let found = db(&state, move |s| use_case::list(s, who.user_id, Utc::now())).await?;
+    let found = blocking(&state, move |s| use_case::list(s, who.user_id, Utc::now())).await?;
     let budgets = found.into_iter().map(budget_out).collect();
     Ok(HttpResponse::Ok().json(BudgetList { budgets }))
 }
@@ -165,7 +165,7 @@ async fn upsert(
     let id = body.0.id;
     let form = parse_budget(&state, body.0)?;
     let limits = state.settings.limits;
-    let (budget, created) = db(&state, move |s| {
+    let (budget, created) = blocking(&state, move |s| {
         use_case::upsert(s, who.user_id, id, &form, limits, Utc::now())
     })
     .await?;
@@ -186,7 +186,7 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
-    db(&state, move |s| use_case::remove(s, who.user_id, id)).await?;
+    blocking(&state, move |s| use_case::remove(s, who.user_id, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -210,7 +210,7 @@ async fn check(
         None => m.to_ascii_lowercase(),
     });
     let tag = q.get("tag").map(Scope::parse_tag).transpose()?;
-    let found = db(&state, move |s| {
+    let found = blocking(&state, move |s| {
         let (provider, model) = (provider.as_deref(), model.as_deref());
         use_case::check(s, who.user_id, provider, model, tag, Utc::now())
     })
@@ -240,7 +240,8 @@ async fn alerts(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
-    let (rows, deliveries) = db(&state, move |s| use_case::alerts(s, who.user_id, id)).await?;
+    let (rows, deliveries) =
+        blocking(&state, move |s| use_case::alerts(s, who.user_id, id)).await?;
     let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryOut>> = Default::default();
     for d in deliveries {
         by_alert.entry(d.alert_id).or_default().push(DeliveryOut {

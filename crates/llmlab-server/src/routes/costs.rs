@@ -8,6 +8,7 @@ use llmlab_engine::period::{Granularity, Zone};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
+use crate::app::blocking;
 use crate::app::ingest;
 use crate::app::reports::{self, totals};
 use crate::body::JsonBody;
@@ -17,7 +18,6 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::QueryPairs;
-use crate::routes::db;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -45,7 +45,7 @@ async fn summary(
         range.start.unwrap_or_default(),
         range.end.unwrap_or_default(),
     );
-    let buckets = db(&state, move |s| {
+    let buckets = blocking(&state, move |s| {
         reports::summary(
             s,
             who.user_id,
@@ -94,7 +94,7 @@ async fn by_provider(
 ) -> Result<HttpResponse, ApiError> {
     let q = QueryPairs::parse(req.query_string())?;
     let range = q.filter(Utc::now(), Some(30))?;
-    let rows = db(&state, move |s| {
+    let rows = blocking(&state, move |s| {
         s.cost_by_provider(who.user_id, &range.filter)
     })
     .await?;
@@ -128,7 +128,7 @@ async fn top_models(
     let q = QueryPairs::parse(req.query_string())?;
     let range = q.filter(Utc::now(), Some(30))?;
     let limit = q.int("limit", 10, 1, 1000)? as u32;
-    let rows = db(&state, move |s| {
+    let rows = blocking(&state, move |s| {
         s.top_models(who.user_id, &range.filter, limit)
     })
     .await?;
@@ -166,7 +166,7 @@ async fn by_tag(
         .to_string();
     let range = q.filter(Utc::now(), Some(30))?;
     let k = key.clone();
-    let rows = db(&state, move |s| {
+    let rows = blocking(&state, move |s| {
         s.cost_by_tag(who.user_id, &range.filter, &k)
     })
     .await?;

@@ -7,6 +7,7 @@ use llmlab_store::{EventCursor, EventRow};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
+use crate::app::blocking;
 use crate::app::ingest::{self, ItemStatus};
 use crate::body::JsonBody;
 use crate::dto::{
@@ -14,7 +15,6 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::QueryPairs;
-use crate::routes::db;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -130,7 +130,7 @@ async fn list(
                 .ok_or_else(|| ApiError::validation("cursor", "not a cursor returned by this API"))
         })
         .transpose()?;
-    let page = db(&state, move |s| {
+    let page = blocking(&state, move |s| {
         s.list_events(who.user_id, &range.filter, cursor, limit)
     })
     .await?;
@@ -203,7 +203,7 @@ async fn export(
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();
     let user_id = who.user_id;
-    let first = db(&state, move |s| s.list_events(user_id, &f, None, 1000)).await?;
+    let first = blocking(&state, move |s| s.list_events(user_id, &f, None, 1000)).await?;
     let start = futures_util::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(CSV_HEADER.as_bytes()))
     });
@@ -217,7 +217,7 @@ async fn export(
                 Ok(page) => page,
                 Err(e) => {
                     log::error!("CSV export aborted: {e}");
-                    return Some((Err(actix_web::Error::from(e)), None));
+                    return Some((Err(actix_web::Error::from(ApiError::from(e))), None));
                 }
             };
             let mut chunk = String::with_capacity(page.events.len() * 160);
@@ -226,7 +226,7 @@ async fn export(
             }
             let following = match page.next_cursor {
                 Some(c) => Some(
-                    db(&state, move |s| {
+                    blocking(&state, move |s| {
                         s.list_events(user_id, &filter, Some(c), 1000)
                     })
                     .await,

@@ -4,11 +4,11 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Scopes, Session};
+use crate::app::blocking;
 use crate::app::keys;
 use crate::body::JsonBody;
 use crate::dto::{CreatedKey, KeyList, KeyOut, NewKeyRequest};
 use crate::error::ApiError;
-use crate::routes::db;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -39,7 +39,7 @@ async fn create(
         Some(asked) => Scopes::of(&asked),
     };
     let limit = state.settings.limits.api_keys;
-    let created = db(&state, move |s| {
+    let created = blocking(&state, move |s| {
         keys::create(s, who.user_id, name, scopes, limit)
     })
     .await?;
@@ -58,7 +58,7 @@ async fn create(
 #[utoipa::path(tag = "keys", responses((status = 200, body = KeyList)), security(("bearer" = [])))]
 #[get("/keys")]
 async fn list(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
-    let rows = db(&state, move |s| s.list_api_keys(who.user_id)).await?;
+    let rows = blocking(&state, move |s| s.list_api_keys(who.user_id)).await?;
     let keys = rows
         .into_iter()
         .map(|r| KeyOut {
@@ -82,6 +82,6 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("API key"))?;
-    db(&state, move |s| keys::remove(s, who.user_id, id)).await?;
+    blocking(&state, move |s| keys::remove(s, who.user_id, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

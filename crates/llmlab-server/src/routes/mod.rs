@@ -1,10 +1,6 @@
 //! Route modules; each exposes `config` registering its handlers (and their OpenAPI).
 
-use actix_web::web;
 use utoipa_actix_web::service_config::ServiceConfig;
-
-use crate::error::ApiError;
-use crate::state::AppState;
 
 pub mod auth;
 pub mod budgets;
@@ -25,14 +21,4 @@ pub fn config(cfg: &mut ServiceConfig) {
     budgets::config(cfg);
     pricing::config(cfg);
     recommendations::config(cfg);
-}
-
-/// Runs a blocking store call off the async executor, for the routes whose use case is
-/// one store call.
-pub async fn db<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
-    state: &web::Data<AppState>,
-    f: impl FnOnce(&llmlab_store::Store) -> Result<T, E> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = state.store.clone();
-    web::block(move || f(&store)).await?.map_err(Into::into)
 }

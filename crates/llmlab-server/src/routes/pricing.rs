@@ -7,6 +7,7 @@ use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Session;
+use crate::app::blocking;
 use crate::app::pricing;
 use crate::body::JsonBody;
 use crate::dto::{
@@ -14,7 +15,6 @@ use crate::dto::{
     PriceRates, TierOut,
 };
 use crate::error::ApiError;
-use crate::routes::db;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -165,7 +165,7 @@ async fn put_custom(
         batch_discount_pct: batch,
     };
     let limit = state.settings.limits.custom_prices;
-    let row = db(&state, move |s| {
+    let row = blocking(&state, move |s| {
         pricing::set_custom(s, who.user_id, &new, limit)
     })
     .await?;
@@ -176,7 +176,7 @@ async fn put_custom(
 #[utoipa::path(tag = "pricing", responses((status = 200, body = CustomPriceList)), security(("bearer" = [])))]
 #[get("/pricing/custom")]
 async fn list_custom(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
-    let rows = db(&state, move |s| s.list_custom_prices(who.user_id)).await?;
+    let rows = blocking(&state, move |s| s.list_custom_prices(who.user_id)).await?;
     Ok(HttpResponse::Ok().json(CustomPriceList {
         prices: rows.into_iter().map(custom_out).collect(),
     }))
@@ -196,7 +196,7 @@ async fn delete_custom(
         provider.trim().to_ascii_lowercase(),
         model.trim().to_ascii_lowercase(),
     );
-    db(&state, move |s| {
+    blocking(&state, move |s| {
         pricing::remove_custom(s, who.user_id, &provider, &model)
     })
     .await?;

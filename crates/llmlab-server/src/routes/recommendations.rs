@@ -7,6 +7,7 @@ use llmlab_recs::{AnomalyConfig, Method};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Reader;
+use crate::app::blocking;
 use crate::app::recommendations as use_case;
 use crate::dto::{
     AnomalyList, AnomalyOut, ModelSwitchList, ModelSwitchOut, OptimizationOut, Recommendations,
@@ -14,7 +15,6 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::QueryPairs;
-use crate::routes::db;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -35,7 +35,7 @@ async fn all(
     let days = window_days(&q)?;
     let now = Utc::now();
     let catalog = state.catalog.clone();
-    let found = db(&state, move |s| {
+    let found = blocking(&state, move |s| {
         use_case::report(s, &catalog, who.user_id, &anomaly_config, days, now)
     })
     .await?;
@@ -65,7 +65,7 @@ async fn anomalies(
     let q = QueryPairs::parse(req.query_string())?;
     let config = anomaly_config(&q)?;
     let now = Utc::now();
-    let found = db(&state, move |s| {
+    let found = blocking(&state, move |s| {
         use_case::anomalies_for(s, who.user_id, &config, now)
     })
     .await?;
@@ -90,7 +90,7 @@ async fn model_switching(
     let days = window_days(&q)?;
     let now = Utc::now();
     let catalog = state.catalog.clone();
-    let switches = db(&state, move |s| {
+    let switches = blocking(&state, move |s| {
         use_case::model_switches(s, &catalog, who.user_id, days, now)
     })
     .await?;
