@@ -150,11 +150,75 @@ pub(crate) fn add_totals(
     Ok(())
 }
 
-pub(crate) const MODEL_COLUMNS: &str = "user_id, slot, provider, resolved_model, batch, calls, cost_nanos, \
-    input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, \
-    max_input_tokens";
-pub(crate) const TAG_COLUMNS: &str = "user_id, key, slot, value, calls, cost_nanos, input_tokens, \
-    output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens";
+/// One rollup table as every write path upserts it: the key columns, then the summed
+/// columns (and for the model rollup the largest prompt). The SQLite batch path, the
+/// PostgreSQL batch path and PostgreSQL's single-event statement all build their
+/// `INSERT … ON CONFLICT … DO UPDATE` from it.
+pub(crate) struct Rollup {
+    /// Table name.
+    pub table: &'static str,
+    /// The conflict target: the columns that identify a row (`user_id` first).
+    pub keys: &'static [&'static str],
+    /// Whether the row keeps `max_input_tokens`.
+    pub keeps_max: bool,
+}
+
+/// The columns a rollup sums, in the order every statement lists them.
+const SUMMED: [&str; 7] = [
+    "calls",
+    "cost_nanos",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+];
+
+/// Per user, slot, provider, model and batch flag.
+pub(crate) const MODELS: Rollup = Rollup {
+    table: "event_rollups",
+    keys: &["user_id", "slot", "provider", "resolved_model", "batch"],
+    keeps_max: true,
+};
+
+/// Per user, tag key, slot and tag value.
+pub(crate) const TAGS: Rollup = Rollup {
+    table: "tag_rollups",
+    keys: &["user_id", "key", "slot", "value"],
+    keeps_max: false,
+};
+
+impl Rollup {
+    /// `INSERT INTO t (keys, sums[, max_input_tokens]) ` — the rows follow.
+    pub(crate) fn insert_into(&self) -> String {
+        let mut columns: Vec<&str> = self.keys.to_vec();
+        columns.extend(SUMMED);
+        if self.keeps_max {
+            columns.push("max_input_tokens");
+        }
+        format!("INSERT INTO {} ({}) ", self.table, columns.join(", "))
+    }
+
+    /// ` ON CONFLICT (keys) DO UPDATE SET c = t.c + excluded.c, …`, the larger prompt
+    /// kept with `max` (`MAX` on SQLite, `GREATEST` on PostgreSQL).
+    pub(crate) fn on_conflict(&self, max: &str) -> String {
+        let t = self.table;
+        let mut set: Vec<String> = SUMMED
+            .iter()
+            .map(|c| format!("{c} = {t}.{c} + excluded.{c}"))
+            .collect();
+        if self.keeps_max {
+            set.push(format!(
+                "max_input_tokens = {max}({t}.max_input_tokens, excluded.max_input_tokens)"
+            ));
+        }
+        format!(
+            " ON CONFLICT ({}) DO UPDATE SET {}",
+            self.keys.join(", "),
+            set.join(", ")
+        )
+    }
+}
 
 /// `SET c = ledger_totals.c + excluded.c, …` for the account's running totals.
 pub(crate) fn add_to_totals() -> String {
@@ -165,37 +229,13 @@ pub(crate) fn add_to_totals() -> String {
         .join(", ")
 }
 
-/// `SET c = t.c + excluded.c, …` for the summed columns of `table`.
-pub(crate) fn add_excluded(table: &str, max: &str) -> String {
-    let mut set: Vec<String> = [
-        "calls",
-        "cost_nanos",
-        "input_tokens",
-        "output_tokens",
-        "cached_input_tokens",
-        "cache_write_tokens",
-        "reasoning_tokens",
-    ]
-    .iter()
-    .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-    .collect();
-    if table == "event_rollups" {
-        set.push(format!(
-            "max_input_tokens = {max}({table}.max_input_tokens, excluded.max_input_tokens)"
-        ));
-    }
-    set.join(", ")
-}
-
 fn sqlite_models(
     conn: &mut AnyConnection,
     user_id: i64,
     rows: &[(ModelKey<'_>, Sums)],
 ) -> Result<(), StoreError> {
     let mut sql = Sql::new(Backend::Sqlite);
-    sql.push("INSERT INTO event_rollups (")
-        .push(MODEL_COLUMNS)
-        .push(") VALUES ");
+    sql.push(&MODELS.insert_into()).push("VALUES ");
     for (i, ((slot, provider, model, batch), s)) in rows.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.int(user_id).push(", ").int(*slot).push(", ");
@@ -204,8 +244,7 @@ fn sqlite_models(
         push_sums(&mut sql, s);
         sql.push(", ").int(s.max_input_tokens).push(")");
     }
-    sql.push(" ON CONFLICT (user_id, slot, provider, resolved_model, batch) DO UPDATE SET ")
-        .push(&add_excluded("event_rollups", "MAX"));
+    sql.push(&MODELS.on_conflict("MAX"));
     sql.execute(conn)?;
     Ok(())
 }
@@ -216,9 +255,7 @@ fn sqlite_tags(
     rows: &[(TagKey<'_>, Sums)],
 ) -> Result<(), StoreError> {
     let mut sql = Sql::new(Backend::Sqlite);
-    sql.push("INSERT INTO tag_rollups (")
-        .push(TAG_COLUMNS)
-        .push(") VALUES ");
+    sql.push(&TAGS.insert_into()).push("VALUES ");
     for (i, ((key, slot, value), s)) in rows.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.int(user_id).push(", ").text(key).push(", ");
@@ -226,8 +263,7 @@ fn sqlite_tags(
         push_sums(&mut sql, s);
         sql.push(")");
     }
-    sql.push(" ON CONFLICT (user_id, key, slot, value) DO UPDATE SET ")
-        .push(&add_excluded("tag_rollups", "MAX"));
+    sql.push(&TAGS.on_conflict("MAX"));
     sql.execute(conn)?;
     Ok(())
 }
@@ -257,10 +293,9 @@ fn pg_models(
         return Ok(());
     }
     diesel::sql_query(format!(
-        "INSERT INTO event_rollups ({MODEL_COLUMNS}) \
-         SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (user_id, slot, provider, resolved_model, batch) DO UPDATE SET {}",
-        add_excluded("event_rollups", "GREATEST")
+        "{}SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13){}",
+        MODELS.insert_into(),
+        MODELS.on_conflict("GREATEST")
     ))
     .bind::<BigInt, _>(user_id)
     .bind::<Array<BigInt>, _>(column(rows, |r| r.0.0))
@@ -288,10 +323,9 @@ fn pg_tags(
         return Ok(());
     }
     diesel::sql_query(format!(
-        "INSERT INTO tag_rollups ({TAG_COLUMNS}) \
-         SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (user_id, key, slot, value) DO UPDATE SET {}",
-        add_excluded("tag_rollups", "GREATEST")
+        "{}SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11){}",
+        TAGS.insert_into(),
+        TAGS.on_conflict("GREATEST")
     ))
     .bind::<BigInt, _>(user_id)
     .bind::<Array<Text>, _>(column(rows, |r| r.0.0))
@@ -310,6 +344,31 @@ fn pg_tags(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rollup_statements_name_every_column_once() {
+        assert_eq!(
+            MODELS.insert_into(),
+            "INSERT INTO event_rollups (user_id, slot, provider, resolved_model, batch, calls, \
+             cost_nanos, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
+             reasoning_tokens, max_input_tokens) "
+        );
+        let tags = TAGS.on_conflict("MAX");
+        assert!(
+            tags.starts_with(
+                " ON CONFLICT (user_id, key, slot, value) DO UPDATE SET \
+                 calls = tag_rollups.calls + excluded.calls, "
+            ),
+            "{tags}"
+        );
+        assert!(!tags.contains("max_input_tokens"));
+        assert!(
+            MODELS
+                .on_conflict("GREATEST")
+                .ends_with("GREATEST(event_rollups.max_input_tokens, excluded.max_input_tokens)")
+        );
+    }
+
     use super::*;
 
     #[test]

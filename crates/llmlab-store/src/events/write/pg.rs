@@ -78,17 +78,13 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
          tags AS (\
            INSERT INTO event_tags (event_id, user_id, key, value, ts) \
            SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($19, $20) AS k (key, value)), \
-         models AS (\
-           INSERT INTO event_rollups ({model_cols}) \
-           SELECT $1, $21, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, $6 FROM ins \
-           ON CONFLICT (user_id, slot, provider, resolved_model, batch) DO UPDATE SET {models_set} \
-           RETURNING 1 AS done), \
-         tag_sums AS (\
-           INSERT INTO tag_rollups ({tag_cols}) \
+         models AS ({models_insert}\
+           SELECT $1, $21, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, $6 FROM ins\
+           {models_conflict} RETURNING 1 AS done), \
+         tag_sums AS ({tags_insert}\
            SELECT $1, k.key, $21, k.value, 1, $12, $6, $7, $8, $9, $10 \
-           FROM models, unnest($19, $20) AS k (key, value) \
-           ON CONFLICT (user_id, key, slot, value) DO UPDATE SET {tags_set} \
-           RETURNING 1 AS done), \
+           FROM models, unnest($19, $20) AS k (key, value)\
+           {tags_conflict} RETURNING 1 AS done), \
          totals AS (\
            INSERT INTO ledger_totals (user_id, cost_nanos, input_tokens, output_tokens) \
            SELECT $1, $12, $6, $7 FROM models WHERE (SELECT count(*) FROM tag_sums) >= 0 \
@@ -96,10 +92,10 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
          SELECT id FROM ins",
         cols = column_list(""),
         values = values.join(", "),
-        model_cols = rollups::MODEL_COLUMNS,
-        tag_cols = rollups::TAG_COLUMNS,
-        models_set = rollups::add_excluded("event_rollups", "GREATEST"),
-        tags_set = rollups::add_excluded("tag_rollups", "GREATEST"),
+        models_insert = rollups::MODELS.insert_into(),
+        models_conflict = rollups::MODELS.on_conflict("GREATEST"),
+        tags_insert = rollups::TAGS.insert_into(),
+        tags_conflict = rollups::TAGS.on_conflict("GREATEST"),
         totals_set = rollups::add_to_totals(),
     )
 });
