@@ -1,17 +1,42 @@
-//! Query strings: the shared filters of event listing and cost reports, parsed into
-//! store filters once (repeatable `tag=key:value`, dates or RFC 3339 instants).
+//! Query strings, read by serde into the same structs (`dto::*Query`) the OpenAPI
+//! document lists each operation's parameters from, so the document and the parser
+//! cannot drift; then validated into domain values with the contract's errors.
+//!
+//! Every parameter is a string: the last value of a repeated key wins, and an empty
+//! value counts as absent, except `tag` (`key:value`), the one repeatable parameter,
+//! whose every value is kept.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use llmlab_store::EventFilter;
 
+use crate::dto::RangeQuery;
 use crate::error::ApiError;
 
+/// A query string read into `T` (a `dto::*Query`), or a 422.
+pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Query<T>, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            QueryPairs::parse(req.query_string())
+                .and_then(|pairs| pairs.read())
+                .map(Query),
+        )
+    }
+}
+
+/// The one repeatable parameter.
+const REPEATABLE: &str = "tag";
+
 /// All `key=value` pairs of a query string, in order (repeated keys kept).
-pub struct QueryPairs(Vec<(String, String)>);
+struct QueryPairs(Vec<(String, String)>);
 
 impl QueryPairs {
     /// Parses a raw query string; a malformed one is a 422.
-    pub fn parse(raw: &str) -> Result<QueryPairs, ApiError> {
+    fn parse(raw: &str) -> Result<QueryPairs, ApiError> {
         let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
             .map_err(|e| ApiError::validation("query", format!("malformed query string: {e}")))?;
         // Values reach SQL as filters; PostgreSQL refuses NUL in text, so a filter with
@@ -23,72 +48,81 @@ impl QueryPairs {
         Ok(QueryPairs(pairs))
     }
 
-    /// The last value of `key`, trimmed, if present and non-empty.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// Every value of `key`.
-    pub fn all(&self, key: &str) -> impl Iterator<Item = &str> {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// An integer parameter within `min..=max`, `default` when absent.
-    pub fn int(
-        &self,
-        key: &'static str,
-        default: i64,
-        min: i64,
-        max: i64,
-    ) -> Result<i64, ApiError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::validation(key, format!("must be an integer between {min} and {max}"))
-                }),
+    /// The pairs as `T`: each key's last non-empty value (trimmed) as a string, and every
+    /// value of [`REPEATABLE`] as a list.
+    fn read<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let mut map = serde_json::Map::new();
+        for (k, v) in &self.0 {
+            if k == REPEATABLE {
+                if let Some(values) = map
+                    .entry(k.clone())
+                    .or_insert_with(|| serde_json::Value::Array(Vec::new()))
+                    .as_array_mut()
+                {
+                    values.push(v.clone().into());
+                }
+            } else if !v.trim().is_empty() {
+                map.insert(k.clone(), v.trim().into());
+            }
         }
+        serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| ApiError::validation("query", format!("invalid query: {e}")))
     }
+}
 
-    /// A number parameter within `min..=max`.
-    pub fn float(
-        &self,
-        key: &'static str,
-        default: f64,
-        min: f64,
-        max: f64,
-    ) -> Result<f64, ApiError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<f64>()
-                .ok()
-                .filter(|n| n.is_finite() && (min..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::validation(key, format!("must be a number between {min} and {max}"))
-                }),
-        }
+/// An integer parameter `value` of `field` within `min..=max`, `default` when absent.
+pub fn int(
+    field: &'static str,
+    value: Option<&str>,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(field, format!("must be an integer between {min} and {max}"))
+            }),
     }
+}
 
+/// A number parameter `value` of `field` within `min..=max`, `default` when absent.
+pub fn float(
+    field: &'static str,
+    value: Option<&str>,
+    default: f64,
+    min: f64,
+    max: f64,
+) -> Result<f64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && (min..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(field, format!("must be a number between {min} and {max}"))
+            }),
+    }
+}
+
+impl RangeQuery {
     /// The shared filters. `default_days` gives the range when `start` is absent
     /// (cost reports: the last 30 days); `None` means unbounded (event listing).
-    pub fn filter(&self, now: DateTime<Utc>, default_days: Option<i64>) -> Result<Range, ApiError> {
-        let end = match self.get("end") {
+    pub fn resolve(
+        &self,
+        now: DateTime<Utc>,
+        default_days: Option<i64>,
+    ) -> Result<Range, ApiError> {
+        let end = match self.end.as_deref() {
             Some(v) => parse_instant("end", v, true)?,
             None => None,
         };
-        let start = match self.get("start") {
+        let start = match self.start.as_deref() {
             Some(v) => parse_instant("start", v, false)?,
             None => None,
         };
@@ -105,7 +139,7 @@ impl QueryPairs {
             return Err(ApiError::validation("start", "start must not be after end"));
         }
         let mut tags = Vec::new();
-        for t in self.all("tag") {
+        for t in &self.tag {
             let (k, v) = t
                 .split_once(':')
                 .filter(|(k, _)| !k.trim().is_empty())
@@ -118,8 +152,8 @@ impl QueryPairs {
             filter: EventFilter {
                 start_micros: start.map(|s| s.timestamp_micros()),
                 end_micros: end.map(|e| e.timestamp_micros()),
-                provider: self.get("provider").map(str::to_ascii_lowercase),
-                model: self.get("model").map(str::to_ascii_lowercase),
+                provider: self.provider.as_deref().map(str::to_ascii_lowercase),
+                model: self.model.as_deref().map(str::to_ascii_lowercase),
                 tags,
             },
         })

@@ -97,8 +97,9 @@ pub struct CheckQuery {
     pub provider: Option<String>,
     /// Model of the intended call.
     pub model: Option<String>,
-    /// A tag of the intended call, `key:value`.
-    pub tag: Option<String>,
+    /// A tag of the intended call, `key:value` (given more than once, the last counts).
+    #[serde(default)]
+    pub tag: Vec<String>,
 }
 
 /// One budget in a pre-flight answer.

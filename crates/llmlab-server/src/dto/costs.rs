@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// One bucket of the summary.
 #[derive(Debug, Serialize, ToSchema)]
@@ -151,4 +151,31 @@ pub struct Estimate {
     pub cost_source: String,
     /// Per bucket.
     pub breakdown: BreakdownOut,
+}
+
+/// How the summary buckets its series.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// `hour`, `day` (default), `week` or `month`.
+    pub granularity: Option<String>,
+    /// IANA time zone the buckets follow (default UTC).
+    pub tz: Option<String>,
+}
+
+/// How many models.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TopQuery {
+    /// Models returned (default 10, at most 1000).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+}
+
+/// Which tag key to group by.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TagKeyQuery {
+    /// The tag key (required).
+    pub key: Option<String>,
 }

@@ -115,10 +115,10 @@ pub struct BatchResponse {
     pub results: Vec<BatchItem>,
 }
 
-/// Filters shared by event listing, export and cost reports.
+/// The range and filters every report, listing and export takes.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct FilterQuery {
+pub struct RangeQuery {
     /// RFC 3339 or `YYYY-MM-DD` (inclusive).
     pub start: Option<String>,
     /// RFC 3339 or `YYYY-MM-DD` (a date includes that whole day).
@@ -127,17 +127,28 @@ pub struct FilterQuery {
     pub provider: Option<String>,
     /// Model (resolved name or as sent).
     pub model: Option<String>,
-    /// Page size (events: default 50, max 1000; top-models: default 10).
+    /// `key:value`, repeatable: events carrying every one.
+    #[serde(default)]
+    pub tag: Vec<String>,
+}
+
+/// A page of the event listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size (default 50, at most 1000).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// Keyset cursor from `next_cursor`.
     pub cursor: Option<String>,
-    /// `hour|day|week|month` (summary).
-    pub granularity: Option<String>,
-    /// IANA time zone (summary), default UTC.
-    pub tz: Option<String>,
-    /// Tag key (by-tag).
-    pub key: Option<String>,
-    /// `csv` (export).
+}
+
+/// The export's format.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `csv` (the default and only format).
+    #[param(pattern = "^(csv)?$")]
     pub format: Option<String>,
 }
 

@@ -11,11 +11,11 @@ use utoipa::{IntoParams, ToSchema};
 pub struct RecsQuery {
     /// Days judged for anomalies, and the window whose token mix is repriced (default 30,
     /// 1–365).
-    #[param(minimum = 1, maximum = 365)]
-    pub days: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 365)]
+    pub days: Option<String>,
     /// Anomalies: report days scoring at or above this (default 2.5).
-    #[param(minimum = 0.5, maximum = 100.0)]
-    pub threshold: Option<f64>,
+    #[param(value_type = Option<f64>, minimum = 0.5, maximum = 100.0)]
+    pub threshold: Option<String>,
     /// Anomalies: `zscore` (mean and standard deviation, default) or `robust` (median and
     /// scaled MAD).
     #[param(pattern = "^(zscore|robust)?$")]
@@ -27,8 +27,8 @@ pub struct RecsQuery {
 #[into_params(parameter_in = Query)]
 pub struct SwitchQuery {
     /// The window whose token mix is repriced (default 30, 1–365).
-    #[param(minimum = 1, maximum = 365)]
-    pub days: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 365)]
+    pub days: Option<String>,
 }
 
 /// What drove an anomaly.

@@ -1,6 +1,6 @@
 //! Budgets: live status, create/update, delete, the pre-flight check, alerts.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::budget::{BudgetSpec, Scope, Threshold};
@@ -17,7 +17,7 @@ use crate::dto::{
     DeliveryOut, ScopeDto, WebhookSecret,
 };
 use crate::error::ApiError;
-use crate::query::QueryPairs;
+use crate::query::Query;
 use crate::state::AppState;
 use crate::webhooks;
 
@@ -197,11 +197,15 @@ async fn remove(
 async fn check(
     state: web::Data<AppState>,
     who: Ingester,
-    req: HttpRequest,
+    q: Query<CheckQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let provider = q.get("provider").map(str::to_ascii_lowercase);
-    let model = q.get("model").map(|m| match &provider {
+    let CheckQuery {
+        provider,
+        model,
+        tag,
+    } = q.0;
+    let provider = provider.map(|p| p.to_ascii_lowercase());
+    let model = model.as_deref().map(|m| match &provider {
         Some(p) => state
             .catalog
             .resolve(p, m)
@@ -209,7 +213,13 @@ async fn check(
             .unwrap_or_else(|_| m.to_ascii_lowercase()),
         None => m.to_ascii_lowercase(),
     });
-    let tag = q.get("tag").map(Scope::parse_tag).transpose()?;
+    // Given more than once, the last counts; an empty one is no tag.
+    let tag = tag
+        .last()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .map(Scope::parse_tag)
+        .transpose()?;
     let found = blocking(&state, move |s| {
         let (provider, model) = (provider.as_deref(), model.as_deref());
         use_case::check(s, who.user_id, provider, model, tag, Utc::now())

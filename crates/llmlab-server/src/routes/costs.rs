@@ -1,6 +1,6 @@
 //! Cost reports (SQL aggregates folded by the engine) and estimates.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::{Totals, share_pct};
@@ -13,11 +13,11 @@ use crate::app::ingest;
 use crate::app::reports::{self, totals};
 use crate::body::JsonBody;
 use crate::dto::{
-    BreakdownOut, DateRow, Estimate, FilterQuery, ModelList, ModelRow, ProviderList, ProviderRow,
-    Summary, TagList, TagRow, TrackEvent,
+    BreakdownOut, DateRow, Estimate, ModelList, ModelRow, ProviderList, ProviderRow, RangeQuery,
+    Summary, SummaryQuery, TagKeyQuery, TagList, TagRow, TopQuery, TrackEvent,
 };
 use crate::error::ApiError;
-use crate::query::QueryPairs;
+use crate::query::{self, Query};
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -29,18 +29,18 @@ pub fn config(cfg: &mut ServiceConfig) {
 }
 
 /// Spend over a range, bucketed by hour, day, week or month in a time zone.
-#[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+#[utoipa::path(tag = "costs", params(RangeQuery, SummaryQuery),
     responses((status = 200, body = Summary), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/summary")]
 async fn summary(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    range: Query<RangeQuery>,
+    opts: Query<SummaryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let range = q.filter(Utc::now(), Some(30))?;
-    let granularity = Granularity::parse(q.get("granularity").unwrap_or("day"))?;
-    let zone = Zone::parse(q.get("tz").unwrap_or("UTC"))?;
+    let range = range.0.resolve(Utc::now(), Some(30))?;
+    let granularity = Granularity::parse(opts.0.granularity.as_deref().unwrap_or("day"))?;
+    let zone = Zone::parse(opts.0.tz.as_deref().unwrap_or("UTC"))?;
     let (start, end) = (
         range.start.unwrap_or_default(),
         range.end.unwrap_or_default(),
@@ -84,16 +84,15 @@ async fn summary(
 }
 
 /// Spend per provider, costliest first.
-#[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+#[utoipa::path(tag = "costs", params(RangeQuery),
     responses((status = 200, body = ProviderList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/by-provider")]
 async fn by_provider(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    range: Query<RangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let range = q.filter(Utc::now(), Some(30))?;
+    let range = range.0.resolve(Utc::now(), Some(30))?;
     let rows = blocking(&state, move |s| {
         s.cost_by_provider(who.user_id, &range.filter)
     })
@@ -117,17 +116,17 @@ async fn by_provider(
 }
 
 /// The costliest models.
-#[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+#[utoipa::path(tag = "costs", params(RangeQuery, TopQuery),
     responses((status = 200, body = ModelList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/top-models")]
 async fn top_models(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    range: Query<RangeQuery>,
+    top: Query<TopQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let range = q.filter(Utc::now(), Some(30))?;
-    let limit = q.int("limit", 10, 1, 1000)? as u32;
+    let range = range.0.resolve(Utc::now(), Some(30))?;
+    let limit = query::int("limit", top.0.limit.as_deref(), 10, 1, 1000)? as u32;
     let rows = blocking(&state, move |s| {
         s.top_models(who.user_id, &range.filter, limit)
     })
@@ -151,20 +150,21 @@ async fn top_models(
 }
 
 /// Spend per value of one tag key.
-#[utoipa::path(tag = "costs", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+#[utoipa::path(tag = "costs", params(TagKeyQuery, RangeQuery),
     responses((status = 200, body = TagList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/by-tag")]
 async fn by_tag(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    key: Query<TagKeyQuery>,
+    range: Query<RangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let key = q
-        .get("key")
+    let key = key
+        .0
+        .key
         .ok_or_else(|| ApiError::validation("key", "the tag key to group by is required"))?
         .to_string();
-    let range = q.filter(Utc::now(), Some(30))?;
+    let range = range.0.resolve(Utc::now(), Some(30))?;
     let k = key.clone();
     let rows = blocking(&state, move |s| {
         s.cost_by_tag(who.user_id, &range.filter, &k)

@@ -1,7 +1,7 @@
 //! Event ingestion, listing and CSV export.
 
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_store::{EventCursor, EventRow};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,10 +11,11 @@ use crate::app::blocking;
 use crate::app::ingest::{self, ItemStatus};
 use crate::body::JsonBody;
 use crate::dto::{
-    BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, FilterQuery, TrackEvent,
+    BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, ExportQuery, PageQuery,
+    RangeQuery, TrackEvent,
 };
 use crate::error::ApiError;
-use crate::query::QueryPairs;
+use crate::query::{self, Query};
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -112,19 +113,21 @@ fn error_json(e: &ApiError) -> serde_json::Value {
 }
 
 /// Lists events, newest first, with keyset pagination.
-#[utoipa::path(tag = "events", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+#[utoipa::path(tag = "events", params(RangeQuery, PageQuery),
     responses((status = 200, body = EventPage), (status = 422)), security(("bearer" = [])))]
 #[get("/events")]
 async fn list(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    range: Query<RangeQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let range = q.filter(Utc::now(), None)?;
-    let limit = q.int("limit", 50, 1, 1000)? as u32;
-    let cursor = q
-        .get("cursor")
+    let range = range.0.resolve(Utc::now(), None)?;
+    let limit = query::int("limit", page.0.limit.as_deref(), 50, 1, 1000)? as u32;
+    let cursor = page
+        .0
+        .cursor
+        .as_deref()
         .map(|c| {
             EventCursor::decode(c)
                 .ok_or_else(|| ApiError::validation("cursor", "not a cursor returned by this API"))
@@ -184,21 +187,19 @@ fn csv_row(r: &EventRow) -> String {
 }
 
 /// Streams the filtered events as CSV, page by page, without holding them in memory.
-#[utoipa::path(tag = "events", params(FilterQuery, ("tag" = Option<Vec<String>>, Query, description = "key:value, repeatable")),
+#[utoipa::path(tag = "events", params(ExportQuery, RangeQuery),
     responses((status = 200, description = "CSV with a header row", content_type = "text/csv", body = String), (status = 422)), security(("bearer" = [])))]
 #[get("/events/export")]
 async fn export(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    format: Query<ExportQuery>,
+    range: Query<RangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    if let Some(f) = q.get("format")
-        && f != "csv"
-    {
+    if format.0.format.as_deref().is_some_and(|f| f != "csv") {
         return Err(ApiError::validation("format", "only csv is supported"));
     }
-    let range = q.filter(Utc::now(), None)?;
+    let range = range.0.resolve(Utc::now(), None)?;
     let filter = std::sync::Arc::new(range.filter);
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();

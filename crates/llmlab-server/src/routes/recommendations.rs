@@ -1,7 +1,7 @@
 //! Recommendations: query parameters in, the use cases of `app::recommendations`, and
 //! their results as the API shows them.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use chrono::Utc;
 use llmlab_recs::{AnomalyConfig, Method};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -14,7 +14,7 @@ use crate::dto::{
     RecsQuery, SwitchQuery, method_name,
 };
 use crate::error::ApiError;
-use crate::query::QueryPairs;
+use crate::query::{self, Query};
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -28,11 +28,10 @@ pub fn config(cfg: &mut ServiceConfig) {
 async fn all(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    q: Query<RecsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let anomaly_config = anomaly_config(&q)?;
-    let days = window_days(&q)?;
+    let anomaly_config = anomaly_config(&q.0)?;
+    let days = window_days(q.0.days.as_deref())?;
     let now = Utc::now();
     let catalog = state.catalog.clone();
     let found = blocking(&state, move |s| {
@@ -60,10 +59,9 @@ async fn all(
 async fn anomalies(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    q: Query<RecsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let config = anomaly_config(&q)?;
+    let config = anomaly_config(&q.0)?;
     let now = Utc::now();
     let found = blocking(&state, move |s| {
         use_case::anomalies_for(s, who.user_id, &config, now)
@@ -84,10 +82,9 @@ async fn anomalies(
 async fn model_switching(
     state: web::Data<AppState>,
     who: Reader,
-    req: HttpRequest,
+    q: Query<SwitchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = QueryPairs::parse(req.query_string())?;
-    let days = window_days(&q)?;
+    let days = window_days(q.0.days.as_deref())?;
     let now = Utc::now();
     let catalog = state.catalog.clone();
     let switches = blocking(&state, move |s| {
@@ -100,20 +97,26 @@ async fn model_switching(
     }))
 }
 
-fn window_days(q: &QueryPairs) -> Result<u32, ApiError> {
-    Ok(q.int("days", 30, 1, 365)? as u32)
+fn window_days(days: Option<&str>) -> Result<u32, ApiError> {
+    Ok(query::int("days", days, 30, 1, 365)? as u32)
 }
 
-fn anomaly_config(q: &QueryPairs) -> Result<AnomalyConfig, ApiError> {
+fn anomaly_config(q: &RecsQuery) -> Result<AnomalyConfig, ApiError> {
     let defaults = AnomalyConfig::default();
-    let method = match q.get("method").unwrap_or("zscore") {
+    let method = match q.method.as_deref().unwrap_or("zscore") {
         "zscore" => Method::ZScore,
         "robust" => Method::Robust,
         _ => return Err(ApiError::validation("method", "must be zscore or robust")),
     };
     let config = AnomalyConfig {
-        days: window_days(q)?,
-        threshold: q.float("threshold", defaults.threshold, 0.5, 100.0)?,
+        days: window_days(q.days.as_deref())?,
+        threshold: query::float(
+            "threshold",
+            q.threshold.as_deref(),
+            defaults.threshold,
+            0.5,
+            100.0,
+        )?,
         method,
         ..defaults
     };
