@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::aggregate::CostRecord;
 use crate::error::EngineError;
-use crate::money::{Usd, round_half_away};
+use crate::money::Usd;
 use crate::period::{Period, Window, Zone, period_window};
 
 /// The calls a budget covers. An absent field covers everything; present fields must all
@@ -334,22 +334,11 @@ pub fn evaluate(spec: &BudgetSpec, spent: Usd, now: DateTime<Utc>) -> Evaluation
     Evaluation {
         spent,
         remaining: spec.amount.saturating_sub(spent).max(Usd::ZERO),
-        percent_used: percent(spent, spec.amount),
+        percent_used: crate::aggregate::share_pct(spent, spec.amount),
         status: spec.status(spent),
         window,
         forecast: forecast(spent, &window, now),
     }
-}
-
-fn percent(spent: Usd, amount: Usd) -> f64 {
-    if amount.nanos() <= 0 {
-        return 0.0;
-    }
-    let hundredths = round_half_away(
-        i128::from(spent.nanos()) * 10_000,
-        i128::from(amount.nanos()),
-    );
-    hundredths as f64 / 100.0
 }
 
 fn forecast(spent: Usd, window: &Window, now: DateTime<Utc>) -> Option<Usd> {

@@ -403,7 +403,7 @@ impl<'a> Attribution<'a> {
         for (_, mut drivers) in groups {
             let total: Usd = drivers.iter().map(|d| d.excess).sum();
             for d in &mut drivers {
-                d.share_pct = crate::pct_2dp(d.excess, total);
+                d.share_pct = llmlab_engine::aggregate::share_pct(d.excess, total);
             }
             drivers.sort_by(|a, b| {
                 b.excess

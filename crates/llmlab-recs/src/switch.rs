@@ -247,7 +247,7 @@ fn suggestions_for(
             current_monthly_cost: current_monthly,
             projected_monthly_cost: projected_monthly,
             monthly_savings: savings,
-            savings_pct: crate::pct_2dp(savings, current_monthly),
+            savings_pct: llmlab_engine::aggregate::share_pct(savings, current_monthly),
             relation: alt.relation,
             rationale,
             evidence: SwitchEvidence {
