@@ -78,16 +78,7 @@ pub fn int(
     min: i64,
     max: i64,
 ) -> Result<i64, ApiError> {
-    match value {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(field, format!("must be an integer between {min} and {max}"))
-            }),
-    }
+    bounded(field, value, default, min..=max, "an integer")
 }
 
 /// A number parameter `value` of `field` within `min..=max`, `default` when absent.
@@ -98,14 +89,32 @@ pub fn float(
     min: f64,
     max: f64,
 ) -> Result<f64, ApiError> {
+    // NaN and the infinities are outside every range.
+    bounded(field, value, default, min..=max, "a number")
+}
+
+fn bounded<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    field: &'static str,
+    value: Option<&str>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    kind: &str,
+) -> Result<T, ApiError> {
     match value {
         None => Ok(default),
         Some(v) => v
-            .parse::<f64>()
+            .parse::<T>()
             .ok()
-            .filter(|n| n.is_finite() && (min..=max).contains(n))
+            .filter(|n| range.contains(n))
             .ok_or_else(|| {
-                ApiError::validation(field, format!("must be a number between {min} and {max}"))
+                ApiError::validation(
+                    field,
+                    format!(
+                        "must be {kind} between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
             }),
     }
 }
