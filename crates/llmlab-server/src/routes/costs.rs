@@ -149,7 +149,7 @@ async fn top_models(
     Ok(HttpResponse::Ok().json(ModelList { models }))
 }
 
-/// Spend per value of one tag key.
+/// Spend per value of one tag key: the 1,000 costliest values, costliest first.
 #[utoipa::path(tag = "costs", params(TagKeyQuery, RangeQuery),
     responses((status = 200, body = TagList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/by-tag")]

@@ -16,6 +16,14 @@ use crate::{AnyConnection, EventFilter, Store, StoreError};
 use plan::*;
 pub use rows::*;
 
+/// Most values of one tag key a report returns (the costliest): an account decides how
+/// many distinct values it sends, so the answer is bounded here, not by its data.
+pub const MAX_GROUPS: u32 = 1_000;
+
+/// Most (day, tag value) rows the anomaly attribution reads for one tag key (the
+/// costliest): a year of days × the 270 costliest values a day, bounded whatever was sent.
+pub const MAX_DAILY_GROUPS: u32 = 100_000;
+
 /// Microseconds in a UTC day.
 pub const DAY_MICROS: i64 = 86_400_000_000;
 
@@ -163,20 +171,24 @@ pub fn by_tag(
     filter: &EventFilter,
     key: &str,
 ) -> Result<Vec<TagTotals>, StoreError> {
-    let backend = conn.backend();
-    let rows = run(conn, filter, Allow::TagKey(key), |src, part| {
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT ")
-            .push(if src == Src::Events { "g." } else { "r." })
-            .push("value AS value, ")
-            .push(&src.sum("cost_nanos"))
-            .push(", ")
-            .push(src.calls())
-            .push(" AS calls");
-        push_from(&mut sql, src, user_id, part, Some(key));
-        sql.push(" GROUP BY 1");
-        sql
-    })?;
+    let rows = run_top(
+        conn,
+        filter,
+        Allow::TagKey(key),
+        "value",
+        MAX_GROUPS,
+        |sql, src, part| {
+            sql.push("SELECT ")
+                .push(if src == Src::Events { "g." } else { "r." })
+                .push("value AS value, ")
+                .push(&src.sum("cost_nanos"))
+                .push(", ")
+                .push(src.calls())
+                .push(" AS calls");
+            push_from(sql, src, user_id, part, Some(key));
+            sql.push(" GROUP BY 1");
+        },
+    )?;
     let mut rows = merge(rows, |r: &TagTotals| r.value.clone());
     costliest_first(&mut rows, |r| (r.cost_nanos, r.calls), |r| r.value.clone());
     Ok(rows)
@@ -216,23 +228,28 @@ pub fn daily_by_tag(
     filter: &EventFilter,
     key: &str,
 ) -> Result<Vec<DailyTagRow>, StoreError> {
-    let backend = conn.backend();
-    let rows = run(conn, filter, Allow::TagKey(key), |src, part| {
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT ");
-        let ts = if src == Src::Events { "g.ts" } else { "r.slot" };
-        push_floor(&mut sql, ts, DAY_MICROS);
-        sql.push(" AS day_start_micros, ")
-            .push(if src == Src::Events { "g." } else { "r." })
-            .push("value AS value, ")
-            .push(&src.sum("cost_nanos"))
-            .push(", ")
-            .push(src.calls())
-            .push(" AS calls");
-        push_from(&mut sql, src, user_id, part, Some(key));
-        sql.push(" GROUP BY 1, 2");
-        sql
-    })?;
+    let keys = "day_start_micros, value";
+    let rows = run_top(
+        conn,
+        filter,
+        Allow::TagKey(key),
+        keys,
+        MAX_DAILY_GROUPS,
+        |sql, src, part| {
+            sql.push("SELECT ");
+            let ts = if src == Src::Events { "g.ts" } else { "r.slot" };
+            push_floor(sql, ts, DAY_MICROS);
+            sql.push(" AS day_start_micros, ")
+                .push(if src == Src::Events { "g." } else { "r." })
+                .push("value AS value, ")
+                .push(&src.sum("cost_nanos"))
+                .push(", ")
+                .push(src.calls())
+                .push(" AS calls");
+            push_from(sql, src, user_id, part, Some(key));
+            sql.push(" GROUP BY 1, 2");
+        },
+    )?;
     Ok(merge(rows, |r: &DailyTagRow| {
         (r.day_start_micros, r.value.clone())
     }))

@@ -341,3 +341,32 @@ both_backends!(pagination_returns_every_event_once, |_db, store| {
         assert_eq!(got, expected, "{filter:?}");
     }
 });
+
+// However many distinct values an account sends for one tag key, a report returns the
+// costliest MAX_GROUPS of them, exactly summed across rollups and raw range edges.
+both_backends!(tag_reports_are_bounded, |_db, store| {
+    let u = user(&store, "many-values@x.test");
+    let n = llmlab_store::analytics::MAX_GROUPS as i64 + 5;
+    let events: Vec<NewEvent> = (1..=n)
+        .map(|i| NewEvent {
+            tags: tags(&[("team", &format!("t{i}"))]),
+            ..event(T0 + i * 60_000_000, "openai", "gpt-4o", i * 1_000)
+        })
+        .collect();
+    store.insert_batch(u, &events).unwrap();
+    // A range that cuts slots at both ends: rollups in the middle, raw events at the edges.
+    let range = EventFilter::between(T0 + 90_000_000, T0 + (n + 1) * 60_000_000);
+    let values = store.cost_by_tag(u, &range, "team").unwrap();
+    assert_eq!(values.len(), llmlab_store::analytics::MAX_GROUPS as usize);
+    assert_eq!(values[0].value, format!("t{n}"));
+    assert_eq!(values[0].cost_nanos, n * 1_000);
+    assert!(
+        values
+            .windows(2)
+            .all(|w| w[0].cost_nanos >= w[1].cost_nanos)
+    );
+    let last = values.last().unwrap();
+    assert_eq!(last.value, "t6", "the costliest values, not the first ones");
+    let daily = store.daily_by_tag(u, &range, "team").unwrap();
+    assert_eq!(daily.len(), n as usize - 1, "t1 is before the range");
+});
