@@ -1,14 +1,18 @@
-//! Access: what a credential may do. A session (a person) may do everything; an API key
-//! only what its scopes name, and never manage the account. Each handler takes the
-//! access it needs ([`Session`], [`Ingester`] or [`Reader`]), so the matrix in
-//! docs/SECURITY.md can be read off the routes' signatures.
+//! Access: what a credential may do. A session (a person) may do what their role in the
+//! workspace allows; an API key only what its scopes name, and never manage anything.
+//! Each handler takes the access it needs ([`Reader`], [`Ingester`], [`Checker`],
+//! [`Member`], [`Admin`] or [`Person`]), so the matrix in docs/SECURITY.md can be read
+//! off the routes' signatures.
 
 use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Credential, Identity};
+use llmlab_store::{Role, UserId, WorkspaceId};
+
+use crate::app::ingest::Tenant;
+use crate::auth::{Acting, Credential, Identity};
 use crate::error::ApiError;
 
 /// What an API key may do. A session (a person) may do everything; a key only what its
@@ -92,28 +96,46 @@ impl Scopes {
     }
 }
 
-/// What a handler needs of the credential.
+/// What a workspace-scoped handler needs of the credential: the least role a person
+/// must hold there, and the scope an API key must carry (`None`: no key may do it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// A person: a session token. API keys never manage the account.
-    Session,
-    /// A session, or an API key with this scope.
-    Scope(KeyScope),
+pub struct Need {
+    /// The least role of a session's user in the workspace.
+    pub role: Role,
+    /// The scope an API key needs; `None` when keys may not do this at all.
+    pub key: Option<KeyScope>,
 }
 
 impl Identity {
-    /// `Ok` when this credential may do what `need` names; else a 403 that says why.
-    pub fn allows(&self, need: Need) -> Result<(), ApiError> {
-        match (&self.credential, need) {
-            (Credential::Session { .. }, _) => Ok(()),
-            (Credential::ApiKey { .. }, Need::Session) => Err(ApiError::forbidden(
-                "API keys cannot manage the account (keys, budgets, custom prices, the \
-                 webhook secret, the session); sign in and use a session token",
+    /// Where this request acts, when `need` allows it: else 404 for a workspace the
+    /// caller is not a member of (no hint that it exists) or 403 that says what is
+    /// missing.
+    pub fn acting_for(&self, need: Need) -> Result<Acting, ApiError> {
+        let acting = self
+            .acting
+            .ok_or_else(|| ApiError::not_found("workspace"))?;
+        match (&self.credential, need.key) {
+            (Credential::Session { .. }, _) => {
+                let role = acting.role.unwrap_or(Role::Viewer);
+                if role >= need.role {
+                    Ok(acting)
+                } else {
+                    Err(ApiError::forbidden(format!(
+                        "this needs the '{}' role in the workspace; yours is '{}'",
+                        need.role.as_str(),
+                        role.as_str()
+                    ))
+                    .with_detail("required_role", serde_json::json!(need.role.as_str())))
+                }
+            }
+            (Credential::ApiKey { .. }, None) => Err(ApiError::forbidden(
+                "API keys cannot manage the workspace (keys, budgets, custom prices, the \
+                 webhook secret, members, the audit log); sign in and use a session token",
             )
             .with_detail("required", serde_json::json!("session"))),
-            (Credential::ApiKey { scopes, .. }, Need::Scope(scope)) => {
+            (Credential::ApiKey { scopes, .. }, Some(scope)) => {
                 if scopes.contains(scope) {
-                    Ok(())
+                    Ok(acting)
                 } else {
                     Err(ApiError::forbidden(format!(
                         "this API key lacks the '{}' scope; create a key with it",
@@ -133,36 +155,51 @@ pub trait Requirement {
     const NEED: Need;
 }
 
-/// Requirement: a session.
-pub struct SessionOnly;
-/// Requirement: the `ingest` scope (or a session).
-pub struct IngestScope;
-/// Requirement: the `read` scope (or a session).
-pub struct ReadScope;
-
-impl Requirement for SessionOnly {
-    const NEED: Need = Need::Session;
-}
-impl Requirement for IngestScope {
-    const NEED: Need = Need::Scope(KeyScope::Ingest);
-}
-impl Requirement for ReadScope {
-    const NEED: Need = Need::Scope(KeyScope::Read);
+macro_rules! requirement {
+    ($($(#[$doc:meta])* $name:ident = $role:ident, $key:expr;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl Requirement for $name {
+            const NEED: Need = Need { role: Role::$role, key: $key };
+        }
+    )*};
 }
 
-/// The request's [`Identity`], checked against `R`: 401 without a credential, 403 when
-/// the credential may not do this.
+requirement! {
+    /// Any member's read, or a key with `read`.
+    ReadScope = Viewer, Some(KeyScope::Read);
+    /// A member's write of events or estimates, or a key with `ingest`.
+    IngestScope = Member, Some(KeyScope::Ingest);
+    /// Any member, or a key with `ingest` (the pre-flight budget check a sender asks).
+    CheckScope = Viewer, Some(KeyScope::Ingest);
+    /// Any member's read of what only people see (custom prices, members); never a key.
+    ViewerOnly = Viewer, None;
+    /// A member's management (API keys, budgets); never a key.
+    MemberOnly = Member, None;
+    /// An admin's management (custom prices, the webhook secret, the audit log).
+    AdminOnly = Admin, None;
+}
+
+/// The request's workspace and credential, checked against `R`: 401 without a
+/// credential, 404 for a workspace the caller is not in, 403 when it may not do this.
 pub struct Authorized<R> {
     identity: Identity,
+    acting: Acting,
     need: std::marker::PhantomData<fn() -> R>,
 }
 
-/// A person's session.
-pub type Session = Authorized<SessionOnly>;
-/// A session, or an API key with the `ingest` scope.
-pub type Ingester = Authorized<IngestScope>;
 /// A session, or an API key with the `read` scope.
 pub type Reader = Authorized<ReadScope>;
+/// A member's session, or an API key with the `ingest` scope.
+pub type Ingester = Authorized<IngestScope>;
+/// Any member's session, or an API key with the `ingest` scope.
+pub type Checker = Authorized<CheckScope>;
+/// Any member's session.
+pub type Viewer = Authorized<ViewerOnly>;
+/// A session of a member or above.
+pub type Member = Authorized<MemberOnly>;
+/// A session of an admin or above.
+pub type Admin = Authorized<AdminOnly>;
 
 impl<R> std::ops::Deref for Authorized<R> {
     type Target = Identity;
@@ -172,10 +209,31 @@ impl<R> std::ops::Deref for Authorized<R> {
 }
 
 impl<R> Authorized<R> {
-    /// The checked identity.
-    pub fn into_inner(self) -> Identity {
-        self.identity
+    /// The workspace the request acts in.
+    pub fn workspace(&self) -> WorkspaceId {
+        self.acting.workspace
     }
+
+    /// The workspace's custom-prices version when the request was authenticated.
+    pub fn prices_version(&self) -> i64 {
+        self.acting.prices_version
+    }
+
+    /// Where ingestion and estimates act (see [`Tenant`]).
+    pub fn tenant(&self) -> Tenant {
+        Tenant {
+            workspace: self.acting.workspace,
+            prices_version: self.acting.prices_version,
+            key_tags: self.identity.key_tags().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+fn identity(req: &HttpRequest) -> Result<Identity, ApiError> {
+    req.extensions()
+        .get::<Identity>()
+        .cloned()
+        .ok_or_else(|| ApiError::unauthorized("missing credentials"))
 }
 
 impl<R: Requirement> FromRequest for Authorized<R> {
@@ -183,17 +241,57 @@ impl<R: Requirement> FromRequest for Authorized<R> {
     type Future = Ready<Result<Authorized<R>, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let identity = req
-            .extensions()
-            .get::<Identity>()
-            .cloned()
-            .ok_or_else(|| ApiError::unauthorized("missing credentials"));
-        ready(identity.and_then(|identity| {
-            identity.allows(R::NEED)?;
+        ready(identity(req).and_then(|identity| {
+            let acting = identity.acting_for(R::NEED)?;
             Ok(Authorized {
                 identity,
+                acting,
                 need: std::marker::PhantomData,
             })
+        }))
+    }
+}
+
+/// A person's session, whatever workspace it names: for what belongs to the person
+/// (the session itself, their workspaces). API keys get 403.
+pub struct Person {
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// Their email.
+    pub email: String,
+    /// The session token's id.
+    pub jti: String,
+    /// The session token's expiry.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// How the audit log names them.
+    pub actor: llmlab_store::Actor,
+}
+
+impl FromRequest for Person {
+    type Error = ApiError;
+    type Future = Ready<Result<Person, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(identity(req).and_then(|identity| {
+            let actor = identity.actor();
+            match identity.credential {
+                Credential::Session {
+                    user_id,
+                    email,
+                    jti,
+                    expires_at,
+                } => Ok(Person {
+                    user_id,
+                    email,
+                    jti,
+                    expires_at,
+                    actor,
+                }),
+                Credential::ApiKey { .. } => Err(ApiError::forbidden(
+                    "API keys act for a workspace, not a person; sign in and use a session token",
+                )
+                .with_detail("required", serde_json::json!("session"))),
+            }
         }))
     }
 }

@@ -9,7 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use llmlab_store::{Store, StoreError};
+use llmlab_store::{ApiKeyId, Role, Store, StoreError, UserId, WorkspaceId};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -21,16 +21,25 @@ use crate::state::AppState;
 /// Prefix of every API key.
 pub const API_KEY_PREFIX: &str = "llmlab_";
 
-/// Who a request acts for. Handlers never take it directly: they take the access they
-/// need (`access::Session`, `Ingester` or `Reader`), which checks the credential first.
+/// Who a request comes from and where it acts. Handlers never take it directly: they
+/// take the access they need (see `access`), which checks it first.
 #[derive(Debug, Clone)]
 pub struct Identity {
-    /// The user every read and write is scoped to.
-    pub user_id: i64,
     /// How they authenticated.
     pub credential: Credential,
-    /// The user's custom-prices version when the request was authenticated (see
-    /// `PriceCache`).
+    /// Where a workspace-scoped request acts: `None` when a session names (in
+    /// [`WORKSPACE_HEADER`]) a workspace its user is not a member of.
+    pub acting: Option<Acting>,
+}
+
+/// The workspace a request acts in, learnt with the credential in one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acting {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The session user's role there; `None` for an API key (its scopes decide).
+    pub role: Option<Role>,
+    /// The workspace's custom-prices version (see `PriceCache`).
     pub prices_version: i64,
 }
 
@@ -39,6 +48,10 @@ pub struct Identity {
 pub enum Credential {
     /// A session token.
     Session {
+        /// The signed-in user.
+        user_id: UserId,
+        /// Their email.
+        email: String,
         /// Token id, revoked on logout.
         jti: String,
         /// Expiry.
@@ -47,11 +60,42 @@ pub enum Credential {
     /// An API key.
     ApiKey {
         /// Key row id.
-        key_id: i64,
+        key_id: ApiKeyId,
+        /// Its name.
+        name: String,
         /// What the key may do.
         scopes: Scopes,
+        /// Tags stamped on the events it sends (the event's own tag wins).
+        tags: std::collections::BTreeMap<String, String>,
     },
 }
+
+impl Identity {
+    /// Who did it, for the audit log.
+    pub fn actor(&self) -> llmlab_store::Actor {
+        match &self.credential {
+            Credential::Session { user_id, email, .. } => llmlab_store::Actor::User {
+                id: user_id.get(),
+                label: email.clone(),
+            },
+            Credential::ApiKey { key_id, name, .. } => llmlab_store::Actor::ApiKey {
+                id: key_id.get(),
+                label: name.clone(),
+            },
+        }
+    }
+
+    /// The default tags of the API key that sent the request (none for a session).
+    pub fn key_tags(&self) -> Option<&std::collections::BTreeMap<String, String>> {
+        match &self.credential {
+            Credential::ApiKey { tags, .. } if !tags.is_empty() => Some(tags),
+            _ => None,
+        }
+    }
+}
+
+/// The request header a session names its workspace with (default: the personal one).
+pub const WORKSPACE_HEADER: &str = "X-LLMLab-Workspace";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -84,7 +128,7 @@ impl JwtKeys {
     /// Issues a session token for `user_id` valid for `ttl`.
     pub fn issue(
         &self,
-        user_id: i64,
+        user_id: UserId,
         ttl: chrono::Duration,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
         let now = Utc::now();
@@ -103,9 +147,9 @@ impl JwtKeys {
         ))
     }
 
-    fn verify(&self, token: &str) -> Option<(i64, String, DateTime<Utc>)> {
+    fn verify(&self, token: &str) -> Option<(UserId, String, DateTime<Utc>)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        let user_id = data.claims.sub.parse().ok()?;
+        let user_id = UserId(data.claims.sub.parse().ok()?);
         let exp = DateTime::from_timestamp(data.claims.exp, 0)?;
         Some((user_id, data.claims.jti, exp))
     }
@@ -171,13 +215,37 @@ pub async fn authenticate(
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let identity = identify(&state, header.as_deref()).await?;
+        let workspace = workspace_header(&req)?;
+        let identity = identify(&state, header.as_deref(), workspace).await?;
         req.extensions_mut().insert(identity);
     }
     next.call(req).await
 }
 
-async fn identify(state: &web::Data<AppState>, header: Option<&str>) -> Result<Identity, ApiError> {
+/// The workspace named by [`WORKSPACE_HEADER`], if any.
+fn workspace_header(req: &ServiceRequest) -> Result<Option<WorkspaceId>, ApiError> {
+    let Some(value) = req.headers().get(WORKSPACE_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .map(|id| Some(WorkspaceId(id)))
+        .ok_or_else(|| {
+            ApiError::validation(
+                WORKSPACE_HEADER,
+                format!("{WORKSPACE_HEADER} must be a workspace id (a positive integer)"),
+            )
+        })
+}
+
+async fn identify(
+    state: &web::Data<AppState>,
+    header: Option<&str>,
+    workspace: Option<WorkspaceId>,
+) -> Result<Identity, ApiError> {
     let header = header.ok_or_else(|| {
         ApiError::unauthorized("missing credentials: send Authorization: Bearer <token>")
     })?;
@@ -190,33 +258,7 @@ async fn identify(state: &web::Data<AppState>, header: Option<&str>) -> Result<I
             ApiError::unauthorized("malformed Authorization header: expected 'Bearer <token>'")
         })?;
     if token.starts_with(API_KEY_PREFIX) {
-        let hash = hash_api_key(token);
-        let store = state.store.clone();
-        let key = web::block(move || -> Result<_, llmlab_store::StoreError> {
-            let Some((key, prices_version)) = store.authenticate_api_key(&hash)? else {
-                return Ok(None);
-            };
-            // Checked here too so a busy key costs a read, not a write, per request.
-            let now = llmlab_store::now_utc();
-            if key
-                .last_used_at
-                .is_none_or(|t| now - t >= llmlab_store::TOUCH_INTERVAL)
-            {
-                store.touch_api_key(key.id, now)?;
-            }
-            Ok(Some((key, prices_version)))
-        })
-        .await??;
-        return key
-            .map(|(k, prices_version)| Identity {
-                user_id: k.user_id,
-                credential: Credential::ApiKey {
-                    key_id: k.id,
-                    scopes: Scopes::parse_stored(&k.scopes),
-                },
-                prices_version,
-            })
-            .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"));
+        return identify_key(state, token, workspace).await;
     }
     let (user_id, jti, expires_at) = state
         .jwt
@@ -224,15 +266,70 @@ async fn identify(state: &web::Data<AppState>, header: Option<&str>) -> Result<I
         .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
     let store = state.store.clone();
     let probe = jti.clone();
-    match web::block(move || store.session_state(&probe, user_id)).await?? {
-        Some((false, prices_version)) => Ok(Identity {
-            user_id,
-            credential: Credential::Session { jti, expires_at },
-            prices_version,
+    let found = web::block(move || {
+        store.with_conn(|c| llmlab_store::workspaces::session_state(c, &probe, user_id, workspace))
+    })
+    .await??;
+    match found {
+        Some(s) if !s.revoked => Ok(Identity {
+            credential: Credential::Session {
+                user_id,
+                email: s.email,
+                jti,
+                expires_at,
+            },
+            acting: s.membership.map(|m| Acting {
+                workspace: m.workspace,
+                role: Some(m.role),
+                prices_version: m.prices_version,
+            }),
         }),
-        Some((true, _)) => Err(ApiError::unauthorized("token has been revoked")),
+        Some(_) => Err(ApiError::unauthorized("token has been revoked")),
         None => Err(ApiError::unauthorized("invalid or expired token")),
     }
+}
+
+/// An API key acts in its own workspace only: naming another one finds nothing.
+async fn identify_key(
+    state: &web::Data<AppState>,
+    token: &str,
+    workspace: Option<WorkspaceId>,
+) -> Result<Identity, ApiError> {
+    let hash = hash_api_key(token);
+    let store = state.store.clone();
+    let key = web::block(move || -> Result<_, llmlab_store::StoreError> {
+        let Some((key, prices_version)) = store.authenticate_api_key(&hash)? else {
+            return Ok(None);
+        };
+        // Checked here too so a busy key costs a read, not a write, per request.
+        let now = llmlab_store::now_utc();
+        if key
+            .last_used_at
+            .is_none_or(|t| now - t >= llmlab_store::TOUCH_INTERVAL)
+        {
+            store.touch_api_key(key.id, now)?;
+        }
+        Ok(Some((key, prices_version)))
+    })
+    .await??;
+    let (key, prices_version) =
+        key.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+    let acting = Acting {
+        workspace: key.workspace_id,
+        role: None,
+        prices_version,
+    };
+    Ok(Identity {
+        acting: workspace
+            .is_none_or(|w| w == key.workspace_id)
+            .then_some(acting),
+        credential: Credential::ApiKey {
+            key_id: key.id,
+            scopes: Scopes::parse_stored(&key.scopes),
+            tags: serde_json::from_str(&key.tags_json).unwrap_or_default(),
+            name: key.name,
+        },
+    })
 }
 
 /// Login attempt limits per email and per client address.
@@ -333,12 +430,14 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_reject_tampering() {
         let keys = JwtKeys::new(&"s".repeat(40));
-        let (token, _) = keys.issue(42, chrono::Duration::minutes(5)).expect("issue");
-        assert_eq!(keys.verify(&token).map(|v| v.0), Some(42));
+        let (token, _) = keys
+            .issue(UserId(42), chrono::Duration::minutes(5))
+            .expect("issue");
+        assert_eq!(keys.verify(&token).map(|v| v.0), Some(UserId(42)));
         let other = JwtKeys::new(&"t".repeat(40));
         assert!(other.verify(&token).is_none());
         let (expired, _) = keys
-            .issue(42, chrono::Duration::minutes(-5))
+            .issue(UserId(42), chrono::Duration::minutes(-5))
             .expect("issue");
         assert!(keys.verify(&expired).is_none());
         assert!(keys.verify("garbage").is_none());

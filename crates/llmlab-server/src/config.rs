@@ -64,6 +64,10 @@ pub struct Limits {
     pub api_keys: usize,
     /// `LLMLAB_MAX_CUSTOM_PRICES`.
     pub custom_prices: usize,
+    /// `LLMLAB_MAX_WORKSPACES`: workspaces one user may own.
+    pub workspaces: usize,
+    /// `LLMLAB_MAX_MEMBERS`: members of one workspace.
+    pub members: usize,
 }
 
 /// How budget alert webhooks are signed and delivered.
@@ -186,6 +190,8 @@ impl Settings {
                 budgets: number("LLMLAB_MAX_BUDGETS", 100, 1, 100_000)? as usize,
                 api_keys: number("LLMLAB_MAX_API_KEYS", 100, 1, 100_000)? as usize,
                 custom_prices: number("LLMLAB_MAX_CUSTOM_PRICES", 1_000, 1, 1_000_000)? as usize,
+                workspaces: number("LLMLAB_MAX_WORKSPACES", 20, 1, 10_000)? as usize,
+                members: number("LLMLAB_MAX_MEMBERS", 100, 1, 100_000)? as usize,
             },
             webhooks: WebhookSettings {
                 secret: get("LLMLAB_WEBHOOK_SECRET").unwrap_or_default(),

@@ -41,6 +41,10 @@ pub enum ErrorCode {
     Conflict,
     /// `email_taken`.
     EmailTaken,
+    /// `last_owner`.
+    LastOwner,
+    /// `user_not_found`.
+    UserNotFound,
     /// `payload_too_large`.
     PayloadTooLarge,
     /// `unsupported_content_type`.
@@ -59,7 +63,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::ValidationError,
         ErrorCode::UnknownProvider,
         ErrorCode::UnknownModel,
@@ -70,6 +74,8 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
         ErrorCode::EmailTaken,
+        ErrorCode::LastOwner,
+        ErrorCode::UserNotFound,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedContentType,
         ErrorCode::MalformedJson,
@@ -328,6 +334,24 @@ impl From<AppError> for ApiError {
             AppError::Recs(e) => e.into(),
             AppError::Store(e) => e.into(),
             AppError::Internal(cause) => ApiError::internal(cause),
+            AppError::RoleTooLow(role) => ApiError::forbidden(format!(
+                "this needs the '{}' role in the workspace",
+                role.as_str()
+            ))
+            .with_detail("required_role", serde_json::json!(role.as_str())),
+            AppError::LastOwner => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::LastOwner,
+                "a workspace keeps at least one owner: make another member owner first",
+            ),
+            AppError::UserNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::UserNotFound,
+                "no user has signed up with this email",
+            ),
+            AppError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use llmlab_store::WorkspaceId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -53,7 +54,7 @@ pub struct AppState {
 /// trip), so a price changed on any instance applies from the next request on every
 /// instance, and pricing an event costs no query of its own.
 #[derive(Default)]
-pub struct PriceCache(Mutex<HashMap<i64, Versioned>>);
+pub struct PriceCache(Mutex<HashMap<WorkspaceId, Versioned>>);
 
 /// A user's prices and the version they were read at (or after).
 type Versioned = (i64, Arc<[CustomPriceRow]>);
@@ -62,35 +63,35 @@ impl PriceCache {
     /// Users kept before the cache starts over (a user costs one reload then).
     const MAX_USERS: usize = 10_000;
 
-    /// `user_id`'s custom prices at `version` or later: from memory, or read from the
+    /// `workspace`'s custom prices at `version` or later: from memory, or read from the
     /// store (blocking) when this instance has not seen that version. The version must
     /// have been read before this call: prices read after it are at least as new, so
     /// caching them under it never hides a later change.
     pub fn get(
         &self,
         store: &Store,
-        user_id: i64,
+        workspace: WorkspaceId,
         version: i64,
     ) -> Result<Arc<[CustomPriceRow]>, StoreError> {
-        if let Some((_, rows)) = self.lock().get(&user_id).filter(|(v, _)| *v == version) {
+        if let Some((_, rows)) = self.lock().get(&workspace).filter(|(v, _)| *v == version) {
             return Ok(rows.clone());
         }
-        let rows: Arc<[CustomPriceRow]> = store.list_custom_prices(user_id)?.into();
+        let rows: Arc<[CustomPriceRow]> = store.list_custom_prices(workspace)?.into();
         let mut map = self.lock();
-        if map.len() >= Self::MAX_USERS && !map.contains_key(&user_id) {
+        if map.len() >= Self::MAX_USERS && !map.contains_key(&workspace) {
             map.clear();
         }
-        match map.get(&user_id) {
+        match map.get(&workspace) {
             // Another request already cached a newer version.
             Some((v, _)) if *v > version => {}
             _ => {
-                map.insert(user_id, (version, rows.clone()));
+                map.insert(workspace, (version, rows.clone()));
             }
         }
         Ok(rows)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Versioned>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Versioned>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -99,35 +100,35 @@ impl PriceCache {
 /// marks it dirty, and it runs once more when done. Every event is still evaluated (the
 /// rerun sees it) without an evaluation per event under heavy ingestion.
 #[derive(Default)]
-pub struct AlertChecks(Mutex<HashMap<i64, bool>>);
+pub struct AlertChecks(Mutex<HashMap<WorkspaceId, bool>>);
 
 impl AlertChecks {
     /// `true` when the caller should run the evaluation; `false` when one is running (it
     /// will run again).
-    pub fn begin(&self, user_id: i64) -> bool {
+    pub fn begin(&self, workspace: WorkspaceId) -> bool {
         let mut running = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match running.get_mut(&user_id) {
+        match running.get_mut(&workspace) {
             Some(dirty) => {
                 *dirty = true;
                 false
             }
             None => {
-                running.insert(user_id, false);
+                running.insert(workspace, false);
                 true
             }
         }
     }
 
     /// After an evaluation: `true` when events arrived meanwhile and it must run again.
-    pub fn finish(&self, user_id: i64) -> bool {
+    pub fn finish(&self, workspace: WorkspaceId) -> bool {
         let mut running = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match running.get_mut(&user_id) {
+        match running.get_mut(&workspace) {
             Some(dirty) if *dirty => {
                 *dirty = false;
                 true
             }
             _ => {
-                running.remove(&user_id);
+                running.remove(&workspace);
                 false
             }
         }
@@ -137,18 +138,19 @@ impl AlertChecks {
 #[cfg(test)]
 mod tests {
     use super::AlertChecks;
+    use llmlab_store::WorkspaceId;
 
     #[test]
     fn evaluations_coalesce_and_rerun() {
         let c = AlertChecks::default();
-        assert!(c.begin(1));
-        assert!(!c.begin(1));
-        assert!(!c.begin(1));
-        assert!(c.begin(2));
-        assert!(c.finish(1), "ingested meanwhile: run again");
-        assert!(!c.finish(1));
-        assert!(c.begin(1));
-        assert!(!c.finish(1));
-        assert!(!c.finish(2));
+        assert!(c.begin(WorkspaceId(1)));
+        assert!(!c.begin(WorkspaceId(1)));
+        assert!(!c.begin(WorkspaceId(1)));
+        assert!(c.begin(WorkspaceId(2)));
+        assert!(c.finish(WorkspaceId(1)), "ingested meanwhile: run again");
+        assert!(!c.finish(WorkspaceId(1)));
+        assert!(c.begin(WorkspaceId(1)));
+        assert!(!c.finish(WorkspaceId(1)));
+        assert!(!c.finish(WorkspaceId(2)));
     }
 }

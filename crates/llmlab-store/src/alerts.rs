@@ -1,6 +1,7 @@
 //! Budget alerts: recorded exactly once per budget, period and level, and their webhook
 //! delivery state.
 
+use crate::{BudgetId, WorkspaceId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -14,9 +15,9 @@ pub struct AlertRow {
     /// Primary key.
     pub id: i64,
     /// The budget that raised it.
-    pub budget_id: i64,
+    pub budget_id: BudgetId,
     /// Owner.
-    pub user_id: i64,
+    pub workspace_id: WorkspaceId,
     /// Start of the budget period, microseconds since the epoch.
     pub period_start: i64,
     /// `warning` or `exceeded`.
@@ -44,7 +45,7 @@ pub struct AlertRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAlert {
     /// The budget that raised it.
-    pub budget_id: i64,
+    pub budget_id: BudgetId,
     /// Start of the budget period, microseconds since the epoch.
     pub period_start: i64,
     /// `warning` or `exceeded`.
@@ -60,20 +61,20 @@ pub struct NewAlert {
 /// Records the alert unless one exists for the same budget, period and level. Returns
 /// the new row only to the caller that created it (`None` for everyone else, also
 /// under concurrency), so exactly one caller sends the notification. A budget that is
-/// not `user_id`'s is [`StoreError::NotFound`].
+/// not `workspace_id`'s is [`StoreError::NotFound`].
 pub fn record(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     alert: &NewAlert,
 ) -> Result<Option<AlertRow>, StoreError> {
     budgets::table
         .filter(budgets::id.eq(alert.budget_id))
-        .filter(budgets::user_id.eq(user_id))
+        .filter(budgets::workspace_id.eq(workspace_id))
         .select(budgets::id)
         .first::<i64>(conn)?;
     let row = (
         budget_alerts::budget_id.eq(alert.budget_id),
-        budget_alerts::user_id.eq(user_id),
+        budget_alerts::workspace_id.eq(workspace_id),
         budget_alerts::period_start.eq(alert.period_start),
         budget_alerts::level.eq(&alert.level),
         budget_alerts::spent_nanos.eq(alert.spent_nanos),
@@ -97,14 +98,14 @@ pub fn record(
     .optional())?)
 }
 
-/// The alerts of budget `budget_id` of `user_id`, newest first.
+/// The alerts of budget `budget_id` of `workspace_id`, newest first.
 pub fn list(
     conn: &mut AnyConnection,
-    user_id: i64,
-    budget_id: i64,
+    workspace_id: WorkspaceId,
+    budget_id: BudgetId,
 ) -> Result<Vec<AlertRow>, StoreError> {
     Ok(budget_alerts::table
-        .filter(budget_alerts::user_id.eq(user_id))
+        .filter(budget_alerts::workspace_id.eq(workspace_id))
         .filter(budget_alerts::budget_id.eq(budget_id))
         .order(budget_alerts::id.desc())
         .select(AlertRow::as_select())
@@ -136,7 +137,7 @@ pub struct DeliveryRow {
     /// The alert delivered.
     pub alert_id: i64,
     /// Owner.
-    pub user_id: i64,
+    pub workspace_id: WorkspaceId,
     /// 1 for the first attempt.
     pub attempt: i32,
     /// When it was made (naive UTC).
@@ -250,7 +251,7 @@ pub fn record_attempt(
         let inserted = with_backend!(conn, |c| diesel::insert_into(webhook_deliveries::table)
             .values((
                 webhook_deliveries::alert_id.eq(alert.id),
-                webhook_deliveries::user_id.eq(alert.user_id),
+                webhook_deliveries::workspace_id.eq(alert.workspace_id),
                 webhook_deliveries::attempt.eq(attempt.attempt),
                 webhook_deliveries::attempted_at.eq(truncate_micros(attempt.attempted_at)),
                 webhook_deliveries::url.eq(&attempt.url),
@@ -297,16 +298,16 @@ pub fn finish_without_attempt(
     Ok(())
 }
 
-/// Every delivery attempt of the alerts of budget `budget_id` of `user_id`, by alert and
+/// Every delivery attempt of the alerts of budget `budget_id` of `workspace_id`, by alert and
 /// attempt.
 pub fn deliveries(
     conn: &mut AnyConnection,
-    user_id: i64,
-    budget_id: i64,
+    workspace_id: WorkspaceId,
+    budget_id: BudgetId,
 ) -> Result<Vec<DeliveryRow>, StoreError> {
     Ok(webhook_deliveries::table
         .inner_join(budget_alerts::table)
-        .filter(webhook_deliveries::user_id.eq(user_id))
+        .filter(webhook_deliveries::workspace_id.eq(workspace_id))
         .filter(budget_alerts::budget_id.eq(budget_id))
         .order((webhook_deliveries::alert_id, webhook_deliveries::attempt))
         .select(DeliveryRow::as_select())
@@ -317,15 +318,19 @@ impl Store {
     /// See [`alerts::record`](record).
     pub fn record_alert(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         alert: &NewAlert,
     ) -> Result<Option<AlertRow>, StoreError> {
-        self.write(|c| record(c, user_id, alert))
+        self.write(|c| record(c, workspace_id, alert))
     }
 
     /// See [`alerts::list`](list).
-    pub fn list_alerts(&self, user_id: i64, budget_id: i64) -> Result<Vec<AlertRow>, StoreError> {
-        self.with_conn(|c| list(c, user_id, budget_id))
+    pub fn list_alerts(
+        &self,
+        workspace_id: WorkspaceId,
+        budget_id: BudgetId,
+    ) -> Result<Vec<AlertRow>, StoreError> {
+        self.with_conn(|c| list(c, workspace_id, budget_id))
     }
 
     /// See [`alerts::claim_due`](claim_due).
@@ -356,9 +361,9 @@ impl Store {
     /// See [`alerts::deliveries`](deliveries).
     pub fn list_deliveries(
         &self,
-        user_id: i64,
-        budget_id: i64,
+        workspace_id: WorkspaceId,
+        budget_id: BudgetId,
     ) -> Result<Vec<DeliveryRow>, StoreError> {
-        self.with_conn(|c| deliveries(c, user_id, budget_id))
+        self.with_conn(|c| deliveries(c, workspace_id, budget_id))
     }
 }

@@ -1,9 +1,10 @@
 //! API keys: stored as a hash, listed by prefix, revoked on delete.
 
+use crate::{ApiKeyId, UserId, WorkspaceId};
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
-use crate::schema::{api_keys, users};
+use crate::schema::{api_keys, workspaces};
 use crate::{AnyConnection, Store, StoreError, now_utc, truncate_micros};
 
 /// `last_used_at` is refreshed at most this often, so authenticating a request does
@@ -15,9 +16,9 @@ pub const TOUCH_INTERVAL: TimeDelta = TimeDelta::seconds(60);
 #[diesel(table_name = api_keys)]
 pub struct ApiKeyRow {
     /// Primary key.
-    pub id: i64,
+    pub id: ApiKeyId,
     /// Owner.
-    pub user_id: i64,
+    pub workspace_id: WorkspaceId,
     /// Name given by the user.
     pub name: String,
     /// The first characters of the key, shown in listings.
@@ -32,6 +33,10 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<NaiveDateTime>,
     /// What the key may do: a comma-separated subset of `ingest`, `read`.
     pub scopes: String,
+    /// Who created the key (`None` once that user is gone).
+    pub created_by: Option<UserId>,
+    /// Tags stamped on every event the key sends, as a JSON object.
+    pub tags_json: String,
 }
 
 /// The fields of a new API key.
@@ -45,21 +50,27 @@ pub struct NewApiKey {
     pub key_hash: String,
     /// Comma-separated scopes (`ingest`, `read`).
     pub scopes: String,
+    /// Who creates it.
+    pub created_by: Option<UserId>,
+    /// Default tags for its events, as a JSON object.
+    pub tags_json: String,
 }
 
-/// Stores a new key for `user_id`.
+/// Stores a new key for `workspace_id`.
 pub fn create(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     new: &NewApiKey,
 ) -> Result<ApiKeyRow, StoreError> {
     Ok(diesel::insert_into(api_keys::table)
         .values((
-            api_keys::user_id.eq(user_id),
+            api_keys::workspace_id.eq(workspace_id),
             api_keys::name.eq(&new.name),
             api_keys::prefix.eq(&new.prefix),
             api_keys::key_hash.eq(&new.key_hash),
             api_keys::scopes.eq(&new.scopes),
+            api_keys::created_by.eq(new.created_by),
+            api_keys::tags_json.eq(&new.tags_json),
             api_keys::created_at.eq(now_utc()),
         ))
         .returning(api_keys::all_columns)
@@ -67,21 +78,28 @@ pub fn create(
 }
 
 /// The user's keys that are not deleted, oldest first.
-pub fn list(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<ApiKeyRow>, StoreError> {
+pub fn list(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+) -> Result<Vec<ApiKeyRow>, StoreError> {
     Ok(api_keys::table
-        .filter(api_keys::user_id.eq(user_id))
+        .filter(api_keys::workspace_id.eq(workspace_id))
         .filter(api_keys::revoked_at.is_null())
         .order(api_keys::id)
         .select(ApiKeyRow::as_select())
         .load(conn)?)
 }
 
-/// Deletes (revokes) key `id` of `user_id`; `false` when the user has no such live key.
-pub fn delete(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<bool, StoreError> {
+/// Deletes (revokes) key `id` of `workspace_id`; `false` when the user has no such live key.
+pub fn delete(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    id: ApiKeyId,
+) -> Result<bool, StoreError> {
     let updated = diesel::update(
         api_keys::table
             .filter(api_keys::id.eq(id))
-            .filter(api_keys::user_id.eq(user_id))
+            .filter(api_keys::workspace_id.eq(workspace_id))
             .filter(api_keys::revoked_at.is_null()),
     )
     .set(api_keys::revoked_at.eq(now_utc()))
@@ -109,17 +127,17 @@ pub fn authenticate(
     key_hash: &str,
 ) -> Result<Option<(ApiKeyRow, i64)>, StoreError> {
     Ok(api_keys::table
-        .inner_join(users::table)
+        .inner_join(workspaces::table)
         .filter(api_keys::key_hash.eq(key_hash))
         .filter(api_keys::revoked_at.is_null())
-        .select((ApiKeyRow::as_select(), users::prices_version))
+        .select((ApiKeyRow::as_select(), workspaces::prices_version))
         .first(conn)
         .optional()?)
 }
 
 /// Records a use of key `id` at `at`, unless one was recorded less than
 /// [`TOUCH_INTERVAL`] earlier.
-pub fn touch(conn: &mut AnyConnection, id: i64, at: NaiveDateTime) -> Result<(), StoreError> {
+pub fn touch(conn: &mut AnyConnection, id: ApiKeyId, at: NaiveDateTime) -> Result<(), StoreError> {
     let at = truncate_micros(at);
     diesel::update(
         api_keys::table.filter(api_keys::id.eq(id)).filter(
@@ -135,18 +153,26 @@ pub fn touch(conn: &mut AnyConnection, id: i64, at: NaiveDateTime) -> Result<(),
 
 impl Store {
     /// See [`api_keys::create`](create).
-    pub fn create_api_key(&self, user_id: i64, new: &NewApiKey) -> Result<ApiKeyRow, StoreError> {
-        self.write(|c| create(c, user_id, new))
+    pub fn create_api_key(
+        &self,
+        workspace_id: WorkspaceId,
+        new: &NewApiKey,
+    ) -> Result<ApiKeyRow, StoreError> {
+        self.write(|c| create(c, workspace_id, new))
     }
 
     /// See [`api_keys::list`](list).
-    pub fn list_api_keys(&self, user_id: i64) -> Result<Vec<ApiKeyRow>, StoreError> {
-        self.with_conn(|c| list(c, user_id))
+    pub fn list_api_keys(&self, workspace_id: WorkspaceId) -> Result<Vec<ApiKeyRow>, StoreError> {
+        self.with_conn(|c| list(c, workspace_id))
     }
 
     /// See [`api_keys::delete`](delete).
-    pub fn delete_api_key(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
-        self.write(|c| delete(c, user_id, id))
+    pub fn delete_api_key(
+        &self,
+        workspace_id: WorkspaceId,
+        id: ApiKeyId,
+    ) -> Result<bool, StoreError> {
+        self.write(|c| delete(c, workspace_id, id))
     }
 
     /// See [`api_keys::authenticate`](authenticate).
@@ -158,7 +184,7 @@ impl Store {
     }
 
     /// See [`api_keys::touch`](touch).
-    pub fn touch_api_key(&self, id: i64, at: NaiveDateTime) -> Result<(), StoreError> {
+    pub fn touch_api_key(&self, id: ApiKeyId, at: NaiveDateTime) -> Result<(), StoreError> {
         self.write(|c| touch(c, id, at))
     }
 }

@@ -1,5 +1,6 @@
 //! Budgets: a spending limit per period within a scope (provider, model, tag).
 
+use crate::{BudgetId, WorkspaceId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -11,9 +12,9 @@ use crate::{AnyConnection, EventFilter, Store, StoreError, now_utc};
 #[diesel(table_name = budgets)]
 pub struct BudgetRow {
     /// Primary key.
-    pub id: i64,
+    pub id: BudgetId,
     /// Owner.
-    pub user_id: i64,
+    pub workspace_id: WorkspaceId,
     /// Name, unique per user.
     pub name: String,
     /// Limit, nano-dollars.
@@ -89,13 +90,13 @@ fn name_taken(error: diesel::result::Error) -> StoreError {
 /// Creates a budget; a name the user already uses is a [`StoreError::Conflict`].
 pub fn create(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     new: &NewBudget,
 ) -> Result<BudgetRow, StoreError> {
     let now = now_utc();
     diesel::insert_into(budgets::table)
         .values((
-            budgets::user_id.eq(user_id),
+            budgets::workspace_id.eq(workspace_id),
             new,
             budgets::created_at.eq(now),
             budgets::updated_at.eq(now),
@@ -105,18 +106,18 @@ pub fn create(
         .map_err(name_taken)
 }
 
-/// Replaces every field of budget `id` of `user_id`; [`StoreError::NotFound`] when the
+/// Replaces every field of budget `id` of `workspace_id`; [`StoreError::NotFound`] when the
 /// user has no such budget, [`StoreError::Conflict`] when the new name is taken.
 pub fn update(
     conn: &mut AnyConnection,
-    user_id: i64,
-    id: i64,
+    workspace_id: WorkspaceId,
+    id: BudgetId,
     changes: &NewBudget,
 ) -> Result<BudgetRow, StoreError> {
     diesel::update(
         budgets::table
             .filter(budgets::id.eq(id))
-            .filter(budgets::user_id.eq(user_id)),
+            .filter(budgets::workspace_id.eq(workspace_id)),
     )
     .set((changes, budgets::updated_at.eq(now_utc())))
     .returning(budgets::all_columns)
@@ -125,19 +126,26 @@ pub fn update(
 }
 
 /// The user's budgets, oldest first.
-pub fn list(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<BudgetRow>, StoreError> {
+pub fn list(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+) -> Result<Vec<BudgetRow>, StoreError> {
     Ok(budgets::table
-        .filter(budgets::user_id.eq(user_id))
+        .filter(budgets::workspace_id.eq(workspace_id))
         .order(budgets::id)
         .select(BudgetRow::as_select())
         .load(conn)?)
 }
 
-/// Budget `id` of `user_id`; another user's budget is [`StoreError::NotFound`].
-pub fn get(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<BudgetRow, StoreError> {
+/// Budget `id` of `workspace_id`; another user's budget is [`StoreError::NotFound`].
+pub fn get(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    id: BudgetId,
+) -> Result<BudgetRow, StoreError> {
     Ok(budgets::table
         .filter(budgets::id.eq(id))
-        .filter(budgets::user_id.eq(user_id))
+        .filter(budgets::workspace_id.eq(workspace_id))
         .select(BudgetRow::as_select())
         .first(conn)?)
 }
@@ -145,23 +153,27 @@ pub fn get(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<BudgetRow,
 /// The user's budget called `name`, if any.
 pub fn find_by_name(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     name: &str,
 ) -> Result<Option<BudgetRow>, StoreError> {
     Ok(budgets::table
-        .filter(budgets::user_id.eq(user_id))
+        .filter(budgets::workspace_id.eq(workspace_id))
         .filter(budgets::name.eq(name))
         .select(BudgetRow::as_select())
         .first(conn)
         .optional()?)
 }
 
-/// Deletes budget `id` of `user_id` and its alerts; `false` if the user has no such budget.
-pub fn delete(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<bool, StoreError> {
+/// Deletes budget `id` of `workspace_id` and its alerts; `false` if the user has no such budget.
+pub fn delete(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    id: BudgetId,
+) -> Result<bool, StoreError> {
     let deleted = diesel::delete(
         budgets::table
             .filter(budgets::id.eq(id))
-            .filter(budgets::user_id.eq(user_id)),
+            .filter(budgets::workspace_id.eq(workspace_id)),
     )
     .execute(conn)?;
     Ok(deleted > 0)
@@ -169,41 +181,53 @@ pub fn delete(conn: &mut AnyConnection, user_id: i64, id: i64) -> Result<bool, S
 
 impl Store {
     /// See [`budgets::create`](create).
-    pub fn create_budget(&self, user_id: i64, new: &NewBudget) -> Result<BudgetRow, StoreError> {
-        self.write(|c| create(c, user_id, new))
+    pub fn create_budget(
+        &self,
+        workspace_id: WorkspaceId,
+        new: &NewBudget,
+    ) -> Result<BudgetRow, StoreError> {
+        self.write(|c| create(c, workspace_id, new))
     }
 
     /// See [`budgets::update`](update).
     pub fn update_budget(
         &self,
-        user_id: i64,
-        id: i64,
+        workspace_id: WorkspaceId,
+        id: BudgetId,
         changes: &NewBudget,
     ) -> Result<BudgetRow, StoreError> {
-        self.write(|c| update(c, user_id, id, changes))
+        self.write(|c| update(c, workspace_id, id, changes))
     }
 
     /// See [`budgets::list`](list).
-    pub fn list_budgets(&self, user_id: i64) -> Result<Vec<BudgetRow>, StoreError> {
-        self.with_conn(|c| list(c, user_id))
+    pub fn list_budgets(&self, workspace_id: WorkspaceId) -> Result<Vec<BudgetRow>, StoreError> {
+        self.with_conn(|c| list(c, workspace_id))
     }
 
     /// See [`budgets::get`](get).
-    pub fn get_budget(&self, user_id: i64, id: i64) -> Result<BudgetRow, StoreError> {
-        self.with_conn(|c| get(c, user_id, id))
+    pub fn get_budget(
+        &self,
+        workspace_id: WorkspaceId,
+        id: BudgetId,
+    ) -> Result<BudgetRow, StoreError> {
+        self.with_conn(|c| get(c, workspace_id, id))
     }
 
     /// See [`budgets::find_by_name`](find_by_name).
     pub fn find_budget_by_name(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         name: &str,
     ) -> Result<Option<BudgetRow>, StoreError> {
-        self.with_conn(|c| find_by_name(c, user_id, name))
+        self.with_conn(|c| find_by_name(c, workspace_id, name))
     }
 
     /// See [`budgets::delete`](delete).
-    pub fn delete_budget(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
-        self.write(|c| delete(c, user_id, id))
+    pub fn delete_budget(
+        &self,
+        workspace_id: WorkspaceId,
+        id: BudgetId,
+    ) -> Result<bool, StoreError> {
+        self.write(|c| delete(c, workspace_id, id))
     }
 }

@@ -14,6 +14,7 @@
 //! requests only: the thread goes on with the next group, and [`GroupCommit::is_running`]
 //! tells health checks whether it is still there.
 
+use crate::WorkspaceId;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::{Store, StoreError, now_utc, write_tx};
 type Reply = Result<(EventRow, InsertOutcome), StoreError>;
 
 struct Job {
-    user_id: i64,
+    workspace_id: WorkspaceId,
     event: NewEvent,
     reply: SyncSender<Reply>,
 }
@@ -92,12 +93,12 @@ impl GroupCommit {
 
     /// Stores one event, like [`Store::insert_event`], blocking until its group is
     /// committed.
-    pub fn insert_event(&self, user_id: i64, event: NewEvent) -> Reply {
+    pub fn insert_event(&self, workspace_id: WorkspaceId, event: NewEvent) -> Reply {
         let (reply, answer) = mpsc::sync_channel(1);
         let stopped = || StoreError::Unavailable("the writer thread has stopped".into());
         self.jobs
             .send(Job {
-                user_id,
+                workspace_id,
                 event,
                 reply,
             })
@@ -146,7 +147,7 @@ fn run(
 fn one_by_one(store: &Store, group: &[Job]) -> Vec<Reply> {
     group
         .iter()
-        .map(|job| store.insert_event(job.user_id, &job.event))
+        .map(|job| store.insert_event(job.workspace_id, &job.event))
         .collect()
 }
 
@@ -154,19 +155,19 @@ fn commit(store: &Store, group: &[Job]) -> Vec<Reply> {
     if group.len() == 1 {
         return one_by_one(store, group);
     }
-    // Users in id order, so concurrent transactions lock rows in the same order.
-    let mut by_user: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    // Workspaces in id order, so concurrent transactions lock rows in the same order.
+    let mut by_user: BTreeMap<WorkspaceId, Vec<usize>> = BTreeMap::new();
     for (i, job) in group.iter().enumerate() {
-        by_user.entry(job.user_id).or_default().push(i);
+        by_user.entry(job.workspace_id).or_default().push(i);
     }
     let created_at = now_utc();
     let stored = store.write(|conn| {
         write_tx(conn, |conn| {
             let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; group.len()];
-            for (&user_id, indices) in &by_user {
+            for (&workspace_id, indices) in &by_user {
                 let events: Vec<NewEvent> =
                     indices.iter().map(|&i| group[i].event.clone()).collect();
-                let stored = insert_all(conn, user_id, &events, created_at)?;
+                let stored = insert_all(conn, workspace_id, &events, created_at)?;
                 for (&i, outcome) in indices.iter().zip(stored) {
                     outcomes[i] = Some(outcome);
                 }
@@ -178,7 +179,7 @@ fn commit(store: &Store, group: &[Job]) -> Vec<Reply> {
                 .zip(outcomes)
                 .map(|(job, outcome)| {
                     let outcome = outcome.ok_or_else(|| StoreError::Query("no outcome".into()))?;
-                    let row = stored_row(conn, job.user_id, &job.event, outcome, created_at)?;
+                    let row = stored_row(conn, job.workspace_id, &job.event, outcome, created_at)?;
                     Ok((row, outcome))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
@@ -232,11 +233,11 @@ mod tests {
                 .collect()
         })
         .expect("start");
-        let bad = writer.insert_event(1, event(13));
+        let bad = writer.insert_event(WorkspaceId(1), event(13));
         assert!(matches!(bad, Err(StoreError::Query(_))), "{bad:?}");
         assert!(writer.is_running());
         assert_eq!(writer.panics(), 1);
-        let next = writer.insert_event(1, event(7));
+        let next = writer.insert_event(WorkspaceId(1), event(7));
         assert!(
             matches!(next, Err(StoreError::Conflict(ref m)) if m == "7"),
             "{next:?}"

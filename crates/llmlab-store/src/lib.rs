@@ -39,11 +39,13 @@ pub mod admin;
 pub mod alerts;
 pub mod analytics;
 pub mod api_keys;
+pub mod audit;
 pub mod budgets;
 mod conn;
 mod error;
 pub mod events;
 pub mod group_commit;
+mod ids;
 pub mod login_attempts;
 mod migrations;
 pub mod prices;
@@ -54,6 +56,7 @@ mod sql;
 pub mod test_support;
 pub mod tokens;
 pub mod users;
+pub mod workspaces;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -69,14 +72,17 @@ pub use analytics::{
     TokenMixRow, Totals,
 };
 pub use api_keys::{ApiKeyRow, NewApiKey, TOUCH_INTERVAL};
+pub use audit::{Actor, AuditRow, NewAuditEntry};
 pub use budgets::{BudgetRow, NewBudget};
 pub use conn::{AnyConnection, Backend, DatabaseUrl, write_tx};
 pub use error::StoreError;
 pub use events::{EventCursor, EventFilter, EventPage, EventRow, InsertOutcome, NewEvent};
 pub use group_commit::GroupCommit;
+pub use ids::{ApiKeyId, BudgetId, UserId, WorkspaceId};
 pub use migrations::migration_names;
 pub use prices::{CustomPriceRow, NewCustomPrice};
 pub use users::{NewUser, UserRow};
+pub use workspaces::{MemberRow, Membership, Role, SessionState, WorkspaceRow};
 
 use conn::{ConnectionManager, SqlitePragmas};
 

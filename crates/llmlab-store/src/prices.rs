@@ -1,10 +1,11 @@
 //! Custom prices: a user's own rates for a `(provider, model)`.
 
+use crate::WorkspaceId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
-use crate::schema::{custom_prices, users};
+use crate::schema::{custom_prices, workspaces};
 use crate::{AnyConnection, Store, StoreError, now_utc};
 
 /// A stored custom price. Rates are USD per million tokens in micro-dollars
@@ -15,7 +16,7 @@ pub struct CustomPriceRow {
     /// Primary key.
     pub id: i64,
     /// Owner.
-    pub user_id: i64,
+    pub workspace_id: WorkspaceId,
     /// Provider id.
     pub provider: String,
     /// Model name.
@@ -59,18 +60,18 @@ pub struct NewCustomPrice {
 /// is stale from the commit on. Runs in the transaction that changes the prices: a
 /// version that moved before the prices did would let a reader cache old prices under
 /// the new version.
-fn bump_version(conn: &mut AnyConnection, user_id: i64) -> Result<(), StoreError> {
-    diesel::update(users::table.find(user_id))
-        .set(users::prices_version.eq(users::prices_version + 1))
+fn bump_version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<(), StoreError> {
+    diesel::update(workspaces::table.find(workspace_id))
+        .set(workspaces::prices_version.eq(workspaces::prices_version + 1))
         .execute(conn)?;
     Ok(())
 }
 
 /// The user's `prices_version` (see [`bump_version`]).
-pub fn version(conn: &mut AnyConnection, user_id: i64) -> Result<i64, StoreError> {
-    Ok(users::table
-        .find(user_id)
-        .select(users::prices_version)
+pub fn version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<i64, StoreError> {
+    Ok(workspaces::table
+        .find(workspace_id)
+        .select(workspaces::prices_version)
         .first(conn)?)
 }
 
@@ -78,14 +79,14 @@ pub fn version(conn: &mut AnyConnection, user_id: i64) -> Result<i64, StoreError
 /// transaction ([`Store::upsert_custom_price`] does): it also moves the user's version.
 pub fn upsert(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     price: &NewCustomPrice,
 ) -> Result<CustomPriceRow, StoreError> {
     use custom_prices::dsl as p;
-    bump_version(conn, user_id)?;
+    bump_version(conn, workspace_id)?;
     let now = now_utc();
     let row = (
-        p::user_id.eq(user_id),
+        p::workspace_id.eq(workspace_id),
         p::provider.eq(&price.provider),
         p::model.eq(&price.model),
         p::input_micros.eq(price.input_micros),
@@ -100,7 +101,7 @@ pub fn upsert(
         p::custom_prices
     )
     .values(row)
-    .on_conflict((p::user_id, p::provider, p::model))
+    .on_conflict((p::workspace_id, p::provider, p::model))
     .do_update()
     .set((
         p::input_micros.eq(excluded(p::input_micros)),
@@ -115,9 +116,12 @@ pub fn upsert(
 }
 
 /// The user's custom prices, by provider and model.
-pub fn list(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<CustomPriceRow>, StoreError> {
+pub fn list(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+) -> Result<Vec<CustomPriceRow>, StoreError> {
     Ok(custom_prices::table
-        .filter(custom_prices::user_id.eq(user_id))
+        .filter(custom_prices::workspace_id.eq(workspace_id))
         .order((custom_prices::provider, custom_prices::model))
         .select(CustomPriceRow::as_select())
         .load(conn)?)
@@ -126,12 +130,12 @@ pub fn list(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<CustomPriceRow
 /// The user's custom price for `(provider, model)`, if any.
 pub fn get(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     provider: &str,
     model: &str,
 ) -> Result<Option<CustomPriceRow>, StoreError> {
     Ok(custom_prices::table
-        .filter(custom_prices::user_id.eq(user_id))
+        .filter(custom_prices::workspace_id.eq(workspace_id))
         .filter(custom_prices::provider.eq(provider))
         .filter(custom_prices::model.eq(model))
         .select(CustomPriceRow::as_select())
@@ -144,19 +148,19 @@ pub fn get(
 /// user's version.
 pub fn delete(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     provider: &str,
     model: &str,
 ) -> Result<bool, StoreError> {
     let deleted = diesel::delete(
         custom_prices::table
-            .filter(custom_prices::user_id.eq(user_id))
+            .filter(custom_prices::workspace_id.eq(workspace_id))
             .filter(custom_prices::provider.eq(provider))
             .filter(custom_prices::model.eq(model)),
     )
     .execute(conn)?;
     if deleted > 0 {
-        bump_version(conn, user_id)?;
+        bump_version(conn, workspace_id)?;
     }
     Ok(deleted > 0)
 }
@@ -165,34 +169,37 @@ impl Store {
     /// See [`prices::upsert`](upsert).
     pub fn upsert_custom_price(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         price: &NewCustomPrice,
     ) -> Result<CustomPriceRow, StoreError> {
-        self.transaction(|c| upsert(c, user_id, price))
+        self.transaction(|c| upsert(c, workspace_id, price))
     }
 
     /// See [`prices::list`](list).
-    pub fn list_custom_prices(&self, user_id: i64) -> Result<Vec<CustomPriceRow>, StoreError> {
-        self.with_conn(|c| list(c, user_id))
+    pub fn list_custom_prices(
+        &self,
+        workspace_id: WorkspaceId,
+    ) -> Result<Vec<CustomPriceRow>, StoreError> {
+        self.with_conn(|c| list(c, workspace_id))
     }
 
     /// See [`prices::get`](get).
     pub fn custom_price(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         provider: &str,
         model: &str,
     ) -> Result<Option<CustomPriceRow>, StoreError> {
-        self.with_conn(|c| get(c, user_id, provider, model))
+        self.with_conn(|c| get(c, workspace_id, provider, model))
     }
 
     /// See [`prices::delete`](delete).
     pub fn delete_custom_price(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         provider: &str,
         model: &str,
     ) -> Result<bool, StoreError> {
-        self.transaction(|c| delete(c, user_id, provider, model))
+        self.transaction(|c| delete(c, workspace_id, provider, model))
     }
 }

@@ -7,6 +7,7 @@
 //! construction. Reads combine them with the raw events at unaligned range edges
 //! (see `analytics`).
 
+use crate::WorkspaceId;
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
@@ -59,13 +60,13 @@ impl Sums {
 type ModelKey<'a> = (i64, &'a str, &'a str, bool);
 type TagKey<'a> = (&'a str, i64, &'a str);
 
-/// Adds freshly stored events of `user_id` to the rollups. Call inside the transaction
+/// Adds freshly stored events of `workspace_id` to the rollups. Call inside the transaction
 /// that stored them, after the events: the rows are updated in key order, so concurrent
 /// transactions lock them in the same order and cannot deadlock, and late in the
 /// transaction, so row locks are held only until commit.
 pub(crate) fn add(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     events: &[&NewEvent],
 ) -> Result<(), StoreError> {
     let mut models: BTreeMap<ModelKey<'_>, Sums> = BTreeMap::new();
@@ -84,15 +85,15 @@ pub(crate) fn add(
     let tags: Vec<_> = tags.into_iter().collect();
     match conn {
         AnyConnection::Postgresql(c) => {
-            pg_models(c, user_id, &models)?;
-            pg_tags(c, user_id, &tags)?;
+            pg_models(c, workspace_id, &models)?;
+            pg_tags(c, workspace_id, &tags)?;
         }
         AnyConnection::Sqlite(_) => {
             for chunk in models.chunks(SQLITE_CHUNK) {
-                sqlite_models(conn, user_id, chunk)?;
+                sqlite_models(conn, workspace_id, chunk)?;
             }
             for chunk in tags.chunks(SQLITE_CHUNK) {
-                sqlite_tags(conn, user_id, chunk)?;
+                sqlite_tags(conn, workspace_id, chunk)?;
             }
         }
     }
@@ -106,13 +107,13 @@ pub(crate) fn add(
 /// token counts are parts of the input or output ones.
 pub const LEDGER_CEILING: i64 = 9_000_000_000_000_000_000;
 
-/// Adds freshly stored events of `user_id` to the account's running totals, in the
+/// Adds freshly stored events of `workspace_id` to the account's running totals, in the
 /// transaction that stored them and after their rollups (the lock order of every write
 /// path). Crossing [`LEDGER_CEILING`] fails the statement: the transaction stores nothing
 /// and the caller gets [`StoreError::LimitExceeded`].
 pub(crate) fn add_totals(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     events: &[&NewEvent],
 ) -> Result<(), StoreError> {
     use crate::schema::ledger_totals as lt;
@@ -134,12 +135,12 @@ pub(crate) fn add_totals(
     );
     with_backend!(conn, |c| diesel::insert_into(lt::table)
         .values((
-            lt::user_id.eq(user_id),
+            lt::workspace_id.eq(workspace_id),
             lt::cost_nanos.eq(cost),
             lt::input_tokens.eq(input),
             lt::output_tokens.eq(output),
         ))
-        .on_conflict(lt::user_id)
+        .on_conflict(lt::workspace_id)
         .do_update()
         .set((
             lt::cost_nanos.eq(lt::cost_nanos + excluded(lt::cost_nanos)),
@@ -157,7 +158,7 @@ pub(crate) fn add_totals(
 pub(crate) struct Rollup {
     /// Table name.
     pub table: &'static str,
-    /// The conflict target: the columns that identify a row (`user_id` first).
+    /// The conflict target: the columns that identify a row (`workspace_id` first).
     pub keys: &'static [&'static str],
     /// Whether the row keeps `max_input_tokens`.
     pub keeps_max: bool,
@@ -177,14 +178,20 @@ const SUMMED: [&str; 7] = [
 /// Per user, slot, provider, model and batch flag.
 pub(crate) const MODELS: Rollup = Rollup {
     table: "event_rollups",
-    keys: &["user_id", "slot", "provider", "resolved_model", "batch"],
+    keys: &[
+        "workspace_id",
+        "slot",
+        "provider",
+        "resolved_model",
+        "batch",
+    ],
     keeps_max: true,
 };
 
 /// Per user, tag key, slot and tag value.
 pub(crate) const TAGS: Rollup = Rollup {
     table: "tag_rollups",
-    keys: &["user_id", "key", "slot", "value"],
+    keys: &["workspace_id", "key", "slot", "value"],
     keeps_max: false,
 };
 
@@ -231,14 +238,14 @@ pub(crate) fn add_to_totals() -> String {
 
 fn sqlite_models(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     rows: &[(ModelKey<'_>, Sums)],
 ) -> Result<(), StoreError> {
     let mut sql = Sql::new(Backend::Sqlite);
     sql.push(&MODELS.insert_into()).push("VALUES ");
     for (i, ((slot, provider, model, batch), s)) in rows.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
-        sql.int(user_id).push(", ").int(*slot).push(", ");
+        sql.int(workspace_id.get()).push(", ").int(*slot).push(", ");
         sql.text(provider).push(", ").text(model).push(", ");
         sql.bool(*batch).push(", ");
         push_sums(&mut sql, s);
@@ -251,14 +258,14 @@ fn sqlite_models(
 
 fn sqlite_tags(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     rows: &[(TagKey<'_>, Sums)],
 ) -> Result<(), StoreError> {
     let mut sql = Sql::new(Backend::Sqlite);
     sql.push(&TAGS.insert_into()).push("VALUES ");
     for (i, ((key, slot, value), s)) in rows.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
-        sql.int(user_id).push(", ").text(key).push(", ");
+        sql.int(workspace_id.get()).push(", ").text(key).push(", ");
         sql.int(*slot).push(", ").text(value).push(", ");
         push_sums(&mut sql, s);
         sql.push(")");
@@ -286,7 +293,7 @@ fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
 /// PostgreSQL: one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE` per table.
 fn pg_models(
     c: &mut PgConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     rows: &[(ModelKey<'_>, Sums)],
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
@@ -297,7 +304,7 @@ fn pg_models(
         MODELS.insert_into(),
         MODELS.on_conflict("GREATEST")
     ))
-    .bind::<BigInt, _>(user_id)
+    .bind::<BigInt, _>(workspace_id)
     .bind::<Array<BigInt>, _>(column(rows, |r| r.0.0))
     .bind::<Array<Text>, _>(column(rows, |r| r.0.1))
     .bind::<Array<Text>, _>(column(rows, |r| r.0.2))
@@ -316,7 +323,7 @@ fn pg_models(
 
 fn pg_tags(
     c: &mut PgConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     rows: &[(TagKey<'_>, Sums)],
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
@@ -327,7 +334,7 @@ fn pg_tags(
         TAGS.insert_into(),
         TAGS.on_conflict("GREATEST")
     ))
-    .bind::<BigInt, _>(user_id)
+    .bind::<BigInt, _>(workspace_id)
     .bind::<Array<Text>, _>(column(rows, |r| r.0.0))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.0.1))
     .bind::<Array<Text>, _>(column(rows, |r| r.0.2))
@@ -349,14 +356,14 @@ mod tests {
     fn rollup_statements_name_every_column_once() {
         assert_eq!(
             MODELS.insert_into(),
-            "INSERT INTO event_rollups (user_id, slot, provider, resolved_model, batch, calls, \
+            "INSERT INTO event_rollups (workspace_id, slot, provider, resolved_model, batch, calls, \
              cost_nanos, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
              reasoning_tokens, max_input_tokens) "
         );
         let tags = TAGS.on_conflict("MAX");
         assert!(
             tags.starts_with(
-                " ON CONFLICT (user_id, key, slot, value) DO UPDATE SET \
+                " ON CONFLICT (workspace_id, key, slot, value) DO UPDATE SET \
                  calls = tag_rollups.calls + excluded.calls, "
             ),
             "{tags}"

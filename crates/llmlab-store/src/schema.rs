@@ -11,8 +11,6 @@ diesel::table! {
         email -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
-        /// Bumped with every change to the user's custom prices.
-        prices_version -> BigInt,
     }
 }
 
@@ -29,7 +27,7 @@ diesel::table! {
     /// API keys, stored as a hash; `revoked_at` is set when a key is deleted.
     api_keys (id) {
         id -> BigInt,
-        user_id -> BigInt,
+        workspace_id -> BigInt,
         name -> Text,
         prefix -> Text,
         key_hash -> Text,
@@ -37,6 +35,8 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         scopes -> Text,
+        created_by -> Nullable<BigInt>,
+        tags_json -> Text,
     }
 }
 
@@ -44,7 +44,7 @@ diesel::table! {
     /// The event ledger: one priced LLM call per row.
     events (id) {
         id -> BigInt,
-        user_id -> BigInt,
+        workspace_id -> BigInt,
         event_id -> Nullable<Text>,
         provider -> Text,
         model -> Text,
@@ -69,7 +69,7 @@ diesel::table! {
     /// One row per tag of an event, so tags can be filtered and grouped in SQL.
     event_tags (event_id, key) {
         event_id -> BigInt,
-        user_id -> BigInt,
+        workspace_id -> BigInt,
         key -> Text,
         value -> Text,
         ts -> BigInt,
@@ -80,7 +80,7 @@ diesel::table! {
     /// Spending limits per period and scope.
     budgets (id) {
         id -> BigInt,
-        user_id -> BigInt,
+        workspace_id -> BigInt,
         name -> Text,
         amount_nanos -> BigInt,
         period -> Text,
@@ -101,7 +101,7 @@ diesel::table! {
     budget_alerts (id) {
         id -> BigInt,
         budget_id -> BigInt,
-        user_id -> BigInt,
+        workspace_id -> BigInt,
         period_start -> BigInt,
         level -> Text,
         spent_nanos -> BigInt,
@@ -117,8 +117,8 @@ diesel::table! {
 
 diesel::table! {
     /// Event sums per user, 15-minute UTC slot, provider, model and batch flag.
-    event_rollups (user_id, slot, provider, resolved_model, batch) {
-        user_id -> BigInt,
+    event_rollups (workspace_id, slot, provider, resolved_model, batch) {
+        workspace_id -> BigInt,
         slot -> BigInt,
         provider -> Text,
         resolved_model -> Text,
@@ -136,8 +136,8 @@ diesel::table! {
 
 diesel::table! {
     /// Event sums per user, tag key, 15-minute UTC slot and tag value.
-    tag_rollups (user_id, key, slot, value) {
-        user_id -> BigInt,
+    tag_rollups (workspace_id, key, slot, value) {
+        workspace_id -> BigInt,
         key -> Text,
         slot -> BigInt,
         value -> Text,
@@ -156,7 +156,7 @@ diesel::table! {
     webhook_deliveries (id) {
         id -> BigInt,
         alert_id -> BigInt,
-        user_id -> BigInt,
+        workspace_id -> BigInt,
         attempt -> Integer,
         attempted_at -> Timestamp,
         url -> Text,
@@ -171,7 +171,7 @@ diesel::table! {
     /// A user's own prices for a model, in micro-dollars per million tokens.
     custom_prices (id) {
         id -> BigInt,
-        user_id -> BigInt,
+        workspace_id -> BigInt,
         provider -> Text,
         model -> Text,
         input_micros -> BigInt,
@@ -184,14 +184,17 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(api_keys -> users (user_id));
-diesel::joinable!(events -> users (user_id));
+diesel::joinable!(api_keys -> workspaces (workspace_id));
+diesel::joinable!(events -> workspaces (workspace_id));
 diesel::joinable!(event_tags -> events (event_id));
-diesel::joinable!(budgets -> users (user_id));
+diesel::joinable!(budgets -> workspaces (workspace_id));
 diesel::joinable!(budget_alerts -> budgets (budget_id));
 diesel::joinable!(webhook_deliveries -> budget_alerts (alert_id));
-diesel::joinable!(custom_prices -> users (user_id));
+diesel::joinable!(custom_prices -> workspaces (workspace_id));
 diesel::joinable!(revoked_tokens -> users (user_id));
+diesel::joinable!(workspace_members -> workspaces (workspace_id));
+diesel::joinable!(workspace_members -> users (user_id));
+diesel::joinable!(audit_log -> workspaces (workspace_id));
 
 diesel::table! {
     /// Login attempts per limiter subject (a SHA-256) in its current window.
@@ -205,16 +208,58 @@ diesel::table! {
 
 diesel::table! {
     /// Each account's running totals, with the ceilings that keep every sum in a BIGINT.
-    ledger_totals (user_id) {
-        user_id -> BigInt,
+    ledger_totals (workspace_id) {
+        workspace_id -> BigInt,
         cost_nanos -> BigInt,
         input_tokens -> BigInt,
         output_tokens -> BigInt,
     }
 }
 
+diesel::table! {
+    /// The tenant: every resource belongs to a workspace. A user's personal workspace
+    /// (`personal_of`) is made at signup and cannot be deleted.
+    workspaces (id) {
+        id -> BigInt,
+        name -> Text,
+        personal_of -> Nullable<BigInt>,
+        /// Bumped with every change to the workspace's custom prices.
+        prices_version -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Who may act in a workspace, and with which role.
+    workspace_members (workspace_id, user_id) {
+        workspace_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// What was changed in a workspace, by whom; append-only.
+    audit_log (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> BigInt,
+        actor_label -> Text,
+        action -> Text,
+        target_kind -> Text,
+        target_id -> Text,
+        details_json -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    workspaces,
+    workspace_members,
+    audit_log,
     revoked_tokens,
     api_keys,
     events,

@@ -4,6 +4,7 @@
 //! `postgres://postgres@127.0.0.1:5432`) and fail when it is unreachable, unless
 //! `LLMLAB_TEST_SQLITE_ONLY=1` is set, in which case they return early.
 
+use crate::WorkspaceId;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
@@ -222,10 +223,10 @@ impl Store {
     /// See [`analytics::totals`](crate::analytics::totals).
     pub fn totals(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &crate::EventFilter,
     ) -> Result<crate::analytics::Totals, crate::StoreError> {
-        self.with_conn(|c| crate::analytics::totals(c, user_id, filter))
+        self.with_conn(|c| crate::analytics::totals(c, workspace_id, filter))
     }
 
     /// See [`tokens::is_revoked`](crate::tokens::is_revoked).
@@ -242,7 +243,10 @@ impl Store {
     }
 
     /// See [`prices::version`](crate::prices::version).
-    pub fn custom_prices_version(&self, user_id: i64) -> Result<i64, crate::StoreError> {
-        self.with_conn(|c| crate::prices::version(c, user_id))
+    pub fn custom_prices_version(
+        &self,
+        workspace_id: WorkspaceId,
+    ) -> Result<i64, crate::StoreError> {
+        self.with_conn(|c| crate::prices::version(c, workspace_id))
     }
 }

@@ -3,15 +3,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::schema::{revoked_tokens, users};
-use crate::{AnyConnection, Store, StoreError, truncate_micros};
+use crate::schema::revoked_tokens;
+use crate::{AnyConnection, Store, StoreError, UserId, truncate_micros};
 
 /// Revokes the token `jti` of `user_id` until `expires_at` (after which it is invalid
 /// anyway and the row may be purged). Revoking twice is not an error.
 pub fn revoke(
     conn: &mut AnyConnection,
     jti: &str,
-    user_id: i64,
+    user_id: UserId,
     expires_at: NaiveDateTime,
 ) -> Result<(), StoreError> {
     let row = (
@@ -37,23 +37,6 @@ pub fn is_revoked(conn: &mut AnyConnection, jti: &str) -> Result<bool, StoreErro
     Ok(found.is_some())
 }
 
-/// For a session token `jti` of `user_id`: whether it is revoked and the user's
-/// custom-prices version, in one round trip; `None` when the user does not exist.
-pub fn session_state(
-    conn: &mut AnyConnection,
-    jti: &str,
-    user_id: i64,
-) -> Result<Option<(bool, i64)>, StoreError> {
-    Ok(users::table
-        .find(user_id)
-        .select((
-            diesel::dsl::exists(revoked_tokens::table.find(jti)),
-            users::prices_version,
-        ))
-        .first(conn)
-        .optional()?)
-}
-
 /// Deletes revocations whose token expired before `now`; returns how many.
 pub fn purge_expired(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, StoreError> {
     Ok(
@@ -67,19 +50,10 @@ impl Store {
     pub fn revoke_token(
         &self,
         jti: &str,
-        user_id: i64,
+        user_id: UserId,
         expires_at: NaiveDateTime,
     ) -> Result<(), StoreError> {
         self.write(|c| revoke(c, jti, user_id, expires_at))
-    }
-
-    /// See [`tokens::session_state`](session_state).
-    pub fn session_state(
-        &self,
-        jti: &str,
-        user_id: i64,
-    ) -> Result<Option<(bool, i64)>, StoreError> {
-        self.with_conn(|c| session_state(c, jti, user_id))
     }
 
     /// See [`tokens::purge_expired`](purge_expired).

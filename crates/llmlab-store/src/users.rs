@@ -3,14 +3,14 @@
 use diesel::prelude::*;
 
 use crate::schema::users;
-use crate::{AnyConnection, Store, StoreError, now_utc};
+use crate::{AnyConnection, Store, StoreError, UserId, now_utc, workspaces};
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     /// Primary key.
-    pub id: i64,
+    pub id: UserId,
     /// Lowercased email address.
     pub email: String,
     /// The password hash (bcrypt); never the password.
@@ -28,9 +28,10 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-/// Creates a user; an email already registered (in any case) is a [`StoreError::Conflict`].
+/// Creates a user and their personal workspace; an email already registered (in any
+/// case) is a [`StoreError::Conflict`]. Call it in a transaction.
 pub fn create(conn: &mut AnyConnection, new: &NewUser) -> Result<UserRow, StoreError> {
-    diesel::insert_into(users::table)
+    let user: UserRow = diesel::insert_into(users::table)
         .values((
             users::email.eq(new.email.trim().to_lowercase()),
             users::password_hash.eq(&new.password_hash),
@@ -46,8 +47,13 @@ pub fn create(conn: &mut AnyConnection, new: &NewUser) -> Result<UserRow, StoreE
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => StoreError::Conflict("email already registered".into()),
             other => other,
-        })
+        })?;
+    workspaces::create(conn, user.id, PERSONAL_WORKSPACE, true)?;
+    Ok(user)
 }
+
+/// The name a personal workspace starts with.
+pub const PERSONAL_WORKSPACE: &str = "Personal";
 
 /// Finds a user by email (case-insensitively).
 pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>, StoreError> {
@@ -59,7 +65,7 @@ pub fn find_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<Use
 }
 
 /// Finds a user by id.
-pub fn find_by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<UserRow>, StoreError> {
+pub fn find_by_id(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>, StoreError> {
     Ok(users::table
         .find(id)
         .select(UserRow::as_select())
@@ -70,7 +76,7 @@ pub fn find_by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<UserRow>, 
 impl Store {
     /// See [`users::create`](create).
     pub fn create_user(&self, new: &NewUser) -> Result<UserRow, StoreError> {
-        self.write(|c| create(c, new))
+        self.transaction(|c| create(c, new))
     }
 
     /// See [`users::find_by_email`](find_by_email).
@@ -79,7 +85,7 @@ impl Store {
     }
 
     /// See [`users::find_by_id`](find_by_id).
-    pub fn find_user(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+    pub fn find_user(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
         self.with_conn(|c| find_by_id(c, id))
     }
 }

@@ -28,7 +28,7 @@ impl InsertRun {
 }
 
 /// The event columns a client's call fills; the scratch tables have exactly these.
-const COLUMNS: &str = "user_id, event_id, provider, model, resolved_model, input_tokens, \
+const COLUMNS: &str = "workspace_id, event_id, provider, model, resolved_model, input_tokens, \
      output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, batch, \
      cost_nanos, cost_source, price_effective_from, ts, latency_ms, tags_json, created_at";
 
@@ -79,7 +79,7 @@ fn rows_in(chunks: &[Vec<NewEvent>], batches: u64) -> Result<u64> {
     (0..batches).try_fold(0u64, |n, i| Ok(n + chunk_at(chunks, i)?.len() as u64))
 }
 
-/// A migrated store on `url` with one user owning the rows.
+/// A migrated store on `url` with one user's personal workspace owning the rows.
 pub fn open(url: &str, writers: usize) -> Result<(Store, i64)> {
     let pool = u32::try_from(writers.max(1)).map_err(|e| e.to_string())?;
     let store = Store::connect(url, pool).map_err(|e| format!("{url}: {e}"))?;
@@ -89,7 +89,10 @@ pub fn open(url: &str, writers: usize) -> Result<(Store, i64)> {
             password_hash: "not-a-hash".into(),
         })
         .map_err(|e| e.to_string())?;
-    Ok((store, user.id))
+    let workspace = store
+        .with_conn(|c| llmlab_store::workspaces::personal(c, user.id))
+        .map_err(|e| e.to_string())?;
+    Ok((store, workspace.get()))
 }
 
 /// `Store::insert_batch`, one chunk per call, as the server's batch endpoint does.
@@ -103,7 +106,7 @@ pub fn through_store(
     let elapsed = in_parallel(writers, batches, |i| {
         let chunk = chunk_at(chunks, i)?;
         store
-            .insert_batch(user_id, chunk)
+            .insert_batch(llmlab_store::WorkspaceId(user_id), chunk)
             .map(drop)
             .map_err(|e| format!("insert_batch: {e}"))
     })?;

@@ -140,10 +140,29 @@ pub async fn log_in(
 /// are kept only until they would have expired anyway.
 pub fn log_out(
     s: &llmlab_store::Store,
-    user_id: i64,
+    user_id: llmlab_store::UserId,
     jti: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), AppError> {
     s.purge_revoked_tokens(llmlab_store::now_utc())?;
     Ok(s.revoke_token(jti, user_id, expires_at.naive_utc())?)
+}
+
+/// The user `id` and the workspaces they are a member of.
+pub fn me(
+    s: &llmlab_store::Store,
+    id: llmlab_store::UserId,
+) -> Result<
+    (
+        Option<llmlab_store::UserRow>,
+        Vec<llmlab_store::WorkspaceRow>,
+    ),
+    AppError,
+> {
+    Ok(s.with_conn(|c| {
+        Ok((
+            llmlab_store::users::find_by_id(c, id)?,
+            llmlab_store::workspaces::list_for(c, id)?,
+        ))
+    })?)
 }

@@ -6,6 +6,10 @@
 //! `(budget_id, period_start, level)` makes every racing request, on every instance,
 //! record it once (`Store::record_alert` returns `None` for the losers).
 
+use llmlab_store::{BudgetId, StoreError, WorkspaceId, budgets};
+
+use crate::app::{Audit, audited};
+use crate::auth::Identity;
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::budget::{
@@ -47,7 +51,7 @@ fn spec(b: &BudgetRow) -> Result<(BudgetSpec, Scope), AppError> {
 /// Evaluates a budget against its spend in the current period (one SQL aggregate).
 fn evaluate_row(
     s: &Store,
-    user_id: i64,
+    workspace: WorkspaceId,
     b: &BudgetRow,
     now: DateTime<Utc>,
 ) -> Result<(BudgetSpec, Evaluation), AppError> {
@@ -60,17 +64,21 @@ fn evaluate_row(
         start_micros: window.start.map(|t| t.timestamp_micros()),
         end_micros: window.end.map(|t| t.timestamp_micros()),
     };
-    let spent = s.spend(user_id, &filter)?;
+    let spent = s.spend(workspace, &filter)?;
     let evaluation = evaluate(&spec, Usd::from_nanos(spent), now);
     Ok((spec, evaluation))
 }
 
 /// The account's budgets with their live status.
-pub fn list(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<Vec<Evaluated>, AppError> {
-    s.list_budgets(user_id)?
+pub fn list(
+    s: &Store,
+    workspace: WorkspaceId,
+    now: DateTime<Utc>,
+) -> Result<Vec<Evaluated>, AppError> {
+    s.list_budgets(workspace)?
         .into_iter()
         .map(|budget| {
-            let (_, evaluation) = evaluate_row(s, user_id, &budget, now)?;
+            let (_, evaluation) = evaluate_row(s, workspace, &budget, now)?;
             Ok(Evaluated { budget, evaluation })
         })
         .collect()
@@ -80,34 +88,84 @@ pub fn list(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<Vec<Evaluated
 /// same name; `true` when created.
 pub fn upsert(
     s: &Store,
-    user_id: i64,
-    id: Option<i64>,
+    workspace: WorkspaceId,
+    by: &Identity,
+    id: Option<BudgetId>,
     form: &NewBudget,
     limits: Limits,
     now: DateTime<Utc>,
 ) -> Result<(Evaluated, bool), AppError> {
     let existing = match id {
-        Some(id) => Some(s.get_budget(user_id, id)?),
-        None => s.find_budget_by_name(user_id, &form.name)?,
+        Some(id) => Some(s.get_budget(workspace, id)?),
+        None => s.find_budget_by_name(workspace, &form.name)?,
     };
-    let (budget, created) = match existing {
-        Some(b) => (s.update_budget(user_id, b.id, form)?, false),
-        None => {
-            ensure_room("budgets", s.list_budgets(user_id)?.len(), limits.budgets)?;
-            (s.create_budget(user_id, form)?, true)
-        }
-    };
-    let (_, evaluation) = evaluate_row(s, user_id, &budget, now)?;
+    if existing.is_none() {
+        ensure_room("budgets", s.list_budgets(workspace)?.len(), limits.budgets)?;
+    }
+    let (budget, created) = audited(s, workspace, &by.actor(), |c| {
+        let (budget, created, action) = match &existing {
+            Some(b) => (
+                budgets::update(c, workspace, b.id, form)?,
+                false,
+                "budget.update",
+            ),
+            None => (budgets::create(c, workspace, form)?, true, "budget.create"),
+        };
+        let audit = Audit {
+            action,
+            target_kind: "budget",
+            target_id: budget.id.to_string(),
+            details: serde_json::json!({
+                "name": budget.name,
+                "amount_nanos": budget.amount_nanos,
+                "period": budget.period,
+            }),
+        };
+        Ok(((budget, created), audit))
+    })?;
+    let (_, evaluation) = evaluate_row(s, workspace, &budget, now)?;
     Ok((Evaluated { budget, evaluation }, created))
 }
 
 /// Deletes a budget of the account.
-pub fn remove(s: &Store, user_id: i64, id: i64) -> Result<(), AppError> {
-    if s.delete_budget(user_id, id)? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound("budget"))
-    }
+pub fn remove(
+    s: &Store,
+    workspace: WorkspaceId,
+    by: &Identity,
+    id: BudgetId,
+) -> Result<(), AppError> {
+    audited(s, workspace, &by.actor(), |c| {
+        if !budgets::delete(c, workspace, id)? {
+            return Err(StoreError::NotFound);
+        }
+        let audit = Audit {
+            action: "budget.delete",
+            target_kind: "budget",
+            target_id: id.to_string(),
+            details: serde_json::json!({}),
+        };
+        Ok(((), audit))
+    })
+    .map_err(|e| e.or_not_found("budget"))
+}
+
+/// The secret `workspace`'s webhook receivers verify deliveries with; each read is
+/// recorded in the audit log.
+pub fn webhook_secret(
+    app: &App,
+    s: &Store,
+    workspace: WorkspaceId,
+    by: &Identity,
+) -> Result<String, AppError> {
+    audited(s, workspace, &by.actor(), |_| {
+        let audit = Audit {
+            action: "webhook_secret.read",
+            target_kind: "workspace",
+            target_id: workspace.to_string(),
+            details: serde_json::json!({}),
+        };
+        Ok((app.webhooks.secret_for(workspace), audit))
+    })
 }
 
 /// What the pre-flight check answers.
@@ -122,7 +180,7 @@ pub struct Check {
 /// from the database, so every instance agrees.
 pub fn check(
     s: &Store,
-    user_id: i64,
+    workspace: WorkspaceId,
     provider: Option<&str>,
     model: Option<&str>,
     tag: Option<(String, String)>,
@@ -131,12 +189,12 @@ pub fn check(
     let tags: Vec<(String, String)> = tag.into_iter().collect();
     let mut budgets = Vec::new();
     let mut allowed = true;
-    for budget in s.list_budgets(user_id)? {
+    for budget in s.list_budgets(workspace)? {
         let (_, scope) = spec(&budget)?;
         if !scope.covers(provider, model, &tags) {
             continue;
         }
-        let (_, evaluation) = evaluate_row(s, user_id, &budget, now)?;
+        let (_, evaluation) = evaluate_row(s, workspace, &budget, now)?;
         allowed &= evaluation.status != BudgetStatus::Exceeded;
         budgets.push(Evaluated { budget, evaluation });
     }
@@ -146,13 +204,13 @@ pub fn check(
 /// A budget's alerts, newest first, and every delivery attempt of them.
 pub fn alerts(
     s: &Store,
-    user_id: i64,
-    budget_id: i64,
+    workspace: WorkspaceId,
+    budget_id: BudgetId,
 ) -> Result<(Vec<AlertRow>, Vec<DeliveryRow>), AppError> {
-    s.get_budget(user_id, budget_id)?;
+    s.get_budget(workspace, budget_id)?;
     Ok((
-        s.list_alerts(user_id, budget_id)?,
-        s.list_deliveries(user_id, budget_id)?,
+        s.list_alerts(workspace, budget_id)?,
+        s.list_deliveries(workspace, budget_id)?,
     ))
 }
 
@@ -164,20 +222,20 @@ const EVALUATION_INTERVAL: std::time::Duration = std::time::Duration::from_milli
 /// for the new ones. Runs off the request path (coalesced per account, see
 /// [`AlertChecks`](crate::state::AlertChecks)); a failure is logged, never returned to
 /// the ingesting client.
-pub fn after_ingest(app: &App, user_id: i64) {
-    if !app.alert_checks.begin(user_id) {
+pub fn after_ingest(app: &App, workspace: WorkspaceId) {
+    if !app.alert_checks.begin(workspace) {
         return;
     }
     let app = app.clone();
     actix_web::rt::spawn(async move {
         loop {
             let started = std::time::Instant::now();
-            match blocking(&app, move |s| record_alerts(s, user_id, Utc::now())).await {
+            match blocking(&app, move |s| record_alerts(s, workspace, Utc::now())).await {
                 Ok(true) => app.webhooks.wake(),
                 Ok(false) => {}
-                Err(e) => log::warn!("budget alert evaluation failed for user {user_id}: {e}"),
+                Err(e) => log::warn!("budget alert evaluation failed for user {workspace}: {e}"),
             }
-            if !app.alert_checks.finish(user_id) {
+            if !app.alert_checks.finish(workspace) {
                 break;
             }
             // Events arrived meanwhile: evaluate again, but under sustained ingestion at
@@ -189,10 +247,10 @@ pub fn after_ingest(app: &App, user_id: i64) {
 }
 
 /// Records the alerts due now; `true` when one with a webhook to call was created.
-fn record_alerts(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<bool, AppError> {
+fn record_alerts(s: &Store, workspace: WorkspaceId, now: DateTime<Utc>) -> Result<bool, AppError> {
     let mut to_deliver = false;
-    for b in s.list_budgets(user_id)? {
-        let (spec, e) = evaluate_row(s, user_id, &b, now)?;
+    for b in s.list_budgets(workspace)? {
+        let (spec, e) = evaluate_row(s, workspace, &b, now)?;
         let period_start = e.window.start.map_or(0, |t| t.timestamp_micros());
         for level in crossed_levels(&spec, Usd::ZERO, e.spent) {
             let alert = NewAlert {
@@ -208,7 +266,7 @@ fn record_alerts(s: &Store, user_id: i64, now: DateTime<Utc>) -> Result<bool, Ap
                 }
                 .to_string(),
             };
-            let created = s.record_alert(user_id, &alert)?;
+            let created = s.record_alert(workspace, &alert)?;
             to_deliver |= created.is_some() && b.webhook_url.is_some();
         }
     }

@@ -61,6 +61,19 @@ pub enum AppError {
     /// The store failed (or found nothing, or a conflict).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The caller's role in the workspace is below the one this needs.
+    #[error("needs the {} role", .0.as_str())]
+    RoleTooLow(llmlab_store::Role),
+    /// The change would leave a workspace without an owner.
+    #[error("a workspace keeps at least one owner")]
+    LastOwner,
+    /// No user has this email.
+    #[error("no such user")]
+    UserNotFound,
+    /// The change conflicts with what is stored (a member already added, a personal
+    /// workspace deleted).
+    #[error("{0}")]
+    Conflict(&'static str),
 }
 
 impl AppError {
@@ -92,4 +105,14 @@ fn unknown(c: &CatalogError) -> bool {
         c,
         CatalogError::UnknownProvider { .. } | CatalogError::UnknownModel { .. }
     )
+}
+
+impl AppError {
+    /// This error, with the store's "not found" named as `what` (404 with its name).
+    pub fn or_not_found(self, what: &'static str) -> AppError {
+        match self {
+            AppError::Store(StoreError::NotFound) => AppError::NotFound(what),
+            other => other,
+        }
+    }
 }

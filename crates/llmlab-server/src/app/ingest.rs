@@ -6,14 +6,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use llmlab_engine::providers::{Catalog, PerMTok, Rates};
 use llmlab_engine::{Cost, Usage, UsageFields, Usd, cost_at_rates, price};
-use llmlab_store::{CustomPriceRow, NewEvent};
+use llmlab_store::{CustomPriceRow, NewEvent, WorkspaceId};
 
 use llmlab_store::EventRow;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::{App, AppError, blocking};
-use crate::auth::Identity;
 use crate::dto::TrackEvent;
 
 /// Tags per event, and the length of keys, values and ids: generous for real use,
@@ -206,7 +205,8 @@ pub fn prepare(
     Ok(Priced { event, cost })
 }
 
-fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), AppError> {
+/// Checks event tags (or a key's default tags): how many, and what each key and value may hold.
+pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), AppError> {
     if tags.len() > MAX_TAGS {
         return Err(AppError::invalid(
             "tags",
@@ -267,6 +267,31 @@ pub struct ItemOutcome {
     pub error: Option<AppError>,
 }
 
+/// Where a use case acts: the workspace, its custom-prices version (see `PriceCache`),
+/// and the default tags of the API key that sent the request.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// Its custom-prices version when the request was authenticated.
+    pub prices_version: i64,
+    /// The sending key's tags; empty for a session.
+    pub key_tags: BTreeMap<String, String>,
+}
+
+impl Tenant {
+    /// Adds the key's tags to `event`; the event's own value wins on the same key.
+    fn stamp(&self, event: &mut TrackEvent) {
+        if self.key_tags.is_empty() {
+            return;
+        }
+        let tags = event.tags.get_or_insert_with(BTreeMap::new);
+        for (key, value) in &self.key_tags {
+            tags.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+}
+
 /// Counts one outcome of ingestion in the metrics.
 fn count(app: &App, outcome: &str, n: usize) {
     app.metrics.events(outcome, n as u64);
@@ -274,16 +299,17 @@ fn count(app: &App, outcome: &str, n: usize) {
 
 /// Stores one event for `who`: quota, validation and pricing, the group-commit writer
 /// (answered once durable), then budget evaluation off the request path.
-pub async fn track(app: &App, who: &Identity, body: TrackEvent) -> Result<Tracked, AppError> {
+pub async fn track(app: &App, who: Tenant, mut body: TrackEvent) -> Result<Tracked, AppError> {
     if let Some(quota) = &app.ingest_quota {
-        quota.take(who.user_id, 1)?;
+        quota.take(who.workspace, 1)?;
     }
-    let (shared, user_id, version) = (app.clone(), who.user_id, who.prices_version);
+    who.stamp(&mut body);
+    let (shared, workspace, version) = (app.clone(), who.workspace, who.prices_version);
     let stored = blocking(app, move |s| -> Result<_, AppError> {
-        let custom = shared.prices.get(s, user_id, version)?;
+        let custom = shared.prices.get(s, workspace, version)?;
         let priced = prepare(&shared.catalog, &*custom, body, Utc::now())?;
         // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
-        Ok(shared.writer.insert_event(user_id, priced.event)?)
+        Ok(shared.writer.insert_event(workspace, priced.event)?)
     })
     .await;
     let (row, outcome) = stored.inspect_err(|e| {
@@ -296,7 +322,7 @@ pub async fn track(app: &App, who: &Identity, body: TrackEvent) -> Result<Tracke
         count(app, "duplicate", 1);
     } else {
         count(app, "inserted", 1);
-        crate::app::budgets::after_ingest(app, user_id);
+        crate::app::budgets::after_ingest(app, workspace);
     }
     Ok(Tracked { row, duplicate })
 }
@@ -305,7 +331,7 @@ pub async fn track(app: &App, who: &Identity, body: TrackEvent) -> Result<Tracke
 /// does not fail the others) in one transaction; answers one outcome per item.
 pub async fn batch(
     app: &App,
-    who: &Identity,
+    who: Tenant,
     items: Vec<Box<serde_json::value::RawValue>>,
 ) -> Result<Vec<ItemOutcome>, AppError> {
     if items.is_empty() || items.len() > MAX_BATCH {
@@ -315,17 +341,20 @@ pub async fn batch(
         ));
     }
     if let Some(quota) = &app.ingest_quota {
-        quota.take(who.user_id, items.len())?;
+        quota.take(who.workspace, items.len())?;
     }
-    let (shared, user_id, version) = (app.clone(), who.user_id, who.prices_version);
+    let (shared, workspace, version) = (app.clone(), who.workspace, who.prices_version);
     let outcomes = blocking(app, move |s| -> Result<_, AppError> {
-        let custom = shared.prices.get(s, user_id, version)?;
+        let custom = shared.prices.get(s, workspace, version)?;
         let now = Utc::now();
         let mut outcomes: Vec<ItemOutcome> = Vec::with_capacity(items.len());
         let mut valid = Vec::with_capacity(items.len());
         for raw in &items {
             let prepared = crate::app::input::parse_json::<TrackEvent>(raw.get().as_bytes())
-                .and_then(|event| prepare(&shared.catalog, &*custom, event, now));
+                .and_then(|mut event| {
+                    who.stamp(&mut event);
+                    prepare(&shared.catalog, &*custom, event, now)
+                });
             outcomes.push(match prepared {
                 Ok(p) => {
                     valid.push(p.event);
@@ -342,7 +371,7 @@ pub async fn batch(
                 },
             });
         }
-        let mut stored = s.insert_batch(user_id, &valid)?.into_iter();
+        let mut stored = s.insert_batch(workspace, &valid)?.into_iter();
         for item in outcomes
             .iter_mut()
             .filter(|i| i.status == ItemStatus::Accepted)
@@ -363,16 +392,16 @@ pub async fn batch(
     count(app, "duplicate", n(ItemStatus::Duplicate));
     count(app, "rejected", n(ItemStatus::Rejected));
     if accepted > 0 {
-        crate::app::budgets::after_ingest(app, user_id);
+        crate::app::budgets::after_ingest(app, workspace);
     }
     Ok(outcomes)
 }
 
 /// Prices an event for `who` without storing it.
-pub async fn estimate(app: &App, who: &Identity, body: TrackEvent) -> Result<Priced, AppError> {
-    let (shared, user_id, version) = (app.clone(), who.user_id, who.prices_version);
+pub async fn estimate(app: &App, who: Tenant, body: TrackEvent) -> Result<Priced, AppError> {
+    let (shared, workspace, version) = (app.clone(), who.workspace, who.prices_version);
     blocking(app, move |s| {
-        let custom = shared.prices.get(s, user_id, version)?;
+        let custom = shared.prices.get(s, workspace, version)?;
         prepare(&shared.catalog, &*custom, body, Utc::now())
     })
     .await

@@ -1,11 +1,13 @@
 //! API keys: created within the account's limit with their scopes, shown once, deleted
 //! (revoked on every instance from the next request on).
 
-use llmlab_store::{ApiKeyRow, NewApiKey, Store};
+use std::collections::BTreeMap;
+
+use llmlab_store::{ApiKeyId, ApiKeyRow, NewApiKey, Store, StoreError, WorkspaceId, api_keys};
 
 use crate::access::Scopes;
-use crate::app::{AppError, ensure_room};
-use crate::auth::{API_KEY_PREFIX, hash_api_key, new_api_key};
+use crate::app::{AppError, Audit, audited, ensure_room};
+use crate::auth::{API_KEY_PREFIX, Credential, Identity, hash_api_key, new_api_key};
 
 /// A new key: its row and the key itself, which nothing stores and no later call shows.
 pub struct Created {
@@ -15,33 +17,70 @@ pub struct Created {
     pub key: String,
 }
 
-/// Creates a key named `name` with `scopes` for the account, within `limit` keys.
+/// What a new key is: its name, scopes and default tags.
+pub struct KeySpec {
+    /// A label.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// Tags stamped on its events.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Creates a key in `workspace` for `by`, within `limit` keys.
 pub fn create(
     s: &Store,
-    user_id: i64,
-    name: String,
-    scopes: Scopes,
+    workspace: WorkspaceId,
+    by: &Identity,
+    spec: KeySpec,
     limit: usize,
 ) -> Result<Created, AppError> {
-    ensure_room("api_keys", s.list_api_keys(user_id)?.len(), limit)?;
+    ensure_room("api_keys", s.list_api_keys(workspace)?.len(), limit)?;
     let key = new_api_key();
-    let row = s.create_api_key(
-        user_id,
-        &NewApiKey {
-            name,
-            prefix: key[..API_KEY_PREFIX.len() + 8].to_string(),
-            key_hash: hash_api_key(&key),
-            scopes: scopes.to_stored(),
-        },
-    )?;
+    let created_by = match &by.credential {
+        Credential::Session { user_id, .. } => Some(*user_id),
+        Credential::ApiKey { .. } => None,
+    };
+    let new = NewApiKey {
+        name: spec.name,
+        prefix: key[..API_KEY_PREFIX.len() + 8].to_string(),
+        key_hash: hash_api_key(&key),
+        scopes: spec.scopes.to_stored(),
+        created_by,
+        tags_json: serde_json::to_string(&spec.tags)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+    };
+    let row = audited(s, workspace, &by.actor(), |c| {
+        let row = api_keys::create(c, workspace, &new)?;
+        let audit = Audit {
+            action: "key.create",
+            target_kind: "api_key",
+            target_id: row.id.to_string(),
+            details: serde_json::json!({"name": row.name, "scopes": row.scopes, "tags": spec.tags}),
+        };
+        Ok((row, audit))
+    })?;
     Ok(Created { row, key })
 }
 
-/// Deletes (revokes) a key of the account.
-pub fn remove(s: &Store, user_id: i64, id: i64) -> Result<(), AppError> {
-    if s.delete_api_key(user_id, id)? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound("API key"))
-    }
+/// Deletes (revokes) a key of `workspace`.
+pub fn remove(
+    s: &Store,
+    workspace: WorkspaceId,
+    by: &Identity,
+    id: ApiKeyId,
+) -> Result<(), AppError> {
+    audited(s, workspace, &by.actor(), |c| {
+        if !api_keys::delete(c, workspace, id)? {
+            return Err(StoreError::NotFound);
+        }
+        let audit = Audit {
+            action: "key.revoke",
+            target_kind: "api_key",
+            target_id: id.to_string(),
+            details: serde_json::json!({}),
+        };
+        Ok(((), audit))
+    })
+    .map_err(|e| e.or_not_found("API key"))
 }

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod pricing;
 pub mod recommendations;
 pub mod reports;
+pub mod workspaces;
 
 pub use error::AppError;
 
@@ -50,4 +51,43 @@ pub async fn blocking<T: Send + 'static, E: Into<AppError> + Send + 'static>(
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(Into::into)
+}
+
+/// A change to record in a workspace's audit log.
+pub struct Audit {
+    /// What was done, e.g. `budget.create`.
+    pub action: &'static str,
+    /// The kind of thing it was done to.
+    pub target_kind: &'static str,
+    /// Its id.
+    pub target_id: String,
+    /// What changed.
+    pub details: serde_json::Value,
+}
+
+/// Runs `change` and records the [`Audit`] it returns in one transaction: the log holds
+/// exactly the changes that were made.
+pub fn audited<T>(
+    s: &llmlab_store::Store,
+    workspace: llmlab_store::WorkspaceId,
+    actor: &llmlab_store::Actor,
+    change: impl FnOnce(
+        &mut llmlab_store::AnyConnection,
+    ) -> Result<(T, Audit), llmlab_store::StoreError>,
+) -> Result<T, AppError> {
+    Ok(s.transaction(|c| {
+        let (done, audit) = change(c)?;
+        llmlab_store::audit::record(
+            c,
+            workspace,
+            &llmlab_store::NewAuditEntry {
+                actor,
+                action: audit.action,
+                target_kind: audit.target_kind,
+                target_id: audit.target_id,
+                details_json: audit.details.to_string(),
+            },
+        )?;
+        Ok(done)
+    })?)
 }

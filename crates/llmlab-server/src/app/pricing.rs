@@ -3,38 +3,71 @@
 //! prices version in the same transaction (the store does it), which the credential
 //! check reads, so every instance prices the next event with it.
 
-use llmlab_store::{CustomPriceRow, NewCustomPrice, Store};
+use llmlab_store::{CustomPriceRow, NewCustomPrice, Store, StoreError, WorkspaceId, prices};
 
-use crate::app::{AppError, ensure_room};
+use crate::app::{AppError, Audit, audited, ensure_room};
+use crate::auth::Identity;
 
 /// Sets the account's price for `new`'s model: replaces its price, or adds one within
 /// `limit` prices.
 pub fn set_custom(
     s: &Store,
-    user_id: i64,
+    workspace: WorkspaceId,
+    by: &Identity,
     new: &NewCustomPrice,
     limit: usize,
 ) -> Result<CustomPriceRow, AppError> {
-    let existing = s.list_custom_prices(user_id)?;
+    let existing = s.list_custom_prices(workspace)?;
     let replaces = existing
         .iter()
         .any(|c| c.provider == new.provider && c.model == new.model);
     if !replaces {
         ensure_room("custom_prices", existing.len(), limit)?;
     }
-    Ok(s.upsert_custom_price(user_id, new)?)
+    audited(s, workspace, &by.actor(), |c| {
+        let row = prices::upsert(c, workspace, new)?;
+        let audit = Audit {
+            action: "custom_price.set",
+            target_kind: "custom_price",
+            target_id: format!("{}/{}", row.provider, row.model),
+            details: serde_json::json!({
+                "input_micros": row.input_micros,
+                "output_micros": row.output_micros,
+                "cached_input_micros": row.cached_input_micros,
+                "cache_write_micros": row.cache_write_micros,
+                "batch_discount_pct": row.batch_discount_pct,
+            }),
+        };
+        Ok((row, audit))
+    })
 }
 
 /// Removes the account's price for `provider`/`model`; the catalog prices it again.
-pub fn remove_custom(s: &Store, user_id: i64, provider: &str, model: &str) -> Result<(), AppError> {
+pub fn remove_custom(
+    s: &Store,
+    workspace: WorkspaceId,
+    by: &Identity,
+    provider: &str,
+    model: &str,
+) -> Result<(), AppError> {
     // Nothing with a control character can have been stored (and PostgreSQL refuses NUL
     // in a query): no such price.
-    let stored = crate::app::input::check_text("provider", provider).is_ok()
-        && crate::app::input::check_text("model", model).is_ok()
-        && s.delete_custom_price(user_id, provider, model)?;
-    if stored {
-        Ok(())
-    } else {
-        Err(AppError::NotFound("custom price"))
+    if crate::app::input::check_text("provider", provider).is_err()
+        || crate::app::input::check_text("model", model).is_err()
+    {
+        return Err(AppError::NotFound("custom price"));
     }
+    audited(s, workspace, &by.actor(), |c| {
+        if !prices::delete(c, workspace, provider, model)? {
+            return Err(StoreError::NotFound);
+        }
+        let audit = Audit {
+            action: "custom_price.delete",
+            target_kind: "custom_price",
+            target_id: format!("{provider}/{model}"),
+            details: serde_json::json!({}),
+        };
+        Ok(((), audit))
+    })
+    .map_err(|e| e.or_not_found("custom price"))
 }

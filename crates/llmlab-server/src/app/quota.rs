@@ -4,6 +4,7 @@
 //! tenant, and checking it must not cost a database write per event. With several
 //! instances behind a balancer a user can send up to the quota to each.
 
+use llmlab_store::WorkspaceId;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -20,7 +21,7 @@ const RETAIN_ABOVE: usize = 10_000;
 /// worth.
 pub struct IngestQuota {
     per_minute: NonZeroU32,
-    limiter: DefaultKeyedRateLimiter<i64>,
+    limiter: DefaultKeyedRateLimiter<WorkspaceId>,
     /// Size at which idle users are dropped next: twice what a sweep left, so sweeps
     /// (which visit every user) stay rare however many users are active.
     sweep_at: AtomicUsize,
@@ -37,9 +38,9 @@ impl IngestQuota {
         })
     }
 
-    /// Takes `events` from `user_id`'s allowance: 429 with the wait until they fit, or
+    /// Takes `events` from `workspace`'s allowance: 429 with the wait until they fit, or
     /// 422 for a batch larger than a whole minute's allowance (no wait would help).
-    pub fn take(&self, user_id: i64, events: usize) -> Result<(), AppError> {
+    pub fn take(&self, workspace: WorkspaceId, events: usize) -> Result<(), AppError> {
         let Some(n) = u32::try_from(events).ok().and_then(NonZeroU32::new) else {
             return Ok(());
         };
@@ -48,7 +49,7 @@ impl IngestQuota {
             let next = (self.limiter.len() * 2).max(RETAIN_ABOVE);
             self.sweep_at.store(next, Ordering::Relaxed);
         }
-        match self.limiter.check_key_n(&user_id, n) {
+        match self.limiter.check_key_n(&workspace, n) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => {
                 let wait = not_until.wait_time_from(self.limiter.clock().now());

@@ -8,6 +8,7 @@
 //! - Switches and optimizations reprice the token mix of the last `days` days (default
 //!   30), normalised to a 30-day month.
 
+use llmlab_store::WorkspaceId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -42,13 +43,13 @@ pub struct Report {
 pub fn report(
     s: &Store,
     catalog: &Catalog,
-    user_id: i64,
+    workspace: WorkspaceId,
     anomalies: &AnomalyConfig,
     days: u32,
     now: DateTime<Utc>,
 ) -> Result<Report, AppError> {
-    let found = anomalies_for(s, user_id, anomalies, now)?;
-    let mixes = model_mixes(s, catalog, user_id, days, now)?;
+    let found = anomalies_for(s, workspace, anomalies, now)?;
+    let mixes = model_mixes(s, catalog, workspace, days, now)?;
     let switches = suggest_model_switches(catalog, &mixes, days, &SwitchConfig::default())?;
     let optimizations = find_optimizations(catalog, &mixes, days, &OptimizationConfig::default())?;
     let total_monthly_savings = total_potential_monthly_savings(&switches, &optimizations);
@@ -64,11 +65,11 @@ pub fn report(
 pub fn model_switches(
     s: &Store,
     catalog: &Catalog,
-    user_id: i64,
+    workspace: WorkspaceId,
     days: u32,
     now: DateTime<Utc>,
 ) -> Result<Vec<ModelSwitch>, AppError> {
-    let mixes = model_mixes(s, catalog, user_id, days, now)?;
+    let mixes = model_mixes(s, catalog, workspace, days, now)?;
     Ok(suggest_model_switches(
         catalog,
         &mixes,
@@ -99,7 +100,7 @@ fn days_filter(first: NaiveDate, last: NaiveDate) -> EventFilter {
 /// anomalous, and only for the days those anomalies are judged against.
 pub fn anomalies_for(
     store: &Store,
-    user_id: i64,
+    workspace: WorkspaceId,
     config: &AnomalyConfig,
     now: DateTime<Utc>,
 ) -> Result<Vec<Anomaly>, AppError> {
@@ -110,7 +111,7 @@ pub fn anomalies_for(
     let mut series = vec![DailyCost::new(first, Usd::ZERO)];
     series.extend(
         store
-            .slots(user_id, &days_filter(first, today), 86_400)?
+            .slots(workspace, &days_filter(first, today), 86_400)?
             .iter()
             .map(|r| DailyCost::new(utc_day(r.slot_start_micros), Usd::from_nanos(r.cost_nanos))),
     );
@@ -120,19 +121,19 @@ pub fn anomalies_for(
         return Ok(found);
     };
     let from = (earliest - Duration::days(i64::from(config.baseline_days))).max(first);
-    let breakdown = breakdown(store, user_id, &days_filter(from, today))?;
+    let breakdown = breakdown(store, workspace, &days_filter(from, today))?;
     Ok(detect_anomalies(&series, &breakdown, config)?)
 }
 
 /// Daily spend by model, provider and tag value.
 fn breakdown(
     store: &Store,
-    user_id: i64,
+    workspace: WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Vec<DailyBreakdown>, StoreError> {
     let mut breakdown = Vec::new();
     let mut per_provider: BTreeMap<(NaiveDate, String), Usd> = BTreeMap::new();
-    for r in store.daily_by_model(user_id, filter)? {
+    for r in store.daily_by_model(workspace, filter)? {
         let (day, cost) = (utc_day(r.day_start_micros), Usd::from_nanos(r.cost_nanos));
         let slot = per_provider.entry((day, r.provider.clone())).or_default();
         *slot = slot.saturating_add(cost);
@@ -147,8 +148,8 @@ fn breakdown(
             .into_iter()
             .map(|((day, p), cost)| DailyBreakdown::new(day, Dimension::provider(p), cost)),
     );
-    for key in store.tag_keys(user_id, filter, MAX_TAG_KEYS)? {
-        for r in store.daily_by_tag(user_id, filter, &key)? {
+    for key in store.tag_keys(workspace, filter, MAX_TAG_KEYS)? {
+        for r in store.daily_by_tag(workspace, filter, &key)? {
             breakdown.push(DailyBreakdown::new(
                 utc_day(r.day_start_micros),
                 Dimension::tag(key.clone(), r.value),
@@ -177,14 +178,14 @@ fn token_totals(r: &TokenMixRow) -> TokenTotals {
 fn model_mixes(
     store: &Store,
     catalog: &Catalog,
-    user_id: i64,
+    workspace: WorkspaceId,
     days: u32,
     now: DateTime<Utc>,
 ) -> Result<Vec<ModelMix>, StoreError> {
     let end = now.timestamp_micros();
     let filter = EventFilter::between(end - i64::from(days) * DAY_MICROS, end);
     let mut mixes: BTreeMap<(String, String), ModelMix> = BTreeMap::new();
-    for r in store.token_mix(user_id, &filter, None)? {
+    for r in store.token_mix(workspace, &filter, None)? {
         if r.model.starts_with("ft:") {
             continue;
         }
@@ -211,7 +212,7 @@ fn model_mixes(
             break;
         }
         let above = i64::try_from(threshold).unwrap_or(i64::MAX);
-        for r in store.token_mix(user_id, &filter, Some(above))? {
+        for r in store.token_mix(workspace, &filter, Some(above))? {
             if let Some(mix) = mixes.get_mut(&(r.provider.clone(), r.model.clone())) {
                 *mix = std::mem::take(mix).tracking_long_prompts(&[threshold]);
                 if let Some(long) = mix

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::{Bucket, Slot, Totals, fill_gaps, fold_slots};
 use llmlab_engine::period::{Granularity, Zone, max_buckets_between, slot_secs_for};
+use llmlab_store::WorkspaceId;
 use llmlab_store::{EventFilter, Store};
 
 use crate::app::AppError;
@@ -30,7 +31,7 @@ pub fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64
 /// to the buckets.
 pub fn summary(
     s: &Store,
-    user_id: i64,
+    workspace: WorkspaceId,
     filter: &EventFilter,
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     granularity: Granularity,
@@ -48,7 +49,7 @@ pub fn summary(
         ));
     }
     let slot_secs = u32::try_from(slot_secs_for(zone)).unwrap_or(900);
-    let rows = s.slots(user_id, filter, slot_secs)?;
+    let rows = s.slots(workspace, filter, slot_secs)?;
     let slots = rows.iter().map(|r| Slot {
         start: DateTime::from_timestamp_micros(r.slot_start_micros).unwrap_or_default(),
         totals: totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),

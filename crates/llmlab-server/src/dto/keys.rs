@@ -1,18 +1,23 @@
 //! API keys.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::access::KeyScope;
+use crate::access::{KeyScope, Scopes};
 
 /// `{name}` of a new API key.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewKeyRequest {
     /// A label for the key.
     pub name: String,
-    /// What the key may do (default `["ingest"]`). No key can manage the account.
+    /// What the key may do (default `["ingest"]`). No key can manage the workspace.
     pub scopes: Option<Vec<KeyScope>>,
+    /// Tags stamped on every event the key sends; the event's own tag wins on the same
+    /// key.
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 /// A freshly created API key: `key` is shown only here.
@@ -28,6 +33,10 @@ pub struct CreatedKey {
     pub prefix: String,
     /// What the key may do.
     pub scopes: Vec<KeyScope>,
+    /// Tags stamped on the key's events.
+    pub tags: BTreeMap<String, String>,
+    /// The user who created the key (`null` once they are gone).
+    pub created_by: Option<i64>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -43,6 +52,10 @@ pub struct KeyOut {
     pub prefix: String,
     /// What the key may do.
     pub scopes: Vec<KeyScope>,
+    /// Tags stamped on the key's events.
+    pub tags: BTreeMap<String, String>,
+    /// The user who created the key (`null` once they are gone).
+    pub created_by: Option<i64>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last time the key authenticated a request (updated at most once a minute).
@@ -54,4 +67,19 @@ pub struct KeyOut {
 pub struct KeyList {
     /// The user's keys.
     pub keys: Vec<KeyOut>,
+}
+
+impl From<llmlab_store::ApiKeyRow> for KeyOut {
+    fn from(r: llmlab_store::ApiKeyRow) -> KeyOut {
+        KeyOut {
+            id: r.id.get(),
+            name: r.name,
+            prefix: r.prefix,
+            scopes: Scopes::parse_stored(&r.scopes).list(),
+            tags: serde_json::from_str(&r.tags_json).unwrap_or_default(),
+            created_by: r.created_by.map(|u| u.get()),
+            created_at: r.created_at.and_utc(),
+            last_used_at: r.last_used_at.map(|t| t.and_utc()),
+        }
+    }
 }

@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod pricing;
 mod recs;
+mod workspaces;
 
 pub use auth::*;
 pub use budgets::*;
@@ -18,3 +19,4 @@ pub use health::*;
 pub use keys::*;
 pub use pricing::*;
 pub use recs::*;
+pub use workspaces::*;

@@ -4,12 +4,11 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{Duration, Utc};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Session;
+use crate::access::Person;
 use crate::app::accounts;
 use crate::app::blocking;
-use crate::auth::Credential;
 use crate::body::JsonBody;
-use crate::dto::{AuthResponse, Credentials, UserOut};
+use crate::dto::{AuthResponse, Credentials, MeOut, UserOut, WorkspaceOut};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,7 +21,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 
 fn user_out(u: llmlab_store::UserRow) -> UserOut {
     UserOut {
-        id: u.id,
+        id: u.id.get(),
         email: u.email,
         created_at: u.created_at.and_utc(),
     }
@@ -80,30 +79,29 @@ async fn login(
 /// Revokes the session token on every server sharing the database.
 #[utoipa::path(tag = "auth", responses((status = 204), (status = 401)), security(("bearer" = [])))]
 #[post("/auth/logout")]
-async fn logout(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
-    let who = who.into_inner();
-    match who.credential {
-        Credential::Session { jti, expires_at } => {
-            let user_id = who.user_id;
-            blocking(&state, move |s| {
-                accounts::log_out(s, user_id, &jti, expires_at)
-            })
-            .await?;
-            Ok(HttpResponse::NoContent().finish())
-        }
-        Credential::ApiKey { .. } => Err(ApiError::validation(
-            "authorization",
-            "logout ends a session token; delete an API key with DELETE /api/keys/{id}",
-        )),
-    }
+async fn logout(state: web::Data<AppState>, who: Person) -> Result<HttpResponse, ApiError> {
+    blocking(&state, move |s| {
+        accounts::log_out(s, who.user_id, &who.jti, who.expires_at)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The current user.
-#[utoipa::path(tag = "auth", responses((status = 200, body = UserOut), (status = 401)), security(("bearer" = [])))]
+#[utoipa::path(tag = "auth", responses((status = 200, body = MeOut), (status = 401)), security(("bearer" = [])))]
 #[get("/auth/me")]
-async fn me(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
-    let user = blocking(&state, move |s| s.find_user(who.user_id))
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("user no longer exists"))?;
-    Ok(HttpResponse::Ok().json(user_out(user)))
+async fn me(state: web::Data<AppState>, who: Person) -> Result<HttpResponse, ApiError> {
+    let (user, workspaces) = blocking(&state, move |s| accounts::me(s, who.user_id)).await?;
+    let user = user.ok_or_else(|| ApiError::unauthorized("user no longer exists"))?;
+    let UserOut {
+        id,
+        email,
+        created_at,
+    } = user_out(user);
+    Ok(HttpResponse::Ok().json(MeOut {
+        id,
+        email,
+        created_at,
+        workspaces: workspaces.into_iter().map(WorkspaceOut::from).collect(),
+    }))
 }

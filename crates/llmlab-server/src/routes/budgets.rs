@@ -8,7 +8,7 @@ use llmlab_engine::period::{Period, Zone};
 use llmlab_store::NewBudget;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::{Ingester, Reader, Session};
+use crate::access::{Admin, Checker, Member, Reader};
 use crate::app::blocking;
 use crate::app::budgets::{self as use_case, Evaluated};
 use crate::body::JsonBody;
@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::state::AppState;
 use crate::webhooks;
+use llmlab_store::BudgetId;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list)
@@ -37,7 +38,7 @@ fn budget_out(
     }: Evaluated,
 ) -> BudgetOut {
     BudgetOut {
-        id: b.id,
+        id: b.id.get(),
         name: b.name,
         amount_usd: Usd::from_nanos(b.amount_nanos),
         period: b.period,
@@ -67,7 +68,10 @@ fn budget_out(
 #[utoipa::path(tag = "budgets", responses((status = 200, body = BudgetList)), security(("bearer" = [])))]
 #[get("/budgets")]
 async fn list(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, ApiError> {
-    let found = blocking(&state, move |s| use_case::list(s, who.user_id, Utc::now())).await?;
+    let found = blocking(&state, move |s| {
+        use_case::list(s, who.workspace(), Utc::now())
+    })
+    .await?;
     let budgets = found.into_iter().map(budget_out).collect();
     Ok(HttpResponse::Ok().json(BudgetList { budgets }))
 }
@@ -159,14 +163,14 @@ fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
 #[post("/budgets")]
 async fn upsert(
     state: web::Data<AppState>,
-    who: Session,
+    who: Member,
     body: JsonBody<BudgetIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = body.0.id;
+    let id = body.0.id.map(BudgetId);
     let form = parse_budget(&state, body.0)?;
     let limits = state.settings.limits;
     let (budget, created) = blocking(&state, move |s| {
-        use_case::upsert(s, who.user_id, id, &form, limits, Utc::now())
+        use_case::upsert(s, who.workspace(), &who, id, &form, limits, Utc::now())
     })
     .await?;
     let body = budget_out(budget);
@@ -182,11 +186,14 @@ async fn upsert(
 #[delete("/budgets/{budget_id}")]
 async fn remove(
     state: web::Data<AppState>,
-    who: Session,
+    who: Member,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
-    blocking(&state, move |s| use_case::remove(s, who.user_id, id)).await?;
+    let id = BudgetId(id.parse().map_err(|_| ApiError::not_found("budget"))?);
+    blocking(&state, move |s| {
+        use_case::remove(s, who.workspace(), &who, id)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -196,7 +203,7 @@ async fn remove(
 #[get("/budgets/check")]
 async fn check(
     state: web::Data<AppState>,
-    who: Ingester,
+    who: Checker,
     q: Query<CheckQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let CheckQuery {
@@ -222,7 +229,7 @@ async fn check(
         .transpose()?;
     let found = blocking(&state, move |s| {
         let (provider, model) = (provider.as_deref(), model.as_deref());
-        use_case::check(s, who.user_id, provider, model, tag, Utc::now())
+        use_case::check(s, who.workspace(), provider, model, tag, Utc::now())
     })
     .await?;
     let response = CheckResponse {
@@ -231,7 +238,7 @@ async fn check(
             .budgets
             .into_iter()
             .map(|Evaluated { budget, evaluation }| CheckBudget {
-                id: budget.id,
+                id: budget.id.get(),
                 name: budget.name,
                 status: evaluation.status.as_str().into(),
                 remaining_usd: evaluation.remaining,
@@ -249,9 +256,9 @@ async fn alerts(
     who: Reader,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found("budget"))?;
+    let id = BudgetId(id.parse().map_err(|_| ApiError::not_found("budget"))?);
     let (rows, deliveries) =
-        blocking(&state, move |s| use_case::alerts(s, who.user_id, id)).await?;
+        blocking(&state, move |s| use_case::alerts(s, who.workspace(), id)).await?;
     let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryOut>> = Default::default();
     for d in deliveries {
         by_alert.entry(d.alert_id).or_default().push(DeliveryOut {
@@ -286,10 +293,15 @@ async fn alerts(
 /// The secret this user's webhook receivers verify deliveries with.
 #[utoipa::path(tag = "budgets", responses((status = 200, body = WebhookSecret)), security(("bearer" = [])))]
 #[get("/budgets/webhook-secret")]
-async fn webhook_secret(state: web::Data<AppState>, who: Session) -> HttpResponse {
-    HttpResponse::Ok().json(WebhookSecret {
-        secret: state.webhooks.secret_for(who.user_id),
+async fn webhook_secret(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, ApiError> {
+    let app = state.clone();
+    let secret = blocking(&state, move |s| {
+        use_case::webhook_secret(&app, s, who.workspace(), &who)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(WebhookSecret {
+        secret,
         header: "X-LLMLab-Signature",
         scheme: "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>",
-    })
+    }))
 }

@@ -48,7 +48,7 @@ async fn summary(
     let buckets = blocking(&state, move |s| {
         reports::summary(
             s,
-            who.user_id,
+            who.workspace(),
             &range.filter,
             (start, end),
             granularity,
@@ -94,7 +94,7 @@ async fn by_provider(
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let rows = blocking(&state, move |s| {
-        s.cost_by_provider(who.user_id, &range.filter)
+        s.cost_by_provider(who.workspace(), &range.filter)
     })
     .await?;
     let total: Usd = rows.iter().map(|r| Usd::from_nanos(r.cost_nanos)).sum();
@@ -128,7 +128,7 @@ async fn top_models(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let limit = query::int("limit", top.0.limit.as_deref(), 10, 1, 1000)? as u32;
     let rows = blocking(&state, move |s| {
-        s.top_models(who.user_id, &range.filter, limit)
+        s.top_models(who.workspace(), &range.filter, limit)
     })
     .await?;
     let models = rows
@@ -167,7 +167,7 @@ async fn by_tag(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let k = key.clone();
     let rows = blocking(&state, move |s| {
-        s.cost_by_tag(who.user_id, &range.filter, &k)
+        s.cost_by_tag(who.workspace(), &range.filter, &k)
     })
     .await?;
     let values = rows
@@ -189,7 +189,7 @@ async fn estimate(
     who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let priced = ingest::estimate(&state, &who, body.0).await?;
+    let priced = ingest::estimate(&state, who.tenant(), body.0).await?;
     let b = priced.cost.breakdown;
     Ok(HttpResponse::Ok().json(Estimate {
         cost_usd: priced.cost.total,

@@ -61,7 +61,7 @@ async fn track(
     who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let tracked = ingest::track(&state, &who, body.0).await?;
+    let tracked = ingest::track(&state, who.tenant(), body.0).await?;
     let out = event_out(tracked.row);
     Ok(if tracked.duplicate {
         HttpResponse::Ok().json(out)
@@ -79,7 +79,7 @@ async fn batch(
     who: Ingester,
     body: JsonBody<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcomes = ingest::batch(&state, &who, body.0.events).await?;
+    let outcomes = ingest::batch(&state, who.tenant(), body.0.events).await?;
     let count = |status| outcomes.iter().filter(|o| o.status == status).count();
     let (accepted, duplicates, rejected) = (
         count(ItemStatus::Accepted),
@@ -134,7 +134,7 @@ async fn list(
         })
         .transpose()?;
     let page = blocking(&state, move |s| {
-        s.list_events(who.user_id, &range.filter, cursor, limit)
+        s.list_events(who.workspace(), &range.filter, cursor, limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(EventPage {
@@ -203,7 +203,7 @@ async fn export(
     let filter = std::sync::Arc::new(range.filter);
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();
-    let user_id = who.user_id;
+    let user_id = who.workspace();
     let first = blocking(&state, move |s| s.list_events(user_id, &f, None, 1000)).await?;
     let start = futures_util::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(CSV_HEADER.as_bytes()))

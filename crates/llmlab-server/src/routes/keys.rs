@@ -3,7 +3,9 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::{Scopes, Session};
+use llmlab_store::ApiKeyId;
+
+use crate::access::{Member, Scopes};
 use crate::app::blocking;
 use crate::app::keys;
 use crate::body::JsonBody;
@@ -20,7 +22,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[post("/keys")]
 async fn create(
     state: web::Data<AppState>,
-    who: Session,
+    who: Member,
     body: JsonBody<NewKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.0.name.trim().to_string();
@@ -38,38 +40,33 @@ async fn create(
         }
         Some(asked) => Scopes::of(&asked),
     };
+    let tags = body.0.tags.unwrap_or_default();
+    crate::app::ingest::validate_tags(&tags)?;
     let limit = state.settings.limits.api_keys;
+    let spec = keys::KeySpec { name, scopes, tags };
     let created = blocking(&state, move |s| {
-        keys::create(s, who.user_id, name, scopes, limit)
+        keys::create(s, who.workspace(), &who, spec, limit)
     })
     .await?;
-    let row = created.row;
+    let key = KeyOut::from(created.row);
     Ok(HttpResponse::Created().json(CreatedKey {
-        id: row.id,
-        name: row.name,
+        id: key.id,
+        name: key.name,
         key: created.key,
-        prefix: row.prefix,
-        scopes: scopes.list(),
-        created_at: row.created_at.and_utc(),
+        prefix: key.prefix,
+        scopes: key.scopes,
+        tags: key.tags,
+        created_by: key.created_by,
+        created_at: key.created_at,
     }))
 }
 
 /// Lists the user's API keys (never the keys themselves).
 #[utoipa::path(tag = "keys", responses((status = 200, body = KeyList)), security(("bearer" = [])))]
 #[get("/keys")]
-async fn list(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
-    let rows = blocking(&state, move |s| s.list_api_keys(who.user_id)).await?;
-    let keys = rows
-        .into_iter()
-        .map(|r| KeyOut {
-            id: r.id,
-            name: r.name,
-            prefix: r.prefix,
-            scopes: Scopes::parse_stored(&r.scopes).list(),
-            created_at: r.created_at.and_utc(),
-            last_used_at: r.last_used_at.map(|t| t.and_utc()),
-        })
-        .collect();
+async fn list(state: web::Data<AppState>, who: Member) -> Result<HttpResponse, ApiError> {
+    let rows = blocking(&state, move |s| s.list_api_keys(who.workspace())).await?;
+    let keys = rows.into_iter().map(KeyOut::from).collect();
     Ok(HttpResponse::Ok().json(KeyList { keys }))
 }
 
@@ -78,10 +75,10 @@ async fn list(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, 
 #[delete("/keys/{id}")]
 async fn remove(
     state: web::Data<AppState>,
-    who: Session,
+    who: Member,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found("API key"))?;
-    blocking(&state, move |s| keys::remove(s, who.user_id, id)).await?;
+    let id = ApiKeyId(id.parse().map_err(|_| ApiError::not_found("API key"))?);
+    blocking(&state, move |s| keys::remove(s, who.workspace(), &who, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod keys;
 pub mod pricing;
 pub mod recommendations;
+pub mod workspaces;
 
 /// Every `/api` route.
 pub fn config(cfg: &mut ServiceConfig) {
@@ -21,4 +22,5 @@ pub fn config(cfg: &mut ServiceConfig) {
     budgets::config(cfg);
     pricing::config(cfg);
     recommendations::config(cfg);
+    workspaces::config(cfg);
 }

@@ -6,7 +6,7 @@ use llmlab_store::{CustomPriceRow, NewCustomPrice};
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::Session;
+use crate::access::{Admin, Viewer};
 use crate::app::blocking;
 use crate::app::pricing;
 use crate::body::JsonBody;
@@ -129,7 +129,7 @@ fn path_part(field: &str, s: &str) -> Result<String, ApiError> {
 #[put("/pricing/custom/{provider}/{model:.*}")]
 async fn put_custom(
     state: web::Data<AppState>,
-    who: Session,
+    who: Admin,
     path: web::Path<(String, String)>,
     body: JsonBody<PriceFields>,
 ) -> Result<HttpResponse, ApiError> {
@@ -166,7 +166,7 @@ async fn put_custom(
     };
     let limit = state.settings.limits.custom_prices;
     let row = blocking(&state, move |s| {
-        pricing::set_custom(s, who.user_id, &new, limit)
+        pricing::set_custom(s, who.workspace(), &who, &new, limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(custom_out(row)))
@@ -175,8 +175,8 @@ async fn put_custom(
 /// This user's custom prices.
 #[utoipa::path(tag = "pricing", responses((status = 200, body = CustomPriceList)), security(("bearer" = [])))]
 #[get("/pricing/custom")]
-async fn list_custom(state: web::Data<AppState>, who: Session) -> Result<HttpResponse, ApiError> {
-    let rows = blocking(&state, move |s| s.list_custom_prices(who.user_id)).await?;
+async fn list_custom(state: web::Data<AppState>, who: Viewer) -> Result<HttpResponse, ApiError> {
+    let rows = blocking(&state, move |s| s.list_custom_prices(who.workspace())).await?;
     Ok(HttpResponse::Ok().json(CustomPriceList {
         prices: rows.into_iter().map(custom_out).collect(),
     }))
@@ -188,7 +188,7 @@ async fn list_custom(state: web::Data<AppState>, who: Session) -> Result<HttpRes
 #[delete("/pricing/custom/{provider}/{model:.*}")]
 async fn delete_custom(
     state: web::Data<AppState>,
-    who: Session,
+    who: Admin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (provider, model) = path.into_inner();
@@ -197,7 +197,7 @@ async fn delete_custom(
         model.trim().to_ascii_lowercase(),
     );
     blocking(&state, move |s| {
-        pricing::remove_custom(s, who.user_id, &provider, &model)
+        pricing::remove_custom(s, who.workspace(), &who, &provider, &model)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -35,7 +35,7 @@ async fn all(
     let now = Utc::now();
     let catalog = state.catalog.clone();
     let found = blocking(&state, move |s| {
-        use_case::report(s, &catalog, who.user_id, &anomaly_config, days, now)
+        use_case::report(s, &catalog, who.workspace(), &anomaly_config, days, now)
     })
     .await?;
     Ok(HttpResponse::Ok().json(Recommendations {
@@ -64,7 +64,7 @@ async fn anomalies(
     let config = anomaly_config(&q.0)?;
     let now = Utc::now();
     let found = blocking(&state, move |s| {
-        use_case::anomalies_for(s, who.user_id, &config, now)
+        use_case::anomalies_for(s, who.workspace(), &config, now)
     })
     .await?;
     Ok(HttpResponse::Ok().json(AnomalyList {
@@ -88,7 +88,7 @@ async fn model_switching(
     let now = Utc::now();
     let catalog = state.catalog.clone();
     let switches = blocking(&state, move |s| {
-        use_case::model_switches(s, &catalog, who.user_id, days, now)
+        use_case::model_switches(s, &catalog, who.workspace(), days, now)
     })
     .await?;
     Ok(HttpResponse::Ok().json(ModelSwitchList {

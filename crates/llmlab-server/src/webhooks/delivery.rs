@@ -37,7 +37,7 @@ impl Payload {
         Payload {
             event: "budget.alert",
             alert_id: alert.id,
-            budget_id: alert.budget_id,
+            budget_id: alert.budget_id.get(),
             budget_name: budget.name.clone(),
             level: alert.level.clone(),
             spent_usd: Usd::from_nanos(alert.spent_nanos),
@@ -115,7 +115,7 @@ async fn receiver(
     state: &web::Data<AppState>,
     alert: &AlertRow,
 ) -> Option<(llmlab_store::BudgetRow, String)> {
-    let (user_id, budget_id, id) = (alert.user_id, alert.budget_id, alert.id);
+    let (user_id, budget_id, id) = (alert.workspace_id, alert.budget_id, alert.id);
     let budget = match blocking(state, move |s| s.get_budget(user_id, budget_id)).await {
         Ok(b) => b,
         // Deleted with its alerts meanwhile; nothing left to deliver.
@@ -150,7 +150,7 @@ async fn post(
     attempted_at: DateTime<Utc>,
 ) -> (Option<u16>, Option<String>) {
     let sig = signature(
-        &state.webhooks.secret_for(alert.user_id),
+        &state.webhooks.secret_for(alert.workspace_id),
         attempted_at.timestamp(),
         &body,
     );

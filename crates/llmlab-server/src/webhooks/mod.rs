@@ -25,6 +25,7 @@ mod signature;
 mod target;
 mod worker;
 
+use llmlab_store::WorkspaceId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,10 +91,12 @@ impl Webhooks {
 
     /// The secret `user_id`'s receivers check signatures with. Per user, so one tenant
     /// cannot sign deliveries another tenant's receiver accepts.
-    pub fn secret_for(&self, user_id: i64) -> String {
+    pub fn secret_for(&self, workspace: WorkspaceId) -> String {
         format!(
             "whsec_{}",
-            hmac_hex(&self.key, &[format!("user:{user_id}").as_bytes()])
+            // `user:` because each workspace made by the upgrade took its user's id:
+            // their receivers keep the secret they were given.
+            hmac_hex(&self.key, &[format!("user:{workspace}").as_bytes()])
         )
     }
 
@@ -155,10 +158,10 @@ mod tests {
     fn secrets_differ_per_user_and_key() {
         let a = Webhooks::new(&settings(), "session-secret-one-0123456789abcdef");
         let b = Webhooks::new(&settings(), "session-secret-two-0123456789abcdef");
-        assert_ne!(a.secret_for(1), a.secret_for(2));
-        assert_ne!(a.secret_for(1), b.secret_for(1));
-        assert_eq!(a.secret_for(1), a.secret_for(1));
-        assert!(a.secret_for(1).starts_with("whsec_"));
+        assert_ne!(a.secret_for(WorkspaceId(1)), a.secret_for(WorkspaceId(2)));
+        assert_ne!(a.secret_for(WorkspaceId(1)), b.secret_for(WorkspaceId(1)));
+        assert_eq!(a.secret_for(WorkspaceId(1)), a.secret_for(WorkspaceId(1)));
+        assert!(a.secret_for(WorkspaceId(1)).starts_with("whsec_"));
     }
 
     #[test]

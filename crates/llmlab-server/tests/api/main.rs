@@ -10,6 +10,7 @@ mod receiver;
 mod recs;
 mod tests;
 mod webhooks;
+mod workspaces;
 
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -121,10 +122,26 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Response {
+        self.call_in(None, method, path, token, body)
+    }
+
+    /// [`TestApp::call`] acting in `workspace` (`X-LLMLab-Workspace`).
+    pub fn call_in(
+        &self,
+        workspace: Option<i64>,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
         let bearer = token.map(|t| format!("Bearer {t}"));
+        let named = workspace.map(|w| w.to_string());
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(b) = &bearer {
             headers.push(("Authorization", b));
+        }
+        if let Some(w) = &named {
+            headers.push(("X-LLMLab-Workspace", w));
         }
         let bytes = match body {
             Some(b) => {

@@ -6,6 +6,7 @@ mod plan;
 mod rows;
 mod store;
 
+use crate::WorkspaceId;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 
@@ -30,7 +31,7 @@ pub const DAY_MICROS: i64 = 86_400_000_000;
 /// Cost, calls and token sums of the matching events.
 pub fn totals(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Totals, StoreError> {
     let backend = conn.backend();
@@ -40,7 +41,7 @@ pub fn totals(
         sql.push(&src.sum("cached_input_tokens")).push(", ");
         sql.push(&src.sum("cache_write_tokens")).push(", ");
         sql.push(&src.sum("reasoning_tokens"));
-        push_from(&mut sql, src, user_id, part, None);
+        push_from(&mut sql, src, workspace_id, part, None);
         sql
     })?;
     Ok(parts.into_iter().fold(Totals::default(), |mut t, p| {
@@ -59,7 +60,7 @@ pub fn totals(
 /// scope and period.
 pub fn spend(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
 ) -> Result<i64, StoreError> {
     #[derive(QueryableByName)]
@@ -71,7 +72,7 @@ pub fn spend(
     let parts: Vec<Spend> = run(conn, filter, Allow::Totals, |src, part| {
         let mut sql = Sql::new(backend);
         sql.push("SELECT ").push(&src.sum("cost_nanos"));
-        push_from(&mut sql, src, user_id, part, None);
+        push_from(&mut sql, src, workspace_id, part, None);
         sql
     })?;
     Ok(parts.iter().map(|p| p.cost_nanos).sum())
@@ -82,7 +83,7 @@ pub fn spend(
 /// time zone.
 pub fn slots(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
     slot_secs: u32,
 ) -> Result<Vec<SlotRow>, StoreError> {
@@ -99,7 +100,7 @@ pub fn slots(
         sql.push("SELECT ");
         push_floor(&mut sql, src.ts(), width);
         sql.push(" AS slot_start_micros, ").push(&src.totals());
-        push_from(&mut sql, src, user_id, part, None);
+        push_from(&mut sql, src, workspace_id, part, None);
         sql.push(" GROUP BY 1");
         sql
     })?;
@@ -109,7 +110,7 @@ pub fn slots(
 /// Totals per provider, costliest first.
 pub fn by_provider(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Vec<GroupTotals>, StoreError> {
     let backend = conn.backend();
@@ -119,7 +120,7 @@ pub fn by_provider(
             .push(src.p())
             .push("provider AS provider, ");
         sql.push(&src.totals());
-        push_from(&mut sql, src, user_id, part, None);
+        push_from(&mut sql, src, workspace_id, part, None);
         sql.push(" GROUP BY 1");
         sql
     })?;
@@ -135,7 +136,7 @@ pub fn by_provider(
 /// Totals per `(provider, resolved_model)`, costliest first, at most `limit` rows.
 pub fn top_models(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
     limit: u32,
 ) -> Result<Vec<ModelTotals>, StoreError> {
@@ -147,7 +148,7 @@ pub fn top_models(
             .push("provider AS provider, ");
         sql.push(src.p()).push("resolved_model AS model, ");
         sql.push(&src.totals());
-        push_from(&mut sql, src, user_id, part, None);
+        push_from(&mut sql, src, workspace_id, part, None);
         sql.push(" GROUP BY 1, 2");
         sql
     })?;
@@ -167,7 +168,7 @@ pub fn top_models(
 /// not counted.
 pub fn by_tag(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
     key: &str,
 ) -> Result<Vec<TagTotals>, StoreError> {
@@ -185,7 +186,7 @@ pub fn by_tag(
                 .push(", ")
                 .push(src.calls())
                 .push(" AS calls");
-            push_from(sql, src, user_id, part, Some(key));
+            push_from(sql, src, workspace_id, part, Some(key));
             sql.push(" GROUP BY 1");
         },
     )?;
@@ -198,7 +199,7 @@ pub fn by_tag(
 /// series anomaly attribution reads.
 pub fn daily_by_model(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Vec<DailyModelRow>, StoreError> {
     let backend = conn.backend();
@@ -212,7 +213,7 @@ pub fn daily_by_model(
         sql.push(src.p()).push("resolved_model AS model, ");
         sql.push(&src.sum("cost_nanos")).push(", ");
         sql.push(src.calls()).push(" AS calls");
-        push_from(&mut sql, src, user_id, part, None);
+        push_from(&mut sql, src, workspace_id, part, None);
         sql.push(" GROUP BY 1, 2, 3");
         sql
     })?;
@@ -224,7 +225,7 @@ pub fn daily_by_model(
 /// Cost and calls per UTC day and value of tag `key`, oldest day first.
 pub fn daily_by_tag(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
     key: &str,
 ) -> Result<Vec<DailyTagRow>, StoreError> {
@@ -246,7 +247,7 @@ pub fn daily_by_tag(
                 .push(", ")
                 .push(src.calls())
                 .push(" AS calls");
-            push_from(sql, src, user_id, part, Some(key));
+            push_from(sql, src, workspace_id, part, Some(key));
             sql.push(" GROUP BY 1, 2");
         },
     )?;
@@ -260,7 +261,7 @@ pub fn daily_by_tag(
 /// long-context tier reprices (read from the events: rollups do not split by prompt size).
 pub fn token_mix(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
     prompts_above: Option<i64>,
 ) -> Result<Vec<TokenMixRow>, StoreError> {
@@ -295,7 +296,7 @@ pub fn token_mix(
             "CAST(MAX(r.max_input_tokens) AS BIGINT)"
         })
         .push(" AS max_input_tokens");
-        push_from(&mut sql, src, user_id, part, None);
+        push_from(&mut sql, src, workspace_id, part, None);
         if let Some(threshold) = prompts_above {
             sql.push(" AND e.input_tokens > ").int(threshold);
         }
@@ -313,7 +314,7 @@ pub fn token_mix(
 /// however many rows each key has.
 pub fn tag_keys(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
     limit: u32,
 ) -> Result<Vec<String>, StoreError> {
@@ -323,13 +324,13 @@ pub fn tag_keys(
         key: String,
     }
     let mut sql = Sql::new(conn.backend());
-    sql.push("WITH RECURSIVE k (key) AS (SELECT MIN(key) FROM tag_rollups WHERE user_id = ")
-        .int(user_id)
-        .push(" UNION ALL SELECT (SELECT MIN(t.key) FROM tag_rollups t WHERE t.user_id = ")
-        .int(user_id)
+    sql.push("WITH RECURSIVE k (key) AS (SELECT MIN(key) FROM tag_rollups WHERE workspace_id = ")
+        .int(workspace_id.get())
+        .push(" UNION ALL SELECT (SELECT MIN(t.key) FROM tag_rollups t WHERE t.workspace_id = ")
+        .int(workspace_id.get())
         .push(" AND t.key > k.key) FROM k WHERE k.key IS NOT NULL) ")
-        .push("SELECT k.key AS key FROM k WHERE k.key IS NOT NULL AND EXISTS (SELECT 1 FROM tag_rollups r WHERE r.user_id = ")
-        .int(user_id)
+        .push("SELECT k.key AS key FROM k WHERE k.key IS NOT NULL AND EXISTS (SELECT 1 FROM tag_rollups r WHERE r.workspace_id = ")
+        .int(workspace_id.get())
         .push(" AND r.key = k.key");
     if let Some(start) = filter.start_micros {
         sql.push(" AND r.slot >= ").int(rollups::slot_of(start));

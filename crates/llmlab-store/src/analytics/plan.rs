@@ -1,6 +1,7 @@
 //! Planning: which parts of a range rollups answer and which the raw events, and the
 //! SQL fragments every aggregate shares.
 
+use crate::WorkspaceId;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
@@ -146,7 +147,7 @@ pub(super) fn plan<'a>(filter: &'a EventFilter, allow: Allow<'a>) -> Vec<(Src<'a
 pub(super) fn push_from(
     sql: &mut Sql,
     src: Src<'_>,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
     group_key: Option<&str>,
 ) {
@@ -159,11 +160,11 @@ pub(super) fn push_from(
                     sql.push("WHERE ");
                 }
             }
-            filter.push_where(sql, user_id);
+            filter.push_where(sql, workspace_id);
         }
         Src::Models => {
-            sql.push(" FROM event_rollups r WHERE r.user_id = ")
-                .int(user_id);
+            sql.push(" FROM event_rollups r WHERE r.workspace_id = ")
+                .int(workspace_id.get());
             push_slot_range(sql, filter);
             if let Some(provider) = &filter.provider {
                 sql.push(" AND r.provider = ").text(provider);
@@ -173,8 +174,8 @@ pub(super) fn push_from(
             }
         }
         Src::Tags { key, value } => {
-            sql.push(" FROM tag_rollups r WHERE r.user_id = ")
-                .int(user_id)
+            sql.push(" FROM tag_rollups r WHERE r.workspace_id = ")
+                .int(workspace_id.get())
                 .push(" AND r.key = ")
                 .text(key);
             if let Some(value) = value {
@@ -195,7 +196,7 @@ pub(super) fn push_slot_range(sql: &mut Sql, filter: &EventFilter) {
 }
 
 /// `JOIN event_tags g … WHERE `: each selected event's row for tag `key`, found by the
-/// tag table's primary key `(event_id, key)`, so the events' `(user_id, ts)` index drives
+/// tag table's primary key `(event_id, key)`, so the events' `(workspace_id, ts)` index drives
 /// the query (a tag-index scan over all of a key's values is far slower).
 pub(super) fn push_tag_join(sql: &mut Sql, key: &str) {
     sql.push("JOIN event_tags g ON g.event_id = e.id AND g.key = ")

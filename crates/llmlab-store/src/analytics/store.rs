@@ -4,86 +4,90 @@ use super::*;
 
 impl Store {
     /// See [`analytics::spend`](spend).
-    pub fn spend(&self, user_id: i64, filter: &EventFilter) -> Result<i64, StoreError> {
-        self.with_conn(|c| spend(c, user_id, filter))
+    pub fn spend(
+        &self,
+        workspace_id: WorkspaceId,
+        filter: &EventFilter,
+    ) -> Result<i64, StoreError> {
+        self.with_conn(|c| spend(c, workspace_id, filter))
     }
 
     /// See [`analytics::slots`](slots).
     pub fn slots(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
         slot_secs: u32,
     ) -> Result<Vec<SlotRow>, StoreError> {
-        self.with_conn(|c| slots(c, user_id, filter, slot_secs))
+        self.with_conn(|c| slots(c, workspace_id, filter, slot_secs))
     }
 
     /// See [`analytics::by_provider`](by_provider).
     pub fn cost_by_provider(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
     ) -> Result<Vec<GroupTotals>, StoreError> {
-        self.with_conn(|c| by_provider(c, user_id, filter))
+        self.with_conn(|c| by_provider(c, workspace_id, filter))
     }
 
     /// See [`analytics::top_models`](top_models).
     pub fn top_models(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
         limit: u32,
     ) -> Result<Vec<ModelTotals>, StoreError> {
-        self.with_conn(|c| top_models(c, user_id, filter, limit))
+        self.with_conn(|c| top_models(c, workspace_id, filter, limit))
     }
 
     /// See [`analytics::by_tag`](by_tag).
     pub fn cost_by_tag(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
         key: &str,
     ) -> Result<Vec<TagTotals>, StoreError> {
-        self.with_conn(|c| by_tag(c, user_id, filter, key))
+        self.with_conn(|c| by_tag(c, workspace_id, filter, key))
     }
 
     /// See [`analytics::daily_by_model`](daily_by_model).
     pub fn daily_by_model(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
     ) -> Result<Vec<DailyModelRow>, StoreError> {
-        self.with_conn(|c| daily_by_model(c, user_id, filter))
+        self.with_conn(|c| daily_by_model(c, workspace_id, filter))
     }
 
     /// See [`analytics::daily_by_tag`](daily_by_tag).
     pub fn daily_by_tag(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
         key: &str,
     ) -> Result<Vec<DailyTagRow>, StoreError> {
-        self.with_conn(|c| daily_by_tag(c, user_id, filter, key))
+        self.with_conn(|c| daily_by_tag(c, workspace_id, filter, key))
     }
 
     /// See [`analytics::token_mix`](token_mix).
     pub fn token_mix(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
         prompts_above: Option<i64>,
     ) -> Result<Vec<TokenMixRow>, StoreError> {
-        self.with_conn(|c| token_mix(c, user_id, filter, prompts_above))
+        self.with_conn(|c| token_mix(c, workspace_id, filter, prompts_above))
     }
 
     /// See [`analytics::tag_keys`](tag_keys).
     pub fn tag_keys(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        self.with_conn(|c| tag_keys(c, user_id, filter, limit))
+        self.with_conn(|c| tag_keys(c, workspace_id, filter, limit))
     }
 }
 

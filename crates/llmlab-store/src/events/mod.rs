@@ -3,6 +3,7 @@
 
 mod write;
 
+use crate::WorkspaceId;
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -22,7 +23,7 @@ pub struct EventRow {
     /// Primary key.
     pub id: i64,
     /// Owner.
-    pub user_id: i64,
+    pub workspace_id: WorkspaceId,
     /// The client's idempotency key, unique per user.
     pub event_id: Option<String>,
     /// Provider id (`openai`, `anthropic`, …).
@@ -128,15 +129,15 @@ impl InsertOutcome {
     }
 }
 
-/// Event `id` of `user_id`.
+/// Event `id` of `workspace_id`.
 pub fn find(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     id: i64,
 ) -> Result<Option<EventRow>, StoreError> {
     Ok(events::table
         .filter(events::id.eq(id))
-        .filter(events::user_id.eq(user_id))
+        .filter(events::workspace_id.eq(workspace_id))
         .select(EventRow::as_select())
         .first(conn)
         .optional()?)
@@ -167,9 +168,9 @@ impl EventFilter {
         }
     }
 
-    /// Appends `e.user_id = … AND …` for this filter to `sql` (the events table is `e`).
-    pub(crate) fn push_where(&self, sql: &mut Sql, user_id: i64) {
-        sql.push("e.user_id = ").int(user_id);
+    /// Appends `e.workspace_id = … AND …` for this filter to `sql` (the events table is `e`).
+    pub(crate) fn push_where(&self, sql: &mut Sql, workspace_id: WorkspaceId) {
+        sql.push("e.workspace_id = ").int(workspace_id.get());
         if let Some(start) = self.start_micros {
             sql.push(" AND e.ts >= ").int(start);
         }
@@ -183,9 +184,9 @@ impl EventFilter {
             sql.push(" AND e.resolved_model = ").text(model);
         }
         for (key, value) in &self.tags {
-            // event_tags repeats user_id and ts so this subquery is one index range scan.
-            sql.push(" AND e.id IN (SELECT t.event_id FROM event_tags t WHERE t.user_id = ")
-                .int(user_id)
+            // event_tags repeats workspace_id and ts so this subquery is one index range scan.
+            sql.push(" AND e.id IN (SELECT t.event_id FROM event_tags t WHERE t.workspace_id = ")
+                .int(workspace_id.get())
                 .push(" AND t.key = ")
                 .text(key)
                 .push(" AND t.value = ")
@@ -240,7 +241,7 @@ pub struct EventPage {
 /// The columns a stored event is written with, in the one order every statement lists
 /// them (`id` and `created_at` aside: each statement says where they come from).
 pub(crate) const COLUMNS: [&str; 17] = [
-    "user_id",
+    "workspace_id",
     "event_id",
     "provider",
     "model",
@@ -272,11 +273,11 @@ pub(crate) fn column_list(prefix: &str) -> String {
 static EVENT_COLUMNS: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("e.id, {}, e.created_at", column_list("e.")));
 
-/// Up to `limit` (at least 1) events of `user_id` matching `filter`, newest first,
+/// Up to `limit` (at least 1) events of `workspace_id` matching `filter`, newest first,
 /// starting after `after`.
 pub fn list(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     filter: &EventFilter,
     after: Option<EventCursor>,
     limit: u32,
@@ -286,7 +287,7 @@ pub fn list(
     sql.push("SELECT ")
         .push(&EVENT_COLUMNS)
         .push(" FROM events e WHERE ");
-    filter.push_where(&mut sql, user_id);
+    filter.push_where(&mut sql, workspace_id);
     if let Some(cursor) = after {
         sql.push(" AND (e.ts, e.id) < (")
             .int(cursor.ts)
@@ -313,34 +314,38 @@ impl Store {
     /// See [`events::insert_event`](insert_event).
     pub fn insert_event(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         event: &NewEvent,
     ) -> Result<(EventRow, InsertOutcome), StoreError> {
-        self.write(|c| insert_event(c, user_id, event))
+        self.write(|c| insert_event(c, workspace_id, event))
     }
 
     /// See [`events::insert_batch`](insert_batch).
     pub fn insert_batch(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         batch: &[NewEvent],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        self.write(|c| insert_batch(c, user_id, batch))
+        self.write(|c| insert_batch(c, workspace_id, batch))
     }
 
     /// See [`events::find`](find).
-    pub fn event(&self, user_id: i64, id: i64) -> Result<Option<EventRow>, StoreError> {
-        self.with_conn(|c| find(c, user_id, id))
+    pub fn event(
+        &self,
+        workspace_id: WorkspaceId,
+        id: i64,
+    ) -> Result<Option<EventRow>, StoreError> {
+        self.with_conn(|c| find(c, workspace_id, id))
     }
 
     /// See [`events::list`](list).
     pub fn list_events(
         &self,
-        user_id: i64,
+        workspace_id: WorkspaceId,
         filter: &EventFilter,
         after: Option<EventCursor>,
         limit: u32,
     ) -> Result<EventPage, StoreError> {
-        self.with_conn(|c| list(c, user_id, filter, after, limit))
+        self.with_conn(|c| list(c, workspace_id, filter, after, limit))
     }
 }

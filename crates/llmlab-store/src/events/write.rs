@@ -1,6 +1,7 @@
 //! The write path: one event or a batch, with its tags, rollups and the account's totals,
 //! idempotent on `(user, event_id)`.
 
+use crate::WorkspaceId;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
@@ -24,7 +25,7 @@ const LOOKUP_CHUNK: usize = 1_000;
 #[derive(Insertable)]
 #[diesel(table_name = events, treat_none_as_default_value = false)]
 struct EventInsert<'a> {
-    user_id: i64,
+    workspace_id: WorkspaceId,
     event_id: Option<&'a str>,
     provider: &'a str,
     model: &'a str,
@@ -46,12 +47,12 @@ struct EventInsert<'a> {
 
 impl<'a> EventInsert<'a> {
     fn new(
-        user_id: i64,
+        workspace_id: WorkspaceId,
         e: &'a NewEvent,
         created_at: NaiveDateTime,
     ) -> Result<EventInsert<'a>, StoreError> {
         Ok(EventInsert {
-            user_id,
+            workspace_id,
             event_id: e.event_id.as_deref(),
             provider: &e.provider,
             model: &e.model,
@@ -80,7 +81,7 @@ impl<'a> EventInsert<'a> {
 #[diesel(table_name = event_tags, treat_none_as_default_value = false)]
 struct TagInsert<'a> {
     event_id: i64,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     key: &'a str,
     value: &'a str,
     ts: i64,
@@ -119,10 +120,10 @@ fn allocate_ids(conn: &mut AnyConnection, n: usize) -> Result<Vec<i64>, StoreErr
     }
 }
 
-/// Stores `batch` for `user_id`; runs inside [`write_tx`]. See [`insert_batch`].
+/// Stores `batch` for `workspace_id`; runs inside [`write_tx`]. See [`insert_batch`].
 pub(crate) fn insert_all(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     batch: &[NewEvent],
     created_at: NaiveDateTime,
 ) -> Result<Vec<InsertOutcome>, StoreError> {
@@ -151,7 +152,7 @@ pub(crate) fn insert_all(
     };
     let rows = unique
         .iter()
-        .map(|&i| EventInsert::new(user_id, &batch[i], created_at))
+        .map(|&i| EventInsert::new(workspace_id, &batch[i], created_at))
         .collect::<Result<Vec<_>, StoreError>>()?;
 
     let mut returned: Vec<i64> = Vec::with_capacity(rows.len());
@@ -169,7 +170,7 @@ pub(crate) fn insert_all(
                     .collect::<Result<Vec<_>, StoreError>>()?;
                 diesel::insert_into(events::table)
                     .values(values)
-                    .on_conflict((events::user_id, events::event_id))
+                    .on_conflict((events::workspace_id, events::event_id))
                     .do_nothing()
                     .returning(events::id)
                     .get_results(c)?
@@ -196,7 +197,7 @@ pub(crate) fn insert_all(
         .collect();
     for keys in conflicting.chunks(LOOKUP_CHUNK) {
         let found: Vec<(Option<String>, i64)> = with_backend!(&mut *conn, |c| events::table
-            .filter(events::user_id.eq(user_id))
+            .filter(events::workspace_id.eq(workspace_id))
             .filter(events::event_id.eq_any(keys))
             .select((events::event_id, events::id))
             .load(c))?;
@@ -210,7 +211,7 @@ pub(crate) fn insert_all(
         .flat_map(|(event, event_id)| {
             event.tags.iter().map(move |(key, value)| TagInsert {
                 event_id,
-                user_id,
+                workspace_id,
                 key,
                 value,
                 ts: event.ts,
@@ -234,8 +235,8 @@ pub(crate) fn insert_all(
         .filter(|(_, id)| id.is_some())
         .map(|(&i, _)| &batch[i])
         .collect();
-    crate::rollups::add(conn, user_id, &stored_now)?;
-    crate::rollups::add_totals(conn, user_id, &stored_now)?;
+    crate::rollups::add(conn, workspace_id, &stored_now)?;
+    crate::rollups::add_totals(conn, workspace_id, &stored_now)?;
 
     let mut outcome_of: HashMap<usize, InsertOutcome> = HashMap::with_capacity(rows.len());
     for ((&i, row), id) in unique.iter().zip(&rows).zip(&inserted) {
@@ -267,38 +268,40 @@ pub(crate) fn insert_all(
         .collect()
 }
 
-/// Stores up to a few thousand already validated events of `user_id` in ONE transaction
+/// Stores up to a few thousand already validated events of `workspace_id` in ONE transaction
 /// with multi-row inserts, returning one outcome per input, in order. An `event_id`
 /// already stored, or repeated within the batch, is a [`InsertOutcome::Duplicate`] with
 /// the id of the stored event and writes nothing; this holds under concurrent repeats.
 pub fn insert_batch(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     batch: &[NewEvent],
 ) -> Result<Vec<InsertOutcome>, StoreError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    write_tx(conn, |conn| insert_all(conn, user_id, batch, now_utc()))
+    write_tx(conn, |conn| {
+        insert_all(conn, workspace_id, batch, now_utc())
+    })
 }
 
 /// Stores one event and its tags in one transaction. A repeated `event_id` returns the
 /// STORED event (not `event`) with [`InsertOutcome::Duplicate`] and writes nothing.
 pub fn insert_event(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     event: &NewEvent,
 ) -> Result<(EventRow, InsertOutcome), StoreError> {
     let created_at = now_utc();
     let outcome = match conn {
-        AnyConnection::Postgresql(c) => insert_one_pg(c, user_id, event, created_at)?,
+        AnyConnection::Postgresql(c) => insert_one_pg(c, workspace_id, event, created_at)?,
         AnyConnection::Sqlite(_) => write_tx(conn, |conn| {
-            insert_all(conn, user_id, std::slice::from_ref(event), created_at)
+            insert_all(conn, workspace_id, std::slice::from_ref(event), created_at)
         })?
         .pop()
         .ok_or_else(|| StoreError::Query("no outcome for the event".into()))?,
     };
-    let row = stored_row(conn, user_id, event, outcome, created_at)?;
+    let row = stored_row(conn, workspace_id, event, outcome, created_at)?;
     Ok((row, outcome))
 }
 
@@ -306,7 +309,7 @@ pub fn insert_event(
 /// the event when it was inserted, read back when its key was a repeat.
 pub(crate) fn stored_row(
     conn: &mut AnyConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     event: &NewEvent,
     outcome: InsertOutcome,
     created_at: NaiveDateTime,
@@ -314,7 +317,7 @@ pub(crate) fn stored_row(
     Ok(match outcome {
         InsertOutcome::Inserted(id) => EventRow {
             id,
-            user_id,
+            workspace_id,
             event_id: event.event_id.clone(),
             provider: event.provider.clone(),
             model: event.model.clone(),
@@ -334,24 +337,26 @@ pub(crate) fn stored_row(
                 .map_err(|err| StoreError::Query(err.to_string()))?,
             created_at,
         },
-        InsertOutcome::Duplicate(id) => find(conn, user_id, id)?.ok_or(StoreError::NotFound)?,
+        InsertOutcome::Duplicate(id) => {
+            find(conn, workspace_id, id)?.ok_or(StoreError::NotFound)?
+        }
     })
 }
 
 /// [`pg::insert_one`], then the stored event's id when the key was a repeat.
 fn insert_one_pg(
     c: &mut PgConnection,
-    user_id: i64,
+    workspace_id: WorkspaceId,
     event: &NewEvent,
     created_at: NaiveDateTime,
 ) -> Result<InsertOutcome, StoreError> {
-    let row = EventInsert::new(user_id, event, created_at)?;
+    let row = EventInsert::new(workspace_id, event, created_at)?;
     if let Some(id) = pg::insert_one(c, &row, &event.tags)? {
         return Ok(InsertOutcome::Inserted(id));
     }
     let key = event.event_id.as_deref().unwrap_or_default();
     let stored: Option<i64> = events::table
-        .filter(events::user_id.eq(user_id))
+        .filter(events::workspace_id.eq(workspace_id))
         .filter(events::event_id.eq(key))
         .select(events::id)
         .first(c)

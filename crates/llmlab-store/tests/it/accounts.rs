@@ -24,11 +24,16 @@ both_backends!(emails_are_unique_case_insensitively, |_db, store| {
     );
     assert_eq!(store.find_user(ada.id).unwrap(), Some(ada.clone()));
     assert_eq!(store.find_user_by_email("bob@example.com").unwrap(), None);
-    assert_eq!(store.find_user(ada.id + 1000).unwrap(), None);
+    assert_eq!(
+        store
+            .find_user(llmlab_store::UserId(ada.id.get() + 1000))
+            .unwrap(),
+        None
+    );
 });
 
 both_backends!(revocation_is_shared_and_purged, |db, store| {
-    let id = user(&store, "r@x.test");
+    let id = crate::person(&store, "r@x.test").id;
     // A second server instance on the same database.
     let other = Store::connect(db.url(), 2).unwrap();
     let now = now_utc();
@@ -57,6 +62,8 @@ both_backends!(api_keys_are_scoped_by_user, |_db, store| {
         prefix: format!("llmlab_{name}"),
         key_hash: format!("hash-{name}"),
         scopes: "ingest".into(),
+        created_by: None,
+        tags_json: "{}".into(),
     };
     let a1 = store.create_api_key(a, &key("a1")).unwrap();
     let a2 = store.create_api_key(a, &key("a2")).unwrap();

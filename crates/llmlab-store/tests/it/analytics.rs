@@ -45,7 +45,12 @@ fn is_costliest_first(costs: &[i64]) -> bool {
     costs.windows(2).all(|w| w[0] >= w[1])
 }
 
-fn check(store: &llmlab_store::Store, user_id: i64, all: &[NewEvent], filter: &EventFilter) {
+fn check(
+    store: &llmlab_store::Store,
+    user_id: llmlab_store::WorkspaceId,
+    all: &[NewEvent],
+    filter: &EventFilter,
+) {
     let events: Vec<&NewEvent> = all.iter().filter(|e| matches(e, filter)).collect();
     let sum = |f: fn(&NewEvent) -> i64| events.iter().map(|e| f(e)).sum::<i64>();
 

@@ -34,7 +34,7 @@ both_backends!(budgets_are_scoped_by_user, |_db, store| {
     };
     let created = store.create_budget(a, &scoped).unwrap();
     assert_eq!(
-        (created.name.as_str(), created.user_id),
+        (created.name.as_str(), created.workspace_id),
         ("openai-growth", a)
     );
     assert!(matches!(
@@ -341,6 +341,12 @@ both_backends!(custom_prices_upsert, |_db, store| {
 // return with the user (what lets a server cache prices safely).
 both_backends!(prices_version_moves_with_every_change, |_db, store| {
     let a = user(&store, "v@x.test");
+    let owner = store.find_user_by_email("v@x.test").unwrap().unwrap().id;
+    let state = |jti: &str, who: llmlab_store::UserId| {
+        store
+            .with_conn(|c| llmlab_store::workspaces::session_state(c, jti, who, None))
+            .unwrap()
+    };
     let b = user(&store, "w@x.test");
     let key = store
         .create_api_key(
@@ -350,17 +356,20 @@ both_backends!(prices_version_moves_with_every_change, |_db, store| {
                 prefix: "llm_v".into(),
                 key_hash: "hash-v".into(),
                 scopes: "ingest".into(),
+                created_by: None,
+                tags_json: "{}".into(),
             },
         )
         .unwrap();
     store
-        .revoke_token("gone", a, now_utc() + chrono::TimeDelta::hours(1))
+        .revoke_token("gone", owner, now_utc() + chrono::TimeDelta::hours(1))
         .unwrap();
     let versions = || {
         let (found, by_key) = store.authenticate_api_key("hash-v").unwrap().unwrap();
         assert_eq!(found.id, key.id);
-        let (revoked, by_session) = store.session_state("live", a).unwrap().unwrap();
-        assert!(!revoked);
+        let live = state("live", owner).unwrap();
+        assert!(!live.revoked);
+        let by_session = live.membership.unwrap().prices_version;
         assert_eq!(by_key, by_session);
         assert_eq!(by_key, store.custom_prices_version(a).unwrap());
         by_key
@@ -382,8 +391,19 @@ both_backends!(prices_version_moves_with_every_change, |_db, store| {
     assert!(store.delete_custom_price(a, "openai", "gpt-4o").unwrap());
     assert_eq!(versions(), 3);
     assert_eq!(store.custom_prices_version(b).unwrap(), 0, "per user");
-    assert_eq!(store.session_state("gone", a).unwrap(), Some((true, 3)));
-    assert_eq!(store.session_state("live", 999_999).unwrap(), None);
+    assert_eq!(
+        state("gone", owner),
+        Some(llmlab_store::SessionState {
+            revoked: true,
+            email: "v@x.test".into(),
+            membership: Some(llmlab_store::Membership {
+                workspace: a,
+                role: llmlab_store::Role::Owner,
+                prices_version: 3
+            })
+        })
+    );
+    assert_eq!(state("live", llmlab_store::UserId(999_999)), None);
     assert!(store.authenticate_api_key("other").unwrap().is_none());
     store.delete_api_key(a, key.id).unwrap();
     assert!(store.authenticate_api_key("hash-v").unwrap().is_none());
@@ -407,6 +427,8 @@ both_backends!(tenants_are_isolated, |_db, store| {
                 prefix: "p".into(),
                 key_hash: "h".into(),
                 scopes: "ingest".into(),
+                created_by: None,
+                tags_json: "{}".into(),
             },
         )
         .unwrap();

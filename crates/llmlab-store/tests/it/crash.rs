@@ -19,7 +19,7 @@ fn crash_child() {
     let Ok(url) = std::env::var(CHILD_URL) else {
         return;
     };
-    let user_id: i64 = std::env::var(CHILD_USER).unwrap().parse().unwrap();
+    let user_id = llmlab_store::WorkspaceId(std::env::var(CHILD_USER).unwrap().parse().unwrap());
     let store = Store::connect(&url, 2).unwrap();
     let mut out = std::io::stdout().lock();
     for i in 0..100_000_i64 {

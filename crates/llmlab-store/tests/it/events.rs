@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::{HOUR, T0, event, tags, user};
 
-fn count(store: &Store, user_id: i64) -> i64 {
+fn count(store: &Store, user_id: llmlab_store::WorkspaceId) -> i64 {
     store
         .totals(user_id, &EventFilter::default())
         .unwrap()
@@ -332,7 +332,7 @@ both_backends!(pagination_returns_every_event_once, |_db, store| {
             let page = store.list_events(a, &filter, cursor, 7).unwrap();
             assert!(page.events.len() <= 7);
             got.extend(page.events.iter().map(|e| (e.ts, e.id)));
-            assert!(page.events.iter().all(|e| e.user_id == a));
+            assert!(page.events.iter().all(|e| e.workspace_id == a));
             match page.next_cursor {
                 Some(next) => cursor = EventCursor::decode(&next.encode()),
                 None => break,

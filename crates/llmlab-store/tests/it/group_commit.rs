@@ -44,7 +44,7 @@ both_backends!(
                     .all(|r| r.2.0.id == stored_id && r.2.1.id() == stored_id)
             );
             for (_, i, (row, outcome)) in &mine {
-                assert_eq!(row.user_id, user_id);
+                assert_eq!(row.workspace_id, user_id);
                 if let InsertOutcome::Inserted(id) = outcome {
                     assert_eq!((row.id, row.cost_nanos), (*id, 1_000 + i));
                 }

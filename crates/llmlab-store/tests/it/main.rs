@@ -13,22 +13,29 @@ mod migrations;
 
 use std::collections::BTreeMap;
 
-use llmlab_store::{NewEvent, NewUser, Store};
+use llmlab_store::{NewEvent, NewUser, Store, WorkspaceId};
 
 /// Base instant of the generated events: 2026-11-01T00:00:00Z in microseconds.
 pub const T0: i64 = 1_793_491_200_000_000;
 /// One hour in microseconds.
 pub const HOUR: i64 = 3_600_000_000;
 
-/// Creates a user and returns its id.
-pub fn user(store: &Store, email: &str) -> i64 {
+/// Creates a user and returns their personal workspace, the tenant most tests act in.
+pub fn user(store: &Store, email: &str) -> WorkspaceId {
+    let user = person(store, email);
+    store
+        .with_conn(|c| llmlab_store::workspaces::personal(c, user.id))
+        .unwrap()
+}
+
+/// Creates a user and returns them.
+pub fn person(store: &Store, email: &str) -> llmlab_store::UserRow {
     store
         .create_user(&NewUser {
             email: email.into(),
             password_hash: "hash".into(),
         })
         .unwrap()
-        .id
 }
 
 /// A minimal event.

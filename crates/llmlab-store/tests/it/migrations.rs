@@ -49,7 +49,7 @@ both_backends!(every_migration_applies_and_reverts, |db, _migrated| {
     reverted.reverse();
     assert_eq!(reverted, all);
     assert!(
-        store.find_user(1).is_err(),
+        store.find_user(llmlab_store::UserId(1)).is_err(),
         "tables must be gone after reverting"
     );
     // Up again, then down and up once more.
@@ -64,7 +64,7 @@ both_backends!(every_migration_applies_and_reverts, |db, _migrated| {
         vec![last.clone()]
     );
     assert_eq!(llmlab_store::run_migrations(db.url()).unwrap(), vec![last]);
-    let id = crate::user(&store, "after@revert.test");
+    let id = crate::person(&store, "after@revert.test").id;
     assert_eq!(
         store.find_user(id).unwrap().unwrap().email,
         "after@revert.test"
@@ -161,7 +161,7 @@ fn postgres_outage_is_unavailable_then_recovers() {
     }
     let db = llmlab_store::test_support::TestDb::new(Backend::Postgres);
     let store = Store::connect_with(db.url(), 3, Duration::from_secs(1)).unwrap();
-    let id = crate::user(&store, "outage@x.test");
+    let id = crate::person(&store, "outage@x.test").id;
 
     db.terminate_connections(true);
     let down = store.find_user(id);
@@ -192,7 +192,7 @@ fn postgres_restart_costs_at_most_one_failed_call() {
     }
     let db = llmlab_store::test_support::TestDb::new(Backend::Postgres);
     let store = Store::connect_with(db.url(), 4, Duration::from_secs(1)).unwrap();
-    let id = crate::user(&store, "restart@x.test");
+    let id = crate::person(&store, "restart@x.test").id;
     // Four connections in use at once, so the pool holds four when they return.
     let all_out = std::sync::Barrier::new(4);
     std::thread::scope(|s| {

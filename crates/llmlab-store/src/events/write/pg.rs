@@ -24,7 +24,7 @@ static INSERT_EVENTS: LazyLock<String> = LazyLock::new(|| {
         "INSERT INTO events (id, {cols}, created_at) \
          SELECT COALESCE(u.id, nextval('events_id_seq')), {ucols}, ${created} \
          FROM unnest({arrays}) AS u (id, {cols}) \
-         ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id",
+         ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING id",
         cols = column_list(""),
         ucols = column_list("u."),
         created = n + 2,
@@ -45,7 +45,7 @@ pub(super) fn insert_events(
     let inserted: Vec<IdRow> = diesel::sql_query(INSERT_EVENTS.as_str())
         .into_boxed()
         .bind::<Array<Nullable<BigInt>>, _>(ids)
-        .bind::<Array<BigInt>, _>(column(rows, |r| r.user_id))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.workspace_id))
         .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.event_id))
         .bind::<Array<Text>, _>(column(rows, |r| r.provider))
         .bind::<Array<Text>, _>(column(rows, |r| r.model))
@@ -74,9 +74,9 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH ins AS (\
            INSERT INTO events ({cols}, created_at) VALUES ({values}) \
-           ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id), \
+           ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING id), \
          tags AS (\
-           INSERT INTO event_tags (event_id, user_id, key, value, ts) \
+           INSERT INTO event_tags (event_id, workspace_id, key, value, ts) \
            SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($19, $20) AS k (key, value)), \
          models AS ({models_insert}\
            SELECT $1, $21, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, $6 FROM ins\
@@ -86,9 +86,9 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
            FROM models, unnest($19, $20) AS k (key, value)\
            {tags_conflict} RETURNING 1 AS done), \
          totals AS (\
-           INSERT INTO ledger_totals (user_id, cost_nanos, input_tokens, output_tokens) \
+           INSERT INTO ledger_totals (workspace_id, cost_nanos, input_tokens, output_tokens) \
            SELECT $1, $12, $6, $7 FROM models WHERE (SELECT count(*) FROM tag_sums) >= 0 \
-           ON CONFLICT (user_id) DO UPDATE SET {totals_set}) \
+           ON CONFLICT (workspace_id) DO UPDATE SET {totals_set}) \
          SELECT id FROM ins",
         cols = column_list(""),
         values = values.join(", "),
@@ -117,7 +117,7 @@ pub(super) fn insert_one(
     let values: Vec<&str> = tags.values().map(String::as_str).collect();
     let ids: Vec<IdRow> = diesel::sql_query(INSERT_ONE.as_str())
         .into_boxed()
-        .bind::<BigInt, _>(row.user_id)
+        .bind::<BigInt, _>(row.workspace_id)
         .bind::<Nullable<Text>, _>(row.event_id)
         .bind::<Text, _>(row.provider)
         .bind::<Text, _>(row.model)
@@ -145,12 +145,12 @@ pub(super) fn insert_one(
 /// Inserts tag rows.
 pub(super) fn insert_tags(c: &mut PgConnection, rows: &[TagInsert<'_>]) -> QueryResult<()> {
     diesel::sql_query(
-        "INSERT INTO event_tags (event_id, user_id, key, value, ts) \
+        "INSERT INTO event_tags (event_id, workspace_id, key, value, ts) \
          SELECT * FROM unnest($1, $2, $3, $4, $5)",
     )
     .into_boxed()
     .bind::<Array<BigInt>, _>(column(rows, |r| r.event_id))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.user_id))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.workspace_id))
     .bind::<Array<Text>, _>(column(rows, |r| r.key))
     .bind::<Array<Text>, _>(column(rows, |r| r.value))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.ts))

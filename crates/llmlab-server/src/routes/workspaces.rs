@@ -1,0 +1,215 @@
+//! Workspaces, their members, and the audit log.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use llmlab_store::{UserId, WorkspaceId};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::access::{Admin, Person};
+use crate::app::blocking;
+use crate::app::workspaces::{self as use_case, Caller};
+use crate::body::JsonBody;
+use crate::dto::{
+    AuditEntryOut, AuditPage, AuditQuery, MemberList, MemberOut, NewMemberIn, RoleIn, WorkspaceIn,
+    WorkspaceList, WorkspaceOut,
+};
+use crate::error::ApiError;
+use crate::query::{self, Query};
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(rename)
+        .service(remove)
+        .service(members)
+        .service(add_member)
+        .service(set_role)
+        .service(remove_member)
+        .service(audit);
+}
+
+/// A path id; anything else names no workspace or member.
+fn id(raw: &str, what: &'static str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// The caller's workspaces with their role in each.
+#[utoipa::path(tag = "workspaces", responses((status = 200, body = WorkspaceList)), security(("bearer" = [])))]
+#[get("/workspaces")]
+async fn list(state: web::Data<AppState>, who: Person) -> Result<HttpResponse, ApiError> {
+    let rows = blocking(&state, move |s| use_case::list(s, who.user_id)).await?;
+    let workspaces = rows.into_iter().map(WorkspaceOut::from).collect();
+    Ok(HttpResponse::Ok().json(WorkspaceList { workspaces }))
+}
+
+/// Creates a workspace; the caller is its owner.
+#[utoipa::path(tag = "workspaces", request_body = WorkspaceIn,
+    responses((status = 201, body = WorkspaceOut), (status = 422)), security(("bearer" = [])))]
+#[post("/workspaces")]
+async fn create(
+    state: web::Data<AppState>,
+    who: Person,
+    body: JsonBody<WorkspaceIn>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = state.settings.limits.workspaces;
+    let row = blocking(&state, move |s| {
+        use_case::create(s, &caller(&who), &body.0.name, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(WorkspaceOut::from(row)))
+}
+
+fn caller(who: &Person) -> Caller<'_> {
+    Caller {
+        user: who.user_id,
+        actor: &who.actor,
+    }
+}
+
+/// Renames a workspace (owners).
+#[utoipa::path(tag = "workspaces", params(("id" = i64, Path)), request_body = WorkspaceIn,
+    responses((status = 200, body = WorkspaceOut), (status = 404), (status = 422)), security(("bearer" = [])))]
+#[patch("/workspaces/{id}")]
+async fn rename(
+    state: web::Data<AppState>,
+    who: Person,
+    path: web::Path<String>,
+    body: JsonBody<WorkspaceIn>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = WorkspaceId(id(&path, "workspace")?);
+    let row = blocking(&state, move |s| {
+        use_case::rename(s, &caller(&who), ws, &body.0.name)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(WorkspaceOut::from(row)))
+}
+
+/// Deletes a workspace and all its data (owners; a personal workspace cannot be deleted).
+#[utoipa::path(tag = "workspaces", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[delete("/workspaces/{id}")]
+async fn remove(
+    state: web::Data<AppState>,
+    who: Person,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = WorkspaceId(id(&path, "workspace")?);
+    blocking(&state, move |s| use_case::delete(s, &caller(&who), ws)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The members of a workspace (any member).
+#[utoipa::path(tag = "workspaces", params(("id" = i64, Path)),
+    responses((status = 200, body = MemberList), (status = 404)), security(("bearer" = [])))]
+#[get("/workspaces/{id}/members")]
+async fn members(
+    state: web::Data<AppState>,
+    who: Person,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = WorkspaceId(id(&path, "workspace")?);
+    let rows = blocking(&state, move |s| use_case::members(s, who.user_id, ws)).await?;
+    let members = rows.into_iter().map(MemberOut::from).collect();
+    Ok(HttpResponse::Ok().json(MemberList { members }))
+}
+
+/// Adds a signed-up user (admins add roles below owner; owners add owners too).
+#[utoipa::path(tag = "workspaces", params(("id" = i64, Path)), request_body = NewMemberIn,
+    responses((status = 201, body = MemberOut), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
+#[post("/workspaces/{id}/members")]
+async fn add_member(
+    state: web::Data<AppState>,
+    who: Person,
+    path: web::Path<String>,
+    body: JsonBody<NewMemberIn>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = WorkspaceId(id(&path, "workspace")?);
+    let limit = state.settings.limits.members;
+    let NewMemberIn { email, role } = body.0;
+    let row = blocking(&state, move |s| {
+        use_case::add_member(s, &caller(&who), ws, &email, role.into(), limit)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(MemberOut::from(row)))
+}
+
+/// Changes a member's role; the last owner keeps theirs (409 `last_owner`).
+#[utoipa::path(tag = "workspaces", params(("id" = i64, Path), ("user_id" = i64, Path)), request_body = RoleIn,
+    responses((status = 200, body = MemberOut), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
+#[patch("/workspaces/{id}/members/{user_id}")]
+async fn set_role(
+    state: web::Data<AppState>,
+    who: Person,
+    path: web::Path<(String, String)>,
+    body: JsonBody<RoleIn>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = WorkspaceId(id(&path.0, "workspace")?);
+    let user = UserId(id(&path.1, "member")?);
+    let role = body.0.role.into();
+    let row = blocking(&state, move |s| {
+        use_case::set_role(s, &caller(&who), ws, user, role)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(MemberOut::from(row)))
+}
+
+/// Removes a member (anyone may leave; the last owner stays: 409 `last_owner`).
+#[utoipa::path(tag = "workspaces", params(("id" = i64, Path), ("user_id" = i64, Path)),
+    responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[delete("/workspaces/{id}/members/{user_id}")]
+async fn remove_member(
+    state: web::Data<AppState>,
+    who: Person,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let ws = WorkspaceId(id(&path.0, "workspace")?);
+    let user = UserId(id(&path.1, "member")?);
+    blocking(&state, move |s| {
+        use_case::remove_member(s, &caller(&who), ws, user)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The workspace's audit log, newest first (admins).
+#[utoipa::path(tag = "workspaces", params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 422)), security(("bearer" = [])))]
+#[get("/audit")]
+async fn audit(
+    state: web::Data<AppState>,
+    who: Admin,
+    q: Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query::int("limit", q.0.limit.as_deref(), 100, 1, 500)? as u32;
+    let before = q
+        .0
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::validation("cursor", "not a cursor returned by this API"))
+        })
+        .transpose()?;
+    let action = q.0.action;
+    if let Some(a) = &action {
+        crate::app::input::check_text("action", a)?;
+    }
+    let ws = who.workspace();
+    let rows = blocking(&state, move |s| {
+        use_case::audit_log(s, ws, limit + 1, before, action.as_deref())
+    })
+    .await?;
+    let more = rows.len() > limit as usize;
+    let entries: Vec<AuditEntryOut> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(AuditEntryOut::from)
+        .collect();
+    let next_cursor = more
+        .then(|| entries.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(AuditPage {
+        entries,
+        next_cursor,
+    }))
+}

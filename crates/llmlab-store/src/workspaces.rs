@@ -1,0 +1,398 @@
+//! Workspaces, their members and roles: the tenant every resource belongs to.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::schema::{revoked_tokens, users, workspace_members, workspaces};
+use crate::{AnyConnection, StoreError, UserId, WorkspaceId, now_utc};
+
+/// What a member may do; each role includes the ones below it (the order of the
+/// variants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Every read.
+    Viewer,
+    /// + API keys, budgets, estimates, sending events.
+    Member,
+    /// + custom prices, the webhook secret, the audit log, members below owner.
+    Admin,
+    /// + owners, rename, delete.
+    Owner,
+}
+
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    /// The role named `name`, if any.
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// A stored role; the CHECK constraint admits only the four names.
+    fn stored(name: &str) -> Result<Role, StoreError> {
+        Role::parse(name).ok_or_else(|| StoreError::Query(format!("unknown role {name:?} stored")))
+    }
+}
+
+/// A workspace as one of its members sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceRow {
+    /// Its id.
+    pub id: WorkspaceId,
+    /// Its name.
+    pub name: String,
+    /// The user whose personal workspace this is; `None` for a shared one.
+    pub personal_of: Option<UserId>,
+    /// Creation time (naive UTC).
+    pub created_at: NaiveDateTime,
+    /// The member's role in it.
+    pub role: Role,
+}
+
+/// A member of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// The user.
+    pub user_id: UserId,
+    /// Their email.
+    pub email: String,
+    /// Their role.
+    pub role: Role,
+    /// When they joined (naive UTC).
+    pub added_at: NaiveDateTime,
+}
+
+/// Where a session acts: a workspace, the user's role in it, and its custom-prices
+/// version (see `prices::version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The user's role there.
+    pub role: Role,
+    /// The workspace's custom-prices version.
+    pub prices_version: i64,
+}
+
+/// What authenticating a session token learns in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionState {
+    /// Whether the token was revoked (logout).
+    pub revoked: bool,
+    /// The user's email.
+    pub email: String,
+    /// The workspace asked for (or the personal one) when the user is a member of it.
+    pub membership: Option<Membership>,
+}
+
+type WorkspaceColumns = (
+    workspaces::id,
+    workspaces::name,
+    workspaces::personal_of,
+    workspaces::created_at,
+    workspace_members::role,
+);
+const COLUMNS: WorkspaceColumns = (
+    workspaces::id,
+    workspaces::name,
+    workspaces::personal_of,
+    workspaces::created_at,
+    workspace_members::role,
+);
+type Stored = (WorkspaceId, String, Option<UserId>, NaiveDateTime, String);
+
+fn row((id, name, personal_of, created_at, role): Stored) -> Result<WorkspaceRow, StoreError> {
+    Ok(WorkspaceRow {
+        id,
+        name,
+        personal_of,
+        created_at,
+        role: Role::stored(&role)?,
+    })
+}
+
+/// Creates a workspace named `name` with `owner` as its owner; `personal` makes it the
+/// owner's personal workspace. Call it in a transaction.
+pub fn create(
+    conn: &mut AnyConnection,
+    owner: UserId,
+    name: &str,
+    personal: bool,
+) -> Result<WorkspaceRow, StoreError> {
+    let now = now_utc();
+    let id: WorkspaceId = diesel::insert_into(workspaces::table)
+        .values((
+            workspaces::name.eq(name),
+            workspaces::personal_of.eq(personal.then_some(owner)),
+            workspaces::created_at.eq(now),
+        ))
+        .returning(workspaces::id)
+        .get_result(conn)?;
+    add_member(conn, id, owner, Role::Owner)?;
+    Ok(WorkspaceRow {
+        id,
+        name: name.to_string(),
+        personal_of: personal.then_some(owner),
+        created_at: now,
+        role: Role::Owner,
+    })
+}
+
+/// The workspaces `user` is a member of, with their role in each, oldest first.
+pub fn list_for(conn: &mut AnyConnection, user: UserId) -> Result<Vec<WorkspaceRow>, StoreError> {
+    workspaces::table
+        .inner_join(workspace_members::table)
+        .filter(workspace_members::user_id.eq(user))
+        .order(workspaces::id)
+        .select(COLUMNS)
+        .load::<Stored>(conn)?
+        .into_iter()
+        .map(row)
+        .collect()
+}
+
+/// Workspace `id` as `user` sees it; `None` when it does not exist or `user` is not a
+/// member (the two are not told apart).
+pub fn get_for(
+    conn: &mut AnyConnection,
+    user: UserId,
+    id: WorkspaceId,
+) -> Result<Option<WorkspaceRow>, StoreError> {
+    workspaces::table
+        .inner_join(workspace_members::table)
+        .filter(workspace_members::user_id.eq(user))
+        .filter(workspaces::id.eq(id))
+        .select(COLUMNS)
+        .first::<Stored>(conn)
+        .optional()?
+        .map(row)
+        .transpose()
+}
+
+/// How many workspaces `user` owns.
+pub fn count_owned(conn: &mut AnyConnection, user: UserId) -> Result<i64, StoreError> {
+    Ok(workspace_members::table
+        .filter(workspace_members::user_id.eq(user))
+        .filter(workspace_members::role.eq(Role::Owner.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Renames workspace `id`; `false` when it does not exist.
+pub fn rename(conn: &mut AnyConnection, id: WorkspaceId, name: &str) -> Result<bool, StoreError> {
+    let n = diesel::update(workspaces::table.find(id))
+        .set(workspaces::name.eq(name))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Deletes workspace `id` and, through the foreign keys, everything in it.
+pub fn delete(conn: &mut AnyConnection, id: WorkspaceId) -> Result<bool, StoreError> {
+    Ok(diesel::delete(workspaces::table.find(id)).execute(conn)? > 0)
+}
+
+/// The members of workspace `id`, in the order they joined.
+pub fn members(conn: &mut AnyConnection, id: WorkspaceId) -> Result<Vec<MemberRow>, StoreError> {
+    workspace_members::table
+        .inner_join(users::table)
+        .filter(workspace_members::workspace_id.eq(id))
+        .order((workspace_members::added_at, workspace_members::user_id))
+        .select((
+            workspace_members::user_id,
+            users::email,
+            workspace_members::role,
+            workspace_members::added_at,
+        ))
+        .load::<(UserId, String, String, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(user_id, email, role, added_at)| {
+            Ok(MemberRow {
+                user_id,
+                email,
+                role: Role::stored(&role)?,
+                added_at,
+            })
+        })
+        .collect()
+}
+
+/// How many members workspace `id` has, and how many of them are owners.
+pub fn member_counts(conn: &mut AnyConnection, id: WorkspaceId) -> Result<(i64, i64), StoreError> {
+    let roles: Vec<String> = workspace_members::table
+        .filter(workspace_members::workspace_id.eq(id))
+        .select(workspace_members::role)
+        .load(conn)?;
+    let owners = roles.iter().filter(|r| *r == Role::Owner.as_str()).count();
+    Ok((roles.len() as i64, owners as i64))
+}
+
+/// `user`'s role in workspace `id`, if a member.
+pub fn role_of(
+    conn: &mut AnyConnection,
+    id: WorkspaceId,
+    user: UserId,
+) -> Result<Option<Role>, StoreError> {
+    workspace_members::table
+        .find((id, user))
+        .select(workspace_members::role)
+        .first::<String>(conn)
+        .optional()?
+        .map(|r| Role::stored(&r))
+        .transpose()
+}
+
+/// Adds `user` to workspace `id`; already a member is a [`StoreError::Conflict`].
+pub fn add_member(
+    conn: &mut AnyConnection,
+    id: WorkspaceId,
+    user: UserId,
+    role: Role,
+) -> Result<MemberRow, StoreError> {
+    let added_at = now_utc();
+    diesel::insert_into(workspace_members::table)
+        .values((
+            workspace_members::workspace_id.eq(id),
+            workspace_members::user_id.eq(user),
+            workspace_members::role.eq(role.as_str()),
+            workspace_members::added_at.eq(added_at),
+        ))
+        .execute(conn)
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("already a member".into()),
+            other => other,
+        })?;
+    let email = users::table.find(user).select(users::email).first(conn)?;
+    Ok(MemberRow {
+        user_id: user,
+        email,
+        role,
+        added_at,
+    })
+}
+
+/// Sets `user`'s role in workspace `id`; `false` when not a member.
+pub fn set_role(
+    conn: &mut AnyConnection,
+    id: WorkspaceId,
+    user: UserId,
+    role: Role,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(workspace_members::table.find((id, user)))
+        .set(workspace_members::role.eq(role.as_str()))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Removes `user` from workspace `id`; `false` when not a member.
+pub fn remove_member(
+    conn: &mut AnyConnection,
+    id: WorkspaceId,
+    user: UserId,
+) -> Result<bool, StoreError> {
+    Ok(diesel::delete(workspace_members::table.find((id, user))).execute(conn)? > 0)
+}
+
+/// For a session token `jti` of `user` acting in `workspace` (else in the personal
+/// workspace): whether the token is revoked, and the membership, in one round trip;
+/// `None` when the user does not exist. A member removed or demoted on any instance is
+/// seen here on their next request.
+pub fn session_state(
+    conn: &mut AnyConnection,
+    jti: &str,
+    user: UserId,
+    workspace: Option<WorkspaceId>,
+) -> Result<Option<SessionState>, StoreError> {
+    type Found = (
+        bool,
+        String,
+        Option<WorkspaceId>,
+        Option<String>,
+        Option<i64>,
+    );
+    let revoked = diesel::dsl::exists(revoked_tokens::table.find(jti.to_string()));
+    let found: Option<Found> = match workspace {
+        Some(id) => users::table
+            .left_join(
+                workspace_members::table.on(workspace_members::user_id
+                    .eq(users::id)
+                    .and(workspace_members::workspace_id.eq(id))),
+            )
+            .left_join(workspaces::table.on(workspaces::id.eq(workspace_members::workspace_id)))
+            .filter(users::id.eq(user))
+            .select((
+                revoked,
+                users::email,
+                workspaces::id.nullable(),
+                workspace_members::role.nullable(),
+                workspaces::prices_version.nullable(),
+            ))
+            .first(conn)
+            .optional()?,
+        None => users::table
+            .left_join(workspaces::table.on(workspaces::personal_of.eq(users::id.nullable())))
+            .left_join(
+                workspace_members::table.on(workspace_members::workspace_id
+                    .eq(workspaces::id)
+                    .and(workspace_members::user_id.eq(users::id))),
+            )
+            .filter(users::id.eq(user))
+            .select((
+                revoked,
+                users::email,
+                workspaces::id.nullable(),
+                workspace_members::role.nullable(),
+                workspaces::prices_version.nullable(),
+            ))
+            .first(conn)
+            .optional()?,
+    };
+    let Some((revoked, email, id, role, prices_version)) = found else {
+        return Ok(None);
+    };
+    let membership = match (id, role, prices_version) {
+        (Some(workspace), Some(role), Some(prices_version)) => Some(Membership {
+            workspace,
+            role: Role::stored(&role)?,
+            prices_version,
+        }),
+        _ => None,
+    };
+    Ok(Some(SessionState {
+        revoked,
+        email,
+        membership,
+    }))
+}
+
+/// The personal workspace of `user`.
+pub fn personal(conn: &mut AnyConnection, user: UserId) -> Result<WorkspaceId, StoreError> {
+    Ok(workspaces::table
+        .filter(workspaces::personal_of.eq(user))
+        .select(workspaces::id)
+        .first(conn)?)
+}
+
+/// Serialises changes to workspace `id`'s members (PostgreSQL row lock until the
+/// transaction ends; SQLite writers are serialised already), so two owners demoting each
+/// other at once cannot leave it without one.
+pub fn lock(conn: &mut AnyConnection, id: WorkspaceId) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        workspaces::table
+            .find(id)
+            .select(workspaces::id)
+            .for_update()
+            .load::<WorkspaceId>(pg)?;
+    }
+    Ok(())
+}
