@@ -7,7 +7,7 @@ use llmlab_store::{
 
 use crate::{HOUR, T0, event, tags, user};
 
-fn budget(name: &str) -> NewBudget {
+pub fn budget(name: &str) -> NewBudget {
     NewBudget {
         name: name.into(),
         amount_nanos: 100_000_000_000,

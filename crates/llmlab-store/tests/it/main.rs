@@ -5,9 +5,9 @@
 
 mod accounts;
 mod analytics;
-mod budgets;
+pub mod budgets;
 mod crash;
-mod events;
+pub mod events;
 mod group_commit;
 mod migrations;
 

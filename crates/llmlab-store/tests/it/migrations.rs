@@ -215,3 +215,139 @@ fn postgres_restart_costs_at_most_one_failed_call() {
         "only the first call may fail: {results:?}"
     );
 }
+
+// A database filled before workspaces existed upgrades with each user's data in a
+// personal workspace of their own (owner), every report and resource unchanged; a user
+// written at the previous schema by plain SQL gets one too.
+both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
+    use llmlab_store::workspaces::{self, Role};
+    use llmlab_store::{NewApiKey, NewCustomPrice, UserId, WorkspaceId};
+    use rand::SeedableRng;
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let personal =
+        |store: &Store, user: UserId| store.with_conn(|c| workspaces::personal(c, user)).unwrap();
+    // A user whose id differs from their workspace's, so the downgrade must map them.
+    crate::person(&store, "first@x.test");
+    let users: Vec<UserId> = ["ana@x.test", "ben@x.test"]
+        .iter()
+        .map(|e| crate::person(&store, e).id)
+        .collect();
+    for (i, &u) in users.iter().enumerate() {
+        let w = personal(&store, u);
+        store
+            .insert_batch(w, &crate::events::random_events(&mut rng, 150 + 50 * i))
+            .unwrap();
+        store
+            .create_budget(w, &crate::budgets::budget("monthly"))
+            .unwrap();
+        store
+            .create_api_key(
+                w,
+                &NewApiKey {
+                    name: "k".into(),
+                    prefix: "p".into(),
+                    key_hash: format!("hash-{i}"),
+                    scopes: "ingest,read".into(),
+                    created_by: Some(u),
+                    tags_json: "{}".into(),
+                },
+            )
+            .unwrap();
+        let price = NewCustomPrice {
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            input_micros: 1 + i as i64,
+            output_micros: 2,
+            ..NewCustomPrice::default()
+        };
+        store.upsert_custom_price(w, &price).unwrap();
+    }
+    let filters = crate::events::filters();
+    let snapshot = |store: &Store, w: WorkspaceId| {
+        let reports: Vec<_> = filters
+            .iter()
+            .map(|f| {
+                (
+                    store.totals(w, f).unwrap(),
+                    store.top_models(w, f, 100).unwrap(),
+                    store.cost_by_tag(w, f, "team").unwrap(),
+                )
+            })
+            .collect();
+        let budgets: Vec<_> = store
+            .list_budgets(w)
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.name, b.amount_nanos))
+            .collect();
+        let prices: Vec<_> = store
+            .list_custom_prices(w)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.provider, p.model, p.input_micros))
+            .collect();
+        let version = store.custom_prices_version(w).unwrap();
+        (reports, budgets, prices, version)
+    };
+    let before: Vec<_> = users
+        .iter()
+        .map(|&u| snapshot(&store, personal(&store, u)))
+        .collect();
+
+    // Down to the schema before workspaces: the data is the users' again.
+    let name = "2026-12-02-000001_workspaces";
+    let mut reverted = Vec::new();
+    while reverted.last().map(String::as_str) != Some(name) {
+        let names = llmlab_store::revert_last_migration(db.url()).unwrap();
+        assert!(!names.is_empty(), "{name} is applied");
+        reverted.extend(names);
+    }
+    let count = |sql: &str| llmlab_store::admin::query_text(db.url(), sql).unwrap();
+    assert_eq!(
+        count(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) AS text FROM events WHERE user_id = {}",
+            users[1].get()
+        )),
+        "200"
+    );
+    // Someone who signed up on the old version, written as it would have.
+    llmlab_store::admin::execute(
+        db.url(),
+        "INSERT INTO users (id, email, password_hash, created_at, prices_version) \
+         VALUES (900, 'old@x.test', 'h', '2026-11-01 00:00:00', 4)",
+    )
+    .unwrap();
+
+    reverted.reverse();
+    assert_eq!(store.migrate().unwrap(), reverted);
+    for (&u, before) in users.iter().zip(&before) {
+        let w = personal(&store, u);
+        assert_eq!(w.get(), u.get(), "a personal workspace takes its user's id");
+        assert_eq!(&snapshot(&store, w), before);
+        let listed = store.with_conn(|c| workspaces::list_for(c, u)).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (listed[0].role, listed[0].personal_of),
+            (Role::Owner, Some(u))
+        );
+        let i = users.iter().position(|x| *x == u).unwrap();
+        let (key, _) = store
+            .authenticate_api_key(&format!("hash-{i}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(key.workspace_id, w);
+        assert_eq!(key.created_by, Some(u));
+    }
+    assert!(before[0].0[0].0.calls == 150 && before[1].0[0].0.calls == 200);
+    let old = UserId(900);
+    let w = personal(&store, old);
+    assert_eq!(store.custom_prices_version(w).unwrap(), 4);
+    assert_eq!(
+        store.with_conn(|c| workspaces::role_of(c, w, old)).unwrap(),
+        Some(Role::Owner)
+    );
+    // New workspaces take ids after every migrated one.
+    let fresh = crate::user(&store, "after@x.test");
+    assert!(fresh.get() > 900);
+});
