@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use llmlab_store::{Role, UserId, WorkspaceId};
 
 use crate::app::ingest::Tenant;
-use crate::auth::{Acting, Credential, Identity};
+use crate::auth::{Acting, Credential, Identity, Unresolved, WORKSPACE_HEADER};
 use crate::error::ApiError;
 
 /// What an API key may do. A session (a person) may do everything; a key only what its
@@ -111,9 +111,13 @@ impl Identity {
     /// caller is not a member of (no hint that it exists) or 403 that says what is
     /// missing.
     pub fn acting_for(&self, need: Need) -> Result<Acting, ApiError> {
-        let acting = self
-            .acting
-            .ok_or_else(|| ApiError::not_found("workspace"))?;
+        let acting = self.acting.map_err(|why| match why {
+            Unresolved::NotMember => ApiError::not_found("workspace"),
+            Unresolved::BadHeader => ApiError::validation(
+                WORKSPACE_HEADER,
+                format!("{WORKSPACE_HEADER} must be a workspace id (a positive integer)"),
+            ),
+        })?;
         match (&self.credential, need.key) {
             (Credential::Session { .. }, _) => {
                 let role = acting.role.unwrap_or(Role::Viewer);

@@ -27,9 +27,17 @@ pub const API_KEY_PREFIX: &str = "llmlab_";
 pub struct Identity {
     /// How they authenticated.
     pub credential: Credential,
-    /// Where a workspace-scoped request acts: `None` when a session names (in
-    /// [`WORKSPACE_HEADER`]) a workspace its user is not a member of.
-    pub acting: Option<Acting>,
+    /// Where a workspace-scoped request acts, or why it acts nowhere.
+    pub acting: Result<Acting, Unresolved>,
+}
+
+/// Why a request has no workspace to act in (answered only by the routes that need one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unresolved {
+    /// [`WORKSPACE_HEADER`] is not a workspace id.
+    BadHeader,
+    /// It names a workspace the caller is not in (or none at all): not found.
+    NotMember,
 }
 
 /// The workspace a request acts in, learnt with the credential in one query.
@@ -215,7 +223,7 @@ pub async fn authenticate(
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let workspace = workspace_header(&req)?;
+        let workspace = workspace_header(&req);
         let identity = identify(&state, header.as_deref(), workspace).await?;
         req.extensions_mut().insert(identity);
     }
@@ -223,7 +231,7 @@ pub async fn authenticate(
 }
 
 /// The workspace named by [`WORKSPACE_HEADER`], if any.
-fn workspace_header(req: &ServiceRequest) -> Result<Option<WorkspaceId>, ApiError> {
+fn workspace_header(req: &ServiceRequest) -> Result<Option<WorkspaceId>, Unresolved> {
     let Some(value) = req.headers().get(WORKSPACE_HEADER) else {
         return Ok(None);
     };
@@ -233,18 +241,13 @@ fn workspace_header(req: &ServiceRequest) -> Result<Option<WorkspaceId>, ApiErro
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|id| *id > 0)
         .map(|id| Some(WorkspaceId(id)))
-        .ok_or_else(|| {
-            ApiError::validation(
-                WORKSPACE_HEADER,
-                format!("{WORKSPACE_HEADER} must be a workspace id (a positive integer)"),
-            )
-        })
+        .ok_or(Unresolved::BadHeader)
 }
 
 async fn identify(
     state: &web::Data<AppState>,
     header: Option<&str>,
-    workspace: Option<WorkspaceId>,
+    named: Result<Option<WorkspaceId>, Unresolved>,
 ) -> Result<Identity, ApiError> {
     let header = header.ok_or_else(|| {
         ApiError::unauthorized("missing credentials: send Authorization: Bearer <token>")
@@ -258,8 +261,11 @@ async fn identify(
             ApiError::unauthorized("malformed Authorization header: expected 'Bearer <token>'")
         })?;
     if token.starts_with(API_KEY_PREFIX) {
-        return identify_key(state, token, workspace).await;
+        return identify_key(state, token, named).await;
     }
+    // An unreadable header resolves as the personal workspace here, and the request is
+    // refused below by any route that needs a workspace.
+    let workspace = named.unwrap_or(None);
     let (user_id, jti, expires_at) = state
         .jwt
         .verify(token)
@@ -278,10 +284,14 @@ async fn identify(
                 jti,
                 expires_at,
             },
-            acting: s.membership.map(|m| Acting {
-                workspace: m.workspace,
-                role: Some(m.role),
-                prices_version: m.prices_version,
+            acting: named.and_then(|_| {
+                s.membership
+                    .map(|m| Acting {
+                        workspace: m.workspace,
+                        role: Some(m.role),
+                        prices_version: m.prices_version,
+                    })
+                    .ok_or(Unresolved::NotMember)
             }),
         }),
         Some(_) => Err(ApiError::unauthorized("token has been revoked")),
@@ -293,7 +303,7 @@ async fn identify(
 async fn identify_key(
     state: &web::Data<AppState>,
     token: &str,
-    workspace: Option<WorkspaceId>,
+    named: Result<Option<WorkspaceId>, Unresolved>,
 ) -> Result<Identity, ApiError> {
     let hash = hash_api_key(token);
     let store = state.store.clone();
@@ -320,9 +330,13 @@ async fn identify_key(
         prices_version,
     };
     Ok(Identity {
-        acting: workspace
-            .is_none_or(|w| w == key.workspace_id)
-            .then_some(acting),
+        acting: named.and_then(|w| {
+            if w.is_none_or(|w| w == key.workspace_id) {
+                Ok(acting)
+            } else {
+                Err(Unresolved::NotMember)
+            }
+        }),
         credential: Credential::ApiKey {
             key_id: key.id,
             scopes: Scopes::parse_stored(&key.scopes),

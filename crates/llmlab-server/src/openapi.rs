@@ -62,6 +62,36 @@ fn error_schema() -> utoipa::openapi::schema::Object {
         .build()
 }
 
+/// Whether `path` acts in the request's workspace (the rest belong to the person, or
+/// name their workspace in the path).
+fn in_workspace(path: &str) -> bool {
+    !path.starts_with("/api/auth/") && !path.starts_with("/api/workspaces")
+}
+
+/// `X-LLMLab-Workspace`: which of the caller's workspaces a session acts in.
+fn workspace_header() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::Required;
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ParameterBuilder::new()
+        .name(crate::auth::WORKSPACE_HEADER)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "The workspace a session acts in (default: the user's personal one); an API key \
+             acts only in its own. Not a member: 404.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Int64,
+                )))
+                .minimum(Some(1)),
+        ))
+        .build()
+}
+
 /// Adds to every operation the error statuses it can answer (the routes annotate their
 /// successes and domain errors; the statuses every operation of a kind shares are added
 /// here, from the same facts the server acts on), each with the error schema.
@@ -88,11 +118,17 @@ pub fn complete_error_responses(doc: &mut utoipa::openapi::OpenApi) {
             let Some(op) = op else { continue };
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let mut statuses: Vec<(&str, &str)> = Vec::new();
+            if secured && in_workspace(path) {
+                op.parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(utoipa::openapi::RefOr::T(workspace_header()));
+                statuses.push(("404", "No workspace of the caller has this id"));
+            }
             if secured {
                 statuses.push(("401", "Missing, malformed, expired or revoked credentials"));
                 statuses.push((
                     "403",
-                    "The credential may not do this (an API key without the scope, or managing the account)",
+                    "The credential may not do this (an API key without the scope or managing the workspace, or a role too low)",
                 ));
             }
             if secured || path.starts_with("/api/auth/") {
@@ -107,7 +143,7 @@ pub fn complete_error_responses(doc: &mut utoipa::openapi::OpenApi) {
                 statuses.push(("422", "Invalid parameter; details.field names it"));
             }
             if path.contains('{') {
-                statuses.push(("404", "No such resource for this account"));
+                statuses.push(("404", "No such resource in this workspace"));
             }
             if matches!(
                 (method, path.as_str()),

@@ -81,7 +81,11 @@ both!(signup_makes_a_personal_workspace, |app: TestApp| {
     assert_error(&r, 409, "conflict");
     // A header that is no id is a 422 naming it; an id of no workspace of the user, 404.
     let r = app.call_in(Some(-1), "GET", "/api/budgets", Some(&token), None);
-    assert_error(&r, 422, "validation_error");
+    let v = assert_error(&r, 422, "validation_error");
+    assert_eq!(v["error"]["details"]["field"], "X-LLMLab-Workspace");
+    // Routes of the person, not of a workspace, do not read it.
+    let r = app.call_in(Some(-1), "GET", "/api/auth/me", Some(&token), None);
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = app.call_in(Some(id + 1000), "GET", "/api/budgets", Some(&token), None);
     assert_error(&r, 404, "not_found");
 });
