@@ -320,7 +320,19 @@ pub fn session_state(
         Option<String>,
         Option<i64>,
     );
-    let revoked = diesel::dsl::exists(revoked_tokens::table.find(jti.to_string()));
+    // The same columns from either join; a macro because the expression's type is
+    // diesel's to name, not ours.
+    macro_rules! found {
+        () => {
+            (
+                diesel::dsl::exists(revoked_tokens::table.find(jti.to_string())),
+                users::email,
+                workspaces::id.nullable(),
+                workspace_members::role.nullable(),
+                workspaces::prices_version.nullable(),
+            )
+        };
+    }
     let found: Option<Found> = match workspace {
         Some(id) => users::table
             .left_join(
@@ -330,13 +342,7 @@ pub fn session_state(
             )
             .left_join(workspaces::table.on(workspaces::id.eq(workspace_members::workspace_id)))
             .filter(users::id.eq(user))
-            .select((
-                revoked,
-                users::email,
-                workspaces::id.nullable(),
-                workspace_members::role.nullable(),
-                workspaces::prices_version.nullable(),
-            ))
+            .select(found!())
             .first(conn)
             .optional()?,
         None => users::table
@@ -347,13 +353,7 @@ pub fn session_state(
                     .and(workspace_members::user_id.eq(users::id))),
             )
             .filter(users::id.eq(user))
-            .select((
-                revoked,
-                users::email,
-                workspaces::id.nullable(),
-                workspace_members::role.nullable(),
-                workspaces::prices_version.nullable(),
-            ))
+            .select(found!())
             .first(conn)
             .optional()?,
     };

@@ -6,9 +6,9 @@
 //! `(budget_id, period_start, level)` makes every racing request, on every instance,
 //! record it once (`Store::record_alert` returns `None` for the losers).
 
-use llmlab_store::{BudgetId, StoreError, WorkspaceId, budgets};
+use llmlab_store::{BudgetId, WorkspaceId, budgets};
 
-use crate::app::{Audit, audited};
+use crate::app::{Audit, audited, audited_delete};
 use crate::auth::Identity;
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
@@ -134,19 +134,15 @@ pub fn remove(
     by: &Identity,
     id: BudgetId,
 ) -> Result<(), AppError> {
-    audited(s, workspace, &by.actor(), |c| {
-        if !budgets::delete(c, workspace, id)? {
-            return Err(StoreError::NotFound);
-        }
-        let audit = Audit {
-            action: "budget.delete",
-            target_kind: "budget",
-            target_id: id.to_string(),
-            details: serde_json::json!({}),
-        };
-        Ok(((), audit))
+    let audit = Audit {
+        action: "budget.delete",
+        target_kind: "budget",
+        target_id: id.to_string(),
+        details: serde_json::json!({}),
+    };
+    audited_delete(s, workspace, &by.actor(), "budget", audit, |c| {
+        budgets::delete(c, workspace, id)
     })
-    .map_err(|e| e.or_not_found("budget"))
 }
 
 /// The secret `workspace`'s webhook receivers verify deliveries with; each read is

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use llmlab_store::{ApiKeyId, ApiKeyRow, NewApiKey, Store, StoreError, WorkspaceId, api_keys};
+use llmlab_store::{ApiKeyId, ApiKeyRow, NewApiKey, Store, WorkspaceId, api_keys};
 
 use crate::access::Scopes;
-use crate::app::{AppError, Audit, audited, ensure_room};
+use crate::app::{AppError, Audit, audited, audited_delete, ensure_room};
 use crate::auth::{API_KEY_PREFIX, Credential, Identity, hash_api_key, new_api_key};
 
 /// A new key: its row and the key itself, which nothing stores and no later call shows.
@@ -70,17 +70,13 @@ pub fn remove(
     by: &Identity,
     id: ApiKeyId,
 ) -> Result<(), AppError> {
-    audited(s, workspace, &by.actor(), |c| {
-        if !api_keys::delete(c, workspace, id)? {
-            return Err(StoreError::NotFound);
-        }
-        let audit = Audit {
-            action: "key.revoke",
-            target_kind: "api_key",
-            target_id: id.to_string(),
-            details: serde_json::json!({}),
-        };
-        Ok(((), audit))
+    let audit = Audit {
+        action: "key.revoke",
+        target_kind: "api_key",
+        target_id: id.to_string(),
+        details: serde_json::json!({}),
+    };
+    audited_delete(s, workspace, &by.actor(), "API key", audit, |c| {
+        api_keys::delete(c, workspace, id)
     })
-    .map_err(|e| e.or_not_found("API key"))
 }

@@ -91,3 +91,23 @@ pub fn audited<T>(
         Ok(done)
     })?)
 }
+
+/// Deletes through `delete` and records it in the audit log, in one transaction;
+/// `delete` finding nothing (`false`) is a 404 naming `what`, and records nothing.
+pub fn audited_delete(
+    s: &llmlab_store::Store,
+    workspace: llmlab_store::WorkspaceId,
+    actor: &llmlab_store::Actor,
+    what: &'static str,
+    audit: Audit,
+    delete: impl FnOnce(&mut llmlab_store::AnyConnection) -> Result<bool, llmlab_store::StoreError>,
+) -> Result<(), AppError> {
+    audited(s, workspace, actor, |c| {
+        if delete(c)? {
+            Ok(((), audit))
+        } else {
+            Err(llmlab_store::StoreError::NotFound)
+        }
+    })
+    .map_err(|e| e.or_not_found(what))
+}

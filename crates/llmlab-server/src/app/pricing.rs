@@ -3,9 +3,9 @@
 //! prices version in the same transaction (the store does it), which the credential
 //! check reads, so every instance prices the next event with it.
 
-use llmlab_store::{CustomPriceRow, NewCustomPrice, Store, StoreError, WorkspaceId, prices};
+use llmlab_store::{CustomPriceRow, NewCustomPrice, Store, WorkspaceId, prices};
 
-use crate::app::{AppError, Audit, audited, ensure_room};
+use crate::app::{AppError, Audit, audited, audited_delete, ensure_room};
 use crate::auth::Identity;
 
 /// Sets the account's price for `new`'s model: replaces its price, or adds one within
@@ -57,17 +57,13 @@ pub fn remove_custom(
     {
         return Err(AppError::NotFound("custom price"));
     }
-    audited(s, workspace, &by.actor(), |c| {
-        if !prices::delete(c, workspace, provider, model)? {
-            return Err(StoreError::NotFound);
-        }
-        let audit = Audit {
-            action: "custom_price.delete",
-            target_kind: "custom_price",
-            target_id: format!("{provider}/{model}"),
-            details: serde_json::json!({}),
-        };
-        Ok(((), audit))
+    let audit = Audit {
+        action: "custom_price.delete",
+        target_kind: "custom_price",
+        target_id: format!("{provider}/{model}"),
+        details: serde_json::json!({}),
+    };
+    audited_delete(s, workspace, &by.actor(), "custom price", audit, |c| {
+        prices::delete(c, workspace, provider, model)
     })
-    .map_err(|e| e.or_not_found("custom price"))
 }
