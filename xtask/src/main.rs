@@ -8,6 +8,9 @@
 //!   `cargo xtask test`; see `tidy.rs`).
 //! - `cargo xtask migrate [--database-url URL] [--revert]`: apply (or revert the last)
 //!   migrations of a database.
+//! - `cargo xtask reprice [--database-url URL] [--catalog PATH] [--apply]`: what
+//!   re-pricing every workspace's events with today's prices would change (a dry run),
+//!   or change it; the same use case as `POST /api/pricing/reprice`.
 //! - `cargo xtask bench [engine|http|analytics] [OPTIONS]`: the benchmark — criterion for
 //!   the engine, the release server under HTTP load on SQLite and PostgreSQL, analytics
 //!   over a seeded ledger; figures go to docs/PERFORMANCE.md (see `bench/mod.rs`).
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("migrate") => migrate(&args[1..]),
+        Some("reprice") => reprice(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("schemathesis") => schemathesis::run(&workspace_root()),
         Some("tidy") => tidy::run(&workspace_root()),
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
                  tidy                             the tree against docs/ARCHITECTURE.md's rules\n  \
                  schemathesis                     the OpenAPI document against a running server\n  \
                  migrate [--database-url URL] [--revert]\n                                   apply pending migrations (or revert the last)\n  \
+                 reprice [--database-url URL] [--catalog PATH] [--apply]\n                                   what re-pricing every workspace would change (or change it)\n  \
                  {}",
                 bench::USAGE
             );
@@ -172,6 +177,70 @@ fn migrate(args: &[String]) -> Result<()> {
     for n in names {
         println!("{verb} {n}");
     }
+    Ok(())
+}
+
+fn reprice(args: &[String]) -> Result<()> {
+    use llmlab_server::app::catalog_changes::operator;
+    use llmlab_server::app::ledger::{RepriceScope, reprice};
+    let mut url = std::env::var("DATABASE_URL").ok();
+    let (mut apply, mut catalog_path) = (false, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--apply" => apply = true,
+            "--database-url" => {
+                url = Some(it.next().ok_or("--database-url needs a value")?.clone())
+            }
+            "--catalog" => catalog_path = Some(it.next().ok_or("--catalog needs a value")?.clone()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    let url = url.unwrap_or_else(|| "sqlite://llmlab.db".to_string());
+    let builtin = llmlab_engine::providers::Catalog::builtin();
+    let catalog = match catalog_path {
+        Some(p) => builtin
+            .extended_with_path(std::path::Path::new(&p))
+            .map_err(|e| e.to_string())?,
+        None => builtin.clone(),
+    };
+    let store = llmlab_store::Store::connect(&url, 2).map_err(|e| e.to_string())?;
+    let workspaces = store
+        .with_conn(llmlab_store::ledger::workspaces_with_events)
+        .map_err(|e| e.to_string())?;
+    let (mut changed, mut delta) = (0_i64, 0_i64);
+    for ws in workspaces {
+        let r = reprice(
+            &store,
+            &catalog,
+            ws,
+            &operator(),
+            &RepriceScope::default(),
+            !apply,
+        )
+        .map_err(|e| format!("workspace {ws}: {e}"))?;
+        if r.events_changed > 0 {
+            let d = r.new_cost_nanos - r.old_cost_nanos;
+            println!(
+                "workspace {ws}: {} of {} events, {} USD",
+                r.events_changed,
+                r.events_matched,
+                llmlab_engine::Usd::from_nanos(d)
+            );
+            changed += r.events_changed;
+            delta += d;
+        }
+    }
+    let verb = if apply {
+        "re-priced"
+    } else {
+        "would re-price (dry run; --apply to do it)"
+    };
+    println!(
+        "{verb} {changed} events on {}: {} USD",
+        redact(&url),
+        llmlab_engine::Usd::from_nanos(delta)
+    );
     Ok(())
 }
 

@@ -47,6 +47,9 @@ pub struct Settings {
     pub signups_per_hour: u32,
     /// `LLMLAB_METRICS_TOKEN`: when set, `/metrics` wants `Authorization: Bearer <it>`.
     pub metrics_token: Option<String>,
+    /// `LLMLAB_UNKNOWN_MODELS`: `keep` (the default: stored unpriced, with a warning) or
+    /// `reject` (422 `unknown_model`).
+    pub unknown_models: crate::app::ledger::UnknownModels,
     /// What one account may create.
     pub limits: Limits,
     /// Budget alert webhooks.
@@ -186,6 +189,15 @@ impl Settings {
                 as u32,
             signups_per_hour: number("LLMLAB_SIGNUPS_PER_HOUR", 20, 0, 1_000_000)? as u32,
             metrics_token: get("LLMLAB_METRICS_TOKEN").map(|t| t.trim().to_string()),
+            unknown_models: match get("LLMLAB_UNKNOWN_MODELS").as_deref().map(str::trim) {
+                None | Some("keep") => crate::app::ledger::UnknownModels::Keep,
+                Some("reject") => crate::app::ledger::UnknownModels::Reject,
+                Some(other) => {
+                    return Err(ConfigError(format!(
+                        "LLMLAB_UNKNOWN_MODELS must be keep or reject, not {other:?}"
+                    )));
+                }
+            },
             limits: Limits {
                 budgets: number("LLMLAB_MAX_BUDGETS", 100, 1, 100_000)? as usize,
                 api_keys: number("LLMLAB_MAX_API_KEYS", 100, 1, 100_000)? as usize,

@@ -81,6 +81,7 @@ impl Application {
             settings,
         });
         crate::webhooks::spawn_worker(state.clone());
+        spawn_catalog_check(state.clone());
         let api = state_api;
         let server = HttpServer::new(move || {
             let cors = state.settings.cors_origins.iter().fold(
@@ -319,4 +320,23 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
+}
+
+/// Says, off the start-up path, which catalog prices changed since the last start and
+/// how many stored events a re-pricing would move.
+fn spawn_catalog_check(state: web::Data<AppState>) {
+    std::thread::spawn(move || {
+        match crate::app::catalog_changes::check(&state.store, &state.catalog) {
+            Ok(c) if c.models.is_empty() => {}
+            Ok(c) => log::warn!(
+                "the catalog changed the prices of {} model(s) since the last start ({}); \
+                 re-pricing would change {} stored event(s): POST /api/pricing/reprice \
+                 (dry run first) or cargo xtask reprice",
+                c.models.len(),
+                c.models.join(", "),
+                c.events
+            ),
+            Err(e) => log::warn!("catalog change check failed: {e}"),
+        }
+    });
 }

@@ -28,7 +28,8 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn parts(&self) -> (&'static str, i64, &str) {
+    /// `(kind, id, label)` as the log stores them.
+    pub fn parts(&self) -> (&'static str, i64, &str) {
         match self {
             Actor::User { id, label } => ("user", *id, label),
             Actor::ApiKey { id, label } => ("api_key", *id, label),

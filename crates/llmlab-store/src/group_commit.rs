@@ -217,6 +217,7 @@ mod tests {
             ts: 0,
             latency_ms: None,
             tags: Default::default(),
+            price_revision: None,
         }
     }
 

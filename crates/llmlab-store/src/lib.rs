@@ -46,6 +46,7 @@ mod error;
 pub mod events;
 pub mod group_commit;
 mod ids;
+pub mod ledger;
 pub mod login_attempts;
 mod migrations;
 pub mod prices;

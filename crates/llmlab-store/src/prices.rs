@@ -1,9 +1,9 @@
-//! Custom prices: a user's own rates for a `(provider, model)`.
+//! Custom prices: a workspace's own rates for a `(provider, model)`, one row per
+//! revision (see [`upsert`]).
 
 use crate::WorkspaceId;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::upsert::excluded;
 
 use crate::schema::{custom_prices, workspaces};
 use crate::{AnyConnection, Store, StoreError, now_utc};
@@ -31,10 +31,21 @@ pub struct CustomPriceRow {
     pub cache_write_micros: Option<i64>,
     /// Batch API discount in percent.
     pub batch_discount_pct: Option<i32>,
-    /// First stored (naive UTC).
+    /// When this revision was stored (naive UTC).
     pub created_at: NaiveDateTime,
-    /// Last changed (naive UTC).
+    /// Same as `created_at` (revisions are never changed).
     pub updated_at: NaiveDateTime,
+    /// The first date it prices; `None`: every date (until a later-dated revision).
+    pub effective_from: Option<NaiveDate>,
+    /// When the price was removed; the row stays for the events it priced.
+    pub deleted_at: Option<NaiveDateTime>,
+}
+
+impl CustomPriceRow {
+    /// The revision number: the row's id, unique in the workspace.
+    pub fn revision(&self) -> i64 {
+        self.id
+    }
 }
 
 /// The fields of a custom price (rates in micro-dollars per million tokens).
@@ -54,6 +65,8 @@ pub struct NewCustomPrice {
     pub cache_write_micros: Option<i64>,
     /// Batch API discount in percent.
     pub batch_discount_pct: Option<i32>,
+    /// The first date it prices; `None`: every date.
+    pub effective_from: Option<NaiveDate>,
 }
 
 /// Moves the user's `prices_version` on, so every instance's cached copy of their prices
@@ -75,8 +88,9 @@ pub fn version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<i6
         .first(conn)?)
 }
 
-/// Creates or replaces the user's price for `(provider, model)`. Call it in a
-/// transaction ([`Store::upsert_custom_price`] does): it also moves the user's version.
+/// Adds a revision of the workspace's price for `(provider, model)`: every change is a
+/// new row, never an overwrite, so the events it prices can point at it. Call it in a
+/// transaction ([`Store::upsert_custom_price`] does): it also moves the version.
 pub fn upsert(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
@@ -85,79 +99,76 @@ pub fn upsert(
     use custom_prices::dsl as p;
     bump_version(conn, workspace_id)?;
     let now = now_utc();
-    let row = (
-        p::workspace_id.eq(workspace_id),
-        p::provider.eq(&price.provider),
-        p::model.eq(&price.model),
-        p::input_micros.eq(price.input_micros),
-        p::output_micros.eq(price.output_micros),
-        p::cached_input_micros.eq(price.cached_input_micros),
-        p::cache_write_micros.eq(price.cache_write_micros),
-        p::batch_discount_pct.eq(price.batch_discount_pct),
-        p::created_at.eq(now),
-        p::updated_at.eq(now),
-    );
-    Ok(with_backend!(conn, |c| diesel::insert_into(
-        p::custom_prices
-    )
-    .values(row)
-    .on_conflict((p::workspace_id, p::provider, p::model))
-    .do_update()
-    .set((
-        p::input_micros.eq(excluded(p::input_micros)),
-        p::output_micros.eq(excluded(p::output_micros)),
-        p::cached_input_micros.eq(excluded(p::cached_input_micros)),
-        p::cache_write_micros.eq(excluded(p::cache_write_micros)),
-        p::batch_discount_pct.eq(excluded(p::batch_discount_pct)),
-        p::updated_at.eq(excluded(p::updated_at)),
-    ))
-    .returning(custom_prices::all_columns)
-    .get_result(c))?)
+    Ok(diesel::insert_into(p::custom_prices)
+        .values((
+            p::workspace_id.eq(workspace_id),
+            p::provider.eq(&price.provider),
+            p::model.eq(&price.model),
+            p::input_micros.eq(price.input_micros),
+            p::output_micros.eq(price.output_micros),
+            p::cached_input_micros.eq(price.cached_input_micros),
+            p::cache_write_micros.eq(price.cache_write_micros),
+            p::batch_discount_pct.eq(price.batch_discount_pct),
+            p::effective_from.eq(price.effective_from),
+            p::created_at.eq(now),
+            p::updated_at.eq(now),
+        ))
+        .returning(custom_prices::all_columns)
+        .get_result(conn)?)
 }
 
-/// The user's custom prices, by provider and model.
+/// The workspace's live custom price revisions (not deleted), by provider, model and
+/// revision: what pricing reads.
 pub fn list(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
 ) -> Result<Vec<CustomPriceRow>, StoreError> {
     Ok(custom_prices::table
         .filter(custom_prices::workspace_id.eq(workspace_id))
-        .order((custom_prices::provider, custom_prices::model))
+        .filter(custom_prices::deleted_at.is_null())
+        .order((
+            custom_prices::provider,
+            custom_prices::model,
+            custom_prices::id,
+        ))
         .select(CustomPriceRow::as_select())
         .load(conn)?)
 }
 
-/// The user's custom price for `(provider, model)`, if any.
-pub fn get(
+/// Every revision the workspace ever set, deleted ones included, oldest first per model.
+pub fn history(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
-    provider: &str,
-    model: &str,
-) -> Result<Option<CustomPriceRow>, StoreError> {
+) -> Result<Vec<CustomPriceRow>, StoreError> {
     Ok(custom_prices::table
         .filter(custom_prices::workspace_id.eq(workspace_id))
-        .filter(custom_prices::provider.eq(provider))
-        .filter(custom_prices::model.eq(model))
+        .order((
+            custom_prices::provider,
+            custom_prices::model,
+            custom_prices::id,
+        ))
         .select(CustomPriceRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?)
 }
 
-/// Deletes the user's custom price for `(provider, model)`; `false` if there was none.
+/// Ends the workspace's price for `(provider, model)` (every revision is marked deleted
+/// and kept, so the events it priced still say which it was); `false` if there was none.
 /// Call it in a transaction ([`Store::delete_custom_price`] does): it also moves the
-/// user's version.
+/// version.
 pub fn delete(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
     provider: &str,
     model: &str,
 ) -> Result<bool, StoreError> {
-    let deleted = diesel::delete(
+    let deleted = diesel::update(
         custom_prices::table
             .filter(custom_prices::workspace_id.eq(workspace_id))
             .filter(custom_prices::provider.eq(provider))
-            .filter(custom_prices::model.eq(model)),
+            .filter(custom_prices::model.eq(model))
+            .filter(custom_prices::deleted_at.is_null()),
     )
+    .set(custom_prices::deleted_at.eq(now_utc()))
     .execute(conn)?;
     if deleted > 0 {
         bump_version(conn, workspace_id)?;
@@ -181,16 +192,6 @@ impl Store {
         workspace_id: WorkspaceId,
     ) -> Result<Vec<CustomPriceRow>, StoreError> {
         self.with_conn(|c| list(c, workspace_id))
-    }
-
-    /// See [`prices::get`](get).
-    pub fn custom_price(
-        &self,
-        workspace_id: WorkspaceId,
-        provider: &str,
-        model: &str,
-    ) -> Result<Option<CustomPriceRow>, StoreError> {
-        self.with_conn(|c| get(c, workspace_id, provider, model))
     }
 
     /// See [`prices::delete`](delete).

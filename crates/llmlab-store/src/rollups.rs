@@ -25,7 +25,7 @@ pub fn slot_of(ts: i64) -> i64 {
     ts.div_euclid(SLOT_MICROS) * SLOT_MICROS
 }
 
-/// Rows per SQLite statement (13 bound values each, under the 32,766 limit).
+/// Rows per SQLite statement (14 bound values each, under the 32,766 limit).
 const SQLITE_CHUNK: usize = 2_000;
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -37,6 +37,7 @@ struct Sums {
     cached_input_tokens: i64,
     cache_write_tokens: i64,
     reasoning_tokens: i64,
+    unpriced_calls: i64,
     max_input_tokens: i64,
 }
 
@@ -53,6 +54,7 @@ impl Sums {
             .saturating_add(e.cached_input_tokens);
         self.cache_write_tokens = self.cache_write_tokens.saturating_add(e.cache_write_tokens);
         self.reasoning_tokens = self.reasoning_tokens.saturating_add(e.reasoning_tokens);
+        self.unpriced_calls += i64::from(e.cost_source == UNPRICED);
         self.max_input_tokens = self.max_input_tokens.max(e.input_tokens);
     }
 }
@@ -81,6 +83,16 @@ pub(crate) fn add(
             tags.entry((key, slot, value)).or_default().add(e);
         }
     }
+    upsert(conn, workspace_id, models, tags)
+}
+
+/// Adds `models` and `tags` sums to their rows (model rows first, each in key order).
+fn upsert(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    models: BTreeMap<ModelKey<'_>, Sums>,
+    tags: BTreeMap<TagKey<'_>, Sums>,
+) -> Result<(), StoreError> {
     let models: Vec<_> = models.into_iter().collect();
     let tags: Vec<_> = tags.into_iter().collect();
     match conn {
@@ -97,6 +109,64 @@ pub(crate) fn add(
             }
         }
     }
+    Ok(())
+}
+
+/// What re-pricing one stored event changes in the sums: its cost moves by `cost`
+/// nano-dollars and it leaves (-1) or joins (+1) the unpriced calls; its key, tokens
+/// and call count stay.
+#[derive(Debug, Clone, Copy)]
+pub struct Adjustment<'a> {
+    /// The event's instant (microseconds).
+    pub ts: i64,
+    /// Its provider.
+    pub provider: &'a str,
+    /// Its resolved model.
+    pub resolved_model: &'a str,
+    /// Its batch flag.
+    pub batch: bool,
+    /// Its tags.
+    pub tags: &'a BTreeMap<String, String>,
+    /// New cost minus old cost.
+    pub cost: i64,
+    /// New minus old "is unpriced" (-1, 0 or 1).
+    pub unpriced: i64,
+}
+
+/// Applies re-pricing `changes` of `workspace_id` to the rollups and the running totals,
+/// in the transaction that changed the events, in the lock order of ingestion (model
+/// rollups, tag rollups, totals; each in key order). Adding a signed amount commutes with
+/// ingestion's own additions, so both can run at once.
+pub(crate) fn adjust(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    changes: &[Adjustment<'_>],
+) -> Result<(), StoreError> {
+    let mut models: BTreeMap<ModelKey<'_>, Sums> = BTreeMap::new();
+    let mut tags: BTreeMap<TagKey<'_>, Sums> = BTreeMap::new();
+    let mut total: i128 = 0;
+    for c in changes {
+        let slot = slot_of(c.ts);
+        let shift = |s: &mut Sums| {
+            s.cost_nanos = s.cost_nanos.saturating_add(c.cost);
+            s.unpriced_calls += c.unpriced;
+        };
+        shift(
+            models
+                .entry((slot, c.provider, c.resolved_model, c.batch))
+                .or_default(),
+        );
+        for (key, value) in c.tags {
+            shift(tags.entry((key, slot, value)).or_default());
+        }
+        total += i128::from(c.cost);
+    }
+    upsert(conn, workspace_id, models, tags)?;
+    use crate::schema::ledger_totals as lt;
+    let total = i64::try_from(total).unwrap_or(i64::MAX);
+    diesel::update(lt::table.find(workspace_id))
+        .set(lt::cost_nanos.eq(lt::cost_nanos + total))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -164,8 +234,11 @@ pub(crate) struct Rollup {
     pub keeps_max: bool,
 }
 
+/// The `cost_source` of an event stored without a price (cost 0), counted apart.
+pub const UNPRICED: &str = "unpriced";
+
 /// The columns a rollup sums, in the order every statement lists them.
-const SUMMED: [&str; 7] = [
+const SUMMED: [&str; 8] = [
     "calls",
     "cost_nanos",
     "input_tokens",
@@ -173,6 +246,7 @@ const SUMMED: [&str; 7] = [
     "cached_input_tokens",
     "cache_write_tokens",
     "reasoning_tokens",
+    "unpriced_calls",
 ];
 
 /// Per user, slot, provider, model and batch flag.
@@ -283,7 +357,8 @@ fn push_sums(sql: &mut Sql, s: &Sums) {
         .push(", ");
     sql.int(s.cached_input_tokens).push(", ");
     sql.int(s.cache_write_tokens).push(", ");
-    sql.int(s.reasoning_tokens);
+    sql.int(s.reasoning_tokens).push(", ");
+    sql.int(s.unpriced_calls);
 }
 
 fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
@@ -300,7 +375,7 @@ fn pg_models(
         return Ok(());
     }
     diesel::sql_query(format!(
-        "{}SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13){}",
+        "{}SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14){}",
         MODELS.insert_into(),
         MODELS.on_conflict("GREATEST")
     ))
@@ -316,6 +391,7 @@ fn pg_models(
     .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cached_input_tokens))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cache_write_tokens))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.1.reasoning_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.unpriced_calls))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.1.max_input_tokens))
     .execute(c)?;
     Ok(())
@@ -330,7 +406,7 @@ fn pg_tags(
         return Ok(());
     }
     diesel::sql_query(format!(
-        "{}SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11){}",
+        "{}SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){}",
         TAGS.insert_into(),
         TAGS.on_conflict("GREATEST")
     ))
@@ -345,6 +421,7 @@ fn pg_tags(
     .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cached_input_tokens))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cache_write_tokens))
     .bind::<Array<BigInt>, _>(column(rows, |r| r.1.reasoning_tokens))
+    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.unpriced_calls))
     .execute(c)?;
     Ok(())
 }
@@ -358,7 +435,7 @@ mod tests {
             MODELS.insert_into(),
             "INSERT INTO event_rollups (workspace_id, slot, provider, resolved_model, batch, calls, \
              cost_nanos, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
-             reasoning_tokens, max_input_tokens) "
+             reasoning_tokens, unpriced_calls, max_input_tokens) "
         );
         let tags = TAGS.on_conflict("MAX");
         assert!(

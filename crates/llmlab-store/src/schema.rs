@@ -62,6 +62,8 @@ diesel::table! {
         latency_ms -> Nullable<BigInt>,
         tags_json -> Text,
         created_at -> Timestamp,
+        /// The `custom_prices` row (revision) that priced a `custom_pricing` event.
+        price_revision -> Nullable<BigInt>,
     }
 }
 
@@ -131,6 +133,7 @@ diesel::table! {
         cache_write_tokens -> BigInt,
         reasoning_tokens -> BigInt,
         max_input_tokens -> BigInt,
+        unpriced_calls -> BigInt,
     }
 }
 
@@ -148,6 +151,7 @@ diesel::table! {
         cached_input_tokens -> BigInt,
         cache_write_tokens -> BigInt,
         reasoning_tokens -> BigInt,
+        unpriced_calls -> BigInt,
     }
 }
 
@@ -181,6 +185,8 @@ diesel::table! {
         batch_discount_pct -> Nullable<Integer>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        effective_from -> Nullable<Date>,
+        deleted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -255,7 +261,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Re-pricing runs (dry runs are not stored).
+    reprice_runs (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        actor_id -> BigInt,
+        actor_label -> Text,
+        params_json -> Text,
+        status -> Text,
+        events_matched -> BigInt,
+        events_changed -> BigInt,
+        old_cost_nanos -> BigInt,
+        new_cost_nanos -> BigInt,
+        by_model_json -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Each catalog model's price history as this database last saw it.
+    catalog_fingerprints (model) {
+        model -> Text,
+        fingerprint -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    reprice_runs,
+    catalog_fingerprints,
     users,
     workspaces,
     workspace_members,

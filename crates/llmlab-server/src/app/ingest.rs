@@ -3,15 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use llmlab_engine::providers::{Catalog, PerMTok, Rates};
-use llmlab_engine::{Cost, Usage, UsageFields, Usd, cost_at_rates, price};
+use llmlab_engine::{Cost, Usage, UsageFields, Usd};
 use llmlab_store::{CustomPriceRow, NewEvent, WorkspaceId};
 
 use llmlab_store::EventRow;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app::ledger::{
+    Call, CustomPrices, PriceRef, PricedCall, UnknownModels, Warning, price_call,
+};
 use crate::app::{App, AppError, blocking};
 use crate::dto::TrackEvent;
 
@@ -27,19 +30,8 @@ pub struct Priced {
     pub event: NewEvent,
     /// Cost breakdown (for estimates).
     pub cost: Cost,
-}
-
-/// Where the custom prices of the event's user come from.
-pub trait CustomPrices {
-    /// The user's custom price for `(provider, model)` (both lower-case), if any.
-    fn lookup(&self, provider: &str, model: &str) -> Option<&CustomPriceRow>;
-}
-
-impl CustomPrices for [CustomPriceRow] {
-    fn lookup(&self, provider: &str, model: &str) -> Option<&CustomPriceRow> {
-        self.iter()
-            .find(|c| c.provider == provider && c.model == model)
-    }
+    /// Set when the model has no price yet.
+    pub warning: Option<Warning>,
 }
 
 /// Largest cost of one event, given by the client or computed (a custom price can be
@@ -80,10 +72,11 @@ fn parse_timestamp(ts: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>
         .ok_or_else(|| AppError::invalid("timestamp", "out of range"))
 }
 
-/// Validates and prices one event for `now`.
+/// Validates and prices one event for `now` (see [`price_call`]).
 pub fn prepare(
     catalog: &Catalog,
     custom: &(impl CustomPrices + ?Sized),
+    unknown: UnknownModels,
     body: TrackEvent,
     now: DateTime<Utc>,
 ) -> Result<Priced, AppError> {
@@ -128,53 +121,50 @@ pub fn prepare(
 
     // Resolve against the catalog first: the resolved name is what custom prices,
     // reports and recommendations key on.
-    let resolved = catalog.resolve(&provider, &model_sent);
-    let resolved_name = match &resolved {
+    let resolved_name = match catalog.resolve(&provider, &model_sent) {
         Ok(r) => r.entry.name.clone(),
         Err(_) => model_key.clone(),
     };
-    let custom_price = custom
-        .lookup(&provider, &model_key)
-        .or_else(|| custom.lookup(&provider, &resolved_name));
-
-    // A provider must be known to the catalog or to the user's custom prices; an
-    // unknown model is fine when the client or a custom price gives the cost.
-    if catalog.provider(&provider).is_none() && custom_price.is_none() {
+    // A provider must be known to the catalog or to the workspace's custom prices; a
+    // model neither knows is kept unpriced (or refused, as configured).
+    if catalog.provider(&provider).is_none() && !custom.has_provider(&provider) {
         return Err(llmlab_engine::providers::CatalogError::UnknownProvider {
             provider: provider.clone(),
             known: catalog.providers().iter().map(|p| p.id.clone()).collect(),
         }
         .into());
     }
-    let (cost, source, effective_from): (Cost, &str, Option<NaiveDate>) =
-        if let Some(client) = body.cost_usd {
+    let priced = match body.cost_usd {
+        Some(client) => {
             if client.is_negative() || client > MAX_EVENT_COST {
                 return Err(AppError::invalid(
                     "cost_usd",
                     format!("must be between 0 and {MAX_EVENT_COST}"),
                 ));
             }
-            let zero = Cost {
-                total: client,
-                breakdown: Default::default(),
-                long_context: false,
-                batch_discount_pct: 0,
+            PricedCall {
+                cost: Cost {
+                    total: client,
+                    breakdown: Default::default(),
+                    long_context: false,
+                    batch_discount_pct: 0,
+                },
+                price_ref: PriceRef::Client,
+                warning: None,
+            }
+        }
+        None => {
+            let call = Call {
+                provider: &provider,
+                model: &model_sent,
+                resolved: &resolved_name,
+                usage: &usage,
+                at: ts,
             };
-            (zero, "client", None)
-        } else if let Some(c) = custom_price {
-            (
-                cost_at_rates(
-                    &custom_rates(c),
-                    c.batch_discount_pct.map(|d| d.clamp(0, 100) as u8),
-                    &usage,
-                )?,
-                "custom_pricing",
-                None,
-            )
-        } else {
-            let call = price(catalog, &provider, &model_sent, &usage, ts)?;
-            (call.cost, "catalog", Some(call.effective_from()))
-        };
+            price_call(catalog, custom, &call, unknown)?
+        }
+    };
+    let cost = priced.cost;
     if cost.total > MAX_EVENT_COST {
         return Err(AppError::invalid(
             "cost_usd",
@@ -196,13 +186,18 @@ pub fn prepare(
         reasoning_tokens: usage.reasoning_tokens() as i64,
         batch: usage.batch(),
         cost_nanos: cost.total.nanos(),
-        cost_source: source.to_string(),
-        price_effective_from: effective_from,
+        cost_source: priced.price_ref.source().to_string(),
+        price_effective_from: priced.price_ref.effective_from(),
+        price_revision: priced.price_ref.revision(),
         ts: ts.timestamp_micros(),
         latency_ms: body.latency_ms,
         tags: tags.into_iter().collect(),
     };
-    Ok(Priced { event, cost })
+    Ok(Priced {
+        event,
+        cost,
+        warning: priced.warning,
+    })
 }
 
 /// Checks event tags (or a key's default tags): how many, and what each key and value may hold.
@@ -243,6 +238,8 @@ pub struct Tracked {
     pub row: EventRow,
     /// Whether its `event_id` was already stored (nothing was written).
     pub duplicate: bool,
+    /// What the caller should know (a model stored unpriced).
+    pub warnings: Vec<Warning>,
 }
 
 /// What became of one item of a batch.
@@ -265,6 +262,8 @@ pub struct ItemOutcome {
     pub id: Option<i64>,
     /// Why it was rejected.
     pub error: Option<AppError>,
+    /// Set when it was stored unpriced.
+    pub warning: Option<Warning>,
 }
 
 /// Where a use case acts: the workspace, its custom-prices version (see `PriceCache`),
@@ -307,12 +306,14 @@ pub async fn track(app: &App, who: Tenant, mut body: TrackEvent) -> Result<Track
     let (shared, workspace, version) = (app.clone(), who.workspace, who.prices_version);
     let stored = blocking(app, move |s| -> Result<_, AppError> {
         let custom = shared.prices.get(s, workspace, version)?;
-        let priced = prepare(&shared.catalog, &*custom, body, Utc::now())?;
+        let unknown = shared.settings.unknown_models;
+        let priced = prepare(&shared.catalog, &*custom, unknown, body, Utc::now())?;
         // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
-        Ok(shared.writer.insert_event(workspace, priced.event)?)
+        let stored = shared.writer.insert_event(workspace, priced.event)?;
+        Ok((stored, priced.warning))
     })
     .await;
-    let (row, outcome) = stored.inspect_err(|e| {
+    let ((row, outcome), warning) = stored.inspect_err(|e| {
         if e.is_invalid_input() {
             count(app, "rejected", 1);
         }
@@ -324,7 +325,11 @@ pub async fn track(app: &App, who: Tenant, mut body: TrackEvent) -> Result<Track
         count(app, "inserted", 1);
         crate::app::budgets::after_ingest(app, workspace);
     }
-    Ok(Tracked { row, duplicate })
+    Ok(Tracked {
+        row,
+        duplicate,
+        warnings: warning.into_iter().collect(),
+    })
 }
 
 /// Stores the valid items of a batch (each item raw JSON, parsed here so one bad item
@@ -346,6 +351,7 @@ pub async fn batch(
     let (shared, workspace, version) = (app.clone(), who.workspace, who.prices_version);
     let outcomes = blocking(app, move |s| -> Result<_, AppError> {
         let custom = shared.prices.get(s, workspace, version)?;
+        let unknown = shared.settings.unknown_models;
         let now = Utc::now();
         let mut outcomes: Vec<ItemOutcome> = Vec::with_capacity(items.len());
         let mut valid = Vec::with_capacity(items.len());
@@ -353,7 +359,7 @@ pub async fn batch(
             let prepared = crate::app::input::parse_json::<TrackEvent>(raw.get().as_bytes())
                 .and_then(|mut event| {
                     who.stamp(&mut event);
-                    prepare(&shared.catalog, &*custom, event, now)
+                    prepare(&shared.catalog, &*custom, unknown, event, now)
                 });
             outcomes.push(match prepared {
                 Ok(p) => {
@@ -362,12 +368,14 @@ pub async fn batch(
                         status: ItemStatus::Accepted,
                         id: None,
                         error: None,
+                        warning: p.warning,
                     }
                 }
                 Err(e) => ItemOutcome {
                     status: ItemStatus::Rejected,
                     id: None,
                     error: Some(e),
+                    warning: None,
                 },
             });
         }
@@ -402,7 +410,14 @@ pub async fn estimate(app: &App, who: Tenant, body: TrackEvent) -> Result<Priced
     let (shared, workspace, version) = (app.clone(), who.workspace, who.prices_version);
     blocking(app, move |s| {
         let custom = shared.prices.get(s, workspace, version)?;
-        prepare(&shared.catalog, &*custom, body, Utc::now())
+        // An estimate answers with a price or not at all.
+        prepare(
+            &shared.catalog,
+            &*custom,
+            UnknownModels::Reject,
+            body,
+            Utc::now(),
+        )
     })
     .await
 }

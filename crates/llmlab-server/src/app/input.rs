@@ -94,6 +94,19 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
+/// A calendar day `YYYY-MM-DD` in the supported years (1970 to 9999).
+pub fn parse_day(s: &str) -> Result<chrono::NaiveDate, AppError> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1970..=9999).contains(&chrono::Datelike::year(d)))
+        .ok_or_else(|| {
+            AppError::invalid(
+                "effective_from",
+                "must be a date YYYY-MM-DD from 1970 to 9999",
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::check_text;

@@ -15,7 +15,9 @@ pub mod quota;
 
 pub mod accounts;
 pub mod budgets;
+pub mod catalog_changes;
 pub mod keys;
+pub mod ledger;
 pub mod pricing;
 pub mod recommendations;
 pub mod reports;

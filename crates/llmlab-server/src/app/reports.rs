@@ -36,7 +36,7 @@ pub fn summary(
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     granularity: Granularity,
     zone: Zone,
-) -> Result<Vec<Bucket>, AppError> {
+) -> Result<Series, AppError> {
     let buckets = max_buckets_between(start, end, granularity);
     if buckets > MAX_SUMMARY_BUCKETS {
         return Err(AppError::invalid(
@@ -55,5 +55,16 @@ pub fn summary(
         totals: totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
     });
     let folded = fold_slots(slots, granularity, zone);
-    Ok(fill_gaps(folded, start, end, granularity, zone))
+    Ok(Series {
+        buckets: fill_gaps(folded, start, end, granularity, zone),
+        unpriced_calls: rows.iter().map(|r| r.unpriced_calls).sum(),
+    })
+}
+
+/// A summary's buckets and the calls in them stored without a price.
+pub struct Series {
+    /// Every bucket of the range.
+    pub buckets: Vec<Bucket>,
+    /// Calls stored unpriced (cost 0 until re-priced).
+    pub unpriced_calls: i64,
 }

@@ -40,6 +40,9 @@ pub struct Summary {
     /// Mean cost per call.
     #[schema(value_type = f64)]
     pub avg_cost_per_call_usd: Usd,
+    /// Calls stored without a price (cost 0 until re-priced; see
+    /// `GET /api/pricing/unpriced`).
+    pub unpriced_calls: u64,
     /// Bucket granularity.
     pub granularity: String,
     /// Time zone of the buckets.
@@ -62,6 +65,8 @@ pub struct ProviderRow {
     pub input_tokens: u64,
     /// Output tokens.
     pub output_tokens: u64,
+    /// Calls stored without a price.
+    pub unpriced_calls: u64,
     /// Share of the total spend, percent.
     pub share: f64,
 }
@@ -92,6 +97,8 @@ pub struct ModelRow {
     /// Mean cost per call.
     #[schema(value_type = f64)]
     pub avg_cost_per_call_usd: Usd,
+    /// Calls stored without a price.
+    pub unpriced_calls: u64,
 }
 
 /// `{models: [...]}`.

@@ -65,10 +65,12 @@ pub struct EventOut {
     /// The cost, exact to the nano-dollar.
     #[schema(value_type = f64)]
     pub cost_usd: Usd,
-    /// `catalog`, `custom_pricing` or `client`.
+    /// `catalog`, `custom_pricing`, `client` or `unpriced`.
     pub cost_source: String,
     /// First day of the price version used.
     pub price_effective_from: Option<NaiveDate>,
+    /// Exactly which price produced `cost_usd`.
+    pub price_ref: crate::app::ledger::PriceRef,
     /// When the call happened.
     pub timestamp: DateTime<Utc>,
     /// Call latency.
@@ -77,6 +79,9 @@ pub struct EventOut {
     pub tags: BTreeMap<String, String>,
     /// Idempotency key.
     pub event_id: Option<String>,
+    /// What the caller should know (`unknown_model`: stored unpriced); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::app::ledger::Warning>,
 }
 
 /// `{events: [...]}`, up to 1000.
@@ -100,6 +105,9 @@ pub struct BatchItem {
     /// Why it was rejected (`{code, message, details}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<serde_json::Value>,
+    /// What the caller should know about an accepted item (`unknown_model`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::app::ledger::Warning>,
 }
 
 /// Batch outcome.

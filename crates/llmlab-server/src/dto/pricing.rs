@@ -23,6 +23,10 @@ pub struct PriceFields {
     /// Batch API discount, percent.
     #[schema(minimum = 0, maximum = 100)]
     pub batch_discount_pct: Option<i64>,
+    /// The first day (UTC, `YYYY-MM-DD`) this revision prices; absent: every day, until
+    /// a later-dated revision. Each PUT is a new revision; none is overwritten.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub effective_from: Option<String>,
 }
 
 /// A rate in a request: a decimal string or a number.
@@ -160,13 +164,142 @@ pub struct CustomPriceOut {
     /// Rates.
     #[serde(flatten)]
     pub prices: PriceRates,
-    /// Last change.
+    /// When this revision was set.
     pub updated_at: DateTime<Utc>,
+    /// The revision (events priced by it say so in their `price_ref`).
+    pub revision: i64,
+    /// The first day it prices; `null`: every day until a later-dated revision.
+    pub effective_from: Option<chrono::NaiveDate>,
 }
 
 /// `{prices: [...]}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomPriceList {
-    /// The user's custom prices.
+    /// Every live revision, by provider, model and revision.
     pub prices: Vec<CustomPriceOut>,
+}
+
+/// A model with events stored without a price.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnpricedModelOut {
+    /// Provider id.
+    pub provider: String,
+    /// The model as sent.
+    pub model: String,
+    /// Its unpriced calls.
+    pub calls: i64,
+    /// Their input tokens.
+    pub input_tokens: i64,
+    /// Their output tokens.
+    pub output_tokens: i64,
+    /// The first one.
+    pub first_seen: DateTime<Utc>,
+    /// The last one.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// `{models: [...]}`: what needs a price, most calls first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnpricedList {
+    /// At most 1,000 models.
+    pub models: Vec<UnpricedModelOut>,
+}
+
+/// What to re-price.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RepriceRequest {
+    /// RFC 3339 or `YYYY-MM-DD` (inclusive); absent: from the first event.
+    pub start: Option<String>,
+    /// RFC 3339 or `YYYY-MM-DD` (a date includes that day); absent: to the last event.
+    pub end: Option<String>,
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Only this (resolved) model.
+    pub model: Option<String>,
+    /// Only report what would change (the default); `false` applies it.
+    pub dry_run: Option<bool>,
+}
+
+/// A re-pricing's figures for one model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepriceModelOut {
+    /// Provider id.
+    pub provider: String,
+    /// Resolved model.
+    pub model: String,
+    /// Events whose price changed (or would).
+    pub events_changed: i64,
+    /// Their cost before.
+    #[schema(value_type = f64)]
+    pub old_cost_usd: llmlab_engine::Usd,
+    /// Their cost after.
+    #[schema(value_type = f64)]
+    pub new_cost_usd: llmlab_engine::Usd,
+    /// After minus before.
+    #[schema(value_type = f64)]
+    pub delta_usd: llmlab_engine::Usd,
+}
+
+/// What a re-pricing found or did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepriceOut {
+    /// The recorded run (applied runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Events in the range.
+    pub events_matched: i64,
+    /// Events whose price changed (or would).
+    pub events_changed: i64,
+    /// Their cost before.
+    #[schema(value_type = f64)]
+    pub old_cost_usd: llmlab_engine::Usd,
+    /// Their cost after.
+    #[schema(value_type = f64)]
+    pub new_cost_usd: llmlab_engine::Usd,
+    /// After minus before.
+    #[schema(value_type = f64)]
+    pub delta_usd: llmlab_engine::Usd,
+    /// Per model, most changed first.
+    pub by_model: Vec<RepriceModelOut>,
+}
+
+/// A recorded re-pricing run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepriceRunOut {
+    /// Run id.
+    pub id: i64,
+    /// `running`, `done` or `failed` (a run interrupted by a crash stays `running`;
+    /// running it again finishes it).
+    pub status: String,
+    /// Who ran it: `{kind: "user", id, label}`.
+    pub actor: crate::dto::AuditActor,
+    /// What it was asked.
+    #[schema(value_type = Object)]
+    pub scope: serde_json::Value,
+    /// Events in the range.
+    pub events_matched: i64,
+    /// Events changed.
+    pub events_changed: i64,
+    /// Their cost before.
+    #[schema(value_type = f64)]
+    pub old_cost_usd: llmlab_engine::Usd,
+    /// Their cost after.
+    #[schema(value_type = f64)]
+    pub new_cost_usd: llmlab_engine::Usd,
+    /// After minus before.
+    #[schema(value_type = f64)]
+    pub delta_usd: llmlab_engine::Usd,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// `{runs: [...]}`, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepriceRunList {
+    /// The last 100 runs.
+    pub runs: Vec<RepriceRunOut>,
 }

@@ -45,7 +45,7 @@ async fn summary(
         range.start.unwrap_or_default(),
         range.end.unwrap_or_default(),
     );
-    let buckets = blocking(&state, move |s| {
+    let series = blocking(&state, move |s| {
         reports::summary(
             s,
             who.workspace(),
@@ -56,6 +56,7 @@ async fn summary(
         )
     })
     .await?;
+    let buckets = series.buckets;
     let mut total = Totals::default();
     for b in &buckets {
         total.add(&b.totals);
@@ -68,6 +69,7 @@ async fn summary(
         total_input_tokens: total.input_tokens,
         total_output_tokens: total.output_tokens,
         avg_cost_per_call_usd: total.avg_cost_per_call(),
+        unpriced_calls: unsigned(series.unpriced_calls),
         granularity: format!("{granularity:?}").to_lowercase(),
         tz: zone.name().to_string(),
         by_date: buckets
@@ -109,6 +111,7 @@ async fn by_provider(
                 calls: t.calls,
                 input_tokens: t.input_tokens,
                 output_tokens: t.output_tokens,
+                unpriced_calls: unsigned(r.unpriced_calls),
             }
         })
         .collect();
@@ -143,6 +146,7 @@ async fn top_models(
                 calls: t.calls,
                 input_tokens: t.input_tokens,
                 output_tokens: t.output_tokens,
+                unpriced_calls: unsigned(r.unpriced_calls),
             }
         })
         .collect();
@@ -202,4 +206,9 @@ async fn estimate(
             output_usd: b.output,
         },
     }))
+}
+
+/// A store count (never negative) as the API shows it.
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }

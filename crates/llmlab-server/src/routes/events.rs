@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::access::{Ingester, Reader};
 use crate::app::blocking;
 use crate::app::ingest::{self, ItemStatus};
+use crate::app::ledger::PriceRef;
 use crate::body::JsonBody;
 use crate::dto::{
     BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, ExportQuery, PageQuery,
@@ -28,6 +29,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 /// A stored row as the API shows it.
 pub fn event_out(r: EventRow) -> EventOut {
     let tags = r.tags();
+    let price_ref = PriceRef::of(&r);
     EventOut {
         id: r.id,
         provider: r.provider,
@@ -40,12 +42,14 @@ pub fn event_out(r: EventRow) -> EventOut {
         reasoning_tokens: r.reasoning_tokens,
         batch: r.batch,
         cost_usd: llmlab_engine::Usd::from_nanos(r.cost_nanos),
+        price_ref,
         cost_source: r.cost_source,
         price_effective_from: r.price_effective_from,
         timestamp: chrono::DateTime::from_timestamp_micros(r.ts).unwrap_or_default(),
         latency_ms: r.latency_ms,
         tags,
         event_id: r.event_id,
+        warnings: Vec::new(),
     }
 }
 
@@ -62,7 +66,10 @@ async fn track(
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
     let tracked = ingest::track(&state, who.tenant(), body.0).await?;
-    let out = event_out(tracked.row);
+    let out = EventOut {
+        warnings: tracked.warnings,
+        ..event_out(tracked.row)
+    };
     Ok(if tracked.duplicate {
         HttpResponse::Ok().json(out)
     } else {
@@ -94,6 +101,7 @@ async fn batch(
             status: o.status,
             id: o.id,
             error: o.error.map(|e| error_json(&ApiError::from(e))),
+            warnings: o.warning.into_iter().collect(),
         })
         .collect();
     Ok(HttpResponse::Ok().json(BatchResponse {

@@ -8,6 +8,7 @@ pub mod costs;
 pub mod events;
 pub mod health;
 pub mod keys;
+pub mod ledger;
 pub mod pricing;
 pub mod recommendations;
 pub mod workspaces;
@@ -21,6 +22,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     costs::config(cfg);
     budgets::config(cfg);
     pricing::config(cfg);
+    ledger::config(cfg);
     recommendations::config(cfg);
     workspaces::config(cfg);
 }

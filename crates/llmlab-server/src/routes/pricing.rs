@@ -96,11 +96,14 @@ async fn catalog(state: web::Data<AppState>) -> HttpResponse {
 
 fn custom_out(c: CustomPriceRow) -> CustomPriceOut {
     let r = crate::app::ingest::custom_rates(&c);
+    let revision = c.revision();
     CustomPriceOut {
         prices: price_fields(&r, c.batch_discount_pct),
         provider: c.provider,
         model: c.model,
         updated_at: c.updated_at.and_utc(),
+        revision,
+        effective_from: c.effective_from,
     }
 }
 
@@ -163,6 +166,11 @@ async fn put_custom(
         cached_input_micros: opt("cached_input_per_mtok_usd", &b.cached_input_per_mtok_usd)?,
         cache_write_micros: opt("cache_write_per_mtok_usd", &b.cache_write_per_mtok_usd)?,
         batch_discount_pct: batch,
+        effective_from: b
+            .effective_from
+            .as_deref()
+            .map(crate::app::input::parse_day)
+            .transpose()?,
     };
     let limit = state.settings.limits.custom_prices;
     let row = blocking(&state, move |s| {

@@ -5,6 +5,8 @@
 mod budgets;
 mod client;
 mod hostile;
+mod ledger;
+mod ledger_props;
 mod outage;
 mod receiver;
 mod recs;
@@ -22,6 +24,14 @@ use llmlab_store::test_support::TestDb;
 use serde_json::{Value, json};
 
 pub use client::Response;
+
+/// Asserts `r` is the contract's error with `status` and `code`; returns its JSON.
+pub fn assert_error(r: &Response, status: u16, code: &str) -> Value {
+    assert_eq!(r.status, status, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["error"]["code"], code, "{v}");
+    v
+}
 
 pub struct TestApp {
     pub addr: SocketAddr,

@@ -6,12 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{TestApp, both};
 
-fn assert_error(r: &crate::Response, status: u16, code: &str) -> Value {
-    assert_eq!(r.status, status, "{}", r.text());
-    let v = r.json();
-    assert_eq!(v["error"]["code"], code, "{v}");
-    v
-}
+use crate::assert_error;
 
 /// Creates workspace `name` as `token`'s user; returns its id.
 fn workspace(app: &TestApp, token: &str, name: &str) -> i64 {

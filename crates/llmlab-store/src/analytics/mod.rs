@@ -52,6 +52,7 @@ pub fn totals(
         t.cached_input_tokens += p.cached_input_tokens;
         t.cache_write_tokens += p.cache_write_tokens;
         t.reasoning_tokens += p.reasoning_tokens;
+        t.unpriced_calls += p.unpriced_calls;
         t
     }))
 }

@@ -61,15 +61,27 @@ impl Src<'_> {
         sum(&format!("{}{column}", self.p()), column)
     }
 
-    /// Cost, calls and the token sums.
+    /// Cost, calls, the token sums and the calls stored without a price.
     pub(super) fn totals(self) -> String {
         [
             self.sum("cost_nanos"),
             format!("{} AS calls", self.calls()),
             self.sum("input_tokens"),
             self.sum("output_tokens"),
+            self.unpriced(),
         ]
         .join(", ")
+    }
+
+    /// `unpriced_calls`: events stored without a price (`cost_source = 'unpriced'`).
+    pub(super) fn unpriced(self) -> String {
+        match self {
+            Src::Events => sum(
+                "CASE WHEN e.cost_source = 'unpriced' THEN 1 ELSE 0 END",
+                "unpriced_calls",
+            ),
+            _ => self.sum("unpriced_calls"),
+        }
     }
 }
 

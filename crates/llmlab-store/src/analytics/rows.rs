@@ -27,6 +27,9 @@ pub struct Totals {
     /// Sum of `reasoning_tokens`.
     #[diesel(sql_type = BigInt)]
     pub reasoning_tokens: i64,
+    /// Events stored without a price (cost 0 until re-priced).
+    #[diesel(sql_type = BigInt)]
+    pub unpriced_calls: i64,
 }
 
 /// Totals of one UTC time slot.
@@ -47,6 +50,9 @@ pub struct SlotRow {
     /// Sum of `output_tokens`.
     #[diesel(sql_type = BigInt)]
     pub output_tokens: i64,
+    /// Events stored without a price (cost 0 until re-priced).
+    #[diesel(sql_type = BigInt)]
+    pub unpriced_calls: i64,
 }
 
 /// Totals of one provider.
@@ -67,6 +73,9 @@ pub struct GroupTotals {
     /// Sum of `output_tokens`.
     #[diesel(sql_type = BigInt)]
     pub output_tokens: i64,
+    /// Events stored without a price (cost 0 until re-priced).
+    #[diesel(sql_type = BigInt)]
+    pub unpriced_calls: i64,
 }
 
 /// Totals of one `(provider, resolved_model)`.
@@ -90,6 +99,9 @@ pub struct ModelTotals {
     /// Sum of `output_tokens`.
     #[diesel(sql_type = BigInt)]
     pub output_tokens: i64,
+    /// Events stored without a price (cost 0 until re-priced).
+    #[diesel(sql_type = BigInt)]
+    pub unpriced_calls: i64,
 }
 
 /// Totals of one value of a tag key.
@@ -202,9 +214,9 @@ macro_rules! summed {
     };
 }
 
-summed!(SlotRow: cost_nanos, calls, input_tokens, output_tokens);
-summed!(GroupTotals: cost_nanos, calls, input_tokens, output_tokens);
-summed!(ModelTotals: cost_nanos, calls, input_tokens, output_tokens);
+summed!(SlotRow: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
+summed!(GroupTotals: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
+summed!(ModelTotals: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
 summed!(TagTotals: cost_nanos, calls);
 summed!(DailyModelRow: cost_nanos, calls);
 summed!(DailyTagRow: cost_nanos, calls);

@@ -46,7 +46,7 @@ pub struct EventRow {
     pub batch: bool,
     /// Cost in USD nano-dollars, fixed at ingestion.
     pub cost_nanos: i64,
-    /// `catalog`, `custom_pricing` or `client`.
+    /// `catalog`, `custom_pricing`, `client` or `unpriced`.
     pub cost_source: String,
     /// The `effective_from` date of the catalog price used, if any.
     pub price_effective_from: Option<NaiveDate>,
@@ -58,6 +58,8 @@ pub struct EventRow {
     pub tags_json: String,
     /// When the event was stored (naive UTC).
     pub created_at: NaiveDateTime,
+    /// For `custom_pricing`: the custom price revision (its row id) that priced it.
+    pub price_revision: Option<i64>,
 }
 
 impl EventRow {
@@ -103,6 +105,8 @@ pub struct NewEvent {
     pub latency_ms: Option<i64>,
     /// Tags (a map, so keys are unique).
     pub tags: BTreeMap<String, String>,
+    /// For `custom_pricing`: the custom price revision (its row id) used.
+    pub price_revision: Option<i64>,
 }
 
 /// What ingestion did with one event.
@@ -240,7 +244,7 @@ pub struct EventPage {
 
 /// The columns a stored event is written with, in the one order every statement lists
 /// them (`id` and `created_at` aside: each statement says where they come from).
-pub(crate) const COLUMNS: [&str; 17] = [
+pub(crate) const COLUMNS: [&str; 18] = [
     "workspace_id",
     "event_id",
     "provider",
@@ -258,6 +262,7 @@ pub(crate) const COLUMNS: [&str; 17] = [
     "ts",
     "latency_ms",
     "tags_json",
+    "price_revision",
 ];
 
 /// [`COLUMNS`] as a list, each name behind `prefix` (`"u."`, or `""`).
@@ -270,7 +275,7 @@ pub(crate) fn column_list(prefix: &str) -> String {
 }
 
 /// Every column of an [`EventRow`], from the alias `e`.
-static EVENT_COLUMNS: std::sync::LazyLock<String> =
+pub(crate) static EVENT_COLUMNS: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("e.id, {}, e.created_at", column_list("e.")));
 
 /// Up to `limit` (at least 1) events of `workspace_id` matching `filter`, newest first,

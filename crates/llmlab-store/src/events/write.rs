@@ -43,6 +43,7 @@ struct EventInsert<'a> {
     latency_ms: Option<i64>,
     tags_json: String,
     created_at: NaiveDateTime,
+    price_revision: Option<i64>,
 }
 
 impl<'a> EventInsert<'a> {
@@ -71,6 +72,7 @@ impl<'a> EventInsert<'a> {
             tags_json: serde_json::to_string(&e.tags)
                 .map_err(|err| StoreError::Query(err.to_string()))?,
             created_at,
+            price_revision: e.price_revision,
         })
     }
 }
@@ -336,6 +338,7 @@ pub(crate) fn stored_row(
             tags_json: serde_json::to_string(&event.tags)
                 .map_err(|err| StoreError::Query(err.to_string()))?,
             created_at,
+            price_revision: event.price_revision,
         },
         InsertOutcome::Duplicate(id) => {
             find(conn, workspace_id, id)?.ok_or(StoreError::NotFound)?

@@ -20,6 +20,7 @@ struct Acc {
     calls: i64,
     input: i64,
     output: i64,
+    unpriced: i64,
 }
 
 impl Acc {
@@ -28,6 +29,7 @@ impl Acc {
         self.calls += 1;
         self.input += e.input_tokens;
         self.output += e.output_tokens;
+        self.unpriced += i64::from(e.cost_source == "unpriced");
     }
 }
 
@@ -62,6 +64,7 @@ fn check(
         cached_input_tokens: sum(|e| e.cached_input_tokens),
         cache_write_tokens: sum(|e| e.cache_write_tokens),
         reasoning_tokens: sum(|e| e.reasoning_tokens),
+        unpriced_calls: sum(|e| i64::from(e.cost_source == "unpriced")),
     };
     assert_eq!(
         store.totals(user_id, filter).unwrap(),
@@ -84,6 +87,7 @@ fn check(
                 calls: a.calls,
                 input_tokens: a.input,
                 output_tokens: a.output,
+                unpriced_calls: a.unpriced,
             })
             .collect();
         let got = store.slots(user_id, filter, slot_secs).unwrap();
@@ -103,6 +107,7 @@ fn check(
             calls: a.calls,
             input_tokens: a.input,
             output_tokens: a.output,
+            unpriced_calls: a.unpriced,
         })
         .collect();
     assert_eq!(got, expected, "by_provider {filter:?}");
@@ -118,6 +123,7 @@ fn check(
         calls: a.calls,
         input_tokens: a.input,
         output_tokens: a.output,
+        unpriced_calls: a.unpriced,
     })
     .collect();
     expected.sort_by_key(|m| std::cmp::Reverse(m.cost_nanos));

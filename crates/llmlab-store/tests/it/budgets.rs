@@ -286,7 +286,9 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
     assert!(store.list_alerts(a, row.id).unwrap().is_empty());
 });
 
-both_backends!(custom_prices_upsert, |_db, store| {
+// Every change is a revision of its own; deleting ends the price but keeps the rows
+// the events it priced point at.
+both_backends!(custom_prices_keep_revisions, |_db, store| {
     let a = user(&store, "p@x.test");
     let b = user(&store, "q@x.test");
     let price = NewCustomPrice {
@@ -297,26 +299,23 @@ both_backends!(custom_prices_upsert, |_db, store| {
         cached_input_micros: Some(1_875_000),
         cache_write_micros: None,
         batch_discount_pct: Some(50),
+        effective_from: None,
     };
     let first = store.upsert_custom_price(a, &price).unwrap();
     let changed = NewCustomPrice {
         input_micros: 1,
         cached_input_micros: None,
+        effective_from: chrono::NaiveDate::from_ymd_opt(2026, 11, 15),
         ..price.clone()
     };
     let second = store.upsert_custom_price(a, &changed).unwrap();
-    assert_eq!(second.id, first.id);
+    assert!(second.revision() > first.revision());
+    assert_eq!(
+        (first.input_micros, first.cached_input_micros),
+        (3_750_000, Some(1_875_000))
+    );
     assert_eq!((second.input_micros, second.cached_input_micros), (1, None));
-    assert_eq!(second.created_at, first.created_at);
-    assert!(second.updated_at >= first.updated_at);
-    assert_eq!(
-        store.custom_price(a, "openai", "ft:gpt-4o:acme").unwrap(),
-        Some(second.clone())
-    );
-    assert_eq!(
-        store.custom_price(b, "openai", "ft:gpt-4o:acme").unwrap(),
-        None
-    );
+    assert_eq!(second.effective_from, changed.effective_from);
     let other = NewCustomPrice {
         model: "other".into(),
         ..price.clone()
@@ -325,7 +324,7 @@ both_backends!(custom_prices_upsert, |_db, store| {
     store.upsert_custom_price(b, &price).unwrap();
     assert_eq!(
         store.list_custom_prices(a).unwrap(),
-        vec![second.clone(), third]
+        vec![first.clone(), second.clone(), third.clone()]
     );
     assert!(!store.delete_custom_price(a, "openai", "nope").unwrap());
     assert!(
@@ -333,7 +332,12 @@ both_backends!(custom_prices_upsert, |_db, store| {
             .delete_custom_price(a, "openai", "ft:gpt-4o:acme")
             .unwrap()
     );
-    assert_eq!(store.list_custom_prices(a).unwrap().len(), 1);
+    assert_eq!(store.list_custom_prices(a).unwrap(), vec![third]);
+    let history = store
+        .with_conn(|c| llmlab_store::prices::history(c, a))
+        .unwrap();
+    assert_eq!(history.len(), 3);
+    assert!(history[..2].iter().all(|r| r.deleted_at.is_some()));
     assert_eq!(store.list_custom_prices(b).unwrap().len(), 1);
 });
 

@@ -248,6 +248,8 @@ pub fn random_events(rng: &mut StdRng, n: usize) -> Vec<NewEvent> {
             }
             let input = rng.random_range(0..20_000);
             let output = rng.random_range(0..4_000);
+            // Every tenth event is of a model nobody had priced yet.
+            let unpriced = rng.random_bool(0.1);
             // Every fifth event shares a coarse timestamp with others.
             let ts = if rng.random_bool(0.2) {
                 T0 + rng.random_range(0..10) * 24 * HOUR
@@ -264,12 +266,30 @@ pub fn random_events(rng: &mut StdRng, n: usize) -> Vec<NewEvent> {
                 cache_write_tokens: rng.random_range(0..1_000),
                 reasoning_tokens: rng.random_range(0..=output),
                 batch: rng.random_bool(0.3),
-                cost_nanos: rng.random_range(0..5_000_000_000),
-                cost_source: "catalog".into(),
+                cost_nanos: if unpriced {
+                    0
+                } else {
+                    rng.random_range(0..5_000_000_000)
+                },
+                cost_source: if unpriced { "unpriced" } else { "catalog" }.into(),
                 ts,
                 tags,
                 ..NewEvent::default()
             }
+        })
+        .collect()
+}
+
+/// `events` as before the ledger knew unpriced events (for tests that migrate across
+/// it): each unpriced one becomes the $0 client-priced event the downgrade makes of it.
+pub fn before_ledger(events: Vec<NewEvent>) -> Vec<NewEvent> {
+    events
+        .into_iter()
+        .map(|mut e| {
+            if e.cost_source == "unpriced" {
+                e.cost_source = "client".into();
+            }
+            e
         })
         .collect()
 }

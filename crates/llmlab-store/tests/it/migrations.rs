@@ -78,7 +78,10 @@ both_backends!(rollup_migration_backfills_existing_events, |db, store| {
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let a = crate::user(&store, "backfill@x.test");
     store
-        .insert_batch(a, &crate::events::random_events(&mut rng, 400))
+        .insert_batch(
+            a,
+            &crate::events::before_ledger(crate::events::random_events(&mut rng, 400)),
+        )
         .unwrap();
     let filters = crate::events::filters();
     let before: Vec<_> = filters
@@ -236,7 +239,10 @@ both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
     for (i, &u) in users.iter().enumerate() {
         let w = personal(&store, u);
         store
-            .insert_batch(w, &crate::events::random_events(&mut rng, 150 + 50 * i))
+            .insert_batch(
+                w,
+                &crate::events::before_ledger(crate::events::random_events(&mut rng, 150 + 50 * i)),
+            )
             .unwrap();
         store
             .create_budget(w, &crate::budgets::budget("monthly"))

@@ -62,13 +62,15 @@ pub(super) fn insert_events(
         .bind::<Array<BigInt>, _>(column(rows, |r| r.ts))
         .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.latency_ms))
         .bind::<Array<Text>, _>(column(rows, |r| r.tags_json.as_str()))
+        .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.price_revision))
         .bind::<Timestamp, _>(first.created_at)
         .load(c)?;
     Ok(inserted.into_iter().map(|r| r.id).collect())
 }
 
-/// The single-event statement (see [`insert_one`]): the event's columns are $1..$17
-/// in [`COLUMNS`] order, $18 `created_at`, $19/$20 the tag keys and values, $21 the slot.
+/// The single-event statement (see [`insert_one`]): the event's columns are $1..$18
+/// in [`COLUMNS`] order, $19 `created_at`, $20/$21 the tag keys and values, $22 the slot;
+/// an `unpriced` event ($13) counts in the rollups' `unpriced_calls`.
 static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
     let values: Vec<String> = (1..=COLUMNS.len() + 1).map(|i| format!("${i}")).collect();
     format!(
@@ -77,13 +79,13 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
            ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING id), \
          tags AS (\
            INSERT INTO event_tags (event_id, workspace_id, key, value, ts) \
-           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($19, $20) AS k (key, value)), \
+           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($20, $21) AS k (key, value)), \
          models AS ({models_insert}\
-           SELECT $1, $21, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, $6 FROM ins\
+           SELECT $1, $22, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $6 FROM ins\
            {models_conflict} RETURNING 1 AS done), \
          tag_sums AS ({tags_insert}\
-           SELECT $1, k.key, $21, k.value, 1, $12, $6, $7, $8, $9, $10 \
-           FROM models, unnest($19, $20) AS k (key, value)\
+           SELECT $1, k.key, $22, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced} \
+           FROM models, unnest($20, $21) AS k (key, value)\
            {tags_conflict} RETURNING 1 AS done), \
          totals AS (\
            INSERT INTO ledger_totals (workspace_id, cost_nanos, input_tokens, output_tokens) \
@@ -97,6 +99,7 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
         tags_insert = rollups::TAGS.insert_into(),
         tags_conflict = rollups::TAGS.on_conflict("GREATEST"),
         totals_set = rollups::add_to_totals(),
+        unpriced = "CASE WHEN $13 = 'unpriced' THEN 1 ELSE 0 END",
     )
 });
 
@@ -134,6 +137,7 @@ pub(super) fn insert_one(
         .bind::<BigInt, _>(row.ts)
         .bind::<Nullable<BigInt>, _>(row.latency_ms)
         .bind::<Text, _>(row.tags_json.as_str())
+        .bind::<Nullable<BigInt>, _>(row.price_revision)
         .bind::<Timestamp, _>(row.created_at)
         .bind::<Array<Text>, _>(keys)
         .bind::<Array<Text>, _>(values)

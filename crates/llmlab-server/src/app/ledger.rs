@@ -1,0 +1,458 @@
+//! The price ledger: which price produced each cost ([`PriceRef`]), pricing one call
+//! with the prices in effect at its timestamp ([`price_call`], the one pricing rule of
+//! ingestion and re-pricing alike), models nobody has priced yet kept as `unpriced`, and
+//! re-pricing stored events after a price changes ([`reprice`]).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use llmlab_engine::providers::{Catalog, CatalogError};
+use llmlab_engine::{Cost, EngineError, Usage, UsageFields, Usd, cost_at_rates, price};
+use llmlab_store::ledger::{self, NewPrice, RunFigures};
+use llmlab_store::{Actor, CustomPriceRow, EventFilter, EventRow, Store, WorkspaceId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::{AppError, Audit};
+
+/// What ingestion does with a model the catalog and the custom prices do not know
+/// (`LLMLAB_UNKNOWN_MODELS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownModels {
+    /// Store it unpriced (cost 0), with a warning; a price added later re-prices it.
+    #[default]
+    Keep,
+    /// Refuse it: 422 `unknown_model`.
+    Reject,
+}
+
+/// Which price produced a cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum PriceRef {
+    /// The catalog's version of `model` in effect from `effective_from`.
+    Catalog {
+        /// The catalog model.
+        model: String,
+        /// The first day of the price version.
+        effective_from: NaiveDate,
+    },
+    /// A custom price revision of the workspace (`null` for events priced before
+    /// revisions were kept).
+    CustomPricing {
+        /// The revision (see `GET /api/pricing/custom`).
+        revision: Option<i64>,
+    },
+    /// The cost the client sent.
+    Client,
+    /// No price yet: cost 0 until a price exists and the event is re-priced.
+    Unpriced,
+}
+
+impl PriceRef {
+    /// The stored `cost_source`.
+    pub fn source(&self) -> &'static str {
+        match self {
+            PriceRef::Catalog { .. } => "catalog",
+            PriceRef::CustomPricing { .. } => "custom_pricing",
+            PriceRef::Client => "client",
+            PriceRef::Unpriced => "unpriced",
+        }
+    }
+
+    /// The price a stored event records.
+    pub fn of(row: &EventRow) -> PriceRef {
+        match (row.cost_source.as_str(), row.price_effective_from) {
+            ("catalog", Some(effective_from)) => PriceRef::Catalog {
+                model: row.resolved_model.clone(),
+                effective_from,
+            },
+            ("custom_pricing", _) => PriceRef::CustomPricing {
+                revision: row.price_revision,
+            },
+            ("unpriced", _) => PriceRef::Unpriced,
+            _ => PriceRef::Client,
+        }
+    }
+
+    /// The catalog version's first day, for `catalog`.
+    pub fn effective_from(&self) -> Option<NaiveDate> {
+        match self {
+            PriceRef::Catalog { effective_from, .. } => Some(*effective_from),
+            _ => None,
+        }
+    }
+
+    /// The custom revision, for `custom_pricing`.
+    pub fn revision(&self) -> Option<i64> {
+        match self {
+            PriceRef::CustomPricing { revision } => *revision,
+            _ => None,
+        }
+    }
+}
+
+/// Something the caller should know about an accepted event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Warning {
+    /// `unknown_model`.
+    pub code: &'static str,
+    /// For a person.
+    pub message: String,
+    /// The closest known model names, nearest first.
+    pub suggestions: Vec<String>,
+}
+
+/// The custom prices of a workspace, as pricing reads them.
+pub trait CustomPrices {
+    /// The revision for `(provider, model)` (both lower-case) in effect at `at`: the
+    /// latest-dated one from on or before that day (undated ones apply to every day),
+    /// the newest among equal dates.
+    fn lookup(&self, provider: &str, model: &str, at: DateTime<Utc>) -> Option<&CustomPriceRow>;
+
+    /// Whether any price is set for `provider` (then its unknown models are kept too).
+    fn has_provider(&self, provider: &str) -> bool;
+}
+
+impl CustomPrices for [CustomPriceRow] {
+    fn lookup(&self, provider: &str, model: &str, at: DateTime<Utc>) -> Option<&CustomPriceRow> {
+        let day = at.date_naive();
+        self.iter()
+            .filter(|c| c.provider == provider && c.model == model)
+            .filter(|c| c.effective_from.is_none_or(|d| d <= day))
+            .max_by_key(|c| (c.effective_from, c.id))
+    }
+
+    fn has_provider(&self, provider: &str) -> bool {
+        self.iter().any(|c| c.provider == provider)
+    }
+}
+
+/// One call to price.
+pub struct Call<'a> {
+    /// Provider id, lower-case.
+    pub provider: &'a str,
+    /// The model as sent.
+    pub model: &'a str,
+    /// The name it resolves to (the lower-cased name as sent when the catalog lacks it).
+    pub resolved: &'a str,
+    /// Its tokens.
+    pub usage: &'a Usage,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// A call's cost and where it came from.
+pub struct PricedCall {
+    /// The cost.
+    pub cost: Cost,
+    /// The price that produced it.
+    pub price_ref: PriceRef,
+    /// Set for an unpriced call.
+    pub warning: Option<Warning>,
+}
+
+fn zero() -> Cost {
+    Cost {
+        total: Usd::ZERO,
+        breakdown: Default::default(),
+        long_context: false,
+        batch_discount_pct: 0,
+    }
+}
+
+/// Prices `call` with the prices in effect at its timestamp: the workspace's custom
+/// revision for the model (as sent, else as resolved), else the catalog's version; a
+/// model neither knows is `unpriced` (cost 0, with a warning) unless `unknown` rejects
+/// it.
+pub fn price_call(
+    catalog: &Catalog,
+    custom: &(impl CustomPrices + ?Sized),
+    call: &Call<'_>,
+    unknown: UnknownModels,
+) -> Result<PricedCall, AppError> {
+    let sent = call.model.to_ascii_lowercase();
+    let revision = custom
+        .lookup(call.provider, &sent, call.at)
+        .or_else(|| custom.lookup(call.provider, call.resolved, call.at));
+    if let Some(c) = revision {
+        let discount = c.batch_discount_pct.map(|d| d.clamp(0, 100) as u8);
+        return Ok(PricedCall {
+            cost: cost_at_rates(&crate::app::ingest::custom_rates(c), discount, call.usage)?,
+            price_ref: PriceRef::CustomPricing {
+                revision: Some(c.revision()),
+            },
+            warning: None,
+        });
+    }
+    match price(catalog, call.provider, call.model, call.usage, call.at) {
+        Ok(p) => Ok(PricedCall {
+            price_ref: PriceRef::Catalog {
+                model: p.model.name.clone(),
+                effective_from: p.effective_from(),
+            },
+            cost: p.cost,
+            warning: None,
+        }),
+        Err(EngineError::Catalog(e @ CatalogError::UnknownModel { .. }))
+            if unknown == UnknownModels::Keep =>
+        {
+            let CatalogError::UnknownModel { suggestions, .. } = &e else {
+                return Err(e.into());
+            };
+            Ok(PricedCall {
+                cost: zero(),
+                price_ref: PriceRef::Unpriced,
+                warning: Some(Warning {
+                    code: "unknown_model",
+                    message: format!(
+                        "{e}: stored unpriced (cost 0); set a custom price and re-price to \
+                         cost it"
+                    ),
+                    suggestions: suggestions.clone(),
+                }),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What to re-price.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RepriceScope {
+    /// Events from this instant (microseconds), inclusive.
+    pub start_micros: Option<i64>,
+    /// Events before this instant.
+    pub end_micros: Option<i64>,
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Only this (resolved) model.
+    pub model: Option<String>,
+}
+
+/// A re-pricing's figures for one model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModelChange {
+    /// Provider id.
+    pub provider: String,
+    /// Resolved model.
+    pub model: String,
+    /// Events whose price changed.
+    pub events_changed: i64,
+    /// Their cost before, nano-dollars.
+    pub old_cost_nanos: i64,
+    /// Their cost after.
+    pub new_cost_nanos: i64,
+}
+
+/// What a re-pricing found (a dry run) or did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Repriced {
+    /// The recorded run, when applied.
+    pub id: Option<i64>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Events in the scope.
+    pub events_matched: i64,
+    /// Events whose price changed (or would).
+    pub events_changed: i64,
+    /// Their cost before, nano-dollars.
+    pub old_cost_nanos: i64,
+    /// Their cost after.
+    pub new_cost_nanos: i64,
+    /// Per model, most changed first.
+    pub by_model: Vec<ModelChange>,
+}
+
+impl Repriced {
+    fn figures(&self) -> RunFigures {
+        RunFigures {
+            events_matched: self.events_matched,
+            events_changed: self.events_changed,
+            old_cost_nanos: self.old_cost_nanos,
+            new_cost_nanos: self.new_cost_nanos,
+            by_model_json: serde_json::to_string(&self.by_model).unwrap_or_default(),
+        }
+    }
+}
+
+/// Events per transaction when applying: a million events never hold one lock for long,
+/// and ingestion goes on between pages.
+pub const PAGE: u32 = 1_000;
+
+/// The price `row` gets now, if it differs from the one it has. Client costs never
+/// change.
+pub fn new_price(
+    catalog: &Catalog,
+    custom: &[CustomPriceRow],
+    row: &EventRow,
+) -> Result<Option<NewPrice>, AppError> {
+    if row.cost_source == "client" {
+        return Ok(None);
+    }
+    let usage = Usage::parse(UsageFields {
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cached_input_tokens: row.cached_input_tokens,
+        cache_write_tokens: row.cache_write_tokens,
+        reasoning_tokens: row.reasoning_tokens,
+        batch: row.batch,
+    })?;
+    let at = DateTime::from_timestamp_micros(row.ts)
+        .ok_or_else(|| AppError::Internal(format!("event {} has no valid instant", row.id)))?;
+    let call = Call {
+        provider: &row.provider,
+        model: &row.model,
+        resolved: &row.resolved_model,
+        usage: &usage,
+        at,
+    };
+    let priced = price_call(catalog, custom, &call, UnknownModels::Keep)?;
+    let new = NewPrice {
+        cost_nanos: priced.cost.total.nanos(),
+        cost_source: priced.price_ref.source().to_string(),
+        price_effective_from: priced.price_ref.effective_from(),
+        price_revision: priced.price_ref.revision(),
+    };
+    let same = new.cost_nanos == row.cost_nanos
+        && new.cost_source == row.cost_source
+        && new.price_effective_from == row.price_effective_from
+        && new.price_revision == row.price_revision;
+    Ok((!same).then_some(new))
+}
+
+/// Re-prices the events of `workspace` in `scope` with the prices in effect at each
+/// one's timestamp now: a dry run reports, an apply changes the events, their rollups
+/// and running totals page by page (each page one transaction), records the run and an
+/// audit entry. Idempotent: a second apply finds nothing to change. Interrupted, it is
+/// finished by running it again.
+pub fn reprice(
+    s: &Store,
+    catalog: &Catalog,
+    workspace: WorkspaceId,
+    actor: &Actor,
+    scope: &RepriceScope,
+    dry_run: bool,
+) -> Result<Repriced, AppError> {
+    let custom = s.list_custom_prices(workspace)?;
+    let filter = EventFilter {
+        start_micros: scope.start_micros,
+        end_micros: scope.end_micros,
+        provider: scope.provider.clone(),
+        model: scope.model.clone(),
+        tags: Vec::new(),
+    };
+    let (_, actor_id, label) = actor.parts();
+    let params = serde_json::to_string(scope).unwrap_or_default();
+    let run = if dry_run {
+        None
+    } else {
+        Some(s.with_conn(|c| ledger::start_run(c, workspace, actor_id, label, &params))?)
+    };
+    let mut out = Repriced {
+        id: run,
+        dry_run,
+        ..Repriced::default()
+    };
+    let mut by_model: BTreeMap<(String, String), ModelChange> = BTreeMap::new();
+    let walked = walk(
+        s,
+        catalog,
+        workspace,
+        &custom,
+        &filter,
+        dry_run,
+        |row, new| {
+            let m = by_model
+                .entry((row.provider.clone(), row.resolved_model.clone()))
+                .or_insert_with(|| ModelChange {
+                    provider: row.provider.clone(),
+                    model: row.resolved_model.clone(),
+                    ..ModelChange::default()
+                });
+            m.events_changed += 1;
+            m.old_cost_nanos += row.cost_nanos;
+            m.new_cost_nanos += new.cost_nanos;
+        },
+    );
+    let (matched, changed) = match walked {
+        Ok(counts) => counts,
+        Err(e) => {
+            if let Some(id) = run {
+                let _ = s.with_conn(|c| ledger::update_run(c, id, "failed", &out.figures()));
+            }
+            return Err(e);
+        }
+    };
+    out.events_matched = matched;
+    out.events_changed = changed;
+    out.by_model = by_model.into_values().collect();
+    out.by_model.sort_by(|a, b| {
+        b.events_changed
+            .cmp(&a.events_changed)
+            .then(a.model.cmp(&b.model))
+    });
+    out.old_cost_nanos = out.by_model.iter().map(|m| m.old_cost_nanos).sum();
+    out.new_cost_nanos = out.by_model.iter().map(|m| m.new_cost_nanos).sum();
+    if let Some(id) = run {
+        let figures = out.figures();
+        crate::app::audited(s, workspace, actor, |c| {
+            ledger::update_run(c, id, "done", &figures)?;
+            let audit = Audit {
+                action: "pricing.reprice",
+                target_kind: "reprice_run",
+                target_id: id.to_string(),
+                details: serde_json::json!({
+                    "scope": scope,
+                    "events_changed": figures.events_changed,
+                    "delta_nanos": figures.new_cost_nanos - figures.old_cost_nanos,
+                }),
+            };
+            Ok(((), audit))
+        })?;
+    }
+    Ok(out)
+}
+
+/// Walks the scope page by page; calls `seen` for each event whose price changes (and,
+/// unless `dry_run`, changed). Returns (events matched, events changed).
+fn walk(
+    s: &Store,
+    catalog: &Catalog,
+    workspace: WorkspaceId,
+    custom: &[CustomPriceRow],
+    filter: &EventFilter,
+    dry_run: bool,
+    mut seen: impl FnMut(&EventRow, &NewPrice),
+) -> Result<(i64, i64), AppError> {
+    let (mut matched, mut changed, mut after) = (0_i64, 0_i64, 0_i64);
+    loop {
+        let page = s.with_conn(|c| ledger::page(c, workspace, filter, after, PAGE))?;
+        let Some(last) = page.last() else {
+            return Ok((matched, changed));
+        };
+        after = last.id;
+        matched += page.len() as i64;
+        let mut changes = Vec::new();
+        for row in page {
+            if let Some(new) = new_price(catalog, custom, &row)? {
+                changes.push((row, new));
+            }
+        }
+        if dry_run {
+            for (row, new) in &changes {
+                seen(row, new);
+            }
+            changed += changes.len() as i64;
+            continue;
+        }
+        let done: std::collections::HashSet<i64> = s
+            .transaction(|c| ledger::reprice(c, workspace, &changes))?
+            .into_iter()
+            .collect();
+        for (row, new) in changes.iter().filter(|(row, _)| done.contains(&row.id)) {
+            seen(row, new);
+        }
+        changed += done.len() as i64;
+    }
+}

@@ -1,0 +1,310 @@
+//! The ledger's exactness as a property, on both backends: after any sequence of
+//! ingestion, custom price changes and re-pricings, every stored cost is what its price
+//! reference says, every report is the sum of the stored events, and re-pricing again
+//! changes nothing.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use llmlab_engine::providers::Catalog;
+use llmlab_engine::{Usage, UsageFields, cost_at_rates, cost_at_version};
+use llmlab_server::app::catalog_changes::operator;
+use llmlab_server::app::ingest::{custom_rates, prepare};
+use llmlab_server::app::ledger::{self, PriceRef, RepriceScope, UnknownModels};
+use llmlab_server::dto::TrackEvent;
+use llmlab_store::{EventFilter, EventRow, NewCustomPrice, NewUser, Store, WorkspaceId};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+const MODELS: [&str; 3] = ["gpt-4o", "gpt-4o-mini", "zz-model-nobody-priced"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Ingest {
+        model: usize,
+        day: i64,
+        input: i64,
+        output: i64,
+        cached: i64,
+    },
+    SetPrice {
+        model: usize,
+        input: i64,
+        output: i64,
+        from_day: Option<i64>,
+    },
+    DeletePrice {
+        model: usize,
+    },
+    Reprice {
+        from_day: i64,
+        days: i64,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..3_usize, 0..60_i64, 1..50_000_i64, 0..5_000_i64, 0..100_i64).prop_map(
+            |(model, day, input, output, cached)| Op::Ingest { model, day, input, output, cached }
+        ),
+        2 => (0..3_usize, 0..20_000_000_i64, 0..80_000_000_i64, proptest::option::of(0..60_i64))
+            .prop_map(|(model, input, output, from_day)| Op::SetPrice { model, input, output, from_day }),
+        1 => (0..3_usize).prop_map(|model| Op::DeletePrice { model }),
+        2 => (0..60_i64, 1..60_i64).prop_map(|(from_day, days)| Op::Reprice { from_day, days }),
+    ]
+}
+
+fn day(d: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 9, 1, 12, 0, 0).single().unwrap() + Duration::days(d)
+}
+
+fn run(store: &Store, catalog: &Catalog, ws: WorkspaceId, ops: &[Op]) {
+    for op in ops {
+        match op {
+            Op::Ingest {
+                model,
+                day: d,
+                input,
+                output,
+                cached,
+            } => {
+                let body: TrackEvent = serde_json::from_value(serde_json::json!({
+                    "provider": "openai", "model": MODELS[*model], "input_tokens": input,
+                    "output_tokens": output, "cached_input_tokens": (input * cached / 100),
+                    "timestamp": day(*d).to_rfc3339(), "tags": {"team": MODELS[*model]}}))
+                .unwrap();
+                let custom = store.list_custom_prices(ws).unwrap();
+                let priced =
+                    prepare(catalog, &custom[..], UnknownModels::Keep, body, day(*d)).unwrap();
+                store.insert_event(ws, &priced.event).unwrap();
+            }
+            Op::SetPrice {
+                model,
+                input,
+                output,
+                from_day,
+            } => {
+                let price = NewCustomPrice {
+                    provider: "openai".into(),
+                    model: MODELS[*model].into(),
+                    input_micros: *input,
+                    output_micros: *output,
+                    effective_from: from_day.map(|d| day(d).date_naive()),
+                    ..NewCustomPrice::default()
+                };
+                store.upsert_custom_price(ws, &price).unwrap();
+            }
+            Op::DeletePrice { model } => {
+                store
+                    .delete_custom_price(ws, "openai", MODELS[*model])
+                    .unwrap();
+            }
+            Op::Reprice { from_day, days } => {
+                let scope = RepriceScope {
+                    start_micros: Some(day(*from_day).timestamp_micros()),
+                    end_micros: Some(day(from_day + days).timestamp_micros()),
+                    ..RepriceScope::default()
+                };
+                ledger::reprice(store, catalog, ws, &operator(), &scope, false).unwrap();
+            }
+        }
+    }
+}
+
+/// The cost `row`'s price reference implies, computed here from the catalog and the
+/// workspace's price history.
+fn implied(catalog: &Catalog, history: &[llmlab_store::CustomPriceRow], row: &EventRow) -> i64 {
+    let usage = Usage::parse(UsageFields {
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cached_input_tokens: row.cached_input_tokens,
+        cache_write_tokens: row.cache_write_tokens,
+        reasoning_tokens: row.reasoning_tokens,
+        batch: row.batch,
+    })
+    .unwrap();
+    match PriceRef::of(row) {
+        PriceRef::Catalog {
+            model,
+            effective_from,
+        } => {
+            let entry = catalog.model(&row.provider, &model).unwrap();
+            let version = entry
+                .prices
+                .iter()
+                .find(|v| v.effective_from == effective_from)
+                .unwrap();
+            cost_at_version(version, &usage, false)
+                .unwrap()
+                .total
+                .nanos()
+        }
+        PriceRef::CustomPricing { revision } => {
+            let c = history.iter().find(|c| Some(c.id) == revision).unwrap();
+            cost_at_rates(&custom_rates(c), None, &usage)
+                .unwrap()
+                .total
+                .nanos()
+        }
+        PriceRef::Unpriced => 0,
+        PriceRef::Client => row.cost_nanos,
+    }
+}
+
+fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
+    let rows = store
+        .with_conn(|c| llmlab_store::ledger::page(c, ws, &EventFilter::default(), 0, 10_000))
+        .unwrap();
+    let history = store
+        .with_conn(|c| llmlab_store::prices::history(c, ws))
+        .unwrap();
+    for row in &rows {
+        assert_eq!(row.cost_nanos, implied(catalog, &history, row), "{row:?}");
+    }
+    let all = EventFilter::default();
+    let totals = store.totals(ws, &all).unwrap();
+    assert_eq!(
+        totals.cost_nanos,
+        rows.iter().map(|r| r.cost_nanos).sum::<i64>()
+    );
+    assert_eq!(totals.calls, rows.len() as i64);
+    let unpriced = |r: &&EventRow| r.cost_source == "unpriced";
+    assert_eq!(
+        totals.unpriced_calls,
+        rows.iter().filter(unpriced).count() as i64
+    );
+    for m in store.top_models(ws, &all, 10).unwrap() {
+        let mine: Vec<&EventRow> = rows
+            .iter()
+            .filter(|r| r.resolved_model == m.model)
+            .collect();
+        assert_eq!(m.cost_nanos, mine.iter().map(|r| r.cost_nanos).sum::<i64>());
+        assert_eq!(
+            m.unpriced_calls,
+            mine.iter().filter(|r| r.cost_source == "unpriced").count() as i64
+        );
+    }
+    for t in store.cost_by_tag(ws, &all, "team").unwrap() {
+        let mine = rows
+            .iter()
+            .filter(|r| r.tags().get("team") == Some(&t.value));
+        assert_eq!(t.cost_nanos, mine.map(|r| r.cost_nanos).sum::<i64>());
+    }
+    // Over a month of slots (the rollups, with raw edges) as over the whole.
+    let slots: i64 = store
+        .slots(
+            ws,
+            &EventFilter::between(day(3).timestamp_micros(), day(40).timestamp_micros()),
+            3600,
+        )
+        .unwrap()
+        .iter()
+        .map(|s| s.cost_nanos)
+        .sum();
+    let between = rows
+        .iter()
+        .filter(|r| r.ts >= day(3).timestamp_micros() && r.ts < day(40).timestamp_micros())
+        .map(|r| r.cost_nanos)
+        .sum::<i64>();
+    assert_eq!(slots, between);
+}
+
+llmlab_store::both_backends!(every_report_follows_the_ledger, |_db, store| {
+    let catalog = Catalog::builtin();
+    let mut runner = TestRunner::new(Config {
+        cases: 6,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let n = std::sync::atomic::AtomicU32::new(0);
+    runner
+        .run(&proptest::collection::vec(op(), 1..14), |ops| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let user = store
+                .create_user(&NewUser {
+                    email: format!("p{i}@ledger.test"),
+                    password_hash: "h".into(),
+                })
+                .unwrap();
+            let ws = store
+                .with_conn(|c| llmlab_store::workspaces::personal(c, user.id))
+                .unwrap();
+            run(&store, catalog, ws, &ops);
+            check(&store, catalog, ws);
+            // Re-pricing everything twice: the second finds nothing to change.
+            let everything = RepriceScope::default();
+            ledger::reprice(&store, catalog, ws, &operator(), &everything, false).unwrap();
+            check(&store, catalog, ws);
+            let again =
+                ledger::reprice(&store, catalog, ws, &operator(), &everything, true).unwrap();
+            prop_assert_eq!(again.events_changed, 0);
+            Ok(())
+        })
+        .unwrap();
+});
+
+// A start with a catalog that changed a price says which models changed and how many
+// stored events re-pricing would move; a start with the same catalog says nothing.
+llmlab_store::both_backends!(a_changed_catalog_is_reported, |_db, store| {
+    use llmlab_server::app::catalog_changes::check;
+    let builtin = Catalog::builtin();
+    assert!(
+        check(&store, builtin).unwrap().models.is_empty(),
+        "first start"
+    );
+    let user = store
+        .create_user(&NewUser {
+            email: "catalog@ledger.test".into(),
+            password_hash: "h".into(),
+        })
+        .unwrap();
+    let ws = store
+        .with_conn(|c| llmlab_store::workspaces::personal(c, user.id))
+        .unwrap();
+    let ops = [
+        Op::Ingest {
+            model: 0,
+            day: 1,
+            input: 1_000,
+            output: 100,
+            cached: 0,
+        },
+        Op::Ingest {
+            model: 0,
+            day: 2,
+            input: 2_000,
+            output: 100,
+            cached: 50,
+        },
+        Op::Ingest {
+            model: 1,
+            day: 2,
+            input: 2_000,
+            output: 100,
+            cached: 0,
+        },
+    ];
+    run(&store, builtin, ws, &ops);
+    assert!(
+        check(&store, builtin).unwrap().models.is_empty(),
+        "same catalog"
+    );
+    let dir = std::env::temp_dir().join(format!("llmlab-catalog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{}.toml", format!("{:?}", store.backend())));
+    std::fs::write(
+        &file,
+        "provider = \"openai\"\n\n[[models]]\nname = \"gpt-4o\"\nsnapshots = [\"2024-08-06\"]\n\
+         tier = \"flagship\"\n\n[[models.prices]]\neffective_from = \"2024-05-13\"\n\
+         input = \"2.00\"\noutput = \"8.00\"\ncached_input = \"1.00\"\nsource = \"contract\"\n\
+         checked = \"2025-12-01\"\n",
+    )
+    .unwrap();
+    let changed = builtin.extended_with_path(&file).unwrap();
+    let found = check(&store, &changed).unwrap();
+    assert_eq!(found.models, ["openai/gpt-4o"]);
+    assert_eq!(found.events, 2);
+    assert!(
+        check(&store, &changed).unwrap().models.is_empty(),
+        "said once"
+    );
+    std::fs::remove_file(&file).ok();
+});
