@@ -289,7 +289,7 @@ llmlab_store::both_backends!(a_changed_catalog_is_reported, |_db, store| {
     );
     let dir = std::env::temp_dir().join(format!("llmlab-catalog-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{}.toml", format!("{:?}", store.backend())));
+    let file = dir.join(format!("{:?}.toml", store.backend()));
     std::fs::write(
         &file,
         "provider = \"openai\"\n\n[[models]]\nname = \"gpt-4o\"\nsnapshots = [\"2024-08-06\"]\n\
