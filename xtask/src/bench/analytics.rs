@@ -75,9 +75,11 @@ pub fn run(
 }
 
 fn measure(server: &Server, db: &FreshDb, options: &AnalyticsOptions) -> Result<AnalyticsResults> {
-    let key = server::sign_up(server.addr)?;
+    let account = server::sign_up(server.addr)?;
+    let key = account.key;
     let seeding = seed(server, &key, options)?;
-    create_budgets(server.addr, &key)?;
+    // Budgets are managed by people, not keys.
+    create_budgets(server.addr, &account.token)?;
     let timings = time_endpoints(server, &key, options.repeat);
     let settled = if db.url.starts_with("postgres") {
         eprintln!("xtask: VACUUM ANALYZE, then the same calls again");
@@ -122,7 +124,7 @@ impl Workload for Seeder {
     }
 }
 
-fn seed(server: &Server, key: &str, options: &AnalyticsOptions) -> Result<Stats> {
+pub(super) fn seed(server: &Server, key: &str, options: &AnalyticsOptions) -> Result<Stats> {
     eprintln!(
         "xtask: seeding {} events over {HISTORY_DAYS} days ({} connections)",
         options.events, options.connections

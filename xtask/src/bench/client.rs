@@ -18,6 +18,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(120);
 /// One keep-alive connection to the server, opened on first use and reopened after the
 /// server closes it.
 pub struct Client {
+    timeout: Duration,
     addr: SocketAddr,
     authorization: Option<String>,
     conn: Option<BufReader<TcpStream>>,
@@ -41,7 +42,13 @@ enum Framing {
 
 impl Client {
     pub fn new(addr: SocketAddr, bearer: Option<&str>) -> Client {
+        Client::patient(addr, bearer, IO_TIMEOUT)
+    }
+
+    /// A client that waits up to `timeout` for a response (a long re-pricing).
+    pub fn patient(addr: SocketAddr, bearer: Option<&str>, timeout: Duration) -> Client {
         Client {
+            timeout,
             addr,
             authorization: bearer.map(|t| format!("Bearer {t}")),
             conn: None,
@@ -72,7 +79,7 @@ impl Client {
                 Err(match e.kind() {
                     // A read timeout surfaces as EAGAIN on Linux.
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                        format!("{method} {path}: no response within {IO_TIMEOUT:?}")
+                        format!("{method} {path}: no response within {:?}", self.timeout)
                     }
                     _ => format!("{method} {path}: {e}"),
                 })
@@ -102,7 +109,7 @@ impl Client {
         self.encode(method, path, payload);
         let conn = match &mut self.conn {
             Some(c) => c,
-            slot => slot.insert(connect(self.addr)?),
+            slot => slot.insert(connect(self.addr, self.timeout)?),
         };
         conn.get_mut().write_all(&self.request)?;
         let head = read_head(conn, &mut self.line)?;
@@ -133,12 +140,12 @@ impl Client {
     }
 }
 
-fn connect(addr: SocketAddr) -> std::io::Result<BufReader<TcpStream>> {
+fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<BufReader<TcpStream>> {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     // Without it Nagle's algorithm holds back small requests on a reused connection.
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     Ok(BufReader::with_capacity(64 * 1024, stream))
 }
 

@@ -79,7 +79,7 @@ fn load_server(server: &Server, options: &HttpOptions) -> Result<Phases> {
     };
     let track_bodies = Arc::new(track_bodies());
     let batch_bodies = Arc::new(batch_bodies());
-    let key = server::sign_up(server.addr)?;
+    let key = server::sign_up(server.addr)?.key;
     let mut memory = vec![("after start-up", server::memory(server.pid())?)];
 
     eprintln!(

@@ -5,8 +5,10 @@
 //!   machine: `/api/health`, single-event and batch ingestion, the same rows inserted
 //!   without the server, the server's memory.
 //! - `analytics`: the read endpoints over a seeded ledger (1,000,000 events by default).
+//! - `reprice`: re-pricing a seeded ledger after a price change (dry run, apply, a second
+//!   apply), with single events ingested beside it.
 //!
-//! Without a part, all three run, on SQLite and PostgreSQL. Each backend's figures are
+//! Without a part, all four run, on SQLite and PostgreSQL. Each backend's figures are
 //! printed and written to `target/bench/results-<backend>.md` for docs/PERFORMANCE.md.
 
 mod analytics;
@@ -18,6 +20,7 @@ mod events;
 mod http;
 mod load;
 mod report;
+mod reprice;
 pub(crate) mod server;
 
 use std::path::{Path, PathBuf};
@@ -31,13 +34,13 @@ use self::report::Section;
 use crate::Result;
 
 pub const USAGE: &str = "\
-bench [engine|http|analytics] [OPTIONS] [-- CRITERION ARGS]
+bench [engine|http|analytics|reprice] [OPTIONS] [-- CRITERION ARGS]
                                    the benchmark (everything, on both backends, by default)
       --backend sqlite|postgres|both   databases to run http/analytics on (default both)
       --seconds N                      measured seconds per HTTP phase (default 10)
       --connections N                  clients for health and track (default 32)
       --batch-connections N            clients for batch ingestion and seeding (default 4)
-      --events N                       events seeded for analytics (default 1000000)
+      --events N                       events seeded for analytics and reprice (default 1000000)
       --repeat N                       timed calls per analytics endpoint (default 20)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,7 @@ enum Part {
     Engine,
     Http,
     Analytics,
+    Reprice,
 }
 
 #[derive(Debug)]
@@ -69,11 +73,15 @@ impl Plan {
     fn runs_analytics(&self) -> bool {
         matches!(self.part, Part::All | Part::Analytics)
     }
+
+    fn runs_reprice(&self) -> bool {
+        matches!(self.part, Part::All | Part::Reprice)
+    }
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     let plan = parse(args)?;
-    let needs_server = plan.runs_http() || plan.runs_analytics();
+    let needs_server = plan.runs_http() || plan.runs_analytics() || plan.runs_reprice();
     if needs_server && cfg!(debug_assertions) {
         return rerun_optimised(args);
     }
@@ -189,6 +197,13 @@ fn run_parts(
         print!("{}", section.text());
         sections.push(section);
     }
+    if plan.runs_reprice() {
+        eprintln!("xtask: re-pricing benchmark on {name}");
+        let results = reprice::run(target, bin, &plan.analytics)?;
+        let section = report::reprice_section(name, &results);
+        print!("{}", section.text());
+        sections.push(section);
+    }
     Ok(())
 }
 
@@ -239,6 +254,7 @@ fn parse(args: &[String]) -> Result<Plan> {
         Some("engine") => (Part::Engine, &ours[1..]),
         Some("http") => (Part::Http, &ours[1..]),
         Some("analytics") => (Part::Analytics, &ours[1..]),
+        Some("reprice") => (Part::Reprice, &ours[1..]),
         _ => (Part::All, ours),
     };
     let mut plan = Plan {

@@ -400,6 +400,51 @@ pub fn write_markdown(
     Ok(path)
 }
 
+pub fn reprice_section(backend: &str, r: &super::reprice::RepriceResults) -> Section {
+    let s = &r.seeding;
+    let mut section = Section::new(format!(
+        "Re-pricing {} events — {backend}",
+        thousands(s.items)
+    ));
+    section.note(format!(
+        "Seeded through `POST /api/events/batch` ({} events in {:.1} s), then a custom price \
+         for openai/gpt-4o-mini, then `POST /api/pricing/reprice` over every event, while \
+         one client sends single events (`POST /api/events/track`) back to back.",
+        thousands(s.items),
+        s.elapsed.as_secs_f64()
+    ));
+    let mut table = Table::new(&[
+        "phase",
+        "events",
+        "changed",
+        "seconds",
+        "events/s",
+        "ingested beside",
+        "track p99 ms",
+        "track errors",
+    ]);
+    for p in &r.phases {
+        let matched = u64::try_from(p.matched).unwrap_or(0);
+        table.row(vec![
+            p.label.to_string(),
+            thousands(matched),
+            thousands(u64::try_from(p.changed).unwrap_or(0)),
+            format!("{:.1}", p.took.as_secs_f64()),
+            thousands(super::load::per_sec(matched, p.took) as u64),
+            thousands(p.beside.items),
+            ms(p.beside.percentile(0.99)),
+            p.beside.errors.to_string(),
+        ]);
+    }
+    section.table(table);
+    section.note(if r.consistent {
+        "After the apply, the summary's total (rollups) equals the sum of the by-provider rows."
+    } else {
+        "After the apply, the summary's total and the by-provider rows DISAGREE."
+    });
+    section
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

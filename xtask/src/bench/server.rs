@@ -170,7 +170,15 @@ fn random_secret() -> String {
 
 /// Signs up a new user and creates an API key; returns the key, the credential the
 /// benchmark sends as `Authorization: Bearer`, as an ingesting service would.
-pub fn sign_up(addr: SocketAddr) -> Result<String> {
+/// A signed-up account: its session token (for what people do) and an ingestion key.
+pub struct Account {
+    /// Session token.
+    pub token: String,
+    /// API key with the `ingest` scope.
+    pub key: String,
+}
+
+pub fn sign_up(addr: SocketAddr) -> Result<Account> {
     let email = format!("bench-{:08x}@example.com", rand::random::<u32>());
     let credentials = serde_json::json!({"email": email, "password": "benchmark-password"});
     let mut anonymous = Client::new(addr, None);
@@ -190,7 +198,10 @@ pub fn sign_up(addr: SocketAddr) -> Result<String> {
         201,
         "POST /api/keys",
     )?;
-    json_str(&key, "key")
+    Ok(Account {
+        key: json_str(&key, "key")?,
+        token,
+    })
 }
 
 /// The JSON body of a response that must have status `want`.
