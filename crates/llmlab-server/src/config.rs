@@ -47,6 +47,9 @@ pub struct Settings {
     pub signups_per_hour: u32,
     /// `LLMLAB_METRICS_TOKEN`: when set, `/metrics` wants `Authorization: Bearer <it>`.
     pub metrics_token: Option<String>,
+    /// `LLMLAB_PUBLIC_URL`: where people reach the server (`https://…` makes the
+    /// dashboard's cookies `Secure`).
+    pub public_url: Option<String>,
     /// `LLMLAB_UNKNOWN_MODELS`: `keep` (the default: stored unpriced, with a warning) or
     /// `reject` (422 `unknown_model`).
     pub unknown_models: crate::app::ledger::UnknownModels,
@@ -189,6 +192,8 @@ impl Settings {
                 as u32,
             signups_per_hour: number("LLMLAB_SIGNUPS_PER_HOUR", 20, 0, 1_000_000)? as u32,
             metrics_token: get("LLMLAB_METRICS_TOKEN").map(|t| t.trim().to_string()),
+            public_url: get("LLMLAB_PUBLIC_URL")
+                .map(|u| u.trim().trim_end_matches('/').to_string()),
             unknown_models: match get("LLMLAB_UNKNOWN_MODELS").as_deref().map(str::trim) {
                 None | Some("keep") => crate::app::ledger::UnknownModels::Keep,
                 Some("reject") => crate::app::ledger::UnknownModels::Reject,

@@ -16,4 +16,5 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 
+pub mod web;
 pub mod webhooks;

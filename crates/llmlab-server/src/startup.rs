@@ -114,6 +114,7 @@ impl Application {
                 }),
             )
             .route("/metrics", web::get().to(crate::metrics::serve))
+            .configure(crate::web::config)
             .default_service(web::to(not_found))
             .wrap(from_fn(authenticate))
             .wrap(from_fn(crate::metrics::record))

@@ -77,7 +77,7 @@ async fn list(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, A
 }
 
 /// Validates a budget body into a store form.
-fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
+pub(crate) fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
     let name = b.name.trim().to_string();
     crate::app::input::check_text("name", &name)?;
     if name.is_empty() || name.len() > 200 {

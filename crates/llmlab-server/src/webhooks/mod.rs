@@ -21,7 +21,7 @@
 //! attempt, recorded).
 
 mod delivery;
-mod signature;
+pub(crate) mod signature;
 mod target;
 mod worker;
 

@@ -4,6 +4,7 @@
 
 mod budgets;
 mod client;
+mod dashboard;
 mod hostile;
 mod ledger;
 mod ledger_props;

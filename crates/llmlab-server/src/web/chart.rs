@@ -1,0 +1,129 @@
+//! Spend over time as SVG, drawn on the server: no script needed to see it, and a table
+//! of the same figures beside it for screen readers and copying.
+
+use std::fmt::Write;
+
+use llmlab_engine::Usd;
+
+/// One bar: its label and amount.
+pub struct Bar {
+    /// The bucket's label (`2026-11-20`).
+    pub label: String,
+    /// Its spend.
+    pub amount: Usd,
+}
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 220.0;
+const LEFT: f64 = 64.0;
+const BOTTOM: f64 = 28.0;
+
+/// A bar chart of `bars` with horizontal lines at `lines` (budget amounts, labelled),
+/// scaled to the largest of them. Amounts are drawn, not computed with: `f64` here only
+/// places pixels.
+pub fn bars(bars: &[Bar], lines: &[(String, Usd)], title: &str) -> String {
+    let top = bars
+        .iter()
+        .map(|b| b.amount)
+        .chain(lines.iter().map(|(_, a)| *a))
+        .max()
+        .unwrap_or(Usd::ZERO);
+    let scale = |a: Usd| -> f64 {
+        if top.nanos() <= 0 {
+            0.0
+        } else {
+            (a.nanos() as f64 / top.nanos() as f64) * (HEIGHT - BOTTOM - 8.0)
+        }
+    };
+    let mut svg = String::with_capacity(256 + bars.len() * 160);
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title"><title id="chart-title">{}</title>"#,
+        escape(title)
+    );
+    let base = HEIGHT - BOTTOM;
+    let _ = write!(
+        svg,
+        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="{:.0}" y="16" text-anchor="end">{}</text><text class="tick" x="{:.0}" y="{base}" text-anchor="end">$0</text>"#,
+        LEFT - 6.0,
+        escape(&super::view::dollars(top)),
+        LEFT - 6.0
+    );
+    let n = bars.len().max(1) as f64;
+    let slot = (WIDTH - LEFT) / n;
+    let label_every = (bars.len() / 8).max(1);
+    for (i, b) in bars.iter().enumerate() {
+        let h = scale(b.amount);
+        let x = LEFT + slot * i as f64 + slot * 0.1;
+        let _ = write!(
+            svg,
+            r#"<rect class="bar" x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}"><title>{}: {}</title></rect>"#,
+            base - h,
+            (slot * 0.8).max(1.0),
+            escape(&b.label),
+            escape(&super::view::dollars(b.amount))
+        );
+        if i % label_every == 0 {
+            let _ = write!(
+                svg,
+                r#"<text class="tick" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+                x + slot * 0.4,
+                HEIGHT - 8.0,
+                escape(b.label.get(5..).unwrap_or(&b.label))
+            );
+        }
+    }
+    for (name, amount) in lines {
+        let y = base - scale(*amount);
+        let _ = write!(
+            svg,
+            r#"<line class="budget" x1="{LEFT}" y1="{y:.1}" x2="{WIDTH}" y2="{y:.1}"/><text class="tick" x="{WIDTH}" y="{:.1}" text-anchor="end">{} {}</text>"#,
+            y - 4.0,
+            escape(name),
+            escape(&super::view::dollars(*amount))
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_scale_to_the_largest_and_escape_labels() {
+        let usd = |s: &str| Usd::parse(s).unwrap();
+        let svg = bars(
+            &[
+                Bar {
+                    label: "2026-11-01".into(),
+                    amount: usd("1"),
+                },
+                Bar {
+                    label: "2026-11-02".into(),
+                    amount: usd("4"),
+                },
+            ],
+            &[("<b>".into(), usd("2"))],
+            "Daily spend",
+        );
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains("2026-11-02: $4.00"));
+        assert!(svg.contains("&lt;b&gt; $2.00"));
+        assert!(!svg.contains("<b>"));
+        // The largest bar takes the whole height, the first a quarter of it.
+        let full = HEIGHT - BOTTOM - 8.0;
+        assert!(svg.contains(&format!(r#"height="{full:.1}""#)));
+        assert!(svg.contains(&format!(r#"height="{:.1}""#, full / 4.0)));
+        assert!(bars(&[], &[], "empty").contains("$0"));
+    }
+}

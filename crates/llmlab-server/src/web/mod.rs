@@ -1,0 +1,158 @@
+//! The dashboard: server-rendered pages (maud, checked at compile time) with charts drawn
+//! as SVG on the server, served by the binary alone (no CDN, no build step). Pages call
+//! the application layer directly, never the JSON API; they authenticate with a session
+//! cookie the API does not accept, and every form carries a CSRF token.
+
+mod chart;
+mod pages;
+mod session;
+mod view;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+use maud::Markup;
+
+use crate::app::AppError;
+
+pub use session::csrf_token;
+
+/// Content-Security-Policy of every page: nothing from elsewhere, no inline script or
+/// style (the one stylesheet and script are served from `/assets/`).
+pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
+                       script-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                       base-uri 'none'";
+
+/// Registers the pages and their assets.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(pages::home))
+        .route("/login", web::get().to(pages::login_form))
+        .route("/login", web::post().to(pages::login))
+        .route("/signup", web::get().to(pages::signup_form))
+        .route("/signup", web::post().to(pages::signup))
+        .route("/logout", web::post().to(pages::logout))
+        .route("/overview", web::get().to(pages::overview))
+        .route("/events", web::get().to(pages::events))
+        .route("/budgets", web::get().to(pages::budgets))
+        .route("/budgets", web::post().to(pages::create_budget))
+        .route("/budgets/{id}/delete", web::post().to(pages::delete_budget))
+        .route("/assets/app.css", web::get().to(|| asset(CSS, "text/css")))
+        .route(
+            "/assets/app.js",
+            web::get().to(|| asset(JS, "text/javascript")),
+        );
+}
+
+const CSS: &str = include_str!("../../assets/app.css");
+const JS: &str = include_str!("../../assets/app.js");
+
+async fn asset(body: &'static str, kind: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(kind)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body)
+}
+
+/// Why a page is not shown.
+#[derive(Debug)]
+pub enum WebError {
+    /// No valid session: to the sign-in page.
+    SignIn,
+    /// Not allowed (a role too low, a form without its CSRF token).
+    Forbidden(String),
+    /// The use case refused or failed.
+    App(AppError),
+}
+
+impl From<AppError> for WebError {
+    fn from(e: AppError) -> WebError {
+        WebError::App(e)
+    }
+}
+
+impl std::fmt::Display for WebError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WebError::SignIn => f.write_str("sign in"),
+            WebError::Forbidden(m) => f.write_str(m),
+            WebError::App(e) => e.fmt(f),
+        }
+    }
+}
+
+impl actix_web::ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::SignIn => StatusCode::SEE_OTHER,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::App(e) => crate::error::ApiError::from(clone_app(e)).status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let WebError::SignIn = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish();
+        }
+        let message = match self {
+            WebError::App(e) => crate::error::ApiError::from(clone_app(e)).message,
+            other => other.to_string(),
+        };
+        html(
+            self.status_code(),
+            view::shell(
+                "Not possible",
+                maud::html! {
+                    main {
+                        h1 { "Not possible" }
+                        (view::notice(&message))
+                        p { a href="/overview" { "Back to the overview" } }
+                    }
+                },
+            ),
+        )
+    }
+}
+
+/// The application error again (they are not `Clone`; the page only needs its status
+/// and words).
+fn clone_app(e: &AppError) -> AppError {
+    match e {
+        AppError::Invalid { field, message } => AppError::Invalid {
+            field: field.clone(),
+            message: message.clone(),
+        },
+        AppError::NotFound(what) => AppError::NotFound(what),
+        AppError::LimitExceeded { what, limit } => AppError::LimitExceeded {
+            what,
+            limit: *limit,
+        },
+        AppError::BadCredentials => AppError::BadCredentials,
+        AppError::EmailTaken => AppError::EmailTaken,
+        AppError::RoleTooLow(r) => AppError::RoleTooLow(*r),
+        other => AppError::Internal(other.to_string()),
+    }
+}
+
+/// An HTML page with the dashboard's security headers.
+pub fn html(status: StatusCode, page: Markup) -> HttpResponse {
+    let mut response = HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.into_string());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,473 @@
+//! The pages: sign in and up, the overview, events and budgets. Each reads through the
+//! application layer and checks the visitor's role itself before any change.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use llmlab_engine::Usd;
+use llmlab_engine::aggregate::Totals;
+use llmlab_engine::period::{Granularity, Zone, bucket_start, next_bucket_start};
+use llmlab_store::{BudgetId, EventCursor, EventFilter, Role};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::chart::{self, Bar};
+use super::session::{self, Visitor, cookie, visitor};
+use super::view::{count, dollars, exact, notice, page, raw, shell};
+use super::{WebError, html as respond};
+use crate::app::ledger::PriceRef;
+use crate::app::{AppError, accounts, blocking, reports};
+use crate::state::AppState;
+
+type Page = Result<HttpResponse, WebError>;
+
+/// What a page may be asked for in its query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct View {
+    ws: Option<i64>,
+    tz: Option<String>,
+    cursor: Option<String>,
+}
+
+/// The sign-in and sign-up forms.
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    email: String,
+    password: String,
+}
+
+/// A form that only changes something: its CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct Csrf {
+    /// Absent is refused like wrong (403), not as a malformed form.
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The budget form.
+#[derive(Debug, Deserialize)]
+pub struct BudgetForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    amount_usd: String,
+    period: String,
+}
+
+pub async fn home(req: HttpRequest) -> HttpResponse {
+    let to = if req.cookie(session::SESSION).is_some() {
+        "/overview"
+    } else {
+        "/login"
+    };
+    see_other(to)
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+fn auth_page(title: &str, action: &str, problem: Option<&str>) -> Markup {
+    let (other, other_label) = if action == "/login" {
+        ("/signup", "No account yet? Sign up")
+    } else {
+        ("/login", "Have an account? Sign in")
+    };
+    shell(
+        title,
+        html! {
+            main.narrow {
+                h1 { (title) }
+                @if let Some(p) = problem { (notice(p)) }
+                form method="post" action=(action) {
+                    label for="email" { "Email" }
+                    input #email type="email" name="email" autocomplete="email" required;
+                    label for="password" { "Password (at least 8 characters)" }
+                    input #password type="password" name="password" minlength="8" required
+                        autocomplete=(if action == "/login" { "current-password" } else { "new-password" });
+                    button type="submit" { (title) }
+                }
+                p { a href=(other) { (other_label) } }
+            }
+        },
+    )
+}
+
+pub async fn login_form() -> HttpResponse {
+    respond(StatusCode::OK, auth_page("Sign in", "/login", None))
+}
+
+pub async fn signup_form() -> HttpResponse {
+    respond(StatusCode::OK, auth_page("Sign up", "/signup", None))
+}
+
+fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// Signs in with the same rules and limits as the API.
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<Credentials>,
+) -> Page {
+    let Credentials { email, password } = form.into_inner();
+    let user = accounts::log_in(&state, &email, password, client_ip(&req), Utc::now()).await;
+    start_session(&state, user, "Sign in", "/login")
+}
+
+/// Signs up with the same rules and limits as the API.
+pub async fn signup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<Credentials>,
+) -> Page {
+    let Credentials { email, password } = form.into_inner();
+    let user = accounts::sign_up(&state, &email, password, client_ip(&req), Utc::now()).await;
+    start_session(&state, user, "Sign up", "/signup")
+}
+
+fn start_session(
+    state: &AppState,
+    user: Result<llmlab_store::UserRow, AppError>,
+    title: &str,
+    action: &str,
+) -> Page {
+    let user = match user {
+        Ok(u) => u,
+        Err(e) => {
+            let api = crate::error::ApiError::from(e);
+            return Ok(respond(
+                api.status,
+                auth_page(title, action, Some(&api.message)),
+            ));
+        }
+    };
+    let ttl = Duration::minutes(state.settings.token_ttl_minutes);
+    let (token, _) = state
+        .jwt
+        .issue(user.id, ttl)
+        .map_err(|e| WebError::App(AppError::Internal(e.message)))?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/overview"))
+        .cookie(cookie(state, session::SESSION, token, ttl.num_seconds()))
+        .finish())
+}
+
+/// Ends the session like `POST /api/auth/logout`.
+pub async fn logout(req: HttpRequest, state: web::Data<AppState>, form: web::Form<Csrf>) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    let (user, jti, expires) = (v.user_id, v.jti.clone(), v.expires_at);
+    blocking(&state, move |s| accounts::log_out(s, user, &jti, expires)).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login"))
+        .cookie(cookie(&state, session::SESSION, String::new(), 0))
+        .finish())
+}
+
+/// A page response that also remembers the workspace (and time zone) shown.
+fn remembered(state: &AppState, v: &Visitor, tz: Option<&Zone>, page: Markup) -> HttpResponse {
+    let year = 365 * 24 * 3600;
+    let mut response = respond(StatusCode::OK, page);
+    let ws = cookie(
+        state,
+        session::WORKSPACE,
+        v.workspace().get().to_string(),
+        year,
+    );
+    let _ = response.add_cookie(&ws);
+    if let Some(zone) = tz {
+        let _ = response.add_cookie(&cookie(state, session::TIME_ZONE, zone.name().into(), year));
+    }
+    response
+}
+
+fn filter(start: DateTime<Utc>, end: DateTime<Utc>) -> EventFilter {
+    EventFilter::between(start.timestamp_micros(), end.timestamp_micros())
+}
+
+fn totals_of(t: &llmlab_store::Totals) -> Totals {
+    reports::totals(t.cost_nanos, t.calls, t.input_tokens, t.output_tokens)
+}
+
+/// This month in the visitor's time zone: spend, calls, the change against last month,
+/// the daily chart with the daily budgets drawn on it, top models and providers.
+pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
+    let v = visitor(&req, &state, q.ws).await?;
+    let asked = q.tz.clone().or_else(|| {
+        req.cookie(session::TIME_ZONE)
+            .map(|c| c.value().to_string())
+    });
+    let zone = asked
+        .as_deref()
+        .and_then(|z| Zone::parse(z).ok())
+        .unwrap_or(Zone::UTC);
+    let now = Utc::now();
+    let start = bucket_start(now, Granularity::Month, zone);
+    let end = next_bucket_start(start, Granularity::Month, zone);
+    let before = bucket_start(start - Duration::microseconds(1), Granularity::Month, zone);
+    let ws = v.workspace();
+    let (series, previous, models, providers, budgets) = blocking(&state, move |s| {
+        let series = reports::summary(
+            s,
+            ws,
+            &filter(start, end),
+            (start, end),
+            Granularity::Day,
+            zone,
+        )?;
+        let previous =
+            s.with_conn(|c| llmlab_store::analytics::totals(c, ws, &filter(before, start)))?;
+        let models = s.top_models(ws, &filter(start, end), 5)?;
+        let providers = s.cost_by_provider(ws, &filter(start, end))?;
+        let budgets = crate::app::budgets::list(s, ws, now)?;
+        Ok::<_, AppError>((series, previous, models, providers, budgets))
+    })
+    .await?;
+    let mut total = Totals::default();
+    for b in &series.buckets {
+        total.add(&b.totals);
+    }
+    let previous = totals_of(&previous);
+    let change = (previous.cost.nanos() > 0).then(|| {
+        let delta = total.cost.nanos() as f64 - previous.cost.nanos() as f64;
+        delta / previous.cost.nanos() as f64 * 100.0
+    });
+    let bars: Vec<Bar> = series
+        .buckets
+        .iter()
+        .map(|b| Bar {
+            label: b.label.clone(),
+            amount: b.totals.cost,
+        })
+        .collect();
+    let lines: Vec<(String, Usd)> = budgets
+        .iter()
+        .filter(|b| b.budget.period == "daily")
+        .map(|b| {
+            (
+                b.budget.name.clone(),
+                Usd::from_nanos(b.budget.amount_nanos),
+            )
+        })
+        .collect();
+    let svg = chart::bars(&bars, &lines, "Daily spend this month");
+    let body = html! {
+        h1 { "Overview" }
+        form.inline method="get" action="/overview" {
+            label for="tz" { "Time zone" }
+            input #tz name="tz" value=(zone.name()) list="zones";
+            datalist #zones { @for z in ["UTC", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"] { option value=(z) {} } }
+            button type="submit" { "Show" }
+        }
+        section.cards aria-label="This month" {
+            div.card { h2 { "Spend this month" } p.big #total { (dollars(total.cost)) } }
+            div.card { h2 { "Calls" } p.big { (count(total.calls)) } }
+            div.card {
+                h2 { "Against last month" }
+                p.big { @match change { Some(c) => (format!("{c:+.1} %")), None => "—" } }
+                p.small { "last month: " (dollars(previous.cost)) }
+            }
+            @if series.unpriced_calls > 0 {
+                div.card.warn { h2 { "Unpriced calls" } p.big { (series.unpriced_calls) } p.small { "models without a price; see the pricing docs" } }
+            }
+        }
+        section aria-labelledby="daily" {
+            h2 #daily { "Daily spend" }
+            (raw(svg))
+            details {
+                summary { "The same as a table" }
+                table {
+                    thead { tr { th scope="col" { "Day" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
+                    tbody { @for b in &series.buckets { tr { td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) } } } }
+                }
+            }
+        }
+        div.columns {
+            section aria-labelledby="models" {
+                h2 #models { "Top models" }
+                table {
+                    thead { tr { th scope="col" { "Model" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
+                    tbody { @for m in &models { tr { td { (m.provider) "/" (m.model) } td { (dollars(Usd::from_nanos(m.cost_nanos))) } td { (m.calls) } } } }
+                }
+            }
+            section aria-labelledby="providers" {
+                h2 #providers { "Spend by provider" }
+                table {
+                    thead { tr { th scope="col" { "Provider" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
+                    tbody { @for p in &providers { tr { td { (p.provider) } td { (dollars(Usd::from_nanos(p.cost_nanos))) } td { (p.calls) } } } }
+                }
+            }
+        }
+    };
+    let shown = page("Overview", &v, "/overview", body);
+    Ok(remembered(&state, &v, Some(&zone), shown))
+}
+
+/// The newest events with their exact cost and the price behind it, 50 a page.
+pub async fn events(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
+    let v = visitor(&req, &state, q.ws).await?;
+    let cursor = q.cursor.as_deref().and_then(EventCursor::decode);
+    let ws = v.workspace();
+    let found = blocking(&state, move |s| {
+        s.list_events(ws, &EventFilter::default(), cursor, 50)
+    })
+    .await?;
+    let body = html! {
+        h1 { "Events" }
+        @if found.events.is_empty() { p { "No events yet. Send one with " code { "POST /api/events/track" } "." } }
+        table.events {
+            thead { tr {
+                th scope="col" { "When (UTC)" } th scope="col" { "Model" } th scope="col" { "Input" }
+                th scope="col" { "Output" } th scope="col" { "Cost" } th scope="col" { "Price" }
+            } }
+            tbody {
+                @for e in &found.events {
+                    tr {
+                        td { (DateTime::from_timestamp_micros(e.ts).unwrap_or_default().format("%Y-%m-%d %H:%M:%S")) }
+                        td { (e.provider) "/" (e.model) }
+                        td { (count(u64::try_from(e.input_tokens).unwrap_or(0))) }
+                        td { (count(u64::try_from(e.output_tokens).unwrap_or(0))) }
+                        td { (exact(Usd::from_nanos(e.cost_nanos))) }
+                        td { (price_text(&PriceRef::of(e))) }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = found.next_cursor {
+            p { a href=(format!("/events?cursor={}", next.encode())) { "Older events" } }
+        }
+    };
+    Ok(remembered(
+        &state,
+        &v,
+        None,
+        page("Events", &v, "/events", body),
+    ))
+}
+
+fn price_text(r: &PriceRef) -> String {
+    match r {
+        PriceRef::Catalog {
+            model,
+            effective_from,
+        } => format!("catalog: {model} from {effective_from}"),
+        PriceRef::CustomPricing { revision: Some(n) } => format!("custom price, revision {n}"),
+        PriceRef::CustomPricing { revision: None } => "custom price".into(),
+        PriceRef::Client => "sent by the client".into(),
+        PriceRef::Unpriced => "no price yet".into(),
+    }
+}
+
+/// Budgets with their progress; members and above create and delete them here.
+pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
+    let v = visitor(&req, &state, q.ws).await?;
+    let ws = v.workspace();
+    let list = blocking(&state, move |s| {
+        crate::app::budgets::list(s, ws, Utc::now())
+    })
+    .await?;
+    let editable = v.may(Role::Member);
+    let body = html! {
+        h1 { "Budgets" }
+        @if list.is_empty() { p { "No budgets yet." } }
+        ul.budgets {
+            @for b in &list {
+                li {
+                    h2 { (b.budget.name) }
+                    p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.amount_nanos))) " · " (b.budget.period) " · " strong { (b.evaluation.status.as_str()) } }
+                    progress max="100" value=(b.evaluation.percent_used.clamp(0.0, 100.0)) aria-label=(format!("{} % used", b.evaluation.percent_used)) {
+                        (b.evaluation.percent_used) " %"
+                    }
+                    @if let Some(f) = b.evaluation.forecast { p.small { "forecast for the period: " (dollars(f)) } }
+                    @if editable {
+                        form.inline method="post" action=(format!("/budgets/{}/delete", b.budget.id)) {
+                            input type="hidden" name="csrf" value=(v.csrf);
+                            button.danger type="submit" { "Delete " (b.budget.name) }
+                        }
+                    }
+                }
+            }
+        }
+        @if editable {
+            h2 { "New budget" }
+            form method="post" action="/budgets" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                label for="name" { "Name" }
+                input #name name="name" required maxlength="200";
+                label for="amount" { "Amount (USD)" }
+                input #amount name="amount_usd" required inputmode="decimal";
+                label for="period" { "Period" }
+                select #period name="period" {
+                    @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == "monthly"] { (p) } }
+                }
+                button type="submit" { "Create budget" }
+            }
+        }
+    };
+    Ok(remembered(
+        &state,
+        &v,
+        None,
+        page("Budgets", &v, "/budgets", body),
+    ))
+}
+
+pub async fn create_budget(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<BudgetForm>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Member)?;
+    let form = form.into_inner();
+    let amount = Usd::parse(&form.amount_usd).map_err(|_| {
+        WebError::App(AppError::invalid(
+            "amount_usd",
+            "must be an amount such as 250 or 12.50",
+        ))
+    })?;
+    let body = crate::dto::BudgetIn {
+        id: None,
+        name: form.name,
+        amount_usd: amount,
+        period: form.period,
+        scope: None,
+        alert_threshold_pct: None,
+        webhook_url: None,
+        timezone: None,
+    };
+    let new = crate::routes::budgets::parse_budget(&state, body)
+        .map_err(|e| WebError::App(AppError::invalid("budget", e.message)))?;
+    let limits = state.settings.limits;
+    let ws = v.workspace();
+    blocking(&state, move |s| {
+        crate::app::budgets::upsert(s, ws, &v.identity, None, &new, limits, Utc::now())
+    })
+    .await?;
+    Ok(see_other("/budgets"))
+}
+
+pub async fn delete_budget(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<Csrf>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Member)?;
+    let (ws, id) = (v.workspace(), BudgetId(path.into_inner()));
+    blocking(&state, move |s| {
+        crate::app::budgets::remove(s, ws, &v.identity, id)
+    })
+    .await?;
+    Ok(see_other("/budgets"))
+}

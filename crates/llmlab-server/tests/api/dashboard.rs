@@ -1,0 +1,257 @@
+//! The dashboard over HTTP: session cookies, CSRF, roles, and figures that match the
+//! API, on both backends.
+
+use serde_json::json;
+
+use crate::client::{Response, raw};
+use crate::{TestApp, both};
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A form POST, as a browser sends it.
+fn form(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Response {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    if let Some(c) = cookie {
+        headers.push(("Cookie", c));
+    }
+    raw(app.addr, "POST", path, &headers, body.join("&").as_bytes())
+}
+
+fn page(app: &TestApp, path: &str, cookie: Option<&str>) -> Response {
+    let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
+    raw(app.addr, "GET", path, &headers, &[])
+}
+
+/// Signs in through the form; returns the `Cookie` header value of the session.
+fn sign_in(app: &TestApp, email: &str) -> String {
+    let r = form(
+        app,
+        "/login",
+        None,
+        &[("email", email), ("password", "correct horse")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("Location"), Some("/overview"));
+    let set = r.header("Set-Cookie").unwrap().to_string();
+    set.split(';').next().unwrap().to_string()
+}
+
+/// The CSRF token in a page's forms.
+fn csrf(r: &Response) -> String {
+    let text = r.text();
+    let at = text
+        .find(r#"name="csrf" value=""#)
+        .expect("a form with a CSRF token");
+    let rest = &text[at + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+both!(
+    pages_need_a_session_and_the_api_ignores_the_cookie,
+    |app: TestApp| {
+        for path in ["/", "/overview", "/events", "/budgets"] {
+            let r = page(&app, path, None);
+            assert_eq!(r.status, 303, "{path}");
+            assert_eq!(r.header("Location"), Some("/login"), "{path}");
+        }
+        let login = page(&app, "/login", None);
+        assert_eq!(login.status, 200);
+        assert!(
+            login
+                .header("Content-Type")
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let csp = login.header("Content-Security-Policy").unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert!(page(&app, "/assets/app.css", None).status == 200);
+
+        let r = form(
+            &app,
+            "/signup",
+            None,
+            &[("email", "web@example.com"), ("password", "correct horse")],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+        let set = r.header("Set-Cookie").unwrap();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        assert!(
+            !set.contains("Secure"),
+            "plain http without LLMLAB_PUBLIC_URL=https"
+        );
+        let cookie = set.split(';').next().unwrap().to_string();
+        assert_eq!(page(&app, "/overview", Some(&cookie)).status, 200);
+        // The JSON API does not take the cookie.
+        let r = raw(app.addr, "GET", "/api/auth/me", &[("Cookie", &cookie)], &[]);
+        assert_eq!(r.status, 401);
+        // Same rules as the API: a short password is refused, with the reason on the page.
+        let r = form(
+            &app,
+            "/signup",
+            None,
+            &[("email", "x@example.com"), ("password", "short")],
+        );
+        assert_eq!(r.status, 422);
+        assert!(r.text().contains("password"));
+        let r = form(
+            &app,
+            "/login",
+            None,
+            &[("email", "web@example.com"), ("password", "wrong one")],
+        );
+        assert_eq!(r.status, 401);
+    }
+);
+
+both!(the_overview_shows_what_the_api_reports, |app: TestApp| {
+    let token = app.signup("figures@example.com");
+    for cost in ["1234.5", "0.06"] {
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10,
+                "output_tokens": 10, "cost_usd": cost}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let now = chrono::Utc::now();
+    let month = now.format("%Y-%m-01").to_string();
+    let api = app
+        .get(
+            &format!(
+                "/api/costs/summary?start={month}&end={}",
+                now.format("%Y-%m-%d")
+            ),
+            &token,
+        )
+        .json();
+    assert_eq!(api["total_cost_usd"].to_string(), "1234.56");
+    let cookie = sign_in(&app, "figures@example.com");
+    let r = page(&app, "/overview", Some(&cookie));
+    assert_eq!(r.status, 200);
+    let html = r.text();
+    assert!(html.contains(r#"id="total">$1,234.56</p>"#), "{html}");
+    assert!(html.contains("<svg class=\"chart\""));
+    assert!(html.contains("openai/gpt-4o"));
+    let events = page(&app, "/events", Some(&cookie)).text();
+    assert!(events.contains("$1234.5") && events.contains("sent by the client"));
+    // The time zone chosen is remembered.
+    let r = page(&app, "/overview?tz=Asia/Tokyo", Some(&cookie));
+    let cookies: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Set-Cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("llmlab_tz=Asia/Tokyo")),
+        "{cookies:?}"
+    );
+});
+
+fn budget_form(csrf: &str) -> [(&'static str, &str); 4] {
+    [
+        ("csrf", csrf),
+        ("name", "Team"),
+        ("amount_usd", "250"),
+        ("period", "monthly"),
+    ]
+}
+
+both!(
+    budget_forms_need_the_csrf_token_and_a_role,
+    |app: TestApp| {
+        let owner_token = app.signup("forms@example.com");
+        let cookie = sign_in(&app, "forms@example.com");
+        let budgets = page(&app, "/budgets", Some(&cookie));
+        let token = csrf(&budgets);
+        let r = form(&app, "/budgets", Some(&cookie), &budget_form(""));
+        assert_eq!(r.status, 403, "without the token");
+        let r = form(&app, "/budgets", Some(&cookie), &budget_form("0000"));
+        assert_eq!(r.status, 403, "with a wrong token");
+        let r = form(&app, "/budgets", Some(&cookie), &budget_form(&token));
+        assert_eq!(r.status, 303, "{}", r.text());
+        let listed = app.get("/api/budgets", &owner_token).json();
+        assert_eq!(listed["budgets"][0]["name"], "Team");
+        let id = listed["budgets"][0]["id"].as_i64().unwrap();
+        let page_now = page(&app, "/budgets", Some(&cookie)).text();
+        assert!(page_now.contains("Team") && page_now.contains("<progress"));
+        assert!(page_now.contains(r#"method="post" action="/budgets""#));
+
+        // A viewer sees no controls, and a form sent anyway is refused.
+        app.signup("looker@example.com");
+        let ws = app.get("/api/auth/me", &owner_token).json()["workspaces"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let r = app.post(
+            &format!("/api/workspaces/{ws}/members"),
+            &owner_token,
+            json!({"email": "looker@example.com", "role": "viewer"}),
+        );
+        assert_eq!(r.status, 201);
+        let viewer = sign_in(&app, "looker@example.com");
+        let seen = page(&app, &format!("/budgets?ws={ws}"), Some(&viewer));
+        assert!(seen.text().contains("Team"));
+        assert!(!seen.text().contains(r#"method="post" action="/budgets""#));
+        let viewer_cookie = seen
+            .headers
+            .iter()
+            .filter(|(k, v)| k.eq_ignore_ascii_case("Set-Cookie") && v.starts_with("llmlab_ws="))
+            .map(|(_, v)| v.split(';').next().unwrap().to_string())
+            .next()
+            .unwrap();
+        let both_cookies = format!("{viewer}; {viewer_cookie}");
+        let viewer_csrf = csrf(&seen);
+        let r = form(
+            &app,
+            "/budgets",
+            Some(&both_cookies),
+            &budget_form(&viewer_csrf),
+        );
+        assert_eq!(r.status, 403);
+        let r = form(
+            &app,
+            &format!("/budgets/{id}/delete"),
+            Some(&both_cookies),
+            &[("csrf", &viewer_csrf)],
+        );
+        assert_eq!(r.status, 403);
+
+        // The owner deletes it; signing out ends the session on the server.
+        let r = form(
+            &app,
+            &format!("/budgets/{id}/delete"),
+            Some(&cookie),
+            &[("csrf", &token)],
+        );
+        assert_eq!(r.status, 303);
+        assert_eq!(
+            app.get("/api/budgets", &owner_token).json()["budgets"],
+            json!([])
+        );
+        let r = form(&app, "/logout", Some(&cookie), &[("csrf", &token)]);
+        assert_eq!(r.status, 303);
+        assert_eq!(page(&app, "/overview", Some(&cookie)).status, 303);
+    }
+);
