@@ -14,13 +14,14 @@ use crate::schema::{catalog_fingerprints, events, reprice_runs};
 use crate::sql::Sql;
 use crate::{AnyConnection, EventFilter, EventRow, StoreError, WorkspaceId, now_utc};
 
-/// Up to `limit` events of `workspace_id` matching `filter` with an id above `after`,
-/// in id order: re-pricing walks the ledger in these pages.
+/// Up to `limit` events of `workspace_id` matching `filter` after `after` (a `(ts, id)`
+/// of the previous page), in `(ts, id)` order: re-pricing walks the ledger in these
+/// pages, each one range of the `(workspace_id, ts, id)` index.
 pub fn page(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
     filter: &EventFilter,
-    after: i64,
+    after: Option<(i64, i64)>,
     limit: u32,
 ) -> Result<Vec<EventRow>, StoreError> {
     let mut sql = Sql::new(conn.backend());
@@ -28,9 +29,14 @@ pub fn page(
         .push(&EVENT_COLUMNS)
         .push(" FROM events e WHERE ");
     filter.push_where(&mut sql, workspace_id);
-    sql.push(" AND e.id > ")
-        .int(after)
-        .push(" ORDER BY e.id LIMIT ")
+    if let Some((ts, id)) = after {
+        sql.push(" AND (e.ts, e.id) > (")
+            .int(ts)
+            .push(", ")
+            .int(id)
+            .push(")");
+    }
+    sql.push(" ORDER BY e.ts, e.id LIMIT ")
         .int(i64::from(limit.max(1)));
     Ok(sql.load(conn)?)
 }

@@ -425,13 +425,13 @@ fn walk(
     dry_run: bool,
     mut seen: impl FnMut(&EventRow, &NewPrice),
 ) -> Result<(i64, i64), AppError> {
-    let (mut matched, mut changed, mut after) = (0_i64, 0_i64, 0_i64);
+    let (mut matched, mut changed, mut after) = (0_i64, 0_i64, None);
     loop {
         let page = s.with_conn(|c| ledger::page(c, workspace, filter, after, PAGE))?;
         let Some(last) = page.last() else {
             return Ok((matched, changed));
         };
-        after = last.id;
+        after = Some((last.ts, last.id));
         matched += page.len() as i64;
         let mut changes = Vec::new();
         for row in page {

@@ -6,6 +6,7 @@
 mod chart;
 mod pages;
 mod session;
+mod settings;
 mod view;
 
 use actix_web::http::StatusCode;
@@ -36,6 +37,21 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/budgets", web::get().to(pages::budgets))
         .route("/budgets", web::post().to(pages::create_budget))
         .route("/budgets/{id}/delete", web::post().to(pages::delete_budget))
+        .route("/settings", web::get().to(settings::settings))
+        .route("/settings/keys", web::post().to(settings::create_key))
+        .route(
+            "/settings/keys/{id}/revoke",
+            web::post().to(settings::revoke_key),
+        )
+        .route("/settings/members", web::post().to(settings::add_member))
+        .route(
+            "/settings/members/{user}/remove",
+            web::post().to(settings::remove_member),
+        )
+        .route(
+            "/settings/webhook-secret",
+            web::post().to(settings::webhook_secret),
+        )
         .route("/assets/app.css", web::get().to(|| asset(CSS, "text/css")))
         .route(
             "/assets/app.js",

@@ -64,7 +64,7 @@ pub async fn home(req: HttpRequest) -> HttpResponse {
     see_other(to)
 }
 
-fn see_other(to: &str) -> HttpResponse {
+pub(super) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to))
         .finish()

@@ -44,6 +44,7 @@ pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Mark
         ("/overview", "Overview"),
         ("/events", "Events"),
         ("/budgets", "Budgets"),
+        ("/settings", "Settings"),
     ];
     shell(
         title,

@@ -255,3 +255,106 @@ both!(
         assert_eq!(page(&app, "/overview", Some(&cookie)).status, 303);
     }
 );
+
+both!(settings_make_keys_and_manage_members, |app: TestApp| {
+    let owner_token = app.signup("settings@example.com");
+    let cookie = sign_in(&app, "settings@example.com");
+    let settings = page(&app, "/settings", Some(&cookie));
+    assert_eq!(settings.status, 200);
+    let token = csrf(&settings);
+    // A new key is shown once, and works with the API.
+    let r = form(
+        &app,
+        "/settings/keys",
+        Some(&cookie),
+        &[("csrf", &token), ("name", "gateway"), ("read", "on")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let html = r.text();
+    let at = html.find(r#"<output id="new-key">"#).expect("the new key")
+        + r#"<output id="new-key">"#.len();
+    let key = &html[at..at + html[at..].find('<').unwrap()];
+    assert!(key.starts_with("llmlab_"));
+    assert_eq!(
+        app.get("/api/events", key).status,
+        200,
+        "the key has the read scope"
+    );
+    let again = page(&app, "/settings", Some(&cookie)).text();
+    assert!(!again.contains(key), "shown only once");
+    assert!(again.contains("gateway"));
+    let id = app.get("/api/keys", &owner_token).json()["keys"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = form(
+        &app,
+        &format!("/settings/keys/{id}/revoke"),
+        Some(&cookie),
+        &[("csrf", &token)],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(app.get("/api/events", key).status, 401);
+
+    // Members: an admin adds one; the webhook secret is read through an audited form.
+    app.signup("colleague@example.com");
+    let r = form(
+        &app,
+        "/settings/members",
+        Some(&cookie),
+        &[
+            ("csrf", &token),
+            ("email", "colleague@example.com"),
+            ("role", "member"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let r = form(
+        &app,
+        "/settings/webhook-secret",
+        Some(&cookie),
+        &[("csrf", &token)],
+    );
+    assert!(r.text().contains("whsec_"));
+    let audit = app.get("/api/audit", &owner_token).json();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &actions[..4],
+        [
+            "webhook_secret.read",
+            "member.add",
+            "key.revoke",
+            "key.create"
+        ]
+    );
+    // The member sees the members but no admin controls, and is refused if they try.
+    let member = sign_in(&app, "colleague@example.com");
+    let ws = app.get("/api/auth/me", &owner_token).json()["workspaces"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let seen = page(&app, &format!("/budgets?ws={ws}"), Some(&member));
+    let ws_cookie = seen
+        .headers
+        .iter()
+        .filter(|(k, v)| k.eq_ignore_ascii_case("Set-Cookie") && v.starts_with("llmlab_ws="))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .next()
+        .unwrap();
+    let both_cookies = format!("{member}; {ws_cookie}");
+    let theirs = page(&app, "/settings", Some(&both_cookies));
+    assert!(theirs.text().contains("settings@example.com"));
+    assert!(!theirs.text().contains(r#"action="/settings/members""#));
+    assert!(!theirs.text().contains("Webhook secret"));
+    let member_csrf = csrf(&theirs);
+    let r = form(
+        &app,
+        "/settings/webhook-secret",
+        Some(&both_cookies),
+        &[("csrf", &member_csrf)],
+    );
+    assert_eq!(r.status, 403);
+});

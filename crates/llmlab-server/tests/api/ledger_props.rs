@@ -151,7 +151,7 @@ fn implied(catalog: &Catalog, history: &[llmlab_store::CustomPriceRow], row: &Ev
 
 fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
     let rows = store
-        .with_conn(|c| llmlab_store::ledger::page(c, ws, &EventFilter::default(), 0, 10_000))
+        .with_conn(|c| llmlab_store::ledger::page(c, ws, &EventFilter::default(), None, 10_000))
         .unwrap();
     let history = store
         .with_conn(|c| llmlab_store::prices::history(c, ws))

@@ -1,0 +1,324 @@
+//! Settings: API keys (a new key shown once, with a copy button), members and roles, the
+//! webhook secret and the audit log, each behind the role the API asks for.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use llmlab_store::{ApiKeyId, Role, UserId};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::session::{Visitor, visitor};
+use super::view::page;
+use super::{WebError, html as respond};
+use crate::access::Scopes;
+use crate::app::workspaces::{self as members, Caller};
+use crate::app::{AppError, blocking, keys};
+use crate::dto::KeyOut;
+use crate::state::AppState;
+
+type Page = Result<HttpResponse, WebError>;
+
+/// The new-key form.
+#[derive(Debug, Deserialize)]
+pub struct KeyForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    read: Option<String>,
+}
+
+/// The add-member form.
+#[derive(Debug, Deserialize)]
+pub struct MemberForm {
+    #[serde(default)]
+    csrf: String,
+    email: String,
+    role: String,
+}
+
+/// A form that only carries its CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct Csrf {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// What only this response shows once.
+#[derive(Default)]
+struct Once {
+    key: Option<String>,
+    secret: Option<String>,
+}
+
+pub async fn settings(req: HttpRequest, state: web::Data<AppState>) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    render(&state, &v, Once::default()).await
+}
+
+async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
+    let (ws, user, admin, member) = (
+        v.workspace(),
+        v.user_id,
+        v.may(Role::Admin),
+        v.may(Role::Member),
+    );
+    let (keys, people, audit) = blocking(state, move |s| {
+        let keys = if member {
+            s.list_api_keys(ws)?
+        } else {
+            Vec::new()
+        };
+        let people = members::members(s, user, ws)?;
+        let audit = if admin {
+            members::audit_log(s, ws, 50, None, None)?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, AppError>((keys, people, audit))
+    })
+    .await?;
+    let keys: Vec<KeyOut> = keys.into_iter().map(KeyOut::from).collect();
+    let body = html! {
+        h1 { "Settings" }
+        @if member { (keys_section(v, &keys, once.key.as_deref())) }
+        section aria-labelledby="members" {
+            h2 #members { "Members" }
+            table {
+                thead { tr { th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Since" } @if admin { th scope="col" { "" } } } }
+                tbody { @for m in &people { tr {
+                    td { (m.email) } td { (m.role.as_str()) } td { (m.added_at.format("%Y-%m-%d")) }
+                    @if admin && (m.role < Role::Owner || v.may(Role::Owner)) { td {
+                        form.inline method="post" action=(format!("/settings/members/{}/remove", m.user_id)) {
+                            input type="hidden" name="csrf" value=(v.csrf);
+                            button.danger type="submit" { "Remove " (m.email) }
+                        }
+                    } }
+                } } }
+            }
+            @if admin {
+                form method="post" action="/settings/members" {
+                    input type="hidden" name="csrf" value=(v.csrf);
+                    label for="member-email" { "Email of a person who has signed up" }
+                    input #member-email type="email" name="email" required;
+                    label for="member-role" { "Role" }
+                    select #member-role name="role" {
+                        @for r in ["viewer", "member", "admin"] { option value=(r) { (r) } }
+                        @if v.may(Role::Owner) { option value="owner" { "owner" } }
+                    }
+                    button type="submit" { "Add member" }
+                }
+            }
+        }
+        @if admin {
+            section aria-labelledby="secret" {
+                h2 #secret { "Webhook secret" }
+                p { "Budget webhooks are signed with it (header " code { "X-LLMLab-Signature" } "). Each reading is recorded in the audit log." }
+                @if let Some(s) = &once.secret {
+                    p { output #webhook-secret { (s) } " " button.copy type="button" data-copy="webhook-secret" { "Copy" } }
+                } @else {
+                    form method="post" action="/settings/webhook-secret" {
+                        input type="hidden" name="csrf" value=(v.csrf);
+                        button type="submit" { "Show the webhook secret" }
+                    }
+                }
+            }
+            section aria-labelledby="audit" {
+                h2 #audit { "Audit log" }
+                table {
+                    thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "Target" } } }
+                    tbody { @for e in &audit { tr {
+                        td { (e.at.format("%Y-%m-%d %H:%M:%S")) } td { (e.actor_label) } td { (e.action) } td { (e.target_kind) " " (e.target_id) }
+                    } } }
+                }
+            }
+        }
+    };
+    Ok(respond(
+        StatusCode::OK,
+        page("Settings", v, "/settings", body),
+    ))
+}
+
+fn keys_section(v: &Visitor, keys: &[KeyOut], new_key: Option<&str>) -> Markup {
+    html! {
+        section aria-labelledby="keys" {
+            h2 #keys { "API keys" }
+            @if let Some(k) = new_key {
+                div.notice role="status" {
+                    p { "Your new key. It is shown only now: store it in your service's secrets." }
+                    p { output #new-key { (k) } " " button.copy type="button" data-copy="new-key" { "Copy" } }
+                }
+            }
+            table {
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Scopes" } th scope="col" { "Last used" } th scope="col" { "" } } }
+                tbody { @for k in keys { tr {
+                    td { (k.name) } td { code { (k.prefix) "…" } }
+                    td { (k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
+                    td { @match k.last_used_at { Some(t) => (t.format("%Y-%m-%d %H:%M")), None => "never" } }
+                    td { form.inline method="post" action=(format!("/settings/keys/{}/revoke", k.id)) {
+                        input type="hidden" name="csrf" value=(v.csrf);
+                        button.danger type="submit" { "Revoke " (k.name) }
+                    } }
+                } } }
+            }
+            form method="post" action="/settings/keys" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                label for="key-name" { "Name" }
+                input #key-name name="name" required maxlength="100";
+                label { input type="checkbox" name="read" value="on"; " May also read the reports (scope read)" }
+                button type="submit" { "Create key" }
+            }
+        }
+    }
+}
+
+pub async fn create_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<KeyForm>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Member)?;
+    let form = form.into_inner();
+    let name = form.name.trim().to_string();
+    crate::app::input::check_text("name", &name)?;
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::invalid("name", "must be 1 to 100 characters").into());
+    }
+    let scopes = if form.read.is_some() {
+        Scopes::of(&[
+            crate::access::KeyScope::Ingest,
+            crate::access::KeyScope::Read,
+        ])
+    } else {
+        Scopes::DEFAULT
+    };
+    let limit = state.settings.limits.api_keys;
+    let spec = keys::KeySpec {
+        name,
+        scopes,
+        tags: Default::default(),
+    };
+    let (ws, identity) = (v.workspace(), v.identity.clone());
+    let created = blocking(&state, move |s| keys::create(s, ws, &identity, spec, limit)).await?;
+    render(
+        &state,
+        &v,
+        Once {
+            key: Some(created.key),
+            secret: None,
+        },
+    )
+    .await
+}
+
+pub async fn revoke_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<Csrf>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Member)?;
+    let (ws, id, identity) = (
+        v.workspace(),
+        ApiKeyId(path.into_inner()),
+        v.identity.clone(),
+    );
+    blocking(&state, move |s| keys::remove(s, ws, &identity, id)).await?;
+    Ok(super::pages::see_other("/settings"))
+}
+
+pub async fn add_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<MemberForm>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Admin)?;
+    let role = Role::parse(form.role.trim())
+        .ok_or_else(|| AppError::invalid("role", "one of viewer, member, admin, owner"))?;
+    let (ws, user, actor, email) = (
+        v.workspace(),
+        v.user_id,
+        v.identity.actor(),
+        form.email.clone(),
+    );
+    let limit = state.settings.limits.members;
+    blocking(&state, move |s| {
+        members::add_member(
+            s,
+            &Caller {
+                user,
+                actor: &actor,
+            },
+            ws,
+            &email,
+            role,
+            limit,
+        )
+    })
+    .await?;
+    Ok(super::pages::see_other("/settings"))
+}
+
+pub async fn remove_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<Csrf>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    let (ws, user, actor, gone) = (
+        v.workspace(),
+        v.user_id,
+        v.identity.actor(),
+        UserId(path.into_inner()),
+    );
+    blocking(&state, move |s| {
+        members::remove_member(
+            s,
+            &Caller {
+                user,
+                actor: &actor,
+            },
+            ws,
+            gone,
+        )
+    })
+    .await?;
+    Ok(super::pages::see_other(if gone == v.user_id {
+        "/overview"
+    } else {
+        "/settings"
+    }))
+}
+
+pub async fn webhook_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<Csrf>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Admin)?;
+    let (ws, identity, app) = (v.workspace(), v.identity.clone(), state.clone());
+    let secret = blocking(&state, move |s| {
+        crate::app::budgets::webhook_secret(&app, s, ws, &identity)
+    })
+    .await?;
+    render(
+        &state,
+        &v,
+        Once {
+            key: None,
+            secret: Some(secret),
+        },
+    )
+    .await
+}
