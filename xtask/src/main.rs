@@ -4,6 +4,9 @@
 //!   SQLite and PostgreSQL (finding or starting a PostgreSQL server first).
 //!   Then schemathesis checks the OpenAPI document against a running server (see
 //!   `schemathesis.rs`; `--no-schemathesis` skips it and says so).
+//!   The dashboard's browser suite runs in Debian's Chromium (see `browser.rs`;
+//!   `--no-browser` skips it and says so).
+//! - `cargo xtask screenshots`: the browser suite, then `docs/screenshots/` refreshed.
 //! - `cargo xtask tidy`: the tree against the rules of docs/ARCHITECTURE.md (run first by
 //!   `cargo xtask test`; see `tidy.rs`).
 //! - `cargo xtask migrate [--database-url URL] [--revert]`: apply (or revert the last)
@@ -16,6 +19,7 @@
 //!   over a seeded ledger; figures go to docs/PERFORMANCE.md (see `bench/mod.rs`).
 
 mod bench;
+mod browser;
 mod pg;
 mod schemathesis;
 mod tidy;
@@ -33,11 +37,13 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("schemathesis") => schemathesis::run(&workspace_root()),
         Some("tidy") => tidy::run(&workspace_root()),
+        Some("screenshots") => browser::screenshots(&workspace_root()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 test [--sqlite-only] [--no-schemathesis] [-- ARGS]\n                                   run every test, SQLite and PostgreSQL\n  \
+                 test [--sqlite-only] [--no-schemathesis] [--no-browser] [-- ARGS]\n                                   run every test, SQLite and PostgreSQL, and the browser suite\n  \
+                 screenshots                      the browser suite, then docs/screenshots/ refreshed\n  \
                  tidy                             the tree against docs/ARCHITECTURE.md's rules\n  \
                  schemathesis                     the OpenAPI document against a running server\n  \
                  migrate [--database-url URL] [--revert]\n                                   apply pending migrations (or revert the last)\n  \
@@ -89,9 +95,10 @@ fn test(args: &[String]) -> Result<()> {
     };
     let sqlite_only = ours.iter().any(|a| a == "--sqlite-only");
     let no_schemathesis = ours.iter().any(|a| a == "--no-schemathesis");
+    let no_browser = ours.iter().any(|a| a == "--no-browser");
     if let Some(bad) = ours
         .iter()
-        .find(|a| *a != "--sqlite-only" && *a != "--no-schemathesis")
+        .find(|a| !["--sqlite-only", "--no-schemathesis", "--no-browser"].contains(&a.as_str()))
     {
         return Err(format!("unknown option {bad}"));
     }
@@ -133,6 +140,15 @@ fn test(args: &[String]) -> Result<()> {
         doc.args(["test", "--workspace", "--doc"]);
         with_env(&mut doc);
         run(doc)?;
+    }
+    if no_browser {
+        eprintln!("xtask: --no-browser: the dashboard's browser suite is NOT run");
+    } else {
+        let shots = browser::run(&workspace_root())?;
+        eprintln!(
+            "xtask: browser suite passed; screenshots in {}",
+            shots.display()
+        );
     }
     if no_schemathesis {
         eprintln!("xtask: --no-schemathesis: the OpenAPI conformance run is NOT done");

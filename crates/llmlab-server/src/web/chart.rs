@@ -17,6 +17,8 @@ const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 64.0;
 const BOTTOM: f64 = 28.0;
+/// Room after the last bar for its label.
+const RIGHT: f64 = 20.0;
 
 /// A bar chart of `bars` with horizontal lines at `lines` (budget amounts, labelled),
 /// scaled to the largest of them. Amounts are drawn, not computed with: `f64` here only
@@ -50,7 +52,7 @@ pub fn bars(bars: &[Bar], lines: &[(String, Usd)], title: &str) -> String {
         LEFT - 6.0
     );
     let n = bars.len().max(1) as f64;
-    let slot = (WIDTH - LEFT) / n;
+    let slot = (WIDTH - LEFT - RIGHT) / n;
     let label_every = (bars.len() / 8).max(1);
     for (i, b) in bars.iter().enumerate() {
         let h = scale(b.amount);

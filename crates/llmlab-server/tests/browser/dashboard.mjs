@@ -1,0 +1,175 @@
+// The dashboard in a real browser: Debian's Chromium driven by playwright-core against a
+// server that `cargo xtask test` started on a fresh SQLite database.
+//
+//   node dashboard.mjs <base url> <screenshot directory>
+//
+// Exits non-zero on the first failed check, naming it.
+
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, shots] = process.argv.slice(2);
+if (!base || !shots) {
+  console.error("usage: node dashboard.mjs <base url> <screenshot directory>");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+const password = "correct horse battery";
+const owner = `owner-${Date.now()}@example.com`;
+const viewer = `viewer-${Date.now()}@example.com`;
+
+async function api(method, path, token, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: {
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...(body ? { "Content-Type": "application/json" } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+function dollars(amount) {
+  const [units, frac = ""] = String(amount).split(".");
+  const cents = Math.round(Number(`0.${frac || "0"}`) * 100);
+  const grouped = units.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return `$${grouped}.${String(cents).padStart(2, "0")}`;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+let step = "start";
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+
+  step = "sign up through the form";
+  await page.goto(base + "/");
+  assert.match(page.url(), /\/login$/);
+  await page.click("text=No account yet? Sign up");
+  await page.fill("#email", owner);
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/overview$/);
+  await page.screenshot({ path: join(shots, "overview-empty.png"), fullPage: true });
+
+  step = "create an API key in the settings, shown once";
+  await page.click("nav >> text=Settings");
+  await page.fill("#key-name", "gateway");
+  await page.check("input[name=read]");
+  await page.click("text=Create key");
+  const key = (await page.textContent("#new-key")).trim();
+  assert.match(key, /^llmlab_/);
+  await page.screenshot({ path: join(shots, "settings.png"), fullPage: true });
+
+  step = "send events through the API";
+  for (const cost of ["1234.5", "0.06"]) {
+    const r = await api("POST", "/api/events/track", key, {
+      provider: "openai",
+      model: "gpt-4o",
+      input_tokens: 1200,
+      output_tokens: 350,
+      cost_usd: cost,
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+  }
+  await api("POST", "/api/events/track", key, {
+    provider: "anthropic",
+    model: "claude-3-haiku",
+    input_tokens: 5000,
+    output_tokens: 800,
+  });
+
+  step = "the overview's total equals GET /api/costs/summary";
+  const now = new Date();
+  const month = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}-01`;
+  const summary = await api("GET", `/api/costs/summary?start=${month}`, key);
+  assert.equal(summary.status, 200);
+  await page.goto(base + "/overview?tz=UTC");
+  const total = (await page.textContent("#total")).trim();
+  assert.equal(total, dollars(summary.json.total_cost_usd));
+  assert.ok(await page.isVisible("svg.chart"));
+  await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
+
+  step = "the events page shows each price";
+  await page.click("nav >> text=Events");
+  assert.ok((await page.textContent("table.events")).includes("sent by the client"));
+  await page.screenshot({ path: join(shots, "events.png"), fullPage: true });
+
+  step = "create and delete a budget by form";
+  await page.click("nav >> text=Budgets");
+  await page.fill("#name", "Monthly cap");
+  await page.fill("#amount", "2000");
+  await page.click("text=Create budget");
+  await page.waitForURL(/\/budgets$/);
+  assert.ok((await page.textContent("ul.budgets")).includes("Monthly cap"));
+  await page.screenshot({ path: join(shots, "budgets.png"), fullPage: true });
+  await page.click("text=Delete Monthly cap");
+  await page.waitForURL(/\/budgets$/);
+  assert.ok(!(await page.textContent("main")).includes("Monthly cap"));
+
+  step = "a form POST without the CSRF token is refused";
+  const forged = await page.request.post(base + "/budgets", {
+    form: { name: "forged", amount_usd: "1", period: "daily" },
+    maxRedirects: 0,
+  });
+  assert.equal(forged.status(), 403);
+
+  step = "switch workspaces";
+  const login = await api("POST", "/api/auth/login", null, { email: owner, password });
+  const token = login.json.token;
+  const team = await api("POST", "/api/workspaces", token, { name: "Team" });
+  assert.equal(team.status, 201);
+  await page.goto(base + "/overview");
+  await page.selectOption("#ws", String(team.json.id));
+  await page.waitForURL(/ws=/);
+  assert.equal(await page.$eval("#ws", (s) => s.selectedOptions[0].textContent.trim()), "Team (owner)");
+  assert.equal((await page.textContent("#total")).trim(), "$0.00");
+
+  step = "a viewer sees no edit controls";
+  const signup = await api("POST", "/api/auth/signup", null, { email: viewer, password });
+  assert.equal(signup.status, 201);
+  const added = await api("POST", `/api/workspaces/${team.json.id}/members`, token, {
+    email: viewer,
+    role: "viewer",
+  });
+  assert.equal(added.status, 201);
+  const other = await browser.newContext({ viewport: { width: 375, height: 800 } });
+  const theirs = await other.newPage();
+  await theirs.goto(base + "/login");
+  await theirs.fill("#email", viewer);
+  await theirs.fill("#password", password);
+  await theirs.click("button[type=submit]");
+  await theirs.waitForURL(/\/overview$/);
+  await theirs.goto(`${base}/budgets?ws=${team.json.id}`);
+  assert.equal(await theirs.locator("text=Create budget").count(), 0);
+  await theirs.screenshot({ path: join(shots, "budgets-viewer-375px.png"), fullPage: true });
+
+  step = "sign out";
+  await page.click("text=Sign out");
+  await page.waitForURL(/\/login$/);
+  await page.goto(base + "/overview");
+  assert.match(page.url(), /\/login$/);
+
+  console.log("browser: every dashboard check passed");
+} catch (e) {
+  console.error(`browser: failed at "${step}": ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
