@@ -5,6 +5,7 @@
 
 mod chart;
 mod pages;
+mod reports;
 mod session;
 mod settings;
 mod view;
@@ -37,6 +38,9 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/budgets", web::get().to(pages::budgets))
         .route("/budgets", web::post().to(pages::create_budget))
         .route("/budgets/{id}/delete", web::post().to(pages::delete_budget))
+        .route("/explore", web::get().to(reports::explore))
+        .route("/recommendations", web::get().to(reports::recommendations))
+        .route("/pricing", web::get().to(reports::pricing))
         .route("/settings", web::get().to(settings::settings))
         .route("/settings/keys", web::post().to(settings::create_key))
         .route(
@@ -76,13 +80,13 @@ pub enum WebError {
     SignIn,
     /// Not allowed (a role too low, a form without its CSRF token).
     Forbidden(String),
-    /// The use case refused or failed.
-    App(AppError),
+    /// The use case refused or failed, as the API would answer it.
+    App(crate::error::ApiError),
 }
 
 impl From<AppError> for WebError {
     fn from(e: AppError) -> WebError {
-        WebError::App(e)
+        WebError::App(e.into())
     }
 }
 
@@ -91,7 +95,7 @@ impl std::fmt::Display for WebError {
         match self {
             WebError::SignIn => f.write_str("sign in"),
             WebError::Forbidden(m) => f.write_str(m),
-            WebError::App(e) => e.fmt(f),
+            WebError::App(e) => f.write_str(&e.message),
         }
     }
 }
@@ -101,7 +105,7 @@ impl actix_web::ResponseError for WebError {
         match self {
             WebError::SignIn => StatusCode::SEE_OTHER,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
-            WebError::App(e) => crate::error::ApiError::from(clone_app(e)).status,
+            WebError::App(e) => e.status,
         }
     }
 
@@ -111,10 +115,6 @@ impl actix_web::ResponseError for WebError {
                 .insert_header((header::LOCATION, "/login"))
                 .finish();
         }
-        let message = match self {
-            WebError::App(e) => crate::error::ApiError::from(clone_app(e)).message,
-            other => other.to_string(),
-        };
         html(
             self.status_code(),
             view::shell(
@@ -122,32 +122,12 @@ impl actix_web::ResponseError for WebError {
                 maud::html! {
                     main {
                         h1 { "Not possible" }
-                        (view::notice(&message))
+                        (view::notice(&self.to_string()))
                         p { a href="/overview" { "Back to the overview" } }
                     }
                 },
             ),
         )
-    }
-}
-
-/// The application error again (they are not `Clone`; the page only needs its status
-/// and words).
-fn clone_app(e: &AppError) -> AppError {
-    match e {
-        AppError::Invalid { field, message } => AppError::Invalid {
-            field: field.clone(),
-            message: message.clone(),
-        },
-        AppError::NotFound(what) => AppError::NotFound(what),
-        AppError::LimitExceeded { what, limit } => AppError::LimitExceeded {
-            what,
-            limit: *limit,
-        },
-        AppError::BadCredentials => AppError::BadCredentials,
-        AppError::EmailTaken => AppError::EmailTaken,
-        AppError::RoleTooLow(r) => AppError::RoleTooLow(*r),
-        other => AppError::Internal(other.to_string()),
     }
 }
 

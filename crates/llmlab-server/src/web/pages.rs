@@ -149,10 +149,7 @@ fn start_session(
         }
     };
     let ttl = Duration::minutes(state.settings.token_ttl_minutes);
-    let (token, _) = state
-        .jwt
-        .issue(user.id, ttl)
-        .map_err(|e| WebError::App(AppError::Internal(e.message)))?;
+    let (token, _) = state.jwt.issue(user.id, ttl).map_err(WebError::App)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/overview"))
         .cookie(cookie(state, session::SESSION, token, ttl.num_seconds()))
@@ -429,7 +426,7 @@ pub async fn create_budget(
     v.require(Role::Member)?;
     let form = form.into_inner();
     let amount = Usd::parse(&form.amount_usd).map_err(|_| {
-        WebError::App(AppError::invalid(
+        WebError::from(AppError::invalid(
             "amount_usd",
             "must be an amount such as 250 or 12.50",
         ))
@@ -444,8 +441,7 @@ pub async fn create_budget(
         webhook_url: None,
         timezone: None,
     };
-    let new = crate::routes::budgets::parse_budget(&state, body)
-        .map_err(|e| WebError::App(AppError::invalid("budget", e.message)))?;
+    let new = crate::routes::budgets::parse_budget(&state, body).map_err(WebError::App)?;
     let limits = state.settings.limits;
     let ws = v.workspace();
     blocking(&state, move |s| {

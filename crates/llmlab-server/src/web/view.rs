@@ -42,8 +42,11 @@ fn grouped(digits: &str) -> String {
 pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Markup {
     let nav = [
         ("/overview", "Overview"),
+        ("/explore", "Explore"),
         ("/events", "Events"),
         ("/budgets", "Budgets"),
+        ("/recommendations", "Recommendations"),
+        ("/pricing", "Pricing"),
         ("/settings", "Settings"),
     ];
     shell(

@@ -358,3 +358,57 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
     );
     assert_eq!(r.status, 403);
 });
+
+both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
+    let token = app.signup("explore@example.com");
+    for (model, cost, tag) in [
+        ("gpt-4o", "10.25", "search"),
+        ("gpt-4o-mini", "1.5", "chat"),
+    ] {
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": model, "input_tokens": 100,
+                "output_tokens": 10, "cost_usd": cost, "tags": {"team": tag}}),
+        );
+        assert_eq!(r.status, 201);
+    }
+    let r = app.call(
+        "PUT",
+        "/api/pricing/custom/openai/ft-acme",
+        Some(&token),
+        Some(&json!({"input_per_mtok_usd": "0.075", "output_per_mtok_usd": "0.3"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cookie = sign_in(&app, "explore@example.com");
+    // The same filters as the API: the same total.
+    let query = "provider=openai&tag=team:search&granularity=day";
+    let api = app
+        .get(&format!("/api/costs/summary?{query}"), &token)
+        .json();
+    assert_eq!(api["total_cost_usd"].to_string(), "10.25");
+    let explore = page(&app, &format!("/explore?{query}"), Some(&cookie));
+    assert_eq!(explore.status, 200, "{}", explore.text());
+    assert!(
+        explore.text().contains(r#"id="explore-total">$10.25<"#),
+        "{}",
+        explore.text()
+    );
+    assert!(
+        explore
+            .text()
+            .contains("/api/events/export?provider=openai&amp;tag=team:search")
+    );
+    let r = page(&app, "/explore?granularity=fortnight", Some(&cookie));
+    assert_eq!(r.status, 422);
+    let recs = page(&app, "/recommendations", Some(&cookie));
+    assert_eq!(recs.status, 200);
+    assert!(recs.text().contains("Anomalies") && recs.text().contains("Cheaper models"));
+    let pricing = page(&app, "/pricing?q=gpt-4o-mini", Some(&cookie)).text();
+    assert!(pricing.contains("openai/gpt-4o-mini"));
+    assert!(
+        !pricing.contains("anthropic/"),
+        "the search narrows the catalog"
+    );
+    assert!(pricing.contains("openai/ft-acme") && pricing.contains("$0.075"));
+});

@@ -106,6 +106,21 @@ try {
   assert.ok(await page.isVisible("svg.chart"));
   await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
 
+  step = "explore, recommendations and pricing";
+  await page.click("nav >> text=Explore");
+  await page.fill("#provider", "openai");
+  await page.click("form.filters >> text=Show");
+  const explored = await api("GET", "/api/costs/summary?provider=openai", key);
+  assert.equal((await page.textContent("#explore-total")).trim(), dollars(explored.json.total_cost_usd));
+  await page.screenshot({ path: join(shots, "explore.png"), fullPage: true });
+  await page.click("nav >> text=Recommendations");
+  assert.ok((await page.textContent("main")).includes("Cheaper models"));
+  await page.click("nav >> text=Pricing");
+  await page.fill("#q", "haiku");
+  await page.click("text=Search");
+  assert.ok((await page.textContent("main")).includes("anthropic/claude-3-haiku"));
+  await page.screenshot({ path: join(shots, "pricing.png"), fullPage: true });
+
   step = "the events page shows each price";
   await page.click("nav >> text=Events");
   assert.ok((await page.textContent("table.events")).includes("sent by the client"));

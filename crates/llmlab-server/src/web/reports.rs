@@ -1,0 +1,267 @@
+//! Explore (spend by any filter, as the API reports it), recommendations with their
+//! evidence, and pricing (the catalog, searchable, and the workspace's custom prices).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use llmlab_engine::Usd;
+use llmlab_engine::aggregate::Totals;
+use llmlab_engine::period::{Granularity, Zone};
+use llmlab_recs::{AnomalyConfig, Dimension};
+use maud::html;
+use serde::Deserialize;
+
+use super::chart::{self, Bar};
+use super::session::visitor;
+use super::view::{count, dollars, exact, page, raw};
+use super::{WebError, html as respond};
+use crate::app::{AppError, blocking, reports};
+use crate::dto::RangeQuery;
+use crate::state::AppState;
+
+type Page = Result<HttpResponse, WebError>;
+
+/// Explore's filters: the API's own query parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExploreQuery {
+    start: Option<String>,
+    end: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+    tag: Option<String>,
+    granularity: Option<String>,
+    tz: Option<String>,
+}
+
+fn blank(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Spend by the filters the API takes, as a chart and a table that equal
+/// `GET /api/costs/summary` with the same parameters, and a link to the CSV export.
+pub async fn explore(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<ExploreQuery>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    let range = RangeQuery {
+        start: blank(&q.start),
+        end: blank(&q.end),
+        provider: blank(&q.provider),
+        model: blank(&q.model),
+        tag: blank(&q.tag).into_iter().collect(),
+    }
+    .resolve(Utc::now(), Some(30))
+    .map_err(WebError::App)?;
+    let granularity = Granularity::parse(blank(&q.granularity).as_deref().unwrap_or("day"))
+        .map_err(AppError::from)?;
+    let zone = Zone::parse(blank(&q.tz).as_deref().unwrap_or("UTC")).map_err(AppError::from)?;
+    let (start, end) = (
+        range.start.unwrap_or_default(),
+        range.end.unwrap_or_default(),
+    );
+    let ws = v.workspace();
+    let filter = range.filter.clone();
+    let series = blocking(&state, move |s| {
+        reports::summary(s, ws, &filter, (start, end), granularity, zone)
+    })
+    .await?;
+    let mut total = Totals::default();
+    for b in &series.buckets {
+        total.add(&b.totals);
+    }
+    let bars: Vec<Bar> = series
+        .buckets
+        .iter()
+        .map(|b| Bar {
+            label: b.label.clone(),
+            amount: b.totals.cost,
+        })
+        .collect();
+    let query: Vec<String> = [
+        ("start", blank(&q.start)),
+        ("end", blank(&q.end)),
+        ("provider", blank(&q.provider)),
+        ("model", blank(&q.model)),
+        ("tag", blank(&q.tag)),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k}={}", urlencode(&v))))
+    .collect();
+    let csv = format!("/api/events/export?{}", query.join("&"));
+    let body = html! {
+        h1 { "Explore" }
+        form.filters method="get" action="/explore" {
+            @for (name, label, value, hint) in [
+                ("start", "From", blank(&q.start), "2026-11-01"),
+                ("end", "To", blank(&q.end), "2026-11-30"),
+                ("provider", "Provider", blank(&q.provider), "openai"),
+                ("model", "Model", blank(&q.model), "gpt-4o"),
+                ("tag", "Tag", blank(&q.tag), "team:search"),
+            ] {
+                label for=(name) { (label) }
+                input id=(name) name=(name) value=[value] placeholder=(hint);
+            }
+            label for="granularity" { "Granularity" }
+            select #granularity name="granularity" {
+                @for g in ["hour", "day", "week", "month"] { option value=(g) selected[g == granularity.as_str()] { (g) } }
+            }
+            label for="tz" { "Time zone" }
+            input #tz name="tz" value=(zone.name());
+            button type="submit" { "Show" }
+        }
+        p { "Total: " strong #explore-total { (dollars(total.cost)) } " in " (count(total.calls)) " calls"
+            @if series.unpriced_calls > 0 { " (" (series.unpriced_calls) " unpriced)" }
+            " · " a href=(csv) { "CSV export of these events" } " (with an API key that may read, or your session token)" }
+        (raw(chart::bars(&bars, &[], "Spend by bucket")))
+        table {
+            thead { tr { th scope="col" { "Bucket" } th scope="col" { "Spend" } th scope="col" { "Calls" } th scope="col" { "Input tokens" } th scope="col" { "Output tokens" } } }
+            tbody { @for b in &series.buckets { tr {
+                td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) }
+                td { (count(b.totals.input_tokens)) } td { (count(b.totals.output_tokens)) }
+            } } }
+        }
+    };
+    Ok(respond(
+        StatusCode::OK,
+        page("Explore", &v, "/explore", body),
+    ))
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn dimension(d: &Dimension) -> String {
+    match d {
+        Dimension::Model { provider, model } => format!("{provider}/{model}"),
+        Dimension::Provider(p) => p.clone(),
+        Dimension::Tag { key, value } => format!("{key}={value}"),
+    }
+}
+
+/// Anomalies with their evidence, model switches with their arithmetic, optimizations.
+pub async fn recommendations(req: HttpRequest, state: web::Data<AppState>) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    let (ws, catalog, now) = (v.workspace(), state.catalog.clone(), Utc::now());
+    let found = blocking(&state, move |s| {
+        crate::app::recommendations::report(s, &catalog, ws, &AnomalyConfig::default(), 30, now)
+    })
+    .await?;
+    let body = html! {
+        h1 { "Recommendations" }
+        p { "From the last 30 days of this workspace's own calls. Possible savings: "
+            strong { (dollars(found.total_monthly_savings)) } " per 30 days (each model counted once)." }
+        h2 { "Anomalies" }
+        @if found.anomalies.is_empty() { p { "No day stands out." } }
+        @for a in &found.anomalies {
+            article.card {
+                h3 { (a.date) ": " (dollars(a.cost)) " (" (format!("{:?}", a.severity).to_lowercase()) ")" }
+                p { "Baseline " (dollars(a.mean)) " ± " (dollars(a.stddev)) " over " (a.baseline_days) " days; z = " (a.z_score)
+                    @if let Some(z) = a.seasonal_z_score { ", against the same weekdays z = " (z) } "." }
+                @if !a.drivers.is_empty() {
+                    ul { @for d in &a.drivers {
+                        li { (dimension(&d.dimension)) ": " (dollars(d.cost)) " against " (dollars(d.baseline)) " usually (" (d.share_pct) " % of the excess)" }
+                    } }
+                }
+            }
+        }
+        h2 { "Cheaper models" }
+        @if found.switches.is_empty() { p { "No switch would save money on this traffic." } }
+        @for s in &found.switches {
+            article.card {
+                h3 { (s.provider) "/" (s.current_model) " → " (s.suggested_provider) "/" (s.suggested_model) }
+                p { (dollars(s.current_monthly_cost)) " → " (dollars(s.projected_monthly_cost)) " per 30 days: saves "
+                    strong { (dollars(s.monthly_savings)) } " (" (s.savings_pct) " %)." }
+                p.small { (s.rationale) }
+            }
+        }
+        h2 { "Optimizations" }
+        @if found.optimizations.is_empty() { p { "Nothing to tune in how the models are used." } }
+        @for o in &found.optimizations {
+            article.card {
+                h3 { (o.title) }
+                p { (o.description) }
+                p.small { "Saves about " (dollars(o.estimated_monthly_savings)) " per 30 days." }
+            }
+        }
+    };
+    Ok(respond(
+        StatusCode::OK,
+        page("Recommendations", &v, "/recommendations", body),
+    ))
+}
+
+/// Pricing's search.
+#[derive(Debug, Default, Deserialize)]
+pub struct PricingQuery {
+    q: Option<String>,
+}
+
+/// The catalog's current prices, searchable, and the workspace's custom price revisions.
+pub async fn pricing(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<PricingQuery>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    let ws = v.workspace();
+    let custom = blocking(&state, move |s| {
+        Ok::<_, AppError>(s.list_custom_prices(ws)?)
+    })
+    .await?;
+    let needle = blank(&q.q).unwrap_or_default().to_ascii_lowercase();
+    let rate = |micros: i64| Usd::from_nanos(micros.saturating_mul(1_000));
+    let body = html! {
+        h1 { "Pricing" }
+        form.inline method="get" action="/pricing" {
+            label for="q" { "Search models" }
+            input #q name="q" value=(needle) type="search";
+            button type="submit" { "Search" }
+        }
+        table {
+            thead { tr { th scope="col" { "Model" } th scope="col" { "Input / MTok" } th scope="col" { "Output / MTok" } th scope="col" { "Cached / MTok" } th scope="col" { "Since" } } }
+            tbody {
+                @for p in state.catalog.providers() { @for m in p.models() {
+                    @if needle.is_empty() || m.name.contains(&needle) || p.id.contains(&needle) {
+                        @let cur = m.price_at(Utc::now().date_naive());
+                        tr {
+                            td { (p.id) "/" (m.name) }
+                            td { "$" (cur.rates.input.to_string()) }
+                            td { "$" (cur.rates.output.to_string()) }
+                            td { (cur.rates.cached_input.map_or_else(|| "—".to_string(), |c| format!("${c}"))) }
+                            td { (cur.effective_from) }
+                        }
+                    }
+                } }
+            }
+        }
+        h2 { "Custom prices of this workspace" }
+        @if custom.is_empty() { p { "None. Admins set them with " code { "PUT /api/pricing/custom/{provider}/{model}" } " (see docs/pricing.md)." } }
+        @else {
+            table {
+                thead { tr { th scope="col" { "Model" } th scope="col" { "Revision" } th scope="col" { "From" } th scope="col" { "Input / MTok" } th scope="col" { "Output / MTok" } } }
+                tbody { @for c in &custom { tr {
+                    td { (c.provider) "/" (c.model) } td { (c.revision()) }
+                    td { (c.effective_from.map_or_else(|| "every day".to_string(), |d| d.to_string())) }
+                    td { (exact(rate(c.input_micros))) } td { (exact(rate(c.output_micros))) }
+                } } }
+            }
+        }
+    };
+    Ok(respond(
+        StatusCode::OK,
+        page("Pricing", &v, "/pricing", body),
+    ))
+}
