@@ -89,6 +89,113 @@ pub fn bars(bars: &[Bar], lines: &[(String, Usd)], title: &str) -> String {
     svg
 }
 
+/// One stacked series: a name and an amount per bucket.
+pub struct Series {
+    /// Its name (a provider).
+    pub name: String,
+    /// Its amount in each bucket, in the labels' order.
+    pub amounts: Vec<Usd>,
+}
+
+/// Stacked bars: one stack per label, one colour per series (classes `s0`…`s5` in the
+/// stylesheet), budget lines, and a mark over the buckets in `marked` (anomalies).
+pub fn stacked(
+    labels: &[String],
+    series: &[Series],
+    lines: &[(String, Usd)],
+    marked: &[String],
+    title: &str,
+) -> String {
+    let totals: Vec<Usd> = (0..labels.len())
+        .map(|i| {
+            series
+                .iter()
+                .map(|s| s.amounts.get(i).copied().unwrap_or(Usd::ZERO))
+                .sum()
+        })
+        .collect();
+    let top = totals
+        .iter()
+        .copied()
+        .chain(lines.iter().map(|(_, a)| *a))
+        .max()
+        .unwrap_or(Usd::ZERO);
+    let height = |a: Usd| -> f64 {
+        if top.nanos() <= 0 {
+            0.0
+        } else {
+            (a.nanos() as f64 / top.nanos() as f64) * (HEIGHT - BOTTOM - 8.0)
+        }
+    };
+    let mut svg = String::with_capacity(512 + labels.len() * series.len() * 160);
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title"><title id="chart-title">{}</title>"#,
+        escape(title)
+    );
+    let base = HEIGHT - BOTTOM;
+    let _ = write!(
+        svg,
+        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="{:.0}" y="16" text-anchor="end">{}</text><text class="tick" x="{:.0}" y="{base}" text-anchor="end">$0</text>"#,
+        LEFT - 6.0,
+        escape(&super::view::dollars(top)),
+        LEFT - 6.0
+    );
+    let slot = (WIDTH - LEFT - RIGHT) / labels.len().max(1) as f64;
+    let label_every = (labels.len() / 8).max(1);
+    for (i, label) in labels.iter().enumerate() {
+        let x = LEFT + slot * i as f64 + slot * 0.1;
+        let width = (slot * 0.8).max(1.0);
+        let mut y = base;
+        for (k, s) in series.iter().enumerate() {
+            let amount = s.amounts.get(i).copied().unwrap_or(Usd::ZERO);
+            let h = height(amount);
+            if h <= 0.0 {
+                continue;
+            }
+            y -= h;
+            let _ = write!(
+                svg,
+                r#"<rect class="bar s{}" x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{h:.1}"><title>{} {}: {}</title></rect>"#,
+                k % 6,
+                escape(label),
+                escape(&s.name),
+                escape(&super::view::dollars(amount))
+            );
+        }
+        if marked.contains(label) {
+            let _ = write!(
+                svg,
+                r#"<text class="anomaly" x="{:.1}" y="{:.1}" text-anchor="middle">▲<title>{}: anomaly</title></text>"#,
+                x + width / 2.0,
+                (y - 4.0).max(12.0),
+                escape(label)
+            );
+        }
+        if i % label_every == 0 {
+            let _ = write!(
+                svg,
+                r#"<text class="tick" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+                x + width / 2.0,
+                HEIGHT - 8.0,
+                escape(label.get(5..).unwrap_or(label))
+            );
+        }
+    }
+    for (name, amount) in lines {
+        let y = base - height(*amount);
+        let _ = write!(
+            svg,
+            r#"<line class="budget" x1="{LEFT}" y1="{y:.1}" x2="{WIDTH}" y2="{y:.1}"/><text class="tick" x="{WIDTH}" y="{:.1}" text-anchor="end">{} {}</text>"#,
+            y - 4.0,
+            escape(name),
+            escape(&super::view::dollars(*amount))
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -127,5 +234,34 @@ mod tests {
         assert!(svg.contains(&format!(r#"height="{full:.1}""#)));
         assert!(svg.contains(&format!(r#"height="{:.1}""#, full / 4.0)));
         assert!(bars(&[], &[], "empty").contains("$0"));
+    }
+
+    #[test]
+    fn stacks_add_up_and_anomalies_are_marked() {
+        let usd = |s: &str| Usd::parse(s).unwrap();
+        let labels = vec!["2026-11-01".to_string(), "2026-11-02".to_string()];
+        let series = [
+            Series {
+                name: "openai".into(),
+                amounts: vec![usd("1"), usd("3")],
+            },
+            Series {
+                name: "anthropic".into(),
+                amounts: vec![usd("1"), usd("1")],
+            },
+        ];
+        let svg = stacked(&labels, &series, &[], &["2026-11-02".to_string()], "t");
+        let full = HEIGHT - BOTTOM - 8.0;
+        // The tallest stack (4) fills the height: 3/4 of it openai, 1/4 anthropic.
+        assert!(svg.contains(&format!(
+            r#"height="{:.1}"><title>2026-11-02 openai: $3.00"#,
+            full * 0.75
+        )));
+        assert!(svg.contains(&format!(
+            r#"height="{:.1}"><title>2026-11-02 anthropic: $1.00"#,
+            full * 0.25
+        )));
+        assert!(svg.contains(r#"class="bar s1""#));
+        assert_eq!(svg.matches("anomaly</title>").count(), 1);
     }
 }

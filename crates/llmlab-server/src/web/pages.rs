@@ -12,7 +12,7 @@ use llmlab_store::{BudgetId, EventCursor, EventFilter, Role};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::chart::{self, Bar};
+use super::chart::{self, Series};
 use super::session::{self, Visitor, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
@@ -193,6 +193,9 @@ fn totals_of(t: &llmlab_store::Totals) -> Totals {
     reports::totals(t.cost_nanos, t.calls, t.input_tokens, t.output_tokens)
 }
 
+/// Providers drawn as their own series; the rest are stacked as "others".
+const STACKED: usize = 5;
+
 /// This month in the visitor's time zone: spend, calls, the change against last month,
 /// the daily chart with the daily budgets drawn on it, top models and providers.
 pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
@@ -210,23 +213,53 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
     let end = next_bucket_start(start, Granularity::Month, zone);
     let before = bucket_start(start - Duration::microseconds(1), Granularity::Month, zone);
     let ws = v.workspace();
-    let (series, previous, models, providers, budgets) = blocking(&state, move |s| {
-        let series = reports::summary(
-            s,
-            ws,
-            &filter(start, end),
-            (start, end),
-            Granularity::Day,
-            zone,
-        )?;
-        let previous =
-            s.with_conn(|c| llmlab_store::analytics::totals(c, ws, &filter(before, start)))?;
-        let models = s.top_models(ws, &filter(start, end), 5)?;
-        let providers = s.cost_by_provider(ws, &filter(start, end))?;
-        let budgets = crate::app::budgets::list(s, ws, now)?;
-        Ok::<_, AppError>((series, previous, models, providers, budgets))
-    })
-    .await?;
+    let (series, previous, models, providers, budgets, stacks, anomalies) =
+        blocking(&state, move |s| {
+            let month = filter(start, end);
+            let series = reports::summary(s, ws, &month, (start, end), Granularity::Day, zone)?;
+            let previous =
+                s.with_conn(|c| llmlab_store::analytics::totals(c, ws, &filter(before, start)))?;
+            let models = s.top_models(ws, &month, 5)?;
+            let providers = s.cost_by_provider(ws, &month)?;
+            let budgets = crate::app::budgets::list(s, ws, now)?;
+            // One series per provider, the costliest five (the rest stacked as one).
+            let mut stacks = Vec::new();
+            for p in providers.iter().take(STACKED) {
+                let only = EventFilter {
+                    provider: Some(p.provider.clone()),
+                    ..month.clone()
+                };
+                let part = reports::summary(s, ws, &only, (start, end), Granularity::Day, zone)?;
+                stacks.push(Series {
+                    name: p.provider.clone(),
+                    amounts: part.buckets.iter().map(|b| b.totals.cost).collect(),
+                });
+            }
+            if providers.len() > STACKED {
+                let shown: Vec<Usd> = (0..series.buckets.len())
+                    .map(|i| stacks.iter().map(|s| s.amounts[i]).sum())
+                    .collect();
+                stacks.push(Series {
+                    name: "others".into(),
+                    amounts: series
+                        .buckets
+                        .iter()
+                        .zip(shown)
+                        .map(|(b, s)| b.totals.cost.saturating_sub(s))
+                        .collect(),
+                });
+            }
+            let config = llmlab_recs::AnomalyConfig::default();
+            let anomalies: Vec<String> =
+                crate::app::recommendations::anomalies_for(s, ws, &config, now)?
+                    .iter()
+                    .map(|a| a.date.to_string())
+                    .collect();
+            Ok::<_, AppError>((
+                series, previous, models, providers, budgets, stacks, anomalies,
+            ))
+        })
+        .await?;
     let mut total = Totals::default();
     for b in &series.buckets {
         total.add(&b.totals);
@@ -236,14 +269,7 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
         let delta = total.cost.nanos() as f64 - previous.cost.nanos() as f64;
         delta / previous.cost.nanos() as f64 * 100.0
     });
-    let bars: Vec<Bar> = series
-        .buckets
-        .iter()
-        .map(|b| Bar {
-            label: b.label.clone(),
-            amount: b.totals.cost,
-        })
-        .collect();
+    let labels: Vec<String> = series.buckets.iter().map(|b| b.label.clone()).collect();
     let lines: Vec<(String, Usd)> = budgets
         .iter()
         .filter(|b| b.budget.period == "daily")
@@ -254,7 +280,13 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
             )
         })
         .collect();
-    let svg = chart::bars(&bars, &lines, "Daily spend this month");
+    let svg = chart::stacked(
+        &labels,
+        &stacks,
+        &lines,
+        &anomalies,
+        "Daily spend this month, by provider",
+    );
     let body = html! {
         h1 { "Overview" }
         form.inline method="get" action="/overview" {
@@ -278,6 +310,10 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
         section aria-labelledby="daily" {
             h2 #daily { "Daily spend" }
             (raw(svg))
+            ul.legend {
+                @for (k, s) in stacks.iter().enumerate() { li { span class=(format!("swatch s{}", k % 6)) {} (s.name) } }
+                @if !anomalies.is_empty() { li { span.swatch.anomaly {} "anomaly (see Recommendations)" } }
+            }
             details {
                 summary { "The same as a table" }
                 table {
