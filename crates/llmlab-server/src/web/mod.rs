@@ -3,6 +3,7 @@
 //! the application layer directly, never the JSON API; they authenticate with a session
 //! cookie the API does not accept, and every form carries a CSRF token.
 
+mod budgets;
 mod chart;
 mod pages;
 mod reports;
@@ -35,9 +36,12 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(pages::logout))
         .route("/overview", web::get().to(pages::overview))
         .route("/events", web::get().to(pages::events))
-        .route("/budgets", web::get().to(pages::budgets))
-        .route("/budgets", web::post().to(pages::create_budget))
-        .route("/budgets/{id}/delete", web::post().to(pages::delete_budget))
+        .route("/budgets", web::get().to(budgets::budgets))
+        .route("/budgets", web::post().to(budgets::create_budget))
+        .route(
+            "/budgets/{id}/delete",
+            web::post().to(budgets::delete_budget),
+        )
         .route("/explore", web::get().to(reports::explore))
         .route("/recommendations", web::get().to(reports::recommendations))
         .route("/pricing", web::get().to(reports::pricing))

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::Totals;
 use llmlab_engine::period::{Granularity, Zone, bucket_start, next_bucket_start};
-use llmlab_store::{BudgetId, EventCursor, EventFilter, Role};
+use llmlab_store::{EventCursor, EventFilter};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -20,12 +20,12 @@ use crate::app::ledger::PriceRef;
 use crate::app::{AppError, accounts, blocking, reports};
 use crate::state::AppState;
 
-type Page = Result<HttpResponse, WebError>;
+pub(super) type Page = Result<HttpResponse, WebError>;
 
 /// What a page may be asked for in its query string.
 #[derive(Debug, Default, Deserialize)]
 pub struct View {
-    ws: Option<i64>,
+    pub(super) ws: Option<i64>,
     tz: Option<String>,
     cursor: Option<String>,
 }
@@ -42,17 +42,7 @@ pub struct Credentials {
 pub struct Csrf {
     /// Absent is refused like wrong (403), not as a malformed form.
     #[serde(default)]
-    csrf: String,
-}
-
-/// The budget form.
-#[derive(Debug, Deserialize)]
-pub struct BudgetForm {
-    #[serde(default)]
-    csrf: String,
-    name: String,
-    amount_usd: String,
-    period: String,
+    pub(super) csrf: String,
 }
 
 pub async fn home(req: HttpRequest) -> HttpResponse {
@@ -169,7 +159,12 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>, form: web::For
 }
 
 /// A page response that also remembers the workspace (and time zone) shown.
-fn remembered(state: &AppState, v: &Visitor, tz: Option<&Zone>, page: Markup) -> HttpResponse {
+pub(super) fn remembered(
+    state: &AppState,
+    v: &Visitor,
+    tz: Option<&Zone>,
+    page: Markup,
+) -> HttpResponse {
     let year = 365 * 24 * 3600;
     let mut response = respond(StatusCode::OK, page);
     let ws = cookie(
@@ -396,110 +391,4 @@ fn price_text(r: &PriceRef) -> String {
         PriceRef::Client => "sent by the client".into(),
         PriceRef::Unpriced => "no price yet".into(),
     }
-}
-
-/// Budgets with their progress; members and above create and delete them here.
-pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
-    let v = visitor(&req, &state, q.ws).await?;
-    let ws = v.workspace();
-    let list = blocking(&state, move |s| {
-        crate::app::budgets::list(s, ws, Utc::now())
-    })
-    .await?;
-    let editable = v.may(Role::Member);
-    let body = html! {
-        h1 { "Budgets" }
-        @if list.is_empty() { p { "No budgets yet." } }
-        ul.budgets {
-            @for b in &list {
-                li {
-                    h2 { (b.budget.name) }
-                    p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.amount_nanos))) " · " (b.budget.period) " · " strong { (b.evaluation.status.as_str()) } }
-                    progress max="100" value=(b.evaluation.percent_used.clamp(0.0, 100.0)) aria-label=(format!("{} % used", b.evaluation.percent_used)) {
-                        (b.evaluation.percent_used) " %"
-                    }
-                    @if let Some(f) = b.evaluation.forecast { p.small { "forecast for the period: " (dollars(f)) } }
-                    @if editable {
-                        form.inline method="post" action=(format!("/budgets/{}/delete", b.budget.id)) {
-                            input type="hidden" name="csrf" value=(v.csrf);
-                            button.danger type="submit" { "Delete " (b.budget.name) }
-                        }
-                    }
-                }
-            }
-        }
-        @if editable {
-            h2 { "New budget" }
-            form method="post" action="/budgets" {
-                input type="hidden" name="csrf" value=(v.csrf);
-                label for="name" { "Name" }
-                input #name name="name" required maxlength="200";
-                label for="amount" { "Amount (USD)" }
-                input #amount name="amount_usd" required inputmode="decimal";
-                label for="period" { "Period" }
-                select #period name="period" {
-                    @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == "monthly"] { (p) } }
-                }
-                button type="submit" { "Create budget" }
-            }
-        }
-    };
-    Ok(remembered(
-        &state,
-        &v,
-        None,
-        page("Budgets", &v, "/budgets", body),
-    ))
-}
-
-pub async fn create_budget(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<BudgetForm>,
-) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Member)?;
-    let form = form.into_inner();
-    let amount = Usd::parse(&form.amount_usd).map_err(|_| {
-        WebError::from(AppError::invalid(
-            "amount_usd",
-            "must be an amount such as 250 or 12.50",
-        ))
-    })?;
-    let body = crate::dto::BudgetIn {
-        id: None,
-        name: form.name,
-        amount_usd: amount,
-        period: form.period,
-        scope: None,
-        alert_threshold_pct: None,
-        webhook_url: None,
-        timezone: None,
-    };
-    let new = crate::routes::budgets::parse_budget(&state, body).map_err(WebError::App)?;
-    let limits = state.settings.limits;
-    let ws = v.workspace();
-    blocking(&state, move |s| {
-        crate::app::budgets::upsert(s, ws, &v.identity, None, &new, limits, Utc::now())
-    })
-    .await?;
-    Ok(see_other("/budgets"))
-}
-
-pub async fn delete_budget(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<i64>,
-    form: web::Form<Csrf>,
-) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Member)?;
-    let (ws, id) = (v.workspace(), BudgetId(path.into_inner()));
-    blocking(&state, move |s| {
-        crate::app::budgets::remove(s, ws, &v.identity, id)
-    })
-    .await?;
-    Ok(see_other("/budgets"))
 }

@@ -198,6 +198,31 @@ both!(
         let page_now = page(&app, "/budgets", Some(&cookie)).text();
         assert!(page_now.contains("Team") && page_now.contains("<progress"));
         assert!(page_now.contains(r#"method="post" action="/budgets""#));
+        assert!(page_now.contains("Alerts (0)"));
+        // Edited through its form: the same budget, renamed.
+        let id_text = id.to_string();
+        let r = form(
+            &app,
+            "/budgets",
+            Some(&cookie),
+            &[
+                ("csrf", &token),
+                ("id", &id_text),
+                ("name", "Team 2"),
+                ("amount_usd", "300"),
+                ("period", "monthly"),
+            ],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+        let listed = app.get("/api/budgets", &owner_token).json();
+        assert_eq!(listed["budgets"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            (
+                listed["budgets"][0]["name"].as_str(),
+                listed["budgets"][0]["amount_usd"].as_i64()
+            ),
+            (Some("Team 2"), Some(300))
+        );
 
         // A viewer sees no controls, and a form sent anyway is refused.
         app.signup("looker@example.com");
@@ -212,7 +237,7 @@ both!(
         assert_eq!(r.status, 201);
         let viewer = sign_in(&app, "looker@example.com");
         let seen = page(&app, &format!("/budgets?ws={ws}"), Some(&viewer));
-        assert!(seen.text().contains("Team"));
+        assert!(seen.text().contains("Team 2"));
         assert!(!seen.text().contains(r#"method="post" action="/budgets""#));
         let viewer_cookie = seen
             .headers

@@ -1,0 +1,166 @@
+//! Budgets: each with its progress, forecast and alert history; members and above
+//! create, edit and delete them through forms.
+
+use actix_web::{HttpRequest, web};
+use chrono::Utc;
+use llmlab_engine::Usd;
+use llmlab_store::{BudgetId, Role};
+use maud::html;
+use serde::Deserialize;
+
+use super::WebError;
+use super::pages::{Csrf, Page, View, remembered, see_other};
+use super::session::visitor;
+use super::view::{dollars, page};
+use crate::app::{AppError, blocking};
+use crate::state::AppState;
+
+/// The budget form.
+#[derive(Debug, Deserialize)]
+pub struct BudgetForm {
+    #[serde(default)]
+    csrf: String,
+    /// Present when editing.
+    #[serde(default)]
+    id: Option<i64>,
+    name: String,
+    amount_usd: String,
+    period: String,
+}
+
+/// Budgets with their progress; members and above create and delete them here.
+pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
+    let v = visitor(&req, &state, q.ws).await?;
+    let ws = v.workspace();
+    let list = blocking(&state, move |s| {
+        crate::app::budgets::list(s, ws, Utc::now())?
+            .into_iter()
+            .map(|b| {
+                let (alerts, _) = crate::app::budgets::alerts(s, ws, b.budget.id)?;
+                Ok((b, alerts))
+            })
+            .collect::<Result<Vec<_>, AppError>>()
+    })
+    .await?;
+    let editable = v.may(Role::Member);
+    let body = html! {
+        h1 { "Budgets" }
+        @if list.is_empty() { p { "No budgets yet." } }
+        ul.budgets {
+            @for (b, alerts) in &list {
+                li {
+                    h2 { (b.budget.name) }
+                    p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.amount_nanos))) " · " (b.budget.period) " · " strong { (b.evaluation.status.as_str()) } }
+                    progress max="100" value=(b.evaluation.percent_used.clamp(0.0, 100.0)) aria-label=(format!("{} % used", b.evaluation.percent_used)) {
+                        (b.evaluation.percent_used) " %"
+                    }
+                    @if let Some(f) = b.evaluation.forecast { p.small { "forecast for the period: " (dollars(f)) } }
+                    details {
+                        summary { "Alerts (" (alerts.len()) ")" }
+                        @if alerts.is_empty() { p.small { "None so far." } }
+                        ul { @for a in alerts { li {
+                            (a.created_at.format("%Y-%m-%d %H:%M")) " UTC: " (a.level) " at " (dollars(Usd::from_nanos(a.spent_nanos)))
+                            " of " (dollars(Usd::from_nanos(a.amount_nanos))) " · delivery " (a.delivery_status)
+                        } } }
+                    }
+                    @if editable {
+                        details {
+                            summary { "Edit" }
+                            form method="post" action="/budgets" {
+                                input type="hidden" name="csrf" value=(v.csrf);
+                                input type="hidden" name="id" value=(b.budget.id);
+                                label for=(format!("name-{}", b.budget.id)) { "Name" }
+                                input id=(format!("name-{}", b.budget.id)) name="name" value=(b.budget.name) required;
+                                label for=(format!("amount-{}", b.budget.id)) { "Amount (USD)" }
+                                input id=(format!("amount-{}", b.budget.id)) name="amount_usd" value=(Usd::from_nanos(b.budget.amount_nanos)) required;
+                                label for=(format!("period-{}", b.budget.id)) { "Period" }
+                                select id=(format!("period-{}", b.budget.id)) name="period" {
+                                    @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == b.budget.period] { (p) } }
+                                }
+                                button type="submit" { "Save " (b.budget.name) }
+                            }
+                        }
+                        form.inline method="post" action=(format!("/budgets/{}/delete", b.budget.id)) {
+                            input type="hidden" name="csrf" value=(v.csrf);
+                            button.danger type="submit" { "Delete " (b.budget.name) }
+                        }
+                    }
+                }
+            }
+        }
+        @if editable {
+            h2 { "New budget" }
+            form method="post" action="/budgets" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                label for="name" { "Name" }
+                input #name name="name" required maxlength="200";
+                label for="amount" { "Amount (USD)" }
+                input #amount name="amount_usd" required inputmode="decimal";
+                label for="period" { "Period" }
+                select #period name="period" {
+                    @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == "monthly"] { (p) } }
+                }
+                button type="submit" { "Create budget" }
+            }
+        }
+    };
+    Ok(remembered(
+        &state,
+        &v,
+        None,
+        page("Budgets", &v, "/budgets", body),
+    ))
+}
+
+pub async fn create_budget(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<BudgetForm>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Member)?;
+    let form = form.into_inner();
+    let form_id = form.id;
+    let amount = Usd::parse(&form.amount_usd).map_err(|_| {
+        WebError::from(AppError::invalid(
+            "amount_usd",
+            "must be an amount such as 250 or 12.50",
+        ))
+    })?;
+    let body = crate::dto::BudgetIn {
+        id: None,
+        name: form.name,
+        amount_usd: amount,
+        period: form.period,
+        scope: None,
+        alert_threshold_pct: None,
+        webhook_url: None,
+        timezone: None,
+    };
+    let new = crate::routes::budgets::parse_budget(&state, body).map_err(WebError::App)?;
+    let limits = state.settings.limits;
+    let (ws, id) = (v.workspace(), form_id.map(BudgetId));
+    blocking(&state, move |s| {
+        crate::app::budgets::upsert(s, ws, &v.identity, id, &new, limits, Utc::now())
+    })
+    .await?;
+    Ok(see_other("/budgets"))
+}
+
+pub async fn delete_budget(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<Csrf>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Member)?;
+    let (ws, id) = (v.workspace(), BudgetId(path.into_inner()));
+    blocking(&state, move |s| {
+        crate::app::budgets::remove(s, ws, &v.identity, id)
+    })
+    .await?;
+    Ok(see_other("/budgets"))
+}
