@@ -45,6 +45,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/explore", web::get().to(reports::explore))
         .route("/recommendations", web::get().to(reports::recommendations))
         .route("/pricing", web::get().to(reports::pricing))
+        .route("/pricing/custom", web::post().to(reports::set_price))
         .route("/settings", web::get().to(settings::settings))
         .route("/settings/keys", web::post().to(settings::create_key))
         .route(

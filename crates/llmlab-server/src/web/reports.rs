@@ -8,6 +8,7 @@ use llmlab_engine::Usd;
 use llmlab_engine::aggregate::Totals;
 use llmlab_engine::period::{Granularity, Zone};
 use llmlab_recs::{AnomalyConfig, Dimension};
+use llmlab_store::Role;
 use maud::html;
 use serde::Deserialize;
 
@@ -203,6 +204,65 @@ pub async fn recommendations(req: HttpRequest, state: web::Data<AppState>) -> Pa
     ))
 }
 
+/// A custom price revision set through the form.
+#[derive(Debug, Deserialize)]
+pub struct PriceForm {
+    #[serde(default)]
+    csrf: String,
+    provider: String,
+    model: String,
+    input: String,
+    output: String,
+    #[serde(default)]
+    effective_from: String,
+}
+
+/// Adds a custom price revision (admins), as `PUT /api/pricing/custom/…` does.
+pub async fn set_price(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<PriceForm>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    v.check_csrf(&form.csrf)?;
+    v.require(Role::Admin)?;
+    let f = form.into_inner();
+    let name = |field: &str, s: &str| -> Result<String, AppError> {
+        crate::app::input::check_text(field, s)?;
+        let s = s.trim().to_ascii_lowercase();
+        if s.is_empty() || s.len() > 256 {
+            return Err(AppError::invalid(field, "must be 1 to 256 characters"));
+        }
+        Ok(s)
+    };
+    let rate = |field: &str, s: &str| -> Result<i64, AppError> {
+        let r = llmlab_engine::providers::PerMTok::parse(s.trim())
+            .map_err(|e| AppError::invalid(field, e.to_string()))?;
+        i64::try_from(r.micros()).map_err(|_| AppError::invalid(field, "too large"))
+    };
+    let new = llmlab_store::NewCustomPrice {
+        provider: name("provider", &f.provider)?,
+        model: name("model", &f.model)?,
+        input_micros: rate("input", &f.input)?,
+        output_micros: rate("output", &f.output)?,
+        effective_from: match f.effective_from.trim() {
+            "" => None,
+            day => Some(crate::app::input::parse_day(day)?),
+        },
+        ..llmlab_store::NewCustomPrice::default()
+    };
+    let (ws, identity, limit) = (
+        v.workspace(),
+        v.identity.clone(),
+        state.settings.limits.custom_prices,
+    );
+    blocking(&state, move |s| {
+        crate::app::pricing::set_custom(s, ws, &identity, &new, limit)
+    })
+    .await?;
+    Ok(super::pages::see_other("/pricing"))
+}
+
 /// Pricing's search.
 #[derive(Debug, Default, Deserialize)]
 pub struct PricingQuery {
@@ -248,6 +308,23 @@ pub async fn pricing(
             }
         }
         h2 { "Custom prices of this workspace" }
+        @if v.may(Role::Admin) {
+            form method="post" action="/pricing/custom" {
+                input type="hidden" name="csrf" value=(v.csrf);
+                @for (name, label, hint) in [
+                    ("provider", "Provider", "openai"),
+                    ("model", "Model (as sent, or the catalog's name)", "gpt-5.1"),
+                    ("input", "Input, USD per million tokens", "1.25"),
+                    ("output", "Output, USD per million tokens", "10"),
+                    ("effective_from", "From (YYYY-MM-DD, empty: every day)", "2026-11-01"),
+                ] {
+                    label for=(format!("price-{name}")) { (label) }
+                    input id=(format!("price-{name}")) name=(name) placeholder=(hint) required[name != "effective_from"];
+                }
+                button type="submit" { "Add a revision" }
+            }
+            p.small { "Stored events keep their cost until you re-price them (" code { "POST /api/pricing/reprice" } ", dry run first)." }
+        }
         @if custom.is_empty() { p { "None. Admins set them with " code { "PUT /api/pricing/custom/{provider}/{model}" } " (see docs/pricing.md)." } }
         @else {
             table {

@@ -436,4 +436,37 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
         "the search narrows the catalog"
     );
     assert!(pricing.contains("openai/ft-acme") && pricing.contains("$0.075"));
+    // An admin adds a revision through the form, dated; without the token it is refused.
+    let token_in_page = csrf(&page(&app, "/pricing", Some(&cookie)));
+    let fields = |csrf: &'static str| {
+        vec![
+            ("csrf", csrf),
+            ("provider", "OpenAI"),
+            ("model", "gpt-5.1"),
+            ("input", "1.25"),
+            ("output", "10"),
+            ("effective_from", "2026-11-01"),
+        ]
+    };
+    assert_eq!(
+        form(&app, "/pricing/custom", Some(&cookie), &fields("")).status,
+        403
+    );
+    let mut with_token = fields("");
+    with_token[0].1 = &token_in_page;
+    let r = form(&app, "/pricing/custom", Some(&cookie), &with_token);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let prices = app.get("/api/pricing/custom", &token).json();
+    let added = prices["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == "gpt-5.1")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (added["provider"].as_str(), added["effective_from"].as_str()),
+        (Some("openai"), Some("2026-11-01"))
+    );
+    assert_eq!(added["input_per_mtok_usd"].to_string(), "1.25");
 });
