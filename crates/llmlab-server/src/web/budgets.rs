@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::WebError;
 use super::pages::{Csrf, Page, View, remembered, see_other};
-use super::session::visitor;
+use super::session::{changing, visitor};
 use super::view::{dollars, page};
 use crate::app::{AppError, blocking};
 use crate::state::AppState;
@@ -117,9 +117,7 @@ pub async fn create_budget(
     state: web::Data<AppState>,
     form: web::Form<BudgetForm>,
 ) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Member)?;
+    let v = changing(&req, &state, &form.csrf, Role::Member).await?;
     let form = form.into_inner();
     let form_id = form.id;
     let amount = Usd::parse(&form.amount_usd).map_err(|_| {
@@ -154,9 +152,7 @@ pub async fn delete_budget(
     path: web::Path<i64>,
     form: web::Form<Csrf>,
 ) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Member)?;
+    let v = changing(&req, &state, &form.csrf, Role::Member).await?;
     let (ws, id) = (v.workspace(), BudgetId(path.into_inner()));
     blocking(&state, move |s| {
         crate::app::budgets::remove(s, ws, &v.identity, id)

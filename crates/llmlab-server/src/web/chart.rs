@@ -20,73 +20,15 @@ const BOTTOM: f64 = 28.0;
 /// Room after the last bar for its label.
 const RIGHT: f64 = 20.0;
 
-/// A bar chart of `bars` with horizontal lines at `lines` (budget amounts, labelled),
-/// scaled to the largest of them. Amounts are drawn, not computed with: `f64` here only
-/// places pixels.
+/// A bar chart of `bars` with horizontal lines at `lines` (budget amounts, labelled):
+/// a stack of one series.
 pub fn bars(bars: &[Bar], lines: &[(String, Usd)], title: &str) -> String {
-    let top = bars
-        .iter()
-        .map(|b| b.amount)
-        .chain(lines.iter().map(|(_, a)| *a))
-        .max()
-        .unwrap_or(Usd::ZERO);
-    let scale = |a: Usd| -> f64 {
-        if top.nanos() <= 0 {
-            0.0
-        } else {
-            (a.nanos() as f64 / top.nanos() as f64) * (HEIGHT - BOTTOM - 8.0)
-        }
-    };
-    let mut svg = String::with_capacity(256 + bars.len() * 160);
-    let _ = write!(
-        svg,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title"><title id="chart-title">{}</title>"#,
-        escape(title)
-    );
-    let base = HEIGHT - BOTTOM;
-    let _ = write!(
-        svg,
-        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="{:.0}" y="16" text-anchor="end">{}</text><text class="tick" x="{:.0}" y="{base}" text-anchor="end">$0</text>"#,
-        LEFT - 6.0,
-        escape(&super::view::dollars(top)),
-        LEFT - 6.0
-    );
-    let n = bars.len().max(1) as f64;
-    let slot = (WIDTH - LEFT - RIGHT) / n;
-    let label_every = (bars.len() / 8).max(1);
-    for (i, b) in bars.iter().enumerate() {
-        let h = scale(b.amount);
-        let x = LEFT + slot * i as f64 + slot * 0.1;
-        let _ = write!(
-            svg,
-            r#"<rect class="bar" x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}"><title>{}: {}</title></rect>"#,
-            base - h,
-            (slot * 0.8).max(1.0),
-            escape(&b.label),
-            escape(&super::view::dollars(b.amount))
-        );
-        if i % label_every == 0 {
-            let _ = write!(
-                svg,
-                r#"<text class="tick" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
-                x + slot * 0.4,
-                HEIGHT - 8.0,
-                escape(b.label.get(5..).unwrap_or(&b.label))
-            );
-        }
-    }
-    for (name, amount) in lines {
-        let y = base - scale(*amount);
-        let _ = write!(
-            svg,
-            r#"<line class="budget" x1="{LEFT}" y1="{y:.1}" x2="{WIDTH}" y2="{y:.1}"/><text class="tick" x="{WIDTH}" y="{:.1}" text-anchor="end">{} {}</text>"#,
-            y - 4.0,
-            escape(name),
-            escape(&super::view::dollars(*amount))
-        );
-    }
-    svg.push_str("</svg>");
-    svg
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+    let series = [Series {
+        name: "spend".into(),
+        amounts: bars.iter().map(|b| b.amount).collect(),
+    }];
+    stacked(&labels, &series, lines, &[], title)
 }
 
 /// One stacked series: a name and an amount per bucket.
@@ -98,7 +40,9 @@ pub struct Series {
 }
 
 /// Stacked bars: one stack per label, one colour per series (classes `s0`…`s5` in the
-/// stylesheet), budget lines, and a mark over the buckets in `marked` (anomalies).
+/// stylesheet), budget lines, and a mark over the buckets in `marked` (anomalies),
+/// scaled to the tallest stack or line. Amounts are drawn, not computed with: `f64`
+/// here only places pixels.
 pub fn stacked(
     labels: &[String],
     series: &[Series],
@@ -226,7 +170,7 @@ mod tests {
             "Daily spend",
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        assert!(svg.contains("2026-11-02: $4.00"));
+        assert!(svg.contains("2026-11-02 spend: $4.00"));
         assert!(svg.contains("&lt;b&gt; $2.00"));
         assert!(!svg.contains("<b>"));
         // The largest bar takes the whole height, the first a quarter of it.

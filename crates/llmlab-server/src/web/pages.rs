@@ -8,12 +8,12 @@ use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::Totals;
 use llmlab_engine::period::{Granularity, Zone, bucket_start, next_bucket_start};
-use llmlab_store::{EventCursor, EventFilter};
+use llmlab_store::{EventCursor, EventFilter, Role};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::{self, Series};
-use super::session::{self, Visitor, cookie, visitor};
+use super::session::{self, Visitor, changing, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
 use crate::app::ledger::PriceRef;
@@ -148,8 +148,7 @@ fn start_session(
 
 /// Ends the session like `POST /api/auth/logout`.
 pub async fn logout(req: HttpRequest, state: web::Data<AppState>, form: web::Form<Csrf>) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
+    let v = changing(&req, &state, &form.csrf, Role::Viewer).await?;
     let (user, jti, expires) = (v.user_id, v.jti.clone(), v.expires_at);
     blocking(&state, move |s| accounts::log_out(s, user, &jti, expires)).await?;
     Ok(HttpResponse::SeeOther()

@@ -13,7 +13,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::chart::{self, Bar};
-use super::session::visitor;
+use super::session::{changing, visitor};
 use super::view::{count, dollars, exact, page, raw};
 use super::{WebError, html as respond};
 use crate::app::{AppError, blocking, reports};
@@ -223,9 +223,7 @@ pub async fn set_price(
     state: web::Data<AppState>,
     form: web::Form<PriceForm>,
 ) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Admin)?;
+    let v = changing(&req, &state, &form.csrf, Role::Admin).await?;
     let f = form.into_inner();
     let name = |field: &str, s: &str| -> Result<String, AppError> {
         crate::app::input::check_text(field, s)?;

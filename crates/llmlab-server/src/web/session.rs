@@ -145,6 +145,20 @@ pub async fn visitor(
     })
 }
 
+/// The person sending a form that changes something: signed in, the form's CSRF token
+/// theirs, and at least `least` in the workspace (checked in that order).
+pub async fn changing(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    csrf: &str,
+    least: Role,
+) -> Result<Visitor, WebError> {
+    let v = visitor(req, state, None).await?;
+    v.check_csrf(csrf)?;
+    v.require(least)?;
+    Ok(v)
+}
+
 /// A cookie only the server reads: `HttpOnly`, `SameSite=Strict`, `Secure` when the
 /// public URL is https.
 pub fn cookie(

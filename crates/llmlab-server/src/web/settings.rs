@@ -7,7 +7,7 @@ use llmlab_store::{ApiKeyId, Role, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::session::{Visitor, visitor};
+use super::session::{Visitor, changing, visitor};
 use super::view::page;
 use super::{WebError, html as respond};
 use crate::access::Scopes;
@@ -178,9 +178,7 @@ pub async fn create_key(
     state: web::Data<AppState>,
     form: web::Form<KeyForm>,
 ) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Member)?;
+    let v = changing(&req, &state, &form.csrf, Role::Member).await?;
     let form = form.into_inner();
     let name = form.name.trim().to_string();
     crate::app::input::check_text("name", &name)?;
@@ -220,9 +218,7 @@ pub async fn revoke_key(
     path: web::Path<i64>,
     form: web::Form<Csrf>,
 ) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Member)?;
+    let v = changing(&req, &state, &form.csrf, Role::Member).await?;
     let (ws, id, identity) = (
         v.workspace(),
         ApiKeyId(path.into_inner()),
@@ -237,9 +233,7 @@ pub async fn add_member(
     state: web::Data<AppState>,
     form: web::Form<MemberForm>,
 ) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Admin)?;
+    let v = changing(&req, &state, &form.csrf, Role::Admin).await?;
     let role = Role::parse(form.role.trim())
         .ok_or_else(|| AppError::invalid("role", "one of viewer, member, admin, owner"))?;
     let (ws, user, actor, email) = (
@@ -272,8 +266,7 @@ pub async fn remove_member(
     path: web::Path<i64>,
     form: web::Form<Csrf>,
 ) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
+    let v = changing(&req, &state, &form.csrf, Role::Viewer).await?;
     let (ws, user, actor, gone) = (
         v.workspace(),
         v.user_id,
@@ -304,9 +297,7 @@ pub async fn webhook_secret(
     state: web::Data<AppState>,
     form: web::Form<Csrf>,
 ) -> Page {
-    let v = visitor(&req, &state, None).await?;
-    v.check_csrf(&form.csrf)?;
-    v.require(Role::Admin)?;
+    let v = changing(&req, &state, &form.csrf, Role::Admin).await?;
     let (ws, identity, app) = (v.workspace(), v.identity.clone(), state.clone());
     let secret = blocking(&state, move |s| {
         crate::app::budgets::webhook_secret(&app, s, ws, &identity)
