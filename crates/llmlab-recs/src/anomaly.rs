@@ -21,7 +21,9 @@
 //!   [`AnomalyConfig::threshold`]; a drop in spend is not a cost anomaly.
 //! - **Weekly seasonality.** When at least [`AnomalyConfig::min_seasonal_weeks`] earlier
 //!   same weekdays are in the history (up to [`AnomalyConfig::seasonal_weeks`]), the day is
-//!   also scored against them: `(cost − their mean) / max(their spread, the baseline's
+//!   also scored against them; in the first weeks of a series, where fewer came before,
+//!   the same weekdays of the weeks after it count too (so eight weeks of busy Mondays
+//!   do not flag the first Mondays). The seasonal score is `(cost − their mean) / max(their spread, the baseline's
 //!   spread)`. The larger spread keeps a weekday that happened to be very regular from
 //!   turning every small wobble into an anomaly (and a perfectly regular one from dividing
 //!   by zero). The day is reported only when **both** scores reach the threshold, so a
@@ -101,9 +103,10 @@ pub struct AnomalyConfig {
     pub baseline_days: u32,
     /// Fewer baseline days than this and the day is not judged (default 7).
     pub min_baseline_days: u32,
-    /// Earlier same weekdays used for the seasonal score (default 8; 0 turns it off).
+    /// Same weekdays used for the seasonal score (default 8; 0 turns it off): earlier
+    /// ones, and later ones where fewer than `min_seasonal_weeks` came before.
     pub seasonal_weeks: u32,
-    /// Earlier same weekdays needed before the seasonal score applies (default 4).
+    /// Same weekdays needed before the seasonal score applies (default 4).
     pub min_seasonal_weeks: u32,
     /// Drivers kept per group (models, providers, each tag key) (default 5).
     pub max_drivers: usize,
@@ -313,11 +316,24 @@ pub fn detect_anomalies(
         if !z.is_finite() || z < config.threshold {
             continue;
         }
-        let same_weekdays: Vec<f64> = (1..=config.seasonal_weeks as usize)
+        // The same weekday in the weeks before; when the series holds fewer of them than
+        // the seasonal check needs (its first weeks), the same weekday in the weeks
+        // after too: a weekly pattern is no anomaly wherever the day falls in the window.
+        let mut same_weekdays: Vec<f64> = (1..=config.seasonal_weeks as usize)
             .map_while(|k| i.checked_sub(7 * k))
             .take_while(|&j| j >= first)
             .map(|j| values[j])
             .collect();
+        if same_weekdays.len() < config.min_seasonal_weeks as usize {
+            let wanted = config.seasonal_weeks as usize
+                - same_weekdays.len().min(config.seasonal_weeks as usize);
+            same_weekdays.extend(
+                (1..=wanted)
+                    .map(|k| i + 7 * k)
+                    .take_while(|&j| j < values.len())
+                    .map(|j| values[j]),
+            );
+        }
         let mut seasonal_z = None;
         if config.seasonal_weeks > 0 && same_weekdays.len() >= config.min_seasonal_weeks as usize {
             let Some((s_center, s_spread)) = center_spread(&same_weekdays, config.method) else {
@@ -458,6 +474,36 @@ mod tests {
                 assert!(d.share_pct.is_finite());
             }
         }
+    }
+
+    /// Eight weeks and more where every Monday has 4× the spend of the other days.
+    fn busy_mondays(weeks: usize) -> Vec<f64> {
+        (0..weeks * 7)
+            .map(|i| match (i % 7, i % 2) {
+                (0, _) => 40.0,
+                (_, 0) => 9.0,
+                _ => 11.0,
+            })
+            .collect()
+    }
+
+    // Seen: `?days=60&threshold=2.0` over eight weeks of busy Mondays flagged the first
+    // three Mondays of the window, judged against the quiet days before them only.
+    #[test]
+    fn a_weekly_pattern_is_not_an_anomaly() {
+        let config = AnomalyConfig {
+            days: 60,
+            threshold: 2.0,
+            ..AnomalyConfig::default()
+        };
+        let found = detect_anomalies(&series(&busy_mondays(9)), &[], &config).unwrap();
+        assert!(found.is_empty(), "{found:?}");
+        // A Monday far above the other Mondays still is one, early in the window too.
+        let mut values = busy_mondays(9);
+        values[14] = 200.0;
+        let found = detect_anomalies(&series(&values), &[], &config).unwrap();
+        assert_eq!(found.iter().map(|a| a.date).collect::<Vec<_>>(), [day(14)]);
+        assert!(found[0].seasonal_z_score.is_some_and(|z| z > 2.0));
     }
 
     #[test]
