@@ -23,8 +23,8 @@
 //!   same weekdays are in the history (up to [`AnomalyConfig::seasonal_weeks`]), the day is
 //!   also scored against them; in the first weeks of a series, where fewer came before,
 //!   the same weekdays of the weeks after it count too (so eight weeks of busy Mondays
-//!   do not flag the first Mondays). The seasonal score is `(cost − their mean) / max(their spread, the baseline's
-//!   spread)`. The larger spread keeps a weekday that happened to be very regular from
+//!   do not flag the first Mondays). The seasonal score is
+//!   `(cost − their mean) / max(their spread, the baseline's spread)`. The larger spread keeps a weekday that happened to be very regular from
 //!   turning every small wobble into an anomaly (and a perfectly regular one from dividing
 //!   by zero). The day is reported only when **both** scores reach the threshold, so a
 //!   normally busy Monday is not flagged while a spike on a quiet Wednesday is.
