@@ -27,6 +27,24 @@ pub struct KeySpec {
     pub tags: BTreeMap<String, String>,
 }
 
+impl KeySpec {
+    /// A key named `name` (trimmed: 1 to 100 characters, no control characters) with
+    /// `scopes` and default `tags` (the rules of event tags): what every face checks.
+    pub fn new(
+        name: &str,
+        scopes: Scopes,
+        tags: BTreeMap<String, String>,
+    ) -> Result<KeySpec, AppError> {
+        let name = name.trim().to_string();
+        crate::app::input::check_text("name", &name)?;
+        if name.is_empty() || name.len() > 100 {
+            return Err(AppError::invalid("name", "must be 1 to 100 characters"));
+        }
+        crate::app::ingest::validate_tags(&tags)?;
+        Ok(KeySpec { name, scopes, tags })
+    }
+}
+
 /// Creates a key in `workspace` for `by`, within `limit` keys.
 pub fn create(
     s: &Store,

@@ -79,19 +79,29 @@ pub fn audited<T>(
 ) -> Result<T, AppError> {
     Ok(s.transaction(|c| {
         let (done, audit) = change(c)?;
-        llmlab_store::audit::record(
-            c,
-            workspace,
-            &llmlab_store::NewAuditEntry {
-                actor,
-                action: audit.action,
-                target_kind: audit.target_kind,
-                target_id: audit.target_id,
-                details_json: audit.details.to_string(),
-            },
-        )?;
+        record_audit(c, workspace, actor, audit)?;
         Ok(done)
     })?)
+}
+
+/// Writes `audit` to `workspace`'s log; call it in the transaction of the change.
+pub fn record_audit(
+    c: &mut llmlab_store::AnyConnection,
+    workspace: llmlab_store::WorkspaceId,
+    actor: &llmlab_store::Actor,
+    audit: Audit,
+) -> Result<(), llmlab_store::StoreError> {
+    llmlab_store::audit::record(
+        c,
+        workspace,
+        &llmlab_store::NewAuditEntry {
+            actor,
+            action: audit.action,
+            target_kind: audit.target_kind,
+            target_id: audit.target_id,
+            details_json: audit.details.to_string(),
+        },
+    )
 }
 
 /// Deletes through `delete` and records it in the audit log, in one transaction;

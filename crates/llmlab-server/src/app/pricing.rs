@@ -67,3 +67,21 @@ pub fn remove_custom(
         prices::delete(c, workspace, provider, model)
     })
 }
+
+/// A provider or model name of a custom price: trimmed, lower-cased, 1 to 256
+/// characters, no control characters.
+pub fn price_key(field: &str, s: &str) -> Result<String, AppError> {
+    crate::app::input::check_text(field, s)?;
+    let s = s.trim().to_ascii_lowercase();
+    if s.is_empty() || s.len() > 256 {
+        return Err(AppError::invalid(field, "must be 1 to 256 characters"));
+    }
+    Ok(s)
+}
+
+/// A rate in USD per million tokens (`"2.50"`), exact, as stored micro-dollars.
+pub fn rate_micros(field: &str, text: &str) -> Result<i64, AppError> {
+    let rate = llmlab_engine::providers::PerMTok::parse(text.trim())
+        .map_err(|e| AppError::invalid(field, e.to_string()))?;
+    i64::try_from(rate.micros()).map_err(|_| AppError::invalid(field, "too large"))
+}

@@ -74,18 +74,7 @@ fn record(
     who: &Caller<'_>,
     audit: Audit,
 ) -> Result<(), AppError> {
-    llmlab_store::audit::record(
-        c,
-        id,
-        &llmlab_store::NewAuditEntry {
-            actor: who.actor,
-            action: audit.action,
-            target_kind: audit.target_kind,
-            target_id: audit.target_id,
-            details_json: audit.details.to_string(),
-        },
-    )?;
-    Ok(())
+    Ok(crate::app::record_audit(c, id, who.actor, audit)?)
 }
 
 /// The caller's workspaces.

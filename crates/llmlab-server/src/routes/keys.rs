@@ -25,11 +25,6 @@ async fn create(
     who: Member,
     body: JsonBody<NewKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = body.0.name.trim().to_string();
-    crate::app::input::check_text("name", &name)?;
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
-    }
     let scopes = match body.0.scopes {
         None => Scopes::DEFAULT,
         Some(asked) if asked.is_empty() => {
@@ -40,10 +35,8 @@ async fn create(
         }
         Some(asked) => Scopes::of(&asked),
     };
-    let tags = body.0.tags.unwrap_or_default();
-    crate::app::ingest::validate_tags(&tags)?;
+    let spec = keys::KeySpec::new(&body.0.name, scopes, body.0.tags.unwrap_or_default())?;
     let limit = state.settings.limits.api_keys;
-    let spec = keys::KeySpec { name, scopes, tags };
     let created = blocking(&state, move |s| {
         keys::create(s, who.workspace(), &who, spec, limit)
     })

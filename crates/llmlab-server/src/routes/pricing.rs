@@ -118,12 +118,7 @@ fn price_fields(r: &Rates, batch: Option<i32>) -> PriceRates {
 }
 
 fn path_part(field: &str, s: &str) -> Result<String, ApiError> {
-    crate::app::input::check_text(field, s)?;
-    let s = s.trim().to_ascii_lowercase();
-    if s.is_empty() || s.len() > 256 {
-        return Err(ApiError::validation(field, "must be 1 to 256 characters"));
-    }
-    Ok(s)
+    Ok(pricing::price_key(field, s)?)
 }
 
 /// Sets this user's price for a model; their new events for it use it from then on.

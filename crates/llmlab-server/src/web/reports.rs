@@ -225,19 +225,7 @@ pub async fn set_price(
 ) -> Page {
     let v = changing(&req, &state, &form.csrf, Role::Admin).await?;
     let f = form.into_inner();
-    let name = |field: &str, s: &str| -> Result<String, AppError> {
-        crate::app::input::check_text(field, s)?;
-        let s = s.trim().to_ascii_lowercase();
-        if s.is_empty() || s.len() > 256 {
-            return Err(AppError::invalid(field, "must be 1 to 256 characters"));
-        }
-        Ok(s)
-    };
-    let rate = |field: &str, s: &str| -> Result<i64, AppError> {
-        let r = llmlab_engine::providers::PerMTok::parse(s.trim())
-            .map_err(|e| AppError::invalid(field, e.to_string()))?;
-        i64::try_from(r.micros()).map_err(|_| AppError::invalid(field, "too large"))
-    };
+    use crate::app::pricing::{price_key as name, rate_micros as rate};
     let new = llmlab_store::NewCustomPrice {
         provider: name("provider", &f.provider)?,
         model: name("model", &f.model)?,

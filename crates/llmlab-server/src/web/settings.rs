@@ -180,11 +180,6 @@ pub async fn create_key(
 ) -> Page {
     let v = changing(&req, &state, &form.csrf, Role::Member).await?;
     let form = form.into_inner();
-    let name = form.name.trim().to_string();
-    crate::app::input::check_text("name", &name)?;
-    if name.is_empty() || name.len() > 100 {
-        return Err(AppError::invalid("name", "must be 1 to 100 characters").into());
-    }
     let scopes = if form.read.is_some() {
         Scopes::of(&[
             crate::access::KeyScope::Ingest,
@@ -194,11 +189,7 @@ pub async fn create_key(
         Scopes::DEFAULT
     };
     let limit = state.settings.limits.api_keys;
-    let spec = keys::KeySpec {
-        name,
-        scopes,
-        tags: Default::default(),
-    };
+    let spec = keys::KeySpec::new(&form.name, scopes, Default::default())?;
     let (ws, identity) = (v.workspace(), v.identity.clone());
     let created = blocking(&state, move |s| keys::create(s, ws, &identity, spec, limit)).await?;
     render(
