@@ -289,26 +289,28 @@ fn group_by<'a>(
     records: impl IntoIterator<Item = &'a CostRecord>,
     key: impl Fn(&'a CostRecord) -> Option<&'a str>,
 ) -> Vec<Group> {
-    let mut groups: Grouper<&'a str> = Grouper::default();
-    for r in records {
-        if let Some(k) = key(r) {
-            groups.entry(k).add_record(r);
-        }
-    }
-    let mut out: Vec<Group> = groups
-        .groups
+    costliest_groups(records, key)
         .into_iter()
         .map(|(k, totals)| Group {
             key: k.to_string(),
             totals,
         })
-        .collect();
-    out.sort_by(|a, b| {
-        b.totals
-            .cost
-            .cmp(&a.totals.cost)
-            .then_with(|| a.key.cmp(&b.key))
-    });
+        .collect()
+}
+
+/// Totals per key of the records `key` gives one, costliest first (ties by key).
+fn costliest_groups<'a, K: Copy + Ord + std::hash::Hash>(
+    records: impl IntoIterator<Item = &'a CostRecord>,
+    key: impl Fn(&'a CostRecord) -> Option<K>,
+) -> Vec<(K, Totals)> {
+    let mut groups: Grouper<K> = Grouper::default();
+    for r in records {
+        if let Some(k) = key(r) {
+            groups.entry(k).add_record(r);
+        }
+    }
+    let mut out = groups.groups;
+    out.sort_by(|(ka, a), (kb, b)| b.cost.cmp(&a.cost).then_with(|| ka.cmp(kb)));
     out
 }
 
@@ -362,30 +364,16 @@ pub fn top_models<'a>(
     records: impl IntoIterator<Item = &'a CostRecord>,
     n: usize,
 ) -> Vec<ModelGroup> {
-    let mut groups: Grouper<(&str, &str)> = Grouper::default();
-    for r in records {
-        groups
-            .entry((r.provider.as_str(), r.model.as_str()))
-            .add_record(r);
-    }
-    let mut out: Vec<ModelGroup> = groups
-        .groups
+    let mut groups = costliest_groups(records, |r| Some((r.provider.as_str(), r.model.as_str())));
+    groups.truncate(n);
+    groups
         .into_iter()
         .map(|((provider, model), totals)| ModelGroup {
             provider: provider.to_string(),
             model: model.to_string(),
             totals,
         })
-        .collect();
-    out.sort_by(|a, b| {
-        b.totals
-            .cost
-            .cmp(&a.totals.cost)
-            .then_with(|| a.provider.cmp(&b.provider))
-            .then_with(|| a.model.cmp(&b.model))
-    });
-    out.truncate(n);
-    out
+        .collect()
 }
 
 /// `part` as a percentage of `total`, rounded half away from zero to 2 decimals; 0 when
@@ -406,10 +394,7 @@ mod tests {
 
     use super::*;
     use crate::period::next_bucket_start;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
+    use crate::testing::utc;
 
     fn rec(ts: &str, provider: &str, model: &str, nanos: i64, tags: &[(&str, &str)]) -> CostRecord {
         CostRecord {

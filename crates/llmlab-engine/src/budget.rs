@@ -337,11 +337,12 @@ pub fn evaluate(spec: &BudgetSpec, spent: Usd, now: DateTime<Utc>) -> Evaluation
         percent_used: crate::aggregate::share_pct(spent, spec.amount),
         status: spec.status(spent),
         window,
-        forecast: forecast(spent, &window, now),
+        forecast: linear_forecast(spent, &window, now),
     }
 }
 
-fn forecast(spent: Usd, window: &Window, now: DateTime<Utc>) -> Option<Usd> {
+/// The simple projection: `spent × period length / elapsed` (see [`evaluate`]).
+pub(crate) fn linear_forecast(spent: Usd, window: &Window, now: DateTime<Utc>) -> Option<Usd> {
     let (start, end) = (window.start?, window.end?);
     let length = (end - start).num_seconds();
     let elapsed = (now - start).num_seconds().clamp(0, length);
@@ -376,10 +377,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
+    use crate::testing::utc;
 
     fn usd(s: &str) -> Usd {
         Usd::parse(s).unwrap()

@@ -5,8 +5,11 @@ pub mod aggregate;
 pub mod budget;
 mod cost;
 mod error;
+pub mod forecast;
 mod money;
 pub mod period;
+#[cfg(test)]
+mod testing;
 mod usage;
 
 pub use cost::{Breakdown, Cost, PricedCall, cost_at_rates, cost_at_version, price};

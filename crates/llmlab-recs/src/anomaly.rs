@@ -768,21 +768,22 @@ mod tests {
         rows
     }
 
-    #[test]
-    fn attribution_names_the_planted_model() {
-        // gpt-4o alternates 10/12 for 14 days (mean 11) and costs 11 on day 14; claude
-        // appears only on day 14 with 9: it carries all of the excess.
+    /// The anomalies found when gpt-4o alternates 10/12 for 14 days (mean 11) and claude
+    /// is absent, then on day 14 they cost `day14`.
+    fn after_split(day14: (f64, f64), cfg: &AnomalyConfig) -> Vec<Anomaly> {
         let mut split: Vec<(f64, f64)> = (0..14)
             .map(|i| (if i % 2 == 0 { 10.0 } else { 12.0 }, 0.0))
             .collect();
-        split.push((11.0, 9.0));
+        split.push(day14);
         let total: Vec<f64> = split.iter().map(|(a, b)| a + b).collect();
-        let found = detect_anomalies(
-            &series(&total),
-            &breakdown_for(&split),
-            &AnomalyConfig::default(),
-        )
-        .unwrap();
+        detect_anomalies(&series(&total), &breakdown_for(&split), cfg).unwrap()
+    }
+
+    #[test]
+    fn attribution_names_the_planted_model() {
+        // gpt-4o costs 11 on day 14, its mean; claude appears only on day 14 with 9: it
+        // carries all of the excess.
+        let found = after_split((11.0, 9.0), &AnomalyConfig::default());
         assert_eq!(found.len(), 1);
         let d = &found[0].drivers;
         assert_eq!(d.len(), 3, "{d:?}");
@@ -800,17 +801,7 @@ mod tests {
     fn attribution_splits_shared_excess() {
         // Day 14: gpt-4o 14 (mean 11 → excess 3), claude 6 (mean 0 → excess 6):
         // shares 3/9 = 33.33 % and 6/9 = 66.67 %.
-        let mut split: Vec<(f64, f64)> = (0..14)
-            .map(|i| (if i % 2 == 0 { 10.0 } else { 12.0 }, 0.0))
-            .collect();
-        split.push((14.0, 6.0));
-        let total: Vec<f64> = split.iter().map(|(a, b)| a + b).collect();
-        let found = detect_anomalies(
-            &series(&total),
-            &breakdown_for(&split),
-            &AnomalyConfig::default(),
-        )
-        .unwrap();
+        let found = after_split((14.0, 6.0), &AnomalyConfig::default());
         let models: Vec<(String, i64, f64)> = found[0]
             .drivers
             .iter()
@@ -832,7 +823,7 @@ mod tests {
             max_drivers: 1,
             ..AnomalyConfig::default()
         };
-        let found = detect_anomalies(&series(&total), &breakdown_for(&split), &cfg).unwrap();
+        let found = after_split((14.0, 6.0), &cfg);
         assert_eq!(found[0].drivers.len(), 3);
         assert_eq!(found[0].drivers[0].share_pct, 66.67);
     }

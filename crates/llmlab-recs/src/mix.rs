@@ -497,18 +497,7 @@ impl PriceEvidence {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::testing::{catalog, gem_mix, totals};
-
-    fn usage(input: i64, cached: i64, output: i64, batch: bool) -> Usage {
-        Usage::parse(UsageFields {
-            input_tokens: input,
-            cached_input_tokens: cached,
-            output_tokens: output,
-            batch,
-            ..UsageFields::default()
-        })
-        .unwrap()
-    }
+    use crate::testing::{catalog, gem_mix, totals, usage};
 
     #[test]
     fn record_builds_what_the_store_aggregates() {

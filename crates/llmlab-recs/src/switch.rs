@@ -288,18 +288,31 @@ mod tests {
         )
     }
 
+    /// The suggestions for `mixes` seen over `days`, with the default configuration.
+    fn switches(mixes: &[ModelMix], days: u32) -> Vec<ModelSwitch> {
+        suggest_model_switches(&catalog(), mixes, days, &SwitchConfig::default()).unwrap()
+    }
+
+    fn names(found: &[ModelSwitch]) -> Vec<&str> {
+        found.iter().map(|s| s.suggested_model.as_str()).collect()
+    }
+
+    fn to_big_new(found: &[ModelSwitch]) -> &ModelSwitch {
+        found
+            .iter()
+            .find(|s| s.suggested_model == "big-new")
+            .unwrap()
+    }
+
     #[test]
     fn savings_match_the_hand_computed_projection() {
-        let cat = catalog();
-        let found =
-            suggest_model_switches(&cat, &[big(100_000)], 30, &SwitchConfig::default()).unwrap();
+        let found = switches(&[big(100_000)], 30);
         // Now:      2M × $10 + 1M × $30   = $50   (not the $100 paid at the old price)
         // big-new:  2M × $2.50 + 1M × $10 = $15   → saves $35, 70.00 %
         // mystery:  2M × $1 + 1M × $4     = $6    → saves $44, 88.00 % (unknown window, 100k ≤ 128k)
         // small:    2M × $0.15 + 1M × $0.60 = $0.90 → saves $49.10, 98.20 % (lower tier)
         // narrow (8k window), pricier ($90), retired (deprecated): not suggested.
-        let names: Vec<&str> = found.iter().map(|s| s.suggested_model.as_str()).collect();
-        assert_eq!(names, ["mystery", "big-new", "small"]);
+        assert_eq!(names(&found), ["mystery", "big-new", "small"]);
         let b = &found[1];
         assert_eq!(b.provider, "test");
         assert_eq!(b.current_model, "big");
@@ -334,41 +347,27 @@ mod tests {
 
     #[test]
     fn suggestions_must_fit_the_largest_prompt() {
-        let cat = catalog();
         // 150k > small's 128k window and > the 128k allowed for an unknown window.
-        let found =
-            suggest_model_switches(&cat, &[big(150_000)], 30, &SwitchConfig::default()).unwrap();
-        let names: Vec<&str> = found.iter().map(|s| s.suggested_model.as_str()).collect();
-        assert_eq!(names, ["big-new"]);
+        assert_eq!(names(&switches(&[big(150_000)], 30)), ["big-new"]);
         let lenient = SwitchConfig {
             unknown_context_limit: 200_000,
             ..SwitchConfig::default()
         };
-        let found = suggest_model_switches(&cat, &[big(150_000)], 30, &lenient).unwrap();
-        let names: Vec<&str> = found.iter().map(|s| s.suggested_model.as_str()).collect();
-        assert_eq!(names, ["mystery", "big-new"]);
+        let found = suggest_model_switches(&catalog(), &[big(150_000)], 30, &lenient).unwrap();
+        assert_eq!(names(&found), ["mystery", "big-new"]);
     }
 
     #[test]
     fn windows_are_normalised_to_30_days() {
-        let cat = catalog();
-        let found =
-            suggest_model_switches(&cat, &[big(1_000)], 15, &SwitchConfig::default()).unwrap();
-        let b = found
-            .iter()
-            .find(|s| s.suggested_model == "big-new")
-            .unwrap();
+        let found = switches(&[big(1_000)], 15);
+        let b = to_big_new(&found);
         // $50 in 15 days → $100 a month; $15 → $30.
         assert_eq!(b.current_monthly_cost, usd("100"));
         assert_eq!(b.projected_monthly_cost, usd("30"));
         assert_eq!(b.monthly_savings, usd("70"));
         assert_eq!(b.savings_pct, 70.0);
-        let found =
-            suggest_model_switches(&cat, &[big(1_000)], 7, &SwitchConfig::default()).unwrap();
-        let b = found
-            .iter()
-            .find(|s| s.suggested_model == "big-new")
-            .unwrap();
+        let found = switches(&[big(1_000)], 7);
+        let b = to_big_new(&found);
         // $50 × 30 / 7 = 214.2857142857… → 214.285714286 (half away from zero).
         assert_eq!(b.current_monthly_cost, Usd::from_nanos(214_285_714_286));
         assert_eq!(b.projected_monthly_cost, Usd::from_nanos(64_285_714_286));
@@ -377,17 +376,13 @@ mod tests {
 
     #[test]
     fn batch_and_cached_tokens_are_priced_in_their_own_buckets() {
-        let cat = catalog();
         let mut m = big(1_000);
         m.standard = totals(500, 1_000_000, 0, 500_000);
         m.batch = totals(500, 1_000_000, 0, 500_000);
         // Now: $10 + $15 non-batch, ($10 + $15) × 50 % batch = $37.50.
         // big-new: $2.50 + $5 + ($2.50 + $5) × 50 % = $11.25 → $26.25, 70 %.
-        let found = suggest_model_switches(&cat, &[m], 30, &SwitchConfig::default()).unwrap();
-        let b = found
-            .iter()
-            .find(|s| s.suggested_model == "big-new")
-            .unwrap();
+        let found = switches(&[m], 30);
+        let b = to_big_new(&found);
         assert_eq!(b.current_monthly_cost, usd("37.5"));
         assert_eq!(b.projected_monthly_cost, usd("11.25"));
         assert_eq!(b.evidence.batch_calls, 500);
@@ -399,11 +394,8 @@ mod tests {
             usd("45"),
             1_000,
         );
-        let found = suggest_model_switches(&cat, &[cached], 30, &SwitchConfig::default()).unwrap();
-        let b = found
-            .iter()
-            .find(|s| s.suggested_model == "big-new")
-            .unwrap();
+        let found = switches(&[cached], 30);
+        let b = to_big_new(&found);
         assert_eq!(b.current_monthly_cost, usd("45"));
         assert_eq!(b.projected_monthly_cost, usd("13.75"));
         assert_eq!(b.savings_pct, 69.44);
@@ -411,9 +403,7 @@ mod tests {
 
     #[test]
     fn long_prompts_are_priced_at_the_long_context_rates() {
-        let cat = catalog();
-        let found =
-            suggest_model_switches(&cat, &[gem_mix(true)], 30, &SwitchConfig::default()).unwrap();
+        let found = switches(&[gem_mix(true)], 30);
         // gem: 400k × $1.25 + 100k × $5 below, 600k × $2.50 + 100k × $10 above = $3.50.
         // gem-flash: 400k × $0.075 + 100k × $0.30 + 600k × $0.15 + 100k × $0.60 = $0.21.
         assert_eq!(found.len(), 1);
@@ -427,8 +417,7 @@ mod tests {
         // Without the long-prompt sums the split is unknown: now at least
         // 1M × $1.25 + 200k × $5 = $2.25, gem-flash at most 1M × $0.15 + 200k × $0.60 =
         // $0.27, so at least $1.98 saved.
-        let found =
-            suggest_model_switches(&cat, &[gem_mix(false)], 30, &SwitchConfig::default()).unwrap();
+        let found = switches(&[gem_mix(false)], 30);
         let g = &found[0];
         assert_eq!(g.current_monthly_cost, usd("2.25"));
         assert_eq!(g.projected_monthly_cost, usd("0.27"));
@@ -482,14 +471,7 @@ mod tests {
         let cat = catalog();
         // 100 prompt tokens ($0.001): the best saving, small's $0.000985, is below $0.01.
         let tiny = mix("BIG", totals(1, 100, 0, 0), Usd::ZERO, 100);
-        let found = suggest_model_switches(
-            &cat,
-            std::slice::from_ref(&tiny),
-            30,
-            &SwitchConfig::default(),
-        )
-        .unwrap();
-        assert!(found.is_empty());
+        assert!(switches(std::slice::from_ref(&tiny), 30).is_empty());
         let cfg = SwitchConfig {
             min_monthly_savings: Usd::ZERO,
             max_per_model: 1,

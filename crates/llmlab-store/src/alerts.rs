@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::schema::{budget_alerts, budgets, webhook_deliveries};
-use crate::{AnyConnection, Store, StoreError, now_utc, truncate_micros, write_tx};
+use crate::{AnyConnection, StoreError, now_utc, truncate_micros, write_tx};
 
 /// A stored alert.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -314,56 +314,39 @@ pub fn deliveries(
         .load(conn)?)
 }
 
-impl Store {
+store_methods! {
     /// See [`alerts::record`](record).
-    pub fn record_alert(
-        &self,
+    fn record_alert(
         workspace_id: WorkspaceId,
         alert: &NewAlert,
-    ) -> Result<Option<AlertRow>, StoreError> {
-        self.write(|c| record(c, workspace_id, alert))
-    }
+    ) -> Option<AlertRow> = write(record);
 
     /// See [`alerts::list`](list).
-    pub fn list_alerts(
-        &self,
+    fn list_alerts(
         workspace_id: WorkspaceId,
         budget_id: BudgetId,
-    ) -> Result<Vec<AlertRow>, StoreError> {
-        self.with_conn(|c| list(c, workspace_id, budget_id))
-    }
+    ) -> Vec<AlertRow> = with_conn(list);
 
     /// See [`alerts::claim_due`](claim_due).
-    pub fn claim_due_alerts(
-        &self,
+    fn claim_due_alerts(
         now: NaiveDateTime,
         lease_until: NaiveDateTime,
         limit: u32,
-    ) -> Result<Vec<AlertRow>, StoreError> {
-        self.write(|c| claim_due(c, now, lease_until, limit))
-    }
+    ) -> Vec<AlertRow> = write(claim_due);
 
     /// See [`alerts::record_attempt`](record_attempt).
-    pub fn record_delivery_attempt(
-        &self,
+    fn record_delivery_attempt(
         alert: &AlertRow,
         attempt: &NewDelivery,
         next: NextStep,
-    ) -> Result<bool, StoreError> {
-        self.write(|c| record_attempt(c, alert, attempt, next))
-    }
+    ) -> bool = write(record_attempt);
 
     /// See [`alerts::finish_without_attempt`](finish_without_attempt).
-    pub fn finish_alert_delivery(&self, alert_id: i64, status: &str) -> Result<(), StoreError> {
-        self.write(|c| finish_without_attempt(c, alert_id, status))
-    }
+    fn finish_alert_delivery(alert_id: i64, status: &str) -> () = write(finish_without_attempt);
 
     /// See [`alerts::deliveries`](deliveries).
-    pub fn list_deliveries(
-        &self,
+    fn list_deliveries(
         workspace_id: WorkspaceId,
         budget_id: BudgetId,
-    ) -> Result<Vec<DeliveryRow>, StoreError> {
-        self.with_conn(|c| deliveries(c, workspace_id, budget_id))
-    }
+    ) -> Vec<DeliveryRow> = with_conn(deliveries);
 }

@@ -5,7 +5,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
 use crate::schema::{api_keys, workspaces};
-use crate::{AnyConnection, Store, StoreError, now_utc, truncate_micros};
+use crate::{AnyConnection, StoreError, now_utc, truncate_micros};
 
 /// `last_used_at` is refreshed at most this often, so authenticating a request does
 /// not turn into a write per request.
@@ -151,40 +151,19 @@ pub fn touch(conn: &mut AnyConnection, id: ApiKeyId, at: NaiveDateTime) -> Resul
     Ok(())
 }
 
-impl Store {
+store_methods! {
     /// See [`api_keys::create`](create).
-    pub fn create_api_key(
-        &self,
-        workspace_id: WorkspaceId,
-        new: &NewApiKey,
-    ) -> Result<ApiKeyRow, StoreError> {
-        self.write(|c| create(c, workspace_id, new))
-    }
+    fn create_api_key(workspace_id: WorkspaceId, new: &NewApiKey) -> ApiKeyRow = write(create);
 
     /// See [`api_keys::list`](list).
-    pub fn list_api_keys(&self, workspace_id: WorkspaceId) -> Result<Vec<ApiKeyRow>, StoreError> {
-        self.with_conn(|c| list(c, workspace_id))
-    }
+    fn list_api_keys(workspace_id: WorkspaceId) -> Vec<ApiKeyRow> = with_conn(list);
 
     /// See [`api_keys::delete`](delete).
-    pub fn delete_api_key(
-        &self,
-        workspace_id: WorkspaceId,
-        id: ApiKeyId,
-    ) -> Result<bool, StoreError> {
-        self.write(|c| delete(c, workspace_id, id))
-    }
+    fn delete_api_key(workspace_id: WorkspaceId, id: ApiKeyId) -> bool = write(delete);
 
     /// See [`api_keys::authenticate`](authenticate).
-    pub fn authenticate_api_key(
-        &self,
-        key_hash: &str,
-    ) -> Result<Option<(ApiKeyRow, i64)>, StoreError> {
-        self.with_conn(|c| authenticate(c, key_hash))
-    }
+    fn authenticate_api_key(key_hash: &str) -> Option<(ApiKeyRow, i64)> = with_conn(authenticate);
 
     /// See [`api_keys::touch`](touch).
-    pub fn touch_api_key(&self, id: ApiKeyId, at: NaiveDateTime) -> Result<(), StoreError> {
-        self.write(|c| touch(c, id, at))
-    }
+    fn touch_api_key(id: ApiKeyId, at: NaiveDateTime) -> () = write(touch);
 }

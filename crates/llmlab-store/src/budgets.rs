@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::schema::budgets;
-use crate::{AnyConnection, EventFilter, Store, StoreError, now_utc};
+use crate::{AnyConnection, EventFilter, StoreError, now_utc};
 
 /// A stored budget.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -179,55 +179,29 @@ pub fn delete(
     Ok(deleted > 0)
 }
 
-impl Store {
+store_methods! {
     /// See [`budgets::create`](create).
-    pub fn create_budget(
-        &self,
-        workspace_id: WorkspaceId,
-        new: &NewBudget,
-    ) -> Result<BudgetRow, StoreError> {
-        self.write(|c| create(c, workspace_id, new))
-    }
+    fn create_budget(workspace_id: WorkspaceId, new: &NewBudget) -> BudgetRow = write(create);
 
     /// See [`budgets::update`](update).
-    pub fn update_budget(
-        &self,
+    fn update_budget(
         workspace_id: WorkspaceId,
         id: BudgetId,
         changes: &NewBudget,
-    ) -> Result<BudgetRow, StoreError> {
-        self.write(|c| update(c, workspace_id, id, changes))
-    }
+    ) -> BudgetRow = write(update);
 
     /// See [`budgets::list`](list).
-    pub fn list_budgets(&self, workspace_id: WorkspaceId) -> Result<Vec<BudgetRow>, StoreError> {
-        self.with_conn(|c| list(c, workspace_id))
-    }
+    fn list_budgets(workspace_id: WorkspaceId) -> Vec<BudgetRow> = with_conn(list);
 
     /// See [`budgets::get`](get).
-    pub fn get_budget(
-        &self,
-        workspace_id: WorkspaceId,
-        id: BudgetId,
-    ) -> Result<BudgetRow, StoreError> {
-        self.with_conn(|c| get(c, workspace_id, id))
-    }
+    fn get_budget(workspace_id: WorkspaceId, id: BudgetId) -> BudgetRow = with_conn(get);
 
     /// See [`budgets::find_by_name`](find_by_name).
-    pub fn find_budget_by_name(
-        &self,
+    fn find_budget_by_name(
         workspace_id: WorkspaceId,
         name: &str,
-    ) -> Result<Option<BudgetRow>, StoreError> {
-        self.with_conn(|c| find_by_name(c, workspace_id, name))
-    }
+    ) -> Option<BudgetRow> = with_conn(find_by_name);
 
     /// See [`budgets::delete`](delete).
-    pub fn delete_budget(
-        &self,
-        workspace_id: WorkspaceId,
-        id: BudgetId,
-    ) -> Result<bool, StoreError> {
-        self.write(|c| delete(c, workspace_id, id))
-    }
+    fn delete_budget(workspace_id: WorkspaceId, id: BudgetId) -> bool = write(delete);
 }

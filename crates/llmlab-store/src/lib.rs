@@ -35,6 +35,33 @@ macro_rules! with_backend {
     };
 }
 
+/// Writes [`Store`] methods that each run one of the module's functions over
+/// `&mut AnyConnection` with a pooled connection, so the function and the method cannot
+/// drift apart. `how` is the `Store` method that hands out the connection: `with_conn`
+/// for reads, `write` or `transaction` for writes.
+///
+/// ```ignore
+/// store_methods! {
+///     /// See [`budgets::get`](get).
+///     fn get_budget(workspace_id: WorkspaceId, id: BudgetId) -> BudgetRow = with_conn(get);
+/// }
+/// ```
+macro_rules! store_methods {
+    ($(
+        $(#[$attr:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $how:ident($func:path);
+    )*) => {
+        impl $crate::Store {
+            $(
+                $(#[$attr])*
+                pub fn $name(&self, $($arg: $ty),*) -> Result<$ret, $crate::StoreError> {
+                    self.$how(|c| $func(c, $($arg),*))
+                }
+            )*
+        }
+    };
+}
+
 pub mod admin;
 pub mod alerts;
 pub mod analytics;

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::schema::{custom_prices, workspaces};
-use crate::{AnyConnection, Store, StoreError, now_utc};
+use crate::{AnyConnection, StoreError, now_utc};
 
 /// A stored custom price. Rates are USD per million tokens in micro-dollars
 /// (`2_500_000` = $2.50 / MTok).
@@ -90,7 +90,8 @@ pub fn version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<i6
 
 /// Adds a revision of the workspace's price for `(provider, model)`: every change is a
 /// new row, never an overwrite, so the events it prices can point at it. Call it in a
-/// transaction ([`Store::upsert_custom_price`] does): it also moves the version.
+/// transaction ([`Store::upsert_custom_price`](crate::Store::upsert_custom_price)
+/// does): it also moves the version.
 pub fn upsert(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
@@ -153,8 +154,9 @@ pub fn history(
 
 /// Ends the workspace's price for `(provider, model)` (every revision is marked deleted
 /// and kept, so the events it priced still say which it was); `false` if there was none.
-/// Call it in a transaction ([`Store::delete_custom_price`] does): it also moves the
-/// version.
+/// Call it in a transaction
+/// ([`Store::delete_custom_price`](crate::Store::delete_custom_price) does): it also
+/// moves the version.
 pub fn delete(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
@@ -176,31 +178,20 @@ pub fn delete(
     Ok(deleted > 0)
 }
 
-impl Store {
+store_methods! {
     /// See [`prices::upsert`](upsert).
-    pub fn upsert_custom_price(
-        &self,
+    fn upsert_custom_price(
         workspace_id: WorkspaceId,
         price: &NewCustomPrice,
-    ) -> Result<CustomPriceRow, StoreError> {
-        self.transaction(|c| upsert(c, workspace_id, price))
-    }
+    ) -> CustomPriceRow = transaction(upsert);
 
     /// See [`prices::list`](list).
-    pub fn list_custom_prices(
-        &self,
-        workspace_id: WorkspaceId,
-    ) -> Result<Vec<CustomPriceRow>, StoreError> {
-        self.with_conn(|c| list(c, workspace_id))
-    }
+    fn list_custom_prices(workspace_id: WorkspaceId) -> Vec<CustomPriceRow> = with_conn(list);
 
     /// See [`prices::delete`](delete).
-    pub fn delete_custom_price(
-        &self,
+    fn delete_custom_price(
         workspace_id: WorkspaceId,
         provider: &str,
         model: &str,
-    ) -> Result<bool, StoreError> {
-        self.transaction(|c| delete(c, workspace_id, provider, model))
-    }
+    ) -> bool = transaction(delete);
 }

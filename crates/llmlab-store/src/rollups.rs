@@ -10,7 +10,9 @@
 use crate::WorkspaceId;
 use std::collections::BTreeMap;
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Bool, Text};
 
 use crate::sql::Sql;
@@ -97,15 +99,24 @@ fn upsert(
     let tags: Vec<_> = tags.into_iter().collect();
     match conn {
         AnyConnection::Postgresql(c) => {
-            pg_models(c, workspace_id, &models)?;
-            pg_tags(c, workspace_id, &tags)?;
+            pg_upsert(c, &MODELS, workspace_id, &models, |q| {
+                q.bind::<Array<BigInt>, _>(column(&models, |r| r.0.0))
+                    .bind::<Array<Text>, _>(column(&models, |r| r.0.1))
+                    .bind::<Array<Text>, _>(column(&models, |r| r.0.2))
+                    .bind::<Array<Bool>, _>(column(&models, |r| r.0.3))
+            })?;
+            pg_upsert(c, &TAGS, workspace_id, &tags, |q| {
+                q.bind::<Array<Text>, _>(column(&tags, |r| r.0.0))
+                    .bind::<Array<BigInt>, _>(column(&tags, |r| r.0.1))
+                    .bind::<Array<Text>, _>(column(&tags, |r| r.0.2))
+            })?;
         }
         AnyConnection::Sqlite(_) => {
             for chunk in models.chunks(SQLITE_CHUNK) {
-                sqlite_models(conn, workspace_id, chunk)?;
+                sqlite_upsert(conn, &MODELS, workspace_id, chunk, push_model_key)?;
             }
             for chunk in tags.chunks(SQLITE_CHUNK) {
-                sqlite_tags(conn, workspace_id, chunk)?;
+                sqlite_upsert(conn, &TAGS, workspace_id, chunk, push_tag_key)?;
             }
         }
     }
@@ -310,43 +321,40 @@ pub(crate) fn add_to_totals() -> String {
         .join(", ")
 }
 
-fn sqlite_models(
+/// SQLite: one multi-row `INSERT … VALUES … ON CONFLICT DO UPDATE`; `push_key` writes
+/// the key columns after `workspace_id`, in `rollup.keys` order.
+fn sqlite_upsert<K>(
     conn: &mut AnyConnection,
+    rollup: &Rollup,
     workspace_id: WorkspaceId,
-    rows: &[(ModelKey<'_>, Sums)],
+    rows: &[(K, Sums)],
+    push_key: fn(&mut Sql, &K),
 ) -> Result<(), StoreError> {
     let mut sql = Sql::new(Backend::Sqlite);
-    sql.push(&MODELS.insert_into()).push("VALUES ");
-    for (i, ((slot, provider, model, batch), s)) in rows.iter().enumerate() {
+    sql.push(&rollup.insert_into()).push("VALUES ");
+    for (i, (key, s)) in rows.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
-        sql.int(workspace_id.get()).push(", ").int(*slot).push(", ");
-        sql.text(provider).push(", ").text(model).push(", ");
-        sql.bool(*batch).push(", ");
+        sql.int(workspace_id.get()).push(", ");
+        push_key(&mut sql, key);
+        sql.push(", ");
         push_sums(&mut sql, s);
-        sql.push(", ").int(s.max_input_tokens).push(")");
+        if rollup.keeps_max {
+            sql.push(", ").int(s.max_input_tokens);
+        }
+        sql.push(")");
     }
-    sql.push(&MODELS.on_conflict("MAX"));
+    sql.push(&rollup.on_conflict("MAX"));
     sql.execute(conn)?;
     Ok(())
 }
 
-fn sqlite_tags(
-    conn: &mut AnyConnection,
-    workspace_id: WorkspaceId,
-    rows: &[(TagKey<'_>, Sums)],
-) -> Result<(), StoreError> {
-    let mut sql = Sql::new(Backend::Sqlite);
-    sql.push(&TAGS.insert_into()).push("VALUES ");
-    for (i, ((key, slot, value), s)) in rows.iter().enumerate() {
-        sql.push(if i == 0 { "(" } else { ", (" });
-        sql.int(workspace_id.get()).push(", ").text(key).push(", ");
-        sql.int(*slot).push(", ").text(value).push(", ");
-        push_sums(&mut sql, s);
-        sql.push(")");
-    }
-    sql.push(&TAGS.on_conflict("MAX"));
-    sql.execute(conn)?;
-    Ok(())
+fn push_model_key(sql: &mut Sql, (slot, provider, model, batch): &ModelKey<'_>) {
+    sql.int(*slot).push(", ").text(provider).push(", ");
+    sql.text(model).push(", ").bool(*batch);
+}
+
+fn push_tag_key(sql: &mut Sql, (key, slot, value): &TagKey<'_>) {
+    sql.text(key).push(", ").int(*slot).push(", ").text(value);
 }
 
 fn push_sums(sql: &mut Sql, s: &Sums) {
@@ -365,64 +373,47 @@ fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
     rows.iter().map(f).collect()
 }
 
-/// PostgreSQL: one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE` per table.
-fn pg_models(
-    c: &mut PgConnection,
-    workspace_id: WorkspaceId,
-    rows: &[(ModelKey<'_>, Sums)],
-) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    diesel::sql_query(format!(
-        "{}SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14){}",
-        MODELS.insert_into(),
-        MODELS.on_conflict("GREATEST")
-    ))
-    .bind::<BigInt, _>(workspace_id)
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.0.0))
-    .bind::<Array<Text>, _>(column(rows, |r| r.0.1))
-    .bind::<Array<Text>, _>(column(rows, |r| r.0.2))
-    .bind::<Array<Bool>, _>(column(rows, |r| r.0.3))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.calls))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cost_nanos))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.input_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.output_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cached_input_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cache_write_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.reasoning_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.unpriced_calls))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.max_input_tokens))
-    .execute(c)?;
-    Ok(())
-}
+/// A statement bound so far (the key arrays borrow from the rows).
+type PgQuery<'a> = BoxedSqlQuery<'a, Pg, SqlQuery>;
 
-fn pg_tags(
+/// PostgreSQL: one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE` of `rows`
+/// into `rollup`. `$1` is the workspace, then come one array per key column after
+/// `workspace_id` (bound by `keys`, in `rollup.keys` order), one per summed column, and
+/// for the model rollup the largest prompts.
+fn pg_upsert<'a, K>(
     c: &mut PgConnection,
+    rollup: &Rollup,
     workspace_id: WorkspaceId,
-    rows: &[(TagKey<'_>, Sums)],
+    rows: &'a [(K, Sums)],
+    keys: impl FnOnce(PgQuery<'a>) -> PgQuery<'a>,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(format!(
-        "{}SELECT $1, * FROM unnest($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12){}",
-        TAGS.insert_into(),
-        TAGS.on_conflict("GREATEST")
+    let arrays = rollup.keys.len() - 1 + SUMMED.len() + usize::from(rollup.keeps_max);
+    let params: Vec<String> = (2..=arrays + 1).map(|i| format!("${i}")).collect();
+    let query = diesel::sql_query(format!(
+        "{}SELECT $1, * FROM unnest({}){}",
+        rollup.insert_into(),
+        params.join(", "),
+        rollup.on_conflict("GREATEST")
     ))
-    .bind::<BigInt, _>(workspace_id)
-    .bind::<Array<Text>, _>(column(rows, |r| r.0.0))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.0.1))
-    .bind::<Array<Text>, _>(column(rows, |r| r.0.2))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.calls))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cost_nanos))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.input_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.output_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cached_input_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.cache_write_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.reasoning_tokens))
-    .bind::<Array<BigInt>, _>(column(rows, |r| r.1.unpriced_calls))
-    .execute(c)?;
+    .into_boxed::<Pg>()
+    .bind::<BigInt, _>(workspace_id);
+    let sum = |f: fn(&Sums) -> i64| column(rows, |r| f(&r.1));
+    let mut query = keys(query)
+        .bind::<Array<BigInt>, _>(sum(|s| s.calls))
+        .bind::<Array<BigInt>, _>(sum(|s| s.cost_nanos))
+        .bind::<Array<BigInt>, _>(sum(|s| s.input_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.output_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.cached_input_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.cache_write_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.reasoning_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.unpriced_calls));
+    if rollup.keeps_max {
+        query = query.bind::<Array<BigInt>, _>(sum(|s| s.max_input_tokens));
+    }
+    query.execute(c)?;
     Ok(())
 }
 

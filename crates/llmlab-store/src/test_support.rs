@@ -216,37 +216,24 @@ macro_rules! both_backends {
     };
 }
 
-/// Store methods only tests read with: the server asks these questions through the
-/// calls that answer them together with others (`authenticate_api_key`,
-/// `session_state`), and reports through the planned aggregates.
-impl Store {
+// Store methods only tests read with: the server asks these questions through the
+// calls that answer them together with others (`authenticate_api_key`,
+// `session_state`), and reports through the planned aggregates.
+store_methods! {
     /// See [`analytics::totals`](crate::analytics::totals).
-    pub fn totals(
-        &self,
+    fn totals(
         workspace_id: WorkspaceId,
         filter: &crate::EventFilter,
-    ) -> Result<crate::analytics::Totals, crate::StoreError> {
-        self.with_conn(|c| crate::analytics::totals(c, workspace_id, filter))
-    }
+    ) -> crate::analytics::Totals = with_conn(crate::analytics::totals);
 
     /// See [`tokens::is_revoked`](crate::tokens::is_revoked).
-    pub fn is_token_revoked(&self, jti: &str) -> Result<bool, crate::StoreError> {
-        self.with_conn(|c| crate::tokens::is_revoked(c, jti))
-    }
+    fn is_token_revoked(jti: &str) -> bool = with_conn(crate::tokens::is_revoked);
 
     /// See [`api_keys::find_active_by_hash`](crate::api_keys::find_active_by_hash).
-    pub fn find_api_key_by_hash(
-        &self,
+    fn find_api_key_by_hash(
         key_hash: &str,
-    ) -> Result<Option<crate::ApiKeyRow>, crate::StoreError> {
-        self.with_conn(|c| crate::api_keys::find_active_by_hash(c, key_hash))
-    }
+    ) -> Option<crate::ApiKeyRow> = with_conn(crate::api_keys::find_active_by_hash);
 
     /// See [`prices::version`](crate::prices::version).
-    pub fn custom_prices_version(
-        &self,
-        workspace_id: WorkspaceId,
-    ) -> Result<i64, crate::StoreError> {
-        self.with_conn(|c| crate::prices::version(c, workspace_id))
-    }
+    fn custom_prices_version(workspace_id: WorkspaceId) -> i64 = with_conn(crate::prices::version);
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::schema::revoked_tokens;
-use crate::{AnyConnection, Store, StoreError, UserId, truncate_micros};
+use crate::{AnyConnection, StoreError, UserId, truncate_micros};
 
 /// Revokes the token `jti` of `user_id` until `expires_at` (after which it is invalid
 /// anyway and the row may be purged). Revoking twice is not an error.
@@ -45,19 +45,10 @@ pub fn purge_expired(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<usi
     )
 }
 
-impl Store {
+store_methods! {
     /// See [`tokens::revoke`](revoke).
-    pub fn revoke_token(
-        &self,
-        jti: &str,
-        user_id: UserId,
-        expires_at: NaiveDateTime,
-    ) -> Result<(), StoreError> {
-        self.write(|c| revoke(c, jti, user_id, expires_at))
-    }
+    fn revoke_token(jti: &str, user_id: UserId, expires_at: NaiveDateTime) -> () = write(revoke);
 
     /// See [`tokens::purge_expired`](purge_expired).
-    pub fn purge_revoked_tokens(&self, now: NaiveDateTime) -> Result<usize, StoreError> {
-        self.write(|c| purge_expired(c, now))
-    }
+    fn purge_revoked_tokens(now: NaiveDateTime) -> usize = write(purge_expired);
 }

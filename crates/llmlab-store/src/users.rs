@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::schema::users;
-use crate::{AnyConnection, Store, StoreError, UserId, now_utc, workspaces};
+use crate::{AnyConnection, StoreError, UserId, now_utc, workspaces};
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -73,19 +73,13 @@ pub fn find_by_id(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow
         .optional()?)
 }
 
-impl Store {
+store_methods! {
     /// See [`users::create`](create).
-    pub fn create_user(&self, new: &NewUser) -> Result<UserRow, StoreError> {
-        self.transaction(|c| create(c, new))
-    }
+    fn create_user(new: &NewUser) -> UserRow = transaction(create);
 
     /// See [`users::find_by_email`](find_by_email).
-    pub fn find_user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
-        self.with_conn(|c| find_by_email(c, email))
-    }
+    fn find_user_by_email(email: &str) -> Option<UserRow> = with_conn(find_by_email);
 
     /// See [`users::find_by_id`](find_by_id).
-    pub fn find_user(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
-        self.with_conn(|c| find_by_id(c, id))
-    }
+    fn find_user(id: UserId) -> Option<UserRow> = with_conn(find_by_id);
 }

@@ -123,16 +123,8 @@ fn rerun_optimised(args: &[String]) -> Result<()> {
         "bench",
     ]);
     cmd.args(args);
-    eprintln!("xtask: running {cmd:?}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     // The optimised run has reported its own errors.
-    if status.success() {
-        Ok(())
-    } else {
-        Err(String::new())
-    }
+    crate::run(cmd).map_err(|_| String::new())
 }
 
 fn run_backend(

@@ -142,16 +142,9 @@ pub fn rate(per_sec: f64) -> String {
     thousands(per_sec.round() as u64)
 }
 
+/// Thousands separators the way the dashboard prints counts.
 pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    llmlab_server::web::count(n)
 }
 
 fn mib(kib: u64) -> String {

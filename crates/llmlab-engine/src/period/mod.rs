@@ -417,10 +417,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
+    use crate::testing::utc;
 
     fn zone(name: &str) -> Zone {
         Zone::parse(name).unwrap()
@@ -429,6 +426,38 @@ mod tests {
     fn start(ts: &str, g: Granularity, z: &str) -> String {
         let s = bucket_start(utc(ts), g, zone(z));
         s.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    /// `(instant, granularity, expected)`: one row of a table of bucket cases.
+    type Case = (&'static str, Granularity, &'static str);
+
+    /// The zone, by IANA name, that a table of bucket cases is checked in.
+    #[derive(Clone, Copy)]
+    struct In(&'static str);
+
+    impl In {
+        /// Asserts the start of the bucket holding each instant, as RFC 3339 in UTC.
+        fn starts(self, cases: &[Case]) {
+            for &(ts, g, want) in cases {
+                assert_eq!(start(ts, g, self.0), want, "{ts} by {g:?} in {}", self.0);
+            }
+        }
+
+        /// Asserts the label of the bucket starting at each instant.
+        fn labels(self, cases: &[Case]) {
+            for &(ts, g, want) in cases {
+                let label = bucket_label(utc(ts), g, zone(self.0));
+                assert_eq!(label, want, "{ts} by {g:?} in {}", self.0);
+            }
+        }
+
+        /// Asserts the start of the bucket after the one starting at each instant.
+        fn nexts(self, cases: &[Case]) {
+            for &(ts, g, want) in cases {
+                let next = next_bucket_start(utc(ts), g, zone(self.0));
+                assert_eq!(next, utc(want), "after {ts} by {g:?} in {}", self.0);
+            }
+        }
     }
 
     use Granularity::{Day, Hour, Month, Week};
@@ -473,244 +502,141 @@ mod tests {
     #[test]
     fn utc_buckets() {
         let ts = "2024-05-15T13:45:12Z";
-        assert_eq!(start(ts, Hour, "UTC"), "2024-05-15T13:00:00Z");
-        assert_eq!(start(ts, Day, "UTC"), "2024-05-15T00:00:00Z");
-        // 2024-05-15 is a Wednesday.
-        assert_eq!(start(ts, Week, "UTC"), "2024-05-13T00:00:00Z");
-        assert_eq!(start(ts, Month, "UTC"), "2024-05-01T00:00:00Z");
-        // A bucket start is its own bucket start.
-        assert_eq!(
-            start("2024-05-13T00:00:00Z", Week, "UTC"),
-            "2024-05-13T00:00:00Z"
-        );
+        In("UTC").starts(&[
+            (ts, Hour, "2024-05-15T13:00:00Z"),
+            (ts, Day, "2024-05-15T00:00:00Z"),
+            // 2024-05-15 is a Wednesday.
+            (ts, Week, "2024-05-13T00:00:00Z"),
+            (ts, Month, "2024-05-01T00:00:00Z"),
+            // A bucket start is its own bucket start.
+            ("2024-05-13T00:00:00Z", Week, "2024-05-13T00:00:00Z"),
+        ]);
     }
 
     #[test]
     fn weeks_start_on_monday() {
-        // Sunday 2024-03-10 belongs to the week of Monday 2024-03-04.
-        assert_eq!(
-            start("2024-03-10T23:59:59Z", Week, "UTC"),
-            "2024-03-04T00:00:00Z"
-        );
-        assert_eq!(
-            start("2024-03-11T00:00:00Z", Week, "UTC"),
-            "2024-03-11T00:00:00Z"
-        );
-        // A week that spans a month and a year end.
-        assert_eq!(
-            start("2025-01-01T12:00:00Z", Week, "UTC"),
-            "2024-12-30T00:00:00Z"
-        );
+        In("UTC").starts(&[
+            // Sunday 2024-03-10 belongs to the week of Monday 2024-03-04.
+            ("2024-03-10T23:59:59Z", Week, "2024-03-04T00:00:00Z"),
+            ("2024-03-11T00:00:00Z", Week, "2024-03-11T00:00:00Z"),
+            // A week that spans a month and a year end.
+            ("2025-01-01T12:00:00Z", Week, "2024-12-30T00:00:00Z"),
+        ]);
     }
 
     #[test]
     fn month_ends_and_leap_day() {
-        assert_eq!(
-            start("2024-02-29T23:59:59Z", Day, "UTC"),
-            "2024-02-29T00:00:00Z"
-        );
-        assert_eq!(
-            start("2024-02-29T23:59:59Z", Month, "UTC"),
-            "2024-02-01T00:00:00Z"
-        );
-        let feb = utc("2024-02-01T00:00:00Z");
-        assert_eq!(
-            next_bucket_start(feb, Month, Zone::UTC),
-            utc("2024-03-01T00:00:00Z")
-        );
-        let jan31 = utc("2024-01-31T00:00:00Z");
-        assert_eq!(
-            next_bucket_start(jan31, Day, Zone::UTC),
-            utc("2024-02-01T00:00:00Z")
-        );
-        let dec = utc("2024-12-01T00:00:00Z");
-        assert_eq!(
-            next_bucket_start(dec, Month, Zone::UTC),
-            utc("2025-01-01T00:00:00Z")
-        );
-        // 2023 is not a leap year.
-        let feb23 = utc("2023-02-28T00:00:00Z");
-        assert_eq!(
-            next_bucket_start(feb23, Day, Zone::UTC),
-            utc("2023-03-01T00:00:00Z")
-        );
+        In("UTC").starts(&[
+            ("2024-02-29T23:59:59Z", Day, "2024-02-29T00:00:00Z"),
+            ("2024-02-29T23:59:59Z", Month, "2024-02-01T00:00:00Z"),
+        ]);
+        In("UTC").nexts(&[
+            ("2024-02-01T00:00:00Z", Month, "2024-03-01T00:00:00Z"),
+            ("2024-01-31T00:00:00Z", Day, "2024-02-01T00:00:00Z"),
+            ("2024-12-01T00:00:00Z", Month, "2025-01-01T00:00:00Z"),
+            // 2023 is not a leap year.
+            ("2023-02-28T00:00:00Z", Day, "2023-03-01T00:00:00Z"),
+        ]);
         // New York: the month of March 2024 starts at EST and ends at EDT.
-        assert_eq!(
-            start("2024-03-31T23:00:00-04:00", Month, "America/New_York"),
-            "2024-03-01T05:00:00Z"
-        );
-        let ny = zone("America/New_York");
-        let mar = utc("2024-03-01T05:00:00Z");
-        assert_eq!(
-            next_bucket_start(mar, Month, ny),
-            utc("2024-04-01T04:00:00Z")
-        );
+        let ny = In("America/New_York");
+        ny.starts(&[("2024-03-31T23:00:00-04:00", Month, "2024-03-01T05:00:00Z")]);
+        ny.nexts(&[("2024-03-01T05:00:00Z", Month, "2024-04-01T04:00:00Z")]);
     }
 
     #[test]
     fn new_york_spring_forward() {
-        let ny = "America/New_York";
+        let ny = In("America/New_York");
         // 2024-03-10: 02:00 EST becomes 03:00 EDT; the day is 23 hours long.
         let day = utc("2024-03-10T05:00:00Z");
-        assert_eq!(
-            start("2024-03-10T12:00:00Z", Day, ny),
-            "2024-03-10T05:00:00Z"
-        );
-        let next = next_bucket_start(day, Day, zone(ny));
+        let next = next_bucket_start(day, Day, zone(ny.0));
         assert_eq!(next, utc("2024-03-11T04:00:00Z"));
         assert_eq!((next - day).num_hours(), 23);
-        // Hours: 01:00 EST (06:00Z), then 03:00 EDT (07:00Z): no 02:00.
-        assert_eq!(
-            start("2024-03-10T06:59:59Z", Hour, ny),
-            "2024-03-10T06:00:00Z"
-        );
-        assert_eq!(
-            start("2024-03-10T07:00:00Z", Hour, ny),
-            "2024-03-10T07:00:00Z"
-        );
-        let one = utc("2024-03-10T06:00:00Z");
-        assert_eq!(
-            bucket_label(one, Hour, zone(ny)),
-            "2024-03-10T01:00:00-05:00"
-        );
-        let three = next_bucket_start(one, Hour, zone(ny));
-        assert_eq!(three, utc("2024-03-10T07:00:00Z"));
-        assert_eq!(
-            bucket_label(three, Hour, zone(ny)),
-            "2024-03-10T03:00:00-04:00"
-        );
-        assert_eq!(bucket_label(day, Day, zone(ny)), "2024-03-10");
+        ny.starts(&[
+            ("2024-03-10T12:00:00Z", Day, "2024-03-10T05:00:00Z"),
+            // Hours: 01:00 EST (06:00Z), then 03:00 EDT (07:00Z): no 02:00.
+            ("2024-03-10T06:59:59Z", Hour, "2024-03-10T06:00:00Z"),
+            ("2024-03-10T07:00:00Z", Hour, "2024-03-10T07:00:00Z"),
+        ]);
+        ny.nexts(&[("2024-03-10T06:00:00Z", Hour, "2024-03-10T07:00:00Z")]);
+        ny.labels(&[
+            ("2024-03-10T06:00:00Z", Hour, "2024-03-10T01:00:00-05:00"),
+            ("2024-03-10T07:00:00Z", Hour, "2024-03-10T03:00:00-04:00"),
+            ("2024-03-10T05:00:00Z", Day, "2024-03-10"),
+        ]);
     }
 
     #[test]
     fn new_york_fall_back() {
-        let ny = "America/New_York";
+        let ny = In("America/New_York");
         // 2024-11-03: 02:00 EDT becomes 01:00 EST; the day is 25 hours long.
         let day = utc("2024-11-03T04:00:00Z");
-        assert_eq!(
-            start("2024-11-03T04:00:00Z", Day, ny),
-            "2024-11-03T04:00:00Z"
-        );
-        assert_eq!(
-            start("2024-11-04T04:59:59Z", Day, ny),
-            "2024-11-03T04:00:00Z"
-        );
-        let next = next_bucket_start(day, Day, zone(ny));
+        let next = next_bucket_start(day, Day, zone(ny.0));
         assert_eq!(next, utc("2024-11-04T05:00:00Z"));
         assert_eq!((next - day).num_hours(), 25);
-        // The 01:00 hour happens twice: two buckets told apart by their offset.
-        assert_eq!(
-            start("2024-11-03T05:30:00Z", Hour, ny),
-            "2024-11-03T05:00:00Z"
-        );
-        assert_eq!(
-            start("2024-11-03T06:30:00Z", Hour, ny),
-            "2024-11-03T06:00:00Z"
-        );
-        let first = utc("2024-11-03T05:00:00Z");
-        let second = next_bucket_start(first, Hour, zone(ny));
-        assert_eq!(second, utc("2024-11-03T06:00:00Z"));
-        assert_eq!(
-            bucket_label(first, Hour, zone(ny)),
-            "2024-11-03T01:00:00-04:00"
-        );
-        assert_eq!(
-            bucket_label(second, Hour, zone(ny)),
-            "2024-11-03T01:00:00-05:00"
-        );
-        assert_eq!(
-            next_bucket_start(second, Hour, zone(ny)),
-            utc("2024-11-03T07:00:00Z")
-        );
-        // The week containing the switch still starts on Monday local midnight (EDT).
-        assert_eq!(
-            start("2024-11-03T12:00:00Z", Week, ny),
-            "2024-10-28T04:00:00Z"
-        );
-        assert_eq!(
-            next_bucket_start(utc("2024-10-28T04:00:00Z"), Week, zone(ny)),
-            utc("2024-11-04T05:00:00Z")
-        );
+        ny.starts(&[
+            ("2024-11-03T04:00:00Z", Day, "2024-11-03T04:00:00Z"),
+            ("2024-11-04T04:59:59Z", Day, "2024-11-03T04:00:00Z"),
+            // The 01:00 hour happens twice: two buckets told apart by their offset.
+            ("2024-11-03T05:30:00Z", Hour, "2024-11-03T05:00:00Z"),
+            ("2024-11-03T06:30:00Z", Hour, "2024-11-03T06:00:00Z"),
+            // The week containing the switch still starts on Monday local midnight (EDT).
+            ("2024-11-03T12:00:00Z", Week, "2024-10-28T04:00:00Z"),
+        ]);
+        ny.labels(&[
+            ("2024-11-03T05:00:00Z", Hour, "2024-11-03T01:00:00-04:00"),
+            ("2024-11-03T06:00:00Z", Hour, "2024-11-03T01:00:00-05:00"),
+        ]);
+        ny.nexts(&[
+            ("2024-11-03T05:00:00Z", Hour, "2024-11-03T06:00:00Z"),
+            ("2024-11-03T06:00:00Z", Hour, "2024-11-03T07:00:00Z"),
+            ("2024-10-28T04:00:00Z", Week, "2024-11-04T05:00:00Z"),
+        ]);
     }
 
     #[test]
     fn kolkata_half_hour_offset() {
-        let k = "Asia/Kolkata";
-        // 2024-05-15T20:00Z is 2024-05-16 01:30 IST.
-        assert_eq!(
-            start("2024-05-15T20:00:00Z", Day, k),
-            "2024-05-15T18:30:00Z"
-        );
-        assert_eq!(
-            start("2024-05-15T20:00:00Z", Hour, k),
-            "2024-05-15T19:30:00Z"
-        );
-        let h = utc("2024-05-15T19:30:00Z");
-        assert_eq!(bucket_label(h, Hour, zone(k)), "2024-05-16T01:00:00+05:30");
-        assert_eq!(
-            bucket_label(utc("2024-05-15T18:30:00Z"), Day, zone(k)),
-            "2024-05-16"
-        );
-        assert_eq!(
-            next_bucket_start(h, Hour, zone(k)),
-            utc("2024-05-15T20:30:00Z")
-        );
-        assert_eq!(slot_secs_for(zone(k)), 1800);
+        let k = In("Asia/Kolkata");
+        k.starts(&[
+            // 2024-05-15T20:00Z is 2024-05-16 01:30 IST.
+            ("2024-05-15T20:00:00Z", Day, "2024-05-15T18:30:00Z"),
+            ("2024-05-15T20:00:00Z", Hour, "2024-05-15T19:30:00Z"),
+        ]);
+        k.labels(&[
+            ("2024-05-15T19:30:00Z", Hour, "2024-05-16T01:00:00+05:30"),
+            ("2024-05-15T18:30:00Z", Day, "2024-05-16"),
+        ]);
+        k.nexts(&[("2024-05-15T19:30:00Z", Hour, "2024-05-15T20:30:00Z")]);
+        assert_eq!(slot_secs_for(zone(k.0)), 1800);
     }
 
     #[test]
     fn tokyo_day_is_not_a_utc_day() {
-        let t = "Asia/Tokyo";
-        // 2024-05-15T16:00Z is already 2024-05-16 01:00 JST.
-        assert_eq!(
-            start("2024-05-15T16:00:00Z", Day, t),
-            "2024-05-15T15:00:00Z"
-        );
-        assert_eq!(
-            start("2024-05-15T14:59:59Z", Day, t),
-            "2024-05-14T15:00:00Z"
-        );
-        assert_eq!(
-            bucket_label(utc("2024-05-15T15:00:00Z"), Day, zone(t)),
-            "2024-05-16"
-        );
-        // June 1 JST begins on May 31 UTC.
-        assert_eq!(
-            start("2024-05-31T15:00:00Z", Month, t),
-            "2024-05-31T15:00:00Z"
-        );
-        assert_eq!(
-            bucket_label(utc("2024-05-31T15:00:00Z"), Month, zone(t)),
-            "2024-06-01"
-        );
+        let t = In("Asia/Tokyo");
+        t.starts(&[
+            // 2024-05-15T16:00Z is already 2024-05-16 01:00 JST.
+            ("2024-05-15T16:00:00Z", Day, "2024-05-15T15:00:00Z"),
+            ("2024-05-15T14:59:59Z", Day, "2024-05-14T15:00:00Z"),
+            // June 1 JST begins on May 31 UTC.
+            ("2024-05-31T15:00:00Z", Month, "2024-05-31T15:00:00Z"),
+        ]);
+        t.labels(&[
+            ("2024-05-15T15:00:00Z", Day, "2024-05-16"),
+            ("2024-05-31T15:00:00Z", Month, "2024-06-01"),
+        ]);
     }
 
     #[test]
     fn missing_midnight_starts_at_first_valid_instant() {
         // Santiago 2022-09-11: 00:00 -04 became 01:00 -03, so that day has no midnight.
-        let s = "America/Santiago";
-        assert_eq!(
-            start("2022-09-11T12:00:00Z", Day, s),
-            "2022-09-11T04:00:00Z"
-        );
-        assert_eq!(
-            bucket_label(utc("2022-09-11T04:00:00Z"), Day, zone(s)),
-            "2022-09-11"
-        );
-        assert_eq!(
-            start("2022-09-11T04:30:00Z", Hour, s),
-            "2022-09-11T04:00:00Z"
-        );
-        let prev = utc("2022-09-10T04:00:00Z");
-        assert_eq!(
-            next_bucket_start(prev, Day, zone(s)),
-            utc("2022-09-11T04:00:00Z")
-        );
+        let s = In("America/Santiago");
+        s.starts(&[
+            ("2022-09-11T12:00:00Z", Day, "2022-09-11T04:00:00Z"),
+            ("2022-09-11T04:30:00Z", Hour, "2022-09-11T04:00:00Z"),
+        ]);
+        s.labels(&[("2022-09-11T04:00:00Z", Day, "2022-09-11")]);
+        s.nexts(&[("2022-09-10T04:00:00Z", Day, "2022-09-11T04:00:00Z")]);
         // Beirut 2023-03-26: midnight (+02) jumped to 01:00 (+03).
-        assert_eq!(
-            start("2023-03-26T12:00:00Z", Day, "Asia/Beirut"),
-            "2023-03-25T22:00:00Z"
-        );
+        In("Asia/Beirut").starts(&[("2023-03-26T12:00:00Z", Day, "2023-03-25T22:00:00Z")]);
         // Samoa skipped Friday 2011-12-30 altogether.
         let apia = zone("Pacific/Apia");
         let thu = bucket_start(utc("2011-12-29T12:00:00Z"), Day, apia);
@@ -723,17 +649,13 @@ mod tests {
     fn repeated_midnight_starts_at_the_first() {
         // Sao Paulo 2019-02-17: midnight -02 fell back to 2019-02-16 23:00 -03, so 2019-02-16
         // lasted 25 hours and 2019-02-17 began at 00:00 -03.
-        let sp = "America/Sao_Paulo";
-        assert_eq!(
-            start("2019-02-17T02:30:00Z", Day, sp),
-            "2019-02-16T02:00:00Z"
-        );
-        assert_eq!(
-            start("2019-02-17T03:00:00Z", Day, sp),
-            "2019-02-17T03:00:00Z"
-        );
+        let sp = In("America/Sao_Paulo");
+        sp.starts(&[
+            ("2019-02-17T02:30:00Z", Day, "2019-02-16T02:00:00Z"),
+            ("2019-02-17T03:00:00Z", Day, "2019-02-17T03:00:00Z"),
+        ]);
         let d = utc("2019-02-16T02:00:00Z");
-        assert_eq!((next_bucket_start(d, Day, zone(sp)) - d).num_hours(), 25);
+        assert_eq!((next_bucket_start(d, Day, zone(sp.0)) - d).num_hours(), 25);
     }
 
     #[test]

@@ -400,6 +400,7 @@ mod tests {
     use super::*;
     use crate::switch::{SwitchConfig, suggest_model_switches};
     use crate::testing::{catalog, gem_mix, mix, totals, usd};
+    use OptimizationKind::{BatchApi, LongContextSurcharge, OutputHeavy, PromptCaching};
 
     fn tips(mixes: &[ModelMix]) -> Vec<Optimization> {
         find_optimizations(&catalog(), mixes, 30, &OptimizationConfig::default()).unwrap()
@@ -423,6 +424,11 @@ mod tests {
         )
     }
 
+    /// `big` ($10 in, $5 cached, $30 out), prompts of at most `max_input` tokens.
+    fn big(standard: TokenTotals, cost: &str, max_input: u64) -> ModelMix {
+        mix("big", standard, usd(cost), max_input)
+    }
+
     #[test]
     fn caching_then_batch_for_a_model_that_prices_cache_writes() {
         let found = tips(&[cachey()]);
@@ -434,10 +440,7 @@ mod tests {
         // $21.975 × 0.25 × 0.5 = $2.746875.
         assert_eq!(
             kinds(&found),
-            [
-                (OptimizationKind::PromptCaching, usd("5.025")),
-                (OptimizationKind::BatchApi, usd("2.746875")),
-            ]
+            [(PromptCaching, usd("5.025")), (BatchApi, usd("2.746875"))]
         );
         let c = &found[0];
         assert_eq!(c.model, "cachey");
@@ -469,7 +472,7 @@ mod tests {
             b.description
                 .starts_with("No cachey calls use the batch API, which costs 50% less.")
         );
-        assert_eq!(b.evidence.applied_after, [OptimizationKind::PromptCaching]);
+        assert_eq!(b.evidence.applied_after, [PromptCaching]);
         assert_eq!(b.evidence.monthly_cost_before, usd("21.975"));
         assert_eq!(b.evidence.monthly_cost_after, usd("19.228125"));
         assert_eq!(
@@ -492,41 +495,17 @@ mod tests {
     fn caching_without_a_write_price() {
         // big ($10 in, $5 cached, $30 out): 2M prompt tokens, 1M output, 1,000 calls.
         // Caching: 1M tokens at $5 instead of $10 → $5. Batch after it: $45 × 0.125 = $5.625.
-        let big = mix(
-            "big",
-            totals(1_000, 2_000_000, 0, 1_000_000),
-            usd("50"),
-            2_000,
-        );
+        let uncached = big(totals(1_000, 2_000_000, 0, 1_000_000), "50", 2_000);
         assert_eq!(
-            kinds(&tips(&[big])),
-            [
-                (OptimizationKind::BatchApi, usd("5.625")),
-                (OptimizationKind::PromptCaching, usd("5")),
-            ]
+            kinds(&tips(&[uncached])),
+            [(BatchApi, usd("5.625")), (PromptCaching, usd("5")),]
         );
         // Half the prompt tokens already cached: no caching tip; batch on the full $45.
-        let cached = mix(
-            "big",
-            totals(1_000, 2_000_000, 1_000_000, 1_000_000),
-            usd("45"),
-            2_000,
-        );
-        assert_eq!(
-            kinds(&tips(&[cached])),
-            [(OptimizationKind::BatchApi, usd("5.625"))]
-        );
+        let cached = big(totals(1_000, 2_000_000, 1_000_000, 1_000_000), "45", 2_000);
+        assert_eq!(kinds(&tips(&[cached])), [(BatchApi, usd("5.625"))]);
         // Short prompts (average 1,000 tokens): no caching tip.
-        let short = mix(
-            "big",
-            totals(2_000, 2_000_000, 0, 1_000_000),
-            usd("50"),
-            2_000,
-        );
-        assert_eq!(
-            kinds(&tips(&[short])),
-            [(OptimizationKind::BatchApi, usd("6.25"))]
-        );
+        let short = big(totals(2_000, 2_000_000, 0, 1_000_000), "50", 2_000);
+        assert_eq!(kinds(&tips(&[short])), [(BatchApi, usd("6.25"))]);
     }
 
     #[test]
@@ -544,10 +523,7 @@ mod tests {
         let found = tips(&[m.clone()]);
         assert_eq!(
             kinds(&found),
-            [
-                (OptimizationKind::OutputHeavy, usd("2.64")),
-                (OptimizationKind::BatchApi, usd("1.4575")),
-            ]
+            [(OutputHeavy, usd("2.64")), (BatchApi, usd("1.4575")),]
         );
         assert_eq!(
             found[0].evidence.detail,
@@ -559,29 +535,14 @@ mod tests {
             }
         );
         assert_eq!(found[0].evidence.totals.reasoning_tokens, 2_000_000);
-        assert_eq!(
-            found[1].evidence.applied_after,
-            [OptimizationKind::OutputHeavy]
-        );
+        assert_eq!(found[1].evidence.applied_after, [OutputHeavy]);
         // Already 10 % batch: no batch tip.
         m.standard.calls = 90;
         m.batch = totals(10, 0, 0, 0);
-        assert_eq!(
-            kinds(&tips(&[m])),
-            [(OptimizationKind::OutputHeavy, usd("2.64"))]
-        );
+        assert_eq!(kinds(&tips(&[m])), [(OutputHeavy, usd("2.64"))]);
         // big's output costs 3× its input: not output-heavy even at 5× output.
-        let big = mix(
-            "big",
-            totals(1_000, 200_000, 0, 1_000_000),
-            usd("32"),
-            2_000,
-        );
-        assert!(
-            tips(&[big])
-                .iter()
-                .all(|o| o.kind != OptimizationKind::OutputHeavy)
-        );
+        let output_heavy = big(totals(1_000, 200_000, 0, 1_000_000), "32", 2_000);
+        assert!(tips(&[output_heavy]).iter().all(|o| o.kind != OutputHeavy));
     }
 
     #[test]
@@ -589,10 +550,7 @@ mod tests {
         // gem: the 2 long calls cost $2.50 at the long rates and $1.25 at the standard
         // ones (600k × $1.25 + 100k × $5): the surcharge is $1.25 a month.
         let found = tips(&[gem_mix(true)]);
-        assert_eq!(
-            kinds(&found),
-            [(OptimizationKind::LongContextSurcharge, usd("1.25"))]
-        );
+        assert_eq!(kinds(&found), [(LongContextSurcharge, usd("1.25"))]);
         let e = &found[0].evidence;
         assert_eq!(e.current_monthly_cost, usd("3.5"));
         assert_eq!(e.monthly_cost_after, usd("2.25"));
@@ -614,13 +572,10 @@ mod tests {
     fn total_counts_each_model_once() {
         let cat = catalog();
         // Largest prompt 10k: narrow (8k window) does not fit.
-        let big = mix(
-            "big",
-            totals(1_000, 2_000_000, 0, 1_000_000),
-            usd("50"),
-            10_000,
-        );
-        let mixes = [big, cachey()];
+        let mixes = [
+            big(totals(1_000, 2_000_000, 0, 1_000_000), "50", 10_000),
+            cachey(),
+        ];
         let switches = suggest_model_switches(&cat, &mixes, 30, &SwitchConfig::default()).unwrap();
         let found = tips(&mixes);
         // big: best switch $49.10 (small) beats its tips ($5 + $5.625);
@@ -647,10 +602,7 @@ mod tests {
         };
         // All 4M uncached tokens read from the cache, no writes: 4M × ($3 − $0.30) = $10.80.
         let found = find_optimizations(&catalog(), &[cachey()], 30, &cfg).unwrap();
-        assert_eq!(
-            kinds(&found),
-            [(OptimizationKind::PromptCaching, usd("10.8"))]
-        );
+        assert_eq!(kinds(&found), [(PromptCaching, usd("10.8"))]);
         for (bad, field) in [
             (
                 OptimizationConfig {

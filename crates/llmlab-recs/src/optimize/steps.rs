@@ -2,6 +2,19 @@
 //! module's table), and how a tip is titled and described.
 
 use super::*;
+use crate::mix::Buckets;
+
+/// `state` with each cell's tokens changed by `change`.
+fn map_tokens(state: &[Cell], mut change: impl FnMut(&mut Buckets)) -> Vec<Cell> {
+    state
+        .iter()
+        .map(|c| {
+            let mut tokens = c.tokens;
+            change(&mut tokens);
+            Cell { tokens, ..*c }
+        })
+        .collect()
+}
 
 impl Ctx<'_> {
     pub(super) fn long_context(&self, state: &[Cell], _: &TokenTotals) -> Option<Candidate> {
@@ -39,22 +52,17 @@ impl Ctx<'_> {
         let reads_per_write = (rates.cache_write.is_some() && cfg.reads_per_cache_write > 0)
             .then_some(cfg.reads_per_cache_write);
         let (mut reads, mut writes) = (0u64, 0u64);
-        let next = state
-            .iter()
-            .map(|c| {
-                let mut t = c.tokens;
-                let r = share_of(t.uncached, cfg.assumed_cacheable_share);
-                let w = reads_per_write
-                    .map_or(0, |n| div_round(r, u64::from(n)))
-                    .min(t.uncached - r);
-                t.uncached -= r + w;
-                t.cached += r;
-                t.write += w;
-                reads += r;
-                writes += w;
-                Cell { tokens: t, ..*c }
-            })
-            .collect();
+        let next = map_tokens(state, |t| {
+            let r = share_of(t.uncached, cfg.assumed_cacheable_share);
+            let w = reads_per_write
+                .map_or(0, |n| div_round(r, u64::from(n)))
+                .min(t.uncached - r);
+            t.uncached -= r + w;
+            t.cached += r;
+            t.write += w;
+            reads += r;
+            writes += w;
+        });
         Some(Candidate {
             kind: OptimizationKind::PromptCaching,
             cells: next,
@@ -82,16 +90,11 @@ impl Ctx<'_> {
             return None;
         }
         let mut trimmed = 0u64;
-        let next = state
-            .iter()
-            .map(|c| {
-                let mut t = c.tokens;
-                let cut = share_of(t.output, cfg.assumed_output_reduction);
-                t.output -= cut;
-                trimmed += cut;
-                Cell { tokens: t, ..*c }
-            })
-            .collect();
+        let next = map_tokens(state, |t| {
+            let cut = share_of(t.output, cfg.assumed_output_reduction);
+            t.output -= cut;
+            trimmed += cut;
+        });
         Some(Candidate {
             kind: OptimizationKind::OutputHeavy,
             cells: next,

@@ -3,24 +3,17 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::NaiveDate;
-use llmlab_engine::{Usage, UsageFields, Usd, cost_at_version};
+use llmlab_engine::{Usd, cost_at_version};
 use llmlab_providers::{Catalog, Relation};
 use llmlab_recs::*;
 use serde_json::Value;
 
+#[path = "../../src/testing/usage.rs"]
+mod support;
+use support::usage;
+
 fn day(i: u64) -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 3, 3).unwrap() + chrono::Days::new(i)
-}
-
-fn usage(input: i64, cached: i64, output: i64, batch: bool) -> Usage {
-    Usage::parse(UsageFields {
-        input_tokens: input,
-        cached_input_tokens: cached,
-        output_tokens: output,
-        batch,
-        ..UsageFields::default()
-    })
-    .unwrap()
 }
 
 fn keys(v: &Value) -> Vec<&str> {

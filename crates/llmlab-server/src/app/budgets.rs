@@ -15,12 +15,13 @@ use llmlab_engine::Usd;
 use llmlab_engine::budget::{
     BudgetSpec, BudgetStatus, Evaluation, Scope, Threshold, crossed_levels, evaluate,
 };
+use llmlab_engine::forecast::Forecast;
 use llmlab_engine::period::{Period, Zone, period_window};
 use llmlab_store::{
     AlertRow, BudgetRow, DeliveryRow, EventFilter, NewAlert, NewBudget, Store, delivery,
 };
 
-use crate::app::{App, AppError, blocking, ensure_room};
+use crate::app::{App, AppError, blocking, ensure_room, reports};
 use crate::config::Limits;
 
 /// A budget with its status now.
@@ -29,6 +30,8 @@ pub struct Evaluated {
     pub budget: BudgetRow,
     /// Its spend and status in the current period.
     pub evaluation: Evaluation,
+    /// Where its spend is heading by the period's end (`None` for `total` budgets).
+    pub forecast: Option<Forecast>,
 }
 
 /// A stored budget as engine values.
@@ -48,6 +51,16 @@ fn spec(b: &BudgetRow) -> Result<(BudgetSpec, Scope), AppError> {
     Ok((spec, scope))
 }
 
+/// The events a budget counts, at any time.
+fn scope_filter(scope: Scope) -> EventFilter {
+    EventFilter {
+        provider: scope.provider,
+        model: scope.model,
+        tags: scope.tag.into_iter().collect(),
+        ..EventFilter::default()
+    }
+}
+
 /// Evaluates a budget against its spend in the current period (one SQL aggregate).
 fn evaluate_row(
     s: &Store,
@@ -58,15 +71,37 @@ fn evaluate_row(
     let (spec, scope) = spec(b)?;
     let window = period_window(spec.period, now, spec.zone);
     let filter = EventFilter {
-        provider: scope.provider,
-        model: scope.model,
-        tags: scope.tag.into_iter().collect(),
         start_micros: window.start.map(|t| t.timestamp_micros()),
         end_micros: window.end.map(|t| t.timestamp_micros()),
+        ..scope_filter(scope)
     };
     let spent = s.spend(workspace, &filter)?;
     let evaluation = evaluate(&spec, Usd::from_nanos(spent), now);
     Ok((spec, evaluation))
+}
+
+/// A budget with its status and its forecast from the scope's daily history.
+fn evaluated(
+    s: &Store,
+    workspace: WorkspaceId,
+    budget: BudgetRow,
+    now: DateTime<Utc>,
+) -> Result<Evaluated, AppError> {
+    let (spec, evaluation) = evaluate_row(s, workspace, &budget, now)?;
+    let (_, scope) = self::spec(&budget)?;
+    let ahead = reports::forecast(
+        s,
+        workspace,
+        &scope_filter(scope),
+        (spec.period, spec.zone),
+        Some(evaluation.spent),
+        now,
+    )?;
+    Ok(Evaluated {
+        budget,
+        evaluation,
+        forecast: ahead.forecast,
+    })
 }
 
 /// The account's budgets with their live status.
@@ -77,10 +112,7 @@ pub fn list(
 ) -> Result<Vec<Evaluated>, AppError> {
     s.list_budgets(workspace)?
         .into_iter()
-        .map(|budget| {
-            let (_, evaluation) = evaluate_row(s, workspace, &budget, now)?;
-            Ok(Evaluated { budget, evaluation })
-        })
+        .map(|budget| evaluated(s, workspace, budget, now))
         .collect()
 }
 
@@ -123,8 +155,7 @@ pub fn upsert(
         };
         Ok(((budget, created), audit))
     })?;
-    let (_, evaluation) = evaluate_row(s, workspace, &budget, now)?;
-    Ok((Evaluated { budget, evaluation }, created))
+    Ok((evaluated(s, workspace, budget, now)?, created))
 }
 
 /// Deletes a budget of the account.
@@ -168,8 +199,9 @@ pub fn webhook_secret(
 pub struct Check {
     /// False when a budget covering the call is exceeded.
     pub allowed: bool,
-    /// The budgets covering the call, with their status.
-    pub budgets: Vec<Evaluated>,
+    /// The budgets covering the call, with their status (no forecast: the check is on
+    /// the gateway's path to every call).
+    pub budgets: Vec<(BudgetRow, Evaluation)>,
 }
 
 /// Pre-flight: may a gateway make a call to `provider`/`model` with `tag`? Answered
@@ -192,7 +224,7 @@ pub fn check(
         }
         let (_, evaluation) = evaluate_row(s, workspace, &budget, now)?;
         allowed &= evaluation.status != BudgetStatus::Exceeded;
-        budgets.push(Evaluated { budget, evaluation });
+        budgets.push((budget, evaluation));
     }
     Ok(Check { allowed, budgets })
 }

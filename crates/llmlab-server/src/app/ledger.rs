@@ -280,6 +280,18 @@ impl Repriced {
 /// and ingestion goes on between pages.
 pub const PAGE: u32 = 1_000;
 
+/// The token buckets a stored event was priced on.
+pub fn stored_usage(row: &EventRow) -> Result<Usage, AppError> {
+    Ok(Usage::parse(UsageFields {
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cached_input_tokens: row.cached_input_tokens,
+        cache_write_tokens: row.cache_write_tokens,
+        reasoning_tokens: row.reasoning_tokens,
+        batch: row.batch,
+    })?)
+}
+
 /// The price `row` gets now, if it differs from the one it has. Client costs never
 /// change.
 pub fn new_price(
@@ -290,14 +302,7 @@ pub fn new_price(
     if row.cost_source == "client" {
         return Ok(None);
     }
-    let usage = Usage::parse(UsageFields {
-        input_tokens: row.input_tokens,
-        output_tokens: row.output_tokens,
-        cached_input_tokens: row.cached_input_tokens,
-        cache_write_tokens: row.cache_write_tokens,
-        reasoning_tokens: row.reasoning_tokens,
-        batch: row.batch,
-    })?;
+    let usage = stored_usage(row)?;
     let at = DateTime::from_timestamp_micros(row.ts)
         .ok_or_else(|| AppError::Internal(format!("event {} has no valid instant", row.id)))?;
     let call = Call {

@@ -1,10 +1,14 @@
 //! Cost reports that are more than one aggregate: the summary's series, folded from the
 //! store's fixed UTC slots into local calendar buckets and bounded in size.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::{Bucket, Slot, Totals, fill_gaps, fold_slots};
-use llmlab_engine::period::{Granularity, Zone, max_buckets_between, slot_secs_for};
+use llmlab_engine::forecast::{Forecast, LOOKBACK_DAYS, forecast_period};
+use llmlab_engine::period::{
+    Granularity, Period, Window, Zone, bucket_start, max_buckets_between, next_bucket_start,
+    period_window, slot_secs_for,
+};
 use llmlab_store::WorkspaceId;
 use llmlab_store::{EventFilter, Store};
 
@@ -67,4 +71,64 @@ pub struct Series {
     pub buckets: Vec<Bucket>,
     /// Calls stored unpriced (cost 0 until re-priced).
     pub unpriced_calls: i64,
+}
+
+/// A period's spend so far and where it is heading.
+pub struct PeriodForecast {
+    /// The current period.
+    pub window: Window,
+    /// Spend in it so far.
+    pub spent: Usd,
+    /// Its projected total; `None` for a `total` period.
+    pub forecast: Option<Forecast>,
+}
+
+/// The forecast of the current `period` in `zone` for the events `scope` selects (its
+/// time bounds are ignored), from the last [`LOOKBACK_DAYS`] days of their daily spend.
+/// `spent` is the spend in the period when the caller has already summed it.
+pub fn forecast(
+    s: &Store,
+    workspace: WorkspaceId,
+    scope: &EventFilter,
+    (period, zone): (Period, Zone),
+    spent: Option<Usd>,
+    now: DateTime<Utc>,
+) -> Result<PeriodForecast, AppError> {
+    let window = period_window(period, now, zone);
+    let spent = match spent {
+        Some(spent) => spent,
+        None => {
+            let filter = EventFilter {
+                start_micros: window.start.map(|t| t.timestamp_micros()),
+                end_micros: window.end.map(|t| t.timestamp_micros()),
+                ..scope.clone()
+            };
+            Usd::from_nanos(s.spend(workspace, &filter)?)
+        }
+    };
+    if window.end.is_none() {
+        return Ok(PeriodForecast {
+            window,
+            spent,
+            forecast: None,
+        });
+    }
+    let today = bucket_start(now, Granularity::Day, zone);
+    let from = bucket_start(
+        today - Duration::days(i64::from(LOOKBACK_DAYS)),
+        Granularity::Day,
+        zone,
+    );
+    let to = next_bucket_start(today, Granularity::Day, zone);
+    let history = EventFilter {
+        start_micros: Some(from.timestamp_micros()),
+        end_micros: Some(to.timestamp_micros()),
+        ..scope.clone()
+    };
+    let days = summary(s, workspace, &history, (from, to), Granularity::Day, zone)?;
+    Ok(PeriodForecast {
+        window,
+        spent,
+        forecast: forecast_period(&days.buckets, spent, &window, now, zone),
+    })
 }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
+use llmlab_engine::forecast::ForecastMethod;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -75,11 +76,20 @@ pub struct BudgetOut {
     pub period_start: Option<DateTime<Utc>>,
     /// Current period end (null for `total`).
     pub period_end: Option<DateTime<Utc>>,
-    /// Linear projection of spend at period end (null for `total`).
+    /// Projected spend at period end (null for `total`).
     #[schema(value_type = Option<f64>)]
     pub forecast_usd: Option<Usd>,
-    /// How `forecast_usd` was computed.
-    pub forecast_method: &'static str,
+    /// Lower end of the forecast's 80 % interval (null without enough history).
+    #[schema(value_type = Option<f64>)]
+    pub forecast_low_usd: Option<Usd>,
+    /// Upper end of the forecast's 80 % interval (null without enough history).
+    #[schema(value_type = Option<f64>)]
+    pub forecast_high_usd: Option<Usd>,
+    /// How `forecast_usd` was made: `weekday_trend` (the daily history's weekday profile
+    /// and trend) or `insufficient_history` (under two weeks of history: spend so far ×
+    /// period length ÷ time elapsed, flagged as such).
+    #[schema(value_type = Option<String>)]
+    pub forecast_method: Option<ForecastMethod>,
 }
 
 /// `{budgets: [...]}`.

@@ -186,3 +186,37 @@ pub struct TagKeyQuery {
     /// The tag key (required).
     pub key: Option<String>,
 }
+
+/// Which period to forecast.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForecastQuery {
+    /// `daily`, `weekly` or `monthly` (default).
+    pub period: Option<String>,
+    /// IANA time zone of the period's calendar (default UTC).
+    pub tz: Option<String>,
+}
+
+/// The current period's spend and where it is heading.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastOut {
+    /// Period start.
+    pub period_start: DateTime<Utc>,
+    /// Period end (exclusive).
+    pub period_end: DateTime<Utc>,
+    /// Spend so far.
+    #[schema(value_type = f64)]
+    pub spent_usd: Usd,
+    /// Projected total at the period's end.
+    #[schema(value_type = f64)]
+    pub forecast_usd: Usd,
+    /// Lower end of the 80 % interval (null without enough history).
+    #[schema(value_type = Option<f64>)]
+    pub forecast_low_usd: Option<Usd>,
+    /// Upper end of the 80 % interval (null without enough history).
+    #[schema(value_type = Option<f64>)]
+    pub forecast_high_usd: Option<Usd>,
+    /// `weekday_trend` or `insufficient_history` (see docs/forecasts.md).
+    #[schema(value_type = String)]
+    pub forecast_method: llmlab_engine::forecast::ForecastMethod,
+}

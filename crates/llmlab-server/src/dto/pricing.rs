@@ -108,20 +108,9 @@ pub struct CatalogModel {
     pub aliases: Vec<String>,
     /// Dated snapshots covered.
     pub snapshots: Vec<String>,
-    /// Input rate.
-    #[schema(value_type = f64)]
-    pub input_per_mtok_usd: serde_json::Value,
-    /// Output rate.
-    #[schema(value_type = f64)]
-    pub output_per_mtok_usd: serde_json::Value,
-    /// Cache-read rate.
-    #[schema(value_type = Option<f64>)]
-    pub cached_input_per_mtok_usd: Option<serde_json::Value>,
-    /// Cache-write rate.
-    #[schema(value_type = Option<f64>)]
-    pub cache_write_per_mtok_usd: Option<serde_json::Value>,
-    /// Batch discount, percent.
-    pub batch_discount_pct: Option<u8>,
+    /// Current rates.
+    #[serde(flatten)]
+    pub prices: PriceRates,
     /// Long-context tiers.
     pub tiers: Vec<TierOut>,
     /// First day of the current price.

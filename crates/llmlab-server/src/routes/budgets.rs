@@ -35,6 +35,7 @@ fn budget_out(
     Evaluated {
         budget: b,
         evaluation: e,
+        forecast,
     }: Evaluated,
 ) -> BudgetOut {
     BudgetOut {
@@ -59,8 +60,10 @@ fn budget_out(
         status: e.status.as_str().to_string(),
         period_start: e.window.start,
         period_end: e.window.end,
-        forecast_usd: e.forecast,
-        forecast_method: "linear: spend so far × period length ÷ time elapsed",
+        forecast_usd: forecast.map(|f| f.expected),
+        forecast_low_usd: forecast.and_then(|f| f.low),
+        forecast_high_usd: forecast.and_then(|f| f.high),
+        forecast_method: forecast.map(|f| f.method),
     }
 }
 
@@ -237,7 +240,7 @@ async fn check(
         budgets: found
             .budgets
             .into_iter()
-            .map(|Evaluated { budget, evaluation }| CheckBudget {
+            .map(|(budget, evaluation)| CheckBudget {
                 id: budget.id.get(),
                 name: budget.name,
                 status: evaluation.status.as_str().into(),

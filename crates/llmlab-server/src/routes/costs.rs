@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::{Totals, share_pct};
-use llmlab_engine::period::{Granularity, Zone};
+use llmlab_engine::period::{Granularity, Period, Zone};
+use llmlab_store::EventFilter;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
@@ -13,8 +14,9 @@ use crate::app::ingest;
 use crate::app::reports::{self, totals};
 use crate::body::JsonBody;
 use crate::dto::{
-    BreakdownOut, DateRow, Estimate, ModelList, ModelRow, ProviderList, ProviderRow, RangeQuery,
-    Summary, SummaryQuery, TagKeyQuery, TagList, TagRow, TopQuery, TrackEvent,
+    BreakdownOut, DateRow, Estimate, ForecastOut, ForecastQuery, ModelList, ModelRow, ProviderList,
+    ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery, TagList, TagRow, TopQuery,
+    TrackEvent,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
@@ -22,6 +24,7 @@ use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(summary)
+        .service(forecast)
         .service(by_provider)
         .service(top_models)
         .service(by_tag)
@@ -209,6 +212,50 @@ async fn estimate(
 }
 
 /// A store count (never negative) as the API shows it.
+/// The current period's spend and its forecast from the workspace's daily history.
+#[utoipa::path(tag = "costs", params(ForecastQuery),
+    responses((status = 200, body = ForecastOut), (status = 422)), security(("bearer" = [])))]
+#[get("/costs/forecast")]
+async fn forecast(
+    state: web::Data<AppState>,
+    who: Reader,
+    q: Query<ForecastQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let period = Period::parse(q.0.period.as_deref().unwrap_or("monthly"))?;
+    if period == Period::Total {
+        return Err(ApiError::validation(
+            "period",
+            "a total has no end to forecast: daily, weekly or monthly",
+        ));
+    }
+    let zone = Zone::parse(q.0.tz.as_deref().unwrap_or("UTC"))?;
+    let found = blocking(&state, move |s| {
+        let everything = EventFilter::default();
+        reports::forecast(
+            s,
+            who.workspace(),
+            &everything,
+            (period, zone),
+            None,
+            Utc::now(),
+        )
+    })
+    .await?;
+    let (Some(f), Some(start), Some(end)) = (found.forecast, found.window.start, found.window.end)
+    else {
+        return Err(ApiError::internal("a bounded period without a forecast"));
+    };
+    Ok(HttpResponse::Ok().json(ForecastOut {
+        period_start: start,
+        period_end: end,
+        spent_usd: found.spent,
+        forecast_usd: f.expected,
+        forecast_low_usd: f.low,
+        forecast_high_usd: f.high,
+        forecast_method: f.method,
+    }))
+}
+
 fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }

@@ -65,11 +65,7 @@ async fn catalog(state: web::Data<AppState>) -> HttpResponse {
                         model: m.name.clone(),
                         aliases: m.aliases.clone(),
                         snapshots: m.snapshots.clone(),
-                        input_per_mtok_usd: rate_json(v.rates.input),
-                        output_per_mtok_usd: rate_json(v.rates.output),
-                        cached_input_per_mtok_usd: v.rates.cached_input.map(rate_json),
-                        cache_write_per_mtok_usd: v.rates.cache_write.map(rate_json),
-                        batch_discount_pct: v.batch_discount_pct,
+                        prices: price_fields(&v.rates, v.batch_discount_pct.map(i32::from)),
                         tiers: v
                             .long_context
                             .iter()

@@ -54,7 +54,16 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
                     progress max="100" value=(b.evaluation.percent_used.clamp(0.0, 100.0)) aria-label=(format!("{} % used", b.evaluation.percent_used)) {
                         (b.evaluation.percent_used) " %"
                     }
-                    @if let Some(f) = b.evaluation.forecast { p.small { "forecast for the period: " (dollars(f)) } }
+                    @if let Some(f) = b.forecast {
+                        p.small {
+                            "forecast for the period: " (dollars(f.expected))
+                            @if let (Some(low), Some(high)) = (f.low, f.high) {
+                                " (80 % range " (dollars(low)) " – " (dollars(high)) ")"
+                            } @else {
+                                " (under two weeks of history: a straight-line projection)"
+                            }
+                        }
+                    }
                     details {
                         summary { "Alerts (" (alerts.len()) ")" }
                         @if alerts.is_empty() { p.small { "None so far." } }

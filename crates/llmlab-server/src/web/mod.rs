@@ -11,6 +11,8 @@ mod session;
 mod settings;
 mod view;
 
+pub use view::count;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};

@@ -99,12 +99,7 @@ both!(scopes_periods_and_the_preflight_check, |app: TestApp| {
     track(&app, &token, "gpt-4o-mini", 0.25, json!({"team": "search"}));
     let blocked = check("provider=openai&model=gpt-4o-mini&tag=team:search");
     assert_eq!(blocked["allowed"], false);
-    let names: Vec<&str> = blocked["budgets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = crate::strings(&blocked["budgets"], "name");
     assert_eq!(
         names,
         ["search team"],

@@ -32,6 +32,14 @@ impl Response {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+    /// `name=value` of the `Set-Cookie` that sets `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        self.headers
+            .iter()
+            .filter(|(k, v)| k.eq_ignore_ascii_case("Set-Cookie") && v.starts_with(&prefix))
+            .find_map(|(_, v)| v.split(';').next().map(str::to_string))
+    }
 }
 
 pub fn raw(

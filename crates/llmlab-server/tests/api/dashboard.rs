@@ -239,13 +239,7 @@ both!(
         let seen = page(&app, &format!("/budgets?ws={ws}"), Some(&viewer));
         assert!(seen.text().contains("Team 2"));
         assert!(!seen.text().contains(r#"method="post" action="/budgets""#));
-        let viewer_cookie = seen
-            .headers
-            .iter()
-            .filter(|(k, v)| k.eq_ignore_ascii_case("Set-Cookie") && v.starts_with("llmlab_ws="))
-            .map(|(_, v)| v.split(';').next().unwrap().to_string())
-            .next()
-            .unwrap();
+        let viewer_cookie = seen.cookie("llmlab_ws").unwrap();
         let both_cookies = format!("{viewer}; {viewer_cookie}");
         let viewer_csrf = csrf(&seen);
         let r = form(
@@ -341,12 +335,7 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
     );
     assert!(r.text().contains("whsec_"));
     let audit = app.get("/api/audit", &owner_token).json();
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions: Vec<&str> = crate::strings(&audit["entries"], "action");
     assert_eq!(
         &actions[..4],
         [
@@ -362,13 +351,7 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
         .as_i64()
         .unwrap();
     let seen = page(&app, &format!("/budgets?ws={ws}"), Some(&member));
-    let ws_cookie = seen
-        .headers
-        .iter()
-        .filter(|(k, v)| k.eq_ignore_ascii_case("Set-Cookie") && v.starts_with("llmlab_ws="))
-        .map(|(_, v)| v.split(';').next().unwrap().to_string())
-        .next()
-        .unwrap();
+    let ws_cookie = seen.cookie("llmlab_ws").unwrap();
     let both_cookies = format!("{member}; {ws_cookie}");
     let theirs = page(&app, "/settings", Some(&both_cookies));
     assert!(theirs.text().contains("settings@example.com"));

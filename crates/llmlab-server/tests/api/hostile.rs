@@ -321,11 +321,9 @@ both!(credential_scopes_matrix, |app: TestApp| {
         );
     }
     // The leaked-key scenario: the key cannot mint a successor or revoke its owner's.
-    let login = app.call(
-        "POST",
+    let login = app.anonymous(
         "/api/auth/login",
-        None,
-        Some(&json!({"email": "scopes@example.com", "password": "correct horse"})),
+        json!({"email": "scopes@example.com", "password": "correct horse"}),
     );
     let token = login.json()["token"].as_str().unwrap().to_string();
     let keys = app.get("/api/keys", &token).json();
@@ -354,11 +352,9 @@ both!(
     &[("LLMLAB_SIGNUPS_PER_HOUR", "5")],
     |app: TestApp| {
         let signup = |app: &TestApp, i: usize| {
-            app.call(
-                "POST",
+            app.anonymous(
                 "/api/auth/signup",
-                None,
-                Some(&json!({"email": format!("u{i}@example.com"), "password": "correct horse"})),
+                json!({"email": format!("u{i}@example.com"), "password": "correct horse"}),
             )
         };
         for i in 0..5 {
@@ -377,11 +373,9 @@ both!(
 both!(email_spellings_share_one_limit, |app: TestApp| {
     app.signup("mark@example.com");
     let login = |email: &str, password: &str| {
-        app.call(
-            "POST",
+        app.anonymous(
             "/api/auth/login",
-            None,
-            Some(&json!({"email": email, "password": password})),
+            json!({"email": email, "password": password}),
         )
     };
     for _ in 0..10 {
@@ -389,11 +383,9 @@ both!(email_spellings_share_one_limit, |app: TestApp| {
     }
     let r = login("mar\u{212a}@example.com", "correct horse");
     assert_error(&r, 429, "rate_limited");
-    let dup = app.call(
-        "POST",
+    let dup = app.anonymous(
         "/api/auth/signup",
-        None,
-        Some(&json!({"email": "MAR\u{212a}@example.com", "password": "correct horse"})),
+        json!({"email": "MAR\u{212a}@example.com", "password": "correct horse"}),
     );
     assert_error(&dup, 409, "email_taken");
 });
@@ -427,11 +419,9 @@ both!(control_characters_are_422_never_500, |app: TestApp| {
     assert_eq!(r.json()["rejected"], 1);
     let r = app.post("/api/keys", &token, json!({"name": "k\u{0}"}));
     assert_error(&r, 422, "validation_error");
-    let r = app.call(
-        "POST",
+    let r = app.anonymous(
         "/api/auth/signup",
-        None,
-        Some(&json!({"email": "a\u{0}@example.com", "password": "correct horse"})),
+        json!({"email": "a\u{0}@example.com", "password": "correct horse"}),
     );
     assert_error(&r, 422, "validation_error");
     for q in ["provider=%00", "model=a%00b", "tag=team:%00", "tag=%00:x"] {

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use llmlab_engine::providers::Catalog;
-use llmlab_engine::{Usage, UsageFields, cost_at_rates, cost_at_version};
+use llmlab_engine::{cost_at_rates, cost_at_version};
 use llmlab_server::app::catalog_changes::operator;
 use llmlab_server::app::ingest::{custom_rates, prepare};
 use llmlab_server::app::ledger::{self, PriceRef, RepriceScope, UnknownModels};
@@ -112,15 +112,7 @@ fn run(store: &Store, catalog: &Catalog, ws: WorkspaceId, ops: &[Op]) {
 /// The cost `row`'s price reference implies, computed here from the catalog and the
 /// workspace's price history.
 fn implied(catalog: &Catalog, history: &[llmlab_store::CustomPriceRow], row: &EventRow) -> i64 {
-    let usage = Usage::parse(UsageFields {
-        input_tokens: row.input_tokens,
-        output_tokens: row.output_tokens,
-        cached_input_tokens: row.cached_input_tokens,
-        cache_write_tokens: row.cache_write_tokens,
-        reasoning_tokens: row.reasoning_tokens,
-        batch: row.batch,
-    })
-    .unwrap();
+    let usage = ledger::stored_usage(row).unwrap();
     match PriceRef::of(row) {
         PriceRef::Catalog {
             model,

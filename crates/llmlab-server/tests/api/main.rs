@@ -5,6 +5,7 @@
 mod budgets;
 mod client;
 mod dashboard;
+mod forecasts;
 mod hostile;
 mod ledger;
 mod ledger_props;
@@ -25,6 +26,15 @@ use llmlab_store::test_support::TestDb;
 use serde_json::{Value, json};
 
 pub use client::Response;
+
+/// The string `field` of every object in the array `list`.
+pub fn strings<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = list.as_array().expect("an array");
+    items
+        .iter()
+        .map(|e| e[field].as_str().expect("a string"))
+        .collect()
+}
 
 /// Asserts `r` is the contract's error with `status` and `code`; returns its JSON.
 pub fn assert_error(r: &Response, status: u16, code: &str) -> Value {
@@ -172,13 +182,16 @@ impl TestApp {
         self.call("POST", path, Some(token), Some(&body))
     }
 
+    /// A POST without credentials (sign-up, login).
+    pub fn anonymous(&self, path: &str, body: Value) -> Response {
+        self.call("POST", path, None, Some(&body))
+    }
+
     /// Signs up `email` and returns its session token.
     pub fn signup(&self, email: &str) -> String {
-        let r = self.call(
-            "POST",
+        let r = self.anonymous(
             "/api/auth/signup",
-            None,
-            Some(&json!({"email": email, "password": "correct horse"})),
+            json!({"email": email, "password": "correct horse"}),
         );
         assert_eq!(r.status, 201, "{}", r.text());
         r.json()["token"].as_str().unwrap().to_string()

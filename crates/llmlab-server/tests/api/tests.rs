@@ -16,45 +16,35 @@ both!(auth_flow, |app: TestApp| {
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["email"], "ada@example.com");
 
-    let dup = app.call(
-        "POST",
+    let dup = app.anonymous(
         "/api/auth/signup",
-        None,
-        Some(&json!({"email": "ada@example.com", "password": "another pass"})),
+        json!({"email": "ada@example.com", "password": "another pass"}),
     );
     assert_error(&dup, 409, "email_taken");
-    let short = app.call(
-        "POST",
+    let short = app.anonymous(
         "/api/auth/signup",
-        None,
-        Some(&json!({"email": "b@example.com", "password": "short"})),
+        json!({"email": "b@example.com", "password": "short"}),
     );
     assert_eq!(
         assert_error(&short, 422, "validation_error")["error"]["details"]["field"],
         "password"
     );
-    let bad_email = app.call(
-        "POST",
+    let bad_email = app.anonymous(
         "/api/auth/signup",
-        None,
-        Some(&json!({"email": "nope", "password": "long enough"})),
+        json!({"email": "nope", "password": "long enough"}),
     );
     assert_eq!(
         assert_error(&bad_email, 422, "validation_error")["error"]["details"]["field"],
         "email"
     );
 
-    let wrong = app.call(
-        "POST",
+    let wrong = app.anonymous(
         "/api/auth/login",
-        None,
-        Some(&json!({"email": "ada@example.com", "password": "wrong password"})),
+        json!({"email": "ada@example.com", "password": "wrong password"}),
     );
-    let unknown = app.call(
-        "POST",
+    let unknown = app.anonymous(
         "/api/auth/login",
-        None,
-        Some(&json!({"email": "who@example.com", "password": "wrong password"})),
+        json!({"email": "who@example.com", "password": "wrong password"}),
     );
     assert_eq!(wrong.status, 401);
     assert_eq!(
@@ -63,11 +53,9 @@ both!(auth_flow, |app: TestApp| {
         "same answer for unknown email and wrong password"
     );
     assert_eq!(wrong.header("www-authenticate"), Some("Bearer"));
-    let login = app.call(
-        "POST",
+    let login = app.anonymous(
         "/api/auth/login",
-        None,
-        Some(&json!({"email": "ADA@example.com", "password": "correct horse"})),
+        json!({"email": "ADA@example.com", "password": "correct horse"}),
     );
     assert_eq!(login.status, 200);
     let second = login.json()["token"].as_str().unwrap().to_string();
@@ -100,11 +88,9 @@ both!(
         app.signup("guarded@example.com");
         let other = app.second_instance();
         let login = |instance: &TestApp, email: &str| {
-            instance.call(
-                "POST",
+            instance.anonymous(
                 "/api/auth/login",
-                None,
-                Some(&json!({"email": email, "password": "wrong password"})),
+                json!({"email": email, "password": "wrong password"}),
             )
         };
         for attempt in 0..3 {

@@ -156,116 +156,92 @@ crate::both!(
     }
 );
 
-mod retries {
-    use super::*;
-
-    fn run(backend: llmlab_store::Backend) {
-        let Some(app) = spawn(backend) else { return };
-        // Fails twice, then succeeds.
-        let receiver = Receiver::start(|n| if n < 2 { 500 } else { 200 });
-        let token = app.signup("retry@example.com");
-        let id = budget(&app, &token, &receiver.url());
-        spend(&app, &token, "0.6");
-        let alert = eventually("delivery", || {
-            alerts(&app, &token, id)
-                .into_iter()
-                .find(|a| a["delivery_status"] == "delivered")
-        });
-        assert_eq!(alert["level"], "warning");
-        assert_eq!(alert["attempts"], 3);
-        let attempts: Vec<(i64, bool, i64)> = alert["deliveries"]
-            .as_array()
+fn retries(backend: llmlab_store::Backend) {
+    let Some(app) = spawn(backend) else { return };
+    // Fails twice, then succeeds.
+    let receiver = Receiver::start(|n| if n < 2 { 500 } else { 200 });
+    let token = app.signup("retry@example.com");
+    let id = budget(&app, &token, &receiver.url());
+    spend(&app, &token, "0.6");
+    let alert = eventually("delivery", || {
+        alerts(&app, &token, id)
+            .into_iter()
+            .find(|a| a["delivery_status"] == "delivered")
+    });
+    assert_eq!(alert["level"], "warning");
+    assert_eq!(alert["attempts"], 3);
+    let attempts: Vec<(i64, bool, i64)> = alert["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["attempt"].as_i64().unwrap(),
+                d["ok"].as_bool().unwrap(),
+                d["status_code"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(attempts, [(1, false, 500), (2, false, 500), (3, true, 200)]);
+    assert!(
+        alert["deliveries"][0]["error"]
+            .as_str()
             .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    d["attempt"].as_i64().unwrap(),
-                    d["ok"].as_bool().unwrap(),
-                    d["status_code"].as_i64().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(attempts, [(1, false, 500), (2, false, 500), (3, true, 200)]);
-        assert!(
-            alert["deliveries"][0]["error"]
-                .as_str()
-                .unwrap()
-                .contains("500")
-        );
-        // Exactly one success reached the receiver; the retries carried the same alert.
-        let got = receiver.requests();
-        assert_eq!(got.iter().filter(|r| r.answered == 200).count(), 1);
-        assert_eq!(got.len(), 3);
-        assert!(got.iter().all(|r| r.json()["alert_id"] == alert["id"]));
-        let tries: Vec<i64> = got
-            .iter()
-            .map(|r| r.json()["attempt"].as_i64().unwrap())
-            .collect();
-        assert_eq!(tries, [1, 2, 3]);
-    }
-
-    #[test]
-    fn sqlite() {
-        run(llmlab_store::Backend::Sqlite);
-    }
-
-    #[test]
-    fn postgres() {
-        run(llmlab_store::Backend::Postgres);
-    }
+            .contains("500")
+    );
+    // Exactly one success reached the receiver; the retries carried the same alert.
+    let got = receiver.requests();
+    assert_eq!(got.iter().filter(|r| r.answered == 200).count(), 1);
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|r| r.json()["alert_id"] == alert["id"]));
+    let tries: Vec<i64> = got
+        .iter()
+        .map(|r| r.json()["attempt"].as_i64().unwrap())
+        .collect();
+    assert_eq!(tries, [1, 2, 3]);
 }
 
-mod hanging_receiver {
-    use super::*;
+llmlab_store::both_backends!(retries, via retries);
 
-    /// While the receiver holds the delivery open, ingestion keeps answering: it never
-    /// waits on a webhook.
-    fn run(backend: llmlab_store::Backend) {
-        let Some(app) = spawn(backend) else { return };
-        let (got_tx, got_rx) = mpsc::channel::<()>();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let (got_tx, release_rx) = (Mutex::new(got_tx), Arc::new(Mutex::new(release_rx)));
-        let receiver = Receiver::start(move |_| {
-            let _ = got_tx.lock().unwrap().send(());
-            let _ = release_rx.lock().unwrap().recv();
-            200
-        });
-        let token = app.signup("hang@example.com");
-        let id = budget(&app, &token, &receiver.url());
-        spend(&app, &token, "0.6");
-        got_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the webhook reached the receiver");
-        for _ in 0..20 {
-            spend(&app, &token, "0.01");
-        }
-        let r = app.post(
-            "/api/events/batch",
-            &token,
-            json!({"events": [{"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1}]}),
-        );
-        assert_eq!(r.status, 200);
-        // Still hanging: nothing was delivered yet, all of the above went through anyway.
-        assert!(receiver.requests().is_empty());
-        assert_eq!(alerts(&app, &token, id)[0]["delivery_status"], "delivering");
-        release_tx.send(()).unwrap();
-        eventually("delivery after release", || {
-            alerts(&app, &token, id)
-                .into_iter()
-                .find(|a| a["delivery_status"] == "delivered")
-        });
+/// While the receiver holds the delivery open, ingestion keeps answering: it never
+/// waits on a webhook.
+fn hanging_receiver(backend: llmlab_store::Backend) {
+    let Some(app) = spawn(backend) else { return };
+    let (got_tx, got_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (got_tx, release_rx) = (Mutex::new(got_tx), Arc::new(Mutex::new(release_rx)));
+    let receiver = Receiver::start(move |_| {
+        let _ = got_tx.lock().unwrap().send(());
+        let _ = release_rx.lock().unwrap().recv();
+        200
+    });
+    let token = app.signup("hang@example.com");
+    let id = budget(&app, &token, &receiver.url());
+    spend(&app, &token, "0.6");
+    got_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the webhook reached the receiver");
+    for _ in 0..20 {
+        spend(&app, &token, "0.01");
     }
-
-    #[test]
-    fn sqlite() {
-        run(llmlab_store::Backend::Sqlite);
-    }
-
-    #[test]
-    fn postgres() {
-        run(llmlab_store::Backend::Postgres);
-    }
+    let r = app.post(
+        "/api/events/batch",
+        &token,
+        json!({"events": [{"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1}]}),
+    );
+    assert_eq!(r.status, 200);
+    // Still hanging: nothing was delivered yet, all of the above went through anyway.
+    assert!(receiver.requests().is_empty());
+    assert_eq!(alerts(&app, &token, id)[0]["delivery_status"], "delivering");
+    release_tx.send(()).unwrap();
+    eventually("delivery after release", || {
+        alerts(&app, &token, id)
+            .into_iter()
+            .find(|a| a["delivery_status"] == "delivered")
+    });
 }
+
+llmlab_store::both_backends!(hanging_receiver, via hanging_receiver);
 
 // By default a budget cannot send its webhook into the server's own network.
 crate::both!(internal_targets_are_refused, |app: TestApp| {
@@ -307,46 +283,34 @@ crate::both!(internal_targets_are_refused, |app: TestApp| {
     }
 });
 
-mod names_resolving_inside {
-    use super::*;
-
-    // A host name that passes validation but resolves to 127.0.0.1 (the decimal form of
-    // the address, which the system resolver accepts) is refused when connecting: the
-    // receiver hears nothing and the attempt records why.
-    fn run(backend: llmlab_store::Backend) {
-        let settings = [
-            ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
-            ("LLMLAB_WEBHOOK_POLL_MS", "50"),
-            ("LLMLAB_WEBHOOK_MAX_ATTEMPTS", "1"),
-        ];
-        let Some(app) = spawn_app_with(backend, &settings) else {
-            return;
-        };
-        let receiver = Receiver::start(|_| 200);
-        let token = app.signup("rebind@example.com");
-        let id = budget(
-            &app,
-            &token,
-            &format!("http://2130706433:{}/hook", receiver.port()),
-        );
-        spend(&app, &token, "0.6");
-        let alert = eventually("the attempt", || {
-            alerts(&app, &token, id)
-                .into_iter()
-                .find(|a| a["delivery_status"] == "failed")
-        });
-        let error = alert["deliveries"][0]["error"].as_str().unwrap();
-        assert!(error.contains("internal addresses"), "{error}");
-        assert!(receiver.requests().is_empty());
-    }
-
-    #[test]
-    fn sqlite() {
-        run(llmlab_store::Backend::Sqlite);
-    }
-
-    #[test]
-    fn postgres() {
-        run(llmlab_store::Backend::Postgres);
-    }
+// A host name that passes validation but resolves to 127.0.0.1 (the decimal form of
+// the address, which the system resolver accepts) is refused when connecting: the
+// receiver hears nothing and the attempt records why.
+fn names_resolving_inside(backend: llmlab_store::Backend) {
+    let settings = [
+        ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
+        ("LLMLAB_WEBHOOK_POLL_MS", "50"),
+        ("LLMLAB_WEBHOOK_MAX_ATTEMPTS", "1"),
+    ];
+    let Some(app) = spawn_app_with(backend, &settings) else {
+        return;
+    };
+    let receiver = Receiver::start(|_| 200);
+    let token = app.signup("rebind@example.com");
+    let id = budget(
+        &app,
+        &token,
+        &format!("http://2130706433:{}/hook", receiver.port()),
+    );
+    spend(&app, &token, "0.6");
+    let alert = eventually("the attempt", || {
+        alerts(&app, &token, id)
+            .into_iter()
+            .find(|a| a["delivery_status"] == "failed")
+    });
+    let error = alert["deliveries"][0]["error"].as_str().unwrap();
+    assert!(error.contains("internal addresses"), "{error}");
+    assert!(receiver.requests().is_empty());
 }
+
+llmlab_store::both_backends!(names_resolving_inside, via names_resolving_inside);

@@ -107,12 +107,7 @@ both!(a_team_shares_a_workspace, |app: TestApp| {
         "user_not_found",
     );
     let bobs = app.get("/api/workspaces", &bob).json();
-    let names: Vec<&str> = bobs["workspaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = crate::strings(&bobs["workspaces"], "name");
     assert_eq!(names, ["Personal", "Acme"]);
     assert_eq!(bobs["workspaces"][1]["role"], "viewer");
 
@@ -378,12 +373,7 @@ both!(the_audit_log_records_each_change, |app: TestApp| {
     let log = call("GET", "/api/audit", None);
     assert_eq!(log.status, 200, "{}", log.text());
     let log = log.json();
-    let actions: Vec<&str> = log["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions: Vec<&str> = crate::strings(&log["entries"], "action");
     assert_eq!(
         actions,
         [
@@ -421,11 +411,9 @@ both!(the_audit_log_records_each_change, |app: TestApp| {
         "validation_error",
     );
     // Viewers do not read it; nothing deletes entries.
-    let viewer = app.call(
-        "POST",
+    let viewer = app.anonymous(
         "/api/auth/login",
-        None,
-        Some(&json!({"email": "viewer@example.com", "password": "correct horse"})),
+        json!({"email": "viewer@example.com", "password": "correct horse"}),
     );
     let viewer = viewer.json()["token"].as_str().unwrap().to_string();
     let r = app.call_in(Some(acme), "GET", "/api/audit", Some(&viewer), None);

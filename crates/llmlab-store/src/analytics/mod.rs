@@ -12,7 +12,7 @@ use diesel::sql_types::{BigInt, Text};
 
 use crate::rollups;
 use crate::sql::Sql;
-use crate::{AnyConnection, EventFilter, Store, StoreError};
+use crate::{AnyConnection, EventFilter, StoreError};
 
 use plan::*;
 pub use rows::*;
@@ -34,25 +34,15 @@ pub fn totals(
     workspace_id: WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Totals, StoreError> {
-    let backend = conn.backend();
-    let parts: Vec<Totals> = run(conn, filter, Allow::Totals, |src, part| {
-        let mut sql = Sql::new(backend);
+    let parts: Vec<Totals> = run(conn, filter, Allow::Totals, |sql, src, part| {
         sql.push("SELECT ").push(&src.totals()).push(", ");
         sql.push(&src.sum("cached_input_tokens")).push(", ");
         sql.push(&src.sum("cache_write_tokens")).push(", ");
         sql.push(&src.sum("reasoning_tokens"));
-        push_from(&mut sql, src, workspace_id, part, None);
-        sql
+        push_from(sql, src, workspace_id, part, None);
     })?;
-    Ok(parts.into_iter().fold(Totals::default(), |mut t, p| {
-        t.cost_nanos += p.cost_nanos;
-        t.calls += p.calls;
-        t.input_tokens += p.input_tokens;
-        t.output_tokens += p.output_tokens;
-        t.cached_input_tokens += p.cached_input_tokens;
-        t.cache_write_tokens += p.cache_write_tokens;
-        t.reasoning_tokens += p.reasoning_tokens;
-        t.unpriced_calls += p.unpriced_calls;
+    Ok(parts.iter().fold(Totals::default(), |mut t, p| {
+        t.add(p);
         t
     }))
 }
@@ -69,12 +59,9 @@ pub fn spend(
         #[diesel(sql_type = BigInt)]
         cost_nanos: i64,
     }
-    let backend = conn.backend();
-    let parts: Vec<Spend> = run(conn, filter, Allow::Totals, |src, part| {
-        let mut sql = Sql::new(backend);
+    let parts: Vec<Spend> = run(conn, filter, Allow::Totals, |sql, src, part| {
         sql.push("SELECT ").push(&src.sum("cost_nanos"));
-        push_from(&mut sql, src, workspace_id, part, None);
-        sql
+        push_from(sql, src, workspace_id, part, None);
     })?;
     Ok(parts.iter().map(|p| p.cost_nanos).sum())
 }
@@ -95,15 +82,12 @@ pub fn slots(
     } else {
         Allow::EventsOnly
     };
-    let backend = conn.backend();
-    let rows = run(conn, filter, allow, |src, part| {
-        let mut sql = Sql::new(backend);
+    let rows = run(conn, filter, allow, |sql, src, part| {
         sql.push("SELECT ");
-        push_floor(&mut sql, src.ts(), width);
+        push_floor(sql, src.ts(), width);
         sql.push(" AS slot_start_micros, ").push(&src.totals());
-        push_from(&mut sql, src, workspace_id, part, None);
+        push_from(sql, src, workspace_id, part, None);
         sql.push(" GROUP BY 1");
-        sql
     })?;
     Ok(merge(rows, |r: &SlotRow| r.slot_start_micros))
 }
@@ -114,16 +98,13 @@ pub fn by_provider(
     workspace_id: WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Vec<GroupTotals>, StoreError> {
-    let backend = conn.backend();
-    let rows = run(conn, filter, Allow::Models, |src, part| {
-        let mut sql = Sql::new(backend);
+    let rows = run(conn, filter, Allow::Models, |sql, src, part| {
         sql.push("SELECT ")
             .push(src.p())
             .push("provider AS provider, ");
         sql.push(&src.totals());
-        push_from(&mut sql, src, workspace_id, part, None);
+        push_from(sql, src, workspace_id, part, None);
         sql.push(" GROUP BY 1");
-        sql
     })?;
     let mut rows = merge(rows, |r: &GroupTotals| r.provider.clone());
     costliest_first(
@@ -141,17 +122,12 @@ pub fn top_models(
     filter: &EventFilter,
     limit: u32,
 ) -> Result<Vec<ModelTotals>, StoreError> {
-    let backend = conn.backend();
-    let rows = run(conn, filter, Allow::Models, |src, part| {
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT ")
-            .push(src.p())
-            .push("provider AS provider, ");
-        sql.push(src.p()).push("resolved_model AS model, ");
+    let rows = run(conn, filter, Allow::Models, |sql, src, part| {
+        sql.push("SELECT ");
+        push_model(sql, src);
         sql.push(&src.totals());
-        push_from(&mut sql, src, workspace_id, part, None);
+        push_from(sql, src, workspace_id, part, None);
         sql.push(" GROUP BY 1, 2");
-        sql
     })?;
     let mut rows = merge(rows, |r: &ModelTotals| {
         (r.provider.clone(), r.model.clone())
@@ -180,13 +156,8 @@ pub fn by_tag(
         "value",
         MAX_GROUPS,
         |sql, src, part| {
-            sql.push("SELECT ")
-                .push(if src == Src::Events { "g." } else { "r." })
-                .push("value AS value, ")
-                .push(&src.sum("cost_nanos"))
-                .push(", ")
-                .push(src.calls())
-                .push(" AS calls");
+            sql.push("SELECT ");
+            push_tag_value(sql, src);
             push_from(sql, src, workspace_id, part, Some(key));
             sql.push(" GROUP BY 1");
         },
@@ -196,6 +167,22 @@ pub fn by_tag(
     Ok(rows)
 }
 
+/// `provider AS provider, resolved_model AS model, ` from `src`.
+fn push_model(sql: &mut Sql, src: Src<'_>) {
+    sql.push(src.p()).push("provider AS provider, ");
+    sql.push(src.p()).push("resolved_model AS model, ");
+}
+
+/// `value AS value, <cost>, <calls> AS calls` of the tag values `src` groups by.
+fn push_tag_value(sql: &mut Sql, src: Src<'_>) {
+    sql.push(if src == Src::Events { "g." } else { "r." })
+        .push("value AS value, ")
+        .push(&src.sum("cost_nanos"))
+        .push(", ")
+        .push(src.calls())
+        .push(" AS calls");
+}
+
 /// Cost and calls per UTC day and `(provider, resolved_model)`, oldest day first: the
 /// series anomaly attribution reads.
 pub fn daily_by_model(
@@ -203,20 +190,15 @@ pub fn daily_by_model(
     workspace_id: WorkspaceId,
     filter: &EventFilter,
 ) -> Result<Vec<DailyModelRow>, StoreError> {
-    let backend = conn.backend();
-    let rows = run(conn, filter, Allow::Models, |src, part| {
-        let mut sql = Sql::new(backend);
+    let rows = run(conn, filter, Allow::Models, |sql, src, part| {
         sql.push("SELECT ");
-        push_floor(&mut sql, src.ts(), DAY_MICROS);
-        sql.push(" AS day_start_micros, ")
-            .push(src.p())
-            .push("provider AS provider, ");
-        sql.push(src.p()).push("resolved_model AS model, ");
+        push_floor(sql, src.ts(), DAY_MICROS);
+        sql.push(" AS day_start_micros, ");
+        push_model(sql, src);
         sql.push(&src.sum("cost_nanos")).push(", ");
         sql.push(src.calls()).push(" AS calls");
-        push_from(&mut sql, src, workspace_id, part, None);
+        push_from(sql, src, workspace_id, part, None);
         sql.push(" GROUP BY 1, 2, 3");
-        sql
     })?;
     Ok(merge(rows, |r: &DailyModelRow| {
         (r.day_start_micros, r.provider.clone(), r.model.clone())
@@ -241,13 +223,8 @@ pub fn daily_by_tag(
             sql.push("SELECT ");
             let ts = if src == Src::Events { "g.ts" } else { "r.slot" };
             push_floor(sql, ts, DAY_MICROS);
-            sql.push(" AS day_start_micros, ")
-                .push(if src == Src::Events { "g." } else { "r." })
-                .push("value AS value, ")
-                .push(&src.sum("cost_nanos"))
-                .push(", ")
-                .push(src.calls())
-                .push(" AS calls");
+            sql.push(" AS day_start_micros, ");
+            push_tag_value(sql, src);
             push_from(sql, src, workspace_id, part, Some(key));
             sql.push(" GROUP BY 1, 2");
         },
@@ -271,13 +248,10 @@ pub fn token_mix(
     } else {
         Allow::Models
     };
-    let backend = conn.backend();
-    let rows = run(conn, filter, allow, |src, part| {
-        let p = src.p();
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT ").push(p).push("provider AS provider, ");
-        sql.push(p).push("resolved_model AS model, ");
-        sql.push(p)
+    let rows = run(conn, filter, allow, |sql, src, part| {
+        sql.push("SELECT ");
+        push_model(sql, src);
+        sql.push(src.p())
             .push("batch AS batch, ")
             .push(src.calls())
             .push(" AS calls, ");
@@ -297,12 +271,11 @@ pub fn token_mix(
             "CAST(MAX(r.max_input_tokens) AS BIGINT)"
         })
         .push(" AS max_input_tokens");
-        push_from(&mut sql, src, workspace_id, part, None);
+        push_from(sql, src, workspace_id, part, None);
         if let Some(threshold) = prompts_above {
             sql.push(" AND e.input_tokens > ").int(threshold);
         }
         sql.push(" GROUP BY 1, 2, 3");
-        sql
     })?;
     Ok(merge(rows, |r: &TokenMixRow| {
         (r.provider.clone(), r.model.clone(), r.batch)

@@ -264,16 +264,19 @@ pub(super) fn run_top<T: QueryableByName<MultiBackend> + 'static>(
     Ok(sql.load(conn)?)
 }
 
-/// Runs `query` for every part of `filter`'s plan and concatenates the rows.
+/// Runs the statement `query` writes for every part of `filter`'s plan and concatenates
+/// the rows.
 pub(super) fn run<T: QueryableByName<MultiBackend> + 'static>(
     conn: &mut AnyConnection,
     filter: &EventFilter,
     allow: Allow<'_>,
-    query: impl Fn(Src<'_>, &EventFilter) -> Sql,
+    query: impl Fn(&mut Sql, Src<'_>, &EventFilter),
 ) -> Result<Vec<T>, StoreError> {
     let mut rows = Vec::new();
     for (src, part) in plan(filter, allow) {
-        rows.extend(query(src, &part).load::<T>(conn)?);
+        let mut sql = Sql::new(conn.backend());
+        query(&mut sql, src, &part);
+        rows.extend(sql.load::<T>(conn)?);
     }
     Ok(rows)
 }

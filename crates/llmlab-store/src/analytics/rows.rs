@@ -214,6 +214,8 @@ macro_rules! summed {
     };
 }
 
+summed!(Totals: cost_nanos, calls, input_tokens, output_tokens, cached_input_tokens,
+    cache_write_tokens, reasoning_tokens, unpriced_calls);
 summed!(SlotRow: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
 summed!(GroupTotals: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
 summed!(ModelTotals: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);

@@ -1,94 +1,64 @@
-//! The aggregates as [`Store`] methods, each on a pooled connection.
+//! The aggregates as [`Store`](crate::Store) methods, each on a pooled connection.
 
 use super::*;
 
-impl Store {
+store_methods! {
     /// See [`analytics::spend`](spend).
-    pub fn spend(
-        &self,
-        workspace_id: WorkspaceId,
-        filter: &EventFilter,
-    ) -> Result<i64, StoreError> {
-        self.with_conn(|c| spend(c, workspace_id, filter))
-    }
+    fn spend(workspace_id: WorkspaceId, filter: &EventFilter) -> i64 = with_conn(spend);
 
     /// See [`analytics::slots`](slots).
-    pub fn slots(
-        &self,
+    fn slots(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         slot_secs: u32,
-    ) -> Result<Vec<SlotRow>, StoreError> {
-        self.with_conn(|c| slots(c, workspace_id, filter, slot_secs))
-    }
+    ) -> Vec<SlotRow> = with_conn(slots);
 
     /// See [`analytics::by_provider`](by_provider).
-    pub fn cost_by_provider(
-        &self,
+    fn cost_by_provider(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
-    ) -> Result<Vec<GroupTotals>, StoreError> {
-        self.with_conn(|c| by_provider(c, workspace_id, filter))
-    }
+    ) -> Vec<GroupTotals> = with_conn(by_provider);
 
     /// See [`analytics::top_models`](top_models).
-    pub fn top_models(
-        &self,
+    fn top_models(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         limit: u32,
-    ) -> Result<Vec<ModelTotals>, StoreError> {
-        self.with_conn(|c| top_models(c, workspace_id, filter, limit))
-    }
+    ) -> Vec<ModelTotals> = with_conn(top_models);
 
     /// See [`analytics::by_tag`](by_tag).
-    pub fn cost_by_tag(
-        &self,
+    fn cost_by_tag(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         key: &str,
-    ) -> Result<Vec<TagTotals>, StoreError> {
-        self.with_conn(|c| by_tag(c, workspace_id, filter, key))
-    }
+    ) -> Vec<TagTotals> = with_conn(by_tag);
 
     /// See [`analytics::daily_by_model`](daily_by_model).
-    pub fn daily_by_model(
-        &self,
+    fn daily_by_model(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
-    ) -> Result<Vec<DailyModelRow>, StoreError> {
-        self.with_conn(|c| daily_by_model(c, workspace_id, filter))
-    }
+    ) -> Vec<DailyModelRow> = with_conn(daily_by_model);
 
     /// See [`analytics::daily_by_tag`](daily_by_tag).
-    pub fn daily_by_tag(
-        &self,
+    fn daily_by_tag(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         key: &str,
-    ) -> Result<Vec<DailyTagRow>, StoreError> {
-        self.with_conn(|c| daily_by_tag(c, workspace_id, filter, key))
-    }
+    ) -> Vec<DailyTagRow> = with_conn(daily_by_tag);
 
     /// See [`analytics::token_mix`](token_mix).
-    pub fn token_mix(
-        &self,
+    fn token_mix(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         prompts_above: Option<i64>,
-    ) -> Result<Vec<TokenMixRow>, StoreError> {
-        self.with_conn(|c| token_mix(c, workspace_id, filter, prompts_above))
-    }
+    ) -> Vec<TokenMixRow> = with_conn(token_mix);
 
     /// See [`analytics::tag_keys`](tag_keys).
-    pub fn tag_keys(
-        &self,
+    fn tag_keys(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        self.with_conn(|c| tag_keys(c, workspace_id, filter, limit))
-    }
+    ) -> Vec<String> = with_conn(tag_keys);
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use crate::schema::events;
 use crate::sql::Sql;
-use crate::{AnyConnection, Store, StoreError};
+use crate::{AnyConnection, StoreError};
 
 pub(crate) use write::{insert_all, stored_row};
 pub use write::{insert_batch, insert_event};
@@ -315,42 +315,27 @@ pub fn list(
     })
 }
 
-impl Store {
+store_methods! {
     /// See [`events::insert_event`](insert_event).
-    pub fn insert_event(
-        &self,
+    fn insert_event(
         workspace_id: WorkspaceId,
         event: &NewEvent,
-    ) -> Result<(EventRow, InsertOutcome), StoreError> {
-        self.write(|c| insert_event(c, workspace_id, event))
-    }
+    ) -> (EventRow, InsertOutcome) = write(insert_event);
 
     /// See [`events::insert_batch`](insert_batch).
-    pub fn insert_batch(
-        &self,
+    fn insert_batch(
         workspace_id: WorkspaceId,
         batch: &[NewEvent],
-    ) -> Result<Vec<InsertOutcome>, StoreError> {
-        self.write(|c| insert_batch(c, workspace_id, batch))
-    }
+    ) -> Vec<InsertOutcome> = write(insert_batch);
 
     /// See [`events::find`](find).
-    pub fn event(
-        &self,
-        workspace_id: WorkspaceId,
-        id: i64,
-    ) -> Result<Option<EventRow>, StoreError> {
-        self.with_conn(|c| find(c, workspace_id, id))
-    }
+    fn event(workspace_id: WorkspaceId, id: i64) -> Option<EventRow> = with_conn(find);
 
     /// See [`events::list`](list).
-    pub fn list_events(
-        &self,
+    fn list_events(
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         after: Option<EventCursor>,
         limit: u32,
-    ) -> Result<EventPage, StoreError> {
-        self.with_conn(|c| list(c, workspace_id, filter, after, limit))
-    }
+    ) -> EventPage = with_conn(list);
 }

@@ -3,7 +3,7 @@
 
 use crate::WorkspaceId;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -69,12 +69,16 @@ impl<'a> EventInsert<'a> {
             price_effective_from: e.price_effective_from,
             ts: e.ts,
             latency_ms: e.latency_ms,
-            tags_json: serde_json::to_string(&e.tags)
-                .map_err(|err| StoreError::Query(err.to_string()))?,
+            tags_json: tags_json(&e.tags)?,
             created_at,
             price_revision: e.price_revision,
         })
     }
+}
+
+/// The tag map as stored in `tags_json`.
+fn tags_json(tags: &BTreeMap<String, String>) -> Result<String, StoreError> {
+    serde_json::to_string(tags).map_err(|err| StoreError::Query(err.to_string()))
 }
 
 // `treat_none_as_default_value = false` on both: without it diesel turns a SQLite batch
@@ -335,8 +339,7 @@ pub(crate) fn stored_row(
             price_effective_from: event.price_effective_from,
             ts: event.ts,
             latency_ms: event.latency_ms,
-            tags_json: serde_json::to_string(&event.tags)
-                .map_err(|err| StoreError::Query(err.to_string()))?,
+            tags_json: tags_json(&event.tags)?,
             created_at,
             price_revision: event.price_revision,
         },

@@ -33,6 +33,20 @@ impl Acc {
     }
 }
 
+/// `$row { keys… }` with `$acc`'s figures: the fields the totals rows share.
+macro_rules! totals_row {
+    ($row:ident { $($key:ident),* }, $acc:expr) => {
+        $row {
+            $($key,)*
+            cost_nanos: $acc.cost,
+            calls: $acc.calls,
+            input_tokens: $acc.input,
+            output_tokens: $acc.output,
+            unpriced_calls: $acc.unpriced,
+        }
+    };
+}
+
 fn group<K: Ord>(events: &[&NewEvent], key: impl Fn(&NewEvent) -> Option<K>) -> BTreeMap<K, Acc> {
     let mut map = BTreeMap::new();
     for e in events {
@@ -81,14 +95,7 @@ fn check(
         let width = i64::from(slot_secs) * 1_000_000;
         let expected: Vec<SlotRow> = group(&events, |e| Some(e.ts.div_euclid(width) * width))
             .into_iter()
-            .map(|(start, a)| SlotRow {
-                slot_start_micros: start,
-                cost_nanos: a.cost,
-                calls: a.calls,
-                input_tokens: a.input,
-                output_tokens: a.output,
-                unpriced_calls: a.unpriced,
-            })
+            .map(|(slot_start_micros, a)| totals_row!(SlotRow { slot_start_micros }, a))
             .collect();
         let got = store.slots(user_id, filter, slot_secs).unwrap();
         assert_eq!(got, expected, "slots {slot_secs} {filter:?}");
@@ -101,14 +108,7 @@ fn check(
     got.sort_by(|a, b| a.provider.cmp(&b.provider));
     let expected: Vec<GroupTotals> = group(&events, |e| Some(e.provider.clone()))
         .into_iter()
-        .map(|(provider, a)| GroupTotals {
-            provider,
-            cost_nanos: a.cost,
-            calls: a.calls,
-            input_tokens: a.input,
-            output_tokens: a.output,
-            unpriced_calls: a.unpriced,
-        })
+        .map(|(provider, a)| totals_row!(GroupTotals { provider }, a))
         .collect();
     assert_eq!(got, expected, "by_provider {filter:?}");
 
@@ -116,15 +116,7 @@ fn check(
         Some((e.provider.clone(), e.resolved_model.clone()))
     })
     .into_iter()
-    .map(|((provider, model), a)| ModelTotals {
-        provider,
-        model,
-        cost_nanos: a.cost,
-        calls: a.calls,
-        input_tokens: a.input,
-        output_tokens: a.output,
-        unpriced_calls: a.unpriced,
-    })
+    .map(|((provider, model), a)| totals_row!(ModelTotals { provider, model }, a))
     .collect();
     expected.sort_by_key(|m| std::cmp::Reverse(m.cost_nanos));
     expected.truncate(3);

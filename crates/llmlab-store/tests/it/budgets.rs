@@ -22,15 +22,22 @@ pub fn budget(name: &str) -> NewBudget {
     }
 }
 
+/// A budget on the openai events of team growth.
+fn openai_growth(name: &str) -> NewBudget {
+    NewBudget {
+        scope_provider: Some("openai".into()),
+        scope_tag_key: Some("team".into()),
+        scope_tag_value: Some("growth".into()),
+        ..budget(name)
+    }
+}
+
 both_backends!(budgets_are_scoped_by_user, |_db, store| {
     let a = user(&store, "a@x.test");
     let b = user(&store, "b@x.test");
     let scoped = NewBudget {
-        scope_provider: Some("openai".into()),
-        scope_tag_key: Some("team".into()),
-        scope_tag_value: Some("growth".into()),
         webhook_url: Some("https://hooks.test/x".into()),
-        ..budget("openai-growth")
+        ..openai_growth("openai-growth")
     };
     let created = store.create_budget(a, &scoped).unwrap();
     assert_eq!(
@@ -93,11 +100,8 @@ both_backends!(budgets_are_scoped_by_user, |_db, store| {
 both_backends!(budget_scope_spend, |_db, store| {
     let a = user(&store, "s@x.test");
     let scoped = NewBudget {
-        scope_provider: Some("openai".into()),
         scope_model: Some("gpt-4o".into()),
-        scope_tag_key: Some("team".into()),
-        scope_tag_value: Some("growth".into()),
-        ..budget("b")
+        ..openai_growth("b")
     };
     let row = store.create_budget(a, &scoped).unwrap();
     let growth = tags(&[("team", "growth")]);

@@ -7,28 +7,38 @@ use llmlab_store::{GroupCommit, InsertOutcome, NewEvent, both_backends};
 
 use crate::{HOUR, T0, event, user};
 
+/// Runs `call(i)` for every `i` in `0..n`, each on a thread of its own, all released
+/// together so that the writer finds them waiting at once; returns the results in `i`
+/// order.
+fn at_once<T: Send + 'static>(n: i64, call: impl Fn(i64) -> T + Send + Sync + 'static) -> Vec<T> {
+    let call = Arc::new(call);
+    let barrier = Arc::new(Barrier::new(n as usize));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (call, barrier) = (call.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                call(i)
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
 both_backends!(
     concurrent_single_events_share_commits_and_keep_their_outcomes,
     |_db, store| {
         let a = user(&store, "gc-a@x.test");
         let b = user(&store, "gc-b@x.test");
         let writer = GroupCommit::start(store.clone(), 64).unwrap();
-        let barrier = Arc::new(Barrier::new(48));
         // 48 callers: two users, and every third event repeats an idempotency key another
         // caller sends too.
-        let threads: Vec<_> = (0..48)
-            .map(|i: i64| {
-                let (writer, barrier) = (writer.clone(), barrier.clone());
-                std::thread::spawn(move || {
-                    let user_id = if i % 2 == 0 { a } else { b };
-                    let mut e: NewEvent = event(T0 + i * HOUR, "openai", "gpt-4o", 1_000 + i);
-                    e.event_id = Some(format!("k{}", if i % 3 == 0 { 0 } else { i }));
-                    barrier.wait();
-                    (user_id, i, writer.insert_event(user_id, e).unwrap())
-                })
-            })
-            .collect();
-        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let results = at_once(48, move |i| {
+            let user_id = if i % 2 == 0 { a } else { b };
+            let mut e: NewEvent = event(T0 + i * HOUR, "openai", "gpt-4o", 1_000 + i);
+            e.event_id = Some(format!("k{}", if i % 3 == 0 { 0 } else { i }));
+            (user_id, i, writer.insert_event(user_id, e).unwrap())
+        });
         for user_id in [a, b] {
             let mine: Vec<_> = results.iter().filter(|r| r.0 == user_id).collect();
             let inserted = mine
@@ -58,23 +68,15 @@ both_backends!(
 both_backends!(a_faulty_event_fails_alone, |_db, store| {
     let a = user(&store, "gc-f@x.test");
     let writer = GroupCommit::start(store.clone(), 64).unwrap();
-    let barrier = Arc::new(Barrier::new(16));
-    let threads: Vec<_> = (0..16)
-        .map(|i: i64| {
-            let (writer, barrier) = (writer.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let mut e = event(T0 + i, "openai", "gpt-4o", 5);
-                if i == 7 {
-                    // Refused by the table's CHECK constraint.
-                    e.input_tokens = -1;
-                }
-                barrier.wait();
-                (i, writer.insert_event(a, e))
-            })
-        })
-        .collect();
-    for t in threads {
-        let (i, result) = t.join().unwrap();
+    let results = at_once(16, move |i| {
+        let mut e = event(T0 + i, "openai", "gpt-4o", 5);
+        if i == 7 {
+            // Refused by the table's CHECK constraint.
+            e.input_tokens = -1;
+        }
+        (i, writer.insert_event(a, e))
+    });
+    for (i, result) in results {
         assert_eq!(result.is_err(), i == 7, "event {i}: {result:?}");
     }
     assert_eq!(store.totals(a, &Default::default()).unwrap().calls, 15);

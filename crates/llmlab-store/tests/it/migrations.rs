@@ -1,7 +1,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use llmlab_store::{Backend, Store, StoreError, both_backends, migration_names};
+use llmlab_store::test_support::TestDb;
+use llmlab_store::{
+    Backend, ModelTotals, SlotRow, Store, StoreError, TagTotals, Totals, UserId, WorkspaceId,
+    both_backends, migration_names,
+};
 
 fn folder_names(backend: &str) -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,6 +27,37 @@ fn folder_names(backend: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+type Reports = (Totals, Vec<ModelTotals>, Vec<TagTotals>, Vec<SlotRow>);
+
+/// What the upgrade tests expect a migration to leave as it was: reports over every
+/// test filter.
+fn reports(store: &Store, w: WorkspaceId) -> Vec<Reports> {
+    crate::events::filters()
+        .iter()
+        .map(|f| {
+            (
+                store.totals(w, f).unwrap(),
+                store.top_models(w, f, 100).unwrap(),
+                store.cost_by_tag(w, f, "team").unwrap(),
+                store.slots(w, f, 3600).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Reverts migrations, newest first, up to and including `name`; returns the names
+/// reverted, oldest first.
+fn revert_through(url: &str, name: &str) -> Vec<String> {
+    let mut reverted = Vec::new();
+    while reverted.last().map(String::as_str) != Some(name) {
+        let names = llmlab_store::revert_last_migration(url).unwrap();
+        assert!(!names.is_empty(), "{name} is applied");
+        reverted.extend(names);
+    }
+    reverted.reverse();
+    reverted
 }
 
 #[test]
@@ -83,40 +118,11 @@ both_backends!(rollup_migration_backfills_existing_events, |db, store| {
             &crate::events::before_ledger(crate::events::random_events(&mut rng, 400)),
         )
         .unwrap();
-    let filters = crate::events::filters();
-    let before: Vec<_> = filters
-        .iter()
-        .map(|f| {
-            (
-                store.totals(a, f).unwrap(),
-                store.top_models(a, f, 100).unwrap(),
-                store.cost_by_tag(a, f, "team").unwrap(),
-                store.slots(a, f, 3600).unwrap(),
-            )
-        })
-        .collect();
+    let before = reports(&store, a);
     // Back to before the rollup migration (reverting the later ones first), then up again.
-    let rollups = "2026-11-29-000001_rollups";
-    let mut reverted = Vec::new();
-    while reverted.last().map(String::as_str) != Some(rollups) {
-        let names = llmlab_store::revert_last_migration(db.url()).unwrap();
-        assert!(!names.is_empty(), "{rollups} is applied");
-        reverted.extend(names);
-    }
-    reverted.reverse();
+    let reverted = revert_through(db.url(), "2026-11-29-000001_rollups");
     assert_eq!(store.migrate().unwrap(), reverted);
-    let after: Vec<_> = filters
-        .iter()
-        .map(|f| {
-            (
-                store.totals(a, f).unwrap(),
-                store.top_models(a, f, 100).unwrap(),
-                store.cost_by_tag(a, f, "team").unwrap(),
-                store.slots(a, f, 3600).unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(before, after);
+    assert_eq!(before, reports(&store, a));
     assert!(before[0].0.calls == 400);
 });
 
@@ -155,16 +161,25 @@ fn sqlite_file_directory_is_created() {
     assert!(path.is_file());
 }
 
+/// A fresh PostgreSQL database, a store with `pool_size` connections to it and a user
+/// called `email`; `None` when the tests run on SQLite only.
+fn postgres_with_user(pool_size: u32, email: &str) -> Option<(TestDb, Store, UserId)> {
+    if llmlab_store::test_support::sqlite_only() {
+        return None;
+    }
+    let db = TestDb::new(Backend::Postgres);
+    let store = Store::connect_with(db.url(), pool_size, Duration::from_secs(1)).unwrap();
+    let id = crate::person(&store, email).id;
+    Some((db, store, id))
+}
+
 /// PostgreSQL only (SQLite has no server to lose): while connections are refused every
 /// call is `Unavailable`, and the same `Store` works again once the database is back.
 #[test]
 fn postgres_outage_is_unavailable_then_recovers() {
-    if llmlab_store::test_support::sqlite_only() {
+    let Some((db, store, id)) = postgres_with_user(3, "outage@x.test") else {
         return;
-    }
-    let db = llmlab_store::test_support::TestDb::new(Backend::Postgres);
-    let store = Store::connect_with(db.url(), 3, Duration::from_secs(1)).unwrap();
-    let id = crate::person(&store, "outage@x.test").id;
+    };
 
     db.terminate_connections(true);
     let down = store.find_user(id);
@@ -190,12 +205,9 @@ fn postgres_outage_is_unavailable_then_recovers() {
 fn postgres_restart_costs_at_most_one_failed_call() {
     use diesel::connection::SimpleConnection;
 
-    if llmlab_store::test_support::sqlite_only() {
+    let Some((db, store, id)) = postgres_with_user(4, "restart@x.test") else {
         return;
-    }
-    let db = llmlab_store::test_support::TestDb::new(Backend::Postgres);
-    let store = Store::connect_with(db.url(), 4, Duration::from_secs(1)).unwrap();
-    let id = crate::person(&store, "restart@x.test").id;
+    };
     // Four connections in use at once, so the pool holds four when they return.
     let all_out = std::sync::Barrier::new(4);
     std::thread::scope(|s| {
@@ -224,7 +236,7 @@ fn postgres_restart_costs_at_most_one_failed_call() {
 // written at the previous schema by plain SQL gets one too.
 both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
     use llmlab_store::workspaces::{self, Role};
-    use llmlab_store::{NewApiKey, NewCustomPrice, UserId, WorkspaceId};
+    use llmlab_store::{NewApiKey, NewCustomPrice};
     use rand::SeedableRng;
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(12);
@@ -269,18 +281,8 @@ both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
         };
         store.upsert_custom_price(w, &price).unwrap();
     }
-    let filters = crate::events::filters();
     let snapshot = |store: &Store, w: WorkspaceId| {
-        let reports: Vec<_> = filters
-            .iter()
-            .map(|f| {
-                (
-                    store.totals(w, f).unwrap(),
-                    store.top_models(w, f, 100).unwrap(),
-                    store.cost_by_tag(w, f, "team").unwrap(),
-                )
-            })
-            .collect();
+        let reports = reports(store, w);
         let budgets: Vec<_> = store
             .list_budgets(w)
             .unwrap()
@@ -302,13 +304,7 @@ both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
         .collect();
 
     // Down to the schema before workspaces: the data is the users' again.
-    let name = "2026-12-02-000001_workspaces";
-    let mut reverted = Vec::new();
-    while reverted.last().map(String::as_str) != Some(name) {
-        let names = llmlab_store::revert_last_migration(db.url()).unwrap();
-        assert!(!names.is_empty(), "{name} is applied");
-        reverted.extend(names);
-    }
+    let reverted = revert_through(db.url(), "2026-12-02-000001_workspaces");
     let count = |sql: &str| llmlab_store::admin::query_text(db.url(), sql).unwrap();
     assert_eq!(
         count(&format!(
@@ -325,7 +321,6 @@ both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
     )
     .unwrap();
 
-    reverted.reverse();
     assert_eq!(store.migrate().unwrap(), reverted);
     for (&u, before) in users.iter().zip(&before) {
         let w = personal(&store, u);
