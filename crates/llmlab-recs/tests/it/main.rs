@@ -8,6 +8,8 @@ use llmlab_providers::{Catalog, Relation};
 use llmlab_recs::*;
 use serde_json::Value;
 
+mod backtest;
+
 #[path = "../../src/testing/usage.rs"]
 mod support;
 use support::usage;
@@ -65,15 +67,15 @@ fn anomaly_json_uses_the_api_names() {
         ]
     );
     assert_eq!(a["date"], "2025-03-17");
-    assert_eq!(a["severity"], "high");
+    assert_eq!(a["severity"], "medium");
     assert_eq!(a["method"], "z_score");
-    assert_eq!(a["seasonal_z_score"], Value::Null);
+    assert_eq!(a["seasonal_z_score"], 6.36);
     let text = serde_json::to_string(&found).unwrap();
     assert!(
-        text.contains(r#""cost_usd":20,"mean_usd":11,"stddev_usd":1.037749043"#),
+        text.contains(r#""cost_usd":20,"mean_usd":11.230769231,"stddev_usd":1.230769231"#),
         "{text}"
     );
-    assert!(text.contains(r#""z_score":8.67"#), "{text}");
+    assert!(text.contains(r#""z_score":4.38"#), "{text}");
     assert_eq!(
         keys(&a["drivers"][0]),
         [

@@ -59,18 +59,20 @@ pub struct AnomalyOut {
     /// Its spend.
     #[schema(value_type = f64)]
     pub cost_usd: Usd,
-    /// Baseline mean (median for `robust`).
+    /// The day's expected spend: the trailing baseline's trend (least squares, or a
+    /// median-based fit for `robust`) times the day's weekday factor.
     #[schema(value_type = f64)]
     pub mean_usd: Usd,
-    /// Baseline sample standard deviation (scaled MAD for `robust`).
+    /// The spread of that expectation (standard deviation, or scaled MAD for `robust`).
     #[schema(value_type = f64)]
     pub stddev_usd: Usd,
     /// `cost_usd − mean_usd`.
     #[schema(value_type = f64)]
     pub excess_usd: Usd,
-    /// Score against the trailing baseline (the judged day excluded), 2 decimals.
+    /// `(cost − expected) / spread`, deseasonalised, the judged day excluded from its
+    /// baseline; severity follows it. 2 decimals.
     pub z_score: f64,
-    /// Score against the same weekday of earlier weeks, when 4+ weeks exist.
+    /// Score against the other days of the same weekday (shown, not deciding).
     pub seasonal_z_score: Option<f64>,
     /// `low`, `medium` or `high`.
     pub severity: String,

@@ -1,50 +1,72 @@
-//! Anomalies: days whose spend is far above what the days before them predict, with the
-//! models, providers and tags that drove the difference.
+//! Anomalies: days whose spend is far above what the days before them predict, once the
+//! weekly pattern is taken out, with the models, providers and tags that drove the
+//! difference.
 //!
 //! # How a day is judged
 //!
+//! - **Weekday profile** (`seasonal.rs`). Each day's spend is divided by the mean of the
+//!   seven days around it (centred where the series allows, shifted inside it at its
+//!   ends): any seven consecutive days hold each weekday once, so this ratio is the
+//!   weekday's factor times noise, whatever the level or trend. A weekday's factor is the
+//!   median of its ratios over the **whole series** (days before and after the judged
+//!   one), normalised so the seven average 1. The judged day is left out, so a spike
+//!   does not make its own weekday look busy, and so is each baseline day from its own
+//!   factor, so the baseline is not divided by its own noise. A weekday needs
+//!   [`AnomalyConfig::min_seasonal_weeks`] such days (default 1). The profile is used
+//!   only when the weekdays differ more than chance would have them (one-way analysis of
+//!   variance of the ratios by weekday, p < 1 %); otherwise every factor is 1.
 //! - **Baseline.** Each of the last [`AnomalyConfig::days`] days is compared with the up to
-//!   [`AnomalyConfig::baseline_days`] days *before* it (a trailing window, so the judged day
-//!   never inflates its own baseline). Days before the first day with any spend are not
-//!   history and are left out; with fewer than [`AnomalyConfig::min_baseline_days`] baseline
-//!   days the day is not judged.
-//! - **Score.** [`Method::ZScore`]: `(cost − mean) / sample standard deviation`.
-//!   [`Method::Robust`]: `(cost − median) / (1.4826 × MAD)`, the median absolute deviation
-//!   scaled to estimate the standard deviation of normal data, so one earlier spike in the
-//!   window does not hide the next one. The output's `mean_usd` and `stddev_usd` carry the
-//!   median and the scaled MAD for the robust method, and `method` says which was used.
-//! - **Flat baselines.** When the spread is below a nano-dollar (every baseline day cost
-//!   the same) a z-score does not exist; the day is not reported rather than reported with
-//!   an infinite score. Scores are rounded to 2 decimals and only finite numbers are
-//!   emitted.
+//!   [`AnomalyConfig::baseline_days`] days *before* it, each divided by its factor. Days
+//!   before the first day with any spend are not history; with fewer than
+//!   [`AnomalyConfig::min_baseline_days`] baseline days the day is not judged. Weekdays
+//!   whose factor is below 0.1 (days that normally spend nothing) are left out of it.
+//! - **Expectation.** A straight line through the deseasonalised baseline (least squares
+//!   for [`Method::ZScore`]; for [`Method::Robust`] the Theil–Sen slope, the median
+//!   intercept and 1.4826 × the median absolute residual, so one earlier spike does not
+//!   hide the next), extended to the judged day and multiplied by its factor. A trend is
+//!   followed instead of lagged behind. The spread is the residual spread widened as a
+//!   prediction interval (the line's own uncertainty) and for the judged day's factor
+//!   being an estimate (`√(1 + π/2 / m)` for a median of `m` ratios).
+//! - **Score.** `(cost − expectation) / spread` has a Student t distribution with
+//!   `n − 2` degrees of freedom for `n` baseline days; it is converted to the normal score
+//!   with the same tail probability, so a threshold means the same with 7 or 28 baseline
+//!   days. Scores are rounded to 2 decimals and only finite numbers are emitted; with a
+//!   spread below a nano-dollar (a perfectly regular baseline) the day is not reported.
 //! - **Only increases.** A day is reported when its score is at or above
-//!   [`AnomalyConfig::threshold`]; a drop in spend is not a cost anomaly.
-//! - **Weekly seasonality.** When at least [`AnomalyConfig::min_seasonal_weeks`] earlier
-//!   same weekdays are in the history (up to [`AnomalyConfig::seasonal_weeks`]), the day is
-//!   also scored against them; in the first weeks of a series, where fewer came before,
-//!   the same weekdays of the weeks after it count too (so eight weeks of busy Mondays
-//!   do not flag the first Mondays). The seasonal score is
-//!   `(cost − their mean) / max(their spread, the baseline's spread)`. The larger spread keeps a weekday that happened to be very regular from
-//!   turning every small wobble into an anomaly (and a perfectly regular one from dividing
-//!   by zero). The day is reported only when **both** scores reach the threshold, so a
-//!   normally busy Monday is not flagged while a spike on a quiet Wednesday is.
-//! - **Severity** comes from the smaller of the two scores (the evidence that holds under
-//!   both): `low` from the threshold, `medium` from [`AnomalyConfig::medium`], `high` from
+//!   [`AnomalyConfig::threshold`]; a drop in spend is not a cost anomaly. **Severity**:
+//!   `low` from the threshold, `medium` from [`AnomalyConfig::medium`], `high` from
 //!   [`AnomalyConfig::high`].
+//! - **Shown, not decisive:** `seasonal_z_score`, the day against the other days of its
+//!   weekday in the series as they were (over weeks of trend it drifts).
+//!
+//! Backtests (`tests/it/backtest.rs`: weekly profile, trend, 10–20 % noise) flag under
+//! 0.5 % of the clean days at every history length from 14 days, and find 3× spikes on
+//! every weekday, busy Mondays and quiet weekends included.
+//!
+//! # Limits
+//!
+//! - Only a weekly pattern is removed: monthly cycles, holidays and one-off events are
+//!   judged as they come.
+//! - In the first weeks a factor rests on one or two days; its uncertainty widens the
+//!   spread, so spikes must be larger to count then. With a single week of spend there
+//!   is no profile.
+//! - A change that lasts (a new steady level) is reported for its first days, until the
+//!   baseline absorbs it; a gradual ramp is followed by the line. Decreases are never
+//!   anomalies.
+//! - Short baselines are judged cautiously: with 14 days of non-seasonal history a 20
+//!   after days of 10 and 12 scores 4.4 (the plain z-score would be 8.7).
 //!
 //! # Attribution
 //!
 //! For each reported day, every dimension value in the breakdown (each model, each
-//! provider, each tag value) is compared with its own mean over the same baseline days
-//! (days without rows count as zero spend; the mean is rounded to a nano-dollar).
-//! `excess = cost that day − that mean`; values with a positive excess are the drivers,
-//! and `share_pct` is their part of the total positive excess *within their group*
-//! (models together, providers together, the values of one tag key together), with
-//! 2 decimals. The mean is used for attribution with either method, so when the
-//! breakdown covers all spend (models, providers) the excesses add up to the day's
-//! excess over its mean.
-
-use std::collections::{BTreeMap, HashMap};
+//! provider, each tag value) is compared with what it was expected to spend that day:
+//! its mean over the same baseline days, each divided by the day's factor, times the
+//! judged day's factor (without a weekly pattern, its plain mean, exactly; days without
+//! rows count as zero spend; rounded to a nano-dollar). `excess = cost that day −
+//! that expectation`; values with a positive excess are the drivers, and `share_pct` is
+//! their part of the total positive excess *within their group* (models together,
+//! providers together, the values of one tag key together), with 2 decimals. Drivers
+//! are compared with means, not lines, so their excesses need not add up to the day's.
 
 use chrono::NaiveDate;
 use llmlab_engine::Usd;
@@ -54,6 +76,12 @@ use statrs::statistics::{Data, OrderStatistics, Statistics};
 
 use crate::error::RecsError;
 use crate::series::{DailyBreakdown, DailyCost, Dimension, fill_days};
+
+mod attribution;
+mod baseline;
+mod seasonal;
+
+use attribution::Attribution;
 
 /// A spread below one nano-dollar is no spread: money has no finer resolution.
 const MIN_SPREAD_USD: f64 = 1e-9;
@@ -103,10 +131,12 @@ pub struct AnomalyConfig {
     pub baseline_days: u32,
     /// Fewer baseline days than this and the day is not judged (default 7).
     pub min_baseline_days: u32,
-    /// Same weekdays used for the seasonal score (default 8; 0 turns it off): earlier
-    /// ones, and later ones where fewer than `min_seasonal_weeks` came before.
+    /// Weeks of history, before the judged days, that [`AnomalyConfig::history_days`]
+    /// asks for so the weekday profile has enough of each weekday (default 8; 0 turns
+    /// the weekday profile off). The profile uses the whole series passed.
     pub seasonal_weeks: u32,
-    /// Same weekdays needed before the seasonal score applies (default 4).
+    /// Days of a weekday (besides the one being judged or deseasonalised) needed for its
+    /// factor (default 1); with fewer, no profile is used.
     pub min_seasonal_weeks: u32,
     /// Drivers kept per group (models, providers, each tag key) (default 5).
     pub max_drivers: usize,
@@ -123,7 +153,7 @@ impl Default for AnomalyConfig {
             baseline_days: 28,
             min_baseline_days: 7,
             seasonal_weeks: 8,
-            min_seasonal_weeks: 4,
+            min_seasonal_weeks: 1,
             max_drivers: 5,
         }
     }
@@ -158,11 +188,11 @@ impl AnomalyConfig {
             ));
         }
         if self.seasonal_weeks > 0
-            && (self.min_seasonal_weeks < 2 || self.min_seasonal_weeks > self.seasonal_weeks)
+            && (self.min_seasonal_weeks < 1 || self.min_seasonal_weeks > self.seasonal_weeks)
         {
             return Err(RecsError::config(
                 "min_seasonal_weeks",
-                "must be between 2 and `seasonal_weeks`",
+                "must be between 1 and `seasonal_weeks`",
             ));
         }
         Ok(())
@@ -197,26 +227,28 @@ pub struct Anomaly {
     /// What the day cost.
     #[serde(rename = "cost_usd")]
     pub cost: Usd,
-    /// The baseline's mean (its median for [`Method::Robust`]), rounded to a nano-dollar.
+    /// The expected spend that day: the baseline's line extended to it, times its
+    /// weekday factor, rounded to a nano-dollar.
     #[serde(rename = "mean_usd")]
     pub mean: Usd,
-    /// The baseline's sample standard deviation (its scaled MAD for [`Method::Robust`]),
-    /// rounded to a nano-dollar.
+    /// The spread of that expectation (residual standard deviation, or scaled MAD for
+    /// [`Method::Robust`], widened as a prediction interval), rounded to a nano-dollar.
     #[serde(rename = "stddev_usd")]
     pub stddev: Usd,
     /// `cost − mean`.
     #[serde(rename = "excess_usd")]
     pub excess: Usd,
-    /// The score against the baseline, 2 decimals.
+    /// The score against the expectation, on the normal scale, 2 decimals: what is
+    /// compared with the threshold.
     pub z_score: f64,
-    /// The score against the same weekdays, 2 decimals; `None` without enough weeks of
-    /// history.
+    /// Shown, not decisive: the score against the other days of the same weekday in the
+    /// series, 2 decimals; `None` with fewer than two of them.
     pub seasonal_z_score: Option<f64>,
     /// How abnormal.
     pub severity: Severity,
     /// How the scores were computed.
     pub method: Method,
-    /// Days in the baseline.
+    /// Days in the baseline (normally spend-free weekdays left out).
     pub baseline_days: u32,
     /// What drove the excess, per group, largest first.
     pub drivers: Vec<Driver>,
@@ -229,7 +261,8 @@ pub struct Driver {
     pub dimension: Dimension,
     /// Its spend on the day.
     pub cost: Usd,
-    /// Its mean daily spend over the baseline days, rounded to a nano-dollar.
+    /// What it was expected to spend that day (its deseasonalised mean over the
+    /// baseline days times the day's factor), rounded to a nano-dollar.
     pub baseline: Usd,
     /// `cost − baseline` (positive).
     pub excess: Usd,
@@ -297,6 +330,11 @@ pub fn detect_anomalies(
         return Ok(Vec::new());
     };
     let values: Vec<f64> = days.iter().map(|d| d.cost.to_f64()).collect();
+    let ratios = if config.seasonal_weeks > 0 {
+        seasonal::weekly_ratios(&values, first)
+    } else {
+        Vec::new()
+    };
     let judged_from = days.len().saturating_sub(config.days as usize).max(first);
     let mut attribution: Option<Attribution<'_>> = None;
     let mut out = Vec::new();
@@ -305,55 +343,55 @@ pub fn detect_anomalies(
         if i - lo < config.min_baseline_days as usize {
             continue;
         }
-        let Some((center, spread)) = center_spread(&values[lo..i], config.method) else {
+        // The profile leaves the judged day out, so a spike does not make its own
+        // weekday look busy.
+        let profile = seasonal::Profile::estimate(&ratios, i, config.min_seasonal_weeks as usize);
+        // Each day with its factor (1 without a weekly pattern); days whose weekday
+        // normally spends nothing, or whose factor cannot be estimated, are left out.
+        let factor = |j: usize| profile.as_ref().map_or(Some(1.0), |p| p.factor(j));
+        let Some(f) = factor(i) else {
             continue;
         };
-        if spread < MIN_SPREAD_USD {
+        let f = f.max(seasonal::MIN_FACTOR);
+        let baseline: Vec<(usize, f64)> = (lo..i)
+            .filter_map(|j| Some((j, factor(j)?)))
+            .filter(|&(_, f)| f >= seasonal::MIN_FACTOR)
+            .collect();
+        let points: Vec<(f64, f64)> = baseline
+            .iter()
+            .map(|&(j, f)| (j as f64 - i as f64, values[j] / f))
+            .collect();
+        let Some(pred) = baseline::predict(&points, config.method) else {
+            continue;
+        };
+        let widening = profile.as_ref().map_or(1.0, |p| p.widening(i));
+        let (expected, expected_spread) = (pred.center * f, pred.spread * f * widening);
+        if expected_spread < MIN_SPREAD_USD {
             continue;
         }
         let x = values[i];
-        let z = round2((x - center) / spread);
+        let z = round2(baseline::calibrate(
+            (x - expected) / expected_spread,
+            pred.df,
+        ));
         if !z.is_finite() || z < config.threshold {
             continue;
         }
-        // The same weekday in the weeks before; when the series holds fewer of them than
-        // the seasonal check needs (its first weeks), the same weekday in the weeks
-        // after too: a weekly pattern is no anomaly wherever the day falls in the window.
-        let mut same_weekdays: Vec<f64> = (1..=config.seasonal_weeks as usize)
-            .map_while(|k| i.checked_sub(7 * k))
-            .take_while(|&j| j >= first)
-            .map(|j| values[j])
-            .collect();
-        if same_weekdays.len() < config.min_seasonal_weeks as usize {
-            let wanted = config.seasonal_weeks as usize
-                - same_weekdays.len().min(config.seasonal_weeks as usize);
-            same_weekdays.extend(
-                (1..=wanted)
-                    .map(|k| i + 7 * k)
-                    .take_while(|&j| j < values.len())
-                    .map(|j| values[j]),
-            );
-        }
-        let mut seasonal_z = None;
-        if config.seasonal_weeks > 0 && same_weekdays.len() >= config.min_seasonal_weeks as usize {
-            let Some((s_center, s_spread)) = center_spread(&same_weekdays, config.method) else {
-                continue;
-            };
-            let sz = round2((x - s_center) / s_spread.max(spread));
-            if !sz.is_finite() || sz < config.threshold {
-                continue;
-            }
-            seasonal_z = Some(sz);
-        }
-        let (Some(mean), Some(stddev)) =
-            (Usd::from_f64_rounded(center), Usd::from_f64_rounded(spread))
-        else {
+        let (Some(mean), Some(stddev)) = (
+            Usd::from_f64_rounded(expected),
+            Usd::from_f64_rounded(expected_spread),
+        ) else {
             continue;
         };
         let cost = days[i].cost;
         let drivers = attribution
             .get_or_insert_with(|| Attribution::new(start, days.len(), breakdown))
-            .drivers(i, lo, config.max_drivers);
+            .drivers(
+                i,
+                &baseline,
+                profile.is_some().then_some(f),
+                config.max_drivers,
+            );
         out.push(Anomaly {
             date: days[i].date,
             cost,
@@ -361,76 +399,33 @@ pub fn detect_anomalies(
             stddev,
             excess: cost.saturating_sub(mean),
             z_score: z,
-            seasonal_z_score: seasonal_z,
-            severity: config.severity(seasonal_z.map_or(z, |s| s.min(z))),
+            seasonal_z_score: same_weekday_score(&values, first, i, config.method, expected_spread),
+            severity: config.severity(z),
             method: config.method,
-            baseline_days: u32::try_from(i - lo).unwrap_or(u32::MAX),
+            baseline_days: u32::try_from(baseline.len()).unwrap_or(u32::MAX),
             drivers,
         });
     }
     Ok(out)
 }
 
-/// The breakdown as one daily series per dimension value, aligned with the filled days.
-struct Attribution<'a> {
-    series: HashMap<&'a Dimension, Vec<Usd>>,
-}
-
-impl<'a> Attribution<'a> {
-    fn new(start: NaiveDate, len: usize, breakdown: &'a [DailyBreakdown]) -> Self {
-        let mut series: HashMap<&'a Dimension, Vec<Usd>> = HashMap::new();
-        for row in breakdown {
-            let Ok(pos) = usize::try_from((row.date - start).num_days()) else {
-                continue;
-            };
-            if pos >= len {
-                continue;
-            }
-            let s = series
-                .entry(&row.dimension)
-                .or_insert_with(|| vec![Usd::ZERO; len]);
-            s[pos] = s[pos].saturating_add(row.cost);
-        }
-        Attribution { series }
-    }
-
-    /// Drivers of day `i` against the baseline days `lo..i`.
-    fn drivers(&self, i: usize, lo: usize, max_per_group: usize) -> Vec<Driver> {
-        let n = i64::try_from(i - lo).unwrap_or(i64::MAX);
-        let mut groups: BTreeMap<(u8, &str), Vec<Driver>> = BTreeMap::new();
-        for (dimension, s) in &self.series {
-            let sum: Usd = s[lo..i].iter().copied().sum();
-            let Some(baseline) = sum.mul_div(1, n) else {
-                continue;
-            };
-            let cost = s[i];
-            let excess = cost.saturating_sub(baseline);
-            if excess > Usd::ZERO {
-                groups.entry(dimension.group()).or_default().push(Driver {
-                    dimension: (*dimension).clone(),
-                    cost,
-                    baseline,
-                    excess,
-                    share_pct: 0.0,
-                });
-            }
-        }
-        let mut out = Vec::new();
-        for (_, mut drivers) in groups {
-            let total: Usd = drivers.iter().map(|d| d.excess).sum();
-            for d in &mut drivers {
-                d.share_pct = llmlab_engine::aggregate::share_pct(d.excess, total);
-            }
-            drivers.sort_by(|a, b| {
-                b.excess
-                    .cmp(&a.excess)
-                    .then_with(|| a.dimension.cmp(&b.dimension))
-            });
-            drivers.truncate(max_per_group);
-            out.extend(drivers);
-        }
-        out
-    }
+/// Day `i` against the other days of its weekday in the series (before and after it,
+/// as they were), with at least `spread_floor` as the spread: `None` with fewer than
+/// two of them. Shown, not used for the decision: over weeks of trend it drifts.
+fn same_weekday_score(
+    values: &[f64],
+    first: usize,
+    i: usize,
+    method: Method,
+    spread_floor: f64,
+) -> Option<f64> {
+    let same: Vec<f64> = (first..values.len())
+        .filter(|&j| j != i && j % 7 == i % 7)
+        .map(|j| values[j])
+        .collect();
+    let (center, spread) = center_spread(&same, method)?;
+    let z = round2((values[i] - center) / spread.max(spread_floor));
+    z.is_finite().then_some(z)
 }
 
 #[cfg(test)]
@@ -496,7 +491,18 @@ mod tests {
             threshold: 2.0,
             ..AnomalyConfig::default()
         };
+        // No Monday is flagged, even at 2.0 (an ordinary day may be: at 2.0 about 2 % of
+        // days are by chance); at the default threshold nothing is.
         let found = detect_anomalies(&series(&busy_mondays(9)), &[], &config).unwrap();
+        assert!(
+            found.iter().all(|a| a.date.weekday() != Weekday::Mon),
+            "{found:?}"
+        );
+        let default = AnomalyConfig {
+            days: 60,
+            ..AnomalyConfig::default()
+        };
+        let found = detect_anomalies(&series(&busy_mondays(9)), &[], &default).unwrap();
         assert!(found.is_empty(), "{found:?}");
         // A Monday far above the other Mondays still is one, early in the window too.
         let mut values = busy_mondays(9);
@@ -510,8 +516,11 @@ mod tests {
     fn planted_spike_has_the_hand_computed_score() {
         // Baseline: 14 days alternating 10 and 12 → mean 11, every deviation is ±1, so the
         // sample variance is 14 × 1² / 13 = 1.076923… and the stddev 1.0377490433…
-        // z = (20 − 11) / 1.0377490433 = 8.6726 → 8.67, above 5.0 → high.
-        // Seasonality needs 4 earlier same weekdays; 14 days hold only 2, so it is not used.
+        // (Changed with the method, was mean 11, stddev 1.0377, z 8.67, high.) The weekdays
+        // do not differ (each holds one 10 and one 12): no profile. The least-squares line
+        // through days 0..14 predicts 11.2308 for day 14 (the alternation ends on a 12);
+        // residual spread widened as a prediction interval: 1.2308. t = 8.7692/1.2308 =
+        // 7.12 with 12 degrees of freedom → 4.38 on the normal scale: medium.
         let found = detect_anomalies(
             &series(&alternating_then(20.0)),
             &[],
@@ -522,28 +531,29 @@ mod tests {
         let a = &found[0];
         assert_eq!(a.date, day(14));
         assert_eq!(a.cost, Usd::from_dollars(20).unwrap());
-        assert_eq!(a.mean, Usd::from_dollars(11).unwrap());
-        assert_eq!(a.stddev, Usd::from_nanos(1_037_749_043));
-        assert_eq!(a.excess, Usd::from_dollars(9).unwrap());
-        assert_eq!(a.z_score, 8.67);
-        assert_eq!(a.seasonal_z_score, None);
-        assert_eq!(a.severity, Severity::High);
+        assert_eq!(a.mean, Usd::from_nanos(11_230_769_231));
+        assert_eq!(a.stddev, Usd::from_nanos(1_230_769_231));
+        assert_eq!(a.excess, Usd::from_nanos(8_769_230_769));
+        assert_eq!(a.z_score, 4.38);
+        assert_eq!(a.seasonal_z_score, Some(6.36));
+        assert_eq!(a.severity, Severity::Medium);
         assert_eq!(a.method, Method::ZScore);
         assert_eq!(a.baseline_days, 14);
     }
 
     #[test]
     fn severity_follows_the_configured_ladder() {
-        // (13.7 − 11) / 1.0377490 = 2.6018 → 2.6: low; (15 − 11) / 1.03775 = 3.85: medium.
+        // Expectation 11.2308, spread 1.2308 (see above); t → normal scale: 15 scores 2.58
+        // (low), 18 scores 3.81 (medium). (Changed with the method: were 13.7 and 15.)
         let cfg = AnomalyConfig::default();
-        let low = detect_anomalies(&series(&alternating_then(13.7)), &[], &cfg).unwrap();
-        assert_eq!((low[0].z_score, low[0].severity), (2.6, Severity::Low));
-        let medium = detect_anomalies(&series(&alternating_then(15.0)), &[], &cfg).unwrap();
+        let low = detect_anomalies(&series(&alternating_then(15.0)), &[], &cfg).unwrap();
+        assert_eq!((low[0].z_score, low[0].severity), (2.58, Severity::Low));
+        let medium = detect_anomalies(&series(&alternating_then(18.0)), &[], &cfg).unwrap();
         assert_eq!(
             (medium[0].z_score, medium[0].severity),
-            (3.85, Severity::Medium)
+            (3.81, Severity::Medium)
         );
-        // Below the threshold: (13 − 11) / 1.03775 = 1.93.
+        // Below the threshold: 13.
         assert!(
             detect_anomalies(&series(&alternating_then(13.0)), &[], &cfg)
                 .unwrap()
@@ -555,7 +565,7 @@ mod tests {
             ..cfg
         };
         assert!(
-            detect_anomalies(&series(&alternating_then(13.7)), &[], &strict)
+            detect_anomalies(&series(&alternating_then(15.0)), &[], &strict)
                 .unwrap()
                 .is_empty()
         );
@@ -650,11 +660,11 @@ mod tests {
     #[test]
     fn busy_mondays_are_not_anomalies() {
         assert_eq!(day(0).weekday(), Weekday::Mon);
-        // One high day in seven scores at most √6 × √(27/28) ≈ 2.41 against a 28-day
+        // Without the profile: one high day in seven scores about 2.3 against a 28-day
         // window, below the default 2.5; at a threshold of 2.0 the plain score flags every
         // Monday. On day 28 the window holds four Mondays of 50 and 24 days of 10: mean
-        // 440/28 = 15.714, sample stddev √(5485.71/27) = 14.254, z = 34.286/14.254 = 2.41.
-        // The earlier Mondays all cost 50, so the seasonal score is 0: nothing is flagged.
+        // 440/28 = 15.714, and the t score 2.41 becomes 2.32 on the normal scale (changed
+        // with the method: was 2.41). With the profile, Mondays are expected at 50.
         // Eight weeks and a Monday; the last 30 days (27..57) are judged, and each of their
         // Mondays (28, 35, …, 56) has at least four earlier Mondays.
         let mut v = weekly(8);
@@ -675,38 +685,33 @@ mod tests {
         assert_eq!(
             scores,
             [
-                (day(28), 2.41),
-                (day(35), 2.41),
-                (day(42), 2.41),
-                (day(49), 2.41),
-                (day(56), 2.41)
+                (day(28), 2.32),
+                (day(35), 2.32),
+                (day(42), 2.32),
+                (day(49), 2.32),
+                (day(56), 2.32)
             ]
         );
-        // With fewer than four earlier Mondays the seasonal score does not apply: judged
-        // alone, day 14 (z = 2.36 over 14 days) and day 21 (2.39) are flagged at 2.0.
+        // In the first weeks too: the profile comes from the whole window (changed: the old
+        // method flagged days 7, 14 and 21 here, with too few earlier Mondays).
         let early = detect_anomalies(&series(&weekly(4)), &[], &cfg).unwrap();
-        let scores: Vec<(NaiveDate, f64)> = early.iter().map(|a| (a.date, a.z_score)).collect();
-        assert_eq!(scores, [(day(7), 2.27), (day(14), 2.36), (day(21), 2.39)]);
-        assert!(early.iter().all(|a| a.seasonal_z_score.is_none()));
+        assert!(early.is_empty(), "{early:?}");
     }
 
     #[test]
     fn a_spike_on_a_quiet_wednesday_is_an_anomaly() {
-        // Day 44 is a Wednesday costing 100. Baseline days 16..44: four Mondays of 50 and
-        // 24 days of 10: mean 15.714286, stddev 14.253873; z = 84.285714/14.253933 = 5.91.
-        // Earlier Wednesdays (days 2, 9, …, 37) all cost 10: their spread is 0, so the
-        // baseline's spread is used: seasonal z = 90/14.253933 = 6.31. Both ≥ 5 → high.
-        let mut v = weekly(6);
-        v.extend([50.0, 10.0, 100.0]); // days 42 (an ordinary Monday), 43, 44
+        // Day 44 is a Wednesday costing 100 amid busy Mondays (40) and ordinary days of 9
+        // and 11. Its expectation is an ordinary day's, not the week's average.
+        let mut v = busy_mondays(6);
+        v.extend([40.0, 9.0, 100.0]); // days 42 (an ordinary Monday), 43, 44
         let found = detect_anomalies(&series(&v), &[], &AnomalyConfig::default()).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
         let a = &found[0];
         assert_eq!(a.date, day(44));
         assert_eq!(a.date.weekday(), Weekday::Wed);
-        assert_eq!(a.z_score, 5.91);
-        assert_eq!(a.seasonal_z_score, Some(6.31));
         assert_eq!(a.severity, Severity::High);
-        assert_eq!(a.mean, Usd::from_nanos(15_714_285_714));
+        assert!(a.mean < dollars(12.0), "{a:?}");
+        assert!(a.seasonal_z_score.is_some_and(|z| z > 5.0), "{a:?}");
     }
 
     #[test]
@@ -722,7 +727,9 @@ mod tests {
         let plain = detect_anomalies(&series(&v), &[], &AnomalyConfig::default()).unwrap();
         assert_eq!(plain.iter().map(|a| a.date).collect::<Vec<_>>(), [day(10)]);
         // Median/MAD: sorted baseline 9 × 10, 10 × 12, 100 → median 12; absolute
-        // deviations 10 × 0, 9 × 2, 88 → MAD 1, scaled 1.4826; z = 18/1.4826 = 12.14.
+        // deviations 10 × 0, 9 × 2, 88 → MAD 1; the Theil–Sen line and the prediction
+        // widening give a spread of 1.6348 and t = 18/1.6348 = 11.0 → 6.0 on the normal
+        // scale (changed with the method: was 12.14 against median and scaled MAD).
         let cfg = AnomalyConfig {
             method: Method::Robust,
             ..AnomalyConfig::default()
@@ -732,8 +739,8 @@ mod tests {
         assert_eq!(last.date, day(20));
         assert_eq!(last.method, Method::Robust);
         assert_eq!(last.mean, Usd::from_dollars(12).unwrap());
-        assert_eq!(last.stddev, Usd::from_nanos(1_482_600_000));
-        assert_eq!(last.z_score, 12.14);
+        assert_eq!(last.stddev, Usd::from_nanos(1_634_756_923));
+        assert_eq!(last.z_score, 6.0);
         assert_eq!(last.severity, Severity::High);
         assert!(robust.iter().any(|a| a.date == day(10)));
     }
@@ -815,9 +822,10 @@ mod tests {
                 ("openai/gpt-4o".to_string(), 3_000_000_000, 33.33),
             ]
         );
-        // The model excesses add up to the day's excess over its mean (20 − 11).
+        // The model excesses add up to the day's cost over the sum of their means (20 − 11);
+        // the day's own excess is over the trend line's prediction (changed: was equal).
         let sum: i64 = models.iter().map(|m| m.1).sum();
-        assert_eq!(Usd::from_nanos(sum), found[0].excess);
+        assert_eq!(Usd::from_nanos(sum), Usd::from_dollars(9).unwrap());
         // max_drivers keeps the largest per group.
         let cfg = AnomalyConfig {
             max_drivers: 1,
@@ -892,7 +900,7 @@ mod tests {
             ),
             (
                 AnomalyConfig {
-                    min_seasonal_weeks: 1,
+                    min_seasonal_weeks: 0,
                     ..ok
                 },
                 "min_seasonal_weeks",
