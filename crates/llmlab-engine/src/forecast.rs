@@ -94,12 +94,7 @@ pub fn forecast_period(
 ) -> Option<Forecast> {
     let end = window.end?;
     let linear = crate::budget::linear_forecast(spent, window, now)?;
-    let today = bucket_start(now, Granularity::Day, zone);
-    let history = complete_history(days, today);
-    let Some(fit) = (history.len() >= MIN_HISTORY_DAYS)
-        .then(|| Fit::new(&history, zone))
-        .flatten()
-    else {
+    let Some(fit) = Fit::of(days, now, zone) else {
         return Some(Forecast {
             expected: linear,
             low: None,
@@ -107,7 +102,7 @@ pub fn forecast_period(
             method: ForecastMethod::InsufficientHistory,
         });
     };
-    let rest = fit.predict(remaining_days(now, end, zone), zone);
+    let rest = fit.predict(&remaining_days(now, end, zone), zone);
     let q = student_t_90(fit.df);
     let sd = rest.variance.max(0.0).sqrt();
     let base = spent.to_f64();
@@ -118,6 +113,31 @@ pub fn forecast_period(
         high: Some(at(base + rest.mean + q * sd)),
         method: ForecastMethod::WeekdayTrend,
     })
+}
+
+/// The local day (its start) on which the expected spend of the period reaches
+/// `amount`, from the same model as [`forecast_period`]: `None` when it is not expected
+/// to before the period ends, or with too little history to say.
+pub fn expected_crossing(
+    days: &[Bucket],
+    spent: Usd,
+    amount: Usd,
+    window: &Window,
+    now: DateTime<Utc>,
+    zone: Zone,
+) -> Option<DateTime<Utc>> {
+    let fit = Fit::of(days, now, zone)?;
+    let (target, mut total) = (amount.to_f64(), spent.to_f64());
+    for (ahead, (start, share)) in remaining_days(now, window.end?, zone)
+        .into_iter()
+        .enumerate()
+    {
+        total += share * fit.day_mean(ahead, start, zone);
+        if total >= target {
+            return Some(start);
+        }
+    }
+    None
 }
 
 /// The complete days before `today`, at most [`LOOKBACK_DAYS`], from the first one with
@@ -184,9 +204,24 @@ struct Prediction {
 }
 
 impl Fit {
+    /// The model of the complete days in `days` before `now`'s day, when there are
+    /// enough of them.
+    fn of(days: &[Bucket], now: DateTime<Utc>, zone: Zone) -> Option<Fit> {
+        let history = complete_history(days, bucket_start(now, Granularity::Day, zone));
+        (history.len() >= MIN_HISTORY_DAYS)
+            .then(|| Fit::new(&history, zone))
+            .flatten()
+    }
+
     fn new(history: &[&Bucket], zone: Zone) -> Option<Fit> {
-        let y: Vec<f64> = history.iter().map(|d| d.totals.cost.to_f64()).collect();
+        let mut y: Vec<f64> = history.iter().map(|d| d.totals.cost.to_f64()).collect();
         let w: Vec<usize> = history.iter().map(|d| weekday(d.start, zone)).collect();
+        clip_outliers(&mut y, &w);
+        Fit::fitted(&y, &w)
+    }
+
+    /// The model of daily spends `y` falling on weekdays `w`.
+    fn fitted(y: &[f64], w: &[usize]) -> Option<Fit> {
         let t: Vec<f64> = (0..y.len()).map(|i| i as f64).collect();
         // The profile is measured against the centred 7-day moving average (classical
         // decomposition): over whole weeks it has no weekly rhythm, and it follows a
@@ -247,19 +282,21 @@ impl Fit {
         })
     }
 
-    fn predict(&self, days: Vec<(DateTime<Utc>, f64)>, zone: Zone) -> Prediction {
+    /// Expected spend of the `ahead`-th day from today (0 = today), starting at `start`.
+    fn day_mean(&self, ahead: usize, start: DateTime<Utc>, zone: Zone) -> f64 {
+        let t = self.today + ahead as f64;
+        self.season[weekday(start, zone)] * (self.a + self.b * t).max(0.0)
+    }
+
+    /// `days` are consecutive local days from today, each with the share still ahead.
+    fn predict(&self, days: &[(DateTime<Utc>, f64)], zone: Zone) -> Prediction {
         let (mut mean, mut noise, mut c0, mut c1) = (0.0, 0.0, 0.0, 0.0);
-        let today = days.first().map(|(start, _)| *start);
-        for (start, share) in days {
-            // Day index by calendar days from today, so a 23- or 25-hour day counts once.
-            let ahead = today
-                .map_or(0.0, |t| (start - t).num_hours() as f64 / 24.0)
-                .round();
-            let t = self.today + ahead;
+        for (ahead, &(start, share)) in days.iter().enumerate() {
+            let t = self.today + ahead as f64;
             let s = self.season[weekday(start, zone)];
-            let level = (self.a + self.b * t).max(0.0);
-            mean += share * s * level;
-            noise += share * (s * level).powi(2) * self.rel2;
+            let day = self.day_mean(ahead, start, zone);
+            mean += share * day;
+            noise += share * day.powi(2) * self.rel2;
             c0 += share * s;
             c1 += share * s * t;
         }
@@ -271,6 +308,39 @@ impl Fit {
             mean,
             variance: noise + line,
         }
+    }
+}
+
+/// One runaway day (an incident, a backfill) is an anomaly, not the pace of spend: a
+/// day further than 4 robust deviations (1.4826 × MAD) from the median of its weekday
+/// in the window is pulled back to that bound before fitting. A weekday seen fewer than
+/// four times is left alone.
+fn clip_outliers(y: &mut [f64], w: &[usize]) {
+    for day in 0..7 {
+        let idx: Vec<usize> = (0..y.len()).filter(|&i| w[i] == day).collect();
+        if idx.len() < 4 {
+            continue;
+        }
+        let values: Vec<f64> = idx.iter().map(|&i| y[i]).collect();
+        let mid = median(values.clone());
+        let spread = 1.4826 * median(values.iter().map(|v| (v - mid).abs()).collect());
+        let (low, high) = ((mid - 4.0 * spread).max(0.0), mid + 4.0 * spread);
+        for &i in &idx {
+            y[i] = y[i].clamp(low, high);
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
     }
 }
 
@@ -466,6 +536,52 @@ mod tests {
         assert_eq!(
             forecast_period(&days, Usd::ZERO, &total, now, Zone::UTC),
             None
+        );
+    }
+
+    #[test]
+    fn the_crossing_is_the_day_the_expected_spend_reaches_the_amount() {
+        // $10 a day; on the 1st at 00:00 a $95 budget is reached on the 10th.
+        let start = utc(2026, 3, 1);
+        let days: Vec<Bucket> = (1..=56)
+            .rev()
+            .map(|k| day(start - Duration::days(k), 10.0))
+            .collect();
+        let window = period_window(Period::Monthly, start, Zone::UTC);
+        let cross = |amount: &str| {
+            let amount = Usd::parse(amount).unwrap();
+            expected_crossing(&days, Usd::ZERO, amount, &window, start, Zone::UTC)
+        };
+        assert_eq!(cross("95"), Some(utc(2026, 3, 10)));
+        assert_eq!(cross("310"), Some(utc(2026, 3, 31)));
+        assert_eq!(cross("311"), None);
+        assert_eq!(
+            expected_crossing(&days[50..], Usd::ZERO, Usd::ZERO, &window, start, Zone::UTC),
+            None,
+            "too little history"
+        );
+    }
+
+    #[test]
+    fn one_runaway_day_does_not_set_the_pace() {
+        // $8–12 a day, then $200 yesterday: the month still looks like ~$10 a day.
+        let start = utc(2026, 3, 1);
+        let days: Vec<Bucket> = (1..=56i64)
+            .rev()
+            .map(|k| {
+                let usd = if k == 1 { 200.0 } else { 8.0 + (k % 5) as f64 };
+                day(start - Duration::days(k), usd)
+            })
+            .collect();
+        let window = period_window(Period::Monthly, start, Zone::UTC);
+        let f = forecast_period(&days, Usd::ZERO, &window, start, Zone::UTC).unwrap();
+        let expected = f.expected.to_f64();
+        assert!((290.0..=360.0).contains(&expected), "{expected}");
+        let amount = Usd::parse("100").unwrap();
+        let crossing = expected_crossing(&days, Usd::ZERO, amount, &window, start, Zone::UTC);
+        assert!(
+            [utc(2026, 3, 9), utc(2026, 3, 10), utc(2026, 3, 11)].contains(&crossing.unwrap()),
+            "{crossing:?}"
         );
     }
 

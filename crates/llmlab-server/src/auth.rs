@@ -80,6 +80,14 @@ pub enum Credential {
 
 impl Identity {
     /// Who did it, for the audit log.
+    /// The signed-in user, when the credential is a session.
+    pub fn user_id(&self) -> Option<UserId> {
+        match &self.credential {
+            Credential::Session { user_id, .. } => Some(*user_id),
+            Credential::ApiKey { .. } => None,
+        }
+    }
+
     pub fn actor(&self) -> llmlab_store::Actor {
         match &self.credential {
             Credential::Session { user_id, email, .. } => llmlab_store::Actor::User {

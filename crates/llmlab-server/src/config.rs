@@ -57,6 +57,20 @@ pub struct Settings {
     pub limits: Limits,
     /// Budget alert webhooks.
     pub webhooks: WebhookSettings,
+    /// Notification channels: email and the scheduler.
+    pub notify: NotifySettings,
+}
+
+/// How channels are notified (deliveries share [`WebhookSettings`]' timeout, attempts
+/// and backoff).
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// `LLMLAB_SMTP_URL` (`smtp://user:pass@host:587`, `smtps://…:465`) and
+    /// `LLMLAB_SMTP_FROM`: without them, email channels cannot be created.
+    pub smtp: Option<crate::notify::email::SmtpSettings>,
+    /// `LLMLAB_NOTIFY_INTERVAL_SECS`: how often an instance looks for forecasts,
+    /// anomalies, unpriced models and reports that are due (budget alerts go at once).
+    pub interval_secs: u64,
 }
 
 /// Most resources of each kind one account may hold (422 `limit_exceeded` past them):
@@ -74,6 +88,8 @@ pub struct Limits {
     pub workspaces: usize,
     /// `LLMLAB_MAX_MEMBERS`: members of one workspace.
     pub members: usize,
+    /// `LLMLAB_MAX_CHANNELS`: notification channels of one workspace.
+    pub channels: usize,
 }
 
 /// How budget alert webhooks are signed and delivered.
@@ -209,6 +225,7 @@ impl Settings {
                 custom_prices: number("LLMLAB_MAX_CUSTOM_PRICES", 1_000, 1, 1_000_000)? as usize,
                 workspaces: number("LLMLAB_MAX_WORKSPACES", 20, 1, 10_000)? as usize,
                 members: number("LLMLAB_MAX_MEMBERS", 100, 1, 100_000)? as usize,
+                channels: number("LLMLAB_MAX_CHANNELS", 20, 1, 1_000)? as usize,
             },
             webhooks: WebhookSettings {
                 secret: get("LLMLAB_WEBHOOK_SECRET").unwrap_or_default(),
@@ -217,6 +234,21 @@ impl Settings {
                 backoff_ms: number("LLMLAB_WEBHOOK_BACKOFF_MS", 1_000, 1, 3_600_000)? as u64,
                 poll_ms: number("LLMLAB_WEBHOOK_POLL_MS", 1_000, 10, 600_000)? as u64,
                 allow_private: flag("LLMLAB_WEBHOOK_ALLOW_PRIVATE")?,
+            },
+            notify: NotifySettings {
+                smtp: match (get("LLMLAB_SMTP_URL"), get("LLMLAB_SMTP_FROM")) {
+                    (None, None) => None,
+                    (Some(url), Some(from)) => Some(crate::notify::email::SmtpSettings {
+                        url: url.trim().to_string(),
+                        from: from.trim().to_string(),
+                    }),
+                    _ => {
+                        return Err(ConfigError(
+                            "LLMLAB_SMTP_URL and LLMLAB_SMTP_FROM go together".into(),
+                        ));
+                    }
+                },
+                interval_secs: number("LLMLAB_NOTIFY_INTERVAL_SECS", 60, 1, 86_400)? as u64,
             },
             database_url,
         })

@@ -10,6 +10,7 @@ pub mod dto;
 pub mod error;
 
 pub mod metrics;
+pub mod notify;
 pub mod openapi;
 pub mod query;
 pub mod routes;

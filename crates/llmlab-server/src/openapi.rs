@@ -14,7 +14,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "keys"), (name = "events"), (name = "costs"),
-        (name = "budgets"), (name = "pricing"), (name = "recommendations"), (name = "workspaces"),
+        (name = "budgets"), (name = "channels"), (name = "pricing"), (name = "recommendations"),
+        (name = "workspaces"),
         (name = "health")
     )
 )]

@@ -18,6 +18,7 @@ use crate::auth::{JwtKeys, LoginLimiter, SignupLimiter, authenticate, random_tok
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
+use crate::notify::email::Mailer;
 use crate::openapi::ApiDoc;
 use crate::state::{AlertChecks, AppState, PriceCache};
 use crate::webhooks::Webhooks;
@@ -60,6 +61,13 @@ impl Application {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
+        let mailer = match &settings.notify.smtp {
+            Some(smtp) => {
+                let timeout = Duration::from_millis(settings.webhooks.timeout_ms);
+                Some(Mailer::new(smtp, timeout).map_err(|e| format!("LLMLAB_SMTP_URL: {e}"))?)
+            }
+            None => None,
+        };
         let writer = GroupCommit::start(store.clone(), GROUP_COMMIT_MAX)
             .map_err(|e| format!("database: {e}"))?;
         let state_api = openapi_document();
@@ -70,6 +78,7 @@ impl Application {
             catalog: Arc::new(catalog),
             jwt: JwtKeys::new(&settings.jwt_secret),
             webhooks: Webhooks::new(&settings.webhooks, &settings.jwt_secret),
+            mailer,
             alert_checks: AlertChecks::default(),
             prices: PriceCache::default(),
             ingest_quota: IngestQuota::new(settings.ingest_events_per_minute),
@@ -81,6 +90,7 @@ impl Application {
             settings,
         });
         crate::webhooks::spawn_worker(state.clone());
+        crate::notify::spawn(state.clone());
         spawn_catalog_check(state.clone());
         let api = state_api;
         let server = HttpServer::new(move || {

@@ -36,8 +36,11 @@ pub struct AppState {
     pub signup_limiter: Option<SignupLimiter>,
     /// Prometheus metrics.
     pub metrics: Metrics,
-    /// Budget alert webhooks.
+    /// Budget alert webhooks (and the HTTP client, keys and backoff every channel
+    /// delivery shares).
     pub webhooks: Webhooks,
+    /// The SMTP client of email channels, when `LLMLAB_SMTP_URL` is set.
+    pub mailer: Option<crate::notify::email::Mailer>,
     /// Budget evaluations after ingestion, coalesced per user.
     pub alert_checks: AlertChecks,
     /// Users' custom prices, valid while their version holds.

@@ -59,4 +59,6 @@ id_type! {
     BudgetId;
     /// An API key.
     ApiKeyId;
+    /// A notification channel.
+    ChannelId;
 }

@@ -201,6 +201,64 @@ diesel::joinable!(revoked_tokens -> users (user_id));
 diesel::joinable!(workspace_members -> workspaces (workspace_id));
 diesel::joinable!(workspace_members -> users (user_id));
 diesel::joinable!(audit_log -> workspaces (workspace_id));
+diesel::joinable!(channels -> workspaces (workspace_id));
+diesel::joinable!(budget_channels -> channels (channel_id));
+diesel::joinable!(notifications -> channels (channel_id));
+diesel::joinable!(notification_deliveries -> notifications (notification_id));
+
+diesel::table! {
+    /// Where a workspace's notifications go.
+    channels (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        target -> Text,
+        events -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Channels a budget's alerts go to besides those subscribed to `budget`.
+    budget_channels (budget_id, channel_id) {
+        budget_id -> BigInt,
+        channel_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The outbox: one row per occasion and channel.
+    notifications (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        channel_id -> BigInt,
+        event -> Text,
+        dedup_key -> Text,
+        payload_json -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Every delivery attempt of a notification.
+    notification_deliveries (notification_id, attempt) {
+        notification_id -> BigInt,
+        channel_id -> BigInt,
+        attempt -> Integer,
+        attempted_at -> Timestamp,
+        target -> Text,
+        status_code -> Nullable<Integer>,
+        ok -> Bool,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}
 
 diesel::table! {
     /// Login attempts per limiter subject (a SHA-256) in its current window.
@@ -232,6 +290,8 @@ diesel::table! {
         /// Bumped with every change to the workspace's custom prices.
         prices_version -> BigInt,
         created_at -> Timestamp,
+        /// IANA zone of the workspace's calendar (its weekly and monthly reports).
+        timezone -> Text,
     }
 }
 
@@ -307,4 +367,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     custom_prices,
     login_attempts,
     ledger_totals,
+    channels,
+    budget_channels,
+    notifications,
+    notification_deliveries,
 );

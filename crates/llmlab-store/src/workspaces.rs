@@ -56,6 +56,8 @@ pub struct WorkspaceRow {
     pub personal_of: Option<UserId>,
     /// Creation time (naive UTC).
     pub created_at: NaiveDateTime,
+    /// IANA zone of its calendar (weekly and monthly reports).
+    pub timezone: String,
     /// The member's role in it.
     pub role: Role,
 }
@@ -101,6 +103,7 @@ type WorkspaceColumns = (
     workspaces::name,
     workspaces::personal_of,
     workspaces::created_at,
+    workspaces::timezone,
     workspace_members::role,
 );
 const COLUMNS: WorkspaceColumns = (
@@ -108,16 +111,27 @@ const COLUMNS: WorkspaceColumns = (
     workspaces::name,
     workspaces::personal_of,
     workspaces::created_at,
+    workspaces::timezone,
     workspace_members::role,
 );
-type Stored = (WorkspaceId, String, Option<UserId>, NaiveDateTime, String);
+type Stored = (
+    WorkspaceId,
+    String,
+    Option<UserId>,
+    NaiveDateTime,
+    String,
+    String,
+);
 
-fn row((id, name, personal_of, created_at, role): Stored) -> Result<WorkspaceRow, StoreError> {
+fn row(
+    (id, name, personal_of, created_at, timezone, role): Stored,
+) -> Result<WorkspaceRow, StoreError> {
     Ok(WorkspaceRow {
         id,
         name,
         personal_of,
         created_at,
+        timezone,
         role: Role::stored(&role)?,
     })
 }
@@ -145,6 +159,7 @@ pub fn create(
         name: name.to_string(),
         personal_of: personal.then_some(owner),
         created_at: now,
+        timezone: "UTC".into(),
         role: Role::Owner,
     })
 }
@@ -195,6 +210,30 @@ pub fn rename(conn: &mut AnyConnection, id: WorkspaceId, name: &str) -> Result<b
         .set(workspaces::name.eq(name))
         .execute(conn)?;
     Ok(n > 0)
+}
+
+/// Sets the zone of workspace `id`'s calendar; `false` when it does not exist.
+pub fn set_timezone(
+    conn: &mut AnyConnection,
+    id: WorkspaceId,
+    timezone: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(workspaces::table.find(id))
+        .set(workspaces::timezone.eq(timezone))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// The name and calendar zone of workspace `id` (for notifications, which have no
+/// member to look it up as).
+pub fn name_and_zone(
+    conn: &mut AnyConnection,
+    id: WorkspaceId,
+) -> Result<(String, String), StoreError> {
+    Ok(workspaces::table
+        .find(id)
+        .select((workspaces::name, workspaces::timezone))
+        .first(conn)?)
 }
 
 /// Deletes workspace `id` and, through the foreign keys, everything in it.

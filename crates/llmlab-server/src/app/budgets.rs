@@ -6,7 +6,7 @@
 //! `(budget_id, period_start, level)` makes every racing request, on every instance,
 //! record it once (`Store::record_alert` returns `None` for the losers).
 
-use llmlab_store::{BudgetId, WorkspaceId, budgets};
+use llmlab_store::{BudgetId, ChannelId, WorkspaceId, budgets};
 
 use crate::app::{Audit, audited, audited_delete};
 use crate::auth::Identity;
@@ -15,13 +15,13 @@ use llmlab_engine::Usd;
 use llmlab_engine::budget::{
     BudgetSpec, BudgetStatus, Evaluation, Scope, Threshold, crossed_levels, evaluate,
 };
-use llmlab_engine::forecast::Forecast;
+use llmlab_engine::forecast::{Forecast, ForecastMethod, expected_crossing};
 use llmlab_engine::period::{Period, Zone, period_window};
 use llmlab_store::{
     AlertRow, BudgetRow, DeliveryRow, EventFilter, NewAlert, NewBudget, Store, delivery,
 };
 
-use crate::app::{App, AppError, blocking, ensure_room, reports};
+use crate::app::{App, AppError, blocking, ensure_room, notifications, reports};
 use crate::config::Limits;
 
 /// A budget with its status now.
@@ -32,6 +32,8 @@ pub struct Evaluated {
     pub evaluation: Evaluation,
     /// Where its spend is heading by the period's end (`None` for `total` budgets).
     pub forecast: Option<Forecast>,
+    /// The channels its alerts go to besides those subscribed to `budget`.
+    pub channels: Vec<ChannelId>,
 }
 
 /// A stored budget as engine values.
@@ -98,10 +100,80 @@ fn evaluated(
         now,
     )?;
     Ok(Evaluated {
+        channels: channels_of(s, workspace, budget.id)?,
         budget,
         evaluation,
         forecast: ahead.forecast,
     })
+}
+
+/// A budget headed past its amount before its period ends: its status, and the start
+/// of the local day its spend is expected to cross the amount.
+pub struct Overrun {
+    /// The budget, its status and forecast.
+    pub budget: Evaluated,
+    /// When the amount is expected to be crossed.
+    pub crossing: DateTime<Utc>,
+}
+
+/// Whether `budget` is forecast, from enough daily history to say (never from the
+/// straight-line projection), to exceed its amount in the current period, which it has
+/// not yet.
+pub fn overrun(
+    s: &Store,
+    workspace: WorkspaceId,
+    budget: BudgetRow,
+    now: DateTime<Utc>,
+) -> Result<Option<Overrun>, AppError> {
+    let (spec, evaluation) = evaluate_row(s, workspace, &budget, now)?;
+    let (_, scope) = self::spec(&budget)?;
+    let ahead = reports::forecast(
+        s,
+        workspace,
+        &scope_filter(scope),
+        (spec.period, spec.zone),
+        Some(evaluation.spent),
+        now,
+    )?;
+    let Some(forecast) = ahead.forecast else {
+        return Ok(None);
+    };
+    if forecast.method != ForecastMethod::WeekdayTrend
+        || evaluation.spent >= spec.amount
+        || forecast.expected <= spec.amount
+    {
+        return Ok(None);
+    }
+    let crossing = expected_crossing(
+        &ahead.days,
+        evaluation.spent,
+        spec.amount,
+        &evaluation.window,
+        now,
+        spec.zone,
+    );
+    Ok(crossing.map(|crossing| Overrun {
+        budget: Evaluated {
+            budget,
+            evaluation,
+            forecast: Some(forecast),
+            channels: Vec::new(),
+        },
+        crossing,
+    }))
+}
+
+/// The channels chosen for budget `id`'s alerts (besides those subscribed to `budget`).
+pub fn channels_of(
+    s: &Store,
+    workspace: WorkspaceId,
+    id: BudgetId,
+) -> Result<Vec<ChannelId>, AppError> {
+    Ok(s.budget_channels(workspace)?
+        .into_iter()
+        .filter(|(b, _)| *b == id)
+        .map(|(_, c)| c)
+        .collect())
 }
 
 /// The account's budgets with their live status.
@@ -123,7 +195,7 @@ pub fn upsert(
     workspace: WorkspaceId,
     by: &Identity,
     id: Option<BudgetId>,
-    form: &NewBudget,
+    (form, channel_ids): (&NewBudget, Option<&[ChannelId]>),
     limits: Limits,
     now: DateTime<Utc>,
 ) -> Result<(Evaluated, bool), AppError> {
@@ -134,6 +206,15 @@ pub fn upsert(
     if existing.is_none() {
         ensure_room("budgets", s.list_budgets(workspace)?.len(), limits.budgets)?;
     }
+    if let Some(ids) = channel_ids {
+        let known = s.list_channels(workspace)?;
+        if let Some(id) = ids.iter().find(|id| !known.iter().any(|c| c.id == **id)) {
+            return Err(AppError::invalid(
+                "channel_ids",
+                format!("{id} is not one of this workspace's channels"),
+            ));
+        }
+    }
     let (budget, created) = audited(s, workspace, &by.actor(), |c| {
         let (budget, created, action) = match &existing {
             Some(b) => (
@@ -143,6 +224,9 @@ pub fn upsert(
             ),
             None => (budgets::create(c, workspace, form)?, true, "budget.create"),
         };
+        if let Some(ids) = channel_ids {
+            llmlab_store::channels::set_budget_channels(c, workspace, budget.id, ids)?;
+        }
         let audit = Audit {
             action,
             target_kind: "budget",
@@ -296,6 +380,13 @@ fn record_alerts(s: &Store, workspace: WorkspaceId, now: DateTime<Utc>) -> Resul
             };
             let created = s.record_alert(workspace, &alert)?;
             to_deliver |= created.is_some() && b.webhook_url.is_some();
+            if let Some(alert) = created {
+                // The channels hear of it now; a failure here is caught up by the next
+                // notification tick, so it must not stop the webhook.
+                if let Err(e) = notifications::budget_alert(s, workspace, &b, &alert) {
+                    log::warn!("budget {} alert {}: channels: {e}", b.id, alert.id);
+                }
+            }
         }
     }
     Ok(to_deliver)

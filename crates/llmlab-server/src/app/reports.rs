@@ -81,6 +81,8 @@ pub struct PeriodForecast {
     pub spent: Usd,
     /// Its projected total; `None` for a `total` period.
     pub forecast: Option<Forecast>,
+    /// The daily spend it was made from (empty for a `total` period).
+    pub days: Vec<Bucket>,
 }
 
 /// The forecast of the current `period` in `zone` for the events `scope` selects (its
@@ -111,6 +113,7 @@ pub fn forecast(
             window,
             spent,
             forecast: None,
+            days: Vec::new(),
         });
     }
     let today = bucket_start(now, Granularity::Day, zone);
@@ -127,8 +130,9 @@ pub fn forecast(
     };
     let days = summary(s, workspace, &history, (from, to), Granularity::Day, zone)?;
     Ok(PeriodForecast {
+        forecast: forecast_period(&days.buckets, spent, &window, now, zone),
         window,
         spent,
-        forecast: forecast_period(&days.buckets, spent, &window, now, zone),
+        days: days.buckets,
     })
 }

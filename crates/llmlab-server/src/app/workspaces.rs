@@ -33,6 +33,10 @@ pub fn parse_name(name: &str) -> Result<String, AppError> {
     Ok(name.to_string())
 }
 
+fn parse_zone(name: &str) -> Result<llmlab_engine::period::Zone, AppError> {
+    Ok(llmlab_engine::period::Zone::parse(name)?)
+}
+
 /// The caller's role in `id`, when it is at least `least`: else not found (not a member)
 /// or [`AppError::RoleTooLow`].
 fn require(
@@ -86,10 +90,11 @@ pub fn list(s: &Store, user: UserId) -> Result<Vec<WorkspaceRow>, AppError> {
 pub fn create(
     s: &Store,
     who: &Caller<'_>,
-    name: &str,
+    (name, timezone): (&str, Option<&str>),
     limit: usize,
 ) -> Result<WorkspaceRow, AppError> {
     let name = parse_name(name)?;
+    let timezone = timezone.map(parse_zone).transpose()?;
     let owned = s.with_conn(|c| store::count_owned(c, who.user))?;
     ensure_room(
         "workspaces",
@@ -97,7 +102,11 @@ pub fn create(
         limit,
     )?;
     transaction(s, |c| {
-        let row = store::create(c, who.user, &name, false)?;
+        let mut row = store::create(c, who.user, &name, false)?;
+        if let Some(zone) = timezone {
+            store::set_timezone(c, row.id, zone.name())?;
+            row.timezone = zone.name().to_string();
+        }
         let audit = Audit {
             action: "workspace.create",
             target_kind: "workspace",
@@ -109,22 +118,26 @@ pub fn create(
     })
 }
 
-/// Renames workspace `id` (owners).
+/// Renames workspace `id`, and sets its calendar's zone when one is given (owners).
 pub fn rename(
     s: &Store,
     who: &Caller<'_>,
     id: WorkspaceId,
-    name: &str,
+    (name, timezone): (&str, Option<&str>),
 ) -> Result<WorkspaceRow, AppError> {
     let name = parse_name(name)?;
+    let timezone = timezone.map(parse_zone).transpose()?;
     transaction(s, |c| {
         require(c, id, who.user, Role::Owner)?;
         store::rename(c, id, &name)?;
+        if let Some(zone) = timezone {
+            store::set_timezone(c, id, zone.name())?;
+        }
         let audit = Audit {
             action: "workspace.rename",
             target_kind: "workspace",
             target_id: id.to_string(),
-            details: serde_json::json!({"name": name}),
+            details: serde_json::json!({"name": name, "timezone": timezone.map(|z| z.name())}),
         };
         record(c, id, who, audit)?;
         store::get_for(c, who.user, id)?.ok_or(AppError::NotFound("workspace"))

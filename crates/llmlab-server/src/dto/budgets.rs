@@ -40,6 +40,9 @@ pub struct BudgetIn {
     pub webhook_url: Option<String>,
     /// IANA zone of the period's calendar boundaries (default UTC).
     pub timezone: Option<String>,
+    /// Channels its alerts and forecast warnings go to, besides those subscribed to
+    /// `budget` / `forecast` (replaces the previous list; unchanged when absent).
+    pub channel_ids: Option<Vec<i64>>,
 }
 
 /// A budget with its live status.
@@ -90,6 +93,8 @@ pub struct BudgetOut {
     /// period length ÷ time elapsed, flagged as such).
     #[schema(value_type = Option<String>)]
     pub forecast_method: Option<ForecastMethod>,
+    /// Channels chosen for its alerts.
+    pub channel_ids: Vec<i64>,
 }
 
 /// `{budgets: [...]}`.

@@ -3,6 +3,7 @@
 
 mod auth;
 mod budgets;
+mod channels;
 mod costs;
 mod events;
 mod health;
@@ -13,6 +14,7 @@ mod workspaces;
 
 pub use auth::*;
 pub use budgets::*;
+pub use channels::*;
 pub use costs::*;
 pub use events::*;
 pub use health::*;

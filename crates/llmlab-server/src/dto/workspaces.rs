@@ -53,6 +53,8 @@ pub struct WorkspaceOut {
     pub personal: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// IANA zone of its calendar: weekly and monthly reports go out at 09:00 there.
+    pub timezone: String,
 }
 
 impl From<llmlab_store::WorkspaceRow> for WorkspaceOut {
@@ -63,6 +65,7 @@ impl From<llmlab_store::WorkspaceRow> for WorkspaceOut {
             role: w.role.into(),
             personal: w.personal_of.is_some(),
             created_at: w.created_at.and_utc(),
+            timezone: w.timezone,
         }
     }
 }
@@ -74,11 +77,14 @@ pub struct WorkspaceList {
     pub workspaces: Vec<WorkspaceOut>,
 }
 
-/// `{name}` of a workspace to create or rename.
+/// `{name, timezone?}` of a workspace to create or change.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WorkspaceIn {
     /// 1 to 100 characters.
     pub name: String,
+    /// IANA zone of the workspace's calendar (weekly and monthly reports); default UTC,
+    /// unchanged when absent.
+    pub timezone: Option<String>,
 }
 
 /// A member of a workspace.

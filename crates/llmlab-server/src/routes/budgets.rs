@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::budget::{BudgetSpec, Scope, Threshold};
 use llmlab_engine::period::{Period, Zone};
+use llmlab_store::ChannelId;
 use llmlab_store::NewBudget;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -36,6 +37,7 @@ fn budget_out(
         budget: b,
         evaluation: e,
         forecast,
+        channels,
     }: Evaluated,
 ) -> BudgetOut {
     BudgetOut {
@@ -64,6 +66,7 @@ fn budget_out(
         forecast_low_usd: forecast.and_then(|f| f.low),
         forecast_high_usd: forecast.and_then(|f| f.high),
         forecast_method: forecast.map(|f| f.method),
+        channel_ids: channels.iter().map(|c| c.get()).collect(),
     }
 }
 
@@ -170,10 +173,16 @@ async fn upsert(
     body: JsonBody<BudgetIn>,
 ) -> Result<HttpResponse, ApiError> {
     let id = body.0.id.map(BudgetId);
+    let channels: Option<Vec<ChannelId>> = body
+        .0
+        .channel_ids
+        .as_ref()
+        .map(|ids| ids.iter().copied().map(ChannelId).collect());
     let form = parse_budget(&state, body.0)?;
     let limits = state.settings.limits;
     let (budget, created) = blocking(&state, move |s| {
-        use_case::upsert(s, who.workspace(), &who, id, &form, limits, Utc::now())
+        let change = (&form, channels.as_deref());
+        use_case::upsert(s, who.workspace(), &who, id, change, limits, Utc::now())
     })
     .await?;
     let body = budget_out(budget);

@@ -4,6 +4,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub mod auth;
 pub mod budgets;
+pub mod channels;
 pub mod costs;
 pub mod events;
 pub mod health;
@@ -21,6 +22,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     events::config(cfg);
     costs::config(cfg);
     budgets::config(cfg);
+    channels::config(cfg);
     pricing::config(cfg);
     ledger::config(cfg);
     recommendations::config(cfg);

@@ -53,7 +53,8 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.settings.limits.workspaces;
     let row = blocking(&state, move |s| {
-        use_case::create(s, &caller(&who), &body.0.name, limit)
+        let tz = body.0.timezone.as_deref();
+        use_case::create(s, &caller(&who), (&body.0.name, tz), limit)
     })
     .await?;
     Ok(HttpResponse::Created().json(WorkspaceOut::from(row)))
@@ -78,7 +79,12 @@ async fn rename(
 ) -> Result<HttpResponse, ApiError> {
     let ws = WorkspaceId(id(&path, "workspace")?);
     let row = blocking(&state, move |s| {
-        use_case::rename(s, &caller(&who), ws, &body.0.name)
+        use_case::rename(
+            s,
+            &caller(&who),
+            ws,
+            (&body.0.name, body.0.timezone.as_deref()),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(WorkspaceOut::from(row)))

@@ -144,12 +144,13 @@ pub async fn create_budget(
         alert_threshold_pct: None,
         webhook_url: None,
         timezone: None,
+        channel_ids: None,
     };
     let new = crate::routes::budgets::parse_budget(&state, body).map_err(WebError::App)?;
     let limits = state.settings.limits;
     let (ws, id) = (v.workspace(), form_id.map(BudgetId));
     blocking(&state, move |s| {
-        crate::app::budgets::upsert(s, ws, &v.identity, id, &new, limits, Utc::now())
+        crate::app::budgets::upsert(s, ws, &v.identity, id, (&new, None), limits, Utc::now())
     })
     .await?;
     Ok(see_other("/budgets"))

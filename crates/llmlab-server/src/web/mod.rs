@@ -11,7 +11,7 @@ mod session;
 mod settings;
 mod view;
 
-pub use view::count;
+pub use view::{count, dollars};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

@@ -105,6 +105,11 @@ impl Webhooks {
         self.wake.notify_one();
     }
 
+    /// The HTTP client every channel delivery uses (with the private-address guard).
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
     pub(crate) fn lease(&self) -> TimeDelta {
         // Longer than one attempt can take, so a live instance never loses its claim.
         TimeDelta::milliseconds(i64::try_from(self.settings.timeout_ms).unwrap_or(i64::MAX / 2))

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod budgets;
+mod channels;
 mod client;
 mod dashboard;
 mod forecasts;
@@ -12,6 +13,7 @@ mod ledger_props;
 mod outage;
 mod receiver;
 mod recs;
+mod smtp;
 mod tests;
 mod webhooks;
 mod workspaces;

@@ -1,0 +1,224 @@
+//! Notification channels: a signed webhook, a Slack incoming webhook or email
+//! addresses, each subscribed to some of the occasions in
+//! [`notifications`](crate::app::notifications). Admins create and delete them; every
+//! member sees them and their deliveries.
+
+use chrono::Utc;
+use llmlab_store::{
+    ChannelId, ChannelRow, NewChannel, NotificationDeliveryRow, NotificationRow, Store, StoreError,
+    WorkspaceId, channels,
+};
+use serde_json::json;
+
+use crate::app::{AppError, Audit, audited, audited_delete, ensure_room};
+use crate::auth::Identity;
+use crate::notify::email::valid_address;
+use crate::notify::notice::{Event, Fact, Notice};
+
+/// Longest channel name, in characters.
+const MAX_NAME: usize = 100;
+/// Most addresses one email channel sends to.
+pub const MAX_RECIPIENTS: usize = 10;
+/// Longest URL.
+const MAX_URL: usize = 2048;
+/// Notifications `GET /api/channels/{id}/deliveries` lists, newest first.
+pub const HISTORY: u32 = 100;
+
+/// A channel as a client describes it.
+pub struct ChannelForm {
+    /// 1 to 100 characters, unique in the workspace.
+    pub name: String,
+    /// `webhook`, `slack` or `email`.
+    pub kind: String,
+    /// The receiver (webhook, slack).
+    pub url: Option<String>,
+    /// The addresses (email).
+    pub to: Option<Vec<String>>,
+    /// Subscriptions.
+    pub events: Vec<String>,
+}
+
+/// What the server can deliver to, as channel validation needs it.
+#[derive(Clone, Copy)]
+pub struct Reach {
+    /// Whether SMTP is configured.
+    pub email: bool,
+    /// Whether receivers may be internal addresses.
+    pub allow_private: bool,
+    /// Channels one workspace may hold.
+    pub limit: usize,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::invalid(field, message.into())
+}
+
+fn target(form: &ChannelForm, reach: Reach) -> Result<String, AppError> {
+    match form.kind.as_str() {
+        "webhook" | "slack" => {
+            let url = form.url.as_deref().map(str::trim).unwrap_or_default();
+            if url.is_empty() {
+                return Err(invalid(
+                    "url",
+                    format!("a {} channel needs a url", form.kind),
+                ));
+            }
+            crate::app::input::check_text("url", url)?;
+            if url.len() > MAX_URL {
+                return Err(invalid("url", format!("at most {MAX_URL} bytes")));
+            }
+            crate::webhooks::check_target(url, reach.allow_private)
+                .map_err(|m| invalid("url", m))?;
+            Ok(url.to_string())
+        }
+        "email" => {
+            if !reach.email {
+                return Err(invalid(
+                    "kind",
+                    "email channels need the server's LLMLAB_SMTP_URL and LLMLAB_SMTP_FROM",
+                ));
+            }
+            let to = form.to.as_deref().unwrap_or_default();
+            if to.is_empty() || to.len() > MAX_RECIPIENTS {
+                return Err(invalid(
+                    "to",
+                    format!("an email channel sends to 1 to {MAX_RECIPIENTS} addresses"),
+                ));
+            }
+            let mut addresses: Vec<String> = Vec::new();
+            for a in to {
+                let a = a.trim();
+                if !valid_address(a) || a.contains(',') {
+                    return Err(invalid("to", format!("{a:?} is not an email address")));
+                }
+                if !addresses.iter().any(|x| x.eq_ignore_ascii_case(a)) {
+                    addresses.push(a.to_string());
+                }
+            }
+            Ok(addresses.join(","))
+        }
+        other => Err(invalid(
+            "kind",
+            format!("{other:?} is not webhook, slack or email"),
+        )),
+    }
+}
+
+fn events(names: &[String]) -> Result<String, AppError> {
+    let mut out: Vec<Event> = Vec::new();
+    for name in names {
+        let e = Event::parse(name.trim()).ok_or_else(|| {
+            let known: Vec<&str> = Event::SUBSCRIBABLE.iter().map(|e| e.as_str()).collect();
+            invalid(
+                "events",
+                format!("{name:?} is not one of {}", known.join(", ")),
+            )
+        })?;
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid("events", "subscribe to at least one event"));
+    }
+    Ok(out.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","))
+}
+
+/// Creates a channel (admins).
+pub fn create(
+    s: &Store,
+    workspace: WorkspaceId,
+    by: &Identity,
+    form: &ChannelForm,
+    reach: Reach,
+) -> Result<ChannelRow, AppError> {
+    let name = form.name.trim();
+    crate::app::input::check_text("name", name)?;
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(invalid(
+            "name",
+            format!("must be 1 to {MAX_NAME} characters"),
+        ));
+    }
+    let new = NewChannel {
+        name: name.to_string(),
+        kind: form.kind.clone(),
+        target: target(form, reach)?,
+        events: events(&form.events)?,
+        created_by: by.user_id(),
+    };
+    ensure_room("channels", s.list_channels(workspace)?.len(), reach.limit)?;
+    audited(s, workspace, &by.actor(), |c| {
+        let row = channels::create(c, workspace, &new)?;
+        let audit = Audit {
+            action: "channel.create",
+            target_kind: "channel",
+            target_id: row.id.to_string(),
+            details: json!({"name": row.name, "kind": row.kind, "events": row.events}),
+        };
+        Ok((row, audit))
+    })
+    .map_err(|e| match e {
+        AppError::Store(StoreError::Conflict(_)) => {
+            invalid("name", format!("a channel named {name:?} exists"))
+        }
+        other => other,
+    })
+}
+
+/// Deletes a channel with its notifications (admins).
+pub fn remove(
+    s: &Store,
+    workspace: WorkspaceId,
+    by: &Identity,
+    id: ChannelId,
+) -> Result<(), AppError> {
+    let audit = Audit {
+        action: "channel.delete",
+        target_kind: "channel",
+        target_id: id.to_string(),
+        details: json!({}),
+    };
+    audited_delete(s, workspace, &by.actor(), "channel", audit, |c| {
+        channels::delete(c, workspace, id)
+    })
+}
+
+/// Sends a test notification to channel `id` now, whatever its subscriptions.
+pub fn test(s: &Store, workspace: WorkspaceId, id: ChannelId) -> Result<NotificationRow, AppError> {
+    let channel = s
+        .get_channel(workspace, id)
+        .map_err(|e| AppError::from(e).or_not_found("channel"))?;
+    let (name, _) = s.with_conn(|c| llmlab_store::workspaces::name_and_zone(c, workspace))?;
+    let now = Utc::now();
+    let notice = Notice {
+        event: Event::Test,
+        workspace_id: workspace.get(),
+        workspace: name,
+        title: format!("Test of channel “{}”", channel.name),
+        summary: "LLMLab can reach this channel. Alerts and reports will arrive like this.".into(),
+        facts: vec![Fact {
+            label: "Subscribed to".into(),
+            value: channel.events.replace(',', ", "),
+        }],
+        sections: Vec::new(),
+        page: Some("/settings".into()),
+        data: json!({"channel_id": id.get()}),
+        created_at: now,
+    };
+    let payload = serde_json::to_string(&notice).map_err(|e| AppError::Internal(e.to_string()))?;
+    let key = format!("test:{}", now.timestamp_micros());
+    s.enqueue_notification(workspace, id, ("test", &key), &payload)?
+        .ok_or_else(|| AppError::Internal("a test notification was recorded twice".into()))
+}
+
+/// The channel's latest notifications with every delivery attempt.
+pub fn history(
+    s: &Store,
+    workspace: WorkspaceId,
+    id: ChannelId,
+) -> Result<Vec<(NotificationRow, Vec<NotificationDeliveryRow>)>, AppError> {
+    s.get_channel(workspace, id)
+        .map_err(|e| AppError::from(e).or_not_found("channel"))?;
+    Ok(s.channel_history(workspace, id, HISTORY)?)
+}

@@ -1,0 +1,37 @@
+//! Notifications to people: what a notice says ([`notice`]), how email is sent
+//! ([`email`]), and this instance's two background loops ([`spawn`]): the scheduler that
+//! records due occasions (`app::notifications::tick`) and the worker that delivers
+//! recorded notifications ([`outbox`]).
+
+pub mod email;
+pub mod notice;
+mod outbox;
+
+use std::time::Duration;
+
+use actix_web::web;
+use chrono::Utc;
+
+use crate::app::{blocking, notifications};
+use crate::state::AppState;
+
+/// Starts this instance's notification scheduler and delivery worker.
+pub fn spawn(state: web::Data<AppState>) {
+    outbox::spawn_worker(state.clone());
+    actix_web::rt::spawn(async move {
+        let every = Duration::from_secs(state.settings.notify.interval_secs);
+        loop {
+            // First an interval after start (a minute by default): what fell due while
+            // the server was down goes out then.
+            actix_web::rt::time::sleep(every).await;
+            let catalog = state.catalog.clone();
+            let ticked = blocking(&state, move |s| {
+                notifications::tick(s, &catalog, Utc::now())
+            })
+            .await;
+            if let Err(e) = ticked {
+                log::warn!("notifications: {e}");
+            }
+        }
+    });
+}

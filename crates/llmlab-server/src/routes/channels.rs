@@ -1,0 +1,116 @@
+//! Notification channels.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use llmlab_store::ChannelId;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::access::{Admin, Viewer};
+use crate::app::blocking;
+use crate::app::channels::{self as use_case, ChannelForm, Reach};
+use crate::body::JsonBody;
+use crate::dto::{
+    ChannelIn, ChannelList, ChannelOut, NotificationList, NotificationOut, TestQueued,
+};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(create)
+        .service(list)
+        .service(remove)
+        .service(test)
+        .service(deliveries);
+}
+
+fn channel_id(path: &str) -> Result<ChannelId, ApiError> {
+    path.parse()
+        .map(ChannelId)
+        .map_err(|_| ApiError::not_found("channel"))
+}
+
+/// Creates a channel (admins).
+#[utoipa::path(tag = "channels", request_body = ChannelIn,
+    responses((status = 201, body = ChannelOut), (status = 422)), security(("bearer" = [])))]
+#[post("/channels")]
+async fn create(
+    state: web::Data<AppState>,
+    who: Admin,
+    body: JsonBody<ChannelIn>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let form = ChannelForm {
+        name: b.name,
+        kind: b.kind,
+        url: b.url,
+        to: b.to,
+        events: b.events,
+    };
+    let reach = Reach {
+        email: state.mailer.is_some(),
+        allow_private: state.settings.webhooks.allow_private,
+        limit: state.settings.limits.channels,
+    };
+    let row = blocking(&state, move |s| {
+        use_case::create(s, who.workspace(), &who, &form, reach)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(ChannelOut::from(row)))
+}
+
+/// The workspace's channels.
+#[utoipa::path(tag = "channels", responses((status = 200, body = ChannelList)), security(("bearer" = [])))]
+#[get("/channels")]
+async fn list(state: web::Data<AppState>, who: Viewer) -> Result<HttpResponse, ApiError> {
+    let rows = blocking(&state, move |s| s.list_channels(who.workspace())).await?;
+    let channels = rows.into_iter().map(ChannelOut::from).collect();
+    Ok(HttpResponse::Ok().json(ChannelList { channels }))
+}
+
+/// Deletes a channel and its notifications (admins).
+#[utoipa::path(tag = "channels", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+#[delete("/channels/{id}")]
+async fn remove(
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = channel_id(&path)?;
+    blocking(&state, move |s| {
+        use_case::remove(s, who.workspace(), &who, id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sends a test notification to a channel (admins).
+#[utoipa::path(tag = "channels", params(("id" = i64, Path)),
+    responses((status = 202, body = TestQueued), (status = 404)), security(("bearer" = [])))]
+#[post("/channels/{id}/test")]
+async fn test(
+    state: web::Data<AppState>,
+    who: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = channel_id(&path)?;
+    let n = blocking(&state, move |s| use_case::test(s, who.workspace(), id)).await?;
+    Ok(HttpResponse::Accepted().json(TestQueued {
+        notification_id: n.id,
+        status: n.status,
+    }))
+}
+
+/// The channel's latest 100 notifications, each with every delivery attempt.
+#[utoipa::path(tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = NotificationList), (status = 404)), security(("bearer" = [])))]
+#[get("/channels/{id}/deliveries")]
+async fn deliveries(
+    state: web::Data<AppState>,
+    who: Viewer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = channel_id(&path)?;
+    let rows = blocking(&state, move |s| use_case::history(s, who.workspace(), id)).await?;
+    let notifications = rows.into_iter().map(NotificationOut::from).collect();
+    Ok(HttpResponse::Ok().json(NotificationList { notifications }))
+}

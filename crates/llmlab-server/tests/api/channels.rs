@@ -1,0 +1,495 @@
+//! Notification channels end to end: a Slack receiver and a webhook receiver over HTTP,
+//! email through a real SMTP server on loopback; budget alerts as they happen, and the
+//! scheduled occasions (forecast, anomaly, unpriced, weekly report) through the
+//! scheduler's own entry point with an injected clock, two instances racing.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use llmlab_engine::providers::Catalog;
+use llmlab_server::app::notifications;
+use serde_json::{Value, json};
+
+use crate::receiver::Receiver;
+use crate::smtp::SmtpSink;
+use crate::{TestApp, assert_error, both, spawn_app_with};
+
+/// Fast delivery, receivers on 127.0.0.1 allowed, SMTP at `sink`, and a scheduler that
+/// only ticks at start (the tests tick it themselves, at the instants they choose).
+fn spawn(backend: llmlab_store::Backend, sink: &SmtpSink) -> Option<TestApp> {
+    let url = sink.url();
+    spawn_app_with(
+        backend,
+        &[
+            ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
+            ("LLMLAB_WEBHOOK_POLL_MS", "50"),
+            ("LLMLAB_WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("LLMLAB_NOTIFY_INTERVAL_SECS", "86400"),
+            ("LLMLAB_SMTP_URL", &url),
+            ("LLMLAB_SMTP_FROM", "LLMLab <alerts@llmlab.test>"),
+            ("LLMLAB_PUBLIC_URL", "https://llmlab.example.com"),
+        ],
+    )
+}
+
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn channel(app: &TestApp, token: &str, body: Value) -> i64 {
+    let r = app.post("/api/channels", token, body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_i64().unwrap()
+}
+
+fn deliveries(app: &TestApp, token: &str, id: i64) -> Vec<Value> {
+    let r = app.get(&format!("/api/channels/{id}/deliveries"), token);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["notifications"].as_array().unwrap().clone()
+}
+
+fn track(app: &TestApp, token: &str, body: Value) {
+    let r = app.post("/api/events/track", token, body);
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+/// Ticks the scheduler from two instances at once (two connections pools on the same
+/// database), as two servers would; the notifications they recorded together.
+fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
+    let stores = [app.db().store(), app.db().store()];
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = stores
+            .iter()
+            .map(|s| scope.spawn(move || notifications::tick(s, Catalog::builtin(), now).unwrap()))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).sum()
+    })
+}
+
+fn validated_and_scoped(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let token = app.signup("admin@example.com");
+    let bad = |body: Value, field: &str| {
+        let r = app.post("/api/channels", &token, body);
+        let v = assert_error(&r, 422, "validation_error");
+        assert_eq!(v["error"]["details"]["field"], field, "{v}");
+    };
+    bad(
+        json!({"name": "x", "kind": "pager", "events": ["budget"]}),
+        "kind",
+    );
+    bad(
+        json!({"name": "x", "kind": "slack", "events": ["budget"]}),
+        "url",
+    );
+    bad(
+        json!({"name": "x", "kind": "slack", "url": "ftp://example.com", "events": ["budget"]}),
+        "url",
+    );
+    bad(
+        json!({"name": "x", "kind": "webhook", "url": "https://example.com", "events": []}),
+        "events",
+    );
+    bad(
+        json!({"name": "x", "kind": "webhook", "url": "https://example.com", "events": ["test"]}),
+        "events",
+    );
+    bad(
+        json!({"name": "x", "kind": "email", "to": ["not an address"], "events": ["budget"]}),
+        "to",
+    );
+    bad(
+        json!({"name": "", "kind": "email", "to": ["a@example.com"], "events": ["budget"]}),
+        "name",
+    );
+    let many: Vec<String> = (0..11).map(|i| format!("p{i}@example.com")).collect();
+    bad(
+        json!({"name": "x", "kind": "email", "to": many, "events": ["budget"]}),
+        "to",
+    );
+
+    let slack = channel(
+        &app,
+        &token,
+        json!({"name": "ops", "kind": "slack", "events": ["budget", "anomaly", "budget"],
+               "url": "https://hooks.slack.com/services/T0/B0/SECRET"}),
+    );
+    let listed = app.get("/api/channels", &token).json();
+    let first = &listed["channels"][0];
+    assert_eq!(first["id"], slack);
+    assert_eq!(
+        first["url"], "https://hooks.slack.com/…",
+        "the URL is a credential"
+    );
+    assert_eq!(first["events"], json!(["budget", "anomaly"]));
+    assert!(!listed.to_string().contains("SECRET"));
+    // Same name twice.
+    bad(
+        json!({"name": "ops", "kind": "webhook", "url": "https://example.com", "events": ["budget"]}),
+        "name",
+    );
+    // Budgets name channels of their own workspace only.
+    let r = app.post(
+        "/api/budgets",
+        &token,
+        json!({"name": "b", "amount_usd": 5, "period": "daily", "channel_ids": [slack, 999_999]}),
+    );
+    assert_eq!(
+        assert_error(&r, 422, "validation_error")["error"]["details"]["field"],
+        "channel_ids"
+    );
+    let r = app.post(
+        "/api/budgets",
+        &token,
+        json!({"name": "b", "amount_usd": 5, "period": "daily", "channel_ids": [slack]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["channel_ids"], json!([slack]));
+
+    // Another account sees none of it.
+    let other = app.signup("other@example.com");
+    assert_eq!(
+        app.get("/api/channels", &other).json()["channels"],
+        json!([])
+    );
+    let path = format!("/api/channels/{slack}");
+    assert_error(
+        &app.call("DELETE", &path, Some(&other), None),
+        404,
+        "not_found",
+    );
+    assert_error(
+        &app.get(&format!("{path}/deliveries"), &other),
+        404,
+        "not_found",
+    );
+    assert_error(
+        &app.post(&format!("{path}/test"), &other, json!({})),
+        404,
+        "not_found",
+    );
+    assert_error(
+        &app.call("GET", "/api/channels", None, None),
+        401,
+        "unauthorized",
+    );
+
+    assert_eq!(app.call("DELETE", &path, Some(&token), None).status, 204);
+    assert_error(
+        &app.call("DELETE", &path, Some(&token), None),
+        404,
+        "not_found",
+    );
+    let budgets = app.get("/api/budgets", &token).json();
+    assert_eq!(budgets["budgets"][0]["channel_ids"], json!([]));
+}
+
+llmlab_store::both_backends!(channels_are_validated_and_scoped, via validated_and_scoped);
+
+both!(email_channels_need_smtp, |app: TestApp| {
+    let token = app.signup("nosmtp@example.com");
+    let r = app.post(
+        "/api/channels",
+        &token,
+        json!({"name": "mail", "kind": "email", "to": ["a@example.com"], "events": ["budget"]}),
+    );
+    let v = assert_error(&r, 422, "validation_error");
+    assert_eq!(v["error"]["details"]["field"], "kind");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("LLMLAB_SMTP_URL"),
+        "{v}"
+    );
+});
+
+fn test_reaches_every_kind(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let slack = Receiver::start(|_| 200);
+    let hook = Receiver::start(|_| 200);
+    let token = app.signup("tests@example.com");
+    let ids = [
+        channel(
+            &app,
+            &token,
+            json!({"name": "slack", "kind": "slack", "url": slack.url(), "events": ["budget"]}),
+        ),
+        channel(
+            &app,
+            &token,
+            json!({"name": "hook", "kind": "webhook", "url": hook.url(), "events": ["budget"]}),
+        ),
+        channel(
+            &app,
+            &token,
+            json!({"name": "mail", "kind": "email", "to": ["finance@example.com"],
+                   "events": ["report_weekly"]}),
+        ),
+    ];
+    for id in ids {
+        let r = app.post(&format!("/api/channels/{id}/test"), &token, json!({}));
+        assert_eq!(r.status, 202, "{}", r.text());
+        assert_eq!(r.json()["status"], "pending");
+    }
+    let posted = eventually("slack", || slack.requests().first().cloned());
+    let message = posted.json();
+    assert!(
+        message["text"]
+            .as_str()
+            .unwrap()
+            .contains("Test of channel “slack”")
+    );
+    assert_eq!(message["blocks"][0]["type"], "header");
+    let signed = eventually("webhook", || hook.requests().first().cloned());
+    assert_eq!(signed.header("X-LLMLab-Event"), Some("test"));
+    assert!(
+        signed
+            .header("X-LLMLab-Signature")
+            .unwrap()
+            .starts_with("t=")
+    );
+    assert_eq!(signed.json()["event"], "test");
+    let mail = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to, ["finance@example.com"]);
+    assert!(mail[0].data.contains("Test of channel"), "{}", mail[0].data);
+    for id in ids {
+        let done = eventually("recorded attempts", || {
+            let list = deliveries(&app, &token, id);
+            (list[0]["status"] == "delivered").then_some(list)
+        });
+        assert_eq!(done[0]["event"], "test");
+        assert_eq!(done[0]["deliveries"][0]["ok"], true);
+    }
+}
+
+llmlab_store::both_backends!(test_notifications, via test_reaches_every_kind);
+
+fn budget_alerts_go_to_channels(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let slack = Receiver::start(|_| 200);
+    let token = app.signup("budgets@example.com");
+    // Slack is chosen by the budget; email subscribes to every budget's alerts.
+    let slack_id = channel(
+        &app,
+        &token,
+        json!({"name": "slack", "kind": "slack", "url": slack.url(), "events": ["anomaly"]}),
+    );
+    channel(
+        &app,
+        &token,
+        json!({"name": "mail", "kind": "email", "to": ["ops@example.com"], "events": ["budget"]}),
+    );
+    let r = app.post(
+        "/api/budgets",
+        &token,
+        json!({"name": "prod", "amount_usd": 1, "period": "monthly", "channel_ids": [slack_id]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    track(
+        &app,
+        &token,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+               "cost_usd": 1.5}),
+    );
+    // Warning and exceeded at once: two notices on each channel, each once.
+    let mails = sink.wait_for(2, Duration::from_secs(30));
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let subjects: String = mails.iter().map(|m| m.data.clone()).collect();
+    assert!(subjects.contains("exceeded") && subjects.contains("warning level"));
+    assert!(subjects.contains("https://llmlab.example.com/budgets?ws="));
+    let posts = eventually("two Slack posts", || {
+        let r = slack.requests();
+        (r.len() >= 2).then_some(r)
+    });
+    let text: String = posts.iter().map(|p| p.json()["text"].to_string()).collect();
+    assert!(text.contains("$1.50") && text.contains("$1.00"), "{text}");
+    // A tick later (any instance) records nothing new.
+    assert_eq!(tick_racing(&app, Utc::now()), 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(slack.requests().len(), 2);
+    assert_eq!(sink.messages().len(), 2);
+}
+
+llmlab_store::both_backends!(budget_alert_notifications, via budget_alerts_go_to_channels);
+
+/// The first day of this month, 06:00 UTC: the instant the scheduled tests look from.
+fn month_start_morning() -> DateTime<Utc> {
+    let today = Utc::now().date_naive();
+    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
+    Utc.from_utc_datetime(&first.and_hms_opt(6, 0, 0).unwrap())
+}
+
+fn scheduled_occasions(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let hook = Receiver::start(|_| 200);
+    let token = app.signup("scheduled@example.com");
+    let id = channel(
+        &app,
+        &token,
+        json!({"name": "all", "kind": "webhook", "url": hook.url(),
+               "events": ["forecast", "anomaly", "unpriced"]}),
+    );
+    // Forty days of $10 before the month, then $200 on its last day: an anomaly the
+    // day before "now", and a month forecast at about $300 against a $100 budget.
+    let now = month_start_morning();
+    let events: Vec<Value> = (1..=40)
+        .map(|k| {
+            let day = now.date_naive() - chrono::Duration::days(k);
+            // $8 to $12: a baseline with a spread, as real spend has.
+            let usd = if k == 1 { 200 } else { 8 + k % 5 };
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+                   "output_tokens": 1, "cost_usd": usd, "timestamp": format!("{day}T12:00:00Z")})
+        })
+        .collect();
+    let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+    assert_eq!(r.json()["accepted"], 40, "{}", r.text());
+    track(
+        &app,
+        &token,
+        json!({"provider": "openai", "model": "gpt-9-preview", "input_tokens": 5,
+               "output_tokens": 5, "timestamp": (now - chrono::Duration::hours(1)).to_rfc3339()}),
+    );
+    let r = app.post(
+        "/api/budgets",
+        &token,
+        json!({"name": "month", "amount_usd": 100, "period": "monthly"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // Forecast, anomaly and unpriced model: three, whichever instance records them.
+    let recorded = tick_racing(&app, now);
+    if recorded != 3 {
+        let list = deliveries(&app, &token, id);
+        panic!("{recorded}: {list:#?}");
+    }
+    assert_eq!(tick_racing(&app, now), 0, "each occasion once");
+    let got = eventually("three deliveries", || {
+        let r = hook.requests();
+        (r.len() >= 3).then_some(r)
+    });
+    let by_event = |e: &str| {
+        got.iter()
+            .map(|r| r.json())
+            .find(|b| b["event"] == e)
+            .unwrap_or_else(|| panic!("no {e} notice"))
+    };
+    let forecast = by_event("forecast");
+    assert_eq!(forecast["data"]["forecast_method"], "weekday_trend");
+    let crossing = forecast["data"]["expected_crossing"].as_str().unwrap();
+    let expected = (now.date_naive() + chrono::Duration::days(9)).to_string();
+    assert_eq!(
+        crossing, expected,
+        "$100 at $10 a day is reached on the 10th"
+    );
+    let anomaly = by_event("anomaly");
+    let yesterday = (now.date_naive() - chrono::Duration::days(1)).to_string();
+    assert_eq!(anomaly["data"]["date"], yesterday.as_str());
+    assert!(
+        anomaly["sections"][0]["lines"][0]
+            .as_str()
+            .unwrap()
+            .contains("gpt-4o")
+    );
+    assert_eq!(by_event("unpriced")["data"]["model"], "gpt-9-preview");
+    let list = deliveries(&app, &token, id);
+    assert_eq!(list.len(), 3);
+}
+
+llmlab_store::both_backends!(scheduled_notifications, via scheduled_occasions);
+
+fn weekly_report(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let slack = Receiver::start(|_| 200);
+    let token = app.signup("reports@example.com");
+    let ws = app.get("/api/auth/me", &token).json()["workspaces"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = app.call(
+        "PATCH",
+        &format!("/api/workspaces/{ws}"),
+        Some(&token),
+        Some(&json!({"name": "Reports", "timezone": "Asia/Tokyo"})),
+    );
+    assert_eq!(r.json()["timezone"], "Asia/Tokyo", "{}", r.text());
+    channel(
+        &app,
+        &token,
+        json!({"name": "slack", "kind": "slack", "url": slack.url(), "events": ["report_weekly"]}),
+    );
+    channel(
+        &app,
+        &token,
+        json!({"name": "mail", "kind": "email", "to": ["cfo@example.com"],
+               "events": ["report_weekly", "report_monthly"]}),
+    );
+    track(
+        &app,
+        &token,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+               "cost_usd": 3, "tags": {"team": "search"}}),
+    );
+    track(
+        &app,
+        &token,
+        json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "input_tokens": 1,
+               "output_tokens": 1, "cost_usd": 1, "tags": {"team": "ads"}}),
+    );
+    // Next Monday in Tokyo, 08:59 and 09:05: the report of the week holding today is
+    // not due, then due, and both instances together send it once per channel.
+    let tokyo = chrono_tz::Asia::Tokyo;
+    let local_today = Utc::now().with_timezone(&tokyo).date_naive();
+    let ahead = 7 - i64::from(local_today.weekday().num_days_from_monday());
+    let monday = local_today + chrono::Duration::days(ahead);
+    let at = |h, m| {
+        tokyo
+            .from_local_datetime(&monday.and_hms_opt(h, m, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    assert_eq!(tick_racing(&app, at(8, 59)), 0, "not before 09:00");
+    assert_eq!(tick_racing(&app, at(9, 5)), 2, "one per channel");
+    assert_eq!(tick_racing(&app, at(10, 0)), 0, "once");
+    let post = eventually("the Slack report", || slack.requests().first().cloned());
+    let text = post.json().to_string();
+    let first_day = (monday - chrono::Duration::days(7)).to_string();
+    assert!(
+        text.contains("Weekly spend report") && text.contains(&first_day),
+        "{text}"
+    );
+    assert!(
+        text.contains("$4.00") && text.contains("openai/gpt-4o: $3.00"),
+        "{text}"
+    );
+    assert!(text.contains("search: $3.00"), "{text}");
+    let mail = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(mail.len(), 1);
+    assert!(mail[0].data.contains("Weekly spend report"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(slack.requests().len(), 1);
+}
+
+llmlab_store::both_backends!(weekly_reports, via weekly_report);
