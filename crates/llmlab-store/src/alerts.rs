@@ -193,49 +193,14 @@ pub fn claim_due(
     lease_until: NaiveDateTime,
     limit: u32,
 ) -> Result<Vec<AlertRow>, StoreError> {
-    let now = truncate_micros(now);
-    let lease_until = truncate_micros(lease_until);
-    let states = [delivery::PENDING, delivery::DELIVERING];
-    let candidates: Vec<i64> = budget_alerts::table
-        .filter(budget_alerts::delivery_status.eq_any(states))
-        .filter(
-            budget_alerts::next_attempt_at
-                .is_null()
-                .or(budget_alerts::next_attempt_at.le(now)),
-        )
-        .order(budget_alerts::id)
-        .limit(i64::from(limit))
-        .select(budget_alerts::id)
-        .load(conn)?;
-    let mut claimed = Vec::with_capacity(candidates.len());
-    for id in candidates {
-        let won = diesel::update(
-            budget_alerts::table
-                .find(id)
-                .filter(budget_alerts::delivery_status.eq_any(states))
-                .filter(
-                    budget_alerts::next_attempt_at
-                        .is_null()
-                        .or(budget_alerts::next_attempt_at.le(now)),
-                ),
-        )
-        .set((
-            budget_alerts::delivery_status.eq(delivery::DELIVERING),
-            budget_alerts::next_attempt_at.eq(lease_until),
-        ))
-        .execute(conn)?;
-        if won == 1 {
-            claimed.push(id);
-        }
-    }
-    if claimed.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(budget_alerts::table
-        .filter(budget_alerts::id.eq_any(&claimed))
-        .order(budget_alerts::id)
-        .select(AlertRow::as_select())
-        .load(conn)?)
+    Ok(claim_due_rows!(
+        conn,
+        budget_alerts.delivery_status,
+        AlertRow,
+        now,
+        lease_until,
+        limit
+    ))
 }
 
 /// Records attempt `attempt` of alert `alert_id` and moves the alert on. Returns `false`

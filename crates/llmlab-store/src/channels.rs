@@ -286,40 +286,14 @@ pub fn claim_due(
     lease_until: NaiveDateTime,
     limit: u32,
 ) -> Result<Vec<NotificationRow>, StoreError> {
-    let (now, lease_until) = (truncate_micros(now), truncate_micros(lease_until));
-    let states = [delivery::PENDING, delivery::DELIVERING];
-    let due = notifications::next_attempt_at
-        .is_null()
-        .or(notifications::next_attempt_at.le(now));
-    let candidates: Vec<i64> = notifications::table
-        .filter(notifications::status.eq_any(states))
-        .filter(due)
-        .order(notifications::id)
-        .limit(i64::from(limit))
-        .select(notifications::id)
-        .load(conn)?;
-    let mut claimed = Vec::with_capacity(candidates.len());
-    for id in candidates {
-        let won = diesel::update(
-            notifications::table
-                .find(id)
-                .filter(notifications::status.eq_any(states))
-                .filter(due),
-        )
-        .set((
-            notifications::status.eq(delivery::DELIVERING),
-            notifications::next_attempt_at.eq(lease_until),
-        ))
-        .execute(conn)?;
-        if won == 1 {
-            claimed.push(id);
-        }
-    }
-    Ok(notifications::table
-        .filter(notifications::id.eq_any(&claimed))
-        .order(notifications::id)
-        .select(NotificationRow::as_select())
-        .load(conn)?)
+    Ok(claim_due_rows!(
+        conn,
+        notifications.status,
+        NotificationRow,
+        now,
+        lease_until,
+        limit
+    ))
 }
 
 /// Records attempt `attempt.attempt` of `n` and moves it on; `false` (nothing changed)

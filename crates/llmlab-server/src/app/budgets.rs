@@ -82,15 +82,15 @@ fn evaluate_row(
     Ok((spec, evaluation))
 }
 
-/// A budget with its status and its forecast from the scope's daily history.
-fn evaluated(
+/// A budget's status and the forecast of its period from the scope's daily history.
+fn with_forecast(
     s: &Store,
     workspace: WorkspaceId,
-    budget: BudgetRow,
+    budget: &BudgetRow,
     now: DateTime<Utc>,
-) -> Result<Evaluated, AppError> {
-    let (spec, evaluation) = evaluate_row(s, workspace, &budget, now)?;
-    let (_, scope) = self::spec(&budget)?;
+) -> Result<(BudgetSpec, Evaluation, reports::PeriodForecast), AppError> {
+    let (spec, evaluation) = evaluate_row(s, workspace, budget, now)?;
+    let (_, scope) = self::spec(budget)?;
     let ahead = reports::forecast(
         s,
         workspace,
@@ -99,6 +99,17 @@ fn evaluated(
         Some(evaluation.spent),
         now,
     )?;
+    Ok((spec, evaluation, ahead))
+}
+
+/// A budget with its status, its forecast and its channels.
+fn evaluated(
+    s: &Store,
+    workspace: WorkspaceId,
+    budget: BudgetRow,
+    now: DateTime<Utc>,
+) -> Result<Evaluated, AppError> {
+    let (_, evaluation, ahead) = with_forecast(s, workspace, &budget, now)?;
     Ok(Evaluated {
         channels: channels_of(s, workspace, budget.id)?,
         budget,
@@ -125,16 +136,7 @@ pub fn overrun(
     budget: BudgetRow,
     now: DateTime<Utc>,
 ) -> Result<Option<Overrun>, AppError> {
-    let (spec, evaluation) = evaluate_row(s, workspace, &budget, now)?;
-    let (_, scope) = self::spec(&budget)?;
-    let ahead = reports::forecast(
-        s,
-        workspace,
-        &scope_filter(scope),
-        (spec.period, spec.zone),
-        Some(evaluation.spent),
-        now,
-    )?;
+    let (spec, evaluation, ahead) = with_forecast(s, workspace, &budget, now)?;
     let Some(forecast) = ahead.forecast else {
         return Ok(None);
     };

@@ -179,10 +179,5 @@ async fn post(
         request.send(&body[..]).map(|r| r.status().as_u16())
     })
     .await;
-    match outcome {
-        Ok(Ok(code)) if (200..300).contains(&code) => (Some(code), None),
-        Ok(Ok(code)) => (Some(code), Some(format!("receiver answered HTTP {code}"))),
-        Ok(Err(e)) => (None, Some(e.to_string())),
-        Err(e) => (None, Some(e.to_string())),
-    }
+    crate::webhooks::answer(outcome)
 }

@@ -167,6 +167,14 @@ async fn post(
             .map(|r| r.status().as_u16())
     })
     .await;
+    answer(outcome)
+}
+
+/// A POST's outcome as an attempt records it: the receiver's status, and what went
+/// wrong unless it was a 2xx.
+pub(crate) fn answer(
+    outcome: Result<Result<u16, ureq::Error>, actix_web::error::BlockingError>,
+) -> (Option<u16>, Option<String>) {
     match outcome {
         Ok(Ok(code)) if (200..300).contains(&code) => (Some(code), None),
         Ok(Ok(code)) => (Some(code), Some(format!("receiver answered HTTP {code}"))),

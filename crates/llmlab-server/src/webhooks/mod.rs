@@ -35,6 +35,7 @@ use ureq::unversioned::transport::DefaultConnector;
 
 use crate::config::WebhookSettings;
 
+pub(crate) use delivery::answer;
 use signature::hmac_hex;
 pub use signature::signature;
 use target::PublicOnly;
