@@ -193,7 +193,13 @@ pub fn hash_api_key(key: &str) -> String {
 fn is_public(method: &Method, path: &str) -> bool {
     matches!(
         path,
-        "/api/health" | "/api/auth/signup" | "/api/auth/login" | "/api/openapi.json" | "/metrics"
+        "/api/health"
+            | "/api/health/live"
+            | "/api/health/ready"
+            | "/api/auth/signup"
+            | "/api/auth/login"
+            | "/api/openapi.json"
+            | "/metrics"
     ) || path == "/docs"
         || path.starts_with("/docs/")
         || (method == Method::GET && path == "/api/pricing")

@@ -324,6 +324,11 @@ impl Store {
     pub fn ping(&self) -> Result<(), StoreError> {
         self.with_conn(|c| Ok(c.batch_execute("SELECT 1")?))
     }
+
+    /// Migrations of this build the database has not applied.
+    pub fn pending_migrations(&self) -> Result<usize, StoreError> {
+        self.with_conn(migrations::pending_count)
+    }
 }
 
 /// Connects to `url` with a single connection and applies pending migrations; returns

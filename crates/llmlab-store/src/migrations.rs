@@ -59,6 +59,17 @@ pub fn run_pending(conn: &mut AnyConnection) -> Result<Vec<String>, StoreError> 
     Ok(applied.iter().map(|v| name_of(backend, v)).collect())
 }
 
+/// How many of the embedded migrations the database has not applied (0 when its
+/// schema is this build's).
+pub fn pending_count(conn: &mut AnyConnection) -> Result<usize, StoreError> {
+    let pending = match conn {
+        AnyConnection::Postgresql(c) => c.pending_migrations(POSTGRES).map(|p| p.len()),
+        AnyConnection::Sqlite(c) => c.pending_migrations(SQLITE).map(|p| p.len()),
+    }
+    .map_err(migration_error)?;
+    Ok(pending)
+}
+
 /// Reverts the most recently applied migration; returns its name, or `None` when
 /// nothing is applied.
 pub fn revert_last(conn: &mut AnyConnection) -> Result<Option<String>, StoreError> {

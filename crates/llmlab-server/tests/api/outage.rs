@@ -31,6 +31,11 @@ fn postgres_outage_is_503_then_recovers() {
     assert_eq!(health.status, 503, "{}", health.text());
     assert_eq!(health.json()["status"], "degraded");
     assert_eq!(health.json()["database"], "unreachable");
+    // An orchestrator takes the instance out of rotation but does not restart it.
+    let ready = app.call("GET", "/api/health/ready", None, None);
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert_eq!(ready.json()["database"], "unreachable");
+    assert_eq!(app.call("GET", "/api/health/live", None, None).status, 200);
     for r in [
         app.post("/api/events/track", &token, event.clone()),
         app.get("/api/costs/summary", &token),
@@ -58,6 +63,7 @@ fn postgres_outage_is_503_then_recovers() {
             }
         });
         assert_eq!(app.call("GET", "/api/health", None, None).status, 200);
+        assert_eq!(app.call("GET", "/api/health/ready", None, None).status, 200);
     }
     // Nothing acknowledged was lost, nothing unacknowledged was half-written.
     let events = app.get("/api/events", &token).json();

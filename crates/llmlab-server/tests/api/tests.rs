@@ -831,6 +831,13 @@ both!(health_and_openapi, |app: TestApp| {
     let h = app.call("GET", "/api/health", None, None);
     assert_eq!(h.status, 200);
     assert_eq!(h.json()["database"], "ok");
+    assert_eq!(
+        app.call("GET", "/api/health/live", None, None).json()["status"],
+        "ok"
+    );
+    let ready = app.call("GET", "/api/health/ready", None, None);
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    assert_eq!(ready.json()["migrations"], "applied");
     let doc = app.call("GET", "/api/openapi.json", None, None).json();
     let paths = doc["paths"].as_object().unwrap();
     // Every endpoint of the contract is documented…

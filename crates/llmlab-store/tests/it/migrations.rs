@@ -83,12 +83,14 @@ both_backends!(every_migration_applies_and_reverts, |db, _migrated| {
     }
     reverted.reverse();
     assert_eq!(reverted, all);
+    assert_eq!(store.pending_migrations().unwrap(), all.len());
     assert!(
         store.find_user(llmlab_store::UserId(1)).is_err(),
         "tables must be gone after reverting"
     );
     // Up again, then down and up once more.
     assert_eq!(store.migrate().unwrap(), all);
+    assert_eq!(store.pending_migrations().unwrap(), 0);
     assert!(store.migrate().unwrap().is_empty());
     while store.revert_last().unwrap().is_some() {}
     assert_eq!(store.migrate().unwrap(), all);
