@@ -16,6 +16,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("google.toml", include_str!("../catalog/google.toml")),
     ("mistral.toml", include_str!("../catalog/mistral.toml")),
     ("deepseek.toml", include_str!("../catalog/deepseek.toml")),
+    ("xai.toml", include_str!("../catalog/xai.toml")),
+    ("cohere.toml", include_str!("../catalog/cohere.toml")),
+    ("azure.toml", include_str!("../catalog/azure.toml")),
+    ("bedrock.toml", include_str!("../catalog/bedrock.toml")),
 ];
 
 /// One provider of the catalog.
@@ -26,6 +30,9 @@ pub struct Provider {
     /// Human name (`OpenAI`).
     pub display_name: String,
     prefixes: Vec<String>,
+    /// Name prefixes stripped before lookup when no exact name matches (Bedrock's
+    /// cross-region inference profiles: `us.`, `eu.`, `apac.`, `global.`).
+    strip_prefixes: Vec<String>,
     models: Vec<ModelEntry>,
     /// Every exact name (canonical, alias, name+snapshot forms) → index into `models`.
     index: HashMap<String, usize>,
@@ -126,6 +133,7 @@ impl Catalog {
                     id: parsed.id.clone(),
                     display_name: parsed.display_name.clone(),
                     prefixes: Vec::new(),
+                    strip_prefixes: Vec::new(),
                     models: Vec::new(),
                     index: HashMap::new(),
                     origin: Vec::new(),
@@ -137,6 +145,11 @@ impl Catalog {
         for p in parsed.prefixes {
             if !provider.prefixes.contains(&p) {
                 provider.prefixes.push(p);
+            }
+        }
+        for p in parsed.strip_prefixes {
+            if !provider.strip_prefixes.contains(&p) {
+                provider.strip_prefixes.push(p);
             }
         }
         for model in parsed.models {
@@ -194,7 +207,8 @@ impl Catalog {
     }
 
     /// Resolves a model name as clients send it: case-insensitive, with provider prefixes
-    /// (`openai/gpt-4o`, `models/gemini-1.5-pro`), dated snapshots (`-2024-08-06`,
+    /// (`openai/gpt-4o`, `models/gemini-1.5-pro`), the provider's `strip_prefixes`
+    /// (`us.anthropic.claude-…` for Bedrock), dated snapshots (`-2024-08-06`,
     /// `-20240307`, `@20240620`, `-002`), `-latest`, and OpenAI fine-tunes (`ft:base:org::id`).
     ///
     /// An exact entry (a snapshot priced differently from its family has its own) always
@@ -276,6 +290,20 @@ impl Provider {
                     .or_else(|| self.resolve_slow(rest));
             }
             return None;
+        }
+        // Name prefixes such as Bedrock's cross-region inference profiles
+        // (`us.anthropic.claude-…`): stripped once, then the rest looked up. An exact
+        // name (an entry that claims the prefixed form) has already won above.
+        for p in &self.strip_prefixes {
+            if let Some(rest) = name.strip_prefix(p.as_str())
+                && !rest.is_empty()
+                && let Some(entry) = self.lookup(rest).or_else(|| self.strip_suffixes(rest))
+            {
+                return Some(Resolved {
+                    entry,
+                    fine_tuned: false,
+                });
+            }
         }
         // OpenAI fine-tunes: `ft:gpt-4o-mini-2024-07-18:org:name:id`.
         if let Some(rest) = name.strip_prefix("ft:") {

@@ -18,6 +18,8 @@ struct RawFile {
     #[serde(default)]
     prefixes: Vec<String>,
     #[serde(default)]
+    strip_prefixes: Vec<String>,
+    #[serde(default)]
     models: Vec<RawModel>,
 }
 
@@ -91,6 +93,7 @@ pub(crate) struct ProviderFile {
     pub id: String,
     pub display_name: String,
     pub prefixes: Vec<String>,
+    pub strip_prefixes: Vec<String>,
     pub models: Vec<ModelEntry>,
 }
 
@@ -153,6 +156,16 @@ pub(crate) fn parse_provider_file(file: &str, text: &str) -> Result<ProviderFile
     {
         return Err(file_ctx.err("provider", "must be a non-empty lowercase id ([a-z0-9_-])"));
     }
+    let strip_prefixes: Vec<String> = raw.strip_prefixes.iter().map(|p| normalize(p)).collect();
+    if strip_prefixes
+        .iter()
+        .any(|p| p.is_empty() || p.contains('/'))
+    {
+        return Err(file_ctx.err(
+            "strip_prefixes",
+            "entries must be non-empty and contain no '/' (use `prefixes` for `name/` forms)",
+        ));
+    }
     let mut models = Vec::with_capacity(raw.models.len());
     for m in raw.models {
         models.push(convert_model(file, &provider, m)?);
@@ -160,6 +173,7 @@ pub(crate) fn parse_provider_file(file: &str, text: &str) -> Result<ProviderFile
     Ok(ProviderFile {
         display_name: raw.display_name.unwrap_or_else(|| provider.clone()),
         prefixes: raw.prefixes.iter().map(|p| normalize(p)).collect(),
+        strip_prefixes,
         id: provider,
         models,
     })
