@@ -17,9 +17,16 @@
 //! - `cargo xtask bench [engine|http|analytics] [OPTIONS]`: the benchmark — criterion for
 //!   the engine, the release server under HTTP load on SQLite and PostgreSQL, analytics
 //!   over a seeded ledger; figures go to docs/PERFORMANCE.md (see `bench/mod.rs`).
+//! - `cargo xtask backup --database-url URL --out FILE` and
+//!   `cargo xtask restore --from FILE --database-url URL [--force]`: a consistent copy of
+//!   a running database and its way back (see `ops.rs`; docs/DEPLOY.md).
+//! - `cargo xtask dist [--check FILE]`: the release tarball, and that tarball unpacked and
+//!   started in an empty directory (see `dist.rs`).
 
 mod bench;
 mod browser;
+mod dist;
+mod ops;
 mod pg;
 mod schemathesis;
 mod tidy;
@@ -38,6 +45,9 @@ fn main() -> ExitCode {
         Some("schemathesis") => schemathesis::run(&workspace_root()),
         Some("tidy") => tidy::run(&workspace_root()),
         Some("screenshots") => browser::screenshots(&workspace_root()),
+        Some("backup") => ops::backup(&args[1..]),
+        Some("restore") => ops::restore(&args[1..]),
+        Some("dist") => dist::run(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -48,6 +58,9 @@ fn main() -> ExitCode {
                  schemathesis                     the OpenAPI document against a running server\n  \
                  migrate [--database-url URL] [--revert]\n                                   apply pending migrations (or revert the last)\n  \
                  reprice [--database-url URL] [--catalog PATH] [--apply]\n                                   what re-pricing every workspace would change (or change it)\n  \
+                 backup [--database-url URL] --out FILE\n                                   a consistent copy of a running database\n  \
+                 restore --from FILE [--database-url URL] [--force]\n                                   a backup into an empty database (--force: replace one)\n  \
+                 dist [--check FILE]              the release tarball in target/dist/ (--check: unpack, start, stop it)\n  \
                  {}",
                 bench::USAGE
             );
@@ -106,6 +119,8 @@ fn test(args: &[String]) -> Result<()> {
     // Keep the PostgreSQL server alive (and stopped at the end, if we started it) for
     // the whole run.
     let _pg_guard;
+    // Declared after the server's guard, so dropped (stopped) before it.
+    let mut replica: Option<pg::replica::Replicated> = None;
     let pg_url = if sqlite_only {
         eprintln!("xtask: --sqlite-only: the PostgreSQL suite is NOT run");
         None
@@ -113,6 +128,7 @@ fn test(args: &[String]) -> Result<()> {
         let server = pg::ensure_server()?;
         eprintln!("xtask: PostgreSQL for tests: {}", server.url);
         let url = server.url.clone();
+        replica = pg::replica::start(&url)?;
         _pg_guard = server;
         Some(url)
     };
@@ -123,6 +139,15 @@ fn test(args: &[String]) -> Result<()> {
         }
         None => {
             cmd.env("LLMLAB_TEST_SQLITE_ONLY", "1");
+        }
+    };
+    let with_env = |cmd: &mut Command| {
+        with_env(cmd);
+        match &replica {
+            Some(r) => r.export(cmd),
+            None => {
+                cmd.env_remove("LLMLAB_TEST_PG_REPLICA_URL");
+            }
         }
     };
     let mut cmd = cargo();

@@ -2,7 +2,8 @@
 //!
 //! Order: `LLMLAB_TEST_PG_URL`; a server on 127.0.0.1:5432; the machine's cluster started
 //! with `pg_ctlcluster`; a throwaway cluster made with `initdb` and stopped afterwards.
-//! Tests create their own databases on it and drop them.
+//! Tests create their own databases on it and drop them. `replica` adds a streaming
+//! replica for the read-replica tests.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::Result;
+
+pub mod replica;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -116,24 +119,10 @@ fn start_machine_cluster() -> bool {
     started
 }
 
-/// `name` on the `PATH`, else in the newest `/usr/lib/postgresql/*/bin`.
+/// `name` on the `PATH`, else in the newest `/usr/lib/postgresql/*/bin` (the store's
+/// lookup, which backups use too).
 pub fn find_bin(name: &str) -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("bin").join(name))
-        .filter(|p| p.is_file())
-        .collect();
-    candidates.sort();
-    candidates.pop()
+    llmlab_store::admin::find_pg_bin(name)
 }
 
 fn is_root() -> bool {

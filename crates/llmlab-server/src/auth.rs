@@ -316,15 +316,14 @@ pub(crate) async fn identify(
     }
 }
 
-/// An API key acts in its own workspace only: naming another one finds nothing.
-async fn identify_key(
+/// The key with hash `hash` from the database (remembered when valid).
+async fn read_key(
     state: &web::Data<AppState>,
-    token: &str,
-    named: Result<Option<WorkspaceId>, Unresolved>,
-) -> Result<Identity, ApiError> {
-    let hash = hash_api_key(token);
-    let store = state.store.clone();
-    let key = web::block(move || -> Result<_, llmlab_store::StoreError> {
+    hash: String,
+) -> Result<Option<(llmlab_store::ApiKeyRow, i64)>, ApiError> {
+    let shared = state.clone();
+    Ok(web::block(move || -> Result<_, llmlab_store::StoreError> {
+        let store = &shared.store;
         let Some((key, prices_version)) = store.authenticate_api_key(&hash)? else {
             return Ok(None);
         };
@@ -336,9 +335,23 @@ async fn identify_key(
         {
             store.touch_api_key(key.id, now)?;
         }
+        shared.keys.put(hash, key.clone(), prices_version);
         Ok(Some((key, prices_version)))
     })
-    .await??;
+    .await??)
+}
+
+/// An API key acts in its own workspace only: naming another one finds nothing.
+async fn identify_key(
+    state: &web::Data<AppState>,
+    token: &str,
+    named: Result<Option<WorkspaceId>, Unresolved>,
+) -> Result<Identity, ApiError> {
+    let hash = hash_api_key(token);
+    let key = match state.keys.get(&hash) {
+        Some(known) => Some(known),
+        None => read_key(state, hash).await?,
+    };
     let (key, prices_version) =
         key.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
     let acting = Acting {

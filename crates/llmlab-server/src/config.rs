@@ -33,6 +33,11 @@ pub struct Settings {
     /// `LLMLAB_DB_TIMEOUT_MS`: longest wait for a database connection before a request
     /// answers 503.
     pub db_timeout_ms: u64,
+    /// `LLMLAB_READ_DATABASE_URL`: a PostgreSQL streaming replica that serves reports
+    /// (see `crate::replica`); only beside a PostgreSQL `DATABASE_URL`.
+    pub read_database_url: Option<String>,
+    /// `LLMLAB_REPLICA_MAX_LAG_MS`: replay lag past which reports read the primary.
+    pub replica_max_lag_ms: u64,
     /// `LLMLAB_CATALOG_PATH`: extra catalog file or directory layered over the built-in one.
     pub catalog_path: Option<PathBuf>,
     /// `LLMLAB_BCRYPT_COST`.
@@ -59,6 +64,12 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Notification channels: email and the scheduler.
     pub notify: NotifySettings,
+    /// `LLMLAB_CREDENTIAL_CACHE_MS`: how long an instance trusts an API key it has read
+    /// (the longest a revocation takes to reach it); 0 = ask the database every time.
+    pub credential_cache_ms: u64,
+    /// `LLMLAB_RETENTION_DAYS`: raw events older than this many days are deleted (their
+    /// rollups stay); `None` (unset or 0) keeps them forever.
+    pub retention_days: Option<u32>,
 }
 
 /// How channels are notified (deliveries share [`WebhookSettings`]' timeout, attempts
@@ -179,7 +190,11 @@ impl Settings {
             }
             (None, Environment::Development) => String::new(), // generated in startup
         };
+        let read_database_url =
+            crate::replica::read_url(get("LLMLAB_READ_DATABASE_URL"), &database_url)?;
         Ok(Settings {
+            read_database_url,
+            replica_max_lag_ms: number("LLMLAB_REPLICA_MAX_LAG_MS", 5_000, 0, 3_600_000)? as u64,
             bind: get("LLMLAB_BIND").unwrap_or_else(|| "127.0.0.1:8000".into()),
             jwt_secret,
             token_ttl_minutes: number("LLMLAB_TOKEN_TTL_MINUTES", 60 * 24, 1, 60 * 24 * 365)?,
@@ -234,6 +249,11 @@ impl Settings {
                 backoff_ms: number("LLMLAB_WEBHOOK_BACKOFF_MS", 1_000, 1, 3_600_000)? as u64,
                 poll_ms: number("LLMLAB_WEBHOOK_POLL_MS", 1_000, 10, 600_000)? as u64,
                 allow_private: flag("LLMLAB_WEBHOOK_ALLOW_PRIVATE")?,
+            },
+            credential_cache_ms: number("LLMLAB_CREDENTIAL_CACHE_MS", 1_000, 0, 60_000)? as u64,
+            retention_days: match number("LLMLAB_RETENTION_DAYS", 0, 0, 36_500)? {
+                0 => None,
+                days => Some(days as u32),
             },
             notify: NotifySettings {
                 smtp: match (get("LLMLAB_SMTP_URL"), get("LLMLAB_SMTP_FROM")) {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod credentials;
 pub mod dto;
 pub mod error;
 
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod query;
+pub mod replica;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -1,6 +1,7 @@
 //! Prometheus metrics at `/metrics` (OpenMetrics text): requests and their latency per
 //! route *pattern* (`/api/budgets/{budget_id}`, never the raw path, so ids cannot blow up
-//! the label space), events ingested by outcome, webhook attempts by outcome.
+//! the label space), events ingested by outcome, webhook attempts by outcome, reads the
+//! read replica served and those that fell back to the primary (by reason).
 
 use std::time::Instant;
 
@@ -33,6 +34,11 @@ struct OutcomeLabels {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.25 ms … ~8 s.
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
@@ -45,6 +51,8 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     events: Family<OutcomeLabels, Counter>,
     webhooks: Family<OutcomeLabels, Counter>,
+    replica_reads: Counter,
+    replica_fallbacks: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -76,12 +84,27 @@ impl Default for Metrics {
             "Budget alert webhook attempts by outcome: delivered, failed",
             webhooks.clone(),
         );
+        let replica_reads = Counter::default();
+        let replica_fallbacks = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "replica_reads",
+            "Reads served by the read replica (LLMLAB_READ_DATABASE_URL)",
+            replica_reads.clone(),
+        );
+        registry.register(
+            "replica_fallbacks",
+            "Reads meant for the read replica that went to the primary, by reason: \
+             unreachable, lagging",
+            replica_fallbacks.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             events,
             webhooks,
+            replica_reads,
+            replica_fallbacks,
         }
     }
 }
@@ -105,6 +128,18 @@ impl Metrics {
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.to_string(),
             })
+            .inc();
+    }
+
+    /// Counts one read served by the read replica.
+    pub fn replica_read(&self) {
+        self.replica_reads.inc();
+    }
+
+    /// Counts one read meant for the replica that went to the primary, and why.
+    pub fn replica_fallback(&self, reason: &'static str) {
+        self.replica_fallbacks
+            .get_or_create(&ReasonLabels { reason })
             .inc();
     }
 

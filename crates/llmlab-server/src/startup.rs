@@ -53,6 +53,15 @@ impl Application {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("database: {e}"))?;
+        let replica = match &settings.read_database_url {
+            Some(url) => Some(crate::replica::ReadReplica::open(
+                url,
+                pool,
+                timeout,
+                settings.replica_max_lag_ms,
+            )?),
+            None => None,
+        };
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| format!("cannot bind {}: {e}", settings.bind))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
@@ -75,12 +84,16 @@ impl Application {
             routes: RouteTable::of(&state_api),
             writer,
             store,
+            replica,
             catalog: Arc::new(catalog),
             jwt: JwtKeys::new(&settings.jwt_secret),
             webhooks: Webhooks::new(&settings.webhooks, &settings.jwt_secret),
             mailer,
             alert_checks: AlertChecks::default(),
             prices: PriceCache::default(),
+            keys: crate::credentials::KeyCache::new(Duration::from_millis(
+                settings.credential_cache_ms,
+            )),
             ingest_quota: IngestQuota::new(settings.ingest_events_per_minute),
             metrics: Metrics::default(),
             login_limiter: LoginLimiter::new(settings.login_attempts_per_minute),
@@ -92,6 +105,7 @@ impl Application {
         crate::webhooks::spawn_worker(state.clone());
         crate::notify::spawn(state.clone());
         spawn_catalog_check(state.clone());
+        spawn_retention(state.clone());
         let api = state_api;
         let server = HttpServer::new(move || {
             let cors = state.settings.cors_origins.iter().fold(
@@ -348,6 +362,36 @@ fn spawn_catalog_check(state: web::Data<AppState>) {
                 c.events
             ),
             Err(e) => log::warn!("catalog change check failed: {e}"),
+        }
+    });
+}
+
+/// With `LLMLAB_RETENTION_DAYS` set, looks for expired events every hour (the first time
+/// a minute after start); the job's database lease lets one instance at a time run it.
+fn spawn_retention(state: web::Data<AppState>) {
+    let Some(days) = state.settings.retention_days else {
+        return;
+    };
+    let holder = format!("instance-{}", random_token(8));
+    actix_web::rt::spawn(async move {
+        let mut wait = Duration::from_secs(60);
+        loop {
+            actix_web::rt::time::sleep(wait).await;
+            wait = Duration::from_secs(3600);
+            let holder = holder.clone();
+            let ran = crate::app::blocking(&state, move |s| {
+                crate::app::retention::run(s, &holder, days, chrono::Utc::now(), 10_000)
+            })
+            .await;
+            match ran {
+                Ok(Some(run)) if run.deleted > 0 => log::info!(
+                    "retention: deleted {} events before {} (their rollups are kept)",
+                    run.deleted,
+                    run.cutoff
+                ),
+                Ok(_) => {}
+                Err(e) => log::warn!("retention: {e}"),
+            }
         }
     });
 }

@@ -18,6 +18,9 @@ use crate::webhooks::Webhooks;
 pub struct AppState {
     /// Database.
     pub store: Store,
+    /// The read replica reports prefer, when `LLMLAB_READ_DATABASE_URL` is set (see
+    /// `crate::app::blocking_read`).
+    pub replica: Option<Arc<crate::replica::ReadReplica>>,
     /// Single events, committed in groups.
     pub writer: GroupCommit,
     /// Pricing catalog (built-in plus `LLMLAB_CATALOG_PATH`).
@@ -45,6 +48,8 @@ pub struct AppState {
     pub alert_checks: AlertChecks,
     /// Users' custom prices, valid while their version holds.
     pub prices: PriceCache,
+    /// API keys recognised in the last `LLMLAB_CREDENTIAL_CACHE_MS`.
+    pub keys: crate::credentials::KeyCache,
     /// Per-user ingestion quota, when configured.
     pub ingest_quota: Option<IngestQuota>,
     /// A bcrypt hash compared against when a login names an unknown email, so timing

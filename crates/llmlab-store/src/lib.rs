@@ -122,6 +122,8 @@ pub mod ledger;
 pub mod login_attempts;
 mod migrations;
 pub mod prices;
+pub mod replica;
+pub mod retention;
 pub mod rollups;
 pub mod schema;
 mod sql;

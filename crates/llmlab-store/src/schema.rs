@@ -261,6 +261,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Background jobs one instance at a time runs: the lease and what they did.
+    maintenance (name) {
+        name -> Text,
+        holder -> Text,
+        lease_until -> Timestamp,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
     /// Login attempts per limiter subject (a SHA-256) in its current window.
     login_attempts (key_hash) {
         key_hash -> Text,
@@ -371,4 +381,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     budget_channels,
     notifications,
     notification_deliveries,
+    maintenance,
 );

@@ -64,20 +64,25 @@ impl TestDb {
                     pg: None,
                 }
             }
-            Backend::Postgres => {
-                let server = pg_server_url();
-                let name = format!("llmlab_test_{:016x}", rand::random::<u64>());
-                admin_connection(&server)
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
-                let url = with_database(&server, &name);
-                TestDb {
-                    backend,
-                    url,
-                    _dir: None,
-                    pg: Some((server, name)),
-                }
-            }
+            Backend::Postgres => TestDb::on_pg_server(&pg_server_url()),
+        }
+    }
+
+    /// An empty `llmlab_test_<random>` database on the PostgreSQL server at `server`
+    /// (another server than the default one, e.g. a replicated primary).
+    ///
+    /// # Panics
+    /// When the database cannot be created.
+    pub fn on_pg_server(server: &str) -> TestDb {
+        let name = format!("llmlab_test_{:016x}", rand::random::<u64>());
+        admin_connection(server)
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
+        TestDb {
+            backend: Backend::Postgres,
+            url: with_database(server, &name),
+            _dir: None,
+            pg: Some((server.to_string(), name)),
         }
     }
 
@@ -101,6 +106,11 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// The database's name (PostgreSQL; `None` on SQLite), to name it on another server.
+    pub fn pg_name(&self) -> Option<&str> {
+        self.pg.as_ref().map(|(_, name)| name.as_str())
+    }
+
     /// PostgreSQL only, for outage tests: terminates every connection to this database
     /// and waits until they are gone (termination is a signal, not a handshake). With
     /// `refuse_new`, new connections are refused until [`TestDb::admit_connections`].
@@ -169,6 +179,17 @@ impl Drop for TestDb {
             }
         }
     }
+}
+
+/// Runs `sql` on the PostgreSQL database at `url` (e.g. pausing a replica's replay).
+///
+/// # Panics
+/// When connecting or the statement fails.
+pub fn execute_on(url: &str, sql: &str) {
+    PgConnection::establish(url)
+        .unwrap_or_else(|e| panic!("connect {url}: {e}"))
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql} on {url}: {e}"));
 }
 
 /// Runs `test` against a fresh migrated database of `backend`. On PostgreSQL it returns

@@ -291,6 +291,25 @@ impl Tenant {
     }
 }
 
+/// With retention on, an event older than the window is refused: retention would
+/// delete it at its next run, and a re-sent copy could no longer be recognised as one.
+fn retained(days: Option<u32>, ts_micros: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    let Some(days) = days else {
+        return Ok(());
+    };
+    let cutoff = crate::app::retention::cutoff(now, days);
+    if ts_micros < cutoff.timestamp_micros() {
+        return Err(AppError::invalid(
+            "timestamp",
+            format!(
+                "older than the server keeps events ({days} days, LLMLAB_RETENTION_DAYS): \
+                 before {cutoff}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Counts one outcome of ingestion in the metrics.
 fn count(app: &App, outcome: &str, n: usize) {
     app.metrics.events(outcome, n as u64);
@@ -307,7 +326,9 @@ pub async fn track(app: &App, who: Tenant, mut body: TrackEvent) -> Result<Track
     let stored = blocking(app, move |s| -> Result<_, AppError> {
         let custom = shared.prices.get(s, workspace, version)?;
         let unknown = shared.settings.unknown_models;
-        let priced = prepare(&shared.catalog, &*custom, unknown, body, Utc::now())?;
+        let now = Utc::now();
+        let priced = prepare(&shared.catalog, &*custom, unknown, body, now)?;
+        retained(shared.settings.retention_days, priced.event.ts, now)?;
         // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
         let stored = shared.writer.insert_event(workspace, priced.event)?;
         Ok((stored, priced.warning))
@@ -359,7 +380,9 @@ pub async fn batch(
             let prepared = crate::app::input::parse_json::<TrackEvent>(raw.get().as_bytes())
                 .and_then(|mut event| {
                     who.stamp(&mut event);
-                    prepare(&shared.catalog, &*custom, unknown, event, now)
+                    let p = prepare(&shared.catalog, &*custom, unknown, event, now)?;
+                    retained(shared.settings.retention_days, p.event.ts, now)?;
+                    Ok(p)
                 });
             outcomes.push(match prepared {
                 Ok(p) => {

@@ -24,6 +24,7 @@ pub mod notifications;
 pub mod pricing;
 pub mod recommendations;
 pub mod reports;
+pub mod retention;
 pub mod workspaces;
 
 pub use error::AppError;
@@ -56,6 +57,41 @@ pub async fn blocking<T: Send + 'static, E: Into<AppError> + Send + 'static>(
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(Into::into)
+}
+
+/// [`blocking`] for a read that may lag the primary by up to `LLMLAB_REPLICA_MAX_LAG_MS`
+/// (reports, event lists and exports, the dashboard's read-only pages): on the read
+/// replica when one is configured and healthy, else on the primary, counting why (see
+/// `crate::replica`). Never for a write, nor for a read that must see the caller's own
+/// writes (the pre-flight budget check, budget evaluation, credentials, a form's page
+/// after its redirect). A read that finds the replica gone fails like one on a gone
+/// primary (503), and the reads after it go to the primary.
+pub async fn blocking_read<T: Send + 'static, E: Into<AppError> + Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&llmlab_store::Store) -> Result<T, E> + Send + 'static,
+) -> Result<T, AppError> {
+    let Some(replica) = app.replica.clone() else {
+        return blocking(app, f).await;
+    };
+    let state = app.clone();
+    web::block(move || match replica.route() {
+        crate::replica::Route::Replica => {
+            state.metrics.replica_read();
+            let read = f(replica.store()).map_err(Into::into);
+            if let Err(AppError::Store(llmlab_store::StoreError::Unavailable(_))) = &read {
+                replica.mark_unreachable();
+            }
+            read
+        }
+        route => {
+            if let crate::replica::Route::Fallback(reason) = route {
+                state.metrics.replica_fallback(reason);
+            }
+            f(&state.store).map_err(Into::into)
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
 }
 
 /// A change to record in a workspace's audit log.

@@ -167,4 +167,8 @@ pub struct EventPage {
     pub events: Vec<EventOut>,
     /// Cursor of the next page; null at the end.
     pub next_cursor: Option<String>,
+    /// Events before this instant were deleted by retention (`LLMLAB_RETENTION_DAYS`):
+    /// reports keep their totals, this list and the export cannot show them. Null when
+    /// nothing was ever deleted.
+    pub retained_since: Option<chrono::DateTime<chrono::Utc>>,
 }

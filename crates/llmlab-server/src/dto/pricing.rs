@@ -252,6 +252,10 @@ pub struct RepriceOut {
     pub delta_usd: llmlab_engine::Usd,
     /// Per model, most changed first.
     pub by_model: Vec<RepriceModelOut>,
+    /// Events before this instant were deleted by retention: re-pricing cannot reach
+    /// them, and reports over that time keep the prices they were stored with. Null when
+    /// retention never deleted anything.
+    pub retained_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A recorded re-pricing run.

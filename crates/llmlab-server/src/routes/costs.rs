@@ -9,7 +9,7 @@ use llmlab_store::EventFilter;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
-use crate::app::blocking;
+use crate::app::blocking_read;
 use crate::app::ingest;
 use crate::app::reports::{self, totals};
 use crate::body::JsonBody;
@@ -48,7 +48,7 @@ async fn summary(
         range.start.unwrap_or_default(),
         range.end.unwrap_or_default(),
     );
-    let series = blocking(&state, move |s| {
+    let series = blocking_read(&state, move |s| {
         reports::summary(
             s,
             who.workspace(),
@@ -98,7 +98,7 @@ async fn by_provider(
     range: Query<RangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
-    let rows = blocking(&state, move |s| {
+    let rows = blocking_read(&state, move |s| {
         s.cost_by_provider(who.workspace(), &range.filter)
     })
     .await?;
@@ -133,7 +133,7 @@ async fn top_models(
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let limit = query::int("limit", top.0.limit.as_deref(), 10, 1, 1000)? as u32;
-    let rows = blocking(&state, move |s| {
+    let rows = blocking_read(&state, move |s| {
         s.top_models(who.workspace(), &range.filter, limit)
     })
     .await?;
@@ -173,7 +173,7 @@ async fn by_tag(
         .to_string();
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let k = key.clone();
-    let rows = blocking(&state, move |s| {
+    let rows = blocking_read(&state, move |s| {
         s.cost_by_tag(who.workspace(), &range.filter, &k)
     })
     .await?;
@@ -229,7 +229,7 @@ async fn forecast(
         ));
     }
     let zone = Zone::parse(q.0.tz.as_deref().unwrap_or("UTC"))?;
-    let found = blocking(&state, move |s| {
+    let found = blocking_read(&state, move |s| {
         let everything = EventFilter::default();
         reports::forecast(
             s,

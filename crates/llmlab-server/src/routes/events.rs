@@ -7,9 +7,9 @@ use llmlab_store::{EventCursor, EventRow};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
-use crate::app::blocking;
 use crate::app::ingest::{self, ItemStatus};
 use crate::app::ledger::PriceRef;
+use crate::app::{AppError, blocking_read, retention};
 use crate::body::JsonBody;
 use crate::dto::{
     BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, ExportQuery, PageQuery,
@@ -141,13 +141,15 @@ async fn list(
                 .ok_or_else(|| ApiError::validation("cursor", "not a cursor returned by this API"))
         })
         .transpose()?;
-    let page = blocking(&state, move |s| {
-        s.list_events(who.workspace(), &range.filter, cursor, limit)
+    let (page, retained_since) = blocking_read(&state, move |s| {
+        let page = s.list_events(who.workspace(), &range.filter, cursor, limit)?;
+        Ok::<_, AppError>((page, retention::retained_since(s)?))
     })
     .await?;
     Ok(HttpResponse::Ok().json(EventPage {
         events: page.events.into_iter().map(event_out).collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
+        retained_since,
     }))
 }
 
@@ -212,13 +214,17 @@ async fn export(
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();
     let user_id = who.workspace();
-    let first = blocking(&state, move |s| s.list_events(user_id, &f, None, 1000)).await?;
+    let (first, retained_since) = blocking_read(&state, move |s| {
+        let page = s.list_events(user_id, &f, None, 1000)?;
+        Ok::<_, AppError>((page, retention::retained_since(s)?))
+    })
+    .await?;
     let start = futures_util::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(CSV_HEADER.as_bytes()))
     });
     // A later page failing ends the stream with an error, which aborts the response (no
     // final chunk), so a client never mistakes a cut-off export for a complete one.
-    let pages = futures_util::stream::unfold(Some(Ok(first)), move |next| {
+    let pages = futures_util::stream::unfold(Some(Ok::<_, AppError>(first)), move |next| {
         let state = state.clone();
         let filter = filter.clone();
         async move {
@@ -235,7 +241,7 @@ async fn export(
             }
             let following = match page.next_cursor {
                 Some(c) => Some(
-                    blocking(&state, move |s| {
+                    blocking_read(&state, move |s| {
                         s.list_events(user_id, &filter, Some(c), 1000)
                     })
                     .await,
@@ -246,7 +252,13 @@ async fn export(
         }
     });
     use futures_util::StreamExt;
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    if let Some(since) = retained_since {
+        // Retention deleted the per-event detail before this instant (the reports keep
+        // its totals); the export cannot hold those events.
+        response.insert_header(("X-LLMLab-Retained-Since", since.to_rfc3339()));
+    }
+    Ok(response
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             "Content-Disposition",

@@ -77,17 +77,18 @@ async fn reprice(
     let dry_run = b.dry_run.unwrap_or(true);
     let ws = who.workspace();
     let app = state.clone();
-    let done = blocking(&state, move |s| {
-        ledger::reprice(s, &app.catalog, ws, &who.actor(), &scope, dry_run)
+    let (done, since) = blocking(&state, move |s| {
+        let done = ledger::reprice(s, &app.catalog, ws, &who.actor(), &scope, dry_run)?;
+        Ok::<_, crate::app::AppError>((done, crate::app::retention::retained_since(s)?))
     })
     .await?;
     if !done.dry_run && done.events_changed > 0 {
         crate::app::budgets::after_ingest(&state, ws);
     }
-    Ok(HttpResponse::Ok().json(reprice_out(done)))
+    Ok(HttpResponse::Ok().json(reprice_out(done, since)))
 }
 
-fn reprice_out(r: Repriced) -> RepriceOut {
+fn reprice_out(r: Repriced, retained_since: Option<chrono::DateTime<Utc>>) -> RepriceOut {
     let usd = Usd::from_nanos;
     RepriceOut {
         id: r.id,
@@ -109,6 +110,7 @@ fn reprice_out(r: Repriced) -> RepriceOut {
                 delta_usd: usd(m.new_cost_nanos - m.old_cost_nanos),
             })
             .collect(),
+        retained_since,
     }
 }
 

@@ -7,7 +7,7 @@ use llmlab_recs::{AnomalyConfig, Method};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Reader;
-use crate::app::blocking;
+use crate::app::blocking_read;
 use crate::app::recommendations as use_case;
 use crate::dto::{
     AnomalyList, AnomalyOut, ModelSwitchList, ModelSwitchOut, OptimizationOut, Recommendations,
@@ -34,7 +34,7 @@ async fn all(
     let days = window_days(q.0.days.as_deref())?;
     let now = Utc::now();
     let catalog = state.catalog.clone();
-    let found = blocking(&state, move |s| {
+    let found = blocking_read(&state, move |s| {
         use_case::report(s, &catalog, who.workspace(), &anomaly_config, days, now)
     })
     .await?;
@@ -63,7 +63,7 @@ async fn anomalies(
 ) -> Result<HttpResponse, ApiError> {
     let config = anomaly_config(&q.0)?;
     let now = Utc::now();
-    let found = blocking(&state, move |s| {
+    let found = blocking_read(&state, move |s| {
         use_case::anomalies_for(s, who.workspace(), &config, now)
     })
     .await?;
@@ -87,7 +87,7 @@ async fn model_switching(
     let days = window_days(q.0.days.as_deref())?;
     let now = Utc::now();
     let catalog = state.catalog.clone();
-    let switches = blocking(&state, move |s| {
+    let switches = blocking_read(&state, move |s| {
         use_case::model_switches(s, &catalog, who.workspace(), days, now)
     })
     .await?;

@@ -17,7 +17,7 @@ use super::session::{self, Visitor, changing, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
 use crate::app::ledger::PriceRef;
-use crate::app::{AppError, accounts, blocking, reports};
+use crate::app::{AppError, accounts, blocking, blocking_read, reports};
 use crate::state::AppState;
 
 pub(super) type Page = Result<HttpResponse, WebError>;
@@ -208,7 +208,7 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
     let before = bucket_start(start - Duration::microseconds(1), Granularity::Month, zone);
     let ws = v.workspace();
     let (series, previous, models, providers, budgets, stacks, anomalies) =
-        blocking(&state, move |s| {
+        blocking_read(&state, move |s| {
             let month = filter(start, end);
             let series = reports::summary(s, ws, &month, (start, end), Granularity::Day, zone)?;
             let previous =
@@ -342,7 +342,7 @@ pub async fn events(req: HttpRequest, state: web::Data<AppState>, q: web::Query<
     let v = visitor(&req, &state, q.ws).await?;
     let cursor = q.cursor.as_deref().and_then(EventCursor::decode);
     let ws = v.workspace();
-    let found = blocking(&state, move |s| {
+    let found = blocking_read(&state, move |s| {
         s.list_events(ws, &EventFilter::default(), cursor, 50)
     })
     .await?;

@@ -16,7 +16,7 @@ use super::chart::{self, Bar};
 use super::session::{changing, visitor};
 use super::view::{count, dollars, exact, page, raw};
 use super::{WebError, html as respond};
-use crate::app::{AppError, blocking, reports};
+use crate::app::{AppError, blocking, blocking_read, reports};
 use crate::dto::RangeQuery;
 use crate::state::AppState;
 
@@ -67,7 +67,7 @@ pub async fn explore(
     );
     let ws = v.workspace();
     let filter = range.filter.clone();
-    let series = blocking(&state, move |s| {
+    let series = blocking_read(&state, move |s| {
         reports::summary(s, ws, &filter, (start, end), granularity, zone)
     })
     .await?;
@@ -156,7 +156,7 @@ fn dimension(d: &Dimension) -> String {
 pub async fn recommendations(req: HttpRequest, state: web::Data<AppState>) -> Page {
     let v = visitor(&req, &state, None).await?;
     let (ws, catalog, now) = (v.workspace(), state.catalog.clone(), Utc::now());
-    let found = blocking(&state, move |s| {
+    let found = blocking_read(&state, move |s| {
         crate::app::recommendations::report(s, &catalog, ws, &AnomalyConfig::default(), 30, now)
     })
     .await?;

@@ -2,9 +2,11 @@
 //! and once on a throwaway PostgreSQL database per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backup;
 mod budgets;
 mod channels;
 mod client;
+mod credentials;
 mod dashboard;
 mod forecasts;
 mod hostile;
@@ -13,6 +15,8 @@ mod ledger_props;
 mod outage;
 mod receiver;
 mod recs;
+mod replica;
+mod retention;
 mod smtp;
 mod tests;
 mod webhooks;
@@ -72,7 +76,13 @@ pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestAp
     if backend == Backend::Postgres && llmlab_store::test_support::sqlite_only() {
         return None;
     }
-    let db = TestDb::new(backend);
+    Some(spawn_app_on(TestDb::new(backend), extra))
+}
+
+/// Starts the real server on `db`, which may already hold data (a restored backup); the
+/// server owns the database from then on.
+pub fn spawn_app_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
+    let backend = db.backend();
     // Settings a test passes come first, so they win over these defaults.
     let mut env: Vec<(String, String)> = extra
         .iter()
@@ -89,15 +99,18 @@ pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestAp
         ("LLMLAB_DB_POOL_SIZE".into(), "4".into()),
         // Every test signs its users up from 127.0.0.1; the limit has its own tests.
         ("LLMLAB_SIGNUPS_PER_HOUR".into(), "0".into()),
+        // Revocations take effect at the next request; the cache's bound has its own
+        // tests (credentials.rs).
+        ("LLMLAB_CREDENTIAL_CACHE_MS".into(), "0".into()),
     ]);
     let (addr, handle) = start_server(&env);
-    Some(TestApp {
+    TestApp {
         addr,
         backend,
         env,
         db: Some(db),
         handle,
-    })
+    }
 }
 
 /// Starts a server with these settings on its own thread and actix system.
@@ -133,6 +146,23 @@ impl TestApp {
             addr,
             backend: self.backend,
             env: self.env.clone(),
+            db: None,
+            handle,
+        }
+    }
+
+    /// [`TestApp::second_instance`] with `extra` settings over this one's.
+    pub fn instance_with(&self, extra: &[(&str, &str)]) -> TestApp {
+        let mut env: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.extend(self.env.iter().cloned());
+        let (addr, handle) = start_server(&env);
+        TestApp {
+            addr,
+            backend: self.backend,
+            env,
             db: None,
             handle,
         }
