@@ -16,18 +16,21 @@ fn resolves(provider: &str, name: &str) -> String {
 
 #[test]
 fn builtin_catalog_is_valid() {
-    let c = Catalog::from_sources([
-        ("openai.toml", include_str!("../catalog/openai.toml")),
-        ("anthropic.toml", include_str!("../catalog/anthropic.toml")),
-        ("google.toml", include_str!("../catalog/google.toml")),
-        ("mistral.toml", include_str!("../catalog/mistral.toml")),
-        ("deepseek.toml", include_str!("../catalog/deepseek.toml")),
-        ("xai.toml", include_str!("../catalog/xai.toml")),
-        ("cohere.toml", include_str!("../catalog/cohere.toml")),
-        ("azure.toml", include_str!("../catalog/azure.toml")),
-        ("bedrock.toml", include_str!("../catalog/bedrock.toml")),
-    ])
-    .expect("built-in catalog parses and validates");
+    // Every file in catalog/ as it is on disk: the embedded catalog must be all of them.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 9, "{} catalog files", files.len());
+    let c = Catalog::from_sources(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        .expect("built-in catalog parses and validates");
     let embedded: usize = Catalog::builtin()
         .providers()
         .iter()
