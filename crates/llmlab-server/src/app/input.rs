@@ -107,6 +107,22 @@ pub fn parse_day(s: &str) -> Result<chrono::NaiveDate, AppError> {
         })
 }
 
+/// A CSV field, quoted when it holds a comma, quote or newline; a leading `=`, `+`, `-`,
+/// `@`, tab or carriage return is prefixed with `'` so spreadsheets do not run it as a
+/// formula (OWASP's CSV injection rule).
+pub fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::check_text;

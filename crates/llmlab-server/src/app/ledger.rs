@@ -292,6 +292,36 @@ pub fn stored_usage(row: &EventRow) -> Result<Usage, AppError> {
     })?)
 }
 
+/// The cost, bucket by bucket, that `row`'s price reference implies (the catalog version
+/// or custom revision it names, applied to its stored tokens); `None` for client costs,
+/// unpriced events, and references that can no longer be found.
+pub fn stored_cost(catalog: &Catalog, history: &[CustomPriceRow], row: &EventRow) -> Option<Cost> {
+    let usage = stored_usage(row).ok()?;
+    match PriceRef::of(row) {
+        PriceRef::Catalog {
+            model,
+            effective_from,
+        } => {
+            let entry = catalog.model(&row.provider, &model)?;
+            let version = entry
+                .prices
+                .iter()
+                .find(|v| v.effective_from == effective_from)?;
+            let fine_tuned = catalog
+                .resolve(&row.provider, &row.model)
+                .is_ok_and(|r| r.fine_tuned);
+            llmlab_engine::cost_at_version(version, &usage, fine_tuned).ok()
+        }
+        PriceRef::CustomPricing { revision } => {
+            let c = history.iter().find(|c| Some(c.id) == revision)?;
+            let discount = c.batch_discount_pct.map(|d| d.clamp(0, 100) as u8);
+            let rates = crate::app::ingest::custom_rates(c);
+            cost_at_rates(&rates, discount, &usage).ok()
+        }
+        PriceRef::Client | PriceRef::Unpriced => None,
+    }
+}
+
 /// The price `row` gets now, if it differs from the one it has. Client costs never
 /// change.
 pub fn new_price(

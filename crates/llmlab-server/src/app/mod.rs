@@ -18,6 +18,7 @@ pub mod budgets;
 pub mod catalog_changes;
 pub mod channels;
 pub mod digest;
+pub mod focus;
 pub mod keys;
 pub mod ledger;
 pub mod notifications;

@@ -220,3 +220,12 @@ pub struct ForecastOut {
     #[schema(value_type = String)]
     pub forecast_method: llmlab_engine::forecast::ForecastMethod,
 }
+
+/// The cost export's format.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CostExportQuery {
+    /// `focus` (FinOps FOCUS 1.2 CSV; the only format).
+    #[param(pattern = "^focus$")]
+    pub format: Option<String>,
+}

@@ -14,9 +14,9 @@ use crate::app::ingest;
 use crate::app::reports::{self, totals};
 use crate::body::JsonBody;
 use crate::dto::{
-    BreakdownOut, DateRow, Estimate, ForecastOut, ForecastQuery, ModelList, ModelRow, ProviderList,
-    ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery, TagList, TagRow, TopQuery,
-    TrackEvent,
+    BreakdownOut, CostExportQuery, DateRow, Estimate, ForecastOut, ForecastQuery, ModelList,
+    ModelRow, ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery, TagList,
+    TagRow, TopQuery, TrackEvent,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
@@ -25,6 +25,7 @@ use crate::state::AppState;
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(summary)
         .service(forecast)
+        .service(export)
         .service(by_provider)
         .service(top_models)
         .service(by_tag)
@@ -254,6 +255,36 @@ async fn forecast(
         forecast_high_usd: f.high,
         forecast_method: f.method,
     }))
+}
+
+/// Spend as FinOps FOCUS 1.2 CSV: one row per UTC day × provider × model × token
+/// class, whose `BilledCost` adds up to the summary's total for the same range.
+#[utoipa::path(tag = "costs", params(CostExportQuery, RangeQuery),
+    responses((status = 200, description = "FOCUS CSV with a header row", content_type = "text/csv", body = String),
+    (status = 422)), security(("bearer" = [])))]
+#[get("/costs/export")]
+async fn export(
+    state: web::Data<AppState>,
+    who: Reader,
+    format: Query<CostExportQuery>,
+    range: Query<RangeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if format.0.format.as_deref() != Some("focus") {
+        return Err(ApiError::validation("format", "must be focus"));
+    }
+    let range = range.0.resolve(Utc::now(), Some(30))?;
+    let catalog = state.catalog.clone();
+    let csv = blocking_read(&state, move |s| {
+        crate::app::focus::export(s, &catalog, who.workspace(), &range.filter)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"llmlab-focus.csv\"",
+        ))
+        .body(csv))
 }
 
 fn unsigned(n: i64) -> u64 {

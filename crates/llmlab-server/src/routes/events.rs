@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
 use crate::app::ingest::{self, ItemStatus};
+use crate::app::input::csv_field;
 use crate::app::ledger::PriceRef;
 use crate::app::{AppError, blocking_read, retention};
 use crate::body::JsonBody;
@@ -155,22 +156,6 @@ async fn list(
 
 const CSV_HEADER: &str = "id,timestamp,provider,model,resolved_model,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,reasoning_tokens,batch,cost_usd,cost_source,latency_ms,event_id,tags\n";
 
-/// A CSV field, quoted when it holds a comma, quote or newline; a leading `=`, `+`, `-`,
-/// `@`, tab or carriage return is prefixed with `'` so spreadsheets do not run it as a
-/// formula (OWASP's CSV injection rule).
-pub fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 fn csv_row(r: &EventRow) -> String {
     let ts = chrono::DateTime::from_timestamp_micros(r.ts)
         .unwrap_or_default()
@@ -269,7 +254,7 @@ async fn export(
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use crate::app::input::csv_field;
 
     #[test]
     fn csv_cells_never_start_a_formula() {

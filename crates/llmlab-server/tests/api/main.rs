@@ -8,6 +8,7 @@ mod channels;
 mod client;
 mod credentials;
 mod dashboard;
+mod focus;
 mod forecasts;
 mod hostile;
 mod ledger;

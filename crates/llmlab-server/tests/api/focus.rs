@@ -1,0 +1,107 @@
+//! The FOCUS export: its BilledCost adds up, to the nano-dollar, to the events' costs
+//! (the summary's total), split by token class with the price each event was stored at.
+
+use chrono::{Duration, Utc};
+use llmlab_engine::Usd;
+use serde_json::json;
+
+use crate::{TestApp, assert_error, both};
+
+fn nanos(s: &str) -> i64 {
+    Usd::parse(s)
+        .unwrap_or_else(|e| panic!("{s:?}: {e}"))
+        .nanos()
+}
+
+both!(focus_rows_add_up_to_the_events, |app: TestApp| {
+    let token = app.signup("finops@example.com");
+    let r = app.call(
+        "PUT",
+        "/api/pricing/custom/openai/gpt-4o-mini",
+        Some(&token),
+        Some(
+            &json!({"input_per_mtok_usd": "0.333333", "output_per_mtok_usd": "1.777777",
+                     "cached_input_per_mtok_usd": "0.111111"}),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let today = Utc::now().date_naive();
+    let mut events = Vec::new();
+    for k in 1..=3 {
+        let ts = format!("{}T08:00:00Z", today - Duration::days(k));
+        events.extend([
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 12_345 * k,
+                   "cached_input_tokens": 1_000, "output_tokens": 777, "reasoning_tokens": 100,
+                   "timestamp": ts}),
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 5_000,
+                   "output_tokens": 333, "batch": true, "timestamp": ts}),
+            json!({"provider": "anthropic", "model": "claude-sonnet-4-5", "input_tokens": 9_999,
+                   "cache_write_tokens": 2_000, "cached_input_tokens": 3_000,
+                   "output_tokens": 1_111, "timestamp": ts}),
+            json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 7_777,
+                   "cached_input_tokens": 77, "output_tokens": 3, "timestamp": ts}),
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+                   "cost_usd": "0.123456789", "timestamp": ts}),
+            json!({"provider": "openai", "model": "gpt-9-preview", "input_tokens": 10,
+                   "output_tokens": 10, "timestamp": ts}),
+        ]);
+    }
+    let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+    assert_eq!(r.json()["accepted"], 18, "{}", r.text());
+
+    let range = format!("start={}&end={}", today - Duration::days(3), today);
+    let focus = app.get(&format!("/api/costs/export?format=focus&{range}"), &token);
+    assert_eq!(focus.status, 200, "{}", focus.text());
+    let text = focus.text();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 27);
+    assert_eq!(header[0], "BilledCost");
+    let class = header.iter().position(|h| *h == "x_TokenClass").unwrap();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let billed: i64 = rows.iter().map(|r| nanos(&r[0])).sum();
+    // The events' own costs, from the event export (exact decimals).
+    let events_csv = app
+        .get(&format!("/api/events/export?{range}"), &token)
+        .text();
+    let stored: i64 = events_csv
+        .lines()
+        .skip(1)
+        .map(|l| nanos(l.split(',').nth(11).unwrap()))
+        .sum();
+    assert_eq!(billed, stored, "FOCUS BilledCost adds up to the events");
+    let summary = app
+        .get(&format!("/api/costs/summary?{range}"), &token)
+        .json();
+    let total = summary["total_cost_usd"].as_f64().unwrap();
+    assert!(
+        (total - billed as f64 / 1e9).abs() < 1e-9,
+        "{total} vs {billed}"
+    );
+    // Every token class of the gpt-4o day rows is there, and the client's cost is its own.
+    let classes: Vec<&str> = rows.iter().map(|r| r[class].as_str()).collect();
+    for c in [
+        "input",
+        "cached_input",
+        "cache_write",
+        "output",
+        "client_reported",
+        "unpriced",
+    ] {
+        assert!(classes.contains(&c), "no {c} row: {classes:?}");
+    }
+    assert_eq!(rows.len() % 3, 0, "the same rows each of the three days");
+
+    assert_error(
+        &app.get("/api/costs/export?format=csv", &token),
+        422,
+        "validation_error",
+    );
+    assert_error(
+        &app.get("/api/costs/export", &token),
+        422,
+        "validation_error",
+    );
+});
