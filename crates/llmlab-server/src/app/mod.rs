@@ -26,6 +26,7 @@ pub mod pricing;
 pub mod recommendations;
 pub mod reports;
 pub mod retention;
+pub mod usage_formats;
 pub mod workspaces;
 
 pub use error::AppError;

@@ -14,10 +14,10 @@ pub struct TrackEvent {
     pub provider: String,
     /// Model as the provider's API names it; resolved through aliases and snapshots.
     pub model: String,
-    /// Every prompt token, cached ones included.
-    pub input_tokens: i64,
-    /// Every output token, reasoning included.
-    pub output_tokens: i64,
+    /// Every prompt token, cached ones included (required unless `usage` is given).
+    pub input_tokens: Option<i64>,
+    /// Every output token, reasoning included (required unless `usage` is given).
+    pub output_tokens: Option<i64>,
     /// Cache-read tokens (part of `input_tokens`).
     pub cached_input_tokens: Option<i64>,
     /// Cache-write tokens (part of `input_tokens`).
@@ -37,6 +37,13 @@ pub struct TrackEvent {
     pub tags: Option<BTreeMap<String, String>>,
     /// Idempotency key, unique per user.
     pub event_id: Option<String>,
+    /// The provider's usage object as its response carries it, instead of the token
+    /// fields (see docs/pricing.md, "Usage objects").
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<serde_json::Value>,
+    /// `openai_chat`, `openai_responses`, `anthropic` or `gemini`; default: told by the
+    /// object's shape.
+    pub usage_format: Option<String>,
 }
 
 /// A stored event.

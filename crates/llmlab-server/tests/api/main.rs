@@ -20,6 +20,7 @@ mod replica;
 mod retention;
 mod smtp;
 mod tests;
+mod usage_objects;
 mod webhooks;
 mod workspaces;
 

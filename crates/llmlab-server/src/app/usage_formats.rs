@@ -1,0 +1,327 @@
+//! Provider usage objects, read as the providers return them (`"usage": {…}` instead of
+//! LLMLab's token fields), so a client need not know each provider's conventions:
+//!
+//! | format | prompt (all) | cache reads | cache writes | output (all) | reasoning |
+//! | --- | --- | --- | --- | --- | --- |
+//! | `openai_chat` | `prompt_tokens` | `prompt_tokens_details.cached_tokens` | — | `completion_tokens` | `completion_tokens_details.reasoning_tokens` |
+//! | `openai_responses` | `input_tokens` | `input_tokens_details.cached_tokens` | — | `output_tokens` | `output_tokens_details.reasoning_tokens` |
+//! | `anthropic` | `input_tokens + cache_read_input_tokens + cache_creation_input_tokens` | `cache_read_input_tokens` | `cache_creation_input_tokens` | `output_tokens` | — |
+//! | `gemini` | `promptTokenCount` | `cachedContentTokenCount` | — | `candidatesTokenCount + thoughtsTokenCount` | `thoughtsTokenCount` |
+//!
+//! Anthropic's `input_tokens` excludes cached tokens and Gemini's `candidatesTokenCount`
+//! excludes thinking tokens: the table adds them back into LLMLab's inclusive buckets.
+//! Without `usage_format` the format is told by the object's shape; a shape two formats
+//! share (`{input_tokens, output_tokens}` alone is both Anthropic's and the Responses
+//! API's) is refused, naming both. Tokens LLMLab cannot price exactly yet (Anthropic's
+//! 1-hour cache writes, OpenAI's and Gemini's audio tokens) are refused rather than
+//! priced at the wrong rate.
+
+use serde_json::Value;
+
+use crate::app::AppError;
+
+/// How an object was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Chat Completions' `usage`.
+    OpenAiChat,
+    /// The Responses API's `usage`.
+    OpenAiResponses,
+    /// The Messages API's `usage`.
+    Anthropic,
+    /// `usageMetadata` of generateContent.
+    Gemini,
+}
+
+impl Format {
+    const ALL: [Format; 4] = [
+        Format::OpenAiChat,
+        Format::OpenAiResponses,
+        Format::Anthropic,
+        Format::Gemini,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::OpenAiChat => "openai_chat",
+            Format::OpenAiResponses => "openai_responses",
+            Format::Anthropic => "anthropic",
+            Format::Gemini => "gemini",
+        }
+    }
+
+    /// Whether `usage` has this format's shape.
+    fn fits(self, usage: &Value) -> bool {
+        let has = |k: &str| usage.get(k).is_some();
+        match self {
+            Format::OpenAiChat => has("prompt_tokens") || has("completion_tokens"),
+            Format::OpenAiResponses => {
+                has("input_tokens")
+                    && !has("cache_read_input_tokens")
+                    && !has("cache_creation_input_tokens")
+                    && !has("cache_creation")
+            }
+            Format::Anthropic => {
+                has("input_tokens") && !has("input_tokens_details") && !has("output_tokens_details")
+            }
+            Format::Gemini => has("promptTokenCount") || has("candidatesTokenCount"),
+        }
+    }
+}
+
+/// LLMLab's buckets read from a usage object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Read {
+    /// The format used.
+    pub format: Format,
+    /// Every prompt token.
+    pub input_tokens: i64,
+    /// Cache reads.
+    pub cached_input_tokens: i64,
+    /// Cache writes.
+    pub cache_write_tokens: i64,
+    /// Every output token.
+    pub output_tokens: i64,
+    /// Reasoning.
+    pub reasoning_tokens: i64,
+}
+
+/// A count at `path` (`a.b`), 0 when absent; anything but a non-negative integer is
+/// invalid.
+fn count(usage: &Value, path: &str) -> Result<i64, AppError> {
+    let mut at = usage;
+    for part in path.split('.') {
+        match at.get(part) {
+            Some(v) => at = v,
+            None => return Ok(0),
+        }
+    }
+    match at {
+        Value::Null => Ok(0),
+        v => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| {
+            AppError::invalid("usage", format!("{path} must be a non-negative integer"))
+        }),
+    }
+}
+
+/// Gemini's token count of `modality` in the list at `key` (`promptTokensDetails`).
+fn modality(usage: &Value, key: &str, modality: &str) -> i64 {
+    usage
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|d| d.get("modality").and_then(Value::as_str) == Some(modality))
+        .filter_map(|d| d.get("tokenCount").and_then(Value::as_i64))
+        .sum()
+}
+
+fn not_yet(what: &str) -> AppError {
+    AppError::invalid(
+        "usage",
+        format!(
+            "{what}: LLMLab does not price them yet, and pricing them at another rate would \
+             misstate the cost; send the token fields for the rest, or leave the call out"
+        ),
+    )
+}
+
+/// Reads `usage` as `format` (or the format its shape tells).
+pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, AppError> {
+    if !usage.is_object() {
+        return Err(AppError::invalid(
+            "usage",
+            "must be the provider's usage object",
+        ));
+    }
+    let format = match format {
+        Some(name) => Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == name)
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "usage_format",
+                    "must be openai_chat, openai_responses, anthropic or gemini",
+                )
+            })?,
+        None => {
+            let fits: Vec<Format> = Format::ALL.into_iter().filter(|f| f.fits(usage)).collect();
+            match fits.as_slice() {
+                [one] => *one,
+                [] => {
+                    return Err(AppError::invalid(
+                        "usage",
+                        "not a usage object of openai_chat, openai_responses, anthropic or gemini",
+                    ));
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(|f| f.as_str()).collect();
+                    return Err(AppError::invalid(
+                        "usage_format",
+                        format!("the usage object fits {}: say which", names.join(" and ")),
+                    ));
+                }
+            }
+        }
+    };
+    let c = |path: &str| count(usage, path);
+    let read = match format {
+        Format::OpenAiChat => {
+            if c("prompt_tokens_details.audio_tokens")? > 0
+                || c("completion_tokens_details.audio_tokens")? > 0
+            {
+                return Err(not_yet("audio tokens"));
+            }
+            Read {
+                format,
+                input_tokens: c("prompt_tokens")?,
+                cached_input_tokens: c("prompt_tokens_details.cached_tokens")?,
+                cache_write_tokens: 0,
+                output_tokens: c("completion_tokens")?,
+                reasoning_tokens: c("completion_tokens_details.reasoning_tokens")?,
+            }
+        }
+        Format::OpenAiResponses => Read {
+            format,
+            input_tokens: c("input_tokens")?,
+            cached_input_tokens: c("input_tokens_details.cached_tokens")?,
+            cache_write_tokens: 0,
+            output_tokens: c("output_tokens")?,
+            reasoning_tokens: c("output_tokens_details.reasoning_tokens")?,
+        },
+        Format::Anthropic => {
+            if c("cache_creation.ephemeral_1h_input_tokens")? > 0 {
+                return Err(not_yet(
+                    "1-hour cache writes (cache_creation.ephemeral_1h_input_tokens)",
+                ));
+            }
+            let (read, write) = (
+                c("cache_read_input_tokens")?,
+                c("cache_creation_input_tokens")?,
+            );
+            Read {
+                format,
+                input_tokens: c("input_tokens")?
+                    .saturating_add(read)
+                    .saturating_add(write),
+                cached_input_tokens: read,
+                cache_write_tokens: write,
+                output_tokens: c("output_tokens")?,
+                reasoning_tokens: 0,
+            }
+        }
+        Format::Gemini => {
+            if modality(usage, "promptTokensDetails", "AUDIO") > 0
+                || modality(usage, "candidatesTokensDetails", "AUDIO") > 0
+            {
+                return Err(not_yet("audio tokens"));
+            }
+            let thoughts = c("thoughtsTokenCount")?;
+            Read {
+                format,
+                input_tokens: c("promptTokenCount")?,
+                cached_input_tokens: c("cachedContentTokenCount")?,
+                cache_write_tokens: 0,
+                output_tokens: c("candidatesTokenCount")?.saturating_add(thoughts),
+                reasoning_tokens: thoughts,
+            }
+        }
+    };
+    Ok(read)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tokens(r: Read) -> [i64; 5] {
+        [
+            r.input_tokens,
+            r.cached_input_tokens,
+            r.cache_write_tokens,
+            r.output_tokens,
+            r.reasoning_tokens,
+        ]
+    }
+
+    #[test]
+    fn each_format_lands_in_inclusive_buckets() {
+        let cases = [
+            (
+                json!({"prompt_tokens": 1200, "completion_tokens": 350,
+                       "prompt_tokens_details": {"cached_tokens": 1000, "audio_tokens": 0},
+                       "completion_tokens_details": {"reasoning_tokens": 200}}),
+                Format::OpenAiChat,
+                [1200, 1000, 0, 350, 200],
+            ),
+            (
+                json!({"input_tokens": 900, "output_tokens": 120,
+                       "input_tokens_details": {"cached_tokens": 300},
+                       "output_tokens_details": {"reasoning_tokens": 64}, "total_tokens": 1020}),
+                Format::OpenAiResponses,
+                [900, 300, 0, 120, 64],
+            ),
+            // Anthropic's input_tokens excludes the cache reads and writes.
+            (
+                json!({"input_tokens": 50, "cache_read_input_tokens": 2000,
+                       "cache_creation_input_tokens": 500, "output_tokens": 80,
+                       "cache_creation": {"ephemeral_5m_input_tokens": 500,
+                                          "ephemeral_1h_input_tokens": 0}}),
+                Format::Anthropic,
+                [2550, 2000, 500, 80, 0],
+            ),
+            // Gemini's candidates exclude the thoughts.
+            (
+                json!({"promptTokenCount": 4000, "cachedContentTokenCount": 1000,
+                       "candidatesTokenCount": 300, "thoughtsTokenCount": 700,
+                       "totalTokenCount": 5000}),
+                Format::Gemini,
+                [4000, 1000, 0, 1000, 700],
+            ),
+        ];
+        for (usage, format, expected) in cases {
+            let r = read(&usage, None).unwrap();
+            assert_eq!(r.format, format, "{usage}");
+            assert_eq!(tokens(r), expected, "{usage}");
+            assert_eq!(read(&usage, Some(format.as_str())).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn ambiguous_unknown_and_unpriceable_objects_are_refused() {
+        let both = json!({"input_tokens": 10, "output_tokens": 5});
+        let e = read(&both, None).unwrap_err().to_string();
+        assert!(e.contains("openai_responses and anthropic"), "{e}");
+        assert_eq!(
+            tokens(read(&both, Some("anthropic")).unwrap()),
+            [10, 0, 0, 5, 0]
+        );
+        assert!(read(&json!({"tokens": 3}), None).is_err());
+        assert!(read(&json!([1, 2]), None).is_err());
+        assert!(read(&both, Some("bedrock")).is_err());
+        assert!(read(&json!({"prompt_tokens": -1}), None).is_err());
+        assert!(read(&json!({"prompt_tokens": "12"}), None).is_err());
+        let hour = json!({"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": 9,
+                          "cache_creation": {"ephemeral_1h_input_tokens": 9}});
+        assert!(
+            read(&hour, None)
+                .unwrap_err()
+                .to_string()
+                .contains("1-hour")
+        );
+        let audio = json!({"prompt_tokens": 10, "completion_tokens": 1,
+                           "prompt_tokens_details": {"audio_tokens": 4}});
+        assert!(
+            read(&audio, None)
+                .unwrap_err()
+                .to_string()
+                .contains("audio")
+        );
+        let gemini_audio = json!({"promptTokenCount": 10, "candidatesTokenCount": 1,
+                                  "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 3}]});
+        assert!(read(&gemini_audio, None).is_err());
+    }
+}
