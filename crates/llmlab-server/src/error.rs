@@ -27,6 +27,8 @@ pub enum ErrorCode {
     UnknownProvider,
     /// `unknown_model`.
     UnknownModel,
+    /// `unsupported_service_tier`.
+    UnsupportedServiceTier,
     /// `limit_exceeded`.
     LimitExceeded,
     /// `unauthorized`.
@@ -63,10 +65,11 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::ValidationError,
         ErrorCode::UnknownProvider,
         ErrorCode::UnknownModel,
+        ErrorCode::UnsupportedServiceTier,
         ErrorCode::LimitExceeded,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -314,6 +317,14 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> ApiError {
         match e {
             AppError::Invalid { field, message } => ApiError::validation(field, message),
+            AppError::UnsupportedServiceTier(message) => ApiError {
+                details: Some(json!({ "field": "service_tier" })),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::UnsupportedServiceTier,
+                    message,
+                )
+            },
             AppError::MalformedJson(e) => {
                 ApiError::bad_request(ErrorCode::MalformedJson, format!("malformed JSON: {e}"))
             }

@@ -17,6 +17,9 @@ pub enum AppError {
         /// What is wrong, for a person.
         message: String,
     },
+    /// A service tier the model has no published price for.
+    #[error("{0}")]
+    UnsupportedServiceTier(String),
     /// A body that is not JSON at all.
     #[error("malformed JSON: {0}")]
     MalformedJson(String),

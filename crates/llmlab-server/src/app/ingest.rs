@@ -284,10 +284,35 @@ impl Tenant {
     }
 }
 
+/// Whether `body` was a batch call: `batch: true` or `service_tier: "batch"`. A tier
+/// whose prices the catalog does not carry is refused rather than priced as standard.
+fn is_batch(body: &TrackEvent) -> Result<bool, AppError> {
+    let flag = body.batch.unwrap_or(false);
+    match body.service_tier.as_deref().map(str::trim) {
+        None | Some("standard") | Some("default") | Some("auto") if !flag => Ok(false),
+        None | Some("batch") => Ok(true),
+        Some("standard") | Some("default") | Some("auto") => Err(AppError::invalid(
+            "service_tier",
+            "contradicts batch: true (send one of them)",
+        )),
+        Some(tier @ ("flex" | "priority" | "scale")) => {
+            Err(AppError::UnsupportedServiceTier(format!(
+                "{} has no {tier} price in the catalog yet; send the call's cost as cost_usd, or \
+             set a custom price for the model",
+                body.model.trim()
+            )))
+        }
+        Some(other) => Err(AppError::invalid(
+            "service_tier",
+            format!("{other:?} is not standard, batch, flex or priority"),
+        )),
+    }
+}
+
 /// The token buckets of `body`: its own fields, or read from its provider `usage`
 /// object (never both).
 fn usage_fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
-    let batch = body.batch.unwrap_or(false);
+    let batch = is_batch(body)?;
     let Some(usage) = &body.usage else {
         if body.usage_format.is_some() {
             return Err(AppError::invalid(

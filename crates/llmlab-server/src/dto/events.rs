@@ -24,8 +24,11 @@ pub struct TrackEvent {
     pub cache_write_tokens: Option<i64>,
     /// Reasoning tokens (part of `output_tokens`).
     pub reasoning_tokens: Option<i64>,
-    /// Sent through the provider's batch API.
+    /// Sent through the provider's batch API (the same as `service_tier: "batch"`).
     pub batch: Option<bool>,
+    /// `standard` (default), `batch`, `flex` or `priority`. Flex and priority are refused
+    /// with `unsupported_service_tier` until the catalog carries their prices.
+    pub service_tier: Option<String>,
     /// A known cost that overrides the catalog.
     #[schema(value_type = Option<f64>)]
     pub cost_usd: Option<Usd>,

@@ -112,6 +112,29 @@ both!(
                          "cache_creation": {"ephemeral_1h_input_tokens": 9}}}),
             "usage",
         );
+        // Service tiers: batch is the batch flag; tiers without catalog prices are refused.
+        let tier = |t: &str| {
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+               "output_tokens": 100, "service_tier": t})
+        };
+        let as_batch = app.post("/api/events/track", &token, tier("batch")).json();
+        let flagged = app
+            .post(
+                "/api/events/track",
+                &token,
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+                   "output_tokens": 100, "batch": true}),
+            )
+            .json();
+        assert_eq!(as_batch["cost_usd"], flagged["cost_usd"]);
+        assert_eq!(as_batch["batch"], true);
+        let v = assert_error(
+            &app.post("/api/events/track", &token, tier("flex")),
+            422,
+            "unsupported_service_tier",
+        );
+        assert_eq!(v["error"]["details"]["field"], "service_tier");
+        bad(tier("turbo"), "service_tier");
         // In a batch, a bad object rejects its item only.
         let r = app.post(
         "/api/events/batch",
