@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use llmlab_engine::providers::{Catalog, PerMTok, Rates};
-use llmlab_engine::{Cost, Usage, UsageFields, Usd};
+use llmlab_engine::{Cost, Usage, Usd};
 use llmlab_store::{CustomPriceRow, NewEvent, WorkspaceId};
 
 use llmlab_store::EventRow;
@@ -92,7 +92,7 @@ pub fn prepare(
     }
     check_len("provider", &provider, 64)?;
     check_len("model", &model_sent, MAX_ID_LEN)?;
-    let usage = Usage::parse(usage_fields(&body)?)?;
+    let usage = Usage::parse(crate::app::usage_formats::fields(&body)?)?;
     let ts = parse_timestamp(body.timestamp.as_deref(), now)?;
     if let Some(l) = body.latency_ms
         && !(0..=86_400_000).contains(&l)
@@ -282,78 +282,6 @@ impl Tenant {
             tags.entry(key.clone()).or_insert_with(|| value.clone());
         }
     }
-}
-
-/// Whether `body` was a batch call: `batch: true` or `service_tier: "batch"`. A tier
-/// whose prices the catalog does not carry is refused rather than priced as standard.
-fn is_batch(body: &TrackEvent) -> Result<bool, AppError> {
-    let flag = body.batch.unwrap_or(false);
-    match body.service_tier.as_deref().map(str::trim) {
-        None | Some("standard") | Some("default") | Some("auto") if !flag => Ok(false),
-        None | Some("batch") => Ok(true),
-        Some("standard") | Some("default") | Some("auto") => Err(AppError::invalid(
-            "service_tier",
-            "contradicts batch: true (send one of them)",
-        )),
-        Some(tier @ ("flex" | "priority" | "scale")) => {
-            Err(AppError::UnsupportedServiceTier(format!(
-                "{} has no {tier} price in the catalog yet; send the call's cost as cost_usd, or \
-             set a custom price for the model",
-                body.model.trim()
-            )))
-        }
-        Some(other) => Err(AppError::invalid(
-            "service_tier",
-            format!("{other:?} is not standard, batch, flex or priority"),
-        )),
-    }
-}
-
-/// The token buckets of `body`: its own fields, or read from its provider `usage`
-/// object (never both).
-fn usage_fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
-    let batch = is_batch(body)?;
-    let Some(usage) = &body.usage else {
-        if body.usage_format.is_some() {
-            return Err(AppError::invalid(
-                "usage_format",
-                "goes with a usage object",
-            ));
-        }
-        let required = |field: &str, v: Option<i64>| {
-            v.ok_or_else(|| AppError::invalid(field, "required (or send the provider's usage)"))
-        };
-        return Ok(UsageFields {
-            input_tokens: required("input_tokens", body.input_tokens)?,
-            output_tokens: required("output_tokens", body.output_tokens)?,
-            cached_input_tokens: body.cached_input_tokens.unwrap_or(0),
-            cache_write_tokens: body.cache_write_tokens.unwrap_or(0),
-            reasoning_tokens: body.reasoning_tokens.unwrap_or(0),
-            batch,
-        });
-    };
-    let token_fields = [
-        body.input_tokens,
-        body.output_tokens,
-        body.cached_input_tokens,
-        body.cache_write_tokens,
-        body.reasoning_tokens,
-    ];
-    if token_fields.iter().any(Option::is_some) {
-        return Err(AppError::invalid(
-            "usage",
-            "send either the provider's usage object or the token fields, not both",
-        ));
-    }
-    let read = crate::app::usage_formats::read(usage, body.usage_format.as_deref())?;
-    Ok(UsageFields {
-        input_tokens: read.input_tokens,
-        output_tokens: read.output_tokens,
-        cached_input_tokens: read.cached_input_tokens,
-        cache_write_tokens: read.cache_write_tokens,
-        reasoning_tokens: read.reasoning_tokens,
-        batch,
-    })
 }
 
 /// With retention on, an event older than the window is refused: retention would
