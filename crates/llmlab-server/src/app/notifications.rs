@@ -102,8 +102,17 @@ pub fn budget_alert(
     budget: &BudgetRow,
     alert: &AlertRow,
 ) -> Result<usize, AppError> {
-    let audience = Audience::of(s, workspace)?;
-    let chosen = budgets::channels_of(s, workspace, budget.id)?;
+    alert_notice(s, &Audience::of(s, workspace)?, budget, alert)
+}
+
+/// [`budget_alert`] for a workspace already read.
+fn alert_notice(
+    s: &Store,
+    audience: &Audience,
+    budget: &BudgetRow,
+    alert: &AlertRow,
+) -> Result<usize, AppError> {
+    let chosen = budgets::channels_of(s, audience.id, budget.id)?;
     let to = audience.to(Event::Budget, &chosen);
     if to.is_empty() {
         return Ok(0);
@@ -168,7 +177,7 @@ fn occasions(
     for budget in s.list_budgets(a.id)? {
         for alert in s.list_alerts(a.id, budget.id)? {
             if alert.created_at.and_utc() >= now - Duration::days(1) {
-                new += budget_alert(s, a.id, &budget, &alert)?;
+                new += alert_notice(s, a, &budget, &alert)?;
             }
         }
         new += forecast(s, a, budget, now)?;
