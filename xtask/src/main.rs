@@ -135,6 +135,11 @@ fn test(args: &[String]) -> Result<()> {
     let with_env = |cmd: &mut Command| match &pg_url {
         Some(url) => {
             cmd.env("LLMLAB_TEST_PG_URL", url);
+            // libpq's default (`prefer`) negotiates TLS with a server that offers it, and
+            // OpenSSL frees its tables in an exit handler: a test binary exiting while a
+            // pool thread is still opening a connection then dies of SIGSEGV after every
+            // test passed. Loopback test servers need no TLS; a URL's own `sslmode` wins.
+            cmd.env("PGSSLMODE", "disable");
             cmd.env_remove("LLMLAB_TEST_SQLITE_ONLY");
         }
         None => {

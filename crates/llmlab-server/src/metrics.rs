@@ -94,7 +94,7 @@ impl Default for Metrics {
         registry.register(
             "replica_fallbacks",
             "Reads meant for the read replica that went to the primary, by reason: \
-             unreachable, lagging",
+             unreachable, lagging, failed (a read the replica failed, retried on the primary)",
             replica_fallbacks.clone(),
         );
         Metrics {

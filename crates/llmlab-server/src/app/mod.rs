@@ -66,25 +66,38 @@ pub async fn blocking<T: Send + 'static, E: Into<AppError> + Send + 'static>(
 /// replica when one is configured and healthy, else on the primary, counting why (see
 /// `crate::replica`). Never for a write, nor for a read that must see the caller's own
 /// writes (the pre-flight budget check, budget evaluation, credentials, a form's page
-/// after its redirect). A read that finds the replica gone fails like one on a gone
-/// primary (503), and the reads after it go to the primary.
+/// after its redirect).
+///
+/// A replica that answers can still fail a query the primary answers: a statement
+/// cancelled by a recovery conflict (which PostgreSQL applies at once after replay was
+/// held back), a connection cut by one, a schema not yet replayed after an upgrade. Such
+/// a read runs again on the primary (reads are idempotent) and is counted as
+/// `reason="failed"`; a replica found gone also sends the reads after it to the primary.
 pub async fn blocking_read<T: Send + 'static, E: Into<AppError> + Send + 'static>(
     app: &App,
-    f: impl FnOnce(&llmlab_store::Store) -> Result<T, E> + Send + 'static,
+    f: impl Fn(&llmlab_store::Store) -> Result<T, E> + Send + 'static,
 ) -> Result<T, AppError> {
     let Some(replica) = app.replica.clone() else {
         return blocking(app, f).await;
     };
     let state = app.clone();
     web::block(move || match replica.route() {
-        crate::replica::Route::Replica => {
-            state.metrics.replica_read();
-            let read = f(replica.store()).map_err(Into::into);
-            if let Err(AppError::Store(llmlab_store::StoreError::Unavailable(_))) = &read {
-                replica.mark_unreachable();
+        crate::replica::Route::Replica => match f(replica.store()).map_err(Into::into) {
+            Err(AppError::Store(
+                e @ (llmlab_store::StoreError::Unavailable(_) | llmlab_store::StoreError::Query(_)),
+            )) => {
+                if let llmlab_store::StoreError::Unavailable(_) = e {
+                    replica.mark_unreachable();
+                }
+                log::warn!("read replica: a read failed there, retried on the primary: {e}");
+                state.metrics.replica_fallback("failed");
+                f(&state.store).map_err(Into::into)
             }
-            read
-        }
+            read => {
+                state.metrics.replica_read();
+                read
+            }
+        },
         route => {
             if let crate::replica::Route::Fallback(reason) = route {
                 state.metrics.replica_fallback(reason);

@@ -62,6 +62,7 @@ fn metric(app: &TestApp, series: &str) -> u64 {
 const READS: &str = "llmlab_replica_reads_total";
 const LAGGING: &str = "llmlab_replica_fallbacks_total{reason=\"lagging\"}";
 const UNREACHABLE: &str = "llmlab_replica_fallbacks_total{reason=\"unreachable\"}";
+const FAILED: &str = "llmlab_replica_fallbacks_total{reason=\"failed\"}";
 
 /// The reports a replica serves, one store read each, over a fixed range (the default
 /// one ends now, which moves between two calls).
@@ -266,6 +267,39 @@ fn an_unreachable_replica_falls_back_to_the_primary() {
         },
     );
     assert_eq!(metric(&app, READS), 0);
+}
+
+/// A replica can answer and still fail a query the primary answers: a statement
+/// cancelled by a recovery conflict, or a schema it has not replayed yet. Reads are
+/// idempotent, so such a read is retried on the primary instead of failing the request.
+#[test]
+fn a_read_the_replica_fails_is_answered_by_the_primary() {
+    // A database that answers like a healthy replica (it is not in recovery: no lag)
+    // but holds none of LLMLab's tables, so every report query fails there.
+    if sqlite_only() {
+        eprintln!("LLMLAB_TEST_SQLITE_ONLY=1: read-replica test skipped");
+        return;
+    }
+    let schemaless = TestDb::new(llmlab_store::Backend::Postgres);
+    let Some(app) = spawn_app_with(
+        llmlab_store::Backend::Postgres,
+        &[("LLMLAB_READ_DATABASE_URL", schemaless.url())],
+    ) else {
+        return;
+    };
+    let token = app.signup("failing@example.com");
+    track(&app, &token, "gpt-4o", 2000, "search");
+    let paths = report_paths();
+    eventually(
+        Duration::from_secs(20),
+        "reads the replica fails are answered by the primary and counted",
+        |state| {
+            let got = reports(&app, &token, &paths);
+            *state = format!("{}: {}", metric(&app, FAILED), got[0]);
+            got[0]["total_calls"] == 1 && metric(&app, FAILED) >= paths.len() as u64
+        },
+    );
+    assert_eq!(metric(&app, READS), 0, "nothing was served by the replica");
 }
 
 #[test]
