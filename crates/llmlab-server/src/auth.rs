@@ -205,8 +205,8 @@ fn is_public(method: &Method, path: &str) -> bool {
         || (method == Method::GET && path == "/api/pricing")
         || method == Method::OPTIONS
         // The dashboard's pages authenticate with their own cookie (see `web`); the
-        // JSON API never reads it.
-        || !(path == "/api" || path.starts_with("/api/"))
+        // JSON API and the OTLP receiver never read it.
+        || !(path == "/api" || path.starts_with("/api/") || path.starts_with("/v1/"))
 }
 
 /// Authenticates every non-public request before routing and extraction, so a request

@@ -42,17 +42,114 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if declared_len.is_some_and(|n| n > limit) {
                 return Err(too_large(limit));
             }
-            // Counted as it arrives: a chunked body has no Content-Length to check.
-            let mut bytes = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::bad_request(ErrorCode::MalformedBody, e.to_string()))?;
-                if bytes.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
+            let bytes = read_limited(&mut payload, limit).await?;
             parse_json(&bytes).map(JsonBody).map_err(ApiError::from)
+        })
+    }
+}
+
+/// The body counted as it arrives (a chunked body has no Content-Length to check), and
+/// refused as soon as it passes `limit`.
+async fn read_limited<S>(payload: &mut S, limit: usize) -> Result<web::BytesMut, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(ErrorCode::MalformedBody, e.to_string()))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// How an OTLP/HTTP body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpEncoding {
+    /// `application/x-protobuf`.
+    Protobuf,
+    /// `application/json`: OTLP's JSON mapping of the same messages.
+    Json,
+}
+
+/// An OTLP/HTTP export body (`POST /v1/traces`), gunzipped when `Content-Encoding: gzip`.
+pub struct OtlpBody {
+    /// Its encoding, from `Content-Type`.
+    pub encoding: OtlpEncoding,
+    /// The decompressed bytes.
+    pub bytes: web::Bytes,
+}
+
+/// Most bytes of one OTLP export once decompressed: exporters batch 512 spans, and
+/// instrumentations that record prompts make them large (the OTel Collector allows
+/// 20 MiB). The compressed body is held to the same bound.
+pub const OTLP_MAX_BODY: usize = 16 * 1024 * 1024;
+
+impl FromRequest for OtlpBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_ascii_lowercase())
+                .unwrap_or_default()
+        };
+        let mime = header(actix_web::http::header::CONTENT_TYPE);
+        let encoding = match mime.split(';').next().unwrap_or("").trim() {
+            "application/x-protobuf" | "application/protobuf" => Some(OtlpEncoding::Protobuf),
+            "application/json" => Some(OtlpEncoding::Json),
+            _ => None,
+        };
+        let gzip = match header(actix_web::http::header::CONTENT_ENCODING).as_str() {
+            "" | "identity" => Some(false),
+            "gzip" => Some(true),
+            _ => None,
+        };
+        let declared_len = header(actix_web::http::header::CONTENT_LENGTH)
+            .parse::<usize>()
+            .ok();
+        let mut raw = payload.take();
+        Box::pin(async move {
+            let unsupported = |what: String| {
+                ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    ErrorCode::UnsupportedContentType,
+                    what,
+                )
+            };
+            let Some(encoding) = encoding else {
+                return Err(unsupported(format!(
+                    "OTLP/HTTP is application/x-protobuf or application/json, not {mime:?}"
+                )));
+            };
+            let Some(gzip) = gzip else {
+                return Err(unsupported(
+                    "Content-Encoding must be gzip or none".to_string(),
+                ));
+            };
+            if declared_len.is_some_and(|n| n > OTLP_MAX_BODY) {
+                return Err(too_large(OTLP_MAX_BODY));
+            }
+            let bytes = if gzip {
+                // Bounded after decompression too: a small gzip bomb stops at the limit.
+                let mut inflated = actix_web::dev::Decompress::new(
+                    raw,
+                    actix_web::http::header::ContentEncoding::Gzip,
+                );
+                read_limited(&mut inflated, OTLP_MAX_BODY).await?
+            } else {
+                read_limited(&mut raw, OTLP_MAX_BODY).await?
+            };
+            Ok(OtlpBody {
+                encoding,
+                bytes: bytes.freeze(),
+            })
         })
     }
 }

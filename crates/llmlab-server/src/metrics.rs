@@ -53,6 +53,7 @@ pub struct Metrics {
     webhooks: Family<OutcomeLabels, Counter>,
     replica_reads: Counter,
     replica_fallbacks: Family<ReasonLabels, Counter>,
+    otlp_skipped: Counter,
 }
 
 impl Default for Metrics {
@@ -97,6 +98,12 @@ impl Default for Metrics {
              unreachable, lagging, failed (a read the replica failed, retried on the primary)",
             replica_fallbacks.clone(),
         );
+        let otlp_skipped = Counter::default();
+        registry.register(
+            "otlp_spans_skipped",
+            "Spans received on /v1/traces without GenAI token usage (not events)",
+            otlp_skipped.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -105,6 +112,7 @@ impl Default for Metrics {
             webhooks,
             replica_reads,
             replica_fallbacks,
+            otlp_skipped,
         }
     }
 }
@@ -141,6 +149,11 @@ impl Metrics {
         self.replica_fallbacks
             .get_or_create(&ReasonLabels { reason })
             .inc();
+    }
+
+    /// Counts `n` spans received over OTLP that were not GenAI calls.
+    pub fn otlp_skipped(&self, n: u64) {
+        self.otlp_skipped.inc_by(n);
     }
 
     fn request(&self, method: &'static str, route: &str, status: u16, seconds: f64) {

@@ -128,6 +128,7 @@ impl Application {
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .service(utoipa_actix_web::scope("/api").configure(crate::routes::config))
+                .service(utoipa_actix_web::scope("/v1").configure(crate::routes::otlp::config))
                 .split_for_parts();
             app.route(
                 "/docs",
@@ -199,6 +200,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .service(utoipa_actix_web::scope("/api").configure(crate::routes::config))
+        .service(utoipa_actix_web::scope("/v1").configure(crate::routes::otlp::config))
         .split_for_parts()
         .1;
     crate::openapi::complete_error_responses(&mut doc);

@@ -353,6 +353,19 @@ pub async fn batch(
     who: Tenant,
     items: Vec<Box<serde_json::value::RawValue>>,
 ) -> Result<Vec<ItemOutcome>, AppError> {
+    store_events(app, who, items, |raw| {
+        crate::app::input::parse_json::<TrackEvent>(raw.get().as_bytes())
+    })
+    .await
+}
+
+/// [`batch`] for items of any form that `read` turns into events (raw JSON, spans).
+pub async fn store_events<T: Send + 'static>(
+    app: &App,
+    who: Tenant,
+    items: Vec<T>,
+    read: fn(T) -> Result<TrackEvent, AppError>,
+) -> Result<Vec<ItemOutcome>, AppError> {
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(AppError::invalid(
             "events",
@@ -369,14 +382,13 @@ pub async fn batch(
         let now = Utc::now();
         let mut outcomes: Vec<ItemOutcome> = Vec::with_capacity(items.len());
         let mut valid = Vec::with_capacity(items.len());
-        for raw in &items {
-            let prepared = crate::app::input::parse_json::<TrackEvent>(raw.get().as_bytes())
-                .and_then(|mut event| {
-                    who.stamp(&mut event);
-                    let p = prepare(&shared.catalog, &*custom, unknown, event, now)?;
-                    retained(shared.settings.retention_days, p.event.ts, now)?;
-                    Ok(p)
-                });
+        for item in items {
+            let prepared = read(item).and_then(|mut event| {
+                who.stamp(&mut event);
+                let p = prepare(&shared.catalog, &*custom, unknown, event, now)?;
+                retained(shared.settings.retention_days, p.event.ts, now)?;
+                Ok(p)
+            });
             outcomes.push(match prepared {
                 Ok(p) => {
                     valid.push(p.event);

@@ -22,6 +22,7 @@ pub mod focus;
 pub mod keys;
 pub mod ledger;
 pub mod notifications;
+pub mod otlp;
 pub mod pricing;
 pub mod recommendations;
 pub mod reports;

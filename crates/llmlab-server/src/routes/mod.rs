@@ -10,6 +10,7 @@ pub mod events;
 pub mod health;
 pub mod keys;
 pub mod ledger;
+pub mod otlp;
 pub mod pricing;
 pub mod recommendations;
 pub mod workspaces;

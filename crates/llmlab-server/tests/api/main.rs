@@ -13,6 +13,7 @@ mod forecasts;
 mod hostile;
 mod ledger;
 mod ledger_props;
+mod otlp;
 mod outage;
 mod receiver;
 mod recs;
