@@ -410,6 +410,7 @@ pub(crate) fn price_cells(version: &PriceVersion, cells: &[Cell]) -> Option<Usd>
             cache_write_tokens: i64::try_from(c.tokens.write).ok()?,
             reasoning_tokens: 0,
             batch: c.batch,
+            ..UsageFields::default()
         })
         .ok()?;
         let cost = cost_at_rates(rates, version.batch_discount_pct, &usage).ok()?;

@@ -222,6 +222,9 @@ pub fn custom_rates(c: &CustomPriceRow) -> Rates {
         output: rate(c.output_micros),
         cached_input: c.cached_input_micros.map(rate),
         cache_write: c.cache_write_micros.map(rate),
+        cache_write_1h: None,
+        input_audio: None,
+        output_audio: None,
     }
 }
 

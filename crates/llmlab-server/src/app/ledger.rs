@@ -289,6 +289,7 @@ pub fn stored_usage(row: &EventRow) -> Result<Usage, AppError> {
         cache_write_tokens: row.cache_write_tokens,
         reasoning_tokens: row.reasoning_tokens,
         batch: row.batch,
+        ..UsageFields::default()
     })?)
 }
 

@@ -280,6 +280,7 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
             cache_write_tokens: body.cache_write_tokens.unwrap_or(0),
             reasoning_tokens: body.reasoning_tokens.unwrap_or(0),
             batch,
+            ..UsageFields::default()
         });
     };
     let token_fields = [
@@ -303,6 +304,7 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
         cache_write_tokens: read.cache_write_tokens,
         reasoning_tokens: read.reasoning_tokens,
         batch,
+        ..UsageFields::default()
     })
 }
 
