@@ -64,6 +64,14 @@ diesel::table! {
         created_at -> Timestamp,
         /// The `custom_prices` row (revision) that priced a `custom_pricing` event.
         price_revision -> Nullable<BigInt>,
+        /// 1-hour cache writes (part of `input_tokens`).
+        cache_write_1h_tokens -> BigInt,
+        /// Uncached audio prompt tokens (part of `input_tokens`).
+        input_audio_tokens -> BigInt,
+        /// Audio output tokens (part of `output_tokens`).
+        output_audio_tokens -> BigInt,
+        /// `standard`, `batch`, `flex` or `priority`: the tier the event was priced at.
+        service_tier -> Text,
     }
 }
 

@@ -14,6 +14,7 @@ mod hostile;
 mod ledger;
 mod ledger_props;
 mod outage;
+mod pricing_depth;
 mod receiver;
 mod recs;
 mod replica;
