@@ -142,6 +142,9 @@ diesel::table! {
         reasoning_tokens -> BigInt,
         max_input_tokens -> BigInt,
         unpriced_calls -> BigInt,
+        cache_write_1h_tokens -> BigInt,
+        input_audio_tokens -> BigInt,
+        output_audio_tokens -> BigInt,
     }
 }
 
@@ -160,6 +163,9 @@ diesel::table! {
         cache_write_tokens -> BigInt,
         reasoning_tokens -> BigInt,
         unpriced_calls -> BigInt,
+        cache_write_1h_tokens -> BigInt,
+        input_audio_tokens -> BigInt,
+        output_audio_tokens -> BigInt,
     }
 }
 

@@ -13,3 +13,12 @@ ALTER TABLE events ADD COLUMN output_audio_tokens BIGINT NOT NULL DEFAULT 0
 ALTER TABLE events ADD COLUMN service_tier TEXT NOT NULL DEFAULT 'standard'
     CHECK (service_tier IN ('standard', 'batch', 'flex', 'priority'));
 UPDATE events SET service_tier = 'batch' WHERE batch;
+
+-- The rollups sum the new buckets like the old ones. Every event stored before this
+-- migration has 0 in them, so 0 is each existing rollup row's exact sum.
+ALTER TABLE event_rollups ADD COLUMN cache_write_1h_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE event_rollups ADD COLUMN input_audio_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE event_rollups ADD COLUMN output_audio_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tag_rollups ADD COLUMN cache_write_1h_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tag_rollups ADD COLUMN input_audio_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tag_rollups ADD COLUMN output_audio_tokens BIGINT NOT NULL DEFAULT 0;

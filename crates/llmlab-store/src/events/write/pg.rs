@@ -85,10 +85,11 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
            INSERT INTO event_tags (event_id, workspace_id, key, value, ts) \
            SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($24, $25) AS k (key, value)), \
          models AS ({models_insert}\
-           SELECT $1, $26, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $6 FROM ins\
+           SELECT $1, $26, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, $6 \
+           FROM ins\
            {models_conflict} RETURNING 1 AS done), \
          tag_sums AS ({tags_insert}\
-           SELECT $1, k.key, $26, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced} \
+           SELECT $1, k.key, $26, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21 \
            FROM models, unnest($24, $25) AS k (key, value)\
            {tags_conflict} RETURNING 1 AS done), \
          totals AS (\
