@@ -6,9 +6,18 @@
 //! half away from zero, to a nano-dollar. The breakdown is rounded cumulatively
 //! (each part is `round(running sum) − round(previous running sum)`), so the parts always
 //! add up to the total exactly and each is within a nano-dollar of its exact value.
+//!
+//! Buckets without a rate of their own: cache reads and 5-minute cache writes fall back
+//! to the input rate (what providers without a caching discount charge). 1-hour cache
+//! writes and audio tokens are refused instead (`InvalidUsage` naming the field): their
+//! rates are multiples of the text rates, so a fallback would misstate the cost.
+//!
+//! Service tiers: `flex` and `priority` are priced at the version's tier rates and are
+//! refused (`UnsupportedServiceTier`) where the version has none; `batch` applies the
+//! batch discount to the standard rates (none when the provider has no batch discount).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use llmlab_providers::{Catalog, ModelEntry, PriceVersion, Rates};
+use llmlab_providers::{Catalog, ModelEntry, PriceVersion, Rates, ServiceTier};
 use serde::Serialize;
 
 use crate::error::EngineError;
@@ -27,12 +36,21 @@ pub struct Breakdown {
     /// Cache-read tokens.
     #[serde(rename = "cached_input_usd")]
     pub cached_input: Usd,
-    /// Cache-write tokens.
+    /// Cache-write tokens (5-minute).
     #[serde(rename = "cache_write_usd")]
     pub cache_write: Usd,
-    /// Output tokens, reasoning included.
+    /// Output tokens billed at the text rate, reasoning included.
     #[serde(rename = "output_usd")]
     pub output: Usd,
+    /// 1-hour cache-write tokens.
+    #[serde(rename = "cache_write_1h_usd")]
+    pub cache_write_1h: Usd,
+    /// Uncached audio prompt tokens.
+    #[serde(rename = "input_audio_usd")]
+    pub input_audio: Usd,
+    /// Audio output tokens.
+    #[serde(rename = "output_audio_usd")]
+    pub output_audio: Usd,
 }
 
 /// The priced cost of one call.
@@ -48,10 +66,27 @@ pub struct Cost {
     pub batch_discount_pct: u8,
 }
 
+/// Refuses `tokens` of `field` when `rate` is missing; the rate otherwise.
+fn required(field: &'static str, tokens: u64, rate: Option<u64>) -> Result<u64, EngineError> {
+    match rate {
+        Some(r) => Ok(r),
+        None if tokens == 0 => Ok(0),
+        None => Err(EngineError::InvalidUsage {
+            field,
+            message: format!(
+                "the price in effect has no rate for {field}; pricing them at another rate \
+                 would misstate the cost (send the call's cost as cost_usd instead)"
+            ),
+        }),
+    }
+}
+
 /// Prices `usage` at `rates`, with `batch_discount_pct` applied when the usage is a batch call.
 ///
-/// Cache reads and writes the rates don't price separately are billed at the input rate
-/// (that is what providers without a caching discount charge).
+/// Cache reads and 5-minute writes the rates don't price separately are billed at the
+/// input rate (that is what providers without a caching discount charge); 1-hour cache
+/// writes and audio tokens without a rate are refused. The service tier is not looked
+/// at: `rates` are taken to be the tier's.
 pub fn cost_at_rates(
     rates: &Rates,
     batch_discount_pct: Option<u8>,
@@ -65,6 +100,7 @@ pub fn cost_at_rates(
     let factor = i128::from(100 - discount);
     let part = |tokens: u64, rate: u64| i128::from(tokens) * i128::from(rate) * factor;
     let input = rates.input.micros();
+    let micros = |r: Option<llmlab_providers::PerMTok>| r.map(|r| r.micros());
     let exact = [
         part(usage.uncached_input_tokens(), input),
         part(
@@ -75,9 +111,33 @@ pub fn cost_at_rates(
             usage.cache_write_tokens(),
             rates.cache_write.map_or(input, |r| r.micros()),
         ),
-        part(usage.output_tokens(), rates.output.micros()),
+        part(usage.text_output_tokens(), rates.output.micros()),
+        part(
+            usage.cache_write_1h_tokens(),
+            required(
+                "cache_write_1h_tokens",
+                usage.cache_write_1h_tokens(),
+                micros(rates.cache_write_1h),
+            )?,
+        ),
+        part(
+            usage.input_audio_tokens(),
+            required(
+                "input_audio_tokens",
+                usage.input_audio_tokens(),
+                micros(rates.input_audio),
+            )?,
+        ),
+        part(
+            usage.output_audio_tokens(),
+            required(
+                "output_audio_tokens",
+                usage.output_audio_tokens(),
+                micros(rates.output_audio),
+            )?,
+        ),
     ];
-    let mut rounded = [Usd::ZERO; 4];
+    let mut rounded = [Usd::ZERO; 7];
     let mut running: i128 = 0;
     let mut previous: i128 = 0;
     for (slot, value) in rounded.iter_mut().zip(exact) {
@@ -95,21 +155,45 @@ pub fn cost_at_rates(
             cached_input: rounded[1],
             cache_write: rounded[2],
             output: rounded[3],
+            cache_write_1h: rounded[4],
+            input_audio: rounded[5],
+            output_audio: rounded[6],
         },
         long_context: false,
         batch_discount_pct: discount,
     })
 }
 
-/// Prices `usage` at a catalog price version: picks the long-context tier when the
+/// Prices `usage` at a catalog price version: the Flex or Priority rates for those
+/// service tiers (refused when the version has none), else the long-context tier when the
 /// prompt exceeds its threshold and the fine-tune rates for `ft:` models where published.
 pub fn cost_at_version(
     version: &PriceVersion,
     usage: &Usage,
     fine_tuned: bool,
 ) -> Result<Cost, EngineError> {
-    let (rates, long_context) = match (&version.fine_tuned, fine_tuned) {
-        (Some(ft), true) => (ft, false),
+    let tier_rates = match usage.service_tier() {
+        ServiceTier::Standard | ServiceTier::Batch => None,
+        tier @ (ServiceTier::Flex | ServiceTier::Priority) => {
+            let rates = match tier {
+                ServiceTier::Flex => version.flex.as_ref(),
+                _ => version.priority.as_ref(),
+            };
+            match rates {
+                Some(r) if !fine_tuned => Some(r),
+                _ => {
+                    let mut offered = version.tiers();
+                    if fine_tuned {
+                        offered.retain(|t| matches!(t, ServiceTier::Standard | ServiceTier::Batch));
+                    }
+                    return Err(EngineError::UnsupportedServiceTier { tier, offered });
+                }
+            }
+        }
+    };
+    let (rates, long_context) = match (tier_rates, &version.fine_tuned, fine_tuned) {
+        (Some(tier), _, _) => (tier, false),
+        (None, Some(ft), true) => (ft, false),
         _ => version.rates_for(usage.input_tokens()),
     };
     let mut cost = cost_at_rates(rates, version.batch_discount_pct, usage)?;

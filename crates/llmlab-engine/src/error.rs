@@ -1,6 +1,6 @@
 //! The engine's one error type.
 
-use llmlab_providers::CatalogError;
+use llmlab_providers::{CatalogError, ServiceTier};
 
 /// Everything the engine rejects. Each variant names what was wrong so the server can
 /// answer 422 with the field.
@@ -32,7 +32,20 @@ pub enum EngineError {
         /// Why.
         message: String,
     },
+    /// A service tier the price in effect has no rates for.
+    #[error("the {tier} service tier has no published price for this model; it offers {}", tiers(.offered))]
+    UnsupportedServiceTier {
+        /// The tier asked for.
+        tier: ServiceTier,
+        /// The tiers the price does offer.
+        offered: Vec<ServiceTier>,
+    },
     /// The catalog could not resolve the provider or the model.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+}
+
+fn tiers(offered: &[ServiceTier]) -> String {
+    let names: Vec<&str> = offered.iter().map(|t| t.as_str()).collect();
+    names.join(", ")
 }

@@ -14,6 +14,7 @@ mod usage;
 
 pub use cost::{Breakdown, Cost, PricedCall, cost_at_rates, cost_at_version, price};
 pub use error::EngineError;
+pub use llmlab_providers::ServiceTier;
 pub use money::{NANOS_PER_USD, Usd};
 pub use usage::{MAX_TOKENS, Usage, UsageFields};
 

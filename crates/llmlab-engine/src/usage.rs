@@ -1,5 +1,6 @@
 //! Token usage of one call, validated into disjoint buckets.
 
+use llmlab_providers::ServiceTier;
 use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
@@ -14,6 +15,11 @@ pub const MAX_TOKENS: u64 = 1_000_000_000_000;
 /// cache writes included; `output_tokens` counts every generated token, reasoning included.
 /// Anthropic reports `input_tokens` without the cached parts: add `cache_read_input_tokens`
 /// and `cache_creation_input_tokens` to it before sending.
+///
+/// The parts of `input_tokens` are disjoint: uncached text, `cached_input_tokens`,
+/// `cache_write_tokens` (5-minute), `cache_write_1h_tokens` and `input_audio_tokens` add
+/// up to it. `reasoning_tokens` and `output_audio_tokens` are disjoint parts of
+/// `output_tokens` (reasoning is billed at the text output rate).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageFields {
     /// All prompt tokens, cached included.
@@ -22,12 +28,25 @@ pub struct UsageFields {
     pub output_tokens: i64,
     /// Prompt tokens read from the cache (part of `input_tokens`).
     pub cached_input_tokens: i64,
-    /// Prompt tokens written to the cache (part of `input_tokens`).
+    /// Prompt tokens written to the cache, 5-minute lifetime (part of `input_tokens`).
     pub cache_write_tokens: i64,
     /// Reasoning tokens (part of `output_tokens`).
     pub reasoning_tokens: i64,
     /// Sent through the provider's batch API.
     pub batch: bool,
+    /// Prompt tokens written to the 1-hour cache (part of `input_tokens`, disjoint from
+    /// `cache_write_tokens`).
+    #[serde(default)]
+    pub cache_write_1h_tokens: i64,
+    /// Uncached audio prompt tokens (part of `input_tokens`, disjoint from the cache buckets).
+    #[serde(default)]
+    pub input_audio_tokens: i64,
+    /// Audio output tokens (part of `output_tokens`, disjoint from `reasoning_tokens`).
+    #[serde(default)]
+    pub output_audio_tokens: i64,
+    /// The service tier (`batch` here is the same as `batch: true`).
+    #[serde(default)]
+    pub service_tier: ServiceTier,
 }
 
 /// Validated usage: the buckets are disjoint and every count is in range.
@@ -38,13 +57,18 @@ pub struct Usage {
     cached_input: u64,
     cache_write: u64,
     reasoning: u64,
-    batch: bool,
+    cache_write_1h: u64,
+    input_audio: u64,
+    output_audio: u64,
+    tier: ServiceTier,
 }
 
 impl Usage {
-    /// Validates client-reported counts. Errors name the field:
-    /// negative or absurd counts, `cached_input_tokens + cache_write_tokens > input_tokens`,
-    /// `reasoning_tokens > output_tokens`.
+    /// Validates client-reported counts. Errors name the field: negative or absurd
+    /// counts, a part above its whole, the disjoint parts of `input_tokens` (cache reads,
+    /// 5-minute and 1-hour cache writes, audio) summing above it, the parts of
+    /// `output_tokens` (reasoning, audio) summing above it, and `batch: true` with a
+    /// service tier other than standard or batch.
     pub fn parse(f: UsageFields) -> Result<Usage, EngineError> {
         let count = |field: &'static str, v: i64| -> Result<u64, EngineError> {
             let v = u64::try_from(v).map_err(|_| EngineError::InvalidUsage {
@@ -64,6 +88,28 @@ impl Usage {
         let cached_input = count("cached_input_tokens", f.cached_input_tokens)?;
         let cache_write = count("cache_write_tokens", f.cache_write_tokens)?;
         let reasoning = count("reasoning_tokens", f.reasoning_tokens)?;
+        let cache_write_1h = count("cache_write_1h_tokens", f.cache_write_1h_tokens)?;
+        let input_audio = count("input_audio_tokens", f.input_audio_tokens)?;
+        let output_audio = count("output_audio_tokens", f.output_audio_tokens)?;
+        let within = |field: &'static str, part: u64, whole: u64, parent: &str| {
+            if part > whole {
+                return Err(EngineError::InvalidUsage {
+                    field,
+                    message: format!(
+                        "{part} tokens exceed {parent} ({whole}); {parent} counts every one of them"
+                    ),
+                });
+            }
+            Ok(())
+        };
+        within(
+            "cache_write_1h_tokens",
+            cache_write_1h,
+            input,
+            "input_tokens",
+        )?;
+        within("input_audio_tokens", input_audio, input, "input_tokens")?;
+        within("output_audio_tokens", output_audio, output, "output_tokens")?;
         if cached_input > input {
             return Err(EngineError::InvalidUsage {
                 field: "cached_input_tokens",
@@ -81,6 +127,20 @@ impl Usage {
                 ),
             });
         }
+        let parts = cached_input + cache_write + cache_write_1h + input_audio;
+        if parts > input {
+            let field = if input_audio > 0 {
+                "input_audio_tokens"
+            } else {
+                "cache_write_1h_tokens"
+            };
+            return Err(EngineError::InvalidUsage {
+                field,
+                message: format!(
+                    "cached_input_tokens + cache_write_tokens + cache_write_1h_tokens + input_audio_tokens ({parts}) exceed input_tokens ({input}); they are disjoint parts of input_tokens"
+                ),
+            });
+        }
         if reasoning > output {
             return Err(EngineError::InvalidUsage {
                 field: "reasoning_tokens",
@@ -89,13 +149,35 @@ impl Usage {
                 ),
             });
         }
+        if reasoning + output_audio > output {
+            return Err(EngineError::InvalidUsage {
+                field: "output_audio_tokens",
+                message: format!(
+                    "reasoning_tokens + output_audio_tokens ({}) exceed output_tokens ({output}); they are disjoint parts of output_tokens",
+                    reasoning + output_audio
+                ),
+            });
+        }
+        let tier = match (f.batch, f.service_tier) {
+            (false, tier) => tier,
+            (true, ServiceTier::Standard | ServiceTier::Batch) => ServiceTier::Batch,
+            (true, tier) => {
+                return Err(EngineError::InvalidUsage {
+                    field: "service_tier",
+                    message: format!("{tier} contradicts batch: true (send one of them)"),
+                });
+            }
+        };
         Ok(Usage {
             input,
             output,
             cached_input,
             cache_write,
             reasoning,
-            batch: f.batch,
+            cache_write_1h,
+            input_audio,
+            output_audio,
+            tier,
         })
     }
 
@@ -112,21 +194,42 @@ impl Usage {
     pub fn input_tokens(&self) -> u64 {
         self.input
     }
-    /// Prompt tokens billed at the plain input rate.
+    /// Prompt tokens billed at the plain (text) input rate: every prompt token outside
+    /// the cache and audio buckets.
     pub fn uncached_input_tokens(&self) -> u64 {
-        self.input - self.cached_input - self.cache_write
+        self.input - self.cached_input - self.cache_write - self.cache_write_1h - self.input_audio
     }
     /// Cache-read tokens.
     pub fn cached_input_tokens(&self) -> u64 {
         self.cached_input
     }
-    /// Cache-write tokens.
+    /// Cache-write tokens (5-minute).
     pub fn cache_write_tokens(&self) -> u64 {
         self.cache_write
     }
-    /// Output tokens, reasoning included.
+    /// 1-hour cache-write tokens.
+    pub fn cache_write_1h_tokens(&self) -> u64 {
+        self.cache_write_1h
+    }
+    /// Uncached audio prompt tokens.
+    pub fn input_audio_tokens(&self) -> u64 {
+        self.input_audio
+    }
+    /// Output tokens, reasoning and audio included.
     pub fn output_tokens(&self) -> u64 {
         self.output
+    }
+    /// Output tokens billed at the text output rate (reasoning included).
+    pub fn text_output_tokens(&self) -> u64 {
+        self.output - self.output_audio
+    }
+    /// Audio output tokens.
+    pub fn output_audio_tokens(&self) -> u64 {
+        self.output_audio
+    }
+    /// The service tier (`Batch` for a batch call).
+    pub fn service_tier(&self) -> ServiceTier {
+        self.tier
     }
     /// Reasoning tokens (inside output).
     pub fn reasoning_tokens(&self) -> u64 {
@@ -134,6 +237,6 @@ impl Usage {
     }
     /// Sent through a batch API.
     pub fn batch(&self) -> bool {
-        self.batch
+        self.tier == ServiceTier::Batch
     }
 }

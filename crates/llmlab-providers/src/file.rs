@@ -65,8 +65,13 @@ struct RawPrice {
     batch_discount_pct: Option<u8>,
     source: String,
     checked: NaiveDate,
+    cache_write_1h: Option<String>,
+    input_audio: Option<String>,
+    output_audio: Option<String>,
     long_context: Option<RawLongContext>,
     fine_tuned: Option<RawRates>,
+    flex: Option<RawRates>,
+    priority: Option<RawRates>,
 }
 
 #[derive(Deserialize)]
@@ -77,15 +82,49 @@ struct RawLongContext {
     output: String,
     cached_input: Option<String>,
     cache_write: Option<String>,
+    cache_write_1h: Option<String>,
+    input_audio: Option<String>,
+    output_audio: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawRates {
     input: String,
     output: String,
     cached_input: Option<String>,
     cache_write: Option<String>,
+    cache_write_1h: Option<String>,
+    input_audio: Option<String>,
+    output_audio: Option<String>,
+}
+
+impl RawPrice {
+    fn standard(&self) -> RawRates {
+        RawRates {
+            input: self.input.clone(),
+            output: self.output.clone(),
+            cached_input: self.cached_input.clone(),
+            cache_write: self.cache_write.clone(),
+            cache_write_1h: self.cache_write_1h.clone(),
+            input_audio: self.input_audio.clone(),
+            output_audio: self.output_audio.clone(),
+        }
+    }
+}
+
+impl RawLongContext {
+    fn rates(&self) -> RawRates {
+        RawRates {
+            input: self.input.clone(),
+            output: self.output.clone(),
+            cached_input: self.cached_input.clone(),
+            cache_write: self.cache_write.clone(),
+            cache_write_1h: self.cache_write_1h.clone(),
+            input_audio: self.input_audio.clone(),
+            output_audio: self.output_audio.clone(),
+        }
+    }
 }
 
 /// A provider as read from one file.
@@ -120,20 +159,37 @@ impl Ctx<'_> {
         s.map(|s| self.price(field, s)).transpose()
     }
 
-    fn rates(
-        &self,
-        prefix: &str,
-        input: &str,
-        output: &str,
-        cached: Option<&String>,
-        write: Option<&String>,
-    ) -> Result<Rates, CatalogError> {
+    fn rates(&self, prefix: &str, r: &RawRates) -> Result<Rates, CatalogError> {
+        let opt = |f: &str, v: &Option<String>| self.opt_price(&format!("{prefix}{f}"), v.as_ref());
         Ok(Rates {
-            input: self.price(&format!("{prefix}input"), input)?,
-            output: self.price(&format!("{prefix}output"), output)?,
-            cached_input: self.opt_price(&format!("{prefix}cached_input"), cached)?,
-            cache_write: self.opt_price(&format!("{prefix}cache_write"), write)?,
+            input: self.price(&format!("{prefix}input"), &r.input)?,
+            output: self.price(&format!("{prefix}output"), &r.output)?,
+            cached_input: opt("cached_input", &r.cached_input)?,
+            cache_write: opt("cache_write", &r.cache_write)?,
+            cache_write_1h: opt("cache_write_1h", &r.cache_write_1h)?,
+            input_audio: opt("input_audio", &r.input_audio)?,
+            output_audio: opt("output_audio", &r.output_audio)?,
         })
+    }
+
+    /// Rates of a service tier (`flex`, `priority`): priced on their own, so the
+    /// long-context and fine-tune variants cannot apply to them.
+    fn tier(
+        &self,
+        field: &str,
+        raw: Option<&RawRates>,
+        p: &RawPrice,
+    ) -> Result<Option<Rates>, CatalogError> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        if p.long_context.is_some() {
+            return Err(self.err(
+                field,
+                "a service tier cannot be combined with a long-context tier in one price version",
+            ));
+        }
+        self.rates(&format!("{field}."), raw).map(Some)
     }
 }
 
@@ -191,13 +247,7 @@ fn convert_model(file: &str, provider: &str, m: RawModel) -> Result<ModelEntry, 
     let mut prices = Vec::with_capacity(m.prices.len());
     for (i, p) in m.prices.iter().enumerate() {
         let field = |f: &str| format!("prices[{i}].{f}");
-        let rates = ctx.rates(
-            &field(""),
-            &p.input,
-            &p.output,
-            p.cached_input.as_ref(),
-            p.cache_write.as_ref(),
-        )?;
+        let rates = ctx.rates(&field(""), &p.standard())?;
         let long_context = match &p.long_context {
             Some(lc) => {
                 if lc.threshold_tokens == 0 {
@@ -205,27 +255,17 @@ fn convert_model(file: &str, provider: &str, m: RawModel) -> Result<ModelEntry, 
                 }
                 Some(LongContextTier {
                     threshold_tokens: lc.threshold_tokens,
-                    rates: ctx.rates(
-                        &field("long_context."),
-                        &lc.input,
-                        &lc.output,
-                        lc.cached_input.as_ref(),
-                        lc.cache_write.as_ref(),
-                    )?,
+                    rates: ctx.rates(&field("long_context."), &lc.rates())?,
                 })
             }
             None => None,
         };
         let fine_tuned = match &p.fine_tuned {
-            Some(r) => Some(ctx.rates(
-                &field("fine_tuned."),
-                &r.input,
-                &r.output,
-                r.cached_input.as_ref(),
-                r.cache_write.as_ref(),
-            )?),
+            Some(r) => Some(ctx.rates(&field("fine_tuned."), r)?),
             None => None,
         };
+        let flex = ctx.tier(&field("flex"), p.flex.as_ref(), p)?;
+        let priority = ctx.tier(&field("priority"), p.priority.as_ref(), p)?;
         if let Some(d) = p.batch_discount_pct
             && d > 100
         {
@@ -248,6 +288,8 @@ fn convert_model(file: &str, provider: &str, m: RawModel) -> Result<ModelEntry, 
             batch_discount_pct: p.batch_discount_pct,
             long_context,
             fine_tuned,
+            flex,
+            priority,
             source: p.source.trim().to_string(),
             checked: p.checked,
         });

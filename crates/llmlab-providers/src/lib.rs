@@ -10,4 +10,4 @@ mod price;
 pub use catalog::{Catalog, Provider, Resolved};
 pub use error::CatalogError;
 pub use model::{Alternative, ModelEntry, Relation, Tier};
-pub use price::{LongContextTier, PerMTok, PriceParseError, PriceVersion, Rates};
+pub use price::{LongContextTier, PerMTok, PriceParseError, PriceVersion, Rates, ServiceTier};

@@ -119,8 +119,81 @@ pub struct Rates {
     pub output: PerMTok,
     /// Cache-read tokens; `None` when the model has no prompt caching (billed as input).
     pub cached_input: Option<PerMTok>,
-    /// Cache-write tokens; `None` when writes are not billed separately (billed as input).
+    /// Cache-write tokens (Anthropic's 5-minute writes); `None` when writes are not billed
+    /// separately (billed as input).
     pub cache_write: Option<PerMTok>,
+    /// 1-hour cache-write tokens (Anthropic: 2× input); `None` when the model has no
+    /// 1-hour cache (such tokens are refused rather than priced at another rate).
+    pub cache_write_1h: Option<PerMTok>,
+    /// Uncached audio prompt tokens; `None` when the provider publishes no audio input
+    /// rate for the model (audio tokens are refused).
+    pub input_audio: Option<PerMTok>,
+    /// Audio output tokens; `None` when the provider publishes no audio output rate for
+    /// the model (audio tokens are refused).
+    pub output_audio: Option<PerMTok>,
+}
+
+impl Rates {
+    /// Plain input/output rates with no caching or audio rates.
+    pub fn text(input: PerMTok, output: PerMTok) -> Rates {
+        Rates {
+            input,
+            output,
+            cached_input: None,
+            cache_write: None,
+            cache_write_1h: None,
+            input_audio: None,
+            output_audio: None,
+        }
+    }
+}
+
+/// A provider service tier a call was sent on.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceTier {
+    /// The provider's default tier.
+    #[default]
+    Standard,
+    /// The batch API (priced with the version's batch discount).
+    Batch,
+    /// OpenAI's Flex processing: slower, cheaper, may be unavailable.
+    Flex,
+    /// OpenAI's Priority processing: faster, dearer.
+    Priority,
+}
+
+impl ServiceTier {
+    /// Every tier, in wire order.
+    pub const ALL: [ServiceTier; 4] = [
+        ServiceTier::Standard,
+        ServiceTier::Batch,
+        ServiceTier::Flex,
+        ServiceTier::Priority,
+    ];
+
+    /// The wire (and stored) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Standard => "standard",
+            ServiceTier::Batch => "batch",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
+        }
+    }
+
+    /// Parses a wire name (`standard`, `batch`, `flex`, `priority`).
+    pub fn parse(s: &str) -> Option<ServiceTier> {
+        ServiceTier::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for ServiceTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A long-context tier: above `threshold_tokens` prompt tokens the whole request is billed at `rates`.
@@ -145,6 +218,10 @@ pub struct PriceVersion {
     pub long_context: Option<LongContextTier>,
     /// Rates for fine-tuned derivatives (`ft:` models), where published.
     pub fine_tuned: Option<Rates>,
+    /// Rates of the Flex service tier, where published.
+    pub flex: Option<Rates>,
+    /// Rates of the Priority service tier, where published.
+    pub priority: Option<Rates>,
     /// Where the price was published.
     pub source: String,
     /// When the price was last checked against `source`.
@@ -159,6 +236,22 @@ impl PriceVersion {
             Some(t) if prompt_tokens > t.threshold_tokens => (&t.rates, true),
             _ => (&self.rates, false),
         }
+    }
+
+    /// The service tiers this version prices: standard always, batch when it has a batch
+    /// discount, flex and priority when it carries their rates.
+    pub fn tiers(&self) -> Vec<ServiceTier> {
+        let mut tiers = vec![ServiceTier::Standard];
+        if self.batch_discount_pct.is_some() {
+            tiers.push(ServiceTier::Batch);
+        }
+        if self.flex.is_some() {
+            tiers.push(ServiceTier::Flex);
+        }
+        if self.priority.is_some() {
+            tiers.push(ServiceTier::Priority);
+        }
+        tiers
     }
 }
 

@@ -27,6 +27,9 @@ use serde::Serialize;
 
 use crate::error::RecsError;
 
+mod buckets;
+pub(crate) use buckets::{Buckets, share_of};
+
 /// Token sums of a set of calls (`SUM(...)` and `COUNT(*)` of a `GROUP BY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct TokenTotals {
@@ -42,6 +45,12 @@ pub struct TokenTotals {
     pub output_tokens: u64,
     /// Reasoning tokens (part of `output_tokens`); evidence only, priced as output.
     pub reasoning_tokens: u64,
+    /// 1-hour cache writes (part of `input_tokens`, disjoint from `cache_write_tokens`).
+    pub cache_write_1h_tokens: u64,
+    /// Uncached audio prompt tokens (part of `input_tokens`).
+    pub input_audio_tokens: u64,
+    /// Audio output tokens (part of `output_tokens`).
+    pub output_audio_tokens: u64,
 }
 
 impl TokenTotals {
@@ -59,6 +68,15 @@ impl TokenTotals {
         self.reasoning_tokens = self
             .reasoning_tokens
             .saturating_add(usage.reasoning_tokens());
+        self.cache_write_1h_tokens = self
+            .cache_write_1h_tokens
+            .saturating_add(usage.cache_write_1h_tokens());
+        self.input_audio_tokens = self
+            .input_audio_tokens
+            .saturating_add(usage.input_audio_tokens());
+        self.output_audio_tokens = self
+            .output_audio_tokens
+            .saturating_add(usage.output_audio_tokens());
     }
 
     /// Adds another set of sums.
@@ -73,20 +91,39 @@ impl TokenTotals {
             .saturating_add(other.cache_write_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
         self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
+        self.cache_write_1h_tokens = self
+            .cache_write_1h_tokens
+            .saturating_add(other.cache_write_1h_tokens);
+        self.input_audio_tokens = self
+            .input_audio_tokens
+            .saturating_add(other.input_audio_tokens);
+        self.output_audio_tokens = self
+            .output_audio_tokens
+            .saturating_add(other.output_audio_tokens);
     }
 
-    /// Prompt tokens billed at the plain input rate.
+    /// Prompt tokens billed at the plain (text) input rate.
     pub fn uncached_input_tokens(&self) -> u64 {
         self.input_tokens
             .saturating_sub(self.cached_input_tokens)
             .saturating_sub(self.cache_write_tokens)
+            .saturating_sub(self.cache_write_1h_tokens)
+            .saturating_sub(self.input_audio_tokens)
     }
 
     fn is_consistent(&self) -> bool {
-        self.cached_input_tokens
-            .checked_add(self.cache_write_tokens)
-            .is_some_and(|c| c <= self.input_tokens)
-            && self.reasoning_tokens <= self.output_tokens
+        [
+            self.cache_write_tokens,
+            self.cache_write_1h_tokens,
+            self.input_audio_tokens,
+        ]
+        .iter()
+        .try_fold(self.cached_input_tokens, |a, b| a.checked_add(*b))
+        .is_some_and(|c| c <= self.input_tokens)
+            && self
+                .reasoning_tokens
+                .checked_add(self.output_audio_tokens)
+                .is_some_and(|o| o <= self.output_tokens)
     }
 
     fn contains(&self, part: &TokenTotals) -> bool {
@@ -96,6 +133,9 @@ impl TokenTotals {
             && part.cache_write_tokens <= self.cache_write_tokens
             && part.output_tokens <= self.output_tokens
             && part.reasoning_tokens <= self.reasoning_tokens
+            && part.cache_write_1h_tokens <= self.cache_write_1h_tokens
+            && part.input_audio_tokens <= self.input_audio_tokens
+            && part.output_audio_tokens <= self.output_audio_tokens
     }
 }
 
@@ -275,70 +315,6 @@ pub(crate) enum Bound {
     Upper,
 }
 
-/// Disjoint token buckets of a set of calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Buckets {
-    pub calls: u64,
-    pub uncached: u64,
-    pub cached: u64,
-    pub write: u64,
-    pub output: u64,
-}
-
-impl Buckets {
-    fn of(t: &TokenTotals) -> Option<Buckets> {
-        t.is_consistent().then(|| Buckets {
-            calls: t.calls,
-            uncached: t.uncached_input_tokens(),
-            cached: t.cached_input_tokens,
-            write: t.cache_write_tokens,
-            output: t.output_tokens,
-        })
-    }
-
-    fn checked_sub(self, o: Buckets) -> Option<Buckets> {
-        Some(Buckets {
-            calls: self.calls.checked_sub(o.calls)?,
-            uncached: self.uncached.checked_sub(o.uncached)?,
-            cached: self.cached.checked_sub(o.cached)?,
-            write: self.write.checked_sub(o.write)?,
-            output: self.output.checked_sub(o.output)?,
-        })
-    }
-
-    pub(crate) fn input(&self) -> u64 {
-        self.uncached
-            .saturating_add(self.cached)
-            .saturating_add(self.write)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.input() == 0 && self.output == 0
-    }
-
-    /// `round(x × share)` of every bucket (half away from zero), so the part plus the rest
-    /// is exactly the whole.
-    pub(crate) fn share(&self, share: f64) -> Buckets {
-        Buckets {
-            calls: share_of(self.calls, share),
-            uncached: share_of(self.uncached, share),
-            cached: share_of(self.cached, share),
-            write: share_of(self.write, share),
-            output: share_of(self.output, share),
-        }
-    }
-}
-
-/// `round(x × share)`, clamped to `0..=x`.
-pub(crate) fn share_of(x: u64, share: f64) -> u64 {
-    let v = (x as f64 * share).round();
-    if v.is_finite() && v > 0.0 {
-        (v as u64).min(x)
-    } else {
-        0
-    }
-}
-
 /// A part of a mix priced at one set of rates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cell {
@@ -410,6 +386,10 @@ pub(crate) fn price_cells(version: &PriceVersion, cells: &[Cell]) -> Option<Usd>
             cache_write_tokens: i64::try_from(c.tokens.write).ok()?,
             reasoning_tokens: 0,
             batch: c.batch,
+            cache_write_1h_tokens: i64::try_from(c.tokens.write_1h).ok()?,
+            input_audio_tokens: i64::try_from(c.tokens.audio_in).ok()?,
+            output_audio_tokens: i64::try_from(c.tokens.audio_out).ok()?,
+            ..UsageFields::default()
         })
         .ok()?;
         let cost = cost_at_rates(rates, version.batch_discount_pct, &usage).ok()?;

@@ -305,6 +305,17 @@ impl From<EngineError> for ApiError {
             }
             EngineError::InvalidTimeZone(_) => ApiError::validation("tz", e.to_string()),
             EngineError::InvalidAmount(_) => ApiError::validation("cost_usd", e.to_string()),
+            EngineError::UnsupportedServiceTier { ref offered, .. } => ApiError {
+                details: Some(json!({
+                    "field": "service_tier",
+                    "offered": offered.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+                })),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::UnsupportedServiceTier,
+                    e.to_string(),
+                )
+            },
             EngineError::CostOverflow => {
                 ApiError::validation("input_tokens", "the cost of this call is out of range")
             }
@@ -317,8 +328,8 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> ApiError {
         match e {
             AppError::Invalid { field, message } => ApiError::validation(field, message),
-            AppError::UnsupportedServiceTier(message) => ApiError {
-                details: Some(json!({ "field": "service_tier" })),
+            AppError::UnsupportedServiceTier { message, offered } => ApiError {
+                details: Some(json!({ "field": "service_tier", "offered": offered })),
                 ..ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     ErrorCode::UnsupportedServiceTier,

@@ -218,6 +218,7 @@ mod tests {
             latency_ms: None,
             tags: Default::default(),
             price_revision: None,
+            ..NewEvent::default()
         }
     }
 

@@ -27,8 +27,8 @@ pub fn slot_of(ts: i64) -> i64 {
     ts.div_euclid(SLOT_MICROS) * SLOT_MICROS
 }
 
-/// Rows per SQLite statement (14 bound values each, under the 32,766 limit).
-const SQLITE_CHUNK: usize = 2_000;
+/// Rows per SQLite statement (17 bound values each, under the 32,766 limit).
+const SQLITE_CHUNK: usize = 1_500;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Sums {
@@ -40,6 +40,9 @@ struct Sums {
     cache_write_tokens: i64,
     reasoning_tokens: i64,
     unpriced_calls: i64,
+    cache_write_1h_tokens: i64,
+    input_audio_tokens: i64,
+    output_audio_tokens: i64,
     max_input_tokens: i64,
 }
 
@@ -57,6 +60,13 @@ impl Sums {
         self.cache_write_tokens = self.cache_write_tokens.saturating_add(e.cache_write_tokens);
         self.reasoning_tokens = self.reasoning_tokens.saturating_add(e.reasoning_tokens);
         self.unpriced_calls += i64::from(e.cost_source == UNPRICED);
+        self.cache_write_1h_tokens = self
+            .cache_write_1h_tokens
+            .saturating_add(e.cache_write_1h_tokens);
+        self.input_audio_tokens = self.input_audio_tokens.saturating_add(e.input_audio_tokens);
+        self.output_audio_tokens = self
+            .output_audio_tokens
+            .saturating_add(e.output_audio_tokens);
         self.max_input_tokens = self.max_input_tokens.max(e.input_tokens);
     }
 }
@@ -249,7 +259,7 @@ pub(crate) struct Rollup {
 pub const UNPRICED: &str = "unpriced";
 
 /// The columns a rollup sums, in the order every statement lists them.
-const SUMMED: [&str; 8] = [
+const SUMMED: [&str; 11] = [
     "calls",
     "cost_nanos",
     "input_tokens",
@@ -258,6 +268,9 @@ const SUMMED: [&str; 8] = [
     "cache_write_tokens",
     "reasoning_tokens",
     "unpriced_calls",
+    "cache_write_1h_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
 ];
 
 /// Per user, slot, provider, model and batch flag.
@@ -366,7 +379,10 @@ fn push_sums(sql: &mut Sql, s: &Sums) {
     sql.int(s.cached_input_tokens).push(", ");
     sql.int(s.cache_write_tokens).push(", ");
     sql.int(s.reasoning_tokens).push(", ");
-    sql.int(s.unpriced_calls);
+    sql.int(s.unpriced_calls).push(", ");
+    sql.int(s.cache_write_1h_tokens).push(", ");
+    sql.int(s.input_audio_tokens).push(", ");
+    sql.int(s.output_audio_tokens);
 }
 
 fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
@@ -409,7 +425,10 @@ fn pg_upsert<'a, K>(
         .bind::<Array<BigInt>, _>(sum(|s| s.cached_input_tokens))
         .bind::<Array<BigInt>, _>(sum(|s| s.cache_write_tokens))
         .bind::<Array<BigInt>, _>(sum(|s| s.reasoning_tokens))
-        .bind::<Array<BigInt>, _>(sum(|s| s.unpriced_calls));
+        .bind::<Array<BigInt>, _>(sum(|s| s.unpriced_calls))
+        .bind::<Array<BigInt>, _>(sum(|s| s.cache_write_1h_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.input_audio_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.output_audio_tokens));
     if rollup.keeps_max {
         query = query.bind::<Array<BigInt>, _>(sum(|s| s.max_input_tokens));
     }
@@ -426,7 +445,8 @@ mod tests {
             MODELS.insert_into(),
             "INSERT INTO event_rollups (workspace_id, slot, provider, resolved_model, batch, calls, \
              cost_nanos, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
-             reasoning_tokens, unpriced_calls, max_input_tokens) "
+             reasoning_tokens, unpriced_calls, cache_write_1h_tokens, input_audio_tokens, \
+             output_audio_tokens, max_input_tokens) "
         );
         let tags = TAGS.on_conflict("MAX");
         assert!(

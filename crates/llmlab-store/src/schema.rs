@@ -64,6 +64,14 @@ diesel::table! {
         created_at -> Timestamp,
         /// The `custom_prices` row (revision) that priced a `custom_pricing` event.
         price_revision -> Nullable<BigInt>,
+        /// 1-hour cache writes (part of `input_tokens`).
+        cache_write_1h_tokens -> BigInt,
+        /// Uncached audio prompt tokens (part of `input_tokens`).
+        input_audio_tokens -> BigInt,
+        /// Audio output tokens (part of `output_tokens`).
+        output_audio_tokens -> BigInt,
+        /// `standard`, `batch`, `flex` or `priority`: the tier the event was priced at.
+        service_tier -> Text,
     }
 }
 
@@ -134,6 +142,9 @@ diesel::table! {
         reasoning_tokens -> BigInt,
         max_input_tokens -> BigInt,
         unpriced_calls -> BigInt,
+        cache_write_1h_tokens -> BigInt,
+        input_audio_tokens -> BigInt,
+        output_audio_tokens -> BigInt,
     }
 }
 
@@ -152,6 +163,9 @@ diesel::table! {
         cache_write_tokens -> BigInt,
         reasoning_tokens -> BigInt,
         unpriced_calls -> BigInt,
+        cache_write_1h_tokens -> BigInt,
+        input_audio_tokens -> BigInt,
+        output_audio_tokens -> BigInt,
     }
 }
 

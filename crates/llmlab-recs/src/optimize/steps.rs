@@ -130,7 +130,10 @@ impl Ctx<'_> {
             rest.uncached -= moved.uncached;
             rest.cached -= moved.cached;
             rest.write -= moved.write;
+            rest.write_1h -= moved.write_1h;
+            rest.audio_in -= moved.audio_in;
             rest.output -= moved.output;
+            rest.audio_out -= moved.audio_out;
             moved_calls += moved.calls;
             next.push(Cell { tokens: rest, ..*c });
             next.push(Cell {

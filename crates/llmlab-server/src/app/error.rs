@@ -18,8 +18,13 @@ pub enum AppError {
         message: String,
     },
     /// A service tier the model has no published price for.
-    #[error("{0}")]
-    UnsupportedServiceTier(String),
+    #[error("{message}")]
+    UnsupportedServiceTier {
+        /// For a person, naming the model and the tiers offered.
+        message: String,
+        /// The tiers the model's price does offer.
+        offered: Vec<String>,
+    },
     /// A body that is not JSON at all.
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
@@ -88,8 +93,28 @@ impl AppError {
                 !matches!(self, AppError::Engine(EngineError::Catalog(c)) if !unknown(c))
             }
             AppError::Catalog(c) => unknown(c),
+            AppError::UnsupportedServiceTier { .. } => true,
             AppError::Store(StoreError::LimitExceeded(_)) => true,
             _ => false,
+        }
+    }
+
+    /// 422 `unsupported_service_tier` for `model`, naming the tiers `what` offers.
+    pub fn unsupported_tier(
+        model: &str,
+        tier: llmlab_engine::ServiceTier,
+        offered: &[llmlab_engine::ServiceTier],
+        what: &str,
+    ) -> AppError {
+        let names: Vec<String> = offered.iter().map(|t| t.as_str().to_string()).collect();
+        AppError::UnsupportedServiceTier {
+            message: format!(
+                "{} has no {tier} price: {what} offers {}; send the call's cost as cost_usd, or \
+                 send it on an offered tier",
+                model.trim(),
+                names.join(", ")
+            ),
+            offered: names,
         }
     }
 

@@ -59,7 +59,11 @@ fn classes(
         return vec![("unattributed", row.cost_nanos, tokens)];
     };
     let b = cost.breakdown;
-    let uncached = row.input_tokens - row.cached_input_tokens - row.cache_write_tokens;
+    let uncached = row.input_tokens
+        - row.cached_input_tokens
+        - row.cache_write_tokens
+        - row.cache_write_1h_tokens
+        - row.input_audio_tokens;
     let mut out = vec![
         ("input", b.input.nanos(), uncached),
         (
@@ -68,7 +72,22 @@ fn classes(
             row.cached_input_tokens,
         ),
         ("cache_write", b.cache_write.nanos(), row.cache_write_tokens),
-        ("output", b.output.nanos(), row.output_tokens),
+        (
+            "output",
+            b.output.nanos(),
+            row.output_tokens - row.output_audio_tokens,
+        ),
+        (
+            "cache_write_1h",
+            b.cache_write_1h.nanos(),
+            row.cache_write_1h_tokens,
+        ),
+        ("input_audio", b.input_audio.nanos(), row.input_audio_tokens),
+        (
+            "output_audio",
+            b.output_audio.nanos(),
+            row.output_audio_tokens,
+        ),
     ];
     // The stored cost is the ledger's truth; a split that misses it (a price changed
     // under an event not re-priced since) puts the difference on output.

@@ -177,6 +177,10 @@ pub fn prepare(
         cached_input_tokens: usage.cached_input_tokens() as i64,
         cache_write_tokens: usage.cache_write_tokens() as i64,
         reasoning_tokens: usage.reasoning_tokens() as i64,
+        cache_write_1h_tokens: usage.cache_write_1h_tokens() as i64,
+        input_audio_tokens: usage.input_audio_tokens() as i64,
+        output_audio_tokens: usage.output_audio_tokens() as i64,
+        service_tier: usage.service_tier().as_str().to_string(),
         batch: usage.batch(),
         cost_nanos: cost.total.nanos(),
         cost_source: priced.price_ref.source().to_string(),
@@ -222,6 +226,9 @@ pub fn custom_rates(c: &CustomPriceRow) -> Rates {
         output: rate(c.output_micros),
         cached_input: c.cached_input_micros.map(rate),
         cache_write: c.cache_write_micros.map(rate),
+        cache_write_1h: None,
+        input_audio: None,
+        output_audio: None,
     }
 }
 

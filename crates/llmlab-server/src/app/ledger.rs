@@ -6,13 +6,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use llmlab_engine::ServiceTier::{Batch, Standard};
 use llmlab_engine::providers::{Catalog, CatalogError};
-use llmlab_engine::{Cost, EngineError, Usage, UsageFields, Usd, cost_at_rates, price};
+use llmlab_engine::{Cost, EngineError, Usage, Usd, cost_at_rates, price};
 use llmlab_store::ledger::{self, NewPrice, RunFigures};
 use llmlab_store::{Actor, CustomPriceRow, EventFilter, EventRow, Store, WorkspaceId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::app::usage_formats::stored_usage;
 use crate::app::{AppError, Audit};
 
 /// What ingestion does with a model the catalog and the custom prices do not know
@@ -176,6 +178,11 @@ pub fn price_call(
         .lookup(call.provider, &sent, call.at)
         .or_else(|| custom.lookup(call.provider, call.resolved, call.at));
     if let Some(c) = revision {
+        let (tier, offered) = (call.usage.service_tier(), [Standard, Batch]);
+        if !offered.contains(&tier) {
+            let why = "its custom price";
+            return Err(AppError::unsupported_tier(call.model, tier, &offered, why));
+        }
         let discount = c.batch_discount_pct.map(|d| d.clamp(0, 100) as u8);
         return Ok(PricedCall {
             cost: cost_at_rates(&crate::app::ingest::custom_rates(c), discount, call.usage)?,
@@ -213,6 +220,9 @@ pub fn price_call(
                 }),
             })
         }
+        Err(EngineError::UnsupportedServiceTier { tier, offered }) => Err(
+            AppError::unsupported_tier(call.model, tier, &offered, "the catalog's price"),
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -280,18 +290,6 @@ impl Repriced {
 /// and ingestion goes on between pages.
 pub const PAGE: u32 = 1_000;
 
-/// The token buckets a stored event was priced on.
-pub fn stored_usage(row: &EventRow) -> Result<Usage, AppError> {
-    Ok(Usage::parse(UsageFields {
-        input_tokens: row.input_tokens,
-        output_tokens: row.output_tokens,
-        cached_input_tokens: row.cached_input_tokens,
-        cache_write_tokens: row.cache_write_tokens,
-        reasoning_tokens: row.reasoning_tokens,
-        batch: row.batch,
-    })?)
-}
-
 /// The cost, bucket by bucket, that `row`'s price reference implies (the catalog version
 /// or custom revision it names, applied to its stored tokens); `None` for client costs,
 /// unpriced events, and references that can no longer be found.
@@ -342,7 +340,14 @@ pub fn new_price(
         usage: &usage,
         at,
     };
-    let priced = price_call(catalog, custom, &call, UnknownModels::Keep)?;
+    let priced = match price_call(catalog, custom, &call, UnknownModels::Keep) {
+        Ok(priced) => priced,
+        // A tier or a bucket (audio, 1-hour writes) the prices in effect now have no
+        // rate for: the event keeps the price it has rather than a wrong one.
+        Err(AppError::UnsupportedServiceTier { .. })
+        | Err(AppError::Engine(EngineError::InvalidUsage { .. })) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let new = NewPrice {
         cost_nanos: priced.cost.total.nanos(),
         cost_source: priced.price_ref.source().to_string(),

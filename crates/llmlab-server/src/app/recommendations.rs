@@ -169,6 +169,9 @@ fn token_totals(r: &TokenMixRow) -> TokenTotals {
         cache_write_tokens: n(r.cache_write_tokens),
         output_tokens: n(r.output_tokens),
         reasoning_tokens: n(r.reasoning_tokens),
+        cache_write_1h_tokens: n(r.cache_write_1h_tokens),
+        input_audio_tokens: n(r.input_audio_tokens),
+        output_audio_tokens: n(r.output_audio_tokens),
     }
 }
 

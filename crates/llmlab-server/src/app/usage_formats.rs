@@ -1,24 +1,26 @@
 //! Provider usage objects, read as the providers return them (`"usage": {…}` instead of
 //! LLMLab's token fields), so a client need not know each provider's conventions:
 //!
-//! | format | prompt (all) | cache reads | cache writes | output (all) | reasoning |
-//! | --- | --- | --- | --- | --- | --- |
-//! | `openai_chat` | `prompt_tokens` | `prompt_tokens_details.cached_tokens` | — | `completion_tokens` | `completion_tokens_details.reasoning_tokens` |
-//! | `openai_responses` | `input_tokens` | `input_tokens_details.cached_tokens` | — | `output_tokens` | `output_tokens_details.reasoning_tokens` |
-//! | `anthropic` | `input_tokens + cache_read_input_tokens + cache_creation_input_tokens` | `cache_read_input_tokens` | `cache_creation_input_tokens` | `output_tokens` | — |
-//! | `gemini` | `promptTokenCount` | `cachedContentTokenCount` | — | `candidatesTokenCount + thoughtsTokenCount` | `thoughtsTokenCount` |
+//! | format | prompt (all) | cache reads | cache writes (5 min / 1 h) | audio in | output (all) | reasoning | audio out |
+//! | --- | --- | --- | --- | --- | --- | --- | --- |
+//! | `openai_chat` | `prompt_tokens` | `prompt_tokens_details.cached_tokens` | — | `prompt_tokens_details.audio_tokens` | `completion_tokens` | `completion_tokens_details.reasoning_tokens` | `completion_tokens_details.audio_tokens` |
+//! | `openai_responses` | `input_tokens` | `input_tokens_details.cached_tokens` | — | — | `output_tokens` | `output_tokens_details.reasoning_tokens` | — |
+//! | `anthropic` | `input_tokens + cache_read_input_tokens + cache_creation_input_tokens` | `cache_read_input_tokens` | `cache_creation.ephemeral_5m_input_tokens` / `cache_creation.ephemeral_1h_input_tokens` (without `cache_creation`: `cache_creation_input_tokens` / 0) | — | `output_tokens` | — | — |
+//! | `gemini` | `promptTokenCount` | `cachedContentTokenCount` | — | `promptTokensDetails[modality=AUDIO]` | `candidatesTokenCount + thoughtsTokenCount` | `thoughtsTokenCount` | `candidatesTokensDetails[modality=AUDIO]` |
 //!
 //! Anthropic's `input_tokens` excludes cached tokens and Gemini's `candidatesTokenCount`
 //! excludes thinking tokens: the table adds them back into LLMLab's inclusive buckets.
+//! Anthropic's `cache_creation_input_tokens` is the sum of its 5-minute and 1-hour writes;
+//! an object whose parts do not add up to it is refused.
 //! Without `usage_format` the format is told by the object's shape; a shape two formats
 //! share (`{input_tokens, output_tokens}` alone is both Anthropic's and the Responses
-//! API's) is refused, naming both. Tokens LLMLab cannot price exactly yet (Anthropic's
-//! 1-hour cache writes, OpenAI's and Gemini's audio tokens) are refused rather than
-//! priced at the wrong rate.
+//! API's) is refused, naming both. Gemini's cached audio tokens
+//! (`cacheTokensDetails[modality=AUDIO]`) have their own rate, which LLMLab does not carry:
+//! they are refused rather than priced at the wrong rate.
 
 use serde_json::Value;
 
-use llmlab_engine::UsageFields;
+use llmlab_engine::{ServiceTier, UsageFields};
 
 use crate::app::AppError;
 use crate::dto::TrackEvent;
@@ -82,12 +84,18 @@ pub struct Read {
     pub input_tokens: i64,
     /// Cache reads.
     pub cached_input_tokens: i64,
-    /// Cache writes.
+    /// 5-minute cache writes.
     pub cache_write_tokens: i64,
+    /// 1-hour cache writes.
+    pub cache_write_1h_tokens: i64,
+    /// Uncached audio input.
+    pub input_audio_tokens: i64,
     /// Every output token.
     pub output_tokens: i64,
     /// Reasoning.
     pub reasoning_tokens: i64,
+    /// Audio output.
+    pub output_audio_tokens: i64,
 }
 
 /// A count at `path` (`a.b`), 0 when absent; anything but a non-negative integer is
@@ -170,55 +178,51 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, AppError> {
     };
     let c = |path: &str| count(usage, path);
     let read = match format {
-        Format::OpenAiChat => {
-            if c("prompt_tokens_details.audio_tokens")? > 0
-                || c("completion_tokens_details.audio_tokens")? > 0
-            {
-                return Err(not_yet("audio tokens"));
-            }
-            Read {
-                format,
-                input_tokens: c("prompt_tokens")?,
-                cached_input_tokens: c("prompt_tokens_details.cached_tokens")?,
-                cache_write_tokens: 0,
-                output_tokens: c("completion_tokens")?,
-                reasoning_tokens: c("completion_tokens_details.reasoning_tokens")?,
-            }
-        }
+        Format::OpenAiChat => Read {
+            format,
+            input_tokens: c("prompt_tokens")?,
+            cached_input_tokens: c("prompt_tokens_details.cached_tokens")?,
+            cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
+            input_audio_tokens: c("prompt_tokens_details.audio_tokens")?,
+            output_tokens: c("completion_tokens")?,
+            reasoning_tokens: c("completion_tokens_details.reasoning_tokens")?,
+            output_audio_tokens: c("completion_tokens_details.audio_tokens")?,
+        },
         Format::OpenAiResponses => Read {
             format,
             input_tokens: c("input_tokens")?,
             cached_input_tokens: c("input_tokens_details.cached_tokens")?,
             cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
+            input_audio_tokens: 0,
             output_tokens: c("output_tokens")?,
             reasoning_tokens: c("output_tokens_details.reasoning_tokens")?,
+            output_audio_tokens: 0,
         },
         Format::Anthropic => {
-            if c("cache_creation.ephemeral_1h_input_tokens")? > 0 {
-                return Err(not_yet(
-                    "1-hour cache writes (cache_creation.ephemeral_1h_input_tokens)",
-                ));
-            }
-            let (read, write) = (
-                c("cache_read_input_tokens")?,
-                c("cache_creation_input_tokens")?,
-            );
+            let read = c("cache_read_input_tokens")?;
+            let (minutes, hour) = anthropic_writes(usage)?;
             Read {
                 format,
                 input_tokens: c("input_tokens")?
                     .saturating_add(read)
-                    .saturating_add(write),
+                    .saturating_add(minutes)
+                    .saturating_add(hour),
                 cached_input_tokens: read,
-                cache_write_tokens: write,
+                cache_write_tokens: minutes,
+                cache_write_1h_tokens: hour,
+                input_audio_tokens: 0,
                 output_tokens: c("output_tokens")?,
                 reasoning_tokens: 0,
+                output_audio_tokens: 0,
             }
         }
         Format::Gemini => {
-            if modality(usage, "promptTokensDetails", "AUDIO") > 0
-                || modality(usage, "candidatesTokensDetails", "AUDIO") > 0
-            {
-                return Err(not_yet("audio tokens"));
+            if modality(usage, "cacheTokensDetails", "AUDIO") > 0 {
+                return Err(not_yet(
+                    "cached audio tokens (cacheTokensDetails with modality AUDIO)",
+                ));
             }
             let thoughts = c("thoughtsTokenCount")?;
             Read {
@@ -226,43 +230,79 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, AppError> {
                 input_tokens: c("promptTokenCount")?,
                 cached_input_tokens: c("cachedContentTokenCount")?,
                 cache_write_tokens: 0,
+                cache_write_1h_tokens: 0,
+                input_audio_tokens: modality(usage, "promptTokensDetails", "AUDIO"),
                 output_tokens: c("candidatesTokenCount")?.saturating_add(thoughts),
                 reasoning_tokens: thoughts,
+                output_audio_tokens: modality(usage, "candidatesTokensDetails", "AUDIO"),
             }
         }
     };
     Ok(read)
 }
 
-/// Whether `body` was a batch call: `batch: true` or `service_tier: "batch"`. A tier
-/// whose prices the catalog does not carry is refused rather than priced as standard.
-fn is_batch(body: &TrackEvent) -> Result<bool, AppError> {
+/// Anthropic's cache writes as (5-minute, 1-hour): from `cache_creation` when the object
+/// breaks them down (their sum must then be `cache_creation_input_tokens`), else all of
+/// `cache_creation_input_tokens` as 5-minute writes.
+fn anthropic_writes(usage: &Value) -> Result<(i64, i64), AppError> {
+    let total = count(usage, "cache_creation_input_tokens")?;
+    if usage.get("cache_creation").is_none_or(Value::is_null) {
+        return Ok((total, 0));
+    }
+    let minutes = count(usage, "cache_creation.ephemeral_5m_input_tokens")?;
+    let hour = count(usage, "cache_creation.ephemeral_1h_input_tokens")?;
+    let parts = minutes.saturating_add(hour);
+    if usage.get("cache_creation_input_tokens").is_some() && parts != total {
+        return Err(AppError::invalid(
+            "usage",
+            format!(
+                "cache_creation.ephemeral_5m_input_tokens + ephemeral_1h_input_tokens ({parts}) \
+                 differ from cache_creation_input_tokens ({total})"
+            ),
+        ));
+    }
+    Ok((minutes, hour))
+}
+
+/// The service tier of `body`: `service_tier` (`default` and `auto` are `standard`) or
+/// `batch: true`. `scale` (OpenAI's Scale Tier, bought as capacity rather than per token)
+/// is refused like any tier without a per-token price.
+fn service_tier(body: &TrackEvent) -> Result<(bool, ServiceTier), AppError> {
     let flag = body.batch.unwrap_or(false);
-    match body.service_tier.as_deref().map(str::trim) {
-        None | Some("standard") | Some("default") | Some("auto") if !flag => Ok(false),
-        None | Some("batch") => Ok(true),
-        Some("standard") | Some("default") | Some("auto") => Err(AppError::invalid(
+    let tier = match body.service_tier.as_deref().map(str::trim) {
+        None | Some("default") | Some("auto") => ServiceTier::Standard,
+        Some("scale") => {
+            return Err(AppError::UnsupportedServiceTier {
+                message: format!(
+                    "{} has no per-token scale price (the Scale Tier is bought as capacity); \
+                     send the call's cost as cost_usd, or send it as standard",
+                    body.model.trim()
+                ),
+                offered: Vec::new(),
+            });
+        }
+        Some(name) => ServiceTier::parse(name).ok_or_else(|| {
+            AppError::invalid(
+                "service_tier",
+                format!("{name:?} is not standard, batch, flex or priority"),
+            )
+        })?,
+    };
+    // `batch: true` goes with no tier or `batch`; anything else contradicts it.
+    let agrees = body.service_tier.is_none() || tier == ServiceTier::Batch;
+    if flag && !agrees {
+        return Err(AppError::invalid(
             "service_tier",
             "contradicts batch: true (send one of them)",
-        )),
-        Some(tier @ ("flex" | "priority" | "scale")) => {
-            Err(AppError::UnsupportedServiceTier(format!(
-                "{} has no {tier} price in the catalog yet; send the call's cost as cost_usd, or \
-             set a custom price for the model",
-                body.model.trim()
-            )))
-        }
-        Some(other) => Err(AppError::invalid(
-            "service_tier",
-            format!("{other:?} is not standard, batch, flex or priority"),
-        )),
+        ));
     }
+    Ok((flag, tier))
 }
 
 /// The token buckets of `body`: its own fields, or read from its provider `usage`
 /// object (never both).
 pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
-    let batch = is_batch(body)?;
+    let (batch, service_tier) = service_tier(body)?;
     let Some(usage) = &body.usage else {
         if body.usage_format.is_some() {
             return Err(AppError::invalid(
@@ -280,6 +320,10 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
             cache_write_tokens: body.cache_write_tokens.unwrap_or(0),
             reasoning_tokens: body.reasoning_tokens.unwrap_or(0),
             batch,
+            cache_write_1h_tokens: body.cache_write_1h_tokens.unwrap_or(0),
+            input_audio_tokens: body.input_audio_tokens.unwrap_or(0),
+            output_audio_tokens: body.output_audio_tokens.unwrap_or(0),
+            service_tier,
         });
     };
     let token_fields = [
@@ -288,6 +332,9 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
         body.cached_input_tokens,
         body.cache_write_tokens,
         body.reasoning_tokens,
+        body.cache_write_1h_tokens,
+        body.input_audio_tokens,
+        body.output_audio_tokens,
     ];
     if token_fields.iter().any(Option::is_some) {
         return Err(AppError::invalid(
@@ -303,7 +350,30 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
         cache_write_tokens: read.cache_write_tokens,
         reasoning_tokens: read.reasoning_tokens,
         batch,
+        cache_write_1h_tokens: read.cache_write_1h_tokens,
+        input_audio_tokens: read.input_audio_tokens,
+        output_audio_tokens: read.output_audio_tokens,
+        service_tier,
     })
+}
+
+/// The token buckets a stored event was priced on.
+pub fn stored_usage(row: &llmlab_store::EventRow) -> Result<llmlab_engine::Usage, AppError> {
+    Ok(llmlab_engine::Usage::parse(UsageFields {
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cached_input_tokens: row.cached_input_tokens,
+        cache_write_tokens: row.cache_write_tokens,
+        reasoning_tokens: row.reasoning_tokens,
+        batch: row.batch,
+        cache_write_1h_tokens: row.cache_write_1h_tokens,
+        input_audio_tokens: row.input_audio_tokens,
+        output_audio_tokens: row.output_audio_tokens,
+        service_tier: match ServiceTier::parse(&row.service_tier) {
+            Some(ServiceTier::Batch) | None => ServiceTier::Standard,
+            Some(tier) => tier,
+        },
+    })?)
 }
 
 #[cfg(test)]
@@ -312,13 +382,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn tokens(r: Read) -> [i64; 5] {
+    /// `[input, cached, write 5m, write 1h, audio in, output, reasoning, audio out]`.
+    fn tokens(r: Read) -> [i64; 8] {
         [
             r.input_tokens,
             r.cached_input_tokens,
             r.cache_write_tokens,
+            r.cache_write_1h_tokens,
+            r.input_audio_tokens,
             r.output_tokens,
             r.reasoning_tokens,
+            r.output_audio_tokens,
         ]
     }
 
@@ -330,14 +404,21 @@ mod tests {
                        "prompt_tokens_details": {"cached_tokens": 1000, "audio_tokens": 0},
                        "completion_tokens_details": {"reasoning_tokens": 200}}),
                 Format::OpenAiChat,
-                [1200, 1000, 0, 350, 200],
+                [1200, 1000, 0, 0, 0, 350, 200, 0],
+            ),
+            (
+                json!({"prompt_tokens": 900, "completion_tokens": 400,
+                       "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 600},
+                       "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 250}}),
+                Format::OpenAiChat,
+                [900, 0, 0, 0, 600, 400, 0, 250],
             ),
             (
                 json!({"input_tokens": 900, "output_tokens": 120,
                        "input_tokens_details": {"cached_tokens": 300},
                        "output_tokens_details": {"reasoning_tokens": 64}, "total_tokens": 1020}),
                 Format::OpenAiResponses,
-                [900, 300, 0, 120, 64],
+                [900, 300, 0, 0, 0, 120, 64, 0],
             ),
             // Anthropic's input_tokens excludes the cache reads and writes.
             (
@@ -346,15 +427,25 @@ mod tests {
                        "cache_creation": {"ephemeral_5m_input_tokens": 500,
                                           "ephemeral_1h_input_tokens": 0}}),
                 Format::Anthropic,
-                [2550, 2000, 500, 80, 0],
+                [2550, 2000, 500, 0, 0, 80, 0, 0],
+            ),
+            (
+                json!({"input_tokens": 50, "cache_read_input_tokens": 2000,
+                       "cache_creation_input_tokens": 900, "output_tokens": 80,
+                       "cache_creation": {"ephemeral_5m_input_tokens": 300,
+                                          "ephemeral_1h_input_tokens": 600}}),
+                Format::Anthropic,
+                [2950, 2000, 300, 600, 0, 80, 0, 0],
             ),
             // Gemini's candidates exclude the thoughts.
             (
                 json!({"promptTokenCount": 4000, "cachedContentTokenCount": 1000,
                        "candidatesTokenCount": 300, "thoughtsTokenCount": 700,
-                       "totalTokenCount": 5000}),
+                       "totalTokenCount": 5000,
+                       "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 2500},
+                                               {"modality": "AUDIO", "tokenCount": 1500}]}),
                 Format::Gemini,
-                [4000, 1000, 0, 1000, 700],
+                [4000, 1000, 0, 0, 1500, 1000, 700, 0],
             ),
         ];
         for (usage, format, expected) in cases {
@@ -372,31 +463,23 @@ mod tests {
         assert!(e.contains("openai_responses and anthropic"), "{e}");
         assert_eq!(
             tokens(read(&both, Some("anthropic")).unwrap()),
-            [10, 0, 0, 5, 0]
+            [10, 0, 0, 0, 0, 5, 0, 0]
         );
         assert!(read(&json!({"tokens": 3}), None).is_err());
         assert!(read(&json!([1, 2]), None).is_err());
         assert!(read(&both, Some("bedrock")).is_err());
         assert!(read(&json!({"prompt_tokens": -1}), None).is_err());
         assert!(read(&json!({"prompt_tokens": "12"}), None).is_err());
-        let hour = json!({"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": 9,
-                          "cache_creation": {"ephemeral_1h_input_tokens": 9}});
-        assert!(
-            read(&hour, None)
-                .unwrap_err()
-                .to_string()
-                .contains("1-hour")
-        );
-        let audio = json!({"prompt_tokens": 10, "completion_tokens": 1,
-                           "prompt_tokens_details": {"audio_tokens": 4}});
-        assert!(
-            read(&audio, None)
-                .unwrap_err()
-                .to_string()
-                .contains("audio")
-        );
-        let gemini_audio = json!({"promptTokenCount": 10, "candidatesTokenCount": 1,
-                                  "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 3}]});
-        assert!(read(&gemini_audio, None).is_err());
+        // The 5-minute and 1-hour writes must add up to the total Anthropic reports.
+        let split = json!({"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": 9,
+                          "cache_creation": {"ephemeral_5m_input_tokens": 2,
+                                             "ephemeral_1h_input_tokens": 9}});
+        let e = read(&split, None).unwrap_err().to_string();
+        assert!(e.contains("differ from cache_creation_input_tokens"), "{e}");
+        let cached_audio = json!({"promptTokenCount": 10, "candidatesTokenCount": 1,
+                                  "cachedContentTokenCount": 4,
+                                  "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 3}]});
+        let e = read(&cached_audio, None).unwrap_err().to_string();
+        assert!(e.contains("cached audio"), "{e}");
     }
 }

@@ -138,12 +138,21 @@ pub struct BreakdownOut {
     /// Cache reads.
     #[schema(value_type = f64)]
     pub cached_input_usd: Usd,
-    /// Cache writes.
+    /// 5-minute cache writes.
     #[schema(value_type = f64)]
     pub cache_write_usd: Usd,
-    /// Output, reasoning included.
+    /// Output at the text rate, reasoning included.
     #[schema(value_type = f64)]
     pub output_usd: Usd,
+    /// 1-hour cache writes.
+    #[schema(value_type = f64)]
+    pub cache_write_1h_usd: Usd,
+    /// Uncached audio input.
+    #[schema(value_type = f64)]
+    pub input_audio_usd: Usd,
+    /// Audio output.
+    #[schema(value_type = f64)]
+    pub output_audio_usd: Usd,
 }
 
 /// A cost estimate.

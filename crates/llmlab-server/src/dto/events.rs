@@ -20,14 +20,28 @@ pub struct TrackEvent {
     pub output_tokens: Option<i64>,
     /// Cache-read tokens (part of `input_tokens`).
     pub cached_input_tokens: Option<i64>,
-    /// Cache-write tokens (part of `input_tokens`).
+    /// 5-minute cache-write tokens (part of `input_tokens`).
     pub cache_write_tokens: Option<i64>,
+    /// 1-hour cache-write tokens (part of `input_tokens`, disjoint from
+    /// `cache_write_tokens`; Anthropic bills them at 2× input). Refused (422) for a price
+    /// without a 1-hour write rate.
+    pub cache_write_1h_tokens: Option<i64>,
+    /// Uncached audio prompt tokens (part of `input_tokens`, disjoint from the cache
+    /// buckets), billed at the model's audio input rate; refused (422) for a model
+    /// without one.
+    pub input_audio_tokens: Option<i64>,
     /// Reasoning tokens (part of `output_tokens`).
     pub reasoning_tokens: Option<i64>,
+    /// Audio output tokens (part of `output_tokens`, disjoint from `reasoning_tokens`),
+    /// billed at the model's audio output rate; refused (422) for a model without one.
+    pub output_audio_tokens: Option<i64>,
     /// Sent through the provider's batch API (the same as `service_tier: "batch"`).
     pub batch: Option<bool>,
-    /// `standard` (default), `batch`, `flex` or `priority`. Flex and priority are refused
-    /// with `unsupported_service_tier` until the catalog carries their prices.
+    /// `standard` (default; `default` and `auto` mean the same), `batch`, `flex` or
+    /// `priority`. Flex and priority are priced at the catalog's tier rates; a tier the
+    /// model's price does not offer is refused with 422 `unsupported_service_tier`, whose
+    /// `details.offered` lists the tiers it does.
+    #[schema(pattern = "^(standard|default|auto|batch|flex|priority)$")]
     pub service_tier: Option<String>,
     /// A known cost that overrides the catalog.
     #[schema(value_type = Option<f64>)]
@@ -66,12 +80,21 @@ pub struct EventOut {
     pub output_tokens: i64,
     /// Cache-read tokens.
     pub cached_input_tokens: i64,
-    /// Cache-write tokens.
+    /// 5-minute cache-write tokens.
     pub cache_write_tokens: i64,
+    /// 1-hour cache-write tokens.
+    pub cache_write_1h_tokens: i64,
+    /// Uncached audio prompt tokens.
+    pub input_audio_tokens: i64,
     /// Reasoning tokens.
     pub reasoning_tokens: i64,
+    /// Audio output tokens.
+    pub output_audio_tokens: i64,
     /// Batch API call.
     pub batch: bool,
+    /// `standard`, `batch`, `flex` or `priority`: the tier the call was priced at (and
+    /// is re-priced at).
+    pub service_tier: String,
     /// The cost, exact to the nano-dollar.
     #[schema(value_type = f64)]
     pub cost_usd: Usd,

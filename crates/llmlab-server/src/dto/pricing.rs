@@ -76,11 +76,23 @@ pub struct PriceRates {
     /// Cache reads.
     #[schema(value_type = Option<f64>)]
     pub cached_input_per_mtok_usd: Option<serde_json::Value>,
-    /// Cache writes.
+    /// Cache writes (5-minute).
     #[schema(value_type = Option<f64>)]
     pub cache_write_per_mtok_usd: Option<serde_json::Value>,
     /// Batch API discount, percent.
     pub batch_discount_pct: Option<i64>,
+    /// 1-hour cache writes; absent when the price has none (such tokens are refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub cache_write_1h_per_mtok_usd: Option<serde_json::Value>,
+    /// Audio input; absent when the price has none (audio tokens are refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub input_audio_per_mtok_usd: Option<serde_json::Value>,
+    /// Audio output; absent when the price has none (audio tokens are refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub output_audio_per_mtok_usd: Option<serde_json::Value>,
 }
 
 /// A long-context tier.
@@ -113,6 +125,14 @@ pub struct CatalogModel {
     pub prices: PriceRates,
     /// Long-context tiers.
     pub tiers: Vec<TierOut>,
+    /// The service tiers priced (`standard`, `batch`, `flex`, `priority`).
+    pub service_tiers: Vec<String>,
+    /// Flex rates, where published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flex: Option<PriceRates>,
+    /// Priority rates, where published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<PriceRates>,
     /// First day of the current price.
     pub effective_from: NaiveDate,
     /// Where the price is published.

@@ -208,6 +208,9 @@ async fn estimate(
             cached_input_usd: b.cached_input,
             cache_write_usd: b.cache_write,
             output_usd: b.output,
+            cache_write_1h_usd: b.cache_write_1h,
+            input_audio_usd: b.input_audio,
+            output_audio_usd: b.output_audio,
         },
     }))
 }

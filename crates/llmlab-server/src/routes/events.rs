@@ -40,8 +40,12 @@ pub fn event_out(r: EventRow) -> EventOut {
         output_tokens: r.output_tokens,
         cached_input_tokens: r.cached_input_tokens,
         cache_write_tokens: r.cache_write_tokens,
+        cache_write_1h_tokens: r.cache_write_1h_tokens,
+        input_audio_tokens: r.input_audio_tokens,
         reasoning_tokens: r.reasoning_tokens,
+        output_audio_tokens: r.output_audio_tokens,
         batch: r.batch,
+        service_tier: r.service_tier,
         cost_usd: llmlab_engine::Usd::from_nanos(r.cost_nanos),
         price_ref,
         cost_source: r.cost_source,
@@ -154,14 +158,14 @@ async fn list(
     }))
 }
 
-const CSV_HEADER: &str = "id,timestamp,provider,model,resolved_model,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,reasoning_tokens,batch,cost_usd,cost_source,latency_ms,event_id,tags\n";
+const CSV_HEADER: &str = "id,timestamp,provider,model,resolved_model,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,reasoning_tokens,batch,cost_usd,cost_source,latency_ms,event_id,tags,cache_write_1h_tokens,input_audio_tokens,output_audio_tokens,service_tier\n";
 
 fn csv_row(r: &EventRow) -> String {
     let ts = chrono::DateTime::from_timestamp_micros(r.ts)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
         r.id,
         ts,
         csv_field(&r.provider),
@@ -178,6 +182,10 @@ fn csv_row(r: &EventRow) -> String {
         r.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
         csv_field(r.event_id.as_deref().unwrap_or("")),
         csv_field(&r.tags_json),
+        r.cache_write_1h_tokens,
+        r.input_audio_tokens,
+        r.output_audio_tokens,
+        csv_field(&r.service_tier),
     )
 }
 

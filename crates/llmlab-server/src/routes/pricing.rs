@@ -76,6 +76,9 @@ async fn catalog(state: web::Data<AppState>) -> HttpResponse {
                                 cached_input_per_mtok_usd: t.rates.cached_input.map(rate_json),
                             })
                             .collect(),
+                        service_tiers: v.tiers().iter().map(|t| t.to_string()).collect(),
+                        flex: v.flex.as_ref().map(|r| price_fields(r, None)),
+                        priority: v.priority.as_ref().map(|r| price_fields(r, None)),
                         effective_from: v.effective_from,
                         source: v.source.clone(),
                         checked: v.checked,
@@ -110,6 +113,9 @@ fn price_fields(r: &Rates, batch: Option<i32>) -> PriceRates {
         cached_input_per_mtok_usd: r.cached_input.map(rate_json),
         cache_write_per_mtok_usd: r.cache_write.map(rate_json),
         batch_discount_pct: batch.map(i64::from),
+        cache_write_1h_per_mtok_usd: r.cache_write_1h.map(rate_json),
+        input_audio_per_mtok_usd: r.input_audio.map(rate_json),
+        output_audio_per_mtok_usd: r.output_audio.map(rate_json),
     }
 }
 

@@ -44,10 +44,23 @@ both!(focus_rows_add_up_to_the_events, |app: TestApp| {
                    "cost_usd": "0.123456789", "timestamp": ts}),
             json!({"provider": "openai", "model": "gpt-9-preview", "input_tokens": 10,
                    "output_tokens": 10, "timestamp": ts}),
+            // 1-hour cache writes, audio in and out, and the Flex and Priority tiers.
+            json!({"provider": "anthropic", "model": "claude-opus-4-1", "input_tokens": 8_888,
+                   "cache_write_tokens": 1_001, "cache_write_1h_tokens": 3_333,
+                   "cached_input_tokens": 999, "output_tokens": 77, "timestamp": ts}),
+            json!({"provider": "openai", "model": "gpt-realtime", "input_tokens": 4_321 * k,
+                   "cached_input_tokens": 321, "input_audio_tokens": 2_222,
+                   "output_tokens": 999, "output_audio_tokens": 777, "timestamp": ts}),
+            json!({"provider": "openai", "model": "gpt-5-mini", "input_tokens": 54_321,
+                   "cached_input_tokens": 4_321, "output_tokens": 2_345,
+                   "reasoning_tokens": 1_234, "service_tier": "flex", "timestamp": ts}),
+            json!({"provider": "openai", "model": "o4-mini", "input_tokens": 3_333,
+                   "cached_input_tokens": 333, "output_tokens": 3_333,
+                   "service_tier": "priority", "timestamp": ts}),
         ]);
     }
     let r = app.post("/api/events/batch", &token, json!({ "events": events }));
-    assert_eq!(r.json()["accepted"], 18, "{}", r.text());
+    assert_eq!(r.json()["accepted"], 30, "{}", r.text());
 
     let range = format!("start={}&end={}", today - Duration::days(3), today);
     let focus = app.get(&format!("/api/costs/export?format=focus&{range}"), &token);
@@ -87,12 +100,31 @@ both!(focus_rows_add_up_to_the_events, |app: TestApp| {
         "cached_input",
         "cache_write",
         "output",
+        "cache_write_1h",
+        "input_audio",
+        "output_audio",
         "client_reported",
         "unpriced",
     ] {
         assert!(classes.contains(&c), "no {c} row: {classes:?}");
     }
     assert_eq!(rows.len() % 3, 0, "the same rows each of the three days");
+    // A Flex event is split at the Flex rates it was priced at: gpt-5-mini's uncached
+    // input is 50,000 tokens × $0.125/M = $0.00625 a day (standard would be $0.0125).
+    let model = header.iter().position(|h| *h == "x_Model").unwrap();
+    let flex_input: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[model] == "gpt-5-mini" && r[class] == "input")
+        .map(|r| r[0].as_str())
+        .collect();
+    assert_eq!(flex_input, ["0.00625"; 3]);
+    // gpt-realtime's audio output: 777 tokens × $64/M = $0.049728 a day.
+    let audio_out: Vec<&str> = rows
+        .iter()
+        .filter(|r| r[model] == "gpt-realtime" && r[class] == "output_audio")
+        .map(|r| r[0].as_str())
+        .collect();
+    assert_eq!(audio_out, ["0.049728"; 3]);
 
     assert_error(
         &app.get("/api/costs/export?format=csv", &token),

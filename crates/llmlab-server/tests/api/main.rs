@@ -15,6 +15,7 @@ mod ledger;
 mod ledger_props;
 mod otlp;
 mod outage;
+mod pricing_depth;
 mod receiver;
 mod recs;
 mod replica;

@@ -106,13 +106,15 @@ both!(
             json!({"provider": "openai", "model": "gpt-4o", "output_tokens": 3}),
             "input_tokens",
         );
+        // Anthropic's 5-minute and 1-hour writes must add up to its cache_creation total.
         bad(
             json!({"provider": "anthropic", "model": "claude-sonnet-4-5",
                "usage": {"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": 9,
-                         "cache_creation": {"ephemeral_1h_input_tokens": 9}}}),
+                         "cache_creation": {"ephemeral_5m_input_tokens": 1,
+                                            "ephemeral_1h_input_tokens": 9}}}),
             "usage",
         );
-        // Service tiers: batch is the batch flag; tiers without catalog prices are refused.
+        // Service tiers: batch is the batch flag; a tier the model has no price for is refused.
         let tier = |t: &str| {
             json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
                "output_tokens": 100, "service_tier": t})
@@ -134,6 +136,10 @@ both!(
             "unsupported_service_tier",
         );
         assert_eq!(v["error"]["details"]["field"], "service_tier");
+        assert_eq!(
+            v["error"]["details"]["offered"],
+            json!(["standard", "batch", "priority"])
+        );
         bad(tier("turbo"), "service_tier");
         // In a batch, a bad object rejects its item only.
         let r = app.post(

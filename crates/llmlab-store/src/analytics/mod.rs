@@ -38,7 +38,10 @@ pub fn totals(
         sql.push("SELECT ").push(&src.totals()).push(", ");
         sql.push(&src.sum("cached_input_tokens")).push(", ");
         sql.push(&src.sum("cache_write_tokens")).push(", ");
-        sql.push(&src.sum("reasoning_tokens"));
+        sql.push(&src.sum("reasoning_tokens")).push(", ");
+        sql.push(&src.sum("cache_write_1h_tokens")).push(", ");
+        sql.push(&src.sum("input_audio_tokens")).push(", ");
+        sql.push(&src.sum("output_audio_tokens"));
         push_from(sql, src, workspace_id, part, None);
     })?;
     Ok(parts.iter().fold(Totals::default(), |mut t, p| {
@@ -262,6 +265,9 @@ pub fn token_mix(
             "output_tokens",
             "reasoning_tokens",
             "cost_nanos",
+            "cache_write_1h_tokens",
+            "input_audio_tokens",
+            "output_audio_tokens",
         ] {
             sql.push(&src.sum(column)).push(", ");
         }

@@ -30,6 +30,15 @@ pub struct Totals {
     /// Events stored without a price (cost 0 until re-priced).
     #[diesel(sql_type = BigInt)]
     pub unpriced_calls: i64,
+    /// Sum of `cache_write_1h_tokens`.
+    #[diesel(sql_type = BigInt)]
+    pub cache_write_1h_tokens: i64,
+    /// Sum of `input_audio_tokens`.
+    #[diesel(sql_type = BigInt)]
+    pub input_audio_tokens: i64,
+    /// Sum of `output_audio_tokens`.
+    #[diesel(sql_type = BigInt)]
+    pub output_audio_tokens: i64,
 }
 
 /// Totals of one UTC time slot.
@@ -192,6 +201,15 @@ pub struct TokenMixRow {
     /// The largest `input_tokens` of one event (to check context windows).
     #[diesel(sql_type = BigInt)]
     pub max_input_tokens: i64,
+    /// Sum of `cache_write_1h_tokens`.
+    #[diesel(sql_type = BigInt)]
+    pub cache_write_1h_tokens: i64,
+    /// Sum of `input_audio_tokens`.
+    #[diesel(sql_type = BigInt)]
+    pub input_audio_tokens: i64,
+    /// Sum of `output_audio_tokens`.
+    #[diesel(sql_type = BigInt)]
+    pub output_audio_tokens: i64,
 }
 
 /// A row whose figures add up when two parts of a plan (rollups and raw edges) return the
@@ -215,7 +233,8 @@ macro_rules! summed {
 }
 
 summed!(Totals: cost_nanos, calls, input_tokens, output_tokens, cached_input_tokens,
-    cache_write_tokens, reasoning_tokens, unpriced_calls);
+    cache_write_tokens, reasoning_tokens, unpriced_calls, cache_write_1h_tokens,
+    input_audio_tokens, output_audio_tokens);
 summed!(SlotRow: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
 summed!(GroupTotals: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
 summed!(ModelTotals: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
@@ -223,4 +242,5 @@ summed!(TagTotals: cost_nanos, calls);
 summed!(DailyModelRow: cost_nanos, calls);
 summed!(DailyTagRow: cost_nanos, calls);
 summed!(TokenMixRow: calls, input_tokens, cached_input_tokens, cache_write_tokens,
-    output_tokens, reasoning_tokens, cost_nanos; max max_input_tokens);
+    output_tokens, reasoning_tokens, cost_nanos, cache_write_1h_tokens, input_audio_tokens,
+    output_audio_tokens; max max_input_tokens);

@@ -60,6 +60,14 @@ pub struct EventRow {
     pub created_at: NaiveDateTime,
     /// For `custom_pricing`: the custom price revision (its row id) that priced it.
     pub price_revision: Option<i64>,
+    /// 1-hour cache writes (part of `input_tokens`, disjoint from `cache_write_tokens`).
+    pub cache_write_1h_tokens: i64,
+    /// Uncached audio prompt tokens (part of `input_tokens`).
+    pub input_audio_tokens: i64,
+    /// Audio output tokens (part of `output_tokens`).
+    pub output_audio_tokens: i64,
+    /// `standard`, `batch`, `flex` or `priority`: the tier the event was priced at.
+    pub service_tier: String,
 }
 
 impl EventRow {
@@ -107,6 +115,14 @@ pub struct NewEvent {
     pub tags: BTreeMap<String, String>,
     /// For `custom_pricing`: the custom price revision (its row id) used.
     pub price_revision: Option<i64>,
+    /// 1-hour cache writes (part of `input_tokens`).
+    pub cache_write_1h_tokens: i64,
+    /// Uncached audio prompt tokens (part of `input_tokens`).
+    pub input_audio_tokens: i64,
+    /// Audio output tokens (part of `output_tokens`).
+    pub output_audio_tokens: i64,
+    /// `standard`, `batch`, `flex` or `priority` (empty is stored as `standard`).
+    pub service_tier: String,
 }
 
 /// What ingestion did with one event.
@@ -244,7 +260,7 @@ pub struct EventPage {
 
 /// The columns a stored event is written with, in the one order every statement lists
 /// them (`id` and `created_at` aside: each statement says where they come from).
-pub(crate) const COLUMNS: [&str; 18] = [
+pub(crate) const COLUMNS: [&str; 22] = [
     "workspace_id",
     "event_id",
     "provider",
@@ -263,6 +279,10 @@ pub(crate) const COLUMNS: [&str; 18] = [
     "latency_ms",
     "tags_json",
     "price_revision",
+    "cache_write_1h_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+    "service_tier",
 ];
 
 /// [`COLUMNS`] as a list, each name behind `prefix` (`"u."`, or `""`).

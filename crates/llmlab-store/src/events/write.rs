@@ -14,7 +14,7 @@ use crate::{AnyConnection, Backend, StoreError, now_utc, write_tx};
 
 use super::{EventRow, InsertOutcome, NewEvent, find};
 
-/// Rows per `INSERT INTO events`: on SQLite 19 bound values a row, under its 32,766
+/// Rows per `INSERT INTO events`: on SQLite 23 bound values a row, under its 32,766
 /// bind parameters (PostgreSQL binds one array per column).
 const EVENT_CHUNK: usize = 1_000;
 /// Rows per multi-row `INSERT INTO event_tags` (5 bound values each).
@@ -44,6 +44,10 @@ struct EventInsert<'a> {
     tags_json: String,
     created_at: NaiveDateTime,
     price_revision: Option<i64>,
+    cache_write_1h_tokens: i64,
+    input_audio_tokens: i64,
+    output_audio_tokens: i64,
+    service_tier: &'a str,
 }
 
 impl<'a> EventInsert<'a> {
@@ -72,7 +76,20 @@ impl<'a> EventInsert<'a> {
             tags_json: tags_json(&e.tags)?,
             created_at,
             price_revision: e.price_revision,
+            cache_write_1h_tokens: e.cache_write_1h_tokens,
+            input_audio_tokens: e.input_audio_tokens,
+            output_audio_tokens: e.output_audio_tokens,
+            service_tier: service_tier(e),
         })
+    }
+}
+
+/// The tier stored for `e` (`standard` when unset).
+fn service_tier(e: &NewEvent) -> &str {
+    match e.service_tier.as_str() {
+        "" if e.batch => "batch",
+        "" => "standard",
+        tier => tier,
     }
 }
 
@@ -342,6 +359,10 @@ pub(crate) fn stored_row(
             tags_json: tags_json(&event.tags)?,
             created_at,
             price_revision: event.price_revision,
+            cache_write_1h_tokens: event.cache_write_1h_tokens,
+            input_audio_tokens: event.input_audio_tokens,
+            output_audio_tokens: event.output_audio_tokens,
+            service_tier: service_tier(event).to_string(),
         },
         InsertOutcome::Duplicate(id) => {
             find(conn, workspace_id, id)?.ok_or(StoreError::NotFound)?

@@ -79,6 +79,9 @@ fn check(
         cache_write_tokens: sum(|e| e.cache_write_tokens),
         reasoning_tokens: sum(|e| e.reasoning_tokens),
         unpriced_calls: sum(|e| i64::from(e.cost_source == "unpriced")),
+        cache_write_1h_tokens: sum(|e| e.cache_write_1h_tokens),
+        input_audio_tokens: sum(|e| e.input_audio_tokens),
+        output_audio_tokens: sum(|e| e.output_audio_tokens),
     };
     assert_eq!(
         store.totals(user_id, filter).unwrap(),
@@ -199,6 +202,9 @@ fn check(
                 reasoning_tokens: 0,
                 cost_nanos: 0,
                 max_input_tokens: 0,
+                cache_write_1h_tokens: 0,
+                input_audio_tokens: 0,
+                output_audio_tokens: 0,
             });
             row.calls += 1;
             row.input_tokens += e.input_tokens;
@@ -208,6 +214,9 @@ fn check(
             row.reasoning_tokens += e.reasoning_tokens;
             row.cost_nanos += e.cost_nanos;
             row.max_input_tokens = row.max_input_tokens.max(e.input_tokens);
+            row.cache_write_1h_tokens += e.cache_write_1h_tokens;
+            row.input_audio_tokens += e.input_audio_tokens;
+            row.output_audio_tokens += e.output_audio_tokens;
         }
         assert_eq!(
             got,

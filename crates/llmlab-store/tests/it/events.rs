@@ -274,6 +274,9 @@ pub fn random_events(rng: &mut StdRng, n: usize) -> Vec<NewEvent> {
                 cost_source: if unpriced { "unpriced" } else { "catalog" }.into(),
                 ts,
                 tags,
+                cache_write_1h_tokens: rng.random_range(0..500),
+                input_audio_tokens: rng.random_range(0..300),
+                output_audio_tokens: rng.random_range(0..=output / 2),
                 ..NewEvent::default()
             }
         })
@@ -281,7 +284,8 @@ pub fn random_events(rng: &mut StdRng, n: usize) -> Vec<NewEvent> {
 }
 
 /// `events` as before the ledger knew unpriced events (for tests that migrate across
-/// it): each unpriced one becomes the $0 client-priced event the downgrade makes of it.
+/// it): each unpriced one becomes the $0 client-priced event the downgrade makes of it,
+/// and none has the buckets or the tier of the later pricing-depth migration.
 pub fn before_ledger(events: Vec<NewEvent>) -> Vec<NewEvent> {
     events
         .into_iter()
@@ -289,6 +293,9 @@ pub fn before_ledger(events: Vec<NewEvent>) -> Vec<NewEvent> {
             if e.cost_source == "unpriced" {
                 e.cost_source = "client".into();
             }
+            e.cache_write_1h_tokens = 0;
+            e.input_audio_tokens = 0;
+            e.output_audio_tokens = 0;
             e
         })
         .collect()

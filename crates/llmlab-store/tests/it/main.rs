@@ -10,6 +10,7 @@ mod crash;
 pub mod events;
 mod group_commit;
 mod migrations;
+mod pricing_depth;
 
 use std::collections::BTreeMap;
 

@@ -63,13 +63,17 @@ pub(super) fn insert_events(
         .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.latency_ms))
         .bind::<Array<Text>, _>(column(rows, |r| r.tags_json.as_str()))
         .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.price_revision))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.cache_write_1h_tokens))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.input_audio_tokens))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.output_audio_tokens))
+        .bind::<Array<Text>, _>(column(rows, |r| r.service_tier))
         .bind::<Timestamp, _>(first.created_at)
         .load(c)?;
     Ok(inserted.into_iter().map(|r| r.id).collect())
 }
 
-/// The single-event statement (see [`insert_one`]): the event's columns are $1..$18
-/// in [`COLUMNS`] order, $19 `created_at`, $20/$21 the tag keys and values, $22 the slot;
+/// The single-event statement (see [`insert_one`]): the event's columns are $1..$22
+/// in [`COLUMNS`] order, $23 `created_at`, $24/$25 the tag keys and values, $26 the slot;
 /// an `unpriced` event ($13) counts in the rollups' `unpriced_calls`.
 static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
     let values: Vec<String> = (1..=COLUMNS.len() + 1).map(|i| format!("${i}")).collect();
@@ -79,13 +83,14 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
            ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING id), \
          tags AS (\
            INSERT INTO event_tags (event_id, workspace_id, key, value, ts) \
-           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($20, $21) AS k (key, value)), \
+           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($24, $25) AS k (key, value)), \
          models AS ({models_insert}\
-           SELECT $1, $22, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $6 FROM ins\
+           SELECT $1, $26, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, $6 \
+           FROM ins\
            {models_conflict} RETURNING 1 AS done), \
          tag_sums AS ({tags_insert}\
-           SELECT $1, k.key, $22, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced} \
-           FROM models, unnest($20, $21) AS k (key, value)\
+           SELECT $1, k.key, $26, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21 \
+           FROM models, unnest($24, $25) AS k (key, value)\
            {tags_conflict} RETURNING 1 AS done), \
          totals AS (\
            INSERT INTO ledger_totals (workspace_id, cost_nanos, input_tokens, output_tokens) \
@@ -138,6 +143,10 @@ pub(super) fn insert_one(
         .bind::<Nullable<BigInt>, _>(row.latency_ms)
         .bind::<Text, _>(row.tags_json.as_str())
         .bind::<Nullable<BigInt>, _>(row.price_revision)
+        .bind::<BigInt, _>(row.cache_write_1h_tokens)
+        .bind::<BigInt, _>(row.input_audio_tokens)
+        .bind::<BigInt, _>(row.output_audio_tokens)
+        .bind::<Text, _>(row.service_tier)
         .bind::<Timestamp, _>(row.created_at)
         .bind::<Array<Text>, _>(keys)
         .bind::<Array<Text>, _>(values)

@@ -1,0 +1,307 @@
+//! 1-hour cache writes, audio tokens and the Flex/Priority tiers, priced by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use llmlab_engine::providers::Catalog;
+use llmlab_engine::{EngineError, ServiceTier, Usage, UsageFields, price};
+
+fn priced(provider: &str, model: &str, day: &str, f: UsageFields) -> Result<i64, EngineError> {
+    let usage = Usage::parse(f)?;
+    let at = format!("{day}T12:00:00Z").parse().unwrap();
+    let call = price(Catalog::builtin(), provider, model, &usage, at)?;
+    let b = call.cost.breakdown;
+    let parts = [
+        b.input,
+        b.cached_input,
+        b.cache_write,
+        b.output,
+        b.cache_write_1h,
+        b.input_audio,
+        b.output_audio,
+    ];
+    assert_eq!(
+        parts.iter().map(|p| p.nanos()).sum::<i64>(),
+        call.cost.total.nanos(),
+        "the breakdown adds up to the total"
+    );
+    Ok(call.cost.total.nanos())
+}
+
+#[test]
+fn one_hour_cache_writes_cost_twice_the_input_rate() {
+    // claude-sonnet-4-5: $3 in, $0.30 read, $3.75 5-minute write, $6 1-hour write, $15 out.
+    let f = UsageFields {
+        input_tokens: 10_000,
+        cached_input_tokens: 4_000,
+        cache_write_tokens: 2_000,
+        cache_write_1h_tokens: 3_000,
+        output_tokens: 500,
+        ..UsageFields::default()
+    };
+    // 1000×3000 + 4000×300 + 2000×3750 + 3000×6000 + 500×15000 nano-dollars.
+    let expected = 3_000_000 + 1_200_000 + 7_500_000 + 18_000_000 + 7_500_000;
+    assert_eq!(
+        priced("anthropic", "claude-sonnet-4-5", "2025-12-01", f),
+        Ok(expected)
+    );
+    let usage = Usage::parse(f).unwrap();
+    let at = "2025-12-01T00:00:00Z".parse().unwrap();
+    let b = price(
+        Catalog::builtin(),
+        "anthropic",
+        "claude-sonnet-4-5",
+        &usage,
+        at,
+    )
+    .unwrap()
+    .cost
+    .breakdown;
+    assert_eq!(b.cache_write_1h.nanos(), 18_000_000);
+    assert_eq!(b.input.nanos(), 3_000_000);
+    // A model without a 1-hour rate refuses the tokens instead of guessing.
+    let e = priced("openai", "gpt-4o", "2025-12-01", f).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EngineError::InvalidUsage {
+                field: "cache_write_1h_tokens",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn audio_tokens_are_billed_at_audio_rates() {
+    // gpt-4o-audio-preview from 2024-12-17: text $2.50/$10, audio $40/$80.
+    let f = UsageFields {
+        input_tokens: 1_000,
+        input_audio_tokens: 600,
+        output_tokens: 300,
+        output_audio_tokens: 200,
+        ..UsageFields::default()
+    };
+    let expected = 400 * 2_500 + 600 * 40_000 + 100 * 10_000 + 200 * 80_000;
+    assert_eq!(expected, 42_000_000);
+    assert_eq!(
+        priced("openai", "gpt-4o-audio-preview", "2025-01-01", f),
+        Ok(expected)
+    );
+    // Before the 2024-12-17 cut: $100/$200 per million audio tokens.
+    assert_eq!(
+        priced("openai", "gpt-4o-audio-preview", "2024-11-01", f),
+        Ok(400 * 2_500 + 600 * 100_000 + 100 * 10_000 + 200 * 200_000)
+    );
+    // gemini-2.5-flash: text $0.30, audio $1.00 in, $2.50 out.
+    let g = UsageFields {
+        input_tokens: 10_000,
+        input_audio_tokens: 4_000,
+        output_tokens: 1_000,
+        ..UsageFields::default()
+    };
+    assert_eq!(
+        priced("google", "gemini-2.5-flash", "2025-12-01", g),
+        Ok(6_000 * 300 + 4_000 * 1_000 + 1_000 * 2_500)
+    );
+    // Gemini publishes no audio output rate for 2.5 Flash, OpenAI no audio rate for gpt-4o.
+    let e = priced("google", "gemini-2.5-flash", "2025-12-01", f).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EngineError::InvalidUsage {
+                field: "output_audio_tokens",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = priced("openai", "gpt-4o", "2025-12-01", g).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EngineError::InvalidUsage {
+                field: "input_audio_tokens",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+fn tiered(tier: ServiceTier) -> UsageFields {
+    UsageFields {
+        input_tokens: 1_000_000,
+        cached_input_tokens: 200_000,
+        output_tokens: 100_000,
+        reasoning_tokens: 60_000,
+        service_tier: tier,
+        ..UsageFields::default()
+    }
+}
+
+#[test]
+fn flex_and_priority_use_the_tier_rates() {
+    let gpt5 = |t| priced("openai", "gpt-5", "2025-12-01", tiered(t));
+    // Standard $1.25/$0.125/$10: 800k×1250 + 200k×125 + 100k×10000.
+    assert_eq!(gpt5(ServiceTier::Standard), Ok(2_025_000_000));
+    // Batch: half of standard.
+    assert_eq!(gpt5(ServiceTier::Batch), Ok(1_012_500_000));
+    // Flex $0.625/$0.0625/$5: 800k×625 + 200k×62.5 + 100k×5000.
+    assert_eq!(
+        gpt5(ServiceTier::Flex),
+        Ok(500_000_000 + 12_500_000 + 500_000_000)
+    );
+    // Priority $2.50/$0.25/$20: 800k×2500 + 200k×250 + 100k×20000.
+    assert_eq!(
+        gpt5(ServiceTier::Priority),
+        Ok(2_000_000_000 + 50_000_000 + 2_000_000_000)
+    );
+    // o4-mini Flex publishes a cached rate of $0.138: 7 tokens × 138 nano-dollars,
+    // plus 3 × 550 input and 1 × 2200 output.
+    let small = UsageFields {
+        input_tokens: 10,
+        cached_input_tokens: 7,
+        output_tokens: 1,
+        service_tier: ServiceTier::Flex,
+        ..UsageFields::default()
+    };
+    assert_eq!(
+        priced("openai", "o4-mini", "2025-12-01", small),
+        Ok(7 * 138 + 3 * 550 + 2_200)
+    );
+}
+
+#[test]
+fn a_tier_the_model_does_not_offer_is_refused_naming_the_offered_ones() {
+    let e = priced("openai", "gpt-4o", "2025-12-01", tiered(ServiceTier::Flex)).unwrap_err();
+    assert_eq!(
+        e,
+        EngineError::UnsupportedServiceTier {
+            tier: ServiceTier::Flex,
+            offered: vec![
+                ServiceTier::Standard,
+                ServiceTier::Batch,
+                ServiceTier::Priority
+            ],
+        }
+    );
+    assert!(e.to_string().contains("standard, batch, priority"), "{e}");
+    let e = priced(
+        "anthropic",
+        "claude-sonnet-4-5",
+        "2025-12-01",
+        tiered(ServiceTier::Priority),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, EngineError::UnsupportedServiceTier { .. }),
+        "{e}"
+    );
+    // Fine-tunes have their own rates, and no tier rates.
+    let e = priced(
+        "openai",
+        "ft:gpt-4o-2024-08-06:acme::abc",
+        "2025-12-01",
+        tiered(ServiceTier::Priority),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, EngineError::UnsupportedServiceTier { .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn new_buckets_are_validated_like_the_old_ones() {
+    let field = |f: UsageFields| match Usage::parse(f) {
+        Err(EngineError::InvalidUsage { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    let base = UsageFields {
+        input_tokens: 100,
+        output_tokens: 50,
+        ..UsageFields::default()
+    };
+    for (f, expected) in [
+        (
+            UsageFields {
+                cache_write_1h_tokens: 101,
+                ..base
+            },
+            "cache_write_1h_tokens",
+        ),
+        (
+            UsageFields {
+                input_audio_tokens: -1,
+                ..base
+            },
+            "input_audio_tokens",
+        ),
+        (
+            UsageFields {
+                output_audio_tokens: 51,
+                ..base
+            },
+            "output_audio_tokens",
+        ),
+        (
+            UsageFields {
+                cached_input_tokens: 40,
+                cache_write_tokens: 30,
+                cache_write_1h_tokens: 31,
+                ..base
+            },
+            "cache_write_1h_tokens",
+        ),
+        (
+            UsageFields {
+                cache_write_1h_tokens: 50,
+                input_audio_tokens: 51,
+                ..base
+            },
+            "input_audio_tokens",
+        ),
+        (
+            UsageFields {
+                reasoning_tokens: 30,
+                output_audio_tokens: 21,
+                ..base
+            },
+            "output_audio_tokens",
+        ),
+        (
+            UsageFields {
+                batch: true,
+                service_tier: ServiceTier::Flex,
+                ..base
+            },
+            "service_tier",
+        ),
+    ] {
+        assert_eq!(field(f), expected, "{f:?}");
+    }
+    let full = Usage::parse(UsageFields {
+        cached_input_tokens: 10,
+        cache_write_tokens: 20,
+        cache_write_1h_tokens: 30,
+        input_audio_tokens: 40,
+        reasoning_tokens: 25,
+        output_audio_tokens: 25,
+        ..base
+    })
+    .unwrap();
+    assert_eq!(full.uncached_input_tokens(), 0);
+    assert_eq!(full.text_output_tokens(), 25);
+    let batch = Usage::parse(UsageFields {
+        batch: true,
+        ..base
+    })
+    .unwrap();
+    assert_eq!(batch.service_tier(), ServiceTier::Batch);
+    let tier = Usage::parse(UsageFields {
+        service_tier: ServiceTier::Batch,
+        ..base
+    })
+    .unwrap();
+    assert!(tier.batch());
+}

@@ -1,0 +1,60 @@
+//! The 1-hour cache-write and audio buckets and the service tier are stored with the
+//! event on both paths (single and batch) and read back as written.
+
+use llmlab_store::{NewEvent, both_backends};
+
+use crate::{T0, event, user};
+
+both_backends!(new_buckets_and_the_tier_round_trip, |_db, store| {
+    let w = user(&store, "tiers@x.test");
+    let one = NewEvent {
+        input_tokens: 1_000,
+        cached_input_tokens: 100,
+        cache_write_tokens: 200,
+        cache_write_1h_tokens: 300,
+        input_audio_tokens: 150,
+        output_tokens: 400,
+        output_audio_tokens: 250,
+        service_tier: "priority".into(),
+        ..event(T0, "openai", "gpt-realtime", 42)
+    };
+    let (row, _) = store.insert_event(w, &one).unwrap();
+    assert_eq!(
+        (
+            row.cache_write_1h_tokens,
+            row.input_audio_tokens,
+            row.output_audio_tokens,
+            row.service_tier.as_str()
+        ),
+        (300, 150, 250, "priority")
+    );
+    assert_eq!(store.event(w, row.id).unwrap(), Some(row));
+
+    let flex = NewEvent {
+        service_tier: "flex".into(),
+        input_audio_tokens: 7,
+        ..event(T0 + 1, "openai", "gpt-5", 1)
+    };
+    // An unset tier is stored as `standard`, or `batch` for a batch call.
+    let batch = NewEvent {
+        batch: true,
+        ..event(T0 + 2, "openai", "gpt-5", 1)
+    };
+    let plain = event(T0 + 3, "openai", "gpt-5", 1);
+    let outcomes = store.insert_batch(w, &[flex, batch, plain]).unwrap();
+    let stored: Vec<(String, i64)> = outcomes
+        .iter()
+        .map(|o| {
+            let e = store.event(w, o.id()).unwrap().unwrap();
+            (e.service_tier, e.input_audio_tokens)
+        })
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("flex".to_string(), 7),
+            ("batch".to_string(), 0),
+            ("standard".to_string(), 0)
+        ]
+    );
+});

@@ -1,0 +1,10 @@
+ALTER TABLE tag_rollups DROP COLUMN output_audio_tokens;
+ALTER TABLE tag_rollups DROP COLUMN input_audio_tokens;
+ALTER TABLE tag_rollups DROP COLUMN cache_write_1h_tokens;
+ALTER TABLE event_rollups DROP COLUMN output_audio_tokens;
+ALTER TABLE event_rollups DROP COLUMN input_audio_tokens;
+ALTER TABLE event_rollups DROP COLUMN cache_write_1h_tokens;
+ALTER TABLE events DROP COLUMN service_tier;
+ALTER TABLE events DROP COLUMN output_audio_tokens;
+ALTER TABLE events DROP COLUMN input_audio_tokens;
+ALTER TABLE events DROP COLUMN cache_write_1h_tokens;
