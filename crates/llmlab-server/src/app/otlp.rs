@@ -62,38 +62,42 @@ pub async fn export(
     request: ExportTraceServiceRequest,
 ) -> Result<Exported, AppError> {
     let mut done = Exported::default();
-    let mut events = Vec::new();
+    let mut first_error = None;
+    // Events are made and stored [`MAX_BATCH`] at a time: what a request holds at once
+    // stays bounded however many spans its body packs.
+    let mut pending: Vec<(String, Result<TrackEvent, AppError>)> = Vec::new();
+    let no_tags = BTreeMap::new();
     for resource_spans in &request.resource_spans {
         let resource = resource_spans
             .resource
             .as_ref()
             .map_or(&[][..], |r| &r.attributes[..]);
+        // Read once per resource, not once per span; refused as a whole when invalid.
+        let shared = resource_tags(resource);
         for span in resource_spans.scope_spans.iter().flat_map(|s| &s.spans) {
-            match event_of(resource, span) {
-                Some(event) => events.push(event),
-                None => done.skipped += 1,
+            let Some(event) = event_of(shared.as_ref().unwrap_or(&no_tags), span) else {
+                done.skipped += 1;
+                continue;
+            };
+            let event = match &shared {
+                Ok(_) => Ok(event),
+                Err(why) => Err(AppError::invalid("tags", why.clone())),
+            };
+            pending.push((span_key(span), event));
+            if pending.len() == MAX_BATCH {
+                store(
+                    app,
+                    &who,
+                    std::mem::take(&mut pending),
+                    &mut done,
+                    &mut first_error,
+                )
+                .await?;
             }
         }
     }
-    let mut first_error = None;
-    while !events.is_empty() {
-        let rest = events.split_off(events.len().min(MAX_BATCH));
-        let chunk = std::mem::replace(&mut events, rest);
-        let ids: Vec<Option<String>> = chunk.iter().map(|e| e.event_id.clone()).collect();
-        let outcomes = ingest::store_events(app, who.clone(), chunk, Ok).await?;
-        for (outcome, id) in outcomes.into_iter().zip(ids) {
-            match outcome.status {
-                ItemStatus::Accepted => done.accepted += 1,
-                ItemStatus::Duplicate => done.duplicates += 1,
-                ItemStatus::Rejected => {
-                    done.rejected += 1;
-                    if first_error.is_none() {
-                        let why = outcome.error.map(|e| e.to_string()).unwrap_or_default();
-                        first_error = Some(format!("span {}: {why}", id.unwrap_or_default()));
-                    }
-                }
-            }
-        }
+    if !pending.is_empty() {
+        store(app, &who, pending, &mut done, &mut first_error).await?;
     }
     done.error = first_error.map(|first| {
         format!(
@@ -105,8 +109,56 @@ pub async fn export(
     Ok(done)
 }
 
-/// The event a span stands for, or `None` when it carries no GenAI token usage.
-pub fn event_of(resource: &[KeyValue], span: &Span) -> Option<TrackEvent> {
+/// Stores one chunk of span events and adds up what became of them.
+async fn store(
+    app: &App,
+    who: &Tenant,
+    chunk: Vec<(String, Result<TrackEvent, AppError>)>,
+    done: &mut Exported,
+    first_error: &mut Option<String>,
+) -> Result<(), AppError> {
+    let (keys, events): (Vec<String>, Vec<_>) = chunk.into_iter().unzip();
+    let outcomes = ingest::store_events(app, who.clone(), events, std::convert::identity).await?;
+    for (outcome, key) in outcomes.into_iter().zip(keys) {
+        match outcome.status {
+            ItemStatus::Accepted => done.accepted += 1,
+            ItemStatus::Duplicate => done.duplicates += 1,
+            ItemStatus::Rejected => {
+                done.rejected += 1;
+                if first_error.is_none() {
+                    let why = outcome.error.map(|e| e.to_string()).unwrap_or_default();
+                    *first_error = Some(format!("span {key}: {why}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tags every span of a resource carries: `service` = its `service.name`, and its
+/// `llmlab.tag.<key>` attributes; why they cannot be stored, when they cannot.
+pub fn resource_tags(resource: &[KeyValue]) -> Result<BTreeMap<String, String>, String> {
+    let mut tags = BTreeMap::new();
+    if let Some(service) = attr(resource, "service.name").and_then(text) {
+        tags.insert("service".to_string(), service.to_string());
+    }
+    add_tags(&mut tags, resource);
+    ingest::validate_tags(&tags).map_err(|e| format!("the resource's {e}"))?;
+    Ok(tags)
+}
+
+/// The span's trace id and span id in hex, its `event_id`.
+fn span_key(span: &Span) -> String {
+    format!(
+        "{}{}",
+        hex::encode(&span.trace_id),
+        hex::encode(&span.span_id)
+    )
+}
+
+/// The event a span stands for, with the tags of its resource (see [`resource_tags`]),
+/// or `None` when it carries no GenAI token usage.
+pub fn event_of(resource_tags: &BTreeMap<String, String>, span: &Span) -> Option<TrackEvent> {
     let attrs = &span.attributes[..];
     let get = |keys: &[&str]| keys.iter().find_map(|k| attr(attrs, k));
     let count = |keys: &[&str]| get(keys).and_then(integer);
@@ -175,14 +227,8 @@ pub fn event_of(resource: &[KeyValue], span: &Span) -> Option<TrackEvent> {
         latency_ms: (start > 0 && end >= start)
             .then(|| i64::try_from((end - start) / 1_000_000).ok())
             .flatten(),
-        tags: Some(tags(resource, attrs)).filter(|t| !t.is_empty()),
-        event_id: (!span.trace_id.is_empty() && !span.span_id.is_empty()).then(|| {
-            format!(
-                "{}{}",
-                hex::encode(&span.trace_id),
-                hex::encode(&span.span_id)
-            )
-        }),
+        tags: Some(tags(resource_tags, attrs)).filter(|t| !t.is_empty()),
+        event_id: (!span.trace_id.is_empty() && !span.span_id.is_empty()).then(|| span_key(span)),
         ..TrackEvent::default()
     })
 }
@@ -220,12 +266,15 @@ fn inclusive(whole: i64, parts: &[Option<i64>]) -> i64 {
     }
 }
 
-fn tags(resource: &[KeyValue], span: &[KeyValue]) -> BTreeMap<String, String> {
-    let mut tags = BTreeMap::new();
-    if let Some(service) = attr(resource, "service.name").and_then(text) {
-        tags.insert("service".to_string(), service.to_string());
-    }
-    for kv in resource.iter().chain(span) {
+/// The resource's tags with the span's own `llmlab.tag.<key>` attributes over them.
+fn tags(resource: &BTreeMap<String, String>, span: &[KeyValue]) -> BTreeMap<String, String> {
+    let mut tags = resource.clone();
+    add_tags(&mut tags, span);
+    tags
+}
+
+fn add_tags(tags: &mut BTreeMap<String, String>, attrs: &[KeyValue]) {
+    for kv in attrs {
         if let (Some(key), Some(value)) = (
             kv.key.strip_prefix("llmlab.tag."),
             kv.value.as_ref().and_then(|v| v.value.as_ref()),
@@ -233,7 +282,6 @@ fn tags(resource: &[KeyValue], span: &[KeyValue]) -> BTreeMap<String, String> {
             tags.insert(key.to_string(), display(value));
         }
     }
-    tags
 }
 
 fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
@@ -333,7 +381,7 @@ mod tests {
             kv("gen_ai.provider.name", Value::StringValue("openai".into())),
             kv("gen_ai.request.model", Value::StringValue("gpt-4o".into())),
         ]);
-        assert!(event_of(&[], &s).is_none());
+        assert!(event_of(&BTreeMap::new(), &s).is_none());
     }
 
     #[test]
@@ -358,6 +406,7 @@ mod tests {
             kv("llmlab.tag.team", Value::StringValue("ops".into())),
         ]);
         let resource = [kv("service.name", Value::StringValue("api".into()))];
+        let resource = resource_tags(&resource).expect("valid tags");
         let e = event_of(&resource, &s).expect("an event");
         assert_eq!(
             (e.provider.as_str(), e.model.as_str()),
