@@ -216,8 +216,9 @@ fn check(tarball: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Waits for the server to be ready. `/api/health/live` and `/api/health/ready` are the
-/// orchestrators' pair; a build without them (404) is judged by `/api/health` instead.
+/// Waits for the server to be ready: `/api/health/live` and `/api/health/ready` (the
+/// orchestrators' pair) and `/api/health` all answer 200. The tarball is built from this
+/// tree, so a missing endpoint is a failure, not an older build.
 fn probe(server: &mut Running, addr: SocketAddr) -> Result<String> {
     let deadline = Instant::now() + START_TIMEOUT;
     let mut client = Client::patient(addr, None, Duration::from_secs(10));
@@ -226,15 +227,11 @@ fn probe(server: &mut Running, addr: SocketAddr) -> Result<String> {
             return Err(format!("the server exited during start-up ({status})"));
         }
         let get = |c: &mut Client, path| c.call("GET", path, None).map(|(s, _)| s).ok();
-        if let Some(ready) = get(&mut client, "/api/health/ready") {
-            let live = get(&mut client, "/api/health/live");
-            match (ready, live) {
-                (200, Some(200)) => return Ok("/api/health/live and /ready answered 200".into()),
-                (404, _) if get(&mut client, "/api/health") == Some(200) => {
-                    return Ok("/api/health answered 200 (this build has no /ready)".into());
-                }
-                _ => {}
-            }
+        if get(&mut client, "/api/health/ready") == Some(200)
+            && get(&mut client, "/api/health/live") == Some(200)
+            && get(&mut client, "/api/health") == Some(200)
+        {
+            return Ok("/api/health, /api/health/live and /ready answered 200".into());
         }
         if Instant::now() >= deadline {
             return Err(format!(

@@ -9,9 +9,9 @@ use llmlab_store::EventFilter;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
-use crate::app::blocking_read;
 use crate::app::ingest;
 use crate::app::reports::{self, totals};
+use crate::app::{AppError, blocking_read};
 use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, CostExportQuery, DateRow, Estimate, ForecastOut, ForecastQuery, ModelList,
@@ -277,11 +277,18 @@ async fn export(
     }
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let catalog = state.catalog.clone();
-    let csv = blocking_read(&state, move |s| {
-        crate::app::focus::export(s, &catalog, who.workspace(), &range.filter)
+    let (csv, retained_since) = blocking_read(&state, move |s| {
+        let csv = crate::app::focus::export(s, &catalog, who.workspace(), &range.filter)?;
+        Ok::<_, AppError>((csv, crate::app::retention::retained_since(s)?))
     })
     .await?;
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    if let Some(since) = retained_since {
+        // FOCUS rows are priced per event, and retention deleted the events before this
+        // instant: a range reaching before it adds up to less than the summary.
+        response.insert_header(("X-LLMLab-Retained-Since", since.to_rfc3339()));
+    }
+    Ok(response
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             "Content-Disposition",

@@ -342,12 +342,16 @@ pub async fn events(req: HttpRequest, state: web::Data<AppState>, q: web::Query<
     let v = visitor(&req, &state, q.ws).await?;
     let cursor = q.cursor.as_deref().and_then(EventCursor::decode);
     let ws = v.workspace();
-    let found = blocking_read(&state, move |s| {
-        s.list_events(ws, &EventFilter::default(), cursor, 50)
+    let (found, retained_since) = blocking_read(&state, move |s| {
+        let page = s.list_events(ws, &EventFilter::default(), cursor, 50)?;
+        Ok::<_, AppError>((page, crate::app::retention::retained_since(s)?))
     })
     .await?;
     let body = html! {
         h1 { "Events" }
+        @if let Some(since) = retained_since {
+            p.notice { "Events before " (since.format("%Y-%m-%d %H:%M UTC")) " have been deleted by retention; the reports keep their totals." }
+        }
         @if found.events.is_empty() { p { "No events yet. Send one with " code { "POST /api/events/track" } "." } }
         table.events {
             thead { tr {

@@ -16,7 +16,7 @@ use crate::{TestApp, assert_error, both, spawn_app_with};
 
 /// Fast delivery, receivers on 127.0.0.1 allowed, SMTP at `sink`, and a scheduler that
 /// only ticks at start (the tests tick it themselves, at the instants they choose).
-fn spawn(backend: llmlab_store::Backend, sink: &SmtpSink) -> Option<TestApp> {
+pub(crate) fn spawn(backend: llmlab_store::Backend, sink: &SmtpSink) -> Option<TestApp> {
     let url = sink.url();
     spawn_app_with(
         backend,
@@ -32,7 +32,7 @@ fn spawn(backend: llmlab_store::Backend, sink: &SmtpSink) -> Option<TestApp> {
     )
 }
 
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(v) = f() {
@@ -43,26 +43,26 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn channel(app: &TestApp, token: &str, body: Value) -> i64 {
+pub(crate) fn channel(app: &TestApp, token: &str, body: Value) -> i64 {
     let r = app.post("/api/channels", token, body);
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()["id"].as_i64().unwrap()
 }
 
-fn deliveries(app: &TestApp, token: &str, id: i64) -> Vec<Value> {
+pub(crate) fn deliveries(app: &TestApp, token: &str, id: i64) -> Vec<Value> {
     let r = app.get(&format!("/api/channels/{id}/deliveries"), token);
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["notifications"].as_array().unwrap().clone()
 }
 
-fn track(app: &TestApp, token: &str, body: Value) {
+pub(crate) fn track(app: &TestApp, token: &str, body: Value) {
     let r = app.post("/api/events/track", token, body);
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
 /// Ticks the scheduler from two instances at once (two connections pools on the same
 /// database), as two servers would; the notifications they recorded together.
-fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
+pub(crate) fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
     let stores = [app.db().store(), app.db().store()];
     std::thread::scope(|scope| {
         let runs: Vec<_> = stores
@@ -350,6 +350,16 @@ fn scheduled_occasions(backend: llmlab_store::Backend) {
         json!({"name": "all", "kind": "webhook", "url": hook.url(),
                "events": ["forecast", "anomaly", "unpriced"]}),
     );
+    // People read the same alerts in Slack and by email.
+    let slack = Receiver::start(|_| 200);
+    for body in [
+        json!({"name": "slack", "kind": "slack", "url": slack.url(),
+               "events": ["forecast", "anomaly"]}),
+        json!({"name": "mail", "kind": "email", "to": ["finops@example.com"],
+               "events": ["forecast", "anomaly"]}),
+    ] {
+        channel(&app, &token, body);
+    }
     // Forty days of $10 before the month, then $200 on its last day: an anomaly the
     // day before "now", and a month forecast at about $300 against a $100 budget.
     let now = month_start_morning();
@@ -377,9 +387,10 @@ fn scheduled_occasions(backend: llmlab_store::Backend) {
     );
     assert_eq!(r.status, 201, "{}", r.text());
 
-    // Forecast, anomaly and unpriced model: three, whichever instance records them.
+    // Forecast, anomaly and unpriced model to the webhook, the first two to Slack and
+    // email: seven, whichever instance records them.
     let recorded = tick_racing(&app, now);
-    if recorded != 3 {
+    if recorded != 7 {
         let list = deliveries(&app, &token, id);
         panic!("{recorded}: {list:#?}");
     }
@@ -414,6 +425,35 @@ fn scheduled_occasions(backend: llmlab_store::Backend) {
     assert_eq!(by_event("unpriced")["data"]["model"], "gpt-9-preview");
     let list = deliveries(&app, &token, id);
     assert_eq!(list.len(), 3);
+
+    let crossing_day = format!("around {expected}");
+    let posts = eventually("two Slack posts", || {
+        let r = slack.requests();
+        (r.len() >= 2).then_some(r)
+    });
+    let texts: Vec<String> = posts.iter().map(|p| p.json()["text"].to_string()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("is on course to be exceeded") && t.contains(&crossing_day)),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(&format!("Unusual spend on {yesterday}"))),
+        "{texts:?}"
+    );
+    let mails = sink.wait_for(2, Duration::from_secs(30));
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(mails.iter().all(|m| m.to == ["finops@example.com"]));
+    let bodies: String = mails.iter().map(|m| m.data.replace("=\r\n", "")).collect();
+    assert!(
+        bodies.contains(&format!("Unusual spend on {yesterday}")),
+        "{bodies}"
+    );
+    assert!(bodies.contains("on course to be exceeded"), "{bodies}");
+    assert!(bodies.contains("gpt-4o"), "the anomaly's driver: {bodies}");
 }
 
 llmlab_store::both_backends!(scheduled_notifications, via scheduled_occasions);

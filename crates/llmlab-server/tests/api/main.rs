@@ -4,6 +4,7 @@
 
 mod backup;
 mod budgets;
+mod channel_failures;
 mod channels;
 mod client;
 mod credentials;
@@ -19,6 +20,7 @@ mod pricing_depth;
 mod receiver;
 mod recs;
 mod replica;
+mod reports;
 mod retention;
 mod smtp;
 mod tests;

@@ -245,3 +245,65 @@ both!(
         );
     }
 );
+
+// Eight weeks in which every Monday has four times the traffic of the other days, and
+// nothing else happens (days vary by ±10 %): a weekly pattern, which no day of the window
+// is flagged for, the first Mondays included. A spike planted on a Wednesday is found.
+both!(a_weekly_pattern_is_not_an_anomaly, |app: TestApp| {
+    let token = app.signup("mondays@example.com");
+    let today = Utc::now().date_naive();
+    let events = |extra: Option<NaiveDate>| -> Vec<Value> {
+        (1..=56i64)
+            .map(|d| (d, today - Duration::days(d)))
+            .map(|(d, day)| {
+                let monday = day.format("%a").to_string() == "Mon";
+                // $0.90 to $1.10 a day, as real spend varies; four times that on Mondays.
+                let cents = 90 + 5 * (d * 3 % 5);
+                let mut usd = f64::from(cents as u32) / 100.0 * if monday { 4.0 } else { 1.0 };
+                if Some(day) == extra {
+                    usd += 10.0;
+                }
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+                       "output_tokens": 1, "cost_usd": usd,
+                       "timestamp": format!("{day}T12:00:00Z")})
+            })
+            .collect()
+    };
+    let r = app.post(
+        "/api/events/batch",
+        &token,
+        json!({ "events": events(None) }),
+    );
+    assert_eq!(r.json()["accepted"], 56, "{}", r.text());
+    let r = app.get(
+        "/api/recommendations/anomalies?days=60&threshold=2.0",
+        &token,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["anomalies"], json!([]), "{}", r.text());
+
+    let other = app.signup("spike@example.com");
+    let wednesday = (22..29)
+        .map(|d| today - Duration::days(d))
+        .find(|d| d.format("%a").to_string() == "Wed")
+        .unwrap();
+    let r = app.post(
+        "/api/events/batch",
+        &other,
+        json!({ "events": events(Some(wednesday)) }),
+    );
+    assert_eq!(r.json()["accepted"], 56, "{}", r.text());
+    let found = app
+        .get(
+            "/api/recommendations/anomalies?days=60&threshold=2.0",
+            &other,
+        )
+        .json();
+    let dates: Vec<&str> = found["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, [wednesday.to_string()], "{found}");
+});

@@ -101,12 +101,26 @@ both!(expired_events_go_and_reports_stay, |app: TestApp| {
     );
     let export = app.get("/api/events/export", &token);
     assert_eq!(export.status, 200);
-    assert!(export.header("X-LLMLab-Retained-Since").is_some());
+    let cut = cutoff.to_rfc3339();
+    assert_eq!(export.header("X-LLMLab-Retained-Since"), Some(cut.as_str()));
     assert_eq!(export.text().lines().count(), 1 + left);
+    // The FOCUS export is priced per event: it says so too.
+    let focus = app.get(
+        &format!(
+            "/api/costs/export?format=focus&start={}",
+            Utc::now().date_naive() - Duration::days(DAYS)
+        ),
+        &token,
+    );
+    assert_eq!(focus.status, 200, "{}", focus.text());
+    assert_eq!(focus.header("X-LLMLab-Retained-Since"), Some(cut.as_str()));
     // Re-pricing says what it cannot reach.
     let r = app.post("/api/pricing/reprice", &token, json!({}));
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.json()["retained_since"].is_string());
+    assert_eq!(
+        r.json()["retained_since"],
+        json!(cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    );
     // A second run finds nothing more.
     let again = retention::run(&store, "instance-a", KEEP, now, usize::MAX).unwrap();
     assert_eq!(again.map(|r| r.deleted), Some(0));

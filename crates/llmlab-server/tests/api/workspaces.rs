@@ -425,7 +425,8 @@ both!(the_audit_log_records_each_change, |app: TestApp| {
 });
 
 /// Every workspace-scoped route: the least role a person needs, and the key scope
-/// (`None`: no key). `{b}` and `{k}` are a budget and a key of the workspace.
+/// (`None`: no key). `{b}`, `{k}` and `{c}` are a budget, a key and a notification channel
+/// of the workspace.
 const MATRIX: &[(&str, &str, &str, Option<&str>)] = &[
     ("POST", "/api/events/track", "member", Some("ingest")),
     ("POST", "/api/events/batch", "member", Some("ingest")),
@@ -460,8 +461,18 @@ const MATRIX: &[(&str, &str, &str, Option<&str>)] = &[
     ("PUT", "/api/pricing/custom/openai/gpt-4o", "admin", None),
     ("DELETE", "/api/pricing/custom/openai/gpt-4o", "admin", None),
     ("GET", "/api/audit", "admin", None),
+    ("GET", "/api/costs/forecast", "viewer", Some("read")),
+    ("GET", "/api/costs/export", "viewer", Some("read")),
+    ("GET", "/api/pricing/unpriced", "viewer", Some("read")),
+    ("GET", "/api/pricing/reprices", "viewer", None),
+    ("POST", "/api/pricing/reprice", "admin", None),
+    ("GET", "/api/channels", "viewer", None),
+    ("POST", "/api/channels", "admin", None),
+    ("GET", "/api/channels/{c}/deliveries", "viewer", None),
+    ("POST", "/api/channels/{c}/test", "admin", None),
     ("DELETE", "/api/keys/{k}", "member", None),
     ("DELETE", "/api/budgets/{b}", "member", None),
+    ("DELETE", "/api/channels/{c}", "admin", None),
 ];
 
 const ROLES: [&str; 4] = ["viewer", "member", "admin", "owner"];
@@ -497,13 +508,22 @@ both!(isolation_matrix, |app: TestApp| {
     let k = in_ws("POST", "/api/keys", json!({"name": "k"})).json()["id"]
         .as_i64()
         .unwrap();
+    let c = in_ws(
+        "POST",
+        "/api/channels",
+        json!({"name": "c", "kind": "webhook", "url": "https://hooks.example.com/llmlab",
+               "events": ["budget"]}),
+    );
+    assert_eq!(c.status, 201, "{}", c.text());
+    let c = c.json()["id"].as_i64().unwrap();
     let body = json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
         "output_tokens": 1, "events": [], "name": "x", "amount_usd": 1, "period": "daily",
         "input_per_mtok_usd": "1", "output_per_mtok_usd": "1"});
     for &(method, template, least, _) in MATRIX {
         let path = template
             .replace("{b}", &b.to_string())
-            .replace("{k}", &k.to_string());
+            .replace("{k}", &k.to_string())
+            .replace("{c}", &c.to_string());
         let rank = |r: &str| ROLES.iter().position(|x| *x == r).unwrap();
         for (role, token) in &people {
             let r = app.call_in(Some(ws), method, &path, Some(token), Some(&body));

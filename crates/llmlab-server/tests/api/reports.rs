@@ -1,0 +1,267 @@
+//! The scheduled spend reports: what they say, each figure checked against the API's own
+//! reports, and when they go: the monthly one on the 1st at 09:00 in the workspace's zone,
+//! and a weekly one that fell due while no instance ran is sent when one comes back.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde_json::{Value, json};
+
+use crate::TestApp;
+use crate::channels::{channel, eventually, spawn, tick_racing, track};
+use crate::receiver::Receiver;
+use crate::smtp::SmtpSink;
+
+fn usd(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// The total of `GET /api/costs/summary` from `start` to `end`, both included.
+fn spent(app: &TestApp, token: &str, start: NaiveDate, end: NaiveDate) -> f64 {
+    let r = app.get(
+        &format!("/api/costs/summary?start={start}&end={end}"),
+        token,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    usd(&r.json()["total_cost_usd"])
+}
+
+/// The lines of the report section headed `heading`.
+fn section(notice: &Value, heading: &str) -> Vec<String> {
+    notice["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["heading"] == heading)
+        .unwrap_or_else(|| panic!("no section {heading} in {notice}"))["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn rich_weekly_report(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let hook = Receiver::start(|_| 200);
+    let token = app.signup("digest@example.com");
+    channel(
+        &app,
+        &token,
+        json!({"name": "hook", "kind": "webhook", "url": hook.url(), "events": ["report_weekly"]}),
+    );
+    channel(
+        &app,
+        &token,
+        json!({"name": "mail", "kind": "email", "to": ["team@example.com"],
+               "events": ["report_weekly"]}),
+    );
+    // Twenty days of steady gpt-4 traffic, then a burst of claude-3-opus calls a minute
+    // ago: the week's top model, an anomaly, and savings to find.
+    let burst_at = Utc::now() - chrono::Duration::minutes(1);
+    let burst_day = burst_at.date_naive();
+    let mut events = Vec::new();
+    for d in 1..=20i64 {
+        let day = burst_day - chrono::Duration::days(d);
+        for i in 0..(10 + d % 3) {
+            events.push(json!({
+                "provider": "openai", "model": "gpt-4-0613",
+                "input_tokens": 1_000 + 10 * i, "output_tokens": 200 + i,
+                "timestamp": format!("{day}T10:{i:02}:00Z"), "tags": {"team": "core"},
+            }));
+        }
+    }
+    for i in 0..50 {
+        let at = burst_at - chrono::Duration::seconds(i);
+        events.push(json!({
+            "provider": "anthropic", "model": "claude-3-opus-20240229",
+            "input_tokens": 2_000, "output_tokens": 1_000,
+            "timestamp": at.to_rfc3339(), "tags": {"team": "research"},
+        }));
+    }
+    let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+    assert_eq!(r.json()["rejected"], 0, "{}", r.text());
+    let r = app.post(
+        "/api/budgets",
+        &token,
+        json!({"name": "weekly", "amount_usd": 100, "period": "weekly"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // The week holding the burst ends on a Monday; no instance runs until Tuesday 15:00
+    // (UTC, the workspace's zone). The report is sent then, once per channel.
+    let week_start =
+        burst_day - chrono::Duration::days(i64::from(burst_day.weekday().num_days_from_monday()));
+    let next_monday = week_start + chrono::Duration::days(7);
+    let at = |day: NaiveDate, h| Utc.from_utc_datetime(&day.and_hms_opt(h, 0, 0).unwrap());
+    let tuesday = next_monday + chrono::Duration::days(1);
+    assert_eq!(
+        tick_racing(&app, at(tuesday, 15)),
+        2,
+        "sent when an instance is back"
+    );
+    assert_eq!(
+        tick_racing(&app, at(tuesday + chrono::Duration::days(1), 9)),
+        0
+    );
+
+    let report = eventually("the report", || hook.requests().first().cloned()).json();
+    let last_day = next_monday - chrono::Duration::days(1);
+    assert_eq!(
+        report["title"],
+        format!("Weekly spend report, {week_start} – {last_day}")
+    );
+    // Spend and its change, as the summary reports the two weeks.
+    let this_week = spent(&app, &token, week_start, last_day);
+    let week_before = spent(
+        &app,
+        &token,
+        week_start - chrono::Duration::days(7),
+        week_start - chrono::Duration::days(1),
+    );
+    assert!(week_before > 0.0);
+    let data = &report["data"];
+    assert!((usd(&data["spend_usd"]) - this_week).abs() < 1e-9, "{data}");
+    assert!(
+        (usd(&data["previous_spend_usd"]) - week_before).abs() < 1e-9,
+        "{data}"
+    );
+    let summary = report["summary"].as_str().unwrap();
+    let sign = if this_week >= week_before { "+" } else { "-" };
+    assert!(
+        summary.contains(&format!("({sign}"))
+            && summary.contains(&format!("against ${week_before:.2}")),
+        "{summary}"
+    );
+    // The burst leads the models: 50 calls at $15 / $75 per million tokens.
+    assert_eq!(data["top_models"][0]["model"], "claude-3-opus", "{data}");
+    assert_eq!(data["top_models"][0]["calls"], 50);
+    assert!((usd(&data["top_models"][0]["cost_usd"]) - 5.25).abs() < 1e-9);
+    assert!(
+        section(&report, "Top team")
+            .iter()
+            .any(|l| l == "research: $5.25")
+    );
+    // The budget as it stands when the report is made: a new week, nothing spent yet.
+    assert_eq!(
+        section(&report, "Budgets now"),
+        ["weekly: $0.00 of $100.00 (ok, 0 %)"]
+    );
+    // The burst's day is the week's anomaly.
+    let anomalies = section(&report, "Anomalies");
+    assert!(
+        anomalies.len() == 1 && anomalies[0].starts_with(&format!("{burst_day}: ")),
+        "{anomalies:?}"
+    );
+    // The largest saving is the one the API recommends from the same 30 days.
+    let r = app.get("/api/recommendations/model-switching?days=30", &token);
+    let switches = r.json()["recommendations"].as_array().unwrap().clone();
+    let best = switches
+        .iter()
+        .max_by(|a, b| usd(&a["monthly_savings_usd"]).total_cmp(&usd(&b["monthly_savings_usd"])))
+        .unwrap_or_else(|| panic!("no switch in {switches:?}"));
+    let saving = &data["largest_saving"];
+    assert_eq!(
+        saving["current_model"], best["current_model"],
+        "{saving} {best}"
+    );
+    assert_eq!(saving["suggested_model"], best["suggested_model"]);
+    assert!((usd(&saving["monthly_savings_usd"]) - usd(&best["monthly_savings_usd"])).abs() < 1e-9);
+    assert_eq!(section(&report, "Largest saving").len(), 1);
+
+    let mail = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(mail[0].to, ["team@example.com"]);
+    let body = mail[0].data.replace("=\r\n", "");
+    assert!(
+        body.contains("Weekly spend report") && body.contains("Largest saving"),
+        "{body}"
+    );
+}
+
+llmlab_store::both_backends!(weekly_report_contents_and_late_delivery, via rich_weekly_report);
+
+fn monthly(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let hook = Receiver::start(|_| 200);
+    let token = app.signup("monthly@example.com");
+    let ws = app.get("/api/auth/me", &token).json()["workspaces"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = app.call(
+        "PATCH",
+        &format!("/api/workspaces/{ws}"),
+        Some(&token),
+        Some(&json!({"name": "Monthly", "timezone": "America/New_York"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for body in [
+        json!({"name": "hook", "kind": "webhook", "url": hook.url(), "events": ["report_monthly"]}),
+        json!({"name": "mail", "kind": "email", "to": ["cfo@example.com"],
+               "events": ["report_monthly"]}),
+    ] {
+        channel(&app, &token, body);
+    }
+    // $8 in the month before this one (in New York), $2 in this one.
+    let zone = chrono_tz::America::New_York;
+    let local = |d: NaiveDate, h| {
+        zone.from_local_datetime(&d.and_hms_opt(h, 0, 0).unwrap())
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap();
+    let next_first = (first + chrono::Duration::days(32)).with_day(1).unwrap();
+    let before = local(first - chrono::Duration::days(10), 12);
+    track(
+        &app,
+        &token,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+               "cost_usd": 8, "timestamp": before.to_rfc3339()}),
+    );
+    track(
+        &app,
+        &token,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+               "cost_usd": 2}),
+    );
+
+    assert_eq!(
+        tick_racing(&app, local(next_first, 8) + chrono::Duration::minutes(59)),
+        0
+    );
+    assert_eq!(
+        tick_racing(&app, local(next_first, 9) + chrono::Duration::minutes(5)),
+        2
+    );
+    assert_eq!(tick_racing(&app, local(next_first, 10)), 0, "once");
+    let report = eventually("the report", || hook.requests().first().cloned()).json();
+    let last = next_first - chrono::Duration::days(1);
+    assert_eq!(report["event"], "report_monthly");
+    assert_eq!(
+        report["title"],
+        format!("Monthly spend report, {first} – {last}")
+    );
+    assert_eq!(report["summary"], "$2.00 spent (-75.0 % against $8.00).");
+    let data = &report["data"];
+    assert_eq!(data["zone"], "America/New_York");
+    let start: DateTime<Utc> = data["period_start"].as_str().unwrap().parse().unwrap();
+    assert_eq!(start, local(first, 0));
+    let end: DateTime<Utc> = data["period_end"].as_str().unwrap().parse().unwrap();
+    assert_eq!(end, local(next_first, 0));
+    let mail = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0].data.contains("Monthly spend report"),
+        "{}",
+        mail[0].data
+    );
+}
+
+llmlab_store::both_backends!(monthly_report_on_the_first_at_nine, via monthly);
