@@ -194,6 +194,29 @@ both!(restores_a_backup_taken_during_ingestion, |app: TestApp| {
         .as_array()
         .map_or(0, |rows| rows.iter().map(|r| nanos(&r["cost_usd"])).sum());
     assert_eq!(tagged, cost, "{by_tag}");
+    // Each writer's spend, as its tag value, is its restored events' sum.
+    for row in by_tag["values"].as_array().unwrap() {
+        let writer = row["value"].as_str().unwrap();
+        let own: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["tags"]["writer"] == writer)
+            .collect();
+        assert_eq!(row["calls"], own.len(), "{row}");
+        let own_cost: i64 = own.iter().map(|e| nanos(&e["cost_usd"])).sum();
+        assert_eq!(nanos(&row["cost_usd"]), own_cost, "{row}");
+    }
+    // Provider and model breakdowns: one provider, one model, the same sums.
+    for (path, list) in [("by-provider", "providers"), ("top-models", "models")] {
+        let got = restored
+            .get(&format!("/api/costs/{path}?{range}"), &token)
+            .json();
+        let rows = got[list].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{got}");
+        assert_eq!(rows[0]["calls"], events.len(), "{got}");
+        assert_eq!(rows[0]["input_tokens"], sum("input_tokens"), "{got}");
+        assert_eq!(rows[0]["output_tokens"], sum("output_tokens"), "{got}");
+        assert_eq!(nanos(&rows[0]["cost_usd"]), cost, "{got}");
+    }
 
     // The restored database takes new events (its id sequences came along) and still
     // knows the ones it holds (the idempotency key came along).
