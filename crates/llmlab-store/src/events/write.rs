@@ -164,6 +164,10 @@ pub(crate) fn insert_all(
             None => unique.push(i),
         }
     }
+    // Keyed rows go in key order, so two transactions storing some of the same keys at
+    // once (a client's retry racing its first try, through two writers) wait on each
+    // other's keys in the same order instead of deadlocking.
+    unique.sort_by(|&a, &b| batch[a].event_id.cmp(&batch[b].event_id));
 
     // Ids are reserved before a multi-row insert, since neither backend guarantees the
     // order of `RETURNING` rows. A single row on PostgreSQL takes its id from the

@@ -142,6 +142,40 @@ both_backends!(
     }
 );
 
+// A client's retry racing its first try with the keys in another order: each batch waits
+// on the other's keys in the same (key) order, so neither deadlocks and fails.
+both_backends!(
+    concurrent_batches_with_keys_in_opposite_orders_both_succeed,
+    |_db, store| {
+        let u = user(&store, "order@x.test");
+        for round in 0..20 {
+            let forward: Vec<NewEvent> = (0..40)
+                .map(|i| NewEvent {
+                    event_id: Some(format!("r{round}-k{i:02}")),
+                    ..event(T0 + i, "openai", "gpt-4o-mini", i)
+                })
+                .collect();
+            let backward: Vec<NewEvent> = forward.iter().rev().cloned().collect();
+            let barrier = Arc::new(Barrier::new(2));
+            let threads: Vec<_> = [forward, backward]
+                .into_iter()
+                .map(|batch| {
+                    let (store, barrier) = (store.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        store.insert_batch(u, &batch)
+                    })
+                })
+                .collect();
+            for t in threads {
+                let out = t.join().unwrap();
+                assert!(out.is_ok(), "round {round}: {out:?}");
+            }
+        }
+        assert_eq!(count(&store, u), 20 * 40);
+    }
+);
+
 both_backends!(batches_report_duplicates, |_db, store| {
     let u = user(&store, "b@x.test");
     let keyed = |key: &str, cost| NewEvent {
