@@ -99,11 +99,17 @@ pub fn build(
                 .collect(),
         });
     }
-    let (first, last) = (from.date_naive(), to.date_naive());
+    // The period's days as the report names them (in its zone); anomalies are judged
+    // per UTC day, and a day counts when its date is one of them.
+    let (first, last) = (label(from), label(to));
     let found = recommendations::anomalies_for(s, workspace, &AnomalyConfig::default(), now)?;
     let anomalies: Vec<String> = found
         .iter()
-        .filter(|a| first <= a.date && a.date < last)
+        .filter(|a| {
+            // ISO dates: their order as text is their order in time.
+            let day = a.date.to_string();
+            first <= day && day < last
+        })
         .map(|a| {
             let severity = format!("{:?}", a.severity).to_lowercase();
             format!(

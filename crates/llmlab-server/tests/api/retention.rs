@@ -132,7 +132,12 @@ both!(a_run_cut_short_loses_nothing_that_stays, |app: TestApp| {
     seed(&app, &bob);
     let (ada_before, bob_before) = (reports(&app, &ada), reports(&app, &bob));
     let store = app.db().store();
-    let now = Utc::now();
+    // Noon today: six minutes later is the same day, so the cut-off stays where it is.
+    let now = Utc::now()
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
     // An instance takes the job, deletes one batch (one workspace's) and dies holding
     // the lease: the steps of `retention::run`, cut short.
     let (naive, micros) = (
@@ -155,12 +160,14 @@ both!(a_run_cut_short_loses_nothing_that_stays, |app: TestApp| {
     );
     assert_eq!(reports(&app, &ada), ada_before);
     assert_eq!(reports(&app, &bob), bob_before);
-    // Another instance waits for the lease; the same one (restarted) goes on.
+    // Another instance waits while the lease holds; once it has run out (the dead
+    // instance never renews it), that one takes the job and goes on where it stopped.
     assert_eq!(
         retention::run(&store, "instance-b", KEEP, now, usize::MAX).unwrap(),
         None
     );
-    let rest = retention::run(&store, "instance-a", KEEP, now, usize::MAX)
+    let later = now + Duration::minutes(6);
+    let rest = retention::run(&store, "instance-b", KEEP, later, usize::MAX)
         .unwrap()
         .unwrap();
     assert_eq!(rest.deleted, 60);
@@ -168,9 +175,9 @@ both!(a_run_cut_short_loses_nothing_that_stays, |app: TestApp| {
     assert_eq!(event_count(&app, &bob).0, 60);
     assert_eq!(reports(&app, &ada), ada_before);
     assert_eq!(reports(&app, &bob), bob_before);
-    // Released at the end: the other instance may run it now.
+    // Released at the end: the first instance, back, may run it now.
     assert!(
-        retention::run(&store, "instance-b", KEEP, now, usize::MAX)
+        retention::run(&store, "instance-a", KEEP, later, usize::MAX)
             .unwrap()
             .is_some()
     );
