@@ -287,6 +287,12 @@ fn reprice(args: &[String]) -> Result<()> {
         redact(&url),
         llmlab_engine::Usd::from_nanos(delta)
     );
+    let retained =
+        llmlab_server::app::retention::retained_since(&store).map_err(|e| e.to_string())?;
+    if let Some(since) = retained {
+        // Their costs stay in the rollups at the old prices: re-pricing cannot reach them.
+        println!("events before {since} were deleted by retention and are not re-priced");
+    }
     Ok(())
 }
 
