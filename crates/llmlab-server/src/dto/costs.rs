@@ -2,8 +2,99 @@
 
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
+use llmlab_engine::aggregate::{Totals, share_pct};
+use llmlab_engine::period::{Granularity, Zone};
+use llmlab_store::{GroupTotals, ModelTotals, TagTotals};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+
+use crate::app::reports::{Series, totals};
+
+/// A store count (never negative) on the wire.
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl Summary {
+    /// The summary of `series`, the range `[start, end)` bucketed by `granularity` in
+    /// `zone`; its totals are the buckets' sums.
+    pub fn new(
+        series: Series,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+        granularity: Granularity,
+        zone: Zone,
+    ) -> Summary {
+        let mut total = Totals::default();
+        for b in &series.buckets {
+            total.add(&b.totals);
+        }
+        Summary {
+            start,
+            end,
+            total_cost_usd: total.cost,
+            total_calls: total.calls,
+            total_input_tokens: total.input_tokens,
+            total_output_tokens: total.output_tokens,
+            avg_cost_per_call_usd: total.avg_cost_per_call(),
+            unpriced_calls: unsigned(series.unpriced_calls),
+            granularity: format!("{granularity:?}").to_lowercase(),
+            tz: zone.name().to_string(),
+            by_date: series
+                .buckets
+                .into_iter()
+                .map(|b| DateRow {
+                    date: b.label,
+                    cost_usd: b.totals.cost,
+                    calls: b.totals.calls,
+                    input_tokens: b.totals.input_tokens,
+                    output_tokens: b.totals.output_tokens,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl ProviderRow {
+    /// The provider's row, its share of `total` (every provider's spend).
+    pub fn new(r: &GroupTotals, total: Usd) -> ProviderRow {
+        let t = totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
+        ProviderRow {
+            provider: r.provider.clone(),
+            share: share_pct(t.cost, total),
+            cost_usd: t.cost,
+            calls: t.calls,
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            unpriced_calls: unsigned(r.unpriced_calls),
+        }
+    }
+}
+
+impl From<&ModelTotals> for ModelRow {
+    fn from(r: &ModelTotals) -> ModelRow {
+        let t = totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
+        ModelRow {
+            provider: r.provider.clone(),
+            model: r.model.clone(),
+            avg_cost_per_call_usd: t.avg_cost_per_call(),
+            cost_usd: t.cost,
+            calls: t.calls,
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            unpriced_calls: unsigned(r.unpriced_calls),
+        }
+    }
+}
+
+impl From<&TagTotals> for TagRow {
+    fn from(r: &TagTotals) -> TagRow {
+        TagRow {
+            value: r.value.clone(),
+            cost_usd: Usd::from_nanos(r.cost_nanos),
+            calls: unsigned(r.calls),
+        }
+    }
+}
 
 /// One bucket of the summary.
 #[derive(Debug, Serialize, ToSchema)]

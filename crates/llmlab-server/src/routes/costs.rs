@@ -3,20 +3,19 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_engine::Usd;
-use llmlab_engine::aggregate::{Totals, share_pct};
 use llmlab_engine::period::{Granularity, Period, Zone};
 use llmlab_store::EventFilter;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
 use crate::app::ingest;
-use crate::app::reports::{self, totals};
+use crate::app::reports;
 use crate::app::{AppError, blocking_read};
 use crate::body::JsonBody;
 use crate::dto::{
-    BreakdownOut, CostExportQuery, DateRow, Estimate, ForecastOut, ForecastQuery, ModelList,
-    ModelRow, ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery, TagList,
-    TagRow, TopQuery, TrackEvent,
+    BreakdownOut, CostExportQuery, Estimate, ForecastOut, ForecastQuery, ModelList, ModelRow,
+    ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery, TagList, TagRow,
+    TopQuery, TrackEvent,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
@@ -60,33 +59,7 @@ async fn summary(
         )
     })
     .await?;
-    let buckets = series.buckets;
-    let mut total = Totals::default();
-    for b in &buckets {
-        total.add(&b.totals);
-    }
-    Ok(HttpResponse::Ok().json(Summary {
-        start,
-        end,
-        total_cost_usd: total.cost,
-        total_calls: total.calls,
-        total_input_tokens: total.input_tokens,
-        total_output_tokens: total.output_tokens,
-        avg_cost_per_call_usd: total.avg_cost_per_call(),
-        unpriced_calls: unsigned(series.unpriced_calls),
-        granularity: format!("{granularity:?}").to_lowercase(),
-        tz: zone.name().to_string(),
-        by_date: buckets
-            .into_iter()
-            .map(|b| DateRow {
-                date: b.label,
-                cost_usd: b.totals.cost,
-                calls: b.totals.calls,
-                input_tokens: b.totals.input_tokens,
-                output_tokens: b.totals.output_tokens,
-            })
-            .collect(),
-    }))
+    Ok(HttpResponse::Ok().json(Summary::new(series, (start, end), granularity, zone)))
 }
 
 /// Spend per provider, costliest first.
@@ -104,21 +77,7 @@ async fn by_provider(
     })
     .await?;
     let total: Usd = rows.iter().map(|r| Usd::from_nanos(r.cost_nanos)).sum();
-    let providers = rows
-        .iter()
-        .map(|r| {
-            let t = totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
-            ProviderRow {
-                provider: r.provider.clone(),
-                share: share_pct(t.cost, total),
-                cost_usd: t.cost,
-                calls: t.calls,
-                input_tokens: t.input_tokens,
-                output_tokens: t.output_tokens,
-                unpriced_calls: unsigned(r.unpriced_calls),
-            }
-        })
-        .collect();
+    let providers = rows.iter().map(|r| ProviderRow::new(r, total)).collect();
     Ok(HttpResponse::Ok().json(ProviderList { providers }))
 }
 
@@ -138,22 +97,7 @@ async fn top_models(
         s.top_models(who.workspace(), &range.filter, limit)
     })
     .await?;
-    let models = rows
-        .iter()
-        .map(|r| {
-            let t = totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
-            ModelRow {
-                provider: r.provider.clone(),
-                model: r.model.clone(),
-                avg_cost_per_call_usd: t.avg_cost_per_call(),
-                cost_usd: t.cost,
-                calls: t.calls,
-                input_tokens: t.input_tokens,
-                output_tokens: t.output_tokens,
-                unpriced_calls: unsigned(r.unpriced_calls),
-            }
-        })
-        .collect();
+    let models = rows.iter().map(ModelRow::from).collect();
     Ok(HttpResponse::Ok().json(ModelList { models }))
 }
 
@@ -178,14 +122,7 @@ async fn by_tag(
         s.cost_by_tag(who.workspace(), &range.filter, &k)
     })
     .await?;
-    let values = rows
-        .iter()
-        .map(|r| TagRow {
-            value: r.value.clone(),
-            cost_usd: Usd::from_nanos(r.cost_nanos),
-            calls: u64::try_from(r.calls).unwrap_or(0),
-        })
-        .collect();
+    let values = rows.iter().map(TagRow::from).collect();
     Ok(HttpResponse::Ok().json(TagList { key, values }))
 }
 
@@ -295,8 +232,4 @@ async fn export(
             "attachment; filename=\"llmlab-focus.csv\"",
         ))
         .body(csv))
-}
-
-fn unsigned(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }
