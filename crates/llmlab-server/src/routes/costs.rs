@@ -219,17 +219,5 @@ async fn export(
         Ok::<_, AppError>((csv, crate::app::retention::retained_since(s)?))
     })
     .await?;
-    let mut response = HttpResponse::Ok();
-    if let Some(since) = retained_since {
-        // FOCUS rows are priced per event, and retention deleted the events before this
-        // instant: a range reaching before it adds up to less than the summary.
-        response.insert_header(("X-LLMLab-Retained-Since", since.to_rfc3339()));
-    }
-    Ok(response
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"llmlab-focus.csv\"",
-        ))
-        .body(csv))
+    Ok(super::csv_download("llmlab-focus.csv", retained_since).body(csv))
 }

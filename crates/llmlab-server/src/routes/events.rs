@@ -245,19 +245,7 @@ async fn export(
         }
     });
     use futures_util::StreamExt;
-    let mut response = HttpResponse::Ok();
-    if let Some(since) = retained_since {
-        // Retention deleted the per-event detail before this instant (the reports keep
-        // its totals); the export cannot hold those events.
-        response.insert_header(("X-LLMLab-Retained-Since", since.to_rfc3339()));
-    }
-    Ok(response
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"llmlab-events.csv\"",
-        ))
-        .streaming(start.chain(pages)))
+    Ok(super::csv_download("llmlab-events.csv", retained_since).streaming(start.chain(pages)))
 }
 
 #[cfg(test)]
