@@ -432,6 +432,14 @@ fn scheduled_occasions(backend: llmlab_store::Backend) {
         (r.len() >= 2).then_some(r)
     });
     let texts: Vec<String> = posts.iter().map(|p| p.json()["text"].to_string()).collect();
+    for p in &posts {
+        let blocks = p.json()["blocks"].to_string();
+        assert!(
+            blocks.contains("<https://llmlab.example.com/")
+                && blocks.contains("|Open the dashboard>"),
+            "a link to the page: {blocks}"
+        );
+    }
     assert!(
         texts
             .iter()
