@@ -55,6 +55,20 @@ pub(crate) fn deliveries(app: &TestApp, token: &str, id: i64) -> Vec<Value> {
     r.json()["notifications"].as_array().unwrap().clone()
 }
 
+/// Sets the time zone of `token`'s own workspace, which its reports follow.
+pub(crate) fn in_zone(app: &TestApp, token: &str, zone: &str) {
+    let ws = app.get("/api/auth/me", token).json()["workspaces"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = app.call(
+        "PATCH",
+        &format!("/api/workspaces/{ws}"),
+        Some(token),
+        Some(&json!({"name": "Reports", "timezone": zone})),
+    );
+    assert_eq!(r.json()["timezone"], zone, "{}", r.text());
+}
+
 pub(crate) fn track(app: &TestApp, token: &str, body: Value) {
     let r = app.post("/api/events/track", token, body);
     assert_eq!(r.status, 201, "{}", r.text());
@@ -473,16 +487,7 @@ fn weekly_report(backend: llmlab_store::Backend) {
     };
     let slack = Receiver::start(|_| 200);
     let token = app.signup("reports@example.com");
-    let ws = app.get("/api/auth/me", &token).json()["workspaces"][0]["id"]
-        .as_i64()
-        .unwrap();
-    let r = app.call(
-        "PATCH",
-        &format!("/api/workspaces/{ws}"),
-        Some(&token),
-        Some(&json!({"name": "Reports", "timezone": "Asia/Tokyo"})),
-    );
-    assert_eq!(r.json()["timezone"], "Asia/Tokyo", "{}", r.text());
+    in_zone(&app, &token, "Asia/Tokyo");
     channel(
         &app,
         &token,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use crate::TestApp;
-use crate::channels::{channel, eventually, spawn, tick_racing, track};
+use crate::channels::{channel, eventually, in_zone, spawn, tick_racing, track};
 use crate::receiver::Receiver;
 use crate::smtp::SmtpSink;
 
@@ -190,16 +190,7 @@ fn monthly(backend: llmlab_store::Backend) {
     };
     let hook = Receiver::start(|_| 200);
     let token = app.signup("monthly@example.com");
-    let ws = app.get("/api/auth/me", &token).json()["workspaces"][0]["id"]
-        .as_i64()
-        .unwrap();
-    let r = app.call(
-        "PATCH",
-        &format!("/api/workspaces/{ws}"),
-        Some(&token),
-        Some(&json!({"name": "Monthly", "timezone": "America/New_York"})),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    in_zone(&app, &token, "America/New_York");
     for body in [
         json!({"name": "hook", "kind": "webhook", "url": hook.url(), "events": ["report_monthly"]}),
         json!({"name": "mail", "kind": "email", "to": ["cfo@example.com"],
