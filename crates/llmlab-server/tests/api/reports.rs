@@ -256,3 +256,59 @@ fn monthly(backend: llmlab_store::Backend) {
 }
 
 llmlab_store::both_backends!(monthly_report_on_the_first_at_nine, via monthly);
+
+/// In Tokyo a week runs from Monday 00:00 JST (Sunday 15:00 UTC) to the next: a spike on
+/// its Sunday at noon (03:00 UTC that Sunday) is one of the week's anomalies, named by
+/// that date, although the week ends before that UTC day does.
+fn tokyo_sunday(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let hook = Receiver::start(|_| 200);
+    let token = app.signup("tokyo@example.com");
+    in_zone(&app, &token, "Asia/Tokyo");
+    channel(
+        &app,
+        &token,
+        json!({"name": "hook", "kind": "webhook", "url": hook.url(), "events": ["report_weekly"]}),
+    );
+    // A Sunday at least a week ahead, and the twenty days before it.
+    let today = Utc::now().date_naive();
+    let sunday = (8..15)
+        .map(|d| today + chrono::Duration::days(d))
+        .find(|d| d.weekday() == chrono::Weekday::Sun)
+        .unwrap();
+    let events: Vec<Value> = (0..=20i64)
+        .map(|d| {
+            let day = sunday - chrono::Duration::days(d);
+            // $0.90 to $1.10 a day, and $20 on the Sunday.
+            let cents = if d == 0 { 2_000 } else { 90 + 5 * (d * 3 % 5) };
+            let usd = cents as f64 / 100.0;
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+                   "output_tokens": 1, "cost_usd": usd, "timestamp": format!("{day}T03:00:00Z")})
+        })
+        .collect();
+    let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+    assert_eq!(r.json()["rejected"], 0, "{}", r.text());
+    // Monday 10:00 in Tokyo: the week holding that Sunday is reported.
+    let monday = sunday + chrono::Duration::days(1);
+    let at = chrono_tz::Asia::Tokyo
+        .from_local_datetime(&monday.and_hms_opt(10, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(tick_racing(&app, at), 1);
+    let report = eventually("the report", || hook.requests().first().cloned()).json();
+    let first = sunday - chrono::Duration::days(6);
+    assert_eq!(
+        report["title"],
+        format!("Weekly spend report, {first} – {sunday}")
+    );
+    let anomalies = section(&report, "Anomalies");
+    assert!(
+        anomalies.len() == 1 && anomalies[0].starts_with(&format!("{sunday}: $20.00")),
+        "{anomalies:?}"
+    );
+}
+
+llmlab_store::both_backends!(a_zone_east_of_utc_reports_its_own_sunday, via tokyo_sunday);
