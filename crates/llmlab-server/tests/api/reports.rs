@@ -312,3 +312,73 @@ fn tokyo_sunday(backend: llmlab_store::Backend) {
 }
 
 llmlab_store::both_backends!(a_zone_east_of_utc_reports_its_own_sunday, via tokyo_sunday);
+
+/// An anomaly of low severity is shown in the API but sends no alert; a high one does.
+/// Yesterday's spike is sized in steps until the detector calls it low, so the test does
+/// not depend on the detector's exact arithmetic.
+fn low_anomalies(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let today = Utc::now().date_naive();
+    // Thirty days of $0.90 to $1.10, then `extra` cents more yesterday, in a workspace of
+    // its own; the severity the API gives yesterday.
+    let judged = |n: usize, extra: i64| {
+        let token = app.signup(&format!("low{n}@example.com"));
+        let events: Vec<Value> = (1..=30i64)
+            .map(|d| {
+                let day = today - chrono::Duration::days(d);
+                let cents = 90 + 5 * (d * 3 % 5) + if d == 1 { extra } else { 0 };
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+                       "output_tokens": 1, "cost_usd": cents as f64 / 100.0,
+                       "timestamp": format!("{day}T12:00:00Z")})
+            })
+            .collect();
+        let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+        assert_eq!(r.json()["rejected"], 0, "{}", r.text());
+        let found = app.get("/api/recommendations/anomalies", &token).json();
+        let yesterday = (today - chrono::Duration::days(1)).to_string();
+        let severity = found["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["date"] == yesterday.as_str())
+            .map(|a| a["severity"].as_str().unwrap().to_string());
+        (token, severity)
+    };
+    let hook = Receiver::start(|_| 200);
+    let subscribe = |token: &str| {
+        channel(
+            &app,
+            token,
+            json!({"name": "anomalies", "kind": "webhook", "url": hook.url(),
+                   "events": ["anomaly"]}),
+        )
+    };
+    let (low, _) = (10..60)
+        .step_by(5)
+        .enumerate()
+        .map(|(n, extra)| judged(n, extra))
+        .find(|(_, s)| s.as_deref() == Some("low"))
+        .expect("some spike between $0.10 and $0.55 is a low anomaly");
+    subscribe(&low);
+    assert_eq!(
+        tick_racing(&app, Utc::now()),
+        0,
+        "no alert for a low anomaly"
+    );
+    let (high, severity) = judged(99, 1_000);
+    assert_eq!(severity.as_deref(), Some("high"));
+    subscribe(&high);
+    assert_eq!(
+        tick_racing(&app, Utc::now()),
+        1,
+        "one alert, for the high one"
+    );
+    let alert = eventually("the alert", || hook.requests().first().cloned()).json();
+    assert_eq!(alert["event"], "anomaly");
+    assert_eq!(alert["data"]["severity"], "high");
+}
+
+llmlab_store::both_backends!(low_anomalies_send_no_alert, via low_anomalies);
