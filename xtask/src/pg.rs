@@ -147,7 +147,8 @@ fn start_throwaway_cluster() -> Result<Option<PgServer>> {
     let (Some(initdb), Some(pg_ctl)) = (find_bin("initdb"), find_bin("pg_ctl")) else {
         return Ok(None);
     };
-    let port = 55_432 + (std::process::id() % 1000) as u16;
+    // Below Linux's ephemeral ports (32768 and up), which outgoing connections take.
+    let port = 24_432 + (std::process::id() % 1000) as u16;
     let dir = std::env::temp_dir().join(format!("llmlab-pg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     if is_root() {

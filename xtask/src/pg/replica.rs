@@ -112,7 +112,7 @@ pub fn start(test_server: &str) -> Result<Option<Replicated>> {
         if !ok {
             return Err(format!("initdb failed in {}", primary_dir.display()));
         }
-        let port = free_port(56_432)?;
+        let port = free_port(PRIMARY_PORTS)?;
         start_cluster(&pg_ctl, &primary_dir, &dir, port, &[])?;
         pair.started.push((pg_ctl.clone(), primary_dir));
         pair.primary_url = format!("postgres://postgres@127.0.0.1:{port}");
@@ -136,8 +136,13 @@ pub fn start(test_server: &str) -> Result<Option<Replicated>> {
         }
     }
     let limits = primary_limits(&psql, &pair.primary_url);
-    let port = free_port(57_432)?;
-    start_cluster(&pg_ctl, &replica_dir, &dir, port, &limits)?;
+    let mut port = free_port(REPLICA_PORTS)?;
+    if let Err(e) = start_cluster(&pg_ctl, &replica_dir, &dir, port, &limits) {
+        // Once more on another port: one taken between the check and the start fails it.
+        eprintln!("xtask: {e}; trying once more");
+        port = free_port(port + 1 - (std::process::id() % 1000) as u16)?;
+        start_cluster(&pg_ctl, &replica_dir, &dir, port, &limits)?;
+    }
     pair.started.push((pg_ctl, replica_dir));
     pair.replica_url = format!("postgres://postgres@127.0.0.1:{port}");
     wait_streaming(&psql, &pair.replica_url)?;
@@ -205,13 +210,18 @@ fn start_cluster(
         .is_ok_and(|s| s.success());
     let url = format!("postgres://postgres@127.0.0.1:{port}");
     if ok && reachable(&url, Duration::from_secs(20)) {
-        Ok(())
-    } else {
-        Err(format!(
-            "the PostgreSQL cluster in {} did not start (see its log file there)",
-            data.display()
-        ))
+        return Ok(());
     }
+    // The directory goes when the runner ends: say why here, or nobody ever will.
+    let log = std::fs::read_to_string(data.join("log")).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    for line in tail.iter().rev() {
+        eprintln!("xtask: | {line}");
+    }
+    Err(format!(
+        "the PostgreSQL cluster in {} did not start on port {port} (its log above)",
+        data.display()
+    ))
 }
 
 /// Waits until the replica receives WAL from its primary.
@@ -236,17 +246,18 @@ fn wait_streaming(psql: &Path, replica: &str) -> Result<()> {
     }
 }
 
-/// The first port from `from` on that nothing on loopback answers.
+/// Where the primary's and the replica's ports are looked for. Both ranges sit below
+/// Linux's ephemeral ports (32768 and up): a port there can be taken at any moment as
+/// the local end of some outgoing connection, and the cluster then fails to bind it.
+const PRIMARY_PORTS: u16 = 26_432;
+const REPLICA_PORTS: u16 = 28_432;
+
+/// The first port from `from` (moved by this process's id, so runners side by side
+/// start apart) that can be bound on loopback.
 fn free_port(from: u16) -> Result<u16> {
     let start = from + (std::process::id() % 1000) as u16;
     (start..start + 100)
-        .find(|p| {
-            std::net::TcpStream::connect_timeout(
-                &std::net::SocketAddr::from(([127, 0, 0, 1], *p)),
-                Duration::from_millis(200),
-            )
-            .is_err()
-        })
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .ok_or_else(|| format!("no free port in {start}..{}", start + 100))
 }
 
