@@ -48,7 +48,7 @@ impl QueryPairs {
         Ok(QueryPairs(pairs))
     }
 
-    /// The pairs as `T`: each key's last non-empty value (trimmed) as a string, and every
+    /// The pairs as `T`: each key's last value (trimmed, empty included) as a string, and every
     /// value of [`REPEATABLE`] as a list.
     fn read<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
         let mut map = serde_json::Map::new();
@@ -61,7 +61,9 @@ impl QueryPairs {
                 {
                     values.push(v.clone().into());
                 }
-            } else if !v.trim().is_empty() {
+            } else {
+                // Kept when empty: `days=` is not a number and gets the 422 that says
+                // so, instead of passing for the default.
                 map.insert(k.clone(), v.trim().into());
             }
         }

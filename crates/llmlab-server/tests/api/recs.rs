@@ -192,6 +192,9 @@ both!(recommendation_parameters_are_validated, |app: TestApp| {
     for (query, field) in [
         ("/api/recommendations/anomalies?threshold=abc", "threshold"),
         ("/api/recommendations/anomalies?days=0", "days"),
+        // An empty value is not the default: it is not a number.
+        ("/api/recommendations/anomalies?days=&threshold=0.5", "days"),
+        ("/api/costs/top-models?limit=", "limit"),
         ("/api/recommendations/anomalies?method=magic", "method"),
         ("/api/recommendations/model-switching?days=1000", "days"),
         ("/api/recommendations?threshold=-1", "threshold"),
