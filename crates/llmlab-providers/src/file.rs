@@ -99,6 +99,9 @@ struct RawRates {
     output_audio: Option<String>,
 }
 
+// `RawPrice` and `RawLongContext` list their rates instead of flattening a `RawRates`:
+// serde's `flatten` does not work with `deny_unknown_fields`, which catches a misspelt
+// rate in a catalog file. These two gather them back into one shape.
 impl RawPrice {
     fn standard(&self) -> RawRates {
         RawRates {

@@ -73,6 +73,17 @@ pub struct Series {
     pub unpriced_calls: i64,
 }
 
+impl Series {
+    /// The sums of every bucket: the range's totals.
+    pub fn total(&self) -> Totals {
+        let mut total = Totals::default();
+        for b in &self.buckets {
+            total.add(&b.totals);
+        }
+        total
+    }
+}
+
 /// A period's spend so far and where it is heading.
 pub struct PeriodForecast {
     /// The current period.

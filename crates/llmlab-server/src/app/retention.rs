@@ -5,7 +5,7 @@
 //! events older than the window (see `ingest`).
 
 use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
-use llmlab_store::{Store, retention};
+use llmlab_store::{EventCursor, EventFilter, EventPage, Store, WorkspaceId, retention};
 
 use crate::app::AppError;
 
@@ -80,4 +80,17 @@ pub fn run(
 /// From when raw events are kept, when retention has ever run.
 pub fn retained_since(s: &Store) -> Result<Option<DateTime<Utc>>, AppError> {
     Ok(s.purged_before()?.and_then(DateTime::from_timestamp_micros))
+}
+
+/// A page of `workspace`'s events (see `Store::list_events`) and from when per-event
+/// detail is kept, for the lists and exports that must say so.
+pub fn event_page(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    after: Option<EventCursor>,
+    limit: u32,
+) -> Result<(EventPage, Option<DateTime<Utc>>), AppError> {
+    let page = s.list_events(workspace, filter, after, limit)?;
+    Ok((page, retained_since(s)?))
 }

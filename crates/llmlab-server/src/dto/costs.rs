@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
-use llmlab_engine::aggregate::{Totals, share_pct};
+use llmlab_engine::aggregate::share_pct;
 use llmlab_engine::period::{Granularity, Zone};
 use llmlab_store::{GroupTotals, ModelTotals, TagTotals};
 use serde::{Deserialize, Serialize};
@@ -24,10 +24,7 @@ impl Summary {
         granularity: Granularity,
         zone: Zone,
     ) -> Summary {
-        let mut total = Totals::default();
-        for b in &series.buckets {
-            total.add(&b.totals);
-        }
+        let total = series.total();
         Summary {
             start,
             end,

@@ -147,8 +147,7 @@ async fn list(
         })
         .transpose()?;
     let (page, retained_since) = blocking_read(&state, move |s| {
-        let page = s.list_events(who.workspace(), &range.filter, cursor, limit)?;
-        Ok::<_, AppError>((page, retention::retained_since(s)?))
+        retention::event_page(s, who.workspace(), &range.filter, cursor, limit)
     })
     .await?;
     Ok(HttpResponse::Ok().json(EventPage {
@@ -208,8 +207,7 @@ async fn export(
     let f = filter.clone();
     let user_id = who.workspace();
     let (first, retained_since) = blocking_read(&state, move |s| {
-        let page = s.list_events(user_id, &f, None, 1000)?;
-        Ok::<_, AppError>((page, retention::retained_since(s)?))
+        retention::event_page(s, user_id, &f, None, 1000)
     })
     .await?;
     let start = futures_util::stream::once(async {

@@ -254,10 +254,7 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
             ))
         })
         .await?;
-    let mut total = Totals::default();
-    for b in &series.buckets {
-        total.add(&b.totals);
-    }
+    let total = series.total();
     let previous = totals_of(&previous);
     let change = (previous.cost.nanos() > 0).then(|| {
         let delta = total.cost.nanos() as f64 - previous.cost.nanos() as f64;
@@ -343,8 +340,7 @@ pub async fn events(req: HttpRequest, state: web::Data<AppState>, q: web::Query<
     let cursor = q.cursor.as_deref().and_then(EventCursor::decode);
     let ws = v.workspace();
     let (found, retained_since) = blocking_read(&state, move |s| {
-        let page = s.list_events(ws, &EventFilter::default(), cursor, 50)?;
-        Ok::<_, AppError>((page, crate::app::retention::retained_since(s)?))
+        crate::app::retention::event_page(s, ws, &EventFilter::default(), cursor, 50)
     })
     .await?;
     let body = html! {

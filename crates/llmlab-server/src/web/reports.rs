@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use llmlab_engine::Usd;
-use llmlab_engine::aggregate::Totals;
 use llmlab_engine::period::{Granularity, Zone};
 use llmlab_recs::{AnomalyConfig, Dimension};
 use llmlab_store::Role;
@@ -71,10 +70,7 @@ pub async fn explore(
         reports::summary(s, ws, &filter, (start, end), granularity, zone)
     })
     .await?;
-    let mut total = Totals::default();
-    for b in &series.buckets {
-        total.add(&b.totals);
-    }
+    let total = series.total();
     let bars: Vec<Bar> = series
         .buckets
         .iter()
