@@ -138,8 +138,18 @@ pub struct DeliveryRow {
     pub alert_id: i64,
     /// Owner.
     pub workspace_id: WorkspaceId,
+    /// The attempt: when, where, and what came of it.
+    #[diesel(embed)]
+    pub attempt: NewDelivery,
+}
+
+/// A delivery attempt to record.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct NewDelivery {
     /// 1 for the first attempt.
-    pub attempt: i32,
+    #[diesel(column_name = attempt)]
+    pub number: i32,
     /// When it was made (naive UTC).
     pub attempted_at: NaiveDateTime,
     /// Where it was sent.
@@ -147,25 +157,6 @@ pub struct DeliveryRow {
     /// The receiver's HTTP status, when it answered.
     pub status_code: Option<i32>,
     /// Whether the receiver acknowledged it (a 2xx).
-    pub ok: bool,
-    /// Why it failed.
-    pub error: Option<String>,
-    /// How long it took.
-    pub duration_ms: i64,
-}
-
-/// A delivery attempt to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDelivery {
-    /// 1 for the first attempt.
-    pub attempt: i32,
-    /// When it was made.
-    pub attempted_at: NaiveDateTime,
-    /// Where it was sent.
-    pub url: String,
-    /// The receiver's HTTP status, when it answered.
-    pub status_code: Option<i32>,
-    /// Whether the receiver acknowledged it.
     pub ok: bool,
     /// Why it failed.
     pub error: Option<String>,
@@ -217,7 +208,7 @@ pub fn record_attempt(
             .values((
                 webhook_deliveries::alert_id.eq(alert.id),
                 webhook_deliveries::workspace_id.eq(alert.workspace_id),
-                webhook_deliveries::attempt.eq(attempt.attempt),
+                webhook_deliveries::attempt.eq(attempt.number),
                 webhook_deliveries::attempted_at.eq(truncate_micros(attempt.attempted_at)),
                 webhook_deliveries::url.eq(&attempt.url),
                 webhook_deliveries::status_code.eq(attempt.status_code),
@@ -238,7 +229,7 @@ pub fn record_attempt(
         diesel::update(budget_alerts::table.find(alert.id))
             .set((
                 budget_alerts::delivery_status.eq(status),
-                budget_alerts::attempts.eq(attempt.attempt),
+                budget_alerts::attempts.eq(attempt.number),
                 budget_alerts::last_attempt_at.eq(truncate_micros(attempt.attempted_at)),
                 budget_alerts::last_error.eq(&attempt.error),
                 budget_alerts::next_attempt_at.eq(next_at),

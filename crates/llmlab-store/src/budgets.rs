@@ -15,26 +15,9 @@ pub struct BudgetRow {
     pub id: BudgetId,
     /// Owner.
     pub workspace_id: WorkspaceId,
-    /// Name, unique per user.
-    pub name: String,
-    /// Limit, nano-dollars.
-    pub amount_nanos: i64,
-    /// `daily`, `weekly`, `monthly` or `total`.
-    pub period: String,
-    /// IANA time zone whose calendar bounds the periods.
-    pub timezone: String,
-    /// Only events of this provider count.
-    pub scope_provider: Option<String>,
-    /// Only events of this (resolved) model count.
-    pub scope_model: Option<String>,
-    /// Only events with this tag key (and `scope_tag_value`) count.
-    pub scope_tag_key: Option<String>,
-    /// The tag value that goes with `scope_tag_key`.
-    pub scope_tag_value: Option<String>,
-    /// Percent of the amount at which a warning is raised.
-    pub alert_threshold_pct: i32,
-    /// Where alerts are POSTed.
-    pub webhook_url: Option<String>,
+    /// What the budget is: its name, limit, period and scope, as created or last replaced.
+    #[diesel(embed)]
+    pub spec: NewBudget,
     /// Created (naive UTC).
     pub created_at: NaiveDateTime,
     /// Last changed (naive UTC).
@@ -44,10 +27,11 @@ pub struct BudgetRow {
 impl BudgetRow {
     /// The events this budget counts between two instants (microseconds, `[start, end)`).
     pub fn filter(&self, start_micros: i64, end_micros: i64) -> EventFilter {
-        let tag = self.scope_tag_key.clone().zip(self.scope_tag_value.clone());
+        let spec = &self.spec;
+        let tag = spec.scope_tag_key.clone().zip(spec.scope_tag_value.clone());
         EventFilter {
-            provider: self.scope_provider.clone(),
-            model: self.scope_model.clone(),
+            provider: spec.scope_provider.clone(),
+            model: spec.scope_model.clone(),
             tags: tag.into_iter().collect(),
             ..EventFilter::between(start_micros, end_micros)
         }
@@ -55,7 +39,7 @@ impl BudgetRow {
 }
 
 /// The fields of a budget, for creating and for replacing one.
-#[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = budgets, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewBudget {
     /// Name, unique per user.
@@ -94,16 +78,17 @@ pub fn create(
     new: &NewBudget,
 ) -> Result<BudgetRow, StoreError> {
     let now = now_utc();
-    diesel::insert_into(budgets::table)
-        .values((
-            budgets::workspace_id.eq(workspace_id),
-            new,
-            budgets::created_at.eq(now),
-            budgets::updated_at.eq(now),
-        ))
-        .returning(budgets::all_columns)
-        .get_result(conn)
-        .map_err(name_taken)
+    let row = (
+        budgets::workspace_id.eq(workspace_id),
+        new,
+        budgets::created_at.eq(now),
+        budgets::updated_at.eq(now),
+    );
+    with_backend!(conn, |c| diesel::insert_into(budgets::table)
+        .values(row)
+        .returning(BudgetRow::as_returning())
+        .get_result(c))
+    .map_err(name_taken)
 }
 
 /// Replaces every field of budget `id` of `workspace_id`; [`StoreError::NotFound`] when the
@@ -114,14 +99,14 @@ pub fn update(
     id: BudgetId,
     changes: &NewBudget,
 ) -> Result<BudgetRow, StoreError> {
-    diesel::update(
-        budgets::table
-            .filter(budgets::id.eq(id))
-            .filter(budgets::workspace_id.eq(workspace_id)),
-    )
-    .set((changes, budgets::updated_at.eq(now_utc())))
-    .returning(budgets::all_columns)
-    .get_result(conn)
+    let target = budgets::table
+        .filter(budgets::id.eq(id))
+        .filter(budgets::workspace_id.eq(workspace_id));
+    let set = (changes, budgets::updated_at.eq(now_utc()));
+    with_backend!(conn, |c| diesel::update(target)
+        .set(set)
+        .returning(BudgetRow::as_returning())
+        .get_result(c))
     .map_err(name_taken)
 }
 

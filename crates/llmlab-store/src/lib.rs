@@ -143,7 +143,7 @@ use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 
 pub use alerts::{AlertRow, DeliveryRow, NewAlert, NewDelivery, NextStep, delivery};
 pub use analytics::{
-    DAY_MICROS, DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SlotRow, TagTotals,
+    DAY_MICROS, DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SlotRow, Sums, TagTotals,
     TokenMixRow, Totals,
 };
 pub use api_keys::{ApiKeyRow, NewApiKey, TOUCH_INTERVAL};

@@ -17,26 +17,13 @@ pub struct CustomPriceRow {
     pub id: i64,
     /// Owner.
     pub workspace_id: WorkspaceId,
-    /// Provider id.
-    pub provider: String,
-    /// Model name.
-    pub model: String,
-    /// Input rate.
-    pub input_micros: i64,
-    /// Output rate.
-    pub output_micros: i64,
-    /// Cache-read rate, if different from input.
-    pub cached_input_micros: Option<i64>,
-    /// Cache-write rate, if different from input.
-    pub cache_write_micros: Option<i64>,
-    /// Batch API discount in percent.
-    pub batch_discount_pct: Option<i32>,
+    /// The rates and the date they start, as set.
+    #[diesel(embed)]
+    pub price: NewCustomPrice,
     /// When this revision was stored (naive UTC).
     pub created_at: NaiveDateTime,
     /// Same as `created_at` (revisions are never changed).
     pub updated_at: NaiveDateTime,
-    /// The first date it prices; `None`: every date (until a later-dated revision).
-    pub effective_from: Option<NaiveDate>,
     /// When the price was removed; the row stays for the events it priced.
     pub deleted_at: Option<NaiveDateTime>,
 }
@@ -49,7 +36,8 @@ impl CustomPriceRow {
 }
 
 /// The fields of a custom price (rates in micro-dollars per million tokens).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = custom_prices, treat_none_as_default_value = false)]
 pub struct NewCustomPrice {
     /// Provider id.
     pub provider: String,
@@ -65,7 +53,7 @@ pub struct NewCustomPrice {
     pub cache_write_micros: Option<i64>,
     /// Batch API discount in percent.
     pub batch_discount_pct: Option<i32>,
-    /// The first date it prices; `None`: every date.
+    /// The first date it prices; `None`: every date (until a later-dated revision).
     pub effective_from: Option<NaiveDate>,
 }
 
@@ -100,22 +88,18 @@ pub fn upsert(
     use custom_prices::dsl as p;
     bump_version(conn, workspace_id)?;
     let now = now_utc();
-    Ok(diesel::insert_into(p::custom_prices)
-        .values((
-            p::workspace_id.eq(workspace_id),
-            p::provider.eq(&price.provider),
-            p::model.eq(&price.model),
-            p::input_micros.eq(price.input_micros),
-            p::output_micros.eq(price.output_micros),
-            p::cached_input_micros.eq(price.cached_input_micros),
-            p::cache_write_micros.eq(price.cache_write_micros),
-            p::batch_discount_pct.eq(price.batch_discount_pct),
-            p::effective_from.eq(price.effective_from),
-            p::created_at.eq(now),
-            p::updated_at.eq(now),
-        ))
-        .returning(custom_prices::all_columns)
-        .get_result(conn)?)
+    let row = (
+        p::workspace_id.eq(workspace_id),
+        price,
+        p::created_at.eq(now),
+        p::updated_at.eq(now),
+    );
+    Ok(with_backend!(conn, |c| diesel::insert_into(
+        p::custom_prices
+    )
+    .values(row)
+    .returning(CustomPriceRow::as_returning())
+    .get_result(c))?)
 }
 
 /// The workspace's live custom price revisions (not deleted), by provider, model and

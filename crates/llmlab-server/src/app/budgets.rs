@@ -38,17 +38,21 @@ pub struct Evaluated {
 
 /// A stored budget as engine values.
 fn spec(b: &BudgetRow) -> Result<(BudgetSpec, Scope), AppError> {
-    let zone = Zone::parse(&b.timezone)?;
+    let zone = Zone::parse(&b.spec.timezone)?;
     let spec = BudgetSpec::new(
-        Usd::from_nanos(b.amount_nanos),
-        Period::parse(&b.period)?,
+        Usd::from_nanos(b.spec.amount_nanos),
+        Period::parse(&b.spec.period)?,
         zone,
-        Threshold::parse(i64::from(b.alert_threshold_pct))?,
+        Threshold::parse(i64::from(b.spec.alert_threshold_pct))?,
     )?;
     let scope = Scope {
-        provider: b.scope_provider.clone(),
-        model: b.scope_model.clone(),
-        tag: b.scope_tag_key.clone().zip(b.scope_tag_value.clone()),
+        provider: b.spec.scope_provider.clone(),
+        model: b.spec.scope_model.clone(),
+        tag: b
+            .spec
+            .scope_tag_key
+            .clone()
+            .zip(b.spec.scope_tag_value.clone()),
     };
     Ok((spec, scope))
 }
@@ -234,9 +238,9 @@ pub fn upsert(
             target_kind: "budget",
             target_id: budget.id.to_string(),
             details: serde_json::json!({
-                "name": budget.name,
-                "amount_nanos": budget.amount_nanos,
-                "period": budget.period,
+                "name": budget.spec.name,
+                "amount_nanos": budget.spec.amount_nanos,
+                "period": budget.spec.period,
             }),
         };
         Ok(((budget, created), audit))
@@ -372,8 +376,8 @@ fn record_alerts(s: &Store, workspace: WorkspaceId, now: DateTime<Utc>) -> Resul
                 period_start,
                 level: level.as_str().to_string(),
                 spent_nanos: e.spent.nanos(),
-                amount_nanos: b.amount_nanos,
-                delivery_status: if b.webhook_url.is_some() {
+                amount_nanos: b.spec.amount_nanos,
+                delivery_status: if b.spec.webhook_url.is_some() {
                     delivery::PENDING
                 } else {
                     delivery::NONE
@@ -381,7 +385,7 @@ fn record_alerts(s: &Store, workspace: WorkspaceId, now: DateTime<Utc>) -> Resul
                 .to_string(),
             };
             let created = s.record_alert(workspace, &alert)?;
-            to_deliver |= created.is_some() && b.webhook_url.is_some();
+            to_deliver |= created.is_some() && b.spec.webhook_url.is_some();
             if let Some(alert) = created {
                 // The channels hear of it now; a failure here is caught up by the next
                 // notification tick, so it must not stop the webhook.

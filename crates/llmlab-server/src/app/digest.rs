@@ -57,14 +57,14 @@ pub fn build(
         lines: models
             .iter()
             .map(|m| {
-                let cost = Usd::from_nanos(m.cost_nanos);
+                let cost = Usd::from_nanos(m.sums.cost_nanos);
                 let share = share_pct(cost, total);
                 format!(
                     "{}/{}: {} ({share} %, {} calls)",
                     m.provider,
                     m.model,
                     dollars(cost),
-                    m.calls
+                    m.sums.calls
                 )
             })
             .collect(),
@@ -89,9 +89,9 @@ pub fn build(
                 .map(|b| {
                     format!(
                         "{}: {} of {} ({}, {} %)",
-                        b.budget.name,
+                        b.budget.spec.name,
                         dollars(b.evaluation.spent),
-                        dollars(Usd::from_nanos(b.budget.amount_nanos)),
+                        dollars(Usd::from_nanos(b.budget.spec.amount_nanos)),
                         b.evaluation.status.as_str(),
                         b.evaluation.percent_used
                     )
@@ -170,7 +170,7 @@ pub fn build(
             "spend_usd": total, "previous_spend_usd": prior,
             "top_models": models.iter().map(|m| json!({
                 "provider": m.provider, "model": m.model,
-                "cost_usd": Usd::from_nanos(m.cost_nanos), "calls": m.calls,
+                "cost_usd": Usd::from_nanos(m.sums.cost_nanos), "calls": m.sums.calls,
             })).collect::<Vec<_>>(),
             "largest_saving": best.map(|w| json!({
                 "provider": w.provider, "current_model": w.current_model,

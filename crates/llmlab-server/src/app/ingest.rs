@@ -222,10 +222,10 @@ pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), AppError> {
 pub fn custom_rates(c: &CustomPriceRow) -> Rates {
     let rate = |m: i64| PerMTok::from_micros(m.max(0) as u64).unwrap_or(PerMTok::ZERO);
     Rates {
-        input: rate(c.input_micros),
-        output: rate(c.output_micros),
-        cached_input: c.cached_input_micros.map(rate),
-        cache_write: c.cache_write_micros.map(rate),
+        input: rate(c.price.input_micros),
+        output: rate(c.price.output_micros),
+        cached_input: c.price.cached_input_micros.map(rate),
+        cache_write: c.price.cache_write_micros.map(rate),
         cache_write_1h: None,
         input_audio: None,
         output_audio: None,

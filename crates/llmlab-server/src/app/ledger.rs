@@ -120,13 +120,13 @@ impl CustomPrices for [CustomPriceRow] {
     fn lookup(&self, provider: &str, model: &str, at: DateTime<Utc>) -> Option<&CustomPriceRow> {
         let day = at.date_naive();
         self.iter()
-            .filter(|c| c.provider == provider && c.model == model)
-            .filter(|c| c.effective_from.is_none_or(|d| d <= day))
-            .max_by_key(|c| (c.effective_from, c.id))
+            .filter(|c| c.price.provider == provider && c.price.model == model)
+            .filter(|c| c.price.effective_from.is_none_or(|d| d <= day))
+            .max_by_key(|c| (c.price.effective_from, c.id))
     }
 
     fn has_provider(&self, provider: &str) -> bool {
-        self.iter().any(|c| c.provider == provider)
+        self.iter().any(|c| c.price.provider == provider)
     }
 }
 
@@ -183,7 +183,7 @@ pub fn price_call(
             let why = "its custom price";
             return Err(AppError::unsupported_tier(call.model, tier, &offered, why));
         }
-        let discount = c.batch_discount_pct.map(|d| d.clamp(0, 100) as u8);
+        let discount = c.price.batch_discount_pct.map(|d| d.clamp(0, 100) as u8);
         return Ok(PricedCall {
             cost: cost_at_rates(&crate::app::ingest::custom_rates(c), discount, call.usage)?,
             price_ref: PriceRef::CustomPricing {
@@ -312,7 +312,7 @@ pub fn stored_cost(catalog: &Catalog, history: &[CustomPriceRow], row: &EventRow
         }
         PriceRef::CustomPricing { revision } => {
             let c = history.iter().find(|c| Some(c.id) == revision)?;
-            let discount = c.batch_discount_pct.map(|d| d.clamp(0, 100) as u8);
+            let discount = c.price.batch_discount_pct.map(|d| d.clamp(0, 100) as u8);
             let rates = crate::app::ingest::custom_rates(c);
             cost_at_rates(&rates, discount, &usage).ok()
         }

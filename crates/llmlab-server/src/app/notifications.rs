@@ -128,25 +128,25 @@ fn alert_notice(
     };
     let mut n = audience.notice(
         Event::Budget,
-        format!("Budget “{}” {what}", budget.name),
+        format!("Budget “{}” {what}", budget.spec.name),
         format!(
             "{} of {} spent in the current {} period.",
             dollars(spent),
             dollars(amount),
-            budget.period
+            budget.spec.period
         ),
     );
     n.facts = vec![
         fact("Spent", dollars(spent)),
         fact("Amount", dollars(amount)),
         fact("Level", alert.level.clone()),
-        fact("Period", budget.period.clone()),
+        fact("Period", budget.spec.period.clone()),
     ];
     n.page = Some("/budgets".into());
     n.data = json!({
-        "budget_id": budget.id.get(), "budget_name": budget.name, "alert_id": alert.id,
+        "budget_id": budget.id.get(), "budget_name": budget.spec.name, "alert_id": alert.id,
         "level": alert.level, "spent_usd": spent, "amount_usd": amount,
-        "period": budget.period,
+        "period": budget.spec.period,
         "period_start": DateTime::from_timestamp_micros(alert.period_start),
     });
     n.created_at = alert.created_at.and_utc();
@@ -202,7 +202,7 @@ fn forecast(
 ) -> Result<usize, AppError> {
     let chosen = budgets::channels_of(s, a.id, budget.id)?;
     let to = a.to(Event::Forecast, &chosen);
-    if to.is_empty() || budget.period == "total" {
+    if to.is_empty() || budget.spec.period == "total" {
         return Ok(0);
     }
     let Some(over) = budgets::overrun(s, a.id, budget, now)? else {
@@ -212,8 +212,8 @@ fn forecast(
     let Some(f) = over.budget.forecast else {
         return Ok(0);
     };
-    let amount = Usd::from_nanos(b.amount_nanos);
-    let zone = Zone::parse(&b.timezone).unwrap_or(Zone::UTC);
+    let amount = Usd::from_nanos(b.spec.amount_nanos);
+    let zone = Zone::parse(&b.spec.timezone).unwrap_or(Zone::UTC);
     let day = bucket_label(over.crossing, Granularity::Day, zone);
     let range = match (f.low, f.high) {
         (Some(l), Some(h)) => format!(" (80 % range {} – {})", dollars(l), dollars(h)),
@@ -221,11 +221,11 @@ fn forecast(
     };
     let mut n = a.notice(
         Event::Forecast,
-        format!("Budget “{}” is on course to be exceeded", b.name),
+        format!("Budget “{}” is on course to be exceeded", b.spec.name),
         format!(
             "At its usual pace, spend reaches {} around {day} and ends the {} period at about {}{range}.",
             dollars(amount),
-            b.period,
+            b.spec.period,
             dollars(f.expected),
         ),
     );
@@ -237,7 +237,7 @@ fn forecast(
     ];
     n.page = Some("/budgets".into());
     n.data = json!({
-        "budget_id": b.id.get(), "budget_name": b.name, "spent_usd": e.spent,
+        "budget_id": b.id.get(), "budget_name": b.spec.name, "spent_usd": e.spent,
         "amount_usd": amount, "forecast_usd": f.expected, "forecast_low_usd": f.low,
         "forecast_high_usd": f.high, "forecast_method": f.method, "expected_crossing": day,
         "period_start": e.window.start, "period_end": e.window.end,

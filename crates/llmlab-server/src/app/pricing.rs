@@ -20,7 +20,7 @@ pub fn set_custom(
     let existing = s.list_custom_prices(workspace)?;
     let replaces = existing
         .iter()
-        .any(|c| c.provider == new.provider && c.model == new.model);
+        .any(|c| c.price.provider == new.provider && c.price.model == new.model);
     if !replaces {
         ensure_room("custom_prices", existing.len(), limit)?;
     }
@@ -29,13 +29,13 @@ pub fn set_custom(
         let audit = Audit {
             action: "custom_price.set",
             target_kind: "custom_price",
-            target_id: format!("{}/{}", row.provider, row.model),
+            target_id: format!("{}/{}", row.price.provider, row.price.model),
             details: serde_json::json!({
-                "input_micros": row.input_micros,
-                "output_micros": row.output_micros,
-                "cached_input_micros": row.cached_input_micros,
-                "cache_write_micros": row.cache_write_micros,
-                "batch_discount_pct": row.batch_discount_pct,
+                "input_micros": row.price.input_micros,
+                "output_micros": row.price.output_micros,
+                "cached_input_micros": row.price.cached_input_micros,
+                "cache_write_micros": row.price.cache_write_micros,
+                "batch_discount_pct": row.price.batch_discount_pct,
             }),
         };
         Ok((row, audit))

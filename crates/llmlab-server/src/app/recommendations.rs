@@ -113,7 +113,12 @@ pub fn anomalies_for(
         store
             .slots(workspace, &days_filter(first, today), 86_400)?
             .iter()
-            .map(|r| DailyCost::new(utc_day(r.slot_start_micros), Usd::from_nanos(r.cost_nanos))),
+            .map(|r| {
+                DailyCost::new(
+                    utc_day(r.slot_start_micros),
+                    Usd::from_nanos(r.sums.cost_nanos),
+                )
+            }),
     );
     series.push(DailyCost::new(today, Usd::ZERO));
     let found = detect_anomalies(&series, &[], config)?;

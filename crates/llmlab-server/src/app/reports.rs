@@ -56,12 +56,17 @@ pub fn summary(
     let rows = s.slots(workspace, filter, slot_secs)?;
     let slots = rows.iter().map(|r| Slot {
         start: DateTime::from_timestamp_micros(r.slot_start_micros).unwrap_or_default(),
-        totals: totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens),
+        totals: totals(
+            r.sums.cost_nanos,
+            r.sums.calls,
+            r.sums.input_tokens,
+            r.sums.output_tokens,
+        ),
     });
     let folded = fold_slots(slots, granularity, zone);
     Ok(Series {
         buckets: fill_gaps(folded, start, end, granularity, zone),
-        unpriced_calls: rows.iter().map(|r| r.unpriced_calls).sum(),
+        unpriced_calls: rows.iter().map(|r| r.sums.unpriced_calls).sum(),
     })
 }
 

@@ -189,6 +189,20 @@ pub struct DeliveryOut {
     pub duration_ms: i64,
 }
 
+impl From<llmlab_store::NewDelivery> for DeliveryOut {
+    fn from(d: llmlab_store::NewDelivery) -> Self {
+        DeliveryOut {
+            attempt: d.number,
+            attempted_at: d.attempted_at.and_utc(),
+            url: d.url,
+            status_code: d.status_code,
+            ok: d.ok,
+            error: d.error,
+            duration_ms: d.duration_ms,
+        }
+    }
+}
+
 /// How to verify webhook deliveries.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookSecret {

@@ -54,7 +54,12 @@ impl Summary {
 impl ProviderRow {
     /// The provider's row, its share of `total` (every provider's spend).
     pub fn new(r: &GroupTotals, total: Usd) -> ProviderRow {
-        let t = totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
+        let t = totals(
+            r.sums.cost_nanos,
+            r.sums.calls,
+            r.sums.input_tokens,
+            r.sums.output_tokens,
+        );
         ProviderRow {
             provider: r.provider.clone(),
             share: share_pct(t.cost, total),
@@ -62,14 +67,19 @@ impl ProviderRow {
             calls: t.calls,
             input_tokens: t.input_tokens,
             output_tokens: t.output_tokens,
-            unpriced_calls: unsigned(r.unpriced_calls),
+            unpriced_calls: unsigned(r.sums.unpriced_calls),
         }
     }
 }
 
 impl From<&ModelTotals> for ModelRow {
     fn from(r: &ModelTotals) -> ModelRow {
-        let t = totals(r.cost_nanos, r.calls, r.input_tokens, r.output_tokens);
+        let t = totals(
+            r.sums.cost_nanos,
+            r.sums.calls,
+            r.sums.input_tokens,
+            r.sums.output_tokens,
+        );
         ModelRow {
             provider: r.provider.clone(),
             model: r.model.clone(),
@@ -78,7 +88,7 @@ impl From<&ModelTotals> for ModelRow {
             calls: t.calls,
             input_tokens: t.input_tokens,
             output_tokens: t.output_tokens,
-            unpriced_calls: unsigned(r.unpriced_calls),
+            unpriced_calls: unsigned(r.sums.unpriced_calls),
         }
     }
 }

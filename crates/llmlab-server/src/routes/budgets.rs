@@ -42,20 +42,21 @@ fn budget_out(
 ) -> BudgetOut {
     BudgetOut {
         id: b.id.get(),
-        name: b.name,
-        amount_usd: Usd::from_nanos(b.amount_nanos),
-        period: b.period,
+        name: b.spec.name,
+        amount_usd: Usd::from_nanos(b.spec.amount_nanos),
+        period: b.spec.period,
         scope: ScopeDto {
-            provider: b.scope_provider,
-            model: b.scope_model,
+            provider: b.spec.scope_provider,
+            model: b.spec.scope_model,
             tag: b
+                .spec
                 .scope_tag_key
-                .zip(b.scope_tag_value)
+                .zip(b.spec.scope_tag_value)
                 .map(|(k, v)| format!("{k}:{v}")),
         },
-        alert_threshold_pct: i64::from(b.alert_threshold_pct),
-        webhook_url: b.webhook_url,
-        timezone: b.timezone,
+        alert_threshold_pct: i64::from(b.spec.alert_threshold_pct),
+        webhook_url: b.spec.webhook_url,
+        timezone: b.spec.timezone,
         spent_usd: e.spent,
         remaining_usd: e.remaining,
         percent_used: e.percent_used,
@@ -251,7 +252,7 @@ async fn check(
             .into_iter()
             .map(|(budget, evaluation)| CheckBudget {
                 id: budget.id.get(),
-                name: budget.name,
+                name: budget.spec.name,
                 status: evaluation.status.as_str().into(),
                 remaining_usd: evaluation.remaining,
             })
@@ -273,15 +274,8 @@ async fn alerts(
         blocking(&state, move |s| use_case::alerts(s, who.workspace(), id)).await?;
     let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryOut>> = Default::default();
     for d in deliveries {
-        by_alert.entry(d.alert_id).or_default().push(DeliveryOut {
-            attempt: d.attempt,
-            attempted_at: d.attempted_at.and_utc(),
-            url: d.url,
-            status_code: d.status_code,
-            ok: d.ok,
-            error: d.error,
-            duration_ms: d.duration_ms,
-        });
+        let out = DeliveryOut::from(d.attempt);
+        by_alert.entry(d.alert_id).or_default().push(out);
     }
     let alerts = rows
         .into_iter()

@@ -76,7 +76,10 @@ async fn by_provider(
         s.cost_by_provider(who.workspace(), &range.filter)
     })
     .await?;
-    let total: Usd = rows.iter().map(|r| Usd::from_nanos(r.cost_nanos)).sum();
+    let total: Usd = rows
+        .iter()
+        .map(|r| Usd::from_nanos(r.sums.cost_nanos))
+        .sum();
     let providers = rows.iter().map(|r| ProviderRow::new(r, total)).collect();
     Ok(HttpResponse::Ok().json(ProviderList { providers }))
 }

@@ -97,12 +97,12 @@ fn custom_out(c: CustomPriceRow) -> CustomPriceOut {
     let r = crate::app::ingest::custom_rates(&c);
     let revision = c.revision();
     CustomPriceOut {
-        prices: price_fields(&r, c.batch_discount_pct),
-        provider: c.provider,
-        model: c.model,
+        prices: price_fields(&r, c.price.batch_discount_pct),
+        provider: c.price.provider,
+        model: c.price.model,
         updated_at: c.updated_at.and_utc(),
         revision,
-        effective_from: c.effective_from,
+        effective_from: c.price.effective_from,
     }
 }
 

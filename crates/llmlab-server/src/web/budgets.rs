@@ -49,8 +49,8 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
         ul.budgets {
             @for (b, alerts) in &list {
                 li {
-                    h2 { (b.budget.name) }
-                    p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.amount_nanos))) " · " (b.budget.period) " · " strong { (b.evaluation.status.as_str()) } }
+                    h2 { (b.budget.spec.name) }
+                    p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.spec.amount_nanos))) " · " (b.budget.spec.period) " · " strong { (b.evaluation.status.as_str()) } }
                     progress max="100" value=(b.evaluation.percent_used.clamp(0.0, 100.0)) aria-label=(format!("{} % used", b.evaluation.percent_used)) {
                         (b.evaluation.percent_used) " %"
                     }
@@ -79,19 +79,19 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
                                 input type="hidden" name="csrf" value=(v.csrf);
                                 input type="hidden" name="id" value=(b.budget.id);
                                 label for=(format!("name-{}", b.budget.id)) { "Name" }
-                                input id=(format!("name-{}", b.budget.id)) name="name" value=(b.budget.name) required;
+                                input id=(format!("name-{}", b.budget.id)) name="name" value=(b.budget.spec.name) required;
                                 label for=(format!("amount-{}", b.budget.id)) { "Amount (USD)" }
-                                input id=(format!("amount-{}", b.budget.id)) name="amount_usd" value=(Usd::from_nanos(b.budget.amount_nanos)) required;
+                                input id=(format!("amount-{}", b.budget.id)) name="amount_usd" value=(Usd::from_nanos(b.budget.spec.amount_nanos)) required;
                                 label for=(format!("period-{}", b.budget.id)) { "Period" }
                                 select id=(format!("period-{}", b.budget.id)) name="period" {
-                                    @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == b.budget.period] { (p) } }
+                                    @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == b.budget.spec.period] { (p) } }
                                 }
-                                button type="submit" { "Save " (b.budget.name) }
+                                button type="submit" { "Save " (b.budget.spec.name) }
                             }
                         }
                         form.inline method="post" action=(format!("/budgets/{}/delete", b.budget.id)) {
                             input type="hidden" name="csrf" value=(v.csrf);
-                            button.danger type="submit" { "Delete " (b.budget.name) }
+                            button.danger type="submit" { "Delete " (b.budget.spec.name) }
                         }
                     }
                 }

@@ -263,11 +263,11 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
     let labels: Vec<String> = series.buckets.iter().map(|b| b.label.clone()).collect();
     let lines: Vec<(String, Usd)> = budgets
         .iter()
-        .filter(|b| b.budget.period == "daily")
+        .filter(|b| b.budget.spec.period == "daily")
         .map(|b| {
             (
-                b.budget.name.clone(),
-                Usd::from_nanos(b.budget.amount_nanos),
+                b.budget.spec.name.clone(),
+                Usd::from_nanos(b.budget.spec.amount_nanos),
             )
         })
         .collect();
@@ -318,14 +318,14 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
                 h2 #models { "Top models" }
                 table {
                     thead { tr { th scope="col" { "Model" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for m in &models { tr { td { (m.provider) "/" (m.model) } td { (dollars(Usd::from_nanos(m.cost_nanos))) } td { (m.calls) } } } }
+                    tbody { @for m in &models { tr { td { (m.provider) "/" (m.model) } td { (dollars(Usd::from_nanos(m.sums.cost_nanos))) } td { (m.sums.calls) } } } }
                 }
             }
             section aria-labelledby="providers" {
                 h2 #providers { "Spend by provider" }
                 table {
                     thead { tr { th scope="col" { "Provider" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for p in &providers { tr { td { (p.provider) } td { (dollars(Usd::from_nanos(p.cost_nanos))) } td { (p.calls) } } } }
+                    tbody { @for p in &providers { tr { td { (p.provider) } td { (dollars(Usd::from_nanos(p.sums.cost_nanos))) } td { (p.sums.calls) } } } }
                 }
             }
         }

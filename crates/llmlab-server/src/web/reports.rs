@@ -312,9 +312,9 @@ pub async fn pricing(
             table {
                 thead { tr { th scope="col" { "Model" } th scope="col" { "Revision" } th scope="col" { "From" } th scope="col" { "Input / MTok" } th scope="col" { "Output / MTok" } } }
                 tbody { @for c in &custom { tr {
-                    td { (c.provider) "/" (c.model) } td { (c.revision()) }
-                    td { (c.effective_from.map_or_else(|| "every day".to_string(), |d| d.to_string())) }
-                    td { (exact(rate(c.input_micros))) } td { (exact(rate(c.output_micros))) }
+                    td { (c.price.provider) "/" (c.price.model) } td { (c.revision()) }
+                    td { (c.price.effective_from.map_or_else(|| "every day".to_string(), |d| d.to_string())) }
+                    td { (exact(rate(c.price.input_micros))) } td { (exact(rate(c.price.output_micros))) }
                 } } }
             }
         }

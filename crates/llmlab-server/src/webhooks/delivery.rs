@@ -38,12 +38,12 @@ impl Payload {
             event: "budget.alert",
             alert_id: alert.id,
             budget_id: alert.budget_id.get(),
-            budget_name: budget.name.clone(),
+            budget_name: budget.spec.name.clone(),
             level: alert.level.clone(),
             spent_usd: Usd::from_nanos(alert.spent_nanos),
             amount_usd: Usd::from_nanos(alert.amount_nanos),
-            period: budget.period.clone(),
-            period_start: (budget.period != "total")
+            period: budget.spec.period.clone(),
+            period_start: (budget.spec.period != "total")
                 .then(|| DateTime::from_timestamp_micros(alert.period_start))
                 .flatten(),
             created_at: alert.created_at.and_utc(),
@@ -82,7 +82,7 @@ pub(super) async fn deliver(state: web::Data<AppState>, alert: AlertRow) {
         )
     };
     let record = NewDelivery {
-        attempt,
+        number: attempt,
         attempted_at: attempted_at.naive_utc(),
         url,
         status_code: status_code.map(i32::from),
@@ -125,7 +125,7 @@ async fn receiver(
             return None;
         }
     };
-    match budget.webhook_url.clone() {
+    match budget.spec.webhook_url.clone() {
         Some(url) => Some((budget, url)),
         None => {
             let cancelled = blocking(state, move |s| {

@@ -168,9 +168,12 @@ fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
             .iter()
             .filter(|r| r.resolved_model == m.model)
             .collect();
-        assert_eq!(m.cost_nanos, mine.iter().map(|r| r.cost_nanos).sum::<i64>());
         assert_eq!(
-            m.unpriced_calls,
+            m.sums.cost_nanos,
+            mine.iter().map(|r| r.cost_nanos).sum::<i64>()
+        );
+        assert_eq!(
+            m.sums.unpriced_calls,
             mine.iter().filter(|r| r.cost_source == "unpriced").count() as i64
         );
     }
@@ -189,7 +192,7 @@ fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
         )
         .unwrap()
         .iter()
-        .map(|s| s.cost_nanos)
+        .map(|s| s.sums.cost_nanos)
         .sum();
     let between = rows
         .iter()

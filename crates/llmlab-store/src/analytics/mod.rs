@@ -112,7 +112,7 @@ pub fn by_provider(
     let mut rows = merge(rows, |r: &GroupTotals| r.provider.clone());
     costliest_first(
         &mut rows,
-        |r| (r.cost_nanos, r.calls),
+        |r| (r.sums.cost_nanos, r.sums.calls),
         |r| r.provider.clone(),
     );
     Ok(rows)
@@ -137,7 +137,7 @@ pub fn top_models(
     });
     costliest_first(
         &mut rows,
-        |r| (r.cost_nanos, r.calls),
+        |r| (r.sums.cost_nanos, r.sums.calls),
         |r| format!("{}\u{0}{}", r.provider, r.model),
     );
     rows.truncate(limit as usize);

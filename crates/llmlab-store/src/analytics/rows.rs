@@ -41,12 +41,9 @@ pub struct Totals {
     pub output_audio_tokens: i64,
 }
 
-/// Totals of one UTC time slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
-pub struct SlotRow {
-    /// Start of the slot, microseconds since the epoch (a multiple of the slot width).
-    #[diesel(sql_type = BigInt)]
-    pub slot_start_micros: i64,
+/// The sums every breakdown (slot, provider, model) reports for its key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
+pub struct Sums {
     /// Cost, nano-dollars.
     #[diesel(sql_type = BigInt)]
     pub cost_nanos: i64,
@@ -64,27 +61,26 @@ pub struct SlotRow {
     pub unpriced_calls: i64,
 }
 
+/// Totals of one UTC time slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct SlotRow {
+    /// Start of the slot, microseconds since the epoch (a multiple of the slot width).
+    #[diesel(sql_type = BigInt)]
+    pub slot_start_micros: i64,
+    /// Its sums.
+    #[diesel(embed)]
+    pub sums: Sums,
+}
+
 /// Totals of one provider.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct GroupTotals {
     /// Provider id.
     #[diesel(sql_type = Text)]
     pub provider: String,
-    /// Cost, nano-dollars.
-    #[diesel(sql_type = BigInt)]
-    pub cost_nanos: i64,
-    /// Number of events.
-    #[diesel(sql_type = BigInt)]
-    pub calls: i64,
-    /// Sum of `input_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub input_tokens: i64,
-    /// Sum of `output_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub output_tokens: i64,
-    /// Events stored without a price (cost 0 until re-priced).
-    #[diesel(sql_type = BigInt)]
-    pub unpriced_calls: i64,
+    /// Its sums.
+    #[diesel(embed)]
+    pub sums: Sums,
 }
 
 /// Totals of one `(provider, resolved_model)`.
@@ -96,21 +92,9 @@ pub struct ModelTotals {
     /// The resolved (catalog) model name.
     #[diesel(sql_type = Text)]
     pub model: String,
-    /// Cost, nano-dollars.
-    #[diesel(sql_type = BigInt)]
-    pub cost_nanos: i64,
-    /// Number of events.
-    #[diesel(sql_type = BigInt)]
-    pub calls: i64,
-    /// Sum of `input_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub input_tokens: i64,
-    /// Sum of `output_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub output_tokens: i64,
-    /// Events stored without a price (cost 0 until re-priced).
-    #[diesel(sql_type = BigInt)]
-    pub unpriced_calls: i64,
+    /// Its sums.
+    #[diesel(embed)]
+    pub sums: Sums,
 }
 
 /// Totals of one value of a tag key.
@@ -220,8 +204,15 @@ pub(super) trait Summed {
 }
 
 /// Implements [`Summed`] by adding the named columns (and keeping the larger of `max`
-/// columns).
+/// columns), or by adding an embedded [`Sums`].
 macro_rules! summed {
+    ($row:ty => $sums:ident) => {
+        impl Summed for $row {
+            fn add(&mut self, other: &Self) {
+                self.$sums.add(&other.$sums);
+            }
+        }
+    };
     ($row:ty: $($col:ident),+ $(; max $m:ident)?) => {
         impl Summed for $row {
             fn add(&mut self, other: &Self) {
@@ -235,9 +226,10 @@ macro_rules! summed {
 summed!(Totals: cost_nanos, calls, input_tokens, output_tokens, cached_input_tokens,
     cache_write_tokens, reasoning_tokens, unpriced_calls, cache_write_1h_tokens,
     input_audio_tokens, output_audio_tokens);
-summed!(SlotRow: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
-summed!(GroupTotals: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
-summed!(ModelTotals: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
+summed!(Sums: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
+summed!(SlotRow => sums);
+summed!(GroupTotals => sums);
+summed!(ModelTotals => sums);
 summed!(TagTotals: cost_nanos, calls);
 summed!(DailyModelRow: cost_nanos, calls);
 summed!(DailyTagRow: cost_nanos, calls);

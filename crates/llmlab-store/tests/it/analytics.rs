@@ -38,11 +38,13 @@ macro_rules! totals_row {
     ($row:ident { $($key:ident),* }, $acc:expr) => {
         $row {
             $($key,)*
-            cost_nanos: $acc.cost,
-            calls: $acc.calls,
-            input_tokens: $acc.input,
-            output_tokens: $acc.output,
-            unpriced_calls: $acc.unpriced,
+            sums: llmlab_store::Sums {
+                cost_nanos: $acc.cost,
+                calls: $acc.calls,
+                input_tokens: $acc.input,
+                output_tokens: $acc.output,
+                unpriced_calls: $acc.unpriced,
+            },
         }
     };
 }
@@ -106,7 +108,7 @@ fn check(
 
     let mut got = store.cost_by_provider(user_id, filter).unwrap();
     assert!(is_costliest_first(
-        &got.iter().map(|g| g.cost_nanos).collect::<Vec<_>>()
+        &got.iter().map(|g| g.sums.cost_nanos).collect::<Vec<_>>()
     ));
     got.sort_by(|a, b| a.provider.cmp(&b.provider));
     let expected: Vec<GroupTotals> = group(&events, |e| Some(e.provider.clone()))
@@ -121,7 +123,7 @@ fn check(
     .into_iter()
     .map(|((provider, model), a)| totals_row!(ModelTotals { provider, model }, a))
     .collect();
-    expected.sort_by_key(|m| std::cmp::Reverse(m.cost_nanos));
+    expected.sort_by_key(|m| std::cmp::Reverse(m.sums.cost_nanos));
     expected.truncate(3);
     assert_eq!(
         store.top_models(user_id, filter, 3).unwrap(),

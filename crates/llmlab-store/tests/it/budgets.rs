@@ -41,7 +41,7 @@ both_backends!(budgets_are_scoped_by_user, |_db, store| {
     };
     let created = store.create_budget(a, &scoped).unwrap();
     assert_eq!(
-        (created.name.as_str(), created.workspace_id),
+        (created.spec.name.as_str(), created.workspace_id),
         ("openai-growth", a)
     );
     assert!(matches!(
@@ -74,10 +74,14 @@ both_backends!(budgets_are_scoped_by_user, |_db, store| {
     };
     let updated = store.update_budget(a, created.id, &changes).unwrap();
     assert_eq!(
-        (updated.id, updated.amount_nanos, updated.scope_provider),
+        (
+            updated.id,
+            updated.spec.amount_nanos,
+            updated.spec.scope_provider
+        ),
         (created.id, 5, None)
     );
-    assert_eq!(updated.name, "renamed");
+    assert_eq!(updated.spec.name, "renamed");
     assert_eq!(updated.created_at, created.created_at);
     assert!(matches!(
         store.update_budget(a, other.id, &changes),
@@ -219,7 +223,7 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
     assert_eq!(retaken.len(), 3);
 
     let failure = |n: i32| NewDelivery {
-        attempt: n,
+        number: n,
         attempted_at: t0,
         url: "http://127.0.0.1:9/hook".into(),
         status_code: Some(500),
@@ -270,7 +274,7 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
     assert_eq!(
         attempts
             .iter()
-            .map(|d| (d.attempt, d.ok, d.status_code))
+            .map(|d| (d.attempt.number, d.attempt.ok, d.attempt.status_code))
             .collect::<Vec<_>>(),
         [(1, false, Some(500)), (2, true, Some(204))]
     );
@@ -315,11 +319,14 @@ both_backends!(custom_prices_keep_revisions, |_db, store| {
     let second = store.upsert_custom_price(a, &changed).unwrap();
     assert!(second.revision() > first.revision());
     assert_eq!(
-        (first.input_micros, first.cached_input_micros),
+        (first.price.input_micros, first.price.cached_input_micros),
         (3_750_000, Some(1_875_000))
     );
-    assert_eq!((second.input_micros, second.cached_input_micros), (1, None));
-    assert_eq!(second.effective_from, changed.effective_from);
+    assert_eq!(
+        (second.price.input_micros, second.price.cached_input_micros),
+        (1, None)
+    );
+    assert_eq!(second.price.effective_from, changed.effective_from);
     let other = NewCustomPrice {
         model: "other".into(),
         ..price.clone()

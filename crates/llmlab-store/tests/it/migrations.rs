@@ -289,13 +289,13 @@ both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
             .list_budgets(w)
             .unwrap()
             .into_iter()
-            .map(|b| (b.name, b.amount_nanos))
+            .map(|b| (b.spec.name, b.spec.amount_nanos))
             .collect();
         let prices: Vec<_> = store
             .list_custom_prices(w)
             .unwrap()
             .into_iter()
-            .map(|p| (p.provider, p.model, p.input_micros))
+            .map(|p| (p.price.provider, p.price.model, p.price.input_micros))
             .collect();
         let version = store.custom_prices_version(w).unwrap();
         (reports, budgets, prices, version)
