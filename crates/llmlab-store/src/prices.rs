@@ -108,16 +108,7 @@ pub fn list(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
 ) -> Result<Vec<CustomPriceRow>, StoreError> {
-    Ok(custom_prices::table
-        .filter(custom_prices::workspace_id.eq(workspace_id))
-        .filter(custom_prices::deleted_at.is_null())
-        .order((
-            custom_prices::provider,
-            custom_prices::model,
-            custom_prices::id,
-        ))
-        .select(CustomPriceRow::as_select())
-        .load(conn)?)
+    revisions(conn, workspace_id, false)
 }
 
 /// Every revision the workspace ever set, deleted ones included, oldest first per model.
@@ -125,7 +116,15 @@ pub fn history(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
 ) -> Result<Vec<CustomPriceRow>, StoreError> {
-    Ok(custom_prices::table
+    revisions(conn, workspace_id, true)
+}
+
+fn revisions(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    deleted_too: bool,
+) -> Result<Vec<CustomPriceRow>, StoreError> {
+    let mut query = custom_prices::table
         .filter(custom_prices::workspace_id.eq(workspace_id))
         .order((
             custom_prices::provider,
@@ -133,7 +132,11 @@ pub fn history(
             custom_prices::id,
         ))
         .select(CustomPriceRow::as_select())
-        .load(conn)?)
+        .into_boxed();
+    if !deleted_too {
+        query = query.filter(custom_prices::deleted_at.is_null());
+    }
+    Ok(query.load(conn)?)
 }
 
 /// Ends the workspace's price for `(provider, model)` (every revision is marked deleted

@@ -98,41 +98,28 @@ pub struct SessionState {
     pub membership: Option<Membership>,
 }
 
-type WorkspaceColumns = (
-    workspaces::id,
-    workspaces::name,
-    workspaces::personal_of,
-    workspaces::created_at,
-    workspaces::timezone,
-    workspace_members::role,
-);
-const COLUMNS: WorkspaceColumns = (
-    workspaces::id,
-    workspaces::name,
-    workspaces::personal_of,
-    workspaces::created_at,
-    workspaces::timezone,
-    workspace_members::role,
-);
-type Stored = (
-    WorkspaceId,
-    String,
-    Option<UserId>,
-    NaiveDateTime,
-    String,
-    String,
-);
+/// A workspace joined with the caller's membership, as read.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = workspaces)]
+struct Stored {
+    id: WorkspaceId,
+    name: String,
+    personal_of: Option<UserId>,
+    created_at: NaiveDateTime,
+    timezone: String,
+    #[diesel(select_expression = workspace_members::role)]
+    #[diesel(select_expression_type = workspace_members::role)]
+    role: String,
+}
 
-fn row(
-    (id, name, personal_of, created_at, timezone, role): Stored,
-) -> Result<WorkspaceRow, StoreError> {
+fn row(s: Stored) -> Result<WorkspaceRow, StoreError> {
     Ok(WorkspaceRow {
-        id,
-        name,
-        personal_of,
-        created_at,
-        timezone,
-        role: Role::stored(&role)?,
+        id: s.id,
+        name: s.name,
+        personal_of: s.personal_of,
+        created_at: s.created_at,
+        timezone: s.timezone,
+        role: Role::stored(&s.role)?,
     })
 }
 
@@ -170,8 +157,8 @@ pub fn list_for(conn: &mut AnyConnection, user: UserId) -> Result<Vec<WorkspaceR
         .inner_join(workspace_members::table)
         .filter(workspace_members::user_id.eq(user))
         .order(workspaces::id)
-        .select(COLUMNS)
-        .load::<Stored>(conn)?
+        .select(Stored::as_select())
+        .load(conn)?
         .into_iter()
         .map(row)
         .collect()
@@ -188,8 +175,8 @@ pub fn get_for(
         .inner_join(workspace_members::table)
         .filter(workspace_members::user_id.eq(user))
         .filter(workspaces::id.eq(id))
-        .select(COLUMNS)
-        .first::<Stored>(conn)
+        .select(Stored::as_select())
+        .first(conn)
         .optional()?
         .map(row)
         .transpose()
@@ -204,22 +191,28 @@ pub fn count_owned(conn: &mut AnyConnection, user: UserId) -> Result<i64, StoreE
         .get_result(conn)?)
 }
 
-/// Renames workspace `id`; `false` when it does not exist.
-pub fn rename(conn: &mut AnyConnection, id: WorkspaceId, name: &str) -> Result<bool, StoreError> {
-    let n = diesel::update(workspaces::table.find(id))
-        .set(workspaces::name.eq(name))
-        .execute(conn)?;
-    Ok(n > 0)
+/// What [`update`] changes in a workspace; a `None` field is kept.
+#[derive(Debug, Clone, Copy, Default, AsChangeset)]
+#[diesel(table_name = workspaces)]
+pub struct WorkspaceChanges<'a> {
+    /// A new name.
+    pub name: Option<&'a str>,
+    /// A new zone for its calendar (IANA name).
+    pub timezone: Option<&'a str>,
 }
 
-/// Sets the zone of workspace `id`'s calendar; `false` when it does not exist.
-pub fn set_timezone(
+/// Changes workspace `id`'s name or zone; `false` when it does not exist or nothing is
+/// to change.
+pub fn update(
     conn: &mut AnyConnection,
     id: WorkspaceId,
-    timezone: &str,
+    changes: WorkspaceChanges<'_>,
 ) -> Result<bool, StoreError> {
+    if changes.name.is_none() && changes.timezone.is_none() {
+        return Ok(false);
+    }
     let n = diesel::update(workspaces::table.find(id))
-        .set(workspaces::timezone.eq(timezone))
+        .set(changes)
         .execute(conn)?;
     Ok(n > 0)
 }

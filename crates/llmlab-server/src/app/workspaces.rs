@@ -2,7 +2,7 @@
 //! recorded in the workspace's audit log in its own transaction. A workspace the caller
 //! is not a member of is "not found", never "forbidden", so ids reveal nothing.
 
-use llmlab_store::workspaces as store;
+use llmlab_store::workspaces::{self as store, WorkspaceChanges};
 use llmlab_store::{
     Actor, AnyConnection, MemberRow, Role, Store, StoreError, UserId, WorkspaceId, WorkspaceRow,
 };
@@ -104,7 +104,11 @@ pub fn create(
     transaction(s, |c| {
         let mut row = store::create(c, who.user, &name, false)?;
         if let Some(zone) = timezone {
-            store::set_timezone(c, row.id, zone.name())?;
+            let changes = WorkspaceChanges {
+                timezone: Some(zone.name()),
+                ..Default::default()
+            };
+            store::update(c, row.id, changes)?;
             row.timezone = zone.name().to_string();
         }
         let audit = Audit {
@@ -129,10 +133,11 @@ pub fn rename(
     let timezone = timezone.map(parse_zone).transpose()?;
     transaction(s, |c| {
         require(c, id, who.user, Role::Owner)?;
-        store::rename(c, id, &name)?;
-        if let Some(zone) = timezone {
-            store::set_timezone(c, id, zone.name())?;
-        }
+        let changes = WorkspaceChanges {
+            name: Some(&name),
+            timezone: timezone.as_ref().map(|z| z.name()),
+        };
+        store::update(c, id, changes)?;
         let audit = Audit {
             action: "workspace.rename",
             target_kind: "workspace",

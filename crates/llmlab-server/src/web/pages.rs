@@ -184,7 +184,12 @@ fn filter(start: DateTime<Utc>, end: DateTime<Utc>) -> EventFilter {
 }
 
 fn totals_of(t: &llmlab_store::Totals) -> Totals {
-    reports::totals(t.cost_nanos, t.calls, t.input_tokens, t.output_tokens)
+    reports::totals(
+        t.sums.cost_nanos,
+        t.sums.calls,
+        t.sums.input_tokens,
+        t.sums.output_tokens,
+    )
 }
 
 /// Providers drawn as their own series; the rest are stacked as "others".

@@ -340,31 +340,15 @@ both!(malformed_requests, |app: TestApp| {
     );
     assert_error(&r, 401, "unauthorized");
     assert_error(&app.get("/api/nope", &token), 404, "not_found");
-    assert_error(
-        &app.get("/api/events?limit=0", &token),
-        422,
-        "validation_error",
-    );
-    assert_error(
-        &app.get("/api/events?start=yesterday", &token),
-        422,
-        "validation_error",
-    );
-    assert_error(
-        &app.get("/api/events?cursor=zzz", &token),
-        422,
-        "validation_error",
-    );
-    assert_error(
-        &app.get("/api/costs/summary?tz=Mars/Olympus", &token),
-        422,
-        "validation_error",
-    );
-    assert_error(
-        &app.get("/api/costs/summary?granularity=year", &token),
-        422,
-        "validation_error",
-    );
+    for path in [
+        "/api/events?limit=0",
+        "/api/events?start=yesterday",
+        "/api/events?cursor=zzz",
+        "/api/costs/summary?tz=Mars/Olympus",
+        "/api/costs/summary?granularity=year",
+    ] {
+        assert_error(&app.get(path, &token), 422, "validation_error");
+    }
 
     // Hostile bodies at every POST endpoint: always a 4xx JSON error, and the server keeps serving.
     let hostile: Vec<Vec<u8>> = vec![
@@ -627,33 +611,24 @@ both!(budgets_and_isolation, |app: TestApp| {
         true
     );
 
-    let bad = app.post(
-        "/api/budgets",
-        &token,
-        json!({"name": "x", "amount_usd": 0, "period": "monthly"}),
-    );
-    assert_eq!(
-        assert_error(&bad, 422, "validation_error")["error"]["details"]["field"],
-        "amount_usd"
-    );
-    let bad = app.post(
-        "/api/budgets",
-        &token,
-        json!({"name": "x", "amount_usd": 1, "period": "yearly"}),
-    );
-    assert_eq!(
-        assert_error(&bad, 422, "validation_error")["error"]["details"]["field"],
-        "period"
-    );
-    let bad = app.post(
-        "/api/budgets",
-        &token,
-        json!({"name": "x", "amount_usd": 1, "period": "daily", "webhook_url": "ftp://x"}),
-    );
-    assert_eq!(
-        assert_error(&bad, 422, "validation_error")["error"]["details"]["field"],
-        "webhook_url"
-    );
+    for (body, field) in [
+        (
+            json!({"name": "x", "amount_usd": 0, "period": "monthly"}),
+            "amount_usd",
+        ),
+        (
+            json!({"name": "x", "amount_usd": 1, "period": "yearly"}),
+            "period",
+        ),
+        (
+            json!({"name": "x", "amount_usd": 1, "period": "daily", "webhook_url": "ftp://x"}),
+            "webhook_url",
+        ),
+    ] {
+        let bad = app.post("/api/budgets", &token, body);
+        let details = &assert_error(&bad, 422, "validation_error")["error"]["details"];
+        assert_eq!(details["field"], field, "{details}");
+    }
 
     let other = app.signup("mallory@example.com");
     assert_error(

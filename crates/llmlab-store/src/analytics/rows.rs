@@ -6,18 +6,9 @@ use diesel::sql_types::{BigInt, Bool, Text};
 /// Totals over a selection of events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
 pub struct Totals {
-    /// Total cost, nano-dollars.
-    #[diesel(sql_type = BigInt)]
-    pub cost_nanos: i64,
-    /// Number of events.
-    #[diesel(sql_type = BigInt)]
-    pub calls: i64,
-    /// Sum of `input_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub input_tokens: i64,
-    /// Sum of `output_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub output_tokens: i64,
+    /// Cost, calls, input and output tokens, unpriced calls.
+    #[diesel(embed)]
+    pub sums: Sums,
     /// Sum of `cached_input_tokens`.
     #[diesel(sql_type = BigInt)]
     pub cached_input_tokens: i64,
@@ -27,9 +18,6 @@ pub struct Totals {
     /// Sum of `reasoning_tokens`.
     #[diesel(sql_type = BigInt)]
     pub reasoning_tokens: i64,
-    /// Events stored without a price (cost 0 until re-priced).
-    #[diesel(sql_type = BigInt)]
-    pub unpriced_calls: i64,
     /// Sum of `cache_write_1h_tokens`.
     #[diesel(sql_type = BigInt)]
     pub cache_write_1h_tokens: i64,
@@ -213,19 +201,19 @@ macro_rules! summed {
             }
         }
     };
-    ($row:ty: $($col:ident),+ $(; max $m:ident)?) => {
+    ($row:ty: $($col:ident),+ $(; max $m:ident)? $(; sums $s:ident)?) => {
         impl Summed for $row {
             fn add(&mut self, other: &Self) {
                 $(self.$col = self.$col.saturating_add(other.$col);)+
                 $(self.$m = self.$m.max(other.$m);)?
+                $(self.$s.add(&other.$s);)?
             }
         }
     };
 }
 
-summed!(Totals: cost_nanos, calls, input_tokens, output_tokens, cached_input_tokens,
-    cache_write_tokens, reasoning_tokens, unpriced_calls, cache_write_1h_tokens,
-    input_audio_tokens, output_audio_tokens);
+summed!(Totals: cached_input_tokens, cache_write_tokens, reasoning_tokens,
+    cache_write_1h_tokens, input_audio_tokens, output_audio_tokens; sums sums);
 summed!(Sums: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
 summed!(SlotRow => sums);
 summed!(GroupTotals => sums);

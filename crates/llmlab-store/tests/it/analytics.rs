@@ -31,6 +31,16 @@ impl Acc {
         self.output += e.output_tokens;
         self.unpriced += i64::from(e.cost_source == "unpriced");
     }
+
+    fn sums(&self) -> llmlab_store::Sums {
+        llmlab_store::Sums {
+            cost_nanos: self.cost,
+            calls: self.calls,
+            input_tokens: self.input,
+            output_tokens: self.output,
+            unpriced_calls: self.unpriced,
+        }
+    }
 }
 
 /// `$row { keys… }` with `$acc`'s figures: the fields the totals rows share.
@@ -38,13 +48,7 @@ macro_rules! totals_row {
     ($row:ident { $($key:ident),* }, $acc:expr) => {
         $row {
             $($key,)*
-            sums: llmlab_store::Sums {
-                cost_nanos: $acc.cost,
-                calls: $acc.calls,
-                input_tokens: $acc.input,
-                output_tokens: $acc.output,
-                unpriced_calls: $acc.unpriced,
-            },
+            sums: $acc.sums(),
         }
     };
 }
@@ -72,15 +76,13 @@ fn check(
     let events: Vec<&NewEvent> = all.iter().filter(|e| matches(e, filter)).collect();
     let sum = |f: fn(&NewEvent) -> i64| events.iter().map(|e| f(e)).sum::<i64>();
 
+    let mut all_events = Acc::default();
+    events.iter().for_each(|e| all_events.add(e));
     let expected = Totals {
-        cost_nanos: sum(|e| e.cost_nanos),
-        calls: events.len() as i64,
-        input_tokens: sum(|e| e.input_tokens),
-        output_tokens: sum(|e| e.output_tokens),
+        sums: all_events.sums(),
         cached_input_tokens: sum(|e| e.cached_input_tokens),
         cache_write_tokens: sum(|e| e.cache_write_tokens),
         reasoning_tokens: sum(|e| e.reasoning_tokens),
-        unpriced_calls: sum(|e| i64::from(e.cost_source == "unpriced")),
         cache_write_1h_tokens: sum(|e| e.cache_write_1h_tokens),
         input_audio_tokens: sum(|e| e.input_audio_tokens),
         output_audio_tokens: sum(|e| e.output_audio_tokens),
@@ -92,7 +94,7 @@ fn check(
     );
     assert_eq!(
         store.spend(user_id, filter).unwrap(),
-        expected.cost_nanos,
+        expected.sums.cost_nanos,
         "spend {filter:?}"
     );
 

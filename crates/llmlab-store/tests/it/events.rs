@@ -14,6 +14,7 @@ fn count(store: &Store, user_id: llmlab_store::WorkspaceId) -> i64 {
     store
         .totals(user_id, &EventFilter::default())
         .unwrap()
+        .sums
         .calls
 }
 
@@ -201,7 +202,11 @@ both_backends!(batches_report_duplicates, |_db, store| {
     assert_eq!(store.event(u, out[0].id()).unwrap().unwrap().cost_nanos, 1);
     assert_eq!(count(&store, u), 4);
     assert_eq!(
-        store.totals(u, &EventFilter::default()).unwrap().cost_nanos,
+        store
+            .totals(u, &EventFilter::default())
+            .unwrap()
+            .sums
+            .cost_nanos,
         5 + 1 + 2 + 6
     );
     assert!(store.insert_batch(u, &[]).unwrap().is_empty());

@@ -60,7 +60,7 @@ both_backends!(
                 }
             }
             let totals = store.totals(user_id, &Default::default()).unwrap();
-            assert_eq!(totals.calls, 17);
+            assert_eq!(totals.sums.calls, 17);
         }
     }
 );
@@ -79,5 +79,5 @@ both_backends!(a_faulty_event_fails_alone, |_db, store| {
     for (i, result) in results {
         assert_eq!(result.is_err(), i == 7, "event {i}: {result:?}");
     }
-    assert_eq!(store.totals(a, &Default::default()).unwrap().calls, 15);
+    assert_eq!(store.totals(a, &Default::default()).unwrap().sums.calls, 15);
 });

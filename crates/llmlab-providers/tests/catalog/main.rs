@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod tiers;
+
 use chrono::NaiveDate;
 use llmlab_providers::{Catalog, CatalogError, PerMTok};
 
@@ -228,6 +230,17 @@ fn s(v: &str) -> String {
     v.to_string()
 }
 
+/// A model and its current input, output, cache read and cache write rates.
+type Rates<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// Asserts each model's current rates.
+fn assert_rates(provider: &str, table: &[Rates<'_>]) {
+    for &(model, input, output, cached, write) in table {
+        let expected = (s(input), s(output), cached.map(s), write.map(s));
+        assert_eq!(current(provider, model), expected, "{provider}/{model}");
+    }
+}
+
 #[test]
 fn catalog_size() {
     let c = Catalog::builtin();
@@ -368,21 +381,38 @@ fn bedrock_global_profiles_of_claude_4_5_have_their_own_price() {
 
 #[test]
 fn bedrock_prices() {
-    assert_eq!(
-        current("bedrock", "anthropic.claude-3-haiku-20240307-v1:0"),
-        (s("0.25"), s("1.25"), None, None)
-    );
-    assert_eq!(
-        current("bedrock", "anthropic.claude-opus-4-1-20250805-v1:0"),
-        (s("15"), s("75"), Some(s("1.5")), Some(s("18.75")))
-    );
-    assert_eq!(
-        current("bedrock", "amazon.nova-micro-v1:0"),
-        (s("0.035"), s("0.14"), Some(s("0.00875")), None)
-    );
-    assert_eq!(
-        current("bedrock", "amazon.nova-premier-v1:0"),
-        (s("2.5"), s("12.5"), Some(s("0.625")), None)
+    assert_rates(
+        "bedrock",
+        &[
+            (
+                "anthropic.claude-3-haiku-20240307-v1:0",
+                "0.25",
+                "1.25",
+                None,
+                None,
+            ),
+            (
+                "anthropic.claude-opus-4-1-20250805-v1:0",
+                "15",
+                "75",
+                Some("1.5"),
+                Some("18.75"),
+            ),
+            (
+                "amazon.nova-micro-v1:0",
+                "0.035",
+                "0.14",
+                Some("0.00875"),
+                None,
+            ),
+            (
+                "amazon.nova-premier-v1:0",
+                "2.5",
+                "12.5",
+                Some("0.625"),
+                None,
+            ),
+        ],
     );
     assert_eq!(
         current("bedrock", "meta.llama3-1-8b-instruct-v1:0").0,
@@ -427,17 +457,13 @@ fn xai_models_and_prices() {
     );
     assert_eq!(resolves("xai", "grok-2-1212"), "grok-2");
     assert_eq!(resolves("xai", "grok-3-mini-beta"), "grok-3-mini");
-    assert_eq!(
-        current("xai", "grok-4"),
-        (s("3"), s("15"), Some(s("0.75")), None)
-    );
-    assert_eq!(
-        current("xai", "grok-code-fast-1"),
-        (s("0.2"), s("1.5"), Some(s("0.02")), None)
-    );
-    assert_eq!(
-        current("xai", "grok-3-mini"),
-        (s("0.3"), s("0.5"), Some(s("0.075")), None)
+    assert_rates(
+        "xai",
+        &[
+            ("grok-4", "3", "15", Some("0.75"), None),
+            ("grok-code-fast-1", "0.2", "1.5", Some("0.02"), None),
+            ("grok-3-mini", "0.3", "0.5", Some("0.075"), None),
+        ],
     );
     let fast = Catalog::builtin()
         .resolve("xai", "grok-4-fast-non-reasoning")
@@ -451,17 +477,13 @@ fn xai_models_and_prices() {
 #[test]
 fn cohere_models_and_prices() {
     assert_eq!(resolves("cohere", "cohere/command-a"), "command-a-03-2025");
-    assert_eq!(
-        current("cohere", "command-a-03-2025"),
-        (s("2.5"), s("10"), None, None)
-    );
-    assert_eq!(
-        current("cohere", "command-r-08-2024"),
-        (s("0.15"), s("0.6"), None, None)
-    );
-    assert_eq!(
-        current("cohere", "command-r-plus"),
-        (s("3"), s("15"), None, None)
+    assert_rates(
+        "cohere",
+        &[
+            ("command-a-03-2025", "2.5", "10", None, None),
+            ("command-r-08-2024", "0.15", "0.6", None, None),
+            ("command-r-plus", "3", "15", None, None),
+        ],
     );
     assert_eq!(current("cohere", "command-r7b-12-2024").0, "0.0375");
 }
@@ -514,13 +536,12 @@ fn newest_models_of_the_first_providers() {
     ] {
         resolves(provider, name);
     }
-    assert_eq!(
-        current("openai", "gpt-5-pro"),
-        (s("15"), s("120"), None, None)
-    );
-    assert_eq!(
-        current("openai", "gpt-realtime"),
-        (s("4"), s("16"), Some(s("0.4")), None)
+    assert_rates(
+        "openai",
+        &[
+            ("gpt-5-pro", "15", "120", None, None),
+            ("gpt-realtime", "4", "16", Some("0.4"), None),
+        ],
     );
 }
 

@@ -114,40 +114,32 @@ fn audio_rates_and_one_hour_cache_writes() {
     }
 }
 
-const TIERED: &str = r#"
-provider = "acme"
-
-[[models]]
-name = "acme-1"
-tier = "mid"
-
-[[models.prices]]
-effective_from = "2025-01-01"
-input = "1.00"
-output = "2.00"
-source = "https://acme.example/pricing"
-checked = "2025-01-02"
-flex = { input = "0.50", output = "1.00" }
-"#;
+/// The catalog file of the parent module with a Flex rate.
+fn tiered() -> String {
+    format!(
+        "{}flex = {{ input = \"0.50\", output = \"1.00\" }}\n",
+        super::GOOD
+    )
+}
 
 #[test]
 fn tier_rates_are_validated_at_load() {
-    let c = Catalog::from_sources([("acme.toml", TIERED)]).unwrap();
+    let c = Catalog::from_sources([("acme.toml", tiered().as_str())]).unwrap();
     let v = c.resolve("acme", "acme-1").unwrap().entry.current_price();
     assert_eq!(v.flex.unwrap().input, p("0.5"));
     assert_eq!(v.tiers(), [ServiceTier::Standard, ServiceTier::Flex]);
-    let bad = TIERED.replace("\"0.50\"", "\"half\"");
+    let bad = tiered().replace("\"0.50\"", "\"half\"");
     let e = Catalog::from_sources([("acme.toml", bad.as_str())])
         .unwrap_err()
         .to_string();
     assert!(e.contains("prices[0].flex.input"), "{e}");
-    let both = TIERED.to_string()
+    let both = tiered()
         + "long_context = { threshold_tokens = 1000, input = \"2.00\", output = \"4.00\" }\n";
     let e = Catalog::from_sources([("acme.toml", both.as_str())])
         .unwrap_err()
         .to_string();
     assert!(e.contains("prices[0].flex"), "{e}");
-    let audio = TIERED.replace("checked =", "input_audio = \"-1\"\nchecked =");
+    let audio = tiered().replace("checked =", "input_audio = \"-1\"\nchecked =");
     let e = Catalog::from_sources([("acme.toml", audio.as_str())])
         .unwrap_err()
         .to_string();
