@@ -63,15 +63,29 @@ async fn cpu<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Resul
         .map_err(|e| AppError::Internal(e.to_string()))
 }
 
-/// Creates an account for `email` and `password`, signing up from `client_ip`.
-pub async fn sign_up(
-    app: &App,
-    email: &str,
-    password: String,
-    client_ip: String,
-    now: DateTime<Utc>,
-) -> Result<UserRow, AppError> {
-    let email = parse_email(email)?;
+/// A sign-up or log-in: what was typed, from which address, and when. The API and the
+/// dashboard both build one, so both meet the same rules and limits. (No `Debug`: it
+/// holds a password.)
+pub struct Attempt {
+    /// The email as typed.
+    pub email: String,
+    /// The password as typed.
+    pub password: String,
+    /// The client's address, which the limits count.
+    pub client_ip: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Creates an account for the attempt's email and password.
+pub async fn sign_up(app: &App, attempt: Attempt) -> Result<UserRow, AppError> {
+    let Attempt {
+        email,
+        password,
+        client_ip,
+        at: now,
+    } = attempt;
+    let email = parse_email(&email)?;
     check_password(&password)?;
     // Counted before the bcrypt hash, which is the cost an anonymous client could make
     // the server pay in a loop.
@@ -102,14 +116,14 @@ pub async fn sign_up(
 
 /// The account of `email` when `password` is its password. An unknown email costs the
 /// same bcrypt work as a wrong password, so timing does not tell which emails exist.
-pub async fn log_in(
-    app: &App,
-    email: &str,
-    password: String,
-    client_ip: String,
-    now: DateTime<Utc>,
-) -> Result<UserRow, AppError> {
-    let email = normalize_email(email);
+pub async fn log_in(app: &App, attempt: Attempt) -> Result<UserRow, AppError> {
+    let Attempt {
+        email,
+        password,
+        client_ip,
+        at: now,
+    } = attempt;
+    let email = normalize_email(&email);
     let limiter = app.login_limiter;
     let (wait, user) = blocking(app, move |s| {
         let wait = limiter.check(s, &email, &client_ip, now)?;

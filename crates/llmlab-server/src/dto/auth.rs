@@ -1,8 +1,11 @@
 //! Authentication: sign-up, login and the session.
 
+use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::app::accounts::Attempt;
 
 /// `{email, password}`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -11,6 +14,21 @@ pub struct Credentials {
     pub email: String,
     /// At least 8 characters.
     pub password: String,
+}
+
+impl Credentials {
+    /// The sign-up or log-in these credentials make from `req`'s client, now.
+    pub fn attempt(self, req: &HttpRequest) -> Attempt {
+        Attempt {
+            email: self.email,
+            password: self.password,
+            client_ip: req
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+            at: Utc::now(),
+        }
+    }
 }
 
 /// A user.

@@ -1,7 +1,7 @@
 //! Sign-up, login, logout, me.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Person;
@@ -40,12 +40,6 @@ fn session(state: &AppState, user: llmlab_store::UserRow) -> Result<AuthResponse
 }
 
 /// The client's address, as the attempt limiters count it.
-fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
-}
-
 /// Creates an account and returns a session.
 #[utoipa::path(tag = "auth", request_body = Credentials, responses(
     (status = 201, body = AuthResponse), (status = 409, description = "Email already registered"),
@@ -56,8 +50,7 @@ async fn signup(
     req: HttpRequest,
     body: JsonBody<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let Credentials { email, password } = body.0;
-    let user = accounts::sign_up(&state, &email, password, client_ip(&req), Utc::now()).await?;
+    let user = accounts::sign_up(&state, body.0.attempt(&req)).await?;
     Ok(HttpResponse::Created().json(session(&state, user)?))
 }
 
@@ -71,8 +64,7 @@ async fn login(
     req: HttpRequest,
     body: JsonBody<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    let Credentials { email, password } = body.0;
-    let user = accounts::log_in(&state, &email, password, client_ip(&req), Utc::now()).await?;
+    let user = accounts::log_in(&state, body.0.attempt(&req)).await?;
     Ok(HttpResponse::Ok().json(session(&state, user)?))
 }
 

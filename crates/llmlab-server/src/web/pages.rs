@@ -18,6 +18,7 @@ use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
 use crate::app::ledger::PriceRef;
 use crate::app::{AppError, accounts, blocking, blocking_read, reports};
+use crate::dto::Credentials;
 use crate::state::AppState;
 
 pub(super) type Page = Result<HttpResponse, WebError>;
@@ -28,13 +29,6 @@ pub struct View {
     pub(super) ws: Option<i64>,
     tz: Option<String>,
     cursor: Option<String>,
-}
-
-/// The sign-in and sign-up forms.
-#[derive(Debug, Deserialize)]
-pub struct Credentials {
-    email: String,
-    password: String,
 }
 
 /// A form that only changes something: its CSRF token.
@@ -94,20 +88,13 @@ pub async fn signup_form() -> HttpResponse {
     respond(StatusCode::OK, auth_page("Sign up", "/signup", None))
 }
 
-fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
-}
-
 /// Signs in with the same rules and limits as the API.
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     form: web::Form<Credentials>,
 ) -> Page {
-    let Credentials { email, password } = form.into_inner();
-    let user = accounts::log_in(&state, &email, password, client_ip(&req), Utc::now()).await;
+    let user = accounts::log_in(&state, form.into_inner().attempt(&req)).await;
     start_session(&state, user, "Sign in", "/login")
 }
 
@@ -117,8 +104,7 @@ pub async fn signup(
     state: web::Data<AppState>,
     form: web::Form<Credentials>,
 ) -> Page {
-    let Credentials { email, password } = form.into_inner();
-    let user = accounts::sign_up(&state, &email, password, client_ip(&req), Utc::now()).await;
+    let user = accounts::sign_up(&state, form.into_inner().attempt(&req)).await;
     start_session(&state, user, "Sign up", "/signup")
 }
 

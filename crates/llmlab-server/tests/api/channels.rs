@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::receiver::Receiver;
 use crate::smtp::SmtpSink;
-use crate::{TestApp, assert_error, both, spawn_app_with};
+use crate::{TestApp, assert_error, assert_invalid, both, spawn_app_with};
 
 /// Fast delivery, receivers on 127.0.0.1 allowed, SMTP at `sink`, and a scheduler that
 /// only ticks at start (the tests tick it themselves, at the instants they choose).
@@ -95,8 +95,7 @@ fn validated_and_scoped(backend: llmlab_store::Backend) {
     let token = app.signup("admin@example.com");
     let bad = |body: Value, field: &str| {
         let r = app.post("/api/channels", &token, body);
-        let v = assert_error(&r, 422, "validation_error");
-        assert_eq!(v["error"]["details"]["field"], field, "{v}");
+        assert_invalid(&r, field);
     };
     bad(
         json!({"name": "x", "kind": "pager", "events": ["budget"]}),
@@ -158,10 +157,7 @@ fn validated_and_scoped(backend: llmlab_store::Backend) {
         &token,
         json!({"name": "b", "amount_usd": 5, "period": "daily", "channel_ids": [slack, 999_999]}),
     );
-    assert_eq!(
-        assert_error(&r, 422, "validation_error")["error"]["details"]["field"],
-        "channel_ids"
-    );
+    assert_invalid(&r, "channel_ids");
     let r = app.post(
         "/api/budgets",
         &token,
@@ -217,8 +213,7 @@ both!(email_channels_need_smtp, |app: TestApp| {
         &token,
         json!({"name": "mail", "kind": "email", "to": ["a@example.com"], "events": ["budget"]}),
     );
-    let v = assert_error(&r, 422, "validation_error");
-    assert_eq!(v["error"]["details"]["field"], "kind");
+    let v = assert_invalid(&r, "kind");
     assert!(
         v["error"]["message"]
             .as_str()

@@ -56,6 +56,13 @@ pub fn assert_error(r: &Response, status: u16, code: &str) -> Value {
     v
 }
 
+/// Asserts a 422 `validation_error` naming `field`, and returns the body.
+pub fn assert_invalid(r: &Response, field: &str) -> Value {
+    let v = assert_error(r, 422, "validation_error");
+    assert_eq!(v["error"]["details"]["field"], field, "{v}");
+    v
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub backend: Backend,

@@ -5,7 +5,7 @@
 use llmlab_engine::Usd;
 use serde_json::{Value, json};
 
-use crate::{TestApp, assert_error, both};
+use crate::{TestApp, assert_error, assert_invalid, both};
 
 fn nanos(v: &Value) -> i64 {
     Usd::parse(&v.to_string())
@@ -173,11 +173,7 @@ both!(unpriceable_buckets_and_tiers_are_refused, |app: TestApp| {
         422,
         "unsupported_service_tier",
     );
-    let field = |body: Value, field: &str| {
-        let v = assert_error(&post(body), 422, "validation_error");
-        assert_eq!(v["error"]["details"]["field"], field, "{v}");
-        v
-    };
+    let field = |body: Value, field: &str| assert_invalid(&post(body), field);
     let mut contradicting = tier("gpt-5", "flex");
     contradicting["batch"] = json!(true);
     field(contradicting, "service_tier");

@@ -8,7 +8,7 @@ fn event(model: &str, input: i64, output: i64) -> Value {
     json!({"provider": "openai", "model": model, "input_tokens": input, "output_tokens": output})
 }
 
-use crate::assert_error;
+use crate::{assert_error, assert_invalid};
 
 both!(auth_flow, |app: TestApp| {
     let token = app.signup("Ada@Example.com");
@@ -21,22 +21,16 @@ both!(auth_flow, |app: TestApp| {
         json!({"email": "ada@example.com", "password": "another pass"}),
     );
     assert_error(&dup, 409, "email_taken");
-    let short = app.anonymous(
-        "/api/auth/signup",
-        json!({"email": "b@example.com", "password": "short"}),
-    );
-    assert_eq!(
-        assert_error(&short, 422, "validation_error")["error"]["details"]["field"],
-        "password"
-    );
-    let bad_email = app.anonymous(
-        "/api/auth/signup",
-        json!({"email": "nope", "password": "long enough"}),
-    );
-    assert_eq!(
-        assert_error(&bad_email, 422, "validation_error")["error"]["details"]["field"],
-        "email"
-    );
+    for (body, field) in [
+        (
+            json!({"email": "b@example.com", "password": "short"}),
+            "password",
+        ),
+        (json!({"email": "nope", "password": "long enough"}), "email"),
+    ] {
+        let bad = app.anonymous("/api/auth/signup", body);
+        assert_invalid(&bad, field);
+    }
 
     let wrong = app.anonymous(
         "/api/auth/login",
@@ -138,10 +132,7 @@ both!(
             "rate_limited",
         );
         let too_big = app.post("/api/events/batch", &token, batch(6));
-        assert_eq!(
-            assert_error(&too_big, 422, "validation_error")["error"]["details"]["field"],
-            "events"
-        );
+        assert_invalid(&too_big, "events");
         // Only what was accepted was stored.
         let stored = app.get("/api/events?limit=100", &token).json();
         assert_eq!(stored["events"].as_array().unwrap().len(), 5);
@@ -263,33 +254,21 @@ both!(tracking_prices_exactly, |app: TestApp| {
         "unknown_provider",
     );
     let cached = app.post("/api/events/track", &token, json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 1, "cached_input_tokens": 11}));
-    assert_eq!(
-        assert_error(&cached, 422, "validation_error")["error"]["details"]["field"],
-        "cached_input_tokens"
-    );
+    assert_invalid(&cached, "cached_input_tokens");
     let ten = app.post(
         "/api/events/track",
         &token,
         json!({"provider": "openai", "model": "gpt-4o", "input_tokens": "ten", "output_tokens": 1}),
     );
-    assert_eq!(
-        assert_error(&ten, 422, "validation_error")["error"]["details"]["field"],
-        "input_tokens"
-    );
+    assert_invalid(&ten, "input_tokens");
     let neg = app.post("/api/events/track", &token, event("gpt-4o", -1, 1));
-    assert_eq!(
-        assert_error(&neg, 422, "validation_error")["error"]["details"]["field"],
-        "input_tokens"
-    );
+    assert_invalid(&neg, "input_tokens");
     let missing = app.post(
         "/api/events/track",
         &token,
         json!({"provider": "openai", "input_tokens": 1, "output_tokens": 1}),
     );
-    assert_eq!(
-        assert_error(&missing, 422, "validation_error")["error"]["details"]["field"],
-        "model"
-    );
+    assert_invalid(&missing, "model");
 });
 
 both!(malformed_requests, |app: TestApp| {
@@ -626,8 +605,7 @@ both!(budgets_and_isolation, |app: TestApp| {
         ),
     ] {
         let bad = app.post("/api/budgets", &token, body);
-        let details = &assert_error(&bad, 422, "validation_error")["error"]["details"];
-        assert_eq!(details["field"], field, "{details}");
+        assert_invalid(&bad, field);
     }
 
     let other = app.signup("mallory@example.com");

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{TestApp, assert_error, both};
+use crate::{TestApp, assert_error, assert_invalid, both};
 
 both!(
     usage_objects_price_like_hand_computed_buckets,
@@ -79,10 +79,7 @@ both!(
         }
 
         let bad = |body: Value, field: &str| {
-            let r = app.post("/api/events/track", &token, body);
-            let v = assert_error(&r, 422, "validation_error");
-            assert_eq!(v["error"]["details"]["field"], field, "{v}");
-            v
+            assert_invalid(&app.post("/api/events/track", &token, body), field)
         };
         // {input_tokens, output_tokens} alone is both Anthropic's and the Responses API's.
         let v = bad(

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{TestApp, both};
 
-use crate::assert_error;
+use crate::{assert_error, assert_invalid};
 
 /// Creates workspace `name` as `token`'s user; returns its id.
 fn workspace(app: &TestApp, token: &str, name: &str) -> i64 {
@@ -76,8 +76,7 @@ both!(signup_makes_a_personal_workspace, |app: TestApp| {
     assert_error(&r, 409, "conflict");
     // A header that is no id is a 422 naming it; an id of no workspace of the user, 404.
     let r = app.call_in(Some(-1), "GET", "/api/budgets", Some(&token), None);
-    let v = assert_error(&r, 422, "validation_error");
-    assert_eq!(v["error"]["details"]["field"], "X-LLMLab-Workspace");
+    assert_invalid(&r, "X-LLMLab-Workspace");
     // Routes of the person, not of a workspace, do not read it.
     let r = app.call_in(Some(-1), "GET", "/api/auth/me", Some(&token), None);
     assert_eq!(r.status, 200, "{}", r.text());
