@@ -95,25 +95,34 @@ pub fn open(url: &str, writers: usize) -> Result<(Store, i64)> {
     Ok((store, workspace.get()))
 }
 
+/// What each ceiling writes: `batches` chunks (cycling through `chunks`) by `writers`
+/// threads into `store`, for workspace `user_id`.
+pub struct Load<'a> {
+    /// The database.
+    pub store: &'a Store,
+    /// The workspace written to.
+    pub user_id: i64,
+    /// The chunks, cycled through.
+    pub chunks: &'a [Vec<NewEvent>],
+    /// How many chunks to write.
+    pub batches: u64,
+    /// How many threads write.
+    pub writers: usize,
+}
+
 /// `Store::insert_batch`, one chunk per call, as the server's batch endpoint does.
-pub fn through_store(
-    store: &Store,
-    user_id: i64,
-    chunks: &[Vec<NewEvent>],
-    batches: u64,
-    writers: usize,
-) -> Result<InsertRun> {
-    let elapsed = in_parallel(writers, batches, |i| {
-        let chunk = chunk_at(chunks, i)?;
-        store
-            .insert_batch(llmlab_store::WorkspaceId(user_id), chunk)
+pub fn through_store(load: &Load<'_>) -> Result<InsertRun> {
+    let elapsed = in_parallel(load.writers, load.batches, |i| {
+        let chunk = chunk_at(load.chunks, i)?;
+        load.store
+            .insert_batch(llmlab_store::WorkspaceId(load.user_id), chunk)
             .map(drop)
             .map_err(|e| format!("insert_batch: {e}"))
     })?;
     Ok(InsertRun {
         label: "Store::insert_batch".into(),
-        events: rows_in(chunks, batches)?,
-        writers,
+        events: rows_in(load.chunks, load.batches)?,
+        writers: load.writers,
         elapsed,
     })
 }
@@ -126,37 +135,32 @@ fn create_scratch(store: &Store, table: &str) -> Result<()> {
 
 /// One multi-row `INSERT` per chunk, SQL literals only (no binds, no `RETURNING`), into a
 /// scratch table without indexes: what the database itself can absorb.
-pub fn plain_insert(
-    store: &Store,
-    user_id: i64,
-    chunks: &[Vec<NewEvent>],
-    batches: u64,
-    writers: usize,
-) -> Result<InsertRun> {
+pub fn plain_insert(load: &Load<'_>) -> Result<InsertRun> {
     let table = "bench_raw_insert";
-    create_scratch(store, table)?;
+    create_scratch(load.store, table)?;
     let created_at = llmlab_store::now_utc();
-    let statements = chunks
+    let statements = load
+        .chunks
         .iter()
-        .map(|chunk| insert_sql(table, user_id, chunk, created_at))
+        .map(|chunk| insert_sql(table, load.user_id, chunk, created_at))
         .collect::<Result<Vec<String>>>()?;
-    let elapsed = in_parallel(writers, batches, |i| {
+    let elapsed = in_parallel(load.writers, load.batches, |i| {
         let len = statements.len().max(1) as u64;
         let sql = usize::try_from(i % len)
             .ok()
             .and_then(|k| statements.get(k))
             .ok_or("no statement")?;
-        store
+        load.store
             .execute_batch(sql)
             .map_err(|e| format!("INSERT INTO {table}: {e}"))
     })?;
     Ok(InsertRun {
         label: format!(
             "multi-row INSERT into a scratch table ({} rows/statement)",
-            chunk_len(chunks)
+            chunk_len(load.chunks)
         ),
-        events: rows_in(chunks, batches)?,
-        writers,
+        events: rows_in(load.chunks, load.batches)?,
+        writers: load.writers,
         elapsed,
     })
 }
@@ -243,14 +247,8 @@ fn row_fields(user_id: i64, e: &NewEvent, created_at: chrono::NaiveDateTime) -> 
 /// PostgreSQL only: the same rows streamed through one `COPY … FROM STDIN` by `psql`
 /// into a scratch table without indexes, the fastest way into PostgreSQL. `None` when
 /// this is SQLite or `psql` is not installed.
-pub fn copy(
-    store: &Store,
-    url: &str,
-    user_id: i64,
-    chunks: &[Vec<NewEvent>],
-    batches: u64,
-) -> Result<Option<InsertRun>> {
-    if store.backend() != Backend::Postgres {
+pub fn copy(load: &Load<'_>, url: &str) -> Result<Option<InsertRun>> {
+    if load.store.backend() != Backend::Postgres {
         return Ok(None);
     }
     let Some(psql) = crate::pg::find_bin("psql") else {
@@ -258,11 +256,12 @@ pub fn copy(
         return Ok(None);
     };
     let table = "bench_raw_copy";
-    create_scratch(store, table)?;
+    create_scratch(load.store, table)?;
     let created_at = llmlab_store::now_utc();
-    let csv = chunks
+    let csv = load
+        .chunks
         .iter()
-        .map(|chunk| chunk_csv(user_id, chunk, created_at))
+        .map(|chunk| chunk_csv(load.user_id, chunk, created_at))
         .collect::<Result<Vec<String>>>()?;
     let started = Instant::now();
     let mut child = Command::new(psql)
@@ -275,7 +274,7 @@ pub fn copy(
         .spawn()
         .map_err(|e| format!("cannot run psql: {e}"))?;
     let mut stdin = child.stdin.take().ok_or("psql has no stdin")?;
-    for i in 0..batches {
+    for i in 0..load.batches {
         let k = usize::try_from(i % csv.len().max(1) as u64).map_err(|e| e.to_string())?;
         let block = csv.get(k).ok_or("no rows to copy")?;
         stdin
@@ -290,7 +289,7 @@ pub fn copy(
     }
     Ok(Some(InsertRun {
         label: "COPY into a scratch table (psql \\copy)".into(),
-        events: rows_in(chunks, batches)?,
+        events: rows_in(load.chunks, load.batches)?,
         writers: 1,
         elapsed,
     }))

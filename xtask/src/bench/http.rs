@@ -183,14 +183,17 @@ fn insert_ceilings(target: &Target<'_>, events: u64, writers: usize) -> Result<V
         "xtask: {} events through Store::insert_batch",
         batches * BATCH_SIZE as u64
     );
-    let mut runs = vec![ceiling::through_store(
-        &store, user_id, &rows, batches, writers,
-    )?];
+    let load = ceiling::Load {
+        store: &store,
+        user_id,
+        chunks: &rows,
+        batches,
+        writers,
+    };
+    let mut runs = vec![ceiling::through_store(&load)?];
     eprintln!("xtask: the same events as plain SQL");
-    runs.push(ceiling::plain_insert(
-        &store, user_id, &rows, batches, writers,
-    )?);
-    if let Some(copy) = ceiling::copy(&store, &db.url, user_id, &rows, batches)? {
+    runs.push(ceiling::plain_insert(&load)?);
+    if let Some(copy) = ceiling::copy(&load, &db.url)? {
         runs.push(copy);
     }
     drop(store);

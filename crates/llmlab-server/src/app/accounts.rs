@@ -79,14 +79,9 @@ pub struct Attempt {
 
 /// Creates an account for the attempt's email and password.
 pub async fn sign_up(app: &App, attempt: Attempt) -> Result<UserRow, AppError> {
-    let Attempt {
-        email,
-        password,
-        client_ip,
-        at: now,
-    } = attempt;
-    let email = parse_email(&email)?;
-    check_password(&password)?;
+    let email = parse_email(&attempt.email)?;
+    check_password(&attempt.password)?;
+    let (password, client_ip, now) = (attempt.password, attempt.client_ip, attempt.at);
     // Counted before the bcrypt hash, which is the cost an anonymous client could make
     // the server pay in a loop.
     if let Some(limiter) = app.signup_limiter

@@ -19,6 +19,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::Query;
+use crate::routes::path_id;
 use crate::state::AppState;
 use crate::webhooks;
 use llmlab_store::BudgetId;
@@ -202,7 +203,7 @@ async fn remove(
     who: Member,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = BudgetId(id.parse().map_err(|_| ApiError::not_found("budget"))?);
+    let id: BudgetId = path_id(&id)?;
     blocking(&state, move |s| {
         use_case::remove(s, who.workspace(), &who, id)
     })
@@ -269,7 +270,7 @@ async fn alerts(
     who: Reader,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = BudgetId(id.parse().map_err(|_| ApiError::not_found("budget"))?);
+    let id: BudgetId = path_id(&id)?;
     let (rows, deliveries) =
         blocking(&state, move |s| use_case::alerts(s, who.workspace(), id)).await?;
     let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryOut>> = Default::default();

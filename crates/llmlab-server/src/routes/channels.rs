@@ -12,6 +12,7 @@ use crate::dto::{
     ChannelIn, ChannelList, ChannelOut, NotificationList, NotificationOut, TestQueued,
 };
 use crate::error::ApiError;
+use crate::routes::path_id;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -20,12 +21,6 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(remove)
         .service(test)
         .service(deliveries);
-}
-
-fn channel_id(path: &str) -> Result<ChannelId, ApiError> {
-    path.parse()
-        .map(ChannelId)
-        .map_err(|_| ApiError::not_found("channel"))
 }
 
 /// Creates a channel (admins).
@@ -75,7 +70,7 @@ async fn remove(
     who: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = channel_id(&path)?;
+    let id: ChannelId = path_id(&path)?;
     blocking(&state, move |s| {
         use_case::remove(s, who.workspace(), &who, id)
     })
@@ -92,7 +87,7 @@ async fn test(
     who: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = channel_id(&path)?;
+    let id: ChannelId = path_id(&path)?;
     let n = blocking(&state, move |s| use_case::test(s, who.workspace(), id)).await?;
     Ok(HttpResponse::Accepted().json(TestQueued {
         notification_id: n.id,
@@ -109,7 +104,7 @@ async fn deliveries(
     who: Viewer,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = channel_id(&path)?;
+    let id: ChannelId = path_id(&path)?;
     let rows = blocking(&state, move |s| use_case::history(s, who.workspace(), id)).await?;
     let notifications = rows.into_iter().map(NotificationOut::from).collect();
     Ok(HttpResponse::Ok().json(NotificationList { notifications }))

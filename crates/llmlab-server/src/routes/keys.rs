@@ -11,6 +11,7 @@ use crate::app::keys;
 use crate::body::JsonBody;
 use crate::dto::{CreatedKey, KeyList, KeyOut, NewKeyRequest};
 use crate::error::ApiError;
+use crate::routes::path_id;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -71,7 +72,7 @@ async fn remove(
     who: Member,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ApiKeyId(id.parse().map_err(|_| ApiError::not_found("API key"))?);
+    let id: ApiKeyId = path_id(&id)?;
     blocking(&state, move |s| keys::remove(s, who.workspace(), &who, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,6 +4,8 @@ use actix_web::HttpResponseBuilder;
 use chrono::{DateTime, Utc};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::ApiError;
+
 pub mod auth;
 pub mod budgets;
 pub mod channels;
@@ -30,6 +32,41 @@ pub fn config(cfg: &mut ServiceConfig) {
     ledger::config(cfg);
     recommendations::config(cfg);
     workspaces::config(cfg);
+}
+
+/// An id in a request path. A segment that is not a number names nothing, so it answers
+/// the same 404 as an id that does not exist, on every route.
+pub(crate) trait PathId: Sized {
+    /// What the 404 says was not found.
+    const WHAT: &'static str;
+    /// The id with this value.
+    fn new(raw: i64) -> Self;
+}
+
+macro_rules! path_ids {
+    ($($id:ident => $what:literal),* $(,)?) => {
+        $(impl PathId for llmlab_store::$id {
+            const WHAT: &'static str = $what;
+            fn new(raw: i64) -> Self {
+                Self(raw)
+            }
+        })*
+    };
+}
+
+path_ids!(
+    BudgetId => "budget",
+    ChannelId => "channel",
+    ApiKeyId => "API key",
+    WorkspaceId => "workspace",
+    UserId => "member",
+);
+
+/// The id a path segment names, or the 404 of [`PathId`].
+pub(crate) fn path_id<T: PathId>(raw: &str) -> Result<T, ApiError> {
+    raw.parse()
+        .map(T::new)
+        .map_err(|_| ApiError::not_found(T::WHAT))
 }
 
 /// The head of a CSV download saved as `filename`. With retention on, the per-event

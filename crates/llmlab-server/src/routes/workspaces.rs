@@ -14,6 +14,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
+use crate::routes::path_id;
 use crate::state::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -26,11 +27,6 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(set_role)
         .service(remove_member)
         .service(audit);
-}
-
-/// A path id; anything else names no workspace or member.
-fn id(raw: &str, what: &'static str) -> Result<i64, ApiError> {
-    raw.parse().map_err(|_| ApiError::not_found(what))
 }
 
 /// The caller's workspaces with their role in each.
@@ -77,7 +73,7 @@ async fn rename(
     path: web::Path<String>,
     body: JsonBody<WorkspaceIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let ws = WorkspaceId(id(&path, "workspace")?);
+    let ws: WorkspaceId = path_id(&path)?;
     let row = blocking(&state, move |s| {
         use_case::rename(
             s,
@@ -99,7 +95,7 @@ async fn remove(
     who: Person,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ws = WorkspaceId(id(&path, "workspace")?);
+    let ws: WorkspaceId = path_id(&path)?;
     blocking(&state, move |s| use_case::delete(s, &caller(&who), ws)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -113,7 +109,7 @@ async fn members(
     who: Person,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ws = WorkspaceId(id(&path, "workspace")?);
+    let ws: WorkspaceId = path_id(&path)?;
     let rows = blocking(&state, move |s| use_case::members(s, who.user_id, ws)).await?;
     let members = rows.into_iter().map(MemberOut::from).collect();
     Ok(HttpResponse::Ok().json(MemberList { members }))
@@ -129,7 +125,7 @@ async fn add_member(
     path: web::Path<String>,
     body: JsonBody<NewMemberIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let ws = WorkspaceId(id(&path, "workspace")?);
+    let ws: WorkspaceId = path_id(&path)?;
     let limit = state.settings.limits.members;
     let NewMemberIn { email, role } = body.0;
     let row = blocking(&state, move |s| {
@@ -149,8 +145,8 @@ async fn set_role(
     path: web::Path<(String, String)>,
     body: JsonBody<RoleIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let ws = WorkspaceId(id(&path.0, "workspace")?);
-    let user = UserId(id(&path.1, "member")?);
+    let ws: WorkspaceId = path_id(&path.0)?;
+    let user: UserId = path_id(&path.1)?;
     let role = body.0.role.into();
     let row = blocking(&state, move |s| {
         use_case::set_role(s, &caller(&who), ws, user, role)
@@ -168,8 +164,8 @@ async fn remove_member(
     who: Person,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let ws = WorkspaceId(id(&path.0, "workspace")?);
-    let user = UserId(id(&path.1, "member")?);
+    let ws: WorkspaceId = path_id(&path.0)?;
+    let user: UserId = path_id(&path.1)?;
     blocking(&state, move |s| {
         use_case::remove_member(s, &caller(&who), ws, user)
     })
