@@ -73,8 +73,8 @@ impl Scope {
 
     /// This scope with its model replaced by the catalog's canonical name, so that a budget
     /// created for `gpt-4o-2024-08-06` covers the calls recorded as `gpt-4o`. Without a
-    /// provider the model is looked up in every provider and replaced only when exactly one
-    /// resolves it. A model the catalog doesn't know (priced by the client) stays as given.
+    /// provider the model is looked up in every provider and replaced when all that resolve
+    /// it agree on the name (Azure and OpenAI both call `gpt-4o-2024-08-06` `gpt-4o`). A model the catalog doesn't know (priced by the client) stays as given.
     pub fn canonicalized(mut self, catalog: &Catalog) -> Scope {
         let Some(model) = self.model.as_deref() else {
             return self;
@@ -82,14 +82,13 @@ impl Scope {
         let canonical = match self.provider.as_deref() {
             Some(p) => catalog.resolve(p, model).ok().map(|r| r.entry.name.clone()),
             None => {
-                let mut found = catalog
+                let mut names = catalog
                     .providers()
                     .iter()
-                    .filter_map(|p| catalog.resolve(&p.id, model).ok());
-                match (found.next(), found.next()) {
-                    (Some(only), None) => Some(only.entry.name.clone()),
-                    _ => None,
-                }
+                    .filter_map(|p| catalog.resolve(&p.id, model).ok())
+                    .map(|r| r.entry.name.clone());
+                let first = names.next();
+                first.filter(|name| names.all(|other| &other == name))
             }
         };
         if let Some(name) = canonical {
@@ -603,6 +602,16 @@ mod tests {
             .unwrap()
             .canonicalized(catalog);
         assert_eq!(s.model.as_deref(), Some("gpt-4o-mini"));
+        // Azure and OpenAI both know the snapshot, under the same name.
+        let s = Scope::new(None, Some("gpt-4o-2024-08-06"), None)
+            .unwrap()
+            .canonicalized(catalog);
+        assert_eq!(s.model.as_deref(), Some("gpt-4o"));
+        // Anthropic and Bedrock know `claude-sonnet-4-5` under different names: kept.
+        let s = Scope::new(None, Some("claude-sonnet-4-5"), None)
+            .unwrap()
+            .canonicalized(catalog);
+        assert_eq!(s.model.as_deref(), Some("claude-sonnet-4-5"));
         let custom = Scope::new(Some("openai"), Some("my-private-model"), None)
             .unwrap()
             .canonicalized(catalog);

@@ -2,9 +2,10 @@
 //! document lists each operation's parameters from, so the document and the parser
 //! cannot drift; then validated into domain values with the contract's errors.
 //!
-//! Every parameter is a string: the last value of a repeated key wins, and an empty
-//! value counts as absent, except `tag` (`key:value`), the one repeatable parameter,
-//! whose every value is kept.
+//! Every parameter is a string: the last value of a repeated key wins, except for `tag`
+//! (`key:value`), the one repeatable parameter, whose every value is kept. An empty value
+//! is a value, not an absence: `days=` is refused as not a number rather than taken for
+//! the default.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use llmlab_store::EventFilter;

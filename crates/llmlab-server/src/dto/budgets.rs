@@ -12,7 +12,9 @@ pub struct ScopeDto {
     /// Only this provider's spend.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    /// Only this model's spend.
+    /// Only this model's spend, under any of its names: stored as the catalog's name for
+    /// it (`gpt-4o-2024-08-06` becomes `gpt-4o`), which needs `provider` when providers
+    /// name the model differently.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// Only spend tagged `key:value`.

@@ -3,10 +3,8 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
-use llmlab_engine::budget::{BudgetSpec, Scope, Threshold};
-use llmlab_engine::period::{Period, Zone};
+use llmlab_engine::budget::Scope;
 use llmlab_store::ChannelId;
-use llmlab_store::NewBudget;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Checker, Member, Reader};
@@ -21,7 +19,6 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::routes::path_id;
 use crate::state::AppState;
-use crate::webhooks;
 use llmlab_store::BudgetId;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -84,86 +81,6 @@ async fn list(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, A
     Ok(HttpResponse::Ok().json(BudgetList { budgets }))
 }
 
-/// Validates a budget body into a store form.
-pub(crate) fn parse_budget(state: &AppState, b: BudgetIn) -> Result<NewBudget, ApiError> {
-    let name = b.name.trim().to_string();
-    crate::app::input::check_text("name", &name)?;
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::validation("name", "must be 1 to 200 characters"));
-    }
-    let period = Period::parse(&b.period)?;
-    let zone = Zone::parse(b.timezone.as_deref().unwrap_or("UTC"))
-        .map_err(|e| ApiError::validation("timezone", e.to_string()))?;
-    let threshold = Threshold::parse(b.alert_threshold_pct.unwrap_or(80))?;
-    BudgetSpec::new(b.amount_usd, period, zone, threshold)?;
-    let scope = b.scope.unwrap_or_default();
-    for (field, value) in [
-        ("scope.provider", &scope.provider),
-        ("scope.model", &scope.model),
-        ("scope.tag", &scope.tag),
-        ("webhook_url", &b.webhook_url),
-        ("timezone", &b.timezone),
-    ] {
-        if let Some(v) = value {
-            crate::app::input::check_text(field, v)?;
-        }
-    }
-    let provider = scope
-        .provider
-        .map(|p| p.trim().to_ascii_lowercase())
-        .filter(|p| !p.is_empty());
-    if let Some(p) = &provider
-        && state.catalog.provider(p).is_none()
-    {
-        return Err(ApiError::validation(
-            "scope.provider",
-            format!("unknown provider '{p}'"),
-        ));
-    }
-    let model = scope
-        .model
-        .map(|m| m.trim().to_ascii_lowercase())
-        .filter(|m| !m.is_empty());
-    // A model scope counts the canonical name events resolve to.
-    let model = match (&provider, model) {
-        (Some(p), Some(m)) => Some(
-            state
-                .catalog
-                .resolve(p, &m)
-                .map(|r| r.entry.name.clone())
-                .unwrap_or(m),
-        ),
-        (_, m) => m,
-    };
-    let tag = scope.tag.as_deref().map(Scope::parse_tag).transpose()?;
-    let webhook_url = b
-        .webhook_url
-        .map(|u| u.trim().to_string())
-        .filter(|u| !u.is_empty());
-    if let Some(u) = &webhook_url {
-        if u.len() > 2048 {
-            return Err(ApiError::validation(
-                "webhook_url",
-                "must be at most 2048 bytes",
-            ));
-        }
-        webhooks::check_target(u, state.settings.webhooks.allow_private)
-            .map_err(|why| ApiError::validation("webhook_url", why))?;
-    }
-    Ok(NewBudget {
-        name,
-        amount_nanos: b.amount_usd.nanos(),
-        period: b.period.trim().to_ascii_lowercase(),
-        timezone: zone.name().to_string(),
-        scope_provider: provider,
-        scope_model: model,
-        scope_tag_key: tag.as_ref().map(|t| t.0.clone()),
-        scope_tag_value: tag.map(|t| t.1),
-        alert_threshold_pct: i32::from(threshold.pct()),
-        webhook_url,
-    })
-}
-
 /// Creates a budget, or updates the one named by `id` (or by the same name).
 #[utoipa::path(tag = "budgets", request_body = BudgetIn, responses(
     (status = 201, description = "Created", body = BudgetOut), (status = 200, description = "Updated", body = BudgetOut),
@@ -180,7 +97,11 @@ async fn upsert(
         .channel_ids
         .as_ref()
         .map(|ids| ids.iter().copied().map(ChannelId).collect());
-    let form = parse_budget(&state, body.0)?;
+    let form = use_case::validate(
+        &state.catalog,
+        state.settings.webhooks.allow_private,
+        body.0,
+    )?;
     let limits = state.settings.limits;
     let (budget, created) = blocking(&state, move |s| {
         let change = (&form, channels.as_deref());

@@ -146,7 +146,8 @@ pub async fn create_budget(
         timezone: None,
         channel_ids: None,
     };
-    let new = crate::routes::budgets::parse_budget(&state, body).map_err(WebError::App)?;
+    let allow_private = state.settings.webhooks.allow_private;
+    let new = crate::app::budgets::validate(&state.catalog, allow_private, body)?;
     let limits = state.settings.limits;
     let (ws, id) = (v.workspace(), form_id.map(BudgetId));
     blocking(&state, move |s| {

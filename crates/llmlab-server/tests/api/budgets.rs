@@ -151,3 +151,37 @@ both!(scopes_periods_and_the_preflight_check, |app: TestApp| {
         assert_eq!(field_of(&app, &token, body.clone()), field, "{body}");
     }
 });
+
+// A model scope without a provider is canonicalized too when exactly one provider knows
+// the name: the snapshot name alone would match no event, since events record the
+// catalog name. A name two providers share, or none knows, is kept as given.
+both!(
+    a_model_scope_without_provider_is_canonical,
+    |app: TestApp| {
+        let token = app.signup("model-only@example.com");
+        let snapshot = create(
+            &app,
+            &token,
+            json!({"name": "4o", "amount_usd": 10, "period": "total",
+               "scope": {"model": "gpt-4o-2024-08-06"}}),
+        );
+        assert_eq!(snapshot["scope"]["model"], "gpt-4o", "{snapshot}");
+        let unknown = create(
+            &app,
+            &token,
+            json!({"name": "in-house", "amount_usd": 10, "period": "total",
+               "scope": {"model": "our-own-model"}}),
+        );
+        assert_eq!(unknown["scope"]["model"], "our-own-model", "{unknown}");
+        track(&app, &token, "gpt-4o-2024-11-20", 0.75, json!({}));
+        let list = app.get("/api/budgets", &token).json();
+        let spent = list["budgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "4o")
+            .unwrap()["spent_usd"]
+            .to_string();
+        assert_eq!(spent, "0.75", "{list}");
+    }
+);
