@@ -14,6 +14,7 @@ use super::ceiling::{self, InsertRun};
 use super::db::{FreshDb, Target};
 use super::events::CallGen;
 use super::load::{self, Get, PostCycle, Stats, Until};
+use super::otlp::{self, Exports};
 use super::server::{self, Launch, Memory, Server};
 use crate::Result;
 
@@ -23,7 +24,9 @@ const TRACK_BODIES: usize = 4096;
 const BATCH_BODIES: usize = 8;
 /// Events per batch request: the API's maximum.
 pub const BATCH_SIZE: usize = 1000;
+const OTLP_EXPORTS: usize = 16;
 const TRACK_SEED: u64 = 0x7261_636b;
+const OTLP_SEED: u64 = 0x6f74_6c70;
 const BATCH_SEED: u64 = 0x6261_7463;
 
 #[derive(Debug, Clone)]
@@ -48,6 +51,8 @@ pub struct Phases {
     pub health: Stats,
     pub track: Stats,
     pub batch: Stats,
+    /// OpenTelemetry trace exports (`POST /v1/traces`, OTLP JSON).
+    pub otlp: Stats,
     /// (moment, memory of the server process).
     pub memory: Vec<(&'static str, Memory)>,
 }
@@ -115,11 +120,24 @@ fn load_server(server: &Server, options: &HttpOptions) -> Result<Phases> {
         "after POST /api/events/batch",
         server::memory(server.pid())?,
     ));
-    check_server_alive(&[&health, &track, &batch])?;
+
+    eprintln!(
+        "xtask: POST /v1/traces ({} spans), {} connections",
+        otlp::SPANS_PER_EXPORT,
+        options.batch_connections
+    );
+    let exports = Arc::new(otlp::exports(OTLP_SEED, OTLP_EXPORTS));
+    let otlp_load = (0..options.batch_connections)
+        .map(|i| Exports::new(Arc::clone(&exports), i))
+        .collect();
+    let otlp = load::run(server.addr, &key, otlp_load, until)?;
+    memory.push(("after POST /v1/traces", server::memory(server.pid())?));
+    check_server_alive(&[&health, &track, &batch, &otlp])?;
     Ok(Phases {
         health,
         track,
         batch,
+        otlp,
         memory,
     })
 }

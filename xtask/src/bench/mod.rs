@@ -19,6 +19,7 @@ mod engine;
 mod events;
 mod http;
 mod load;
+mod otlp;
 mod report;
 mod reprice;
 pub(crate) mod server;

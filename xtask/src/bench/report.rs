@@ -8,6 +8,7 @@ use super::analytics::AnalyticsResults;
 use super::ceiling::InsertRun;
 use super::http::{BATCH_SIZE, HttpResults};
 use super::load::Stats;
+use super::otlp::SPANS_PER_EXPORT;
 use super::server::Memory;
 use crate::Result;
 
@@ -210,6 +211,8 @@ pub fn http_section(backend: &str, r: &HttpResults) -> Section {
         &p.batch,
         true,
     );
+    let otlp_label = format!("POST /v1/traces (OTLP JSON, {SPANS_PER_EXPORT} spans/req)");
+    phase_row(&mut phases, &otlp_label, o.batch_connections, &p.otlp, true);
     section.table(phases);
     section.note(format!(
         "Single-event ingestion runs at {} of the `/api/health` ceiling.",
@@ -219,6 +222,7 @@ pub fn http_section(backend: &str, r: &HttpResults) -> Section {
         ("health", &p.health),
         ("track", &p.track),
         ("batch", &p.batch),
+        ("otlp", &p.otlp),
     ] {
         if let Some(f) = s.failure_summary() {
             section.note(format!("Failures ({label}): {f}"));
