@@ -252,6 +252,31 @@ both!(
 // Eight weeks in which every Monday has four times the traffic of the other days, and
 // nothing else happens (days vary by ±10 %): a weekly pattern, which no day of the window
 // is flagged for, the first Mondays included. A spike planted on a Wednesday is found.
+// A scheduled job spends exactly the same every day: its baseline has no spread, and a
+// fivefold day must still be found.
+both!(a_spike_after_identical_days_is_found, |app: TestApp| {
+    let token = app.signup("cron@example.com");
+    let today = Utc::now().date_naive();
+    let days: Vec<Value> = (1..=21i64)
+        .map(|d| {
+            let usd = if d == 1 { 5.0 } else { 1.0 };
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+                   "output_tokens": 1, "cost_usd": usd,
+                   "timestamp": format!("{}T12:00:00Z", today - Duration::days(d))})
+        })
+        .collect();
+    let r = app.post("/api/events/batch", &token, json!({ "events": days }));
+    assert_eq!(r.json()["accepted"], 21, "{}", r.text());
+    let found = app
+        .get("/api/recommendations/anomalies?days=30", &token)
+        .json();
+    let anomalies = found["anomalies"].as_array().unwrap();
+    assert_eq!(anomalies.len(), 1, "{found}");
+    let yesterday = (today - Duration::days(1)).to_string();
+    assert_eq!(anomalies[0]["date"], yesterday.as_str(), "{found}");
+    assert_eq!(anomalies[0]["severity"], "high", "{found}");
+});
+
 both!(a_weekly_pattern_is_not_an_anomaly, |app: TestApp| {
     let token = app.signup("mondays@example.com");
     let today = Utc::now().date_naive();
