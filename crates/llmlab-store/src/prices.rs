@@ -53,6 +53,12 @@ pub struct NewCustomPrice {
     pub cache_write_micros: Option<i64>,
     /// Batch API discount in percent.
     pub batch_discount_pct: Option<i32>,
+    /// 1-hour cache-write rate; `None`: such tokens are refused for this model.
+    pub cache_write_1h_micros: Option<i64>,
+    /// Audio input rate; `None`: audio input tokens are refused for this model.
+    pub input_audio_micros: Option<i64>,
+    /// Audio output rate; `None`: audio output tokens are refused for this model.
+    pub output_audio_micros: Option<i64>,
     /// The first date it prices; `None`: every date (until a later-dated revision).
     pub effective_from: Option<NaiveDate>,
 }

@@ -201,6 +201,9 @@ diesel::table! {
         updated_at -> Timestamp,
         effective_from -> Nullable<Date>,
         deleted_at -> Nullable<Timestamp>,
+        cache_write_1h_micros -> Nullable<BigInt>,
+        input_audio_micros -> Nullable<BigInt>,
+        output_audio_micros -> Nullable<BigInt>,
     }
 }
 

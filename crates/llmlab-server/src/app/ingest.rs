@@ -226,9 +226,9 @@ pub fn custom_rates(c: &CustomPriceRow) -> Rates {
         output: rate(c.price.output_micros),
         cached_input: c.price.cached_input_micros.map(rate),
         cache_write: c.price.cache_write_micros.map(rate),
-        cache_write_1h: None,
-        input_audio: None,
-        output_audio: None,
+        cache_write_1h: c.price.cache_write_1h_micros.map(rate),
+        input_audio: c.price.input_audio_micros.map(rate),
+        output_audio: c.price.output_audio_micros.map(rate),
     }
 }
 

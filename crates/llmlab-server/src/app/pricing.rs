@@ -36,6 +36,9 @@ pub fn set_custom(
                 "cached_input_micros": row.price.cached_input_micros,
                 "cache_write_micros": row.price.cache_write_micros,
                 "batch_discount_pct": row.price.batch_discount_pct,
+                "cache_write_1h_micros": row.price.cache_write_1h_micros,
+                "input_audio_micros": row.price.input_audio_micros,
+                "output_audio_micros": row.price.output_audio_micros,
             }),
         };
         Ok((row, audit))

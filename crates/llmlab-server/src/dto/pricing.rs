@@ -23,6 +23,15 @@ pub struct PriceFields {
     /// Batch API discount, percent.
     #[schema(minimum = 0, maximum = 100)]
     pub batch_discount_pct: Option<i64>,
+    /// 1-hour cache writes (absent: such tokens are refused for this model).
+    #[schema(schema_with = optional_rate_schema)]
+    pub cache_write_1h_per_mtok_usd: Option<serde_json::Value>,
+    /// Audio input (absent: audio input tokens are refused for this model).
+    #[schema(schema_with = optional_rate_schema)]
+    pub input_audio_per_mtok_usd: Option<serde_json::Value>,
+    /// Audio output (absent: audio output tokens are refused for this model).
+    #[schema(schema_with = optional_rate_schema)]
+    pub output_audio_per_mtok_usd: Option<serde_json::Value>,
     /// The first day (UTC, `YYYY-MM-DD`) this revision prices; absent: every day, until
     /// a later-dated revision. Each PUT is a new revision; none is overwritten.
     #[schema(value_type = Option<String>, format = Date)]

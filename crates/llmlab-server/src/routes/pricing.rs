@@ -163,6 +163,12 @@ async fn put_custom(
         cached_input_micros: opt("cached_input_per_mtok_usd", &b.cached_input_per_mtok_usd)?,
         cache_write_micros: opt("cache_write_per_mtok_usd", &b.cache_write_per_mtok_usd)?,
         batch_discount_pct: batch,
+        cache_write_1h_micros: opt(
+            "cache_write_1h_per_mtok_usd",
+            &b.cache_write_1h_per_mtok_usd,
+        )?,
+        input_audio_micros: opt("input_audio_per_mtok_usd", &b.input_audio_per_mtok_usd)?,
+        output_audio_micros: opt("output_audio_per_mtok_usd", &b.output_audio_per_mtok_usd)?,
         effective_from: b
             .effective_from
             .as_deref()

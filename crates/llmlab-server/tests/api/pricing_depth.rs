@@ -240,3 +240,76 @@ both!(unpriceable_buckets_and_tiers_are_refused, |app: TestApp| {
     let listed = app.get("/api/events", &token).json();
     assert_eq!(listed["events"].as_array().unwrap().len(), 1);
 });
+
+// A negotiated price for an audio model, and a self-hosted one with a 1-hour cache: the
+// custom price's own rates for audio and 1-hour writes price those tokens; a revision
+// without them refuses the tokens as the catalog does, instead of pricing them as text.
+both!(
+    custom_prices_price_audio_and_one_hour_writes,
+    |app: TestApp| {
+        let token = app.signup("custom-depth@example.com");
+        let put = |model: &str, body: Value| {
+            let r = app.call(
+                "PUT",
+                &format!("/api/pricing/custom/openai/{model}"),
+                Some(&token),
+                Some(&body),
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        };
+        let set = put(
+            "gpt-4o-audio-preview",
+            json!({"input_per_mtok_usd": "2", "output_per_mtok_usd": "8",
+               "input_audio_per_mtok_usd": "32", "output_audio_per_mtok_usd": "64",
+               "cache_write_1h_per_mtok_usd": "4"}),
+        );
+        assert_eq!(set["input_audio_per_mtok_usd"], 32, "{set}");
+        assert_eq!(set["output_audio_per_mtok_usd"], 64, "{set}");
+        assert_eq!(set["cache_write_1h_per_mtok_usd"], 4, "{set}");
+        let listed = app.get("/api/pricing/custom", &token).json();
+        assert_eq!(
+            listed["prices"][0]["input_audio_per_mtok_usd"], 32,
+            "{listed}"
+        );
+
+        let track = |body: Value| app.post("/api/events/track", &token, body);
+        let r = track(
+            json!({"provider": "openai", "model": "gpt-4o-audio-preview",
+        "input_tokens": 1000, "input_audio_tokens": 600, "cache_write_1h_tokens": 100,
+        "output_tokens": 300, "output_audio_tokens": 200}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let e = r.json();
+        // Text in: 300 × $2; audio in: 600 × $32; 1-hour writes: 100 × $4; text out:
+        // 100 × $8; audio out: 200 × $64 (per million tokens, in nano-dollars).
+        let expected = 300 * 2_000 + 600 * 32_000 + 100 * 4_000 + 100 * 8_000 + 200 * 64_000;
+        assert_eq!(nanos(&e["cost_usd"]), expected, "{e}");
+        assert_eq!(e["cost_source"], "custom_pricing", "{e}");
+
+        // A revision without the audio rates refuses audio tokens, naming the bucket.
+        put(
+            "gpt-4o-audio-preview",
+            json!({"input_per_mtok_usd": "2", "output_per_mtok_usd": "8"}),
+        );
+        let v = assert_invalid(
+            &track(
+                json!({"provider": "openai", "model": "gpt-4o-audio-preview",
+            "input_tokens": 1000, "input_audio_tokens": 600, "output_tokens": 1}),
+            ),
+            "input_audio_tokens",
+        );
+        assert!(v.to_string().contains("no rate"), "{v}");
+        // A negative or malformed rate is refused like the others.
+        let r = app.call(
+            "PUT",
+            "/api/pricing/custom/openai/gpt-4o-audio-preview",
+            Some(&token),
+            Some(
+                &json!({"input_per_mtok_usd": "2", "output_per_mtok_usd": "8",
+                    "input_audio_per_mtok_usd": "-1"}),
+            ),
+        );
+        assert_invalid(&r, "input_audio_per_mtok_usd");
+    }
+);

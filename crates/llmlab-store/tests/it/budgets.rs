@@ -308,6 +308,7 @@ both_backends!(custom_prices_keep_revisions, |_db, store| {
         cache_write_micros: None,
         batch_discount_pct: Some(50),
         effective_from: None,
+        ..NewCustomPrice::default()
     };
     let first = store.upsert_custom_price(a, &price).unwrap();
     let changed = NewCustomPrice {
