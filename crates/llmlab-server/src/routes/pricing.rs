@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, put, web};
 use llmlab_engine::providers::{PerMTok, Rates};
-use llmlab_store::{CustomPriceRow, NewCustomPrice};
+use llmlab_store::CustomPriceRow;
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -30,20 +30,6 @@ fn rate_json(r: PerMTok) -> Value {
         .parse::<serde_json::Number>()
         .map(Value::Number)
         .unwrap_or(Value::Null)
-}
-
-fn parse_rate(field: &str, v: &Value) -> Result<PerMTok, ApiError> {
-    let text = match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        _ => {
-            return Err(ApiError::validation(
-                field,
-                "must be a number of USD per million tokens",
-            ));
-        }
-    };
-    PerMTok::parse(&text).map_err(|e| ApiError::validation(field, e.to_string()))
 }
 
 /// The built-in catalog (plus any catalog file the server was started with).
@@ -138,43 +124,7 @@ async fn put_custom(
         path_part("provider", &provider)?,
         path_part("model", &model)?,
     );
-    let b = body.0;
-    let opt = |field: &str, v: &Option<Value>| -> Result<Option<i64>, ApiError> {
-        match v {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => parse_rate(field, v).map(|r| Some(r.micros() as i64)),
-        }
-    };
-    let batch = match b.batch_discount_pct {
-        None => None,
-        Some(d) if (0..=100).contains(&d) => Some(d as i32),
-        Some(_) => {
-            return Err(ApiError::validation(
-                "batch_discount_pct",
-                "must be between 0 and 100",
-            ));
-        }
-    };
-    let new = NewCustomPrice {
-        provider,
-        model,
-        input_micros: parse_rate("input_per_mtok_usd", &b.input_per_mtok_usd)?.micros() as i64,
-        output_micros: parse_rate("output_per_mtok_usd", &b.output_per_mtok_usd)?.micros() as i64,
-        cached_input_micros: opt("cached_input_per_mtok_usd", &b.cached_input_per_mtok_usd)?,
-        cache_write_micros: opt("cache_write_per_mtok_usd", &b.cache_write_per_mtok_usd)?,
-        batch_discount_pct: batch,
-        cache_write_1h_micros: opt(
-            "cache_write_1h_per_mtok_usd",
-            &b.cache_write_1h_per_mtok_usd,
-        )?,
-        input_audio_micros: opt("input_audio_per_mtok_usd", &b.input_audio_per_mtok_usd)?,
-        output_audio_micros: opt("output_audio_per_mtok_usd", &b.output_audio_per_mtok_usd)?,
-        effective_from: b
-            .effective_from
-            .as_deref()
-            .map(crate::app::input::parse_day)
-            .transpose()?,
-    };
+    let new = body.0.into_revision(provider, model)?;
     let limit = state.settings.limits.custom_prices;
     let row = blocking(&state, move |s| {
         pricing::set_custom(s, who.workspace(), &who, &new, limit)
