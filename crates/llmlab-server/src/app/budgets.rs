@@ -378,15 +378,16 @@ pub struct Check {
 
 /// Pre-flight: may a gateway make a call to `provider`/`model` with `tag`? Answered
 /// from the database, so every instance agrees.
+/// `call` names the call as a budget scope does: its model canonicalized
+/// ([`Scope::canonicalized`]), so a budget for `gpt-4o` covers a call to a snapshot of it.
 pub fn check(
     s: &Store,
     workspace: WorkspaceId,
-    provider: Option<&str>,
-    model: Option<&str>,
-    tag: Option<(String, String)>,
+    call: &Scope,
     now: DateTime<Utc>,
 ) -> Result<Check, AppError> {
-    let tags: Vec<(String, String)> = tag.into_iter().collect();
+    let tags: Vec<(String, String)> = call.tag.iter().cloned().collect();
+    let (provider, model) = (call.provider.as_deref(), call.model.as_deref());
     let mut budgets = Vec::new();
     let mut allowed = true;
     for budget in s.list_budgets(workspace)? {

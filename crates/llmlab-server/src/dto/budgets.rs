@@ -142,6 +142,25 @@ pub struct CheckResponse {
     pub budgets: Vec<CheckBudget>,
 }
 
+impl From<crate::app::budgets::Check> for CheckResponse {
+    fn from(found: crate::app::budgets::Check) -> Self {
+        let budgets = found
+            .budgets
+            .into_iter()
+            .map(|(budget, evaluation)| CheckBudget {
+                id: budget.id.get(),
+                name: budget.spec.name,
+                status: evaluation.status.as_str().into(),
+                remaining_usd: evaluation.remaining,
+            })
+            .collect();
+        CheckResponse {
+            allowed: found.allowed,
+            budgets,
+        }
+    }
+}
+
 /// A recorded alert.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertOut {

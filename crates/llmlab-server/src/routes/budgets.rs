@@ -12,8 +12,8 @@ use crate::app::blocking;
 use crate::app::budgets::{self as use_case, Evaluated};
 use crate::body::JsonBody;
 use crate::dto::{
-    AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckBudget, CheckQuery, CheckResponse,
-    DeliveryOut, ScopeDto, WebhookSecret,
+    AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckQuery, CheckResponse, DeliveryOut,
+    ScopeDto, WebhookSecret,
 };
 use crate::error::ApiError;
 use crate::query::Query;
@@ -146,15 +146,6 @@ async fn check(
         model,
         tag,
     } = q.0;
-    let provider = provider.map(|p| p.to_ascii_lowercase());
-    let model = model.as_deref().map(|m| match &provider {
-        Some(p) => state
-            .catalog
-            .resolve(p, m)
-            .map(|r| r.entry.name.clone())
-            .unwrap_or_else(|_| m.to_ascii_lowercase()),
-        None => m.to_ascii_lowercase(),
-    });
     // Given more than once, the last counts; an empty one is no tag.
     let tag = tag
         .last()
@@ -162,24 +153,17 @@ async fn check(
         .filter(|t| !t.is_empty())
         .map(Scope::parse_tag)
         .transpose()?;
+    let call = Scope {
+        provider: provider.map(|p| p.to_ascii_lowercase()),
+        model: model.map(|m| m.to_ascii_lowercase()),
+        tag,
+    }
+    .canonicalized(&state.catalog);
     let found = blocking(&state, move |s| {
-        let (provider, model) = (provider.as_deref(), model.as_deref());
-        use_case::check(s, who.workspace(), provider, model, tag, Utc::now())
+        use_case::check(s, who.workspace(), &call, Utc::now())
     })
     .await?;
-    let response = CheckResponse {
-        allowed: found.allowed,
-        budgets: found
-            .budgets
-            .into_iter()
-            .map(|(budget, evaluation)| CheckBudget {
-                id: budget.id.get(),
-                name: budget.spec.name,
-                status: evaluation.status.as_str().into(),
-                remaining_usd: evaluation.remaining,
-            })
-            .collect(),
-    };
+    let response = CheckResponse::from(found);
     Ok(HttpResponse::Ok().json(response))
 }
 

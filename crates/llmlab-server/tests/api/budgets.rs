@@ -183,5 +183,17 @@ both!(
             .unwrap()["spent_usd"]
             .to_string();
         assert_eq!(spent, "0.75", "{list}");
+        // The pre-flight check names the call the same way: a snapshot without a
+        // provider is covered by the budget for its model.
+        let check = app
+            .get("/api/budgets/check?model=gpt-4o-2024-08-06", &token)
+            .json();
+        let names: Vec<&str> = check["budgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["4o"], "{check}");
     }
 );
