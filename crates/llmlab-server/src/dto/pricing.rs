@@ -1,8 +1,10 @@
 //! The catalog and custom prices.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use llmlab_store::NewCustomPrice;
+use llmlab_engine::providers::{Catalog, PerMTok, Rates};
+use llmlab_store::{CustomPriceRow, NewCustomPrice};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::app::{AppError, pricing};
@@ -390,4 +392,86 @@ pub struct RepriceRunOut {
 pub struct RepriceRunList {
     /// The last 100 runs.
     pub runs: Vec<RepriceRunOut>,
+}
+
+/// A rate as a JSON number with its published digits.
+fn rate_json(r: PerMTok) -> Value {
+    r.to_string()
+        .parse::<serde_json::Number>()
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// The rates of a price as the API shows them.
+fn price_fields(r: &Rates, batch: Option<i32>) -> PriceRates {
+    PriceRates {
+        input_per_mtok_usd: rate_json(r.input),
+        output_per_mtok_usd: rate_json(r.output),
+        cached_input_per_mtok_usd: r.cached_input.map(rate_json),
+        cache_write_per_mtok_usd: r.cache_write.map(rate_json),
+        batch_discount_pct: batch.map(i64::from),
+        cache_write_1h_per_mtok_usd: r.cache_write_1h.map(rate_json),
+        input_audio_per_mtok_usd: r.input_audio.map(rate_json),
+        output_audio_per_mtok_usd: r.output_audio.map(rate_json),
+    }
+}
+
+impl From<&Catalog> for CatalogOut {
+    fn from(catalog: &Catalog) -> Self {
+        let providers = catalog
+            .providers()
+            .iter()
+            .map(|p| CatalogProvider {
+                provider: p.id.clone(),
+                models: p
+                    .models()
+                    .iter()
+                    .map(|m| {
+                        let v = m.current_price();
+                        CatalogModel {
+                            model: m.name.clone(),
+                            aliases: m.aliases.clone(),
+                            snapshots: m.snapshots.clone(),
+                            prices: price_fields(&v.rates, v.batch_discount_pct.map(i32::from)),
+                            tiers: v
+                                .long_context
+                                .iter()
+                                .map(|t| TierOut {
+                                    threshold_tokens: t.threshold_tokens,
+                                    input_per_mtok_usd: rate_json(t.rates.input),
+                                    output_per_mtok_usd: rate_json(t.rates.output),
+                                    cached_input_per_mtok_usd: t.rates.cached_input.map(rate_json),
+                                })
+                                .collect(),
+                            service_tiers: v.tiers().iter().map(|t| t.to_string()).collect(),
+                            flex: v.flex.as_ref().map(|r| price_fields(r, None)),
+                            priority: v.priority.as_ref().map(|r| price_fields(r, None)),
+                            effective_from: v.effective_from,
+                            source: v.source.clone(),
+                            checked: v.checked,
+                            context_window: m.context_window,
+                            tier: format!("{:?}", m.tier).to_lowercase(),
+                            deprecated: m.deprecated,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        CatalogOut { providers }
+    }
+}
+
+impl From<CustomPriceRow> for CustomPriceOut {
+    fn from(c: CustomPriceRow) -> Self {
+        let r = crate::app::ingest::custom_rates(&c);
+        let revision = c.revision();
+        CustomPriceOut {
+            prices: price_fields(&r, c.price.batch_discount_pct),
+            provider: c.price.provider,
+            model: c.price.model,
+            updated_at: c.updated_at.and_utc(),
+            revision,
+            effective_from: c.price.effective_from,
+        }
+    }
 }
