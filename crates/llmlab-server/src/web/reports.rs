@@ -209,8 +209,62 @@ pub struct PriceForm {
     model: String,
     input: String,
     output: String,
+    /// The optional rates, empty when not set: cache reads, 5-minute and 1-hour cache
+    /// writes, audio in and out.
+    #[serde(default)]
+    cached_input: String,
+    #[serde(default)]
+    cache_write: String,
+    #[serde(default)]
+    cache_write_1h: String,
+    #[serde(default)]
+    input_audio: String,
+    #[serde(default)]
+    output_audio: String,
     #[serde(default)]
     effective_from: String,
+}
+
+/// The form's fields that may be left empty.
+const OPTIONAL: [&str; 6] = [
+    "cached_input",
+    "cache_write",
+    "cache_write_1h",
+    "input_audio",
+    "output_audio",
+    "effective_from",
+];
+
+/// A rate in micro-dollars per million tokens, as dollars.
+fn rate(micros: i64) -> Usd {
+    Usd::from_nanos(micros.saturating_mul(1_000))
+}
+
+/// A revision's rates besides input and output, e.g. `cache reads $0.125 · audio in $32`.
+fn other_rates(p: &llmlab_store::NewCustomPrice) -> String {
+    let shown: Vec<String> = [
+        ("cache reads", p.cached_input_micros),
+        ("cache writes", p.cache_write_micros),
+        ("1-hour writes", p.cache_write_1h_micros),
+        ("audio in", p.input_audio_micros),
+        ("audio out", p.output_audio_micros),
+    ]
+    .into_iter()
+    .filter_map(|(name, micros)| Some(format!("{name} {}", exact(rate(micros?)))))
+    .collect();
+    if shown.is_empty() {
+        "—".into()
+    } else {
+        shown.join(" · ")
+    }
+}
+
+/// An optional rate of the form: empty is none.
+fn optional_rate(field: &str, text: &str) -> Result<Option<i64>, AppError> {
+    match text.trim() {
+        "" => Ok(None),
+        t => crate::app::pricing::rate_micros(field, t).map(Some),
+    }
 }
 
 /// Adds a custom price revision (admins), as `PUT /api/pricing/custom/…` does.
@@ -227,6 +281,11 @@ pub async fn set_price(
         model: name("model", &f.model)?,
         input_micros: rate("input", &f.input)?,
         output_micros: rate("output", &f.output)?,
+        cached_input_micros: optional_rate("cached_input", &f.cached_input)?,
+        cache_write_micros: optional_rate("cache_write", &f.cache_write)?,
+        cache_write_1h_micros: optional_rate("cache_write_1h", &f.cache_write_1h)?,
+        input_audio_micros: optional_rate("input_audio", &f.input_audio)?,
+        output_audio_micros: optional_rate("output_audio", &f.output_audio)?,
         effective_from: match f.effective_from.trim() {
             "" => None,
             day => Some(crate::app::input::parse_day(day)?),
@@ -264,7 +323,6 @@ pub async fn pricing(
     })
     .await?;
     let needle = blank(&q.q).unwrap_or_default().to_ascii_lowercase();
-    let rate = |micros: i64| Usd::from_nanos(micros.saturating_mul(1_000));
     let body = html! {
         h1 { "Pricing" }
         form.inline method="get" action="/pricing" {
@@ -298,10 +356,15 @@ pub async fn pricing(
                     ("model", "Model (as sent, or the catalog's name)", "gpt-5.1"),
                     ("input", "Input, USD per million tokens", "1.25"),
                     ("output", "Output, USD per million tokens", "10"),
+                    ("cached_input", "Cache reads (empty: the input rate)", "0.125"),
+                    ("cache_write", "Cache writes, 5 minutes (empty: the input rate)", "1.5625"),
+                    ("cache_write_1h", "Cache writes, 1 hour (empty: refused)", "2.5"),
+                    ("input_audio", "Audio input (empty: refused)", "32"),
+                    ("output_audio", "Audio output (empty: refused)", "64"),
                     ("effective_from", "From (YYYY-MM-DD, empty: every day)", "2026-11-01"),
                 ] {
                     label for=(format!("price-{name}")) { (label) }
-                    input id=(format!("price-{name}")) name=(name) placeholder=(hint) required[name != "effective_from"];
+                    input id=(format!("price-{name}")) name=(name) placeholder=(hint) required[OPTIONAL.iter().all(|o| *o != name)];
                 }
                 button type="submit" { "Add a revision" }
             }
@@ -310,11 +373,12 @@ pub async fn pricing(
         @if custom.is_empty() { p { "None. Admins set them with " code { "PUT /api/pricing/custom/{provider}/{model}" } " (see docs/pricing.md)." } }
         @else {
             table {
-                thead { tr { th scope="col" { "Model" } th scope="col" { "Revision" } th scope="col" { "From" } th scope="col" { "Input / MTok" } th scope="col" { "Output / MTok" } } }
+                thead { tr { th scope="col" { "Model" } th scope="col" { "Revision" } th scope="col" { "From" } th scope="col" { "Input / MTok" } th scope="col" { "Output / MTok" } th scope="col" { "Other rates / MTok" } } }
                 tbody { @for c in &custom { tr {
                     td { (c.price.provider) "/" (c.price.model) } td { (c.revision()) }
                     td { (c.price.effective_from.map_or_else(|| "every day".to_string(), |d| d.to_string())) }
                     td { (exact(rate(c.price.input_micros))) } td { (exact(rate(c.price.output_micros))) }
+                    td { (other_rates(&c.price)) }
                 } } }
             }
         }

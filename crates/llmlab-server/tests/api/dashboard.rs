@@ -452,4 +452,35 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
         (Some("openai"), Some("2026-11-01"))
     );
     assert_eq!(added["input_per_mtok_usd"].to_string(), "1.25");
+    // Left empty, the optional rates are not set; filled in, they are, and the page
+    // lists them.
+    assert!(added.get("input_audio_per_mtok_usd").is_none(), "{added}");
+    assert_eq!(
+        added["cached_input_per_mtok_usd"],
+        serde_json::Value::Null,
+        "{added}"
+    );
+    let mut audio = with_token.clone();
+    audio[2].1 = "gpt-4o-audio-preview";
+    audio.extend([("cached_input", "0.5"), ("input_audio", "32")]);
+    let r = form(&app, "/pricing/custom", Some(&cookie), &audio);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let prices = app.get("/api/pricing/custom", &token).json();
+    let set = prices["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model"] == "gpt-4o-audio-preview")
+        .unwrap()
+        .clone();
+    assert_eq!(set["cached_input_per_mtok_usd"].to_string(), "0.5", "{set}");
+    assert_eq!(set["input_audio_per_mtok_usd"].to_string(), "32", "{set}");
+    let listed = page(&app, "/pricing", Some(&cookie)).text();
+    assert!(listed.contains("audio in $32"), "the page lists the rate");
+    // A malformed optional rate is refused, quoting it.
+    let mut bad = with_token.clone();
+    bad.push(("output_audio", "lots"));
+    let r = form(&app, "/pricing/custom", Some(&cookie), &bad);
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("'lots' is not a price"), "{}", r.text());
 });
