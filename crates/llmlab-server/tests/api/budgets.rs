@@ -55,15 +55,7 @@ both!(scopes_periods_and_the_preflight_check, |app: TestApp| {
     track(&app, &token, "gpt-4o-mini", 0.25, json!({"team": "search"}));
 
     let list = app.get("/api/budgets", &token).json();
-    let find = |name: &str| {
-        list["budgets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let find = |name: &str| crate::find_by(&list["budgets"], "name", name).clone();
     let search = find("search team");
     assert_eq!(search["spent_usd"].to_string(), "1.75");
     assert_eq!(search["remaining_usd"].to_string(), "0.25");
@@ -175,25 +167,14 @@ both!(
         assert_eq!(unknown["scope"]["model"], "our-own-model", "{unknown}");
         track(&app, &token, "gpt-4o-2024-11-20", 0.75, json!({}));
         let list = app.get("/api/budgets", &token).json();
-        let spent = list["budgets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["name"] == "4o")
-            .unwrap()["spent_usd"]
-            .to_string();
+        let spent = crate::find_by(&list["budgets"], "name", "4o")["spent_usd"].to_string();
         assert_eq!(spent, "0.75", "{list}");
         // The pre-flight check names the call the same way: a snapshot without a
         // provider is covered by the budget for its model.
         let check = app
             .get("/api/budgets/check?model=gpt-4o-2024-08-06", &token)
             .json();
-        let names: Vec<&str> = check["budgets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b["name"].as_str().unwrap())
-            .collect();
+        let names = crate::strings(&check["budgets"], "name");
         assert_eq!(names, ["4o"], "{check}");
     }
 );

@@ -440,13 +440,7 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
     let r = form(&app, "/pricing/custom", Some(&cookie), &with_token);
     assert_eq!(r.status, 303, "{}", r.text());
     let prices = app.get("/api/pricing/custom", &token).json();
-    let added = prices["prices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["model"] == "gpt-5.1")
-        .unwrap()
-        .clone();
+    let added = crate::find_by(&prices["prices"], "model", "gpt-5.1").clone();
     assert_eq!(
         (added["provider"].as_str(), added["effective_from"].as_str()),
         (Some("openai"), Some("2026-11-01"))
@@ -466,13 +460,7 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
     let r = form(&app, "/pricing/custom", Some(&cookie), &audio);
     assert_eq!(r.status, 303, "{}", r.text());
     let prices = app.get("/api/pricing/custom", &token).json();
-    let set = prices["prices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["model"] == "gpt-4o-audio-preview")
-        .unwrap()
-        .clone();
+    let set = crate::find_by(&prices["prices"], "model", "gpt-4o-audio-preview").clone();
     assert_eq!(set["cached_input_per_mtok_usd"].to_string(), "0.5", "{set}");
     assert_eq!(set["input_audio_per_mtok_usd"].to_string(), "32", "{set}");
     let listed = page(&app, "/pricing", Some(&cookie)).text();

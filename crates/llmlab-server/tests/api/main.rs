@@ -56,6 +56,13 @@ pub fn assert_error(r: &Response, status: u16, code: &str) -> Value {
     v
 }
 
+/// The element of the array `list` whose `key` is `value`; panics naming them if none is.
+pub fn find_by<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|items| items.iter().find(|item| item[key] == value))
+        .unwrap_or_else(|| panic!("no {key} = {value} in {list}"))
+}
+
 /// Asserts a 422 `validation_error` naming `field`, and returns the body.
 pub fn assert_invalid(r: &Response, field: &str) -> Value {
     let v = assert_error(r, 422, "validation_error");

@@ -327,11 +327,6 @@ both!(a_weekly_pattern_is_not_an_anomaly, |app: TestApp| {
             &other,
         )
         .json();
-    let dates: Vec<&str> = found["anomalies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["date"].as_str().unwrap())
-        .collect();
+    let dates = crate::strings(&found["anomalies"], "date");
     assert_eq!(dates, [wednesday.to_string()], "{found}");
 });

@@ -656,12 +656,7 @@ both!(pricing_and_custom_prices, |app: TestApp| {
         .iter()
         .find(|p| p["provider"] == "openai")
         .unwrap();
-    let mini = openai["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["model"] == "gpt-4o-mini")
-        .unwrap();
+    let mini = crate::find_by(&openai["models"], "model", "gpt-4o-mini");
     assert_eq!(mini["input_per_mtok_usd"].to_string(), "0.15");
     assert!(mini["source"].as_str().unwrap().starts_with("https://"));
 
