@@ -378,14 +378,16 @@ pub struct Check {
 
 /// Pre-flight: may a gateway make a call to `provider`/`model` with `tag`? Answered
 /// from the database, so every instance agrees.
-/// `call` names the call as a budget scope does: its model canonicalized
-/// ([`Scope::canonicalized`]), so a budget for `gpt-4o` covers a call to a snapshot of it.
+/// The call's model is canonicalized as a budget scope's is ([`Scope::canonicalized`]),
+/// so a budget for `gpt-4o` covers a call to a snapshot of it.
 pub fn check(
     s: &Store,
+    catalog: &Catalog,
     workspace: WorkspaceId,
-    call: &Scope,
+    call: Scope,
     now: DateTime<Utc>,
 ) -> Result<Check, AppError> {
+    let call = call.canonicalized(catalog);
     let tags: Vec<(String, String)> = call.tag.iter().cloned().collect();
     let (provider, model) = (call.provider.as_deref(), call.model.as_deref());
     let mut budgets = Vec::new();

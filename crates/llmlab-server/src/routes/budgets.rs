@@ -157,10 +157,10 @@ async fn check(
         provider: provider.map(|p| p.to_ascii_lowercase()),
         model: model.map(|m| m.to_ascii_lowercase()),
         tag,
-    }
-    .canonicalized(&state.catalog);
+    };
+    let catalog = state.catalog.clone();
     let found = blocking(&state, move |s| {
-        use_case::check(s, who.workspace(), &call, Utc::now())
+        use_case::check(s, &catalog, who.workspace(), call, Utc::now())
     })
     .await?;
     let response = CheckResponse::from(found);

@@ -259,14 +259,6 @@ fn other_rates(p: &llmlab_store::NewCustomPrice) -> String {
     }
 }
 
-/// An optional rate of the form: empty is none.
-fn optional_rate(field: &str, text: &str) -> Result<Option<i64>, AppError> {
-    match text.trim() {
-        "" => Ok(None),
-        t => crate::app::pricing::rate_micros(field, t).map(Some),
-    }
-}
-
 /// Adds a custom price revision (admins), as `PUT /api/pricing/custom/…` does.
 pub async fn set_price(
     req: HttpRequest,
@@ -275,23 +267,24 @@ pub async fn set_price(
 ) -> Page {
     let v = changing(&req, &state, &form.csrf, Role::Admin).await?;
     let f = form.into_inner();
-    use crate::app::pricing::{price_key as name, rate_micros as rate};
-    let new = llmlab_store::NewCustomPrice {
-        provider: name("provider", &f.provider)?,
-        model: name("model", &f.model)?,
-        input_micros: rate("input", &f.input)?,
-        output_micros: rate("output", &f.output)?,
-        cached_input_micros: optional_rate("cached_input", &f.cached_input)?,
-        cache_write_micros: optional_rate("cache_write", &f.cache_write)?,
-        cache_write_1h_micros: optional_rate("cache_write_1h", &f.cache_write_1h)?,
-        input_audio_micros: optional_rate("input_audio", &f.input_audio)?,
-        output_audio_micros: optional_rate("output_audio", &f.output_audio)?,
-        effective_from: match f.effective_from.trim() {
-            "" => None,
-            day => Some(crate::app::input::parse_day(day)?),
-        },
-        ..llmlab_store::NewCustomPrice::default()
+    // The API's body, so the form meets the same rules: an empty field is an absent one.
+    let given = |text: &str| {
+        let text = text.trim();
+        (!text.is_empty()).then(|| serde_json::Value::String(text.to_string()))
     };
+    let fields = crate::dto::PriceFields {
+        input_per_mtok_usd: serde_json::Value::String(f.input),
+        output_per_mtok_usd: serde_json::Value::String(f.output),
+        cached_input_per_mtok_usd: given(&f.cached_input),
+        cache_write_per_mtok_usd: given(&f.cache_write),
+        batch_discount_pct: None,
+        cache_write_1h_per_mtok_usd: given(&f.cache_write_1h),
+        input_audio_per_mtok_usd: given(&f.input_audio),
+        output_audio_per_mtok_usd: given(&f.output_audio),
+        effective_from: Some(f.effective_from.trim().to_string()).filter(|d| !d.is_empty()),
+    };
+    use crate::app::pricing::price_key as name;
+    let new = fields.into_revision(name("provider", &f.provider)?, name("model", &f.model)?)?;
     let (ws, identity, limit) = (
         v.workspace(),
         v.identity.clone(),
