@@ -11,7 +11,8 @@
 //!   with the user's secret from `GET /api/budgets/webhook-secret`; the timestamp lets
 //!   them refuse replays.
 //! - Receivers must be public: unless `LLMLAB_WEBHOOK_ALLOW_PRIVATE` is set, a budget
-//!   cannot name a loopback, private or link-local address ([`check_target`]), and the
+//!   cannot name an internal or special-purpose address ([`check_target`], one table in
+//!   `special.rs`), and the
 //!   delivery client refuses to connect to one whatever a host name resolves to at
 //!   delivery time ([`PublicOnly`]), so DNS cannot be used to reach inside.
 
@@ -22,6 +23,7 @@
 
 mod delivery;
 pub(crate) mod signature;
+mod special;
 mod target;
 mod worker;
 
@@ -232,7 +234,7 @@ mod tests {
         ] {
             assert_eq!(
                 check_target(bad, true),
-                Err("must be an http(s) URL"),
+                Err("must be an http(s) URL".to_string()),
                 "{bad}"
             );
         }

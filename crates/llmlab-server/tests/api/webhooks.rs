@@ -283,6 +283,58 @@ crate::both!(internal_targets_are_refused, |app: TestApp| {
     }
 });
 
+// Addresses of the IANA special-purpose registries that the first guard let through, and
+// addresses embedding an internal IPv4 one (NAT64, 6to4, Teredo, IPv4-compatible): a
+// budget's webhook and a channel answer alike, since both ask one table.
+crate::both!(special_purpose_targets_are_refused, |app: TestApp| {
+    let token = app.signup("special@example.com");
+    for host in [
+        "[::127.0.0.1]",
+        "[64:ff9b::7f00:1]",
+        "[64:ff9b::a9fe:a9fe]",
+        "[64:ff9b:1::a00:1]",
+        "[2002:7f00:1::]",
+        "[2001:0:4136:e378:8000:63bf:80ff:fffe]",
+        "[fec0::1]",
+        "[2001:db8::1]",
+        "[100::1]",
+        "198.18.0.1",
+        "192.0.2.1",
+        "198.51.100.7",
+        "203.0.113.9",
+        "192.0.0.8",
+        "192.88.99.1",
+    ] {
+        let url = format!("http://{host}/hook");
+        let r = app.post(
+            "/api/budgets",
+            &token,
+            json!({"name": "b", "amount_usd": 1, "period": "daily", "webhook_url": url}),
+        );
+        crate::assert_invalid(&r, "webhook_url");
+        let r = app.post(
+            "/api/channels",
+            &token,
+            json!({"name": "c", "kind": "webhook", "url": url, "events": ["budget"]}),
+        );
+        crate::assert_invalid(&r, "url");
+    }
+    // Public addresses, also when embedded: 6to4 and NAT64 forms of 8.8.8.8.
+    for host in [
+        "[2002:808:808::1]",
+        "[64:ff9b::808:808]",
+        "[2606:4700::1111]",
+    ] {
+        let url = format!("http://{host}/hook");
+        let r = app.post(
+            "/api/channels",
+            &token,
+            json!({"name": host, "kind": "webhook", "url": url, "events": ["budget"]}),
+        );
+        assert_eq!(r.status, 201, "{url}: {}", r.text());
+    }
+});
+
 // A host name that passes validation but resolves to 127.0.0.1 (the decimal form of
 // the address, which the system resolver accepts) is refused when connecting: the
 // receiver hears nothing and the attempt records why.
