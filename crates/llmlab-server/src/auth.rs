@@ -323,6 +323,7 @@ async fn read_key(
 ) -> Result<Option<(llmlab_store::ApiKeyRow, i64)>, ApiError> {
     let shared = state.clone();
     Ok(web::block(move || -> Result<_, llmlab_store::StoreError> {
+        let epoch = shared.keys.epoch();
         let store = &shared.store;
         let Some((key, prices_version)) = store.authenticate_api_key(&hash)? else {
             return Ok(None);
@@ -335,7 +336,7 @@ async fn read_key(
         {
             store.touch_api_key(key.id, now)?;
         }
-        shared.keys.put(hash, key.clone(), prices_version);
+        shared.keys.put(hash, key.clone(), prices_version, epoch);
         Ok(Some((key, prices_version)))
     })
     .await??)

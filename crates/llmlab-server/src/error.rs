@@ -251,7 +251,8 @@ impl From<StoreError> for ApiError {
                     "the database is unreachable; retry shortly",
                 )
             }
-            StoreError::NotFound => ApiError::not_found("resource"),
+            // What the write belonged to was deleted while it ran.
+            StoreError::NotFound | StoreError::Gone(_) => ApiError::not_found("resource"),
             StoreError::Conflict(msg) => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, msg)
             }
@@ -374,6 +375,9 @@ impl From<AppError> for ApiError {
             AppError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
             }
+            AppError::WorkspaceGone => ApiError::unauthorized(
+                "invalid or revoked credential: its workspace no longer exists",
+            ),
         }
     }
 }

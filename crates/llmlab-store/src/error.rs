@@ -26,6 +26,11 @@ pub enum StoreError {
     /// `rollups::LEDGER_CEILING`); nothing of it was stored.
     #[error("limit exceeded: {0}")]
     LimitExceeded(String),
+    /// A write names a row that no longer exists (a foreign key refused it): the
+    /// workspace, budget or channel it belongs to was deleted meanwhile. Nothing of it
+    /// was stored.
+    #[error("gone: {0}")]
+    Gone(String),
     /// Any other database error.
     #[error("query failed: {0}")]
     Query(String),
@@ -54,6 +59,7 @@ impl From<DieselError> for StoreError {
             DieselError::NotFound => StoreError::NotFound,
             DieselError::DatabaseError(kind, info) => match kind {
                 DatabaseErrorKind::UniqueViolation => StoreError::Conflict(info.message().into()),
+                DatabaseErrorKind::ForeignKeyViolation => StoreError::Gone(info.message().into()),
                 DatabaseErrorKind::CheckViolation => {
                     StoreError::LimitExceeded(info.message().into())
                 }

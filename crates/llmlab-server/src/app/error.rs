@@ -78,6 +78,10 @@ pub enum AppError {
     /// No user has this email.
     #[error("no such user")]
     UserNotFound,
+    /// The workspace a credential acts in was deleted (a key trusted from an instance's
+    /// cache, a session in the moment of the deletion): the credential is dead.
+    #[error("the workspace this credential acts in no longer exists")]
+    WorkspaceGone,
     /// The change conflicts with what is stored (a member already added, a personal
     /// workspace deleted).
     #[error("{0}")]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use llmlab_engine::providers::{Catalog, PerMTok, Rates};
 use llmlab_engine::{Cost, Usage, Usd};
-use llmlab_store::{CustomPriceRow, NewEvent, WorkspaceId};
+use llmlab_store::{CustomPriceRow, NewEvent, StoreError, WorkspaceId};
 
 use llmlab_store::EventRow;
 use serde::Serialize;
@@ -334,11 +334,13 @@ pub async fn track(app: &App, who: Tenant, mut body: TrackEvent) -> Result<Track
         Ok((stored, priced.warning))
     })
     .await;
-    let ((row, outcome), warning) = stored.inspect_err(|e| {
-        if e.is_invalid_input() {
-            count(app, "rejected", 1);
-        }
-    })?;
+    let ((row, outcome), warning) = stored
+        .inspect_err(|e| {
+            if e.is_invalid_input() {
+                count(app, "rejected", 1);
+            }
+        })
+        .map_err(|e| dead_workspace(app, workspace, e))?;
     let duplicate = outcome.is_duplicate();
     if duplicate {
         count(app, "duplicate", 1);
@@ -428,7 +430,8 @@ pub async fn store_events<T: Send + 'static>(
         }
         Ok(outcomes)
     })
-    .await?;
+    .await
+    .map_err(|e| dead_workspace(app, workspace, e))?;
     let n = |status| outcomes.iter().filter(|o| o.status == status).count();
     let accepted = n(ItemStatus::Accepted);
     count(app, "inserted", accepted);
@@ -438,6 +441,20 @@ pub async fn store_events<T: Send + 'static>(
         crate::app::budgets::after_ingest(app, workspace);
     }
     Ok(outcomes)
+}
+
+/// A write refused because `workspace` no longer exists, as the dead credential it
+/// means: another instance deleted the workspace while this one still trusted a key of
+/// it (`crate::credentials`), which it now forgets. Workspace ids are never reused, so
+/// the write can land nowhere else.
+fn dead_workspace(app: &App, workspace: WorkspaceId, e: AppError) -> AppError {
+    match e {
+        AppError::Store(StoreError::Gone(_)) => {
+            app.keys.forget_workspace(workspace);
+            AppError::WorkspaceGone
+        }
+        other => other,
+    }
 }
 
 /// Prices an event for `who` without storing it.

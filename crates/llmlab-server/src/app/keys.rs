@@ -8,6 +8,7 @@ use llmlab_store::{ApiKeyId, ApiKeyRow, NewApiKey, Store, WorkspaceId, api_keys}
 use crate::access::Scopes;
 use crate::app::{AppError, Audit, audited, audited_delete, ensure_room};
 use crate::auth::{API_KEY_PREFIX, Credential, Identity, hash_api_key, new_api_key};
+use crate::credentials::KeyCache;
 
 /// A new key: its row and the key itself, which nothing stores and no later call shows.
 pub struct Created {
@@ -81,9 +82,11 @@ pub fn create(
     Ok(Created { row, key })
 }
 
-/// Deletes (revokes) a key of `workspace`.
+/// Deletes (revokes) a key of `workspace`; `cache` forgets it once the revocation is
+/// committed, so this instance refuses it from the next request on.
 pub fn remove(
     s: &Store,
+    cache: &KeyCache,
     workspace: WorkspaceId,
     by: &Identity,
     id: ApiKeyId,
@@ -96,5 +99,7 @@ pub fn remove(
     };
     audited_delete(s, workspace, &by.actor(), "API key", audit, |c| {
         api_keys::delete(c, workspace, id)
-    })
+    })?;
+    cache.forget_key(id);
+    Ok(())
 }

@@ -8,6 +8,7 @@ use llmlab_store::{
 };
 
 use crate::app::{AppError, Audit, ensure_room};
+use crate::credentials::KeyCache;
 
 /// Who asks: a signed-in user, and how the audit log names them.
 pub struct Caller<'a> {
@@ -151,7 +152,12 @@ pub fn rename(
 
 /// Deletes workspace `id` and everything in it, its audit log included (owners; never a
 /// personal workspace).
-pub fn delete(s: &Store, who: &Caller<'_>, id: WorkspaceId) -> Result<(), AppError> {
+pub fn delete(
+    s: &Store,
+    keys: &KeyCache,
+    who: &Caller<'_>,
+    id: WorkspaceId,
+) -> Result<(), AppError> {
     transaction(s, |c| {
         require(c, id, who.user, Role::Owner)?;
         let row = store::get_for(c, who.user, id)?.ok_or(AppError::NotFound("workspace"))?;
@@ -160,7 +166,10 @@ pub fn delete(s: &Store, who: &Caller<'_>, id: WorkspaceId) -> Result<(), AppErr
         }
         store::delete(c, id)?;
         Ok(())
-    })
+    })?;
+    // Its keys are gone with it; this instance refuses them from the next request on.
+    keys.forget_workspace(id);
+    Ok(())
 }
 
 /// The members of workspace `id` (any member may see them).

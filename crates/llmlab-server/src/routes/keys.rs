@@ -73,6 +73,10 @@ async fn remove(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ApiKeyId = path_id(&id)?;
-    blocking(&state, move |s| keys::remove(s, who.workspace(), &who, id)).await?;
+    let app = state.clone();
+    blocking(&state, move |s| {
+        keys::remove(s, &app.keys, who.workspace(), &who, id)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -96,7 +96,11 @@ async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let ws: WorkspaceId = path_id(&path)?;
-    blocking(&state, move |s| use_case::delete(s, &caller(&who), ws)).await?;
+    let app = state.clone();
+    blocking(&state, move |s| {
+        use_case::delete(s, &app.keys, &caller(&who), ws)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

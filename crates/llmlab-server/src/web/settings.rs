@@ -215,7 +215,11 @@ pub async fn revoke_key(
         ApiKeyId(path.into_inner()),
         v.identity.clone(),
     );
-    blocking(&state, move |s| keys::remove(s, ws, &identity, id)).await?;
+    let app = state.clone();
+    blocking(&state, move |s| {
+        keys::remove(s, &app.keys, ws, &identity, id)
+    })
+    .await?;
     Ok(super::pages::see_other("/settings"))
 }
 
