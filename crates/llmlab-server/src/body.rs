@@ -75,18 +75,46 @@ pub enum OtlpEncoding {
     Json,
 }
 
-/// An OTLP/HTTP export body (`POST /v1/traces`), gunzipped when `Content-Encoding: gzip`.
+/// An OTLP/HTTP export body (`POST /v1/traces`) as it arrived: read within
+/// [`OTLP_MAX_BODY`], not yet inflated (see [`OtlpBody::inflate`]), so a request waiting
+/// for its turn to be decoded holds only its compressed bytes.
 pub struct OtlpBody {
     /// Its encoding, from `Content-Type`.
     pub encoding: OtlpEncoding,
-    /// The decompressed bytes.
-    pub bytes: web::Bytes,
+    /// Whether it is gzip (`Content-Encoding: gzip`).
+    gzip: bool,
+    /// The bytes received.
+    raw: web::Bytes,
 }
 
 /// Most bytes of one OTLP export once decompressed: exporters batch 512 spans, and
 /// instrumentations that record prompts make them large (the OTel Collector allows
-/// 20 MiB). The compressed body is held to the same bound.
+/// 20 MiB). The compressed body is held to the same bound. What the export may hold is
+/// bounded separately, while it is decoded (`crate::dto::otlp`).
 pub const OTLP_MAX_BODY: usize = 16 * 1024 * 1024;
+
+impl OtlpBody {
+    /// The export's bytes, gunzipped when it is gzip: blocking work (run it off the HTTP
+    /// workers), stopped as soon as the inflated size passes [`OTLP_MAX_BODY`], so a
+    /// small gzip bomb costs at most that much memory.
+    pub fn inflate(self) -> Result<web::Bytes, ApiError> {
+        use std::io::Read;
+        if !self.gzip {
+            return Ok(self.raw);
+        }
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&self.raw[..])
+            .take(OTLP_MAX_BODY as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                ApiError::bad_request(ErrorCode::MalformedBody, format!("not gzip: {e}"))
+            })?;
+        if out.len() > OTLP_MAX_BODY {
+            return Err(too_large(OTLP_MAX_BODY));
+        }
+        Ok(web::Bytes::from(out))
+    }
+}
 
 impl FromRequest for OtlpBody {
     type Error = ApiError;
@@ -136,19 +164,11 @@ impl FromRequest for OtlpBody {
             if declared_len.is_some_and(|n| n > OTLP_MAX_BODY) {
                 return Err(too_large(OTLP_MAX_BODY));
             }
-            let bytes = if gzip {
-                // Bounded after decompression too: a small gzip bomb stops at the limit.
-                let mut inflated = actix_web::dev::Decompress::new(
-                    raw,
-                    actix_web::http::header::ContentEncoding::Gzip,
-                );
-                read_limited(&mut inflated, OTLP_MAX_BODY).await?
-            } else {
-                read_limited(&mut raw, OTLP_MAX_BODY).await?
-            };
+            let raw = read_limited(&mut raw, OTLP_MAX_BODY).await?.freeze();
             Ok(OtlpBody {
                 encoding,
-                bytes: bytes.freeze(),
+                gzip,
+                raw,
             })
         })
     }

@@ -100,6 +100,9 @@ impl Application {
             signup_limiter: SignupLimiter::new(settings.signups_per_hour),
             started: Instant::now(),
             dummy_hash,
+            otlp_decodes: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
             settings,
         });
         crate::webhooks::spawn_worker(state.clone());

@@ -55,6 +55,8 @@ pub struct AppState {
     /// A bcrypt hash compared against when a login names an unknown email, so timing
     /// does not reveal which emails exist.
     pub dummy_hash: String,
+    /// OTLP exports decoded at once: one per core (`crate::routes::otlp`).
+    pub otlp_decodes: tokio::sync::Semaphore,
 }
 
 /// Users' custom prices, kept per instance for as long as the user's `prices_version`

@@ -19,6 +19,9 @@ const IO_TIMEOUT: Duration = Duration::from_secs(120);
 /// server closes it.
 pub struct Client {
     timeout: Duration,
+    /// `Content-Type` and `Content-Encoding` of request bodies (JSON, not encoded, unless
+    /// [`Client::sending`] says otherwise).
+    content: (&'static str, Option<&'static str>),
     addr: SocketAddr,
     authorization: Option<String>,
     conn: Option<BufReader<TcpStream>>,
@@ -49,12 +52,19 @@ impl Client {
     pub fn patient(addr: SocketAddr, bearer: Option<&str>, timeout: Duration) -> Client {
         Client {
             timeout,
+            content: ("application/json", None),
             addr,
             authorization: bearer.map(|t| format!("Bearer {t}")),
             conn: None,
             request: Vec::with_capacity(4096),
             line: String::with_capacity(256),
         }
+    }
+
+    /// This client, sending bodies of `content_type`, encoded as `encoding` (`gzip`).
+    pub fn sending(mut self, content_type: &'static str, encoding: Option<&'static str>) -> Client {
+        self.content = (content_type, encoding);
+        self
     }
 
     /// Sends one request and reads the whole response into `body`; returns the status.
@@ -130,7 +140,14 @@ impl Client {
             r.extend_from_slice(b"\r\n");
         }
         if let Some(p) = payload {
-            r.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
+            let (content_type, encoding) = self.content;
+            r.extend_from_slice(b"Content-Type: ");
+            r.extend_from_slice(content_type.as_bytes());
+            if let Some(encoding) = encoding {
+                r.extend_from_slice(b"\r\nContent-Encoding: ");
+                r.extend_from_slice(encoding.as_bytes());
+            }
+            r.extend_from_slice(b"\r\nContent-Length: ");
             r.extend_from_slice(p.len().to_string().as_bytes());
             r.extend_from_slice(b"\r\n\r\n");
             r.extend_from_slice(p);

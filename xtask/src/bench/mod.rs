@@ -7,8 +7,10 @@
 //! - `analytics`: the read endpoints over a seeded ledger (1,000,000 events by default).
 //! - `reprice`: re-pricing a seeded ledger after a price change (dry run, apply, a second
 //!   apply), with single events ingested beside it.
+//! - `hostile`: hostile OTLP exports (millions of empty spans in 16 KB of gzip): the
+//!   server's peak memory, and health latency while three clients send them.
 //!
-//! Without a part, all four run, on SQLite and PostgreSQL. Each backend's figures are
+//! Without a part, all five run, on SQLite and PostgreSQL. Each backend's figures are
 //! printed and written to `target/bench/results-<backend>.md` for docs/PERFORMANCE.md.
 
 mod analytics;
@@ -17,6 +19,7 @@ pub(crate) mod client;
 mod db;
 mod engine;
 mod events;
+mod hostile;
 mod http;
 mod load;
 mod otlp;
@@ -35,7 +38,7 @@ use self::report::Section;
 use crate::Result;
 
 pub const USAGE: &str = "\
-bench [engine|http|analytics|reprice] [OPTIONS] [-- CRITERION ARGS]
+bench [engine|http|analytics|reprice|hostile] [OPTIONS] [-- CRITERION ARGS]
                                    the benchmark (everything, on both backends, by default)
       --backend sqlite|postgres|both   databases to run http/analytics on (default both)
       --seconds N                      measured seconds per HTTP phase (default 10)
@@ -51,6 +54,7 @@ enum Part {
     Http,
     Analytics,
     Reprice,
+    Hostile,
 }
 
 #[derive(Debug)]
@@ -78,11 +82,16 @@ impl Plan {
     fn runs_reprice(&self) -> bool {
         matches!(self.part, Part::All | Part::Reprice)
     }
+
+    fn runs_hostile(&self) -> bool {
+        matches!(self.part, Part::All | Part::Hostile)
+    }
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     let plan = parse(args)?;
-    let needs_server = plan.runs_http() || plan.runs_analytics() || plan.runs_reprice();
+    let needs_server =
+        plan.runs_http() || plan.runs_analytics() || plan.runs_reprice() || plan.runs_hostile();
     if needs_server && cfg!(debug_assertions) {
         return rerun_optimised(args);
     }
@@ -197,6 +206,13 @@ fn run_parts(
         print!("{}", section.text());
         sections.push(section);
     }
+    if plan.runs_hostile() {
+        eprintln!("xtask: hostile OTLP exports on {name}");
+        let results = hostile::run(target, bin, plan.http.seconds)?;
+        let section = report::hostile_section(name, &results);
+        print!("{}", section.text());
+        sections.push(section);
+    }
     Ok(())
 }
 
@@ -248,6 +264,7 @@ fn parse(args: &[String]) -> Result<Plan> {
         Some("http") => (Part::Http, &ours[1..]),
         Some("analytics") => (Part::Analytics, &ours[1..]),
         Some("reprice") => (Part::Reprice, &ours[1..]),
+        Some("hostile") => (Part::Hostile, &ours[1..]),
         _ => (Part::All, ours),
     };
     let mut plan = Plan {

@@ -429,7 +429,7 @@ pub fn reprice_section(backend: &str, r: &super::reprice::RepriceResults) -> Sec
             format!("{:.1}", p.took.as_secs_f64()),
             thousands(super::load::per_sec(matched, p.took) as u64),
             thousands(p.beside.items),
-            ms(p.beside.percentile(0.99)),
+            ms(p.beside.percentile(99.0)),
             p.beside.errors.to_string(),
         ]);
     }
@@ -439,6 +439,45 @@ pub fn reprice_section(backend: &str, r: &super::reprice::RepriceResults) -> Sec
     } else {
         "After the apply, the summary's total and the by-provider rows DISAGREE."
     });
+    section
+}
+
+pub fn hostile_section(backend: &str, r: &super::hostile::HostileResults) -> Section {
+    let mut section = Section::new(format!("Hostile OTLP exports — {backend}"));
+    section.note(format!(
+        "One export of {} empty spans: {} bytes of gzip, {} MiB inflated. The server \
+         answered {} to each of the {} sent. Peak memory (VmHWM) of the server: {} MiB \
+         before, {} MiB after one export (+{} MiB), {} MiB after all of them.",
+        thousands(8_390_000),
+        thousands(r.wire_bytes as u64),
+        mib(r.inflated_bytes as u64 / 1024),
+        r.status,
+        thousands(r.sent),
+        mib(r.before.peak_kib),
+        mib(r.after_one.peak_kib),
+        mib(r.after_one.peak_kib.saturating_sub(r.before.peak_kib)),
+        mib(r.after_all.peak_kib),
+    ));
+    let mut table = Table::new(&[
+        "GET /api/health/live",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+    ]);
+    for (label, l) in [
+        ("alone", &r.quiet),
+        ("while 3 clients send the export back to back", &r.loaded),
+    ] {
+        table.row(vec![
+            label.to_string(),
+            thousands(l.requests as u64),
+            ms(l.p50),
+            ms(l.p99),
+            ms(l.max),
+        ]);
+    }
+    section.table(table);
     section
 }
 

@@ -25,19 +25,19 @@
 //! count through instead (Anthropic's `input_tokens` leaves cache reads and writes out):
 //! when the parts exceed the whole, the whole cannot have included them, so they are
 //! added to it. A span without input or output tokens is not a model call to price: it
-//! is skipped and counted, never rejected.
+//! is skipped and counted, never rejected. A token count that is present but not a
+//! non-negative integer (`1.5`, `" 1e3"`, `"0x10"`, NaN, a list) rejects its span, named
+//! in `partialSuccess`: it is never read as 0, and never makes the span vanish.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat};
 use llmlab_engine::Usd;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value};
-use opentelemetry_proto::tonic::trace::v1::Span;
 
 use crate::app::ingest::{self, ItemStatus, MAX_BATCH, Tenant};
 use crate::app::{App, AppError};
 use crate::dto::TrackEvent;
+use crate::dto::otlp::{ExportRequest, KeyValue, Span, Value};
 
 /// What one export did, span by span.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -54,18 +54,19 @@ pub struct Exported {
     pub error: Option<String>,
 }
 
-/// Stores the GenAI spans of `request` as events of `who`'s workspace, at most
-/// [`MAX_BATCH`] per write.
-pub async fn export(
-    app: &App,
-    who: Tenant,
-    request: ExportTraceServiceRequest,
-) -> Result<Exported, AppError> {
-    let mut done = Exported::default();
-    let mut first_error = None;
-    // Events are made and stored [`MAX_BATCH`] at a time: what a request holds at once
-    // stays bounded however many spans its body packs.
-    let mut pending: Vec<(String, Result<TrackEvent, AppError>)> = Vec::new();
+/// The events an export's GenAI spans stand for, each with its span's key, and how many
+/// spans were not GenAI calls: the CPU-bound half of an export, run off the HTTP workers.
+#[derive(Default)]
+pub struct Mapped {
+    /// `(trace id + span id, the event or why the span is refused)`, in export order.
+    pub events: Vec<(String, Result<TrackEvent, AppError>)>,
+    /// Spans without GenAI usage.
+    pub skipped: usize,
+}
+
+/// Reads every span of `request` (see the module documentation).
+pub fn map(request: &ExportRequest) -> Mapped {
+    let mut mapped = Mapped::default();
     let no_tags = BTreeMap::new();
     for resource_spans in &request.resource_spans {
         let resource = resource_spans
@@ -76,28 +77,32 @@ pub async fn export(
         let shared = resource_tags(resource);
         for span in resource_spans.scope_spans.iter().flat_map(|s| &s.spans) {
             let Some(event) = event_of(shared.as_ref().unwrap_or(&no_tags), span) else {
-                done.skipped += 1;
+                mapped.skipped += 1;
                 continue;
             };
             let event = match &shared {
-                Ok(_) => Ok(event),
+                Ok(_) => event,
                 Err(why) => Err(AppError::invalid("tags", why.clone())),
             };
-            pending.push((span_key(span), event));
-            if pending.len() == MAX_BATCH {
-                store(
-                    app,
-                    &who,
-                    std::mem::take(&mut pending),
-                    &mut done,
-                    &mut first_error,
-                )
-                .await?;
-            }
+            mapped.events.push((span_key(span), event));
         }
     }
-    if !pending.is_empty() {
-        store(app, &who, pending, &mut done, &mut first_error).await?;
+    mapped
+}
+
+/// Stores the events of an export's GenAI spans in `who`'s workspace, at most
+/// [`MAX_BATCH`] per write, so what a request holds at once stays bounded however many
+/// spans its body packs.
+pub async fn export(app: &App, who: Tenant, mapped: Mapped) -> Result<Exported, AppError> {
+    let mut done = Exported {
+        skipped: mapped.skipped,
+        ..Exported::default()
+    };
+    let mut first_error = None;
+    let mut events = mapped.events.into_iter().peekable();
+    while events.peek().is_some() {
+        let chunk: Vec<_> = events.by_ref().take(MAX_BATCH).collect();
+        store(app, &who, chunk, &mut done, &mut first_error).await?;
     }
     done.error = first_error.map(|first| {
         format!(
@@ -139,7 +144,10 @@ async fn store(
 /// `llmlab.tag.<key>` attributes; why they cannot be stored, when they cannot.
 pub fn resource_tags(resource: &[KeyValue]) -> Result<BTreeMap<String, String>, String> {
     let mut tags = BTreeMap::new();
-    if let Some(service) = attr(resource, "service.name").and_then(text) {
+    if let Some(service) = attr(resource, "service.name")
+        .and_then(KeyValue::scalar)
+        .and_then(text)
+    {
         tags.insert("service".to_string(), service.to_string());
     }
     add_tags(&mut tags, resource);
@@ -156,40 +164,67 @@ fn span_key(span: &Span) -> String {
     )
 }
 
-/// The event a span stands for, with the tags of its resource (see [`resource_tags`]),
-/// or `None` when it carries no GenAI token usage.
-pub fn event_of(resource_tags: &BTreeMap<String, String>, span: &Span) -> Option<TrackEvent> {
+/// The event a span stands for, with the tags of its resource (see [`resource_tags`]);
+/// why it cannot be one, when a token count is not a count; `None` when it carries no
+/// GenAI token usage.
+pub fn event_of(
+    resource_tags: &BTreeMap<String, String>,
+    span: &Span,
+) -> Option<Result<TrackEvent, AppError>> {
     let attrs = &span.attributes[..];
-    let get = |keys: &[&str]| keys.iter().find_map(|k| attr(attrs, k));
-    let count = |keys: &[&str]| get(keys).and_then(integer);
-    let input = count(&[
-        "gen_ai.usage.input_tokens",
-        "gen_ai.usage.prompt_tokens",
-        "llm.token_count.prompt",
-    ]);
-    let output = count(&[
-        "gen_ai.usage.output_tokens",
-        "gen_ai.usage.completion_tokens",
-        "llm.token_count.completion",
-    ]);
-    if input.is_none() && output.is_none() {
+    let get = |keys: &[&str]| keys.iter().find_map(|k| attr(attrs, k)?.scalar());
+    let mut refused = None;
+    let input = token_count(
+        attrs,
+        &mut refused,
+        &[
+            "gen_ai.usage.input_tokens",
+            "gen_ai.usage.prompt_tokens",
+            "llm.token_count.prompt",
+        ],
+    );
+    let output = token_count(
+        attrs,
+        &mut refused,
+        &[
+            "gen_ai.usage.output_tokens",
+            "gen_ai.usage.completion_tokens",
+            "llm.token_count.completion",
+        ],
+    );
+    if input.is_none() && output.is_none() && refused.is_none() {
         return None;
     }
-    let cached = count(&[
-        "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_read_input_tokens",
-        "llm.token_count.prompt_details.cache_read",
-    ]);
-    let written = count(&[
-        "gen_ai.usage.cache_creation.input_tokens",
-        "gen_ai.usage.cache_creation_input_tokens",
-        "llm.token_count.prompt_details.cache_write",
-    ]);
-    let reasoning = count(&[
-        "gen_ai.usage.reasoning.output_tokens",
-        "gen_ai.usage.reasoning_tokens",
-        "llm.token_count.completion_details.reasoning",
-    ]);
+    let cached = token_count(
+        attrs,
+        &mut refused,
+        &[
+            "gen_ai.usage.cache_read.input_tokens",
+            "gen_ai.usage.cache_read_input_tokens",
+            "llm.token_count.prompt_details.cache_read",
+        ],
+    );
+    let written = token_count(
+        attrs,
+        &mut refused,
+        &[
+            "gen_ai.usage.cache_creation.input_tokens",
+            "gen_ai.usage.cache_creation_input_tokens",
+            "llm.token_count.prompt_details.cache_write",
+        ],
+    );
+    let reasoning = token_count(
+        attrs,
+        &mut refused,
+        &[
+            "gen_ai.usage.reasoning.output_tokens",
+            "gen_ai.usage.reasoning_tokens",
+            "llm.token_count.completion_details.reasoning",
+        ],
+    );
+    if let Some(why) = refused {
+        return Some(Err(why));
+    }
     let model = get(&[
         "gen_ai.response.model",
         "gen_ai.request.model",
@@ -207,7 +242,7 @@ pub fn event_of(resource_tags: &BTreeMap<String, String>, span: &Span) -> Option
     .map(|p| provider_id(p, model))
     .unwrap_or_default();
     let (start, end) = (span.start_time_unix_nano, span.end_time_unix_nano);
-    Some(TrackEvent {
+    Some(Ok(TrackEvent {
         provider,
         model: model.to_string(),
         input_tokens: Some(inclusive(input.unwrap_or(0), &[cached, written])),
@@ -230,7 +265,20 @@ pub fn event_of(resource_tags: &BTreeMap<String, String>, span: &Span) -> Option
         tags: Some(tags(resource_tags, attrs)).filter(|t| !t.is_empty()),
         event_id: (!span.trace_id.is_empty() && !span.span_id.is_empty()).then(|| span_key(span)),
         ..TrackEvent::default()
-    })
+    }))
+}
+
+/// The count the first of `keys` present holds; `None` when none is, or when it is no
+/// count (then `refused` says why, unless an earlier count already did).
+fn token_count(attrs: &[KeyValue], refused: &mut Option<AppError>, keys: &[&str]) -> Option<i64> {
+    let (key, kv) = keys.iter().find_map(|k| Some((*k, attr(attrs, k)?)))?;
+    match integer(kv.scalar()) {
+        Ok(n) => Some(n),
+        Err(why) => {
+            refused.get_or_insert_with(|| AppError::invalid(key, why));
+            None
+        }
+    }
 }
 
 /// The catalog's provider id for a `gen_ai.provider.name` (or older `gen_ai.system`)
@@ -276,36 +324,40 @@ fn tags(resource: &BTreeMap<String, String>, span: &[KeyValue]) -> BTreeMap<Stri
 fn add_tags(tags: &mut BTreeMap<String, String>, attrs: &[KeyValue]) {
     for kv in attrs {
         if let (Some(key), Some(value)) = (
-            kv.key.strip_prefix("llmlab.tag."),
-            kv.value.as_ref().and_then(|v| v.value.as_ref()),
+            kv.key().and_then(|k| k.strip_prefix("llmlab.tag.")),
+            kv.scalar(),
         ) {
             tags.insert(key.to_string(), display(value));
         }
     }
 }
 
-fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+/// The first attribute named `key` (the first one wins, as OTLP's data model has it).
+fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a KeyValue> {
+    attrs.iter().find(|kv| kv.key == key.as_bytes())
 }
 
 fn text(v: &Value) -> Option<&str> {
-    match v {
-        Value::StringValue(s) => Some(s.as_str()).filter(|s| !s.trim().is_empty()),
-        _ => None,
-    }
+    v.text().filter(|s| !s.trim().is_empty())
 }
 
-/// A token count: an integer, or a whole double or numeric string from an exporter that
-/// has no integers (JavaScript). A negative count stays negative so ingestion refuses it.
-fn integer(v: &Value) -> Option<i64> {
-    match v {
-        Value::IntValue(n) => Some(*n),
-        Value::DoubleValue(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => Some(*d as i64),
-        Value::StringValue(s) => s.trim().parse().ok(),
+/// A token count: a non-negative integer, or a whole double or a string of decimal
+/// digits from an exporter that has no integers (JavaScript). Anything else (a fraction,
+/// NaN, infinity, `" 1e3"`, `"0x10"`, a sign, a list) is why the span is refused.
+fn integer(v: Option<&Value>) -> Result<i64, String> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact
+    let n = match v {
+        Some(Value::Int(n)) => Some(*n),
+        Some(Value::Double(d)) if d.fract() == 0.0 && d.abs() < EXACT => Some(*d as i64),
+        Some(Value::String(s)) if !s.is_empty() && s.iter().all(u8::is_ascii_digit) => {
+            v.and_then(Value::text).and_then(|t| t.parse().ok())
+        }
         _ => None,
+    };
+    match (n, v) {
+        (Some(n), _) if n >= 0 => Ok(n),
+        (_, Some(v)) => Err(format!("must be a non-negative integer, not {v}")),
+        (_, None) => Err("must be a non-negative integer, not a list, map or bytes".into()),
     }
 }
 
@@ -314,20 +366,19 @@ fn integer(v: &Value) -> Option<i64> {
 /// the price LLMLab computes).
 fn dollars(v: &Value) -> Option<Usd> {
     match v {
-        Value::StringValue(s) => Usd::parse(s).ok(),
-        Value::DoubleValue(d) => Usd::from_f64_rounded(*d),
-        Value::IntValue(n) => Usd::from_dollars(*n),
-        _ => None,
+        Value::String(_) => Usd::parse(v.text()?).ok(),
+        Value::Double(d) => Usd::from_f64_rounded(*d),
+        Value::Int(n) => Usd::from_dollars(*n),
+        Value::Bool(_) => None,
     }
 }
 
 fn display(v: &Value) -> String {
     match v {
-        Value::StringValue(s) => s.clone(),
-        Value::BoolValue(b) => b.to_string(),
-        Value::IntValue(n) => n.to_string(),
-        Value::DoubleValue(d) => d.to_string(),
-        _ => String::new(),
+        Value::String(s) => String::from_utf8_lossy(s).into_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(n) => n.to_string(),
+        Value::Double(d) => d.to_string(),
     }
 }
 
@@ -340,24 +391,27 @@ fn timestamp(end_unix_nano: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::common::v1::AnyValue;
+    use crate::dto::otlp::AnyValue;
+    use bytes::Bytes;
 
     fn kv(key: &str, value: Value) -> KeyValue {
         KeyValue {
-            key: key.into(),
+            key: Bytes::copy_from_slice(key.as_bytes()),
             value: Some(AnyValue { value: Some(value) }),
-            ..Default::default()
         }
+    }
+
+    fn sv(text: &str) -> Value {
+        Value::String(Bytes::copy_from_slice(text.as_bytes()))
     }
 
     fn span(attributes: Vec<KeyValue>) -> Span {
         Span {
-            trace_id: vec![0xab; 16],
-            span_id: vec![0x01; 8],
+            trace_id: Bytes::from(vec![0xab; 16]),
+            span_id: Bytes::from(vec![0x01; 8]),
             start_time_unix_nano: 1_764_590_400_000_000_000,
             end_time_unix_nano: 1_764_590_400_750_000_000,
             attributes,
-            ..Default::default()
         }
     }
 
@@ -378,8 +432,8 @@ mod tests {
     #[test]
     fn a_span_without_token_usage_is_no_event() {
         let s = span(vec![
-            kv("gen_ai.provider.name", Value::StringValue("openai".into())),
-            kv("gen_ai.request.model", Value::StringValue("gpt-4o".into())),
+            kv("gen_ai.provider.name", sv("openai")),
+            kv("gen_ai.request.model", sv("gpt-4o")),
         ]);
         assert!(event_of(&BTreeMap::new(), &s).is_none());
     }
@@ -387,27 +441,24 @@ mod tests {
     #[test]
     fn openinference_counts_and_exclusive_counts_are_read() {
         let s = span(vec![
-            kv("llm.provider", Value::StringValue("anthropic".into())),
-            kv(
-                "llm.model_name",
-                Value::StringValue("claude-haiku-4-5".into()),
-            ),
-            kv("llm.token_count.prompt", Value::StringValue("10".into())),
+            kv("llm.provider", sv("anthropic")),
+            kv("llm.model_name", sv("claude-haiku-4-5")),
+            kv("llm.token_count.prompt", sv("10")),
             kv(
                 "llm.token_count.prompt_details.cache_read",
-                Value::DoubleValue(90.0),
+                Value::Double(90.0),
             ),
-            kv("llm.token_count.completion", Value::IntValue(5)),
+            kv("llm.token_count.completion", Value::Int(5)),
             kv(
                 "llm.token_count.completion_details.reasoning",
-                Value::IntValue(3),
+                Value::Int(3),
             ),
-            kv("llm.cost.total", Value::DoubleValue(0.000123)),
-            kv("llmlab.tag.team", Value::StringValue("ops".into())),
+            kv("llm.cost.total", Value::Double(0.000123)),
+            kv("llmlab.tag.team", sv("ops")),
         ]);
-        let resource = [kv("service.name", Value::StringValue("api".into()))];
+        let resource = [kv("service.name", sv("api"))];
         let resource = resource_tags(&resource).expect("valid tags");
-        let e = event_of(&resource, &s).expect("an event");
+        let e = event_of(&resource, &s).expect("an event").expect("valid");
         assert_eq!(
             (e.provider.as_str(), e.model.as_str()),
             ("anthropic", "claude-haiku-4-5")

@@ -8,6 +8,7 @@ mod costs;
 mod events;
 mod health;
 mod keys;
+pub mod otlp;
 mod pricing;
 mod recs;
 mod workspaces;

@@ -1,19 +1,27 @@
 //! `POST /v1/traces`: OTLP/HTTP trace export, the path an OpenTelemetry exporter appends
 //! to `OTEL_EXPORTER_OTLP_ENDPOINT`. The answer is the `ExportTraceServiceResponse` of the
 //! request's encoding; what becomes of a span is `crate::app::otlp`'s business.
+//!
+//! Inflating, decoding and reading spans is CPU work that grows with the body: it runs
+//! on the blocking pool, never on the HTTP workers, and only as many exports at a time as
+//! the machine has cores (`AppState::otlp_decodes`); others wait their turn holding only
+//! their compressed bytes, and after [`WAIT`] are told to retry.
+
+use std::time::Duration;
 
 use actix_web::{HttpResponse, post, web};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use prost::Message;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Ingester;
-use crate::app::otlp;
+use crate::app::otlp::{self, Mapped};
 use crate::body::{OtlpBody, OtlpEncoding};
+use crate::dto::otlp::{self as wire, ExportResponse, PartialSuccess, Refused};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+
+/// How long an export waits for a turn to be decoded before it is told to retry.
+const WAIT: Duration = Duration::from_secs(10);
 
 /// Registers the OTLP receiver.
 pub fn config(cfg: &mut ServiceConfig) {
@@ -28,9 +36,9 @@ pub fn config(cfg: &mut ServiceConfig) {
         (status = 200, description = "An `ExportTraceServiceResponse` in the request's encoding; `partialSuccess` counts the GenAI spans refused and says why the first was",
             content((String = "application/x-protobuf"), (Object = "application/json"))),
         (status = 400, description = "Not an OTLP trace export"),
-        (status = 413, description = "Over 16 MiB, compressed or not"),
+        (status = 413, description = "Over 16 MiB, compressed or not; or more than 10,000 spans, 100,000 attributes or 10,000 resource and scope spans"),
         (status = 415, description = "Neither protobuf nor JSON, or an encoding other than gzip"),
-        (status = 429, description = "Over the ingestion quota (LLMLAB_INGEST_EVENTS_PER_MINUTE)")),
+        (status = 429, description = "Over the ingestion quota (LLMLAB_INGEST_EVENTS_PER_MINUTE), or every decoding slot busy for 10 s (retry after `Retry-After`)")),
     security(("bearer" = [])))]
 #[post("/traces")]
 async fn traces(
@@ -38,15 +46,16 @@ async fn traces(
     who: Ingester,
     body: OtlpBody,
 ) -> Result<HttpResponse, ApiError> {
-    let request = decode(&body)?;
-    let done = otlp::export(&state, who.tenant(), request).await?;
-    let answer = ExportTraceServiceResponse {
-        partial_success: done.error.map(|error_message| ExportTracePartialSuccess {
+    let encoding = body.encoding;
+    let mapped = decode(&state, body).await?;
+    let done = otlp::export(&state, who.tenant(), mapped).await?;
+    let answer = ExportResponse {
+        partial_success: done.error.map(|error_message| PartialSuccess {
             rejected_spans: done.rejected as i64,
             error_message,
         }),
     };
-    Ok(match body.encoding {
+    Ok(match encoding {
         OtlpEncoding::Protobuf => HttpResponse::Ok()
             .content_type("application/x-protobuf")
             .body(answer.encode_to_vec()),
@@ -62,19 +71,36 @@ async fn traces(
     })
 }
 
-fn decode(body: &OtlpBody) -> Result<ExportTraceServiceRequest, ApiError> {
-    let malformed = |e: String| {
-        ApiError::bad_request(
-            ErrorCode::MalformedBody,
-            format!("not an OTLP trace export: {e}"),
-        )
-    };
-    match body.encoding {
-        OtlpEncoding::Protobuf => {
-            ExportTraceServiceRequest::decode(&body.bytes[..]).map_err(|e| malformed(e.to_string()))
-        }
-        OtlpEncoding::Json => {
-            serde_json::from_slice(&body.bytes).map_err(|e| malformed(e.to_string()))
-        }
-    }
+/// The export's spans read into events, under a decoding slot on the blocking pool.
+async fn decode(state: &AppState, body: OtlpBody) -> Result<Mapped, ApiError> {
+    let _turn = actix_web::rt::time::timeout(WAIT, state.otlp_decodes.acquire())
+        .await
+        .map_err(|_| {
+            ApiError::rate_limited(
+                1,
+                "every OTLP decoding slot is busy with other exports; retry shortly",
+            )
+        })?
+        .map_err(ApiError::internal)?;
+    web::block(move || {
+        let encoding = body.encoding;
+        let bytes = body.inflate()?;
+        let request = match encoding {
+            OtlpEncoding::Protobuf => wire::from_protobuf(bytes),
+            OtlpEncoding::Json => wire::from_json(&bytes),
+        };
+        let request = request.map_err(|refused| match refused {
+            Refused::Malformed(e) => ApiError::bad_request(
+                ErrorCode::MalformedBody,
+                format!("not an OTLP trace export: {e}"),
+            ),
+            Refused::TooMany(limit) => ApiError::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                limit,
+            ),
+        })?;
+        Ok(otlp::map(&request))
+    })
+    .await?
 }

@@ -15,6 +15,7 @@ mod hostile;
 mod ledger;
 mod ledger_props;
 mod otlp;
+mod otlp_hostile;
 mod outage;
 mod pricing_depth;
 mod receiver;

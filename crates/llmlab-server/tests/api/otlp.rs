@@ -42,7 +42,7 @@ impl opentelemetry_http::HttpClient for Ureq {
     }
 }
 
-fn ingest_key(app: &TestApp, token: &str) -> String {
+pub(crate) fn ingest_key(app: &TestApp, token: &str) -> String {
     let r = app.post("/api/keys", token, json!({"name": "otel"}));
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()["key"].as_str().unwrap().to_string()
@@ -112,7 +112,7 @@ fn estimate(app: &TestApp, token: &str, event: Value) -> Value {
     r.json()["cost_usd"].clone()
 }
 
-fn events(app: &TestApp, token: &str) -> Vec<Value> {
+pub(crate) fn events(app: &TestApp, token: &str) -> Vec<Value> {
     let r = app.get("/api/events?limit=100", token);
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["events"].as_array().unwrap().clone()
@@ -189,7 +189,7 @@ both!(
     }
 );
 
-fn string(key: &str, value: &str) -> ProtoKeyValue {
+pub(crate) fn string(key: &str, value: &str) -> ProtoKeyValue {
     ProtoKeyValue {
         key: key.into(),
         value: Some(AnyValue {
@@ -199,7 +199,7 @@ fn string(key: &str, value: &str) -> ProtoKeyValue {
     }
 }
 
-fn int(key: &str, value: i64) -> ProtoKeyValue {
+pub(crate) fn int(key: &str, value: i64) -> ProtoKeyValue {
     ProtoKeyValue {
         key: key.into(),
         value: Some(AnyValue {
@@ -209,7 +209,7 @@ fn int(key: &str, value: i64) -> ProtoKeyValue {
     }
 }
 
-fn span(id: u8, attributes: Vec<ProtoKeyValue>) -> ProtoSpan {
+pub(crate) fn span(id: u8, attributes: Vec<ProtoKeyValue>) -> ProtoSpan {
     let end = chrono::Utc::now().timestamp_nanos_opt().unwrap() as u64;
     ProtoSpan {
         trace_id: vec![7; 16],
@@ -222,7 +222,7 @@ fn span(id: u8, attributes: Vec<ProtoKeyValue>) -> ProtoSpan {
     }
 }
 
-fn request(spans: Vec<ProtoSpan>) -> ExportTraceServiceRequest {
+pub(crate) fn request(spans: Vec<ProtoSpan>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -238,7 +238,13 @@ fn request(spans: Vec<ProtoSpan>) -> ExportTraceServiceRequest {
     }
 }
 
-fn post(app: &TestApp, key: &str, content_type: &str, gzip: bool, body: &[u8]) -> Response {
+pub(crate) fn post(
+    app: &TestApp,
+    key: &str,
+    content_type: &str,
+    gzip: bool,
+    body: &[u8],
+) -> Response {
     let bearer = format!("Bearer {key}");
     let mut headers = vec![
         ("Authorization", bearer.as_str()),
@@ -250,7 +256,7 @@ fn post(app: &TestApp, key: &str, content_type: &str, gzip: bool, body: &[u8]) -
     client::raw(app.addr, "POST", "/v1/traces", &headers, body)
 }
 
-fn gzipped(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzipped(bytes: &[u8]) -> Vec<u8> {
     let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     z.write_all(bytes).unwrap();
     z.finish().unwrap()

@@ -1,0 +1,643 @@
+//! The OTLP trace export as `POST /v1/traces` reads it: only the fields LLMLab uses, in
+//! protobuf and in OTLP's JSON mapping, decoded within a budget.
+//!
+//! An export's size on the wire says little about its size in memory: an empty span is
+//! two bytes of protobuf (three of JSON) and a few hundred bytes decoded, so 16 MiB of
+//! them would take gigabytes. Two things keep one export small:
+//!
+//! - **Only what is read is decoded.** A span keeps its ids, times and attributes; its
+//!   name, events, links, status and scope are skipped without being allocated, and so
+//!   are attribute values other than strings, booleans, integers and doubles (arrays,
+//!   key-value lists, bytes: no token count is one, and skipping them means their
+//!   nesting costs nothing). Protobuf strings are slices of the body, not copies.
+//! - **Everything decoded is counted first.** A protobuf body is walked once without
+//!   allocating to count its resource and scope spans, spans and attributes; a JSON body
+//!   is counted as it is parsed (`Budget`). Past [`MAX_SPANS`], [`MAX_ATTRIBUTES`] or
+//!   [`MAX_SCOPES`] the export is refused (413) before its elements exist.
+
+use std::cell::Cell;
+use std::fmt;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+/// Most spans in one export. An SDK's batch processor sends at most 512; a Collector's
+/// batch processor 8,192 by default.
+pub const MAX_SPANS: usize = 10_000;
+/// Most attributes in one export, the resources' and the spans' together: 10 per span
+/// at the span limit (GenAI instrumentations that flatten prompts into attributes send
+/// a few dozen per span, in smaller batches).
+pub const MAX_ATTRIBUTES: usize = 100_000;
+/// Most resource and scope spans (the groups spans come in) in one export.
+pub const MAX_SCOPES: usize = 10_000;
+
+/// `ExportTraceServiceRequest`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRequest {
+    /// Spans by the resource that produced them.
+    #[prost(message, repeated, tag = "1")]
+    #[serde(default, alias = "resource_spans", deserialize_with = "scopes")]
+    pub resource_spans: Vec<ResourceSpans>,
+}
+
+/// `ResourceSpans`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceSpans {
+    /// The resource (the service).
+    #[prost(message, optional, tag = "1")]
+    #[serde(default)]
+    pub resource: Option<Resource>,
+    /// Spans by instrumentation scope.
+    #[prost(message, repeated, tag = "2")]
+    #[serde(default, alias = "scope_spans", deserialize_with = "scopes")]
+    pub scope_spans: Vec<ScopeSpans>,
+}
+
+/// `Resource`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+pub struct Resource {
+    /// Its attributes (`service.name`, `llmlab.tag.*`).
+    #[prost(message, repeated, tag = "1")]
+    #[serde(default, deserialize_with = "attributes")]
+    pub attributes: Vec<KeyValue>,
+}
+
+/// `ScopeSpans` (its scope is not read).
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+pub struct ScopeSpans {
+    /// The spans.
+    #[prost(message, repeated, tag = "2")]
+    #[serde(default, deserialize_with = "spans")]
+    pub spans: Vec<Span>,
+}
+
+/// `Span`: ids, times and attributes.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Span {
+    /// 16 bytes (hex in JSON).
+    #[prost(bytes = "bytes", tag = "1")]
+    #[serde(default, alias = "trace_id", deserialize_with = "hex_bytes")]
+    pub trace_id: Bytes,
+    /// 8 bytes (hex in JSON).
+    #[prost(bytes = "bytes", tag = "2")]
+    #[serde(default, alias = "span_id", deserialize_with = "hex_bytes")]
+    pub span_id: Bytes,
+    /// Start, nanoseconds since the Unix epoch.
+    #[prost(fixed64, tag = "7")]
+    #[serde(default, alias = "start_time_unix_nano", deserialize_with = "uint64")]
+    pub start_time_unix_nano: u64,
+    /// End, nanoseconds since the Unix epoch.
+    #[prost(fixed64, tag = "8")]
+    #[serde(default, alias = "end_time_unix_nano", deserialize_with = "uint64")]
+    pub end_time_unix_nano: u64,
+    /// The span's attributes (`gen_ai.*`, `llm.*`, `llmlab.tag.*`).
+    #[prost(message, repeated, tag = "9")]
+    #[serde(default, deserialize_with = "attributes")]
+    pub attributes: Vec<KeyValue>,
+}
+
+/// `KeyValue`. The key is the body's bytes, checked as UTF-8 where it is compared.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+pub struct KeyValue {
+    /// The attribute's name.
+    #[prost(bytes = "bytes", tag = "1")]
+    #[serde(default, deserialize_with = "text")]
+    pub key: Bytes,
+    /// Its value.
+    #[prost(message, optional, tag = "2")]
+    #[serde(default)]
+    pub value: Option<AnyValue>,
+}
+
+impl KeyValue {
+    /// The attribute's name, when it is UTF-8.
+    pub fn key(&self) -> Option<&str> {
+        std::str::from_utf8(&self.key).ok()
+    }
+
+    /// Its scalar value; `None` for a value of another kind (an array, a list, bytes),
+    /// a malformed one, or none.
+    pub fn scalar(&self) -> Option<&Value> {
+        self.value.as_ref()?.value.as_ref()
+    }
+}
+
+/// `AnyValue`, of the scalar kinds only.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AnyValue {
+    /// The value; `None` when it is of a kind not decoded.
+    #[prost(oneof = "Value", tags = "1, 2, 3, 4")]
+    pub value: Option<Value>,
+}
+
+/// A scalar attribute value.
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum Value {
+    /// `string_value` (the body's bytes; see [`Value::text`]).
+    #[prost(bytes = "bytes", tag = "1")]
+    String(Bytes),
+    /// `bool_value`.
+    #[prost(bool, tag = "2")]
+    Bool(bool),
+    /// `int_value`.
+    #[prost(int64, tag = "3")]
+    Int(i64),
+    /// `double_value`.
+    #[prost(double, tag = "4")]
+    Double(f64),
+}
+
+impl Value {
+    /// A string value that is UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Value::String(b) => std::str::from_utf8(b).ok(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(b) => write!(f, "{:?}", String::from_utf8_lossy(b)),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Double(d) => write!(f, "{d:?}"),
+        }
+    }
+}
+
+/// `ExportTraceServiceResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExportResponse {
+    /// Set when spans were refused.
+    #[prost(message, optional, tag = "1")]
+    pub partial_success: Option<PartialSuccess>,
+}
+
+/// `ExportTracePartialSuccess`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PartialSuccess {
+    /// Spans refused.
+    #[prost(int64, tag = "1")]
+    pub rejected_spans: i64,
+    /// Why (the first), for a person.
+    #[prost(string, tag = "2")]
+    pub error_message: String,
+}
+
+/// Why an export was not decoded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Not an OTLP trace export (the decoder's message).
+    Malformed(String),
+    /// More elements than one export may hold (which limit, for a person).
+    TooMany(String),
+}
+
+/// Decodes a protobuf export: counted first (see the module documentation), then
+/// decoded with strings as slices of `body`.
+pub fn from_protobuf(body: Bytes) -> Result<ExportRequest, Refused> {
+    let mut counts = Counts::default();
+    scan_request(&body, &mut counts)?;
+    <ExportRequest as prost::Message>::decode(body).map_err(|e| Refused::Malformed(e.to_string()))
+}
+
+/// Decodes an OTLP JSON export, counting its elements as they are parsed.
+pub fn from_json(body: &[u8]) -> Result<ExportRequest, Refused> {
+    BUDGET.with(|b| b.set(Counts::default()));
+    let decoded = serde_json::from_slice::<ExportRequest>(body);
+    let over = BUDGET.with(|b| b.get()).over();
+    match (decoded, over) {
+        (_, Some(limit)) => Err(Refused::TooMany(limit)),
+        (Ok(request), None) => Ok(request),
+        (Err(e), None) => Err(Refused::Malformed(e.to_string())),
+    }
+}
+
+/// What an export holds, counted against the limits.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    scopes: usize,
+    spans: usize,
+    attributes: usize,
+}
+
+impl Counts {
+    /// The first limit passed, said for a person.
+    fn over(self) -> Option<String> {
+        let say = |what: &str, limit: usize| {
+            format!("an OTLP export holds at most {limit} {what}; send smaller batches")
+        };
+        if self.spans > MAX_SPANS {
+            Some(say("spans", MAX_SPANS))
+        } else if self.attributes > MAX_ATTRIBUTES {
+            Some(say("attributes", MAX_ATTRIBUTES))
+        } else if self.scopes > MAX_SCOPES {
+            Some(say("resource and scope spans", MAX_SCOPES))
+        } else {
+            None
+        }
+    }
+
+    fn check(self) -> Result<(), Refused> {
+        self.over()
+            .map_or(Ok(()), |limit| Err(Refused::TooMany(limit)))
+    }
+}
+
+// ---- Protobuf: counting without decoding --------------------------------------------
+
+/// The wire types of protobuf's encoding.
+const VARINT: u64 = 0;
+const I64: u64 = 1;
+const LEN: u64 = 2;
+const I32: u64 = 5;
+
+/// Calls `field(tag, body)` for each length-delimited field of the message in `buf`,
+/// skipping the others; a truncated or unreadable message is malformed.
+fn fields(
+    mut buf: &[u8],
+    mut field: impl FnMut(u64, &[u8]) -> Result<(), Refused>,
+) -> Result<(), Refused> {
+    let malformed = || Refused::Malformed("truncated or invalid protobuf".into());
+    while !buf.is_empty() {
+        let key = varint(&mut buf).ok_or_else(malformed)?;
+        let (tag, wire) = (key >> 3, key & 7);
+        let skip = match wire {
+            VARINT => {
+                varint(&mut buf).ok_or_else(malformed)?;
+                0
+            }
+            I64 => 8,
+            I32 => 4,
+            LEN => {
+                let len = varint(&mut buf).ok_or_else(malformed)?;
+                let len = usize::try_from(len).map_err(|_| malformed())?;
+                let body = buf.get(..len).ok_or_else(malformed)?;
+                field(tag, body)?;
+                len
+            }
+            // Groups (deprecated) and unknown wire types: nothing OTLP sends.
+            _ => return Err(malformed()),
+        };
+        buf = buf.get(skip..).ok_or_else(malformed)?;
+    }
+    Ok(())
+}
+
+fn varint(buf: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = buf.split_first()?;
+        *buf = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn scan_request(buf: &[u8], n: &mut Counts) -> Result<(), Refused> {
+    fields(buf, |tag, body| match tag {
+        1 => {
+            n.scopes += 1;
+            n.check()?;
+            scan_resource_spans(body, n)
+        }
+        _ => Ok(()),
+    })
+}
+
+fn scan_resource_spans(buf: &[u8], n: &mut Counts) -> Result<(), Refused> {
+    fields(buf, |tag, body| match tag {
+        // Resource.attributes = 1.
+        1 => fields(body, |tag, _| count_attribute(tag, 1, n)),
+        2 => {
+            n.scopes += 1;
+            n.check()?;
+            // ScopeSpans.spans = 2.
+            fields(body, |tag, span| match tag {
+                2 => {
+                    n.spans += 1;
+                    n.check()?;
+                    // Span.attributes = 9.
+                    fields(span, |tag, _| count_attribute(tag, 9, n))
+                }
+                _ => Ok(()),
+            })
+        }
+        _ => Ok(()),
+    })
+}
+
+fn count_attribute(tag: u64, attributes: u64, n: &mut Counts) -> Result<(), Refused> {
+    if tag == attributes {
+        n.attributes += 1;
+        n.check()?;
+    }
+    Ok(())
+}
+
+// ---- JSON: counting while parsing ----------------------------------------------------
+
+thread_local! {
+    /// What the JSON export being parsed on this thread has held so far. Parsing is
+    /// synchronous and starts with a reset, so one thread parses one export at a time.
+    static BUDGET: Cell<Counts> = Cell::new(Counts::default());
+}
+
+/// A JSON array of `T`, each element counted by `count` once parsed; parsing stops at the
+/// first element past a limit (so at most one element more than the limit is ever held).
+fn counted<'de, D, T>(d: D, count: fn(&mut Counts)) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Elements<T>(fn(&mut Counts), std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Elements<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                let over = BUDGET.with(|b| {
+                    let mut n = b.get();
+                    (self.0)(&mut n);
+                    b.set(n);
+                    n.over()
+                });
+                if let Some(limit) = over {
+                    return Err(de::Error::custom(limit));
+                }
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(Elements(count, std::marker::PhantomData))
+}
+
+fn scopes<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    counted(d, |n| n.scopes += 1)
+}
+
+fn spans<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Span>, D::Error> {
+    counted(d, |n| n.spans += 1)
+}
+
+fn attributes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<KeyValue>, D::Error> {
+    counted(d, |n| n.attributes += 1)
+}
+
+/// A string, kept as bytes.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+    Ok(Bytes::from(String::deserialize(d)?))
+}
+
+/// Trace and span ids: hex in OTLP JSON.
+fn hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    hex::decode(s.as_bytes())
+        .map(Bytes::from)
+        .map_err(|e| de::Error::custom(format!("an id must be hex: {e}")))
+}
+
+/// A 64-bit unsigned integer: a number, or a decimal string (JSON has no 64-bit
+/// integers, so OTLP JSON allows both).
+fn uint64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match d.deserialize_any(Scalar)? {
+        Some(Value::Int(n)) => u64::try_from(n).map_err(|_| de::Error::custom("a negative time")),
+        Some(Value::String(s)) => std::str::from_utf8(&s)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| de::Error::custom("a time must be a 64-bit unsigned integer")),
+        _ => Err(de::Error::custom(
+            "a time must be a 64-bit unsigned integer",
+        )),
+    }
+}
+
+/// One JSON scalar as a [`Value`] (a number as `Int` when it is an integer); `None` for
+/// an array or object, which is skipped without being kept.
+struct Scalar;
+
+impl<'de> Visitor<'de> for Scalar {
+    type Value = Option<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, number or boolean")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Option<Value>, E> {
+        Ok(Some(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Option<Value>, E> {
+        Ok(Some(Value::Int(n)))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Option<Value>, E> {
+        // Past i64: not an integer OTLP can carry; kept as the number it is.
+        Ok(Some(
+            i64::try_from(n).map_or(Value::Double(n as f64), Value::Int),
+        ))
+    }
+    fn visit_f64<E>(self, d: f64) -> Result<Option<Value>, E> {
+        Ok(Some(Value::Double(d)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Option<Value>, E> {
+        Ok(Some(Value::String(Bytes::copy_from_slice(s.as_bytes()))))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Option<Value>, E> {
+        Ok(Some(Value::String(Bytes::from(s))))
+    }
+    fn visit_unit<E>(self) -> Result<Option<Value>, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Value>, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
+    }
+}
+
+/// A scalar read as the kind its key names, or `None` when it is not one: an `intValue`
+/// may be a number or a decimal string, a `doubleValue` a number or `NaN`/`Infinity`.
+fn as_kind(kind: &str, scalar: Option<Value>) -> Option<Value> {
+    let text = |v: &Value| v.text().map(str::to_owned);
+    match (kind, scalar?) {
+        ("stringValue" | "string_value", v @ Value::String(_)) => Some(v),
+        ("boolValue" | "bool_value", v @ Value::Bool(_)) => Some(v),
+        ("intValue" | "int_value", v @ Value::Int(_)) => Some(v),
+        ("intValue" | "int_value", v @ Value::String(_)) => text(&v)?.parse().ok().map(Value::Int),
+        ("doubleValue" | "double_value", v @ Value::Double(_)) => Some(v),
+        ("doubleValue" | "double_value", Value::Int(n)) => Some(Value::Double(n as f64)),
+        ("doubleValue" | "double_value", v @ Value::String(_)) => match text(&v)?.as_str() {
+            "NaN" => Some(Value::Double(f64::NAN)),
+            "Infinity" => Some(Value::Double(f64::INFINITY)),
+            "-Infinity" => Some(Value::Double(f64::NEG_INFINITY)),
+            other => other.parse().ok().map(Value::Double),
+        },
+        _ => None,
+    }
+}
+
+impl<'de> Deserialize<'de> for AnyValue {
+    /// `{"stringValue": …}`, `{"intValue": 3}` or `{"intValue": "3"}`, …; a value of
+    /// another kind, or one that does not parse as its kind (an `intValue` of `"1.5"`),
+    /// is kept as no value, so the attribute's reader can refuse its span alone rather
+    /// than the whole export. Nothing of a skipped value is kept while it is read.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AnyValue, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = AnyValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an OTLP AnyValue object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
+                let mut value = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let scalar = map.next_value_seed(ScalarSeed)?;
+                    if let Some(v) = as_kind(&key, scalar) {
+                        value = Some(v);
+                    }
+                }
+                Ok(AnyValue { value })
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
+/// [`Scalar`] as a seed, for a map's values.
+struct ScalarSeed;
+
+impl<'de> de::DeserializeSeed<'de> for ScalarSeed {
+    type Value = Option<Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        d.deserialize_any(Scalar)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn len_field(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let mut len = body.len();
+        while len >= 0x80 {
+            out.push((len as u8) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn protobuf_decodes_what_is_read_and_skips_the_rest() {
+        let full = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+            resource_spans: vec![opentelemetry_proto::tonic::trace::v1::ResourceSpans {
+                scope_spans: vec![opentelemetry_proto::tonic::trace::v1::ScopeSpans {
+                    spans: vec![opentelemetry_proto::tonic::trace::v1::Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: "chat".into(),
+                        end_time_unix_nano: 42,
+                        attributes: vec![opentelemetry_proto::tonic::common::v1::KeyValue {
+                            key: "k".into(),
+                            value: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+                                value: Some(
+                                    opentelemetry_proto::tonic::common::v1::any_value::Value::ArrayValue(
+                                        Default::default(),
+                                    ),
+                                ),
+                            }),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let lean = from_protobuf(Bytes::from(full.encode_to_vec())).expect("decodes");
+        let span = &lean.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(&span.trace_id[..], &[1; 16]);
+        assert_eq!(span.end_time_unix_nano, 42);
+        assert_eq!(span.attributes[0].key(), Some("k"));
+        assert_eq!(span.attributes[0].scalar(), None, "an array is not decoded");
+    }
+
+    #[test]
+    fn protobuf_limits_are_exact() {
+        let spans =
+            |n: usize| Bytes::from(len_field(0x0a, &len_field(0x12, &[0x12, 0x00].repeat(n))));
+        assert!(from_protobuf(spans(MAX_SPANS)).is_ok());
+        assert!(matches!(
+            from_protobuf(spans(MAX_SPANS + 1)),
+            Err(Refused::TooMany(m)) if m.contains("spans")
+        ));
+        let span = len_field(0x12, &[0x4a, 0x00].repeat(MAX_ATTRIBUTES + 1));
+        assert!(matches!(
+            from_protobuf(Bytes::from(len_field(0x0a, &len_field(0x12, &span)))),
+            Err(Refused::TooMany(m)) if m.contains("attributes")
+        ));
+        assert!(matches!(
+            from_protobuf(Bytes::from_static(b"\x0a\x05\x12")),
+            Err(Refused::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn json_limits_are_exact_and_values_parse_leniently() {
+        let spans = |n: usize| {
+            let list = vec!["{}"; n].join(",");
+            format!("{{\"resourceSpans\":[{{\"scopeSpans\":[{{\"spans\":[{list}]}}]}}]}}")
+        };
+        assert!(from_json(spans(MAX_SPANS).as_bytes()).is_ok());
+        assert!(matches!(
+            from_json(spans(MAX_SPANS + 1).as_bytes()),
+            Err(Refused::TooMany(m)) if m.contains("spans")
+        ));
+        // The budget starts over with each export on a thread.
+        assert!(from_json(spans(MAX_SPANS).as_bytes()).is_ok());
+        let request = from_json(
+            br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0a0b","endTimeUnixNano":"7",
+                "attributes":[{"key":"a","value":{"intValue":"12"}},
+                              {"key":"b","value":{"intValue":"1.5"}},
+                              {"key":"c","value":{"doubleValue":"NaN"}},
+                              {"key":"d","value":{"arrayValue":{"values":[]}}}]}]}]}]}"#,
+        )
+        .expect("decodes");
+        let span = &request.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(&span.trace_id[..], &[10, 11]);
+        assert_eq!(span.end_time_unix_nano, 7);
+        let values: Vec<Option<&Value>> = span.attributes.iter().map(KeyValue::scalar).collect();
+        assert_eq!(values[0], Some(&Value::Int(12)));
+        assert_eq!(values[1], None);
+        assert!(matches!(values[2], Some(Value::Double(d)) if d.is_nan()));
+        assert_eq!(values[3], None);
+        assert!(matches!(
+            from_json(b"{\"resourceSpans\": 3}"),
+            Err(Refused::Malformed(_))
+        ));
+    }
+}
