@@ -74,6 +74,23 @@ fn bump_version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<(
     Ok(())
 }
 
+/// The workspace's `prices_version`, held for the rest of the transaction: a price change
+/// (which moves it, [`bump_version`]) waits until the transaction ends. On SQLite the
+/// write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+pub fn hold_version(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+) -> Result<i64, StoreError> {
+    match conn {
+        AnyConnection::Postgresql(c) => Ok(workspaces::table
+            .find(workspace_id)
+            .select(workspaces::prices_version)
+            .for_share()
+            .first(c)?),
+        AnyConnection::Sqlite(_) => version(conn, workspace_id),
+    }
+}
+
 /// The user's `prices_version` (see [`bump_version`]).
 pub fn version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<i64, StoreError> {
     Ok(workspaces::table

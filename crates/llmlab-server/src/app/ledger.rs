@@ -10,6 +10,7 @@ use llmlab_engine::ServiceTier::{Batch, Standard};
 use llmlab_engine::providers::{Catalog, CatalogError};
 use llmlab_engine::{Cost, EngineError, Usage, Usd, cost_at_rates, price};
 use llmlab_store::ledger::{self, NewPrice, RunFigures};
+use llmlab_store::prices;
 use llmlab_store::{Actor, CustomPriceRow, EventFilter, EventRow, Store, WorkspaceId};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -272,6 +273,8 @@ pub struct Repriced {
     pub new_cost_nanos: i64,
     /// Per model, most changed first.
     pub by_model: Vec<ModelChange>,
+    /// Times the workspace's prices changed under the run, which then started over.
+    pub price_changes_met: u32,
 }
 
 impl Repriced {
@@ -366,6 +369,14 @@ pub fn new_price(
 /// and running totals page by page (each page one transaction), records the run and an
 /// audit entry. Idempotent: a second apply finds nothing to change. Interrupted, it is
 /// finished by running it again.
+///
+/// Each page is written only while the workspace's prices are still the ones the run
+/// read (the page's transaction holds the price version, so a price change waits for
+/// it). When they changed, the run reads them again and starts over from the first
+/// event: it finishes with the newest prices, whatever it changed before is changed
+/// again where the new prices differ, and its figures count both passes' changes
+/// (`delta` is still the net change). After [`MAX_PRICE_CHANGES`] such changes it
+/// stops, consistent page by page, and asks to be run again.
 pub fn reprice(
     s: &Store,
     catalog: &Catalog,
@@ -374,7 +385,6 @@ pub fn reprice(
     scope: &RepriceScope,
     dry_run: bool,
 ) -> Result<Repriced, AppError> {
-    let custom = s.list_custom_prices(workspace)?;
     let filter = EventFilter {
         start_micros: scope.start_micros,
         end_micros: scope.end_micros,
@@ -395,28 +405,65 @@ pub fn reprice(
         ..Repriced::default()
     };
     let mut by_model: BTreeMap<(String, String), ModelChange> = BTreeMap::new();
-    let walked = walk(
-        s,
-        catalog,
-        workspace,
-        &custom,
-        &filter,
-        dry_run,
-        |row, new| {
-            let m = by_model
-                .entry((row.provider.clone(), row.resolved_model.clone()))
-                .or_insert_with(|| ModelChange {
-                    provider: row.provider.clone(),
-                    model: row.resolved_model.clone(),
-                    ..ModelChange::default()
-                });
-            m.events_changed += 1;
-            m.old_cost_nanos += row.cost_nanos;
-            m.new_cost_nanos += new.cost_nanos;
-        },
-    );
-    let (matched, changed) = match walked {
-        Ok(counts) => counts,
+    let walked = loop {
+        // The version first: prices read after it are at least as new, so a change
+        // between the two reads is seen at the first page, never missed.
+        let prices = s
+            .with_conn(|c| prices::version(c, workspace))
+            .and_then(|version| Ok((version, s.list_custom_prices(workspace)?)));
+        let (version, custom) = match prices {
+            Ok(read) => read,
+            Err(e) => break Err(e.into()),
+        };
+        let pass = walk(
+            s,
+            catalog,
+            workspace,
+            (&custom, version),
+            &filter,
+            dry_run,
+            |row, new| {
+                let m = by_model
+                    .entry((row.provider.clone(), row.resolved_model.clone()))
+                    .or_insert_with(|| ModelChange {
+                        provider: row.provider.clone(),
+                        model: row.resolved_model.clone(),
+                        ..ModelChange::default()
+                    });
+                m.events_changed += 1;
+                m.old_cost_nanos += row.cost_nanos;
+                m.new_cost_nanos += new.cost_nanos;
+            },
+        );
+        match pass {
+            Ok(Pass {
+                matched,
+                moved: false,
+            }) => break Ok(matched),
+            Ok(Pass { moved: true, .. }) if out.price_changes_met < MAX_PRICE_CHANGES => {
+                out.price_changes_met += 1;
+            }
+            Ok(Pass { moved: true, .. }) => {
+                break Err(AppError::Conflict(
+                    "the workspace's prices changed several times while this run went \
+                     through its events; every page it wrote is consistent: run it again \
+                     to finish with the newest prices",
+                ));
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    out.by_model = by_model.into_values().collect();
+    out.by_model.sort_by(|a, b| {
+        b.events_changed
+            .cmp(&a.events_changed)
+            .then(a.model.cmp(&b.model))
+    });
+    out.events_changed = out.by_model.iter().map(|m| m.events_changed).sum();
+    out.old_cost_nanos = out.by_model.iter().map(|m| m.old_cost_nanos).sum();
+    out.new_cost_nanos = out.by_model.iter().map(|m| m.new_cost_nanos).sum();
+    let matched = match walked {
+        Ok(matched) => matched,
         Err(e) => {
             if let Some(id) = run {
                 let _ = s.with_conn(|c| ledger::update_run(c, id, "failed", &out.figures()));
@@ -425,17 +472,9 @@ pub fn reprice(
         }
     };
     out.events_matched = matched;
-    out.events_changed = changed;
-    out.by_model = by_model.into_values().collect();
-    out.by_model.sort_by(|a, b| {
-        b.events_changed
-            .cmp(&a.events_changed)
-            .then(a.model.cmp(&b.model))
-    });
-    out.old_cost_nanos = out.by_model.iter().map(|m| m.old_cost_nanos).sum();
-    out.new_cost_nanos = out.by_model.iter().map(|m| m.new_cost_nanos).sum();
     if let Some(id) = run {
         let figures = out.figures();
+        let met = out.price_changes_met;
         crate::app::audited(s, workspace, actor, |c| {
             ledger::update_run(c, id, "done", &figures)?;
             let audit = Audit {
@@ -446,6 +485,7 @@ pub fn reprice(
                     "scope": scope,
                     "events_changed": figures.events_changed,
                     "delta_nanos": figures.new_cost_nanos - figures.old_cost_nanos,
+                    "price_changes_met": met,
                 }),
             };
             Ok(((), audit))
@@ -454,22 +494,37 @@ pub fn reprice(
     Ok(out)
 }
 
-/// Walks the scope page by page; calls `seen` for each event whose price changes (and,
-/// unless `dry_run`, changed). Returns (events matched, events changed).
+/// Price changes a run starts over for before it stops and asks to be run again.
+pub const MAX_PRICE_CHANGES: u32 = 3;
+
+/// What one pass over the scope did.
+struct Pass {
+    /// Events in the scope.
+    matched: i64,
+    /// The workspace's prices changed under the pass, which stopped at that page.
+    moved: bool,
+}
+
+/// Walks the scope page by page with `custom` (read at price version `version`); calls
+/// `seen` for each event whose price changes (and, unless `dry_run`, changed). Stops
+/// at the first page that finds the version moved.
 fn walk(
     s: &Store,
     catalog: &Catalog,
     workspace: WorkspaceId,
-    custom: &[CustomPriceRow],
+    (custom, version): (&[CustomPriceRow], i64),
     filter: &EventFilter,
     dry_run: bool,
     mut seen: impl FnMut(&EventRow, &NewPrice),
-) -> Result<(i64, i64), AppError> {
-    let (mut matched, mut changed, mut after) = (0_i64, 0_i64, None);
+) -> Result<Pass, AppError> {
+    let (mut matched, mut after) = (0_i64, None);
     loop {
         let page = s.with_conn(|c| ledger::page(c, workspace, filter, after, PAGE))?;
         let Some(last) = page.last() else {
-            return Ok((matched, changed));
+            return Ok(Pass {
+                matched,
+                moved: false,
+            });
         };
         after = Some((last.ts, last.id));
         matched += page.len() as i64;
@@ -480,19 +535,32 @@ fn walk(
             }
         }
         if dry_run {
+            if s.with_conn(|c| prices::version(c, workspace))? != version {
+                return Ok(Pass {
+                    matched,
+                    moved: true,
+                });
+            }
             for (row, new) in &changes {
                 seen(row, new);
             }
-            changed += changes.len() as i64;
             continue;
         }
-        let done: std::collections::HashSet<i64> = s
-            .transaction(|c| ledger::reprice(c, workspace, &changes))?
-            .into_iter()
-            .collect();
+        let done = s.transaction(|c| {
+            if prices::hold_version(c, workspace)? != version {
+                return Ok(None);
+            }
+            ledger::reprice(c, workspace, &changes).map(Some)
+        })?;
+        let Some(done) = done else {
+            return Ok(Pass {
+                matched,
+                moved: true,
+            });
+        };
+        let done: std::collections::HashSet<i64> = done.into_iter().collect();
         for (row, new) in changes.iter().filter(|(row, _)| done.contains(&row.id)) {
             seen(row, new);
         }
-        changed += done.len() as i64;
     }
 }

@@ -349,6 +349,10 @@ pub struct RepriceOut {
     pub delta_usd: llmlab_engine::Usd,
     /// Per model, most changed first.
     pub by_model: Vec<RepriceModelOut>,
+    /// How many times the workspace's prices changed while the run went through its
+    /// events; each time it started over with the new ones, so it ends with the newest.
+    /// Its figures then add up every pass's changes (`delta_usd` is still the net).
+    pub price_changes_met: u32,
     /// Events before this instant were deleted by retention: re-pricing cannot reach
     /// them, and reports over that time keep the prices they were stored with. Null when
     /// retention never deleted anything.

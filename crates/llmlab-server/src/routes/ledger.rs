@@ -52,7 +52,7 @@ async fn unpriced(state: web::Data<AppState>, who: Reader) -> Result<HttpRespons
 /// (catalog versions and custom revisions); client costs never change. A dry run (the
 /// default) only reports; applied, every report follows and the run is recorded.
 #[utoipa::path(tag = "pricing", request_body = RepriceRequest,
-    responses((status = 200, body = RepriceOut), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, body = RepriceOut), (status = 409, description = "The workspace's prices changed several times during the run; run it again"), (status = 422)), security(("bearer" = [])))]
 #[post("/pricing/reprice")]
 async fn reprice(
     state: web::Data<AppState>,
@@ -98,6 +98,7 @@ fn reprice_out(r: Repriced, retained_since: Option<chrono::DateTime<Utc>>) -> Re
         old_cost_usd: usd(r.old_cost_nanos),
         new_cost_usd: usd(r.new_cost_nanos),
         delta_usd: usd(r.new_cost_nanos - r.old_cost_nanos),
+        price_changes_met: r.price_changes_met,
         by_model: r
             .by_model
             .into_iter()

@@ -22,6 +22,7 @@ mod receiver;
 mod recs;
 mod replica;
 mod reports;
+mod reprice_race;
 mod retention;
 mod smtp;
 mod tests;
