@@ -17,8 +17,24 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// A form POST, as a browser sends it.
-fn form(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Response {
+/// A form POST, as a browser sends it (without `Origin`, as older browsers do).
+pub(crate) fn form(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Response {
+    form_from(app, path, cookie, None, fields)
+}
+
+/// [`form`] with the `Origin` a browser sends when `origin` is given.
+pub(crate) fn form_from(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Response {
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -27,36 +43,66 @@ fn form(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]
     if let Some(c) = cookie {
         headers.push(("Cookie", c));
     }
+    if let Some(o) = origin {
+        headers.push(("Origin", o));
+    }
     raw(app.addr, "POST", path, &headers, body.join("&").as_bytes())
 }
 
-fn page(app: &TestApp, path: &str, cookie: Option<&str>) -> Response {
+pub(crate) fn page(app: &TestApp, path: &str, cookie: Option<&str>) -> Response {
     let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
     raw(app.addr, "GET", path, &headers, &[])
 }
 
-/// Signs in through the form; returns the `Cookie` header value of the session.
-fn sign_in(app: &TestApp, email: &str) -> String {
-    let r = form(
+/// The sign-in (`/login`) or sign-up (`/signup`) form sent as a browser sends it: the
+/// page first, then its form with the page's cookie and token, from `origin` if given.
+pub(crate) fn auth_form(app: &TestApp, path: &str, email: &str, origin: Option<&str>) -> Response {
+    let shown = page(app, path, None);
+    assert_eq!(shown.status, 200, "{}", shown.text());
+    let cookie = shown.cookie("llmlab_signin").expect("a pre-session cookie");
+    let token = csrf(&shown);
+    form_from(
         app,
-        "/login",
-        None,
-        &[("email", email), ("password", "correct horse")],
-    );
+        path,
+        Some(&cookie),
+        origin,
+        &[
+            ("csrf", &token),
+            ("email", email),
+            ("password", "correct horse"),
+        ],
+    )
+}
+
+/// Signs in through the form; returns the `Cookie` header value of the session.
+pub(crate) fn sign_in(app: &TestApp, email: &str) -> String {
+    let r = auth_form(app, "/login", email, None);
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(r.header("Location"), Some("/overview"));
-    let set = r.header("Set-Cookie").unwrap().to_string();
-    set.split(';').next().unwrap().to_string()
+    r.cookie("llmlab_session").expect("a session cookie")
+}
+
+/// The value of the first hidden field `name` in a page's forms.
+pub(crate) fn hidden(r: &Response, name: &str) -> Option<String> {
+    let text = r.text();
+    let field = format!(r#"type="hidden" name="{name}" value=""#);
+    let at = text.find(&field)? + field.len();
+    let rest = &text[at..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// The whole `Set-Cookie` header that sets `name`.
+fn set_cookie(r: &Response, name: &str) -> String {
+    r.headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("Set-Cookie") && v.starts_with(&format!("{name}=")))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
 }
 
 /// The CSRF token in a page's forms.
-fn csrf(r: &Response) -> String {
-    let text = r.text();
-    let at = text
-        .find(r#"name="csrf" value=""#)
-        .expect("a form with a CSRF token");
-    let rest = &text[at + r#"name="csrf" value=""#.len()..];
-    rest[..rest.find('"').unwrap()].to_string()
+pub(crate) fn csrf(r: &Response) -> String {
+    hidden(r, "csrf").expect("a form with a CSRF token")
 }
 
 both!(
@@ -82,14 +128,9 @@ both!(
         );
         assert!(page(&app, "/assets/app.css", None).status == 200);
 
-        let r = form(
-            &app,
-            "/signup",
-            None,
-            &[("email", "web@example.com"), ("password", "correct horse")],
-        );
+        let r = auth_form(&app, "/signup", "web@example.com", None);
         assert_eq!(r.status, 303, "{}", r.text());
-        let set = r.header("Set-Cookie").unwrap();
+        let set = set_cookie(&r, "llmlab_session");
         assert!(
             set.contains("HttpOnly") && set.contains("SameSite=Strict"),
             "{set}"
@@ -103,20 +144,32 @@ both!(
         // The JSON API does not take the cookie.
         let r = raw(app.addr, "GET", "/api/auth/me", &[("Cookie", &cookie)], &[]);
         assert_eq!(r.status, 401);
-        // Same rules as the API: a short password is refused, with the reason on the page.
+        // Same rules as the API: a short password is refused, with the reason on the page
+        // and a form to try again.
+        let shown = page(&app, "/signup", None);
+        let pre = shown.cookie("llmlab_signin").unwrap();
         let r = form(
             &app,
             "/signup",
-            None,
-            &[("email", "x@example.com"), ("password", "short")],
+            Some(&pre),
+            &[
+                ("csrf", &csrf(&shown)),
+                ("email", "x@example.com"),
+                ("password", "short"),
+            ],
         );
         assert_eq!(r.status, 422);
         assert!(r.text().contains("password"));
+        assert_eq!(csrf(&r), csrf(&shown), "the same browser, the same token");
         let r = form(
             &app,
             "/login",
-            None,
-            &[("email", "web@example.com"), ("password", "wrong one")],
+            Some(&pre),
+            &[
+                ("csrf", &csrf(&shown)),
+                ("email", "web@example.com"),
+                ("password", "wrong one"),
+            ],
         );
         assert_eq!(r.status, 401);
     }

@@ -1,0 +1,202 @@
+//! The dashboard's forms against a page of another site: sign-in and sign-up need the
+//! token of a page the server served, and every form's `Origin` must be the server's own.
+
+use serde_json::json;
+
+use crate::client::Response;
+use crate::dashboard::{auth_form, csrf, form, form_from, hidden, page, sign_in};
+use crate::{TestApp, both};
+
+const EVIL: &str = "https://evil.example";
+
+/// The server's own origin, as a browser on its pages sends it.
+fn own(app: &TestApp) -> String {
+    format!("http://{}", app.addr)
+}
+
+/// A refused sign-in or sign-up: a 403 page with the form again and why, and no session.
+fn assert_refused(r: &Response, action: &str) {
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.cookie("llmlab_session"),
+        None,
+        "no session for a refused form"
+    );
+    let text = r.text();
+    assert!(
+        text.contains(&format!(r#"method="post" action="{action}""#)),
+        "the form again: {text}"
+    );
+    assert!(text.contains(r#"role="alert""#), "with the reason: {text}");
+}
+
+both!(
+    sign_in_needs_a_token_of_its_page_and_this_origin,
+    // A refused form is refused before the login limiter counts it: were it counted,
+    // these refusals would use up the allowance and the last sign-in would be a 429.
+    &[("LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE", "2")],
+    |app: TestApp| {
+        app.signup("mallory@example.com");
+        // The observation: a page of another site signs its visitor in as its author.
+        let r = form_from(
+            &app,
+            "/login",
+            None,
+            Some(EVIL),
+            &[
+                ("email", "mallory@example.com"),
+                ("password", "correct horse"),
+            ],
+        );
+        assert_refused(&r, "/login");
+        let mallory = [("email", "mallory@example.com"), ("password", "wrong one")];
+        // No token at all, from no origin.
+        assert_refused(&form(&app, "/login", None, &mallory), "/login");
+        // The token of a page, without that page's cookie (it stays in the browser that
+        // loaded the page), or with another page's cookie.
+        let shown = page(&app, "/login", None);
+        let cookie = shown.cookie("llmlab_signin").expect("a pre-session cookie");
+        let set = shown
+            .headers
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case("Set-Cookie") && v.starts_with("llmlab_signin="))
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        let token = csrf(&shown);
+        let with = |t: &str| {
+            [
+                ("csrf", t.to_string()),
+                ("email", "mallory@example.com".into()),
+                ("password", "wrong one".into()),
+            ]
+        };
+        let fields = with(&token);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_refused(&form(&app, "/login", None, &fields), "/login");
+        let other = page(&app, "/login", None).cookie("llmlab_signin").unwrap();
+        assert_ne!(other, cookie);
+        assert_refused(&form(&app, "/login", Some(&other), &fields), "/login");
+        // A page's cookie and token, sent by another site: refused all the same.
+        for origin in [EVIL, "null", "http://127.0.0.1.evil.example"] {
+            let r = form_from(&app, "/login", Some(&cookie), Some(origin), &fields);
+            assert_refused(&r, "/login");
+        }
+        // The refused page offers a form that works.
+        let r = form(&app, "/login", None, &mallory);
+        let again = r
+            .cookie("llmlab_signin")
+            .expect("a fresh pre-session cookie");
+        let fields = [
+            ("csrf", csrf(&r)),
+            ("email", "mallory@example.com".into()),
+            ("password", "correct horse".into()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = form_from(&app, "/login", Some(&again), Some(&own(&app)), &fields);
+        assert_eq!(r.status, 303, "{}", r.text());
+        assert!(r.cookie("llmlab_session").is_some());
+        assert_eq!(
+            r.cookie("llmlab_signin").as_deref(),
+            Some("llmlab_signin="),
+            "the pre-session cookie is spent"
+        );
+    }
+);
+
+both!(
+    sign_up_needs_a_token_of_its_page_and_this_origin,
+    // Refused forms do not use the address's sign-up allowance either.
+    &[("LLMLAB_SIGNUPS_PER_HOUR", "1")],
+    |app: TestApp| {
+        let fields = [("email", "new@example.com"), ("password", "correct horse")];
+        let r = form_from(&app, "/signup", None, Some(EVIL), &fields);
+        assert_refused(&r, "/signup");
+        assert_refused(&form(&app, "/signup", None, &fields), "/signup");
+        let r = auth_form(&app, "/signup", "new@example.com", Some(EVIL));
+        assert_refused(&r, "/signup");
+        // No account was made.
+        let r = app.anonymous(
+            "/api/auth/login",
+            json!({"email": "new@example.com", "password": "correct horse"}),
+        );
+        assert_eq!(r.status, 401, "{}", r.text());
+        let r = auth_form(&app, "/signup", "new@example.com", Some(&own(&app)));
+        assert_eq!(r.status, 303, "{}", r.text());
+        assert!(r.cookie("llmlab_session").is_some());
+    }
+);
+
+both!(
+    behind_a_public_url_forms_come_from_it,
+    &[("LLMLAB_PUBLIC_URL", "https://llmlab.example.com/")],
+    |app: TestApp| {
+        app.signup("public@example.com");
+        // The Host the request names is not the public origin: refused.
+        let r = auth_form(&app, "/login", "public@example.com", Some(&own(&app)));
+        assert_refused(&r, "/login");
+        let r = auth_form(
+            &app,
+            "/login",
+            "public@example.com",
+            Some("http://llmlab.example.com"),
+        );
+        assert_refused(&r, "/login");
+        let r = auth_form(
+            &app,
+            "/login",
+            "public@example.com",
+            Some("https://llmlab.example.com"),
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+    }
+);
+
+both!(
+    every_form_checks_the_origin_and_logout_too,
+    |app: TestApp| {
+        let token = app.signup("origin@example.com");
+        let session = sign_in(&app, "origin@example.com");
+        let shown = page(&app, "/budgets", Some(&session));
+        let (csrf, ws) = (csrf(&shown), hidden(&shown, "ws").unwrap_or_default());
+        let budget = [
+            ("csrf", csrf.as_str()),
+            ("ws", ws.as_str()),
+            ("name", "Team"),
+            ("amount_usd", "250"),
+            ("period", "monthly"),
+        ];
+        for origin in [EVIL, "null"] {
+            let r = form_from(&app, "/budgets", Some(&session), Some(origin), &budget);
+            assert_eq!(r.status, 403, "{origin}: {}", r.text());
+            let r = form_from(
+                &app,
+                "/logout",
+                Some(&session),
+                Some(origin),
+                &[("csrf", &csrf), ("ws", &ws)],
+            );
+            assert_eq!(r.status, 403, "{origin}: {}", r.text());
+        }
+        assert_eq!(app.get("/api/budgets", &token).json()["budgets"], json!([]));
+        assert_eq!(
+            page(&app, "/overview", Some(&session)).status,
+            200,
+            "still signed in"
+        );
+        let r = form_from(&app, "/budgets", Some(&session), Some(&own(&app)), &budget);
+        assert_eq!(r.status, 303, "{}", r.text());
+        let r = form_from(
+            &app,
+            "/logout",
+            Some(&session),
+            Some(&own(&app)),
+            &[("csrf", &csrf), ("ws", &ws)],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+        assert_eq!(page(&app, "/overview", Some(&session)).status, 303);
+    }
+);
