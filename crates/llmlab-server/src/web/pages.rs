@@ -8,13 +8,13 @@ use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::Totals;
 use llmlab_engine::period::{Granularity, Zone, bucket_start, next_bucket_start};
-use llmlab_store::{EventCursor, EventFilter, Role};
+use llmlab_store::{EventCursor, EventFilter};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::{self, Series};
-use super::form::Anonymous;
-use super::session::{self, Visitor, changing, cookie, visitor};
+use super::form::{Anonymous, SessionForm};
+use super::session::{self, Visitor, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
 use crate::app::ledger::PriceRef;
@@ -30,14 +30,6 @@ pub struct View {
     pub(super) ws: Option<i64>,
     tz: Option<String>,
     cursor: Option<String>,
-}
-
-/// A form that only changes something: its CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct Csrf {
-    /// Absent is refused like wrong (403), not as a malformed form.
-    #[serde(default)]
-    pub(super) csrf: String,
 }
 
 pub async fn home(req: HttpRequest) -> HttpResponse {
@@ -190,8 +182,8 @@ fn start_session(
 }
 
 /// Ends the session like `POST /api/auth/logout`.
-pub async fn logout(req: HttpRequest, state: web::Data<AppState>, form: web::Form<Csrf>) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Viewer).await?;
+pub async fn logout(state: web::Data<AppState>, form: SessionForm) -> Page {
+    let v = form.visitor;
     let (user, jti, expires) = (v.user_id, v.jti.clone(), v.expires_at);
     blocking(&state, move |s| accounts::log_out(s, user, &jti, expires)).await?;
     Ok(HttpResponse::SeeOther()

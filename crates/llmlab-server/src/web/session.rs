@@ -81,9 +81,7 @@ impl Visitor {
         if same(sent, &self.csrf) {
             Ok(())
         } else {
-            Err(WebError::Forbidden(
-                "this form is out of date (missing or wrong CSRF token); reload the page".into(),
-            ))
+            Err(stale())
         }
     }
 
@@ -112,6 +110,12 @@ impl Visitor {
             identity,
         })
     }
+}
+
+fn stale() -> WebError {
+    WebError::Forbidden(
+        "this form is out of date (missing or wrong CSRF token); reload the page".into(),
+    )
 }
 
 /// Whether two tokens are equal, in time that does not depend on where they differ.
@@ -216,20 +220,28 @@ pub async fn visitor(
     Visitor::of(state, identity).await
 }
 
-/// The person sending a form that changes something: the form from this server's own
-/// page (`Origin`), signed in, its CSRF token theirs, and at least `least` in the
-/// workspace (checked in that order).
-pub async fn changing(
+/// The person sending a form made for `workspace`: signed in, the form's CSRF token
+/// theirs, and a member of that workspace (checked in that order). Never another
+/// workspace in its place: the form acts where its page showed, or not at all.
+pub async fn sender(
     req: &HttpRequest,
     state: &web::Data<AppState>,
+    workspace: WorkspaceId,
     csrf: &str,
-    least: Role,
 ) -> Result<Visitor, WebError> {
-    super::form::same_origin(req, state).map_err(WebError::Forbidden)?;
-    let v = visitor(req, state, None).await?;
-    v.check_csrf(csrf)?;
-    v.require(least)?;
-    Ok(v)
+    let identity = session(req, state, Some(workspace)).await?;
+    let Credential::Session { jti, .. } = &identity.credential else {
+        return Err(WebError::SignIn);
+    };
+    if !same(csrf, &csrf_token(state, jti)) {
+        return Err(stale());
+    }
+    if identity.acting.is_err() {
+        return Err(WebError::Forbidden(
+            "this form names a workspace you are not a member of; nothing was changed".into(),
+        ));
+    }
+    Visitor::of(state, identity).await
 }
 
 /// A cookie only the server reads: `HttpOnly`, `SameSite=Strict`, `Secure` when the

@@ -223,9 +223,10 @@ both!(the_overview_shows_what_the_api_reports, |app: TestApp| {
     );
 });
 
-fn budget_form(csrf: &str) -> [(&'static str, &str); 4] {
+fn budget_form<'a>(csrf: &'a str, ws: &'a str) -> [(&'static str, &'a str); 5] {
     [
         ("csrf", csrf),
+        ("ws", ws),
         ("name", "Team"),
         ("amount_usd", "250"),
         ("period", "monthly"),
@@ -238,12 +239,22 @@ both!(
         let owner_token = app.signup("forms@example.com");
         let cookie = sign_in(&app, "forms@example.com");
         let budgets = page(&app, "/budgets", Some(&cookie));
-        let token = csrf(&budgets);
-        let r = form(&app, "/budgets", Some(&cookie), &budget_form(""));
+        let (token, shown) = (csrf(&budgets), hidden(&budgets, "ws").unwrap());
+        let r = form(&app, "/budgets", Some(&cookie), &budget_form("", &shown));
         assert_eq!(r.status, 403, "without the token");
-        let r = form(&app, "/budgets", Some(&cookie), &budget_form("0000"));
+        let r = form(
+            &app,
+            "/budgets",
+            Some(&cookie),
+            &budget_form("0000", &shown),
+        );
         assert_eq!(r.status, 403, "with a wrong token");
-        let r = form(&app, "/budgets", Some(&cookie), &budget_form(&token));
+        let r = form(
+            &app,
+            "/budgets",
+            Some(&cookie),
+            &budget_form(&token, &shown),
+        );
         assert_eq!(r.status, 303, "{}", r.text());
         let listed = app.get("/api/budgets", &owner_token).json();
         assert_eq!(listed["budgets"][0]["name"], "Team");
@@ -260,6 +271,7 @@ both!(
             Some(&cookie),
             &[
                 ("csrf", &token),
+                ("ws", &shown),
                 ("id", &id_text),
                 ("name", "Team 2"),
                 ("amount_usd", "300"),
@@ -294,19 +306,19 @@ both!(
         assert!(!seen.text().contains(r#"method="post" action="/budgets""#));
         let viewer_cookie = seen.cookie("llmlab_ws").unwrap();
         let both_cookies = format!("{viewer}; {viewer_cookie}");
-        let viewer_csrf = csrf(&seen);
+        let (viewer_csrf, ws_text) = (csrf(&seen), ws.to_string());
         let r = form(
             &app,
             "/budgets",
             Some(&both_cookies),
-            &budget_form(&viewer_csrf),
+            &budget_form(&viewer_csrf, &ws_text),
         );
         assert_eq!(r.status, 403);
         let r = form(
             &app,
             &format!("/budgets/{id}/delete"),
             Some(&both_cookies),
-            &[("csrf", &viewer_csrf)],
+            &[("csrf", &viewer_csrf), ("ws", &ws_text)],
         );
         assert_eq!(r.status, 403);
 
@@ -315,14 +327,19 @@ both!(
             &app,
             &format!("/budgets/{id}/delete"),
             Some(&cookie),
-            &[("csrf", &token)],
+            &[("csrf", &token), ("ws", &shown)],
         );
         assert_eq!(r.status, 303);
         assert_eq!(
             app.get("/api/budgets", &owner_token).json()["budgets"],
             json!([])
         );
-        let r = form(&app, "/logout", Some(&cookie), &[("csrf", &token)]);
+        let r = form(
+            &app,
+            "/logout",
+            Some(&cookie),
+            &[("csrf", &token), ("ws", &shown)],
+        );
         assert_eq!(r.status, 303);
         assert_eq!(page(&app, "/overview", Some(&cookie)).status, 303);
     }
@@ -333,13 +350,14 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
     let cookie = sign_in(&app, "settings@example.com");
     let settings = page(&app, "/settings", Some(&cookie));
     assert_eq!(settings.status, 200);
-    let token = csrf(&settings);
+    let (token, shown) = (csrf(&settings), hidden(&settings, "ws").unwrap());
+    let marks = [("csrf", token.as_str()), ("ws", shown.as_str())];
     // A new key is shown once, and works with the API.
     let r = form(
         &app,
         "/settings/keys",
         Some(&cookie),
-        &[("csrf", &token), ("name", "gateway"), ("read", "on")],
+        &[marks[0], marks[1], ("name", "gateway"), ("read", "on")],
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let html = r.text();
@@ -362,7 +380,7 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
         &app,
         &format!("/settings/keys/{id}/revoke"),
         Some(&cookie),
-        &[("csrf", &token)],
+        &marks,
     );
     assert_eq!(r.status, 303);
     assert_eq!(app.get("/api/events", key).status, 401);
@@ -374,18 +392,14 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
         "/settings/members",
         Some(&cookie),
         &[
-            ("csrf", &token),
+            marks[0],
+            marks[1],
             ("email", "colleague@example.com"),
             ("role", "member"),
         ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
-    let r = form(
-        &app,
-        "/settings/webhook-secret",
-        Some(&cookie),
-        &[("csrf", &token)],
-    );
+    let r = form(&app, "/settings/webhook-secret", Some(&cookie), &marks);
     assert!(r.text().contains("whsec_"));
     let audit = app.get("/api/audit", &owner_token).json();
     let actions: Vec<&str> = crate::strings(&audit["entries"], "action");
@@ -410,12 +424,12 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
     assert!(theirs.text().contains("settings@example.com"));
     assert!(!theirs.text().contains(r#"action="/settings/members""#));
     assert!(!theirs.text().contains("Webhook secret"));
-    let member_csrf = csrf(&theirs);
+    let (member_csrf, ws_text) = (csrf(&theirs), ws.to_string());
     let r = form(
         &app,
         "/settings/webhook-secret",
         Some(&both_cookies),
-        &[("csrf", &member_csrf)],
+        &[("csrf", &member_csrf), ("ws", &ws_text)],
     );
     assert_eq!(r.status, 403);
 });
@@ -473,7 +487,8 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
     );
     assert!(pricing.contains("openai/ft-acme") && pricing.contains("$0.075"));
     // An admin adds a revision through the form, dated; without the token it is refused.
-    let token_in_page = csrf(&page(&app, "/pricing", Some(&cookie)));
+    let shown = page(&app, "/pricing", Some(&cookie));
+    let (token_in_page, ws_in_page) = (csrf(&shown), hidden(&shown, "ws").unwrap());
     let fields = |csrf: &'static str| {
         vec![
             ("csrf", csrf),
@@ -484,11 +499,13 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
             ("effective_from", "2026-11-01"),
         ]
     };
+    let mut without_token = fields("");
+    without_token.push(("ws", &ws_in_page));
     assert_eq!(
-        form(&app, "/pricing/custom", Some(&cookie), &fields("")).status,
+        form(&app, "/pricing/custom", Some(&cookie), &without_token).status,
         403
     );
-    let mut with_token = fields("");
+    let mut with_token = without_token.clone();
     with_token[0].1 = &token_in_page;
     let r = form(&app, "/pricing/custom", Some(&cookie), &with_token);
     assert_eq!(r.status, 303, "{}", r.text());

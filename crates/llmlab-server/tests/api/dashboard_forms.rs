@@ -1,5 +1,6 @@
 //! The dashboard's forms against a page of another site: sign-in and sign-up need the
-//! token of a page the server served, and every form's `Origin` must be the server's own.
+//! token of a page the server served, every form's `Origin` must be the server's own, and
+//! every form acts in the workspace its page showed, not the one a cookie last named.
 
 use serde_json::json;
 
@@ -155,13 +156,21 @@ both!(
     }
 );
 
+/// `llmlab_ws=<id>`, the cookie of the workspace a page last showed.
+fn chosen(ws: i64) -> String {
+    format!("llmlab_ws={ws}")
+}
+
 both!(
     every_form_checks_the_origin_and_logout_too,
     |app: TestApp| {
         let token = app.signup("origin@example.com");
         let session = sign_in(&app, "origin@example.com");
         let shown = page(&app, "/budgets", Some(&session));
-        let (csrf, ws) = (csrf(&shown), hidden(&shown, "ws").unwrap_or_default());
+        let (csrf, ws) = (
+            csrf(&shown),
+            hidden(&shown, "ws").expect("the form's workspace"),
+        );
         let budget = [
             ("csrf", csrf.as_str()),
             ("ws", ws.as_str()),
@@ -198,5 +207,143 @@ both!(
         );
         assert_eq!(r.status, 303, "{}", r.text());
         assert_eq!(page(&app, "/overview", Some(&session)).status, 303);
+    }
+);
+
+both!(
+    forms_act_in_the_workspace_their_page_showed,
+    |app: TestApp| {
+        let token = app.signup("tabs@example.com");
+        let personal = app.get("/api/auth/me", &token).json()["workspaces"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let r = app.post("/api/workspaces", &token, json!({"name": "Team"}));
+        assert_eq!(r.status, 201, "{}", r.text());
+        let team = r.json()["id"].as_i64().unwrap();
+        let session = sign_in(&app, "tabs@example.com");
+        let csrf = csrf(&page(&app, "/overview", Some(&session)));
+        let keys_in = |ws: i64| -> Vec<String> {
+            let r = app.call_in(Some(ws), "GET", "/api/keys", Some(&token), None);
+            crate::strings(&r.json()["keys"], "name")
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        };
+
+        // The observation: the settings of the personal workspace in one tab, the team's
+        // opened in another since (the cookie now names the team); the first tab's form
+        // makes its key in the personal workspace.
+        let cookies = format!("{session}; {}", chosen(team));
+        let personal_text = personal.to_string();
+        let r = form(
+            &app,
+            "/settings/keys",
+            Some(&cookies),
+            &[
+                ("csrf", &csrf),
+                ("ws", &personal_text),
+                ("name", "first tab"),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(keys_in(personal), ["first tab"]);
+        assert!(keys_in(team).is_empty());
+        // And the other way round, with a budget: the team's form, the cookie personal.
+        let cookies = format!("{session}; {}", chosen(personal));
+        let team_text = team.to_string();
+        let r = form(
+            &app,
+            "/budgets",
+            Some(&cookies),
+            &[
+                ("csrf", &csrf),
+                ("ws", &team_text),
+                ("name", "Team cap"),
+                ("amount_usd", "100"),
+                ("period", "monthly"),
+            ],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+        let budgets = app.call_in(Some(team), "GET", "/api/budgets", Some(&token), None);
+        assert_eq!(budgets.json()["budgets"][0]["name"], "Team cap");
+        assert_eq!(app.get("/api/budgets", &token).json()["budgets"], json!([]));
+        // The page it leads to shows the workspace the form acted in.
+        assert_eq!(r.cookie("llmlab_ws"), Some(chosen(team)));
+
+        // A form that does not say where, or names a workspace its sender is not in (a
+        // stranger's), or one where their role is too low, changes nothing.
+        let stranger = app.signup("stranger@example.com");
+        let theirs = app.get("/api/auth/me", &stranger).json()["workspaces"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let r = app.post(
+            "/api/workspaces",
+            &stranger,
+            json!({"name": "Where tabs views"}),
+        );
+        let viewed = r.json()["id"].as_i64().unwrap();
+        let r = app.post(
+            &format!("/api/workspaces/{viewed}/members"),
+            &stranger,
+            json!({"email": "tabs@example.com", "role": "viewer"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let (theirs_text, viewed_text) = (theirs.to_string(), viewed.to_string());
+        for ws in [
+            None,
+            Some("x"),
+            Some("-1"),
+            Some(&theirs_text),
+            Some(&viewed_text),
+        ] {
+            let mut fields = vec![("csrf", csrf.as_str()), ("name", "refused")];
+            fields.extend(ws.map(|w| ("ws", w)));
+            let r = form(&app, "/settings/keys", Some(&cookies), &fields);
+            assert_eq!(r.status, 403, "{ws:?}: {}", r.text());
+            assert!(
+                r.text().contains("Not possible"),
+                "the 403 page: {}",
+                r.text()
+            );
+        }
+        assert_eq!(keys_in(personal), ["first tab"]);
+        assert!(keys_in(team).is_empty());
+        for ws in [theirs, viewed] {
+            let r = app.call_in(Some(ws), "GET", "/api/keys", Some(&stranger), None);
+            assert_eq!(r.json()["keys"], json!([]), "{ws}");
+        }
+
+        // Every form a page draws says the workspace the page shows.
+        app.signup("ada@example.com");
+        let r = app.post(
+            &format!("/api/workspaces/{team}/members"),
+            &token,
+            json!({"email": "ada@example.com", "role": "member"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let r = app.call_in(
+            Some(team),
+            "POST",
+            "/api/keys",
+            Some(&token),
+            Some(&json!({"name": "gateway"})),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let cookies = format!("{session}; {}", chosen(team));
+        for path in ["/overview", "/budgets", "/settings", "/pricing", "/events"] {
+            let text = page(&app, path, Some(&cookies)).text();
+            let forms = text.matches("<form").count();
+            let posts = text.matches(r#"method="post""#).count();
+            let named = text
+                .matches(&format!(r#"type="hidden" name="ws" value="{team}""#))
+                .count();
+            assert!(posts >= 1 && forms >= posts, "{path}");
+            assert_eq!(posts, named, "{path}: every form names the workspace");
+            assert_eq!(
+                text.matches(r#"type="hidden" name="csrf""#).count(),
+                posts,
+                "{path}: every form carries the token"
+            );
+        }
     }
 );
