@@ -1,5 +1,6 @@
 //! JSON request bodies: size limit, content type, and serde errors mapped to the contract
-//! (not JSON at all → 400; JSON of the wrong shape → 422 naming the field).
+//! (not JSON at all → 400; JSON of the wrong shape → 422 naming the field); the
+//! dashboard's form bodies under the same limit.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,6 +45,40 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             }
             let bytes = read_limited(&mut payload, limit).await?;
             parse_json(&bytes).map(JsonBody).map_err(ApiError::from)
+        })
+    }
+}
+
+/// An HTML form's body (`application/x-www-form-urlencoded`), read within
+/// `LLMLAB_MAX_BODY_BYTES` and left to the dashboard to parse.
+pub struct FormBody(pub web::Bytes);
+
+impl FromRequest for FormBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(DEFAULT_LIMIT, |s| s.settings.max_body_bytes);
+        let content_type_ok = mime(req) == "application/x-www-form-urlencoded";
+        let declared_len = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::bad_request(
+                    ErrorCode::UnsupportedContentType,
+                    "a form is sent as application/x-www-form-urlencoded",
+                ));
+            }
+            if declared_len.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            Ok(FormBody(read_limited(&mut payload, limit).await?.freeze()))
         })
     }
 }
@@ -182,18 +217,22 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-fn is_json(req: &HttpRequest) -> bool {
+/// The request's media type, lower-cased, without parameters.
+fn mime(req: &HttpRequest) -> String {
     let ct = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct
-        .split(';')
+    ct.split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let mime = mime(req);
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 

@@ -53,7 +53,7 @@ pub struct Settings {
     /// `LLMLAB_METRICS_TOKEN`: when set, `/metrics` wants `Authorization: Bearer <it>`.
     pub metrics_token: Option<String>,
     /// `LLMLAB_PUBLIC_URL`: where people reach the server (`https://…` makes the
-    /// dashboard's cookies `Secure`).
+    /// dashboard's cookies `Secure`; the dashboard takes forms only from its origin).
     pub public_url: Option<String>,
     /// `LLMLAB_UNKNOWN_MODELS`: `keep` (the default: stored unpriced, with a warning) or
     /// `reject` (422 `unknown_model`).
@@ -223,8 +223,7 @@ impl Settings {
                 as u32,
             signups_per_hour: number("LLMLAB_SIGNUPS_PER_HOUR", 20, 0, 1_000_000)? as u32,
             metrics_token: get("LLMLAB_METRICS_TOKEN").map(|t| t.trim().to_string()),
-            public_url: get("LLMLAB_PUBLIC_URL")
-                .map(|u| u.trim().trim_end_matches('/').to_string()),
+            public_url: public_url(get("LLMLAB_PUBLIC_URL"))?,
             unknown_models: match get("LLMLAB_UNKNOWN_MODELS").as_deref().map(str::trim) {
                 None | Some("keep") => crate::app::ledger::UnknownModels::Keep,
                 Some("reject") => crate::app::ledger::UnknownModels::Reject,
@@ -296,6 +295,23 @@ impl Settings {
     }
 }
 
+/// `LLMLAB_PUBLIC_URL` without its trailing slash, refused unless it is an http(s) URL
+/// with a host: the dashboard's forms are checked against its origin, so a typo would
+/// otherwise refuse every sign-in.
+fn public_url(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let trimmed = value.trim().trim_end_matches('/').to_string();
+    match url::Url::parse(&trimmed) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(Some(trimmed)),
+        _ => Err(ConfigError(format!(
+            "LLMLAB_PUBLIC_URL must be an http:// or https:// URL such as \
+             https://llmlab.example.com, not '{value}'"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +379,19 @@ mod tests {
         let e = with(&[("LLMLAB_TOKEN_TTL_MINUTES", "-5")]).expect_err("must fail");
         assert!(e.to_string().contains("LLMLAB_TOKEN_TTL_MINUTES"));
         assert!(with(&[("LLMLAB_ENV", "staging")]).is_err());
+    }
+
+    #[test]
+    fn the_public_url_is_an_http_url() {
+        let public = |v: &str| with(&[("LLMLAB_PUBLIC_URL", v)]).map(|s| s.public_url);
+        assert_eq!(
+            public(" https://llmlab.example.com/ ").expect("valid"),
+            Some("https://llmlab.example.com".into())
+        );
+        for bad in ["llmlab.example.com", "ftp://llmlab.example.com", "https://"] {
+            let e = public(bad).expect_err(bad);
+            assert!(e.to_string().contains("LLMLAB_PUBLIC_URL"), "{e}");
+        }
     }
 
     #[test]

@@ -9,17 +9,17 @@ use maud::html;
 use serde::Deserialize;
 
 use super::WebError;
-use super::pages::{Csrf, Page, View, remembered, see_other};
-use super::session::{changing, visitor};
+use super::form::{Submitted, done, hidden};
+use super::pages::{Page, View, remembered};
+use super::session::visitor;
 use super::view::{dollars, page};
+use crate::access::MemberOnly;
 use crate::app::{AppError, blocking};
 use crate::state::AppState;
 
 /// The budget form.
 #[derive(Debug, Deserialize)]
 pub struct BudgetForm {
-    #[serde(default)]
-    csrf: String,
     /// Present when editing.
     #[serde(default)]
     id: Option<i64>,
@@ -76,7 +76,7 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
                         details {
                             summary { "Edit" }
                             form method="post" action="/budgets" {
-                                input type="hidden" name="csrf" value=(v.csrf);
+                                (hidden(&v))
                                 input type="hidden" name="id" value=(b.budget.id);
                                 label for=(format!("name-{}", b.budget.id)) { "Name" }
                                 input id=(format!("name-{}", b.budget.id)) name="name" value=(b.budget.spec.name) required;
@@ -90,7 +90,7 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
                             }
                         }
                         form.inline method="post" action=(format!("/budgets/{}/delete", b.budget.id)) {
-                            input type="hidden" name="csrf" value=(v.csrf);
+                            (hidden(&v))
                             button.danger type="submit" { "Delete " (b.budget.spec.name) }
                         }
                     }
@@ -100,7 +100,7 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
         @if editable {
             h2 { "New budget" }
             form method="post" action="/budgets" {
-                input type="hidden" name="csrf" value=(v.csrf);
+                (hidden(&v))
                 label for="name" { "Name" }
                 input #name name="name" required maxlength="200";
                 label for="amount" { "Amount (USD)" }
@@ -122,12 +122,10 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
 }
 
 pub async fn create_budget(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<BudgetForm>,
+    form: Submitted<MemberOnly, BudgetForm>,
 ) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Member).await?;
-    let form = form.into_inner();
+    let (v, form) = form.into_parts();
     let form_id = form.id;
     let amount = Usd::parse(&form.amount_usd).map_err(|_| {
         WebError::from(AppError::invalid(
@@ -149,25 +147,28 @@ pub async fn create_budget(
     let allow_private = state.settings.webhooks.allow_private;
     let new = crate::app::budgets::validate(&state.catalog, allow_private, body)?;
     let limits = state.settings.limits;
-    let (ws, id) = (v.workspace(), form_id.map(BudgetId));
+    let (ws, id, identity) = (v.workspace(), form_id.map(BudgetId), v.identity.clone());
     blocking(&state, move |s| {
-        crate::app::budgets::upsert(s, ws, &v.identity, id, (&new, None), limits, Utc::now())
+        crate::app::budgets::upsert(s, ws, &identity, id, (&new, None), limits, Utc::now())
     })
     .await?;
-    Ok(see_other("/budgets"))
+    Ok(done(&state, &v, "/budgets"))
 }
 
 pub async fn delete_budget(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    form: web::Form<Csrf>,
+    form: Submitted<MemberOnly>,
 ) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Member).await?;
-    let (ws, id) = (v.workspace(), BudgetId(path.into_inner()));
+    let v = form.visitor;
+    let (ws, id, identity) = (
+        v.workspace(),
+        BudgetId(path.into_inner()),
+        v.identity.clone(),
+    );
     blocking(&state, move |s| {
-        crate::app::budgets::remove(s, ws, &v.identity, id)
+        crate::app::budgets::remove(s, ws, &identity, id)
     })
     .await?;
-    Ok(see_other("/budgets"))
+    Ok(done(&state, &v, "/budgets"))
 }

@@ -1,10 +1,12 @@
 //! The dashboard: server-rendered pages (maud, checked at compile time) with charts drawn
 //! as SVG on the server, served by the binary alone (no CDN, no build step). Pages call
 //! the application layer directly, never the JSON API; they authenticate with a session
-//! cookie the API does not accept, and every form carries a CSRF token.
+//! cookie the API does not accept, and every form carries a CSRF token and the workspace
+//! it acts in, checked with its `Origin` before anything is done (`form`).
 
 mod budgets;
 mod chart;
+mod form;
 mod pages;
 mod reports;
 mod session;

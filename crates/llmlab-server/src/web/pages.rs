@@ -8,12 +8,13 @@ use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::Totals;
 use llmlab_engine::period::{Granularity, Zone, bucket_start, next_bucket_start};
-use llmlab_store::{EventCursor, EventFilter, Role};
+use llmlab_store::{EventCursor, EventFilter};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::{self, Series};
-use super::session::{self, Visitor, changing, cookie, visitor};
+use super::form::{Anonymous, SessionForm};
+use super::session::{self, Visitor, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
 use crate::app::ledger::PriceRef;
@@ -31,14 +32,6 @@ pub struct View {
     cursor: Option<String>,
 }
 
-/// A form that only changes something: its CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct Csrf {
-    /// Absent is refused like wrong (403), not as a malformed form.
-    #[serde(default)]
-    pub(super) csrf: String,
-}
-
 pub async fn home(req: HttpRequest) -> HttpResponse {
     let to = if req.cookie(session::SESSION).is_some() {
         "/overview"
@@ -54,11 +47,27 @@ pub(super) fn see_other(to: &str) -> HttpResponse {
         .finish()
 }
 
-fn auth_page(title: &str, action: &str, problem: Option<&str>) -> Markup {
-    let (other, other_label) = if action == "/login" {
-        ("/signup", "No account yet? Sign up")
+/// The sign-in or the sign-up page.
+struct AuthPage {
+    title: &'static str,
+    action: &'static str,
+}
+
+const SIGN_IN: AuthPage = AuthPage {
+    title: "Sign in",
+    action: "/login",
+};
+const SIGN_UP: AuthPage = AuthPage {
+    title: "Sign up",
+    action: "/signup",
+};
+
+fn auth_page(kind: &AuthPage, token: &str, problem: Option<&str>) -> Markup {
+    let AuthPage { title, action } = *kind;
+    let (other, other_label) = if action == SIGN_IN.action {
+        (SIGN_UP.action, "No account yet? Sign up")
     } else {
-        ("/login", "Have an account? Sign in")
+        (SIGN_IN.action, "Have an account? Sign in")
     };
     shell(
         title,
@@ -67,11 +76,12 @@ fn auth_page(title: &str, action: &str, problem: Option<&str>) -> Markup {
                 h1 { (title) }
                 @if let Some(p) = problem { (notice(p)) }
                 form method="post" action=(action) {
+                    input type="hidden" name="csrf" value=(token);
                     label for="email" { "Email" }
                     input #email type="email" name="email" autocomplete="email" required;
                     label for="password" { "Password (at least 8 characters)" }
                     input #password type="password" name="password" minlength="8" required
-                        autocomplete=(if action == "/login" { "current-password" } else { "new-password" });
+                        autocomplete=(if action == SIGN_IN.action { "current-password" } else { "new-password" });
                     button type="submit" { (title) }
                 }
                 p { a href=(other) { (other_label) } }
@@ -80,47 +90,84 @@ fn auth_page(title: &str, action: &str, problem: Option<&str>) -> Markup {
     )
 }
 
-pub async fn login_form() -> HttpResponse {
-    respond(StatusCode::OK, auth_page("Sign in", "/login", None))
+/// The sign-in or sign-up page with `problem` above its form, whose token is that of
+/// the browser's pre-session cookie (set here when it has none).
+fn auth_response(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    kind: &AuthPage,
+    problem: Option<&str>,
+) -> HttpResponse {
+    let (pre, new) = session::pre_session(req);
+    let token = session::sign_in_token(state, &pre);
+    let mut response = respond(status, auth_page(kind, &token, problem));
+    if new {
+        let _ = response.add_cookie(&session::pre_session_cookie(state, Some(pre)));
+    }
+    response
 }
 
-pub async fn signup_form() -> HttpResponse {
-    respond(StatusCode::OK, auth_page("Sign up", "/signup", None))
+pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    auth_response(&req, &state, StatusCode::OK, &SIGN_IN, None)
 }
 
-/// Signs in with the same rules and limits as the API.
+pub async fn signup_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    auth_response(&req, &state, StatusCode::OK, &SIGN_UP, None)
+}
+
+/// Signs in with the same rules and limits as the API, once the form is known to come
+/// from this server's page (no password is hashed for a form that does not).
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<Credentials>,
+    form: Anonymous<Credentials>,
 ) -> Page {
-    let user = accounts::log_in(&state, form.into_inner().attempt(&req)).await;
-    start_session(&state, user, "Sign in", "/login")
+    let credentials = match form.admitted(&req, &state) {
+        Ok(c) => c,
+        Err(why) => return Ok(refused(&req, &state, &SIGN_IN, &why)),
+    };
+    let user = accounts::log_in(&state, credentials.attempt(&req)).await;
+    start_session(&req, &state, user, &SIGN_IN)
 }
 
-/// Signs up with the same rules and limits as the API.
+/// Signs up with the same rules and limits as the API, once the form is known to come
+/// from this server's page.
 pub async fn signup(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<Credentials>,
+    form: Anonymous<Credentials>,
 ) -> Page {
-    let user = accounts::sign_up(&state, form.into_inner().attempt(&req)).await;
-    start_session(&state, user, "Sign up", "/signup")
+    let credentials = match form.admitted(&req, &state) {
+        Ok(c) => c,
+        Err(why) => return Ok(refused(&req, &state, &SIGN_UP, &why)),
+    };
+    let user = accounts::sign_up(&state, credentials.attempt(&req)).await;
+    start_session(&req, &state, user, &SIGN_UP)
+}
+
+/// A sign-in or sign-up form from elsewhere: 403, no session, and the page again (with
+/// a form of this server's own) saying why.
+fn refused(req: &HttpRequest, state: &AppState, kind: &AuthPage, why: &str) -> HttpResponse {
+    auth_response(req, state, StatusCode::FORBIDDEN, kind, Some(why))
 }
 
 fn start_session(
+    req: &HttpRequest,
     state: &AppState,
     user: Result<llmlab_store::UserRow, AppError>,
-    title: &str,
-    action: &str,
+    kind: &AuthPage,
 ) -> Page {
     let user = match user {
         Ok(u) => u,
         Err(e) => {
             let api = crate::error::ApiError::from(e);
-            return Ok(respond(
+            return Ok(auth_response(
+                req,
+                state,
                 api.status,
-                auth_page(title, action, Some(&api.message)),
+                kind,
+                Some(&api.message),
             ));
         }
     };
@@ -129,12 +176,14 @@ fn start_session(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/overview"))
         .cookie(cookie(state, session::SESSION, token, ttl.num_seconds()))
+        // Spent: the next sign-in page draws a new one.
+        .cookie(session::pre_session_cookie(state, None))
         .finish())
 }
 
 /// Ends the session like `POST /api/auth/logout`.
-pub async fn logout(req: HttpRequest, state: web::Data<AppState>, form: web::Form<Csrf>) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Viewer).await?;
+pub async fn logout(state: web::Data<AppState>, form: SessionForm) -> Page {
+    let v = form.visitor;
     let (user, jti, expires) = (v.user_id, v.jti.clone(), v.expires_at);
     blocking(&state, move |s| accounts::log_out(s, user, &jti, expires)).await?;
     Ok(HttpResponse::SeeOther()

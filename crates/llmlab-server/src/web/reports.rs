@@ -12,9 +12,11 @@ use maud::html;
 use serde::Deserialize;
 
 use super::chart::{self, Bar};
-use super::session::{changing, visitor};
+use super::form::{Submitted, done, hidden};
+use super::session::visitor;
 use super::view::{count, dollars, exact, page, raw};
 use super::{WebError, html as respond};
+use crate::access::AdminOnly;
 use crate::app::{AppError, blocking, blocking_read, reports};
 use crate::dto::RangeQuery;
 use crate::state::AppState;
@@ -203,8 +205,6 @@ pub async fn recommendations(req: HttpRequest, state: web::Data<AppState>) -> Pa
 /// A custom price revision set through the form.
 #[derive(Debug, Deserialize)]
 pub struct PriceForm {
-    #[serde(default)]
-    csrf: String,
     provider: String,
     model: String,
     input: String,
@@ -260,13 +260,8 @@ fn other_rates(p: &llmlab_store::NewCustomPrice) -> String {
 }
 
 /// Adds a custom price revision (admins), as `PUT /api/pricing/custom/…` does.
-pub async fn set_price(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<PriceForm>,
-) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Admin).await?;
-    let f = form.into_inner();
+pub async fn set_price(state: web::Data<AppState>, form: Submitted<AdminOnly, PriceForm>) -> Page {
+    let (v, f) = form.into_parts();
     // The API's body, so the form meets the same rules: an empty field is an absent one.
     let given = |text: &str| {
         let text = text.trim();
@@ -294,7 +289,7 @@ pub async fn set_price(
         crate::app::pricing::set_custom(s, ws, &identity, &new, limit)
     })
     .await?;
-    Ok(super::pages::see_other("/pricing"))
+    Ok(done(&state, &v, "/pricing"))
 }
 
 /// Pricing's search.
@@ -343,7 +338,7 @@ pub async fn pricing(
         h2 { "Custom prices of this workspace" }
         @if v.may(Role::Admin) {
             form method="post" action="/pricing/custom" {
-                input type="hidden" name="csrf" value=(v.csrf);
+                (hidden(&v))
                 @for (name, label, hint) in [
                     ("provider", "Provider", "openai"),
                     ("model", "Model (as sent, or the catalog's name)", "gpt-5.1"),

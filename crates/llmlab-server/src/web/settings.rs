@@ -7,10 +7,11 @@ use llmlab_store::{ApiKeyId, Role, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::session::{Visitor, changing, visitor};
+use super::form::{Submitted, done, hidden};
+use super::session::{Visitor, visitor};
 use super::view::page;
 use super::{WebError, html as respond};
-use crate::access::Scopes;
+use crate::access::{AdminOnly, MemberOnly, Scopes, ViewerOnly};
 use crate::app::workspaces::{self as members, Caller};
 use crate::app::{AppError, blocking, keys};
 use crate::dto::KeyOut;
@@ -21,8 +22,6 @@ type Page = Result<HttpResponse, WebError>;
 /// The new-key form.
 #[derive(Debug, Deserialize)]
 pub struct KeyForm {
-    #[serde(default)]
-    csrf: String,
     name: String,
     #[serde(default)]
     read: Option<String>,
@@ -31,17 +30,8 @@ pub struct KeyForm {
 /// The add-member form.
 #[derive(Debug, Deserialize)]
 pub struct MemberForm {
-    #[serde(default)]
-    csrf: String,
     email: String,
     role: String,
-}
-
-/// A form that only carries its CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct Csrf {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// What only this response shows once.
@@ -90,7 +80,7 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
                     td { (m.email) } td { (m.role.as_str()) } td { (m.added_at.format("%Y-%m-%d")) }
                     @if admin && (m.role < Role::Owner || v.may(Role::Owner)) { td {
                         form.inline method="post" action=(format!("/settings/members/{}/remove", m.user_id)) {
-                            input type="hidden" name="csrf" value=(v.csrf);
+                            (hidden(v))
                             button.danger type="submit" { "Remove " (m.email) }
                         }
                     } }
@@ -98,7 +88,7 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
             }
             @if admin {
                 form method="post" action="/settings/members" {
-                    input type="hidden" name="csrf" value=(v.csrf);
+                    (hidden(v))
                     label for="member-email" { "Email of a person who has signed up" }
                     input #member-email type="email" name="email" required;
                     label for="member-role" { "Role" }
@@ -118,7 +108,7 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
                     p { output #webhook-secret { (s) } " " button.copy type="button" data-copy="webhook-secret" { "Copy" } }
                 } @else {
                     form method="post" action="/settings/webhook-secret" {
-                        input type="hidden" name="csrf" value=(v.csrf);
+                        (hidden(v))
                         button type="submit" { "Show the webhook secret" }
                     }
                 }
@@ -157,13 +147,13 @@ fn keys_section(v: &Visitor, keys: &[KeyOut], new_key: Option<&str>) -> Markup {
                     td { (k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }
                     td { @match k.last_used_at { Some(t) => (t.format("%Y-%m-%d %H:%M")), None => "never" } }
                     td { form.inline method="post" action=(format!("/settings/keys/{}/revoke", k.id)) {
-                        input type="hidden" name="csrf" value=(v.csrf);
+                        (hidden(v))
                         button.danger type="submit" { "Revoke " (k.name) }
                     } }
                 } } }
             }
             form method="post" action="/settings/keys" {
-                input type="hidden" name="csrf" value=(v.csrf);
+                (hidden(v))
                 label for="key-name" { "Name" }
                 input #key-name name="name" required maxlength="100";
                 label { input type="checkbox" name="read" value="on"; " May also read the reports (scope read)" }
@@ -173,13 +163,8 @@ fn keys_section(v: &Visitor, keys: &[KeyOut], new_key: Option<&str>) -> Markup {
     }
 }
 
-pub async fn create_key(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<KeyForm>,
-) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Member).await?;
-    let form = form.into_inner();
+pub async fn create_key(state: web::Data<AppState>, form: Submitted<MemberOnly, KeyForm>) -> Page {
+    let (v, form) = form.into_parts();
     let scopes = if form.read.is_some() {
         Scopes::of(&[
             crate::access::KeyScope::Ingest,
@@ -204,31 +189,26 @@ pub async fn create_key(
 }
 
 pub async fn revoke_key(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    form: web::Form<Csrf>,
+    form: Submitted<MemberOnly>,
 ) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Member).await?;
+    let v = form.visitor;
     let (ws, id, identity) = (
         v.workspace(),
         ApiKeyId(path.into_inner()),
         v.identity.clone(),
     );
     let app = state.clone();
-    blocking(&state, move |s| {
-        keys::remove(s, &app.keys, ws, &identity, id)
-    })
-    .await?;
-    Ok(super::pages::see_other("/settings"))
+    blocking(&state, move |s| keys::remove(s, &app.keys, ws, &identity, id)).await?;
+    Ok(done(&state, &v, "/settings"))
 }
 
 pub async fn add_member(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<MemberForm>,
+    form: Submitted<AdminOnly, MemberForm>,
 ) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Admin).await?;
+    let (v, form) = form.into_parts();
     let role = Role::parse(form.role.trim())
         .ok_or_else(|| AppError::invalid("role", "one of viewer, member, admin, owner"))?;
     let (ws, user, actor, email) = (
@@ -252,16 +232,15 @@ pub async fn add_member(
         )
     })
     .await?;
-    Ok(super::pages::see_other("/settings"))
+    Ok(done(&state, &v, "/settings"))
 }
 
 pub async fn remove_member(
-    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    form: web::Form<Csrf>,
+    form: Submitted<ViewerOnly>,
 ) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Viewer).await?;
+    let v = form.visitor;
     let (ws, user, actor, gone) = (
         v.workspace(),
         v.user_id,
@@ -280,19 +259,16 @@ pub async fn remove_member(
         )
     })
     .await?;
-    Ok(super::pages::see_other(if gone == v.user_id {
-        "/overview"
+    Ok(if gone == v.user_id {
+        // They left it: the overview shows one they are still in.
+        super::pages::see_other("/overview")
     } else {
-        "/settings"
-    }))
+        done(&state, &v, "/settings")
+    })
 }
 
-pub async fn webhook_secret(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<Csrf>,
-) -> Page {
-    let v = changing(&req, &state, &form.csrf, Role::Admin).await?;
+pub async fn webhook_secret(state: web::Data<AppState>, form: Submitted<AdminOnly>) -> Page {
+    let v = form.visitor;
     let (ws, identity, app) = (v.workspace(), v.identity.clone(), state.clone());
     let secret = blocking(&state, move |s| {
         crate::app::budgets::webhook_secret(&app, s, ws, &identity)

@@ -4,6 +4,7 @@
 use llmlab_engine::Usd;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use super::form::hidden;
 use super::session::Visitor;
 
 /// Dollars to the cent with thousands separators (`$1,234.56`), rounded half away from
@@ -71,7 +72,7 @@ pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Mark
                     }
                 }
                 form.logout method="post" action="/logout" {
-                    input type="hidden" name="csrf" value=(visitor.csrf);
+                    (hidden(visitor))
                     span { (visitor.email) }
                     button type="submit" { "Sign out" }
                 }

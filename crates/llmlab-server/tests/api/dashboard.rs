@@ -17,8 +17,24 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-/// A form POST, as a browser sends it.
-fn form(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Response {
+/// A form POST, as a browser sends it (without `Origin`, as older browsers do).
+pub(crate) fn form(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Response {
+    form_from(app, path, cookie, None, fields)
+}
+
+/// [`form`] with the `Origin` a browser sends when `origin` is given.
+pub(crate) fn form_from(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Response {
     let body: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -27,36 +43,66 @@ fn form(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]
     if let Some(c) = cookie {
         headers.push(("Cookie", c));
     }
+    if let Some(o) = origin {
+        headers.push(("Origin", o));
+    }
     raw(app.addr, "POST", path, &headers, body.join("&").as_bytes())
 }
 
-fn page(app: &TestApp, path: &str, cookie: Option<&str>) -> Response {
+pub(crate) fn page(app: &TestApp, path: &str, cookie: Option<&str>) -> Response {
     let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
     raw(app.addr, "GET", path, &headers, &[])
 }
 
-/// Signs in through the form; returns the `Cookie` header value of the session.
-fn sign_in(app: &TestApp, email: &str) -> String {
-    let r = form(
+/// The sign-in (`/login`) or sign-up (`/signup`) form sent as a browser sends it: the
+/// page first, then its form with the page's cookie and token, from `origin` if given.
+pub(crate) fn auth_form(app: &TestApp, path: &str, email: &str, origin: Option<&str>) -> Response {
+    let shown = page(app, path, None);
+    assert_eq!(shown.status, 200, "{}", shown.text());
+    let cookie = shown.cookie("llmlab_signin").expect("a pre-session cookie");
+    let token = csrf(&shown);
+    form_from(
         app,
-        "/login",
-        None,
-        &[("email", email), ("password", "correct horse")],
-    );
+        path,
+        Some(&cookie),
+        origin,
+        &[
+            ("csrf", &token),
+            ("email", email),
+            ("password", "correct horse"),
+        ],
+    )
+}
+
+/// Signs in through the form; returns the `Cookie` header value of the session.
+pub(crate) fn sign_in(app: &TestApp, email: &str) -> String {
+    let r = auth_form(app, "/login", email, None);
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(r.header("Location"), Some("/overview"));
-    let set = r.header("Set-Cookie").unwrap().to_string();
-    set.split(';').next().unwrap().to_string()
+    r.cookie("llmlab_session").expect("a session cookie")
+}
+
+/// The value of the first hidden field `name` in a page's forms.
+pub(crate) fn hidden(r: &Response, name: &str) -> Option<String> {
+    let text = r.text();
+    let field = format!(r#"type="hidden" name="{name}" value=""#);
+    let at = text.find(&field)? + field.len();
+    let rest = &text[at..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// The whole `Set-Cookie` header that sets `name`.
+fn set_cookie(r: &Response, name: &str) -> String {
+    r.headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("Set-Cookie") && v.starts_with(&format!("{name}=")))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
 }
 
 /// The CSRF token in a page's forms.
-fn csrf(r: &Response) -> String {
-    let text = r.text();
-    let at = text
-        .find(r#"name="csrf" value=""#)
-        .expect("a form with a CSRF token");
-    let rest = &text[at + r#"name="csrf" value=""#.len()..];
-    rest[..rest.find('"').unwrap()].to_string()
+pub(crate) fn csrf(r: &Response) -> String {
+    hidden(r, "csrf").expect("a form with a CSRF token")
 }
 
 both!(
@@ -82,14 +128,9 @@ both!(
         );
         assert!(page(&app, "/assets/app.css", None).status == 200);
 
-        let r = form(
-            &app,
-            "/signup",
-            None,
-            &[("email", "web@example.com"), ("password", "correct horse")],
-        );
+        let r = auth_form(&app, "/signup", "web@example.com", None);
         assert_eq!(r.status, 303, "{}", r.text());
-        let set = r.header("Set-Cookie").unwrap();
+        let set = set_cookie(&r, "llmlab_session");
         assert!(
             set.contains("HttpOnly") && set.contains("SameSite=Strict"),
             "{set}"
@@ -103,20 +144,32 @@ both!(
         // The JSON API does not take the cookie.
         let r = raw(app.addr, "GET", "/api/auth/me", &[("Cookie", &cookie)], &[]);
         assert_eq!(r.status, 401);
-        // Same rules as the API: a short password is refused, with the reason on the page.
+        // Same rules as the API: a short password is refused, with the reason on the page
+        // and a form to try again.
+        let shown = page(&app, "/signup", None);
+        let pre = shown.cookie("llmlab_signin").unwrap();
         let r = form(
             &app,
             "/signup",
-            None,
-            &[("email", "x@example.com"), ("password", "short")],
+            Some(&pre),
+            &[
+                ("csrf", &csrf(&shown)),
+                ("email", "x@example.com"),
+                ("password", "short"),
+            ],
         );
         assert_eq!(r.status, 422);
         assert!(r.text().contains("password"));
+        assert_eq!(csrf(&r), csrf(&shown), "the same browser, the same token");
         let r = form(
             &app,
             "/login",
-            None,
-            &[("email", "web@example.com"), ("password", "wrong one")],
+            Some(&pre),
+            &[
+                ("csrf", &csrf(&shown)),
+                ("email", "web@example.com"),
+                ("password", "wrong one"),
+            ],
         );
         assert_eq!(r.status, 401);
     }
@@ -170,9 +223,10 @@ both!(the_overview_shows_what_the_api_reports, |app: TestApp| {
     );
 });
 
-fn budget_form(csrf: &str) -> [(&'static str, &str); 4] {
+fn budget_form<'a>(csrf: &'a str, ws: &'a str) -> [(&'static str, &'a str); 5] {
     [
         ("csrf", csrf),
+        ("ws", ws),
         ("name", "Team"),
         ("amount_usd", "250"),
         ("period", "monthly"),
@@ -185,12 +239,22 @@ both!(
         let owner_token = app.signup("forms@example.com");
         let cookie = sign_in(&app, "forms@example.com");
         let budgets = page(&app, "/budgets", Some(&cookie));
-        let token = csrf(&budgets);
-        let r = form(&app, "/budgets", Some(&cookie), &budget_form(""));
+        let (token, shown) = (csrf(&budgets), hidden(&budgets, "ws").unwrap());
+        let r = form(&app, "/budgets", Some(&cookie), &budget_form("", &shown));
         assert_eq!(r.status, 403, "without the token");
-        let r = form(&app, "/budgets", Some(&cookie), &budget_form("0000"));
+        let r = form(
+            &app,
+            "/budgets",
+            Some(&cookie),
+            &budget_form("0000", &shown),
+        );
         assert_eq!(r.status, 403, "with a wrong token");
-        let r = form(&app, "/budgets", Some(&cookie), &budget_form(&token));
+        let r = form(
+            &app,
+            "/budgets",
+            Some(&cookie),
+            &budget_form(&token, &shown),
+        );
         assert_eq!(r.status, 303, "{}", r.text());
         let listed = app.get("/api/budgets", &owner_token).json();
         assert_eq!(listed["budgets"][0]["name"], "Team");
@@ -207,6 +271,7 @@ both!(
             Some(&cookie),
             &[
                 ("csrf", &token),
+                ("ws", &shown),
                 ("id", &id_text),
                 ("name", "Team 2"),
                 ("amount_usd", "300"),
@@ -241,19 +306,19 @@ both!(
         assert!(!seen.text().contains(r#"method="post" action="/budgets""#));
         let viewer_cookie = seen.cookie("llmlab_ws").unwrap();
         let both_cookies = format!("{viewer}; {viewer_cookie}");
-        let viewer_csrf = csrf(&seen);
+        let (viewer_csrf, ws_text) = (csrf(&seen), ws.to_string());
         let r = form(
             &app,
             "/budgets",
             Some(&both_cookies),
-            &budget_form(&viewer_csrf),
+            &budget_form(&viewer_csrf, &ws_text),
         );
         assert_eq!(r.status, 403);
         let r = form(
             &app,
             &format!("/budgets/{id}/delete"),
             Some(&both_cookies),
-            &[("csrf", &viewer_csrf)],
+            &[("csrf", &viewer_csrf), ("ws", &ws_text)],
         );
         assert_eq!(r.status, 403);
 
@@ -262,14 +327,19 @@ both!(
             &app,
             &format!("/budgets/{id}/delete"),
             Some(&cookie),
-            &[("csrf", &token)],
+            &[("csrf", &token), ("ws", &shown)],
         );
         assert_eq!(r.status, 303);
         assert_eq!(
             app.get("/api/budgets", &owner_token).json()["budgets"],
             json!([])
         );
-        let r = form(&app, "/logout", Some(&cookie), &[("csrf", &token)]);
+        let r = form(
+            &app,
+            "/logout",
+            Some(&cookie),
+            &[("csrf", &token), ("ws", &shown)],
+        );
         assert_eq!(r.status, 303);
         assert_eq!(page(&app, "/overview", Some(&cookie)).status, 303);
     }
@@ -280,13 +350,14 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
     let cookie = sign_in(&app, "settings@example.com");
     let settings = page(&app, "/settings", Some(&cookie));
     assert_eq!(settings.status, 200);
-    let token = csrf(&settings);
+    let (token, shown) = (csrf(&settings), hidden(&settings, "ws").unwrap());
+    let marks = [("csrf", token.as_str()), ("ws", shown.as_str())];
     // A new key is shown once, and works with the API.
     let r = form(
         &app,
         "/settings/keys",
         Some(&cookie),
-        &[("csrf", &token), ("name", "gateway"), ("read", "on")],
+        &[marks[0], marks[1], ("name", "gateway"), ("read", "on")],
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let html = r.text();
@@ -309,7 +380,7 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
         &app,
         &format!("/settings/keys/{id}/revoke"),
         Some(&cookie),
-        &[("csrf", &token)],
+        &marks,
     );
     assert_eq!(r.status, 303);
     assert_eq!(app.get("/api/events", key).status, 401);
@@ -321,18 +392,14 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
         "/settings/members",
         Some(&cookie),
         &[
-            ("csrf", &token),
+            marks[0],
+            marks[1],
             ("email", "colleague@example.com"),
             ("role", "member"),
         ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
-    let r = form(
-        &app,
-        "/settings/webhook-secret",
-        Some(&cookie),
-        &[("csrf", &token)],
-    );
+    let r = form(&app, "/settings/webhook-secret", Some(&cookie), &marks);
     assert!(r.text().contains("whsec_"));
     let audit = app.get("/api/audit", &owner_token).json();
     let actions: Vec<&str> = crate::strings(&audit["entries"], "action");
@@ -357,12 +424,12 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
     assert!(theirs.text().contains("settings@example.com"));
     assert!(!theirs.text().contains(r#"action="/settings/members""#));
     assert!(!theirs.text().contains("Webhook secret"));
-    let member_csrf = csrf(&theirs);
+    let (member_csrf, ws_text) = (csrf(&theirs), ws.to_string());
     let r = form(
         &app,
         "/settings/webhook-secret",
         Some(&both_cookies),
-        &[("csrf", &member_csrf)],
+        &[("csrf", &member_csrf), ("ws", &ws_text)],
     );
     assert_eq!(r.status, 403);
 });
@@ -420,7 +487,8 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
     );
     assert!(pricing.contains("openai/ft-acme") && pricing.contains("$0.075"));
     // An admin adds a revision through the form, dated; without the token it is refused.
-    let token_in_page = csrf(&page(&app, "/pricing", Some(&cookie)));
+    let shown = page(&app, "/pricing", Some(&cookie));
+    let (token_in_page, ws_in_page) = (csrf(&shown), hidden(&shown, "ws").unwrap());
     let fields = |csrf: &'static str| {
         vec![
             ("csrf", csrf),
@@ -431,11 +499,13 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
             ("effective_from", "2026-11-01"),
         ]
     };
+    let mut without_token = fields("");
+    without_token.push(("ws", &ws_in_page));
     assert_eq!(
-        form(&app, "/pricing/custom", Some(&cookie), &fields("")).status,
+        form(&app, "/pricing/custom", Some(&cookie), &without_token).status,
         403
     );
-    let mut with_token = fields("");
+    let mut with_token = without_token.clone();
     with_token[0].1 = &token_in_page;
     let r = form(&app, "/pricing/custom", Some(&cookie), &with_token);
     assert_eq!(r.status, 303, "{}", r.text());

@@ -9,6 +9,7 @@ mod channels;
 mod client;
 mod credentials;
 mod dashboard;
+mod dashboard_forms;
 mod focus;
 mod forecasts;
 mod hostile;
