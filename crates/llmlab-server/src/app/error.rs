@@ -75,9 +75,6 @@ pub enum AppError {
     /// The change would leave a workspace without an owner.
     #[error("a workspace keeps at least one owner")]
     LastOwner,
-    /// No user has this email.
-    #[error("no such user")]
-    UserNotFound,
     /// The change conflicts with what is stored (a member already added, a personal
     /// workspace deleted).
     #[error("{0}")]
