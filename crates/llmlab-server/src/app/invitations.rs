@@ -9,12 +9,20 @@
 //! sender may still grant it (`llmlab_store::invitations`): an admin since removed or
 //! demoted leaves no way back in behind them. Each step is written to the workspace's
 //! audit log with it.
+//!
+//! A workspace sends at most `LLMLAB_INVITATIONS_PER_HOUR` invitations an hour, counted
+//! in the database in the transaction that sends them (so every instance shares one
+//! allowance, and a refused invitation costs none), and holds at most
+//! `LLMLAB_MAX_PENDING_INVITATIONS` live ones; past either, [`AppError::RateLimited`].
 
 use chrono::{Duration, NaiveDateTime};
 use llmlab_store::invitations as store;
 use llmlab_store::workspaces as members;
-use llmlab_store::{InvitationId, InvitationRow, NewInvitation, Role, Store, WorkspaceId};
+use llmlab_store::{
+    AnyConnection, InvitationId, InvitationRow, NewInvitation, Role, Store, WorkspaceId,
+};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::app::workspaces::{Caller, record, require, transaction};
 use crate::app::{AppError, Audit, ensure_room};
@@ -26,6 +34,72 @@ pub const VALID_FOR: Duration = Duration::days(7);
 /// anyone, so the list is bounded like every other answer.
 pub const MAX_LISTED: i64 = 100;
 
+/// What bounds a workspace's invitations and members (docs/SECURITY.md).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Invitations sent per hour; 0 = unlimited.
+    pub per_hour: u32,
+    /// Live invitations at once.
+    pub pending: usize,
+    /// Members: inviting, and accepting, stop at it.
+    pub members: usize,
+}
+
+impl Limits {
+    /// The limits `settings` set.
+    pub fn of(settings: &crate::config::Settings) -> Limits {
+        Limits {
+            per_hour: settings.invitations_per_hour,
+            pending: settings.max_pending_invitations,
+            members: settings.limits.members,
+        }
+    }
+}
+
+/// The hourly window invitations are counted in.
+const HOUR_MICROS: i64 = 3_600_000_000;
+
+/// Counts one invitation sent by workspace `id` at `now` in its hourly allowance of
+/// `per_hour`; `Some(seconds)` to wait when it is spent. The counter is the login
+/// limiter's table (`llmlab_store::login_attempts`), under a hash of the workspace.
+fn count_sent(
+    c: &mut AnyConnection,
+    id: WorkspaceId,
+    now: NaiveDateTime,
+    per_hour: u32,
+) -> Result<Option<u64>, AppError> {
+    if per_hour == 0 {
+        return Ok(None);
+    }
+    let subject = hex::encode(Sha256::digest(format!("invitations:{id}").as_bytes()));
+    let now = now.and_utc().timestamp_micros();
+    let window = llmlab_store::login_attempts::count(c, &subject, now, HOUR_MICROS)?;
+    let over = u32::try_from(window.attempts).unwrap_or(u32::MAX) > per_hour;
+    Ok(over.then(|| window.seconds_left(now, HOUR_MICROS)))
+}
+
+/// `Err` when workspace `id` already holds `limit` live invitations: retry when the
+/// first of them expires (or once one is answered or revoked).
+fn ensure_pending_room(
+    c: &mut AnyConnection,
+    id: WorkspaceId,
+    now: NaiveDateTime,
+    limit: usize,
+) -> Result<(), AppError> {
+    let (live, first_expiry) = store::count(c, id, now)?;
+    if usize::try_from(live).unwrap_or(usize::MAX) < limit {
+        return Ok(());
+    }
+    let left = first_expiry.map_or(0, |at| (at - now).num_seconds());
+    Err(AppError::RateLimited {
+        retry_after: u64::try_from(left + 1).unwrap_or(1),
+        message: format!(
+            "this workspace has {limit} invitations waiting for an answer, the most it may \
+             hold; revoke one, or retry when the first expires"
+        ),
+    })
+}
+
 /// Invites `email` (whoever holds it) to workspace `id` with `role`: admins invite
 /// below owner, owners anyone. A live invitation of the same email is replaced (its
 /// role too must be within the caller's reach). 409 when the email is a member's.
@@ -34,7 +108,7 @@ pub fn invite(
     who: &Caller<'_>,
     id: WorkspaceId,
     (email, role): (&str, Role),
-    member_limit: usize,
+    limits: Limits,
     now: NaiveDateTime,
 ) -> Result<InvitationRow, AppError> {
     let email = crate::app::accounts::parse_email(email)?;
@@ -45,10 +119,23 @@ pub fn invite(
         if current.iter().any(|m| m.email == email) {
             return Err(AppError::Conflict("already a member of this workspace"));
         }
-        ensure_room("members", current.len(), member_limit)?;
+        ensure_room("members", current.len(), limits.members)?;
         let replaced = store::find(c, id, &email, now)?;
         if let Some(old) = &replaced {
             require(c, id, who.user, old.role.granted_by())?;
+        } else {
+            ensure_pending_room(c, id, now, limits.pending)?;
+        }
+        // Last, so only an invitation that is sent counts (an error rolls it back).
+        if let Some(retry_after) = count_sent(c, id, now, limits.per_hour)? {
+            return Err(AppError::RateLimited {
+                retry_after,
+                message: format!(
+                    "this workspace has sent {} invitations in the past hour, the most it \
+                     may; retry later",
+                    limits.per_hour
+                ),
+            });
         }
         store::clear(c, id, &email, now)?;
         let new = NewInvitation {

@@ -121,7 +121,8 @@ async fn members(
 /// join when they accept. Re-inviting an email replaces its pending invitation.
 #[utoipa::path(tag = "workspaces", params(("id" = i64, Path)), request_body = NewMemberIn,
     responses((status = 202, body = InvitationSent), (status = 404),
-        (status = 409, description = "The email is a member's"), (status = 422)),
+        (status = 409, description = "The email is a member's"), (status = 422),
+        (status = 429, description = "The workspace sent its hourly invitations, or holds the most pending ones; see Retry-After")),
     security(("bearer" = [])))]
 #[post("/workspaces/{id}/members")]
 async fn add_member(
@@ -131,11 +132,11 @@ async fn add_member(
     body: JsonBody<NewMemberIn>,
 ) -> Result<HttpResponse, ApiError> {
     let ws: WorkspaceId = path_id(&path)?;
-    let limit = state.settings.limits.members;
+    let limits = invitations::Limits::of(&state.settings);
     let NewMemberIn { email, role } = body.0;
     let row = blocking(&state, move |s| {
         let now = llmlab_store::now_utc();
-        invitations::invite(s, &caller(&who), ws, (&email, role.into()), limit, now)
+        invitations::invite(s, &caller(&who), ws, (&email, role.into()), limits, now)
     })
     .await?;
     let invitation = InvitationOut::from(row);

@@ -258,14 +258,14 @@ pub async fn invite(
         v.identity.actor(),
         form.email.clone(),
     );
-    let limit = state.settings.limits.members;
+    let limits = invitations::Limits::of(&state.settings);
     blocking(&state, move |s| {
         let who = Caller {
             user,
             actor: &actor,
         };
         let now = llmlab_store::now_utc();
-        invitations::invite(s, &who, ws, (&email, role), limit, now)
+        invitations::invite(s, &who, ws, (&email, role), limits, now)
     })
     .await?;
     Ok(super::pages::see_other("/settings"))

@@ -315,3 +315,57 @@ both!(
         );
     }
 );
+// Invitations per workspace per hour are counted in the database (every instance draws
+// on one allowance), and a workspace holds a bounded number of pending ones; past
+// either, 429 with Retry-After in the contract's error shape.
+both!(
+    invitations_are_rate_limited,
+    &[("LLMLAB_INVITATIONS_PER_HOUR", "3")],
+    |app: TestApp| {
+        let ada = app.signup("ada@example.com");
+        let acme = workspace(&app, &ada, "Acme");
+        for i in 0..3 {
+            sent(&invite(
+                &app,
+                &ada,
+                acme,
+                &format!("u{i}@example.com"),
+                "viewer",
+            ));
+        }
+        let r = invite(&app, &ada, acme, "u3@example.com", "viewer");
+        assert_error(&r, 429, "rate_limited");
+        let wait: u64 = r.header("Retry-After").unwrap().parse().unwrap();
+        assert!((1..=3600).contains(&wait), "{wait}");
+        let second = app.second_instance();
+        let r = invite(&second, &ada, acme, "u4@example.com", "viewer");
+        assert_error(&r, 429, "rate_limited");
+        // Refused invitations were not sent.
+        assert_eq!(pending(&app, &ada, acme).as_array().unwrap().len(), 3);
+        // Another workspace has its own allowance.
+        let other = workspace(&app, &ada, "Other");
+        sent(&invite(&app, &ada, other, "u3@example.com", "viewer"));
+
+        // At most N pending: past it, 429 until one is revoked (or expires).
+        let capped = app.instance_with(&[
+            ("LLMLAB_INVITATIONS_PER_HOUR", "0"),
+            ("LLMLAB_MAX_PENDING_INVITATIONS", "4"),
+        ]);
+        sent(&invite(&capped, &ada, acme, "u4@example.com", "viewer"));
+        let r = invite(&capped, &ada, acme, "u5@example.com", "viewer");
+        assert_error(&r, 429, "rate_limited");
+        let wait: u64 = r.header("Retry-After").unwrap().parse().unwrap();
+        assert!(wait > 6 * 24 * 3600, "until the oldest expires: {wait}");
+        // Replacing a pending one adds none.
+        sent(&invite(&capped, &ada, acme, "u4@example.com", "member"));
+        let id = find_by(&pending(&capped, &ada, acme), "email", "u0@example.com")["id"].clone();
+        let r = capped.call(
+            "DELETE",
+            &format!("/api/workspaces/{acme}/invitations/{id}"),
+            Some(&ada),
+            None,
+        );
+        assert_eq!(r.status, 204);
+        sent(&invite(&capped, &ada, acme, "u5@example.com", "viewer"));
+    }
+);
