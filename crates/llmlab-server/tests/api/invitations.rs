@@ -272,6 +272,8 @@ both!(
         let path = |id: &Value| format!("/api/workspaces/{acme}/invitations/{id}");
         let r = app.call("DELETE", &path(&by_owner["id"]), Some(&cy), None);
         assert_error(&r, 403, "forbidden");
+        let r = app.call("DELETE", &path(&second["id"]), Some(&vi), None);
+        assert_error(&r, 403, "forbidden");
         // An admin revokes their own; the invitee no longer sees it.
         assert_eq!(mine(&app, &newbie).as_array().unwrap().len(), 1);
         let r = app.call("DELETE", &path(&second["id"]), Some(&cy), None);
