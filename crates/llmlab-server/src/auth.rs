@@ -433,10 +433,7 @@ fn count_attempts(
         .iter()
         .zip(subjects)
         .filter(|(w, (_, limit))| u32::try_from(w.attempts).unwrap_or(u32::MAX) > *limit)
-        .map(|(w, _)| {
-            let left = w.window_start + window_micros - now;
-            u64::try_from(left.div_euclid(1_000_000) + 1).unwrap_or(1)
-        })
+        .map(|(w, _)| w.seconds_left(now, window_micros))
         .max())
 }
 

@@ -50,6 +50,12 @@ pub struct Settings {
     /// `LLMLAB_SIGNUPS_PER_HOUR`: accounts one client address may create per hour,
     /// counted in the database (every instance shares it); 0 = unlimited.
     pub signups_per_hour: u32,
+    /// `LLMLAB_INVITATIONS_PER_HOUR`: invitations one workspace may send per hour,
+    /// counted in the database (every instance shares it); 0 = unlimited.
+    pub invitations_per_hour: u32,
+    /// `LLMLAB_MAX_PENDING_INVITATIONS`: invitations of one workspace waiting for an
+    /// answer at once (429 past it, until one is answered, revoked or expires).
+    pub max_pending_invitations: usize,
     /// `LLMLAB_METRICS_TOKEN`: when set, `/metrics` wants `Authorization: Bearer <it>`.
     pub metrics_token: Option<String>,
     /// `LLMLAB_PUBLIC_URL`: where people reach the server (`https://…` makes the
@@ -222,6 +228,9 @@ impl Settings {
             login_attempts_per_minute: number("LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE", 10, 1, 10_000)?
                 as u32,
             signups_per_hour: number("LLMLAB_SIGNUPS_PER_HOUR", 20, 0, 1_000_000)? as u32,
+            invitations_per_hour: number("LLMLAB_INVITATIONS_PER_HOUR", 50, 0, 1_000_000)? as u32,
+            max_pending_invitations: number("LLMLAB_MAX_PENDING_INVITATIONS", 100, 1, 100_000)?
+                as usize,
             metrics_token: get("LLMLAB_METRICS_TOKEN").map(|t| t.trim().to_string()),
             public_url: public_url(get("LLMLAB_PUBLIC_URL"))?,
             unknown_models: match get("LLMLAB_UNKNOWN_MODELS").as_deref().map(str::trim) {

@@ -45,8 +45,6 @@ pub enum ErrorCode {
     EmailTaken,
     /// `last_owner`.
     LastOwner,
-    /// `user_not_found`.
-    UserNotFound,
     /// `payload_too_large`.
     PayloadTooLarge,
     /// `unsupported_content_type`.
@@ -65,7 +63,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::ValidationError,
         ErrorCode::UnknownProvider,
         ErrorCode::UnknownModel,
@@ -78,7 +76,6 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::EmailTaken,
         ErrorCode::LastOwner,
-        ErrorCode::UserNotFound,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedContentType,
         ErrorCode::MalformedJson,
@@ -366,11 +363,6 @@ impl From<AppError> for ApiError {
                 StatusCode::CONFLICT,
                 ErrorCode::LastOwner,
                 "a workspace keeps at least one owner: make another member owner first",
-            ),
-            AppError::UserNotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::UserNotFound,
-                "no user has signed up with this email",
             ),
             AppError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)

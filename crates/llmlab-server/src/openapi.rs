@@ -66,7 +66,9 @@ fn error_schema() -> utoipa::openapi::schema::Object {
 /// Whether `path` acts in the request's workspace (the rest belong to the person, or
 /// name their workspace in the path).
 fn in_workspace(path: &str) -> bool {
-    !path.starts_with("/api/auth/") && !path.starts_with("/api/workspaces")
+    !path.starts_with("/api/auth/")
+        && !path.starts_with("/api/workspaces")
+        && !path.starts_with("/api/invitations")
 }
 
 /// `X-LLMLab-Workspace`: which of the caller's workspaces a session acts in.

@@ -61,4 +61,6 @@ id_type! {
     ApiKeyId;
     /// A notification channel.
     ChannelId;
+    /// An invitation to a workspace.
+    InvitationId;
 }

@@ -1,9 +1,10 @@
-//! Login attempt counters, shared by every server instance through the database.
+//! Attempt counters, shared by every server instance through the database: logins,
+//! signups, and the invitations a workspace sends.
 //!
-//! Each subject (the server hashes an email or a client address into `key_hash`) has
-//! one row: when its current window began and how many attempts it has made in it. A
-//! window starts with the first attempt after the previous one ended, as in a
-//! fixed-window limiter kept in memory, but every instance counts into the same row.
+//! Each subject (the server hashes an email, a client address or a workspace into
+//! `key_hash`) has one row: when its current window began and how many attempts it has
+//! made in it. A window starts with the first attempt after the previous one ended, as
+//! in a fixed-window limiter kept in memory, but every instance counts into the same row.
 
 use diesel::dsl::case_when;
 use diesel::prelude::*;
@@ -20,6 +21,15 @@ pub struct AttemptWindow {
     pub attempts: i32,
     /// When the window began, in microseconds since the Unix epoch.
     pub window_start: i64,
+}
+
+impl AttemptWindow {
+    /// Whole seconds from `now` (microseconds) until this window of `window_micros`
+    /// ends, at least 1: what `Retry-After` says.
+    pub fn seconds_left(&self, now: i64, window_micros: i64) -> u64 {
+        let left = self.window_start + window_micros - now;
+        u64::try_from(left.div_euclid(1_000_000) + 1).unwrap_or(1)
+    }
 }
 
 /// Counts one attempt for `key_hash` at `now` (microseconds) in a window of

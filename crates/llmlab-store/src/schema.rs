@@ -349,6 +349,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Who is invited to a workspace, with which role, by whom, until when.
+    invitations (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        email -> Text,
+        role -> Text,
+        invited_by -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(invitations -> workspaces (workspace_id));
+diesel::joinable!(invitations -> users (invited_by));
+
+diesel::table! {
     /// Re-pricing runs (dry runs are not stored).
     reprice_runs (id) {
         id -> BigInt,
@@ -381,6 +397,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     workspaces,
     workspace_members,
+    invitations,
     audit_log,
     revoked_tokens,
     api_keys,

@@ -39,8 +39,18 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == name)
     }
 
+    /// The least role that may give this one, or take it away: an owner for `owner`, an
+    /// admin below it. (`invitations` states the same rule in SQL.)
+    pub fn granted_by(self) -> Role {
+        if self == Role::Owner {
+            Role::Owner
+        } else {
+            Role::Admin
+        }
+    }
+
     /// A stored role; the CHECK constraint admits only the four names.
-    fn stored(name: &str) -> Result<Role, StoreError> {
+    pub(crate) fn stored(name: &str) -> Result<Role, StoreError> {
         Role::parse(name).ok_or_else(|| StoreError::Query(format!("unknown role {name:?} stored")))
     }
 }

@@ -18,7 +18,7 @@ pub fn normalize_email(raw: &str) -> String {
 
 /// A syntactically plausible email (one `@`, something before it, a dot after it), in
 /// its normal form.
-fn parse_email(raw: &str) -> Result<String, AppError> {
+pub fn parse_email(raw: &str) -> Result<String, AppError> {
     let email = normalize_email(raw);
     crate::app::input::check_text("email", &email)?;
     let valid = email.len() <= 254

@@ -75,9 +75,6 @@ pub enum AppError {
     /// The change would leave a workspace without an owner.
     #[error("a workspace keeps at least one owner")]
     LastOwner,
-    /// No user has this email.
-    #[error("no such user")]
-    UserNotFound,
     /// The workspace a credential acts in was deleted (a key trusted from an instance's
     /// cache, a session in the moment of the deletion): the credential is dead.
     #[error("the workspace this credential acts in no longer exists")]

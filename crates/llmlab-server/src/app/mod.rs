@@ -19,6 +19,7 @@ pub mod catalog_changes;
 pub mod channels;
 pub mod digest;
 pub mod focus;
+pub mod invitations;
 pub mod keys;
 pub mod ledger;
 pub mod notifications;

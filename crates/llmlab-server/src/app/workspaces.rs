@@ -1,6 +1,7 @@
-//! Workspaces and their members: who may act where, with which role. Every change is
-//! recorded in the workspace's audit log in its own transaction. A workspace the caller
-//! is not a member of is "not found", never "forbidden", so ids reveal nothing.
+//! Workspaces and their members: who may act where, with which role (people join by
+//! accepting an invitation: `app::invitations`). Every change is recorded in the
+//! workspace's audit log in its own transaction. A workspace the caller is not a member
+//! of is "not found", never "forbidden", so ids reveal nothing.
 
 use llmlab_store::workspaces::{self as store, WorkspaceChanges};
 use llmlab_store::{
@@ -40,7 +41,7 @@ fn parse_zone(name: &str) -> Result<llmlab_engine::period::Zone, AppError> {
 
 /// The caller's role in `id`, when it is at least `least`: else not found (not a member)
 /// or [`AppError::RoleTooLow`].
-fn require(
+pub(crate) fn require(
     c: &mut AnyConnection,
     id: WorkspaceId,
     user: UserId,
@@ -54,7 +55,7 @@ fn require(
 }
 
 /// Runs `f` in a transaction: errors of the use case roll back like the store's do.
-fn transaction<T>(
+pub(crate) fn transaction<T>(
     s: &Store,
     f: impl FnOnce(&mut AnyConnection) -> Result<T, AppError>,
 ) -> Result<T, AppError> {
@@ -73,7 +74,8 @@ fn transaction<T>(
     }
 }
 
-fn record(
+/// Writes `audit` to workspace `id`'s log as done by `who`, in the change's transaction.
+pub(crate) fn record(
     c: &mut AnyConnection,
     id: WorkspaceId,
     who: &Caller<'_>,
@@ -180,51 +182,6 @@ pub fn members(s: &Store, user: UserId, id: WorkspaceId) -> Result<Vec<MemberRow
     })
 }
 
-/// Adds the user signed up as `email` to workspace `id` with `role`: admins add members
-/// below owner, owners add anyone; within `limit` members.
-pub fn add_member(
-    s: &Store,
-    who: &Caller<'_>,
-    id: WorkspaceId,
-    email: &str,
-    role: Role,
-    limit: usize,
-) -> Result<MemberRow, AppError> {
-    let email = crate::app::accounts::normalize_email(email);
-    transaction(s, |c| {
-        store::lock(c, id)?;
-        require(c, id, who.user, granting(role))?;
-        let user = llmlab_store::users::find_by_email(c, &email)?.ok_or(AppError::UserNotFound)?;
-        let (count, _) = store::member_counts(c, id)?;
-        ensure_room(
-            "members",
-            usize::try_from(count).unwrap_or(usize::MAX),
-            limit,
-        )?;
-        if store::role_of(c, id, user.id)?.is_some() {
-            return Err(AppError::Conflict("already a member of this workspace"));
-        }
-        let member = store::add_member(c, id, user.id, role)?;
-        let audit = Audit {
-            action: "member.add",
-            target_kind: "member",
-            target_id: user.id.to_string(),
-            details: serde_json::json!({"email": member.email, "role": role.as_str()}),
-        };
-        record(c, id, who, audit)?;
-        Ok(member)
-    })
-}
-
-/// The role needed to give or take away `role`: admin below owner, owner for owners.
-fn granting(role: Role) -> Role {
-    if role == Role::Owner {
-        Role::Owner
-    } else {
-        Role::Admin
-    }
-}
-
 /// Gives member `user` of workspace `id` the role `role`; the last owner keeps theirs.
 pub fn set_role(
     s: &Store,
@@ -238,7 +195,7 @@ pub fn set_role(
         let current = store::role_of(c, id, user)?;
         // A member's current role must be within the caller's reach too (an admin cannot
         // demote an owner).
-        let needed = granting(role.max(current.unwrap_or(Role::Viewer)));
+        let needed = role.max(current.unwrap_or(Role::Viewer)).granted_by();
         require(c, id, who.user, needed)?;
         let current = current.ok_or(AppError::NotFound("member"))?;
         if current == Role::Owner && role != Role::Owner && store::member_counts(c, id)?.1 <= 1 {
@@ -273,7 +230,12 @@ pub fn remove_member(
         if user == who.user {
             require(c, id, who.user, Role::Viewer)?;
         } else {
-            require(c, id, who.user, granting(current.unwrap_or(Role::Viewer)))?;
+            require(
+                c,
+                id,
+                who.user,
+                current.unwrap_or(Role::Viewer).granted_by(),
+            )?;
         }
         let current = current.ok_or(AppError::NotFound("member"))?;
         if current == Role::Owner && store::member_counts(c, id)?.1 <= 1 {

@@ -118,12 +118,12 @@ pub struct MemberList {
     pub members: Vec<MemberOut>,
 }
 
-/// `{email, role}` of a user to add.
+/// `{email, role}` of a person to invite.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewMemberIn {
-    /// The email they signed up with.
+    /// Their email, whether or not they have signed up yet.
     pub email: String,
-    /// Their role.
+    /// The role accepting the invitation grants.
     pub role: RoleDto,
 }
 

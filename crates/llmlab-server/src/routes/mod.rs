@@ -12,6 +12,7 @@ pub mod channels;
 pub mod costs;
 pub mod events;
 pub mod health;
+pub mod invitations;
 pub mod keys;
 pub mod ledger;
 pub mod otlp;
@@ -32,6 +33,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     ledger::config(cfg);
     recommendations::config(cfg);
     workspaces::config(cfg);
+    invitations::config(cfg);
 }
 
 /// An id in a request path. A segment that is not a number names nothing, so it answers
@@ -60,6 +62,7 @@ path_ids!(
     ApiKeyId => "API key",
     WorkspaceId => "workspace",
     UserId => "member",
+    InvitationId => "invitation",
 );
 
 /// The id a path segment names, or the 404 of [`PathId`].

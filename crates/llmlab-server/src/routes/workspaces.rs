@@ -6,11 +6,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Person};
 use crate::app::blocking;
+use crate::app::invitations;
 use crate::app::workspaces::{self as use_case, Caller};
 use crate::body::JsonBody;
 use crate::dto::{
-    AuditEntryOut, AuditPage, AuditQuery, MemberList, MemberOut, NewMemberIn, RoleIn, WorkspaceIn,
-    WorkspaceList, WorkspaceOut,
+    AuditEntryOut, AuditPage, AuditQuery, InvitationOut, InvitationSent, MemberList, MemberOut,
+    NewMemberIn, RoleIn, WorkspaceIn, WorkspaceList, WorkspaceOut,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
@@ -56,7 +57,7 @@ async fn create(
     Ok(HttpResponse::Created().json(WorkspaceOut::from(row)))
 }
 
-fn caller(who: &Person) -> Caller<'_> {
+pub(crate) fn caller(who: &Person) -> Caller<'_> {
     Caller {
         user: who.user_id,
         actor: &who.actor,
@@ -119,9 +120,14 @@ async fn members(
     Ok(HttpResponse::Ok().json(MemberList { members }))
 }
 
-/// Adds a signed-up user (admins add roles below owner; owners add owners too).
+/// Invites a person to the workspace (admins invite roles below owner; owners owners
+/// too). The answer is the same whether or not anyone has signed up with the email; they
+/// join when they accept. Re-inviting an email replaces its pending invitation.
 #[utoipa::path(tag = "workspaces", params(("id" = i64, Path)), request_body = NewMemberIn,
-    responses((status = 201, body = MemberOut), (status = 404), (status = 409), (status = 422)), security(("bearer" = [])))]
+    responses((status = 202, body = InvitationSent), (status = 404),
+        (status = 409, description = "The email is a member's"), (status = 422),
+        (status = 429, description = "The workspace sent its hourly invitations, or holds the most pending ones; see Retry-After")),
+    security(("bearer" = [])))]
 #[post("/workspaces/{id}/members")]
 async fn add_member(
     state: web::Data<AppState>,
@@ -130,13 +136,15 @@ async fn add_member(
     body: JsonBody<NewMemberIn>,
 ) -> Result<HttpResponse, ApiError> {
     let ws: WorkspaceId = path_id(&path)?;
-    let limit = state.settings.limits.members;
+    let limits = invitations::Limits::of(&state.settings);
     let NewMemberIn { email, role } = body.0;
     let row = blocking(&state, move |s| {
-        use_case::add_member(s, &caller(&who), ws, &email, role.into(), limit)
+        let now = llmlab_store::now_utc();
+        invitations::invite(s, &caller(&who), ws, (&email, role.into()), limits, now)
     })
     .await?;
-    Ok(HttpResponse::Created().json(MemberOut::from(row)))
+    let invitation = InvitationOut::from(row);
+    Ok(HttpResponse::Accepted().json(InvitationSent { invitation }))
 }
 
 /// Changes a member's role; the last owner keeps theirs (409 `last_owner`).

@@ -7,6 +7,7 @@
 mod budgets;
 mod chart;
 mod form;
+mod invitations;
 mod pages;
 mod reports;
 mod session;
@@ -56,7 +57,20 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             "/settings/keys/{id}/revoke",
             web::post().to(settings::revoke_key),
         )
-        .route("/settings/members", web::post().to(settings::add_member))
+        .route("/settings/members", web::post().to(settings::invite))
+        .route(
+            "/settings/invitations/{id}/revoke",
+            web::post().to(settings::revoke_invitation),
+        )
+        .route("/invitations", web::get().to(invitations::invitations))
+        .route(
+            "/invitations/{id}/accept",
+            web::post().to(invitations::accept),
+        )
+        .route(
+            "/invitations/{id}/decline",
+            web::post().to(invitations::decline),
+        )
         .route(
             "/settings/members/{user}/remove",
             web::post().to(settings::remove_member),

@@ -1,9 +1,10 @@
-//! Settings: API keys (a new key shown once, with a copy button), members and roles, the
-//! webhook secret and the audit log, each behind the role the API asks for.
+//! Settings: API keys (a new key shown once, with a copy button), members and roles,
+//! invitations (sent and revoked here; answered on the invitee's own page), the webhook
+//! secret and the audit log, each behind the role the API asks for.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use llmlab_store::{ApiKeyId, Role, UserId};
+use llmlab_store::{ApiKeyId, InvitationId, Role, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -13,7 +14,7 @@ use super::view::page;
 use super::{WebError, html as respond};
 use crate::access::{AdminOnly, MemberOnly, Scopes, ViewerOnly};
 use crate::app::workspaces::{self as members, Caller};
-use crate::app::{AppError, blocking, keys};
+use crate::app::{AppError, blocking, invitations, keys};
 use crate::dto::KeyOut;
 use crate::state::AppState;
 
@@ -27,7 +28,7 @@ pub struct KeyForm {
     read: Option<String>,
 }
 
-/// The add-member form.
+/// The invitation form.
 #[derive(Debug, Deserialize)]
 pub struct MemberForm {
     email: String,
@@ -53,19 +54,27 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
         v.may(Role::Admin),
         v.may(Role::Member),
     );
-    let (keys, people, audit) = blocking(state, move |s| {
+    let actor = v.identity.actor();
+    let (keys, people, invited, audit) = blocking(state, move |s| {
         let keys = if member {
             s.list_api_keys(ws)?
         } else {
             Vec::new()
         };
         let people = members::members(s, user, ws)?;
-        let audit = if admin {
-            members::audit_log(s, ws, 50, None, None)?
+        let (invited, audit) = if admin {
+            let who = Caller {
+                user,
+                actor: &actor,
+            };
+            (
+                invitations::pending(s, &who, ws, llmlab_store::now_utc())?,
+                members::audit_log(s, ws, 50, None, None)?,
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
-        Ok::<_, AppError>((keys, people, audit))
+        Ok::<_, AppError>((keys, people, invited, audit))
     })
     .await?;
     let keys: Vec<KeyOut> = keys.into_iter().map(KeyOut::from).collect();
@@ -87,16 +96,32 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
                 } } }
             }
             @if admin {
+                h3 #invitations { "Invitations" }
+                p { "People join when they accept, within 7 days, on their Invitations page (they may sign up after being invited)." }
+                @if !invited.is_empty() {
+                    table {
+                        thead { tr { th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Invited by" } th scope="col" { "Expires (UTC)" } th scope="col" { "" } } }
+                        tbody { @for i in &invited { tr {
+                            td { (i.email) } td { (i.role.as_str()) } td { (i.invited_by_email) } td { (i.expires_at.format("%Y-%m-%d %H:%M")) }
+                            td { @if i.role < Role::Owner || v.may(Role::Owner) {
+                                form.inline method="post" action=(format!("/settings/invitations/{}/revoke", i.id)) {
+                                    (hidden(v))
+                                    button.danger type="submit" { "Revoke invitation of " (i.email) }
+                                }
+                            } }
+                        } } }
+                    }
+                }
                 form method="post" action="/settings/members" {
                     (hidden(v))
-                    label for="member-email" { "Email of a person who has signed up" }
+                    label for="member-email" { "Email" }
                     input #member-email type="email" name="email" required;
                     label for="member-role" { "Role" }
                     select #member-role name="role" {
                         @for r in ["viewer", "member", "admin"] { option value=(r) { (r) } }
                         @if v.may(Role::Owner) { option value="owner" { "owner" } }
                     }
-                    button type="submit" { "Add member" }
+                    button type="submit" { "Invite" }
                 }
             }
         }
@@ -200,14 +225,14 @@ pub async fn revoke_key(
         v.identity.clone(),
     );
     let app = state.clone();
-    blocking(&state, move |s| keys::remove(s, &app.keys, ws, &identity, id)).await?;
+    blocking(&state, move |s| {
+        keys::remove(s, &app.keys, ws, &identity, id)
+    })
+    .await?;
     Ok(done(&state, &v, "/settings"))
 }
 
-pub async fn add_member(
-    state: web::Data<AppState>,
-    form: Submitted<AdminOnly, MemberForm>,
-) -> Page {
+pub async fn invite(state: web::Data<AppState>, form: Submitted<AdminOnly, MemberForm>) -> Page {
     let (v, form) = form.into_parts();
     let role = Role::parse(form.role.trim())
         .ok_or_else(|| AppError::invalid("role", "one of viewer, member, admin, owner"))?;
@@ -217,19 +242,37 @@ pub async fn add_member(
         v.identity.actor(),
         form.email.clone(),
     );
-    let limit = state.settings.limits.members;
+    let limits = invitations::Limits::of(&state.settings);
     blocking(&state, move |s| {
-        members::add_member(
-            s,
-            &Caller {
-                user,
-                actor: &actor,
-            },
-            ws,
-            &email,
-            role,
-            limit,
-        )
+        let who = Caller {
+            user,
+            actor: &actor,
+        };
+        let now = llmlab_store::now_utc();
+        invitations::invite(s, &who, ws, (&email, role), limits, now)
+    })
+    .await?;
+    Ok(done(&state, &v, "/settings"))
+}
+
+pub async fn revoke_invitation(
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: Submitted<AdminOnly>,
+) -> Page {
+    let v = form.visitor;
+    let (ws, user, actor, id) = (
+        v.workspace(),
+        v.user_id,
+        v.identity.actor(),
+        InvitationId(path.into_inner()),
+    );
+    blocking(&state, move |s| {
+        let who = Caller {
+            user,
+            actor: &actor,
+        };
+        invitations::revoke(s, &who, ws, id, llmlab_store::now_utc())
     })
     .await?;
     Ok(done(&state, &v, "/settings"))

@@ -49,6 +49,7 @@ pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Mark
         ("/recommendations", "Recommendations"),
         ("/pricing", "Pricing"),
         ("/settings", "Settings"),
+        ("/invitations", "Invitations"),
     ];
     shell(
         title,

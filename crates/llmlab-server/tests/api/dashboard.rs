@@ -290,16 +290,11 @@ both!(
         );
 
         // A viewer sees no controls, and a form sent anyway is refused.
-        app.signup("looker@example.com");
+        let looker = app.signup("looker@example.com");
         let ws = app.get("/api/auth/me", &owner_token).json()["workspaces"][0]["id"]
             .as_i64()
             .unwrap();
-        let r = app.post(
-            &format!("/api/workspaces/{ws}/members"),
-            &owner_token,
-            json!({"email": "looker@example.com", "role": "viewer"}),
-        );
-        assert_eq!(r.status, 201);
+        app.join(&owner_token, ws, "looker@example.com", &looker, "viewer");
         let viewer = sign_in(&app, "looker@example.com");
         let seen = page(&app, &format!("/budgets?ws={ws}"), Some(&viewer));
         assert!(seen.text().contains("Team 2"));
@@ -385,38 +380,82 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
     assert_eq!(r.status, 303);
     assert_eq!(app.get("/api/events", key).status, 401);
 
-    // Members: an admin adds one; the webhook secret is read through an audited form.
+    // Members: an admin invites people, sees who is invited and revokes an invitation;
+    // the webhook secret is read through an audited form.
     app.signup("colleague@example.com");
+    let ws = app.get("/api/auth/me", &owner_token).json()["workspaces"][0]["id"]
+        .as_i64()
+        .unwrap();
+    for email in ["colleague@example.com", "passer-by@example.com"] {
+        let r = form(
+            &app,
+            "/settings/members",
+            Some(&cookie),
+            &[marks[0], marks[1], ("email", email), ("role", "member")],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+    }
+    let invited = app
+        .get(&format!("/api/workspaces/{ws}/invitations"), &owner_token)
+        .json();
+    let id_of = |email: &str| crate::find_by(&invited["invitations"], "email", email)["id"].clone();
+    let listed = page(&app, "/settings", Some(&cookie)).text();
+    for email in ["colleague@example.com", "passer-by@example.com"] {
+        let revoke = format!(r#"action="/settings/invitations/{}/revoke""#, id_of(email));
+        assert!(listed.contains(&revoke), "{revoke} in {listed}");
+    }
     let r = form(
         &app,
-        "/settings/members",
+        &format!(
+            "/settings/invitations/{}/revoke",
+            id_of("passer-by@example.com")
+        ),
         Some(&cookie),
-        &[
-            marks[0],
-            marks[1],
-            ("email", "colleague@example.com"),
-            ("role", "member"),
-        ],
+        &marks,
     );
     assert_eq!(r.status, 303, "{}", r.text());
+    let left = app
+        .get(&format!("/api/workspaces/{ws}/invitations"), &owner_token)
+        .json();
+    assert_eq!(
+        crate::strings(&left["invitations"], "email"),
+        ["colleague@example.com"]
+    );
     let r = form(&app, "/settings/webhook-secret", Some(&cookie), &marks);
     assert!(r.text().contains("whsec_"));
     let audit = app.get("/api/audit", &owner_token).json();
     let actions: Vec<&str> = crate::strings(&audit["entries"], "action");
     assert_eq!(
-        &actions[..4],
+        &actions[..5],
         [
             "webhook_secret.read",
-            "member.add",
+            "invitation.revoke",
+            "invitation.create",
+            "invitation.create",
             "key.revoke",
-            "key.create"
         ]
     );
-    // The member sees the members but no admin controls, and is refused if they try.
+    // The colleague accepts on their invitations page, and lands in the workspace.
     let member = sign_in(&app, "colleague@example.com");
-    let ws = app.get("/api/auth/me", &owner_token).json()["workspaces"][0]["id"]
-        .as_i64()
-        .unwrap();
+    let invitations = page(&app, "/invitations", Some(&member));
+    let accept = format!("/invitations/{}/accept", id_of("colleague@example.com"));
+    assert!(
+        invitations
+            .text()
+            .contains(&format!(r#"action="{accept}""#))
+    );
+    let r = form(
+        &app,
+        &accept,
+        Some(&member),
+        &[("csrf", &csrf(&invitations))],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("/overview?ws={ws}").as_str())
+    );
+    // The member sees the members but no admin controls, and is refused if they try.
     let seen = page(&app, &format!("/budgets?ws={ws}"), Some(&member));
     let ws_cookie = seen.cookie("llmlab_ws").unwrap();
     let both_cookies = format!("{member}; {ws_cookie}");
@@ -432,6 +471,91 @@ both!(settings_make_keys_and_manage_members, |app: TestApp| {
         &[("csrf", &member_csrf), ("ws", &ws_text)],
     );
     assert_eq!(r.status, 403);
+});
+
+// The invitee's own page: each invitation with its accept and decline forms, which need
+// the session's CSRF token like every other form.
+both!(invitations_are_answered_on_their_page, |app: TestApp| {
+    let owner = app.signup("inviter@example.com");
+    app.signup("invitee@example.com");
+    let mut ids = Vec::new();
+    for name in ["Declined", "Joined"] {
+        let r = app.post("/api/workspaces", &owner, json!({"name": name}));
+        let ws = r.json()["id"].as_i64().unwrap();
+        let r = app.post(
+            &format!("/api/workspaces/{ws}/members"),
+            &owner,
+            json!({"email": "invitee@example.com", "role": "viewer"}),
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+        ids.push((ws, r.json()["invitation"]["id"].as_i64().unwrap()));
+    }
+    let [(declined_ws, declined), (joined_ws, joined)] = ids[..] else {
+        unreachable!()
+    };
+    let cookie = sign_in(&app, "invitee@example.com");
+    let overview = page(&app, "/overview", Some(&cookie)).text();
+    assert!(
+        overview.contains(r#"href="/invitations""#),
+        "linked from the navigation"
+    );
+    let seen = page(&app, "/invitations", Some(&cookie));
+    assert_eq!(seen.status, 200);
+    let html = seen.text();
+    for (name, id) in [("Declined", declined), ("Joined", joined)] {
+        assert!(html.contains(name), "{html}");
+        assert!(html.contains(&format!(r#"action="/invitations/{id}/accept""#)));
+        assert!(html.contains(&format!(r#"action="/invitations/{id}/decline""#)));
+    }
+    let token = csrf(&seen);
+    // Without the token nothing happens.
+    let r = form(
+        &app,
+        &format!("/invitations/{joined}/accept"),
+        Some(&cookie),
+        &[],
+    );
+    assert_eq!(r.status, 403);
+    let r = form(
+        &app,
+        &format!("/invitations/{declined}/decline"),
+        Some(&cookie),
+        &[("csrf", &token)],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("Location"), Some("/invitations"));
+    let r = form(
+        &app,
+        &format!("/invitations/{joined}/accept"),
+        Some(&cookie),
+        &[("csrf", &token)],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("/overview?ws={joined_ws}").as_str())
+    );
+    let invitee = app.anonymous(
+        "/api/auth/login",
+        json!({"email": "invitee@example.com", "password": "correct horse"}),
+    );
+    let invitee = invitee.json()["token"].as_str().unwrap().to_string();
+    let theirs: Vec<i64> = app.get("/api/workspaces", &invitee).json()["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        theirs.contains(&joined_ws) && !theirs.contains(&declined_ws),
+        "{theirs:?}"
+    );
+    assert_eq!(
+        app.get("/api/invitations", &invitee).json()["invitations"],
+        json!([])
+    );
+    let after = page(&app, "/invitations", Some(&cookie)).text();
+    assert!(!after.contains("/accept"), "{after}");
 });
 
 both!(explore_recommendations_and_pricing_pages, |app: TestApp| {

@@ -282,12 +282,7 @@ both!(
             json!({"name": "Where tabs views"}),
         );
         let viewed = r.json()["id"].as_i64().unwrap();
-        let r = app.post(
-            &format!("/api/workspaces/{viewed}/members"),
-            &stranger,
-            json!({"email": "tabs@example.com", "role": "viewer"}),
-        );
-        assert_eq!(r.status, 201, "{}", r.text());
+        app.join(&stranger, viewed, "tabs@example.com", &token, "viewer");
         let (theirs_text, viewed_text) = (theirs.to_string(), viewed.to_string());
         for ws in [
             None,
@@ -314,13 +309,8 @@ both!(
         }
 
         // Every form a page draws says the workspace the page shows.
-        app.signup("ada@example.com");
-        let r = app.post(
-            &format!("/api/workspaces/{team}/members"),
-            &token,
-            json!({"email": "ada@example.com", "role": "member"}),
-        );
-        assert_eq!(r.status, 201, "{}", r.text());
+        let ada = app.signup("ada@example.com");
+        app.join(&token, team, "ada@example.com", &ada, "member");
         let r = app.call_in(
             Some(team),
             "POST",

@@ -259,6 +259,9 @@ const MATRIX: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/pricing/custom", None),
     ("DELETE", "/api/pricing/custom/openai/gpt-4o", None),
     ("GET", "/api/auth/me", None),
+    ("GET", "/api/invitations", None),
+    ("POST", "/api/invitations/999999/accept", None),
+    ("DELETE", "/api/invitations/999999", None),
     // Last: the session's own logout ends it.
     ("POST", "/api/auth/logout", None),
 ];

@@ -246,12 +246,7 @@ both!(repricing_is_for_admins, |app: TestApp| {
     let viewer = app.signup("viewer@ledger.test");
     let me = app.get("/api/auth/me", &owner).json();
     let ws = me["workspaces"][0]["id"].as_i64().unwrap();
-    let r = app.post(
-        &format!("/api/workspaces/{ws}/members"),
-        &owner,
-        json!({"email": "viewer@ledger.test", "role": "member"}),
-    );
-    assert_eq!(r.status, 201);
+    app.join(&owner, ws, "viewer@ledger.test", &viewer, "member");
     let r = app.call_in(
         Some(ws),
         "POST",

@@ -13,6 +13,7 @@ mod dashboard_forms;
 mod focus;
 mod forecasts;
 mod hostile;
+mod invitations;
 mod ledger;
 mod ledger_props;
 mod otlp;
@@ -240,6 +241,25 @@ impl TestApp {
     /// A POST without credentials (sign-up, login).
     pub fn anonymous(&self, path: &str, body: Value) -> Response {
         self.call("POST", path, None, Some(&body))
+    }
+
+    /// Brings the person signed in as `token` (signed up as `email`) into workspace `ws`
+    /// with `role` the way people join: `admin` invites the email, and they accept.
+    /// Returns the invitation.
+    pub fn join(&self, admin: &str, ws: i64, email: &str, token: &str, role: &str) -> Value {
+        let r = self.post(
+            &format!("/api/workspaces/{ws}/members"),
+            admin,
+            json!({"email": email, "role": role}),
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+        let invitation = r.json()["invitation"].clone();
+        let accept = format!("/api/invitations/{}/accept", invitation["id"]);
+        let r = self.call("POST", &accept, Some(token), None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["workspace"]["id"], ws);
+        assert_eq!(r.json()["role"], role);
+        invitation
     }
 
     /// Signs up `email` and returns its session token.

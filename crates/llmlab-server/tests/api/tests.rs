@@ -809,6 +809,12 @@ both!(health_and_openapi, |app: TestApp| {
         ("get", "/api/recommendations/anomalies"),
         ("get", "/api/recommendations/model-switching"),
         ("get", "/api/health"),
+        ("post", "/api/workspaces/{id}/members"),
+        ("get", "/api/workspaces/{id}/invitations"),
+        ("delete", "/api/workspaces/{id}/invitations/{inv_id}"),
+        ("get", "/api/invitations"),
+        ("post", "/api/invitations/{inv_id}/accept"),
+        ("delete", "/api/invitations/{inv_id}"),
     ];
     for (method, path) in contract {
         assert!(
@@ -823,6 +829,7 @@ both!(health_and_openapi, |app: TestApp| {
             let concrete = path
                 .replace("{id}", "999999")
                 .replace("{budget_id}", "999999")
+                .replace("{inv_id}", "999999")
                 .replace("{provider}", "openai")
                 .replace("{model}", "nope");
             let empty = json!({});

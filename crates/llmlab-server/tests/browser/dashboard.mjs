@@ -156,14 +156,14 @@ try {
   assert.equal(await page.$eval("#ws", (s) => s.selectedOptions[0].textContent.trim()), "Team (owner)");
   assert.equal((await page.textContent("#total")).trim(), "$0.00");
 
-  step = "a viewer sees no edit controls";
+  step = "a viewer joins by accepting an invitation";
   const signup = await api("POST", "/api/auth/signup", null, { email: viewer, password });
   assert.equal(signup.status, 201);
-  const added = await api("POST", `/api/workspaces/${team.json.id}/members`, token, {
+  const invited = await api("POST", `/api/workspaces/${team.json.id}/members`, token, {
     email: viewer,
     role: "viewer",
   });
-  assert.equal(added.status, 201);
+  assert.equal(invited.status, 202);
   const other = await browser.newContext({ viewport: { width: 375, height: 800 } });
   const theirs = await other.newPage();
   await theirs.goto(base + "/login");
@@ -171,6 +171,11 @@ try {
   await theirs.fill("#password", password);
   await theirs.click("button[type=submit]");
   await theirs.waitForURL(/\/overview$/);
+  await theirs.goto(base + "/invitations");
+  await theirs.click("text=Join Team as viewer");
+  await theirs.waitForURL(new RegExp(`/overview\\?ws=${team.json.id}$`));
+
+  step = "a viewer sees no edit controls";
   await theirs.goto(`${base}/budgets?ws=${team.json.id}`);
   assert.equal(await theirs.locator("text=Create budget").count(), 0);
   await theirs.screenshot({ path: join(shots, "budgets-viewer-375px.png"), fullPage: true });
