@@ -12,7 +12,6 @@ use serde_json::json;
 
 use crate::app::{AppError, Audit, audited, audited_delete, ensure_room};
 use crate::auth::Identity;
-use crate::notify::email::valid_address;
 use crate::notify::notice::{Event, Fact, Notice};
 
 /// Longest channel name, in characters.
@@ -86,10 +85,10 @@ fn target(form: &ChannelForm, reach: Reach) -> Result<String, AppError> {
                 ));
             }
             let mut addresses: Vec<String> = Vec::new();
-            for a in to {
+            for (i, a) in to.iter().enumerate() {
                 let a = a.trim();
-                if !valid_address(a) || a.contains(',') {
-                    return Err(invalid("to", format!("{a:?} is not an email address")));
+                if let Some(why) = crate::notify::address::refused(a) {
+                    return Err(invalid(&format!("to[{i}]"), why));
                 }
                 if !addresses.iter().any(|x| x.eq_ignore_ascii_case(a)) {
                     addresses.push(a.to_string());

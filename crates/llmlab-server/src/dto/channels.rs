@@ -14,7 +14,9 @@ pub struct ChannelIn {
     pub kind: String,
     /// The receiver's URL (webhook, slack); public addresses only.
     pub url: Option<String>,
-    /// 1 to 10 addresses (email).
+    /// 1 to 10 addresses at public domain names (email): IP literals, single-label hosts
+    /// and reserved or internal names (`localhost`, `.local`, `.internal`, `.test`, …) are a
+    /// 422 naming the address (`to[3]`).
     pub to: Option<Vec<String>>,
     /// Any of `budget`, `forecast`, `anomaly`, `unpriced`, `report_weekly`,
     /// `report_monthly`.

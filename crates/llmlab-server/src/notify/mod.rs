@@ -1,8 +1,10 @@
 //! Notifications to people: what a notice says ([`notice`]), how email is sent
-//! ([`email`]), and this instance's two background loops ([`spawn`]): the scheduler that
-//! records due occasions (`app::notifications::tick`) and the worker that delivers
-//! recorded notifications ([`outbox`]).
+//! ([`email`]) and to whom it may be ([`address`]), and this instance's two background
+//! loops ([`spawn`]): the scheduler that records due occasions
+//! (`app::notifications::tick`) and the worker that delivers recorded notifications
+//! ([`outbox`]).
 
+pub mod address;
 pub mod email;
 pub mod notice;
 mod outbox;

@@ -119,7 +119,7 @@ fn validated_and_scoped(backend: llmlab_store::Backend) {
     );
     bad(
         json!({"name": "x", "kind": "email", "to": ["not an address"], "events": ["budget"]}),
-        "to",
+        "to[0]",
     );
     bad(
         json!({"name": "", "kind": "email", "to": ["a@example.com"], "events": ["budget"]}),

@@ -9,6 +9,7 @@ mod channels;
 mod client;
 mod credentials;
 mod dashboard;
+mod email_guard;
 mod focus;
 mod forecasts;
 mod hostile;
