@@ -3,10 +3,12 @@
 //! addresses, tested in a loop; a workspace name holding RFC 2047 syntax), each a test on
 //! both backends against the SMTP sink.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::assert_invalid;
-use crate::channels::spawn;
+use crate::channels::{channel, spawn};
 use crate::smtp::SmtpSink;
 
 fn refused_recipients(backend: llmlab_store::Backend) {
@@ -74,3 +76,37 @@ fn refused_recipients(backend: llmlab_store::Backend) {
 }
 
 llmlab_store::both_backends!(email_recipients_must_be_public_domains, via refused_recipients);
+
+/// A workspace named with RFC 2047 syntax reaches the reader's subject line as those
+/// characters, not as the text they would decode to.
+fn encoded_word_names(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let token = app.signup("names@example.com");
+    let name = "Acme =?utf-8?q?Invoice_overdue=2C_pay_at_evil.example?= ops";
+    let ws = app.get("/api/auth/me", &token).json()["workspaces"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = app.call(
+        "PATCH",
+        &format!("/api/workspaces/{ws}"),
+        Some(&token),
+        Some(&json!({ "name": name })),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = channel(
+        &app,
+        &token,
+        json!({"name": "mail", "kind": "email", "to": ["ops@example.com"], "events": ["budget"]}),
+    );
+    let r = app.post(&format!("/api/channels/{id}/test"), &token, json!({}));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let mail = sink.wait_for(1, Duration::from_secs(30));
+    let subject = mail[0].header("Subject").unwrap();
+    assert!(subject.contains(name), "{subject}");
+    assert!(!subject.contains("Invoice overdue"), "{subject}");
+}
+
+llmlab_store::both_backends!(encoded_words_in_names_reach_the_reader_literally, via encoded_word_names);
