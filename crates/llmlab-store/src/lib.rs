@@ -122,6 +122,7 @@ pub mod ledger;
 pub mod login_attempts;
 mod migrations;
 pub mod prices;
+pub mod recipients;
 pub mod replica;
 pub mod retention;
 pub mod rollups;
@@ -157,6 +158,7 @@ pub use group_commit::GroupCommit;
 pub use ids::{ApiKeyId, BudgetId, ChannelId, UserId, WorkspaceId};
 pub use migrations::migration_names;
 pub use prices::{CustomPriceRow, NewCustomPrice};
+pub use recipients::RecipientRow;
 pub use users::{NewUser, UserRow};
 pub use workspaces::{MemberRow, Membership, Role, SessionState, WorkspaceRow};
 

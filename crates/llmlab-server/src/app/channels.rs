@@ -1,12 +1,13 @@
 //! Notification channels: a signed webhook, a Slack incoming webhook or email
 //! addresses, each subscribed to some of the occasions in
 //! [`notifications`](crate::app::notifications). Admins create and delete them; every
-//! member sees them and their deliveries.
+//! member sees them and their deliveries. An email address receives nothing but its
+//! confirmation message until its owner confirms ([`consent`](crate::app::consent)).
 
 use chrono::Utc;
 use llmlab_store::{
-    ChannelId, ChannelRow, NewChannel, NotificationDeliveryRow, NotificationRow, Store, StoreError,
-    WorkspaceId, channels,
+    ChannelId, ChannelRow, NewChannel, NotificationDeliveryRow, NotificationRow, RecipientRow,
+    Store, StoreError, WorkspaceId, channels, recipients,
 };
 use serde_json::json;
 
@@ -40,7 +41,8 @@ pub struct ChannelForm {
 /// What the server can deliver to, as channel validation needs it.
 #[derive(Clone, Copy)]
 pub struct Reach {
-    /// Whether SMTP is configured.
+    /// Whether SMTP is configured and the server knows its public URL (which the
+    /// confirmation link needs).
     pub email: bool,
     /// Whether receivers may be internal addresses.
     pub allow_private: bool,
@@ -74,7 +76,8 @@ fn target(form: &ChannelForm, reach: Reach) -> Result<String, AppError> {
             if !reach.email {
                 return Err(invalid(
                     "kind",
-                    "email channels need the server's LLMLAB_SMTP_URL and LLMLAB_SMTP_FROM",
+                    "email channels need the server's LLMLAB_SMTP_URL, LLMLAB_SMTP_FROM and \
+                     LLMLAB_PUBLIC_URL (recipients confirm through a link to it)",
                 ));
             }
             let to = form.to.as_deref().unwrap_or_default();
@@ -123,14 +126,18 @@ fn events(names: &[String]) -> Result<String, AppError> {
     Ok(out.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","))
 }
 
-/// Creates a channel (admins).
+/// A channel with its email recipients (none for other kinds).
+pub type Listed = (ChannelRow, Vec<RecipientRow>);
+
+/// Creates a channel (admins); an email channel's addresses are each sent a
+/// confirmation.
 pub fn create(
     s: &Store,
     workspace: WorkspaceId,
     by: &Identity,
     form: &ChannelForm,
     reach: Reach,
-) -> Result<ChannelRow, AppError> {
+) -> Result<Listed, AppError> {
     let name = form.name.trim();
     crate::app::input::check_text("name", name)?;
     if name.is_empty() || name.chars().count() > MAX_NAME {
@@ -147,15 +154,24 @@ pub fn create(
         created_by: by.user_id(),
     };
     ensure_room("channels", s.list_channels(workspace)?.len(), reach.limit)?;
+    let (workspace_name, _) =
+        s.with_conn(|c| llmlab_store::workspaces::name_and_zone(c, workspace))?;
     audited(s, workspace, &by.actor(), |c| {
         let row = channels::create(c, workspace, &new)?;
+        let addresses: Vec<String> = match row.kind.as_str() {
+            "email" => row.target.split(',').map(str::to_string).collect(),
+            _ => Vec::new(),
+        };
+        // Each address is asked once, in the transaction that adds it.
+        let added = recipients::add(c, workspace, row.id, &addresses, true)?;
+        crate::app::consent::ask(c, &row, &workspace_name, &added)?;
         let audit = Audit {
             action: "channel.create",
             target_kind: "channel",
             target_id: row.id.to_string(),
             details: json!({"name": row.name, "kind": row.kind, "events": row.events}),
         };
-        Ok((row, audit))
+        Ok(((row, added), audit))
     })
     .map_err(|e| match e {
         AppError::Store(StoreError::Conflict(_)) => {
@@ -183,11 +199,34 @@ pub fn remove(
     })
 }
 
-/// Sends a test notification to channel `id` now, whatever its subscriptions.
+/// The workspace's channels, oldest first, each with its email recipients.
+pub fn list(s: &Store, workspace: WorkspaceId) -> Result<Vec<Listed>, AppError> {
+    let recipients = s.list_recipients(workspace)?;
+    Ok(s.list_channels(workspace)?
+        .into_iter()
+        .map(|c| {
+            let mine = recipients
+                .iter()
+                .filter(|r| r.channel_id == c.id)
+                .cloned()
+                .collect();
+            (c, mine)
+        })
+        .collect())
+}
+
+/// Sends a test notification to channel `id` now, whatever its subscriptions; an email
+/// channel's goes to its confirmed addresses, so one that has none refuses.
 pub fn test(s: &Store, workspace: WorkspaceId, id: ChannelId) -> Result<NotificationRow, AppError> {
     let channel = s
         .get_channel(workspace, id)
         .map_err(|e| AppError::from(e).or_not_found("channel"))?;
+    if channel.kind == "email" && s.confirmed_recipients(workspace, id)?.is_empty() {
+        return Err(AppError::Conflict(
+            "no address of this channel has confirmed yet: each was sent a link to confirm, \
+             and a test goes only to addresses that have",
+        ));
+    }
     let (name, _) = s.with_conn(|c| llmlab_store::workspaces::name_and_zone(c, workspace))?;
     let now = Utc::now();
     let notice = Notice {

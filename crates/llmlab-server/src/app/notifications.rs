@@ -153,11 +153,15 @@ fn alert_notice(
     record(s, &to, &format!("budget:{}", alert.id), &n)
 }
 
-/// Looks for every due occasion in every workspace that has channels and records it;
-/// how many notifications were new. One workspace's failure is logged and does not stop
+/// Looks for every due occasion in every workspace that has channels and records it,
+/// after asking the email addresses never asked to confirm; how many notifications were
+/// new. One workspace's failure is logged and does not stop
 /// the others.
 pub fn tick(s: &Store, catalog: &Catalog, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let mut new = 0;
+    let mut new = crate::app::consent::ask_earlier(s).unwrap_or_else(|e| {
+        log::warn!("notifications: asking earlier email addresses to confirm: {e}");
+        0
+    });
     for id in s.workspaces_with_channels()? {
         match Audience::of(s, id).and_then(|a| occasions(s, catalog, &a, now)) {
             Ok(n) => new += n,

@@ -5,6 +5,7 @@
 //! ([`outbox`]).
 
 pub mod address;
+pub mod consent;
 pub mod email;
 pub mod notice;
 mod outbox;

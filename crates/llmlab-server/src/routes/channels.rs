@@ -23,7 +23,8 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(deliveries);
 }
 
-/// Creates a channel (admins).
+/// Creates a channel (admins). Each address of an email channel is sent one message
+/// asking its owner to confirm, and nothing else until they do.
 #[utoipa::path(tag = "channels", request_body = ChannelIn,
     responses((status = 201, body = ChannelOut), (status = 422)), security(("bearer" = [])))]
 #[post("/channels")]
@@ -41,7 +42,7 @@ async fn create(
         events: b.events,
     };
     let reach = Reach {
-        email: state.mailer.is_some(),
+        email: state.mailer.is_some() && state.settings.public_url.is_some(),
         allow_private: state.settings.webhooks.allow_private,
         limit: state.settings.limits.channels,
     };
@@ -56,7 +57,7 @@ async fn create(
 #[utoipa::path(tag = "channels", responses((status = 200, body = ChannelList)), security(("bearer" = [])))]
 #[get("/channels")]
 async fn list(state: web::Data<AppState>, who: Viewer) -> Result<HttpResponse, ApiError> {
-    let rows = blocking(&state, move |s| s.list_channels(who.workspace())).await?;
+    let rows = blocking(&state, move |s| use_case::list(s, who.workspace())).await?;
     let channels = rows.into_iter().map(ChannelOut::from).collect();
     Ok(HttpResponse::Ok().json(ChannelList { channels }))
 }
@@ -78,9 +79,12 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Sends a test notification to a channel (admins).
+/// Sends a test notification to a channel (admins); an email channel's goes to its
+/// confirmed addresses only.
 #[utoipa::path(tag = "channels", params(("id" = i64, Path)),
-    responses((status = 202, body = TestQueued), (status = 404)), security(("bearer" = [])))]
+    responses((status = 202, body = TestQueued), (status = 404),
+        (status = 409, description = "An email channel none of whose addresses has confirmed yet")),
+    security(("bearer" = [])))]
 #[post("/channels/{id}/test")]
 async fn test(
     state: web::Data<AppState>,

@@ -5,6 +5,7 @@
 
 mod budgets;
 mod chart;
+mod confirm;
 mod pages;
 mod reports;
 mod session;
@@ -62,6 +63,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/webhook-secret",
             web::post().to(settings::webhook_secret),
+        )
+        .route("/email/confirm/{id}/{token}", web::get().to(confirm::show))
+        .route(
+            "/email/confirm/{id}/{token}",
+            web::post().to(confirm::confirm),
         )
         .route("/assets/app.css", web::get().to(|| asset(CSS, "text/css")))
         .route(

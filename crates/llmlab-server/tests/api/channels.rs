@@ -10,6 +10,7 @@ use llmlab_engine::providers::Catalog;
 use llmlab_server::app::notifications;
 use serde_json::{Value, json};
 
+use crate::email_guard::confirm;
 use crate::receiver::Receiver;
 use crate::smtp::SmtpSink;
 use crate::{TestApp, assert_error, assert_invalid, both, spawn_app_with};
@@ -249,6 +250,7 @@ fn test_reaches_every_kind(backend: llmlab_store::Backend) {
                    "events": ["report_weekly"]}),
         ),
     ];
+    confirm(&app, &sink, &["finance@example.com"]);
     for id in ids {
         let r = app.post(&format!("/api/channels/{id}/test"), &token, json!({}));
         assert_eq!(r.status, 202, "{}", r.text());
@@ -306,6 +308,7 @@ fn budget_alerts_go_to_channels(backend: llmlab_store::Backend) {
         &token,
         json!({"name": "mail", "kind": "email", "to": ["ops@example.com"], "events": ["budget"]}),
     );
+    confirm(&app, &sink, &["ops@example.com"]);
     let r = app.post(
         "/api/budgets",
         &token,
@@ -369,6 +372,7 @@ fn scheduled_occasions(backend: llmlab_store::Backend) {
     ] {
         channel(&app, &token, body);
     }
+    confirm(&app, &sink, &["finops@example.com"]);
     // Forty days of $10 before the month, then $200 on its last day: an anomaly the
     // day before "now", and a month forecast at about $300 against a $100 budget.
     let now = month_start_morning();
@@ -494,6 +498,7 @@ fn weekly_report(backend: llmlab_store::Backend) {
         json!({"name": "mail", "kind": "email", "to": ["cfo@example.com"],
                "events": ["report_weekly", "report_monthly"]}),
     );
+    confirm(&app, &sink, &["cfo@example.com"]);
     track(
         &app,
         &token,

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::assert_invalid;
-use crate::channels::{channel, spawn};
-use crate::smtp::SmtpSink;
+use crate::channels::{channel, deliveries, eventually, spawn, track};
+use crate::smtp::{Mail, SmtpSink};
+use crate::{TestApp, assert_error, assert_invalid};
 
 fn refused_recipients(backend: llmlab_store::Backend) {
     let sink = SmtpSink::start();
@@ -101,6 +101,7 @@ fn encoded_word_names(backend: llmlab_store::Backend) {
         &token,
         json!({"name": "mail", "kind": "email", "to": ["ops@example.com"], "events": ["budget"]}),
     );
+    confirm(&app, &sink, &["ops@example.com"]);
     let r = app.post(&format!("/api/channels/{id}/test"), &token, json!({}));
     assert_eq!(r.status, 202, "{}", r.text());
     let mail = sink.wait_for(1, Duration::from_secs(30));
@@ -110,3 +111,168 @@ fn encoded_word_names(backend: llmlab_store::Backend) {
 }
 
 llmlab_store::both_backends!(encoded_words_in_names_reach_the_reader_literally, via encoded_word_names);
+
+/// The path of the confirmation link in `mail` (the server's public URL is not this
+/// test server's address).
+pub(crate) fn confirmation_path(mail: &Mail) -> String {
+    let text = mail.text();
+    let start = text
+        .find("https://llmlab.example.com/email/confirm/")
+        .unwrap_or_else(|| panic!("no confirmation link in {text}"));
+    let link = text[start..].split_whitespace().next().unwrap();
+    link.trim_start_matches("https://llmlab.example.com")
+        .to_string()
+}
+
+/// Whether `mail` is a confirmation message.
+pub(crate) fn is_confirmation(mail: &Mail) -> bool {
+    mail.header("Subject").as_deref() == Some("Confirm email notifications from LLMLab")
+}
+
+/// Confirms each of `addresses` through the link its confirmation brought, as their
+/// owners would, and takes those confirmations out of the sink's inbox (so a test of
+/// what a channel sends counts only that).
+pub(crate) fn confirm(app: &TestApp, sink: &SmtpSink, addresses: &[&str]) {
+    let asked = |m: &Mail| is_confirmation(m) && addresses.iter().any(|a| m.to == [*a]);
+    let mails = eventually("the confirmations", || {
+        let mails: Vec<Mail> = sink.messages().into_iter().filter(asked).collect();
+        (mails.len() >= addresses.len()).then_some(mails)
+    });
+    for m in &mails {
+        let r = app.call("POST", &confirmation_path(m), None, None);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    sink.discard(asked);
+}
+
+/// Each recipient of every listed channel, as `(address, status)`.
+fn states(app: &TestApp, token: &str) -> Vec<(String, String)> {
+    let list = app.get("/api/channels", token).json();
+    list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["recipients"].as_array().cloned().unwrap_or_default())
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn strangers(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let Some(app) = spawn(backend, &sink) else {
+        return;
+    };
+    let token = app.signup("mallory@example.com");
+    let bait = "Your invoice is overdue - pay at evil.example";
+    let id = channel(
+        &app,
+        &token,
+        json!({"name": bait, "kind": "email", "events": ["budget"],
+               "to": ["victim@example.com", "other@example.org"]}),
+    );
+    // Nobody has agreed to anything yet: a test send is refused, not mailed.
+    let r = app.post(&format!("/api/channels/{id}/test"), &token, json!({}));
+    let v = assert_error(&r, 409, "conflict");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("confirm"),
+        "{v}"
+    );
+    assert_eq!(
+        states(&app, &token),
+        [
+            ("victim@example.com".into(), "pending".into()),
+            ("other@example.org".into(), "pending".into())
+        ]
+    );
+    // Each address gets one confirmation, alone in its envelope, with no text of the
+    // sender's in its subject.
+    let mails = sink.wait_for(2, Duration::from_secs(30));
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let to_victim = mails
+        .iter()
+        .find(|m| m.to == ["victim@example.com"])
+        .expect("a confirmation to the victim");
+    assert!(mails.iter().any(|m| m.to == ["other@example.org"]));
+    assert_eq!(
+        to_victim.header("Subject").as_deref(),
+        Some("Confirm email notifications from LLMLab")
+    );
+    let text = to_victim.text();
+    for says in [
+        &format!("“{bait}”"),
+        "chosen by whoever set up the channel",
+        "ignore this email",
+        "workspace",
+    ] {
+        assert!(text.contains(says), "{says:?} missing from {text}");
+    }
+    // A budget alert meanwhile is held for them, not sent.
+    let r = app.post(
+        "/api/budgets",
+        &token,
+        json!({"name": "prod", "amount_usd": 1, "period": "monthly"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    track(
+        &app,
+        &token,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+               "cost_usd": 1.5}),
+    );
+    let held = eventually("alerts held for confirmation", || {
+        let list = deliveries(&app, &token, id);
+        let alerts: Vec<_> = list.iter().filter(|n| n["event"] == "budget").collect();
+        (alerts.len() == 2 && alerts.iter().all(|n| n["held"] == "confirmation")).then_some(list)
+    });
+    assert_eq!(sink.messages().len(), 2, "only the confirmations");
+
+    // The link opens a page that says what is asked and confirms only when its button
+    // is pressed (a mail scanner's GET confirms nothing). The workspace never sees it.
+    let path = confirmation_path(to_victim);
+    assert!(!held.iter().any(|n| n.to_string().contains(&path[15..])));
+    let page = app.call("GET", &path, None, None);
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(html.contains("victim@example.com") && html.contains("evil.example"));
+    assert!(html.contains("method=\"post\""), "{html}");
+    assert_eq!(states(&app, &token)[0].1, "pending");
+    let forged = format!("{}0", &path[..path.len() - 1]);
+    let forged = if forged == path {
+        format!("{}1", &path[..path.len() - 1])
+    } else {
+        forged
+    };
+    assert_eq!(app.call("GET", &forged, None, None).status, 404);
+    assert_eq!(app.call("POST", &forged, None, None).status, 404);
+    assert_eq!(states(&app, &token)[0].1, "pending");
+    let done = app.call("POST", &path, None, None);
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(
+        states(&app, &token),
+        [
+            ("victim@example.com".into(), "confirmed".into()),
+            ("other@example.org".into(), "pending".into())
+        ]
+    );
+    // What was held goes out to the one who confirmed, and only to them.
+    let mails = sink.wait_for(4, Duration::from_secs(30));
+    assert_eq!(mails.len(), 4, "{mails:?}");
+    for m in &mails[2..] {
+        assert_eq!(m.to, ["victim@example.com"]);
+        assert!(m.header("Subject").unwrap().contains("Budget “prod”"));
+    }
+    let r = app.post(&format!("/api/channels/{id}/test"), &token, json!({}));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let mails = sink.wait_for(5, Duration::from_secs(30));
+    assert_eq!(mails[4].to, ["victim@example.com"]);
+    // Confirming twice changes nothing.
+    assert_eq!(app.call("POST", &path, None, None).status, 200);
+    assert_eq!(states(&app, &token)[0].1, "confirmed");
+}
+
+llmlab_store::both_backends!(strangers_get_one_confirmation_and_nothing_else, via strangers);

@@ -2,7 +2,8 @@
 //! message and records them, so email is tested over the wire with the production client.
 //! It speaks what lettre's client needs of RFC 5321 (EHLO/HELO, AUTH PLAIN and LOGIN,
 //! MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT) and offers no STARTTLS. A
-//! recipient whose local part is `nobody` is rejected with 550, as an unknown user is.
+//! recipient whose local part is `nobody`, or one the test has refused, is rejected with
+//! 550, as an unknown user is.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -25,6 +26,8 @@ pub struct Mail {
 struct Inbox {
     mails: Mutex<Vec<Mail>>,
     arrived: Condvar,
+    /// Addresses rejected from now on, besides every `nobody@`.
+    refused: Mutex<Vec<String>>,
 }
 
 pub struct SmtpSink {
@@ -57,6 +60,16 @@ impl SmtpSink {
 
     pub fn messages(&self) -> Vec<Mail> {
         self.inbox.mails.lock().unwrap().clone()
+    }
+
+    /// Rejects `address` from now on, as a server does a mailbox that was closed.
+    pub fn refuse(&self, address: &str) {
+        self.inbox.refused.lock().unwrap().push(address.to_string());
+    }
+
+    /// Forgets the messages `which` picks, as if they had never arrived.
+    pub fn discard(&self, which: impl Fn(&Mail) -> bool) {
+        self.inbox.mails.lock().unwrap().retain(|m| !which(m));
     }
 
     /// The messages once there are at least `n`, or whatever arrived within `timeout`.
@@ -128,7 +141,8 @@ fn session(stream: TcpStream, inbox: &Inbox) -> io::Result<()> {
             "RCPT" if from.is_none() => reply(&mut out, "503 5.5.1 MAIL first")?,
             "RCPT" => {
                 let address = path(&line);
-                if address.split('@').next() == Some("nobody") {
+                let refused = inbox.refused.lock().unwrap().contains(&address);
+                if refused || address.split('@').next() == Some("nobody") {
                     let answer = format!("550 5.1.1 <{address}>: Recipient address rejected");
                     reply(&mut out, &answer)?;
                 } else {
@@ -233,6 +247,45 @@ fn base64_bytes(s: &str) -> Vec<u8> {
 }
 
 impl Mail {
+    /// The `text/plain` part, its transfer encoding (quoted-printable, base64 or none)
+    /// undone.
+    pub fn text(&self) -> String {
+        let start = self
+            .data
+            .find("Content-Type: text/plain")
+            .unwrap_or_else(|| panic!("no text part in {}", self.data));
+        let part = &self.data[start..];
+        let (head, body) = part.split_once("\r\n\r\n").unwrap();
+        let body = body.split("\r\n--").next().unwrap_or_default();
+        let encoding = head.to_ascii_lowercase();
+        if encoding.contains("content-transfer-encoding: base64") {
+            String::from_utf8_lossy(&base64_bytes(&body.replace("\r\n", ""))).into_owned()
+        } else if encoding.contains("content-transfer-encoding: quoted-printable") {
+            let joined = body.replace("=\r\n", "");
+            let raw = joined.as_bytes();
+            let mut bytes = Vec::new();
+            let mut i = 0;
+            while i < raw.len() {
+                let hex = raw
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match (raw[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                    (b'=', Some(b)) => {
+                        bytes.push(b);
+                        i += 3;
+                    }
+                    (b, _) => {
+                        bytes.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            body.to_string()
+        }
+    }
+
     /// The header `name` as it travelled (unfolded), `None` when absent.
     pub fn raw_header(&self, name: &str) -> Option<String> {
         let head = self.data.split("\r\n\r\n").next().unwrap_or_default();
