@@ -127,6 +127,7 @@ pub mod replica;
 pub mod retention;
 pub mod rollups;
 pub mod schema;
+pub mod send_quota;
 mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;

@@ -10,6 +10,7 @@
 //! workspace.
 
 use chrono::{NaiveDateTime, Utc};
+use llmlab_store::send_quota::{self, Allowance};
 use llmlab_store::{ChannelRow, RecipientRow, Store, StoreError, WorkspaceId, channels};
 use serde_json::json;
 
@@ -152,18 +153,25 @@ const ASK_BATCH: u32 = 100;
 /// confirmation existed, which the upgrade listed unconfirmed. One refused by today's
 /// rules (an internal domain, an IP literal) is never asked, and so never mailed. How
 /// many confirmations were new.
-pub fn ask_earlier(s: &Store) -> Result<usize, AppError> {
+pub fn ask_earlier(s: &Store, emails: Allowance) -> Result<usize, AppError> {
     let mut new = 0;
     for r in s.unasked_recipients(ASK_BATCH)? {
-        new += s.transaction(|c| {
+        let asked = s.transaction(|c| {
             if crate::notify::address::refused(&r.address).is_some() {
                 llmlab_store::recipients::mark_asked(c, r.id)?;
                 return Ok(0);
             }
+            // Counted like any mail; past the workspace's hour, a later tick asks.
+            send_quota::admit(c, r.workspace_id, emails, 1, Utc::now().timestamp_micros())?;
             let channel = channels::get(c, r.workspace_id, r.channel_id)?;
             let (name, _) = llmlab_store::workspaces::name_and_zone(c, r.workspace_id)?;
             ask(c, &channel, &name, std::slice::from_ref(&r))
-        })?;
+        });
+        match asked {
+            Ok(n) => new += n,
+            Err(StoreError::RateLimited { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(new)
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use actix_web::web;
 use chrono::Utc;
 
+use crate::app::channels::Allowances;
 use crate::app::{blocking, notifications};
 use crate::state::AppState;
 
@@ -28,8 +29,9 @@ pub fn spawn(state: web::Data<AppState>) {
             // the server was down goes out then.
             actix_web::rt::time::sleep(every).await;
             let catalog = state.catalog.clone();
+            let emails = Allowances::of(&state.settings.notify).emails;
             let ticked = blocking(&state, move |s| {
-                notifications::tick(s, &catalog, Utc::now())
+                notifications::tick(s, &catalog, emails, Utc::now())
             })
             .await;
             if let Err(e) = ticked {

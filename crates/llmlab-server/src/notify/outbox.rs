@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use super::consent::{self, Confirmation};
 use super::notice::{Event, Notice};
+use crate::app::channels::Allowances;
 use crate::app::{AppError, blocking};
 use crate::state::AppState;
 use crate::webhooks::signature;
@@ -87,7 +88,7 @@ async fn deliver(state: web::Data<AppState>, n: NotificationRow) {
     let started = Instant::now();
     let mut target = channel.target.clone();
     let (status_code, error) = match serde_json::from_str::<Notice>(&n.payload_json) {
-        Ok(notice) if channel.kind == "email" => match email(&state, &channel, &notice).await {
+        Ok(notice) if channel.kind == "email" => match email(&state, &channel, &n, &notice).await {
             Ok(Email::Held(until, reason)) => {
                 let id = n.id;
                 let until = until.naive_utc();
@@ -161,12 +162,17 @@ enum Email {
 /// confirmation and the decision to wait raced.
 const UNCONFIRMED_RECHECK: TimeDelta = TimeDelta::hours(1);
 
-/// Decides what the email notification `notice` of `channel` does: a confirmation goes
-/// to the one address it asks; anything else to the channel's confirmed addresses, and
-/// waits while there are none. An `Err` is a failed attempt.
+/// Decides what the email notification `n` (saying `notice`) of `channel` does: a
+/// confirmation goes to the one address it asks; anything else to the channel's
+/// confirmed addresses, and waits while there are none. A notice the scheduler or an
+/// alert recorded counts against the workspace's hourly email when it is first sent,
+/// and waits for the next window when it does not fit; tests and confirmations were
+/// counted by the request that made them, retries are not counted again. An `Err` is a
+/// failed attempt.
 async fn email(
     state: &web::Data<AppState>,
     channel: &ChannelRow,
+    n: &NotificationRow,
     notice: &Notice,
 ) -> Result<Email, String> {
     let public_url = state.settings.public_url.clone();
@@ -204,6 +210,26 @@ async fn email(
             Utc::now() + UNCONFIRMED_RECHECK,
             held::CONFIRMATION,
         ));
+    }
+    if notice.event != Event::Test && n.attempts == 0 {
+        let allowance = Allowances::of(&state.settings.notify).emails;
+        let count = i32::try_from(to.len()).unwrap_or(i32::MAX);
+        let now = Utc::now();
+        let at = now.timestamp_micros();
+        let admitted = blocking(state, move |s| {
+            s.admit_send(workspace, allowance, count, at)
+        })
+        .await;
+        match admitted {
+            Ok(()) => {}
+            Err(AppError::Store(StoreError::RateLimited {
+                retry_after_secs, ..
+            })) => {
+                let wait = TimeDelta::seconds(i64::try_from(retry_after_secs).unwrap_or(3600));
+                return Ok(Email::Held(now + wait, held::HOURLY_LIMIT));
+            }
+            Err(e) => return Err(format!("the hourly email allowance: {e}")),
+        }
     }
     let public_url = public_url.as_deref();
     Ok(Email::Ready(Message {

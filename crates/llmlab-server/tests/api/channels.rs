@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use llmlab_engine::providers::Catalog;
 use llmlab_server::app::notifications;
+use llmlab_store::send_quota::Allowance;
 use serde_json::{Value, json};
 
 use crate::email_guard::confirm;
@@ -18,19 +19,27 @@ use crate::{TestApp, assert_error, assert_invalid, both, spawn_app_with};
 /// Fast delivery, receivers on 127.0.0.1 allowed, SMTP at `sink`, and a scheduler that
 /// only ticks at start (the tests tick it themselves, at the instants they choose).
 pub(crate) fn spawn(backend: llmlab_store::Backend, sink: &SmtpSink) -> Option<TestApp> {
+    spawn_with(backend, sink, &[])
+}
+
+/// [`spawn`] with `extra` settings over those.
+pub(crate) fn spawn_with(
+    backend: llmlab_store::Backend,
+    sink: &SmtpSink,
+    extra: &[(&str, &str)],
+) -> Option<TestApp> {
     let url = sink.url();
-    spawn_app_with(
-        backend,
-        &[
-            ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
-            ("LLMLAB_WEBHOOK_POLL_MS", "50"),
-            ("LLMLAB_WEBHOOK_ALLOW_PRIVATE", "true"),
-            ("LLMLAB_NOTIFY_INTERVAL_SECS", "86400"),
-            ("LLMLAB_SMTP_URL", &url),
-            ("LLMLAB_SMTP_FROM", "LLMLab <alerts@llmlab.test>"),
-            ("LLMLAB_PUBLIC_URL", "https://llmlab.example.com"),
-        ],
-    )
+    let mut settings = extra.to_vec();
+    settings.extend_from_slice(&[
+        ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
+        ("LLMLAB_WEBHOOK_POLL_MS", "50"),
+        ("LLMLAB_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("LLMLAB_NOTIFY_INTERVAL_SECS", "86400"),
+        ("LLMLAB_SMTP_URL", &url),
+        ("LLMLAB_SMTP_FROM", "LLMLab <alerts@llmlab.test>"),
+        ("LLMLAB_PUBLIC_URL", "https://llmlab.example.com"),
+    ]);
+    spawn_app_with(backend, &settings)
 }
 
 pub(crate) fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -75,6 +84,13 @@ pub(crate) fn track(app: &TestApp, token: &str, body: Value) {
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
+/// The hourly email the scheduler's own entry point is given in these tests.
+const EMAILS: Allowance = Allowance {
+    kind: llmlab_store::send_quota::kind::EMAIL,
+    limit: 100,
+    window_micros: 3_600_000_000,
+};
+
 /// Ticks the scheduler from two instances at once (two connections pools on the same
 /// database), as two servers would; the notifications they recorded together.
 pub(crate) fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
@@ -82,7 +98,10 @@ pub(crate) fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
     std::thread::scope(|scope| {
         let runs: Vec<_> = stores
             .iter()
-            .map(|s| scope.spawn(move || notifications::tick(s, Catalog::builtin(), now).unwrap()))
+            .map(|s| {
+                scope
+                    .spawn(move || notifications::tick(s, Catalog::builtin(), EMAILS, now).unwrap())
+            })
             .collect();
         runs.into_iter().map(|r| r.join().unwrap()).sum()
     })

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::channels::{channel, deliveries, eventually, spawn, track};
+use crate::channels::{channel, deliveries, eventually, spawn, spawn_with, track};
+use crate::receiver::Receiver;
 use crate::smtp::{Mail, SmtpSink};
 use crate::{TestApp, assert_error, assert_invalid};
 
@@ -276,3 +277,124 @@ fn strangers(backend: llmlab_store::Backend) {
 }
 
 llmlab_store::both_backends!(strangers_get_one_confirmation_and_nothing_else, via strangers);
+
+/// Each of `list`'s notifications of `event` once all of them are `held` for `why`.
+fn held_for(list: &[Value], event: &str, why: &str, n: usize) -> bool {
+    let of: Vec<&Value> = list.iter().filter(|x| x["event"] == event).collect();
+    of.len() == n && of.iter().all(|x| x["held"] == why)
+}
+
+/// Test sends and mail are hourly allowances of the workspace, counted in the database
+/// (two instances draw on one), answered 429 with Retry-After by the call that would
+/// send; mail of background notices over the allowance waits in the outbox for the next
+/// hour instead of being lost.
+fn hourly_limits(backend: llmlab_store::Backend) {
+    let sink = SmtpSink::start();
+    let limits = [
+        ("LLMLAB_CHANNEL_TESTS_PER_HOUR", "3"),
+        ("LLMLAB_EMAILS_PER_HOUR", "10"),
+    ];
+    let Some(app) = spawn_with(backend, &sink, &limits) else {
+        return;
+    };
+    let other = app.second_instance();
+    let token = app.signup("limits@example.com");
+    let hook = Receiver::start(|_| 200);
+    let hook_id = channel(
+        &app,
+        &token,
+        json!({"name": "hook", "kind": "webhook", "url": hook.url(), "events": ["budget"]}),
+    );
+    let test = |on: &TestApp| on.post(&format!("/api/channels/{hook_id}/test"), &token, json!({}));
+    for on in [&app, &other, &app] {
+        assert_eq!(test(on).status, 202);
+    }
+    let r = test(&other);
+    let v = assert_error(&r, 429, "rate_limited");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("test"),
+        "{v}"
+    );
+    let wait: u64 = r.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+
+    // Ten confirmations use the hour's ten mails; one more address must wait.
+    let many: Vec<String> = (0..10).map(|i| format!("p{i}@example.com")).collect();
+    let mail_id = channel(
+        &app,
+        &token,
+        json!({"name": "mail", "kind": "email", "to": many, "events": ["budget"]}),
+    );
+    let r = other.post(
+        "/api/channels",
+        &token,
+        json!({"name": "late", "kind": "email", "to": ["late@example.com"], "events": ["budget"]}),
+    );
+    assert_error(&r, 429, "rate_limited");
+    assert!(r.header("Retry-After").is_some());
+    let names: Vec<String> = app.get("/api/channels", &token).json()["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["hook", "mail"], "nothing was created");
+
+    // p0 confirms; a budget alert then finds the hour's mail used up and waits.
+    confirm(&app, &sink, &["p0@example.com"]);
+    let r = app.post(
+        "/api/budgets",
+        &token,
+        json!({"name": "prod", "amount_usd": 1, "period": "monthly"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    track(
+        &app,
+        &token,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+               "cost_usd": 1.5}),
+    );
+    eventually("alerts held for the next hour", || {
+        held_for(
+            &deliveries(&app, &token, mail_id),
+            "budget",
+            "hourly_limit",
+            2,
+        )
+        .then_some(())
+    });
+    assert!(sink.messages().iter().all(is_confirmation));
+
+    // The hour passes (the window and the notices' wait moved back by an hour): the
+    // alerts go out, and the allowance is whole again.
+    let url = app.db().url().to_string();
+    eventually("the hour to pass", || {
+        llmlab_store::admin::execute(
+            &url,
+            "UPDATE send_quota SET window_start = window_start - 3600000000; \
+             UPDATE notifications SET next_attempt_at = NULL WHERE held = 'hourly_limit';",
+        )
+        .ok()
+    });
+    let mails = eventually("the held alerts", || {
+        let m: Vec<Mail> = sink
+            .messages()
+            .into_iter()
+            .filter(|m| !is_confirmation(m))
+            .collect();
+        (m.len() >= 2).then_some(m)
+    });
+    assert!(
+        mails.iter().all(|m| m.to == ["p0@example.com"]),
+        "{mails:?}"
+    );
+    let r = other.post(
+        "/api/channels",
+        &token,
+        json!({"name": "late", "kind": "email", "to": ["late@example.com"], "events": ["budget"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(test(&app).status, 202);
+}
+
+llmlab_store::both_backends!(test_sends_and_mail_are_limited_per_workspace_hour, via hourly_limits);
