@@ -21,6 +21,14 @@ use crate::state::AppState;
 
 /// Starts this instance's notification scheduler and delivery worker.
 pub fn spawn(state: web::Data<AppState>) {
+    if state.mailer.is_some() && state.settings.public_url.is_none() {
+        // Without it no confirmation link can be made: new email channels are refused,
+        // and addresses of earlier ones cannot confirm, so they are mailed nothing.
+        log::warn!(
+            "LLMLAB_SMTP_URL is set without LLMLAB_PUBLIC_URL: email channels cannot be \
+             created, and their addresses cannot confirm"
+        );
+    }
     outbox::spawn_worker(state.clone());
     actix_web::rt::spawn(async move {
         let every = Duration::from_secs(state.settings.notify.interval_secs);
