@@ -88,6 +88,13 @@ pub struct NotifySettings {
     /// `LLMLAB_NOTIFY_INTERVAL_SECS`: how often an instance looks for forecasts,
     /// anomalies, unpriced models and reports that are due (budget alerts go at once).
     pub interval_secs: u64,
+    /// `LLMLAB_CHANNEL_TESTS_PER_HOUR`: `POST /api/channels/{id}/test` calls one workspace
+    /// may make per hour, counted in the database (every instance shares it).
+    pub tests_per_hour: u32,
+    /// `LLMLAB_EMAILS_PER_HOUR`: email one workspace may send per hour, one per
+    /// recipient of each message (confirmations included), counted in the database. At
+    /// least the most recipients a channel has, so every message can go out.
+    pub emails_per_hour: u32,
 }
 
 /// Most resources of each kind one account may hold (422 `limit_exceeded` past them):
@@ -277,6 +284,13 @@ impl Settings {
                     }
                 },
                 interval_secs: number("LLMLAB_NOTIFY_INTERVAL_SECS", 60, 1, 86_400)? as u64,
+                tests_per_hour: number("LLMLAB_CHANNEL_TESTS_PER_HOUR", 10, 1, 100_000)? as u32,
+                emails_per_hour: number(
+                    "LLMLAB_EMAILS_PER_HOUR",
+                    100,
+                    crate::app::channels::MAX_RECIPIENTS as i64,
+                    10_000_000,
+                )? as u32,
             },
             database_url,
         })

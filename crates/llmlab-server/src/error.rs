@@ -265,6 +265,13 @@ impl From<StoreError> for ApiError {
                     )
                 }
             }
+            StoreError::RateLimited {
+                kind,
+                retry_after_secs,
+            } => ApiError::rate_limited(
+                retry_after_secs,
+                format!("this workspace's hourly {kind} allowance is used up; retry later"),
+            ),
             other => ApiError::internal(other),
         }
     }

@@ -84,6 +84,16 @@ pub struct NotificationRow {
     pub last_error: Option<String>,
     /// Recorded (naive UTC).
     pub created_at: NaiveDateTime,
+    /// Why it waits without an attempt (see [`held`]), while it does.
+    pub held: Option<String>,
+}
+
+/// Why a pending notification waits without an attempt having been made.
+pub mod held {
+    /// No address of its email channel has confirmed yet; a confirmation wakes it.
+    pub const CONFIRMATION: &str = "confirmation";
+    /// Its workspace's email for this hour is used up; it waits for the next window.
+    pub const HOURLY_LIMIT: &str = "hourly_limit";
 }
 
 /// One attempt to deliver a notification.
@@ -338,10 +348,36 @@ pub fn record_attempt(
                 notifications::attempts.eq(attempt.attempt),
                 notifications::last_error.eq(&attempt.error),
                 notifications::next_attempt_at.eq(next_at),
+                notifications::held.eq(None::<String>),
             ))
             .execute(conn)?;
         Ok(true)
     })
+}
+
+/// Puts back `n`, claimed and not attempted, to wait until `until` for `reason` (one of
+/// [`held`]); its attempts stay as they were. `false` when the claim was no longer this
+/// caller's (its lease ended and another instance took it).
+pub fn hold(
+    conn: &mut AnyConnection,
+    n: &NotificationRow,
+    until: NaiveDateTime,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        notifications::table
+            .find(n.id)
+            .filter(notifications::status.eq(delivery::DELIVERING))
+            .filter(notifications::attempts.eq(n.attempts))
+            .filter(notifications::next_attempt_at.eq(n.next_attempt_at)),
+    )
+    .set((
+        notifications::status.eq(delivery::PENDING),
+        notifications::next_attempt_at.eq(truncate_micros(until)),
+        notifications::held.eq(reason),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 /// The channel's notifications, newest first, at most `limit`, each with every attempt.
@@ -420,6 +456,12 @@ store_methods! {
         attempt: &NotificationDeliveryRow,
         next: NextStep,
     ) -> bool = write(record_attempt);
+    /// See [`channels::hold`](hold).
+    fn hold_notification(
+        n: &NotificationRow,
+        until: NaiveDateTime,
+        reason: &str,
+    ) -> bool = write(hold);
     /// See [`channels::history`](history).
     fn channel_history(
         workspace_id: WorkspaceId,

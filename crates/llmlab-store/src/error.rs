@@ -31,6 +31,15 @@ pub enum StoreError {
     /// was stored.
     #[error("gone: {0}")]
     Gone(String),
+    /// A workspace's allowance for the current window is used up (see `send_quota`);
+    /// nothing of the transaction was written.
+    #[error("{kind} allowance used up; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Which allowance (`send_quota::kind`).
+        kind: &'static str,
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
     /// Any other database error.
     #[error("query failed: {0}")]
     Query(String),

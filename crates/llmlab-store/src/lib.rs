@@ -123,10 +123,12 @@ pub mod ledger;
 pub mod login_attempts;
 mod migrations;
 pub mod prices;
+pub mod recipients;
 pub mod replica;
 pub mod retention;
 pub mod rollups;
 pub mod schema;
+pub mod send_quota;
 mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
@@ -159,6 +161,7 @@ pub use ids::{ApiKeyId, BudgetId, ChannelId, InvitationId, UserId, WorkspaceId};
 pub use invitations::{InvitationRow, NewInvitation};
 pub use migrations::migration_names;
 pub use prices::{CustomPriceRow, NewCustomPrice};
+pub use recipients::RecipientRow;
 pub use users::{NewUser, UserRow};
 pub use workspaces::{MemberRow, Membership, Role, SessionState, WorkspaceRow};
 

@@ -75,8 +75,11 @@ fn bump_version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<(
 }
 
 /// The workspace's `prices_version`, held for the rest of the transaction: a price change
-/// (which moves it, [`bump_version`]) waits until the transaction ends. On SQLite the
-/// write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+/// (which moves it, [`bump_version`]) waits until the transaction ends. Exclusively
+/// (`FOR UPDATE`): shared locks of overlapping transactions would let a waiting price
+/// change starve behind them for as long as they keep overlapping, where exclusive ones
+/// queue it after the current holder. On SQLite the write transaction (`BEGIN
+/// IMMEDIATE`) already excludes every other writer.
 pub fn hold_version(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
@@ -85,7 +88,7 @@ pub fn hold_version(
         AnyConnection::Postgresql(c) => Ok(workspaces::table
             .find(workspace_id)
             .select(workspaces::prices_version)
-            .for_share()
+            .for_update()
             .first(c)?),
         AnyConnection::Sqlite(_) => version(conn, workspace_id),
     }

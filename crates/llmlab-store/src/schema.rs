@@ -222,6 +222,8 @@ diesel::joinable!(channels -> workspaces (workspace_id));
 diesel::joinable!(budget_channels -> channels (channel_id));
 diesel::joinable!(notifications -> channels (channel_id));
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
+diesel::joinable!(channel_recipients -> channels (channel_id));
+diesel::joinable!(send_quota -> workspaces (workspace_id));
 
 diesel::table! {
     /// Where a workspace's notifications go.
@@ -259,6 +261,30 @@ diesel::table! {
         next_attempt_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
+        held -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// The addresses of email channels, each with its consent.
+    channel_recipients (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        channel_id -> BigInt,
+        address -> Text,
+        asked -> Bool,
+        confirmed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// What each workspace has used of each sending allowance in its current window.
+    send_quota (workspace_id, kind) {
+        workspace_id -> BigInt,
+        kind -> Text,
+        window_start -> BigInt,
+        used -> Integer,
     }
 }
 
@@ -415,5 +441,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     budget_channels,
     notifications,
     notification_deliveries,
+    channel_recipients,
+    send_quota,
     maintenance,
 );

@@ -372,7 +372,7 @@ pub fn new_price(
 ///
 /// Each page is written only while the workspace's prices are still the ones the run
 /// read (the page's transaction holds the price version, so a price change waits for
-/// it). When they changed, the run reads them again and starts over from the first
+/// that page, and only that page). When they changed, the run reads them again and starts over from the first
 /// event: it finishes with the newest prices, whatever it changed before is changed
 /// again where the new prices differ, and its figures count both passes' changes
 /// (`delta` is still the net change). After [`MAX_PRICE_CHANGES`] such changes it

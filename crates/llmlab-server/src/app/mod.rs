@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod budgets;
 pub mod catalog_changes;
 pub mod channels;
+pub mod consent;
 pub mod digest;
 pub mod focus;
 pub mod invitations;

@@ -23,6 +23,7 @@ use llmlab_engine::Usd;
 use llmlab_engine::period::{Granularity, Zone, bucket_label, bucket_start};
 use llmlab_engine::providers::Catalog;
 use llmlab_recs::{AnomalyConfig, Severity};
+use llmlab_store::send_quota::Allowance;
 use llmlab_store::{AlertRow, BudgetRow, ChannelId, ChannelRow, Store, WorkspaceId, workspaces};
 use serde_json::json;
 
@@ -153,11 +154,20 @@ fn alert_notice(
     record(s, &to, &format!("budget:{}", alert.id), &n)
 }
 
-/// Looks for every due occasion in every workspace that has channels and records it;
-/// how many notifications were new. One workspace's failure is logged and does not stop
+/// Looks for every due occasion in every workspace that has channels and records it,
+/// after asking the email addresses never asked to confirm; how many notifications were
+/// new. One workspace's failure is logged and does not stop
 /// the others.
-pub fn tick(s: &Store, catalog: &Catalog, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let mut new = 0;
+pub fn tick(
+    s: &Store,
+    catalog: &Catalog,
+    emails: Allowance,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let mut new = crate::app::consent::ask_earlier(s, emails).unwrap_or_else(|e| {
+        log::warn!("notifications: asking earlier email addresses to confirm: {e}");
+        0
+    });
     for id in s.workspaces_with_channels()? {
         match Audience::of(s, id).and_then(|a| occasions(s, catalog, &a, now)) {
             Ok(n) => new += n,

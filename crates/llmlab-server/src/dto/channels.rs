@@ -1,7 +1,7 @@
 //! Notification channels and their deliveries.
 
 use chrono::{DateTime, Utc};
-use llmlab_store::{ChannelRow, NotificationDeliveryRow, NotificationRow};
+use llmlab_store::{ChannelRow, NotificationDeliveryRow, NotificationRow, RecipientRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,7 +14,9 @@ pub struct ChannelIn {
     pub kind: String,
     /// The receiver's URL (webhook, slack); public addresses only.
     pub url: Option<String>,
-    /// 1 to 10 addresses (email).
+    /// 1 to 10 addresses at public domain names (email): IP literals, single-label hosts
+    /// and reserved or internal names (`localhost`, `.local`, `.internal`, `.test`, …) are a
+    /// 422 naming the address (`to[3]`).
     pub to: Option<Vec<String>>,
     /// Any of `budget`, `forecast`, `anomaly`, `unpriced`, `report_weekly`,
     /// `report_monthly`.
@@ -35,10 +37,39 @@ pub struct ChannelOut {
     pub url: Option<String>,
     /// The addresses of an email channel.
     pub to: Option<Vec<String>>,
+    /// Each address of an email channel with its consent, in the order of `to`.
+    pub recipients: Option<Vec<RecipientOut>>,
     /// What it subscribes to.
     pub events: Vec<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
+}
+
+/// An address of an email channel. It receives the channel's notifications once its
+/// owner has confirmed through the link sent to it; until then, nothing more.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecipientOut {
+    /// The address.
+    pub address: String,
+    /// `pending` (asked, not confirmed) or `confirmed`.
+    pub status: String,
+    /// When its owner confirmed.
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+impl From<RecipientRow> for RecipientOut {
+    fn from(r: RecipientRow) -> RecipientOut {
+        RecipientOut {
+            address: r.address,
+            status: if r.confirmed_at.is_some() {
+                "confirmed"
+            } else {
+                "pending"
+            }
+            .to_string(),
+            confirmed_at: r.confirmed_at.map(|t| t.and_utc()),
+        }
+    }
 }
 
 /// `scheme://host/…`: where a URL goes, without what authenticates it.
@@ -49,13 +80,14 @@ pub fn redacted(url: &str) -> String {
     format!("{scheme}://{host}/…")
 }
 
-impl From<ChannelRow> for ChannelOut {
-    fn from(c: ChannelRow) -> ChannelOut {
+impl From<(ChannelRow, Vec<RecipientRow>)> for ChannelOut {
+    fn from((c, recipients): (ChannelRow, Vec<RecipientRow>)) -> ChannelOut {
         let email = c.kind == "email";
         ChannelOut {
             id: c.id.get(),
             url: (!email).then(|| redacted(&c.target)),
             to: email.then(|| c.target.split(',').map(str::to_string).collect()),
+            recipients: email.then(|| recipients.into_iter().map(RecipientOut::from).collect()),
             events: c.events.split(',').map(str::to_string).collect(),
             name: c.name,
             kind: c.kind,
@@ -102,14 +134,18 @@ pub struct AttemptOut {
 pub struct NotificationOut {
     /// Its id.
     pub id: i64,
-    /// `budget`, `forecast`, `anomaly`, `unpriced`, `report_weekly`, `report_monthly` or
-    /// `test`.
+    /// `budget`, `forecast`, `anomaly`, `unpriced`, `report_weekly`, `report_monthly`,
+    /// `test` or `confirmation` (the message an email address gets before it confirms).
     pub event: String,
     /// The occasion (`budget:<alert id>`, `report_weekly:<first day>`, …), once per
     /// channel.
     pub occasion: String,
     /// `pending`, `delivering`, `delivered` or `failed`.
     pub status: String,
+    /// Why a pending notification waits without an attempt: `confirmation` (no address
+    /// of its email channel has confirmed yet; it goes out when one does) or
+    /// `hourly_limit` (the workspace's email for this hour is used up).
+    pub held: Option<String>,
     /// What it says.
     #[schema(value_type = Object)]
     pub notice: serde_json::Value,
@@ -126,6 +162,7 @@ impl From<(NotificationRow, Vec<NotificationDeliveryRow>)> for NotificationOut {
             event: n.event,
             occasion: n.dedup_key,
             status: n.status,
+            held: n.held,
             notice: serde_json::from_str(&n.payload_json).unwrap_or_default(),
             created_at: n.created_at.and_utc(),
             deliveries: attempts

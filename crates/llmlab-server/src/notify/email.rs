@@ -31,6 +31,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use email_encoding::headers::rfc2047;
+use email_encoding::headers::writer::EmailWriter;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::{self, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT};
 use lettre::{Address, Message, SmtpTransport, Transport};
@@ -121,7 +124,9 @@ impl Mailer {
         if to.is_empty() {
             return Err("an email needs at least one recipient".to_string());
         }
-        let mut builder = Message::builder().from(self.from.clone()).subject(subject);
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .raw_header(subject_header(subject));
         for address in to {
             let parsed: Address = address
                 .parse()
@@ -168,6 +173,31 @@ impl Mailer {
         }
         format!("could not reach the SMTP server {server}, or lost the connection: {e}")
     }
+}
+
+/// The `Subject` header for `subject`, as the reader must see it.
+///
+/// lettre encodes a subject word by word, and only the words holding non-ASCII, CR, LF or
+/// NUL: a word such as `=?utf-8?q?Pay_now?=` goes out raw and a mail client decodes it into
+/// other text, and other control characters (an escape) go out raw too. A subject holding
+/// any of those, or `=?` anywhere, is therefore written entirely as encoded-words
+/// (RFC 2047, base64 UTF-8, folded), which decode to exactly its characters; any other is
+/// plain printable ASCII and left to lettre. Display names need nothing of this: lettre
+/// encodes every name that holds more than letters, digits, blanks and `-_."\`, so `=?`
+/// in a name is encoded already.
+fn subject_header(subject: &str) -> HeaderValue {
+    let name = HeaderName::new_from_ascii_str("Subject");
+    let risky = subject.contains("=?") || subject.chars().any(|c| !c.is_ascii() || c.is_control());
+    if !risky {
+        return HeaderValue::new(name, subject.to_string());
+    }
+    let mut encoded = String::new();
+    {
+        let mut w = EmailWriter::new(&mut encoded, "Subject: ".len(), 0, false);
+        // Writing to a String cannot fail.
+        let _ = rfc2047::encode(subject, &mut w);
+    }
+    HeaderValue::dangerous_new_pre_encoded(name, subject.to_string(), encoded)
 }
 
 /// Whether `s` is a bare email address (`user@domain`) that [`Mailer::send`] accepts.

@@ -26,10 +26,13 @@ pub enum Event {
     ReportMonthly,
     /// `POST /api/channels/{id}/test`: sent whatever the subscriptions.
     Test,
+    /// The one message an email address gets before its owner confirms it (sent by
+    /// itself, never subscribed to).
+    Confirmation,
 }
 
 impl Event {
-    /// Those a channel may subscribe to (every one but `test`).
+    /// Those a channel may subscribe to (every one but `test` and `confirmation`).
     pub const SUBSCRIBABLE: [Event; 6] = [
         Event::Budget,
         Event::Forecast,
@@ -49,6 +52,7 @@ impl Event {
             Event::ReportWeekly => "report_weekly",
             Event::ReportMonthly => "report_monthly",
             Event::Test => "test",
+            Event::Confirmation => "confirmation",
         }
     }
 

@@ -1,18 +1,27 @@
 //! Delivering recorded notifications: claimed with a lease (one instance per row), sent
 //! by the channel's kind, every attempt recorded, failures retried with the webhooks'
 //! backoff up to their attempt limit. A failing channel only ever fails its own rows.
+//!
+//! Email goes to the addresses that have confirmed, resolved when it is sent, so a notice
+//! recorded before someone confirmed still reaches them. A notice of an email channel
+//! none of whose addresses has confirmed is put back without an attempt (`held`) and
+//! goes out when one confirms: held, not dropped, so the first report or alert of a new
+//! channel is not lost to the minutes its people take to open their mail.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
 use chrono::{DateTime, TimeDelta, Utc};
+use llmlab_store::channels::held;
 use llmlab_store::{
     ChannelRow, NextStep, NotificationDeliveryRow, NotificationRow, StoreError, delivery,
 };
 use tokio::sync::Semaphore;
 
-use super::notice::Notice;
+use super::consent::{self, Confirmation};
+use super::notice::{Event, Notice};
+use crate::app::channels::Allowances;
 use crate::app::{AppError, blocking};
 use crate::state::AppState;
 use crate::webhooks::signature;
@@ -61,7 +70,8 @@ pub(super) fn spawn_worker(state: web::Data<AppState>) {
     });
 }
 
-/// One attempt at one notification, recorded whatever happens.
+/// One attempt at one notification, recorded whatever happens; or, for an email that
+/// may not go out yet, the notification put back to wait without an attempt.
 async fn deliver(state: web::Data<AppState>, n: NotificationRow) {
     let (workspace, id) = (n.workspace_id, n.channel_id);
     let channel = match blocking(&state, move |s| s.get_channel(workspace, id)).await {
@@ -76,7 +86,24 @@ async fn deliver(state: web::Data<AppState>, n: NotificationRow) {
     let attempt = n.attempts + 1;
     let attempted_at = Utc::now();
     let started = Instant::now();
+    let mut target = channel.target.clone();
     let (status_code, error) = match serde_json::from_str::<Notice>(&n.payload_json) {
+        Ok(notice) if channel.kind == "email" => match email(&state, &channel, &n, &notice).await {
+            Ok(Email::Held(until, reason)) => {
+                let id = n.id;
+                let until = until.naive_utc();
+                let held = blocking(&state, move |s| s.hold_notification(&n, until, reason)).await;
+                if let Err(e) = held {
+                    log::warn!("notification {id}: not put back to wait: {e}");
+                }
+                return;
+            }
+            Ok(Email::Ready(message)) => {
+                target = message.to.join(",");
+                (None, send_email(&state, message).await.err())
+            }
+            Err(e) => (None, Some(e)),
+        },
         Ok(notice) => send(&state, &channel, &notice, attempt, attempted_at).await,
         Err(e) => (None, Some(format!("unreadable notification: {e}"))),
     };
@@ -97,7 +124,7 @@ async fn deliver(state: web::Data<AppState>, n: NotificationRow) {
         channel_id: n.channel_id,
         attempt,
         attempted_at: attempted_at.naive_utc(),
-        target: channel.target.clone(),
+        target,
         status_code: status_code.map(i32::from),
         ok,
         error: error.map(|e| e.chars().take(MAX_ERROR_LEN).collect()),
@@ -113,8 +140,119 @@ async fn deliver(state: web::Data<AppState>, n: NotificationRow) {
     }
 }
 
-/// Sends `notice` the way `channel`'s kind wants: the receiver's status (HTTP kinds) and
-/// what went wrong, if anything.
+/// An email ready to send.
+struct Message {
+    to: Vec<String>,
+    subject: String,
+    text: String,
+    html: String,
+}
+
+/// What an email notification does now.
+enum Email {
+    /// Goes out.
+    Ready(Message),
+    /// Waits, without an attempt, until then (or until something wakes it), for the
+    /// reason given (`llmlab_store::channels::held`).
+    Held(DateTime<Utc>, &'static str),
+}
+
+/// How long a notice of an email channel that nobody has confirmed waits before it is
+/// looked at again. A confirmation wakes it at once; this only bounds the wait when the
+/// confirmation and the decision to wait raced.
+const UNCONFIRMED_RECHECK: TimeDelta = TimeDelta::hours(1);
+
+/// Decides what the email notification `n` (saying `notice`) of `channel` does: a
+/// confirmation goes to the one address it asks; anything else to the channel's
+/// confirmed addresses, and waits while there are none. A notice the scheduler or an
+/// alert recorded counts against the workspace's hourly email when it is first sent,
+/// and waits for the next window when it does not fit; tests and confirmations were
+/// counted by the request that made them, retries are not counted again. An `Err` is a
+/// failed attempt.
+async fn email(
+    state: &web::Data<AppState>,
+    channel: &ChannelRow,
+    n: &NotificationRow,
+    notice: &Notice,
+) -> Result<Email, String> {
+    let public_url = state.settings.public_url.clone();
+    if notice.event == Event::Confirmation {
+        let Some(server) = public_url else {
+            return Err("the confirmation link needs LLMLAB_PUBLIC_URL".into());
+        };
+        let id = notice.data["recipient_id"].as_i64().unwrap_or_default();
+        let r = blocking(state, move |s| s.get_recipient(id))
+            .await
+            .map_err(|e| format!("the recipient to confirm: {e}"))?;
+        let secret = state.settings.jwt_secret.as_bytes();
+        let link = format!("{server}{}", crate::app::consent::path(secret, &r));
+        let c = Confirmation {
+            address: &r.address,
+            workspace_id: notice.workspace_id,
+            workspace: &notice.workspace,
+            channel: &channel.name,
+            link: &link,
+            server: &server,
+        };
+        return Ok(Email::Ready(Message {
+            subject: consent::SUBJECT.to_string(),
+            text: c.text(),
+            html: c.html(),
+            to: vec![r.address.clone()],
+        }));
+    }
+    let (workspace, id) = (channel.workspace_id, channel.id);
+    let to = blocking(state, move |s| s.confirmed_recipients(workspace, id))
+        .await
+        .map_err(|e| format!("the confirmed recipients: {e}"))?;
+    if to.is_empty() {
+        return Ok(Email::Held(
+            Utc::now() + UNCONFIRMED_RECHECK,
+            held::CONFIRMATION,
+        ));
+    }
+    if notice.event != Event::Test && n.attempts == 0 {
+        let allowance = Allowances::of(&state.settings.notify).emails;
+        let count = i32::try_from(to.len()).unwrap_or(i32::MAX);
+        let now = Utc::now();
+        let at = now.timestamp_micros();
+        let admitted = blocking(state, move |s| {
+            s.admit_send(workspace, allowance, count, at)
+        })
+        .await;
+        match admitted {
+            Ok(()) => {}
+            Err(AppError::Store(StoreError::RateLimited {
+                retry_after_secs, ..
+            })) => {
+                let wait = TimeDelta::seconds(i64::try_from(retry_after_secs).unwrap_or(3600));
+                return Ok(Email::Held(now + wait, held::HOURLY_LIMIT));
+            }
+            Err(e) => return Err(format!("the hourly email allowance: {e}")),
+        }
+    }
+    let public_url = public_url.as_deref();
+    Ok(Email::Ready(Message {
+        to,
+        subject: notice.email_subject(),
+        text: notice.email_text(public_url),
+        html: notice.email_html(public_url),
+    }))
+}
+
+/// Sends `m` through the configured SMTP server, on the blocking pool.
+async fn send_email(state: &web::Data<AppState>, m: Message) -> Result<(), String> {
+    let Some(mailer) = state.mailer.clone() else {
+        return Err("SMTP is not configured (LLMLAB_SMTP_URL)".into());
+    };
+    match web::block(move || mailer.send(&m.to, &m.subject, &m.text, &m.html)).await {
+        Ok(sent) => sent,
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Sends `notice` the way `channel`'s kind wants (webhook, Slack): the receiver's status
+/// and what went wrong, if anything.
 async fn send(
     state: &web::Data<AppState>,
     channel: &ChannelRow,
@@ -140,23 +278,6 @@ async fn send(
         "slack" => {
             let body = notice.slack_body(public_url).to_string().into_bytes();
             post(state, &channel.target, body, Vec::new()).await
-        }
-        "email" => {
-            let Some(mailer) = state.mailer.clone() else {
-                return (
-                    None,
-                    Some("SMTP is not configured (LLMLAB_SMTP_URL)".into()),
-                );
-            };
-            let to: Vec<String> = channel.target.split(',').map(str::to_string).collect();
-            let subject = notice.email_subject();
-            let (text, html) = (notice.email_text(public_url), notice.email_html(public_url));
-            let sent = web::block(move || mailer.send(&to, &subject, &text, &html)).await;
-            match sent {
-                Ok(Ok(())) => (None, None),
-                Ok(Err(e)) => (None, Some(e)),
-                Err(e) => (None, Some(e.to_string())),
-            }
         }
         other => (None, Some(format!("unknown channel kind {other:?}"))),
     }

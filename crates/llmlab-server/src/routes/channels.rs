@@ -6,7 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Viewer};
 use crate::app::blocking;
-use crate::app::channels::{self as use_case, ChannelForm, Reach};
+use crate::app::channels::{self as use_case, Allowances, ChannelForm, Reach};
 use crate::body::JsonBody;
 use crate::dto::{
     ChannelIn, ChannelList, ChannelOut, NotificationList, NotificationOut, TestQueued,
@@ -23,9 +23,12 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(deliveries);
 }
 
-/// Creates a channel (admins).
+/// Creates a channel (admins). Each address of an email channel is sent one message
+/// asking its owner to confirm, and nothing else until they do.
 #[utoipa::path(tag = "channels", request_body = ChannelIn,
-    responses((status = 201, body = ChannelOut), (status = 422)), security(("bearer" = [])))]
+    responses((status = 201, body = ChannelOut), (status = 422),
+        (status = 429, description = "The confirmations would pass the workspace's hourly email; see Retry-After")),
+    security(("bearer" = [])))]
 #[post("/channels")]
 async fn create(
     state: web::Data<AppState>,
@@ -41,9 +44,10 @@ async fn create(
         events: b.events,
     };
     let reach = Reach {
-        email: state.mailer.is_some(),
+        email: state.mailer.is_some() && state.settings.public_url.is_some(),
         allow_private: state.settings.webhooks.allow_private,
         limit: state.settings.limits.channels,
+        allowances: Allowances::of(&state.settings.notify),
     };
     let row = blocking(&state, move |s| {
         use_case::create(s, who.workspace(), &who, &form, reach)
@@ -56,7 +60,7 @@ async fn create(
 #[utoipa::path(tag = "channels", responses((status = 200, body = ChannelList)), security(("bearer" = [])))]
 #[get("/channels")]
 async fn list(state: web::Data<AppState>, who: Viewer) -> Result<HttpResponse, ApiError> {
-    let rows = blocking(&state, move |s| s.list_channels(who.workspace())).await?;
+    let rows = blocking(&state, move |s| use_case::list(s, who.workspace())).await?;
     let channels = rows.into_iter().map(ChannelOut::from).collect();
     Ok(HttpResponse::Ok().json(ChannelList { channels }))
 }
@@ -78,9 +82,13 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Sends a test notification to a channel (admins).
+/// Sends a test notification to a channel (admins); an email channel's goes to its
+/// confirmed addresses only.
 #[utoipa::path(tag = "channels", params(("id" = i64, Path)),
-    responses((status = 202, body = TestQueued), (status = 404)), security(("bearer" = [])))]
+    responses((status = 202, body = TestQueued), (status = 404),
+        (status = 409, description = "An email channel none of whose addresses has confirmed yet"),
+        (status = 429, description = "The workspace's hourly test sends or email are used up; see Retry-After")),
+    security(("bearer" = [])))]
 #[post("/channels/{id}/test")]
 async fn test(
     state: web::Data<AppState>,
@@ -88,7 +96,11 @@ async fn test(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ChannelId = path_id(&path)?;
-    let n = blocking(&state, move |s| use_case::test(s, who.workspace(), id)).await?;
+    let allowances = Allowances::of(&state.settings.notify);
+    let n = blocking(&state, move |s| {
+        use_case::test(s, who.workspace(), id, allowances)
+    })
+    .await?;
     Ok(HttpResponse::Accepted().json(TestQueued {
         notification_id: n.id,
         status: n.status,

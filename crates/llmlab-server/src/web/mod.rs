@@ -6,6 +6,7 @@
 
 mod budgets;
 mod chart;
+mod confirm;
 mod form;
 mod invitations;
 mod pages;
@@ -78,6 +79,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/webhook-secret",
             web::post().to(settings::webhook_secret),
+        )
+        .route("/email/confirm/{id}/{token}", web::get().to(confirm::show))
+        .route(
+            "/email/confirm/{id}/{token}",
+            web::post().to(confirm::confirm),
         )
         .route("/assets/app.css", web::get().to(|| asset(CSS, "text/css")))
         .route(

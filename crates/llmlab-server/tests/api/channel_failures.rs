@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::channels::{channel, deliveries, eventually, track};
+use crate::email_guard::confirm;
 use crate::receiver::Receiver;
 use crate::smtp::SmtpSink;
 use crate::{TestApp, assert_error, both, spawn_app_with};
@@ -42,6 +43,7 @@ fn failing_channels(backend: llmlab_store::Backend) {
             ("LLMLAB_NOTIFY_INTERVAL_SECS", "86400"),
             ("LLMLAB_SMTP_URL", &url),
             ("LLMLAB_SMTP_FROM", "alerts@llmlab.test"),
+            ("LLMLAB_PUBLIC_URL", "https://llmlab.example.com"),
         ],
     ) else {
         return;
@@ -57,9 +59,12 @@ fn failing_channels(backend: llmlab_store::Backend) {
     let mail_id = channel(
         &app,
         &token,
-        json!({"name": "mail", "kind": "email", "to": ["nobody@example.com"],
+        json!({"name": "mail", "kind": "email", "to": ["gone@example.com"],
                "events": ["budget"]}),
     );
+    // Its owner confirmed, then the mailbox was closed.
+    confirm(&app, &sink, &["gone@example.com"]);
+    sink.refuse("gone@example.com");
     let dead_id = channel(
         &app,
         &token,
@@ -92,8 +97,8 @@ fn failing_channels(backend: llmlab_store::Backend) {
 
     // Email to a mailbox the server refuses: three attempts each, every one failed and
     // saying why; nothing was accepted.
-    let list = settled(&app, &token, mail_id, 2);
-    for n in &list {
+    let list = settled(&app, &token, mail_id, 3);
+    for n in list.iter().filter(|n| n["event"] == "budget") {
         assert_eq!(n["status"], "failed", "{n}");
         let tries = n["deliveries"].as_array().unwrap();
         assert_eq!(tries.len(), 3, "{n}");

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use llmlab_engine::providers::Catalog;
 use llmlab_server::app::notifications;
+use llmlab_store::send_quota::Allowance;
 use serde_json::{Value, json};
 
+use crate::email_guard::confirm;
 use crate::receiver::Receiver;
 use crate::smtp::SmtpSink;
 use crate::{TestApp, assert_error, assert_invalid, both, spawn_app_with};
@@ -17,19 +19,27 @@ use crate::{TestApp, assert_error, assert_invalid, both, spawn_app_with};
 /// Fast delivery, receivers on 127.0.0.1 allowed, SMTP at `sink`, and a scheduler that
 /// only ticks at start (the tests tick it themselves, at the instants they choose).
 pub(crate) fn spawn(backend: llmlab_store::Backend, sink: &SmtpSink) -> Option<TestApp> {
+    spawn_with(backend, sink, &[])
+}
+
+/// [`spawn`] with `extra` settings over those.
+pub(crate) fn spawn_with(
+    backend: llmlab_store::Backend,
+    sink: &SmtpSink,
+    extra: &[(&str, &str)],
+) -> Option<TestApp> {
     let url = sink.url();
-    spawn_app_with(
-        backend,
-        &[
-            ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
-            ("LLMLAB_WEBHOOK_POLL_MS", "50"),
-            ("LLMLAB_WEBHOOK_ALLOW_PRIVATE", "true"),
-            ("LLMLAB_NOTIFY_INTERVAL_SECS", "86400"),
-            ("LLMLAB_SMTP_URL", &url),
-            ("LLMLAB_SMTP_FROM", "LLMLab <alerts@llmlab.test>"),
-            ("LLMLAB_PUBLIC_URL", "https://llmlab.example.com"),
-        ],
-    )
+    let mut settings = extra.to_vec();
+    settings.extend_from_slice(&[
+        ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
+        ("LLMLAB_WEBHOOK_POLL_MS", "50"),
+        ("LLMLAB_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("LLMLAB_NOTIFY_INTERVAL_SECS", "86400"),
+        ("LLMLAB_SMTP_URL", &url),
+        ("LLMLAB_SMTP_FROM", "LLMLab <alerts@llmlab.test>"),
+        ("LLMLAB_PUBLIC_URL", "https://llmlab.example.com"),
+    ]);
+    spawn_app_with(backend, &settings)
 }
 
 pub(crate) fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
@@ -74,6 +84,13 @@ pub(crate) fn track(app: &TestApp, token: &str, body: Value) {
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
+/// The hourly email the scheduler's own entry point is given in these tests.
+const EMAILS: Allowance = Allowance {
+    kind: llmlab_store::send_quota::kind::EMAIL,
+    limit: 100,
+    window_micros: 3_600_000_000,
+};
+
 /// Ticks the scheduler from two instances at once (two connections pools on the same
 /// database), as two servers would; the notifications they recorded together.
 pub(crate) fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
@@ -81,7 +98,10 @@ pub(crate) fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
     std::thread::scope(|scope| {
         let runs: Vec<_> = stores
             .iter()
-            .map(|s| scope.spawn(move || notifications::tick(s, Catalog::builtin(), now).unwrap()))
+            .map(|s| {
+                scope
+                    .spawn(move || notifications::tick(s, Catalog::builtin(), EMAILS, now).unwrap())
+            })
             .collect();
         runs.into_iter().map(|r| r.join().unwrap()).sum()
     })
@@ -119,7 +139,7 @@ fn validated_and_scoped(backend: llmlab_store::Backend) {
     );
     bad(
         json!({"name": "x", "kind": "email", "to": ["not an address"], "events": ["budget"]}),
-        "to",
+        "to[0]",
     );
     bad(
         json!({"name": "", "kind": "email", "to": ["a@example.com"], "events": ["budget"]}),
@@ -249,6 +269,7 @@ fn test_reaches_every_kind(backend: llmlab_store::Backend) {
                    "events": ["report_weekly"]}),
         ),
     ];
+    confirm(&app, &sink, &["finance@example.com"]);
     for id in ids {
         let r = app.post(&format!("/api/channels/{id}/test"), &token, json!({}));
         assert_eq!(r.status, 202, "{}", r.text());
@@ -306,6 +327,7 @@ fn budget_alerts_go_to_channels(backend: llmlab_store::Backend) {
         &token,
         json!({"name": "mail", "kind": "email", "to": ["ops@example.com"], "events": ["budget"]}),
     );
+    confirm(&app, &sink, &["ops@example.com"]);
     let r = app.post(
         "/api/budgets",
         &token,
@@ -369,6 +391,7 @@ fn scheduled_occasions(backend: llmlab_store::Backend) {
     ] {
         channel(&app, &token, body);
     }
+    confirm(&app, &sink, &["finops@example.com"]);
     // Forty days of $10 before the month, then $200 on its last day: an anomaly the
     // day before "now", and a month forecast at about $300 against a $100 budget.
     let now = month_start_morning();
@@ -494,6 +517,7 @@ fn weekly_report(backend: llmlab_store::Backend) {
         json!({"name": "mail", "kind": "email", "to": ["cfo@example.com"],
                "events": ["report_weekly", "report_monthly"]}),
     );
+    confirm(&app, &sink, &["cfo@example.com"]);
     track(
         &app,
         &token,

@@ -10,6 +10,7 @@ mod client;
 mod credentials;
 mod dashboard;
 mod dashboard_forms;
+mod email_guard;
 mod focus;
 mod forecasts;
 mod hostile;

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::TestApp;
 use crate::channels::{channel, eventually, in_zone, spawn, tick_racing, track};
+use crate::email_guard::confirm;
 use crate::receiver::Receiver;
 use crate::smtp::SmtpSink;
 
@@ -59,6 +60,7 @@ fn rich_weekly_report(backend: llmlab_store::Backend) {
         json!({"name": "mail", "kind": "email", "to": ["team@example.com"],
                "events": ["report_weekly"]}),
     );
+    confirm(&app, &sink, &["team@example.com"]);
     // Twenty days of steady gpt-4 traffic, then a burst of claude-3-opus calls a minute
     // ago: the week's top model, an anomaly, and savings to find.
     let burst_at = Utc::now() - chrono::Duration::minutes(1);
@@ -198,6 +200,7 @@ fn monthly(backend: llmlab_store::Backend) {
     ] {
         channel(&app, &token, body);
     }
+    confirm(&app, &sink, &["cfo@example.com"]);
     // $8 in the month before this one (in New York), $2 in this one.
     let zone = chrono_tz::America::New_York;
     let local = |d: NaiveDate, h| {

@@ -2,7 +2,8 @@
 //! message and records them, so email is tested over the wire with the production client.
 //! It speaks what lettre's client needs of RFC 5321 (EHLO/HELO, AUTH PLAIN and LOGIN,
 //! MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT) and offers no STARTTLS. A
-//! recipient whose local part is `nobody` is rejected with 550, as an unknown user is.
+//! recipient whose local part is `nobody`, or one the test has refused, is rejected with
+//! 550, as an unknown user is.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -25,6 +26,8 @@ pub struct Mail {
 struct Inbox {
     mails: Mutex<Vec<Mail>>,
     arrived: Condvar,
+    /// Addresses rejected from now on, besides every `nobody@`.
+    refused: Mutex<Vec<String>>,
 }
 
 pub struct SmtpSink {
@@ -57,6 +60,16 @@ impl SmtpSink {
 
     pub fn messages(&self) -> Vec<Mail> {
         self.inbox.mails.lock().unwrap().clone()
+    }
+
+    /// Rejects `address` from now on, as a server does a mailbox that was closed.
+    pub fn refuse(&self, address: &str) {
+        self.inbox.refused.lock().unwrap().push(address.to_string());
+    }
+
+    /// Forgets the messages `which` picks, as if they had never arrived.
+    pub fn discard(&self, which: impl Fn(&Mail) -> bool) {
+        self.inbox.mails.lock().unwrap().retain(|m| !which(m));
     }
 
     /// The messages once there are at least `n`, or whatever arrived within `timeout`.
@@ -128,7 +141,8 @@ fn session(stream: TcpStream, inbox: &Inbox) -> io::Result<()> {
             "RCPT" if from.is_none() => reply(&mut out, "503 5.5.1 MAIL first")?,
             "RCPT" => {
                 let address = path(&line);
-                if address.split('@').next() == Some("nobody") {
+                let refused = inbox.refused.lock().unwrap().contains(&address);
+                if refused || address.split('@').next() == Some("nobody") {
                     let answer = format!("550 5.1.1 <{address}>: Recipient address rejected");
                     reply(&mut out, &answer)?;
                 } else {
@@ -210,6 +224,10 @@ fn path(line: &str) -> String {
 }
 
 fn base64(s: &str) -> String {
+    String::from_utf8_lossy(&base64_bytes(s)).into_owned()
+}
+
+fn base64_bytes(s: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;
     let mut count = 0;
@@ -225,7 +243,132 @@ fn base64(s: &str) -> String {
             bytes.push((bits >> count) as u8);
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
+    bytes
+}
+
+impl Mail {
+    /// The `text/plain` part, its transfer encoding (quoted-printable, base64 or none)
+    /// undone.
+    pub fn text(&self) -> String {
+        let start = self
+            .data
+            .find("Content-Type: text/plain")
+            .unwrap_or_else(|| panic!("no text part in {}", self.data));
+        let part = &self.data[start..];
+        let (head, body) = part.split_once("\r\n\r\n").unwrap();
+        let body = body.split("\r\n--").next().unwrap_or_default();
+        let encoding = head.to_ascii_lowercase();
+        if encoding.contains("content-transfer-encoding: base64") {
+            String::from_utf8_lossy(&base64_bytes(&body.replace("\r\n", ""))).into_owned()
+        } else if encoding.contains("content-transfer-encoding: quoted-printable") {
+            let joined = body.replace("=\r\n", "");
+            let raw = joined.as_bytes();
+            let mut bytes = Vec::new();
+            let mut i = 0;
+            while i < raw.len() {
+                let hex = raw
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match (raw[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+                    (b'=', Some(b)) => {
+                        bytes.push(b);
+                        i += 3;
+                    }
+                    (b, _) => {
+                        bytes.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            body.to_string()
+        }
+    }
+
+    /// The header `name` as it travelled (unfolded), `None` when absent.
+    pub fn raw_header(&self, name: &str) -> Option<String> {
+        let head = self.data.split("\r\n\r\n").next().unwrap_or_default();
+        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", "\t");
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        unfolded
+            .split("\r\n")
+            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+            .map(|l| l[prefix.len()..].trim_start().to_string())
+    }
+
+    /// The header `name` as a mail client shows it: every RFC 2047 encoded-word decoded,
+    /// wherever it stands (as lenient clients do, quoted strings included).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.raw_header(name).map(|v| decode_words(&v))
+    }
+}
+
+/// `value` with each `=?charset?b|q?text?=` decoded and the blanks between two adjacent
+/// encoded-words dropped (RFC 2047, section 6.2).
+pub fn decode_words(value: &str) -> String {
+    let mut out = Vec::new();
+    let mut rest = value;
+    let mut after_word = false;
+    while !rest.is_empty() {
+        if let Some(word) = rest.strip_prefix("=?")
+            && let Some((decoded, used)) = encoded_word(word)
+        {
+            out.extend(decoded);
+            rest = &rest[2 + used..];
+            after_word = true;
+            continue;
+        }
+        if after_word {
+            let blank = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+            if blank > 0 && rest[blank..].starts_with("=?") {
+                rest = &rest[blank..];
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap();
+        let mut buf = [0; 4];
+        out.extend(c.encode_utf8(&mut buf).as_bytes());
+        rest = &rest[c.len_utf8()..];
+        after_word = false;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The bytes of the encoded-word starting after `=?`, and how much of `s` it used.
+fn encoded_word(s: &str) -> Option<(Vec<u8>, usize)> {
+    let mut parts = s.splitn(3, '?');
+    let charset = parts.next()?;
+    let encoding = parts.next()?;
+    let rest = parts.next()?;
+    let end = rest.find("?=")?;
+    let text = &rest[..end];
+    if charset.is_empty() || text.contains(' ') {
+        return None;
+    }
+    let bytes = match encoding {
+        "b" | "B" => base64_bytes(text),
+        "q" | "Q" => {
+            let mut bytes = Vec::new();
+            let mut i = 0;
+            let raw = text.as_bytes();
+            while i < raw.len() {
+                match raw[i] {
+                    b'_' => bytes.push(b' '),
+                    b'=' => {
+                        let hex = std::str::from_utf8(raw.get(i + 1..i + 3)?).ok()?;
+                        bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                        i += 2;
+                    }
+                    b => bytes.push(b),
+                }
+                i += 1;
+            }
+            bytes
+        }
+        _ => return None,
+    };
+    Some((bytes, charset.len() + encoding.len() + end + 4))
 }
 
 fn mailer(url: String, timeout: Duration) -> Mailer {
@@ -320,4 +463,53 @@ fn smtp_an_unreachable_server_fails_fast() {
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(err.contains("could not reach"), "{err}");
     assert!(!err.contains("secret"), "{err}");
+}
+
+#[test]
+fn smtp_subjects_and_display_names_reach_the_reader_as_written() {
+    let sink = SmtpSink::start();
+    let settings = SmtpSettings {
+        url: sink.url(),
+        from: "=?utf-8?q?Your_Bank?= <alerts@llmlab.test>".to_string(),
+    };
+    let mailer = Mailer::new(&settings, Duration::from_secs(5)).unwrap();
+    let subjects = [
+        "Acme =?utf-8?q?Pay_now_at_evil.example?= report",
+        "Größe =?utf-8?b?UGF5?= · résumé",
+        "plain ASCII stays readable",
+        "a control\u{1b}[31m character",
+    ];
+    for subject in subjects {
+        mailer
+            .send(&["ops@example.com".to_string()], subject, "t", "<p>h</p>")
+            .unwrap();
+    }
+    let mails = sink.wait_for(subjects.len(), Duration::from_secs(5));
+    assert_eq!(mails.len(), subjects.len());
+    for (mail, subject) in mails.iter().zip(subjects) {
+        assert_eq!(
+            mail.header("Subject").as_deref(),
+            Some(subject),
+            "{}",
+            mail.data
+        );
+        // Every header line is printable ASCII: nothing for a client to guess at.
+        let head = mail.data.split("\r\n\r\n").next().unwrap();
+        assert!(
+            head.bytes()
+                .all(|b| b == b'\r' || b == b'\n' || (0x20..0x7f).contains(&b)),
+            "{head}"
+        );
+        assert_eq!(
+            mail.header("From").as_deref(),
+            Some("=?utf-8?q?Your_Bank?= <alerts@llmlab.test>"),
+            "{}",
+            mail.data
+        );
+    }
+    assert_eq!(
+        mails[2].raw_header("Subject").as_deref(),
+        Some("plain ASCII stays readable")
+    );
+    assert_eq!(mails[0].from, "alerts@llmlab.test");
 }

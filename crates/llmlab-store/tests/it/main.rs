@@ -11,6 +11,7 @@ pub mod events;
 mod group_commit;
 mod migrations;
 mod pricing_depth;
+mod send_quota;
 
 use std::collections::BTreeMap;
 

@@ -354,3 +354,51 @@ both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
     let fresh = crate::user(&store, "after@x.test");
     assert!(fresh.get() > 900);
 });
+
+// Email channels made before recipients confirmed keep every address, listed unconfirmed
+// and not yet asked (the server asks them), in the channel's order; other kinds get none.
+both_backends!(
+    email_confirmation_migration_lists_earlier_addresses,
+    |db, store| {
+        use llmlab_store::NewChannel;
+
+        let w = crate::user(&store, "mail@x.test");
+        let reverted = revert_through(db.url(), "2026-12-08-000002_email_confirmation");
+        let channel = |name: &str, kind: &str, target: &str| {
+            let new = NewChannel {
+                name: name.into(),
+                kind: kind.into(),
+                target: target.into(),
+                events: "budget".into(),
+                created_by: None,
+            };
+            store.create_channel(w, &new).unwrap()
+        };
+        let mail = channel("mail", "email", "z@example.com,a@example.org,m@example.net");
+        channel("hook", "webhook", "https://example.com/a,b");
+        let solo = channel("solo", "email", "solo@example.com");
+        assert_eq!(store.migrate().unwrap(), reverted);
+
+        let rows = store.list_recipients(w).unwrap();
+        let listed: Vec<(i64, &str)> = rows
+            .iter()
+            .map(|r| (r.channel_id.get(), r.address.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (mail.id.get(), "z@example.com"),
+                (mail.id.get(), "a@example.org"),
+                (mail.id.get(), "m@example.net"),
+                (solo.id.get(), "solo@example.com"),
+            ]
+        );
+        assert!(rows.iter().all(|r| !r.asked && r.confirmed_at.is_none()));
+        assert!(
+            rows.iter()
+                .all(|r| r.created_at == mail.created_at || r.channel_id == solo.id)
+        );
+        assert_eq!(store.unasked_recipients(10).unwrap(), rows);
+        assert!(store.confirmed_recipients(w, mail.id).unwrap().is_empty());
+    }
+);

@@ -1,0 +1,3 @@
+DROP TABLE send_quota;
+ALTER TABLE notifications DROP COLUMN held;
+DROP TABLE channel_recipients;
