@@ -12,15 +12,16 @@
 //!   nesting costs nothing). Protobuf strings are slices of the body, not copies.
 //! - **Everything decoded is counted first.** A protobuf body is walked once without
 //!   allocating to count its resource and scope spans, spans and attributes; a JSON body
-//!   is counted as it is parsed (`Budget`). Past [`MAX_SPANS`], [`MAX_ATTRIBUTES`] or
+//!   is counted as it is parsed (`json.rs`). Past [`MAX_SPANS`], [`MAX_ATTRIBUTES`] or
 //!   [`MAX_SCOPES`] the export is refused (413) before its elements exist.
 
-use std::cell::Cell;
 use std::fmt;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+mod json;
+mod scan;
 
 /// Most spans in one export. An SDK's batch processor sends at most 512; a Collector's
 /// batch processor 8,192 by default.
@@ -38,7 +39,7 @@ pub const MAX_SCOPES: usize = 10_000;
 pub struct ExportRequest {
     /// Spans by the resource that produced them.
     #[prost(message, repeated, tag = "1")]
-    #[serde(default, alias = "resource_spans", deserialize_with = "scopes")]
+    #[serde(default, alias = "resource_spans", deserialize_with = "json::scopes")]
     pub resource_spans: Vec<ResourceSpans>,
 }
 
@@ -52,7 +53,7 @@ pub struct ResourceSpans {
     pub resource: Option<Resource>,
     /// Spans by instrumentation scope.
     #[prost(message, repeated, tag = "2")]
-    #[serde(default, alias = "scope_spans", deserialize_with = "scopes")]
+    #[serde(default, alias = "scope_spans", deserialize_with = "json::scopes")]
     pub scope_spans: Vec<ScopeSpans>,
 }
 
@@ -61,7 +62,7 @@ pub struct ResourceSpans {
 pub struct Resource {
     /// Its attributes (`service.name`, `llmlab.tag.*`).
     #[prost(message, repeated, tag = "1")]
-    #[serde(default, deserialize_with = "attributes")]
+    #[serde(default, deserialize_with = "json::attributes")]
     pub attributes: Vec<KeyValue>,
 }
 
@@ -70,7 +71,7 @@ pub struct Resource {
 pub struct ScopeSpans {
     /// The spans.
     #[prost(message, repeated, tag = "2")]
-    #[serde(default, deserialize_with = "spans")]
+    #[serde(default, deserialize_with = "json::spans")]
     pub spans: Vec<Span>,
 }
 
@@ -80,23 +81,31 @@ pub struct ScopeSpans {
 pub struct Span {
     /// 16 bytes (hex in JSON).
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(default, alias = "trace_id", deserialize_with = "hex_bytes")]
+    #[serde(default, alias = "trace_id", deserialize_with = "json::hex_bytes")]
     pub trace_id: Bytes,
     /// 8 bytes (hex in JSON).
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(default, alias = "span_id", deserialize_with = "hex_bytes")]
+    #[serde(default, alias = "span_id", deserialize_with = "json::hex_bytes")]
     pub span_id: Bytes,
     /// Start, nanoseconds since the Unix epoch.
     #[prost(fixed64, tag = "7")]
-    #[serde(default, alias = "start_time_unix_nano", deserialize_with = "uint64")]
+    #[serde(
+        default,
+        alias = "start_time_unix_nano",
+        deserialize_with = "json::uint64"
+    )]
     pub start_time_unix_nano: u64,
     /// End, nanoseconds since the Unix epoch.
     #[prost(fixed64, tag = "8")]
-    #[serde(default, alias = "end_time_unix_nano", deserialize_with = "uint64")]
+    #[serde(
+        default,
+        alias = "end_time_unix_nano",
+        deserialize_with = "json::uint64"
+    )]
     pub end_time_unix_nano: u64,
     /// The span's attributes (`gen_ai.*`, `llm.*`, `llmlab.tag.*`).
     #[prost(message, repeated, tag = "9")]
-    #[serde(default, deserialize_with = "attributes")]
+    #[serde(default, deserialize_with = "json::attributes")]
     pub attributes: Vec<KeyValue>,
 }
 
@@ -105,7 +114,7 @@ pub struct Span {
 pub struct KeyValue {
     /// The attribute's name.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "json::text")]
     pub key: Bytes,
     /// Its value.
     #[prost(message, optional, tag = "2")]
@@ -204,15 +213,15 @@ pub enum Refused {
 /// decoded with strings as slices of `body`.
 pub fn from_protobuf(body: Bytes) -> Result<ExportRequest, Refused> {
     let mut counts = Counts::default();
-    scan_request(&body, &mut counts)?;
+    scan::scan_request(&body, &mut counts)?;
     <ExportRequest as prost::Message>::decode(body).map_err(|e| Refused::Malformed(e.to_string()))
 }
 
 /// Decodes an OTLP JSON export, counting its elements as they are parsed.
 pub fn from_json(body: &[u8]) -> Result<ExportRequest, Refused> {
-    BUDGET.with(|b| b.set(Counts::default()));
+    json::BUDGET.with(|b| b.set(Counts::default()));
     let decoded = serde_json::from_slice::<ExportRequest>(body);
-    let over = BUDGET.with(|b| b.get()).over();
+    let over = json::BUDGET.with(|b| b.get()).over();
     match (decoded, over) {
         (_, Some(limit)) => Err(Refused::TooMany(limit)),
         (Ok(request), None) => Ok(request),
@@ -223,14 +232,14 @@ pub fn from_json(body: &[u8]) -> Result<ExportRequest, Refused> {
 /// What an export holds, counted against the limits.
 #[derive(Clone, Copy, Default)]
 struct Counts {
-    scopes: usize,
-    spans: usize,
-    attributes: usize,
+    pub(super) scopes: usize,
+    pub(super) spans: usize,
+    pub(super) attributes: usize,
 }
 
 impl Counts {
     /// The first limit passed, said for a person.
-    fn over(self) -> Option<String> {
+    pub(super) fn over(self) -> Option<String> {
         let say = |what: &str, limit: usize| {
             format!("an OTLP export holds at most {limit} {what}; send smaller batches")
         };
@@ -245,291 +254,9 @@ impl Counts {
         }
     }
 
-    fn check(self) -> Result<(), Refused> {
+    pub(super) fn check(self) -> Result<(), Refused> {
         self.over()
             .map_or(Ok(()), |limit| Err(Refused::TooMany(limit)))
-    }
-}
-
-// ---- Protobuf: counting without decoding --------------------------------------------
-
-/// The wire types of protobuf's encoding.
-const VARINT: u64 = 0;
-const I64: u64 = 1;
-const LEN: u64 = 2;
-const I32: u64 = 5;
-
-/// Calls `field(tag, body)` for each length-delimited field of the message in `buf`,
-/// skipping the others; a truncated or unreadable message is malformed.
-fn fields(
-    mut buf: &[u8],
-    mut field: impl FnMut(u64, &[u8]) -> Result<(), Refused>,
-) -> Result<(), Refused> {
-    let malformed = || Refused::Malformed("truncated or invalid protobuf".into());
-    while !buf.is_empty() {
-        let key = varint(&mut buf).ok_or_else(malformed)?;
-        let (tag, wire) = (key >> 3, key & 7);
-        let skip = match wire {
-            VARINT => {
-                varint(&mut buf).ok_or_else(malformed)?;
-                0
-            }
-            I64 => 8,
-            I32 => 4,
-            LEN => {
-                let len = varint(&mut buf).ok_or_else(malformed)?;
-                let len = usize::try_from(len).map_err(|_| malformed())?;
-                let body = buf.get(..len).ok_or_else(malformed)?;
-                field(tag, body)?;
-                len
-            }
-            // Groups (deprecated) and unknown wire types: nothing OTLP sends.
-            _ => return Err(malformed()),
-        };
-        buf = buf.get(skip..).ok_or_else(malformed)?;
-    }
-    Ok(())
-}
-
-fn varint(buf: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = buf.split_first()?;
-        *buf = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-fn scan_request(buf: &[u8], n: &mut Counts) -> Result<(), Refused> {
-    fields(buf, |tag, body| match tag {
-        1 => {
-            n.scopes += 1;
-            n.check()?;
-            scan_resource_spans(body, n)
-        }
-        _ => Ok(()),
-    })
-}
-
-fn scan_resource_spans(buf: &[u8], n: &mut Counts) -> Result<(), Refused> {
-    fields(buf, |tag, body| match tag {
-        // Resource.attributes = 1.
-        1 => fields(body, |tag, _| count_attribute(tag, 1, n)),
-        2 => {
-            n.scopes += 1;
-            n.check()?;
-            // ScopeSpans.spans = 2.
-            fields(body, |tag, span| match tag {
-                2 => {
-                    n.spans += 1;
-                    n.check()?;
-                    // Span.attributes = 9.
-                    fields(span, |tag, _| count_attribute(tag, 9, n))
-                }
-                _ => Ok(()),
-            })
-        }
-        _ => Ok(()),
-    })
-}
-
-fn count_attribute(tag: u64, attributes: u64, n: &mut Counts) -> Result<(), Refused> {
-    if tag == attributes {
-        n.attributes += 1;
-        n.check()?;
-    }
-    Ok(())
-}
-
-// ---- JSON: counting while parsing ----------------------------------------------------
-
-thread_local! {
-    /// What the JSON export being parsed on this thread has held so far. Parsing is
-    /// synchronous and starts with a reset, so one thread parses one export at a time.
-    static BUDGET: Cell<Counts> = Cell::new(Counts::default());
-}
-
-/// A JSON array of `T`, each element counted by `count` once parsed; parsing stops at the
-/// first element past a limit (so at most one element more than the limit is ever held).
-fn counted<'de, D, T>(d: D, count: fn(&mut Counts)) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    struct Elements<T>(fn(&mut Counts), std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for Elements<T> {
-        type Value = Vec<T>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array")
-        }
-        fn visit_unit<E>(self) -> Result<Vec<T>, E> {
-            Ok(Vec::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(item) = seq.next_element()? {
-                let over = BUDGET.with(|b| {
-                    let mut n = b.get();
-                    (self.0)(&mut n);
-                    b.set(n);
-                    n.over()
-                });
-                if let Some(limit) = over {
-                    return Err(de::Error::custom(limit));
-                }
-                out.push(item);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(Elements(count, std::marker::PhantomData))
-}
-
-fn scopes<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    counted(d, |n| n.scopes += 1)
-}
-
-fn spans<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Span>, D::Error> {
-    counted(d, |n| n.spans += 1)
-}
-
-fn attributes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<KeyValue>, D::Error> {
-    counted(d, |n| n.attributes += 1)
-}
-
-/// A string, kept as bytes.
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
-    Ok(Bytes::from(String::deserialize(d)?))
-}
-
-/// Trace and span ids: hex in OTLP JSON.
-fn hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    hex::decode(s.as_bytes())
-        .map(Bytes::from)
-        .map_err(|e| de::Error::custom(format!("an id must be hex: {e}")))
-}
-
-/// A 64-bit unsigned integer: a number, or a decimal string (JSON has no 64-bit
-/// integers, so OTLP JSON allows both).
-fn uint64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    match d.deserialize_any(Scalar)? {
-        Some(Value::Int(n)) => u64::try_from(n).map_err(|_| de::Error::custom("a negative time")),
-        Some(Value::String(s)) => std::str::from_utf8(&s)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| de::Error::custom("a time must be a 64-bit unsigned integer")),
-        _ => Err(de::Error::custom(
-            "a time must be a 64-bit unsigned integer",
-        )),
-    }
-}
-
-/// One JSON scalar as a [`Value`] (a number as `Int` when it is an integer); `None` for
-/// an array or object, which is skipped without being kept.
-struct Scalar;
-
-impl<'de> Visitor<'de> for Scalar {
-    type Value = Option<Value>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string, number or boolean")
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Bool(b)))
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Int(n)))
-    }
-    fn visit_u64<E>(self, n: u64) -> Result<Option<Value>, E> {
-        // Past i64: not an integer OTLP can carry; kept as the number it is.
-        Ok(Some(
-            i64::try_from(n).map_or(Value::Double(n as f64), Value::Int),
-        ))
-    }
-    fn visit_f64<E>(self, d: f64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Double(d)))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Option<Value>, E> {
-        Ok(Some(Value::String(Bytes::copy_from_slice(s.as_bytes()))))
-    }
-    fn visit_string<E>(self, s: String) -> Result<Option<Value>, E> {
-        Ok(Some(Value::String(Bytes::from(s))))
-    }
-    fn visit_unit<E>(self) -> Result<Option<Value>, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Value>, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
-        while map
-            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(None)
-    }
-}
-
-/// A scalar read as the kind its key names, or `None` when it is not one: an `intValue`
-/// may be a number or a decimal string, a `doubleValue` a number or `NaN`/`Infinity`.
-fn as_kind(kind: &str, scalar: Option<Value>) -> Option<Value> {
-    let text = |v: &Value| v.text().map(str::to_owned);
-    match (kind, scalar?) {
-        ("stringValue" | "string_value", v @ Value::String(_)) => Some(v),
-        ("boolValue" | "bool_value", v @ Value::Bool(_)) => Some(v),
-        ("intValue" | "int_value", v @ Value::Int(_)) => Some(v),
-        ("intValue" | "int_value", v @ Value::String(_)) => text(&v)?.parse().ok().map(Value::Int),
-        ("doubleValue" | "double_value", v @ Value::Double(_)) => Some(v),
-        ("doubleValue" | "double_value", Value::Int(n)) => Some(Value::Double(n as f64)),
-        ("doubleValue" | "double_value", v @ Value::String(_)) => match text(&v)?.as_str() {
-            "NaN" => Some(Value::Double(f64::NAN)),
-            "Infinity" => Some(Value::Double(f64::INFINITY)),
-            "-Infinity" => Some(Value::Double(f64::NEG_INFINITY)),
-            other => other.parse().ok().map(Value::Double),
-        },
-        _ => None,
-    }
-}
-
-impl<'de> Deserialize<'de> for AnyValue {
-    /// `{"stringValue": …}`, `{"intValue": 3}` or `{"intValue": "3"}`, …; a value of
-    /// another kind, or one that does not parse as its kind (an `intValue` of `"1.5"`),
-    /// is kept as no value, so the attribute's reader can refuse its span alone rather
-    /// than the whole export. Nothing of a skipped value is kept while it is read.
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<AnyValue, D::Error> {
-        struct Fields;
-        impl<'de> Visitor<'de> for Fields {
-            type Value = AnyValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an OTLP AnyValue object")
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
-                let mut value = None;
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let scalar = map.next_value_seed(ScalarSeed)?;
-                    if let Some(v) = as_kind(&key, scalar) {
-                        value = Some(v);
-                    }
-                }
-                Ok(AnyValue { value })
-            }
-        }
-        d.deserialize_map(Fields)
-    }
-}
-
-/// [`Scalar`] as a seed, for a map's values.
-struct ScalarSeed;
-
-impl<'de> de::DeserializeSeed<'de> for ScalarSeed {
-    type Value = Option<Value>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
-        d.deserialize_any(Scalar)
     }
 }
 
