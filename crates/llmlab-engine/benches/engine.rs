@@ -11,14 +11,17 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use llmlab_engine::aggregate::{CostRecord, by_bucket, by_provider, summarize};
 use llmlab_engine::period::{Granularity, Zone, bucket_start, slot_secs_between};
 use llmlab_engine::providers::Catalog;
-use llmlab_engine::{Usage, UsageFields, Usd, price};
+use llmlab_engine::{Tokens, Usage, UsageFields, Usd, price};
 
 fn price_one_event(c: &mut Criterion) {
     let catalog = Catalog::builtin();
     let usage = Usage::parse(UsageFields {
-        input_tokens: 1_200,
-        output_tokens: 350,
-        cached_input_tokens: 1_000,
+        tokens: Tokens {
+            input: 1_200,
+            output: 350,
+            cached_input: 1_000,
+            ..Tokens::default()
+        },
         ..UsageFields::default()
     })
     .unwrap();
@@ -94,11 +97,12 @@ fn million_records() -> Vec<CostRecord> {
                 provider: provider.to_string(),
                 model: model.to_string(),
                 cost: Usd::from_nanos((input * 2_500 + output * 10_000) as i64),
-                input_tokens: input,
-                output_tokens: output,
-                cached_input_tokens: input / 4,
-                cache_write_tokens: 0,
-                reasoning_tokens: 0,
+                tokens: Tokens {
+                    input: input as i64,
+                    output: output as i64,
+                    cached_input: (input / 4) as i64,
+                    ..Tokens::default()
+                },
                 tags: vec![("team".to_string(), TEAMS[(next() % 4) as usize].to_string())],
             }
         })

@@ -17,6 +17,7 @@ use crate::money::Usd;
 use crate::period::{
     Granularity, Zone, bucket_label, bucket_start, next_bucket_start, slot_secs_for,
 };
+use crate::tokens::Tokens;
 
 /// One priced call, as aggregation sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,16 +31,8 @@ pub struct CostRecord {
     pub model: String,
     /// What the call cost.
     pub cost: Usd,
-    /// All prompt tokens, cached included.
-    pub input_tokens: u64,
-    /// All output tokens, reasoning included.
-    pub output_tokens: u64,
-    /// Prompt tokens read from the cache.
-    pub cached_input_tokens: u64,
-    /// Prompt tokens written to the cache.
-    pub cache_write_tokens: u64,
-    /// Reasoning tokens (part of `output_tokens`).
-    pub reasoning_tokens: u64,
+    /// Its token counts.
+    pub tokens: Tokens,
     /// Tags as `(key, value)` pairs; keys are unique.
     pub tags: Vec<(String, String)>,
 }
@@ -58,19 +51,16 @@ impl CostRecord {
         Totals {
             cost: self.cost,
             calls: 1,
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
-            cached_input_tokens: self.cached_input_tokens,
-            cache_write_tokens: self.cache_write_tokens,
-            reasoning_tokens: self.reasoning_tokens,
+            tokens: self.tokens,
         }
     }
 }
 
 /// Sums over a set of calls.
 ///
-/// Additions saturate instead of overflowing: the money type holds $9.2 billion and the
-/// counters 1.8 × 10¹⁹, so saturation is a guard, not a case that happens.
+/// Additions saturate instead of overflowing: the money type holds $9.2 billion, the call
+/// counter 1.8 × 10¹⁹ and each token sum 9.2 × 10¹⁸, so saturation is a guard, not a
+/// case that happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Totals {
     /// Total cost.
@@ -78,16 +68,9 @@ pub struct Totals {
     pub cost: Usd,
     /// Number of calls.
     pub calls: u64,
-    /// Prompt tokens, cached included.
-    pub input_tokens: u64,
-    /// Output tokens, reasoning included.
-    pub output_tokens: u64,
-    /// Prompt tokens read from the cache.
-    pub cached_input_tokens: u64,
-    /// Prompt tokens written to the cache.
-    pub cache_write_tokens: u64,
-    /// Reasoning tokens.
-    pub reasoning_tokens: u64,
+    /// Token sums, every bucket (serialized inline: `input_tokens`, …).
+    #[serde(flatten)]
+    pub tokens: Tokens,
 }
 
 impl Totals {
@@ -95,15 +78,7 @@ impl Totals {
     pub fn add(&mut self, other: &Totals) {
         self.cost = self.cost.saturating_add(other.cost);
         self.calls = self.calls.saturating_add(other.calls);
-        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.cached_input_tokens = self
-            .cached_input_tokens
-            .saturating_add(other.cached_input_tokens);
-        self.cache_write_tokens = self
-            .cache_write_tokens
-            .saturating_add(other.cache_write_tokens);
-        self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
+        self.tokens.add(&other.tokens);
     }
 
     /// Adds one call.
@@ -402,11 +377,16 @@ mod tests {
             provider: provider.into(),
             model: model.into(),
             cost: Usd::from_nanos(nanos),
-            input_tokens: 100,
-            output_tokens: 10,
-            cached_input_tokens: 40,
-            cache_write_tokens: 5,
-            reasoning_tokens: 2,
+            tokens: Tokens {
+                input: 100,
+                output: 10,
+                cached_input: 40,
+                cache_write: 5,
+                reasoning: 2,
+                cache_write_1h: 3,
+                input_audio: 7,
+                output_audio: 1,
+            },
             tags: tags
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -459,16 +439,21 @@ mod tests {
         let t = summarize(&sample());
         assert_eq!(t.cost, Usd::from_nanos(6_150_333));
         assert_eq!(t.calls, 5);
-        assert_eq!(t.input_tokens, 500);
-        assert_eq!(t.output_tokens, 50);
-        assert_eq!(t.cached_input_tokens, 200);
-        assert_eq!(t.cache_write_tokens, 25);
-        assert_eq!(t.reasoning_tokens, 10);
+        assert_eq!(t.tokens.input, 500);
+        assert_eq!(t.tokens.output, 50);
+        assert_eq!(t.tokens.cached_input, 200);
+        assert_eq!(t.tokens.cache_write, 25);
+        assert_eq!(t.tokens.reasoning, 10);
+        assert_eq!(t.tokens.cache_write_1h, 15);
+        assert_eq!(t.tokens.input_audio, 35);
+        assert_eq!(t.tokens.output_audio, 5);
         // 6_150_333 / 5 = 1_230_066.6 → 1_230_067
         assert_eq!(t.avg_cost_per_call(), Usd::from_nanos(1_230_067));
         assert_eq!(Totals::default().avg_cost_per_call(), Usd::ZERO);
         let json = serde_json::to_value(t).unwrap();
         assert_eq!(json["cost_usd"], serde_json::json!(0.006150333));
+        assert_eq!(json["calls"], 5);
+        assert_eq!(json["output_audio_tokens"], 5);
     }
 
     #[test]

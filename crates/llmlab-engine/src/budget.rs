@@ -540,11 +540,7 @@ mod tests {
             provider: "openai".into(),
             model: "gpt-4o".into(),
             cost: Usd::ZERO,
-            input_tokens: 0,
-            output_tokens: 0,
-            cached_input_tokens: 0,
-            cache_write_tokens: 0,
-            reasoning_tokens: 0,
+            tokens: crate::Tokens::default(),
             tags: vec![("team".into(), "growth".into())],
         };
         assert!(s.matches_record(&record));

@@ -225,9 +225,10 @@ impl PricedCall<'_> {
 /// at `at`.
 ///
 /// ```
-/// use llmlab_engine::{price, Usage, UsageFields};
+/// use llmlab_engine::{price, Tokens, Usage, UsageFields};
 /// use llmlab_providers::Catalog;
-/// let usage = Usage::parse(UsageFields { input_tokens: 1_000_000, output_tokens: 0, ..Default::default() }).unwrap();
+/// let tokens = Tokens { input: 1_000_000, ..Tokens::default() };
+/// let usage = Usage::parse(UsageFields { tokens, ..Default::default() }).unwrap();
 /// let at = "2025-01-01T00:00:00Z".parse().unwrap();
 /// let call = price(Catalog::builtin(), "openai", "gpt-4o-mini", &usage, at).unwrap();
 /// assert_eq!(call.cost.total.to_string(), "0.15");

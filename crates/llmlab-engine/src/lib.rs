@@ -10,12 +10,14 @@ mod money;
 pub mod period;
 #[cfg(test)]
 mod testing;
+mod tokens;
 mod usage;
 
 pub use cost::{Breakdown, Cost, PricedCall, cost_at_rates, cost_at_version, price};
 pub use error::EngineError;
 pub use llmlab_providers::ServiceTier;
 pub use money::{NANOS_PER_USD, Usd};
+pub use tokens::Tokens;
 pub use usage::{MAX_TOKENS, Usage, UsageFields};
 
 /// Re-exported so linking services need only this crate for the catalog.

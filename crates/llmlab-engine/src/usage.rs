@@ -4,46 +4,27 @@ use llmlab_providers::ServiceTier;
 use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
+use crate::tokens::Tokens;
 
 /// Upper bound for any token count of one call. Far above any context window, and low
 /// enough that pricing arithmetic can never overflow.
 pub const MAX_TOKENS: u64 = 1_000_000_000_000;
 
-/// Token counts as a client reports them, before validation.
+/// One call's usage as a client reports it, before validation: its [`Tokens`] and how it
+/// was sent.
 ///
 /// Convention (OpenAI's): `input_tokens` counts **every** prompt token, cache reads and
 /// cache writes included; `output_tokens` counts every generated token, reasoning included.
 /// Anthropic reports `input_tokens` without the cached parts: add `cache_read_input_tokens`
-/// and `cache_creation_input_tokens` to it before sending.
-///
-/// The parts of `input_tokens` are disjoint: uncached text, `cached_input_tokens`,
-/// `cache_write_tokens` (5-minute), `cache_write_1h_tokens` and `input_audio_tokens` add
-/// up to it. `reasoning_tokens` and `output_audio_tokens` are disjoint parts of
-/// `output_tokens` (reasoning is billed at the text output rate).
+/// and `cache_creation_input_tokens` to it before sending. Serialized with the token
+/// fields inline (`{"input_tokens": …, "batch": false, …}`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageFields {
-    /// All prompt tokens, cached included.
-    pub input_tokens: i64,
-    /// All output tokens, reasoning included.
-    pub output_tokens: i64,
-    /// Prompt tokens read from the cache (part of `input_tokens`).
-    pub cached_input_tokens: i64,
-    /// Prompt tokens written to the cache, 5-minute lifetime (part of `input_tokens`).
-    pub cache_write_tokens: i64,
-    /// Reasoning tokens (part of `output_tokens`).
-    pub reasoning_tokens: i64,
+    /// The token counts (see [`Tokens`] for which bucket is part of which).
+    #[serde(flatten)]
+    pub tokens: Tokens,
     /// Sent through the provider's batch API.
     pub batch: bool,
-    /// Prompt tokens written to the 1-hour cache (part of `input_tokens`, disjoint from
-    /// `cache_write_tokens`).
-    #[serde(default)]
-    pub cache_write_1h_tokens: i64,
-    /// Uncached audio prompt tokens (part of `input_tokens`, disjoint from the cache buckets).
-    #[serde(default)]
-    pub input_audio_tokens: i64,
-    /// Audio output tokens (part of `output_tokens`, disjoint from `reasoning_tokens`).
-    #[serde(default)]
-    pub output_audio_tokens: i64,
     /// The service tier (`batch` here is the same as `batch: true`).
     #[serde(default)]
     pub service_tier: ServiceTier,
@@ -52,14 +33,8 @@ pub struct UsageFields {
 /// Validated usage: the buckets are disjoint and every count is in range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Usage {
-    input: u64,
-    output: u64,
-    cached_input: u64,
-    cache_write: u64,
-    reasoning: u64,
-    cache_write_1h: u64,
-    input_audio: u64,
-    output_audio: u64,
+    /// Within `0..=MAX_TOKENS` each, the parts within their wholes ([`Usage::parse`]).
+    tokens: Tokens,
     tier: ServiceTier,
 }
 
@@ -83,14 +58,15 @@ impl Usage {
             }
             Ok(v)
         };
-        let input = count("input_tokens", f.input_tokens)?;
-        let output = count("output_tokens", f.output_tokens)?;
-        let cached_input = count("cached_input_tokens", f.cached_input_tokens)?;
-        let cache_write = count("cache_write_tokens", f.cache_write_tokens)?;
-        let reasoning = count("reasoning_tokens", f.reasoning_tokens)?;
-        let cache_write_1h = count("cache_write_1h_tokens", f.cache_write_1h_tokens)?;
-        let input_audio = count("input_audio_tokens", f.input_audio_tokens)?;
-        let output_audio = count("output_audio_tokens", f.output_audio_tokens)?;
+        let t = f.tokens;
+        let input = count("input_tokens", t.input)?;
+        let output = count("output_tokens", t.output)?;
+        let cached_input = count("cached_input_tokens", t.cached_input)?;
+        let cache_write = count("cache_write_tokens", t.cache_write)?;
+        let reasoning = count("reasoning_tokens", t.reasoning)?;
+        let cache_write_1h = count("cache_write_1h_tokens", t.cache_write_1h)?;
+        let input_audio = count("input_audio_tokens", t.input_audio)?;
+        let output_audio = count("output_audio_tokens", t.output_audio)?;
         let within = |field: &'static str, part: u64, whole: u64, parent: &str| {
             if part > whole {
                 return Err(EngineError::InvalidUsage {
@@ -168,64 +144,62 @@ impl Usage {
                 });
             }
         };
-        Ok(Usage {
-            input,
-            output,
-            cached_input,
-            cache_write,
-            reasoning,
-            cache_write_1h,
-            input_audio,
-            output_audio,
-            tier,
-        })
+        Ok(Usage { tokens: t, tier })
     }
 
     /// Plain input/output usage with no caching (always valid below [`MAX_TOKENS`]).
     pub fn simple(input_tokens: u64, output_tokens: u64) -> Result<Usage, EngineError> {
         Usage::parse(UsageFields {
-            input_tokens: i64::try_from(input_tokens).unwrap_or(i64::MAX),
-            output_tokens: i64::try_from(output_tokens).unwrap_or(i64::MAX),
+            tokens: Tokens {
+                input: i64::try_from(input_tokens).unwrap_or(i64::MAX),
+                output: i64::try_from(output_tokens).unwrap_or(i64::MAX),
+                ..Tokens::default()
+            },
             ..UsageFields::default()
         })
     }
 
+    /// The validated counts, to store or to add up (every one within `0..=MAX_TOKENS`).
+    pub fn tokens(&self) -> Tokens {
+        self.tokens
+    }
+
     /// Every prompt token (the long-context threshold is measured on this).
     pub fn input_tokens(&self) -> u64 {
-        self.input
+        unsigned(self.tokens.input)
     }
     /// Prompt tokens billed at the plain (text) input rate: every prompt token outside
     /// the cache and audio buckets.
     pub fn uncached_input_tokens(&self) -> u64 {
-        self.input - self.cached_input - self.cache_write - self.cache_write_1h - self.input_audio
+        unsigned(self.tokens.uncached_input())
     }
     /// Cache-read tokens.
     pub fn cached_input_tokens(&self) -> u64 {
-        self.cached_input
+        unsigned(self.tokens.cached_input)
     }
     /// Cache-write tokens (5-minute).
     pub fn cache_write_tokens(&self) -> u64 {
-        self.cache_write
+        unsigned(self.tokens.cache_write)
     }
     /// 1-hour cache-write tokens.
     pub fn cache_write_1h_tokens(&self) -> u64 {
-        self.cache_write_1h
+        unsigned(self.tokens.cache_write_1h)
     }
     /// Uncached audio prompt tokens.
     pub fn input_audio_tokens(&self) -> u64 {
-        self.input_audio
+        unsigned(self.tokens.input_audio)
     }
     /// Output tokens, reasoning and audio included.
     pub fn output_tokens(&self) -> u64 {
-        self.output
+        unsigned(self.tokens.output)
     }
     /// Output tokens billed at the text output rate (reasoning included).
     pub fn text_output_tokens(&self) -> u64 {
-        self.output - self.output_audio
+        unsigned(self.tokens.output - self.tokens.output_audio)
     }
     /// Audio output tokens.
     pub fn output_audio_tokens(&self) -> u64 {
-        self.output_audio
+        unsigned(self.tokens.output_audio)
     }
     /// The service tier (`Batch` for a batch call).
     pub fn service_tier(&self) -> ServiceTier {
@@ -233,10 +207,16 @@ impl Usage {
     }
     /// Reasoning tokens (inside output).
     pub fn reasoning_tokens(&self) -> u64 {
-        self.reasoning
+        unsigned(self.tokens.reasoning)
     }
     /// Sent through a batch API.
     pub fn batch(&self) -> bool {
         self.tier == ServiceTier::Batch
     }
+}
+
+/// A validated count as the unsigned number pricing multiplies (never negative once
+/// [`Usage::parse`] has accepted it).
+fn unsigned(n: i64) -> u64 {
+    n.unsigned_abs()
 }

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use llmlab_engine::providers::Catalog;
-use llmlab_engine::{EngineError, ServiceTier, Usage, UsageFields, price};
+use llmlab_engine::{EngineError, ServiceTier, Tokens, Usage, UsageFields, price};
 
 fn priced(provider: &str, model: &str, day: &str, f: UsageFields) -> Result<i64, EngineError> {
     let usage = Usage::parse(f)?;
@@ -38,11 +38,14 @@ fn assert_refused(priced: Result<i64, EngineError>, field: &str) {
 fn one_hour_cache_writes_cost_twice_the_input_rate() {
     // claude-sonnet-4-5: $3 in, $0.30 read, $3.75 5-minute write, $6 1-hour write, $15 out.
     let f = UsageFields {
-        input_tokens: 10_000,
-        cached_input_tokens: 4_000,
-        cache_write_tokens: 2_000,
-        cache_write_1h_tokens: 3_000,
-        output_tokens: 500,
+        tokens: Tokens {
+            input: 10_000,
+            cached_input: 4_000,
+            cache_write: 2_000,
+            cache_write_1h: 3_000,
+            output: 500,
+            ..Tokens::default()
+        },
         ..UsageFields::default()
     };
     // 1000×3000 + 4000×300 + 2000×3750 + 3000×6000 + 500×15000 nano-dollars.
@@ -76,10 +79,13 @@ fn one_hour_cache_writes_cost_twice_the_input_rate() {
 fn audio_tokens_are_billed_at_audio_rates() {
     // gpt-4o-audio-preview from 2024-12-17: text $2.50/$10, audio $40/$80.
     let f = UsageFields {
-        input_tokens: 1_000,
-        input_audio_tokens: 600,
-        output_tokens: 300,
-        output_audio_tokens: 200,
+        tokens: Tokens {
+            input: 1_000,
+            input_audio: 600,
+            output: 300,
+            output_audio: 200,
+            ..Tokens::default()
+        },
         ..UsageFields::default()
     };
     let expected = 400 * 2_500 + 600 * 40_000 + 100 * 10_000 + 200 * 80_000;
@@ -95,9 +101,12 @@ fn audio_tokens_are_billed_at_audio_rates() {
     );
     // gemini-2.5-flash: text $0.30, audio $1.00 in, $2.50 out.
     let g = UsageFields {
-        input_tokens: 10_000,
-        input_audio_tokens: 4_000,
-        output_tokens: 1_000,
+        tokens: Tokens {
+            input: 10_000,
+            input_audio: 4_000,
+            output: 1_000,
+            ..Tokens::default()
+        },
         ..UsageFields::default()
     };
     assert_eq!(
@@ -117,10 +126,13 @@ fn audio_tokens_are_billed_at_audio_rates() {
 
 fn tiered(tier: ServiceTier) -> UsageFields {
     UsageFields {
-        input_tokens: 1_000_000,
-        cached_input_tokens: 200_000,
-        output_tokens: 100_000,
-        reasoning_tokens: 60_000,
+        tokens: Tokens {
+            input: 1_000_000,
+            cached_input: 200_000,
+            output: 100_000,
+            reasoning: 60_000,
+            ..Tokens::default()
+        },
         service_tier: tier,
         ..UsageFields::default()
     }
@@ -146,9 +158,12 @@ fn flex_and_priority_use_the_tier_rates() {
     // o4-mini Flex publishes a cached rate of $0.138: 7 tokens × 138 nano-dollars,
     // plus 3 × 550 input and 1 × 2200 output.
     let small = UsageFields {
-        input_tokens: 10,
-        cached_input_tokens: 7,
-        output_tokens: 1,
+        tokens: Tokens {
+            input: 10,
+            cached_input: 7,
+            output: 1,
+            ..Tokens::default()
+        },
         service_tier: ServiceTier::Flex,
         ..UsageFields::default()
     };
@@ -194,53 +209,74 @@ fn new_buckets_are_validated_like_the_old_ones() {
         other => panic!("{other:?}"),
     };
     let base = UsageFields {
-        input_tokens: 100,
-        output_tokens: 50,
+        tokens: Tokens {
+            input: 100,
+            output: 50,
+            ..Tokens::default()
+        },
         ..UsageFields::default()
     };
     for (f, expected) in [
         (
             UsageFields {
-                cache_write_1h_tokens: 101,
+                tokens: Tokens {
+                    cache_write_1h: 101,
+                    ..base.tokens
+                },
                 ..base
             },
             "cache_write_1h_tokens",
         ),
         (
             UsageFields {
-                input_audio_tokens: -1,
+                tokens: Tokens {
+                    input_audio: -1,
+                    ..base.tokens
+                },
                 ..base
             },
             "input_audio_tokens",
         ),
         (
             UsageFields {
-                output_audio_tokens: 51,
+                tokens: Tokens {
+                    output_audio: 51,
+                    ..base.tokens
+                },
                 ..base
             },
             "output_audio_tokens",
         ),
         (
             UsageFields {
-                cached_input_tokens: 40,
-                cache_write_tokens: 30,
-                cache_write_1h_tokens: 31,
+                tokens: Tokens {
+                    cached_input: 40,
+                    cache_write: 30,
+                    cache_write_1h: 31,
+                    ..base.tokens
+                },
                 ..base
             },
             "cache_write_1h_tokens",
         ),
         (
             UsageFields {
-                cache_write_1h_tokens: 50,
-                input_audio_tokens: 51,
+                tokens: Tokens {
+                    cache_write_1h: 50,
+                    input_audio: 51,
+                    ..base.tokens
+                },
                 ..base
             },
             "input_audio_tokens",
         ),
         (
             UsageFields {
-                reasoning_tokens: 30,
-                output_audio_tokens: 21,
+                tokens: Tokens {
+                    reasoning: 30,
+                    output_audio: 21,
+                    ..base.tokens
+                },
                 ..base
             },
             "output_audio_tokens",
@@ -257,12 +293,15 @@ fn new_buckets_are_validated_like_the_old_ones() {
         assert_eq!(field(f), expected, "{f:?}");
     }
     let full = Usage::parse(UsageFields {
-        cached_input_tokens: 10,
-        cache_write_tokens: 20,
-        cache_write_1h_tokens: 30,
-        input_audio_tokens: 40,
-        reasoning_tokens: 25,
-        output_audio_tokens: 25,
+        tokens: Tokens {
+            cached_input: 10,
+            cache_write: 20,
+            cache_write_1h: 30,
+            input_audio: 40,
+            reasoning: 25,
+            output_audio: 25,
+            ..base.tokens
+        },
         ..base
     })
     .unwrap();

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use llmlab_engine::Usd;
 use llmlab_engine::aggregate::{
     CostRecord, Slot, Totals, by_bucket, by_provider, by_tag, fill_gaps, fold_slots, summarize,
     top_models,
@@ -14,6 +13,7 @@ use llmlab_engine::budget::{BudgetSpec, BudgetStatus, Threshold, crossed_levels,
 use llmlab_engine::period::{
     Granularity, Period, Zone, bucket_start, next_bucket_start, period_window, slot_secs_for,
 };
+use llmlab_engine::{Tokens, Usd};
 use proptest::prelude::*;
 
 /// Zones with whole-hour, half-hour and 45-minute offsets, DST in both hemispheres, a
@@ -60,7 +60,7 @@ fn record() -> impl Strategy<Value = CostRecord> {
         prop::sample::select(&["openai", "anthropic", "google"][..]),
         prop::sample::select(&["a", "b", "c"][..]),
         0i64..5_000_000_000,
-        (0u64..1_000_000, 0u64..100_000),
+        (0i64..1_000_000, 0i64..100_000),
         prop::option::of(prop::sample::select(&["growth", "search", "ops"][..])),
     )
         .prop_map(
@@ -69,11 +69,13 @@ fn record() -> impl Strategy<Value = CostRecord> {
                 provider: provider.into(),
                 model: model.into(),
                 cost: Usd::from_nanos(nanos),
-                input_tokens: input,
-                output_tokens: output,
-                cached_input_tokens: input / 2,
-                cache_write_tokens: 0,
-                reasoning_tokens: output / 3,
+                tokens: Tokens {
+                    input,
+                    output,
+                    cached_input: input / 2,
+                    reasoning: output / 3,
+                    ..Tokens::default()
+                },
                 tags: team
                     .map(|t| ("team".to_string(), t.to_string()))
                     .into_iter()

@@ -21,7 +21,8 @@
 //! beyond what the engine prices; such mixes are skipped.
 
 use chrono::NaiveDate;
-use llmlab_engine::{Usage, UsageFields, Usd, cost_at_rates};
+use llmlab_engine::aggregate::Totals;
+use llmlab_engine::{Tokens, Usage, UsageFields, Usd, cost_at_rates};
 use llmlab_providers::{Catalog, PerMTok, PriceVersion};
 use serde::Serialize;
 
@@ -30,113 +31,9 @@ use crate::error::RecsError;
 mod buckets;
 pub(crate) use buckets::{Buckets, share_of};
 
-/// Token sums of a set of calls (`SUM(...)` and `COUNT(*)` of a `GROUP BY`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct TokenTotals {
-    /// Number of calls.
-    pub calls: u64,
-    /// All prompt tokens, cache reads and writes included.
-    pub input_tokens: u64,
-    /// Prompt tokens read from the cache (part of `input_tokens`).
-    pub cached_input_tokens: u64,
-    /// Prompt tokens written to the cache (part of `input_tokens`).
-    pub cache_write_tokens: u64,
-    /// All output tokens, reasoning included.
-    pub output_tokens: u64,
-    /// Reasoning tokens (part of `output_tokens`); evidence only, priced as output.
-    pub reasoning_tokens: u64,
-    /// 1-hour cache writes (part of `input_tokens`, disjoint from `cache_write_tokens`).
-    pub cache_write_1h_tokens: u64,
-    /// Uncached audio prompt tokens (part of `input_tokens`).
-    pub input_audio_tokens: u64,
-    /// Audio output tokens (part of `output_tokens`).
-    pub output_audio_tokens: u64,
-}
-
-impl TokenTotals {
-    /// Adds one call.
-    pub fn add_call(&mut self, usage: &Usage) {
-        self.calls = self.calls.saturating_add(1);
-        self.input_tokens = self.input_tokens.saturating_add(usage.input_tokens());
-        self.cached_input_tokens = self
-            .cached_input_tokens
-            .saturating_add(usage.cached_input_tokens());
-        self.cache_write_tokens = self
-            .cache_write_tokens
-            .saturating_add(usage.cache_write_tokens());
-        self.output_tokens = self.output_tokens.saturating_add(usage.output_tokens());
-        self.reasoning_tokens = self
-            .reasoning_tokens
-            .saturating_add(usage.reasoning_tokens());
-        self.cache_write_1h_tokens = self
-            .cache_write_1h_tokens
-            .saturating_add(usage.cache_write_1h_tokens());
-        self.input_audio_tokens = self
-            .input_audio_tokens
-            .saturating_add(usage.input_audio_tokens());
-        self.output_audio_tokens = self
-            .output_audio_tokens
-            .saturating_add(usage.output_audio_tokens());
-    }
-
-    /// Adds another set of sums.
-    pub fn add(&mut self, other: &TokenTotals) {
-        self.calls = self.calls.saturating_add(other.calls);
-        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
-        self.cached_input_tokens = self
-            .cached_input_tokens
-            .saturating_add(other.cached_input_tokens);
-        self.cache_write_tokens = self
-            .cache_write_tokens
-            .saturating_add(other.cache_write_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
-        self.cache_write_1h_tokens = self
-            .cache_write_1h_tokens
-            .saturating_add(other.cache_write_1h_tokens);
-        self.input_audio_tokens = self
-            .input_audio_tokens
-            .saturating_add(other.input_audio_tokens);
-        self.output_audio_tokens = self
-            .output_audio_tokens
-            .saturating_add(other.output_audio_tokens);
-    }
-
-    /// Prompt tokens billed at the plain (text) input rate.
-    pub fn uncached_input_tokens(&self) -> u64 {
-        self.input_tokens
-            .saturating_sub(self.cached_input_tokens)
-            .saturating_sub(self.cache_write_tokens)
-            .saturating_sub(self.cache_write_1h_tokens)
-            .saturating_sub(self.input_audio_tokens)
-    }
-
-    fn is_consistent(&self) -> bool {
-        [
-            self.cache_write_tokens,
-            self.cache_write_1h_tokens,
-            self.input_audio_tokens,
-        ]
-        .iter()
-        .try_fold(self.cached_input_tokens, |a, b| a.checked_add(*b))
-        .is_some_and(|c| c <= self.input_tokens)
-            && self
-                .reasoning_tokens
-                .checked_add(self.output_audio_tokens)
-                .is_some_and(|o| o <= self.output_tokens)
-    }
-
-    fn contains(&self, part: &TokenTotals) -> bool {
-        part.calls <= self.calls
-            && part.input_tokens <= self.input_tokens
-            && part.cached_input_tokens <= self.cached_input_tokens
-            && part.cache_write_tokens <= self.cache_write_tokens
-            && part.output_tokens <= self.output_tokens
-            && part.reasoning_tokens <= self.reasoning_tokens
-            && part.cache_write_1h_tokens <= self.cache_write_1h_tokens
-            && part.input_audio_tokens <= self.input_audio_tokens
-            && part.output_audio_tokens <= self.output_audio_tokens
-    }
+/// Whether `part` (the sums of some of the calls `whole` sums) is within `whole`.
+fn within(part: &Totals, whole: &Totals) -> bool {
+    part.calls <= whole.calls && part.tokens.fits_in(&whole.tokens)
 }
 
 /// The sums of the calls whose prompt (`input_tokens`, cached included) exceeded
@@ -146,9 +43,9 @@ pub struct LongPrompts {
     /// The long-context threshold these sums are for (see [`long_context_thresholds`]).
     pub threshold_tokens: u64,
     /// Non-batch calls above the threshold.
-    pub standard: TokenTotals,
+    pub standard: Totals,
     /// Batch calls above the threshold.
-    pub batch: TokenTotals,
+    pub batch: Totals,
 }
 
 /// One model's usage over a window of days, as the store aggregates it:
@@ -162,12 +59,11 @@ pub struct ModelMix {
     pub provider: String,
     /// The catalog's canonical name the events resolved to (`gpt-4o`).
     pub model: String,
-    /// Sums of the calls sent without the batch API.
-    pub standard: TokenTotals,
-    /// Sums of the calls sent through the batch API.
-    pub batch: TokenTotals,
-    /// What the calls actually cost (sum of the stored event costs).
-    pub cost: Usd,
+    /// Sums of the calls sent without the batch API; their cost is what they actually
+    /// cost (the sum of the stored event costs).
+    pub standard: Totals,
+    /// Sums of the calls sent through the batch API, likewise.
+    pub batch: Totals,
     /// The largest `input_tokens` of one call (`MAX(input_tokens)`): the context an
     /// alternative must hold, and whether any prompt crossed a long-context threshold.
     pub max_input_tokens: u64,
@@ -203,11 +99,16 @@ impl ModelMix {
     /// Adds one call and what it cost: what the store's aggregation does in SQL, for
     /// services that hold their events in memory.
     pub fn record(&mut self, usage: &Usage, cost: Usd) {
-        let pick = |s: &mut TokenTotals, b: &mut TokenTotals| {
+        let call = Totals {
+            cost,
+            calls: 1,
+            tokens: usage.tokens(),
+        };
+        let pick = |s: &mut Totals, b: &mut Totals| {
             if usage.batch() {
-                b.add_call(usage)
+                b.add(&call)
             } else {
-                s.add_call(usage)
+                s.add(&call)
             }
         };
         pick(&mut self.standard, &mut self.batch);
@@ -216,15 +117,19 @@ impl ModelMix {
                 pick(&mut l.standard, &mut l.batch);
             }
         }
-        self.cost = self.cost.saturating_add(cost);
         self.max_input_tokens = self.max_input_tokens.max(usage.input_tokens());
     }
 
     /// Batch and non-batch sums together.
-    pub fn totals(&self) -> TokenTotals {
+    pub fn totals(&self) -> Totals {
         let mut t = self.standard;
         t.add(&self.batch);
         t
+    }
+
+    /// What the calls actually cost.
+    pub fn cost(&self) -> Usd {
+        self.totals().cost
     }
 
     /// Checks the sums are consistent: cache reads and writes within the prompt tokens,
@@ -238,7 +143,7 @@ impl ModelMix {
             message,
         };
         for (name, t) in [("standard", &self.standard), ("batch", &self.batch)] {
-            if !t.is_consistent() {
+            if !t.tokens.is_consistent() {
                 return Err(invalid(format!(
                     "{name}: cached_input_tokens + cache_write_tokens must not exceed input_tokens, nor reasoning_tokens output_tokens"
                 )));
@@ -262,10 +167,10 @@ impl ModelMix {
                     l.threshold_tokens, self.max_input_tokens
                 )));
             }
-            if !l.standard.is_consistent()
-                || !l.batch.is_consistent()
-                || !self.standard.contains(&l.standard)
-                || !self.batch.contains(&l.batch)
+            if !l.standard.tokens.is_consistent()
+                || !l.batch.tokens.is_consistent()
+                || !within(&l.standard, &self.standard)
+                || !within(&l.batch, &self.batch)
             {
                 return Err(invalid(format!(
                     "long_prompts above {}: the sums must be consistent and within the totals",
@@ -380,15 +285,17 @@ pub(crate) fn price_cells(version: &PriceVersion, cells: &[Cell]) -> Option<Usd>
             _ => &version.rates,
         };
         let usage = Usage::parse(UsageFields {
-            input_tokens: i64::try_from(c.tokens.input()).ok()?,
-            output_tokens: i64::try_from(c.tokens.output).ok()?,
-            cached_input_tokens: i64::try_from(c.tokens.cached).ok()?,
-            cache_write_tokens: i64::try_from(c.tokens.write).ok()?,
-            reasoning_tokens: 0,
+            tokens: Tokens {
+                input: i64::try_from(c.tokens.input()).ok()?,
+                output: i64::try_from(c.tokens.output).ok()?,
+                cached_input: i64::try_from(c.tokens.cached).ok()?,
+                cache_write: i64::try_from(c.tokens.write).ok()?,
+                reasoning: 0,
+                cache_write_1h: i64::try_from(c.tokens.write_1h).ok()?,
+                input_audio: i64::try_from(c.tokens.audio_in).ok()?,
+                output_audio: i64::try_from(c.tokens.audio_out).ok()?,
+            },
             batch: c.batch,
-            cache_write_1h_tokens: i64::try_from(c.tokens.write_1h).ok()?,
-            input_audio_tokens: i64::try_from(c.tokens.audio_in).ok()?,
-            output_audio_tokens: i64::try_from(c.tokens.audio_out).ok()?,
             ..UsageFields::default()
         })
         .ok()?;
@@ -489,18 +396,28 @@ mod tests {
         m.record(&usage(130_000, 0, 20, true), Usd::from_nanos(7));
         assert_eq!(
             m.standard,
-            TokenTotals {
+            Totals {
+                cost: Usd::from_nanos(8),
                 calls: 2,
-                input_tokens: 201_000,
-                cached_input_tokens: 200,
-                output_tokens: 60,
-                ..TokenTotals::default()
+                tokens: Tokens {
+                    input: 201_000,
+                    cached_input: 200,
+                    output: 60,
+                    ..Tokens::default()
+                },
             }
         );
-        assert_eq!(m.batch, totals(1, 130_000, 0, 20));
-        assert_eq!(m.long_prompts[0].standard, totals(1, 200_000, 0, 10));
-        assert_eq!(m.long_prompts[0].batch, totals(1, 130_000, 0, 20));
-        assert_eq!(m.cost, Usd::from_nanos(15));
+        let cost = |t: Totals, nanos| Totals {
+            cost: Usd::from_nanos(nanos),
+            ..t
+        };
+        assert_eq!(m.batch, cost(totals(1, 130_000, 0, 20), 7));
+        assert_eq!(
+            m.long_prompts[0].standard,
+            cost(totals(1, 200_000, 0, 10), 5)
+        );
+        assert_eq!(m.long_prompts[0].batch, cost(totals(1, 130_000, 0, 20), 7));
+        assert_eq!(m.cost(), Usd::from_nanos(15));
         assert_eq!(m.max_input_tokens, 200_000);
         assert_eq!(m.totals().calls, 3);
         assert_eq!(m.validate(), Ok(()));
@@ -515,7 +432,7 @@ mod tests {
         m.long_prompts.push(m.long_prompts[0]);
         assert!(m.validate().is_err());
         let mut m = gem_mix(false);
-        m.standard.reasoning_tokens = m.standard.output_tokens + 1;
+        m.standard.tokens.reasoning = m.standard.tokens.output + 1;
         assert!(m.validate().is_err());
     }
 

@@ -19,14 +19,13 @@
 //!   (and more than zero). Same-tier newer models come first; lower-tier ones are marked
 //!   by `relation` and a rationale starting with "lower capability: ".
 
-use llmlab_engine::Usd;
+use llmlab_engine::{Tokens, Usd};
 use llmlab_providers::{Catalog, ModelEntry, Relation};
 use serde::Serialize;
 
 use crate::error::RecsError;
 use crate::mix::{
-    Bound, LongContextBasis, ModelMix, PriceEvidence, TokenTotals, cells, check_window, monthly,
-    price_cells,
+    Bound, LongContextBasis, ModelMix, PriceEvidence, cells, check_window, monthly, price_cells,
 };
 
 /// What a switch must satisfy to be suggested.
@@ -87,9 +86,11 @@ pub struct ModelSwitch {
 pub struct SwitchEvidence {
     /// Days of usage the mix covers.
     pub window_days: u32,
-    /// Token sums of the window (batch and non-batch together).
+    /// Calls of the window (batch and non-batch together).
+    pub calls: u64,
+    /// Token sums of the window (batch and non-batch together), inline.
     #[serde(flatten)]
-    pub totals: TokenTotals,
+    pub tokens: Tokens,
     /// Calls sent through the batch API.
     pub batch_calls: u64,
     /// The largest prompt of the window.
@@ -197,7 +198,7 @@ fn suggestions_for(
     };
     let (Some(current_cost), Some(actual_monthly)) = (
         price_cells(version, &current_cells),
-        monthly(mix.cost, window_days),
+        monthly(totals.cost, window_days),
     ) else {
         return Vec::new();
     };
@@ -252,10 +253,11 @@ fn suggestions_for(
             rationale,
             evidence: SwitchEvidence {
                 window_days,
-                totals,
+                calls: totals.calls,
+                tokens: totals.tokens,
                 batch_calls: mix.batch.calls,
                 max_input_tokens: mix.max_input_tokens,
-                actual_cost: mix.cost,
+                actual_cost: totals.cost,
                 actual_monthly_cost: actual_monthly,
                 current_cost,
                 projected_cost: projected,
@@ -327,7 +329,7 @@ mod tests {
         assert_eq!(b.evidence.actual_monthly_cost, usd("100"));
         assert_eq!(b.evidence.current_cost, usd("50"));
         assert_eq!(b.evidence.projected_cost, usd("15"));
-        assert_eq!(b.evidence.totals.input_tokens, 2_000_000);
+        assert_eq!(b.evidence.tokens.input, 2_000_000);
         assert_eq!(b.evidence.current_price.input_per_mtok_usd, usd("10"));
         assert_eq!(b.evidence.suggested_price.output_per_mtok_usd, usd("10"));
         assert_eq!(b.evidence.suggested_context_window, Some(1_000_000));
@@ -438,7 +440,7 @@ mod tests {
         let cfg = SwitchConfig::default();
         let unknown = mix("nope", totals(1, 10, 0, 10), Usd::ZERO, 10);
         let mut inconsistent = big(1_000);
-        inconsistent.standard.cached_input_tokens = 3_000_000;
+        inconsistent.standard.tokens.cached_input = 3_000_000;
         assert!(inconsistent.validate().is_err());
         let mut long_above_totals = gem_mix(true);
         long_above_totals.long_prompts[0] = LongPrompts {

@@ -1,9 +1,10 @@
 //! A small hand-written catalog and mix builders for the unit tests.
 
-use llmlab_engine::Usd;
+use llmlab_engine::aggregate::Totals;
+use llmlab_engine::{Tokens, Usd};
 use llmlab_providers::Catalog;
 
-use crate::mix::{LongPrompts, ModelMix, TokenTotals};
+use crate::mix::{LongPrompts, ModelMix};
 
 mod usage;
 pub use usage::usage;
@@ -16,24 +17,27 @@ pub fn catalog() -> Catalog {
     Catalog::from_sources([("test.toml", CATALOG)]).expect("the test catalog is valid")
 }
 
-pub fn totals(calls: u64, input: u64, cached: u64, output: u64) -> TokenTotals {
-    TokenTotals {
+/// `calls` calls with these token sums (and no cost).
+pub fn totals(calls: u64, input: i64, cached: i64, output: i64) -> Totals {
+    Totals {
         calls,
-        input_tokens: input,
-        cached_input_tokens: cached,
-        output_tokens: output,
-        ..TokenTotals::default()
+        tokens: Tokens {
+            input,
+            cached_input: cached,
+            output,
+            ..Tokens::default()
+        },
+        ..Totals::default()
     }
 }
 
-/// A mix of `model` with only non-batch calls.
-pub fn mix(model: &str, standard: TokenTotals, cost: Usd, max_input: u64) -> ModelMix {
+/// A mix of `model` with only non-batch calls, which cost `cost`.
+pub fn mix(model: &str, standard: Totals, cost: Usd, max_input: u64) -> ModelMix {
     ModelMix {
         provider: "test".into(),
         model: model.into(),
-        standard,
-        batch: TokenTotals::default(),
-        cost,
+        standard: Totals { cost, ..standard },
+        batch: Totals::default(),
         max_input_tokens: max_input,
         long_prompts: Vec::new(),
     }
@@ -47,7 +51,7 @@ pub fn gem_mix(with_long_prompts: bool) -> ModelMix {
         m.long_prompts.push(LongPrompts {
             threshold_tokens: 128_000,
             standard: totals(2, 600_000, 0, 100_000),
-            batch: TokenTotals::default(),
+            batch: Totals::default(),
         });
     }
     m

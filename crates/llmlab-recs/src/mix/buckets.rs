@@ -1,6 +1,6 @@
 //! Disjoint token buckets of a set of calls, as a mix is priced.
 
-use super::TokenTotals;
+use llmlab_engine::aggregate::Totals;
 
 /// Disjoint token buckets of a set of calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,16 +22,19 @@ pub(crate) struct Buckets {
 }
 
 impl Buckets {
-    pub(crate) fn of(t: &TokenTotals) -> Option<Buckets> {
-        t.is_consistent().then(|| Buckets {
+    /// The buckets of `t`; `None` when its tokens are not consistent (so none is
+    /// negative here).
+    pub(crate) fn of(t: &Totals) -> Option<Buckets> {
+        let k = &t.tokens;
+        k.is_consistent().then(|| Buckets {
             calls: t.calls,
-            uncached: t.uncached_input_tokens(),
-            cached: t.cached_input_tokens,
-            write: t.cache_write_tokens,
-            write_1h: t.cache_write_1h_tokens,
-            audio_in: t.input_audio_tokens,
-            output: t.output_tokens,
-            audio_out: t.output_audio_tokens,
+            uncached: k.uncached_input().unsigned_abs(),
+            cached: k.cached_input.unsigned_abs(),
+            write: k.cache_write.unsigned_abs(),
+            write_1h: k.cache_write_1h.unsigned_abs(),
+            audio_in: k.input_audio.unsigned_abs(),
+            output: k.output.unsigned_abs(),
+            audio_out: k.output_audio.unsigned_abs(),
         })
     }
 
@@ -89,7 +92,7 @@ pub(crate) fn share_of(x: u64, share: f64) -> u64 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use llmlab_engine::{Usage, UsageFields, price};
+    use llmlab_engine::{Tokens, Usage, UsageFields, price};
     use llmlab_providers::Catalog;
 
     use crate::mix::{Bound, ModelMix, cells, price_cells};
@@ -97,11 +100,14 @@ mod tests {
     /// A call with every bucket.
     fn call(batch: bool) -> Usage {
         Usage::parse(UsageFields {
-            input_tokens: 10_000,
-            cached_input_tokens: 1_000,
-            input_audio_tokens: 4_000,
-            output_tokens: 3_000,
-            output_audio_tokens: 2_000,
+            tokens: Tokens {
+                input: 10_000,
+                cached_input: 1_000,
+                input_audio: 4_000,
+                output: 3_000,
+                output_audio: 2_000,
+                ..Tokens::default()
+            },
             batch,
             ..UsageFields::default()
         })
@@ -120,8 +126,8 @@ mod tests {
             expected += priced.cost.total.nanos();
             mix.record(&usage, priced.cost.total);
         }
-        assert_eq!(mix.standard.input_audio_tokens, 8_000);
-        assert_eq!(mix.standard.output_audio_tokens, 4_000);
+        assert_eq!(mix.standard.tokens.input_audio, 8_000);
+        assert_eq!(mix.standard.tokens.output_audio, 4_000);
         assert_eq!(mix.validate(), Ok(()));
         let version = catalog
             .model("openai", "gpt-realtime")

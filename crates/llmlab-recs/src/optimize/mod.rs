@@ -25,14 +25,15 @@ mod steps;
 
 use std::collections::BTreeMap;
 
-use llmlab_engine::Usd;
+use llmlab_engine::aggregate::Totals;
+use llmlab_engine::{Tokens, Usd};
 use llmlab_providers::{Catalog, PriceVersion};
 use serde::Serialize;
 
 use crate::error::{RecsError, check_share};
 use crate::mix::{
-    Bound, Cell, LongContextBasis, ModelMix, PriceEvidence, TokenTotals, cells, check_window,
-    monthly, price_cells, share_of,
+    Bound, Cell, LongContextBasis, ModelMix, PriceEvidence, cells, check_window, monthly,
+    price_cells, share_of,
 };
 use crate::switch::{ModelSwitch, entry_for};
 
@@ -143,9 +144,11 @@ pub struct Optimization {
 pub struct Evidence {
     /// Days of usage the mix covers.
     pub window_days: u32,
-    /// Token sums of the window (batch and non-batch together).
+    /// Calls of the window (batch and non-batch together).
+    pub calls: u64,
+    /// Token sums of the window (batch and non-batch together), inline.
     #[serde(flatten)]
-    pub totals: TokenTotals,
+    pub tokens: Tokens,
     /// Calls sent through the batch API.
     pub batch_calls: u64,
     /// The largest prompt of the window.
@@ -296,7 +299,7 @@ struct Ctx<'a> {
 }
 
 /// Proposes one tip from the current state of the mix, or `None` when it does not apply.
-type Step<'a> = fn(&Ctx<'a>, &[Cell], &TokenTotals) -> Option<Candidate>;
+type Step<'a> = fn(&Ctx<'a>, &[Cell], &Totals) -> Option<Candidate>;
 
 /// A tip before it is priced: the changed mix and what to say about it.
 struct Candidate {
@@ -344,7 +347,8 @@ impl Ctx<'_> {
                 estimated_monthly_savings: savings,
                 evidence: Evidence {
                     window_days: self.window_days,
-                    totals,
+                    calls: totals.calls,
+                    tokens: totals.tokens,
                     batch_calls: self.mix.batch.calls,
                     max_input_tokens: self.mix.max_input_tokens,
                     current_monthly_cost: current,
@@ -425,7 +429,7 @@ mod tests {
     }
 
     /// `big` ($10 in, $5 cached, $30 out), prompts of at most `max_input` tokens.
-    fn big(standard: TokenTotals, cost: &str, max_input: u64) -> ModelMix {
+    fn big(standard: Totals, cost: &str, max_input: u64) -> ModelMix {
         mix("big", standard, usd(cost), max_input)
     }
 
@@ -519,7 +523,7 @@ mod tests {
             usd("14.3"),
             20_000,
         );
-        m.standard.reasoning_tokens = 2_000_000;
+        m.standard.tokens.reasoning = 2_000_000;
         let found = tips(&[m.clone()]);
         assert_eq!(
             kinds(&found),
@@ -534,7 +538,7 @@ mod tests {
                 assumed_trimmed_output_tokens: 600_000,
             }
         );
-        assert_eq!(found[0].evidence.totals.reasoning_tokens, 2_000_000);
+        assert_eq!(found[0].evidence.tokens.reasoning, 2_000_000);
         assert_eq!(found[1].evidence.applied_after, [OutputHeavy]);
         // Already 10 % batch: no batch tip.
         m.standard.calls = 90;

@@ -17,7 +17,7 @@ fn map_tokens(state: &[Cell], mut change: impl FnMut(&mut Buckets)) -> Vec<Cell>
 }
 
 impl Ctx<'_> {
-    pub(super) fn long_context(&self, state: &[Cell], _: &TokenTotals) -> Option<Candidate> {
+    pub(super) fn long_context(&self, state: &[Cell], _: &Totals) -> Option<Candidate> {
         let tier = self.version.long_context.as_ref()?;
         let long: Vec<&Cell> = state.iter().filter(|c| c.long).collect();
         let calls: u64 = long.iter().map(|c| c.tokens.calls).sum();
@@ -37,15 +37,18 @@ impl Ctx<'_> {
         })
     }
 
-    pub(super) fn caching(&self, state: &[Cell], totals: &TokenTotals) -> Option<Candidate> {
+    pub(super) fn caching(&self, state: &[Cell], totals: &Totals) -> Option<Candidate> {
         let cfg = self.config;
         let rates = &self.version.rates;
         rates.cached_input?;
-        if totals.calls == 0 || totals.input_tokens == 0 {
+        // `state` exists, so the mix's sums are consistent: none is negative.
+        let input = totals.tokens.input.unsigned_abs();
+        let cached = totals.tokens.cached_input.unsigned_abs();
+        if totals.calls == 0 || input == 0 {
             return None;
         }
-        let avg_prompt = totals.input_tokens / totals.calls;
-        let cached_share = totals.cached_input_tokens as f64 / totals.input_tokens as f64;
+        let avg_prompt = input / totals.calls;
+        let cached_share = cached as f64 / input as f64;
         if avg_prompt < cfg.min_avg_prompt_tokens || cached_share >= cfg.max_cached_share {
             return None;
         }
@@ -68,7 +71,7 @@ impl Ctx<'_> {
             cells: next,
             detail: Detail::PromptCaching {
                 avg_prompt_tokens: avg_prompt,
-                cached_share_pct: ratio_pct(totals.cached_input_tokens, totals.input_tokens),
+                cached_share_pct: ratio_pct(cached, input),
                 assumed_cacheable_share: cfg.assumed_cacheable_share,
                 reads_per_cache_write: reads_per_write,
                 assumed_cache_read_tokens: reads,
@@ -77,12 +80,12 @@ impl Ctx<'_> {
         })
     }
 
-    pub(super) fn output(&self, state: &[Cell], totals: &TokenTotals) -> Option<Candidate> {
+    pub(super) fn output(&self, state: &[Cell], totals: &Totals) -> Option<Candidate> {
         let cfg = self.config;
         let rates = &self.version.rates;
-        let (input, output) = (totals.input_tokens as f64, totals.output_tokens as f64);
+        let (input, output) = (totals.tokens.input as f64, totals.tokens.output as f64);
         let price_ratio = rates.output.micros() as f64 / rates.input.micros() as f64;
-        if totals.input_tokens == 0
+        if totals.tokens.input == 0
             || rates.input.micros() == 0
             || output <= input * cfg.min_output_ratio
             || price_ratio < cfg.min_output_price_ratio
@@ -107,7 +110,7 @@ impl Ctx<'_> {
         })
     }
 
-    pub(super) fn batch(&self, state: &[Cell], totals: &TokenTotals) -> Option<Candidate> {
+    pub(super) fn batch(&self, state: &[Cell], totals: &Totals) -> Option<Candidate> {
         let cfg = self.config;
         let discount = self.version.batch_discount_pct.filter(|d| *d > 0)?;
         let batch_calls = self.mix.batch.calls;

@@ -12,13 +12,13 @@ use llmlab_store::WorkspaceId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use llmlab_engine::Usd;
+use llmlab_engine::aggregate::Totals;
 use llmlab_engine::providers::Catalog;
+use llmlab_engine::{Tokens, Usd};
 use llmlab_recs::{
     Anomaly, AnomalyConfig, DailyBreakdown, DailyCost, Dimension, ModelMix, ModelSwitch,
-    Optimization, OptimizationConfig, SwitchConfig, TokenTotals, detect_anomalies,
-    find_optimizations, long_context_thresholds, suggest_model_switches,
-    total_potential_monthly_savings,
+    Optimization, OptimizationConfig, SwitchConfig, detect_anomalies, find_optimizations,
+    long_context_thresholds, suggest_model_switches, total_potential_monthly_savings,
 };
 use llmlab_store::{DAY_MICROS, EventFilter, Store, StoreError, TokenMixRow};
 
@@ -165,18 +165,21 @@ fn breakdown(
     Ok(breakdown)
 }
 
-fn token_totals(r: &TokenMixRow) -> TokenTotals {
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    TokenTotals {
-        calls: n(r.calls),
-        input_tokens: n(r.input_tokens),
-        cached_input_tokens: n(r.cached_input_tokens),
-        cache_write_tokens: n(r.cache_write_tokens),
-        output_tokens: n(r.output_tokens),
-        reasoning_tokens: n(r.reasoning_tokens),
-        cache_write_1h_tokens: n(r.cache_write_1h_tokens),
-        input_audio_tokens: n(r.input_audio_tokens),
-        output_audio_tokens: n(r.output_audio_tokens),
+/// The sums of one `(provider, model, batch)` row of the token mix.
+fn token_totals(r: &TokenMixRow) -> Totals {
+    Totals {
+        cost: Usd::from_nanos(r.cost_nanos),
+        calls: u64::try_from(r.calls).unwrap_or(0),
+        tokens: Tokens {
+            input: r.input_tokens,
+            output: r.output_tokens,
+            cached_input: r.cached_input_tokens,
+            cache_write: r.cache_write_tokens,
+            reasoning: r.reasoning_tokens,
+            cache_write_1h: r.cache_write_1h_tokens,
+            input_audio: r.input_audio_tokens,
+            output_audio: r.output_audio_tokens,
+        },
     }
 }
 
@@ -205,7 +208,6 @@ fn model_mixes(
         } else {
             mix.standard = token_totals(&r);
         }
-        mix.cost = mix.cost.saturating_add(Usd::from_nanos(r.cost_nanos));
         mix.max_input_tokens = mix
             .max_input_tokens
             .max(u64::try_from(r.max_input_tokens).unwrap_or(0));

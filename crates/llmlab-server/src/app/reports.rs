@@ -2,13 +2,13 @@
 //! store's fixed UTC slots into local calendar buckets and bounded in size.
 
 use chrono::{DateTime, Duration, Utc};
-use llmlab_engine::Usd;
 use llmlab_engine::aggregate::{Bucket, Slot, Totals, fill_gaps, fold_slots};
 use llmlab_engine::forecast::{Forecast, LOOKBACK_DAYS, forecast_period};
 use llmlab_engine::period::{
     Granularity, Period, Window, Zone, bucket_start, max_buckets_between, next_bucket_start,
     period_window, slot_secs_for,
 };
+use llmlab_engine::{Tokens, Usd};
 use llmlab_store::WorkspaceId;
 use llmlab_store::{EventFilter, Store};
 
@@ -19,13 +19,14 @@ pub const MAX_SUMMARY_BUCKETS: u64 = 10_000;
 
 /// Store sums (never negative) → engine totals.
 pub fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64) -> Totals {
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
     Totals {
         cost: Usd::from_nanos(cost_nanos),
-        calls: n(calls),
-        input_tokens: n(input_tokens),
-        output_tokens: n(output_tokens),
-        ..Totals::default()
+        calls: u64::try_from(calls).unwrap_or(0),
+        tokens: Tokens {
+            input: input_tokens.max(0),
+            output: output_tokens.max(0),
+            ..Tokens::default()
+        },
     }
 }
 

@@ -20,7 +20,7 @@
 
 use serde_json::Value;
 
-use llmlab_engine::{ServiceTier, UsageFields};
+use llmlab_engine::{ServiceTier, Tokens, UsageFields};
 
 use crate::app::AppError;
 use crate::dto::TrackEvent;
@@ -80,22 +80,8 @@ impl Format {
 pub struct Read {
     /// The format used.
     pub format: Format,
-    /// Every prompt token.
-    pub input_tokens: i64,
-    /// Cache reads.
-    pub cached_input_tokens: i64,
-    /// 5-minute cache writes.
-    pub cache_write_tokens: i64,
-    /// 1-hour cache writes.
-    pub cache_write_1h_tokens: i64,
-    /// Uncached audio input.
-    pub input_audio_tokens: i64,
-    /// Every output token.
-    pub output_tokens: i64,
-    /// Reasoning.
-    pub reasoning_tokens: i64,
-    /// Audio output.
-    pub output_audio_tokens: i64,
+    /// The counts, in LLMLab's inclusive buckets.
+    pub tokens: Tokens,
 }
 
 /// A count at `path` (`a.b`), 0 when absent; anything but a non-negative integer is
@@ -177,45 +163,36 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, AppError> {
         }
     };
     let c = |path: &str| count(usage, path);
-    let read = match format {
-        Format::OpenAiChat => Read {
-            format,
-            input_tokens: c("prompt_tokens")?,
-            cached_input_tokens: c("prompt_tokens_details.cached_tokens")?,
-            cache_write_tokens: 0,
-            cache_write_1h_tokens: 0,
-            input_audio_tokens: c("prompt_tokens_details.audio_tokens")?,
-            output_tokens: c("completion_tokens")?,
-            reasoning_tokens: c("completion_tokens_details.reasoning_tokens")?,
-            output_audio_tokens: c("completion_tokens_details.audio_tokens")?,
+    let tokens = match format {
+        Format::OpenAiChat => Tokens {
+            input: c("prompt_tokens")?,
+            cached_input: c("prompt_tokens_details.cached_tokens")?,
+            input_audio: c("prompt_tokens_details.audio_tokens")?,
+            output: c("completion_tokens")?,
+            reasoning: c("completion_tokens_details.reasoning_tokens")?,
+            output_audio: c("completion_tokens_details.audio_tokens")?,
+            ..Tokens::default()
         },
-        Format::OpenAiResponses => Read {
-            format,
-            input_tokens: c("input_tokens")?,
-            cached_input_tokens: c("input_tokens_details.cached_tokens")?,
-            cache_write_tokens: 0,
-            cache_write_1h_tokens: 0,
-            input_audio_tokens: 0,
-            output_tokens: c("output_tokens")?,
-            reasoning_tokens: c("output_tokens_details.reasoning_tokens")?,
-            output_audio_tokens: 0,
+        Format::OpenAiResponses => Tokens {
+            input: c("input_tokens")?,
+            cached_input: c("input_tokens_details.cached_tokens")?,
+            output: c("output_tokens")?,
+            reasoning: c("output_tokens_details.reasoning_tokens")?,
+            ..Tokens::default()
         },
         Format::Anthropic => {
             let read = c("cache_read_input_tokens")?;
             let (minutes, hour) = anthropic_writes(usage)?;
-            Read {
-                format,
-                input_tokens: c("input_tokens")?
+            Tokens {
+                input: c("input_tokens")?
                     .saturating_add(read)
                     .saturating_add(minutes)
                     .saturating_add(hour),
-                cached_input_tokens: read,
-                cache_write_tokens: minutes,
-                cache_write_1h_tokens: hour,
-                input_audio_tokens: 0,
-                output_tokens: c("output_tokens")?,
-                reasoning_tokens: 0,
-                output_audio_tokens: 0,
+                cached_input: read,
+                cache_write: minutes,
+                cache_write_1h: hour,
+                output: c("output_tokens")?,
+                ..Tokens::default()
             }
         }
         Format::Gemini => {
@@ -225,20 +202,18 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, AppError> {
                 ));
             }
             let thoughts = c("thoughtsTokenCount")?;
-            Read {
-                format,
-                input_tokens: c("promptTokenCount")?,
-                cached_input_tokens: c("cachedContentTokenCount")?,
-                cache_write_tokens: 0,
-                cache_write_1h_tokens: 0,
-                input_audio_tokens: modality(usage, "promptTokensDetails", "AUDIO"),
-                output_tokens: c("candidatesTokenCount")?.saturating_add(thoughts),
-                reasoning_tokens: thoughts,
-                output_audio_tokens: modality(usage, "candidatesTokensDetails", "AUDIO"),
+            Tokens {
+                input: c("promptTokenCount")?,
+                cached_input: c("cachedContentTokenCount")?,
+                input_audio: modality(usage, "promptTokensDetails", "AUDIO"),
+                output: c("candidatesTokenCount")?.saturating_add(thoughts),
+                reasoning: thoughts,
+                output_audio: modality(usage, "candidatesTokensDetails", "AUDIO"),
+                ..Tokens::default()
             }
         }
     };
-    Ok(read)
+    Ok(Read { format, tokens })
 }
 
 /// Anthropic's cache writes as (5-minute, 1-hour): from `cache_creation` when the object
@@ -313,16 +288,19 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
         let required = |field: &str, v: Option<i64>| {
             v.ok_or_else(|| AppError::invalid(field, "required (or send the provider's usage)"))
         };
+        let tokens = Tokens {
+            input: required("input_tokens", body.input_tokens)?,
+            output: required("output_tokens", body.output_tokens)?,
+            cached_input: body.cached_input_tokens.unwrap_or(0),
+            cache_write: body.cache_write_tokens.unwrap_or(0),
+            reasoning: body.reasoning_tokens.unwrap_or(0),
+            cache_write_1h: body.cache_write_1h_tokens.unwrap_or(0),
+            input_audio: body.input_audio_tokens.unwrap_or(0),
+            output_audio: body.output_audio_tokens.unwrap_or(0),
+        };
         return Ok(UsageFields {
-            input_tokens: required("input_tokens", body.input_tokens)?,
-            output_tokens: required("output_tokens", body.output_tokens)?,
-            cached_input_tokens: body.cached_input_tokens.unwrap_or(0),
-            cache_write_tokens: body.cache_write_tokens.unwrap_or(0),
-            reasoning_tokens: body.reasoning_tokens.unwrap_or(0),
+            tokens,
             batch,
-            cache_write_1h_tokens: body.cache_write_1h_tokens.unwrap_or(0),
-            input_audio_tokens: body.input_audio_tokens.unwrap_or(0),
-            output_audio_tokens: body.output_audio_tokens.unwrap_or(0),
             service_tier,
         });
     };
@@ -342,17 +320,9 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
             "send either the provider's usage object or the token fields, not both",
         ));
     }
-    let read = read(usage, body.usage_format.as_deref())?;
     Ok(UsageFields {
-        input_tokens: read.input_tokens,
-        output_tokens: read.output_tokens,
-        cached_input_tokens: read.cached_input_tokens,
-        cache_write_tokens: read.cache_write_tokens,
-        reasoning_tokens: read.reasoning_tokens,
+        tokens: read(usage, body.usage_format.as_deref())?.tokens,
         batch,
-        cache_write_1h_tokens: read.cache_write_1h_tokens,
-        input_audio_tokens: read.input_audio_tokens,
-        output_audio_tokens: read.output_audio_tokens,
         service_tier,
     })
 }
@@ -360,15 +330,17 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
 /// The token buckets a stored event was priced on.
 pub fn stored_usage(row: &llmlab_store::EventRow) -> Result<llmlab_engine::Usage, AppError> {
     Ok(llmlab_engine::Usage::parse(UsageFields {
-        input_tokens: row.input_tokens,
-        output_tokens: row.output_tokens,
-        cached_input_tokens: row.cached_input_tokens,
-        cache_write_tokens: row.cache_write_tokens,
-        reasoning_tokens: row.reasoning_tokens,
+        tokens: Tokens {
+            input: row.input_tokens,
+            output: row.output_tokens,
+            cached_input: row.cached_input_tokens,
+            cache_write: row.cache_write_tokens,
+            reasoning: row.reasoning_tokens,
+            cache_write_1h: row.cache_write_1h_tokens,
+            input_audio: row.input_audio_tokens,
+            output_audio: row.output_audio_tokens,
+        },
         batch: row.batch,
-        cache_write_1h_tokens: row.cache_write_1h_tokens,
-        input_audio_tokens: row.input_audio_tokens,
-        output_audio_tokens: row.output_audio_tokens,
         service_tier: match ServiceTier::parse(&row.service_tier) {
             Some(ServiceTier::Batch) | None => ServiceTier::Standard,
             Some(tier) => tier,
@@ -384,15 +356,16 @@ mod tests {
 
     /// `[input, cached, write 5m, write 1h, audio in, output, reasoning, audio out]`.
     fn tokens(r: Read) -> [i64; 8] {
+        let t = r.tokens;
         [
-            r.input_tokens,
-            r.cached_input_tokens,
-            r.cache_write_tokens,
-            r.cache_write_1h_tokens,
-            r.input_audio_tokens,
-            r.output_tokens,
-            r.reasoning_tokens,
-            r.output_audio_tokens,
+            t.input,
+            t.cached_input,
+            t.cache_write,
+            t.cache_write_1h,
+            t.input_audio,
+            t.output,
+            t.reasoning,
+            t.output_audio,
         ]
     }
 

@@ -30,8 +30,8 @@ impl Summary {
             end,
             total_cost_usd: total.cost,
             total_calls: total.calls,
-            total_input_tokens: total.input_tokens,
-            total_output_tokens: total.output_tokens,
+            total_input_tokens: unsigned(total.tokens.input),
+            total_output_tokens: unsigned(total.tokens.output),
             avg_cost_per_call_usd: total.avg_cost_per_call(),
             unpriced_calls: unsigned(series.unpriced_calls),
             granularity: format!("{granularity:?}").to_lowercase(),
@@ -43,8 +43,8 @@ impl Summary {
                     date: b.label,
                     cost_usd: b.totals.cost,
                     calls: b.totals.calls,
-                    input_tokens: b.totals.input_tokens,
-                    output_tokens: b.totals.output_tokens,
+                    input_tokens: unsigned(b.totals.tokens.input),
+                    output_tokens: unsigned(b.totals.tokens.output),
                 })
                 .collect(),
         }
@@ -65,8 +65,8 @@ impl ProviderRow {
             share: share_pct(t.cost, total),
             cost_usd: t.cost,
             calls: t.calls,
-            input_tokens: t.input_tokens,
-            output_tokens: t.output_tokens,
+            input_tokens: unsigned(t.tokens.input),
+            output_tokens: unsigned(t.tokens.output),
             unpriced_calls: unsigned(r.sums.unpriced_calls),
         }
     }
@@ -86,8 +86,8 @@ impl From<&ModelTotals> for ModelRow {
             avg_cost_per_call_usd: t.avg_cost_per_call(),
             cost_usd: t.cost,
             calls: t.calls,
-            input_tokens: t.input_tokens,
-            output_tokens: t.output_tokens,
+            input_tokens: unsigned(t.tokens.input),
+            output_tokens: unsigned(t.tokens.output),
             unpriced_calls: unsigned(r.sums.unpriced_calls),
         }
     }

@@ -121,7 +121,8 @@ pub async fn explore(
             thead { tr { th scope="col" { "Bucket" } th scope="col" { "Spend" } th scope="col" { "Calls" } th scope="col" { "Input tokens" } th scope="col" { "Output tokens" } } }
             tbody { @for b in &series.buckets { tr {
                 td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) }
-                td { (count(b.totals.input_tokens)) } td { (count(b.totals.output_tokens)) }
+                td { (count(u64::try_from(b.totals.tokens.input).unwrap_or(0))) }
+                td { (count(u64::try_from(b.totals.tokens.output).unwrap_or(0))) }
             } } }
         }
     };
