@@ -198,18 +198,18 @@ fn commit(store: &Store, group: &[Job]) -> Vec<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TokenCounts;
 
     fn event(n: i64) -> NewEvent {
         NewEvent {
+            tokens: TokenCounts {
+                input_tokens: n,
+                ..TokenCounts::default()
+            },
             event_id: None,
             provider: "openai".into(),
             model: "gpt-4o".into(),
             resolved_model: "gpt-4o".into(),
-            input_tokens: n,
-            output_tokens: 0,
-            cached_input_tokens: 0,
-            cache_write_tokens: 0,
-            reasoning_tokens: 0,
             batch: false,
             cost_nanos: n,
             cost_source: "client".into(),
@@ -226,12 +226,16 @@ mod tests {
     #[test]
     fn a_panicking_group_fails_alone() {
         let writer = GroupCommit::start_with(8, |group| {
-            if group.iter().any(|j| j.event.input_tokens == 13) {
+            if group.iter().any(|j| j.event.tokens.input_tokens == 13) {
                 panic!("injected failure");
             }
             group
                 .iter()
-                .map(|j| Err(StoreError::Conflict(j.event.input_tokens.to_string())))
+                .map(|j| {
+                    Err(StoreError::Conflict(
+                        j.event.tokens.input_tokens.to_string(),
+                    ))
+                })
                 .collect()
         })
         .expect("start");

@@ -132,6 +132,7 @@ pub mod send_quota;
 mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
+mod token_counts;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;
@@ -162,6 +163,7 @@ pub use invitations::{InvitationRow, NewInvitation};
 pub use migrations::migration_names;
 pub use prices::{CustomPriceRow, NewCustomPrice};
 pub use recipients::RecipientRow;
+pub use token_counts::TokenCounts;
 pub use users::{NewUser, UserRow};
 pub use workspaces::{MemberRow, Membership, Role, SessionState, WorkspaceRow};
 

@@ -16,7 +16,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Bool, Text};
 
 use crate::sql::Sql;
-use crate::{AnyConnection, Backend, NewEvent, StoreError};
+use crate::{AnyConnection, Backend, NewEvent, StoreError, TokenCounts};
 
 /// Width of a rollup slot: 15 minutes divides every time zone's UTC offset, so every
 /// local hour, day, week and month is made of whole slots.
@@ -34,15 +34,8 @@ const SQLITE_CHUNK: usize = 1_500;
 struct Sums {
     calls: i64,
     cost_nanos: i64,
-    input_tokens: i64,
-    output_tokens: i64,
-    cached_input_tokens: i64,
-    cache_write_tokens: i64,
-    reasoning_tokens: i64,
+    tokens: TokenCounts,
     unpriced_calls: i64,
-    cache_write_1h_tokens: i64,
-    input_audio_tokens: i64,
-    output_audio_tokens: i64,
     max_input_tokens: i64,
 }
 
@@ -52,22 +45,9 @@ impl Sums {
     fn add(&mut self, e: &NewEvent) {
         self.calls = self.calls.saturating_add(1);
         self.cost_nanos = self.cost_nanos.saturating_add(e.cost_nanos);
-        self.input_tokens = self.input_tokens.saturating_add(e.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(e.output_tokens);
-        self.cached_input_tokens = self
-            .cached_input_tokens
-            .saturating_add(e.cached_input_tokens);
-        self.cache_write_tokens = self.cache_write_tokens.saturating_add(e.cache_write_tokens);
-        self.reasoning_tokens = self.reasoning_tokens.saturating_add(e.reasoning_tokens);
+        self.tokens.add(&e.tokens);
         self.unpriced_calls += i64::from(e.cost_source == UNPRICED);
-        self.cache_write_1h_tokens = self
-            .cache_write_1h_tokens
-            .saturating_add(e.cache_write_1h_tokens);
-        self.input_audio_tokens = self.input_audio_tokens.saturating_add(e.input_audio_tokens);
-        self.output_audio_tokens = self
-            .output_audio_tokens
-            .saturating_add(e.output_audio_tokens);
-        self.max_input_tokens = self.max_input_tokens.max(e.input_tokens);
+        self.max_input_tokens = self.max_input_tokens.max(e.tokens.input_tokens);
     }
 }
 
@@ -221,8 +201,8 @@ pub(crate) fn add_totals(
     };
     let (cost, input, output) = (
         total(|e| e.cost_nanos),
-        total(|e| e.input_tokens),
-        total(|e| e.output_tokens),
+        total(|e| e.tokens.input_tokens),
+        total(|e| e.tokens.output_tokens),
     );
     with_backend!(conn, |c| diesel::insert_into(lt::table)
         .values((
@@ -371,18 +351,19 @@ fn push_tag_key(sql: &mut Sql, (key, slot, value): &TagKey<'_>) {
 }
 
 fn push_sums(sql: &mut Sql, s: &Sums) {
+    let t = &s.tokens;
     sql.int(s.calls).push(", ").int(s.cost_nanos).push(", ");
-    sql.int(s.input_tokens)
+    sql.int(t.input_tokens)
         .push(", ")
-        .int(s.output_tokens)
+        .int(t.output_tokens)
         .push(", ");
-    sql.int(s.cached_input_tokens).push(", ");
-    sql.int(s.cache_write_tokens).push(", ");
-    sql.int(s.reasoning_tokens).push(", ");
+    sql.int(t.cached_input_tokens).push(", ");
+    sql.int(t.cache_write_tokens).push(", ");
+    sql.int(t.reasoning_tokens).push(", ");
     sql.int(s.unpriced_calls).push(", ");
-    sql.int(s.cache_write_1h_tokens).push(", ");
-    sql.int(s.input_audio_tokens).push(", ");
-    sql.int(s.output_audio_tokens);
+    sql.int(t.cache_write_1h_tokens).push(", ");
+    sql.int(t.input_audio_tokens).push(", ");
+    sql.int(t.output_audio_tokens);
 }
 
 fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
@@ -420,15 +401,15 @@ fn pg_upsert<'a, K>(
     let mut query = keys(query)
         .bind::<Array<BigInt>, _>(sum(|s| s.calls))
         .bind::<Array<BigInt>, _>(sum(|s| s.cost_nanos))
-        .bind::<Array<BigInt>, _>(sum(|s| s.input_tokens))
-        .bind::<Array<BigInt>, _>(sum(|s| s.output_tokens))
-        .bind::<Array<BigInt>, _>(sum(|s| s.cached_input_tokens))
-        .bind::<Array<BigInt>, _>(sum(|s| s.cache_write_tokens))
-        .bind::<Array<BigInt>, _>(sum(|s| s.reasoning_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.input_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.output_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.cached_input_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.cache_write_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.reasoning_tokens))
         .bind::<Array<BigInt>, _>(sum(|s| s.unpriced_calls))
-        .bind::<Array<BigInt>, _>(sum(|s| s.cache_write_1h_tokens))
-        .bind::<Array<BigInt>, _>(sum(|s| s.input_audio_tokens))
-        .bind::<Array<BigInt>, _>(sum(|s| s.output_audio_tokens));
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.cache_write_1h_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.input_audio_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.output_audio_tokens));
     if rollup.keeps_max {
         query = query.bind::<Array<BigInt>, _>(sum(|s| s.max_input_tokens));
     }

@@ -49,7 +49,8 @@ fn classes(
     history: &[llmlab_store::CustomPriceRow],
     row: &EventRow,
 ) -> Vec<(&'static str, i64, i64)> {
-    let tokens = row.input_tokens.saturating_add(row.output_tokens);
+    let t = crate::app::tokens::from_store(&row.tokens);
+    let tokens = t.input.saturating_add(t.output);
     match row.cost_source.as_str() {
         "client" => return vec![("client_reported", row.cost_nanos, tokens)],
         "unpriced" => return vec![("unpriced", 0, tokens)],
@@ -59,35 +60,14 @@ fn classes(
         return vec![("unattributed", row.cost_nanos, tokens)];
     };
     let b = cost.breakdown;
-    let uncached = row.input_tokens
-        - row.cached_input_tokens
-        - row.cache_write_tokens
-        - row.cache_write_1h_tokens
-        - row.input_audio_tokens;
     let mut out = vec![
-        ("input", b.input.nanos(), uncached),
-        (
-            "cached_input",
-            b.cached_input.nanos(),
-            row.cached_input_tokens,
-        ),
-        ("cache_write", b.cache_write.nanos(), row.cache_write_tokens),
-        (
-            "output",
-            b.output.nanos(),
-            row.output_tokens - row.output_audio_tokens,
-        ),
-        (
-            "cache_write_1h",
-            b.cache_write_1h.nanos(),
-            row.cache_write_1h_tokens,
-        ),
-        ("input_audio", b.input_audio.nanos(), row.input_audio_tokens),
-        (
-            "output_audio",
-            b.output_audio.nanos(),
-            row.output_audio_tokens,
-        ),
+        ("input", b.input.nanos(), t.uncached_input()),
+        ("cached_input", b.cached_input.nanos(), t.cached_input),
+        ("cache_write", b.cache_write.nanos(), t.cache_write),
+        ("output", b.output.nanos(), t.output - t.output_audio),
+        ("cache_write_1h", b.cache_write_1h.nanos(), t.cache_write_1h),
+        ("input_audio", b.input_audio.nanos(), t.input_audio),
+        ("output_audio", b.output_audio.nanos(), t.output_audio),
     ];
     // The stored cost is the ledger's truth; a split that misses it (a price changed
     // under an event not re-priced since) puts the difference on output.

@@ -29,6 +29,7 @@ pub mod pricing;
 pub mod recommendations;
 pub mod reports;
 pub mod retention;
+pub mod tokens;
 pub mod usage_formats;
 pub mod workspaces;
 

@@ -12,9 +12,9 @@ use llmlab_store::WorkspaceId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use llmlab_engine::Usd;
 use llmlab_engine::aggregate::Totals;
 use llmlab_engine::providers::Catalog;
-use llmlab_engine::{Tokens, Usd};
 use llmlab_recs::{
     Anomaly, AnomalyConfig, DailyBreakdown, DailyCost, Dimension, ModelMix, ModelSwitch,
     Optimization, OptimizationConfig, SwitchConfig, detect_anomalies, find_optimizations,
@@ -170,16 +170,7 @@ fn token_totals(r: &TokenMixRow) -> Totals {
     Totals {
         cost: Usd::from_nanos(r.cost_nanos),
         calls: u64::try_from(r.calls).unwrap_or(0),
-        tokens: Tokens {
-            input: r.input_tokens,
-            output: r.output_tokens,
-            cached_input: r.cached_input_tokens,
-            cache_write: r.cache_write_tokens,
-            reasoning: r.reasoning_tokens,
-            cache_write_1h: r.cache_write_1h_tokens,
-            input_audio: r.input_audio_tokens,
-            output_audio: r.output_audio_tokens,
-        },
+        tokens: crate::app::tokens::from_store(&r.tokens),
     }
 }
 

@@ -330,16 +330,7 @@ pub fn fields(body: &TrackEvent) -> Result<UsageFields, AppError> {
 /// The token buckets a stored event was priced on.
 pub fn stored_usage(row: &llmlab_store::EventRow) -> Result<llmlab_engine::Usage, AppError> {
     Ok(llmlab_engine::Usage::parse(UsageFields {
-        tokens: Tokens {
-            input: row.input_tokens,
-            output: row.output_tokens,
-            cached_input: row.cached_input_tokens,
-            cache_write: row.cache_write_tokens,
-            reasoning: row.reasoning_tokens,
-            cache_write_1h: row.cache_write_1h_tokens,
-            input_audio: row.input_audio_tokens,
-            output_audio: row.output_audio_tokens,
-        },
+        tokens: crate::app::tokens::from_store(&row.tokens),
         batch: row.batch,
         service_tier: match ServiceTier::parse(&row.service_tier) {
             Some(ServiceTier::Batch) | None => ServiceTier::Standard,

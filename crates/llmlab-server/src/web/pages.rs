@@ -220,10 +220,10 @@ fn filter(start: DateTime<Utc>, end: DateTime<Utc>) -> EventFilter {
 
 fn totals_of(t: &llmlab_store::Totals) -> Totals {
     reports::totals(
-        t.sums.cost_nanos,
-        t.sums.calls,
-        t.sums.input_tokens,
-        t.sums.output_tokens,
+        t.cost_nanos,
+        t.calls,
+        t.tokens.input_tokens,
+        t.tokens.output_tokens,
     )
 }
 
@@ -399,8 +399,8 @@ pub async fn events(req: HttpRequest, state: web::Data<AppState>, q: web::Query<
                     tr {
                         td { (DateTime::from_timestamp_micros(e.ts).unwrap_or_default().format("%Y-%m-%d %H:%M:%S")) }
                         td { (e.provider) "/" (e.model) }
-                        td { (count(u64::try_from(e.input_tokens).unwrap_or(0))) }
-                        td { (count(u64::try_from(e.output_tokens).unwrap_or(0))) }
+                        td { (count(u64::try_from(e.tokens.input_tokens).unwrap_or(0))) }
+                        td { (count(u64::try_from(e.tokens.output_tokens).unwrap_or(0))) }
                         td { (exact(Usd::from_nanos(e.cost_nanos))) }
                         td { (price_text(&PriceRef::of(e))) }
                     }

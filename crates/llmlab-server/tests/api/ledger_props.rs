@@ -154,13 +154,13 @@ fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
     let all = EventFilter::default();
     let totals = store.totals(ws, &all).unwrap();
     assert_eq!(
-        totals.sums.cost_nanos,
+        totals.cost_nanos,
         rows.iter().map(|r| r.cost_nanos).sum::<i64>()
     );
-    assert_eq!(totals.sums.calls, rows.len() as i64);
+    assert_eq!(totals.calls, rows.len() as i64);
     let unpriced = |r: &&EventRow| r.cost_source == "unpriced";
     assert_eq!(
-        totals.sums.unpriced_calls,
+        totals.unpriced_calls,
         rows.iter().filter(unpriced).count() as i64
     );
     for m in store.top_models(ws, &all, 10).unwrap() {

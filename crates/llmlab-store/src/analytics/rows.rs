@@ -3,30 +3,23 @@
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Text};
 
+use crate::TokenCounts;
+
 /// Totals over a selection of events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
 pub struct Totals {
-    /// Cost, calls, input and output tokens, unpriced calls.
+    /// Cost, nano-dollars.
+    #[diesel(sql_type = BigInt)]
+    pub cost_nanos: i64,
+    /// Number of events.
+    #[diesel(sql_type = BigInt)]
+    pub calls: i64,
+    /// Events stored without a price (cost 0 until re-priced).
+    #[diesel(sql_type = BigInt)]
+    pub unpriced_calls: i64,
+    /// The sums of every token column.
     #[diesel(embed)]
-    pub sums: Sums,
-    /// Sum of `cached_input_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub cached_input_tokens: i64,
-    /// Sum of `cache_write_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub cache_write_tokens: i64,
-    /// Sum of `reasoning_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub reasoning_tokens: i64,
-    /// Sum of `cache_write_1h_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub cache_write_1h_tokens: i64,
-    /// Sum of `input_audio_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub input_audio_tokens: i64,
-    /// Sum of `output_audio_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub output_audio_tokens: i64,
+    pub tokens: TokenCounts,
 }
 
 /// The sums every breakdown (slot, provider, model) reports for its key.
@@ -152,36 +145,15 @@ pub struct TokenMixRow {
     /// Number of events.
     #[diesel(sql_type = BigInt)]
     pub calls: i64,
-    /// Sum of `input_tokens` (cached included).
-    #[diesel(sql_type = BigInt)]
-    pub input_tokens: i64,
-    /// Sum of `cached_input_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub cached_input_tokens: i64,
-    /// Sum of `cache_write_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub cache_write_tokens: i64,
-    /// Sum of `output_tokens` (reasoning included).
-    #[diesel(sql_type = BigInt)]
-    pub output_tokens: i64,
-    /// Sum of `reasoning_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub reasoning_tokens: i64,
     /// Cost, nano-dollars.
     #[diesel(sql_type = BigInt)]
     pub cost_nanos: i64,
     /// The largest `input_tokens` of one event (to check context windows).
     #[diesel(sql_type = BigInt)]
     pub max_input_tokens: i64,
-    /// Sum of `cache_write_1h_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub cache_write_1h_tokens: i64,
-    /// Sum of `input_audio_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub input_audio_tokens: i64,
-    /// Sum of `output_audio_tokens`.
-    #[diesel(sql_type = BigInt)]
-    pub output_audio_tokens: i64,
+    /// The sums of every token column.
+    #[diesel(embed)]
+    pub tokens: TokenCounts,
 }
 
 /// A row whose figures add up when two parts of a plan (rollups and raw edges) return the
@@ -192,7 +164,8 @@ pub(super) trait Summed {
 }
 
 /// Implements [`Summed`] by adding the named columns (and keeping the larger of `max`
-/// columns), or by adding an embedded [`Sums`].
+/// columns) and the embedded groups after `add` ([`Sums`], [`TokenCounts`]), or by
+/// adding an embedded [`Sums`] alone.
 macro_rules! summed {
     ($row:ty => $sums:ident) => {
         impl Summed for $row {
@@ -201,19 +174,18 @@ macro_rules! summed {
             }
         }
     };
-    ($row:ty: $($col:ident),+ $(; max $m:ident)? $(; sums $s:ident)?) => {
+    ($row:ty: $($col:ident),+ $(; max $m:ident)? $(; add $g:ident)?) => {
         impl Summed for $row {
             fn add(&mut self, other: &Self) {
                 $(self.$col = self.$col.saturating_add(other.$col);)+
                 $(self.$m = self.$m.max(other.$m);)?
-                $(self.$s.add(&other.$s);)?
+                $(self.$g.add(&other.$g);)?
             }
         }
     };
 }
 
-summed!(Totals: cached_input_tokens, cache_write_tokens, reasoning_tokens,
-    cache_write_1h_tokens, input_audio_tokens, output_audio_tokens; sums sums);
+summed!(Totals: cost_nanos, calls, unpriced_calls; add tokens);
 summed!(Sums: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
 summed!(SlotRow => sums);
 summed!(GroupTotals => sums);
@@ -221,6 +193,4 @@ summed!(ModelTotals => sums);
 summed!(TagTotals: cost_nanos, calls);
 summed!(DailyModelRow: cost_nanos, calls);
 summed!(DailyTagRow: cost_nanos, calls);
-summed!(TokenMixRow: calls, input_tokens, cached_input_tokens, cache_write_tokens,
-    output_tokens, reasoning_tokens, cost_nanos, cache_write_1h_tokens, input_audio_tokens,
-    output_audio_tokens; max max_input_tokens);
+summed!(TokenMixRow: calls, cost_nanos; max max_input_tokens; add tokens);

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use crate::schema::events;
 use crate::sql::Sql;
-use crate::{AnyConnection, StoreError};
+use crate::{AnyConnection, StoreError, TokenCounts};
 
 pub(crate) use write::{insert_all, stored_row};
 pub use write::{insert_batch, insert_event};
@@ -32,16 +32,9 @@ pub struct EventRow {
     pub model: String,
     /// The catalog name the model resolved to (the name as sent when not in the catalog).
     pub resolved_model: String,
-    /// Every prompt token, cached ones included.
-    pub input_tokens: i64,
-    /// Output tokens, reasoning included.
-    pub output_tokens: i64,
-    /// Prompt tokens read from the cache.
-    pub cached_input_tokens: i64,
-    /// Prompt tokens written to the cache.
-    pub cache_write_tokens: i64,
-    /// Reasoning tokens (part of `output_tokens`).
-    pub reasoning_tokens: i64,
+    /// Its token counts.
+    #[diesel(embed)]
+    pub tokens: TokenCounts,
     /// Sent through a provider batch API.
     pub batch: bool,
     /// Cost in USD nano-dollars, fixed at ingestion.
@@ -60,12 +53,6 @@ pub struct EventRow {
     pub created_at: NaiveDateTime,
     /// For `custom_pricing`: the custom price revision (its row id) that priced it.
     pub price_revision: Option<i64>,
-    /// 1-hour cache writes (part of `input_tokens`, disjoint from `cache_write_tokens`).
-    pub cache_write_1h_tokens: i64,
-    /// Uncached audio prompt tokens (part of `input_tokens`).
-    pub input_audio_tokens: i64,
-    /// Audio output tokens (part of `output_tokens`).
-    pub output_audio_tokens: i64,
     /// `standard`, `batch`, `flex` or `priority`: the tier the event was priced at.
     pub service_tier: String,
 }
@@ -89,16 +76,8 @@ pub struct NewEvent {
     pub model: String,
     /// The catalog name the model resolved to.
     pub resolved_model: String,
-    /// Every prompt token, cached ones included.
-    pub input_tokens: i64,
-    /// Output tokens, reasoning included.
-    pub output_tokens: i64,
-    /// Prompt tokens read from the cache.
-    pub cached_input_tokens: i64,
-    /// Prompt tokens written to the cache.
-    pub cache_write_tokens: i64,
-    /// Reasoning tokens.
-    pub reasoning_tokens: i64,
+    /// Its token counts.
+    pub tokens: TokenCounts,
     /// Sent through a provider batch API.
     pub batch: bool,
     /// Cost in USD nano-dollars.
@@ -115,12 +94,6 @@ pub struct NewEvent {
     pub tags: BTreeMap<String, String>,
     /// For `custom_pricing`: the custom price revision (its row id) used.
     pub price_revision: Option<i64>,
-    /// 1-hour cache writes (part of `input_tokens`).
-    pub cache_write_1h_tokens: i64,
-    /// Uncached audio prompt tokens (part of `input_tokens`).
-    pub input_audio_tokens: i64,
-    /// Audio output tokens (part of `output_tokens`).
-    pub output_audio_tokens: i64,
     /// `standard`, `batch`, `flex` or `priority` (empty is stored as `standard`).
     pub service_tier: String,
 }

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::schema::{event_tags, events};
-use crate::{AnyConnection, Backend, StoreError, now_utc, write_tx};
+use crate::{AnyConnection, Backend, StoreError, TokenCounts, now_utc, write_tx};
 
 use super::{EventRow, InsertOutcome, NewEvent, find};
 
@@ -30,11 +30,8 @@ struct EventInsert<'a> {
     provider: &'a str,
     model: &'a str,
     resolved_model: &'a str,
-    input_tokens: i64,
-    output_tokens: i64,
-    cached_input_tokens: i64,
-    cache_write_tokens: i64,
-    reasoning_tokens: i64,
+    #[diesel(embed)]
+    tokens: TokenCounts,
     batch: bool,
     cost_nanos: i64,
     cost_source: &'a str,
@@ -44,9 +41,6 @@ struct EventInsert<'a> {
     tags_json: String,
     created_at: NaiveDateTime,
     price_revision: Option<i64>,
-    cache_write_1h_tokens: i64,
-    input_audio_tokens: i64,
-    output_audio_tokens: i64,
     service_tier: &'a str,
 }
 
@@ -62,11 +56,7 @@ impl<'a> EventInsert<'a> {
             provider: &e.provider,
             model: &e.model,
             resolved_model: &e.resolved_model,
-            input_tokens: e.input_tokens,
-            output_tokens: e.output_tokens,
-            cached_input_tokens: e.cached_input_tokens,
-            cache_write_tokens: e.cache_write_tokens,
-            reasoning_tokens: e.reasoning_tokens,
+            tokens: e.tokens,
             batch: e.batch,
             cost_nanos: e.cost_nanos,
             cost_source: &e.cost_source,
@@ -76,9 +66,6 @@ impl<'a> EventInsert<'a> {
             tags_json: tags_json(&e.tags)?,
             created_at,
             price_revision: e.price_revision,
-            cache_write_1h_tokens: e.cache_write_1h_tokens,
-            input_audio_tokens: e.input_audio_tokens,
-            output_audio_tokens: e.output_audio_tokens,
             service_tier: service_tier(e),
         })
     }
@@ -349,11 +336,7 @@ pub(crate) fn stored_row(
             provider: event.provider.clone(),
             model: event.model.clone(),
             resolved_model: event.resolved_model.clone(),
-            input_tokens: event.input_tokens,
-            output_tokens: event.output_tokens,
-            cached_input_tokens: event.cached_input_tokens,
-            cache_write_tokens: event.cache_write_tokens,
-            reasoning_tokens: event.reasoning_tokens,
+            tokens: event.tokens,
             batch: event.batch,
             cost_nanos: event.cost_nanos,
             cost_source: event.cost_source.clone(),
@@ -363,9 +346,6 @@ pub(crate) fn stored_row(
             tags_json: tags_json(&event.tags)?,
             created_at,
             price_revision: event.price_revision,
-            cache_write_1h_tokens: event.cache_write_1h_tokens,
-            input_audio_tokens: event.input_audio_tokens,
-            output_audio_tokens: event.output_audio_tokens,
             service_tier: service_tier(event).to_string(),
         },
         InsertOutcome::Duplicate(id) => {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use llmlab_store::{
     DailyModelRow, DailyTagRow, EventFilter, GroupTotals, ModelTotals, NewEvent, SlotRow,
-    TagTotals, TokenMixRow, Totals, both_backends,
+    TagTotals, TokenCounts, TokenMixRow, Totals, both_backends,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -27,8 +27,8 @@ impl Acc {
     fn add(&mut self, e: &NewEvent) {
         self.cost += e.cost_nanos;
         self.calls += 1;
-        self.input += e.input_tokens;
-        self.output += e.output_tokens;
+        self.input += e.tokens.input_tokens;
+        self.output += e.tokens.output_tokens;
         self.unpriced += i64::from(e.cost_source == "unpriced");
     }
 
@@ -79,13 +79,19 @@ fn check(
     let mut all_events = Acc::default();
     events.iter().for_each(|e| all_events.add(e));
     let expected = Totals {
-        sums: all_events.sums(),
-        cached_input_tokens: sum(|e| e.cached_input_tokens),
-        cache_write_tokens: sum(|e| e.cache_write_tokens),
-        reasoning_tokens: sum(|e| e.reasoning_tokens),
-        cache_write_1h_tokens: sum(|e| e.cache_write_1h_tokens),
-        input_audio_tokens: sum(|e| e.input_audio_tokens),
-        output_audio_tokens: sum(|e| e.output_audio_tokens),
+        cost_nanos: all_events.cost,
+        calls: all_events.calls,
+        unpriced_calls: all_events.unpriced,
+        tokens: TokenCounts {
+            input_tokens: all_events.input,
+            output_tokens: all_events.output,
+            cached_input_tokens: sum(|e| e.tokens.cached_input_tokens),
+            cache_write_tokens: sum(|e| e.tokens.cache_write_tokens),
+            reasoning_tokens: sum(|e| e.tokens.reasoning_tokens),
+            cache_write_1h_tokens: sum(|e| e.tokens.cache_write_1h_tokens),
+            input_audio_tokens: sum(|e| e.tokens.input_audio_tokens),
+            output_audio_tokens: sum(|e| e.tokens.output_audio_tokens),
+        },
     };
     assert_eq!(
         store.totals(user_id, filter).unwrap(),
@@ -94,7 +100,7 @@ fn check(
     );
     assert_eq!(
         store.spend(user_id, filter).unwrap(),
-        expected.sums.cost_nanos,
+        expected.cost_nanos,
         "spend {filter:?}"
     );
 
@@ -181,7 +187,7 @@ fn check(
     let got = store.daily_by_tag(user_id, filter, "feature").unwrap();
     assert_eq!(got, expected, "daily tag {filter:?}");
 
-    let mut inputs: Vec<i64> = events.iter().map(|e| e.input_tokens).collect();
+    let mut inputs: Vec<i64> = events.iter().map(|e| e.tokens.input_tokens).collect();
     inputs.sort_unstable();
     let median = inputs.get(inputs.len() / 2).copied().unwrap_or(0);
     for prompts_above in [None, Some(median)] {
@@ -191,7 +197,7 @@ fn check(
         let mut mix: BTreeMap<(String, String, bool), TokenMixRow> = BTreeMap::new();
         for e in events
             .iter()
-            .filter(|e| prompts_above.is_none_or(|t| e.input_tokens > t))
+            .filter(|e| prompts_above.is_none_or(|t| e.tokens.input_tokens > t))
         {
             let key = (e.provider.clone(), e.resolved_model.clone(), e.batch);
             let row = mix.entry(key.clone()).or_insert(TokenMixRow {
@@ -199,28 +205,21 @@ fn check(
                 model: key.1,
                 batch: key.2,
                 calls: 0,
-                input_tokens: 0,
-                cached_input_tokens: 0,
-                cache_write_tokens: 0,
-                output_tokens: 0,
-                reasoning_tokens: 0,
                 cost_nanos: 0,
                 max_input_tokens: 0,
-                cache_write_1h_tokens: 0,
-                input_audio_tokens: 0,
-                output_audio_tokens: 0,
+                tokens: TokenCounts::default(),
             });
             row.calls += 1;
-            row.input_tokens += e.input_tokens;
-            row.cached_input_tokens += e.cached_input_tokens;
-            row.cache_write_tokens += e.cache_write_tokens;
-            row.output_tokens += e.output_tokens;
-            row.reasoning_tokens += e.reasoning_tokens;
+            row.tokens.input_tokens += e.tokens.input_tokens;
+            row.tokens.cached_input_tokens += e.tokens.cached_input_tokens;
+            row.tokens.cache_write_tokens += e.tokens.cache_write_tokens;
+            row.tokens.output_tokens += e.tokens.output_tokens;
+            row.tokens.reasoning_tokens += e.tokens.reasoning_tokens;
             row.cost_nanos += e.cost_nanos;
-            row.max_input_tokens = row.max_input_tokens.max(e.input_tokens);
-            row.cache_write_1h_tokens += e.cache_write_1h_tokens;
-            row.input_audio_tokens += e.input_audio_tokens;
-            row.output_audio_tokens += e.output_audio_tokens;
+            row.max_input_tokens = row.max_input_tokens.max(e.tokens.input_tokens);
+            row.tokens.cache_write_1h_tokens += e.tokens.cache_write_1h_tokens;
+            row.tokens.input_audio_tokens += e.tokens.input_audio_tokens;
+            row.tokens.output_audio_tokens += e.tokens.output_audio_tokens;
         }
         assert_eq!(
             got,

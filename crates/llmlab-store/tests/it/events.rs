@@ -3,7 +3,7 @@ use std::sync::{Arc, Barrier};
 
 use chrono::NaiveDate;
 use llmlab_store::{
-    EventCursor, EventFilter, EventRow, InsertOutcome, NewEvent, Store, both_backends,
+    EventCursor, EventFilter, EventRow, InsertOutcome, NewEvent, Store, TokenCounts, both_backends,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -14,22 +14,25 @@ fn count(store: &Store, user_id: llmlab_store::WorkspaceId) -> i64 {
     store
         .totals(user_id, &EventFilter::default())
         .unwrap()
-        .sums
         .calls
 }
 
 both_backends!(single_insert_is_idempotent, |_db, store| {
     let u = user(&store, "u@x.test");
+    let base = event(T0, "openai", "gpt-4o-2024-08-06", 123_456);
     let mut first = NewEvent {
+        tokens: TokenCounts {
+            cached_input_tokens: 40,
+            cache_write_tokens: 7,
+            reasoning_tokens: 5,
+            ..base.tokens
+        },
         event_id: Some("req-1".into()),
-        cached_input_tokens: 40,
-        cache_write_tokens: 7,
-        reasoning_tokens: 5,
         batch: true,
         price_effective_from: NaiveDate::from_ymd_opt(2024, 8, 6),
         latency_ms: Some(840),
         tags: tags(&[("team", "growth"), ("feature", "search")]),
-        ..event(T0, "openai", "gpt-4o-2024-08-06", 123_456)
+        ..base
     };
     first.resolved_model = "gpt-4o".into();
     let (row, outcome) = store.insert_event(u, &first).unwrap();
@@ -202,11 +205,7 @@ both_backends!(batches_report_duplicates, |_db, store| {
     assert_eq!(store.event(u, out[0].id()).unwrap().unwrap().cost_nanos, 1);
     assert_eq!(count(&store, u), 4);
     assert_eq!(
-        store
-            .totals(u, &EventFilter::default())
-            .unwrap()
-            .sums
-            .cost_nanos,
+        store.totals(u, &EventFilter::default()).unwrap().cost_nanos,
         5 + 1 + 2 + 6
     );
     assert!(store.insert_batch(u, &[]).unwrap().is_empty());
@@ -296,14 +295,19 @@ pub fn random_events(rng: &mut StdRng, n: usize) -> Vec<NewEvent> {
                 T0 + rng.random_range(-2 * 24 * HOUR..10 * 24 * HOUR)
             };
             NewEvent {
+                tokens: TokenCounts {
+                    input_tokens: input,
+                    output_tokens: output,
+                    cached_input_tokens: rng.random_range(0..=input),
+                    cache_write_tokens: rng.random_range(0..1_000),
+                    reasoning_tokens: rng.random_range(0..=output),
+                    cache_write_1h_tokens: rng.random_range(0..500),
+                    input_audio_tokens: rng.random_range(0..300),
+                    output_audio_tokens: rng.random_range(0..=output / 2),
+                },
                 provider: provider.into(),
                 model: format!("{model}-2024-01-01"),
                 resolved_model: model.into(),
-                input_tokens: input,
-                output_tokens: output,
-                cached_input_tokens: rng.random_range(0..=input),
-                cache_write_tokens: rng.random_range(0..1_000),
-                reasoning_tokens: rng.random_range(0..=output),
                 batch: rng.random_bool(0.3),
                 cost_nanos: if unpriced {
                     0
@@ -313,9 +317,6 @@ pub fn random_events(rng: &mut StdRng, n: usize) -> Vec<NewEvent> {
                 cost_source: if unpriced { "unpriced" } else { "catalog" }.into(),
                 ts,
                 tags,
-                cache_write_1h_tokens: rng.random_range(0..500),
-                input_audio_tokens: rng.random_range(0..300),
-                output_audio_tokens: rng.random_range(0..=output / 2),
                 ..NewEvent::default()
             }
         })
@@ -332,9 +333,9 @@ pub fn before_ledger(events: Vec<NewEvent>) -> Vec<NewEvent> {
             if e.cost_source == "unpriced" {
                 e.cost_source = "client".into();
             }
-            e.cache_write_1h_tokens = 0;
-            e.input_audio_tokens = 0;
-            e.output_audio_tokens = 0;
+            e.tokens.cache_write_1h_tokens = 0;
+            e.tokens.input_audio_tokens = 0;
+            e.tokens.output_audio_tokens = 0;
             e
         })
         .collect()

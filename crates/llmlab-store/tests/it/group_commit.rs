@@ -60,7 +60,7 @@ both_backends!(
                 }
             }
             let totals = store.totals(user_id, &Default::default()).unwrap();
-            assert_eq!(totals.sums.calls, 17);
+            assert_eq!(totals.calls, 17);
         }
     }
 );
@@ -72,12 +72,12 @@ both_backends!(a_faulty_event_fails_alone, |_db, store| {
         let mut e = event(T0 + i, "openai", "gpt-4o", 5);
         if i == 7 {
             // Refused by the table's CHECK constraint.
-            e.input_tokens = -1;
+            e.tokens.input_tokens = -1;
         }
         (i, writer.insert_event(a, e))
     });
     for (i, result) in results {
         assert_eq!(result.is_err(), i == 7, "event {i}: {result:?}");
     }
-    assert_eq!(store.totals(a, &Default::default()).unwrap().sums.calls, 15);
+    assert_eq!(store.totals(a, &Default::default()).unwrap().calls, 15);
 });

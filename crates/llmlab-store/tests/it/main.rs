@@ -15,7 +15,7 @@ mod send_quota;
 
 use std::collections::BTreeMap;
 
-use llmlab_store::{NewEvent, NewUser, Store, WorkspaceId};
+use llmlab_store::{NewEvent, NewUser, Store, TokenCounts, WorkspaceId};
 
 /// Base instant of the generated events: 2026-11-01T00:00:00Z in microseconds.
 pub const T0: i64 = 1_793_491_200_000_000;
@@ -43,11 +43,14 @@ pub fn person(store: &Store, email: &str) -> llmlab_store::UserRow {
 /// A minimal event.
 pub fn event(ts: i64, provider: &str, model: &str, cost_nanos: i64) -> NewEvent {
     NewEvent {
+        tokens: TokenCounts {
+            input_tokens: 100,
+            output_tokens: 20,
+            ..TokenCounts::default()
+        },
         provider: provider.into(),
         model: model.into(),
         resolved_model: model.into(),
-        input_tokens: 100,
-        output_tokens: 20,
         cost_nanos,
         cost_source: "catalog".into(),
         ts,

@@ -125,7 +125,7 @@ both_backends!(rollup_migration_backfills_existing_events, |db, store| {
     let reverted = revert_through(db.url(), "2026-11-29-000001_rollups");
     assert_eq!(store.migrate().unwrap(), reverted);
     assert_eq!(before, reports(&store, a));
-    assert!(before[0].0.sums.calls == 400);
+    assert!(before[0].0.calls == 400);
 });
 
 #[test]
@@ -342,7 +342,7 @@ both_backends!(workspaces_migration_keeps_each_users_data, |db, store| {
         assert_eq!(key.workspace_id, w);
         assert_eq!(key.created_by, Some(u));
     }
-    assert!(before[0].0[0].0.sums.calls == 150 && before[1].0[0].0.sums.calls == 200);
+    assert!(before[0].0[0].0.calls == 150 && before[1].0[0].0.calls == 200);
     let old = UserId(900);
     let w = personal(&store, old);
     assert_eq!(store.custom_prices_version(w).unwrap(), 4);
