@@ -171,7 +171,11 @@ impl Usage {
     /// Prompt tokens billed at the plain (text) input rate: every prompt token outside
     /// the cache and audio buckets.
     pub fn uncached_input_tokens(&self) -> u64 {
-        unsigned(self.tokens.uncached_input())
+        self.input_tokens()
+            - self.cached_input_tokens()
+            - self.cache_write_tokens()
+            - self.cache_write_1h_tokens()
+            - self.input_audio_tokens()
     }
     /// Cache-read tokens.
     pub fn cached_input_tokens(&self) -> u64 {
@@ -195,7 +199,7 @@ impl Usage {
     }
     /// Output tokens billed at the text output rate (reasoning included).
     pub fn text_output_tokens(&self) -> u64 {
-        unsigned(self.tokens.output - self.tokens.output_audio)
+        self.output_tokens() - self.output_audio_tokens()
     }
     /// Audio output tokens.
     pub fn output_audio_tokens(&self) -> u64 {
@@ -215,8 +219,9 @@ impl Usage {
     }
 }
 
-/// A validated count as the unsigned number pricing multiplies (never negative once
-/// [`Usage::parse`] has accepted it).
+/// A validated count as the unsigned number pricing multiplies. [`Usage::parse`] has
+/// checked it is within `0..=MAX_TOKENS`, so the cast is exact, and free on the pricing
+/// path.
 fn unsigned(n: i64) -> u64 {
-    n.unsigned_abs()
+    n as u64
 }
