@@ -225,3 +225,43 @@ impl Usage {
 fn unsigned(n: i64) -> u64 {
     n as u64
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_keep_their_flat_json_and_usage_gives_the_tokens_back() {
+        // The shape written before the 1-hour and audio buckets existed.
+        let old = json!({"input_tokens": 10, "output_tokens": 5, "cached_input_tokens": 4,
+                         "cache_write_tokens": 2, "reasoning_tokens": 1, "batch": true});
+        let f: UsageFields = serde_json::from_value(old).unwrap();
+        let tokens = Tokens {
+            input: 10,
+            output: 5,
+            cached_input: 4,
+            cache_write: 2,
+            reasoning: 1,
+            ..Tokens::default()
+        };
+        assert_eq!(f.tokens, tokens);
+        assert!(f.batch);
+        let written = serde_json::to_value(f).unwrap();
+        assert_eq!(written["cached_input_tokens"], 4);
+        assert_eq!(written["output_audio_tokens"], 0);
+        assert_eq!(written["batch"], true);
+        assert!(written.get("tokens").is_none(), "{written}");
+        // A count the format requires is still required.
+        let no_input = json!({"output_tokens": 5, "cached_input_tokens": 0,
+                              "cache_write_tokens": 0, "reasoning_tokens": 0, "batch": false});
+        assert!(serde_json::from_value::<UsageFields>(no_input).is_err());
+
+        let usage = Usage::parse(f).unwrap();
+        assert_eq!(usage.tokens(), tokens);
+        assert_eq!(usage.uncached_input_tokens(), 4);
+        assert_eq!(usage.text_output_tokens(), 5);
+    }
+}
