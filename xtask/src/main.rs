@@ -227,8 +227,8 @@ fn migrate(args: &[String]) -> Result<()> {
 }
 
 fn reprice(args: &[String]) -> Result<()> {
-    use llmlab_server::app::catalog_changes::operator;
-    use llmlab_server::app::ledger::{RepriceScope, reprice};
+    use llmlab_app::catalog_changes::operator;
+    use llmlab_app::ledger::{RepriceScope, reprice};
     let mut url = std::env::var("DATABASE_URL").ok();
     let (mut apply, mut catalog_path) = (false, None);
     let mut it = args.iter();
@@ -287,8 +287,7 @@ fn reprice(args: &[String]) -> Result<()> {
         redact(&url),
         llmlab_engine::Usd::from_nanos(delta)
     );
-    let retained =
-        llmlab_server::app::retention::retained_since(&store).map_err(|e| e.to_string())?;
+    let retained = llmlab_app::retention::retained_since(&store).map_err(|e| e.to_string())?;
     if let Some(since) = retained {
         // Their costs stay in the rollups at the old prices: re-pricing cannot reach them.
         println!("events before {since} were deleted by retention and are not re-priced");

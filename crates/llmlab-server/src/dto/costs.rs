@@ -8,7 +8,7 @@ use llmlab_store::{GroupTotals, ModelTotals, TagTotals};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::reports::{Series, totals};
+use llmlab_app::reports::{Series, totals};
 
 /// A store count (never negative) on the wire.
 fn unsigned(n: i64) -> u64 {

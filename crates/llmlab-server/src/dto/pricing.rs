@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::app::{AppError, pricing};
+use llmlab_app::{AppError, pricing};
 
 /// Prices of a model, per million tokens, as a client sets them: each a decimal string
 /// (`"2.50"`, exact) or a JSON number, non-negative, at most 6 decimals.
@@ -100,7 +100,7 @@ impl PriceFields {
             effective_from: self
                 .effective_from
                 .as_deref()
-                .map(crate::app::input::parse_day)
+                .map(llmlab_app::input::parse_day)
                 .transpose()?,
         })
     }
@@ -467,7 +467,7 @@ impl From<&Catalog> for CatalogOut {
 
 impl From<CustomPriceRow> for CustomPriceOut {
     fn from(c: CustomPriceRow) -> Self {
-        let r = crate::app::ingest::custom_rates(&c);
+        let r = llmlab_app::ingest::custom_rates(&c);
         let revision = c.revision();
         CustomPriceOut {
             prices: price_fields(&r, c.price.batch_discount_pct),

@@ -5,12 +5,12 @@ use chrono::Duration;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Person;
-use crate::app::accounts;
-use crate::app::blocking;
 use crate::body::JsonBody;
 use crate::dto::{AuthResponse, Credentials, MeOut, UserOut, WorkspaceOut};
 use crate::error::ApiError;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::accounts;
+use llmlab_app::blocking;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(signup)

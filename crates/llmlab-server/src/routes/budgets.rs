@@ -8,8 +8,6 @@ use llmlab_store::ChannelId;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Checker, Member, Reader};
-use crate::app::blocking;
-use crate::app::budgets::{self as use_case, Evaluated};
 use crate::body::JsonBody;
 use crate::dto::{
     AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckQuery, CheckResponse, DeliveryOut,
@@ -18,7 +16,9 @@ use crate::dto::{
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::routes::path_id;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::budgets::{self as use_case, Evaluated};
 use llmlab_store::BudgetId;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -100,7 +100,7 @@ async fn upsert(
     let form = use_case::validate(
         &state.catalog,
         state.settings.webhooks.allow_private,
-        body.0,
+        body.0.into(),
     )?;
     let limits = state.settings.limits;
     let (budget, created) = blocking(&state, move |s| {

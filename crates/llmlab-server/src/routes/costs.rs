@@ -8,9 +8,6 @@ use llmlab_store::EventFilter;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
-use crate::app::ingest;
-use crate::app::reports;
-use crate::app::{AppError, blocking_read};
 use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, CostExportQuery, Estimate, ForecastOut, ForecastQuery, ModelList, ModelRow,
@@ -19,7 +16,10 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::ingest;
+use llmlab_app::reports;
+use llmlab_app::{AppError, blocking_read};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(summary)
@@ -137,7 +137,7 @@ async fn estimate(
     who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let priced = ingest::estimate(&state, who.tenant(), body.0).await?;
+    let priced = ingest::estimate(&state, who.tenant(), body.0.into()).await?;
     let b = priced.cost.breakdown;
     Ok(HttpResponse::Ok().json(Estimate {
         cost_usd: priced.cost.total,
@@ -218,8 +218,8 @@ async fn export(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let catalog = state.catalog.clone();
     let (csv, retained_since) = blocking_read(&state, move |s| {
-        let csv = crate::app::focus::export(s, &catalog, who.workspace(), &range.filter)?;
-        Ok::<_, AppError>((csv, crate::app::retention::retained_since(s)?))
+        let csv = llmlab_app::focus::export(s, &catalog, who.workspace(), &range.filter)?;
+        Ok::<_, AppError>((csv, llmlab_app::retention::retained_since(s)?))
     })
     .await?;
     Ok(super::csv_download("llmlab-focus.csv", retained_since).body(csv))

@@ -6,13 +6,13 @@ use llmlab_store::{InvitationId, WorkspaceId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Person;
-use crate::app::blocking;
-use crate::app::invitations as use_case;
 use crate::dto::{InvitationList, InvitationOut, Joined, MyInvitationList, MyInvitationOut};
 use crate::error::ApiError;
 use crate::routes::path_id;
 use crate::routes::workspaces::caller;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::invitations as use_case;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(pending)

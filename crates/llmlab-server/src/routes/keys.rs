@@ -6,13 +6,13 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use llmlab_store::ApiKeyId;
 
 use crate::access::{Member, Scopes};
-use crate::app::blocking;
-use crate::app::keys;
 use crate::body::JsonBody;
 use crate::dto::{CreatedKey, KeyList, KeyOut, NewKeyRequest};
 use crate::error::ApiError;
 use crate::routes::path_id;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::keys;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create).service(list).service(remove);

@@ -6,15 +6,15 @@ use llmlab_engine::Usd;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Reader, Viewer};
-use crate::app::blocking;
-use crate::app::ledger::{self, RepriceScope, Repriced};
 use crate::body::JsonBody;
 use crate::dto::{
     AuditActor, RangeQuery, RepriceModelOut, RepriceOut, RepriceRequest, RepriceRunList,
     RepriceRunOut, UnpricedList, UnpricedModelOut,
 };
 use crate::error::ApiError;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::ledger::{self, RepriceScope, Repriced};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(unpriced).service(reprice).service(runs);
@@ -79,11 +79,11 @@ async fn reprice(
     let app = state.clone();
     let (done, since) = blocking(&state, move |s| {
         let done = ledger::reprice(s, &app.catalog, ws, &who.actor(), &scope, dry_run)?;
-        Ok::<_, crate::app::AppError>((done, crate::app::retention::retained_since(s)?))
+        Ok::<_, llmlab_app::AppError>((done, llmlab_app::retention::retained_since(s)?))
     })
     .await?;
     if !done.dry_run && done.events_changed > 0 {
-        crate::app::budgets::after_ingest(&state, ws);
+        llmlab_app::budgets::after_ingest(&state, ws);
     }
     Ok(HttpResponse::Ok().json(reprice_out(done, since)))
 }

@@ -4,12 +4,12 @@ use actix_web::{HttpResponse, delete, get, put, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Viewer};
-use crate::app::blocking;
-use crate::app::pricing;
 use crate::body::JsonBody;
 use crate::dto::{CatalogOut, CustomPriceList, CustomPriceOut, PriceFields};
 use crate::error::ApiError;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::pricing;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(catalog)

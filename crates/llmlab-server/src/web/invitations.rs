@@ -11,10 +11,10 @@ use super::html as respond;
 use super::pages::{Page, see_other};
 use super::session::{Visitor, visitor};
 use super::view::page;
-use crate::app::blocking;
-use crate::app::invitations as use_case;
-use crate::app::workspaces::Caller;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::invitations as use_case;
+use llmlab_app::workspaces::Caller;
 
 pub async fn invitations(req: HttpRequest, state: web::Data<AppState>) -> Page {
     let v = visitor(&req, &state, None).await?;

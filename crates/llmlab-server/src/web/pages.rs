@@ -17,10 +17,10 @@ use super::form::{Anonymous, SessionForm};
 use super::session::{self, Visitor, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
-use crate::app::ledger::PriceRef;
-use crate::app::{AppError, accounts, blocking, blocking_read, reports};
 use crate::dto::Credentials;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::ledger::PriceRef;
+use llmlab_app::{AppError, accounts, blocking, blocking_read, reports};
 
 pub(super) type Page = Result<HttpResponse, WebError>;
 
@@ -172,7 +172,7 @@ fn start_session(
         }
     };
     let ttl = Duration::minutes(state.settings.token_ttl_minutes);
-    let (token, _) = state.jwt.issue(user.id, ttl).map_err(WebError::App)?;
+    let (token, _) = state.jwt.issue(user.id, ttl)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/overview"))
         .cookie(cookie(state, session::SESSION, token, ttl.num_seconds()))
@@ -255,7 +255,7 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
                 s.with_conn(|c| llmlab_store::analytics::totals(c, ws, &filter(before, start)))?;
             let models = s.top_models(ws, &month, 5)?;
             let providers = s.cost_by_provider(ws, &month)?;
-            let budgets = crate::app::budgets::list(s, ws, now)?;
+            let budgets = llmlab_app::budgets::list(s, ws, now)?;
             // One series per provider, the costliest five (the rest stacked as one).
             let mut stacks = Vec::new();
             for p in providers.iter().take(STACKED) {
@@ -285,7 +285,7 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
             }
             let config = llmlab_recs::AnomalyConfig::default();
             let anomalies: Vec<String> =
-                crate::app::recommendations::anomalies_for(s, ws, &config, now)?
+                llmlab_app::recommendations::anomalies_for(s, ws, &config, now)?
                     .iter()
                     .map(|a| a.date.to_string())
                     .collect();
@@ -380,7 +380,7 @@ pub async fn events(req: HttpRequest, state: web::Data<AppState>, q: web::Query<
     let cursor = q.cursor.as_deref().and_then(EventCursor::decode);
     let ws = v.workspace();
     let (found, retained_since) = blocking_read(&state, move |s| {
-        crate::app::retention::event_page(s, ws, &EventFilter::default(), cursor, 50)
+        llmlab_app::retention::event_page(s, ws, &EventFilter::default(), cursor, 50)
     })
     .await?;
     let body = html! {

@@ -17,9 +17,9 @@ use super::session::visitor;
 use super::view::{count, dollars, exact, page, raw};
 use super::{WebError, html as respond};
 use crate::access::AdminOnly;
-use crate::app::{AppError, blocking, blocking_read, reports};
 use crate::dto::RangeQuery;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::{AppError, blocking, blocking_read, reports};
 
 type Page = Result<HttpResponse, WebError>;
 
@@ -155,7 +155,7 @@ pub async fn recommendations(req: HttpRequest, state: web::Data<AppState>) -> Pa
     let v = visitor(&req, &state, None).await?;
     let (ws, catalog, now) = (v.workspace(), state.catalog.clone(), Utc::now());
     let found = blocking_read(&state, move |s| {
-        crate::app::recommendations::report(s, &catalog, ws, &AnomalyConfig::default(), 30, now)
+        llmlab_app::recommendations::report(s, &catalog, ws, &AnomalyConfig::default(), 30, now)
     })
     .await?;
     let body = html! {
@@ -278,7 +278,7 @@ pub async fn set_price(state: web::Data<AppState>, form: Submitted<AdminOnly, Pr
         output_audio_per_mtok_usd: given(&f.output_audio),
         effective_from: Some(f.effective_from.trim().to_string()).filter(|d| !d.is_empty()),
     };
-    use crate::app::pricing::price_key as name;
+    use llmlab_app::pricing::price_key as name;
     let new = fields.into_revision(name("provider", &f.provider)?, name("model", &f.model)?)?;
     let (ws, identity, limit) = (
         v.workspace(),
@@ -286,7 +286,7 @@ pub async fn set_price(state: web::Data<AppState>, form: Submitted<AdminOnly, Pr
         state.settings.limits.custom_prices,
     );
     blocking(&state, move |s| {
-        crate::app::pricing::set_custom(s, ws, &identity, &new, limit)
+        llmlab_app::pricing::set_custom(s, ws, &identity, &new, limit)
     })
     .await?;
     Ok(done(&state, &v, "/pricing"))

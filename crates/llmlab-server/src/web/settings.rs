@@ -13,10 +13,10 @@ use super::session::{Visitor, visitor};
 use super::view::page;
 use super::{WebError, html as respond};
 use crate::access::{AdminOnly, MemberOnly, Scopes, ViewerOnly};
-use crate::app::workspaces::{self as members, Caller};
-use crate::app::{AppError, blocking, invitations, keys};
 use crate::dto::KeyOut;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::workspaces::{self as members, Caller};
+use llmlab_app::{AppError, blocking, invitations, keys};
 
 type Page = Result<HttpResponse, WebError>;
 
@@ -314,7 +314,7 @@ pub async fn webhook_secret(state: web::Data<AppState>, form: Submitted<AdminOnl
     let v = form.visitor;
     let (ws, identity, app) = (v.workspace(), v.identity.clone(), state.clone());
     let secret = blocking(&state, move |s| {
-        crate::app::budgets::webhook_secret(&app, s, ws, &identity)
+        llmlab_app::budgets::webhook_secret(&app, s, ws, &identity)
     })
     .await?;
     render(

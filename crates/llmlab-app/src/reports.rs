@@ -1,0 +1,154 @@
+//! Cost reports that are more than one aggregate: the summary's series, folded from the
+//! store's fixed UTC slots into local calendar buckets and bounded in size.
+
+use chrono::{DateTime, Duration, Utc};
+use llmlab_engine::Usd;
+use llmlab_engine::aggregate::{Bucket, Slot, Totals, fill_gaps, fold_slots};
+use llmlab_engine::forecast::{Forecast, LOOKBACK_DAYS, forecast_period};
+use llmlab_engine::period::{
+    Granularity, Period, Window, Zone, bucket_start, max_buckets_between, next_bucket_start,
+    period_window, slot_secs_for,
+};
+use llmlab_store::WorkspaceId;
+use llmlab_store::{EventFilter, Store};
+
+use crate::AppError;
+
+/// Most buckets one summary returns (10,000: hourly over a year is 8,760).
+pub const MAX_SUMMARY_BUCKETS: u64 = 10_000;
+
+/// Store sums (never negative) → engine totals.
+pub fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64) -> Totals {
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Totals {
+        cost: Usd::from_nanos(cost_nanos),
+        calls: n(calls),
+        input_tokens: n(input_tokens),
+        output_tokens: n(output_tokens),
+        ..Totals::default()
+    }
+}
+
+/// Spend from `start` to `end` bucketed by `granularity` in `zone`, every bucket present
+/// (empty ones too). A range that would hold more than [`MAX_SUMMARY_BUCKETS`] is refused
+/// before anything is built. Run on the blocking pool: folding is CPU work proportional
+/// to the buckets.
+pub fn summary(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    granularity: Granularity,
+    zone: Zone,
+) -> Result<Series, AppError> {
+    let buckets = max_buckets_between(start, end, granularity);
+    if buckets > MAX_SUMMARY_BUCKETS {
+        return Err(AppError::invalid(
+            "granularity",
+            format!(
+                "{start}..{end} spans up to {buckets} {} buckets; a summary holds at most \
+                 {MAX_SUMMARY_BUCKETS}: narrow the range or choose a coarser granularity",
+                granularity.as_str()
+            ),
+        ));
+    }
+    let slot_secs = u32::try_from(slot_secs_for(zone)).unwrap_or(900);
+    let rows = s.slots(workspace, filter, slot_secs)?;
+    let slots = rows.iter().map(|r| Slot {
+        start: DateTime::from_timestamp_micros(r.slot_start_micros).unwrap_or_default(),
+        totals: totals(
+            r.sums.cost_nanos,
+            r.sums.calls,
+            r.sums.input_tokens,
+            r.sums.output_tokens,
+        ),
+    });
+    let folded = fold_slots(slots, granularity, zone);
+    Ok(Series {
+        buckets: fill_gaps(folded, start, end, granularity, zone),
+        unpriced_calls: rows.iter().map(|r| r.sums.unpriced_calls).sum(),
+    })
+}
+
+/// A summary's buckets and the calls in them stored without a price.
+pub struct Series {
+    /// Every bucket of the range.
+    pub buckets: Vec<Bucket>,
+    /// Calls stored unpriced (cost 0 until re-priced).
+    pub unpriced_calls: i64,
+}
+
+impl Series {
+    /// The sums of every bucket: the range's totals.
+    pub fn total(&self) -> Totals {
+        let mut total = Totals::default();
+        for b in &self.buckets {
+            total.add(&b.totals);
+        }
+        total
+    }
+}
+
+/// A period's spend so far and where it is heading.
+pub struct PeriodForecast {
+    /// The current period.
+    pub window: Window,
+    /// Spend in it so far.
+    pub spent: Usd,
+    /// Its projected total; `None` for a `total` period.
+    pub forecast: Option<Forecast>,
+    /// The daily spend it was made from (empty for a `total` period).
+    pub days: Vec<Bucket>,
+}
+
+/// The forecast of the current `period` in `zone` for the events `scope` selects (its
+/// time bounds are ignored), from the last [`LOOKBACK_DAYS`] days of their daily spend.
+/// `spent` is the spend in the period when the caller has already summed it.
+pub fn forecast(
+    s: &Store,
+    workspace: WorkspaceId,
+    scope: &EventFilter,
+    (period, zone): (Period, Zone),
+    spent: Option<Usd>,
+    now: DateTime<Utc>,
+) -> Result<PeriodForecast, AppError> {
+    let window = period_window(period, now, zone);
+    let spent = match spent {
+        Some(spent) => spent,
+        None => {
+            let filter = EventFilter {
+                start_micros: window.start.map(|t| t.timestamp_micros()),
+                end_micros: window.end.map(|t| t.timestamp_micros()),
+                ..scope.clone()
+            };
+            Usd::from_nanos(s.spend(workspace, &filter)?)
+        }
+    };
+    if window.end.is_none() {
+        return Ok(PeriodForecast {
+            window,
+            spent,
+            forecast: None,
+            days: Vec::new(),
+        });
+    }
+    let today = bucket_start(now, Granularity::Day, zone);
+    let from = bucket_start(
+        today - Duration::days(i64::from(LOOKBACK_DAYS)),
+        Granularity::Day,
+        zone,
+    );
+    let to = next_bucket_start(today, Granularity::Day, zone);
+    let history = EventFilter {
+        start_micros: Some(from.timestamp_micros()),
+        end_micros: Some(to.timestamp_micros()),
+        ..scope.clone()
+    };
+    let days = summary(s, workspace, &history, (from, to), Granularity::Day, zone)?;
+    Ok(PeriodForecast {
+        forecast: forecast_period(&days.buckets, spent, &window, now, zone),
+        window,
+        spent,
+        days: days.buckets,
+    })
+}
