@@ -103,3 +103,8 @@ pub fn remove(
     cache.forget_key(id);
     Ok(())
 }
+
+/// The workspace's API keys (revoked ones left out).
+pub fn list(s: &Store, workspace: WorkspaceId) -> Result<Vec<ApiKeyRow>, AppError> {
+    Ok(s.list_api_keys(workspace)?)
+}

@@ -46,6 +46,16 @@ pub mod workspaces;
 pub use error::AppError;
 pub use state::AppState;
 
+/// The store's ids, roles and rows the use cases answer in: the server and xtask name
+/// them through here (only the server's startup names the store itself, to open it).
+pub use llmlab_store::{
+    Actor, ApiKeyId, ApiKeyRow, AuditRow, BudgetId, ChannelId, ChannelRow, CustomPriceRow,
+    DeliveryRow, EventCursor, EventFilter, EventPage, EventRow, GroupTotals, InvitationId,
+    InvitationRow, MemberRow, ModelTotals, NewCustomPrice, NewDelivery, NotificationDeliveryRow,
+    NotificationRow, RecipientRow, Role, StoreError, TagTotals, Totals, UserId, UserRow,
+    WorkspaceId, WorkspaceRow, now_utc,
+};
+
 use std::sync::Arc;
 
 /// The context the use cases share (an `Arc`; the server hands it to handlers).

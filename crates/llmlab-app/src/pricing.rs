@@ -88,3 +88,11 @@ pub fn rate_micros(field: &str, text: &str) -> Result<i64, AppError> {
         .map_err(|e| AppError::invalid(field, e.to_string()))?;
     i64::try_from(rate.micros()).map_err(|_| AppError::invalid(field, "too large"))
 }
+
+/// The workspace's custom price revisions, as the store keeps them.
+pub fn custom_prices(
+    s: &llmlab_store::Store,
+    workspace: llmlab_store::WorkspaceId,
+) -> Result<Vec<llmlab_store::CustomPriceRow>, AppError> {
+    Ok(s.list_custom_prices(workspace)?)
+}

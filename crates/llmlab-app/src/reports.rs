@@ -9,8 +9,7 @@ use llmlab_engine::period::{
     Granularity, Period, Window, Zone, bucket_start, max_buckets_between, next_bucket_start,
     period_window, slot_secs_for,
 };
-use llmlab_store::WorkspaceId;
-use llmlab_store::{EventFilter, Store};
+use llmlab_store::{EventFilter, GroupTotals, ModelTotals, Store, TagTotals, WorkspaceId};
 
 use crate::AppError;
 
@@ -150,5 +149,132 @@ pub fn forecast(
         window,
         spent,
         days: days.buckets,
+    })
+}
+
+/// Spend per provider in `filter`, costliest first.
+pub fn by_provider(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+) -> Result<Vec<GroupTotals>, AppError> {
+    Ok(s.cost_by_provider(workspace, filter)?)
+}
+
+/// The `limit` costliest models in `filter`.
+pub fn top_models(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    limit: u32,
+) -> Result<Vec<ModelTotals>, AppError> {
+    Ok(s.top_models(workspace, filter, limit)?)
+}
+
+/// Spend per value of the tag `key` in `filter`: the 1,000 costliest values.
+pub fn by_tag(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    key: &str,
+) -> Result<Vec<TagTotals>, AppError> {
+    Ok(s.cost_by_tag(workspace, filter, key)?)
+}
+
+/// Providers drawn as their own series on the overview; the rest are stacked as one.
+pub const STACKED: usize = 5;
+
+/// One series of a stacked chart: a name and an amount per bucket.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// The provider, or `others`.
+    pub name: String,
+    /// Spend per bucket.
+    pub amounts: Vec<Usd>,
+}
+
+/// The dashboard's overview of one month in a zone: what it shows, read in one go.
+pub struct Overview {
+    /// The month's daily spend.
+    pub series: Series,
+    /// The month before, in total.
+    pub previous: Totals,
+    /// The five costliest models.
+    pub models: Vec<ModelTotals>,
+    /// Spend per provider, costliest first.
+    pub providers: Vec<GroupTotals>,
+    /// The budgets with their status now.
+    pub budgets: Vec<crate::budgets::Evaluated>,
+    /// The daily spend of the [`STACKED`] costliest providers, and the rest as `others`.
+    pub stacks: Vec<Stack>,
+    /// Days of the month's anomalies.
+    pub anomalies: Vec<String>,
+}
+
+/// The overview of the month holding `now` in `zone` (see [`Overview`]).
+pub fn overview(
+    s: &Store,
+    workspace: WorkspaceId,
+    zone: Zone,
+    now: DateTime<Utc>,
+) -> Result<Overview, AppError> {
+    let between = |a: DateTime<Utc>, b: DateTime<Utc>| {
+        EventFilter::between(a.timestamp_micros(), b.timestamp_micros())
+    };
+    let start = bucket_start(now, Granularity::Month, zone);
+    let end = next_bucket_start(start, Granularity::Month, zone);
+    let before = bucket_start(start - Duration::microseconds(1), Granularity::Month, zone);
+    let month = between(start, end);
+    let series = summary(s, workspace, &month, (start, end), Granularity::Day, zone)?;
+    let previous =
+        s.with_conn(|c| llmlab_store::analytics::totals(c, workspace, &between(before, start)))?;
+    let previous = totals(
+        previous.sums.cost_nanos,
+        previous.sums.calls,
+        previous.sums.input_tokens,
+        previous.sums.output_tokens,
+    );
+    let models = s.top_models(workspace, &month, 5)?;
+    let providers = s.cost_by_provider(workspace, &month)?;
+    let budgets = crate::budgets::list(s, workspace, now)?;
+    let mut stacks = Vec::new();
+    for p in providers.iter().take(STACKED) {
+        let only = EventFilter {
+            provider: Some(p.provider.clone()),
+            ..month.clone()
+        };
+        let part = summary(s, workspace, &only, (start, end), Granularity::Day, zone)?;
+        stacks.push(Stack {
+            name: p.provider.clone(),
+            amounts: part.buckets.iter().map(|b| b.totals.cost).collect(),
+        });
+    }
+    if providers.len() > STACKED {
+        let shown: Vec<Usd> = (0..series.buckets.len())
+            .map(|i| stacks.iter().map(|s| s.amounts[i]).sum())
+            .collect();
+        stacks.push(Stack {
+            name: "others".into(),
+            amounts: series
+                .buckets
+                .iter()
+                .zip(shown)
+                .map(|(b, s)| b.totals.cost.saturating_sub(s))
+                .collect(),
+        });
+    }
+    let config = llmlab_recs::AnomalyConfig::default();
+    let anomalies = crate::recommendations::anomalies_for(s, workspace, &config, now)?
+        .iter()
+        .map(|a| a.date.to_string())
+        .collect();
+    Ok(Overview {
+        series,
+        previous,
+        models,
+        providers,
+        budgets,
+        stacks,
+        anomalies,
     })
 }

@@ -94,6 +94,19 @@ pub fn event_page(
     let page = s.list_events(workspace, filter, after, limit)?;
     Ok((page, retained_since(s)?))
 }
+
+/// The page after `after` alone (an export's next page: it said from when detail is
+/// kept with its first).
+pub fn next_page(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    after: EventCursor,
+    limit: u32,
+) -> Result<EventPage, AppError> {
+    Ok(s.list_events(workspace, filter, Some(after), limit)?)
+}
+
 /// With `LLMLAB_RETENTION_DAYS` set, looks for expired events every hour (the first time
 /// a minute after start); the job's database lease lets one instance at a time run it.
 /// Runs until the runtime stops.

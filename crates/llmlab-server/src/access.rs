@@ -9,7 +9,7 @@ use std::future::{Ready, ready};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use llmlab_app::auth::{Acting, Credential, Identity};
 use llmlab_app::ingest::Tenant;
-use llmlab_store::{UserId, WorkspaceId};
+use llmlab_app::{UserId, WorkspaceId};
 
 use crate::error::ApiError;
 
@@ -102,7 +102,7 @@ pub struct Person {
     /// The session token's expiry.
     pub expires_at: chrono::DateTime<chrono::Utc>,
     /// How the audit log names them.
-    pub actor: llmlab_store::Actor,
+    pub actor: llmlab_app::Actor,
 }
 
 impl FromRequest for Person {

@@ -9,7 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use llmlab_app::AppState;
 
-use llmlab_store::WorkspaceId;
+use llmlab_app::WorkspaceId;
 
 use crate::error::ApiError;
 

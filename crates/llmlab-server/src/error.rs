@@ -8,10 +8,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use llmlab_app::StoreError;
 use llmlab_engine::EngineError;
 use llmlab_engine::providers::CatalogError;
 use llmlab_recs::RecsError;
-use llmlab_store::StoreError;
 
 use llmlab_app::AppError;
 use serde_json::{Value, json};

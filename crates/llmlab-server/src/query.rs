@@ -8,7 +8,7 @@
 //! the default.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use llmlab_store::EventFilter;
+use llmlab_app::EventFilter;
 
 use crate::dto::RangeQuery;
 use crate::error::ApiError;

@@ -11,6 +11,7 @@ use llmlab_store::{CustomPriceRow, EventRow};
 
 use crate::AppError;
 pub use crate::usage_formats::stored_usage;
+pub use llmlab_store::ledger::{RunRow, UnpricedModel};
 
 /// What ingestion does with a model the catalog and the custom prices do not know
 /// (`LLMLAB_UNKNOWN_MODELS`).
@@ -224,3 +225,19 @@ pub fn price_call(
 mod reprice;
 
 pub use reprice::*;
+
+/// Models with events stored without a price, most calls first (the 1,000 most called).
+pub fn unpriced(
+    s: &llmlab_store::Store,
+    workspace: llmlab_store::WorkspaceId,
+) -> Result<Vec<llmlab_store::ledger::UnpricedModel>, AppError> {
+    Ok(s.with_conn(|c| llmlab_store::ledger::unpriced(c, workspace, 1_000))?)
+}
+
+/// The 100 latest re-pricing runs, newest first.
+pub fn runs(
+    s: &llmlab_store::Store,
+    workspace: llmlab_store::WorkspaceId,
+) -> Result<Vec<llmlab_store::ledger::RunRow>, AppError> {
+    Ok(s.with_conn(|c| llmlab_store::ledger::runs(c, workspace, 100))?)
+}

@@ -229,8 +229,8 @@ pub struct DeliveryOut {
     pub duration_ms: i64,
 }
 
-impl From<llmlab_store::NewDelivery> for DeliveryOut {
-    fn from(d: llmlab_store::NewDelivery) -> Self {
+impl From<llmlab_app::NewDelivery> for DeliveryOut {
+    fn from(d: llmlab_app::NewDelivery) -> Self {
         DeliveryOut {
             attempt: d.number,
             attempted_at: d.attempted_at.and_utc(),

@@ -84,8 +84,8 @@ pub struct KeyList {
     pub keys: Vec<KeyOut>,
 }
 
-impl From<llmlab_store::ApiKeyRow> for KeyOut {
-    fn from(r: llmlab_store::ApiKeyRow) -> KeyOut {
+impl From<llmlab_app::ApiKeyRow> for KeyOut {
+    fn from(r: llmlab_app::ApiKeyRow) -> KeyOut {
         KeyOut {
             id: r.id.get(),
             name: r.name,

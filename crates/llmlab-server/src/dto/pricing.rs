@@ -1,8 +1,8 @@
 //! The catalog and custom prices.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use llmlab_app::{CustomPriceRow, NewCustomPrice};
 use llmlab_engine::providers::{Catalog, PerMTok, Rates};
-use llmlab_store::{CustomPriceRow, NewCustomPrice};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;

@@ -19,7 +19,7 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(me);
 }
 
-fn user_out(u: llmlab_store::UserRow) -> UserOut {
+fn user_out(u: llmlab_app::UserRow) -> UserOut {
     UserOut {
         id: u.id.get(),
         email: u.email,
@@ -27,7 +27,7 @@ fn user_out(u: llmlab_store::UserRow) -> UserOut {
     }
 }
 
-fn session(state: &AppState, user: llmlab_store::UserRow) -> Result<AuthResponse, ApiError> {
+fn session(state: &AppState, user: llmlab_app::UserRow) -> Result<AuthResponse, ApiError> {
     let (token, expires_at) = state
         .jwt
         .issue(user.id, Duration::minutes(state.settings.token_ttl_minutes))?;

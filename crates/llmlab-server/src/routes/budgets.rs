@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
+use llmlab_app::ChannelId;
 use llmlab_engine::Usd;
 use llmlab_engine::budget::Scope;
-use llmlab_store::ChannelId;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Checker, Member, Reader};
@@ -17,9 +17,9 @@ use crate::error::ApiError;
 use crate::query::Query;
 use crate::routes::path_id;
 use llmlab_app::AppState;
+use llmlab_app::BudgetId;
 use llmlab_app::blocking;
 use llmlab_app::budgets::{self as use_case, Evaluated};
-use llmlab_store::BudgetId;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list)

@@ -1,7 +1,7 @@
 //! Notification channels.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use llmlab_store::ChannelId;
+use llmlab_app::ChannelId;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Viewer};

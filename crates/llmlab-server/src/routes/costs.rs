@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
+use llmlab_app::EventFilter;
 use llmlab_engine::Usd;
 use llmlab_engine::period::{Granularity, Period, Zone};
-use llmlab_store::EventFilter;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
@@ -73,7 +73,7 @@ async fn by_provider(
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let rows = blocking_read(&state, move |s| {
-        s.cost_by_provider(who.workspace(), &range.filter)
+        reports::by_provider(s, who.workspace(), &range.filter)
     })
     .await?;
     let total: Usd = rows
@@ -97,7 +97,7 @@ async fn top_models(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let limit = query::int("limit", top.0.limit.as_deref(), 10, 1, 1000)? as u32;
     let rows = blocking_read(&state, move |s| {
-        s.top_models(who.workspace(), &range.filter, limit)
+        reports::top_models(s, who.workspace(), &range.filter, limit)
     })
     .await?;
     let models = rows.iter().map(ModelRow::from).collect();
@@ -122,7 +122,7 @@ async fn by_tag(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let k = key.clone();
     let rows = blocking_read(&state, move |s| {
-        s.cost_by_tag(who.workspace(), &range.filter, &k)
+        reports::by_tag(s, who.workspace(), &range.filter, &k)
     })
     .await?;
     let values = rows.iter().map(TagRow::from).collect();

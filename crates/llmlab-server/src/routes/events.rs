@@ -3,7 +3,7 @@
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
-use llmlab_store::{EventCursor, EventRow};
+use llmlab_app::{EventCursor, EventRow};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
@@ -223,7 +223,7 @@ async fn export(
         let state = state.clone();
         let filter = filter.clone();
         async move {
-            let page: llmlab_store::EventPage = match next? {
+            let page: llmlab_app::EventPage = match next? {
                 Ok(page) => page,
                 Err(e) => {
                     log::error!("CSV export aborted: {e}");
@@ -237,7 +237,7 @@ async fn export(
             let following = match page.next_cursor {
                 Some(c) => Some(
                     blocking_read(&state, move |s| {
-                        s.list_events(user_id, &filter, Some(c), 1000)
+                        retention::next_page(s, user_id, &filter, c, 1000)
                     })
                     .await,
                 ),

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use llmlab_store::ApiKeyId;
+use llmlab_app::ApiKeyId;
 
 use crate::access::{Member, Scopes};
 use crate::body::JsonBody;
@@ -59,7 +59,7 @@ async fn create(
 #[utoipa::path(tag = "keys", responses((status = 200, body = KeyList)), security(("bearer" = [])))]
 #[get("/keys")]
 async fn list(state: web::Data<AppState>, who: Member) -> Result<HttpResponse, ApiError> {
-    let rows = blocking(&state, move |s| s.list_api_keys(who.workspace())).await?;
+    let rows = blocking(&state, move |s| keys::list(s, who.workspace())).await?;
     let keys = rows.into_iter().map(KeyOut::from).collect();
     Ok(HttpResponse::Ok().json(KeyList { keys }))
 }

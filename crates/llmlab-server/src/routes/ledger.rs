@@ -29,10 +29,7 @@ fn instant(micros: i64) -> DateTime<Utc> {
 #[get("/pricing/unpriced")]
 async fn unpriced(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, ApiError> {
     let ws = who.workspace();
-    let rows = blocking(&state, move |s| {
-        s.with_conn(|c| llmlab_store::ledger::unpriced(c, ws, 1_000))
-    })
-    .await?;
+    let rows = blocking(&state, move |s| ledger::unpriced(s, ws)).await?;
     let models = rows
         .into_iter()
         .map(|m| UnpricedModelOut {
@@ -120,10 +117,7 @@ fn reprice_out(r: Repriced, retained_since: Option<chrono::DateTime<Utc>>) -> Re
 #[get("/pricing/reprices")]
 async fn runs(state: web::Data<AppState>, who: Viewer) -> Result<HttpResponse, ApiError> {
     let ws = who.workspace();
-    let rows = blocking(&state, move |s| {
-        s.with_conn(|c| llmlab_store::ledger::runs(c, ws, 100))
-    })
-    .await?;
+    let rows = blocking(&state, move |s| ledger::runs(s, ws)).await?;
     let usd = Usd::from_nanos;
     let runs = rows
         .into_iter()

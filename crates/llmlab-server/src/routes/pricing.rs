@@ -57,7 +57,10 @@ async fn put_custom(
 #[utoipa::path(tag = "pricing", responses((status = 200, body = CustomPriceList)), security(("bearer" = [])))]
 #[get("/pricing/custom")]
 async fn list_custom(state: web::Data<AppState>, who: Viewer) -> Result<HttpResponse, ApiError> {
-    let rows = blocking(&state, move |s| s.list_custom_prices(who.workspace())).await?;
+    let rows = blocking(&state, move |s| {
+        llmlab_app::pricing::custom_prices(s, who.workspace())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(CustomPriceList {
         prices: rows.into_iter().map(CustomPriceOut::from).collect(),
     }))

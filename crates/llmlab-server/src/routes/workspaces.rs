@@ -1,7 +1,7 @@
 //! Workspaces, their members, and the audit log.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use llmlab_store::{UserId, WorkspaceId};
+use llmlab_app::{UserId, WorkspaceId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Person};
@@ -139,7 +139,7 @@ async fn add_member(
     let limits = invitations::Limits::of(&state.settings);
     let NewMemberIn { email, role } = body.0;
     let row = blocking(&state, move |s| {
-        let now = llmlab_store::now_utc();
+        let now = llmlab_app::now_utc();
         invitations::invite(s, &caller(&who), ws, (&email, role.into()), limits, now)
     })
     .await?;

@@ -3,8 +3,8 @@
 
 use actix_web::{HttpRequest, web};
 use chrono::Utc;
+use llmlab_app::{BudgetId, Role};
 use llmlab_engine::Usd;
-use llmlab_store::{BudgetId, Role};
 use maud::html;
 use serde::Deserialize;
 

@@ -14,7 +14,7 @@ use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
-use llmlab_store::WorkspaceId;
+use llmlab_app::WorkspaceId;
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

@@ -6,9 +6,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
-use llmlab_engine::aggregate::Totals;
-use llmlab_engine::period::{Granularity, Zone, bucket_start, next_bucket_start};
-use llmlab_store::{EventCursor, EventFilter};
+
+use llmlab_app::{EventCursor, EventFilter};
+use llmlab_engine::period::Zone;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -155,7 +155,7 @@ fn refused(req: &HttpRequest, state: &AppState, kind: &AuthPage, why: &str) -> H
 fn start_session(
     req: &HttpRequest,
     state: &AppState,
-    user: Result<llmlab_store::UserRow, AppError>,
+    user: Result<llmlab_app::UserRow, AppError>,
     kind: &AuthPage,
 ) -> Page {
     let user = match user {
@@ -214,22 +214,6 @@ pub(super) fn remembered(
     response
 }
 
-fn filter(start: DateTime<Utc>, end: DateTime<Utc>) -> EventFilter {
-    EventFilter::between(start.timestamp_micros(), end.timestamp_micros())
-}
-
-fn totals_of(t: &llmlab_store::Totals) -> Totals {
-    reports::totals(
-        t.sums.cost_nanos,
-        t.sums.calls,
-        t.sums.input_tokens,
-        t.sums.output_tokens,
-    )
-}
-
-/// Providers drawn as their own series; the rest are stacked as "others".
-const STACKED: usize = 5;
-
 /// This month in the visitor's time zone: spend, calls, the change against last month,
 /// the daily chart with the daily budgets drawn on it, top models and providers.
 pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
@@ -242,60 +226,25 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
         .as_deref()
         .and_then(|z| Zone::parse(z).ok())
         .unwrap_or(Zone::UTC);
-    let now = Utc::now();
-    let start = bucket_start(now, Granularity::Month, zone);
-    let end = next_bucket_start(start, Granularity::Month, zone);
-    let before = bucket_start(start - Duration::microseconds(1), Granularity::Month, zone);
     let ws = v.workspace();
-    let (series, previous, models, providers, budgets, stacks, anomalies) =
-        blocking_read(&state, move |s| {
-            let month = filter(start, end);
-            let series = reports::summary(s, ws, &month, (start, end), Granularity::Day, zone)?;
-            let previous =
-                s.with_conn(|c| llmlab_store::analytics::totals(c, ws, &filter(before, start)))?;
-            let models = s.top_models(ws, &month, 5)?;
-            let providers = s.cost_by_provider(ws, &month)?;
-            let budgets = llmlab_app::budgets::list(s, ws, now)?;
-            // One series per provider, the costliest five (the rest stacked as one).
-            let mut stacks = Vec::new();
-            for p in providers.iter().take(STACKED) {
-                let only = EventFilter {
-                    provider: Some(p.provider.clone()),
-                    ..month.clone()
-                };
-                let part = reports::summary(s, ws, &only, (start, end), Granularity::Day, zone)?;
-                stacks.push(Series {
-                    name: p.provider.clone(),
-                    amounts: part.buckets.iter().map(|b| b.totals.cost).collect(),
-                });
-            }
-            if providers.len() > STACKED {
-                let shown: Vec<Usd> = (0..series.buckets.len())
-                    .map(|i| stacks.iter().map(|s| s.amounts[i]).sum())
-                    .collect();
-                stacks.push(Series {
-                    name: "others".into(),
-                    amounts: series
-                        .buckets
-                        .iter()
-                        .zip(shown)
-                        .map(|(b, s)| b.totals.cost.saturating_sub(s))
-                        .collect(),
-                });
-            }
-            let config = llmlab_recs::AnomalyConfig::default();
-            let anomalies: Vec<String> =
-                llmlab_app::recommendations::anomalies_for(s, ws, &config, now)?
-                    .iter()
-                    .map(|a| a.date.to_string())
-                    .collect();
-            Ok::<_, AppError>((
-                series, previous, models, providers, budgets, stacks, anomalies,
-            ))
+    let found = blocking_read(&state, move |s| reports::overview(s, ws, zone, Utc::now())).await?;
+    let reports::Overview {
+        series,
+        previous,
+        models,
+        providers,
+        budgets,
+        stacks,
+        anomalies,
+    } = found;
+    let stacks: Vec<Series> = stacks
+        .into_iter()
+        .map(|s| Series {
+            name: s.name,
+            amounts: s.amounts,
         })
-        .await?;
+        .collect();
     let total = series.total();
-    let previous = totals_of(&previous);
     let change = (previous.cost.nanos() > 0).then(|| {
         let delta = total.cost.nanos() as f64 - previous.cost.nanos() as f64;
         delta / previous.cost.nanos() as f64 * 100.0

@@ -4,10 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use llmlab_app::Role;
 use llmlab_engine::Usd;
 use llmlab_engine::period::{Granularity, Zone};
 use llmlab_recs::{AnomalyConfig, Dimension};
-use llmlab_store::Role;
 use maud::html;
 use serde::Deserialize;
 
@@ -241,7 +241,7 @@ fn rate(micros: i64) -> Usd {
 }
 
 /// A revision's rates besides input and output, e.g. `cache reads $0.125 · audio in $32`.
-fn other_rates(p: &llmlab_store::NewCustomPrice) -> String {
+fn other_rates(p: &llmlab_app::NewCustomPrice) -> String {
     let shown: Vec<String> = [
         ("cache reads", p.cached_input_micros),
         ("cache writes", p.cache_write_micros),
@@ -306,10 +306,7 @@ pub async fn pricing(
 ) -> Page {
     let v = visitor(&req, &state, None).await?;
     let ws = v.workspace();
-    let custom = blocking(&state, move |s| {
-        Ok::<_, AppError>(s.list_custom_prices(ws)?)
-    })
-    .await?;
+    let custom = blocking(&state, move |s| llmlab_app::pricing::custom_prices(s, ws)).await?;
     let needle = blank(&q.q).unwrap_or_default().to_ascii_lowercase();
     let body = html! {
         h1 { "Pricing" }

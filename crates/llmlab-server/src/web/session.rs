@@ -6,7 +6,7 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieAge};
 use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
-use llmlab_store::{Role, UserId, WorkspaceId, WorkspaceRow};
+use llmlab_app::{Role, UserId, WorkspaceId, WorkspaceRow};
 
 use crate::auth::{Acting, Credential, Identity, identify};
 use llmlab_app::AppState;

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use llmlab_store::{ApiKeyId, InvitationId, Role, UserId};
+use llmlab_app::{ApiKeyId, InvitationId, Role, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -57,7 +57,7 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
     let actor = v.identity.actor();
     let (keys, people, invited, audit) = blocking(state, move |s| {
         let keys = if member {
-            s.list_api_keys(ws)?
+            keys::list(s, ws)?
         } else {
             Vec::new()
         };
@@ -68,7 +68,7 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
                 actor: &actor,
             };
             (
-                invitations::pending(s, &who, ws, llmlab_store::now_utc())?,
+                invitations::pending(s, &who, ws, llmlab_app::now_utc())?,
                 members::audit_log(s, ws, 50, None, None)?,
             )
         } else {
@@ -248,7 +248,7 @@ pub async fn invite(state: web::Data<AppState>, form: Submitted<AdminOnly, Membe
             user,
             actor: &actor,
         };
-        let now = llmlab_store::now_utc();
+        let now = llmlab_app::now_utc();
         invitations::invite(s, &who, ws, (&email, role), limits, now)
     })
     .await?;
@@ -272,7 +272,7 @@ pub async fn revoke_invitation(
             user,
             actor: &actor,
         };
-        invitations::revoke(s, &who, ws, id, llmlab_store::now_utc())
+        invitations::revoke(s, &who, ws, id, llmlab_app::now_utc())
     })
     .await?;
     Ok(done(&state, &v, "/settings"))
