@@ -96,3 +96,64 @@ pub fn custom_prices(
 ) -> Result<Vec<llmlab_store::CustomPriceRow>, AppError> {
     Ok(s.list_custom_prices(workspace)?)
 }
+
+/// A custom price revision as a caller sets it, each rate the text of a decimal number
+/// of USD per million tokens (`"2.50"`); an absent optional rate leaves those tokens to
+/// the input rate (cache reads and writes) or refuses them (1-hour writes, audio).
+#[derive(Debug, Clone, Default)]
+pub struct RevisionForm {
+    /// Uncached input.
+    pub input: String,
+    /// Output.
+    pub output: String,
+    /// Cache reads.
+    pub cached_input: Option<String>,
+    /// 5-minute cache writes.
+    pub cache_write: Option<String>,
+    /// Batch API discount, percent.
+    pub batch_discount_pct: Option<i64>,
+    /// 1-hour cache writes.
+    pub cache_write_1h: Option<String>,
+    /// Audio input.
+    pub input_audio: Option<String>,
+    /// Audio output.
+    pub output_audio: Option<String>,
+    /// The first day (UTC, `YYYY-MM-DD`) it prices; absent: every day.
+    pub effective_from: Option<String>,
+}
+
+/// The revision `form` sets for `provider`/`model` (already [`price_key`]s), each rate
+/// checked and read exactly: what the API and the dashboard both store.
+pub fn revision(
+    provider: String,
+    model: String,
+    form: RevisionForm,
+) -> Result<NewCustomPrice, AppError> {
+    let optional =
+        |field: &str, v: &Option<String>| v.as_deref().map(|t| rate_micros(field, t)).transpose();
+    let batch_discount_pct = match form.batch_discount_pct {
+        None => None,
+        Some(d @ 0..=100) => i32::try_from(d).ok(),
+        Some(_) => {
+            let why = "must be between 0 and 100";
+            return Err(AppError::invalid("batch_discount_pct", why));
+        }
+    };
+    Ok(NewCustomPrice {
+        provider,
+        model,
+        input_micros: rate_micros("input_per_mtok_usd", &form.input)?,
+        output_micros: rate_micros("output_per_mtok_usd", &form.output)?,
+        cached_input_micros: optional("cached_input_per_mtok_usd", &form.cached_input)?,
+        cache_write_micros: optional("cache_write_per_mtok_usd", &form.cache_write)?,
+        batch_discount_pct,
+        cache_write_1h_micros: optional("cache_write_1h_per_mtok_usd", &form.cache_write_1h)?,
+        input_audio_micros: optional("input_audio_per_mtok_usd", &form.input_audio)?,
+        output_audio_micros: optional("output_audio_per_mtok_usd", &form.output_audio)?,
+        effective_from: form
+            .effective_from
+            .as_deref()
+            .map(crate::input::parse_day)
+            .transpose()?,
+    })
+}

@@ -28,6 +28,33 @@ pub fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64
     }
 }
 
+/// A spend summary asked for: the filter, its bounds, the buckets and their zone.
+#[derive(Debug, Clone)]
+pub struct SummaryAsk {
+    /// What spend counts.
+    pub filter: EventFilter,
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+    /// Bucket size.
+    pub granularity: Granularity,
+    /// The buckets' calendar.
+    pub zone: Zone,
+}
+
+/// The summary `ask` asks for (see [`summary`]).
+pub fn summary_of(s: &Store, workspace: WorkspaceId, ask: &SummaryAsk) -> Result<Series, AppError> {
+    summary(
+        s,
+        workspace,
+        &ask.filter,
+        (ask.start, ask.end),
+        ask.granularity,
+        ask.zone,
+    )
+}
+
 /// Spend from `start` to `end` bucketed by `granularity` in `zone`, every bucket present
 /// (empty ones too). A range that would hold more than [`MAX_SUMMARY_BUCKETS`] is refused
 /// before anything is built. Run on the blocking pool: folding is CPU work proportional

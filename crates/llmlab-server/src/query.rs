@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use llmlab_app::EventFilter;
+use llmlab_engine::period::{Granularity, Zone};
 
 use crate::dto::RangeQuery;
 use crate::error::ApiError;
@@ -168,6 +169,25 @@ impl RangeQuery {
                 model: self.model.as_deref().map(str::to_ascii_lowercase),
                 tags,
             },
+        })
+    }
+}
+
+impl Range {
+    /// The spend summary this range asks for, bucketed by `granularity` (default `day`)
+    /// in the zone `tz` (default UTC): what `GET /api/costs/summary` and the dashboard's
+    /// explore page both read.
+    pub fn summary(
+        self,
+        granularity: Option<&str>,
+        tz: Option<&str>,
+    ) -> Result<llmlab_app::reports::SummaryAsk, ApiError> {
+        Ok(llmlab_app::reports::SummaryAsk {
+            granularity: Granularity::parse(granularity.unwrap_or("day"))?,
+            zone: Zone::parse(tz.unwrap_or("UTC"))?,
+            start: self.start.unwrap_or_default(),
+            end: self.end.unwrap_or_default(),
+            filter: self.filter,
         })
     }
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_app::EventFilter;
 use llmlab_engine::Usd;
-use llmlab_engine::period::{Granularity, Period, Zone};
+use llmlab_engine::period::{Period, Zone};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
@@ -41,22 +41,13 @@ async fn summary(
     range: Query<RangeQuery>,
     opts: Query<SummaryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let range = range.0.resolve(Utc::now(), Some(30))?;
-    let granularity = Granularity::parse(opts.0.granularity.as_deref().unwrap_or("day"))?;
-    let zone = Zone::parse(opts.0.tz.as_deref().unwrap_or("UTC"))?;
-    let (start, end) = (
-        range.start.unwrap_or_default(),
-        range.end.unwrap_or_default(),
-    );
+    let ask = range
+        .0
+        .resolve(Utc::now(), Some(30))?
+        .summary(opts.0.granularity.as_deref(), opts.0.tz.as_deref())?;
+    let (start, end, granularity, zone) = (ask.start, ask.end, ask.granularity, ask.zone);
     let series = blocking_read(&state, move |s| {
-        reports::summary(
-            s,
-            who.workspace(),
-            &range.filter,
-            (start, end),
-            granularity,
-            zone,
-        )
+        reports::summary_of(s, who.workspace(), &ask)
     })
     .await?;
     Ok(HttpResponse::Ok().json(Summary::new(series, (start, end), granularity, zone)))

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use llmlab_app::Role;
 use llmlab_engine::Usd;
-use llmlab_engine::period::{Granularity, Zone};
+
 use llmlab_recs::{AnomalyConfig, Dimension};
 use maud::html;
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use super::{WebError, html as respond};
 use crate::access::AdminOnly;
 use crate::dto::RangeQuery;
 use llmlab_app::AppState;
-use llmlab_app::{AppError, blocking, blocking_read, reports};
+use llmlab_app::{blocking, blocking_read, reports};
 
 type Page = Result<HttpResponse, WebError>;
 
@@ -50,7 +50,7 @@ pub async fn explore(
     q: web::Query<ExploreQuery>,
 ) -> Page {
     let v = visitor(&req, &state, None).await?;
-    let range = RangeQuery {
+    let ask = RangeQuery {
         start: blank(&q.start),
         end: blank(&q.end),
         provider: blank(&q.provider),
@@ -58,20 +58,11 @@ pub async fn explore(
         tag: blank(&q.tag).into_iter().collect(),
     }
     .resolve(Utc::now(), Some(30))
+    .and_then(|r| r.summary(blank(&q.granularity).as_deref(), blank(&q.tz).as_deref()))
     .map_err(WebError::App)?;
-    let granularity = Granularity::parse(blank(&q.granularity).as_deref().unwrap_or("day"))
-        .map_err(AppError::from)?;
-    let zone = Zone::parse(blank(&q.tz).as_deref().unwrap_or("UTC")).map_err(AppError::from)?;
-    let (start, end) = (
-        range.start.unwrap_or_default(),
-        range.end.unwrap_or_default(),
-    );
+    let (granularity, zone) = (ask.granularity, ask.zone);
     let ws = v.workspace();
-    let filter = range.filter.clone();
-    let series = blocking_read(&state, move |s| {
-        reports::summary(s, ws, &filter, (start, end), granularity, zone)
-    })
-    .await?;
+    let series = blocking_read(&state, move |s| reports::summary_of(s, ws, &ask)).await?;
     let total = series.total();
     let bars: Vec<Bar> = series
         .buckets
@@ -262,24 +253,25 @@ fn other_rates(p: &llmlab_app::NewCustomPrice) -> String {
 /// Adds a custom price revision (admins), as `PUT /api/pricing/custom/…` does.
 pub async fn set_price(state: web::Data<AppState>, form: Submitted<AdminOnly, PriceForm>) -> Page {
     let (v, f) = form.into_parts();
-    // The API's body, so the form meets the same rules: an empty field is an absent one.
-    let given = |text: &str| {
-        let text = text.trim();
-        (!text.is_empty()).then(|| serde_json::Value::String(text.to_string()))
-    };
-    let fields = crate::dto::PriceFields {
-        input_per_mtok_usd: serde_json::Value::String(f.input),
-        output_per_mtok_usd: serde_json::Value::String(f.output),
-        cached_input_per_mtok_usd: given(&f.cached_input),
-        cache_write_per_mtok_usd: given(&f.cache_write),
+    // An empty field is an absent one.
+    let given = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
+    let form = llmlab_app::pricing::RevisionForm {
+        input: f.input,
+        output: f.output,
+        cached_input: given(&f.cached_input),
+        cache_write: given(&f.cache_write),
         batch_discount_pct: None,
-        cache_write_1h_per_mtok_usd: given(&f.cache_write_1h),
-        input_audio_per_mtok_usd: given(&f.input_audio),
-        output_audio_per_mtok_usd: given(&f.output_audio),
-        effective_from: Some(f.effective_from.trim().to_string()).filter(|d| !d.is_empty()),
+        cache_write_1h: given(&f.cache_write_1h),
+        input_audio: given(&f.input_audio),
+        output_audio: given(&f.output_audio),
+        effective_from: given(&f.effective_from),
     };
-    use llmlab_app::pricing::price_key as name;
-    let new = fields.into_revision(name("provider", &f.provider)?, name("model", &f.model)?)?;
+    use llmlab_app::pricing::{price_key as name, revision};
+    let new = revision(
+        name("provider", &f.provider)?,
+        name("model", &f.model)?,
+        form,
+    )?;
     let (ws, identity, limit) = (
         v.workspace(),
         v.identity.clone(),
