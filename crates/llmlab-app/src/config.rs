@@ -44,7 +44,7 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     /// `LLMLAB_LOGIN_ATTEMPTS_PER_MINUTE` (per email and, ×3, per client IP).
     pub login_attempts_per_minute: u32,
-    /// `LLMLAB_INGEST_EVENTS_PER_MINUTE`: events one user may send per minute to one
+    /// `LLMLAB_INGEST_EVENTS_PER_MINUTE`: events one workspace may send per minute to one
     /// instance (a batch counts its items); 0 = no quota.
     pub ingest_events_per_minute: u32,
     /// `LLMLAB_SIGNUPS_PER_HOUR`: accounts one client address may create per hour,
@@ -119,7 +119,7 @@ pub struct Limits {
 /// How budget alert webhooks are signed and delivered.
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
-    /// `LLMLAB_WEBHOOK_SECRET`: the key each user's signing secret is derived from;
+    /// `LLMLAB_WEBHOOK_SECRET`: the key each workspace's signing secret is derived from;
     /// empty = derived from the session signing secret.
     pub secret: String,
     /// `LLMLAB_WEBHOOK_TIMEOUT_MS`: one attempt, connect to last byte.

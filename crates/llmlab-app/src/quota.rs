@@ -17,7 +17,7 @@ use crate::AppError;
 /// anyway).
 const RETAIN_ABOVE: usize = 10_000;
 
-/// Events per minute per user, refilled continuously (GCRA), bursting up to a minute's
+/// Events per minute per workspace, refilled continuously (GCRA), bursting up to a minute's
 /// worth.
 pub struct IngestQuota {
     per_minute: NonZeroU32,

@@ -40,7 +40,7 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Webhook signing keys, the outbox's retry schedule and its wake-up call.
     pub webhooks: Webhooks,
-    /// Budget evaluations after ingestion, coalesced per user.
+    /// Budget evaluations after ingestion, coalesced per workspace.
     pub alert_checks: AlertChecks,
     /// Users' custom prices, valid while their version holds.
     pub prices: PriceCache,
@@ -53,14 +53,15 @@ pub struct AppState {
     pub dummy_hash: String,
 }
 
-/// Users' custom prices, kept per instance for as long as the user's `prices_version`
+/// Workspaces' custom prices, kept per instance for as long as the workspace's
+/// `prices_version`
 /// has not moved. Every request reads that version with its credentials (the same round
 /// trip), so a price changed on any instance applies from the next request on every
 /// instance, and pricing an event costs no query of its own.
 #[derive(Default)]
 pub struct PriceCache(Mutex<HashMap<WorkspaceId, Versioned>>);
 
-/// A user's prices and the version they were read at (or after).
+/// A workspace's prices and the version they were read at (or after).
 type Versioned = (i64, Arc<[CustomPriceRow]>);
 
 impl PriceCache {
@@ -100,7 +101,7 @@ impl PriceCache {
     }
 }
 
-/// At most one budget evaluation per user at a time: ingestion that arrives while one runs
+/// At most one budget evaluation per workspace at a time: ingestion that arrives while one runs
 /// marks it dirty, and it runs once more when done. Every event is still evaluated (the
 /// rerun sees it) without an evaluation per event under heavy ingestion.
 #[derive(Default)]

@@ -168,8 +168,8 @@ async fn deliver(state: App, transport: Arc<dyn Transport>, alert: AlertRow) {
 /// (the budget was deleted, its webhook removed: then the alert is cancelled, or the
 /// database is unreachable: then the lease runs out and the alert is due again).
 async fn receiver(state: &App, alert: &AlertRow) -> Option<(llmlab_store::BudgetRow, String)> {
-    let (user_id, budget_id, id) = (alert.workspace_id, alert.budget_id, alert.id);
-    let budget = match blocking(state, move |s| s.get_budget(user_id, budget_id)).await {
+    let (workspace, budget_id, id) = (alert.workspace_id, alert.budget_id, alert.id);
+    let budget = match blocking(state, move |s| s.get_budget(workspace, budget_id)).await {
         Ok(b) => b,
         // Deleted with its alerts meanwhile; nothing left to deliver.
         Err(crate::AppError::Store(StoreError::NotFound)) => return None,

@@ -135,7 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn secrets_differ_per_user_and_key() {
+    fn secrets_differ_per_workspace_and_key() {
         let a = Webhooks::new(&settings(), "session-secret-one-0123456789abcdef");
         let b = Webhooks::new(&settings(), "session-secret-two-0123456789abcdef");
         assert_ne!(a.secret_for(WorkspaceId(1)), a.secret_for(WorkspaceId(2)));

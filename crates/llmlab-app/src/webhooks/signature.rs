@@ -1,4 +1,4 @@
-//! How deliveries are signed: HMAC-SHA256 over `"<timestamp>.<body>"`, with a per-user
+//! How deliveries are signed: HMAC-SHA256 over `"<timestamp>.<body>"`, with a per-workspace
 //! secret derived from the server's key.
 
 use hmac::{Hmac, Mac};

@@ -28,7 +28,7 @@ pub struct ScopeDto {
 pub struct BudgetIn {
     /// Update this budget.
     pub id: Option<i64>,
-    /// Name, unique per user (an existing name updates that budget).
+    /// Name, unique per workspace (an existing name updates that budget).
     pub name: String,
     /// Amount per period, > 0.
     #[schema(value_type = f64)]

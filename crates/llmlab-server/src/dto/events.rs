@@ -54,7 +54,7 @@ pub struct TrackEvent {
     pub latency_ms: Option<i64>,
     /// String tags.
     pub tags: Option<BTreeMap<String, String>>,
-    /// Idempotency key, unique per user.
+    /// Idempotency key, unique per workspace.
     pub event_id: Option<String>,
     /// The provider's usage object as its response carries it, instead of the token
     /// fields (see docs/pricing.md, "Usage objects").

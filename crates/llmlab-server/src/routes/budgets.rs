@@ -84,7 +84,7 @@ async fn list(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, A
 /// Creates a budget, or updates the one named by `id` (or by the same name).
 #[utoipa::path(tag = "budgets", request_body = BudgetIn, responses(
     (status = 201, description = "Created", body = BudgetOut), (status = 200, description = "Updated", body = BudgetOut),
-    (status = 404, description = "`id` is not this user's budget"), (status = 422)), security(("bearer" = [])))]
+    (status = 404, description = "`id` is not this workspace's budget"), (status = 422)), security(("bearer" = [])))]
 #[post("/budgets")]
 async fn upsert(
     state: web::Data<AppState>,
@@ -202,7 +202,7 @@ async fn alerts(
     Ok(HttpResponse::Ok().json(AlertList { alerts }))
 }
 
-/// The secret this user's webhook receivers verify deliveries with.
+/// The secret this workspace's webhook receivers verify deliveries with.
 #[utoipa::path(tag = "budgets", responses((status = 200, body = WebhookSecret)), security(("bearer" = [])))]
 #[get("/budgets/webhook-secret")]
 async fn webhook_secret(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, ApiError> {

@@ -209,9 +209,9 @@ async fn export(
     let filter = std::sync::Arc::new(range.filter);
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();
-    let user_id = who.workspace();
+    let workspace = who.workspace();
     let (first, retained_since) = blocking_read(&state, move |s| {
-        retention::event_page(s, user_id, &f, None, 1000)
+        retention::event_page(s, workspace, &f, None, 1000)
     })
     .await?;
     let start = futures_util::stream::once(async {
@@ -237,7 +237,7 @@ async fn export(
             let following = match page.next_cursor {
                 Some(c) => Some(
                     blocking_read(&state, move |s| {
-                        retention::next_page(s, user_id, &filter, c, 1000)
+                        retention::next_page(s, workspace, &filter, c, 1000)
                     })
                     .await,
                 ),

@@ -55,7 +55,7 @@ async fn create(
     }))
 }
 
-/// Lists the user's API keys (never the keys themselves).
+/// Lists the workspace's API keys (never the keys themselves).
 #[utoipa::path(tag = "keys", responses((status = 200, body = KeyList)), security(("bearer" = [])))]
 #[get("/keys")]
 async fn list(state: web::Data<AppState>, who: Member) -> Result<HttpResponse, ApiError> {

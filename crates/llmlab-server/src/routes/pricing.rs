@@ -1,4 +1,4 @@
-//! The catalog and per-user custom prices.
+//! The catalog and per-workspace custom prices.
 
 use actix_web::{HttpResponse, delete, get, put, web};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -29,7 +29,7 @@ fn path_part(field: &str, s: &str) -> Result<String, ApiError> {
     Ok(pricing::price_key(field, s)?)
 }
 
-/// Sets this user's price for a model; their new events for it use it from then on.
+/// Sets this workspace's price for a model; its new events for it use it from then on.
 #[utoipa::path(tag = "pricing", request_body = PriceFields, params(("provider" = String, Path), ("model" = String, Path)),
     responses((status = 200, body = CustomPriceOut), (status = 422)), security(("bearer" = [])))]
 #[put("/pricing/custom/{provider}/{model:.*}")]

@@ -75,7 +75,7 @@ async fn anomalies(
     }))
 }
 
-/// Cheaper models for this user's own token mix.
+/// Cheaper models for this workspace's own token mix.
 #[utoipa::path(tag = "recommendations", params(SwitchQuery),
     responses((status = 200, body = ModelSwitchList), (status = 422)), security(("bearer" = [])))]
 #[get("/recommendations/model-switching")]
