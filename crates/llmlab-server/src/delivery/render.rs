@@ -85,25 +85,25 @@ mod tests {
     #[test]
     fn names_are_escaped_and_links_kept() {
         let c = Confirmation {
-            address: "victim@example.com".into(),
-            workspace_id: 42,
-            workspace: "Billing <script>".into(),
-            channel: "Your invoice is overdue - pay at evil.example".into(),
-            link: "https://llmlab.example.com/email/confirm/1/ab".into(),
-            server: "https://llmlab.example.com".into(),
+            address: "ops@example.org".into(),
+            workspace_id: 9,
+            workspace: "Globex <script>".into(),
+            channel: "Urgent: renew now".into(),
+            link: "https://costs.example.org/email/confirm/3/cd".into(),
+            server: "https://costs.example.org".into(),
         };
         let (_, html) = parts(&Content::Confirmation(c));
-        assert!(html.contains("Billing &lt;script&gt;") && !html.contains("<script>"));
-        assert!(html.contains("href=\"https://llmlab.example.com/email/confirm/1/ab\""));
+        assert!(html.contains("Globex &lt;script&gt;") && !html.contains("<script>"));
+        assert!(html.contains("href=\"https://costs.example.org/email/confirm/3/cd\""));
         let n = Notice {
-            event: Event::Budget,
-            workspace_id: 7,
-            workspace: "Acme <ops>".into(),
-            title: "Budget exceeded".into(),
-            summary: "Spend reached $120.00 of $100.00 this month.".into(),
+            event: Event::Forecast,
+            workspace_id: 3,
+            workspace: "Initech".into(),
+            title: "Forecast over budget".into(),
+            summary: "On course for $310.00 of $250.00.".into(),
             facts: vec![Fact {
-                label: "Spent".into(),
-                value: "$120.00".into(),
+                label: "Forecast".into(),
+                value: "$310.00".into(),
             }],
             sections: vec![Section {
                 heading: "Top models".into(),
@@ -116,7 +116,7 @@ mod tests {
         let url = Some("https://llmlab.example.com/".to_string());
         let (text, html) = parts(&Content::Notice(Box::new(n), url));
         assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
-        assert!(html.contains("href=\"https://llmlab.example.com/budgets?ws=7\""));
-        assert!(text.contains("https://llmlab.example.com/budgets?ws=7"));
+        assert!(html.contains("href=\"https://llmlab.example.com/budgets?ws=3\""));
+        assert!(text.contains("https://llmlab.example.com/budgets?ws=3"));
     }
 }

@@ -12,7 +12,7 @@ use llmlab_engine::period::Zone;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::chart::{self, Series};
+use super::chart;
 use super::form::{Anonymous, SessionForm};
 use super::session::{self, Visitor, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
@@ -227,30 +227,15 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
         .and_then(|z| Zone::parse(z).ok())
         .unwrap_or(Zone::UTC);
     let ws = v.workspace();
-    let found = blocking_read(&state, move |s| reports::overview(s, ws, zone, Utc::now())).await?;
-    let reports::Overview {
-        series,
-        previous,
-        models,
-        providers,
-        budgets,
-        stacks,
-        anomalies,
-    } = found;
-    let stacks: Vec<Series> = stacks
-        .into_iter()
-        .map(|s| Series {
-            name: s.name,
-            amounts: s.amounts,
-        })
-        .collect();
-    let total = series.total();
-    let change = (previous.cost.nanos() > 0).then(|| {
-        let delta = total.cost.nanos() as f64 - previous.cost.nanos() as f64;
-        delta / previous.cost.nanos() as f64 * 100.0
+    let o = blocking_read(&state, move |s| reports::overview(s, ws, zone, Utc::now())).await?;
+    let total = o.series.total();
+    let change = (o.previous.cost.nanos() > 0).then(|| {
+        let delta = total.cost.nanos() as f64 - o.previous.cost.nanos() as f64;
+        delta / o.previous.cost.nanos() as f64 * 100.0
     });
-    let labels: Vec<String> = series.buckets.iter().map(|b| b.label.clone()).collect();
-    let lines: Vec<(String, Usd)> = budgets
+    let labels: Vec<String> = o.series.buckets.iter().map(|b| b.label.clone()).collect();
+    let lines: Vec<(String, Usd)> = o
+        .budgets
         .iter()
         .filter(|b| b.budget.spec.period == "daily")
         .map(|b| {
@@ -262,9 +247,9 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
         .collect();
     let svg = chart::stacked(
         &labels,
-        &stacks,
+        &o.stacks,
         &lines,
-        &anomalies,
+        &o.anomalies,
         "Daily spend this month, by provider",
     );
     let body = html! {
@@ -281,24 +266,24 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
             div.card {
                 h2 { "Against last month" }
                 p.big { @match change { Some(c) => (format!("{c:+.1} %")), None => "—" } }
-                p.small { "last month: " (dollars(previous.cost)) }
+                p.small { "last month: " (dollars(o.previous.cost)) }
             }
-            @if series.unpriced_calls > 0 {
-                div.card.warn { h2 { "Unpriced calls" } p.big { (series.unpriced_calls) } p.small { "models without a price; see the pricing docs" } }
+            @if o.series.unpriced_calls > 0 {
+                div.card.warn { h2 { "Unpriced calls" } p.big { (o.series.unpriced_calls) } p.small { "models without a price; see the pricing docs" } }
             }
         }
         section aria-labelledby="daily" {
             h2 #daily { "Daily spend" }
             (raw(svg))
             ul.legend {
-                @for (k, s) in stacks.iter().enumerate() { li { span class=(format!("swatch s{}", k % 6)) {} (s.name) } }
-                @if !anomalies.is_empty() { li { span.swatch.anomaly {} "anomaly (see Recommendations)" } }
+                @for (k, s) in o.stacks.iter().enumerate() { li { span class=(format!("swatch s{}", k % 6)) {} (s.name) } }
+                @if !o.anomalies.is_empty() { li { span.swatch.anomaly {} "anomaly (see Recommendations)" } }
             }
             details {
                 summary { "The same as a table" }
                 table {
                     thead { tr { th scope="col" { "Day" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for b in &series.buckets { tr { td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) } } } }
+                    tbody { @for b in &o.series.buckets { tr { td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) } } } }
                 }
             }
         }
@@ -307,14 +292,14 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
                 h2 #models { "Top models" }
                 table {
                     thead { tr { th scope="col" { "Model" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for m in &models { tr { td { (m.provider) "/" (m.model) } td { (dollars(Usd::from_nanos(m.sums.cost_nanos))) } td { (m.sums.calls) } } } }
+                    tbody { @for m in &o.models { tr { td { (m.provider) "/" (m.model) } td { (dollars(Usd::from_nanos(m.sums.cost_nanos))) } td { (m.sums.calls) } } } }
                 }
             }
             section aria-labelledby="providers" {
                 h2 #providers { "Spend by provider" }
                 table {
                     thead { tr { th scope="col" { "Provider" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for p in &providers { tr { td { (p.provider) } td { (dollars(Usd::from_nanos(p.sums.cost_nanos))) } td { (p.sums.calls) } } } }
+                    tbody { @for p in &o.providers { tr { td { (p.provider) } td { (dollars(Usd::from_nanos(p.sums.cost_nanos))) } td { (p.sums.calls) } } } }
                 }
             }
         }
