@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use clap::Args;
+
 use crate::Result;
 use crate::bench::client::Client;
 
-const USAGE: &str = "usage: cargo xtask dist [--check FILE...]";
 /// A fresh SQLite database is migrated at start; a loaded 2-core machine needs seconds.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// The server drains in-flight requests on SIGTERM (up to 30 s); an idle one stops at once.
@@ -28,13 +29,19 @@ const FILES: [(&str, &str); 5] = [
     ("docs", "docs"),
 ];
 
-pub fn run(args: &[String]) -> Result<()> {
-    match args {
-        [] => build(&crate::workspace_root()).map(|_| ()),
-        [flag, files @ ..] if flag == "--check" && !files.is_empty() => {
-            files.iter().try_for_each(|f| check(Path::new(f)))
-        }
-        _ => Err(USAGE.into()),
+#[derive(Debug, Args)]
+pub struct DistArgs {
+    /// Instead of building: unpack each tarball into an empty directory, start its server on
+    /// a fresh SQLite database, wait for its health endpoints and stop it with SIGTERM
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    check: Vec<PathBuf>,
+}
+
+pub fn run(args: &DistArgs) -> Result<()> {
+    if args.check.is_empty() {
+        build(&crate::workspace_root()).map(|_| ())
+    } else {
+        args.check.iter().try_for_each(|f| check(f))
     }
 }
 
@@ -299,6 +306,25 @@ fn free_port() -> Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_each_file_named() {
+        let Ok(crate::Task::Dist(d)) =
+            crate::tests::parse(&["dist", "--check", "a.tar.gz", "b.tar.gz"])
+        else {
+            panic!("a valid dist --check");
+        };
+        assert_eq!(
+            d.check,
+            [PathBuf::from("a.tar.gz"), PathBuf::from("b.tar.gz")]
+        );
+        let Ok(crate::Task::Dist(d)) = crate::tests::parse(&["dist"]) else {
+            panic!("a valid dist");
+        };
+        assert!(d.check.is_empty());
+        assert!(crate::tests::parse(&["dist", "--check"]).is_err());
+        assert!(crate::tests::parse(&["dist", "a.tar.gz"]).is_err());
+    }
 
     #[test]
     fn reads_the_workspace_version() {

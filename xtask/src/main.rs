@@ -1,4 +1,5 @@
-//! `cargo xtask` — the front door for LLMLab's chores.
+//! `cargo xtask` — the front door for LLMLab's chores. Arguments are clap derives:
+//! `cargo xtask help` lists the commands, `cargo xtask <command> --help` their options.
 //!
 //! - `cargo xtask test [--sqlite-only] [-- <test args>]`: every test of the workspace, on
 //!   SQLite and PostgreSQL (finding or starting a PostgreSQL server first).
@@ -14,9 +15,10 @@
 //! - `cargo xtask reprice [--database-url URL] [--catalog PATH] [--apply]`: what
 //!   re-pricing every workspace's events with today's prices would change (a dry run),
 //!   or change it; the same use case as `POST /api/pricing/reprice`.
-//! - `cargo xtask bench [engine|http|analytics] [OPTIONS]`: the benchmark — criterion for
-//!   the engine, the release server under HTTP load on SQLite and PostgreSQL, analytics
-//!   over a seeded ledger; figures go to docs/PERFORMANCE.md (see `bench/mod.rs`).
+//! - `cargo xtask bench [engine|http|analytics|reprice|hostile] [OPTIONS]`: the benchmark —
+//!   criterion for the engine, the release server under HTTP load on SQLite and
+//!   PostgreSQL, analytics and re-pricing over a seeded ledger, hostile OTLP exports;
+//!   figures go to docs/PERFORMANCE.md (see `bench/mod.rs`).
 //! - `cargo xtask backup --database-url URL --out FILE` and
 //!   `cargo xtask restore --from FILE --database-url URL [--force]`: a consistent copy of
 //!   a running database and its way back (see `ops.rs`; docs/DEPLOY.md).
@@ -33,39 +35,148 @@ mod tidy;
 
 use std::process::{Command, ExitCode};
 
+use clap::{Args, Parser, Subcommand};
+
 type Result<T> = std::result::Result<T, String>;
 
+/// The database `migrate`, `reprice`, `backup` and `restore` use when neither
+/// `--database-url` nor `DATABASE_URL` names one: the server's own default.
+const DEFAULT_DATABASE_URL: &str = "sqlite://llmlab.db";
+
+/// LLMLab's chores: tests, migrations, re-pricing, benchmarks, backups and releases.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true,
+    // The hand parsers this replaced let a repeated option's last value win.
+    args_override_self = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Every test, on SQLite and PostgreSQL, then the browser suite and schemathesis
+    ///
+    /// Tidy runs first. A PostgreSQL server is found or started (and stopped at the end if
+    /// this run started it), with a streaming replica for the read-replica tests; the
+    /// tests run under cargo nextest when it is installed (then the doc tests under cargo
+    /// test), else under cargo test.
+    Test(TestArgs),
+    /// The dashboard's browser suite, then docs/screenshots/ refreshed
+    Screenshots,
+    /// The tree against the rules of docs/ARCHITECTURE.md
+    Tidy,
+    /// The OpenAPI document against a running server
+    ///
+    /// Schemathesis (pinned, installed once under target/) against a fresh debug server on
+    /// SQLite; its settings are in xtask/schemathesis.toml.
+    Schemathesis,
+    /// Apply pending migrations to a database (or revert the last)
+    Migrate(MigrateArgs),
+    /// What re-pricing every workspace's events with today's prices would change
+    ///
+    /// A dry run unless --apply; the same use case as POST /api/pricing/reprice. Events
+    /// that retention deleted are not re-priced (their costs stay in the rollups).
+    Reprice(RepriceArgs),
+    /// The benchmark: one part, or all of them, on SQLite and PostgreSQL
+    ///
+    /// Each backend's figures are printed and written to target/bench/results-<backend>.md
+    /// for docs/PERFORMANCE.md. A part's options follow it: `cargo xtask bench http
+    /// --seconds 3`. Parts that start the server run as a release build.
+    Bench(bench::BenchArgs),
+    /// A consistent copy of a running database
+    ///
+    /// SQLite: VACUUM INTO; PostgreSQL: pg_dump --format=custom. The copy holds every
+    /// commit before it began and none after (docs/DEPLOY.md).
+    Backup(ops::BackupArgs),
+    /// A backup into an empty database (--force: replace one)
+    ///
+    /// SQLite: the file is checked and copied into place (stop the server first);
+    /// PostgreSQL: pg_restore --no-owner in one transaction. The server applies newer
+    /// migrations when it starts.
+    Restore(ops::RestoreArgs),
+    /// The release tarball in target/dist/ (--check: unpack, start and stop one)
+    Dist(dist::DistArgs),
+}
+
+#[derive(Debug, Args)]
+struct TestArgs {
+    /// Run the suites on SQLite only: the PostgreSQL suite is not run (and the run says so)
+    #[arg(long)]
+    sqlite_only: bool,
+    /// Skip the OpenAPI conformance run (and say so)
+    #[arg(long)]
+    no_schemathesis: bool,
+    /// Skip the dashboard's browser suite (and say so)
+    #[arg(long)]
+    no_browser: bool,
+    /// Passed to the test runner (cargo nextest run, or cargo test without nextest)
+    #[arg(last = true, value_name = "ARGS")]
+    runner_args: Vec<String>,
+}
+
+/// `--database-url`, for the commands that open a database.
+#[derive(Debug, Args)]
+struct Database {
+    /// The database to act on (sqlite://PATH or postgres://...)
+    #[arg(
+        long = "database-url",
+        value_name = "URL",
+        env = "DATABASE_URL",
+        // Its value may hold a password: `--help` must not print it.
+        hide_env_values = true,
+        default_value = DEFAULT_DATABASE_URL
+    )]
+    url: String,
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    database: Database,
+    /// Revert the last applied migration instead of applying the pending ones
+    #[arg(long)]
+    revert: bool,
+}
+
+#[derive(Debug, Args)]
+struct RepriceArgs {
+    #[command(flatten)]
+    database: Database,
+    /// A price catalog (TOML) extending the built-in one
+    #[arg(long, value_name = "PATH")]
+    catalog: Option<std::path::PathBuf>,
+    /// Re-price the events; without it, only report what would change
+    #[arg(long)]
+    apply: bool,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let outcome = match args.first().map(String::as_str) {
-        Some("test") => test(&args[1..]),
-        Some("migrate") => migrate(&args[1..]),
-        Some("reprice") => reprice(&args[1..]),
-        Some("bench") => bench::run(&args[1..]),
-        Some("schemathesis") => schemathesis::run(&workspace_root()),
-        Some("tidy") => tidy::run(&workspace_root()),
-        Some("screenshots") => browser::screenshots(&workspace_root()),
-        Some("backup") => ops::backup(&args[1..]),
-        Some("restore") => ops::restore(&args[1..]),
-        Some("dist") => dist::run(&args[1..]),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <command>\n\n\
-                 commands:\n  \
-                 test [--sqlite-only] [--no-schemathesis] [--no-browser] [-- ARGS]\n                                   run every test, SQLite and PostgreSQL, and the browser suite\n  \
-                 screenshots                      the browser suite, then docs/screenshots/ refreshed\n  \
-                 tidy                             the tree against docs/ARCHITECTURE.md's rules\n  \
-                 schemathesis                     the OpenAPI document against a running server\n  \
-                 migrate [--database-url URL] [--revert]\n                                   apply pending migrations (or revert the last)\n  \
-                 reprice [--database-url URL] [--catalog PATH] [--apply]\n                                   what re-pricing every workspace would change (or change it)\n  \
-                 backup [--database-url URL] --out FILE\n                                   a consistent copy of a running database\n  \
-                 restore --from FILE [--database-url URL] [--force]\n                                   a backup into an empty database (--force: replace one)\n  \
-                 dist [--check FILE]              the release tarball in target/dist/ (--check: unpack, start, stop it)\n  \
-                 {}",
-                bench::USAGE
-            );
-            Err(String::new())
-        }
+    let cli = Cli::parse();
+    let outcome = match cli.task {
+        Task::Test(args) => test(&args),
+        Task::Migrate(args) => migrate(&args),
+        Task::Reprice(args) => reprice(&args),
+        // The benchmark re-runs itself optimised and names its command in its report: it
+        // needs the words it was given (`bench` is always the first: `cargo xtask` takes
+        // no option of its own).
+        Task::Bench(args) => bench::run(
+            args,
+            &std::env::args_os()
+                .skip(2)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>(),
+        ),
+        Task::Schemathesis => schemathesis::run(&workspace_root()),
+        Task::Tidy => tidy::run(&workspace_root()),
+        Task::Screenshots => browser::screenshots(&workspace_root()),
+        Task::Backup(args) => ops::backup(&args),
+        Task::Restore(args) => ops::restore(&args),
+        Task::Dist(args) => dist::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,20 +212,13 @@ fn has_nextest() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn test(args: &[String]) -> Result<()> {
-    let (ours, passthrough) = match args.iter().position(|a| a == "--") {
-        Some(i) => (&args[..i], &args[i + 1..]),
-        None => (args, &[][..]),
-    };
-    let sqlite_only = ours.iter().any(|a| a == "--sqlite-only");
-    let no_schemathesis = ours.iter().any(|a| a == "--no-schemathesis");
-    let no_browser = ours.iter().any(|a| a == "--no-browser");
-    if let Some(bad) = ours
-        .iter()
-        .find(|a| !["--sqlite-only", "--no-schemathesis", "--no-browser"].contains(&a.as_str()))
-    {
-        return Err(format!("unknown option {bad}"));
-    }
+fn test(args: &TestArgs) -> Result<()> {
+    let TestArgs {
+        sqlite_only,
+        no_schemathesis,
+        no_browser,
+        ref runner_args,
+    } = *args;
     tidy::run(&workspace_root())?;
     // Keep the PostgreSQL server alive (and stopped at the end, if we started it) for
     // the whole run.
@@ -161,7 +265,7 @@ fn test(args: &[String]) -> Result<()> {
     } else {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
-    cmd.args(passthrough);
+    cmd.args(runner_args);
     with_env(&mut cmd);
     run(cmd)?;
     if has_nextest() {
@@ -194,31 +298,16 @@ fn workspace_root() -> std::path::PathBuf {
     manifest.parent().map(Into::into).unwrap_or(manifest)
 }
 
-fn migrate(args: &[String]) -> Result<()> {
-    let mut url = std::env::var("DATABASE_URL").ok();
-    let mut revert = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--revert" => revert = true,
-            "--database-url" => {
-                url = Some(it.next().ok_or("--database-url needs a value")?.clone());
-            }
-            other => match other.strip_prefix("--database-url=") {
-                Some(v) => url = Some(v.to_string()),
-                None => return Err(format!("unknown option {other}")),
-            },
-        }
-    }
-    let url = url.unwrap_or_else(|| "sqlite://llmlab.db".to_string());
+fn migrate(args: &MigrateArgs) -> Result<()> {
+    let (url, revert) = (&args.database.url, args.revert);
     let names = if revert {
-        llmlab_store::revert_last_migration(&url).map_err(|e| e.to_string())?
+        llmlab_store::revert_last_migration(url).map_err(|e| e.to_string())?
     } else {
-        llmlab_store::run_migrations(&url).map_err(|e| e.to_string())?
+        llmlab_store::run_migrations(url).map_err(|e| e.to_string())?
     };
     let verb = if revert { "reverted" } else { "applied" };
     if names.is_empty() {
-        println!("nothing to do: no migration {verb} on {}", redact(&url));
+        println!("nothing to do: no migration {verb} on {}", redact(url));
     }
     for n in names {
         println!("{verb} {n}");
@@ -226,31 +315,16 @@ fn migrate(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn reprice(args: &[String]) -> Result<()> {
-    use llmlab_server::app::catalog_changes::operator;
-    use llmlab_server::app::ledger::{RepriceScope, reprice};
-    let mut url = std::env::var("DATABASE_URL").ok();
-    let (mut apply, mut catalog_path) = (false, None);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--apply" => apply = true,
-            "--database-url" => {
-                url = Some(it.next().ok_or("--database-url needs a value")?.clone())
-            }
-            "--catalog" => catalog_path = Some(it.next().ok_or("--catalog needs a value")?.clone()),
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    let url = url.unwrap_or_else(|| "sqlite://llmlab.db".to_string());
+fn reprice(args: &RepriceArgs) -> Result<()> {
+    use llmlab_app::catalog_changes::operator;
+    use llmlab_app::ledger::{RepriceScope, reprice};
+    let (url, apply) = (&args.database.url, args.apply);
     let builtin = llmlab_engine::providers::Catalog::builtin();
-    let catalog = match catalog_path {
-        Some(p) => builtin
-            .extended_with_path(std::path::Path::new(&p))
-            .map_err(|e| e.to_string())?,
+    let catalog = match &args.catalog {
+        Some(p) => builtin.extended_with_path(p).map_err(|e| e.to_string())?,
         None => builtin.clone(),
     };
-    let store = llmlab_store::Store::connect(&url, 2).map_err(|e| e.to_string())?;
+    let store = llmlab_store::Store::connect(url, 2).map_err(|e| e.to_string())?;
     let workspaces = store
         .with_conn(llmlab_store::ledger::workspaces_with_events)
         .map_err(|e| e.to_string())?;
@@ -284,11 +358,10 @@ fn reprice(args: &[String]) -> Result<()> {
     };
     println!(
         "{verb} {changed} events on {}: {} USD",
-        redact(&url),
+        redact(url),
         llmlab_engine::Usd::from_nanos(delta)
     );
-    let retained =
-        llmlab_server::app::retention::retained_since(&store).map_err(|e| e.to_string())?;
+    let retained = llmlab_app::retention::retained_since(&store).map_err(|e| e.to_string())?;
     if let Some(since) = retained {
         // Their costs stay in the rollups at the old prices: re-pricing cannot reach them.
         println!("events before {since} were deleted by retention and are not re-priced");
@@ -307,5 +380,219 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    /// `cargo xtask ARGS` as the binary parses it.
+    pub(crate) fn parse(args: &[&str]) -> std::result::Result<Task, String> {
+        Cli::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied()))
+            .map(|cli| cli.task)
+            .map_err(|e| e.to_string())
+    }
+
+    fn kind_of_refusal(args: &[&str]) -> ErrorKind {
+        match Cli::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied())) {
+            Ok(cli) => panic!("{args:?} was accepted: {cli:?}"),
+            Err(e) => e.kind(),
+        }
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every command and subcommand answers `--help`, listing each of its options with the
+    /// doc comment that explains it.
+    #[test]
+    fn every_command_explains_its_options() {
+        fn walk(cmd: &clap::Command, path: &[String], checked: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let path = [path, &[sub.get_name().to_string()]].concat();
+                let argv = [&["cargo xtask".to_string()], &path[..], &["--help".into()]].concat();
+                let help = match Cli::try_parse_from(&argv) {
+                    Err(e) if e.kind() == ErrorKind::DisplayHelp => e.to_string(),
+                    other => panic!("{argv:?} did not show help: {other:?}"),
+                };
+                for arg in sub.get_arguments() {
+                    let name = match arg.get_long() {
+                        Some(long) => format!("--{long}"),
+                        None => arg.get_id().to_string(),
+                    };
+                    assert!(
+                        arg.get_help().is_some(),
+                        "{path:?}: {name} has no doc comment"
+                    );
+                    if arg.get_long().is_some() {
+                        assert!(help.contains(&name), "{path:?}: {name} not in\n{help}");
+                    }
+                }
+                checked.push(path.join(" "));
+                walk(sub, &path, checked);
+            }
+        }
+        let mut checked = Vec::new();
+        walk(&Cli::command(), &[], &mut checked);
+        for expected in [
+            "test",
+            "backup",
+            "bench",
+            "bench engine",
+            "bench hostile",
+            "dist",
+        ] {
+            assert!(checked.iter().any(|c| c == expected), "{checked:?}");
+        }
+    }
+
+    #[test]
+    fn no_command_or_help_lists_the_commands() {
+        let names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert_eq!(names.len(), 10, "{names:?}");
+        for (args, kind) in [
+            (&[][..], ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand),
+            (&["help"][..], ErrorKind::DisplayHelp),
+        ] {
+            let shown = match Cli::try_parse_from(
+                std::iter::once("cargo xtask").chain(args.iter().copied()),
+            ) {
+                Err(e) if e.kind() == kind => e.to_string(),
+                other => panic!("{args:?}: {other:?}"),
+            };
+            for name in &names {
+                assert!(
+                    shown.contains(&format!("  {name} ")),
+                    "{name} not in\n{shown}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_takes_its_flags_and_passes_the_rest_on() {
+        let Ok(Task::Test(t)) = parse(&[
+            "test",
+            "--sqlite-only",
+            "--no-browser",
+            "--",
+            "-E",
+            "test(x)",
+            "--no-capture",
+        ]) else {
+            panic!("a valid test");
+        };
+        assert!(t.sqlite_only && t.no_browser && !t.no_schemathesis);
+        assert_eq!(t.runner_args, ["-E", "test(x)", "--no-capture"]);
+        let Ok(Task::Test(t)) = parse(&["test", "--no-schemathesis"]) else {
+            panic!("a valid test");
+        };
+        assert!(t.no_schemathesis && !t.sqlite_only && t.runner_args.is_empty());
+        assert_eq!(
+            kind_of_refusal(&["test", "--fast"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind_of_refusal(&["test", "filter"]),
+            ErrorKind::UnknownArgument
+        );
+    }
+
+    #[test]
+    fn migrate_and_reprice_read_their_options() {
+        let Ok(Task::Migrate(m)) =
+            parse(&["migrate", "--database-url=sqlite:///tmp/x.db", "--revert"])
+        else {
+            panic!("a valid migrate");
+        };
+        assert_eq!(
+            (m.database.url.as_str(), m.revert),
+            ("sqlite:///tmp/x.db", true)
+        );
+        let Ok(Task::Migrate(m)) = parse(&["migrate", "--database-url", "postgres://u@h/d"]) else {
+            panic!("a valid migrate");
+        };
+        assert_eq!(
+            (m.database.url.as_str(), m.revert),
+            ("postgres://u@h/d", false)
+        );
+        let Ok(Task::Reprice(r)) = parse(&[
+            "reprice",
+            "--catalog",
+            "prices.toml",
+            "--apply",
+            "--database-url",
+            "sqlite://a",
+        ]) else {
+            panic!("a valid reprice");
+        };
+        assert_eq!(r.catalog, Some("prices.toml".into()));
+        assert!(r.apply);
+        assert_eq!(r.database.url, "sqlite://a");
+        assert_eq!(
+            kind_of_refusal(&["migrate", "--database-url"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            kind_of_refusal(&["reprice", "--catalog"]),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            kind_of_refusal(&["migrate", "--apply"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(
+            kind_of_refusal(&["tidy", "--fix"]),
+            ErrorKind::UnknownArgument
+        );
+    }
+
+    /// Without `--database-url`, every command that opens a database takes `DATABASE_URL`,
+    /// else the server's default (read from the definition: the test's own environment
+    /// may set `DATABASE_URL`).
+    #[test]
+    fn the_database_falls_back_to_database_url_then_the_default() {
+        let cli = Cli::command();
+        for name in ["migrate", "reprice", "backup", "restore"] {
+            let sub = cli.find_subcommand(name).expect("the command exists");
+            let arg = sub
+                .get_arguments()
+                .find(|a| a.get_long() == Some("database-url"))
+                .expect("--database-url");
+            assert_eq!(
+                arg.get_env().and_then(|e| e.to_str()),
+                Some("DATABASE_URL"),
+                "{name}"
+            );
+            assert_eq!(arg.get_default_values(), [DEFAULT_DATABASE_URL], "{name}");
+            assert!(
+                arg.is_hide_env_values_set(),
+                "{name} would print DATABASE_URL's password"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_option_keeps_its_last_value() {
+        let Ok(Task::Migrate(m)) = parse(&[
+            "migrate",
+            "--database-url",
+            "sqlite://a",
+            "--revert",
+            "--database-url=sqlite://b",
+            "--revert",
+        ]) else {
+            panic!("a valid migrate");
+        };
+        assert_eq!((m.database.url.as_str(), m.revert), ("sqlite://b", true));
     }
 }

@@ -7,46 +7,31 @@ use std::path::PathBuf;
 use llmlab_store::admin;
 use llmlab_store::{Backend, DatabaseUrl};
 
-use crate::{Result, redact};
+use clap::Args;
 
-/// `--database-url URL`, `--out FILE`, `--from FILE` and `--force`, in any order.
-#[derive(Default)]
-struct Options {
-    url: Option<String>,
-    file: Option<PathBuf>,
+use crate::{Database, Result, redact};
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    database: Database,
+    /// The file to write: an SQLite database, or pg_dump's custom-format archive (written
+    /// beside it and renamed into place when complete)
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore (a file `cargo xtask backup` wrote)
+    #[arg(long, value_name = "FILE")]
+    from: PathBuf,
+    #[command(flatten)]
+    database: Database,
+    /// Replace a database that is not empty (SQLite: the file; PostgreSQL: what the backup
+    /// recreates is dropped first)
+    #[arg(long)]
     force: bool,
-}
-
-fn parse(args: &[String], file_flag: &str, allow_force: bool) -> Result<Options> {
-    let mut o = Options::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (a.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag {
-            "--database-url" => o.url = Some(value()?),
-            f if f == file_flag => o.file = Some(PathBuf::from(value()?)),
-            "--force" if allow_force && inline.is_none() => o.force = true,
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    Ok(o)
-}
-
-/// The database to act on: `--database-url`, else `DATABASE_URL`, else the server's own
-/// default, as `migrate` and `reprice` choose it.
-fn database_url(given: Option<String>) -> String {
-    given
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-        .unwrap_or_else(|| "sqlite://llmlab.db".to_string())
 }
 
 fn backend_of(url: &str) -> Result<Backend> {
@@ -55,71 +40,68 @@ fn backend_of(url: &str) -> Result<Backend> {
         .map_err(|e| e.to_string())
 }
 
-pub fn backup(args: &[String]) -> Result<()> {
-    let o = parse(args, "--out", false)?;
-    let out = o
-        .file
-        .ok_or("usage: cargo xtask backup [--database-url URL] --out FILE")?;
-    let url = database_url(o.url);
-    let how = match backend_of(&url)? {
+pub fn backup(args: &BackupArgs) -> Result<()> {
+    let (url, out) = (&args.database.url, &args.out);
+    let how = match backend_of(url)? {
         Backend::Sqlite => "VACUUM INTO",
         Backend::Postgres => "pg_dump --format=custom",
     };
     let bytes =
-        admin::backup(&url, &out).map_err(|e| format!("backup of {} failed: {e}", redact(&url)))?;
+        admin::backup(url, out).map_err(|e| format!("backup of {} failed: {e}", redact(url)))?;
     println!(
         "backed up {} to {} ({how}, {bytes} bytes): a consistent copy as of the moment it began",
-        redact(&url),
+        redact(url),
         out.display()
     );
     Ok(())
 }
 
-pub fn restore(args: &[String]) -> Result<()> {
-    let o = parse(args, "--from", true)?;
-    let from = o
-        .file
-        .ok_or("usage: cargo xtask restore --from FILE [--database-url URL] [--force]")?;
-    let url = database_url(o.url);
-    let how = match backend_of(&url)? {
+pub fn restore(args: &RestoreArgs) -> Result<()> {
+    let (from, url) = (&args.from, &args.database.url);
+    let how = match backend_of(url)? {
         Backend::Sqlite => "copied into place after SQLite's quick_check",
         Backend::Postgres => "pg_restore --no-owner in one transaction",
     };
-    admin::restore(&from, &url, o.force)
-        .map_err(|e| format!("restore into {} failed: {e}", redact(&url)))?;
+    admin::restore(from, url, args.force)
+        .map_err(|e| format!("restore into {} failed: {e}", redact(url)))?;
     println!(
         "restored {} into {} ({how}); the server applies any newer migrations when it starts",
         from.display(),
-        redact(&url)
+        redact(url)
     );
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn args(s: &[&str]) -> Vec<String> {
-        s.iter().map(|a| a.to_string()).collect()
-    }
+    use crate::Task;
+    use crate::tests::parse;
 
     #[test]
     fn reads_options_in_both_spellings() {
-        let o = parse(
-            &args(&[
-                "--from=b.dump",
-                "--database-url",
-                "postgres://x/y",
-                "--force",
-            ]),
-            "--from",
-            true,
-        )
-        .expect("valid");
-        assert_eq!(o.file, Some(PathBuf::from("b.dump")));
-        assert_eq!(o.url.as_deref(), Some("postgres://x/y"));
+        let Ok(Task::Restore(o)) = parse(&[
+            "restore",
+            "--from=b.dump",
+            "--database-url",
+            "postgres://x/y",
+            "--force",
+        ]) else {
+            panic!("a valid restore");
+        };
+        assert_eq!(o.from.to_str(), Some("b.dump"));
+        assert_eq!(o.database.url, "postgres://x/y");
         assert!(o.force);
-        assert!(parse(&args(&["--force"]), "--out", false).is_err());
-        assert!(parse(&args(&["--out"]), "--out", false).is_err());
+        let Ok(Task::Backup(o)) = parse(&["backup", "--out", "b.db", "--database-url=sqlite://a"])
+        else {
+            panic!("a valid backup");
+        };
+        assert_eq!(o.out.to_str(), Some("b.db"));
+        assert_eq!(o.database.url, "sqlite://a");
+        assert!(parse(&["backup", "--out", "b.db", "--force"]).is_err());
+        assert!(parse(&["backup", "--out"]).is_err());
+        assert!(parse(&["restore", "--from", "b.dump", "--force=yes"]).is_err());
+        // The file is what the command is about: no default.
+        assert!(parse(&["backup", "--database-url", "sqlite://a"]).is_err());
+        assert!(parse(&["restore", "--database-url", "sqlite://a"]).is_err());
     }
 }

@@ -2,7 +2,11 @@
 //! spirit of rust-analyzer's `xtask/src/tidy.rs`). `cargo xtask test` runs it first.
 //!
 //! - The crates depend on each other exactly as the codemap's table says.
-//! - Only `llmlab-store` names diesel; only `llmlab-server` names actix.
+//! - Only `llmlab-store` names diesel; only `llmlab-server` names actix, utoipa and maud;
+//!   in the server, only `startup.rs` names the store (to open it): routes and pages go
+//!   through `llmlab-app`.
+//! - No HTTP crate is anywhere in `llmlab-app`'s dependency tree (read from
+//!   `cargo metadata`): the use cases cannot grow an HTTP type by accident.
 //! - Every file a document cites (in backticks or as a link) exists.
 //! - No source file is longer than [`MAX_LINES`] lines before its unit tests: past that a
 //!   file holds more than one concept and is split (tests and benches are not counted).
@@ -20,6 +24,8 @@ pub fn run(root: &Path) -> Result<()> {
     let mut problems = Vec::new();
     problems.extend(dependency_graph(root)?);
     problems.extend(confinement(root)?);
+    problems.extend(store_behind_app(root)?);
+    problems.extend(http_free(root, "llmlab-app")?);
     problems.extend(cited_files(root)?);
     problems.extend(file_sizes(root)?);
     if problems.is_empty() {
@@ -131,6 +137,8 @@ fn confinement(root: &Path) -> Result<Vec<String>> {
     let rules = [
         ("diesel", "llmlab-store", ["diesel", "diesel::"]),
         ("actix", "llmlab-server", ["actix", "actix_"]),
+        ("utoipa", "llmlab-server", ["utoipa", "utoipa::"]),
+        ("maud", "llmlab-server", ["maud", "maud::"]),
     ];
     let mut problems = Vec::new();
     for (name, dir) in crates(root)? {
@@ -159,6 +167,104 @@ fn confinement(root: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(problems)
+}
+
+/// In the server, the store is named by `startup.rs` alone.
+fn store_behind_app(root: &Path) -> Result<Vec<String>> {
+    let mut sources = Vec::new();
+    rust_files(&root.join("crates/llmlab-server/src"), &mut sources);
+    let mut problems = Vec::new();
+    for file in sources.iter().filter(|f| !f.ends_with("startup.rs")) {
+        if read(file)?.contains("llmlab_store") {
+            problems.push(format!(
+                "{} names llmlab_store (in the server only startup.rs may: go through llmlab-app)",
+                relative(root, file)
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Crates that speak HTTP: none of them may be under `llmlab-app`.
+const HTTP_CRATES: [&str; 8] = [
+    "actix-web",
+    "actix-http",
+    "utoipa",
+    "maud",
+    "ureq",
+    "http",
+    "hyper",
+    "reqwest",
+];
+
+/// Every crate in `krate`'s normal (not dev, not build) dependency tree that speaks HTTP.
+fn http_free(root: &Path, krate: &str) -> Result<Vec<String>> {
+    let out = crate::cargo()
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    Ok(http_under(&meta, krate)
+        .into_iter()
+        .map(|dep| format!("{krate} depends on {dep}, an HTTP crate (through its dependency tree)"))
+        .collect())
+}
+
+/// The HTTP crates reachable from the package `krate` through normal dependencies, in a
+/// `cargo metadata` document.
+fn http_under(meta: &serde_json::Value, krate: &str) -> BTreeSet<String> {
+    let empty = Vec::new();
+    let packages = meta["packages"].as_array().unwrap_or(&empty);
+    let name_of = |id: &str| {
+        packages
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let nodes = meta["resolve"]["nodes"].as_array().unwrap_or(&empty);
+    let start = packages
+        .iter()
+        .find(|p| p["name"] == krate)
+        .and_then(|p| p["id"].as_str());
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<String> = start.map(str::to_string).into_iter().collect();
+    let mut found = BTreeSet::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Some(node) = nodes.iter().find(|n| n["id"] == id.as_str()) else {
+            continue;
+        };
+        for dep in node["deps"].as_array().unwrap_or(&empty) {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .any(|k| k["kind"].is_null());
+            let Some(dep_id) = dep["pkg"].as_str() else {
+                continue;
+            };
+            if normal {
+                let name = name_of(dep_id);
+                if HTTP_CRATES.contains(&name.as_str()) || name.starts_with("actix") {
+                    found.insert(name);
+                }
+                stack.push(dep_id.to_string());
+            }
+        }
+    }
+    found
 }
 
 fn relative(root: &Path, path: &Path) -> String {
@@ -293,6 +399,37 @@ mod tests {
             map["b"],
             BTreeSet::from(["llmlab-a".to_string(), "llmlab-c".to_string()])
         );
+    }
+
+    #[test]
+    fn finds_http_crates_in_a_dependency_tree() {
+        let meta = serde_json::json!({
+            "packages": [
+                {"id": "app", "name": "llmlab-app"},
+                {"id": "lettre", "name": "lettre"},
+                {"id": "ureq", "name": "ureq"},
+                {"id": "http", "name": "http"},
+                {"id": "proptest", "name": "proptest"},
+            ],
+            "resolve": {"nodes": [
+                {"id": "app", "deps": [
+                    {"pkg": "lettre", "dep_kinds": [{"kind": null}]},
+                    {"pkg": "proptest", "dep_kinds": [{"kind": "dev"}]},
+                ]},
+                {"id": "lettre", "deps": [{"pkg": "ureq", "dep_kinds": [{"kind": null}]}]},
+                {"id": "ureq", "deps": [{"pkg": "http", "dep_kinds": [{"kind": null}]}]},
+                {"id": "proptest", "deps": [{"pkg": "http", "dep_kinds": [{"kind": null}]}]},
+            ]},
+        });
+        assert_eq!(
+            http_under(&meta, "llmlab-app"),
+            BTreeSet::from(["http".to_string(), "ureq".to_string()])
+        );
+        let clean = serde_json::json!({
+            "packages": [{"id": "app", "name": "llmlab-app"}],
+            "resolve": {"nodes": [{"id": "app", "deps": []}]},
+        });
+        assert!(http_under(&clean, "llmlab-app").is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use llmlab_engine::Usd;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-/// The spend of one day (UTC or the user's zone — the caller decides what a day is).
+/// The spend of one day (UTC or the workspace's zone — the caller decides what a day is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DailyCost {
     /// The day.

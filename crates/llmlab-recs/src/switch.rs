@@ -1,4 +1,4 @@
-//! Model switching: the user's own token mix repriced at each catalog alternative.
+//! Model switching: the workspace's own token mix repriced at each catalog alternative.
 //!
 //! For every [`ModelMix`] and every alternative the catalog lists for its model:
 //!

@@ -9,9 +9,9 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::app::input::parse_json;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::input::parse_json;
 
 /// A JSON body parsed into `T`.
 pub struct JsonBody<T>(pub T);
@@ -125,7 +125,7 @@ pub struct OtlpBody {
 /// Most bytes of one OTLP export once decompressed: exporters batch 512 spans, and
 /// instrumentations that record prompts make them large (the OTel Collector allows
 /// 20 MiB). The compressed body is held to the same bound. What the export may hold is
-/// bounded separately, while it is decoded (`crate::dto::otlp`).
+/// bounded separately, while it is decoded (`llmlab_app::otlp::wire`).
 pub const OTLP_MAX_BODY: usize = 16 * 1024 * 1024;
 
 impl OtlpBody {
@@ -241,7 +241,7 @@ mod tests {
     use super::*;
 
     fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-        crate::app::input::parse_json(bytes).map_err(ApiError::from)
+        llmlab_app::input::parse_json(bytes).map_err(ApiError::from)
     }
 
     #[derive(serde::Deserialize, Debug)]

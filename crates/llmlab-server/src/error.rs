@@ -8,12 +8,12 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use llmlab_app::StoreError;
 use llmlab_engine::EngineError;
 use llmlab_engine::providers::CatalogError;
 use llmlab_recs::RecsError;
-use llmlab_store::StoreError;
 
-use crate::app::AppError;
+use llmlab_app::AppError;
 use serde_json::{Value, json};
 
 /// Every error code the API answers with (`error.code`): a closed set, listed in the
@@ -377,8 +377,28 @@ impl From<AppError> for ApiError {
             AppError::WorkspaceGone => ApiError::unauthorized(
                 "invalid or revoked credential: its workspace no longer exists",
             ),
+            AppError::Unauthorized(why) => ApiError::unauthorized(why),
+            AppError::BadWorkspace => ApiError::validation(
+                crate::auth::WORKSPACE_HEADER,
+                format!(
+                    "{} must be a workspace id (a positive integer)",
+                    crate::auth::WORKSPACE_HEADER
+                ),
+            ),
+            AppError::SessionRequired(why) => {
+                ApiError::forbidden(why).with_detail("required", serde_json::json!("session"))
+            }
+            AppError::ScopeMissing(scope) => ApiError::forbidden(e_scope(scope))
+                .with_detail("required_scope", serde_json::json!(scope.as_str())),
         }
     }
+}
+
+fn e_scope(scope: llmlab_app::access::KeyScope) -> String {
+    format!(
+        "this API key lacks the '{}' scope; create a key with it",
+        scope.as_str()
+    )
 }
 
 impl From<RecsError> for ApiError {

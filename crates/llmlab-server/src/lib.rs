@@ -1,23 +1,15 @@
-//! LLMLab's HTTP server: the API contract of `API.md` over the catalog, engine, store and
-//! recommendations. The only crate that knows HTTP.
+//! LLMLab's HTTP server: the API contract of `API.md` and the dashboard, both thin over
+//! the use cases of `llmlab-app`. The only crate that knows HTTP.
 
 pub mod access;
-pub mod app;
 pub mod auth;
 pub mod body;
-pub mod config;
-pub mod credentials;
+pub mod delivery;
 pub mod dto;
 pub mod error;
-
 pub mod metrics;
-pub mod notify;
 pub mod openapi;
 pub mod query;
-pub mod replica;
 pub mod routes;
 pub mod startup;
-pub mod state;
-
 pub mod web;
-pub mod webhooks;

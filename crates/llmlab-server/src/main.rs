@@ -5,7 +5,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let settings = match llmlab_server::config::Settings::from_env() {
+    let settings = match llmlab_app::config::Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("llmlab-server: {e}");

@@ -8,7 +8,8 @@
 //! the default.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use llmlab_store::EventFilter;
+use llmlab_app::EventFilter;
+use llmlab_engine::period::{Granularity, Zone};
 
 use crate::dto::RangeQuery;
 use crate::error::ApiError;
@@ -43,8 +44,8 @@ impl QueryPairs {
         // Values reach SQL as filters; PostgreSQL refuses NUL in text, so a filter with
         // one would fail the query instead of matching nothing.
         for (k, v) in &pairs {
-            crate::app::input::check_text("query", k)?;
-            crate::app::input::check_text(k, v)?;
+            llmlab_app::input::check_text("query", k)?;
+            llmlab_app::input::check_text(k, v)?;
         }
         Ok(QueryPairs(pairs))
     }
@@ -172,6 +173,25 @@ impl RangeQuery {
     }
 }
 
+impl Range {
+    /// The spend summary this range asks for, bucketed by `granularity` (default `day`)
+    /// in the zone `tz` (default UTC): what `GET /api/costs/summary` and the dashboard's
+    /// explore page both read.
+    pub fn summary(
+        self,
+        granularity: Option<&str>,
+        tz: Option<&str>,
+    ) -> Result<llmlab_app::reports::SummaryAsk, ApiError> {
+        Ok(llmlab_app::reports::SummaryAsk {
+            granularity: Granularity::parse(granularity.unwrap_or("day"))?,
+            zone: Zone::parse(tz.unwrap_or("UTC"))?,
+            start: self.start.unwrap_or_default(),
+            end: self.end.unwrap_or_default(),
+            filter: self.filter,
+        })
+    }
+}
+
 /// Filters with their resolved bounds.
 pub struct Range {
     /// Inclusive start.
@@ -183,21 +203,21 @@ pub struct Range {
 }
 
 /// RFC 3339, or `YYYY-MM-DD` (UTC midnight; as an `end`, the following midnight, so the
-/// named day is included). Years outside [`YEARS`](crate::app::input::YEARS) are a 422.
+/// named day is included). Years outside [`YEARS`](llmlab_app::input::YEARS) are a 422.
 fn parse_instant(
     field: &'static str,
     v: &str,
     is_end: bool,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(Some(crate::app::input::in_supported_years(
+        return Ok(Some(llmlab_app::input::in_supported_years(
             field,
             t.with_timezone(&Utc),
         )?));
     }
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
         let day =
-            crate::app::input::in_supported_years(field, d.and_time(NaiveTime::MIN).and_utc())?;
+            llmlab_app::input::in_supported_years(field, d.and_time(NaiveTime::MIN).and_utc())?;
         return Ok(Some(if is_end { day + Duration::days(1) } else { day }));
     }
     Err(ApiError::validation(

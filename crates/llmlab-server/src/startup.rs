@@ -13,15 +13,18 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::app::quota::IngestQuota;
+use llmlab_app::config::Settings;
+use llmlab_app::metrics::Metrics;
+use llmlab_app::outbox::{self, Transport};
+use llmlab_app::quota::IngestQuota;
+use llmlab_app::state::{AlertChecks, AppState, PriceCache};
+use llmlab_app::webhooks::Webhooks;
+
 use crate::auth::{JwtKeys, LoginLimiter, SignupLimiter, authenticate, random_token};
-use crate::config::Settings;
+use crate::delivery::Deliveries;
 use crate::error::{ApiError, ErrorCode};
-use crate::metrics::Metrics;
-use crate::notify::email::Mailer;
 use crate::openapi::ApiDoc;
-use crate::state::{AlertChecks, AppState, PriceCache};
-use crate::webhooks::Webhooks;
+use crate::routes::otlp::DecodeSlots;
 
 /// Most single events committed in one transaction.
 const GROUP_COMMIT_MAX: usize = 256;
@@ -54,7 +57,7 @@ impl Application {
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("database: {e}"))?;
         let replica = match &settings.read_database_url {
-            Some(url) => Some(crate::replica::ReadReplica::open(
+            Some(url) => Some(llmlab_app::replica::ReadReplica::open(
                 url,
                 pool,
                 timeout,
@@ -70,28 +73,22 @@ impl Application {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        let mailer = match &settings.notify.smtp {
-            Some(smtp) => {
-                let timeout = Duration::from_millis(settings.webhooks.timeout_ms);
-                Some(Mailer::new(smtp, timeout).map_err(|e| format!("LLMLAB_SMTP_URL: {e}"))?)
-            }
-            None => None,
-        };
+        let transport: Arc<dyn Transport> = Arc::new(Deliveries::new(&settings)?);
         let writer = GroupCommit::start(store.clone(), GROUP_COMMIT_MAX)
             .map_err(|e| format!("database: {e}"))?;
-        let state_api = openapi_document();
-        let state = web::Data::new(AppState {
-            routes: RouteTable::of(&state_api),
+        let api = openapi_document();
+        let routes = web::Data::new(RouteTable::of(&api));
+        let slots = web::Data::new(DecodeSlots::per_core());
+        let app: llmlab_app::App = Arc::new(AppState {
             writer,
             store,
             replica,
             catalog: Arc::new(catalog),
             jwt: JwtKeys::new(&settings.jwt_secret),
             webhooks: Webhooks::new(&settings.webhooks, &settings.jwt_secret),
-            mailer,
             alert_checks: AlertChecks::default(),
             prices: PriceCache::default(),
-            keys: crate::credentials::KeyCache::new(Duration::from_millis(
+            keys: llmlab_app::credentials::KeyCache::new(Duration::from_millis(
                 settings.credential_cache_ms,
             )),
             ingest_quota: IngestQuota::new(settings.ingest_events_per_minute),
@@ -100,16 +97,16 @@ impl Application {
             signup_limiter: SignupLimiter::new(settings.signups_per_hour),
             started: Instant::now(),
             dummy_hash,
-            otlp_decodes: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
-            ),
             settings,
         });
-        crate::webhooks::spawn_worker(state.clone());
-        crate::notify::spawn(state.clone());
-        spawn_catalog_check(state.clone());
-        spawn_retention(state.clone());
-        let api = state_api;
+        // This instance's background work: the outbox's two workers, the notification
+        // scheduler, retention, and a word on catalog changes since the last start.
+        actix_web::rt::spawn(outbox::alerts::run(app.clone(), transport.clone()));
+        actix_web::rt::spawn(outbox::notifications::run(app.clone(), transport));
+        actix_web::rt::spawn(llmlab_app::notify::scheduler(app.clone()));
+        actix_web::rt::spawn(llmlab_app::retention::scheduler(app.clone()));
+        actix_web::rt::spawn(llmlab_app::catalog_changes::report(app.clone()));
+        let state = web::Data::from(app);
         let server = HttpServer::new(move || {
             let cors = state.settings.cors_origins.iter().fold(
                 actix_cors::Cors::default()
@@ -130,6 +127,8 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api.clone()))
                 .into_utoipa_app()
                 .app_data(state.clone())
+                .app_data(routes.clone())
+                .app_data(slots.clone())
                 .service(utoipa_actix_web::scope("/api").configure(crate::routes::config))
                 .service(utoipa_actix_web::scope("/v1").configure(crate::routes::otlp::config))
                 .split_for_parts();
@@ -176,9 +175,9 @@ impl Application {
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let pattern = req.resource_map().match_pattern(req.path());
     let allowed = req
-        .app_data::<web::Data<AppState>>()
+        .app_data::<web::Data<RouteTable>>()
         .zip(pattern)
-        .and_then(|(state, p)| state.routes.methods(&p).map(|m| m.join(", ")));
+        .and_then(|(routes, p)| routes.methods(&p).map(|m| m.join(", ")));
     if let Some(allow) = allowed {
         let mut resp = actix_web::ResponseError::error_response(&ApiError::new(
             actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -277,7 +276,7 @@ fn development_secret(settings: &Settings) -> Result<String, String> {
     }
     if let Ok(s) = std::fs::read_to_string(&path) {
         let s = s.trim().to_string();
-        if s.len() >= crate::config::MIN_SECRET_LEN {
+        if s.len() >= llmlab_app::config::MIN_SECRET_LEN {
             return Ok(s);
         }
     }
@@ -350,53 +349,4 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
     std::fs::write(path, content)
-}
-
-/// Says, off the start-up path, which catalog prices changed since the last start and
-/// how many stored events a re-pricing would move.
-fn spawn_catalog_check(state: web::Data<AppState>) {
-    std::thread::spawn(move || {
-        match crate::app::catalog_changes::check(&state.store, &state.catalog) {
-            Ok(c) if c.models.is_empty() => {}
-            Ok(c) => log::warn!(
-                "the catalog changed the prices of {} model(s) since the last start ({}); \
-                 re-pricing would change {} stored event(s): POST /api/pricing/reprice \
-                 (dry run first) or cargo xtask reprice",
-                c.models.len(),
-                c.models.join(", "),
-                c.events
-            ),
-            Err(e) => log::warn!("catalog change check failed: {e}"),
-        }
-    });
-}
-
-/// With `LLMLAB_RETENTION_DAYS` set, looks for expired events every hour (the first time
-/// a minute after start); the job's database lease lets one instance at a time run it.
-fn spawn_retention(state: web::Data<AppState>) {
-    let Some(days) = state.settings.retention_days else {
-        return;
-    };
-    let holder = format!("instance-{}", random_token(8));
-    actix_web::rt::spawn(async move {
-        let mut wait = Duration::from_secs(60);
-        loop {
-            actix_web::rt::time::sleep(wait).await;
-            wait = Duration::from_secs(3600);
-            let holder = holder.clone();
-            let ran = crate::app::blocking(&state, move |s| {
-                crate::app::retention::run(s, &holder, days, chrono::Utc::now(), 10_000)
-            })
-            .await;
-            match ran {
-                Ok(Some(run)) if run.deleted > 0 => log::info!(
-                    "retention: deleted {} events before {} (their rollups are kept)",
-                    run.deleted,
-                    run.cutoff
-                ),
-                Ok(_) => {}
-                Err(e) => log::warn!("retention: {e}"),
-            }
-        }
-    });
 }

@@ -42,7 +42,7 @@ impl BudgetRow {
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = budgets, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewBudget {
-    /// Name, unique per user.
+    /// Name, unique per workspace.
     pub name: String,
     /// Limit, nano-dollars.
     pub amount_nanos: i64,

@@ -63,7 +63,7 @@ pub struct NewCustomPrice {
     pub effective_from: Option<NaiveDate>,
 }
 
-/// Moves the user's `prices_version` on, so every instance's cached copy of their prices
+/// Moves the workspace's `prices_version` on, so every instance's cached copy of their prices
 /// is stale from the commit on. Runs in the transaction that changes the prices: a
 /// version that moved before the prices did would let a reader cache old prices under
 /// the new version.

@@ -1,4 +1,4 @@
-//! Rollups: the events' sums per user and 15-minute UTC slot — per provider, model and
+//! Rollups: the events' sums per workspace and 15-minute UTC slot — per provider, model and
 //! batch flag in `event_rollups`, per tag value in `tag_rollups` — so reports over months
 //! read thousands of rows instead of millions.
 //!

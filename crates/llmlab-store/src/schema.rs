@@ -126,7 +126,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Event sums per user, 15-minute UTC slot, provider, model and batch flag.
+    /// Event sums per workspace, 15-minute UTC slot, provider, model and batch flag.
     event_rollups (workspace_id, slot, provider, resolved_model, batch) {
         workspace_id -> BigInt,
         slot -> BigInt,
@@ -149,7 +149,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Event sums per user, tag key, 15-minute UTC slot and tag value.
+    /// Event sums per workspace, tag key, 15-minute UTC slot and tag value.
     tag_rollups (workspace_id, key, slot, value) {
         workspace_id -> BigInt,
         key -> Text,

@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use llmlab_app::ingest::prepare;
+use llmlab_app::ledger::UnknownModels;
 use llmlab_engine::providers::Catalog;
-use llmlab_server::app::ingest::prepare;
-use llmlab_server::app::ledger::UnknownModels;
 use llmlab_server::dto::TrackEvent;
 use llmlab_store::{CustomPriceRow, NewEvent};
 use rand::rngs::SmallRng;
@@ -180,9 +180,15 @@ impl Call {
         self.write_json(&mut json);
         let body: TrackEvent = serde_json::from_str(&json).map_err(|e| format!("{json}: {e}"))?;
         let no_custom_prices: &[CustomPriceRow] = &[];
-        prepare(catalog, no_custom_prices, UnknownModels::Reject, body, now)
-            .map(|priced| priced.event)
-            .map_err(|e| format!("{}/{}: {e}", self.provider, self.model))
+        prepare(
+            catalog,
+            no_custom_prices,
+            UnknownModels::Reject,
+            body.into(),
+            now,
+        )
+        .map(|priced| priced.event)
+        .map_err(|e| format!("{}/{}: {e}", self.provider, self.model))
     }
 }
 

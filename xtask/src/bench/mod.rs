@@ -29,6 +29,7 @@ pub(crate) mod server;
 
 use std::path::{Path, PathBuf};
 
+use clap::{Args, Subcommand, ValueEnum};
 use llmlab_store::Backend;
 
 use self::analytics::AnalyticsOptions;
@@ -37,15 +38,78 @@ use self::http::HttpOptions;
 use self::report::Section;
 use crate::Result;
 
-pub const USAGE: &str = "\
-bench [engine|http|analytics|reprice|hostile] [OPTIONS] [-- CRITERION ARGS]
-                                   the benchmark (everything, on both backends, by default)
-      --backend sqlite|postgres|both   databases to run http/analytics on (default both)
-      --seconds N                      measured seconds per HTTP phase (default 10)
-      --connections N                  clients for health and track (default 32)
-      --batch-connections N            clients for batch ingestion and seeding (default 4)
-      --events N                       events seeded for analytics and reprice (default 1000000)
-      --repeat N                       timed calls per analytics endpoint (default 20)";
+/// `cargo xtask bench`'s arguments: a part, or none for all of them, and the options.
+#[derive(Debug, Args)]
+// Options go after the part (`bench http --seconds 3`): before it they would belong to the
+// run of every part, which a part does not inherit.
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    part: Option<PartArgs>,
+    #[command(flatten)]
+    options: Options,
+    /// Passed to criterion for the engine part (`-- --save-baseline main`)
+    #[arg(last = true, value_name = "CRITERION ARGS")]
+    criterion_args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum PartArgs {
+    /// The criterion benchmarks of llmlab-engine (pricing, aggregation)
+    Engine {
+        /// Passed to criterion (`-- --save-baseline main`)
+        #[arg(last = true, value_name = "CRITERION ARGS")]
+        criterion_args: Vec<String>,
+    },
+    /// The release server under HTTP load
+    ///
+    /// A fresh database, loaded over HTTP by threads on this machine: /api/health,
+    /// single-event and batch ingestion, the same rows inserted without the server, the
+    /// server's memory.
+    Http(Options),
+    /// The read endpoints over a seeded ledger
+    Analytics(Options),
+    /// Re-pricing a seeded ledger after a price change
+    ///
+    /// A dry run, an apply and a second apply, with single events ingested beside them.
+    Reprice(Options),
+    /// Hostile OTLP exports: the server's peak memory and health latency
+    ///
+    /// Millions of empty spans in 16 KB of gzip; health latency is measured while three
+    /// clients send them.
+    Hostile(Options),
+}
+
+/// The options of the parts that start the server.
+#[derive(Debug, Args)]
+struct Options {
+    /// Databases to run the server's parts on
+    #[arg(long, value_enum, value_name = "BACKEND", default_value_t = Backends::Both)]
+    backend: Backends,
+    /// Measured seconds per HTTP phase (and per hostile phase)
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = positive::<u64>)]
+    seconds: u64,
+    /// Clients for health and track
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = positive::<usize>)]
+    connections: usize,
+    /// Clients for batch ingestion and seeding
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = positive::<usize>)]
+    batch_connections: usize,
+    /// Events seeded for analytics and reprice (`_` may group digits: 100_000)
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = positive::<u64>)]
+    events: u64,
+    /// Timed calls per analytics endpoint
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive::<usize>)]
+    repeat: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backends {
+    Sqlite,
+    #[value(alias = "postgresql", alias = "pg")]
+    Postgres,
+    Both,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
@@ -64,6 +128,40 @@ struct Plan {
     http: HttpOptions,
     analytics: AnalyticsOptions,
     criterion_args: Vec<String>,
+}
+
+impl From<BenchArgs> for Plan {
+    fn from(args: BenchArgs) -> Self {
+        let (part, options, criterion_args) = match args.part {
+            None => (Part::All, args.options, args.criterion_args),
+            Some(PartArgs::Engine { criterion_args }) => {
+                (Part::Engine, args.options, criterion_args)
+            }
+            Some(PartArgs::Http(o)) => (Part::Http, o, Vec::new()),
+            Some(PartArgs::Analytics(o)) => (Part::Analytics, o, Vec::new()),
+            Some(PartArgs::Reprice(o)) => (Part::Reprice, o, Vec::new()),
+            Some(PartArgs::Hostile(o)) => (Part::Hostile, o, Vec::new()),
+        };
+        Plan {
+            part,
+            backends: match options.backend {
+                Backends::Sqlite => vec![Backend::Sqlite],
+                Backends::Postgres => vec![Backend::Postgres],
+                Backends::Both => vec![Backend::Sqlite, Backend::Postgres],
+            },
+            http: HttpOptions {
+                seconds: options.seconds,
+                connections: options.connections,
+                batch_connections: options.batch_connections,
+            },
+            analytics: AnalyticsOptions {
+                events: options.events,
+                connections: options.batch_connections,
+                repeat: options.repeat,
+            },
+            criterion_args,
+        }
+    }
 }
 
 impl Plan {
@@ -88,15 +186,16 @@ impl Plan {
     }
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let plan = parse(args)?;
+/// Runs the benchmark `args` asks for; `raw` are the words after `bench` that said so.
+pub fn run(args: BenchArgs, raw: &[String]) -> Result<()> {
+    let plan = Plan::from(args);
     let needs_server =
         plan.runs_http() || plan.runs_analytics() || plan.runs_reprice() || plan.runs_hostile();
     if needs_server && cfg!(debug_assertions) {
-        return rerun_optimised(args);
+        return rerun_optimised(raw);
     }
     let target_dir = target_dir()?;
-    let command = format!("cargo xtask bench {}", args.join(" "));
+    let command = format!("cargo xtask bench {}", raw.join(" "));
     let command = command.trim_end();
     if plan.runs_engine() {
         engine::run(&plan.criterion_args, &target_dir, command)?;
@@ -254,96 +353,14 @@ fn target_dir() -> Result<PathBuf> {
         .ok_or_else(|| "cargo metadata has no target_directory".into())
 }
 
-fn parse(args: &[String]) -> Result<Plan> {
-    let (ours, criterion_args) = match args.iter().position(|a| a == "--") {
-        Some(i) => (&args[..i], args[i + 1..].to_vec()),
-        None => (args, Vec::new()),
-    };
-    let (part, flags) = match ours.first().map(String::as_str) {
-        Some("engine") => (Part::Engine, &ours[1..]),
-        Some("http") => (Part::Http, &ours[1..]),
-        Some("analytics") => (Part::Analytics, &ours[1..]),
-        Some("reprice") => (Part::Reprice, &ours[1..]),
-        Some("hostile") => (Part::Hostile, &ours[1..]),
-        _ => (Part::All, ours),
-    };
-    let mut plan = Plan {
-        part,
-        backends: vec![Backend::Sqlite, Backend::Postgres],
-        http: HttpOptions {
-            seconds: 10,
-            connections: 32,
-            batch_connections: 4,
-        },
-        analytics: AnalyticsOptions {
-            events: 1_000_000,
-            connections: 4,
-            repeat: 20,
-        },
-        criterion_args,
-    };
-    let mut it = flags.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) => (f, Some(v.to_string())),
-            None => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        apply(&mut plan, flag, &mut value)?;
-    }
-    if part == Part::Engine && !flags.is_empty() {
-        return Err(format!(
-            "`bench engine` takes no options; pass criterion's after `--`\n\nusage: cargo xtask {USAGE}"
-        ));
-    }
-    Ok(plan)
-}
-
-fn apply(plan: &mut Plan, flag: &str, value: &mut dyn FnMut() -> Result<String>) -> Result<()> {
-    match flag {
-        "--backend" => plan.backends = backends(&value()?)?,
-        "--seconds" => plan.http.seconds = number(flag, &value()?)?,
-        "--connections" => plan.http.connections = number(flag, &value()?)?,
-        "--batch-connections" => {
-            let n = number(flag, &value()?)?;
-            plan.http.batch_connections = n;
-            plan.analytics.connections = n;
-        }
-        "--events" => plan.analytics.events = number(flag, &value()?)?,
-        "--repeat" => plan.analytics.repeat = number(flag, &value()?)?,
-        other => {
-            return Err(format!(
-                "unknown option {other}\n\nusage: cargo xtask {USAGE}"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn backends(value: &str) -> Result<Vec<Backend>> {
-    match value {
-        "sqlite" => Ok(vec![Backend::Sqlite]),
-        "postgres" | "postgresql" | "pg" => Ok(vec![Backend::Postgres]),
-        "both" => Ok(vec![Backend::Sqlite, Backend::Postgres]),
-        other => Err(format!(
-            "--backend must be sqlite, postgres or both, not {other}"
-        )),
-    }
-}
-
-/// A positive integer option.
-fn number<T: std::str::FromStr + Default + PartialEq>(flag: &str, value: &str) -> Result<T> {
+/// A positive integer option; `_` may group its digits (`1_000_000`).
+fn positive<T: std::str::FromStr + Default + PartialEq>(value: &str) -> Result<T> {
     value
         .replace('_', "")
         .parse::<T>()
         .ok()
         .filter(|n| *n != T::default())
-        .ok_or_else(|| format!("{flag} needs a positive integer, not {value}"))
+        .ok_or_else(|| "needs a positive integer".to_string())
 }
 
 #[cfg(test)]
@@ -351,7 +368,10 @@ mod tests {
     use super::*;
 
     fn plan(args: &[&str]) -> Result<Plan> {
-        parse(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        match crate::tests::parse(&[&["bench"], args].concat())? {
+            crate::Task::Bench(args) => Ok(Plan::from(args)),
+            other => Err(format!("not the benchmark: {other:?}")),
+        }
     }
 
     #[test]
@@ -374,6 +394,15 @@ mod tests {
         assert_eq!(p.backends, vec![Backend::Postgres]);
         let p = plan(&["engine", "--", "--save-baseline", "main"])?;
         assert_eq!(p.criterion_args, vec!["--save-baseline", "main"]);
+        let p = plan(&["--batch-connections", "2", "--", "--quick"])?;
+        assert_eq!((p.part, p.http.batch_connections), (Part::All, 2));
+        assert_eq!(p.analytics.connections, 2);
+        assert_eq!(p.criterion_args, vec!["--quick"]);
+        let p = plan(&["hostile", "--backend", "pg"])?;
+        assert_eq!(
+            (p.part, p.backends),
+            (Part::Hostile, vec![Backend::Postgres])
+        );
         Ok(())
     }
 
@@ -384,5 +413,8 @@ mod tests {
         assert!(plan(&["http", "--backend", "mysql"]).is_err());
         assert!(plan(&["http", "--fast"]).is_err());
         assert!(plan(&["engine", "--seconds", "3"]).is_err());
+        assert!(plan(&["engine", "--save-baseline", "main"]).is_err());
+        // Options before a part would be lost to it.
+        assert!(plan(&["--seconds", "3", "http"]).is_err());
     }
 }

@@ -145,7 +145,7 @@ pub fn rate(per_sec: f64) -> String {
 
 /// Thousands separators the way the dashboard prints counts.
 pub fn thousands(n: u64) -> String {
-    llmlab_server::web::count(n)
+    llmlab_app::money::count(n)
 }
 
 fn mib(kib: u64) -> String {

@@ -1,4 +1,4 @@
-//! Optimizations: changes in how a model is used, each priced from the user's own mix.
+//! Optimizations: changes in how a model is used, each priced from the workspace's own mix.
 //!
 //! Every tip reprices the mix exactly at the model's current price before and after the
 //! change, per 30 days (see [`crate::mix`]); a tip is reported only when it saves at least

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::accounts::Attempt;
+use llmlab_app::accounts::Attempt;
 
 /// `{email, password}`.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! Budgets, the pre-flight check and alerts.
 
 use chrono::{DateTime, Utc};
+use llmlab_app::budgets::{BudgetForm, ScopeForm};
 use llmlab_engine::Usd;
 use llmlab_engine::forecast::ForecastMethod;
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ pub struct ScopeDto {
 pub struct BudgetIn {
     /// Update this budget.
     pub id: Option<i64>,
-    /// Name, unique per user (an existing name updates that budget).
+    /// Name, unique per workspace (an existing name updates that budget).
     pub name: String,
     /// Amount per period, > 0.
     #[schema(value_type = f64)]
@@ -45,6 +46,24 @@ pub struct BudgetIn {
     /// Channels its alerts and forecast warnings go to, besides those subscribed to
     /// `budget` / `forecast` (replaces the previous list; unchanged when absent).
     pub channel_ids: Option<Vec<i64>>,
+}
+
+impl From<BudgetIn> for BudgetForm {
+    fn from(b: BudgetIn) -> BudgetForm {
+        BudgetForm {
+            name: b.name,
+            amount_usd: b.amount_usd,
+            period: b.period,
+            scope: b.scope.map(|s| ScopeForm {
+                provider: s.provider,
+                model: s.model,
+                tag: s.tag,
+            }),
+            alert_threshold_pct: b.alert_threshold_pct,
+            webhook_url: b.webhook_url,
+            timezone: b.timezone,
+        }
+    }
 }
 
 /// A budget with its live status.
@@ -142,8 +161,8 @@ pub struct CheckResponse {
     pub budgets: Vec<CheckBudget>,
 }
 
-impl From<crate::app::budgets::Check> for CheckResponse {
-    fn from(found: crate::app::budgets::Check) -> Self {
+impl From<llmlab_app::budgets::Check> for CheckResponse {
+    fn from(found: llmlab_app::budgets::Check) -> Self {
         let budgets = found
             .budgets
             .into_iter()
@@ -210,8 +229,8 @@ pub struct DeliveryOut {
     pub duration_ms: i64,
 }
 
-impl From<llmlab_store::NewDelivery> for DeliveryOut {
-    fn from(d: llmlab_store::NewDelivery) -> Self {
+impl From<llmlab_app::NewDelivery> for DeliveryOut {
+    fn from(d: llmlab_app::NewDelivery) -> Self {
         DeliveryOut {
             attempt: d.number,
             attempted_at: d.attempted_at.and_utc(),

@@ -1,7 +1,7 @@
 //! Notification channels and their deliveries.
 
 use chrono::{DateTime, Utc};
-use llmlab_store::{ChannelRow, NotificationDeliveryRow, NotificationRow, RecipientRow};
+use llmlab_app::{ChannelRow, NotificationDeliveryRow, NotificationRow, RecipientRow};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -1,14 +1,14 @@
 //! Cost reports and estimates.
 
 use chrono::{DateTime, Utc};
+use llmlab_app::{GroupTotals, ModelTotals, TagTotals};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::share_pct;
 use llmlab_engine::period::{Granularity, Zone};
-use llmlab_store::{GroupTotals, ModelTotals, TagTotals};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::reports::{Series, totals};
+use llmlab_app::reports::{Series, totals};
 
 /// A store count (never negative) on the wire.
 fn unsigned(n: i64) -> u64 {

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use llmlab_app::ingest::{EventIn, ItemStatus};
+use llmlab_app::ledger::{PriceRef, Warning};
 use llmlab_engine::Usd;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -52,7 +54,7 @@ pub struct TrackEvent {
     pub latency_ms: Option<i64>,
     /// String tags.
     pub tags: Option<BTreeMap<String, String>>,
-    /// Idempotency key, unique per user.
+    /// Idempotency key, unique per workspace.
     pub event_id: Option<String>,
     /// The provider's usage object as its response carries it, instead of the token
     /// fields (see docs/pricing.md, "Usage objects").
@@ -61,6 +63,115 @@ pub struct TrackEvent {
     /// `openai_chat`, `openai_responses`, `anthropic` or `gemini`; default: told by the
     /// object's shape.
     pub usage_format: Option<String>,
+}
+
+impl From<TrackEvent> for EventIn {
+    fn from(e: TrackEvent) -> EventIn {
+        EventIn {
+            provider: e.provider,
+            model: e.model,
+            input_tokens: e.input_tokens,
+            output_tokens: e.output_tokens,
+            cached_input_tokens: e.cached_input_tokens,
+            cache_write_tokens: e.cache_write_tokens,
+            cache_write_1h_tokens: e.cache_write_1h_tokens,
+            input_audio_tokens: e.input_audio_tokens,
+            reasoning_tokens: e.reasoning_tokens,
+            output_audio_tokens: e.output_audio_tokens,
+            batch: e.batch,
+            service_tier: e.service_tier,
+            cost_usd: e.cost_usd,
+            timestamp: e.timestamp,
+            latency_ms: e.latency_ms,
+            tags: e.tags,
+            event_id: e.event_id,
+            usage: e.usage,
+            usage_format: e.usage_format,
+        }
+    }
+}
+
+/// Which price produced a cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum PriceRefOut {
+    /// The catalog's version of `model` in effect from `effective_from`.
+    Catalog {
+        /// The catalog model.
+        model: String,
+        /// The first day of the price version.
+        effective_from: NaiveDate,
+    },
+    /// A custom price revision of the workspace (`null` for events priced before
+    /// revisions were kept).
+    CustomPricing {
+        /// The revision (see `GET /api/pricing/custom`).
+        revision: Option<i64>,
+    },
+    /// The cost the client sent.
+    Client,
+    /// No price yet: cost 0 until a price exists and the event is re-priced.
+    Unpriced,
+}
+
+impl From<PriceRef> for PriceRefOut {
+    fn from(r: PriceRef) -> PriceRefOut {
+        match r {
+            PriceRef::Catalog {
+                model,
+                effective_from,
+            } => PriceRefOut::Catalog {
+                model,
+                effective_from,
+            },
+            PriceRef::CustomPricing { revision } => PriceRefOut::CustomPricing { revision },
+            PriceRef::Client => PriceRefOut::Client,
+            PriceRef::Unpriced => PriceRefOut::Unpriced,
+        }
+    }
+}
+
+/// Something the caller should know about an event that was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WarningOut {
+    /// `unknown_model`.
+    pub code: &'static str,
+    /// For a person.
+    pub message: String,
+    /// The closest known model names, nearest first.
+    pub suggestions: Vec<String>,
+}
+
+impl From<Warning> for WarningOut {
+    fn from(w: Warning) -> WarningOut {
+        WarningOut {
+            code: w.code,
+            message: w.message,
+            suggestions: w.suggestions,
+        }
+    }
+}
+
+/// What became of one item of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatusOut {
+    /// Stored.
+    Accepted,
+    /// Its `event_id` was already stored; nothing written.
+    Duplicate,
+    /// Invalid; see its error.
+    Rejected,
+}
+
+impl From<ItemStatus> for ItemStatusOut {
+    fn from(s: ItemStatus) -> ItemStatusOut {
+        match s {
+            ItemStatus::Accepted => ItemStatusOut::Accepted,
+            ItemStatus::Duplicate => ItemStatusOut::Duplicate,
+            ItemStatus::Rejected => ItemStatusOut::Rejected,
+        }
+    }
 }
 
 /// A stored event.
@@ -103,7 +214,7 @@ pub struct EventOut {
     /// First day of the price version used.
     pub price_effective_from: Option<NaiveDate>,
     /// Exactly which price produced `cost_usd`.
-    pub price_ref: crate::app::ledger::PriceRef,
+    pub price_ref: PriceRefOut,
     /// When the call happened.
     pub timestamp: DateTime<Utc>,
     /// Call latency.
@@ -114,7 +225,7 @@ pub struct EventOut {
     pub event_id: Option<String>,
     /// What the caller should know (`unknown_model`: stored unpriced); absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<crate::app::ledger::Warning>,
+    pub warnings: Vec<WarningOut>,
 }
 
 /// `{events: [...]}`, up to 1000.
@@ -131,7 +242,7 @@ pub struct BatchItem {
     /// Position in the request.
     pub index: usize,
     /// `accepted`, `duplicate` or `rejected`.
-    pub status: crate::app::ingest::ItemStatus,
+    pub status: ItemStatusOut,
     /// Stored event id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -140,7 +251,7 @@ pub struct BatchItem {
     pub error: Option<serde_json::Value>,
     /// What the caller should know about an accepted item (`unknown_model`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<crate::app::ledger::Warning>,
+    pub warnings: Vec<WarningOut>,
 }
 
 /// Batch outcome.

@@ -31,8 +31,8 @@ pub struct InvitationOut {
     pub expires_at: DateTime<Utc>,
 }
 
-impl From<llmlab_store::InvitationRow> for InvitationOut {
-    fn from(i: llmlab_store::InvitationRow) -> InvitationOut {
+impl From<llmlab_app::InvitationRow> for InvitationOut {
+    fn from(i: llmlab_app::InvitationRow) -> InvitationOut {
         InvitationOut {
             id: i.id.get(),
             email: i.email,
@@ -85,8 +85,8 @@ pub struct MyInvitationOut {
     pub expires_at: DateTime<Utc>,
 }
 
-impl From<llmlab_store::InvitationRow> for MyInvitationOut {
-    fn from(i: llmlab_store::InvitationRow) -> MyInvitationOut {
+impl From<llmlab_app::InvitationRow> for MyInvitationOut {
+    fn from(i: llmlab_app::InvitationRow) -> MyInvitationOut {
         MyInvitationOut {
             id: i.id.get(),
             workspace: WorkspaceRef {
@@ -119,8 +119,8 @@ pub struct Joined {
     pub role: RoleDto,
 }
 
-impl From<llmlab_store::InvitationRow> for Joined {
-    fn from(i: llmlab_store::InvitationRow) -> Joined {
+impl From<llmlab_app::InvitationRow> for Joined {
+    fn from(i: llmlab_app::InvitationRow) -> Joined {
         Joined {
             workspace: WorkspaceRef {
                 id: i.workspace_id.get(),

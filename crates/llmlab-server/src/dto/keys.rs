@@ -8,12 +8,25 @@ use utoipa::ToSchema;
 
 use crate::access::{KeyScope, Scopes};
 
+/// What an API key may do: `ingest` (send events, ask the pre-flight check, estimate,
+/// read the catalog) or `read` (the reports).
+#[derive(ToSchema)]
+#[schema(as = KeyScope)]
+#[allow(dead_code)] // The document's description of `llmlab_app::access::KeyScope`.
+enum KeyScopeSchema {
+    #[schema(rename = "ingest")]
+    Ingest,
+    #[schema(rename = "read")]
+    Read,
+}
+
 /// `{name}` of a new API key.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewKeyRequest {
     /// A label for the key.
     pub name: String,
     /// What the key may do (default `["ingest"]`). No key can manage the workspace.
+    #[schema(value_type = Option<Vec<KeyScopeSchema>>)]
     pub scopes: Option<Vec<KeyScope>>,
     /// Tags stamped on every event the key sends; the event's own tag wins on the same
     /// key.
@@ -32,6 +45,7 @@ pub struct CreatedKey {
     /// First characters, to recognise the key later.
     pub prefix: String,
     /// What the key may do.
+    #[schema(value_type = Vec<KeyScopeSchema>)]
     pub scopes: Vec<KeyScope>,
     /// Tags stamped on the key's events.
     pub tags: BTreeMap<String, String>,
@@ -51,6 +65,7 @@ pub struct KeyOut {
     /// First characters of the key.
     pub prefix: String,
     /// What the key may do.
+    #[schema(value_type = Vec<KeyScopeSchema>)]
     pub scopes: Vec<KeyScope>,
     /// Tags stamped on the key's events.
     pub tags: BTreeMap<String, String>,
@@ -69,8 +84,8 @@ pub struct KeyList {
     pub keys: Vec<KeyOut>,
 }
 
-impl From<llmlab_store::ApiKeyRow> for KeyOut {
-    fn from(r: llmlab_store::ApiKeyRow) -> KeyOut {
+impl From<llmlab_app::ApiKeyRow> for KeyOut {
+    fn from(r: llmlab_app::ApiKeyRow) -> KeyOut {
         KeyOut {
             id: r.id.get(),
             name: r.name,

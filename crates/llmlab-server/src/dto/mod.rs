@@ -9,7 +9,7 @@ mod events;
 mod health;
 mod invitations;
 mod keys;
-pub mod otlp;
+
 mod pricing;
 mod recs;
 mod workspaces;

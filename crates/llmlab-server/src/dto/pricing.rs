@@ -1,13 +1,13 @@
 //! The catalog and custom prices.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use llmlab_app::{CustomPriceRow, NewCustomPrice};
 use llmlab_engine::providers::{Catalog, PerMTok, Rates};
-use llmlab_store::{CustomPriceRow, NewCustomPrice};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::app::{AppError, pricing};
+use llmlab_app::{AppError, pricing};
 
 /// Prices of a model, per million tokens, as a client sets them: each a decimal string
 /// (`"2.50"`, exact) or a JSON number, non-negative, at most 6 decimals.
@@ -44,65 +44,41 @@ pub struct PriceFields {
 }
 
 impl PriceFields {
-    /// The revision these fields set for `provider`/`model`, each rate read as the
-    /// dashboard's form reads it ([`pricing::rate_micros`]).
+    /// The revision these fields set for `provider`/`model`: each rate, a JSON number or
+    /// a decimal string, read as the text it is, so the API and the dashboard's form
+    /// meet one set of rules ([`pricing::revision`]).
     pub fn into_revision(
         self,
         provider: String,
         model: String,
     ) -> Result<NewCustomPrice, AppError> {
-        let rate = |field: &str, v: &serde_json::Value| match v {
-            serde_json::Value::Number(n) => pricing::rate_micros(field, &n.to_string()),
-            serde_json::Value::String(s) => pricing::rate_micros(field, s),
+        let text = |field: &str, v: Value| match v {
+            Value::Number(n) => Ok(n.to_string()),
+            Value::String(s) => Ok(s),
             _ => Err(AppError::invalid(
                 field,
                 "must be a number of USD per million tokens",
             )),
         };
-        let optional = |field: &str, v: &Option<serde_json::Value>| match v {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(v) => rate(field, v).map(Some),
+        let optional = |field: &str, v: Option<Value>| match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => text(field, v).map(Some),
         };
-        let batch_discount_pct = match self.batch_discount_pct {
-            None => None,
-            Some(d @ 0..=100) => i32::try_from(d).ok(),
-            Some(_) => {
-                let why = "must be between 0 and 100";
-                return Err(AppError::invalid("batch_discount_pct", why));
-            }
-        };
-        Ok(NewCustomPrice {
-            provider,
-            model,
-            input_micros: rate("input_per_mtok_usd", &self.input_per_mtok_usd)?,
-            output_micros: rate("output_per_mtok_usd", &self.output_per_mtok_usd)?,
-            cached_input_micros: optional(
-                "cached_input_per_mtok_usd",
-                &self.cached_input_per_mtok_usd,
-            )?,
-            cache_write_micros: optional(
-                "cache_write_per_mtok_usd",
-                &self.cache_write_per_mtok_usd,
-            )?,
-            batch_discount_pct,
-            cache_write_1h_micros: optional(
+        let form = pricing::RevisionForm {
+            input: text("input_per_mtok_usd", self.input_per_mtok_usd)?,
+            output: text("output_per_mtok_usd", self.output_per_mtok_usd)?,
+            cached_input: optional("cached_input_per_mtok_usd", self.cached_input_per_mtok_usd)?,
+            cache_write: optional("cache_write_per_mtok_usd", self.cache_write_per_mtok_usd)?,
+            batch_discount_pct: self.batch_discount_pct,
+            cache_write_1h: optional(
                 "cache_write_1h_per_mtok_usd",
-                &self.cache_write_1h_per_mtok_usd,
+                self.cache_write_1h_per_mtok_usd,
             )?,
-            input_audio_micros: optional(
-                "input_audio_per_mtok_usd",
-                &self.input_audio_per_mtok_usd,
-            )?,
-            output_audio_micros: optional(
-                "output_audio_per_mtok_usd",
-                &self.output_audio_per_mtok_usd,
-            )?,
-            effective_from: self
-                .effective_from
-                .as_deref()
-                .map(crate::app::input::parse_day)
-                .transpose()?,
-        })
+            input_audio: optional("input_audio_per_mtok_usd", self.input_audio_per_mtok_usd)?,
+            output_audio: optional("output_audio_per_mtok_usd", self.output_audio_per_mtok_usd)?,
+            effective_from: self.effective_from,
+        };
+        pricing::revision(provider, model, form)
     }
 }
 
@@ -467,7 +443,7 @@ impl From<&Catalog> for CatalogOut {
 
 impl From<CustomPriceRow> for CustomPriceOut {
     fn from(c: CustomPriceRow) -> Self {
-        let r = crate::app::ingest::custom_rates(&c);
+        let r = llmlab_app::ingest::custom_rates(&c);
         let revision = c.revision();
         CustomPriceOut {
             prices: price_fields(&r, c.price.batch_discount_pct),

@@ -200,7 +200,7 @@ pub struct ModelSwitchList {
     pub window_days: u32,
 }
 
-/// A change in how a model is used, priced from this user's data.
+/// A change in how a model is used, priced from this workspace's data.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OptimizationOut {
     /// `prompt_caching`, `batch_api`, `output_heavy` or `long_context_surcharge`.

@@ -18,24 +18,24 @@ pub enum RoleDto {
     Owner,
 }
 
-impl From<llmlab_store::Role> for RoleDto {
-    fn from(r: llmlab_store::Role) -> RoleDto {
+impl From<llmlab_app::Role> for RoleDto {
+    fn from(r: llmlab_app::Role) -> RoleDto {
         match r {
-            llmlab_store::Role::Viewer => RoleDto::Viewer,
-            llmlab_store::Role::Member => RoleDto::Member,
-            llmlab_store::Role::Admin => RoleDto::Admin,
-            llmlab_store::Role::Owner => RoleDto::Owner,
+            llmlab_app::Role::Viewer => RoleDto::Viewer,
+            llmlab_app::Role::Member => RoleDto::Member,
+            llmlab_app::Role::Admin => RoleDto::Admin,
+            llmlab_app::Role::Owner => RoleDto::Owner,
         }
     }
 }
 
-impl From<RoleDto> for llmlab_store::Role {
-    fn from(r: RoleDto) -> llmlab_store::Role {
+impl From<RoleDto> for llmlab_app::Role {
+    fn from(r: RoleDto) -> llmlab_app::Role {
         match r {
-            RoleDto::Viewer => llmlab_store::Role::Viewer,
-            RoleDto::Member => llmlab_store::Role::Member,
-            RoleDto::Admin => llmlab_store::Role::Admin,
-            RoleDto::Owner => llmlab_store::Role::Owner,
+            RoleDto::Viewer => llmlab_app::Role::Viewer,
+            RoleDto::Member => llmlab_app::Role::Member,
+            RoleDto::Admin => llmlab_app::Role::Admin,
+            RoleDto::Owner => llmlab_app::Role::Owner,
         }
     }
 }
@@ -57,8 +57,8 @@ pub struct WorkspaceOut {
     pub timezone: String,
 }
 
-impl From<llmlab_store::WorkspaceRow> for WorkspaceOut {
-    fn from(w: llmlab_store::WorkspaceRow) -> WorkspaceOut {
+impl From<llmlab_app::WorkspaceRow> for WorkspaceOut {
+    fn from(w: llmlab_app::WorkspaceRow) -> WorkspaceOut {
         WorkspaceOut {
             id: w.id.get(),
             name: w.name,
@@ -100,8 +100,8 @@ pub struct MemberOut {
     pub added_at: DateTime<Utc>,
 }
 
-impl From<llmlab_store::MemberRow> for MemberOut {
-    fn from(m: llmlab_store::MemberRow) -> MemberOut {
+impl From<llmlab_app::MemberRow> for MemberOut {
+    fn from(m: llmlab_app::MemberRow) -> MemberOut {
         MemberOut {
             user_id: m.user_id.get(),
             email: m.email,
@@ -198,8 +198,8 @@ pub struct AuditEntryOut {
     pub details: serde_json::Value,
 }
 
-impl From<llmlab_store::AuditRow> for AuditEntryOut {
-    fn from(a: llmlab_store::AuditRow) -> AuditEntryOut {
+impl From<llmlab_app::AuditRow> for AuditEntryOut {
+    fn from(a: llmlab_app::AuditRow) -> AuditEntryOut {
         AuditEntryOut {
             id: a.id,
             at: a.at.and_utc(),

@@ -5,12 +5,12 @@ use chrono::Duration;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Person;
-use crate::app::accounts;
-use crate::app::blocking;
 use crate::body::JsonBody;
 use crate::dto::{AuthResponse, Credentials, MeOut, UserOut, WorkspaceOut};
 use crate::error::ApiError;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::accounts;
+use llmlab_app::blocking;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(signup)
@@ -19,7 +19,7 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(me);
 }
 
-fn user_out(u: llmlab_store::UserRow) -> UserOut {
+fn user_out(u: llmlab_app::UserRow) -> UserOut {
     UserOut {
         id: u.id.get(),
         email: u.email,
@@ -27,7 +27,7 @@ fn user_out(u: llmlab_store::UserRow) -> UserOut {
     }
 }
 
-fn session(state: &AppState, user: llmlab_store::UserRow) -> Result<AuthResponse, ApiError> {
+fn session(state: &AppState, user: llmlab_app::UserRow) -> Result<AuthResponse, ApiError> {
     let (token, expires_at) = state
         .jwt
         .issue(user.id, Duration::minutes(state.settings.token_ttl_minutes))?;

@@ -2,14 +2,12 @@
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
+use llmlab_app::ChannelId;
 use llmlab_engine::Usd;
 use llmlab_engine::budget::Scope;
-use llmlab_store::ChannelId;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Checker, Member, Reader};
-use crate::app::blocking;
-use crate::app::budgets::{self as use_case, Evaluated};
 use crate::body::JsonBody;
 use crate::dto::{
     AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckQuery, CheckResponse, DeliveryOut,
@@ -18,8 +16,10 @@ use crate::dto::{
 use crate::error::ApiError;
 use crate::query::Query;
 use crate::routes::path_id;
-use crate::state::AppState;
-use llmlab_store::BudgetId;
+use llmlab_app::AppState;
+use llmlab_app::BudgetId;
+use llmlab_app::blocking;
+use llmlab_app::budgets::{self as use_case, Evaluated};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list)
@@ -84,7 +84,7 @@ async fn list(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, A
 /// Creates a budget, or updates the one named by `id` (or by the same name).
 #[utoipa::path(tag = "budgets", request_body = BudgetIn, responses(
     (status = 201, description = "Created", body = BudgetOut), (status = 200, description = "Updated", body = BudgetOut),
-    (status = 404, description = "`id` is not this user's budget"), (status = 422)), security(("bearer" = [])))]
+    (status = 404, description = "`id` is not this workspace's budget"), (status = 422)), security(("bearer" = [])))]
 #[post("/budgets")]
 async fn upsert(
     state: web::Data<AppState>,
@@ -100,7 +100,7 @@ async fn upsert(
     let form = use_case::validate(
         &state.catalog,
         state.settings.webhooks.allow_private,
-        body.0,
+        body.0.into(),
     )?;
     let limits = state.settings.limits;
     let (budget, created) = blocking(&state, move |s| {
@@ -202,7 +202,7 @@ async fn alerts(
     Ok(HttpResponse::Ok().json(AlertList { alerts }))
 }
 
-/// The secret this user's webhook receivers verify deliveries with.
+/// The secret this workspace's webhook receivers verify deliveries with.
 #[utoipa::path(tag = "budgets", responses((status = 200, body = WebhookSecret)), security(("bearer" = [])))]
 #[get("/budgets/webhook-secret")]
 async fn webhook_secret(state: web::Data<AppState>, who: Admin) -> Result<HttpResponse, ApiError> {

@@ -1,19 +1,19 @@
 //! Notification channels.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use llmlab_store::ChannelId;
+use llmlab_app::ChannelId;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Viewer};
-use crate::app::blocking;
-use crate::app::channels::{self as use_case, Allowances, ChannelForm, Reach};
 use crate::body::JsonBody;
 use crate::dto::{
     ChannelIn, ChannelList, ChannelOut, NotificationList, NotificationOut, TestQueued,
 };
 use crate::error::ApiError;
 use crate::routes::path_id;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::channels::{self as use_case, Allowances, ChannelForm, Reach};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create)
@@ -44,7 +44,7 @@ async fn create(
         events: b.events,
     };
     let reach = Reach {
-        email: state.mailer.is_some() && state.settings.public_url.is_some(),
+        email: state.settings.notify.smtp.is_some() && state.settings.public_url.is_some(),
         allow_private: state.settings.webhooks.allow_private,
         limit: state.settings.limits.channels,
         allowances: Allowances::of(&state.settings.notify),

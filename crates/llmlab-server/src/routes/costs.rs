@@ -2,15 +2,12 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
+use llmlab_app::EventFilter;
 use llmlab_engine::Usd;
-use llmlab_engine::period::{Granularity, Period, Zone};
-use llmlab_store::EventFilter;
+use llmlab_engine::period::{Period, Zone};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
-use crate::app::ingest;
-use crate::app::reports;
-use crate::app::{AppError, blocking_read};
 use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, CostExportQuery, Estimate, ForecastOut, ForecastQuery, ModelList, ModelRow,
@@ -19,7 +16,10 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::ingest;
+use llmlab_app::reports;
+use llmlab_app::{AppError, blocking_read};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(summary)
@@ -41,22 +41,13 @@ async fn summary(
     range: Query<RangeQuery>,
     opts: Query<SummaryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let range = range.0.resolve(Utc::now(), Some(30))?;
-    let granularity = Granularity::parse(opts.0.granularity.as_deref().unwrap_or("day"))?;
-    let zone = Zone::parse(opts.0.tz.as_deref().unwrap_or("UTC"))?;
-    let (start, end) = (
-        range.start.unwrap_or_default(),
-        range.end.unwrap_or_default(),
-    );
+    let ask = range
+        .0
+        .resolve(Utc::now(), Some(30))?
+        .summary(opts.0.granularity.as_deref(), opts.0.tz.as_deref())?;
+    let (start, end, granularity, zone) = (ask.start, ask.end, ask.granularity, ask.zone);
     let series = blocking_read(&state, move |s| {
-        reports::summary(
-            s,
-            who.workspace(),
-            &range.filter,
-            (start, end),
-            granularity,
-            zone,
-        )
+        reports::summary_of(s, who.workspace(), &ask)
     })
     .await?;
     Ok(HttpResponse::Ok().json(Summary::new(series, (start, end), granularity, zone)))
@@ -73,7 +64,7 @@ async fn by_provider(
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let rows = blocking_read(&state, move |s| {
-        s.cost_by_provider(who.workspace(), &range.filter)
+        reports::by_provider(s, who.workspace(), &range.filter)
     })
     .await?;
     let total: Usd = rows
@@ -97,7 +88,7 @@ async fn top_models(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let limit = query::int("limit", top.0.limit.as_deref(), 10, 1, 1000)? as u32;
     let rows = blocking_read(&state, move |s| {
-        s.top_models(who.workspace(), &range.filter, limit)
+        reports::top_models(s, who.workspace(), &range.filter, limit)
     })
     .await?;
     let models = rows.iter().map(ModelRow::from).collect();
@@ -122,7 +113,7 @@ async fn by_tag(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let k = key.clone();
     let rows = blocking_read(&state, move |s| {
-        s.cost_by_tag(who.workspace(), &range.filter, &k)
+        reports::by_tag(s, who.workspace(), &range.filter, &k)
     })
     .await?;
     let values = rows.iter().map(TagRow::from).collect();
@@ -137,7 +128,7 @@ async fn estimate(
     who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let priced = ingest::estimate(&state, who.tenant(), body.0).await?;
+    let priced = ingest::estimate(&state, who.tenant(), body.0.into()).await?;
     let b = priced.cost.breakdown;
     Ok(HttpResponse::Ok().json(Estimate {
         cost_usd: priced.cost.total,
@@ -218,8 +209,8 @@ async fn export(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let catalog = state.catalog.clone();
     let (csv, retained_since) = blocking_read(&state, move |s| {
-        let csv = crate::app::focus::export(s, &catalog, who.workspace(), &range.filter)?;
-        Ok::<_, AppError>((csv, crate::app::retention::retained_since(s)?))
+        let csv = llmlab_app::focus::export(s, &catalog, who.workspace(), &range.filter)?;
+        Ok::<_, AppError>((csv, llmlab_app::retention::retained_since(s)?))
     })
     .await?;
     Ok(super::csv_download("llmlab-focus.csv", retained_since).body(csv))

@@ -3,14 +3,10 @@
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
-use llmlab_store::{EventCursor, EventRow};
+use llmlab_app::{EventCursor, EventRow};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
-use crate::app::ingest::{self, ItemStatus};
-use crate::app::input::csv_field;
-use crate::app::ledger::PriceRef;
-use crate::app::{AppError, blocking_read, retention};
 use crate::body::JsonBody;
 use crate::dto::{
     BatchItem, BatchRequest, BatchResponse, EventOut, EventPage, ExportQuery, PageQuery,
@@ -18,7 +14,11 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::ingest::{self, ItemStatus};
+use llmlab_app::input::csv_field;
+use llmlab_app::ledger::PriceRef;
+use llmlab_app::{AppError, blocking_read, retention};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(track)
@@ -47,7 +47,7 @@ pub fn event_out(r: EventRow) -> EventOut {
         batch: r.batch,
         service_tier: r.service_tier,
         cost_usd: llmlab_engine::Usd::from_nanos(r.cost_nanos),
-        price_ref,
+        price_ref: price_ref.into(),
         cost_source: r.cost_source,
         price_effective_from: r.price_effective_from,
         timestamp: chrono::DateTime::from_timestamp_micros(r.ts).unwrap_or_default(),
@@ -70,9 +70,9 @@ async fn track(
     who: Ingester,
     body: JsonBody<TrackEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let tracked = ingest::track(&state, who.tenant(), body.0).await?;
+    let tracked = ingest::track(&state, who.tenant(), body.0.into()).await?;
     let out = EventOut {
-        warnings: tracked.warnings,
+        warnings: tracked.warnings.into_iter().map(Into::into).collect(),
         ..event_out(tracked.row)
     };
     Ok(if tracked.duplicate {
@@ -91,7 +91,11 @@ async fn batch(
     who: Ingester,
     body: JsonBody<BatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcomes = ingest::batch(&state, who.tenant(), body.0.events).await?;
+    // Each item is parsed on its own, so one bad item does not fail the others.
+    let outcomes = ingest::store_events(&state, who.tenant(), body.0.events, |raw| {
+        llmlab_app::input::parse_json::<TrackEvent>(raw.get().as_bytes()).map(Into::into)
+    })
+    .await?;
     let count = |status| outcomes.iter().filter(|o| o.status == status).count();
     let (accepted, duplicates, rejected) = (
         count(ItemStatus::Accepted),
@@ -103,10 +107,10 @@ async fn batch(
         .enumerate()
         .map(|(index, o)| BatchItem {
             index,
-            status: o.status,
+            status: o.status.into(),
             id: o.id,
             error: o.error.map(|e| error_json(&ApiError::from(e))),
-            warnings: o.warning.into_iter().collect(),
+            warnings: o.warning.into_iter().map(Into::into).collect(),
         })
         .collect();
     Ok(HttpResponse::Ok().json(BatchResponse {
@@ -205,9 +209,9 @@ async fn export(
     let filter = std::sync::Arc::new(range.filter);
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();
-    let user_id = who.workspace();
+    let workspace = who.workspace();
     let (first, retained_since) = blocking_read(&state, move |s| {
-        retention::event_page(s, user_id, &f, None, 1000)
+        retention::event_page(s, workspace, &f, None, 1000)
     })
     .await?;
     let start = futures_util::stream::once(async {
@@ -219,7 +223,7 @@ async fn export(
         let state = state.clone();
         let filter = filter.clone();
         async move {
-            let page: llmlab_store::EventPage = match next? {
+            let page: llmlab_app::EventPage = match next? {
                 Ok(page) => page,
                 Err(e) => {
                     log::error!("CSV export aborted: {e}");
@@ -233,7 +237,7 @@ async fn export(
             let following = match page.next_cursor {
                 Some(c) => Some(
                     blocking_read(&state, move |s| {
-                        s.list_events(user_id, &filter, Some(c), 1000)
+                        retention::next_page(s, workspace, &filter, c, 1000)
                     })
                     .await,
                 ),
@@ -248,7 +252,7 @@ async fn export(
 
 #[cfg(test)]
 mod tests {
-    use crate::app::input::csv_field;
+    use llmlab_app::input::csv_field;
 
     #[test]
     fn csv_cells_never_start_a_formula() {

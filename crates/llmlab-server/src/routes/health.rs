@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::dto::{Health, Live, Ready};
-use crate::state::AppState;
+use llmlab_app::AppState;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(health).service(live).service(ready);

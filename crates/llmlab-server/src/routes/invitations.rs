@@ -2,17 +2,17 @@
 //! which they accept or decline. Inviting is `POST /api/workspaces/{id}/members`.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use llmlab_store::{InvitationId, WorkspaceId};
+use llmlab_app::{InvitationId, WorkspaceId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Person;
-use crate::app::blocking;
-use crate::app::invitations as use_case;
 use crate::dto::{InvitationList, InvitationOut, Joined, MyInvitationList, MyInvitationOut};
 use crate::error::ApiError;
 use crate::routes::path_id;
 use crate::routes::workspaces::caller;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::invitations as use_case;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(pending)
@@ -33,7 +33,7 @@ async fn pending(
 ) -> Result<HttpResponse, ApiError> {
     let ws: WorkspaceId = path_id(&path)?;
     let rows = blocking(&state, move |s| {
-        use_case::pending(s, &caller(&who), ws, llmlab_store::now_utc())
+        use_case::pending(s, &caller(&who), ws, llmlab_app::now_utc())
     })
     .await?;
     let invitations = rows.into_iter().map(InvitationOut::from).collect();
@@ -52,7 +52,7 @@ async fn revoke(
     let ws: WorkspaceId = path_id(&path.0)?;
     let invitation: InvitationId = path_id(&path.1)?;
     blocking(&state, move |s| {
-        use_case::revoke(s, &caller(&who), ws, invitation, llmlab_store::now_utc())
+        use_case::revoke(s, &caller(&who), ws, invitation, llmlab_app::now_utc())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -64,7 +64,7 @@ async fn revoke(
 #[get("/invitations")]
 async fn mine(state: web::Data<AppState>, who: Person) -> Result<HttpResponse, ApiError> {
     let rows = blocking(&state, move |s| {
-        use_case::for_person(s, &who.email, llmlab_store::now_utc())
+        use_case::for_person(s, &who.email, llmlab_app::now_utc())
     })
     .await?;
     let invitations = rows.into_iter().map(MyInvitationOut::from).collect();
@@ -87,7 +87,7 @@ async fn accept(
     let invitation: InvitationId = path_id(&path)?;
     let limit = state.settings.limits.members;
     let row = blocking(&state, move |s| {
-        let now = llmlab_store::now_utc();
+        let now = llmlab_app::now_utc();
         use_case::accept(s, (&caller(&who), &who.email), invitation, limit, now)
     })
     .await?;
@@ -106,7 +106,7 @@ async fn decline(
 ) -> Result<HttpResponse, ApiError> {
     let invitation: InvitationId = path_id(&path)?;
     blocking(&state, move |s| {
-        let now = llmlab_store::now_utc();
+        let now = llmlab_app::now_utc();
         use_case::decline(s, (&caller(&who), &who.email), invitation, now)
     })
     .await?;

@@ -3,16 +3,16 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use llmlab_store::ApiKeyId;
+use llmlab_app::ApiKeyId;
 
 use crate::access::{Member, Scopes};
-use crate::app::blocking;
-use crate::app::keys;
 use crate::body::JsonBody;
 use crate::dto::{CreatedKey, KeyList, KeyOut, NewKeyRequest};
 use crate::error::ApiError;
 use crate::routes::path_id;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::keys;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create).service(list).service(remove);
@@ -55,11 +55,11 @@ async fn create(
     }))
 }
 
-/// Lists the user's API keys (never the keys themselves).
+/// Lists the workspace's API keys (never the keys themselves).
 #[utoipa::path(tag = "keys", responses((status = 200, body = KeyList)), security(("bearer" = [])))]
 #[get("/keys")]
 async fn list(state: web::Data<AppState>, who: Member) -> Result<HttpResponse, ApiError> {
-    let rows = blocking(&state, move |s| s.list_api_keys(who.workspace())).await?;
+    let rows = blocking(&state, move |s| keys::list(s, who.workspace())).await?;
     let keys = rows.into_iter().map(KeyOut::from).collect();
     Ok(HttpResponse::Ok().json(KeyList { keys }))
 }

@@ -6,15 +6,15 @@ use llmlab_engine::Usd;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Reader, Viewer};
-use crate::app::blocking;
-use crate::app::ledger::{self, RepriceScope, Repriced};
 use crate::body::JsonBody;
 use crate::dto::{
     AuditActor, RangeQuery, RepriceModelOut, RepriceOut, RepriceRequest, RepriceRunList,
     RepriceRunOut, UnpricedList, UnpricedModelOut,
 };
 use crate::error::ApiError;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::ledger::{self, RepriceScope, Repriced};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(unpriced).service(reprice).service(runs);
@@ -29,10 +29,7 @@ fn instant(micros: i64) -> DateTime<Utc> {
 #[get("/pricing/unpriced")]
 async fn unpriced(state: web::Data<AppState>, who: Reader) -> Result<HttpResponse, ApiError> {
     let ws = who.workspace();
-    let rows = blocking(&state, move |s| {
-        s.with_conn(|c| llmlab_store::ledger::unpriced(c, ws, 1_000))
-    })
-    .await?;
+    let rows = blocking(&state, move |s| ledger::unpriced(s, ws)).await?;
     let models = rows
         .into_iter()
         .map(|m| UnpricedModelOut {
@@ -79,11 +76,11 @@ async fn reprice(
     let app = state.clone();
     let (done, since) = blocking(&state, move |s| {
         let done = ledger::reprice(s, &app.catalog, ws, &who.actor(), &scope, dry_run)?;
-        Ok::<_, crate::app::AppError>((done, crate::app::retention::retained_since(s)?))
+        Ok::<_, llmlab_app::AppError>((done, llmlab_app::retention::retained_since(s)?))
     })
     .await?;
     if !done.dry_run && done.events_changed > 0 {
-        crate::app::budgets::after_ingest(&state, ws);
+        llmlab_app::budgets::after_ingest(&state, ws);
     }
     Ok(HttpResponse::Ok().json(reprice_out(done, since)))
 }
@@ -120,10 +117,7 @@ fn reprice_out(r: Repriced, retained_since: Option<chrono::DateTime<Utc>>) -> Re
 #[get("/pricing/reprices")]
 async fn runs(state: web::Data<AppState>, who: Viewer) -> Result<HttpResponse, ApiError> {
     let ws = who.workspace();
-    let rows = blocking(&state, move |s| {
-        s.with_conn(|c| llmlab_store::ledger::runs(c, ws, 100))
-    })
-    .await?;
+    let rows = blocking(&state, move |s| ledger::runs(s, ws)).await?;
     let usd = Usd::from_nanos;
     let runs = rows
         .into_iter()

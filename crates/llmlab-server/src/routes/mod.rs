@@ -47,7 +47,7 @@ pub(crate) trait PathId: Sized {
 
 macro_rules! path_ids {
     ($($id:ident => $what:literal),* $(,)?) => {
-        $(impl PathId for llmlab_store::$id {
+        $(impl PathId for llmlab_app::$id {
             const WHAT: &'static str = $what;
             fn new(raw: i64) -> Self {
                 Self(raw)

@@ -1,11 +1,11 @@
 //! `POST /v1/traces`: OTLP/HTTP trace export, the path an OpenTelemetry exporter appends
 //! to `OTEL_EXPORTER_OTLP_ENDPOINT`. The answer is the `ExportTraceServiceResponse` of the
-//! request's encoding; what becomes of a span is `crate::app::otlp`'s business.
+//! request's encoding; what becomes of a span is `llmlab_app::otlp`'s business.
 //!
 //! Inflating, decoding and reading spans is CPU work that grows with the body: it runs
 //! on the blocking pool, never on the HTTP workers, and only as many exports at a time as
-//! the machine has cores (`AppState::otlp_decodes`); others wait their turn holding only
-//! their compressed bytes, and after [`WAIT`] are told to retry.
+//! the machine has cores ([`DecodeSlots`]); others wait their turn holding only their
+//! compressed bytes, and after [`WAIT`] are told to retry.
 
 use std::time::Duration;
 
@@ -14,14 +14,26 @@ use prost::Message;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Ingester;
-use crate::app::otlp::{self, Mapped};
 use crate::body::{OtlpBody, OtlpEncoding};
-use crate::dto::otlp::{self as wire, ExportResponse, PartialSuccess, Refused};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::otlp::wire::{self as wire, ExportResponse, PartialSuccess, Refused};
+use llmlab_app::otlp::{self, Mapped};
 
 /// How long an export waits for a turn to be decoded before it is told to retry.
 const WAIT: Duration = Duration::from_secs(10);
+
+/// OTLP exports decoded at once by this instance: one per core.
+pub struct DecodeSlots(tokio::sync::Semaphore);
+
+impl DecodeSlots {
+    /// As many slots as the machine has cores.
+    pub fn per_core() -> DecodeSlots {
+        DecodeSlots(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ))
+    }
+}
 
 /// Registers the OTLP receiver.
 pub fn config(cfg: &mut ServiceConfig) {
@@ -43,11 +55,12 @@ pub fn config(cfg: &mut ServiceConfig) {
 #[post("/traces")]
 async fn traces(
     state: web::Data<AppState>,
+    slots: web::Data<DecodeSlots>,
     who: Ingester,
     body: OtlpBody,
 ) -> Result<HttpResponse, ApiError> {
     let encoding = body.encoding;
-    let mapped = decode(&state, body).await?;
+    let mapped = decode(&slots, body).await?;
     let done = otlp::export(&state, who.tenant(), mapped).await?;
     let answer = ExportResponse {
         partial_success: done.error.map(|error_message| PartialSuccess {
@@ -72,8 +85,8 @@ async fn traces(
 }
 
 /// The export's spans read into events, under a decoding slot on the blocking pool.
-async fn decode(state: &AppState, body: OtlpBody) -> Result<Mapped, ApiError> {
-    let _turn = actix_web::rt::time::timeout(WAIT, state.otlp_decodes.acquire())
+async fn decode(slots: &DecodeSlots, body: OtlpBody) -> Result<Mapped, ApiError> {
+    let _turn = actix_web::rt::time::timeout(WAIT, slots.0.acquire())
         .await
         .map_err(|_| {
             ApiError::rate_limited(

@@ -1,15 +1,15 @@
-//! The catalog and per-user custom prices.
+//! The catalog and per-workspace custom prices.
 
 use actix_web::{HttpResponse, delete, get, put, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Viewer};
-use crate::app::blocking;
-use crate::app::pricing;
 use crate::body::JsonBody;
 use crate::dto::{CatalogOut, CustomPriceList, CustomPriceOut, PriceFields};
 use crate::error::ApiError;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::pricing;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(catalog)
@@ -29,7 +29,7 @@ fn path_part(field: &str, s: &str) -> Result<String, ApiError> {
     Ok(pricing::price_key(field, s)?)
 }
 
-/// Sets this user's price for a model; their new events for it use it from then on.
+/// Sets this workspace's price for a model; its new events for it use it from then on.
 #[utoipa::path(tag = "pricing", request_body = PriceFields, params(("provider" = String, Path), ("model" = String, Path)),
     responses((status = 200, body = CustomPriceOut), (status = 422)), security(("bearer" = [])))]
 #[put("/pricing/custom/{provider}/{model:.*}")]
@@ -57,7 +57,10 @@ async fn put_custom(
 #[utoipa::path(tag = "pricing", responses((status = 200, body = CustomPriceList)), security(("bearer" = [])))]
 #[get("/pricing/custom")]
 async fn list_custom(state: web::Data<AppState>, who: Viewer) -> Result<HttpResponse, ApiError> {
-    let rows = blocking(&state, move |s| s.list_custom_prices(who.workspace())).await?;
+    let rows = blocking(&state, move |s| {
+        llmlab_app::pricing::custom_prices(s, who.workspace())
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(CustomPriceList {
         prices: rows.into_iter().map(CustomPriceOut::from).collect(),
     }))

@@ -7,15 +7,15 @@ use llmlab_recs::{AnomalyConfig, Method};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::Reader;
-use crate::app::blocking_read;
-use crate::app::recommendations as use_case;
 use crate::dto::{
     AnomalyList, AnomalyOut, ModelSwitchList, ModelSwitchOut, OptimizationOut, Recommendations,
     RecsQuery, SwitchQuery, method_name,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking_read;
+use llmlab_app::recommendations as use_case;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(all).service(anomalies).service(model_switching);
@@ -75,7 +75,7 @@ async fn anomalies(
     }))
 }
 
-/// Cheaper models for this user's own token mix.
+/// Cheaper models for this workspace's own token mix.
 #[utoipa::path(tag = "recommendations", params(SwitchQuery),
     responses((status = 200, body = ModelSwitchList), (status = 422)), security(("bearer" = [])))]
 #[get("/recommendations/model-switching")]

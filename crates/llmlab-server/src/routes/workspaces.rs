@@ -1,13 +1,10 @@
 //! Workspaces, their members, and the audit log.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use llmlab_store::{UserId, WorkspaceId};
+use llmlab_app::{UserId, WorkspaceId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Admin, Person};
-use crate::app::blocking;
-use crate::app::invitations;
-use crate::app::workspaces::{self as use_case, Caller};
 use crate::body::JsonBody;
 use crate::dto::{
     AuditEntryOut, AuditPage, AuditQuery, InvitationOut, InvitationSent, MemberList, MemberOut,
@@ -16,7 +13,10 @@ use crate::dto::{
 use crate::error::ApiError;
 use crate::query::{self, Query};
 use crate::routes::path_id;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::invitations;
+use llmlab_app::workspaces::{self as use_case, Caller};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list)
@@ -139,7 +139,7 @@ async fn add_member(
     let limits = invitations::Limits::of(&state.settings);
     let NewMemberIn { email, role } = body.0;
     let row = blocking(&state, move |s| {
-        let now = llmlab_store::now_utc();
+        let now = llmlab_app::now_utc();
         invitations::invite(s, &caller(&who), ws, (&email, role.into()), limits, now)
     })
     .await?;
@@ -206,7 +206,7 @@ async fn audit(
         .transpose()?;
     let action = q.0.action;
     if let Some(a) = &action {
-        crate::app::input::check_text("action", a)?;
+        llmlab_app::input::check_text("action", a)?;
     }
     let ws = who.workspace();
     let rows = blocking(&state, move |s| {

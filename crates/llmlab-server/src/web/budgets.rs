@@ -3,8 +3,8 @@
 
 use actix_web::{HttpRequest, web};
 use chrono::Utc;
+use llmlab_app::{BudgetId, Role};
 use llmlab_engine::Usd;
-use llmlab_store::{BudgetId, Role};
 use maud::html;
 use serde::Deserialize;
 
@@ -14,8 +14,8 @@ use super::pages::{Page, View, remembered};
 use super::session::visitor;
 use super::view::{dollars, page};
 use crate::access::MemberOnly;
-use crate::app::{AppError, blocking};
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::{AppError, blocking};
 
 /// The budget form.
 #[derive(Debug, Deserialize)]
@@ -33,10 +33,10 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
     let v = visitor(&req, &state, q.ws).await?;
     let ws = v.workspace();
     let list = blocking(&state, move |s| {
-        crate::app::budgets::list(s, ws, Utc::now())?
+        llmlab_app::budgets::list(s, ws, Utc::now())?
             .into_iter()
             .map(|b| {
-                let (alerts, _) = crate::app::budgets::alerts(s, ws, b.budget.id)?;
+                let (alerts, _) = llmlab_app::budgets::alerts(s, ws, b.budget.id)?;
                 Ok((b, alerts))
             })
             .collect::<Result<Vec<_>, AppError>>()
@@ -133,8 +133,7 @@ pub async fn create_budget(
             "must be an amount such as 250 or 12.50",
         ))
     })?;
-    let body = crate::dto::BudgetIn {
-        id: None,
+    let body = llmlab_app::budgets::BudgetForm {
         name: form.name,
         amount_usd: amount,
         period: form.period,
@@ -142,14 +141,13 @@ pub async fn create_budget(
         alert_threshold_pct: None,
         webhook_url: None,
         timezone: None,
-        channel_ids: None,
     };
     let allow_private = state.settings.webhooks.allow_private;
-    let new = crate::app::budgets::validate(&state.catalog, allow_private, body)?;
+    let new = llmlab_app::budgets::validate(&state.catalog, allow_private, body)?;
     let limits = state.settings.limits;
     let (ws, id, identity) = (v.workspace(), form_id.map(BudgetId), v.identity.clone());
     blocking(&state, move |s| {
-        crate::app::budgets::upsert(s, ws, &identity, id, (&new, None), limits, Utc::now())
+        llmlab_app::budgets::upsert(s, ws, &identity, id, (&new, None), limits, Utc::now())
     })
     .await?;
     Ok(done(&state, &v, "/budgets"))
@@ -167,7 +165,7 @@ pub async fn delete_budget(
         v.identity.clone(),
     );
     blocking(&state, move |s| {
-        crate::app::budgets::remove(s, ws, &identity, id)
+        llmlab_app::budgets::remove(s, ws, &identity, id)
     })
     .await?;
     Ok(done(&state, &v, "/budgets"))

@@ -31,13 +31,8 @@ pub fn bars(bars: &[Bar], lines: &[(String, Usd)], title: &str) -> String {
     stacked(&labels, &series, lines, &[], title)
 }
 
-/// One stacked series: a name and an amount per bucket.
-pub struct Series {
-    /// Its name (a provider).
-    pub name: String,
-    /// Its amount in each bucket, in the labels' order.
-    pub amounts: Vec<Usd>,
-}
+/// One stacked series: a name and an amount per bucket (the app's report type).
+pub use llmlab_app::reports::Stack as Series;
 
 /// Stacked bars: one stack per label, one colour per series (classes `s0`…`s5` in the
 /// stylesheet), budget lines, and a mark over the buckets in `marked` (anomalies),

@@ -9,9 +9,9 @@ use maud::{Markup, html};
 
 use super::view::{notice, shell};
 use super::{WebError, html as respond};
-use crate::app::blocking;
-use crate::app::consent::{self, Request};
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::consent::{self, Request};
 
 type Page = Result<HttpResponse, WebError>;
 
@@ -58,7 +58,7 @@ pub async fn show(state: web::Data<AppState>, path: web::Path<(String, String)>)
     let (id, token) = path.into_inner();
     let action = format!("/email/confirm/{id}/{token}");
     let Ok(id) = id.parse::<i64>() else {
-        return Err(crate::app::AppError::NotFound("confirmation").into());
+        return Err(llmlab_app::AppError::NotFound("confirmation").into());
     };
     let secret = state.settings.jwt_secret.clone();
     let r = blocking(&state, move |s| {
@@ -73,7 +73,7 @@ pub async fn confirm(state: web::Data<AppState>, path: web::Path<(String, String
     let (id, token) = path.into_inner();
     let action = format!("/email/confirm/{id}/{token}");
     let Ok(id) = id.parse::<i64>() else {
-        return Err(crate::app::AppError::NotFound("confirmation").into());
+        return Err(llmlab_app::AppError::NotFound("confirmation").into());
     };
     let secret = state.settings.jwt_secret.clone();
     let r = blocking(&state, move |s| {

@@ -14,7 +14,7 @@ use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
-use llmlab_store::WorkspaceId;
+use llmlab_app::WorkspaceId;
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -24,7 +24,7 @@ use super::session::{self, Visitor, check_sign_in_token, cookie, sender, visitor
 use crate::access::Requirement;
 use crate::body::FormBody;
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use llmlab_app::AppState;
 
 /// The hidden fields of every form on a page: the session's CSRF token and the workspace
 /// the page shows.

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
-use llmlab_store::InvitationId;
+use llmlab_app::InvitationId;
 use maud::html;
 
 use super::form::{SessionForm, hidden};
@@ -11,16 +11,16 @@ use super::html as respond;
 use super::pages::{Page, see_other};
 use super::session::{Visitor, visitor};
 use super::view::page;
-use crate::app::blocking;
-use crate::app::invitations as use_case;
-use crate::app::workspaces::Caller;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::blocking;
+use llmlab_app::invitations as use_case;
+use llmlab_app::workspaces::Caller;
 
 pub async fn invitations(req: HttpRequest, state: web::Data<AppState>) -> Page {
     let v = visitor(&req, &state, None).await?;
     let email = v.email.clone();
     let pending = blocking(&state, move |s| {
-        use_case::for_person(s, &email, llmlab_store::now_utc())
+        use_case::for_person(s, &email, llmlab_app::now_utc())
     })
     .await?;
     let body = html! {
@@ -54,7 +54,7 @@ pub async fn invitations(req: HttpRequest, state: web::Data<AppState>) -> Page {
 }
 
 /// The person answering an invitation, as the use cases take them.
-fn invitee(v: &Visitor) -> (llmlab_store::UserId, llmlab_store::Actor, String) {
+fn invitee(v: &Visitor) -> (llmlab_app::UserId, llmlab_app::Actor, String) {
     (v.user_id, v.identity.actor(), v.email.clone())
 }
 
@@ -70,7 +70,7 @@ pub async fn accept(state: web::Data<AppState>, path: web::Path<i64>, form: Sess
             user,
             actor: &actor,
         };
-        let now = llmlab_store::now_utc();
+        let now = llmlab_app::now_utc();
         use_case::accept(s, (&who, &email), id, limit, now)
     })
     .await?;
@@ -85,7 +85,7 @@ pub async fn decline(state: web::Data<AppState>, path: web::Path<i64>, form: Ses
             user,
             actor: &actor,
         };
-        use_case::decline(s, (&who, &email), id, llmlab_store::now_utc())
+        use_case::decline(s, (&who, &email), id, llmlab_app::now_utc())
     })
     .await?;
     Ok(see_other("/invitations"))

@@ -22,7 +22,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use maud::Markup;
 
-use crate::app::AppError;
+use llmlab_app::AppError;
 
 pub use session::csrf_token;
 

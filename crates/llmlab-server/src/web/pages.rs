@@ -6,21 +6,21 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
-use llmlab_engine::aggregate::Totals;
-use llmlab_engine::period::{Granularity, Zone, bucket_start, next_bucket_start};
-use llmlab_store::{EventCursor, EventFilter};
+
+use llmlab_app::{EventCursor, EventFilter};
+use llmlab_engine::period::Zone;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::chart::{self, Series};
+use super::chart;
 use super::form::{Anonymous, SessionForm};
 use super::session::{self, Visitor, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
-use crate::app::ledger::PriceRef;
-use crate::app::{AppError, accounts, blocking, blocking_read, reports};
 use crate::dto::Credentials;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::ledger::PriceRef;
+use llmlab_app::{AppError, accounts, blocking, blocking_read, reports};
 
 pub(super) type Page = Result<HttpResponse, WebError>;
 
@@ -155,7 +155,7 @@ fn refused(req: &HttpRequest, state: &AppState, kind: &AuthPage, why: &str) -> H
 fn start_session(
     req: &HttpRequest,
     state: &AppState,
-    user: Result<llmlab_store::UserRow, AppError>,
+    user: Result<llmlab_app::UserRow, AppError>,
     kind: &AuthPage,
 ) -> Page {
     let user = match user {
@@ -172,7 +172,7 @@ fn start_session(
         }
     };
     let ttl = Duration::minutes(state.settings.token_ttl_minutes);
-    let (token, _) = state.jwt.issue(user.id, ttl).map_err(WebError::App)?;
+    let (token, _) = state.jwt.issue(user.id, ttl)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/overview"))
         .cookie(cookie(state, session::SESSION, token, ttl.num_seconds()))
@@ -214,22 +214,6 @@ pub(super) fn remembered(
     response
 }
 
-fn filter(start: DateTime<Utc>, end: DateTime<Utc>) -> EventFilter {
-    EventFilter::between(start.timestamp_micros(), end.timestamp_micros())
-}
-
-fn totals_of(t: &llmlab_store::Totals) -> Totals {
-    reports::totals(
-        t.cost_nanos,
-        t.calls,
-        t.tokens.input_tokens,
-        t.tokens.output_tokens,
-    )
-}
-
-/// Providers drawn as their own series; the rest are stacked as "others".
-const STACKED: usize = 5;
-
 /// This month in the visitor's time zone: spend, calls, the change against last month,
 /// the daily chart with the daily budgets drawn on it, top models and providers.
 pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
@@ -242,66 +226,16 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
         .as_deref()
         .and_then(|z| Zone::parse(z).ok())
         .unwrap_or(Zone::UTC);
-    let now = Utc::now();
-    let start = bucket_start(now, Granularity::Month, zone);
-    let end = next_bucket_start(start, Granularity::Month, zone);
-    let before = bucket_start(start - Duration::microseconds(1), Granularity::Month, zone);
     let ws = v.workspace();
-    let (series, previous, models, providers, budgets, stacks, anomalies) =
-        blocking_read(&state, move |s| {
-            let month = filter(start, end);
-            let series = reports::summary(s, ws, &month, (start, end), Granularity::Day, zone)?;
-            let previous =
-                s.with_conn(|c| llmlab_store::analytics::totals(c, ws, &filter(before, start)))?;
-            let models = s.top_models(ws, &month, 5)?;
-            let providers = s.cost_by_provider(ws, &month)?;
-            let budgets = crate::app::budgets::list(s, ws, now)?;
-            // One series per provider, the costliest five (the rest stacked as one).
-            let mut stacks = Vec::new();
-            for p in providers.iter().take(STACKED) {
-                let only = EventFilter {
-                    provider: Some(p.provider.clone()),
-                    ..month.clone()
-                };
-                let part = reports::summary(s, ws, &only, (start, end), Granularity::Day, zone)?;
-                stacks.push(Series {
-                    name: p.provider.clone(),
-                    amounts: part.buckets.iter().map(|b| b.totals.cost).collect(),
-                });
-            }
-            if providers.len() > STACKED {
-                let shown: Vec<Usd> = (0..series.buckets.len())
-                    .map(|i| stacks.iter().map(|s| s.amounts[i]).sum())
-                    .collect();
-                stacks.push(Series {
-                    name: "others".into(),
-                    amounts: series
-                        .buckets
-                        .iter()
-                        .zip(shown)
-                        .map(|(b, s)| b.totals.cost.saturating_sub(s))
-                        .collect(),
-                });
-            }
-            let config = llmlab_recs::AnomalyConfig::default();
-            let anomalies: Vec<String> =
-                crate::app::recommendations::anomalies_for(s, ws, &config, now)?
-                    .iter()
-                    .map(|a| a.date.to_string())
-                    .collect();
-            Ok::<_, AppError>((
-                series, previous, models, providers, budgets, stacks, anomalies,
-            ))
-        })
-        .await?;
-    let total = series.total();
-    let previous = totals_of(&previous);
-    let change = (previous.cost.nanos() > 0).then(|| {
-        let delta = total.cost.nanos() as f64 - previous.cost.nanos() as f64;
-        delta / previous.cost.nanos() as f64 * 100.0
+    let o = blocking_read(&state, move |s| reports::overview(s, ws, zone, Utc::now())).await?;
+    let total = o.series.total();
+    let change = (o.previous.cost.nanos() > 0).then(|| {
+        let delta = total.cost.nanos() as f64 - o.previous.cost.nanos() as f64;
+        delta / o.previous.cost.nanos() as f64 * 100.0
     });
-    let labels: Vec<String> = series.buckets.iter().map(|b| b.label.clone()).collect();
-    let lines: Vec<(String, Usd)> = budgets
+    let labels: Vec<String> = o.series.buckets.iter().map(|b| b.label.clone()).collect();
+    let lines: Vec<(String, Usd)> = o
+        .budgets
         .iter()
         .filter(|b| b.budget.spec.period == "daily")
         .map(|b| {
@@ -313,9 +247,9 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
         .collect();
     let svg = chart::stacked(
         &labels,
-        &stacks,
+        &o.stacks,
         &lines,
-        &anomalies,
+        &o.anomalies,
         "Daily spend this month, by provider",
     );
     let body = html! {
@@ -332,24 +266,24 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
             div.card {
                 h2 { "Against last month" }
                 p.big { @match change { Some(c) => (format!("{c:+.1} %")), None => "—" } }
-                p.small { "last month: " (dollars(previous.cost)) }
+                p.small { "last month: " (dollars(o.previous.cost)) }
             }
-            @if series.unpriced_calls > 0 {
-                div.card.warn { h2 { "Unpriced calls" } p.big { (series.unpriced_calls) } p.small { "models without a price; see the pricing docs" } }
+            @if o.series.unpriced_calls > 0 {
+                div.card.warn { h2 { "Unpriced calls" } p.big { (o.series.unpriced_calls) } p.small { "models without a price; see the pricing docs" } }
             }
         }
         section aria-labelledby="daily" {
             h2 #daily { "Daily spend" }
             (raw(svg))
             ul.legend {
-                @for (k, s) in stacks.iter().enumerate() { li { span class=(format!("swatch s{}", k % 6)) {} (s.name) } }
-                @if !anomalies.is_empty() { li { span.swatch.anomaly {} "anomaly (see Recommendations)" } }
+                @for (k, s) in o.stacks.iter().enumerate() { li { span class=(format!("swatch s{}", k % 6)) {} (s.name) } }
+                @if !o.anomalies.is_empty() { li { span.swatch.anomaly {} "anomaly (see Recommendations)" } }
             }
             details {
                 summary { "The same as a table" }
                 table {
                     thead { tr { th scope="col" { "Day" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for b in &series.buckets { tr { td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) } } } }
+                    tbody { @for b in &o.series.buckets { tr { td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) } } } }
                 }
             }
         }
@@ -358,14 +292,14 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
                 h2 #models { "Top models" }
                 table {
                     thead { tr { th scope="col" { "Model" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for m in &models { tr { td { (m.provider) "/" (m.model) } td { (dollars(Usd::from_nanos(m.sums.cost_nanos))) } td { (m.sums.calls) } } } }
+                    tbody { @for m in &o.models { tr { td { (m.provider) "/" (m.model) } td { (dollars(Usd::from_nanos(m.sums.cost_nanos))) } td { (m.sums.calls) } } } }
                 }
             }
             section aria-labelledby="providers" {
                 h2 #providers { "Spend by provider" }
                 table {
                     thead { tr { th scope="col" { "Provider" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for p in &providers { tr { td { (p.provider) } td { (dollars(Usd::from_nanos(p.sums.cost_nanos))) } td { (p.sums.calls) } } } }
+                    tbody { @for p in &o.providers { tr { td { (p.provider) } td { (dollars(Usd::from_nanos(p.sums.cost_nanos))) } td { (p.sums.calls) } } } }
                 }
             }
         }
@@ -380,7 +314,7 @@ pub async fn events(req: HttpRequest, state: web::Data<AppState>, q: web::Query<
     let cursor = q.cursor.as_deref().and_then(EventCursor::decode);
     let ws = v.workspace();
     let (found, retained_since) = blocking_read(&state, move |s| {
-        crate::app::retention::event_page(s, ws, &EventFilter::default(), cursor, 50)
+        llmlab_app::retention::event_page(s, ws, &EventFilter::default(), cursor, 50)
     })
     .await?;
     let body = html! {

@@ -4,10 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use llmlab_app::Role;
 use llmlab_engine::Usd;
-use llmlab_engine::period::{Granularity, Zone};
+
 use llmlab_recs::{AnomalyConfig, Dimension};
-use llmlab_store::Role;
 use maud::html;
 use serde::Deserialize;
 
@@ -17,9 +17,9 @@ use super::session::visitor;
 use super::view::{count, dollars, exact, page, raw};
 use super::{WebError, html as respond};
 use crate::access::AdminOnly;
-use crate::app::{AppError, blocking, blocking_read, reports};
 use crate::dto::RangeQuery;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::{blocking, blocking_read, reports};
 
 type Page = Result<HttpResponse, WebError>;
 
@@ -50,7 +50,7 @@ pub async fn explore(
     q: web::Query<ExploreQuery>,
 ) -> Page {
     let v = visitor(&req, &state, None).await?;
-    let range = RangeQuery {
+    let ask = RangeQuery {
         start: blank(&q.start),
         end: blank(&q.end),
         provider: blank(&q.provider),
@@ -58,20 +58,11 @@ pub async fn explore(
         tag: blank(&q.tag).into_iter().collect(),
     }
     .resolve(Utc::now(), Some(30))
+    .and_then(|r| r.summary(blank(&q.granularity).as_deref(), blank(&q.tz).as_deref()))
     .map_err(WebError::App)?;
-    let granularity = Granularity::parse(blank(&q.granularity).as_deref().unwrap_or("day"))
-        .map_err(AppError::from)?;
-    let zone = Zone::parse(blank(&q.tz).as_deref().unwrap_or("UTC")).map_err(AppError::from)?;
-    let (start, end) = (
-        range.start.unwrap_or_default(),
-        range.end.unwrap_or_default(),
-    );
+    let (granularity, zone) = (ask.granularity, ask.zone);
     let ws = v.workspace();
-    let filter = range.filter.clone();
-    let series = blocking_read(&state, move |s| {
-        reports::summary(s, ws, &filter, (start, end), granularity, zone)
-    })
-    .await?;
+    let series = blocking_read(&state, move |s| reports::summary_of(s, ws, &ask)).await?;
     let total = series.total();
     let bars: Vec<Bar> = series
         .buckets
@@ -156,7 +147,7 @@ pub async fn recommendations(req: HttpRequest, state: web::Data<AppState>) -> Pa
     let v = visitor(&req, &state, None).await?;
     let (ws, catalog, now) = (v.workspace(), state.catalog.clone(), Utc::now());
     let found = blocking_read(&state, move |s| {
-        crate::app::recommendations::report(s, &catalog, ws, &AnomalyConfig::default(), 30, now)
+        llmlab_app::recommendations::report(s, &catalog, ws, &AnomalyConfig::default(), 30, now)
     })
     .await?;
     let body = html! {
@@ -242,7 +233,7 @@ fn rate(micros: i64) -> Usd {
 }
 
 /// A revision's rates besides input and output, e.g. `cache reads $0.125 · audio in $32`.
-fn other_rates(p: &llmlab_store::NewCustomPrice) -> String {
+fn other_rates(p: &llmlab_app::NewCustomPrice) -> String {
     let shown: Vec<String> = [
         ("cache reads", p.cached_input_micros),
         ("cache writes", p.cache_write_micros),
@@ -263,31 +254,32 @@ fn other_rates(p: &llmlab_store::NewCustomPrice) -> String {
 /// Adds a custom price revision (admins), as `PUT /api/pricing/custom/…` does.
 pub async fn set_price(state: web::Data<AppState>, form: Submitted<AdminOnly, PriceForm>) -> Page {
     let (v, f) = form.into_parts();
-    // The API's body, so the form meets the same rules: an empty field is an absent one.
-    let given = |text: &str| {
-        let text = text.trim();
-        (!text.is_empty()).then(|| serde_json::Value::String(text.to_string()))
-    };
-    let fields = crate::dto::PriceFields {
-        input_per_mtok_usd: serde_json::Value::String(f.input),
-        output_per_mtok_usd: serde_json::Value::String(f.output),
-        cached_input_per_mtok_usd: given(&f.cached_input),
-        cache_write_per_mtok_usd: given(&f.cache_write),
+    // An empty field is an absent one.
+    let given = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
+    let form = llmlab_app::pricing::RevisionForm {
+        input: f.input,
+        output: f.output,
+        cached_input: given(&f.cached_input),
+        cache_write: given(&f.cache_write),
         batch_discount_pct: None,
-        cache_write_1h_per_mtok_usd: given(&f.cache_write_1h),
-        input_audio_per_mtok_usd: given(&f.input_audio),
-        output_audio_per_mtok_usd: given(&f.output_audio),
-        effective_from: Some(f.effective_from.trim().to_string()).filter(|d| !d.is_empty()),
+        cache_write_1h: given(&f.cache_write_1h),
+        input_audio: given(&f.input_audio),
+        output_audio: given(&f.output_audio),
+        effective_from: given(&f.effective_from),
     };
-    use crate::app::pricing::price_key as name;
-    let new = fields.into_revision(name("provider", &f.provider)?, name("model", &f.model)?)?;
+    use llmlab_app::pricing::{price_key as name, revision};
+    let new = revision(
+        name("provider", &f.provider)?,
+        name("model", &f.model)?,
+        form,
+    )?;
     let (ws, identity, limit) = (
         v.workspace(),
         v.identity.clone(),
         state.settings.limits.custom_prices,
     );
     blocking(&state, move |s| {
-        crate::app::pricing::set_custom(s, ws, &identity, &new, limit)
+        llmlab_app::pricing::set_custom(s, ws, &identity, &new, limit)
     })
     .await?;
     Ok(done(&state, &v, "/pricing"))
@@ -307,10 +299,7 @@ pub async fn pricing(
 ) -> Page {
     let v = visitor(&req, &state, None).await?;
     let ws = v.workspace();
-    let custom = blocking(&state, move |s| {
-        Ok::<_, AppError>(s.list_custom_prices(ws)?)
-    })
-    .await?;
+    let custom = blocking(&state, move |s| llmlab_app::pricing::custom_prices(s, ws)).await?;
     let needle = blank(&q.q).unwrap_or_default().to_ascii_lowercase();
     let body = html! {
         h1 { "Pricing" }

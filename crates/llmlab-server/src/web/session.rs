@@ -6,11 +6,11 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieAge};
 use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
-use llmlab_store::{Role, UserId, WorkspaceId, WorkspaceRow};
+use llmlab_app::{Role, UserId, WorkspaceId, WorkspaceRow};
 
 use crate::auth::{Acting, Credential, Identity, identify};
-use crate::state::AppState;
-use crate::webhooks::signature::hmac_hex;
+use llmlab_app::AppState;
+use llmlab_app::webhooks::signature::hmac_hex;
 
 use super::WebError;
 
@@ -98,7 +98,7 @@ impl Visitor {
         };
         let acting = identity.acting.map_err(|_| WebError::SignIn)?;
         let workspaces =
-            crate::app::blocking(state, move |s| crate::app::workspaces::list(s, user_id)).await?;
+            llmlab_app::blocking(state, move |s| llmlab_app::workspaces::list(s, user_id)).await?;
         Ok(Visitor {
             csrf: csrf_token(state, &jti),
             user_id,

@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use llmlab_store::{ApiKeyId, InvitationId, Role, UserId};
+use llmlab_app::{ApiKeyId, InvitationId, Role, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -13,10 +13,10 @@ use super::session::{Visitor, visitor};
 use super::view::page;
 use super::{WebError, html as respond};
 use crate::access::{AdminOnly, MemberOnly, Scopes, ViewerOnly};
-use crate::app::workspaces::{self as members, Caller};
-use crate::app::{AppError, blocking, invitations, keys};
 use crate::dto::KeyOut;
-use crate::state::AppState;
+use llmlab_app::AppState;
+use llmlab_app::workspaces::{self as members, Caller};
+use llmlab_app::{AppError, blocking, invitations, keys};
 
 type Page = Result<HttpResponse, WebError>;
 
@@ -57,7 +57,7 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
     let actor = v.identity.actor();
     let (keys, people, invited, audit) = blocking(state, move |s| {
         let keys = if member {
-            s.list_api_keys(ws)?
+            keys::list(s, ws)?
         } else {
             Vec::new()
         };
@@ -68,7 +68,7 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
                 actor: &actor,
             };
             (
-                invitations::pending(s, &who, ws, llmlab_store::now_utc())?,
+                invitations::pending(s, &who, ws, llmlab_app::now_utc())?,
                 members::audit_log(s, ws, 50, None, None)?,
             )
         } else {
@@ -248,7 +248,7 @@ pub async fn invite(state: web::Data<AppState>, form: Submitted<AdminOnly, Membe
             user,
             actor: &actor,
         };
-        let now = llmlab_store::now_utc();
+        let now = llmlab_app::now_utc();
         invitations::invite(s, &who, ws, (&email, role), limits, now)
     })
     .await?;
@@ -272,7 +272,7 @@ pub async fn revoke_invitation(
             user,
             actor: &actor,
         };
-        invitations::revoke(s, &who, ws, id, llmlab_store::now_utc())
+        invitations::revoke(s, &who, ws, id, llmlab_app::now_utc())
     })
     .await?;
     Ok(done(&state, &v, "/settings"))
@@ -314,7 +314,7 @@ pub async fn webhook_secret(state: web::Data<AppState>, form: Submitted<AdminOnl
     let v = form.visitor;
     let (ws, identity, app) = (v.workspace(), v.identity.clone(), state.clone());
     let secret = blocking(&state, move |s| {
-        crate::app::budgets::webhook_secret(&app, s, ws, &identity)
+        llmlab_app::budgets::webhook_secret(&app, s, ws, &identity)
     })
     .await?;
     render(

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use llmlab_app::notifications;
 use llmlab_engine::providers::Catalog;
-use llmlab_server::app::notifications;
 use llmlab_store::send_quota::Allowance;
 use serde_json::{Value, json};
 

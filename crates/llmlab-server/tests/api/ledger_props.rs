@@ -4,11 +4,11 @@
 //! changes nothing.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use llmlab_app::catalog_changes::operator;
+use llmlab_app::ingest::{custom_rates, prepare};
+use llmlab_app::ledger::{self, PriceRef, RepriceScope, UnknownModels};
 use llmlab_engine::providers::Catalog;
 use llmlab_engine::{cost_at_rates, cost_at_version};
-use llmlab_server::app::catalog_changes::operator;
-use llmlab_server::app::ingest::{custom_rates, prepare};
-use llmlab_server::app::ledger::{self, PriceRef, RepriceScope, UnknownModels};
 use llmlab_server::dto::TrackEvent;
 use llmlab_store::{EventFilter, EventRow, NewCustomPrice, NewUser, Store, WorkspaceId};
 use proptest::prelude::*;
@@ -72,8 +72,14 @@ fn run(store: &Store, catalog: &Catalog, ws: WorkspaceId, ops: &[Op]) {
                     "timestamp": day(*d).to_rfc3339(), "tags": {"team": MODELS[*model]}}))
                 .unwrap();
                 let custom = store.list_custom_prices(ws).unwrap();
-                let priced =
-                    prepare(catalog, &custom[..], UnknownModels::Keep, body, day(*d)).unwrap();
+                let priced = prepare(
+                    catalog,
+                    &custom[..],
+                    UnknownModels::Keep,
+                    body.into(),
+                    day(*d),
+                )
+                .unwrap();
                 store.insert_event(ws, &priced.event).unwrap();
             }
             Op::SetPrice {
@@ -239,7 +245,7 @@ llmlab_store::both_backends!(every_report_follows_the_ledger, |_db, store| {
 // A start with a catalog that changed a price says which models changed and how many
 // stored events re-pricing would move; a start with the same catalog says nothing.
 llmlab_store::both_backends!(a_changed_catalog_is_reported, |_db, store| {
-    use llmlab_server::app::catalog_changes::check;
+    use llmlab_app::catalog_changes::check;
     let builtin = Catalog::builtin();
     assert!(
         check(&store, builtin).unwrap().models.is_empty(),

@@ -36,7 +36,7 @@ mod workspaces;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
-use llmlab_server::config::Settings;
+use llmlab_app::config::Settings;
 use llmlab_server::startup::Application;
 use llmlab_store::Backend;
 use llmlab_store::test_support::TestDb;

@@ -304,7 +304,7 @@ fn a_read_the_replica_fails_is_answered_by_the_primary() {
 
 #[test]
 fn a_replica_needs_postgres_on_both_sides() {
-    use llmlab_server::config::Settings;
+    use llmlab_app::config::Settings;
     let settings = |pairs: &'static [(&str, &str)]| {
         Settings::from_lookup(|k| {
             pairs

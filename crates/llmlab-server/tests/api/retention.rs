@@ -3,7 +3,7 @@
 //! short, lets one instance at a time run it, and refuses events older than the window.
 
 use chrono::{Duration, Utc};
-use llmlab_server::app::retention;
+use llmlab_app::retention;
 use serde_json::{Value, json};
 
 use crate::{TestApp, both, spawn_app_with};

@@ -10,7 +10,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use llmlab_server::notify::email::{Mailer, SmtpSettings};
+use llmlab_app::notify::email::SmtpSettings;
+use llmlab_server::delivery::email::Mailer;
 
 /// One accepted message: its envelope, the raw DATA (unstuffed, CRLF line ends, without
 /// the final dot) and the user the session logged in as.

@@ -288,7 +288,7 @@ pub fn token_mix(
     }))
 }
 
-/// The distinct tag keys of the user's events in the filter's time range (by whole
+/// The distinct tag keys of the workspace's events in the filter's time range (by whole
 /// 15-minute slots; provider, model and tag filters are not applied), alphabetical, at
 /// most `limit`. A loose index scan over the tag rollups' key: one index probe per key,
 /// however many rows each key has.

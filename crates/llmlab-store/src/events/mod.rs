@@ -24,7 +24,7 @@ pub struct EventRow {
     pub id: i64,
     /// Owner.
     pub workspace_id: WorkspaceId,
-    /// The client's idempotency key, unique per user.
+    /// The client's idempotency key, unique per workspace.
     pub event_id: Option<String>,
     /// Provider id (`openai`, `anthropic`, …).
     pub provider: String,

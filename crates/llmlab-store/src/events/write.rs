@@ -1,5 +1,5 @@
 //! The write path: one event or a batch, with its tags, rollups and the account's totals,
-//! idempotent on `(user, event_id)`.
+//! idempotent on `(workspace, event_id)`.
 
 use crate::WorkspaceId;
 use std::collections::hash_map::Entry;

@@ -1,0 +1,190 @@
+//! The FinOps FOCUS 1.2 export: one row per UTC day × provider × model × token class,
+//! each event's cost split over its token classes by the price that produced it, so
+//! the rows' `BilledCost` add up, to the nano-dollar, to the stored events' costs, which
+//! is the summary's total for the same range. docs/focus.md says where each column
+//! comes from.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate};
+use llmlab_engine::Usd;
+use llmlab_engine::providers::Catalog;
+use llmlab_store::{EventCursor, EventFilter, EventRow, Store, WorkspaceId};
+
+use crate::input::csv_field;
+use crate::{AppError, ledger};
+
+/// Events one export reads at most; a wider range is refused (narrow it or page by
+/// month), so one request's time stays bounded.
+pub const MAX_EVENTS: usize = 1_000_000;
+
+/// The header row: FOCUS columns, then LLMLab's own (`x_` prefixed, as FOCUS asks).
+pub const HEADER: &str = "BilledCost,EffectiveCost,ListCost,ContractedCost,BillingCurrency,\
+BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,\
+ChargeClass,ChargeDescription,ConsumedQuantity,ConsumedUnit,PricingQuantity,PricingUnit,\
+ListUnitPrice,ProviderName,PublisherName,InvoiceIssuerName,ServiceName,ServiceCategory,\
+SkuId,SkuPriceId,Tags,x_Model,x_TokenClass\n";
+
+/// One row's key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    day: NaiveDate,
+    provider: String,
+    model: String,
+    class: &'static str,
+}
+
+/// One row's sums.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sums {
+    cost: i64,
+    tokens: i64,
+}
+
+/// `row`'s cost per token class, adding up to its stored cost: the split its price
+/// reference implies; a client's cost (no rates to split by) or an event whose price can
+/// no longer be found is one class of its own.
+fn classes(
+    catalog: &Catalog,
+    history: &[llmlab_store::CustomPriceRow],
+    row: &EventRow,
+) -> Vec<(&'static str, i64, i64)> {
+    let t = crate::tokens::from_store(&row.tokens);
+    let tokens = t.input.saturating_add(t.output);
+    match row.cost_source.as_str() {
+        "client" => return vec![("client_reported", row.cost_nanos, tokens)],
+        "unpriced" => return vec![("unpriced", 0, tokens)],
+        _ => {}
+    }
+    let Some(cost) = ledger::stored_cost(catalog, history, row) else {
+        return vec![("unattributed", row.cost_nanos, tokens)];
+    };
+    let b = cost.breakdown;
+    let mut out = vec![
+        ("input", b.input.nanos(), t.uncached_input()),
+        ("cached_input", b.cached_input.nanos(), t.cached_input),
+        ("cache_write", b.cache_write.nanos(), t.cache_write),
+        ("output", b.output.nanos(), t.output - t.output_audio),
+        ("cache_write_1h", b.cache_write_1h.nanos(), t.cache_write_1h),
+        ("input_audio", b.input_audio.nanos(), t.input_audio),
+        ("output_audio", b.output_audio.nanos(), t.output_audio),
+    ];
+    // The stored cost is the ledger's truth; a split that misses it (a price changed
+    // under an event not re-priced since) puts the difference on output.
+    let split: i64 = out.iter().map(|c| c.1).sum();
+    out[3].1 += row.cost_nanos - split;
+    out.retain(|c| c.1 != 0 || c.2 != 0);
+    out
+}
+
+/// The FOCUS rows of `workspace`'s events in `filter`, as CSV (header included).
+pub fn export(
+    s: &Store,
+    catalog: &Catalog,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+) -> Result<String, AppError> {
+    let history = s.with_conn(|c| llmlab_store::prices::history(c, workspace))?;
+    let mut rows: BTreeMap<Key, Sums> = BTreeMap::new();
+    let (mut cursor, mut seen): (Option<EventCursor>, usize) = (None, 0);
+    loop {
+        let page = s.list_events(workspace, filter, cursor, 1000)?;
+        seen += page.events.len();
+        if seen > MAX_EVENTS {
+            return Err(AppError::invalid(
+                "start",
+                format!("the range holds more than {MAX_EVENTS} events: export it in parts"),
+            ));
+        }
+        for e in &page.events {
+            let day = DateTime::from_timestamp_micros(e.ts)
+                .unwrap_or_default()
+                .date_naive();
+            for (class, cost, tokens) in classes(catalog, &history, e) {
+                let key = Key {
+                    day,
+                    provider: e.provider.clone(),
+                    model: e.resolved_model.clone(),
+                    class,
+                };
+                let sums = rows.entry(key).or_default();
+                sums.cost += cost;
+                sums.tokens += tokens;
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut csv = String::from(HEADER);
+    for (key, sums) in rows {
+        csv.push_str(&line(catalog, &key, sums));
+    }
+    Ok(csv)
+}
+
+fn line(catalog: &Catalog, k: &Key, sums: Sums) -> String {
+    let provider = catalog
+        .providers()
+        .iter()
+        .find(|p| p.id == k.provider)
+        .map_or(k.provider.clone(), |p| p.display_name.clone());
+    let day_start = k.day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let month = NaiveDate::from_ymd_opt(k.day.year(), k.day.month(), 1).unwrap_or(k.day);
+    let next_month = month
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(month);
+    let at = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .to_rfc3339()
+    };
+    let cost = Usd::from_nanos(sums.cost).to_string();
+    let per_million = (sums.tokens > 0).then(|| {
+        // Price per million tokens actually paid, exact to the nano-dollar (rounded half
+        // away from zero by the one money rule).
+        Usd::from_nanos(sums.cost)
+            .mul_div(1_000_000, sums.tokens)
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    });
+    let millions = format!("{}", Usd::from_nanos(sums.tokens.saturating_mul(1_000)));
+    let fields = [
+        cost.clone(),
+        cost.clone(),
+        cost.clone(),
+        cost,
+        "USD".into(),
+        at(month),
+        at(next_month),
+        day_start.to_rfc3339(),
+        (day_start + Duration::days(1)).to_rfc3339(),
+        "Usage".into(),
+        String::new(),
+        format!("{} {} tokens", k.model, k.class.replace('_', " ")),
+        sums.tokens.to_string(),
+        "Tokens".into(),
+        millions,
+        "1M Tokens".into(),
+        per_million.unwrap_or_default(),
+        provider.clone(),
+        provider.clone(),
+        provider,
+        format!("{} API", k.provider),
+        "AI and Machine Learning".into(),
+        format!("{}/{}/{}", k.provider, k.model, k.class),
+        String::new(),
+        "{}".into(),
+        k.model.clone(),
+        k.class.to_string(),
+    ];
+    let mut out = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    out
+}

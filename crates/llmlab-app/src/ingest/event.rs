@@ -1,0 +1,50 @@
+//! An event as a caller describes it: the one command every face fills in.
+
+use std::collections::BTreeMap;
+
+use llmlab_engine::Usd;
+
+/// One LLM call as a caller describes it, before it is checked: the fields of
+/// `POST /api/events/track`, an OTLP span, a provider's usage object read into buckets.
+#[derive(Debug, Clone, Default)]
+pub struct EventIn {
+    /// Provider id from the catalog.
+    pub provider: String,
+    /// Model as the provider's API names it.
+    pub model: String,
+    /// Every prompt token, cached ones included (unless `usage` is given).
+    pub input_tokens: Option<i64>,
+    /// Every output token, reasoning included (unless `usage` is given).
+    pub output_tokens: Option<i64>,
+    /// Cache-read tokens (part of `input_tokens`).
+    pub cached_input_tokens: Option<i64>,
+    /// 5-minute cache-write tokens (part of `input_tokens`).
+    pub cache_write_tokens: Option<i64>,
+    /// 1-hour cache-write tokens (part of `input_tokens`).
+    pub cache_write_1h_tokens: Option<i64>,
+    /// Uncached audio prompt tokens (part of `input_tokens`).
+    pub input_audio_tokens: Option<i64>,
+    /// Reasoning tokens (part of `output_tokens`).
+    pub reasoning_tokens: Option<i64>,
+    /// Audio output tokens (part of `output_tokens`).
+    pub output_audio_tokens: Option<i64>,
+    /// Sent through the provider's batch API.
+    pub batch: Option<bool>,
+    /// `standard`, `batch`, `flex` or `priority` (`default` and `auto` mean standard).
+    pub service_tier: Option<String>,
+    /// A known cost that overrides the catalog.
+    pub cost_usd: Option<Usd>,
+    /// RFC 3339; default now.
+    pub timestamp: Option<String>,
+    /// Call latency.
+    pub latency_ms: Option<i64>,
+    /// String tags.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Idempotency key, unique per workspace.
+    pub event_id: Option<String>,
+    /// The provider's usage object, instead of the token fields.
+    pub usage: Option<serde_json::Value>,
+    /// Its format (`openai_chat`, `openai_responses`, `anthropic`, `gemini`); default:
+    /// told by the object's shape.
+    pub usage_format: Option<String>,
+}

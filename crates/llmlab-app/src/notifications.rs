@@ -1,0 +1,393 @@
+//! What a workspace's channels hear about, each occasion recorded once per channel.
+//!
+//! - **Budget alerts** are recorded for channels the moment the alert is
+//!   ([`budget_alert`], called where the alert's once-per-level guarantee lives), and
+//!   again by every [`tick`] for alerts of the last day, which only matters when an
+//!   instance died between the two.
+//! - **Forecasts, anomalies, unpriced models and reports** are looked for by [`tick`],
+//!   which every instance runs every `LLMLAB_NOTIFY_INTERVAL_SECS`: a forecast that says
+//!   a budget will be exceeded before its period ends (from enough history: never the
+//!   straight-line projection), an anomaly of severity medium or high of yesterday or
+//!   today, a model stored without a price, and the weekly (Monday 09:00) and monthly
+//!   (the 1st, 09:00) report in the workspace's zone. A report is due from 09:00 on, so
+//!   an instance that was down then sends it when it is back; a channel created after
+//!   09:00 waits for the next one.
+//!
+//! Each occasion has a key (`budget:<alert>`, `forecast:<budget>:<period>`,
+//! `anomaly:<day>`, `unpriced:<provider>/<model>`, `report_weekly:<first day>`, …); the
+//! store's unique `(channel, key)` is what makes "once" hold across instances racing for
+//! the same occasion. Delivery is [`crate::notify`]'s.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use llmlab_engine::Usd;
+use llmlab_engine::period::{Granularity, Zone, bucket_label, bucket_start};
+use llmlab_engine::providers::Catalog;
+use llmlab_recs::{AnomalyConfig, Severity};
+use llmlab_store::send_quota::Allowance;
+use llmlab_store::{AlertRow, BudgetRow, ChannelId, ChannelRow, Store, WorkspaceId, workspaces};
+use serde_json::json;
+
+use crate::money::dollars;
+use crate::notify::notice::{Event, Fact, Notice, Section};
+use crate::{AppError, budgets, recommendations};
+
+/// A workspace as its notifications need it.
+struct Audience {
+    id: WorkspaceId,
+    name: String,
+    zone: Zone,
+    channels: Vec<ChannelRow>,
+}
+
+impl Audience {
+    fn of(s: &Store, id: WorkspaceId) -> Result<Audience, AppError> {
+        let (name, zone) = s.with_conn(|c| workspaces::name_and_zone(c, id))?;
+        Ok(Audience {
+            id,
+            name,
+            zone: Zone::parse(&zone).unwrap_or(Zone::UTC),
+            channels: s.list_channels(id)?,
+        })
+    }
+
+    /// The channels subscribed to `event`, and those in `chosen` (a budget's own).
+    fn to(&self, event: Event, chosen: &[ChannelId]) -> Vec<&ChannelRow> {
+        self.channels
+            .iter()
+            .filter(|c| c.subscribes(event.as_str()) || chosen.contains(&c.id))
+            .collect()
+    }
+
+    fn notice(&self, event: Event, title: String, summary: String) -> Notice {
+        Notice {
+            event,
+            workspace_id: self.id.get(),
+            workspace: self.name.clone(),
+            title,
+            summary,
+            facts: Vec::new(),
+            sections: Vec::new(),
+            page: None,
+            data: json!({}),
+            created_at: Utc::now(),
+        }
+    }
+}
+
+/// Records `notice` for each of `to` under the occasion `key`; how many were new.
+fn record(s: &Store, to: &[&ChannelRow], key: &str, notice: &Notice) -> Result<usize, AppError> {
+    let payload = serde_json::to_string(notice).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut new = 0;
+    for channel in to {
+        let occasion = (notice.event.as_str(), key);
+        new += usize::from(
+            s.enqueue_notification(channel.workspace_id, channel.id, occasion, &payload)?
+                .is_some(),
+        );
+    }
+    Ok(new)
+}
+
+fn fact(label: &str, value: impl Into<String>) -> Fact {
+    Fact {
+        label: label.into(),
+        value: value.into(),
+    }
+}
+
+/// Records a new budget alert for the budget's channels and those subscribed to
+/// `budget`; how many notifications were new.
+pub fn budget_alert(
+    s: &Store,
+    workspace: WorkspaceId,
+    budget: &BudgetRow,
+    alert: &AlertRow,
+) -> Result<usize, AppError> {
+    alert_notice(s, &Audience::of(s, workspace)?, budget, alert)
+}
+
+/// [`budget_alert`] for a workspace already read.
+fn alert_notice(
+    s: &Store,
+    audience: &Audience,
+    budget: &BudgetRow,
+    alert: &AlertRow,
+) -> Result<usize, AppError> {
+    let chosen = budgets::channels_of(s, audience.id, budget.id)?;
+    let to = audience.to(Event::Budget, &chosen);
+    if to.is_empty() {
+        return Ok(0);
+    }
+    let (spent, amount) = (
+        Usd::from_nanos(alert.spent_nanos),
+        Usd::from_nanos(alert.amount_nanos),
+    );
+    let what = if alert.level == "exceeded" {
+        "exceeded"
+    } else {
+        "reached its warning level"
+    };
+    let mut n = audience.notice(
+        Event::Budget,
+        format!("Budget “{}” {what}", budget.spec.name),
+        format!(
+            "{} of {} spent in the current {} period.",
+            dollars(spent),
+            dollars(amount),
+            budget.spec.period
+        ),
+    );
+    n.facts = vec![
+        fact("Spent", dollars(spent)),
+        fact("Amount", dollars(amount)),
+        fact("Level", alert.level.clone()),
+        fact("Period", budget.spec.period.clone()),
+    ];
+    n.page = Some("/budgets".into());
+    n.data = json!({
+        "budget_id": budget.id.get(), "budget_name": budget.spec.name, "alert_id": alert.id,
+        "level": alert.level, "spent_usd": spent, "amount_usd": amount,
+        "period": budget.spec.period,
+        "period_start": DateTime::from_timestamp_micros(alert.period_start),
+    });
+    n.created_at = alert.created_at.and_utc();
+    record(s, &to, &format!("budget:{}", alert.id), &n)
+}
+
+/// Looks for every due occasion in every workspace that has channels and records it,
+/// after asking the email addresses never asked to confirm; how many notifications were
+/// new. One workspace's failure is logged and does not stop
+/// the others.
+pub fn tick(
+    s: &Store,
+    catalog: &Catalog,
+    emails: Allowance,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let mut new = crate::consent::ask_earlier(s, emails).unwrap_or_else(|e| {
+        log::warn!("notifications: asking earlier email addresses to confirm: {e}");
+        0
+    });
+    for id in s.workspaces_with_channels()? {
+        match Audience::of(s, id).and_then(|a| occasions(s, catalog, &a, now)) {
+            Ok(n) => new += n,
+            Err(e) => log::warn!("notifications for workspace {id}: {e}"),
+        }
+    }
+    Ok(new)
+}
+
+fn occasions(
+    s: &Store,
+    catalog: &Catalog,
+    a: &Audience,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let mut new = 0;
+    for budget in s.list_budgets(a.id)? {
+        for alert in s.list_alerts(a.id, budget.id)? {
+            if alert.created_at.and_utc() >= now - Duration::days(1) {
+                new += alert_notice(s, a, &budget, &alert)?;
+            }
+        }
+        new += forecast(s, a, budget, now)?;
+    }
+    if !a.to(Event::Anomaly, &[]).is_empty() {
+        new += anomalies(s, a, now)?;
+    }
+    if !a.to(Event::Unpriced, &[]).is_empty() {
+        new += unpriced(s, a)?;
+    }
+    for kind in [Event::ReportWeekly, Event::ReportMonthly] {
+        new += report(s, catalog, a, kind, now)?;
+    }
+    Ok(new)
+}
+
+fn forecast(
+    s: &Store,
+    a: &Audience,
+    budget: BudgetRow,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let chosen = budgets::channels_of(s, a.id, budget.id)?;
+    let to = a.to(Event::Forecast, &chosen);
+    if to.is_empty() || budget.spec.period == "total" {
+        return Ok(0);
+    }
+    let Some(over) = budgets::overrun(s, a.id, budget, now)? else {
+        return Ok(0);
+    };
+    let (b, e) = (&over.budget.budget, &over.budget.evaluation);
+    let Some(f) = over.budget.forecast else {
+        return Ok(0);
+    };
+    let amount = Usd::from_nanos(b.spec.amount_nanos);
+    let zone = Zone::parse(&b.spec.timezone).unwrap_or(Zone::UTC);
+    let day = bucket_label(over.crossing, Granularity::Day, zone);
+    let range = match (f.low, f.high) {
+        (Some(l), Some(h)) => format!(" (80 % range {} – {})", dollars(l), dollars(h)),
+        _ => String::new(),
+    };
+    let mut n = a.notice(
+        Event::Forecast,
+        format!("Budget “{}” is on course to be exceeded", b.spec.name),
+        format!(
+            "At its usual pace, spend reaches {} around {day} and ends the {} period at about {}{range}.",
+            dollars(amount),
+            b.spec.period,
+            dollars(f.expected),
+        ),
+    );
+    n.facts = vec![
+        fact("Spent so far", dollars(e.spent)),
+        fact("Amount", dollars(amount)),
+        fact("Forecast", dollars(f.expected)),
+        fact("Expected to cross on", day.clone()),
+    ];
+    n.page = Some("/budgets".into());
+    n.data = json!({
+        "budget_id": b.id.get(), "budget_name": b.spec.name, "spent_usd": e.spent,
+        "amount_usd": amount, "forecast_usd": f.expected, "forecast_low_usd": f.low,
+        "forecast_high_usd": f.high, "forecast_method": f.method, "expected_crossing": day,
+        "period_start": e.window.start, "period_end": e.window.end,
+    });
+    let period = e.window.start.map_or(0, |t| t.timestamp());
+    record(s, &to, &format!("forecast:{}:{period}", b.id), &n)
+}
+
+fn anomalies(s: &Store, a: &Audience, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let to = a.to(Event::Anomaly, &[]);
+    let since = now.date_naive() - Duration::days(1);
+    let found = recommendations::anomalies_for(s, a.id, &AnomalyConfig::default(), now)?;
+    let mut new = 0;
+    for day in found
+        .iter()
+        .filter(|d| d.date >= since && d.severity >= Severity::Medium)
+    {
+        let key = format!("anomaly:{}", day.date);
+        let mut n = a.notice(
+            Event::Anomaly,
+            format!("Unusual spend on {}", day.date),
+            format!(
+                "{} spent, {} above the usual {} for that day.",
+                dollars(day.cost),
+                dollars(day.excess),
+                dollars(day.mean)
+            ),
+        );
+        n.facts = vec![
+            fact("Spent", dollars(day.cost)),
+            fact("Usual", dollars(day.mean)),
+            fact("Severity", format!("{:?}", day.severity).to_lowercase()),
+        ];
+        n.sections = vec![Section {
+            heading: "What drove it".into(),
+            lines: day
+                .drivers
+                .iter()
+                .take(8)
+                .map(|d| format!("{}: +{}", d.dimension.label(), dollars(d.excess)))
+                .collect(),
+        }];
+        n.page = Some("/recommendations".into());
+        n.data = serde_json::to_value(day).unwrap_or_default();
+        new += record(s, &to, &key, &n)?;
+    }
+    Ok(new)
+}
+
+fn unpriced(s: &Store, a: &Audience) -> Result<usize, AppError> {
+    let to = a.to(Event::Unpriced, &[]);
+    let models = s.with_conn(|c| llmlab_store::ledger::unpriced(c, a.id, 100))?;
+    let mut new = 0;
+    for m in models {
+        let key = format!("unpriced:{}/{}", m.provider, m.model);
+        if to.iter().all(|c| has(s, c, &key)) {
+            continue;
+        }
+        let since = DateTime::from_timestamp_micros(m.first_seen).unwrap_or_default();
+        let mut n = a.notice(
+            Event::Unpriced,
+            format!("No price for {}/{}", m.provider, m.model),
+            format!(
+                "{} calls since {} are stored at $0 until the model has a price: set a \
+                 custom price, then re-price them.",
+                m.calls,
+                since.format("%Y-%m-%d %H:%M UTC")
+            ),
+        );
+        n.facts = vec![
+            fact("Calls", m.calls.to_string()),
+            fact("Input tokens", m.input_tokens.to_string()),
+            fact("Output tokens", m.output_tokens.to_string()),
+        ];
+        n.page = Some("/pricing".into());
+        n.data = json!({"provider": m.provider, "model": m.model, "calls": m.calls,
+                        "first_seen": since});
+        new += record(s, &to, &key, &n)?;
+    }
+    Ok(new)
+}
+
+fn has(s: &Store, c: &ChannelRow, key: &str) -> bool {
+    s.has_notification(c.id, key).unwrap_or(false)
+}
+
+/// The local instant `date` 09:00 in `zone` (the first one, around a clock change).
+fn nine_am(date: NaiveDate, zone: Zone) -> Option<DateTime<Utc>> {
+    let local = date.and_hms_opt(9, 0, 0)?;
+    zone.tz()
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The report of `kind` due now, if it is past 09:00 on its day and some channel that
+/// existed then has not had it.
+fn report(
+    s: &Store,
+    catalog: &Catalog,
+    a: &Audience,
+    kind: Event,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let g = if kind == Event::ReportWeekly {
+        Granularity::Week
+    } else {
+        Granularity::Month
+    };
+    // The period that ended at the start of the current one.
+    let current = bucket_start(now, g, a.zone);
+    let previous = bucket_start(current - Duration::days(1), g, a.zone);
+    let first_day = bucket_label(current, Granularity::Day, a.zone);
+    let Some(due) = NaiveDate::parse_from_str(&first_day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| nine_am(d, a.zone))
+    else {
+        return Ok(0);
+    };
+    let key = format!(
+        "{}:{}",
+        kind.as_str(),
+        bucket_label(previous, Granularity::Day, a.zone)
+    );
+    let to: Vec<&ChannelRow> = a
+        .to(kind, &[])
+        .into_iter()
+        .filter(|c| c.created_at.and_utc() <= due && !has(s, c, &key))
+        .collect();
+    if now < due || to.is_empty() {
+        return Ok(0);
+    }
+    let before = bucket_start(previous - Duration::days(1), g, a.zone);
+    let n = super::digest::build(
+        s,
+        catalog,
+        (a.id, &a.name, a.zone),
+        kind,
+        [before, previous, current],
+        now,
+    )?;
+    record(s, &to, &key, &n)
+}

@@ -1,0 +1,308 @@
+//! Cost reports that are more than one aggregate: the summary's series, folded from the
+//! store's fixed UTC slots into local calendar buckets and bounded in size.
+
+use chrono::{DateTime, Duration, Utc};
+use llmlab_engine::aggregate::{Bucket, Slot, Totals, fill_gaps, fold_slots};
+use llmlab_engine::forecast::{Forecast, LOOKBACK_DAYS, forecast_period};
+use llmlab_engine::period::{
+    Granularity, Period, Window, Zone, bucket_start, max_buckets_between, next_bucket_start,
+    period_window, slot_secs_for,
+};
+use llmlab_engine::{Tokens, Usd};
+use llmlab_store::{EventFilter, GroupTotals, ModelTotals, Store, TagTotals, WorkspaceId};
+
+use crate::AppError;
+
+/// Most buckets one summary returns (10,000: hourly over a year is 8,760).
+pub const MAX_SUMMARY_BUCKETS: u64 = 10_000;
+
+/// Store sums (never negative) → engine totals.
+pub fn totals(cost_nanos: i64, calls: i64, input_tokens: i64, output_tokens: i64) -> Totals {
+    Totals {
+        cost: Usd::from_nanos(cost_nanos),
+        calls: u64::try_from(calls).unwrap_or(0),
+        tokens: Tokens {
+            input: input_tokens.max(0),
+            output: output_tokens.max(0),
+            ..Tokens::default()
+        },
+    }
+}
+
+/// A spend summary asked for: the filter, its bounds, the buckets and their zone.
+#[derive(Debug, Clone)]
+pub struct SummaryAsk {
+    /// What spend counts.
+    pub filter: EventFilter,
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+    /// Bucket size.
+    pub granularity: Granularity,
+    /// The buckets' calendar.
+    pub zone: Zone,
+}
+
+/// The summary `ask` asks for (see [`summary`]).
+pub fn summary_of(s: &Store, workspace: WorkspaceId, ask: &SummaryAsk) -> Result<Series, AppError> {
+    summary(
+        s,
+        workspace,
+        &ask.filter,
+        (ask.start, ask.end),
+        ask.granularity,
+        ask.zone,
+    )
+}
+
+/// Spend from `start` to `end` bucketed by `granularity` in `zone`, every bucket present
+/// (empty ones too). A range that would hold more than [`MAX_SUMMARY_BUCKETS`] is refused
+/// before anything is built. Run on the blocking pool: folding is CPU work proportional
+/// to the buckets.
+pub fn summary(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    granularity: Granularity,
+    zone: Zone,
+) -> Result<Series, AppError> {
+    let buckets = max_buckets_between(start, end, granularity);
+    if buckets > MAX_SUMMARY_BUCKETS {
+        return Err(AppError::invalid(
+            "granularity",
+            format!(
+                "{start}..{end} spans up to {buckets} {} buckets; a summary holds at most \
+                 {MAX_SUMMARY_BUCKETS}: narrow the range or choose a coarser granularity",
+                granularity.as_str()
+            ),
+        ));
+    }
+    let slot_secs = u32::try_from(slot_secs_for(zone)).unwrap_or(900);
+    let rows = s.slots(workspace, filter, slot_secs)?;
+    let slots = rows.iter().map(|r| Slot {
+        start: DateTime::from_timestamp_micros(r.slot_start_micros).unwrap_or_default(),
+        totals: totals(
+            r.sums.cost_nanos,
+            r.sums.calls,
+            r.sums.input_tokens,
+            r.sums.output_tokens,
+        ),
+    });
+    let folded = fold_slots(slots, granularity, zone);
+    Ok(Series {
+        buckets: fill_gaps(folded, start, end, granularity, zone),
+        unpriced_calls: rows.iter().map(|r| r.sums.unpriced_calls).sum(),
+    })
+}
+
+/// A summary's buckets and the calls in them stored without a price.
+pub struct Series {
+    /// Every bucket of the range.
+    pub buckets: Vec<Bucket>,
+    /// Calls stored unpriced (cost 0 until re-priced).
+    pub unpriced_calls: i64,
+}
+
+impl Series {
+    /// The sums of every bucket: the range's totals.
+    pub fn total(&self) -> Totals {
+        let mut total = Totals::default();
+        for b in &self.buckets {
+            total.add(&b.totals);
+        }
+        total
+    }
+}
+
+/// A period's spend so far and where it is heading.
+pub struct PeriodForecast {
+    /// The current period.
+    pub window: Window,
+    /// Spend in it so far.
+    pub spent: Usd,
+    /// Its projected total; `None` for a `total` period.
+    pub forecast: Option<Forecast>,
+    /// The daily spend it was made from (empty for a `total` period).
+    pub days: Vec<Bucket>,
+}
+
+/// The forecast of the current `period` in `zone` for the events `scope` selects (its
+/// time bounds are ignored), from the last [`LOOKBACK_DAYS`] days of their daily spend.
+/// `spent` is the spend in the period when the caller has already summed it.
+pub fn forecast(
+    s: &Store,
+    workspace: WorkspaceId,
+    scope: &EventFilter,
+    (period, zone): (Period, Zone),
+    spent: Option<Usd>,
+    now: DateTime<Utc>,
+) -> Result<PeriodForecast, AppError> {
+    let window = period_window(period, now, zone);
+    let spent = match spent {
+        Some(spent) => spent,
+        None => {
+            let filter = EventFilter {
+                start_micros: window.start.map(|t| t.timestamp_micros()),
+                end_micros: window.end.map(|t| t.timestamp_micros()),
+                ..scope.clone()
+            };
+            Usd::from_nanos(s.spend(workspace, &filter)?)
+        }
+    };
+    if window.end.is_none() {
+        return Ok(PeriodForecast {
+            window,
+            spent,
+            forecast: None,
+            days: Vec::new(),
+        });
+    }
+    let today = bucket_start(now, Granularity::Day, zone);
+    let from = bucket_start(
+        today - Duration::days(i64::from(LOOKBACK_DAYS)),
+        Granularity::Day,
+        zone,
+    );
+    let to = next_bucket_start(today, Granularity::Day, zone);
+    let history = EventFilter {
+        start_micros: Some(from.timestamp_micros()),
+        end_micros: Some(to.timestamp_micros()),
+        ..scope.clone()
+    };
+    let days = summary(s, workspace, &history, (from, to), Granularity::Day, zone)?;
+    Ok(PeriodForecast {
+        forecast: forecast_period(&days.buckets, spent, &window, now, zone),
+        window,
+        spent,
+        days: days.buckets,
+    })
+}
+
+/// Spend per provider in `filter`, costliest first.
+pub fn by_provider(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+) -> Result<Vec<GroupTotals>, AppError> {
+    Ok(s.cost_by_provider(workspace, filter)?)
+}
+
+/// The `limit` costliest models in `filter`.
+pub fn top_models(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    limit: u32,
+) -> Result<Vec<ModelTotals>, AppError> {
+    Ok(s.top_models(workspace, filter, limit)?)
+}
+
+/// Spend per value of the tag `key` in `filter`: the 1,000 costliest values.
+pub fn by_tag(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    key: &str,
+) -> Result<Vec<TagTotals>, AppError> {
+    Ok(s.cost_by_tag(workspace, filter, key)?)
+}
+
+/// Providers drawn as their own series on the overview; the rest are stacked as one.
+pub const STACKED: usize = 5;
+
+/// One series of a stacked chart: a name and an amount per bucket.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// The provider, or `others`.
+    pub name: String,
+    /// Spend per bucket.
+    pub amounts: Vec<Usd>,
+}
+
+/// The dashboard's overview of one month in a zone: what it shows, read in one go.
+pub struct Overview {
+    /// The month's daily spend.
+    pub series: Series,
+    /// The month before, in total.
+    pub previous: Totals,
+    /// The five costliest models.
+    pub models: Vec<ModelTotals>,
+    /// Spend per provider, costliest first.
+    pub providers: Vec<GroupTotals>,
+    /// The budgets with their status now.
+    pub budgets: Vec<crate::budgets::Evaluated>,
+    /// The daily spend of the [`STACKED`] costliest providers, and the rest as `others`.
+    pub stacks: Vec<Stack>,
+    /// Days of the month's anomalies.
+    pub anomalies: Vec<String>,
+}
+
+/// The overview of the month holding `now` in `zone` (see [`Overview`]).
+pub fn overview(
+    s: &Store,
+    workspace: WorkspaceId,
+    zone: Zone,
+    now: DateTime<Utc>,
+) -> Result<Overview, AppError> {
+    let between = |a: DateTime<Utc>, b: DateTime<Utc>| {
+        EventFilter::between(a.timestamp_micros(), b.timestamp_micros())
+    };
+    let start = bucket_start(now, Granularity::Month, zone);
+    let end = next_bucket_start(start, Granularity::Month, zone);
+    let before = bucket_start(start - Duration::microseconds(1), Granularity::Month, zone);
+    let month = between(start, end);
+    let series = summary(s, workspace, &month, (start, end), Granularity::Day, zone)?;
+    let previous =
+        s.with_conn(|c| llmlab_store::analytics::totals(c, workspace, &between(before, start)))?;
+    let previous = totals(
+        previous.cost_nanos,
+        previous.calls,
+        previous.tokens.input_tokens,
+        previous.tokens.output_tokens,
+    );
+    let models = s.top_models(workspace, &month, 5)?;
+    let providers = s.cost_by_provider(workspace, &month)?;
+    let budgets = crate::budgets::list(s, workspace, now)?;
+    let mut stacks = Vec::new();
+    for p in providers.iter().take(STACKED) {
+        let only = EventFilter {
+            provider: Some(p.provider.clone()),
+            ..month.clone()
+        };
+        let part = summary(s, workspace, &only, (start, end), Granularity::Day, zone)?;
+        stacks.push(Stack {
+            name: p.provider.clone(),
+            amounts: part.buckets.iter().map(|b| b.totals.cost).collect(),
+        });
+    }
+    if providers.len() > STACKED {
+        let shown: Vec<Usd> = (0..series.buckets.len())
+            .map(|i| stacks.iter().map(|s| s.amounts[i]).sum())
+            .collect();
+        stacks.push(Stack {
+            name: "others".into(),
+            amounts: series
+                .buckets
+                .iter()
+                .zip(shown)
+                .map(|(b, s)| b.totals.cost.saturating_sub(s))
+                .collect(),
+        });
+    }
+    let config = llmlab_recs::AnomalyConfig::default();
+    let anomalies = crate::recommendations::anomalies_for(s, workspace, &config, now)?
+        .iter()
+        .map(|a| a.date.to_string())
+        .collect();
+    Ok(Overview {
+        series,
+        previous,
+        models,
+        providers,
+        budgets,
+        stacks,
+        anomalies,
+    })
+}
