@@ -25,6 +25,7 @@ pub mod state;
 pub mod webhooks;
 
 pub mod accounts;
+pub mod alerts;
 pub mod budgets;
 pub mod catalog_changes;
 pub mod channels;

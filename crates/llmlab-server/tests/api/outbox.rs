@@ -1,16 +1,18 @@
-//! A budget's own webhook as clients see it: what it receives and what
-//! `GET /api/budgets/{id}/alerts` says of it, pinned byte for byte; setting, changing
-//! and clearing `webhook_url` moves where the budget's alerts go without showing up
-//! among the workspace's channels.
+//! One outbox for everything LLMLab sends: a budget's own webhook and the workspace's
+//! channels share one queue and one bound on deliveries in flight. What a budget's
+//! webhook receives, and what `GET /api/budgets/{id}/alerts` says of it, is pinned here
+//! byte for byte; setting, changing and clearing `webhook_url` moves where the budget's
+//! alerts go without showing up among the workspace's channels.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::receiver::Receiver;
 use crate::webhooks::{FAST, alerts, budget, eventually, spend, verify};
-use crate::{TestApp, assert_error, spawn_app_with, strings};
+use crate::{TestApp, assert_error, strings};
 
 /// Where a receiver's script waits: request `n` (0-based) passes once `n` requests have
 /// been let through before it; every arrival is counted.
@@ -258,3 +260,57 @@ crate::both!(
         );
     }
 );
+
+// Budget webhooks and channel notifications wait in one queue: at most 16 deliveries
+// are under way at once per instance, whatever they are, and the rest wait in the
+// database until a slot frees.
+crate::both!(at_most_16_deliveries_in_flight, &FAST, |app: TestApp| {
+    let gate = Gate::default();
+    let hanging = gated(&gate, 200);
+    let token = app.signup("flight@example.com");
+    let r = app.post(
+        "/api/channels",
+        &token,
+        json!({"name": "all budgets", "kind": "webhook", "url": hanging.url(),
+               "events": ["budget"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Six budgets crossing both levels at once: twelve alerts, each to its budget's
+    // webhook and to the channel.
+    let ids: Vec<i64> = (0..6)
+        .map(|i| {
+            let r = app.post(
+                "/api/budgets",
+                &token,
+                json!({"name": format!("b{i}"), "amount_usd": 1, "period": "monthly",
+                       "alert_threshold_pct": 50, "webhook_url": hanging.url()}),
+            );
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()["id"].as_i64().unwrap()
+        })
+        .collect();
+    spend(&app, &token, "2");
+    gate.wait_for(16);
+    // Anything beyond the bound would have been claimed by now (deliveries are polled
+    // every 50 ms here).
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(gate.arrived(), 16, "deliveries under way at once");
+    gate.open();
+    for id in ids {
+        eventually("the budget's alerts delivered", || {
+            let list = alerts(&app, &token, id);
+            (list.len() == 2 && list.iter().all(|a| a["delivery_status"] == "delivered"))
+                .then_some(())
+        });
+    }
+    let channel = r.json()["id"].as_i64().unwrap();
+    eventually("the channel's notices delivered", || {
+        let list = app
+            .get(&format!("/api/channels/{channel}/deliveries"), &token)
+            .json();
+        let list = list["notifications"].as_array().unwrap().clone();
+        (list.len() == 12 && list.iter().all(|n| n["status"] == "delivered")).then_some(())
+    });
+    assert_eq!(gate.arrived(), 24, "each delivery once");
+    assert_eq!(hanging.requests().len(), 24);
+});
