@@ -8,7 +8,7 @@ use chrono::Utc;
 use llmlab_store::send_quota::{self, Allowance, kind};
 use llmlab_store::{
     ChannelId, ChannelRow, NewChannel, NotificationDeliveryRow, NotificationRow, RecipientRow,
-    Store, StoreError, WorkspaceId, channels, recipients,
+    Store, StoreError, WorkspaceId, channels, outbox, recipients,
 };
 use serde_json::json;
 
@@ -328,7 +328,7 @@ pub fn test(
             let n = i32::try_from(confirmed).unwrap_or(i32::MAX);
             send_quota::admit(c, workspace, allowances.emails, n, at)?;
         }
-        channels::enqueue(c, workspace, id, ("test", &key), &payload)
+        outbox::enqueue(c, workspace, id, ("test", &key), &payload)
     })
     .map_err(|e| over_allowance(e.into()))?
     .ok_or_else(|| AppError::Internal("a test notification was recorded twice".into()))

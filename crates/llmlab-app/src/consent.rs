@@ -11,7 +11,7 @@
 
 use chrono::{NaiveDateTime, Utc};
 use llmlab_store::send_quota::{self, Allowance};
-use llmlab_store::{ChannelRow, RecipientRow, Store, StoreError, WorkspaceId, channels};
+use llmlab_store::{ChannelRow, RecipientRow, Store, StoreError, WorkspaceId, channels, outbox};
 use serde_json::json;
 
 use crate::AppError;
@@ -139,7 +139,7 @@ pub fn ask(
         let key = format!("confirmation:{}", r.id);
         let occasion = ("confirmation", key.as_str());
         new += usize::from(
-            channels::enqueue(c, channel.workspace_id, channel.id, occasion, &payload)?.is_some(),
+            outbox::enqueue(c, channel.workspace_id, channel.id, occasion, &payload)?.is_some(),
         );
         llmlab_store::recipients::mark_asked(c, r.id)?;
     }

@@ -25,6 +25,7 @@ pub mod state;
 pub mod webhooks;
 
 pub mod accounts;
+pub mod alerts;
 pub mod budgets;
 pub mod catalog_changes;
 pub mod channels;
@@ -50,9 +51,9 @@ pub use state::AppState;
 /// The store's ids, roles and rows the use cases answer in: the server and xtask name
 /// them through here (only the server's startup names the store itself, to open it).
 pub use llmlab_store::{
-    Actor, ApiKeyId, ApiKeyRow, AuditRow, BudgetId, ChannelId, ChannelRow, CustomPriceRow,
-    DeliveryRow, EventCursor, EventFilter, EventPage, EventRow, GroupTotals, InvitationId,
-    InvitationRow, MemberRow, ModelTotals, NewCustomPrice, NewDelivery, NotificationDeliveryRow,
+    Actor, AlertDelivery, ApiKeyId, ApiKeyRow, AuditRow, BudgetId, ChannelId, ChannelRow,
+    CustomPriceRow, EventCursor, EventFilter, EventPage, EventRow, GroupTotals, InvitationId,
+    InvitationRow, MemberRow, ModelTotals, NewCustomPrice, NotificationDeliveryRow,
     NotificationRow, RecipientRow, Role, StoreError, TagTotals, Totals, UserId, UserRow,
     WorkspaceId, WorkspaceRow, now_utc,
 };

@@ -99,10 +99,9 @@ impl Application {
             dummy_hash,
             settings,
         });
-        // This instance's background work: the outbox's two workers, the notification
+        // This instance's background work: the outbox's worker, the notification
         // scheduler, retention, and a word on catalog changes since the last start.
-        actix_web::rt::spawn(outbox::alerts::run(app.clone(), transport.clone()));
-        actix_web::rt::spawn(outbox::notifications::run(app.clone(), transport));
+        actix_web::rt::spawn(outbox::run(app.clone(), transport));
         actix_web::rt::spawn(llmlab_app::notify::scheduler(app.clone()));
         actix_web::rt::spawn(llmlab_app::retention::scheduler(app.clone()));
         actix_web::rt::spawn(llmlab_app::catalog_changes::report(app.clone()));

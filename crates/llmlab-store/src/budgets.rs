@@ -60,8 +60,6 @@ pub struct NewBudget {
     pub scope_tag_value: Option<String>,
     /// Warning threshold in percent.
     pub alert_threshold_pct: i32,
-    /// Alert webhook.
-    pub webhook_url: Option<String>,
 }
 
 fn name_taken(error: diesel::result::Error) -> StoreError {
@@ -149,7 +147,7 @@ pub fn find_by_name(
         .optional()?)
 }
 
-/// Deletes budget `id` of `workspace_id` and its alerts; `false` if the user has no such budget.
+/// Deletes budget `id` of `workspace_id` with its alerts and its webhook's channel; `false` if the user has no such budget.
 pub fn delete(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,

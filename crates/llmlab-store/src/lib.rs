@@ -35,50 +35,6 @@ macro_rules! with_backend {
     };
 }
 
-/// The claim shared by every outbox (budget alerts, notifications): the rows of `$table`
-/// whose delivery is due at `now` (pending past their backoff, or delivering with an
-/// expired lease), at most `limit`, each moved to `delivering` until `lease_until` by a
-/// conditional `UPDATE`, so when several instances poll at once each row goes to one.
-/// Evaluates to the claimed rows as `$row`.
-macro_rules! claim_due_rows {
-    ($conn:expr, $table:ident . $status:ident, $row:ty, $now:expr, $lease_until:expr, $limit:expr) => {{
-        use $crate::schema::$table as t;
-        let now = $crate::truncate_micros($now);
-        let lease_until = $crate::truncate_micros($lease_until);
-        let states = [$crate::delivery::PENDING, $crate::delivery::DELIVERING];
-        let due = t::next_attempt_at.is_null().or(t::next_attempt_at.le(now));
-        let candidates: Vec<i64> = t::table
-            .filter(t::$status.eq_any(states))
-            .filter(due)
-            .order(t::id)
-            .limit(i64::from($limit))
-            .select(t::id)
-            .load($conn)?;
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for id in candidates {
-            let won = diesel::update(
-                t::table
-                    .find(id)
-                    .filter(t::$status.eq_any(states))
-                    .filter(due),
-            )
-            .set((
-                t::$status.eq($crate::delivery::DELIVERING),
-                t::next_attempt_at.eq(lease_until),
-            ))
-            .execute($conn)?;
-            if won == 1 {
-                claimed.push(id);
-            }
-        }
-        t::table
-            .filter(t::id.eq_any(&claimed))
-            .order(t::id)
-            .select(<$row>::as_select())
-            .load::<$row>($conn)?
-    }};
-}
-
 /// Writes [`Store`] methods that each run one of the module's functions over
 /// `&mut AnyConnection` with a pooled connection, so the function and the method cannot
 /// drift apart. `how` is the `Store` method that hands out the connection: `with_conn`
@@ -122,6 +78,7 @@ pub mod invitations;
 pub mod ledger;
 pub mod login_attempts;
 mod migrations;
+pub mod outbox;
 pub mod prices;
 pub mod recipients;
 pub mod replica;
@@ -145,7 +102,7 @@ use chrono::{NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 
-pub use alerts::{AlertRow, DeliveryRow, NewAlert, NewDelivery, NextStep, delivery};
+pub use alerts::{AlertDelivery, AlertRow, NewAlert};
 pub use analytics::{
     DAY_MICROS, DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SlotRow, Sums, TagTotals,
     TokenMixRow, Totals,
@@ -153,7 +110,7 @@ pub use analytics::{
 pub use api_keys::{ApiKeyRow, NewApiKey, TOUCH_INTERVAL};
 pub use audit::{Actor, AuditRow, NewAuditEntry};
 pub use budgets::{BudgetRow, NewBudget};
-pub use channels::{ChannelRow, NewChannel, NotificationDeliveryRow, NotificationRow};
+pub use channels::{ChannelRow, NewChannel};
 pub use conn::{AnyConnection, Backend, DatabaseUrl, write_tx};
 pub use error::StoreError;
 pub use events::{EventCursor, EventFilter, EventPage, EventRow, InsertOutcome, NewEvent};
@@ -161,6 +118,7 @@ pub use group_commit::GroupCommit;
 pub use ids::{ApiKeyId, BudgetId, ChannelId, InvitationId, UserId, WorkspaceId};
 pub use invitations::{InvitationRow, NewInvitation};
 pub use migrations::migration_names;
+pub use outbox::{NextStep, NotificationDeliveryRow, NotificationRow, delivery};
 pub use prices::{CustomPriceRow, NewCustomPrice};
 pub use recipients::RecipientRow;
 pub use token_counts::TokenCounts;

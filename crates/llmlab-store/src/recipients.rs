@@ -9,10 +9,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::channels::held;
+use crate::outbox::held;
 use crate::schema::{channel_recipients as r, notifications};
 use crate::{AnyConnection, ChannelId, StoreError, WorkspaceId};
-use crate::{alerts::delivery, now_utc, truncate_micros, write_tx};
+use crate::{now_utc, outbox::delivery, truncate_micros, write_tx};
 
 /// One address of an email channel.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]

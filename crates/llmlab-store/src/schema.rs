@@ -100,7 +100,6 @@ diesel::table! {
         scope_tag_key -> Nullable<Text>,
         scope_tag_value -> Nullable<Text>,
         alert_threshold_pct -> Integer,
-        webhook_url -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -117,11 +116,6 @@ diesel::table! {
         spent_nanos -> BigInt,
         amount_nanos -> BigInt,
         created_at -> Timestamp,
-        delivery_status -> Text,
-        attempts -> Integer,
-        last_attempt_at -> Nullable<Timestamp>,
-        last_error -> Nullable<Text>,
-        next_attempt_at -> Nullable<Timestamp>,
     }
 }
 
@@ -170,22 +164,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// One row per webhook delivery attempt of an alert.
-    webhook_deliveries (id) {
-        id -> BigInt,
-        alert_id -> BigInt,
-        workspace_id -> BigInt,
-        attempt -> Integer,
-        attempted_at -> Timestamp,
-        url -> Text,
-        status_code -> Nullable<Integer>,
-        ok -> Bool,
-        error -> Nullable<Text>,
-        duration_ms -> BigInt,
-    }
-}
-
-diesel::table! {
     /// A user's own prices for a model, in micro-dollars per million tokens.
     custom_prices (id) {
         id -> BigInt,
@@ -212,7 +190,6 @@ diesel::joinable!(events -> workspaces (workspace_id));
 diesel::joinable!(event_tags -> events (event_id));
 diesel::joinable!(budgets -> workspaces (workspace_id));
 diesel::joinable!(budget_alerts -> budgets (budget_id));
-diesel::joinable!(webhook_deliveries -> budget_alerts (alert_id));
 diesel::joinable!(custom_prices -> workspaces (workspace_id));
 diesel::joinable!(revoked_tokens -> users (user_id));
 diesel::joinable!(workspace_members -> workspaces (workspace_id));
@@ -221,12 +198,13 @@ diesel::joinable!(audit_log -> workspaces (workspace_id));
 diesel::joinable!(channels -> workspaces (workspace_id));
 diesel::joinable!(budget_channels -> channels (channel_id));
 diesel::joinable!(notifications -> channels (channel_id));
+diesel::joinable!(notifications -> budget_alerts (alert_id));
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
 diesel::joinable!(channel_recipients -> channels (channel_id));
 diesel::joinable!(send_quota -> workspaces (workspace_id));
 
 diesel::table! {
-    /// Where a workspace's notifications go.
+    /// Where a workspace's notifications go, and each budget's own webhook (`budget_id`).
     channels (id) {
         id -> BigInt,
         workspace_id -> BigInt,
@@ -236,6 +214,7 @@ diesel::table! {
         events -> Text,
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
+        budget_id -> Nullable<BigInt>,
     }
 }
 
@@ -248,7 +227,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// The outbox: one row per occasion and channel.
+    /// The outbox: one row per occasion and channel (a budget's alert to its own webhook
+    /// included, `alert_id`).
     notifications (id) {
         id -> BigInt,
         workspace_id -> BigInt,
@@ -262,6 +242,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         held -> Nullable<Text>,
+        alert_id -> Nullable<BigInt>,
     }
 }
 
@@ -431,7 +412,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_tags,
     budgets,
     budget_alerts,
-    webhook_deliveries,
     event_rollups,
     tag_rollups,
     custom_prices,

@@ -39,13 +39,22 @@ pub struct ScopeForm {
     pub tag: Option<String>,
 }
 
+/// A budget as validated: what the store keeps of it, and its webhook.
+#[derive(Debug, Clone)]
+pub struct BudgetChange {
+    /// Its name, amount, period and scope.
+    pub budget: NewBudget,
+    /// Where its alerts are POSTed (its own channel's target), if anywhere.
+    pub webhook_url: Option<String>,
+}
+
 /// A budget as the API or the dashboard sends it, validated into what the store keeps.
 /// A model scope is stored under the catalog's canonical name, the one events record.
 pub fn validate(
     catalog: &Catalog,
     allow_private_webhooks: bool,
     b: BudgetForm,
-) -> Result<NewBudget, AppError> {
+) -> Result<BudgetChange, AppError> {
     let name = b.name.trim().to_string();
     crate::input::check_text("name", &name)?;
     if name.is_empty() || name.len() > 200 {
@@ -105,7 +114,7 @@ pub fn validate(
         crate::webhooks::check_target(u, allow_private_webhooks)
             .map_err(|why| AppError::invalid("webhook_url", why))?;
     }
-    Ok(NewBudget {
+    let budget = NewBudget {
         name,
         amount_nanos: b.amount_usd.nanos(),
         period: b.period.trim().to_ascii_lowercase(),
@@ -115,6 +124,9 @@ pub fn validate(
         scope_tag_key: scope.tag.as_ref().map(|t| t.0.clone()),
         scope_tag_value: scope.tag.map(|t| t.1),
         alert_threshold_pct: i32::from(threshold.pct()),
+    };
+    Ok(BudgetChange {
+        budget,
         webhook_url,
     })
 }

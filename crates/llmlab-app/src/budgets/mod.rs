@@ -1,10 +1,6 @@
-//! Budgets and their alerts: live status, create or update within the account's limit,
-//! the pre-flight check, and the evaluation after ingestion that records each alert once.
-//!
-//! Where the once-per-level guarantee lives: [`record_alerts`] asks the store to record
-//! an alert per budget, period and level crossed; the unique constraint on
-//! `(budget_id, period_start, level)` makes every racing request, on every instance,
-//! record it once (`Store::record_alert` returns `None` for the losers).
+//! Budgets: live status, create or update within the account's limit (with the
+//! budget's webhook, a channel of its own), and the pre-flight check. Their alerts are
+//! [`crate::alerts`]' (re-exported here: [`after_ingest`], [`alerts`]).
 
 use llmlab_store::{BudgetId, ChannelId, WorkspaceId, budgets};
 
@@ -12,22 +8,20 @@ use crate::auth::Identity;
 use crate::{Audit, audited, audited_delete};
 use chrono::{DateTime, Utc};
 use llmlab_engine::Usd;
-use llmlab_engine::budget::{
-    BudgetSpec, BudgetStatus, Evaluation, Scope, Threshold, crossed_levels, evaluate,
-};
+use llmlab_engine::budget::{BudgetSpec, BudgetStatus, Evaluation, Scope, Threshold, evaluate};
 use llmlab_engine::forecast::{Forecast, ForecastMethod, expected_crossing};
 use llmlab_engine::period::{Period, Zone, period_window};
-use llmlab_store::{
-    AlertRow, BudgetRow, DeliveryRow, EventFilter, NewAlert, NewBudget, Store, delivery,
-};
+use llmlab_store::{BudgetRow, EventFilter, Store};
 
 use crate::config::Limits;
-use crate::{App, AppError, blocking, ensure_room, notifications, reports};
+use crate::{App, AppError, ensure_room, reports};
+
+pub use crate::alerts::{after_ingest, alerts};
 use llmlab_engine::providers::Catalog;
 
 mod form;
 
-pub use form::{BudgetForm, ScopeForm, validate};
+pub use form::{BudgetChange, BudgetForm, ScopeForm, validate};
 
 /// A budget with its status now.
 pub struct Evaluated {
@@ -39,6 +33,8 @@ pub struct Evaluated {
     pub forecast: Option<Forecast>,
     /// The channels its alerts go to besides those subscribed to `budget`.
     pub channels: Vec<ChannelId>,
+    /// Where its alerts are POSTed (its own channel's target).
+    pub webhook_url: Option<String>,
 }
 
 /// A stored budget as engine values.
@@ -73,7 +69,7 @@ fn scope_filter(scope: Scope) -> EventFilter {
 }
 
 /// Evaluates a budget against its spend in the current period (one SQL aggregate).
-fn evaluate_row(
+pub(crate) fn evaluate_row(
     s: &Store,
     workspace: WorkspaceId,
     b: &BudgetRow,
@@ -111,7 +107,7 @@ fn with_forecast(
     Ok((spec, evaluation, ahead))
 }
 
-/// A budget with its status, its forecast and its channels.
+/// A budget with its status, its forecast, its channels and its webhook.
 fn evaluated(
     s: &Store,
     workspace: WorkspaceId,
@@ -121,6 +117,7 @@ fn evaluated(
     let (_, evaluation, ahead) = with_forecast(s, workspace, &budget, now)?;
     Ok(Evaluated {
         channels: channels_of(s, workspace, budget.id)?,
+        webhook_url: webhook_of(s, workspace, budget.id)?,
         budget,
         evaluation,
         forecast: ahead.forecast,
@@ -169,6 +166,7 @@ pub fn overrun(
             evaluation,
             forecast: Some(forecast),
             channels: Vec::new(),
+            webhook_url: None,
         },
         crossing,
     }))
@@ -187,6 +185,18 @@ pub fn channels_of(
         .collect())
 }
 
+/// Where budget `id`'s alerts are POSTed, if anywhere.
+pub fn webhook_of(
+    s: &Store,
+    workspace: WorkspaceId,
+    id: BudgetId,
+) -> Result<Option<String>, AppError> {
+    Ok(s.budget_webhooks(workspace)?
+        .into_iter()
+        .find(|(b, _)| *b == id)
+        .map(|(_, url)| url))
+}
+
 /// The account's budgets with their live status.
 pub fn list(
     s: &Store,
@@ -200,16 +210,17 @@ pub fn list(
 }
 
 /// Creates a budget (within `limits`), or updates the one named by `id`, else by the
-/// same name; `true` when created.
+/// same name, with its webhook; `true` when created.
 pub fn upsert(
     s: &Store,
     workspace: WorkspaceId,
     by: &Identity,
     id: Option<BudgetId>,
-    (form, channel_ids): (&NewBudget, Option<&[ChannelId]>),
+    (change, channel_ids): (&BudgetChange, Option<&[ChannelId]>),
     limits: Limits,
     now: DateTime<Utc>,
 ) -> Result<(Evaluated, bool), AppError> {
+    let form = &change.budget;
     let existing = match id {
         Some(id) => Some(s.get_budget(workspace, id)?),
         None => s.find_budget_by_name(workspace, &form.name)?,
@@ -238,6 +249,8 @@ pub fn upsert(
         if let Some(ids) = channel_ids {
             llmlab_store::channels::set_budget_channels(c, workspace, budget.id, ids)?;
         }
+        let webhook = change.webhook_url.as_deref();
+        llmlab_store::channels::set_budget_webhook(c, workspace, budget.id, webhook)?;
         let audit = Audit {
             action,
             target_kind: "budget",
@@ -325,83 +338,4 @@ pub fn check(
         budgets.push((budget, evaluation));
     }
     Ok(Check { allowed, budgets })
-}
-
-/// A budget's alerts, newest first, and every delivery attempt of them.
-pub fn alerts(
-    s: &Store,
-    workspace: WorkspaceId,
-    budget_id: BudgetId,
-) -> Result<(Vec<AlertRow>, Vec<DeliveryRow>), AppError> {
-    s.get_budget(workspace, budget_id)?;
-    Ok((
-        s.list_alerts(workspace, budget_id)?,
-        s.list_deliveries(workspace, budget_id)?,
-    ))
-}
-
-/// Shortest time between two budget evaluations of one account under sustained ingestion.
-const EVALUATION_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// After ingestion: records an alert for every budget of the account whose spend has
-/// reached its threshold or amount in the current period, and wakes the webhook worker
-/// for the new ones. Runs off the request path (coalesced per account, see
-/// [`AlertChecks`](crate::state::AlertChecks)); a failure is logged, never returned to
-/// the ingesting client.
-pub fn after_ingest(app: &App, workspace: WorkspaceId) {
-    if !app.alert_checks.begin(workspace) {
-        return;
-    }
-    let app = app.clone();
-    tokio::spawn(async move {
-        loop {
-            let started = std::time::Instant::now();
-            match blocking(&app, move |s| record_alerts(s, workspace, Utc::now())).await {
-                Ok(true) => app.webhooks.wake(),
-                Ok(false) => {}
-                Err(e) => log::warn!("budget alert evaluation failed for user {workspace}: {e}"),
-            }
-            if !app.alert_checks.finish(workspace) {
-                break;
-            }
-            // Events arrived meanwhile: evaluate again, but under sustained ingestion at
-            // most every EVALUATION_INTERVAL (an alert is then at most that late), not
-            // once per request.
-            tokio::time::sleep(EVALUATION_INTERVAL.saturating_sub(started.elapsed())).await;
-        }
-    });
-}
-
-/// Records the alerts due now; `true` when one with a webhook to call was created.
-fn record_alerts(s: &Store, workspace: WorkspaceId, now: DateTime<Utc>) -> Result<bool, AppError> {
-    let mut to_deliver = false;
-    for b in s.list_budgets(workspace)? {
-        let (spec, e) = evaluate_row(s, workspace, &b, now)?;
-        let period_start = e.window.start.map_or(0, |t| t.timestamp_micros());
-        for level in crossed_levels(&spec, Usd::ZERO, e.spent) {
-            let alert = NewAlert {
-                budget_id: b.id,
-                period_start,
-                level: level.as_str().to_string(),
-                spent_nanos: e.spent.nanos(),
-                amount_nanos: b.spec.amount_nanos,
-                delivery_status: if b.spec.webhook_url.is_some() {
-                    delivery::PENDING
-                } else {
-                    delivery::NONE
-                }
-                .to_string(),
-            };
-            let created = s.record_alert(workspace, &alert)?;
-            to_deliver |= created.is_some() && b.spec.webhook_url.is_some();
-            if let Some(alert) = created {
-                // The channels hear of it now; a failure here is caught up by the next
-                // notification tick, so it must not stop the webhook.
-                if let Err(e) = notifications::budget_alert(s, workspace, &b, &alert) {
-                    log::warn!("budget {} alert {}: channels: {e}", b.id, alert.id);
-                }
-            }
-        }
-    }
-    Ok(to_deliver)
 }

@@ -1,6 +1,5 @@
-//! Delivering recorded notifications: claimed with a lease (one instance per row), sent
-//! by the channel's kind, every attempt recorded, failures retried with the webhooks'
-//! backoff up to their attempt limit. A failing channel only ever fails its own rows.
+//! Notifications to the channels a workspace manages, sent by the channel's kind: a
+//! signed webhook, a Slack message, email.
 //!
 //! Email goes to the addresses that have confirmed, resolved when it is sent, so a notice
 //! recorded before someone confirmed still reaches them. A notice of an email channel
@@ -12,127 +11,46 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use llmlab_store::channels::held;
-use llmlab_store::{
-    ChannelRow, NextStep, NotificationDeliveryRow, NotificationRow, StoreError, delivery,
-};
-use tokio::sync::Semaphore;
+use llmlab_store::outbox::held;
+use llmlab_store::{ChannelRow, NotificationRow, StoreError};
 
-use super::{Content, Transport, answered, clipped};
+use super::{Attempt, Content, Outcome, Transport, post};
 use crate::channels::Allowances;
 use crate::notify::consent::{self, Confirmation};
 use crate::notify::notice::{Event, Notice};
 use crate::webhooks::signature;
 use crate::{App, AppError, blocking};
 
-/// Notifications claimed per poll, and attempted at once by one instance.
-const BATCH: u32 = 16;
-/// This instance's worker for notifications, at most [`BATCH`] at once. Runs until the
-/// runtime stops.
-pub async fn run(state: App, transport: Arc<dyn Transport>) {
-    let poll = state.webhooks.poll();
-    let slots = Arc::new(Semaphore::new(BATCH as usize));
-    loop {
-        let free = u32::try_from(slots.available_permits())
-            .unwrap_or(0)
-            .min(BATCH);
-        let now = Utc::now().naive_utc();
-        let lease_until = now + state.webhooks.lease();
-        let claimed = if free == 0 {
-            Ok(Vec::new())
-        } else {
-            blocking(&state, move |s| {
-                s.claim_due_notifications(now, lease_until, free)
-            })
-            .await
-        };
-        match claimed {
-            Ok(rows) => {
-                for n in rows {
-                    let Ok(permit) = slots.clone().acquire_owned().await else {
-                        return;
-                    };
-                    let (state, transport) = (state.clone(), transport.clone());
-                    tokio::spawn(async move {
-                        deliver(state, transport, n).await;
-                        drop(permit);
-                    });
-                }
-            }
-            Err(e) => log::warn!("notifications: cannot claim deliveries: {e}"),
-        }
-        tokio::time::sleep(poll).await;
-    }
-}
-
-/// One attempt at one notification, recorded whatever happens; or, for an email that
-/// may not go out yet, the notification put back to wait without an attempt.
-async fn deliver(state: App, transport: Arc<dyn Transport>, n: NotificationRow) {
-    let (workspace, id) = (n.workspace_id, n.channel_id);
-    let channel = match blocking(&state, move |s| s.get_channel(workspace, id)).await {
-        Ok(c) => c,
-        // Deleted meanwhile, with its notifications.
-        Err(AppError::Store(StoreError::NotFound)) => return,
-        Err(e) => {
-            log::warn!("notification {}: {e}; retried when its lease ends", n.id);
-            return;
-        }
-    };
-    let attempt = n.attempts + 1;
-    let attempted_at = Utc::now();
+/// Attempt `attempt` of notification `n` to `channel`; or, for an email that may not go
+/// out yet, `n` put back to wait without an attempt.
+pub(super) async fn send(
+    state: &App,
+    transport: &Arc<dyn Transport>,
+    channel: &ChannelRow,
+    n: &NotificationRow,
+    attempt: i32,
+    at: DateTime<Utc>,
+) -> Outcome {
     let started = Instant::now();
     let mut target = channel.target.clone();
-    let (status_code, error) = match serde_json::from_str::<Notice>(&n.payload_json) {
-        Ok(notice) if channel.kind == "email" => match email(&state, &channel, &n, &notice).await {
-            Ok(Email::Held(until, reason)) => {
-                let id = n.id;
-                let until = until.naive_utc();
-                let held = blocking(&state, move |s| s.hold_notification(&n, until, reason)).await;
-                if let Err(e) = held {
-                    log::warn!("notification {id}: not put back to wait: {e}");
-                }
-                return;
-            }
+    let (status, error) = match serde_json::from_str::<Notice>(&n.payload_json) {
+        Ok(notice) if channel.kind == "email" => match email(state, channel, n, &notice).await {
+            Ok(Email::Held(until, reason)) => return Outcome::Held(until, reason),
             Ok(Email::Ready(message)) => {
                 target = message.to.join(",");
-                (None, send_email(&transport, message).await.err())
+                (None, send_email(transport, message).await.err())
             }
             Err(e) => (None, Some(e)),
         },
-        Ok(notice) => send(&state, &transport, &channel, &notice, attempt, attempted_at).await,
+        Ok(notice) => by_kind(state, transport, channel, &notice, attempt, at).await,
         Err(e) => (None, Some(format!("unreadable notification: {e}"))),
     };
-    let ok = error.is_none();
-    let wait = state.webhooks.backoff(attempt);
-    let max = state.webhooks.max_attempts();
-    let next = if ok {
-        NextStep::Done(delivery::DELIVERED)
-    } else if u32::try_from(attempt).unwrap_or(u32::MAX) >= max {
-        NextStep::Done(delivery::FAILED)
-    } else {
-        NextStep::RetryAt(
-            attempted_at.naive_utc() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX),
-        )
-    };
-    let record = NotificationDeliveryRow {
-        notification_id: n.id,
-        channel_id: n.channel_id,
-        attempt,
-        attempted_at: attempted_at.naive_utc(),
+    Outcome::Attempted(Attempt {
         target,
-        status_code: status_code.map(i32::from),
-        ok,
-        error: clipped(error),
-        duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-    };
-    let id = n.id;
-    let recorded = blocking(&state, move |s| {
-        s.record_notification_attempt(&n, &record, next)
+        status,
+        error,
+        took: started.elapsed(),
     })
-    .await;
-    if let Err(e) = recorded {
-        log::warn!("notification {id}: attempt {attempt} not recorded: {e}");
-    }
 }
 
 /// What an email notification does now.
@@ -234,7 +152,7 @@ async fn send_email(transport: &Arc<dyn Transport>, m: super::Email) -> Result<(
 
 /// Sends `notice` the way `channel`'s kind wants (webhook, Slack): the receiver's status
 /// and what went wrong, if anything.
-async fn send(
+async fn by_kind(
     state: &App,
     transport: &Arc<dyn Transport>,
     channel: &ChannelRow,
@@ -263,19 +181,4 @@ async fn send(
         }
         other => (None, Some(format!("unknown channel kind {other:?}"))),
     }
-}
-
-/// POSTs JSON `body` through the transport, on the blocking pool.
-async fn post(
-    transport: &Arc<dyn Transport>,
-    url: &str,
-    body: Vec<u8>,
-    headers: Vec<(&'static str, String)>,
-) -> (Option<u16>, Option<String>) {
-    let (transport, target) = (transport.clone(), url.to_string());
-    let outcome =
-        tokio::task::spawn_blocking(move || transport.post_json(&target, &headers, &body))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-    answered(outcome)
 }

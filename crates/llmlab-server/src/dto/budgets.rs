@@ -210,6 +210,29 @@ pub struct AlertOut {
     pub deliveries: Vec<DeliveryOut>,
 }
 
+impl From<llmlab_app::AlertDelivery> for AlertOut {
+    fn from(d: llmlab_app::AlertDelivery) -> Self {
+        let delivery_status = d.status().to_string();
+        let (a, webhook) = (d.alert, d.webhook);
+        AlertOut {
+            deliveries: d.attempts.into_iter().map(DeliveryOut::from).collect(),
+            next_attempt_at: webhook
+                .as_ref()
+                .and_then(|n| n.next_attempt_at)
+                .map(|t| t.and_utc()),
+            attempts: webhook.as_ref().map_or(0, |n| i64::from(n.attempts)),
+            last_error: webhook.and_then(|n| n.last_error),
+            id: a.id,
+            level: a.level,
+            period_start: DateTime::from_timestamp_micros(a.period_start),
+            spent_usd: Usd::from_nanos(a.spent_nanos),
+            amount_usd: Usd::from_nanos(a.amount_nanos),
+            created_at: a.created_at.and_utc(),
+            delivery_status,
+        }
+    }
+}
+
 /// One webhook delivery attempt.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryOut {
@@ -229,12 +252,12 @@ pub struct DeliveryOut {
     pub duration_ms: i64,
 }
 
-impl From<llmlab_app::NewDelivery> for DeliveryOut {
-    fn from(d: llmlab_app::NewDelivery) -> Self {
+impl From<llmlab_app::NotificationDeliveryRow> for DeliveryOut {
+    fn from(d: llmlab_app::NotificationDeliveryRow) -> Self {
         DeliveryOut {
-            attempt: d.number,
+            attempt: d.attempt,
             attempted_at: d.attempted_at.and_utc(),
-            url: d.url,
+            url: d.target,
             status_code: d.status_code,
             ok: d.ok,
             error: d.error,

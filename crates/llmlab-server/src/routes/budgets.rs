@@ -1,7 +1,7 @@
 //! Budgets: live status, create/update, delete, the pre-flight check, alerts.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use llmlab_app::ChannelId;
 use llmlab_engine::Usd;
 use llmlab_engine::budget::Scope;
@@ -10,8 +10,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::access::{Admin, Checker, Member, Reader};
 use crate::body::JsonBody;
 use crate::dto::{
-    AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckQuery, CheckResponse, DeliveryOut,
-    ScopeDto, WebhookSecret,
+    AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckQuery, CheckResponse, ScopeDto,
+    WebhookSecret,
 };
 use crate::error::ApiError;
 use crate::query::Query;
@@ -36,6 +36,7 @@ fn budget_out(
         evaluation: e,
         forecast,
         channels,
+        webhook_url,
     }: Evaluated,
 ) -> BudgetOut {
     BudgetOut {
@@ -53,7 +54,7 @@ fn budget_out(
                 .map(|(k, v)| format!("{k}:{v}")),
         },
         alert_threshold_pct: i64::from(b.spec.alert_threshold_pct),
-        webhook_url: b.spec.webhook_url,
+        webhook_url,
         timezone: b.spec.timezone,
         spent_usd: e.spent,
         remaining_usd: e.remaining,
@@ -176,29 +177,8 @@ async fn alerts(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: BudgetId = path_id(&id)?;
-    let (rows, deliveries) =
-        blocking(&state, move |s| use_case::alerts(s, who.workspace(), id)).await?;
-    let mut by_alert: std::collections::HashMap<i64, Vec<DeliveryOut>> = Default::default();
-    for d in deliveries {
-        let out = DeliveryOut::from(d.attempt);
-        by_alert.entry(d.alert_id).or_default().push(out);
-    }
-    let alerts = rows
-        .into_iter()
-        .map(|a| AlertOut {
-            deliveries: by_alert.remove(&a.id).unwrap_or_default(),
-            next_attempt_at: a.next_attempt_at.map(|t| t.and_utc()),
-            id: a.id,
-            level: a.level,
-            period_start: DateTime::from_timestamp_micros(a.period_start),
-            spent_usd: Usd::from_nanos(a.spent_nanos),
-            amount_usd: Usd::from_nanos(a.amount_nanos),
-            created_at: a.created_at.and_utc(),
-            delivery_status: a.delivery_status,
-            attempts: i64::from(a.attempts),
-            last_error: a.last_error,
-        })
-        .collect();
+    let found = blocking(&state, move |s| use_case::alerts(s, who.workspace(), id)).await?;
+    let alerts = found.into_iter().map(AlertOut::from).collect();
     Ok(HttpResponse::Ok().json(AlertList { alerts }))
 }
 

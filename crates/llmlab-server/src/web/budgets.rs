@@ -36,7 +36,7 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
         llmlab_app::budgets::list(s, ws, Utc::now())?
             .into_iter()
             .map(|b| {
-                let (alerts, _) = llmlab_app::budgets::alerts(s, ws, b.budget.id)?;
+                let alerts = llmlab_app::budgets::alerts(s, ws, b.budget.id)?;
                 Ok((b, alerts))
             })
             .collect::<Result<Vec<_>, AppError>>()
@@ -68,8 +68,8 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
                         summary { "Alerts (" (alerts.len()) ")" }
                         @if alerts.is_empty() { p.small { "None so far." } }
                         ul { @for a in alerts { li {
-                            (a.created_at.format("%Y-%m-%d %H:%M")) " UTC: " (a.level) " at " (dollars(Usd::from_nanos(a.spent_nanos)))
-                            " of " (dollars(Usd::from_nanos(a.amount_nanos))) " · delivery " (a.delivery_status)
+                            (a.alert.created_at.format("%Y-%m-%d %H:%M")) " UTC: " (a.alert.level) " at " (dollars(Usd::from_nanos(a.alert.spent_nanos)))
+                            " of " (dollars(Usd::from_nanos(a.alert.amount_nanos))) " · delivery " (a.status())
                         } } }
                     }
                     @if editable {

@@ -20,6 +20,7 @@ mod ledger_props;
 mod otlp;
 mod otlp_hostile;
 mod outage;
+mod outbox;
 mod pricing_depth;
 mod receiver;
 mod recs;

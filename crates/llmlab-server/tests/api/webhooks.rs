@@ -13,19 +13,19 @@ use crate::{TestApp, spawn_app_with};
 
 /// Fast retries so the tests take milliseconds, not the production backoff, and the
 /// receiver on 127.0.0.1 allowed.
-const FAST: [(&str, &str); 4] = [
+pub(crate) const FAST: [(&str, &str); 4] = [
     ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
     ("LLMLAB_WEBHOOK_POLL_MS", "50"),
     ("LLMLAB_WEBHOOK_TIMEOUT_MS", "30000"),
     ("LLMLAB_WEBHOOK_ALLOW_PRIVATE", "true"),
 ];
 
-fn spawn(backend: llmlab_store::Backend) -> Option<TestApp> {
+pub(crate) fn spawn(backend: llmlab_store::Backend) -> Option<TestApp> {
     spawn_app_with(backend, &FAST)
 }
 
 /// Polls `f` until it returns `Some` (the work is asynchronous by design).
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(v) = f() {
@@ -36,7 +36,7 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn budget(app: &TestApp, token: &str, webhook: &str) -> i64 {
+pub(crate) fn budget(app: &TestApp, token: &str, webhook: &str) -> i64 {
     let r = app.post(
         "/api/budgets",
         token,
@@ -47,7 +47,7 @@ fn budget(app: &TestApp, token: &str, webhook: &str) -> i64 {
     r.json()["id"].as_i64().unwrap()
 }
 
-fn spend(app: &TestApp, token: &str, usd: &str) {
+pub(crate) fn spend(app: &TestApp, token: &str, usd: &str) {
     let r = app.post(
         "/api/events/track",
         token,
@@ -57,13 +57,13 @@ fn spend(app: &TestApp, token: &str, usd: &str) {
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
-fn alerts(app: &TestApp, token: &str, id: i64) -> Vec<Value> {
+pub(crate) fn alerts(app: &TestApp, token: &str, id: i64) -> Vec<Value> {
     let r = app.get(&format!("/api/budgets/{id}/alerts"), token);
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["alerts"].as_array().unwrap().clone()
 }
 
-fn verify(secret: &str, signature: &str, body: &[u8]) -> bool {
+pub(crate) fn verify(secret: &str, signature: &str, body: &[u8]) -> bool {
     let Some((t, v1)) = signature
         .strip_prefix("t=")
         .and_then(|s| s.split_once(",v1="))

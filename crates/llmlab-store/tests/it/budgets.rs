@@ -1,8 +1,8 @@
 use std::sync::{Arc, Barrier};
 
 use llmlab_store::{
-    EventFilter, NewAlert, NewApiKey, NewBudget, NewCustomPrice, NewDelivery, NextStep, StoreError,
-    both_backends, delivery, now_utc,
+    EventFilter, NewAlert, NewApiKey, NewBudget, NewCustomPrice, NextStep, NotificationDeliveryRow,
+    NotificationRow, StoreError, both_backends, delivery, now_utc,
 };
 
 use crate::{HOUR, T0, event, tags, user};
@@ -18,7 +18,6 @@ pub fn budget(name: &str) -> NewBudget {
         scope_tag_key: None,
         scope_tag_value: None,
         alert_threshold_pct: 80,
-        webhook_url: None,
     }
 }
 
@@ -35,10 +34,7 @@ fn openai_growth(name: &str) -> NewBudget {
 both_backends!(budgets_are_scoped_by_user, |_db, store| {
     let a = user(&store, "a@x.test");
     let b = user(&store, "b@x.test");
-    let scoped = NewBudget {
-        webhook_url: Some("https://hooks.test/x".into()),
-        ..openai_growth("openai-growth")
-    };
+    let scoped = openai_growth("openai-growth");
     let created = store.create_budget(a, &scoped).unwrap();
     assert_eq!(
         (created.spec.name.as_str(), created.workspace_id),
@@ -146,13 +142,15 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
     let a = user(&store, "al@x.test");
     let b = user(&store, "bl@x.test");
     let row = store.create_budget(a, &budget("b")).unwrap();
+    store
+        .set_budget_webhook(a, row.id, Some("http://127.0.0.1:9/hook"))
+        .unwrap();
     let alert = |level: &str| NewAlert {
         budget_id: row.id,
         period_start: T0,
         level: level.into(),
         spent_nanos: 90,
         amount_nanos: 100,
-        delivery_status: "pending".into(),
     };
     let barrier = Arc::new(Barrier::new(8));
     let threads: Vec<_> = (0..8)
@@ -170,7 +168,23 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
         .collect();
     assert_eq!(created.len(), 1, "exactly one caller creates the alert");
     let warning = created[0].clone();
-    assert_eq!((warning.level.as_str(), warning.attempts), ("warning", 0));
+    let delivery_of = |id: i64| {
+        store
+            .alert_deliveries(a, row.id)
+            .unwrap()
+            .into_iter()
+            .find(|d| d.alert.id == id)
+            .unwrap()
+    };
+    let pending = delivery_of(warning.id);
+    assert_eq!(
+        (
+            warning.level.as_str(),
+            pending.status(),
+            pending.webhook.as_ref().unwrap().attempts
+        ),
+        ("warning", delivery::PENDING, 0)
+    );
     assert_eq!(store.record_alert(a, &alert("warning")).unwrap(), None);
     let exceeded = store.record_alert(a, &alert("exceeded")).unwrap().unwrap();
     let next_period = NewAlert {
@@ -192,7 +206,7 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
     assert_eq!(listed[1], exceeded);
     assert!(store.list_alerts(b, row.id).unwrap().is_empty());
 
-    // Three pending alerts; concurrent pollers each claim a disjoint share.
+    // Three pending deliveries; concurrent pollers each claim a disjoint share.
     let t0 = now_utc();
     let lease = t0 + chrono::TimeDelta::seconds(60);
     let barrier = Arc::new(Barrier::new(4));
@@ -201,59 +215,76 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
             let (store, barrier) = (store.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                store.claim_due_alerts(t0, lease, 10).unwrap()
+                store.claim_due_notifications(t0, lease, 10).unwrap()
             })
         })
         .collect();
     let mut claimed: Vec<i64> = pollers
         .into_iter()
         .flat_map(|t| t.join().unwrap())
-        .map(|a| a.id)
+        .map(|n| n.alert_id.unwrap())
         .collect();
     claimed.sort_unstable();
     let mut ids: Vec<i64> = listed.iter().map(|a| a.id).collect();
     ids.sort_unstable();
     assert_eq!(claimed, ids, "each alert claimed exactly once");
     // Leased: nobody claims them again until the lease ends…
-    assert!(store.claim_due_alerts(t0, lease, 10).unwrap().is_empty());
+    assert!(
+        store
+            .claim_due_notifications(t0, lease, 10)
+            .unwrap()
+            .is_empty()
+    );
     // …when a dead instance's alerts are taken over.
     let retaken = store
-        .claim_due_alerts(lease, lease + chrono::TimeDelta::seconds(60), 10)
+        .claim_due_notifications(lease, lease + chrono::TimeDelta::seconds(60), 10)
         .unwrap();
     assert_eq!(retaken.len(), 3);
+    let of = |list: &[NotificationRow], id: i64| -> NotificationRow {
+        list.iter()
+            .find(|n| n.alert_id == Some(id))
+            .unwrap()
+            .clone()
+    };
 
-    let failure = |n: i32| NewDelivery {
-        number: n,
+    let failure = |n: i32| NotificationDeliveryRow {
+        notification_id: 0,
+        channel_id: of(&retaken, warning.id).channel_id,
+        attempt: n,
         attempted_at: t0,
-        url: "http://127.0.0.1:9/hook".into(),
+        target: "http://127.0.0.1:9/hook".into(),
         status_code: Some(500),
         ok: false,
         error: Some("HTTP 500".into()),
         duration_ms: 3,
     };
     let retry_at = t0 + chrono::TimeDelta::seconds(2);
+    let w = of(&retaken, warning.id);
     assert!(
         store
-            .record_delivery_attempt(&warning, &failure(1), NextStep::RetryAt(retry_at))
+            .record_attempt(&w, &failure(1), NextStep::RetryAt(retry_at))
             .unwrap()
     );
     // The same attempt recorded twice (an overrun lease) is refused.
     assert!(
         !store
-            .record_delivery_attempt(&warning, &failure(1), NextStep::RetryAt(retry_at))
+            .record_attempt(&w, &failure(1), NextStep::RetryAt(retry_at))
             .unwrap()
     );
     // Not due before its backoff…
     assert!(
         store
-            .claim_due_alerts(t0, t0, 10)
+            .claim_due_notifications(t0, t0, 10)
             .unwrap()
             .iter()
-            .all(|a| a.id != warning.id)
+            .all(|n| n.alert_id != Some(warning.id))
     );
-    let again = store.claim_due_alerts(retry_at, lease, 10).unwrap();
-    assert_eq!(again.iter().map(|a| a.id).collect::<Vec<_>>(), [warning.id]);
-    let success = NewDelivery {
+    let again = store.claim_due_notifications(retry_at, lease, 10).unwrap();
+    assert_eq!(
+        again.iter().map(|n| n.alert_id).collect::<Vec<_>>(),
+        [Some(warning.id)]
+    );
+    let success = NotificationDeliveryRow {
         ok: true,
         status_code: Some(204),
         error: None,
@@ -261,37 +292,142 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
     };
     assert!(
         store
-            .record_delivery_attempt(&again[0], &success, NextStep::Done(delivery::DELIVERED))
+            .record_attempt(&again[0], &success, NextStep::Done(delivery::DELIVERED))
             .unwrap()
     );
-    let listed = store.list_alerts(a, row.id).unwrap();
-    let w = listed.iter().find(|x| x.id == warning.id).unwrap();
+    let w = delivery_of(warning.id);
+    let n = w.webhook.clone().unwrap();
     assert_eq!(
-        (w.delivery_status.as_str(), w.attempts, w.next_attempt_at),
+        (w.status(), n.attempts, n.next_attempt_at),
         ("delivered", 2, None)
     );
-    let attempts = store.list_deliveries(a, row.id).unwrap();
     assert_eq!(
-        attempts
+        w.attempts
             .iter()
-            .map(|d| (d.attempt.number, d.attempt.ok, d.attempt.status_code))
+            .map(|d| (d.attempt, d.ok, d.status_code))
             .collect::<Vec<_>>(),
         [(1, false, Some(500)), (2, true, Some(204))]
     );
-    assert!(store.list_deliveries(b, row.id).unwrap().is_empty());
-    store
-        .finish_alert_delivery(exceeded.id, delivery::CANCELLED)
-        .unwrap();
+    assert!(store.alert_deliveries(b, row.id).unwrap().is_empty());
     assert!(
         store
-            .claim_due_alerts(lease + chrono::TimeDelta::hours(1), lease, 10)
+            .cancel_notification(&of(&retaken, exceeded.id))
+            .unwrap()
+    );
+    assert_eq!(delivery_of(exceeded.id).status(), delivery::CANCELLED);
+    assert!(
+        store
+            .claim_due_notifications(lease + chrono::TimeDelta::hours(1), lease, 10)
             .unwrap()
             .iter()
-            .all(|a| a.id != exceeded.id)
+            .all(|n| n.alert_id != Some(exceeded.id))
     );
     // Deleting the budget deletes its alerts.
     assert!(store.delete_budget(a, row.id).unwrap());
     assert!(store.list_alerts(a, row.id).unwrap().is_empty());
+});
+
+// A budget's webhook is a channel of its own: its alerts' deliveries go there, but the
+// workspace does not manage it (not listed, not found, not deletable, not choosable for
+// a budget, its name free for a managed channel); clearing the webhook keeps the channel
+// and its history, and deleting the budget takes it away.
+both_backends!(a_budget_webhook_is_a_channel_of_its_own, |_db, store| {
+    let a = user(&store, "own@x.test");
+    let row = store.create_budget(a, &budget("b")).unwrap();
+    store
+        .set_budget_webhook(a, row.id, Some("https://hooks.test/1"))
+        .unwrap();
+    assert_eq!(
+        store.budget_webhooks(a).unwrap(),
+        [(row.id, "https://hooks.test/1".to_string())]
+    );
+    assert!(store.list_channels(a).unwrap().is_empty());
+    assert!(store.workspaces_with_channels().unwrap().is_empty());
+    let managed = store
+        .create_channel(
+            a,
+            &llmlab_store::NewChannel {
+                name: format!("webhook of budget {}", row.id),
+                kind: "webhook".into(),
+                target: "https://hooks.test/managed".into(),
+                events: "anomaly".into(),
+                created_by: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        store.list_channels(a).unwrap(),
+        std::slice::from_ref(&managed)
+    );
+
+    let alert = |level: &str| NewAlert {
+        budget_id: row.id,
+        period_start: T0,
+        level: level.into(),
+        spent_nanos: 90,
+        amount_nanos: 100,
+    };
+    let warning = store.record_alert(a, &alert("warning")).unwrap().unwrap();
+    let deliveries = store.alert_deliveries(a, row.id).unwrap();
+    let own = deliveries[0].webhook.clone().unwrap().channel_id;
+    assert_ne!(own, managed.id);
+    assert!(matches!(
+        store.get_channel(a, own),
+        Err(StoreError::NotFound)
+    ));
+    assert!(!store.delete_channel(a, own).unwrap());
+    assert!(matches!(
+        store.set_budget_channels(a, row.id, &[own]),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.channel_for_delivery(a, own).unwrap().target,
+        "https://hooks.test/1"
+    );
+
+    // Cleared: later alerts go nowhere, the earlier one keeps its delivery.
+    store.set_budget_webhook(a, row.id, None).unwrap();
+    assert!(store.budget_webhooks(a).unwrap().is_empty());
+    store.record_alert(a, &alert("exceeded")).unwrap().unwrap();
+    let states: Vec<(String, String)> = store
+        .alert_deliveries(a, row.id)
+        .unwrap()
+        .iter()
+        .map(|d| (d.alert.level.clone(), d.status().to_string()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("exceeded".to_string(), delivery::NONE.to_string()),
+            ("warning".to_string(), delivery::PENDING.to_string())
+        ]
+    );
+    assert_eq!(store.channel_for_delivery(a, own).unwrap().target, "");
+    // Set again: the same channel.
+    store
+        .set_budget_webhook(a, row.id, Some("https://hooks.test/2"))
+        .unwrap();
+    assert_eq!(
+        store.channel_for_delivery(a, own).unwrap().target,
+        "https://hooks.test/2"
+    );
+    assert_eq!(store.list_channels(a).unwrap(), [managed]);
+
+    assert!(store.delete_budget(a, row.id).unwrap());
+    assert!(matches!(
+        store.channel_for_delivery(a, own),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_alert(a, warning.id),
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .claim_due_notifications(now_utc(), now_utc(), 10)
+            .unwrap()
+            .is_empty()
+    );
 });
 
 // Every change is a revision of its own; deleting ends the price but keeps the rows

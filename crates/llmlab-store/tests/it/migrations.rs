@@ -402,3 +402,214 @@ both_backends!(
         assert!(store.confirmed_recipients(w, mail.id).unwrap().is_empty());
     }
 );
+
+// Budgets' webhooks and their alerts' delivery history, written at the schema before one
+// outbox, read through it afterwards: each webhook is its budget's own channel (none of
+// the workspace's managed ones, whose names it does not take), each alert's state and
+// attempts are its notification's, a pending one is claimed where the old worker left
+// it. Reverting gives the old shape back with the same data.
+both_backends!(
+    one_outbox_migration_carries_webhooks_and_history,
+    |db, store| {
+        use chrono::NaiveDateTime;
+        use llmlab_store::{NextStep, NotificationDeliveryRow, delivery};
+
+        let w = crate::user(&store, "hooks@x.test");
+        let budget = |name: &str| {
+            let new = crate::budgets::budget(name);
+            store.create_budget(w, &new).unwrap().id
+        };
+        let (hook, cleared, none) = (budget("hook"), budget("cleared"), budget("none"));
+        let reverted = revert_through(db.url(), "2026-12-09-000001_one_outbox");
+        let url = "https://hooks.example.com/a";
+        llmlab_store::admin::execute(
+            db.url(),
+            &format!(
+                "UPDATE budgets SET webhook_url = '{url}' WHERE id = {hook};
+             INSERT INTO channels (workspace_id, name, kind, target, events, created_at)
+             VALUES ({w}, 'webhook of budget {hook}', 'webhook', 'https://x.example.com/h',
+                     'anomaly', '2026-12-01 00:00:00');
+             INSERT INTO budget_alerts (budget_id, workspace_id, period_start, level,
+                 spent_nanos, amount_nanos, created_at, delivery_status, attempts,
+                 last_attempt_at, last_error, next_attempt_at) VALUES
+             ({hook}, {w}, 0, 'warning', 90, 100, '2026-12-02 00:00:00', 'delivered', 2,
+              '2026-12-02 00:00:01', NULL, NULL),
+             ({hook}, {w}, 0, 'exceeded', 110, 100, '2026-12-02 00:00:05', 'pending', 1,
+              '2026-12-02 00:00:05', 'receiver answered HTTP 503', '2026-12-02 00:01:00'),
+             ({cleared}, {w}, 0, 'warning', 90, 100, '2026-12-03 00:00:00', 'delivered', 1,
+              '2026-12-03 00:00:00', NULL, NULL),
+             ({cleared}, {w}, 0, 'exceeded', 110, 100, '2026-12-03 00:00:09', 'cancelled', 0,
+              NULL, NULL, NULL),
+             ({none}, {w}, 0, 'warning', 90, 100, '2026-12-04 00:00:00', 'none', 0,
+              NULL, NULL, NULL);
+             INSERT INTO webhook_deliveries (alert_id, workspace_id, attempt, attempted_at, url,
+                 status_code, ok, error, duration_ms)
+             SELECT id, workspace_id, 1, '2026-12-02 00:00:00', '{url}', 500, FALSE,
+                    'receiver answered HTTP 500', 3
+             FROM budget_alerts WHERE budget_id = {hook} AND level = 'warning';
+             INSERT INTO webhook_deliveries (alert_id, workspace_id, attempt, attempted_at, url,
+                 status_code, ok, error, duration_ms)
+             SELECT id, workspace_id, 2, '2026-12-02 00:00:01', '{url}', 204, TRUE, NULL, 4
+             FROM budget_alerts WHERE budget_id = {hook} AND level = 'warning';
+             INSERT INTO webhook_deliveries (alert_id, workspace_id, attempt, attempted_at, url,
+                 status_code, ok, error, duration_ms)
+             SELECT id, workspace_id, 1, '2026-12-02 00:00:05', '{url}', 503, FALSE,
+                    'receiver answered HTTP 503', 5
+             FROM budget_alerts WHERE budget_id = {hook} AND level = 'exceeded';
+             INSERT INTO webhook_deliveries (alert_id, workspace_id, attempt, attempted_at, url,
+                 status_code, ok, error, duration_ms)
+             SELECT id, workspace_id, 1, '2026-12-03 00:00:00', 'https://old.example.com/', 200,
+                    TRUE, NULL, 6
+             FROM budget_alerts WHERE budget_id = {cleared} AND level = 'warning';"
+            ),
+        )
+        .unwrap();
+        assert_eq!(store.migrate().unwrap(), reverted);
+
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        // (level, state, attempts, last error, next attempt, [(attempt, url, status, ok)])
+        type Seen = (
+            String,
+            String,
+            i32,
+            Option<String>,
+            Option<NaiveDateTime>,
+            Vec<(i32, String, Option<i32>, bool)>,
+        );
+        let seen = |budget| -> Vec<Seen> {
+            store
+                .alert_deliveries(w, budget)
+                .unwrap()
+                .into_iter()
+                .map(|d| {
+                    let n = d.webhook.clone();
+                    (
+                        d.alert.level.clone(),
+                        d.status().to_string(),
+                        n.as_ref().map_or(0, |n| n.attempts),
+                        n.as_ref().and_then(|n| n.last_error.clone()),
+                        n.as_ref().and_then(|n| n.next_attempt_at),
+                        d.attempts
+                            .iter()
+                            .map(|a| (a.attempt, a.target.clone(), a.status_code, a.ok))
+                            .collect(),
+                    )
+                })
+                .collect()
+        };
+        let s = |v: &str| v.to_string();
+        assert_eq!(
+            seen(hook),
+            [
+                (
+                    s("exceeded"),
+                    s("pending"),
+                    1,
+                    Some(s("receiver answered HTTP 503")),
+                    Some(at("2026-12-02 00:01:00")),
+                    vec![(1, s(url), Some(503), false)]
+                ),
+                (
+                    s("warning"),
+                    s("delivered"),
+                    2,
+                    None,
+                    None,
+                    vec![(1, s(url), Some(500), false), (2, s(url), Some(204), true)]
+                ),
+            ]
+        );
+        assert_eq!(
+            seen(cleared),
+            [
+                (s("exceeded"), s("cancelled"), 0, None, None, vec![]),
+                (
+                    s("warning"),
+                    s("delivered"),
+                    1,
+                    None,
+                    None,
+                    vec![(1, s("https://old.example.com/"), Some(200), true)]
+                ),
+            ]
+        );
+        assert_eq!(
+            seen(none),
+            [(s("warning"), s("none"), 0, None, None, vec![])]
+        );
+        assert_eq!(store.budget_webhooks(w).unwrap(), [(hook, s(url))]);
+        let managed: Vec<String> = store
+            .list_channels(w)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(managed, [format!("webhook of budget {hook}")]);
+
+        // Down again: the old shape, the same data.
+        let down = revert_through(db.url(), "2026-12-09-000001_one_outbox");
+        let text = |sql: &str| llmlab_store::admin::query_text(db.url(), sql).unwrap();
+        assert_eq!(
+            text(&format!(
+                "SELECT COALESCE(webhook_url, '-') AS text FROM budgets WHERE id = {hook}"
+            )),
+            url
+        );
+        assert_eq!(
+            text(&format!(
+                "SELECT CAST(COUNT(*) AS TEXT) AS text FROM budgets
+             WHERE webhook_url IS NULL AND id IN ({cleared}, {none})"
+            )),
+            "2"
+        );
+        for (budget, level, state) in [
+            (hook, "warning", "delivered:2"),
+            (hook, "exceeded", "pending:1"),
+            (cleared, "warning", "delivered:1"),
+            (cleared, "exceeded", "cancelled:0"),
+            (none, "warning", "none:0"),
+        ] {
+            let found = text(&format!(
+                "SELECT delivery_status || ':' || CAST(attempts AS TEXT) AS text
+             FROM budget_alerts WHERE budget_id = {budget} AND level = '{level}'"
+            ));
+            assert_eq!(found, state, "{budget} {level}");
+        }
+        assert_eq!(
+            text("SELECT CAST(COUNT(*) AS TEXT) AS text FROM webhook_deliveries"),
+            "4"
+        );
+        assert_eq!(
+            text("SELECT CAST(COUNT(*) AS TEXT) AS text FROM channels"),
+            "1"
+        );
+        assert_eq!(store.migrate().unwrap(), down);
+
+        // The pending alert goes out from the one outbox where the old worker left it.
+        let due = at("2026-12-02 00:01:00");
+        let claimed = store
+            .claim_due_notifications(due, due + chrono::TimeDelta::seconds(60), 10)
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let n = &claimed[0];
+        let channel = store.channel_for_delivery(w, n.channel_id).unwrap();
+        assert_eq!(channel.target, url);
+        let pending = store.alert_deliveries(w, hook).unwrap();
+        assert_eq!(n.alert_id, Some(pending[0].alert.id));
+        let attempt = NotificationDeliveryRow {
+            notification_id: n.id,
+            channel_id: n.channel_id,
+            attempt: 2,
+            attempted_at: due,
+            target: url.into(),
+            status_code: Some(200),
+            ok: true,
+            error: None,
+            duration_ms: 7,
+        };
+        let done = NextStep::Done(delivery::DELIVERED);
+        assert!(store.record_attempt(n, &attempt, done).unwrap());
+        assert_eq!(seen(hook)[0].1, "delivered");
+        assert_eq!(seen(hook)[0].5.len(), 2);
+    }
+);
