@@ -141,7 +141,7 @@ pub fn ask(
         new += usize::from(
             outbox::enqueue(c, channel.workspace_id, channel.id, occasion, &payload)?.is_some(),
         );
-        llmlab_store::recipients::mark_asked(c, r.id)?;
+        llmlab_store::recipients::mark_asked(c, r)?;
     }
     Ok(new)
 }
@@ -158,7 +158,7 @@ pub fn ask_earlier(s: &Store, emails: Allowance) -> Result<usize, AppError> {
     for r in s.unasked_recipients(ASK_BATCH)? {
         let asked = s.transaction(|c| {
             if crate::notify::address::refused(&r.address).is_some() {
-                llmlab_store::recipients::mark_asked(c, r.id)?;
+                llmlab_store::recipients::mark_asked(c, &r)?;
                 return Ok(0);
             }
             // Counted like any mail; past the workspace's hour, a later tick asks.

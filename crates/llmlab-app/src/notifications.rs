@@ -331,7 +331,8 @@ fn unpriced(s: &Store, a: &Audience) -> Result<usize, AppError> {
 }
 
 fn has(s: &Store, c: &ChannelRow, key: &str) -> bool {
-    s.has_notification(c.id, key).unwrap_or(false)
+    s.has_notification(c.workspace_id, c.id, key)
+        .unwrap_or(false)
 }
 
 /// The local instant `date` 09:00 in `zone` (the first one, around a clock change).

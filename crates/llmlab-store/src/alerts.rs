@@ -99,6 +99,7 @@ pub fn record(
             with_backend!(conn, |c| diesel::insert_into(budget_alerts::table)
                 .values(row)
                 .on_conflict((
+                    budget_alerts::workspace_id,
                     budget_alerts::budget_id,
                     budget_alerts::period_start,
                     budget_alerts::level
@@ -152,8 +153,14 @@ pub fn deliveries(
     workspace_id: WorkspaceId,
     budget_id: BudgetId,
 ) -> Result<Vec<AlertDelivery>, StoreError> {
+    // Joined on the workspace too: on a sharded PostgreSQL that keeps the join in the
+    // workspace's shard.
     let rows: Vec<(AlertRow, Option<NotificationRow>)> = budget_alerts::table
-        .left_join(notifications::table)
+        .left_join(
+            notifications::table.on(notifications::alert_id
+                .eq(budget_alerts::id.nullable())
+                .and(notifications::workspace_id.eq(budget_alerts::workspace_id))),
+        )
         .filter(budget_alerts::workspace_id.eq(workspace_id))
         .filter(budget_alerts::budget_id.eq(budget_id))
         .order(budget_alerts::id.desc())
@@ -166,7 +173,7 @@ pub fn deliveries(
         .iter()
         .filter_map(|(_, n)| n.as_ref().map(|n| n.id))
         .collect();
-    let attempts = outbox::attempts_of(conn, &ids)?;
+    let attempts = outbox::attempts_of(conn, workspace_id, &ids)?;
     Ok(
         outbox::with_attempts(rows, |(_, n)| n.as_ref().map(|n| n.id), &attempts)
             .into_iter()

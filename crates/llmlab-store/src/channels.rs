@@ -175,11 +175,16 @@ pub fn set_budget_channels(
         if usize::try_from(owned).ok() != Some(ids.len()) {
             return Err(StoreError::NotFound);
         }
-        diesel::delete(budget_channels::table.filter(budget_channels::budget_id.eq(budget_id)))
-            .execute(conn)?;
+        diesel::delete(
+            budget_channels::table
+                .filter(budget_channels::workspace_id.eq(workspace_id))
+                .filter(budget_channels::budget_id.eq(budget_id)),
+        )
+        .execute(conn)?;
         for id in ids {
             diesel::insert_into(budget_channels::table)
                 .values((
+                    budget_channels::workspace_id.eq(workspace_id),
                     budget_channels::budget_id.eq(budget_id),
                     budget_channels::channel_id.eq(id),
                 ))
@@ -195,8 +200,7 @@ pub fn budget_channels(
     workspace_id: WorkspaceId,
 ) -> Result<Vec<(BudgetId, ChannelId)>, StoreError> {
     Ok(budget_channels::table
-        .inner_join(channels::table)
-        .filter(channels::workspace_id.eq(workspace_id))
+        .filter(budget_channels::workspace_id.eq(workspace_id))
         .order((budget_channels::budget_id, budget_channels::channel_id))
         .select((budget_channels::budget_id, budget_channels::channel_id))
         .load(conn)?)

@@ -227,22 +227,27 @@ pub fn start_run(
 /// Records a run's figures and its status (`done` or `failed` ends it).
 pub fn update_run(
     conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
     id: i64,
     status: &str,
     figures: &RunFigures,
 ) -> Result<(), StoreError> {
     let finished = (status != "running").then(now_utc);
-    diesel::update(reprice_runs::table.find(id))
-        .set((
-            reprice_runs::status.eq(status),
-            reprice_runs::events_matched.eq(figures.events_matched),
-            reprice_runs::events_changed.eq(figures.events_changed),
-            reprice_runs::old_cost_nanos.eq(figures.old_cost_nanos),
-            reprice_runs::new_cost_nanos.eq(figures.new_cost_nanos),
-            reprice_runs::by_model_json.eq(&figures.by_model_json),
-            reprice_runs::finished_at.eq(finished),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        reprice_runs::table
+            .filter(reprice_runs::workspace_id.eq(workspace_id))
+            .filter(reprice_runs::id.eq(id)),
+    )
+    .set((
+        reprice_runs::status.eq(status),
+        reprice_runs::events_matched.eq(figures.events_matched),
+        reprice_runs::events_changed.eq(figures.events_changed),
+        reprice_runs::old_cost_nanos.eq(figures.old_cost_nanos),
+        reprice_runs::new_cost_nanos.eq(figures.new_cost_nanos),
+        reprice_runs::by_model_json.eq(&figures.by_model_json),
+        reprice_runs::finished_at.eq(finished),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 

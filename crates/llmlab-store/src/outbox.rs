@@ -78,6 +78,8 @@ pub struct NotificationRow {
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = notification_deliveries)]
 pub struct NotificationDeliveryRow {
+    /// The notification's workspace (its sharding key).
+    pub workspace_id: WorkspaceId,
     /// The notification.
     pub notification_id: i64,
     /// Its channel.
@@ -145,7 +147,11 @@ pub fn record(
         notifications::table
     )
     .values(row)
-    .on_conflict((notifications::channel_id, notifications::dedup_key))
+    .on_conflict((
+        notifications::workspace_id,
+        notifications::channel_id,
+        notifications::dedup_key
+    ))
     .do_nothing()
     .returning(NotificationRow::as_returning())
     .get_result(c)
@@ -175,10 +181,12 @@ pub fn enqueue(
 /// build its content again).
 pub fn has_notification(
     conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
     channel_id: ChannelId,
     dedup_key: &str,
 ) -> Result<bool, StoreError> {
     let n: i64 = notifications::table
+        .filter(notifications::workspace_id.eq(workspace_id))
         .filter(notifications::channel_id.eq(channel_id))
         .filter(notifications::dedup_key.eq(dedup_key))
         .count()
@@ -201,18 +209,20 @@ pub fn claim_due(
     let lease_until = truncate_micros(lease_until);
     let states = [delivery::PENDING, delivery::DELIVERING];
     let due = t::next_attempt_at.is_null().or(t::next_attempt_at.le(now));
-    let candidates: Vec<i64> = t::table
+    // Due rows of every workspace: the one statement here that reads across shards.
+    let candidates: Vec<(WorkspaceId, i64)> = t::table
         .filter(t::status.eq_any(states))
         .filter(due)
         .order(t::id)
         .limit(i64::from(limit))
-        .select(t::id)
+        .select((t::workspace_id, t::id))
         .load(conn)?;
     let mut claimed = Vec::with_capacity(candidates.len());
-    for id in candidates {
-        let won = diesel::update(
+    for (workspace_id, id) in candidates {
+        let won: Option<NotificationRow> = with_backend!(conn, |c| diesel::update(
             t::table
-                .find(id)
+                .filter(t::workspace_id.eq(workspace_id))
+                .filter(t::id.eq(id))
                 .filter(t::status.eq_any(states))
                 .filter(due),
         )
@@ -220,16 +230,12 @@ pub fn claim_due(
             t::status.eq(delivery::DELIVERING),
             t::next_attempt_at.eq(lease_until),
         ))
-        .execute(conn)?;
-        if won == 1 {
-            claimed.push(id);
-        }
+        .returning(NotificationRow::as_returning())
+        .get_result(c)
+        .optional())?;
+        claimed.extend(won);
     }
-    Ok(t::table
-        .filter(t::id.eq_any(&claimed))
-        .order(t::id)
-        .select(NotificationRow::as_select())
-        .load(conn)?)
+    Ok(claimed)
 }
 
 /// Records `attempt` of `n` and moves `n` on, in one transaction; `false` (nothing
@@ -242,6 +248,7 @@ pub fn record_attempt(
     next: NextStep,
 ) -> Result<bool, StoreError> {
     let row = NotificationDeliveryRow {
+        workspace_id: n.workspace_id,
         notification_id: n.id,
         channel_id: n.channel_id,
         attempted_at: truncate_micros(attempt.attempted_at),
@@ -253,6 +260,7 @@ pub fn record_attempt(
         )
         .values(&row)
         .on_conflict((
+            notification_deliveries::workspace_id,
             notification_deliveries::notification_id,
             notification_deliveries::attempt
         ))
@@ -265,15 +273,19 @@ pub fn record_attempt(
             NextStep::Done(status) => (status, None),
             NextStep::RetryAt(at) => (delivery::PENDING, Some(truncate_micros(at))),
         };
-        diesel::update(notifications::table.find(n.id))
-            .set((
-                notifications::status.eq(status),
-                notifications::attempts.eq(row.attempt),
-                notifications::last_error.eq(&row.error),
-                notifications::next_attempt_at.eq(next_at),
-                notifications::held.eq(None::<String>),
-            ))
-            .execute(conn)?;
+        diesel::update(
+            notifications::table
+                .filter(notifications::workspace_id.eq(n.workspace_id))
+                .filter(notifications::id.eq(n.id)),
+        )
+        .set((
+            notifications::status.eq(status),
+            notifications::attempts.eq(row.attempt),
+            notifications::last_error.eq(&row.error),
+            notifications::next_attempt_at.eq(next_at),
+            notifications::held.eq(None::<String>),
+        ))
+        .execute(conn)?;
         Ok(true)
     })
 }
@@ -283,7 +295,10 @@ pub fn record_attempt(
 type StillClaimed = dsl::Filter<
     dsl::Filter<
         dsl::Filter<
-            dsl::Find<notifications::table, i64>,
+            dsl::Filter<
+                dsl::Find<notifications::table, i64>,
+                dsl::Eq<notifications::workspace_id, WorkspaceId>,
+            >,
             dsl::Eq<notifications::status, &'static str>,
         >,
         dsl::Eq<notifications::attempts, i32>,
@@ -296,6 +311,7 @@ type StillClaimed = dsl::Filter<
 fn still_claimed(n: &NotificationRow) -> StillClaimed {
     notifications::table
         .find(n.id)
+        .filter(notifications::workspace_id.eq(n.workspace_id))
         .filter(notifications::status.eq(delivery::DELIVERING))
         .filter(notifications::attempts.eq(n.attempts))
         .filter(notifications::next_attempt_at.eq(n.next_attempt_at))
@@ -336,9 +352,11 @@ pub fn cancel(conn: &mut AnyConnection, n: &NotificationRow) -> Result<bool, Sto
 /// Every attempt of the notifications `ids`, by notification and attempt.
 pub fn attempts_of(
     conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
     ids: &[i64],
 ) -> Result<Vec<NotificationDeliveryRow>, StoreError> {
     Ok(notification_deliveries::table
+        .filter(notification_deliveries::workspace_id.eq(workspace_id))
         .filter(notification_deliveries::notification_id.eq_any(ids))
         .order((
             notification_deliveries::notification_id,
@@ -384,7 +402,7 @@ pub fn history(
         .select(NotificationRow::as_select())
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let attempts = attempts_of(conn, &ids)?;
+    let attempts = attempts_of(conn, workspace_id, &ids)?;
     Ok(with_attempts(rows, |r| Some(r.id), &attempts))
 }
 
@@ -397,7 +415,11 @@ store_methods! {
         payload_json: &str,
     ) -> Option<NotificationRow> = write(enqueue);
     /// See [`outbox::has_notification`](has_notification).
-    fn has_notification(channel_id: ChannelId, dedup_key: &str) -> bool = with_conn(has_notification);
+    fn has_notification(
+        workspace_id: WorkspaceId,
+        channel_id: ChannelId,
+        dedup_key: &str,
+    ) -> bool = with_conn(has_notification);
     /// See [`outbox::claim_due`](claim_due).
     fn claim_due_notifications(
         now: NaiveDateTime,

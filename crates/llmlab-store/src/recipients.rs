@@ -91,6 +91,7 @@ pub fn confirmed(
 
 /// The recipient `id`, whichever workspace it belongs to: a confirmation link names it
 /// to someone without an account, and the caller checks the link's signature first.
+/// (On a sharded PostgreSQL this read asks every shard: a click on a link is rare.)
 pub fn get(conn: &mut AnyConnection, id: i64) -> Result<RecipientRow, StoreError> {
     Ok(r::table
         .find(id)
@@ -105,11 +106,17 @@ pub fn confirm(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> Result<
     let now = truncate_micros(now);
     write_tx(conn, |conn| {
         let row = get(conn, id)?;
-        let changed = diesel::update(r::table.find(id).filter(r::confirmed_at.is_null()))
-            .set(r::confirmed_at.eq(now))
-            .execute(conn)?;
+        let changed = diesel::update(
+            r::table
+                .filter(r::workspace_id.eq(row.workspace_id))
+                .filter(r::id.eq(id))
+                .filter(r::confirmed_at.is_null()),
+        )
+        .set(r::confirmed_at.eq(now))
+        .execute(conn)?;
         diesel::update(
             notifications::table
+                .filter(notifications::workspace_id.eq(row.workspace_id))
                 .filter(notifications::channel_id.eq(row.channel_id))
                 .filter(notifications::status.eq(delivery::PENDING))
                 .filter(notifications::held.eq(held::CONFIRMATION)),
@@ -131,11 +138,15 @@ pub fn unasked(conn: &mut AnyConnection, limit: u32) -> Result<Vec<RecipientRow>
         .load(conn)?)
 }
 
-/// Marks recipient `id` asked: its confirmation is recorded, or it will never get one.
-pub fn mark_asked(conn: &mut AnyConnection, id: i64) -> Result<(), StoreError> {
-    diesel::update(r::table.find(id))
-        .set(r::asked.eq(true))
-        .execute(conn)?;
+/// Marks `recipient` asked: its confirmation is recorded, or it will never get one.
+pub fn mark_asked(conn: &mut AnyConnection, recipient: &RecipientRow) -> Result<(), StoreError> {
+    diesel::update(
+        r::table
+            .filter(r::workspace_id.eq(recipient.workspace_id))
+            .filter(r::id.eq(recipient.id)),
+    )
+    .set(r::asked.eq(true))
+    .execute(conn)?;
     Ok(())
 }
 

@@ -221,6 +221,7 @@ diesel::table! {
 diesel::table! {
     /// Channels a budget's alerts go to besides those subscribed to `budget`.
     budget_channels (budget_id, channel_id) {
+        workspace_id -> BigInt,
         budget_id -> BigInt,
         channel_id -> BigInt,
     }
@@ -272,6 +273,7 @@ diesel::table! {
 diesel::table! {
     /// Every delivery attempt of a notification.
     notification_deliveries (notification_id, attempt) {
+        workspace_id -> BigInt,
         notification_id -> BigInt,
         channel_id -> BigInt,
         attempt -> Integer,

@@ -252,7 +252,8 @@ pub fn reprice(
         Ok(matched) => matched,
         Err(e) => {
             if let Some(id) = run {
-                let _ = s.with_conn(|c| ledger::update_run(c, id, "failed", &out.figures()));
+                let _ =
+                    s.with_conn(|c| ledger::update_run(c, workspace, id, "failed", &out.figures()));
             }
             return Err(e);
         }
@@ -262,7 +263,7 @@ pub fn reprice(
         let figures = out.figures();
         let met = out.price_changes_met;
         crate::audited(s, workspace, actor, |c| {
-            ledger::update_run(c, id, "done", &figures)?;
+            ledger::update_run(c, workspace, id, "done", &figures)?;
             let audit = Audit {
                 action: "pricing.reprice",
                 target_kind: "reprice_run",

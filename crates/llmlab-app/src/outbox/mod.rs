@@ -213,6 +213,7 @@ async fn record(
         NextStep::RetryAt(at.naive_utc() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX))
     };
     let row = NotificationDeliveryRow {
+        workspace_id: n.workspace_id,
         notification_id: n.id,
         channel_id: n.channel_id,
         attempt,

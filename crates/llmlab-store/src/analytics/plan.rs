@@ -209,11 +209,14 @@ pub(super) fn push_slot_range(sql: &mut Sql, filter: &EventFilter) {
 
 /// `JOIN event_tags g … WHERE `: each selected event's row for tag `key`, found by the
 /// tag table's primary key `(event_id, key)`, so the events' `(workspace_id, ts)` index drives
-/// the query (a tag-index scan over all of a key's values is far slower).
+/// the query (a tag-index scan over all of a key's values is far slower). The workspace
+/// is part of the key: on a sharded PostgreSQL it keeps the join in one shard.
 pub(super) fn push_tag_join(sql: &mut Sql, key: &str) {
-    sql.push("JOIN event_tags g ON g.event_id = e.id AND g.key = ")
-        .text(key)
-        .push(" WHERE ");
+    sql.push(
+        "JOIN event_tags g ON g.workspace_id = e.workspace_id AND g.event_id = e.id AND g.key = ",
+    )
+    .text(key)
+    .push(" WHERE ");
 }
 
 /// `ts` rounded down to a multiple of `width` (floor, also before 1970).

@@ -248,6 +248,7 @@ both_backends!(alerts_are_recorded_once, |_db, store| {
     };
 
     let failure = |n: i32| NotificationDeliveryRow {
+        workspace_id: of(&retaken, warning.id).workspace_id,
         notification_id: 0,
         channel_id: of(&retaken, warning.id).channel_id,
         attempt: n,

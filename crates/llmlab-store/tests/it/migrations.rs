@@ -29,11 +29,11 @@ fn folder_names(backend: &str) -> Vec<String> {
     names
 }
 
-type Reports = (Totals, Vec<ModelTotals>, Vec<TagTotals>, Vec<SlotRow>);
+pub(crate) type Reports = (Totals, Vec<ModelTotals>, Vec<TagTotals>, Vec<SlotRow>);
 
 /// What the upgrade tests expect a migration to leave as it was: reports over every
 /// test filter.
-fn reports(store: &Store, w: WorkspaceId) -> Vec<Reports> {
+pub(crate) fn reports(store: &Store, w: WorkspaceId) -> Vec<Reports> {
     crate::events::filters()
         .iter()
         .map(|f| {
@@ -597,6 +597,7 @@ both_backends!(
         let pending = store.alert_deliveries(w, hook).unwrap();
         assert_eq!(n.alert_id, Some(pending[0].alert.id));
         let attempt = NotificationDeliveryRow {
+            workspace_id: n.workspace_id,
             notification_id: n.id,
             channel_id: n.channel_id,
             attempt: 2,
