@@ -12,6 +12,9 @@
 //!   `cargo xtask test`; see `tidy.rs`).
 //! - `cargo xtask migrate [--database-url URL] [--revert]`: apply (or revert the last)
 //!   migrations of a database.
+//! - `cargo xtask distribute [--database-url URL]`: an existing PostgreSQL database,
+//!   whose server is a Citus coordinator with its workers added, made a distributed one
+//!   (docs/SCALING.md); `migrate` does the same for new tables on a coordinator.
 //! - `cargo xtask reprice [--database-url URL] [--catalog PATH] [--apply]`: what
 //!   re-pricing every workspace's events with today's prices would change (a dry run),
 //!   or change it; the same use case as `POST /api/pricing/reprice`.
@@ -76,7 +79,16 @@ enum Task {
     /// SQLite; its settings are in xtask/schemathesis.toml.
     Schemathesis,
     /// Apply pending migrations to a database (or revert the last)
+    ///
+    /// On a Citus coordinator the tables are then distributed (docs/SCALING.md).
     Migrate(MigrateArgs),
+    /// Make a PostgreSQL database on a Citus coordinator a distributed one
+    ///
+    /// Pending migrations first; then each table becomes what docs/SCALING.md says
+    /// (reference, distributed by workspace_id, or left on the coordinator), its rows
+    /// moved to the shards. Install Citus, CREATE EXTENSION citus and add the workers
+    /// first; stop the servers while it runs (it locks each table as it moves it).
+    Distribute(DistributeArgs),
     /// What re-pricing every workspace's events with today's prices would change
     ///
     /// A dry run unless --apply; the same use case as POST /api/pricing/reprice. Events
@@ -114,6 +126,9 @@ struct TestArgs {
     /// Skip the dashboard's browser suite (and say so)
     #[arg(long)]
     no_browser: bool,
+    /// Skip the third run of the PostgreSQL suites on a Citus cluster (and say so)
+    #[arg(long)]
+    no_citus: bool,
     /// Passed to the test runner (cargo nextest run, or cargo test without nextest)
     #[arg(last = true, value_name = "ARGS")]
     runner_args: Vec<String>,
@@ -144,6 +159,12 @@ struct MigrateArgs {
 }
 
 #[derive(Debug, Args)]
+struct DistributeArgs {
+    #[command(flatten)]
+    database: Database,
+}
+
+#[derive(Debug, Args)]
 struct RepriceArgs {
     #[command(flatten)]
     database: Database,
@@ -160,6 +181,7 @@ fn main() -> ExitCode {
     let outcome = match cli.task {
         Task::Test(args) => test(&args),
         Task::Migrate(args) => migrate(&args),
+        Task::Distribute(args) => distribute(&args),
         Task::Reprice(args) => reprice(&args),
         // The benchmark re-runs itself optimised and names its command in its report: it
         // needs the words it was given (`bench` is always the first: `cargo xtask` takes
@@ -217,6 +239,7 @@ fn test(args: &TestArgs) -> Result<()> {
         sqlite_only,
         no_schemathesis,
         no_browser,
+        no_citus,
         ref runner_args,
     } = *args;
     tidy::run(&workspace_root())?;
@@ -275,6 +298,33 @@ fn test(args: &TestArgs) -> Result<()> {
         with_env(&mut doc);
         run(doc)?;
     }
+    if sqlite_only || no_citus {
+        eprintln!("xtask: the Citus suite (store, app and server on a cluster) is NOT run");
+    } else if let Some(cluster) = pg::citus::start()? {
+        // Every PostgreSQL test of the crates that touch storage (`…::postgres` of
+        // each pair, and the PostgreSQL-only ones that say so in their names); the
+        // read-replica tests skip here, saying so.
+        let suites = [
+            "-p",
+            "llmlab-store",
+            "-p",
+            "llmlab-app",
+            "-p",
+            "llmlab-server",
+        ];
+        let mut cmd = cargo();
+        if has_nextest() {
+            cmd.args(["nextest", "run", "--no-fail-fast"]).args(suites);
+            cmd.args(["-E", "test(/postgres|citus/)"]).args(runner_args);
+        } else {
+            cmd.args(["test", "--no-fail-fast"]).args(suites);
+            cmd.args(runner_args).args(["--", "postgres"]);
+        }
+        with_env(&mut cmd);
+        cmd.env_remove("LLMLAB_TEST_PG_REPLICA_URL");
+        cluster.export(&mut cmd);
+        run(cmd)?;
+    }
     if no_browser {
         eprintln!("xtask: --no-browser: the dashboard's browser suite is NOT run");
     } else {
@@ -312,6 +362,27 @@ fn migrate(args: &MigrateArgs) -> Result<()> {
     for n in names {
         println!("{verb} {n}");
     }
+    Ok(())
+}
+
+fn distribute(args: &DistributeArgs) -> Result<()> {
+    let url = &args.database.url;
+    let tables = llmlab_store::distribute(url).map_err(|e| e.to_string())?;
+    for (kind, label) in [
+        (llmlab_store::citus::Kind::Reference, "reference"),
+        (
+            llmlab_store::citus::Kind::Distributed,
+            "distributed by workspace_id",
+        ),
+    ] {
+        let names: Vec<&str> = tables
+            .iter()
+            .filter(|(_, k)| *k == kind)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        println!("{label}: {}", names.join(", "));
+    }
+    println!("{} is distributed", redact(url));
     Ok(())
 }
 
@@ -458,7 +529,7 @@ mod tests {
             .get_subcommands()
             .map(|c| c.get_name().to_string())
             .collect();
-        assert_eq!(names.len(), 10, "{names:?}");
+        assert_eq!(names.len(), 11, "{names:?}");
         for (args, kind) in [
             (&[][..], ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand),
             (&["help"][..], ErrorKind::DisplayHelp),

@@ -3,7 +3,7 @@
 //! Order: `LLMLAB_TEST_PG_URL`; a server on 127.0.0.1:5432; the machine's cluster started
 //! with `pg_ctlcluster`; a throwaway cluster made with `initdb` and stopped afterwards.
 //! Tests create their own databases on it and drop them. `replica` adds a streaming
-//! replica for the read-replica tests.
+//! replica for the read-replica tests; `citus` a three-node cluster for the third run.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::Result;
 
+pub mod citus;
 pub mod replica;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432";

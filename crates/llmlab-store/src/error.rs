@@ -48,15 +48,19 @@ pub enum StoreError {
     Migration(String),
 }
 
-/// Whether a database error message means the connection itself is gone.
+/// Whether a database error message means the connection itself is gone: this
+/// process's to the database, or on a Citus cluster the coordinator's to a worker.
 fn is_connection_loss(message: &str) -> bool {
-    const MARKERS: [&str; 6] = [
+    const MARKERS: [&str; 9] = [
         "server closed the connection",
         "no connection to the server",
         "terminating connection",
         "connection refused",
         "could not connect",
         "database is locked",
+        "connection to the remote node",
+        "marked as essential",
+        "could not establish any connections",
     ];
     let message = message.to_ascii_lowercase();
     MARKERS.iter().any(|m| message.contains(m))

@@ -69,6 +69,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod budgets;
 pub mod channels;
+pub mod citus;
 mod conn;
 mod error;
 pub mod events;
@@ -311,6 +312,30 @@ pub fn revert_last_migration(url: &str) -> Result<Vec<String>, StoreError> {
         .revert_last()?
         .into_iter()
         .collect())
+}
+
+/// Makes the PostgreSQL database at `url`, whose server is a Citus coordinator with
+/// its workers added, a distributed one: applies pending migrations, then moves every
+/// table to its kind ([`citus::TABLES`]), existing rows included. Returns the tables
+/// Citus holds and their kind (for `cargo xtask distribute`).
+pub fn distribute(url: &str) -> Result<Vec<(String, citus::Kind)>, StoreError> {
+    let store = Store::open(url, 1, DEFAULT_CONNECTION_TIMEOUT)?;
+    store.with_conn(|c| {
+        match c {
+            AnyConnection::Postgresql(pg) => citus::ready(pg)?,
+            AnyConnection::Sqlite(_) => {
+                return Err(StoreError::Config(
+                    "only a PostgreSQL database can be distributed".into(),
+                ));
+            }
+        }
+        // On a coordinator, migrating distributes what is not yet distributed.
+        migrations::run_pending(c)?;
+        match c {
+            AnyConnection::Postgresql(pg) => citus::kinds(pg),
+            AnyConnection::Sqlite(_) => Ok(Vec::new()),
+        }
+    })
 }
 
 /// Creates the directory that will hold the SQLite file `path`, if missing.

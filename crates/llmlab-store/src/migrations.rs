@@ -56,7 +56,16 @@ pub fn run_pending(conn: &mut AnyConnection) -> Result<Vec<String>, StoreError> 
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE),
     }
     .map_err(migration_error)?;
-    Ok(applied.iter().map(|v| name_of(backend, v)).collect())
+    let names = applied.iter().map(|v| name_of(backend, v)).collect();
+    if let AnyConnection::Postgresql(c) = conn
+        && crate::citus::is_cluster(c)?
+    {
+        let tables = crate::citus::distribute(c)?;
+        if !tables.is_empty() {
+            log::info!("distributed on the cluster: {}", tables.join(", "));
+        }
+    }
+    Ok(names)
 }
 
 /// How many of the embedded migrations the database has not applied (0 when its
@@ -82,10 +91,23 @@ pub fn revert_last(conn: &mut AnyConnection) -> Result<Option<String>, StoreErro
     if applied.is_empty() {
         return Ok(None);
     }
+    // Older schemas cannot be distributed: the tables come back to the coordinator for
+    // the revert and are distributed again when the schema still allows it.
+    let cluster = match conn {
+        AnyConnection::Postgresql(c) => crate::citus::is_cluster(c)?,
+        AnyConnection::Sqlite(_) => false,
+    };
+    if let (true, AnyConnection::Postgresql(c)) = (cluster, &mut *conn) {
+        crate::citus::undistribute(c)?;
+    }
     let reverted = match conn {
         AnyConnection::Postgresql(c) => c.revert_last_migration(POSTGRES),
         AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE),
     }
     .map_err(migration_error)?;
-    Ok(Some(name_of(backend, &reverted)))
+    let name = name_of(backend, &reverted);
+    if let (true, AnyConnection::Postgresql(c)) = (cluster, &mut *conn) {
+        crate::citus::distribute(c)?;
+    }
+    Ok(Some(name))
 }

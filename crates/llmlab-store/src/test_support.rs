@@ -3,6 +3,11 @@
 //! PostgreSQL tests use the server at `LLMLAB_TEST_PG_URL` (default
 //! `postgres://postgres@127.0.0.1:5432`) and fail when it is unreachable, unless
 //! `LLMLAB_TEST_SQLITE_ONLY=1` is set, in which case they return early.
+//!
+//! With `LLMLAB_TEST_CITUS_WORKERS` (comma-separated server URLs) that server is a Citus
+//! coordinator: each database is made on it and on every worker, with the extension,
+//! and the workers registered, so each test database is a cluster of its own and the
+//! store's migrations distribute its tables.
 
 use crate::WorkspaceId;
 use diesel::connection::SimpleConnection;
@@ -78,6 +83,9 @@ impl TestDb {
         admin_connection(server)
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
+        if server == pg_server_url() {
+            make_cluster(server, &name);
+        }
         TestDb {
             backend: Backend::Postgres,
             url: with_database(server, &name),
@@ -119,63 +127,171 @@ impl TestDb {
     /// On SQLite, or when the backends outlive two seconds.
     pub fn terminate_connections(&self, refuse_new: bool) {
         let (server, name) = self.pg.as_ref().expect("a PostgreSQL test database");
-        let mut admin = admin_connection(server);
-        if refuse_new {
-            admin
-                .batch_execute(&format!(
-                    "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
-                ))
-                .unwrap_or_else(|e| panic!("refuse connections to {name}: {e}"));
-        }
-        #[derive(diesel::QueryableByName)]
-        struct Alive {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let terminate = format!(
-            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        );
-        let alive = format!(
-            "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        );
-        let mut count = |sql: &str| {
-            diesel::sql_query(sql)
-                .get_result::<Alive>(&mut admin)
-                .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                .n
-        };
-        count(&terminate);
-        let gone = (0..100).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            count(&alive) == 0
-        });
-        assert!(gone, "connections to {name} outlived their termination");
+        terminate_on(server, name, refuse_new);
     }
 
     /// PostgreSQL only: admits new connections again after
     /// [`TestDb::terminate_connections`]`(true)`.
     pub fn admit_connections(&self) {
         let (server, name) = self.pg.as_ref().expect("a PostgreSQL test database");
-        admin_connection(server)
-            .batch_execute(&format!(
-                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
-            ))
-            .unwrap_or_else(|e| panic!("admit connections to {name}: {e}"));
+        admit_on(server, name);
     }
+
+    /// On a Citus cluster, a worker going away for this database: what
+    /// [`TestDb::terminate_connections`] does, on every worker's copy (the coordinator
+    /// keeps answering).
+    pub fn terminate_worker_connections(&self, refuse_new: bool) {
+        let (_, name) = self.pg.as_ref().expect("a PostgreSQL test database");
+        for worker in citus_workers() {
+            terminate_on(&worker, name, refuse_new);
+        }
+    }
+
+    /// Admits connections on every worker again after
+    /// [`TestDb::terminate_worker_connections`]`(true)`.
+    pub fn admit_worker_connections(&self) {
+        let (_, name) = self.pg.as_ref().expect("a PostgreSQL test database");
+        for worker in citus_workers() {
+            admit_on(&worker, name);
+        }
+    }
+}
+
+fn terminate_on(server: &str, name: &str, refuse_new: bool) {
+    let mut admin = admin_connection(server);
+    if refuse_new {
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"
+            ))
+            .unwrap_or_else(|e| panic!("refuse connections to {name}: {e}"));
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Alive {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let terminate = format!(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    );
+    let alive = format!(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    );
+    let mut count = |sql: &str| {
+        diesel::sql_query(sql)
+            .get_result::<Alive>(&mut admin)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .n
+    };
+    count(&terminate);
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        count(&alive) == 0
+    });
+    assert!(gone, "connections to {name} outlived their termination");
+}
+
+fn admit_on(server: &str, name: &str) {
+    admin_connection(server)
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
+        ))
+        .unwrap_or_else(|e| panic!("admit connections to {name}: {e}"));
+}
+
+/// The worker servers of the Citus coordinator at [`pg_server_url`], if it is one.
+pub fn citus_workers() -> Vec<String> {
+    std::env::var("LLMLAB_TEST_CITUS_WORKERS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A Citus node outside the cluster, which a test may add to it
+/// (`LLMLAB_TEST_CITUS_SPARE`).
+pub fn citus_spare() -> Option<String> {
+    std::env::var("LLMLAB_TEST_CITUS_SPARE")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Makes database `name` on `server` (a node with Citus installed) with the extension;
+/// its URL. For a node a test adds to the cluster.
+pub fn citus_node_database(server: &str, name: &str) -> String {
+    admin_connection(server)
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
+    let db = with_database(server, name);
+    execute_on(&db, "CREATE EXTENSION citus");
+    db
+}
+
+/// Host and port of a `postgres://user@host:port` server URL.
+pub fn host_port(url: &str) -> (String, u16) {
+    let rest = url.split_once('@').map_or(url, |(_, r)| r);
+    let rest = rest.split(['/', '?']).next().unwrap_or(rest);
+    match rest.rsplit_once(':') {
+        Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
+        None => (rest.to_owned(), 5432),
+    }
+}
+
+/// Makes database `name` of the coordinator `server` a Citus cluster with the workers
+/// of [`citus_workers`] (nothing when there are none).
+fn make_cluster(server: &str, name: &str) {
+    let workers = citus_workers();
+    if workers.is_empty() {
+        return;
+    }
+    for worker in &workers {
+        citus_node_database(worker, name);
+    }
+    let coordinator = with_database(server, name);
+    execute_on(&coordinator, "CREATE EXTENSION citus");
+    let (host, port) = host_port(server);
+    // Few shards: each test makes a cluster of its own, and 4 already spread every
+    // table over both workers. Nodes are added one test at a time: Citus propagates
+    // each node's roles with statements that collide when two tests add at once.
+    // (An advisory lock is per database: the coordinator's `postgres` holds it.)
+    let mut lock = admin_connection(server);
+    lock.batch_execute("SELECT pg_advisory_lock(7270251)")
+        .unwrap_or_else(|e| panic!("lock {server}: {e}"));
+    let mut sql = format!(
+        "ALTER DATABASE {name} SET citus.shard_count = 4; \
+         SELECT citus_set_coordinator_host('{host}', {port});"
+    );
+    for worker in &workers {
+        let (host, port) = host_port(worker);
+        sql.push_str(&format!("SELECT citus_add_node('{host}', {port});"));
+    }
+    execute_on(&coordinator, &sql);
+    let _ = lock.batch_execute("SELECT pg_advisory_unlock(7270251)");
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some((server, name)) = &self.pg {
+        let Some((server, name)) = &self.pg else {
+            return;
+        };
+        // The coordinator first: its background workers hold connections to the
+        // workers' copies.
+        let mut servers = vec![server.clone()];
+        if *server == pg_server_url() {
+            servers.extend(citus_workers());
+            servers.extend(citus_spare());
+        }
+        for server in servers {
             let dropped =
-                PgConnection::establish(&with_database(server, "postgres")).and_then(|mut c| {
+                PgConnection::establish(&with_database(&server, "postgres")).and_then(|mut c| {
                     c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
                 });
             if let Err(e) = dropped {
-                eprintln!("could not drop test database {name}: {e}");
+                eprintln!("could not drop test database {name} on {server}: {e}");
             }
         }
     }

@@ -183,7 +183,7 @@ fn primary_limits(psql: &Path, primary: &str) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn start_cluster(
+pub(super) fn start_cluster(
     pg_ctl: &Path,
     data: &Path,
     sockets: &Path,
@@ -254,7 +254,7 @@ const REPLICA_PORTS: u16 = 28_432;
 
 /// The first port from `from` (moved by this process's id, so runners side by side
 /// start apart) that can be bound on loopback.
-fn free_port(from: u16) -> Result<u16> {
+pub(super) fn free_port(from: u16) -> Result<u16> {
     let start = from + (std::process::id() % 1000) as u16;
     (start..start + 100)
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())

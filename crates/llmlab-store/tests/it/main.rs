@@ -6,6 +6,7 @@
 mod accounts;
 mod analytics;
 pub mod budgets;
+mod citus;
 mod crash;
 pub mod events;
 mod group_commit;

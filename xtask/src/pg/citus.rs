@@ -1,0 +1,186 @@
+//! A three-node Citus cluster (a coordinator and two workers on loopback) for the third
+//! run of the PostgreSQL suites, and a spare node the rebalancing test adds to it.
+//!
+//! Citus must be installed into the PostgreSQL whose `initdb` this runner uses; when it
+//! is not, it is built from `LLMLAB_CITUS_SRC` (a directory with the source tarball and
+//! `build.sh`, as `../shared/vendor/citus` holds). Without either the run says loudly
+//! that the Citus suite was skipped. Each node is a throwaway `initdb` cluster with
+//! `shared_preload_libraries = 'citus'`; the test support makes every test database a
+//! cluster of its own on them (`crates/llmlab-store/src/test_support.rs`). All three
+//! are stopped and removed at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::replica::{free_port, start_cluster};
+use super::{as_postgres, find_bin, is_root};
+use crate::Result;
+
+/// Where the coordinator's and workers' ports are looked for (below Linux's ephemeral
+/// ports, like the replica's).
+const PORTS: u16 = 30_432;
+
+/// The running cluster, as server URLs (no database).
+pub struct Cluster {
+    pub coordinator: String,
+    pub workers: Vec<String>,
+    /// A node with Citus that is not in the cluster: the rebalancing test adds it.
+    pub spare: String,
+    started: Vec<PathBuf>,
+    pg_ctl: PathBuf,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Points a test command at the cluster.
+    pub fn export(&self, cmd: &mut Command) {
+        cmd.env("LLMLAB_TEST_PG_URL", &self.coordinator);
+        cmd.env("LLMLAB_TEST_CITUS_WORKERS", self.workers.join(","));
+        cmd.env("LLMLAB_TEST_CITUS_SPARE", &self.spare);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for data in self.started.iter().rev() {
+            eprintln!("xtask: stopping the Citus node in {}", data.display());
+            let _ = as_postgres(&self.pg_ctl)
+                .arg("-D")
+                .arg(data)
+                .args(["-m", "immediate", "-w", "stop"])
+                .stdout(Stdio::null())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether `pg_config`'s PostgreSQL has Citus 13.2.
+fn installed(pg_config: &Path) -> bool {
+    let dir = |what: &str| {
+        Command::new(pg_config)
+            .arg(what)
+            .output()
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .unwrap_or_default()
+    };
+    let control = dir("--sharedir").join("extension/citus.control");
+    dir("--pkglibdir").join("citus.so").is_file()
+        && std::fs::read_to_string(control).is_ok_and(|c| c.contains("default_version = '13.2-"))
+}
+
+/// The major version of `pg_config`'s PostgreSQL ("15").
+fn major(pg_config: &Path) -> Option<String> {
+    let out = Command::new(pg_config).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let version = text.split_whitespace().nth(1)?;
+    Some(version.split('.').next()?.to_string())
+}
+
+/// Installs Citus when it is missing and `LLMLAB_CITUS_SRC` says where its source is;
+/// `false` (and why, loudly) when the suite cannot run.
+fn ensure_installed(pg_config: &Path) -> Result<bool> {
+    if installed(pg_config) {
+        return Ok(true);
+    }
+    let Some(src) = std::env::var_os("LLMLAB_CITUS_SRC") else {
+        eprintln!(
+            "xtask: ********************************************************************\n\
+             xtask: Citus is not installed and LLMLAB_CITUS_SRC is not set:\n\
+             xtask: the Citus suite (store and server on a 3-node cluster) is SKIPPED.\n\
+             xtask: ********************************************************************"
+        );
+        return Ok(false);
+    };
+    let script = Path::new(&src).join("build.sh");
+    let major = major(pg_config).ok_or("cannot read pg_config --version")?;
+    eprintln!("xtask: building Citus with {} {major}", script.display());
+    crate::run({
+        let mut c = Command::new("bash");
+        c.arg(&script).arg(&major);
+        c
+    })?;
+    if installed(pg_config) {
+        Ok(true)
+    } else {
+        Err(format!(
+            "{} ran but Citus is not installed",
+            script.display()
+        ))
+    }
+}
+
+/// Starts the cluster, or `None` when Citus cannot be had here (said loudly).
+pub fn start() -> Result<Option<Cluster>> {
+    let (Some(initdb), Some(pg_ctl)) = (find_bin("initdb"), find_bin("pg_ctl")) else {
+        eprintln!("xtask: initdb or pg_ctl not found: the Citus suite is SKIPPED");
+        return Ok(None);
+    };
+    let pg_config = initdb.with_file_name("pg_config");
+    let pg_config = if pg_config.is_file() {
+        pg_config
+    } else {
+        find_bin("pg_config").ok_or("pg_config not found")?
+    };
+    if !ensure_installed(&pg_config)? {
+        return Ok(None);
+    }
+    let dir = std::env::temp_dir().join(format!("llmlab-citus-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if is_root() {
+        let _ = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&dir)
+            .status();
+    }
+    let mut cluster = Cluster {
+        coordinator: String::new(),
+        workers: Vec::new(),
+        spare: String::new(),
+        started: Vec::new(),
+        pg_ctl: pg_ctl.clone(),
+        dir: dir.clone(),
+    };
+    // Logical WAL lets the rebalancer move shards while they are written to; the
+    // connection limit leaves room for two test threads' pools and the coordinator's
+    // connections to the workers.
+    let settings = [
+        "-c shared_preload_libraries=citus".to_string(),
+        "-c wal_level=logical".to_string(),
+        "-c max_connections=400".to_string(),
+        "-c max_prepared_transactions=200".to_string(),
+        "-c citus.log_remote_commands=off".to_string(),
+    ];
+    let mut port = PORTS;
+    for node in ["coordinator", "worker1", "worker2", "spare"] {
+        let data = dir.join(node);
+        let ok = as_postgres(&initdb)
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Err(format!("initdb failed in {}", data.display()));
+        }
+        port = free_port(port)?;
+        start_cluster(&pg_ctl, &data, &dir, port, &settings)?;
+        cluster.started.push(data);
+        let url = format!("postgres://postgres@127.0.0.1:{port}");
+        match node {
+            "coordinator" => cluster.coordinator = url,
+            "spare" => cluster.spare = url,
+            _ => cluster.workers.push(url),
+        }
+        port = port + 1 - (std::process::id() % 1000) as u16;
+    }
+    eprintln!(
+        "xtask: Citus cluster: coordinator {}, workers {}, spare {}",
+        cluster.coordinator,
+        cluster.workers.join(", "),
+        cluster.spare
+    );
+    Ok(Some(cluster))
+}
