@@ -22,9 +22,10 @@ use serde::de::DeserializeOwned;
 use super::WebError;
 use super::session::{self, Visitor, check_sign_in_token, cookie, sender, visitor};
 use crate::access::Requirement;
+use crate::auth::Identity;
 use crate::body::FormBody;
 use crate::error::{ApiError, ErrorCode};
-use llmlab_app::AppState;
+use llmlab_app::{AppError, AppState};
 
 /// The hidden fields of every form on a page: the session's CSRF token and the workspace
 /// the page shows.
@@ -207,6 +208,21 @@ pub fn done(state: &AppState, v: &Visitor, to: &str) -> HttpResponse {
         .insert_header((header::LOCATION, to))
         .cookie(cookie(state, session::WORKSPACE, shown, year))
         .finish()
+}
+
+/// Runs `act` as the form's sender in its workspace, then on to `to` (see [`done`]).
+pub async fn act_then_back<R, T, F>(
+    state: &AppState,
+    form: Submitted<R>,
+    to: &str,
+    act: impl FnOnce(WorkspaceId, Identity) -> F,
+) -> Result<HttpResponse, WebError>
+where
+    F: Future<Output = Result<T, AppError>>,
+{
+    let v = form.visitor;
+    act(v.workspace(), v.identity.clone()).await?;
+    Ok(done(state, &v, to))
 }
 
 fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, WebError> {
