@@ -199,9 +199,19 @@ const HTTP_CRATES: [&str; 8] = [
 
 /// Every crate in `krate`'s normal (not dev, not build) dependency tree that speaks HTTP.
 fn http_free(root: &Path, krate: &str) -> Result<Vec<String>> {
+    let meta = cargo_metadata(root, &["--offline"])?;
+    Ok(http_under(&meta, krate)
+        .into_iter()
+        .map(|dep| format!("{krate} depends on {dep}, an HTTP crate (through its dependency tree)"))
+        .collect())
+}
+
+/// What `cargo metadata --format-version 1` with `options`, run in `dir`, says.
+pub fn cargo_metadata(dir: &Path, options: &[&str]) -> Result<serde_json::Value> {
     let out = crate::cargo()
-        .current_dir(root)
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(dir)
+        .args(["metadata", "--format-version", "1"])
+        .args(options)
         .output()
         .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
     if !out.status.success() {
@@ -210,12 +220,7 @@ fn http_free(root: &Path, krate: &str) -> Result<Vec<String>> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
-    Ok(http_under(&meta, krate)
-        .into_iter()
-        .map(|dep| format!("{krate} depends on {dep}, an HTTP crate (through its dependency tree)"))
-        .collect())
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))
 }
 
 /// The HTTP crates reachable from the package `krate` through normal dependencies, in a

@@ -74,6 +74,8 @@ struct RawPrice {
     priority: Option<RawRates>,
 }
 
+// The threshold, then `RawRates`'s fields listed again: flattening them would lose
+// `deny_unknown_fields` (see `raw_rates!`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLongContext {
@@ -101,32 +103,30 @@ struct RawRates {
 
 // `RawPrice` and `RawLongContext` list their rates instead of flattening a `RawRates`:
 // serde's `flatten` does not work with `deny_unknown_fields`, which catches a misspelt
-// rate in a catalog file. These two gather them back into one shape.
+// rate in a catalog file. This gathers them back into one shape, from either.
+macro_rules! raw_rates {
+    ($raw:expr) => {
+        RawRates {
+            input: $raw.input.clone(),
+            output: $raw.output.clone(),
+            cached_input: $raw.cached_input.clone(),
+            cache_write: $raw.cache_write.clone(),
+            cache_write_1h: $raw.cache_write_1h.clone(),
+            input_audio: $raw.input_audio.clone(),
+            output_audio: $raw.output_audio.clone(),
+        }
+    };
+}
+
 impl RawPrice {
     fn standard(&self) -> RawRates {
-        RawRates {
-            input: self.input.clone(),
-            output: self.output.clone(),
-            cached_input: self.cached_input.clone(),
-            cache_write: self.cache_write.clone(),
-            cache_write_1h: self.cache_write_1h.clone(),
-            input_audio: self.input_audio.clone(),
-            output_audio: self.output_audio.clone(),
-        }
+        raw_rates!(self)
     }
 }
 
 impl RawLongContext {
     fn rates(&self) -> RawRates {
-        RawRates {
-            input: self.input.clone(),
-            output: self.output.clone(),
-            cached_input: self.cached_input.clone(),
-            cache_write: self.cache_write.clone(),
-            cache_write_1h: self.cache_write_1h.clone(),
-            input_audio: self.input_audio.clone(),
-            output_audio: self.output_audio.clone(),
-        }
+        raw_rates!(self)
     }
 }
 

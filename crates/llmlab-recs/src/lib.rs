@@ -14,7 +14,7 @@ mod testing;
 pub use anomaly::{Anomaly, AnomalyConfig, Driver, Method, Severity, detect_anomalies};
 pub use error::RecsError;
 pub use mix::{
-    LongContextBasis, LongContextPrice, LongPrompts, ModelMix, PriceEvidence,
+    LongContextBasis, LongContextPrice, LongPrompts, MixEvidence, ModelMix, PriceEvidence,
     long_context_thresholds,
 };
 pub use optimize::{

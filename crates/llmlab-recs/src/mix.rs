@@ -338,6 +338,36 @@ pub struct LongContextPrice {
     pub output_per_mtok_usd: Usd,
 }
 
+/// The usage a piece of evidence rests on: a mix's window and sums.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixEvidence {
+    /// Days of usage the mix covers.
+    pub window_days: u32,
+    /// Calls of the window (batch and non-batch together).
+    pub calls: u64,
+    /// Token sums of the window (batch and non-batch together), inline.
+    #[serde(flatten)]
+    pub tokens: Tokens,
+    /// Calls sent through the batch API.
+    pub batch_calls: u64,
+    /// The largest prompt of the window.
+    pub max_input_tokens: u64,
+}
+
+impl MixEvidence {
+    /// The evidence of `mix` over `window_days` days.
+    pub fn of(mix: &ModelMix, window_days: u32) -> MixEvidence {
+        let totals = mix.totals();
+        MixEvidence {
+            window_days,
+            calls: totals.calls,
+            tokens: totals.tokens,
+            batch_calls: mix.batch.calls,
+            max_input_tokens: mix.max_input_tokens,
+        }
+    }
+}
+
 /// The catalog price a computation used, USD per million tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PriceEvidence {

@@ -19,13 +19,14 @@
 //!   (and more than zero). Same-tier newer models come first; lower-tier ones are marked
 //!   by `relation` and a rationale starting with "lower capability: ".
 
-use llmlab_engine::{Tokens, Usd};
+use llmlab_engine::Usd;
 use llmlab_providers::{Catalog, ModelEntry, Relation};
 use serde::Serialize;
 
 use crate::error::RecsError;
 use crate::mix::{
-    Bound, LongContextBasis, ModelMix, PriceEvidence, cells, check_window, monthly, price_cells,
+    Bound, LongContextBasis, MixEvidence, ModelMix, PriceEvidence, cells, check_window, monthly,
+    price_cells,
 };
 
 /// What a switch must satisfy to be suggested.
@@ -84,17 +85,9 @@ pub struct ModelSwitch {
 /// What a switch suggestion was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SwitchEvidence {
-    /// Days of usage the mix covers.
-    pub window_days: u32,
-    /// Calls of the window (batch and non-batch together).
-    pub calls: u64,
-    /// Token sums of the window (batch and non-batch together), inline.
+    /// The mix's window and sums, inline.
     #[serde(flatten)]
-    pub tokens: Tokens,
-    /// Calls sent through the batch API.
-    pub batch_calls: u64,
-    /// The largest prompt of the window.
-    pub max_input_tokens: u64,
+    pub mix: MixEvidence,
     /// What the window's calls actually cost.
     #[serde(rename = "actual_cost_usd")]
     pub actual_cost: Usd,
@@ -252,11 +245,7 @@ fn suggestions_for(
             relation: alt.relation,
             rationale,
             evidence: SwitchEvidence {
-                window_days,
-                calls: totals.calls,
-                tokens: totals.tokens,
-                batch_calls: mix.batch.calls,
-                max_input_tokens: mix.max_input_tokens,
+                mix: MixEvidence::of(mix, window_days),
                 actual_cost: totals.cost,
                 actual_monthly_cost: actual_monthly,
                 current_cost,
@@ -329,7 +318,7 @@ mod tests {
         assert_eq!(b.evidence.actual_monthly_cost, usd("100"));
         assert_eq!(b.evidence.current_cost, usd("50"));
         assert_eq!(b.evidence.projected_cost, usd("15"));
-        assert_eq!(b.evidence.tokens.input, 2_000_000);
+        assert_eq!(b.evidence.mix.tokens.input, 2_000_000);
         assert_eq!(b.evidence.current_price.input_per_mtok_usd, usd("10"));
         assert_eq!(b.evidence.suggested_price.output_per_mtok_usd, usd("10"));
         assert_eq!(b.evidence.suggested_context_window, Some(1_000_000));
@@ -387,7 +376,7 @@ mod tests {
         let b = to_big_new(&found);
         assert_eq!(b.current_monthly_cost, usd("37.5"));
         assert_eq!(b.projected_monthly_cost, usd("11.25"));
-        assert_eq!(b.evidence.batch_calls, 500);
+        assert_eq!(b.evidence.mix.batch_calls, 500);
         // 1M of the 2M prompt tokens from the cache: now $10 + $5 + $30 = $45;
         // big-new $2.50 + $1.25 + $10 = $13.75 → $31.25, 69.44 %.
         let cached = mix(

@@ -23,28 +23,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(DEFAULT_LIMIT, |s| s.settings.max_body_bytes);
-        let content_type_ok = is_json(req);
-        let declared_len = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let refusal = "the body must be JSON (Content-Type: application/json)";
+        let body = read_body(req, payload, is_json(req), refusal);
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::bad_request(
-                    ErrorCode::UnsupportedContentType,
-                    "the body must be JSON (Content-Type: application/json)",
-                ));
-            }
-            if declared_len.is_some_and(|n| n > limit) {
-                return Err(too_large(limit));
-            }
-            let bytes = read_limited(&mut payload, limit).await?;
-            parse_json(&bytes).map(JsonBody).map_err(ApiError::from)
+            parse_json(&body.await?)
+                .map(JsonBody)
+                .map_err(ApiError::from)
         })
     }
 }
@@ -58,28 +42,42 @@ impl FromRequest for FormBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(DEFAULT_LIMIT, |s| s.settings.max_body_bytes);
-        let content_type_ok = mime(req) == "application/x-www-form-urlencoded";
-        let declared_len = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::bad_request(
-                    ErrorCode::UnsupportedContentType,
-                    "a form is sent as application/x-www-form-urlencoded",
-                ));
-            }
-            if declared_len.is_some_and(|n| n > limit) {
-                return Err(too_large(limit));
-            }
-            Ok(FormBody(read_limited(&mut payload, limit).await?.freeze()))
-        })
+        let accepted = mime(req) == "application/x-www-form-urlencoded";
+        let refusal = "a form is sent as application/x-www-form-urlencoded";
+        let body = read_body(req, payload, accepted, refusal);
+        Box::pin(async move { Ok(FormBody(body.await?.freeze())) })
+    }
+}
+
+/// The body, read within `LLMLAB_MAX_BODY_BYTES`, of a request whose media type is
+/// `accepted` (else 400 with `refusal`); a declared length past the limit is refused
+/// before anything is read.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    accepted: bool,
+    refusal: &'static str,
+) -> impl Future<Output = Result<web::BytesMut, ApiError>> + use<> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT_LIMIT, |s| s.settings.max_body_bytes);
+    let declared_len = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        if !accepted {
+            return Err(ApiError::bad_request(
+                ErrorCode::UnsupportedContentType,
+                refusal,
+            ));
+        }
+        if declared_len.is_some_and(|n| n > limit) {
+            return Err(too_large(limit));
+        }
+        read_limited(&mut payload, limit).await
     }
 }
 

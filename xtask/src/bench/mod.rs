@@ -335,19 +335,8 @@ fn server_settings() -> String {
 
 /// The workspace's target directory, wherever `CARGO_TARGET_DIR` or a config put it.
 fn target_dir() -> Result<PathBuf> {
-    let out = crate::cargo()
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .output()
-        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
-    meta.get("target_directory")
+    crate::tidy::cargo_metadata(Path::new("."), &["--no-deps"])?
+        .get("target_directory")
         .and_then(serde_json::Value::as_str)
         .map(PathBuf::from)
         .ok_or_else(|| "cargo metadata has no target_directory".into())

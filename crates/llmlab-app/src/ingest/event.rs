@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use llmlab_engine::Usd;
 
+// The server's `TrackEvent` repeats these fields as the API's wire form (serde, OpenAPI);
+// this crate speaks no HTTP, so the two stay apart.
 /// One LLM call as a caller describes it, before it is checked: the fields of
 /// `POST /api/events/track`, an OTLP span, a provider's usage object read into buckets.
 #[derive(Debug, Clone, Default)]

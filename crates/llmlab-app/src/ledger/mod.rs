@@ -24,6 +24,8 @@ pub enum UnknownModels {
     Reject,
 }
 
+// The server's `PriceRefOut` repeats these variants as the API's wire form (serde,
+// OpenAPI); this crate speaks no HTTP, so the two stay apart.
 /// Which price produced a cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PriceRef {

@@ -25,15 +25,15 @@ mod steps;
 
 use std::collections::BTreeMap;
 
+use llmlab_engine::Usd;
 use llmlab_engine::aggregate::Totals;
-use llmlab_engine::{Tokens, Usd};
 use llmlab_providers::{Catalog, PriceVersion};
 use serde::Serialize;
 
 use crate::error::{RecsError, check_share};
 use crate::mix::{
-    Bound, Cell, LongContextBasis, ModelMix, PriceEvidence, cells, check_window, monthly,
-    price_cells, share_of,
+    Bound, Cell, LongContextBasis, MixEvidence, ModelMix, PriceEvidence, cells, check_window,
+    monthly, price_cells, share_of,
 };
 use crate::switch::{ModelSwitch, entry_for};
 
@@ -142,17 +142,9 @@ pub struct Optimization {
 /// What a tip was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
-    /// Days of usage the mix covers.
-    pub window_days: u32,
-    /// Calls of the window (batch and non-batch together).
-    pub calls: u64,
-    /// Token sums of the window (batch and non-batch together), inline.
+    /// The mix's window and sums, inline.
     #[serde(flatten)]
-    pub tokens: Tokens,
-    /// Calls sent through the batch API.
-    pub batch_calls: u64,
-    /// The largest prompt of the window.
-    pub max_input_tokens: u64,
+    pub mix: MixEvidence,
     /// The mix at the model's current price, per 30 days, before any tip.
     #[serde(rename = "current_monthly_cost_usd")]
     pub current_monthly_cost: Usd,
@@ -346,11 +338,7 @@ impl Ctx<'_> {
                 description: self.describe(&candidate.detail, savings),
                 estimated_monthly_savings: savings,
                 evidence: Evidence {
-                    window_days: self.window_days,
-                    calls: totals.calls,
-                    tokens: totals.tokens,
-                    batch_calls: self.mix.batch.calls,
-                    max_input_tokens: self.mix.max_input_tokens,
+                    mix: MixEvidence::of(self.mix, self.window_days),
                     current_monthly_cost: current,
                     monthly_cost_before: cost,
                     monthly_cost_after: after,
@@ -538,7 +526,7 @@ mod tests {
                 assumed_trimmed_output_tokens: 600_000,
             }
         );
-        assert_eq!(found[0].evidence.tokens.reasoning, 2_000_000);
+        assert_eq!(found[0].evidence.mix.tokens.reasoning, 2_000_000);
         assert_eq!(found[1].evidence.applied_after, [OutputHeavy]);
         // Already 10 % batch: no batch tip.
         m.standard.calls = 90;

@@ -9,6 +9,8 @@ use llmlab_engine::Usd;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+// The wire form of `llmlab_app::ingest::EventIn`, field for field: it adds the serde
+// and OpenAPI derives and the contract's documentation, which the app (no HTTP) has not.
 /// One LLM call.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct TrackEvent {
@@ -91,6 +93,8 @@ impl From<TrackEvent> for EventIn {
     }
 }
 
+// The wire form of `llmlab_app::ledger::PriceRef`, variant for variant: it adds the
+// serde tag and the OpenAPI schema, which the app (no HTTP) has not.
 /// Which price produced a cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "source", rename_all = "snake_case")]

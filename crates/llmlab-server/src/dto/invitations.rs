@@ -70,6 +70,16 @@ pub struct WorkspaceRef {
     pub name: String,
 }
 
+impl WorkspaceRef {
+    /// The workspace `i` is to.
+    fn of(i: &llmlab_app::InvitationRow) -> WorkspaceRef {
+        WorkspaceRef {
+            id: i.workspace_id.get(),
+            name: i.workspace_name.clone(),
+        }
+    }
+}
+
 /// An invitation as the person invited sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyInvitationOut {
@@ -87,18 +97,20 @@ pub struct MyInvitationOut {
 
 impl From<llmlab_app::InvitationRow> for MyInvitationOut {
     fn from(i: llmlab_app::InvitationRow) -> MyInvitationOut {
+        let workspace = WorkspaceRef::of(&i);
+        let InvitationOut {
+            id,
+            role,
+            invited_by,
+            expires_at,
+            ..
+        } = i.into();
         MyInvitationOut {
-            id: i.id.get(),
-            workspace: WorkspaceRef {
-                id: i.workspace_id.get(),
-                name: i.workspace_name,
-            },
-            role: i.role.into(),
-            invited_by: InviterOut {
-                user_id: i.invited_by.get(),
-                email: i.invited_by_email,
-            },
-            expires_at: i.expires_at.and_utc(),
+            id,
+            workspace,
+            role,
+            invited_by,
+            expires_at,
         }
     }
 }
@@ -122,10 +134,7 @@ pub struct Joined {
 impl From<llmlab_app::InvitationRow> for Joined {
     fn from(i: llmlab_app::InvitationRow) -> Joined {
         Joined {
-            workspace: WorkspaceRef {
-                id: i.workspace_id.get(),
-                name: i.workspace_name,
-            },
+            workspace: WorkspaceRef::of(&i),
             role: i.role.into(),
         }
     }

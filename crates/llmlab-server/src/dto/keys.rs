@@ -33,6 +33,8 @@ pub struct NewKeyRequest {
     pub tags: Option<BTreeMap<String, String>>,
 }
 
+// `CreatedKey` lists `KeyOut`'s fields (but `last_used_at`) instead of flattening one:
+// utoipa draws a flattened field as an `allOf`, and both schemas are published flat.
 /// A freshly created API key: `key` is shown only here.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedKey {

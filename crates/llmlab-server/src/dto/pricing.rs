@@ -282,6 +282,9 @@ pub struct RepriceRequest {
     pub dry_run: Option<bool>,
 }
 
+// `RepriceModelOut`, `RepriceOut` and `RepriceRunOut` each list the cost change
+// (`events_changed` to `delta_usd`) instead of flattening one shared struct: utoipa
+// draws a flattened field as an `allOf`, and these schemas are published flat.
 /// A re-pricing's figures for one model.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RepriceModelOut {

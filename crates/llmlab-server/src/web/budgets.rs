@@ -9,7 +9,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::WebError;
-use super::form::{Submitted, done, hidden};
+use super::form::{Submitted, act_then_back, done, hidden};
 use super::pages::{Page, View, remembered};
 use super::session::visitor;
 use super::view::{dollars, page};
@@ -158,15 +158,9 @@ pub async fn delete_budget(
     path: web::Path<i64>,
     form: Submitted<MemberOnly>,
 ) -> Page {
-    let v = form.visitor;
-    let (ws, id, identity) = (
-        v.workspace(),
-        BudgetId(path.into_inner()),
-        v.identity.clone(),
-    );
-    blocking(&state, move |s| {
-        llmlab_app::budgets::remove(s, ws, &identity, id)
+    let id = BudgetId(path.into_inner());
+    act_then_back(&state, form, "/budgets", |ws, by| {
+        blocking(&state, move |s| llmlab_app::budgets::remove(s, ws, &by, id))
     })
-    .await?;
-    Ok(done(&state, &v, "/budgets"))
+    .await
 }

@@ -9,9 +9,8 @@ use maud::{Markup, html};
 
 use super::view::{notice, shell};
 use super::{WebError, html as respond};
-use llmlab_app::AppState;
-use llmlab_app::blocking;
 use llmlab_app::consent::{self, Request};
+use llmlab_app::{AppError, AppState, blocking};
 
 type Page = Result<HttpResponse, WebError>;
 
@@ -55,30 +54,35 @@ fn body(r: &Request, action: &str, just_confirmed: bool) -> Markup {
 
 /// What the link asks, with the button that confirms it.
 pub async fn show(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Page {
-    let (id, token) = path.into_inner();
-    let action = format!("/email/confirm/{id}/{token}");
-    let Ok(id) = id.parse::<i64>() else {
-        return Err(llmlab_app::AppError::NotFound("confirmation").into());
-    };
-    let secret = state.settings.jwt_secret.clone();
-    let r = blocking(&state, move |s| {
-        consent::show(s, secret.as_bytes(), id, &token)
-    })
-    .await?;
-    Ok(respond(StatusCode::OK, body(&r, &action, false)))
+    answer(state, path, false).await
 }
 
 /// Confirms what the link asks.
 pub async fn confirm(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Page {
+    answer(state, path, true).await
+}
+
+/// The page of the link in `path`, after confirming what it asks when `confirming` (the
+/// button); either way the link's signature is checked first.
+async fn answer(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    confirming: bool,
+) -> Page {
     let (id, token) = path.into_inner();
     let action = format!("/email/confirm/{id}/{token}");
     let Ok(id) = id.parse::<i64>() else {
-        return Err(llmlab_app::AppError::NotFound("confirmation").into());
+        return Err(AppError::NotFound("confirmation").into());
     };
     let secret = state.settings.jwt_secret.clone();
     let r = blocking(&state, move |s| {
-        consent::confirm(s, secret.as_bytes(), id, &token)
+        let act = if confirming {
+            consent::confirm
+        } else {
+            consent::show
+        };
+        act(s, secret.as_bytes(), id, &token)
     })
     .await?;
-    Ok(respond(StatusCode::OK, body(&r, &action, true)))
+    Ok(respond(StatusCode::OK, body(&r, &action, confirming)))
 }

@@ -22,9 +22,10 @@ use serde::de::DeserializeOwned;
 use super::WebError;
 use super::session::{self, Visitor, check_sign_in_token, cookie, sender, visitor};
 use crate::access::Requirement;
+use crate::auth::Identity;
 use crate::body::FormBody;
 use crate::error::{ApiError, ErrorCode};
-use llmlab_app::AppState;
+use llmlab_app::{AppError, AppState};
 
 /// The hidden fields of every form on a page: the session's CSRF token and the workspace
 /// the page shows.
@@ -91,13 +92,14 @@ impl<R: Requirement, T: DeserializeOwned + 'static> FromRequest for Submitted<R,
     type Future = Pin<Box<dyn Future<Output = Result<Self, WebError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let body = FormBody::from_request(&req, payload);
+        let form = from_own_page(req, payload);
         Box::pin(async move {
-            let state = app_state(&req)?;
-            same_origin(&req, &state).map_err(WebError::Forbidden)?;
-            let FormBody(bytes) = body.await.map_err(WebError::App)?;
-            let marks: Marks = parse(&bytes)?;
+            let OwnPage {
+                req,
+                state,
+                bytes,
+                marks,
+            } = form.await?;
             let workspace = marks.workspace()?;
             let visitor = sender(&req, &state, workspace, &marks.csrf).await?;
             visitor.require(R::NEED.role)?;
@@ -106,6 +108,37 @@ impl<R: Requirement, T: DeserializeOwned + 'static> FromRequest for Submitted<R,
                 fields: parse(&bytes)?,
                 need: PhantomData,
             })
+        })
+    }
+}
+
+/// A form's body once [`same_origin`] has admitted it, with the hidden fields every form
+/// carries.
+struct OwnPage {
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+    marks: Marks,
+}
+
+/// Reads the form of `req` as [`OwnPage`]: a foreign `Origin` is refused (403) before the
+/// body is read.
+fn from_own_page(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<OwnPage, WebError>> + use<> {
+    let req = req.clone();
+    let body = FormBody::from_request(&req, payload);
+    async move {
+        let state = app_state(&req)?;
+        same_origin(&req, &state).map_err(WebError::Forbidden)?;
+        let FormBody(bytes) = body.await.map_err(WebError::App)?;
+        let marks: Marks = parse(&bytes)?;
+        Ok(OwnPage {
+            req,
+            state,
+            bytes,
+            marks,
         })
     }
 }
@@ -123,15 +156,11 @@ impl FromRequest for SessionForm {
     type Future = Pin<Box<dyn Future<Output = Result<Self, WebError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let body = FormBody::from_request(&req, payload);
+        let form = from_own_page(req, payload);
         Box::pin(async move {
-            let state = app_state(&req)?;
-            same_origin(&req, &state).map_err(WebError::Forbidden)?;
-            let FormBody(bytes) = body.await.map_err(WebError::App)?;
-            let marks: Marks = parse(&bytes)?;
-            let visitor = visitor(&req, &state, None).await?;
-            visitor.check_csrf(&marks.csrf)?;
+            let page = form.await?;
+            let visitor = visitor(&page.req, &page.state, None).await?;
+            visitor.check_csrf(&page.marks.csrf)?;
             Ok(SessionForm { visitor })
         })
     }
@@ -179,6 +208,21 @@ pub fn done(state: &AppState, v: &Visitor, to: &str) -> HttpResponse {
         .insert_header((header::LOCATION, to))
         .cookie(cookie(state, session::WORKSPACE, shown, year))
         .finish()
+}
+
+/// Runs `act` as the form's sender in its workspace, then on to `to` (see [`done`]).
+pub async fn act_then_back<R, T, F>(
+    state: &AppState,
+    form: Submitted<R>,
+    to: &str,
+    act: impl FnOnce(WorkspaceId, Identity) -> F,
+) -> Result<HttpResponse, WebError>
+where
+    F: Future<Output = Result<T, AppError>>,
+{
+    let v = form.visitor;
+    act(v.workspace(), v.identity.clone()).await?;
+    Ok(done(state, &v, to))
 }
 
 fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, WebError> {

@@ -19,8 +19,9 @@ use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
 use crate::dto::Credentials;
 use llmlab_app::AppState;
+use llmlab_app::accounts::Attempt;
 use llmlab_app::ledger::PriceRef;
-use llmlab_app::{AppError, accounts, blocking, blocking_read, reports};
+use llmlab_app::{App, AppError, UserRow, accounts, blocking, blocking_read, reports};
 
 pub(super) type Page = Result<HttpResponse, WebError>;
 
@@ -123,12 +124,7 @@ pub async fn login(
     state: web::Data<AppState>,
     form: Anonymous<Credentials>,
 ) -> Page {
-    let credentials = match form.admitted(&req, &state) {
-        Ok(c) => c,
-        Err(why) => return Ok(refused(&req, &state, &SIGN_IN, &why)),
-    };
-    let user = accounts::log_in(&state, credentials.attempt(&req)).await;
-    start_session(&req, &state, user, &SIGN_IN)
+    enter(&req, &state, form, &SIGN_IN, accounts::log_in).await
 }
 
 /// Signs up with the same rules and limits as the API, once the form is known to come
@@ -138,12 +134,24 @@ pub async fn signup(
     state: web::Data<AppState>,
     form: Anonymous<Credentials>,
 ) -> Page {
-    let credentials = match form.admitted(&req, &state) {
+    enter(&req, &state, form, &SIGN_UP, accounts::sign_up).await
+}
+
+/// `account` (signing in or up) with the form's credentials, only once the form is
+/// admitted, then the session it opens; else `kind`'s page again, saying why.
+async fn enter(
+    req: &HttpRequest,
+    state: &App,
+    form: Anonymous<Credentials>,
+    kind: &AuthPage,
+    account: impl AsyncFnOnce(&App, Attempt) -> Result<UserRow, AppError>,
+) -> Page {
+    let credentials = match form.admitted(req, state) {
         Ok(c) => c,
-        Err(why) => return Ok(refused(&req, &state, &SIGN_UP, &why)),
+        Err(why) => return Ok(refused(req, state, kind, &why)),
     };
-    let user = accounts::sign_up(&state, credentials.attempt(&req)).await;
-    start_session(&req, &state, user, &SIGN_UP)
+    let user = account(state, credentials.attempt(req)).await;
+    start_session(req, state, user, kind)
 }
 
 /// A sign-in or sign-up form from elsewhere: 403, no session, and the page again (with
@@ -155,7 +163,7 @@ fn refused(req: &HttpRequest, state: &AppState, kind: &AuthPage, why: &str) -> H
 fn start_session(
     req: &HttpRequest,
     state: &AppState,
-    user: Result<llmlab_app::UserRow, AppError>,
+    user: Result<UserRow, AppError>,
     kind: &AuthPage,
 ) -> Page {
     let user = match user {

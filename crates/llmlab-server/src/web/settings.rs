@@ -8,7 +8,7 @@ use llmlab_app::{ApiKeyId, InvitationId, Role, UserId};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::form::{Submitted, done, hidden};
+use super::form::{Submitted, act_then_back, done, hidden};
 use super::session::{Visitor, visitor};
 use super::view::page;
 use super::{WebError, html as respond};
@@ -218,18 +218,11 @@ pub async fn revoke_key(
     path: web::Path<i64>,
     form: Submitted<MemberOnly>,
 ) -> Page {
-    let v = form.visitor;
-    let (ws, id, identity) = (
-        v.workspace(),
-        ApiKeyId(path.into_inner()),
-        v.identity.clone(),
-    );
-    let app = state.clone();
-    blocking(&state, move |s| {
-        keys::remove(s, &app.keys, ws, &identity, id)
+    let (app, id) = (state.clone(), ApiKeyId(path.into_inner()));
+    act_then_back(&state, form, "/settings", |ws, by| {
+        blocking(&state, move |s| keys::remove(s, &app.keys, ws, &by, id))
     })
-    .await?;
-    Ok(done(&state, &v, "/settings"))
+    .await
 }
 
 pub async fn invite(state: web::Data<AppState>, form: Submitted<AdminOnly, MemberForm>) -> Page {

@@ -263,49 +263,44 @@ impl Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1 as proto_common;
+    use opentelemetry_proto::tonic::trace::v1 as proto;
     use prost::Message;
 
-    fn len_field(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let mut len = body.len();
-        while len >= 0x80 {
-            out.push((len as u8) | 0x80);
-            len >>= 7;
-        }
-        out.push(len as u8);
-        out.extend_from_slice(body);
-        out
-    }
-
-    #[test]
-    fn protobuf_decodes_what_is_read_and_skips_the_rest() {
-        let full = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
-            resource_spans: vec![opentelemetry_proto::tonic::trace::v1::ResourceSpans {
-                scope_spans: vec![opentelemetry_proto::tonic::trace::v1::ScopeSpans {
-                    spans: vec![opentelemetry_proto::tonic::trace::v1::Span {
-                        trace_id: vec![1; 16],
-                        span_id: vec![2; 8],
-                        name: "chat".into(),
-                        end_time_unix_nano: 42,
-                        attributes: vec![opentelemetry_proto::tonic::common::v1::KeyValue {
-                            key: "k".into(),
-                            value: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
-                                value: Some(
-                                    opentelemetry_proto::tonic::common::v1::any_value::Value::ArrayValue(
-                                        Default::default(),
-                                    ),
-                                ),
-                            }),
-                            ..Default::default()
-                        }],
-                        ..Default::default()
-                    }],
+    /// An export of one ResourceSpans holding one ScopeSpans holding `spans`.
+    fn export(spans: Vec<proto::Span>) -> Bytes {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![proto::ResourceSpans {
+                scope_spans: vec![proto::ScopeSpans {
+                    spans,
                     ..Default::default()
                 }],
                 ..Default::default()
             }],
         };
-        let lean = from_protobuf(Bytes::from(full.encode_to_vec())).expect("decodes");
+        Bytes::from(request.encode_to_vec())
+    }
+
+    #[test]
+    fn protobuf_decodes_what_is_read_and_skips_the_rest() {
+        let span = proto::Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: "chat".into(),
+            end_time_unix_nano: 42,
+            attributes: vec![proto_common::KeyValue {
+                key: "k".into(),
+                value: Some(proto_common::AnyValue {
+                    value: Some(proto_common::any_value::Value::ArrayValue(
+                        Default::default(),
+                    )),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let lean = from_protobuf(export(vec![span])).expect("decodes");
         let span = &lean.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(&span.trace_id[..], &[1; 16]);
         assert_eq!(span.end_time_unix_nano, 42);
@@ -315,16 +310,18 @@ mod tests {
 
     #[test]
     fn protobuf_limits_are_exact() {
-        let spans =
-            |n: usize| Bytes::from(len_field(0x0a, &len_field(0x12, &[0x12, 0x00].repeat(n))));
+        let spans = |n: usize| export(vec![proto::Span::default(); n]);
         assert!(from_protobuf(spans(MAX_SPANS)).is_ok());
         assert!(matches!(
             from_protobuf(spans(MAX_SPANS + 1)),
             Err(Refused::TooMany(m)) if m.contains("spans")
         ));
-        let span = len_field(0x12, &[0x4a, 0x00].repeat(MAX_ATTRIBUTES + 1));
+        let span = proto::Span {
+            attributes: vec![proto_common::KeyValue::default(); MAX_ATTRIBUTES + 1],
+            ..Default::default()
+        };
         assert!(matches!(
-            from_protobuf(Bytes::from(len_field(0x0a, &len_field(0x12, &span)))),
+            from_protobuf(export(vec![span])),
             Err(Refused::TooMany(m)) if m.contains("attributes")
         ));
         assert!(matches!(
