@@ -133,6 +133,21 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// An empty directory `<temp>/<prefix>-<pid>` the `postgres` user owns, for clusters
+/// this runner makes (removed first if a run of the same process id left one).
+fn fresh_dir(prefix: &str) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if is_root() {
+        let _ = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&dir)
+            .status();
+    }
+    Ok(dir)
+}
+
 /// `initdb` and `pg_ctl` refuse to run as root: run them as `postgres` then.
 fn as_postgres(bin: &Path) -> Command {
     if is_root() {

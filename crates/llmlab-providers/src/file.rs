@@ -74,36 +74,41 @@ struct RawPrice {
     priority: Option<RawRates>,
 }
 
-// The threshold, then `RawRates`'s fields listed again: flattening them would lose
-// `deny_unknown_fields` (see `raw_rates!`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLongContext {
-    threshold_tokens: u64,
-    input: String,
-    output: String,
-    cached_input: Option<String>,
-    cache_write: Option<String>,
-    cache_write_1h: Option<String>,
-    input_audio: Option<String>,
-    output_audio: Option<String>,
+/// Declares a catalog table's struct with `RawRates`'s seven rates after its own
+/// fields: serde's `flatten` does not work with `deny_unknown_fields`, which catches a
+/// misspelt rate in a catalog file.
+macro_rules! with_rates {
+    ($(#[$meta:meta])* struct $name:ident { $($field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        struct $name {
+            $($field: $ty,)*
+            input: String,
+            output: String,
+            cached_input: Option<String>,
+            cache_write: Option<String>,
+            cache_write_1h: Option<String>,
+            input_audio: Option<String>,
+            output_audio: Option<String>,
+        }
+    };
 }
 
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawRates {
-    input: String,
-    output: String,
-    cached_input: Option<String>,
-    cache_write: Option<String>,
-    cache_write_1h: Option<String>,
-    input_audio: Option<String>,
-    output_audio: Option<String>,
+with_rates! {
+    #[derive(Deserialize, Clone)]
+    #[serde(deny_unknown_fields)]
+    struct RawRates {}
 }
 
-// `RawPrice` and `RawLongContext` list their rates instead of flattening a `RawRates`:
-// serde's `flatten` does not work with `deny_unknown_fields`, which catches a misspelt
-// rate in a catalog file. This gathers them back into one shape, from either.
+with_rates! {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawLongContext {
+        threshold_tokens: u64,
+    }
+}
+
+// `RawPrice` and `RawLongContext` carry their rates as fields of their own (see
+// `with_rates!`); this gathers them back into one `RawRates`, from either.
 macro_rules! raw_rates {
     ($raw:expr) => {
         RawRates {

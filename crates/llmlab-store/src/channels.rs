@@ -103,12 +103,25 @@ pub fn get(
     workspace_id: WorkspaceId,
     id: ChannelId,
 ) -> Result<ChannelRow, StoreError> {
-    Ok(channels::table
+    Ok(one(workspace_id, id)
+        .filter(channels::budget_id.is_null())
+        .first(conn)?)
+}
+
+/// Channel `id` of `workspace_id`, whoever manages it.
+fn one(
+    workspace_id: WorkspaceId,
+    id: ChannelId,
+) -> channels::BoxedQuery<
+    'static,
+    crate::conn::MultiBackend,
+    diesel::dsl::AsSelect<ChannelRow, crate::conn::MultiBackend>,
+> {
+    channels::table
         .filter(channels::workspace_id.eq(workspace_id))
         .filter(channels::id.eq(id))
-        .filter(channels::budget_id.is_null())
         .select(ChannelRow::as_select())
-        .first(conn)?)
+        .into_boxed()
 }
 
 /// One of the workspace's channels, a budget's own included: where the outbox delivers.
@@ -117,11 +130,7 @@ pub fn for_delivery(
     workspace_id: WorkspaceId,
     id: ChannelId,
 ) -> Result<ChannelRow, StoreError> {
-    Ok(channels::table
-        .filter(channels::workspace_id.eq(workspace_id))
-        .filter(channels::id.eq(id))
-        .select(ChannelRow::as_select())
-        .first(conn)?)
+    Ok(one(workspace_id, id).first(conn)?)
 }
 
 /// Deletes a channel with its notifications and their attempts (foreign-key cascade);

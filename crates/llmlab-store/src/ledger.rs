@@ -103,6 +103,8 @@ pub fn reprice(
     Ok(changed.iter().map(|(old, _)| old.id).collect())
 }
 
+// Its counts share names with `analytics::Sums`: a row of the unpriced report, read by
+// name, not a breakdown's sums (no cost, first and last seen).
 /// A model with events stored without a price.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct UnpricedModel {

@@ -4,6 +4,10 @@
 //! 64-bit) and PostgreSQL `BIGSERIAL`. Do not regenerate this file with `print-schema`
 //! from SQLite: it would turn the ids into `Integer`.
 
+// Each table's columns are declared once, here; the column runs that tables share (the
+// token counts of events and rollups, delivery bookkeeping) repeat because they are
+// columns of each table, not logic.
+
 diesel::table! {
     /// Registered users; `email` is stored lowercase.
     users (id) {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::replica::{free_port, start_cluster};
-use super::{as_postgres, find_bin, is_root};
+use super::{as_postgres, find_bin, fresh_dir};
 use crate::Result;
 
 /// Where the coordinator's and workers' ports are looked for (below Linux's ephemeral
@@ -125,15 +125,7 @@ pub fn start() -> Result<Option<Cluster>> {
     if !ensure_installed(&pg_config)? {
         return Ok(None);
     }
-    let dir = std::env::temp_dir().join(format!("llmlab-citus-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    if is_root() {
-        let _ = Command::new("chown")
-            .args(["postgres:postgres"])
-            .arg(&dir)
-            .status();
-    }
+    let dir = fresh_dir("llmlab-citus")?;
     let mut cluster = Cluster {
         coordinator: String::new(),
         workers: Vec::new(),

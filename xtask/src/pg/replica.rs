@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{as_postgres, find_bin, is_root, reachable};
+use super::{as_postgres, find_bin, fresh_dir, is_root, reachable};
 use crate::Result;
 
 /// A primary and its streaming replica, as server URLs (no database).
@@ -79,15 +79,7 @@ pub fn start(test_server: &str) -> Result<Option<Replicated>> {
         );
         return Ok(None);
     };
-    let dir = std::env::temp_dir().join(format!("llmlab-pg-replica-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    if is_root() {
-        let _ = Command::new("chown")
-            .args(["postgres:postgres"])
-            .arg(&dir)
-            .status();
-    }
+    let dir = fresh_dir("llmlab-pg-replica")?;
     let mut pair = Replicated {
         primary_url: test_server.to_string(),
         replica_url: String::new(),

@@ -112,6 +112,8 @@ pub struct DailyModelRow {
     pub calls: i64,
 }
 
+// Its cost and calls repeat `DailyModelRow`'s: each is the row of its own query, read
+// by name, and the recommendations read them by field.
 /// Cost of one value of a tag key on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
 pub struct DailyTagRow {

@@ -65,6 +65,8 @@ impl EventRow {
     }
 }
 
+// The fields it shares with `EventRow` are listed again: a stored row has its id,
+// creation time and tags as stored JSON, the event to store its tags as a map.
 /// An already validated and priced event to store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewEvent {
