@@ -280,3 +280,69 @@ fn locked<T>(
     unlocked?;
     Ok(out)
 }
+
+/// Host and port of a `postgres://user@host:port` server URL.
+pub fn host_port(url: &str) -> (String, u16) {
+    let rest = url.split_once('@').map_or(url, |(_, r)| r);
+    let rest = rest.split(['/', '?']).next().unwrap_or(rest);
+    match rest.rsplit_once(':') {
+        Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
+        None => (rest.to_owned(), 5432),
+    }
+}
+
+/// Makes `name` on the server `server` (a node with Citus installed) with the extension;
+/// its URL.
+pub fn node_database(server: &str, name: &str) -> Result<String, StoreError> {
+    crate::admin::execute(
+        &crate::admin::with_database(server, "postgres"),
+        &format!("CREATE DATABASE {name}"),
+    )?;
+    let url = crate::admin::with_database(server, name);
+    crate::admin::execute(&url, "CREATE EXTENSION citus")?;
+    Ok(url)
+}
+
+/// Makes a fresh database `name` a cluster of its own, for tests and benchmarks: the
+/// database with the extension on the coordinator `server` and on each of `workers`
+/// (servers with Citus installed), the workers registered, and `shard_count` shards per
+/// distributed table when given (Citus's default, 32, otherwise). Its URL on the
+/// coordinator. The database must not exist yet on any of them.
+pub fn cluster_database(
+    server: &str,
+    workers: &[String],
+    name: &str,
+    shard_count: Option<u32>,
+) -> Result<String, StoreError> {
+    for worker in workers {
+        node_database(worker, name)?;
+    }
+    let coordinator = node_database(server, name)?;
+    let (host, port) = host_port(server);
+    let mut sql = String::new();
+    if let Some(n) = shard_count {
+        sql.push_str(&format!(
+            "ALTER DATABASE {name} SET citus.shard_count = {n};"
+        ));
+    }
+    sql.push_str(&format!(
+        "SELECT citus_set_coordinator_host('{host}', {port});"
+    ));
+    for worker in workers {
+        let (host, port) = host_port(worker);
+        sql.push_str(&format!("SELECT citus_add_node('{host}', {port});"));
+    }
+    // Nodes are added one database at a time: Citus propagates each node's roles with
+    // statements that collide when two add at once. (An advisory lock is per database:
+    // the coordinator's `postgres` holds it.)
+    let mut lock = PgConnection::establish(&crate::admin::with_database(server, "postgres"))?;
+    lock.batch_execute(&format!("SELECT pg_advisory_lock({NODES_LOCK})"))?;
+    let added = crate::admin::execute(&coordinator, &sql);
+    let unlocked = lock.batch_execute(&format!("SELECT pg_advisory_unlock({NODES_LOCK})"));
+    added?;
+    unlocked?;
+    Ok(coordinator)
+}
+
+/// Serialises adding nodes between databases of one coordinator.
+const NODES_LOCK: i64 = 7_270_251;

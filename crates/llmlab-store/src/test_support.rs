@@ -80,11 +80,16 @@ impl TestDb {
     /// When the database cannot be created.
     pub fn on_pg_server(server: &str) -> TestDb {
         let name = format!("llmlab_test_{:016x}", rand::random::<u64>());
-        admin_connection(server)
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
-        if server == pg_server_url() {
-            make_cluster(server, &name);
+        let workers = citus_workers();
+        if server == pg_server_url() && !workers.is_empty() {
+            // Few shards: each test makes a cluster of its own, and 4 already spread
+            // every table over both workers.
+            crate::citus::cluster_database(server, &workers, &name, Some(4))
+                .unwrap_or_else(|e| panic!("a Citus cluster for {name}: {e}"));
+        } else {
+            admin_connection(server)
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
         }
         TestDb {
             backend: Backend::Postgres,
@@ -217,59 +222,6 @@ pub fn citus_spare() -> Option<String> {
     std::env::var("LLMLAB_TEST_CITUS_SPARE")
         .ok()
         .filter(|s| !s.is_empty())
-}
-
-/// Makes database `name` on `server` (a node with Citus installed) with the extension;
-/// its URL. For a node a test adds to the cluster.
-pub fn citus_node_database(server: &str, name: &str) -> String {
-    admin_connection(server)
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
-    let db = with_database(server, name);
-    execute_on(&db, "CREATE EXTENSION citus");
-    db
-}
-
-/// Host and port of a `postgres://user@host:port` server URL.
-pub fn host_port(url: &str) -> (String, u16) {
-    let rest = url.split_once('@').map_or(url, |(_, r)| r);
-    let rest = rest.split(['/', '?']).next().unwrap_or(rest);
-    match rest.rsplit_once(':') {
-        Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
-        None => (rest.to_owned(), 5432),
-    }
-}
-
-/// Makes database `name` of the coordinator `server` a Citus cluster with the workers
-/// of [`citus_workers`] (nothing when there are none).
-fn make_cluster(server: &str, name: &str) {
-    let workers = citus_workers();
-    if workers.is_empty() {
-        return;
-    }
-    for worker in &workers {
-        citus_node_database(worker, name);
-    }
-    let coordinator = with_database(server, name);
-    execute_on(&coordinator, "CREATE EXTENSION citus");
-    let (host, port) = host_port(server);
-    // Few shards: each test makes a cluster of its own, and 4 already spread every
-    // table over both workers. Nodes are added one test at a time: Citus propagates
-    // each node's roles with statements that collide when two tests add at once.
-    // (An advisory lock is per database: the coordinator's `postgres` holds it.)
-    let mut lock = admin_connection(server);
-    lock.batch_execute("SELECT pg_advisory_lock(7270251)")
-        .unwrap_or_else(|e| panic!("lock {server}: {e}"));
-    let mut sql = format!(
-        "ALTER DATABASE {name} SET citus.shard_count = 4; \
-         SELECT citus_set_coordinator_host('{host}', {port});"
-    );
-    for worker in &workers {
-        let (host, port) = host_port(worker);
-        sql.push_str(&format!("SELECT citus_add_node('{host}', {port});"));
-    }
-    execute_on(&coordinator, &sql);
-    let _ = lock.batch_execute("SELECT pg_advisory_unlock(7270251)");
 }
 
 impl Drop for TestDb {

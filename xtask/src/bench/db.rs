@@ -8,6 +8,7 @@ use llmlab_store::{Backend, admin};
 
 use crate::Result;
 use crate::pg::PgServer;
+use crate::pg::citus::Cluster;
 
 /// A directory removed, with everything in it, when dropped.
 pub struct TempDir(PathBuf);
@@ -39,16 +40,11 @@ impl Drop for TempDir {
 pub enum Target<'a> {
     Sqlite,
     Postgres(&'a PgServer),
+    /// Each database a cluster of its own on these nodes, 32 shards per table.
+    Citus(&'a Cluster),
 }
 
 impl Target<'_> {
-    pub fn backend(&self) -> Backend {
-        match self {
-            Target::Sqlite => Backend::Sqlite,
-            Target::Postgres(_) => Backend::Postgres,
-        }
-    }
-
     /// The database's version and the settings that weigh on write speed, for the report.
     pub fn describe(&self) -> Result<String> {
         match self {
@@ -59,20 +55,37 @@ impl Target<'_> {
                     "SQLite {v} (the server sets WAL, synchronous=NORMAL, busy_timeout)"
                 ))
             }
-            Target::Postgres(server) => {
-                let url = admin::with_database(&server.url, "postgres");
-                let text =
-                    |sql: &str| admin::query_text(&url, sql).map_err(|e| format!("{sql}: {e}"));
-                let v = text("SELECT current_setting('server_version') AS text")?;
-                let settings = text(
-                    "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) \
-                     AS text FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', \
-                     'shared_buffers', 'max_connections')",
-                )?;
-                Ok(format!("PostgreSQL {v} ({settings})"))
+            Target::Postgres(server) => describe_postgres(&server.url),
+            Target::Citus(cluster) => {
+                let url = admin::with_database(&cluster.coordinator, "postgres");
+                let pg = describe_postgres(&cluster.coordinator)?;
+                let version = admin::query_text(
+                    &url,
+                    "SELECT default_version AS text FROM pg_available_extensions \
+                     WHERE name = 'citus'",
+                )
+                .map_err(|e| format!("the Citus version: {e}"))?;
+                Ok(format!(
+                    "Citus {version}: a coordinator and {} workers, each {pg}, all on this \
+                     machine's loopback; 32 shards per distributed table",
+                    cluster.workers.len()
+                ))
             }
         }
     }
+}
+
+/// A PostgreSQL server's version and the settings that weigh on write speed.
+fn describe_postgres(server: &str) -> Result<String> {
+    let url = admin::with_database(server, "postgres");
+    let text = |sql: &str| admin::query_text(&url, sql).map_err(|e| format!("{sql}: {e}"));
+    let v = text("SELECT current_setting('server_version') AS text")?;
+    let settings = text(
+        "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) \
+         AS text FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', \
+         'shared_buffers', 'max_connections')",
+    )?;
+    Ok(format!("PostgreSQL {v} ({settings})"))
 }
 
 pub fn backend_name(backend: Backend) -> &'static str {
@@ -87,8 +100,9 @@ pub struct FreshDb {
     pub url: String,
     /// SQLite: holds the file. Also where the server's log goes.
     pub dir: TempDir,
-    /// PostgreSQL: the admin URL and the database name, to drop it.
-    pg: Option<(String, String)>,
+    /// PostgreSQL: the admin URL of each server holding it (a cluster's coordinator
+    /// first) and the database name, to drop it.
+    pg: Option<(Vec<String>, String)>,
 }
 
 impl FreshDb {
@@ -107,8 +121,29 @@ impl FreshDb {
                 Ok(FreshDb {
                     url: admin::with_database(&server.url, &name),
                     dir,
-                    pg: Some((admin_url, name)),
+                    pg: Some((vec![admin_url], name)),
                 })
+            }
+            Target::Citus(cluster) => {
+                let name = format!("llmlab_bench_{label}_{:08x}", rand::random::<u32>());
+                let servers = std::iter::once(&cluster.coordinator).chain(&cluster.workers);
+                let admins = servers
+                    .map(|s| admin::with_database(s, "postgres"))
+                    .collect();
+                // Dropped from every node, also when making it fails half-way.
+                let mut db = FreshDb {
+                    url: String::new(),
+                    dir,
+                    pg: Some((admins, name.clone())),
+                };
+                db.url = llmlab_store::citus::cluster_database(
+                    &cluster.coordinator,
+                    &cluster.workers,
+                    &name,
+                    None,
+                )
+                .map_err(|e| format!("a Citus database {name}: {e}"))?;
+                Ok(db)
             }
         }
     }
@@ -116,11 +151,13 @@ impl FreshDb {
 
 impl Drop for FreshDb {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg {
+        if let Some((admins, name)) = &self.pg {
             // FORCE: a killed server may leave connections behind for a moment.
             let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            if let Err(e) = admin_execute(admin, &sql) {
-                eprintln!("xtask: could not drop the benchmark database {name}: {e}");
+            for admin in admins {
+                if let Err(e) = admin_execute(admin, &sql) {
+                    eprintln!("xtask: could not drop the benchmark database {name}: {e}");
+                }
             }
         }
     }

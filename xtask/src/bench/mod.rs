@@ -10,7 +10,8 @@
 //! - `hostile`: hostile OTLP exports (millions of empty spans in 16 KB of gzip): the
 //!   server's peak memory, and health latency while three clients send them.
 //!
-//! Without a part, all five run, on SQLite and PostgreSQL. Each backend's figures are
+//! Without a part, all five run, on SQLite and PostgreSQL; with `--citus`, then again on
+//! a Citus cluster the run starts (`crate::pg::citus`). Each backend's figures are
 //! printed and written to `target/bench/results-<backend>.md` for docs/PERFORMANCE.md.
 
 mod analytics;
@@ -101,6 +102,10 @@ struct Options {
     /// Timed calls per analytics endpoint
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive::<usize>)]
     repeat: usize,
+    /// Then the same parts on a Citus cluster this run starts (a coordinator and two
+    /// workers on loopback, 32 shards per table), for a side-by-side report
+    #[arg(long)]
+    citus: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,6 +130,8 @@ enum Part {
 struct Plan {
     part: Part,
     backends: Vec<Backend>,
+    /// Also on a Citus cluster, after `backends`.
+    citus: bool,
     http: HttpOptions,
     analytics: AnalyticsOptions,
     criterion_args: Vec<String>,
@@ -149,6 +156,7 @@ impl From<BenchArgs> for Plan {
                 Backends::Postgres => vec![Backend::Postgres],
                 Backends::Both => vec![Backend::Sqlite, Backend::Postgres],
             },
+            citus: options.citus,
             http: HttpOptions {
                 seconds: options.seconds,
                 connections: options.connections,
@@ -211,6 +219,17 @@ pub fn run(args: BenchArgs, raw: &[String]) -> Result<()> {
             failed.push(backend_name(backend));
         }
     }
+    if plan.citus {
+        let outcome = crate::pg::citus::start_durable().and_then(|cluster| {
+            let cluster = cluster.ok_or("Citus is not available here (see above)")?;
+            let target = Target::Citus(&cluster);
+            run_target("citus", &target, &plan, &bin, &target_dir, command)
+        });
+        if let Err(e) = outcome {
+            eprintln!("xtask: citus benchmark failed: {e}");
+            failed.push("citus");
+        }
+    }
     if failed.is_empty() {
         Ok(())
     } else {
@@ -243,7 +262,6 @@ fn run_backend(
     target_dir: &Path,
     command: &str,
 ) -> Result<()> {
-    let name = backend_name(backend);
     // Kept alive for the whole backend run; stops a cluster this process started.
     let pg_server;
     let target = match backend {
@@ -253,8 +271,27 @@ fn run_backend(
             Target::Postgres(&pg_server)
         }
     };
+    run_target(
+        backend_name(backend),
+        &target,
+        plan,
+        bin,
+        target_dir,
+        command,
+    )
+}
+
+/// The parts of `plan` on `target`, reported as `name` (`results-<name>.md`).
+fn run_target(
+    name: &str,
+    target: &Target<'_>,
+    plan: &Plan,
+    bin: &Path,
+    target_dir: &Path,
+    command: &str,
+) -> Result<()> {
     let mut sections = Vec::new();
-    let outcome = run_parts(&target, plan, bin, &mut sections);
+    let outcome = run_parts(target, name, plan, bin, &mut sections);
     if !sections.is_empty() {
         let header = report::header(
             &format!("Benchmark results — {name}"),
@@ -279,11 +316,11 @@ fn run_backend(
 /// completes and adding it to `sections` (so a later failure keeps the earlier figures).
 fn run_parts(
     target: &Target<'_>,
+    name: &str,
     plan: &Plan,
     bin: &Path,
     sections: &mut Vec<Section>,
 ) -> Result<()> {
-    let name = backend_name(target.backend());
     if plan.runs_http() {
         eprintln!("xtask: HTTP benchmark on {name}");
         let results = http::run(target, bin, &plan.http)?;
@@ -387,6 +424,9 @@ mod tests {
         assert_eq!((p.part, p.http.batch_connections), (Part::All, 2));
         assert_eq!(p.analytics.connections, 2);
         assert_eq!(p.criterion_args, vec!["--quick"]);
+        let p = plan(&["http", "--backend", "postgres", "--citus"])?;
+        assert!(p.citus);
+        assert!(!plan(&["http"])?.citus);
         let p = plan(&["hostile", "--backend", "pg"])?;
         assert_eq!(
             (p.part, p.backends),

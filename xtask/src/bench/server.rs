@@ -194,7 +194,12 @@ pub fn sign_up(addr: SocketAddr) -> Result<Account> {
     let token = json_str(&session, "token")?;
     let mut user = Client::new(addr, Some(&token));
     let key = expect_json(
-        user.call("POST", "/api/keys", Some(br#"{"name":"benchmark"}"#))?,
+        // Both scopes: the analytics and re-pricing parts read with the same key.
+        user.call(
+            "POST",
+            "/api/keys",
+            Some(br#"{"name":"benchmark","scopes":["ingest","read"]}"#),
+        )?,
         201,
         "POST /api/keys",
     )?;

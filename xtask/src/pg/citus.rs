@@ -110,8 +110,19 @@ fn ensure_installed(pg_config: &Path) -> Result<bool> {
     }
 }
 
-/// Starts the cluster, or `None` when Citus cannot be had here (said loudly).
+/// Starts the cluster for tests (`fsync` off, like every cluster this runner makes), or
+/// `None` when Citus cannot be had here (said loudly).
 pub fn start() -> Result<Option<Cluster>> {
+    start_nodes(false)
+}
+
+/// Starts the cluster with `fsync` on, as a benchmark compares it with a durable
+/// PostgreSQL.
+pub fn start_durable() -> Result<Option<Cluster>> {
+    start_nodes(true)
+}
+
+fn start_nodes(durable: bool) -> Result<Option<Cluster>> {
     let (Some(initdb), Some(pg_ctl)) = (find_bin("initdb"), find_bin("pg_ctl")) else {
         eprintln!("xtask: initdb or pg_ctl not found: the Citus suite is SKIPPED");
         return Ok(None);
@@ -143,6 +154,7 @@ pub fn start() -> Result<Option<Cluster>> {
         "-c max_connections=400".to_string(),
         "-c max_prepared_transactions=200".to_string(),
         "-c citus.log_remote_commands=off".to_string(),
+        format!("-c fsync={}", if durable { "on" } else { "off" }),
     ];
     let mut port = PORTS;
     for node in ["coordinator", "worker1", "worker2", "spare"] {

@@ -276,8 +276,8 @@ on_postgres!(a_worker_added_while_ingesting_loses_nothing, |db, store| {
     let before = seeded(&store);
 
     let name = db.pg_name().unwrap();
-    test_support::citus_node_database(&spare, name);
-    let (host, port) = test_support::host_port(&spare);
+    citus::node_database(&spare, name).unwrap();
+    let (host, port) = citus::host_port(&spare);
     let stop = AtomicBool::new(false);
     let acknowledged: Vec<Vec<String>> = std::thread::scope(|s| {
         let writers: Vec<_> = workspaces
