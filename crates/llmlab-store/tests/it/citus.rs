@@ -152,15 +152,8 @@ on_postgres!(one_workspace_stays_in_one_shard, |db, store| {
         .create_budget(
             w,
             &NewBudget {
-                name: "monthly".into(),
                 amount_nanos: 100_000,
-                period: "monthly".into(),
-                timezone: "UTC".into(),
-                scope_provider: None,
-                scope_model: None,
-                scope_tag_key: None,
-                scope_tag_value: None,
-                alert_threshold_pct: 80,
+                ..crate::budgets::budget("monthly")
             },
         )
         .unwrap();
