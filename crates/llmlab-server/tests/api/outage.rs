@@ -128,3 +128,127 @@ fn a_citus_worker_outage_is_503_then_recovers() {
     ids.sort_unstable();
     assert_eq!(ids, ["before", "during"]);
 }
+
+/// The server binary killed with SIGKILL while eight clients send events: after a
+/// restart on the same database every event it acknowledged (201) is there. On the Citus
+/// run the database is a cluster.
+#[test]
+fn a_killed_server_loses_no_acknowledged_event_postgres() {
+    use std::process::{Child, Command, Stdio};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::client::raw;
+
+    if llmlab_store::test_support::sqlite_only() {
+        return;
+    }
+    let db = llmlab_store::test_support::TestDb::new(llmlab_store::Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap();
+    let addr: std::net::SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let start = || -> Child {
+        let child = Command::new(env!("CARGO_BIN_EXE_llmlab-server"))
+            .current_dir(dir.path())
+            .env("DATABASE_URL", db.url())
+            .env("LLMLAB_BIND", addr.to_string())
+            .env("LLMLAB_ENV", "development")
+            .env(
+                "LLMLAB_JWT_SECRET",
+                "test-secret-0123456789abcdef0123456789",
+            )
+            .env("LLMLAB_BCRYPT_COST", "10")
+            .env("LLMLAB_SIGNUPS_PER_HOUR", "0")
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let up = (0..300).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            std::panic::catch_unwind(|| raw(addr, "GET", "/api/health", &[], b"").status)
+                .is_ok_and(|s| s == 200)
+        });
+        assert!(up, "the server answers /api/health");
+        child
+    };
+    let json = [("Content-Type", "application/json")];
+    let mut server = start();
+    let signup = raw(
+        addr,
+        "POST",
+        "/api/auth/signup",
+        &json,
+        br#"{"email":"killed@example.com","password":"killed-password-1"}"#,
+    );
+    assert_eq!(signup.status, 201, "{}", signup.text());
+    let token = format!("Bearer {}", signup.json()["token"].as_str().unwrap());
+    let key = raw(
+        addr,
+        "POST",
+        "/api/keys",
+        &[json[0], ("Authorization", &token)],
+        br#"{"name":"k"}"#,
+    );
+    assert_eq!(key.status, 201, "{}", key.text());
+    let key = format!("Bearer {}", key.json()["key"].as_str().unwrap());
+
+    let acked = Mutex::new(Vec::<String>::new());
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (acked, stop, key) = (&acked, &stop, &key);
+            s.spawn(move || {
+                for i in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = format!("kill-{t}-{i}");
+                    let body = json!({"provider": "openai", "model": "gpt-4o",
+                        "input_tokens": 10, "output_tokens": 5, "event_id": id})
+                    .to_string();
+                    let headers = [json[0], ("Authorization", key.as_str())];
+                    // A request the kill cuts off panics in the client: unacknowledged.
+                    let sent = std::panic::catch_unwind(|| {
+                        raw(addr, "POST", "/api/events/track", &headers, body.as_bytes()).status
+                    });
+                    if sent.is_ok_and(|status| status == 201) {
+                        acked.lock().unwrap().push(id);
+                    }
+                }
+            });
+        }
+        while acked.lock().unwrap().len() < 300 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        server.kill().unwrap();
+        server.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+    });
+
+    let mut server = start();
+    let mut stored = std::collections::BTreeSet::new();
+    let mut path = "/api/events?limit=500".to_string();
+    loop {
+        let page = raw(addr, "GET", &path, &[("Authorization", &token)], b"");
+        assert_eq!(page.status, 200, "{}", page.text());
+        let page = page.json();
+        for e in page["events"].as_array().unwrap() {
+            stored.insert(e["event_id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/events?limit=500&cursor={c}"),
+            None => break,
+        }
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let acked = acked.into_inner().unwrap();
+    assert!(acked.len() >= 300);
+    let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+}
