@@ -76,15 +76,8 @@ pub fn ensure_server() -> Result<PgServer> {
 
 /// Host and port of a `postgres://user[:pw]@host[:port][/db]` URL.
 fn socket_addr(url: &str) -> Option<SocketAddr> {
-    let rest = url.split_once("://")?.1;
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let hostport = rest.split(['/', '?']).next()?;
-    let hostport = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:5432")
-    };
-    hostport.to_socket_addrs().ok()?.next()
+    let (host, port) = llmlab_store::citus::host_port(url);
+    (host.as_str(), port).to_socket_addrs().ok()?.next()
 }
 
 fn reachable(url: &str, within: Duration) -> bool {

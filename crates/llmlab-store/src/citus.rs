@@ -160,7 +160,7 @@ pub fn distribute(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
     if !sharding_keys_applied(conn)? {
         return Ok(Vec::new());
     }
-    locked(conn, |conn| {
+    locked(conn, LOCK, |conn| {
         let known: Vec<String> = kinds(conn)?.into_iter().map(|(n, _)| n).collect();
         let present: Vec<String> = diesel::sql_query(
             "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'",
@@ -256,7 +256,7 @@ fn foreign_keys_touching(
 /// (its rows come back from the shards): what reverting a migration needs, since the
 /// older schemas cannot be distributed.
 pub fn undistribute(conn: &mut PgConnection) -> Result<(), StoreError> {
-    locked(conn, |conn| {
+    locked(conn, LOCK, |conn| {
         // Children first: a table cannot leave while a distributed table points at it.
         for (table, _) in TABLES.iter().rev() {
             if kinds(conn)?.iter().any(|(n, _)| n == table) {
@@ -269,21 +269,25 @@ pub fn undistribute(conn: &mut PgConnection) -> Result<(), StoreError> {
     })
 }
 
+/// Runs `f` holding the advisory lock `key` of `conn`'s database.
 fn locked<T>(
     conn: &mut PgConnection,
+    key: i64,
     f: impl FnOnce(&mut PgConnection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.batch_execute(&format!("SELECT pg_advisory_lock({LOCK})"))?;
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({key})"))?;
     let out = f(conn);
-    let unlocked = conn.batch_execute(&format!("SELECT pg_advisory_unlock({LOCK})"));
+    let unlocked = conn.batch_execute(&format!("SELECT pg_advisory_unlock({key})"));
     let out = out?;
     unlocked?;
     Ok(out)
 }
 
-/// Host and port of a `postgres://user@host:port` server URL.
+/// Host and port of a `postgres://[user[:password]@]host[:port][/db]` server URL (5432
+/// when it names none).
 pub fn host_port(url: &str) -> (String, u16) {
-    let rest = url.split_once('@').map_or(url, |(_, r)| r);
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
     let rest = rest.split(['/', '?']).next().unwrap_or(rest);
     match rest.rsplit_once(':') {
         Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
@@ -335,12 +339,10 @@ pub fn cluster_database(
     // Nodes are added one database at a time: Citus propagates each node's roles with
     // statements that collide when two add at once. (An advisory lock is per database:
     // the coordinator's `postgres` holds it.)
-    let mut lock = PgConnection::establish(&crate::admin::with_database(server, "postgres"))?;
-    lock.batch_execute(&format!("SELECT pg_advisory_lock({NODES_LOCK})"))?;
-    let added = crate::admin::execute(&coordinator, &sql);
-    let unlocked = lock.batch_execute(&format!("SELECT pg_advisory_unlock({NODES_LOCK})"));
-    added?;
-    unlocked?;
+    let mut postgres = PgConnection::establish(&crate::admin::with_database(server, "postgres"))?;
+    locked(&mut postgres, NODES_LOCK, |_| {
+        crate::admin::execute(&coordinator, &sql)
+    })?;
     Ok(coordinator)
 }
 

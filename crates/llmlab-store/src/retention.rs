@@ -95,13 +95,19 @@ pub fn workspaces_with_events_before(
     conn: &mut AnyConnection,
     cutoff: i64,
 ) -> Result<Vec<WorkspaceId>, StoreError> {
-    // Every shard's events: on a sharded PostgreSQL one of the few statements that fan
-    // out (docs/SCALING.md), once per retention run.
-    Ok(events::table
-        .filter(events::ts.lt(cutoff))
-        .select(events::workspace_id)
-        .distinct()
-        .order(events::workspace_id)
+    // One index probe per workspace with events (`ledger_totals` has a row for each),
+    // not a scan of every expired event. On a sharded PostgreSQL one of the few
+    // statements that ask every shard (docs/SCALING.md), once per run; the two tables
+    // are co-located, so each shard answers for its own workspaces.
+    use crate::schema::ledger_totals as totals;
+    Ok(totals::table
+        .select(totals::workspace_id)
+        .filter(diesel::dsl::exists(
+            events::table
+                .filter(events::workspace_id.eq(totals::workspace_id))
+                .filter(events::ts.lt(cutoff)),
+        ))
+        .order(totals::workspace_id)
         .load(conn)?)
 }
 
