@@ -1,19 +1,21 @@
 //! A three-node Citus cluster (a coordinator and two workers on loopback) for the third
-//! run of the PostgreSQL suites, and a spare node the rebalancing test adds to it.
+//! run of the PostgreSQL suites, a spare node the rebalancing test adds to it, and a
+//! fault node: a worker of the fault test's own database, whose process that test stops
+//! and starts again.
 //!
 //! Citus must be installed into the PostgreSQL whose `initdb` this runner uses; when it
 //! is not, it is built from `LLMLAB_CITUS_SRC` (a directory with the source tarball and
 //! `build.sh`, as `../shared/vendor/citus` holds). Without either the run says loudly
 //! that the Citus suite was skipped. Each node is a throwaway `initdb` cluster with
 //! `shared_preload_libraries = 'citus'`; the test support makes every test database a
-//! cluster of its own on them (`crates/llmlab-store/src/test_support.rs`). All three
+//! cluster of its own on them (`crates/llmlab-store/src/test_support.rs`). All of them
 //! are stopped and removed at the end.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::replica::{free_port, start_cluster};
-use super::{as_postgres, find_bin, fresh_dir};
+use super::{as_postgres, find_bin, fresh_dir, is_root};
 use crate::Result;
 
 /// Where the coordinator's and workers' ports are looked for (below Linux's ephemeral
@@ -26,6 +28,10 @@ pub struct Cluster {
     pub workers: Vec<String>,
     /// A node with Citus that is not in the cluster: the rebalancing test adds it.
     pub spare: String,
+    /// A node with Citus that only the fault test uses: it stops its process mid-ingest
+    /// (empty on the benchmark's cluster).
+    pub fault: String,
+    fault_data: PathBuf,
     started: Vec<PathBuf>,
     pg_ctl: PathBuf,
     dir: PathBuf,
@@ -37,6 +43,21 @@ impl Cluster {
         cmd.env("LLMLAB_TEST_PG_URL", &self.coordinator);
         cmd.env("LLMLAB_TEST_CITUS_WORKERS", self.workers.join(","));
         cmd.env("LLMLAB_TEST_CITUS_SPARE", &self.spare);
+        if self.fault.is_empty() {
+            return;
+        }
+        // What a test needs to stop and start the fault node's process itself: the
+        // node's settings are in its data directory, so `pg_ctl -D DIR start` is enough.
+        cmd.env("LLMLAB_TEST_CITUS_FAULT_NODE", &self.fault);
+        cmd.env("LLMLAB_TEST_CITUS_FAULT_CTL", &self.pg_ctl);
+        cmd.env("LLMLAB_TEST_CITUS_FAULT_DATA", &self.fault_data);
+        // `pg_ctl` refuses to run as root: the test switches user the way this runner
+        // does (`runuser -u postgres --`).
+        if is_root() {
+            cmd.env("LLMLAB_TEST_CITUS_FAULT_USER", "postgres");
+        } else {
+            cmd.env_remove("LLMLAB_TEST_CITUS_FAULT_USER");
+        }
     }
 }
 
@@ -141,6 +162,8 @@ fn start_nodes(durable: bool) -> Result<Option<Cluster>> {
         coordinator: String::new(),
         workers: Vec::new(),
         spare: String::new(),
+        fault: String::new(),
+        fault_data: dir.join("fault"),
         started: Vec::new(),
         pg_ctl: pg_ctl.clone(),
         dir: dir.clone(),
@@ -157,7 +180,10 @@ fn start_nodes(durable: bool) -> Result<Option<Cluster>> {
         format!("-c fsync={}", if durable { "on" } else { "off" }),
     ];
     let mut port = PORTS;
-    for node in ["coordinator", "worker1", "worker2", "spare"] {
+    // The benchmark's (durable) cluster has no fault test to serve.
+    let nodes = ["coordinator", "worker1", "worker2", "spare", "fault"];
+    let nodes = if durable { &nodes[..4] } else { &nodes[..] };
+    for &node in nodes {
         let data = dir.join(node);
         let ok = as_postgres(&initdb)
             .arg("-D")
@@ -170,21 +196,54 @@ fn start_nodes(durable: bool) -> Result<Option<Cluster>> {
             return Err(format!("initdb failed in {}", data.display()));
         }
         port = free_port(port)?;
+        if node == "fault" {
+            // The test starts this node again with a bare `pg_ctl start`: the options
+            // the others get on the command line live in its configuration.
+            keep_settings(&data, &dir, port, &settings)?;
+        }
         start_cluster(&pg_ctl, &data, &dir, port, &settings)?;
         cluster.started.push(data);
         let url = format!("postgres://postgres@127.0.0.1:{port}");
         match node {
             "coordinator" => cluster.coordinator = url,
             "spare" => cluster.spare = url,
+            "fault" => cluster.fault = url,
             _ => cluster.workers.push(url),
         }
         port = port + 1 - (std::process::id() % 1000) as u16;
     }
     eprintln!(
-        "xtask: Citus cluster: coordinator {}, workers {}, spare {}",
+        "xtask: Citus cluster: coordinator {}, workers {}, spare {}{}",
         cluster.coordinator,
         cluster.workers.join(", "),
-        cluster.spare
+        cluster.spare,
+        if durable {
+            String::new()
+        } else {
+            format!(", fault node {}", cluster.fault)
+        }
     );
     Ok(Some(cluster))
+}
+
+/// Appends `start_cluster`'s options for a node on `port` (its sockets in `sockets`,
+/// plus `settings`, given as `-c name=value`) to the node's `postgresql.conf`.
+fn keep_settings(data: &Path, sockets: &Path, port: u16, settings: &[String]) -> Result<()> {
+    let mut conf = format!(
+        "\nport = {port}\nunix_socket_directories = '{}'\nlisten_addresses = '127.0.0.1'\n",
+        sockets.display()
+    );
+    for setting in settings {
+        let Some((name, value)) = setting.trim_start_matches("-c ").split_once('=') else {
+            return Err(format!("not a -c name=value setting: {setting}"));
+        };
+        conf.push_str(&format!("{name} = '{value}'\n"));
+    }
+    let path = data.join("postgresql.conf");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, conf.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
