@@ -7,7 +7,9 @@
 //! With `LLMLAB_TEST_CITUS_WORKERS` (comma-separated server URLs) that server is a Citus
 //! coordinator: each database is made on it and on every worker, with the extension,
 //! and the workers registered, so each test database is a cluster of its own and the
-//! store's migrations distribute its tables.
+//! store's migrations distribute its tables. A fault test may add the node whose
+//! process it stops ([`citus_fault_node`]) as a worker of a database of its own
+//! ([`TestDb::on_citus_workers`]).
 
 use crate::WorkspaceId;
 use diesel::connection::SimpleConnection;
@@ -15,6 +17,9 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 
 use crate::admin::with_database;
 use crate::{Backend, Store};
+
+mod citus_fault;
+pub use citus_fault::{FaultNode, citus_fault_node, recover_prepared_transactions};
 
 /// The PostgreSQL server used when `LLMLAB_TEST_PG_URL` is not set.
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432";
@@ -28,6 +33,9 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
     /// PostgreSQL: the server URL (without database) and the database name.
     pg: Option<(String, String)>,
+    /// The other servers that may hold a database of this name (a cluster's nodes),
+    /// dropped with it.
+    nodes: Vec<String>,
 }
 
 /// Whether PostgreSQL tests are switched off (`LLMLAB_TEST_SQLITE_ONLY=1`).
@@ -67,6 +75,7 @@ impl TestDb {
                     url,
                     _dir: Some(dir),
                     pg: None,
+                    nodes: Vec::new(),
                 }
             }
             Backend::Postgres => TestDb::on_pg_server(&pg_server_url()),
@@ -79,23 +88,43 @@ impl TestDb {
     /// # Panics
     /// When the database cannot be created.
     pub fn on_pg_server(server: &str) -> TestDb {
-        let name = format!("llmlab_test_{:016x}", rand::random::<u64>());
         let workers = citus_workers();
         if server == pg_server_url() && !workers.is_empty() {
-            // Few shards: each test makes a cluster of its own, and 4 already spread
-            // every table over both workers.
-            crate::citus::cluster_database(server, &workers, &name, Some(4))
-                .unwrap_or_else(|e| panic!("a Citus cluster for {name}: {e}"));
-        } else {
-            admin_connection(server)
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
+            return TestDb::on_citus_workers(&workers);
         }
+        let name = fresh_name();
+        admin_connection(server)
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {server}: {e}"));
         TestDb {
             backend: Backend::Postgres,
             url: with_database(server, &name),
             _dir: None,
             pg: Some((server.to_string(), name)),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// On the Citus coordinator at [`pg_server_url`]: an empty database that is a
+    /// cluster of its own with `workers` (servers with Citus) as its workers.
+    ///
+    /// # Panics
+    /// When the cluster cannot be made.
+    pub fn on_citus_workers(workers: &[String]) -> TestDb {
+        let server = pg_server_url();
+        let name = fresh_name();
+        // Few shards: each test makes a cluster of its own, and 4 already spread every
+        // table over two workers.
+        crate::citus::cluster_database(&server, workers, &name, Some(4))
+            .unwrap_or_else(|e| panic!("a Citus cluster for {name}: {e}"));
+        // The rebalancing test adds the spare to its database.
+        let nodes = workers.iter().cloned().chain(citus_spare()).collect();
+        TestDb {
+            backend: Backend::Postgres,
+            url: with_database(&server, &name),
+            _dir: None,
+            pg: Some((server, name)),
+            nodes,
         }
     }
 
@@ -224,6 +253,10 @@ pub fn citus_spare() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+fn fresh_name() -> String {
+    format!("llmlab_test_{:016x}", rand::random::<u64>())
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some((server, name)) = &self.pg else {
@@ -231,14 +264,9 @@ impl Drop for TestDb {
         };
         // The coordinator first: its background workers hold connections to the
         // workers' copies.
-        let mut servers = vec![server.clone()];
-        if *server == pg_server_url() {
-            servers.extend(citus_workers());
-            servers.extend(citus_spare());
-        }
-        for server in servers {
+        for server in std::iter::once(server).chain(&self.nodes) {
             let dropped =
-                PgConnection::establish(&with_database(&server, "postgres")).and_then(|mut c| {
+                PgConnection::establish(&with_database(server, "postgres")).and_then(|mut c| {
                     c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
                 });
