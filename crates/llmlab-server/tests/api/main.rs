@@ -6,6 +6,7 @@ mod backup;
 mod budgets;
 mod channel_failures;
 mod channels;
+mod citus_fault;
 mod client;
 mod credentials;
 mod dashboard;
