@@ -63,6 +63,24 @@ pub fn mark_due(
     Ok(n == 1)
 }
 
+/// Makes every workspace on the schedule due at `now` with a change to look at, as if
+/// events had just arrived everywhere: for an operator who wants everything looked at
+/// at once, and for tests that tick at instants of their choosing. How many it moved.
+pub fn mark_every_due(conn: &mut AnyConnection, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        notify_schedule::table.filter(
+            notify_schedule::due_at
+                .gt(now)
+                .or(notify_schedule::changed.eq(false)),
+        ),
+    )
+    .set((
+        notify_schedule::due_at.eq(now),
+        notify_schedule::changed.eq(true),
+    ))
+    .execute(conn)?)
+}
+
 /// A workspace due for a visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Due {
@@ -160,6 +178,8 @@ store_methods! {
     fn enrol_for_notifications(workspace_id: WorkspaceId, now: i64) -> () = write(enrol);
     /// See [`schedule::mark_due`](mark_due).
     fn mark_notifications_due(workspace_id: WorkspaceId, now: i64) -> bool = write(mark_due);
+    /// See [`schedule::mark_every_due`](mark_every_due).
+    fn mark_every_workspace_due(now: i64) -> usize = write(mark_every_due);
     /// See [`schedule::due`](due).
     fn due_for_notifications(now: i64, limit: i64) -> Vec<Due> = with_conn(due);
     /// See [`schedule::claim`](claim).

@@ -8,16 +8,18 @@ pub mod consent;
 pub mod email;
 pub mod notice;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use llmlab_store::statements_on_this_thread;
 
 use crate::channels::Allowances;
-use crate::{App, blocking, notifications};
+use crate::{App, AppError, blocking, notifications};
 
 /// This instance's notification scheduler: every `LLMLAB_NOTIFY_INTERVAL_SECS`, the
-/// forecasts, anomalies, unpriced models and reports that are due are recorded once
-/// (`notifications::tick`); the outbox delivers them. Runs until the runtime stops.
+/// forecasts, anomalies, unpriced models and reports of the workspaces that are due are
+/// recorded once (`notifications::tick`), and what the tick cost goes to the metrics; the
+/// outbox delivers them. Runs until the runtime stops.
 pub async fn scheduler(state: App) {
     if state.settings.notify.smtp.is_some() && state.settings.public_url.is_none() {
         // Without it no confirmation link can be made: new email channels are refused,
@@ -35,11 +37,24 @@ pub async fn scheduler(state: App) {
         let catalog = state.catalog.clone();
         let emails = Allowances::of(&state.settings.notify).emails;
         let ticked = blocking(&state, move |s| {
-            notifications::tick(s, &catalog, emails, Utc::now())
+            // Counted on this thread: the tick's connections are used here.
+            let (started, before) = (Instant::now(), statements_on_this_thread());
+            let done = notifications::tick(s, &catalog, emails, Utc::now());
+            let spent = statements_on_this_thread().saturating_sub(before);
+            Ok::<_, AppError>((done, started.elapsed(), spent))
         })
         .await;
-        if let Err(e) = ticked {
-            log::warn!("notifications: {e}");
+        match ticked {
+            Ok((done, took, statements)) => {
+                let visited = done.as_ref().map_or(0, |d| d.visited);
+                state
+                    .metrics
+                    .notify_tick(took.as_secs_f64(), statements, visited);
+                if let Err(e) = done {
+                    log::warn!("notifications: {e}");
+                }
+            }
+            Err(e) => log::warn!("notifications: {e}"),
         }
     }
 }
