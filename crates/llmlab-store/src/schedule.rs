@@ -36,6 +36,36 @@ pub fn enrol(
     Ok(())
 }
 
+/// Puts every workspace that has channels on the schedule, due at `now`, unless it is
+/// already there: each instance does it when its scheduler starts, so a channel that an
+/// instance of an earlier version created during a rolling upgrade is not left out.
+/// How many were added.
+pub fn enrol_all(conn: &mut AnyConnection, now: i64) -> Result<usize, StoreError> {
+    use crate::schema::channels;
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool};
+
+    let with_channels = channels::table
+        .filter(channels::budget_id.is_null())
+        .select((
+            channels::workspace_id,
+            sql::<BigInt>("").bind::<BigInt, _>(now),
+            sql::<Bool>("").bind::<Bool, _>(true),
+        ))
+        .distinct();
+    Ok(with_backend!(conn, |c| diesel::insert_into(
+        notify_schedule::table
+    )
+    .values(with_channels)
+    .into_columns((
+        notify_schedule::workspace_id,
+        notify_schedule::due_at,
+        notify_schedule::changed,
+    ))
+    .on_conflict_do_nothing()
+    .execute(c))?)
+}
+
 /// Makes `workspace` due at `now` with a change to look at, unless it already is (a
 /// workspace off the schedule, having no channels, stays off): whether this wrote.
 /// Under sustained ingestion that is once per visit, not once per event; during a visit
@@ -176,6 +206,8 @@ pub fn due_at(
 store_methods! {
     /// See [`schedule::enrol`](enrol).
     fn enrol_for_notifications(workspace_id: WorkspaceId, now: i64) -> () = write(enrol);
+    /// See [`schedule::enrol_all`](enrol_all).
+    fn enrol_all_for_notifications(now: i64) -> usize = write(enrol_all);
     /// See [`schedule::mark_due`](mark_due).
     fn mark_notifications_due(workspace_id: WorkspaceId, now: i64) -> bool = write(mark_due);
     /// See [`schedule::mark_every_due`](mark_every_due).

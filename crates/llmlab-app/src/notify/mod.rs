@@ -29,6 +29,13 @@ pub async fn scheduler(state: App) {
              created, and their addresses cannot confirm"
         );
     }
+    let enrolled = blocking(&state, |s| {
+        s.enrol_all_for_notifications(Utc::now().timestamp_micros())
+    })
+    .await;
+    if let Err(e) = enrolled {
+        log::warn!("notifications: cannot check the schedule: {e}");
+    }
     let every = Duration::from_secs(state.settings.notify.interval_secs);
     loop {
         // First an interval after start (a minute by default): what fell due while the

@@ -129,6 +129,11 @@ both_backends!(
                 .unwrap()
         );
         assert_eq!(store.notifications_due_at(a).unwrap(), None);
+        // Its channel is still there (the row went by another route, say an instance of
+        // an earlier version made the channel): an instance starting puts it back, once.
+        assert_eq!(store.enrol_all_for_notifications(lease).unwrap(), 1);
+        assert_eq!(store.enrol_all_for_notifications(lease).unwrap(), 0);
+        assert_eq!(store.notifications_due_at(a).unwrap(), Some(lease));
     }
 );
 
