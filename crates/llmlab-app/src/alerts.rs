@@ -42,7 +42,13 @@ pub fn after_ingest(app: &App, workspace: WorkspaceId) {
     tokio::spawn(async move {
         loop {
             let started = std::time::Instant::now();
-            match blocking(&app, move |s| record_alerts(s, workspace, Utc::now())).await {
+            let checked = blocking(&app, move |s| {
+                let now = Utc::now();
+                // New events: the notification scheduler looks at the workspace again.
+                s.mark_notifications_due(workspace, now.timestamp_micros())?;
+                record_alerts(s, workspace, now)
+            });
+            match checked.await {
                 Ok(true) => app.webhooks.wake(),
                 Ok(false) => {}
                 Err(e) => log::warn!("budget alert evaluation failed for user {workspace}: {e}"),

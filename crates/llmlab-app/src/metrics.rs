@@ -1,7 +1,8 @@
 //! Prometheus metrics, served by the server at `/metrics` (OpenMetrics text): requests
 //! and their latency per route *pattern* (`/api/budgets/{budget_id}`, never the raw path, so ids cannot blow up
 //! the label space), events ingested by outcome, webhook attempts by outcome, reads the
-//! read replica served and those that fell back to the primary (by reason).
+//! read replica served and those that fell back to the primary (by reason), and what the
+//! notification scheduler's ticks cost (seconds, statements, workspaces visited).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -46,6 +47,9 @@ pub struct Metrics {
     replica_reads: Counter,
     replica_fallbacks: Family<ReasonLabels, Counter>,
     otlp_skipped: Counter,
+    tick_seconds: Histogram,
+    tick_statements: Histogram,
+    workspaces_visited: Counter,
 }
 
 impl Default for Metrics {
@@ -96,8 +100,31 @@ impl Default for Metrics {
             "Spans received on /v1/traces without GenAI token usage (not events)",
             otlp_skipped.clone(),
         );
+        // 1 ms … ~33 s, and 1 … ~32,000 statements: an idle tick sits in the first
+        // buckets, one that visits every workspace of a large deployment in the last.
+        let tick_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        let tick_statements = Histogram::new(exponential_buckets(1.0, 2.0, 16));
+        let workspaces_visited = Counter::default();
+        registry.register(
+            "notify_tick_seconds",
+            "Time one notification tick took on this instance",
+            tick_seconds.clone(),
+        );
+        registry.register(
+            "notify_tick_statements",
+            "Database statements one notification tick sent",
+            tick_statements.clone(),
+        );
+        registry.register(
+            "notify_workspaces_visited",
+            "Workspaces the notification scheduler visited on this instance (those due)",
+            workspaces_visited.clone(),
+        );
         Metrics {
             registry,
+            tick_seconds,
+            tick_statements,
+            workspaces_visited,
             requests,
             latency,
             events,
@@ -146,6 +173,15 @@ impl Metrics {
     /// Counts `n` spans received over OTLP that were not GenAI calls.
     pub fn otlp_skipped(&self, n: u64) {
         self.otlp_skipped.inc_by(n);
+    }
+
+    /// Records one notification tick: how long it took, the statements it sent and the
+    /// workspaces it visited.
+    pub fn notify_tick(&self, seconds: f64, statements: u64, visited: u64) {
+        self.tick_seconds.observe(seconds);
+        #[allow(clippy::cast_precision_loss)] // a count far below 2^52
+        self.tick_statements.observe(statements as f64);
+        self.workspaces_visited.inc_by(visited);
     }
 
     /// Counts one HTTP request (the server's middleware calls it) and its latency.

@@ -1,17 +1,21 @@
 //! What a workspace's channels hear about, each occasion recorded once per channel.
 //!
 //! - **Budget alerts** are recorded for channels the moment the alert is
-//!   ([`budget_alert`], called where the alert's once-per-level guarantee lives), and
-//!   again by every [`tick`] for alerts of the last day, which only matters when an
-//!   instance died between the two.
+//!   ([`budget_alert`], called where the alert's once-per-level guarantee lives). An
+//!   alert stays flagged until its channels are told, so one whose instance died between
+//!   the two is found by the next [`tick`] with one query.
 //! - **Forecasts, anomalies, unpriced models and reports** are looked for by [`tick`],
-//!   which every instance runs every `LLMLAB_NOTIFY_INTERVAL_SECS`: a forecast that says
-//!   a budget will be exceeded before its period ends (from enough history: never the
-//!   straight-line projection), an anomaly of severity medium or high of yesterday or
-//!   today, a model stored without a price, and the weekly (Monday 09:00) and monthly
-//!   (the 1st, 09:00) report in the workspace's zone. A report is due from 09:00 on, so
-//!   an instance that was down then sends it when it is back; a channel created after
-//!   09:00 waits for the next one.
+//!   which every instance runs every `LLMLAB_NOTIFY_INTERVAL_SECS`, in the workspaces
+//!   that are due (`llmlab_store::schedule`): a workspace is due when events arrived or
+//!   its channels or budgets changed (it is then looked at whole), when one of its
+//!   reports falls due (only the report is made), and once a day (whole). The instances
+//!   divide the due workspaces by leasing each for its visit. What is looked for: a
+//!   forecast that says a budget will be exceeded before its period ends (from enough
+//!   history: never the straight-line projection), an anomaly of severity medium or
+//!   high of yesterday or today, a model stored without a price, and the weekly (Monday
+//!   09:00) and monthly (the 1st, 09:00) report in the workspace's zone. A report is due
+//!   from 09:00 on, so an instance that was down then sends it when it is back; a
+//!   channel created after 09:00 waits for the next one.
 //!
 //! Each occasion has a key (`budget:<alert>`, `forecast:<budget>:<period>`,
 //! `anomaly:<day>`, `unpriced:<provider>/<model>`, `report_weekly:<first day>`, …); the
@@ -23,8 +27,11 @@ use llmlab_engine::Usd;
 use llmlab_engine::period::{Granularity, Zone, bucket_label, bucket_start};
 use llmlab_engine::providers::Catalog;
 use llmlab_recs::{AnomalyConfig, Severity};
+use llmlab_store::schedule::{Due, Next};
 use llmlab_store::send_quota::Allowance;
-use llmlab_store::{AlertRow, BudgetRow, ChannelId, ChannelRow, Store, WorkspaceId, workspaces};
+use llmlab_store::{
+    AlertRow, BudgetRow, ChannelId, ChannelRow, Store, StoreError, WorkspaceId, workspaces,
+};
 use serde_json::json;
 
 use crate::money::dollars;
@@ -103,7 +110,9 @@ pub fn budget_alert(
     budget: &BudgetRow,
     alert: &AlertRow,
 ) -> Result<usize, AppError> {
-    alert_notice(s, &Audience::of(s, workspace)?, budget, alert)
+    let new = alert_notice(s, &Audience::of(s, workspace)?, budget, alert)?;
+    s.mark_alert_notified(workspace, alert.id)?;
+    Ok(new)
 }
 
 /// [`budget_alert`] for a workspace already read.
@@ -154,52 +163,193 @@ fn alert_notice(
     record(s, &to, &format!("budget:{}", alert.id), &n)
 }
 
-/// Looks for every due occasion in every workspace that has channels and records it,
-/// after asking the email addresses never asked to confirm; how many notifications were
-/// new. One workspace's failure is logged and does not stop
-/// the others.
+/// How long a visit may take before another instance may visit the workspace again: an
+/// instance that dies mid-visit delays the workspace by this much.
+const LEASE: Duration = Duration::minutes(5);
+
+/// Due workspaces read at once.
+const DUE_BATCH: i64 = 200;
+
+/// An alert whose channels are still untold after this long was left by an instance
+/// that stopped (younger ones are being told by the request that raised them).
+const UNTOLD_AFTER: Duration = Duration::minutes(1);
+
+/// Untold alerts told per tick, at most.
+const UNTOLD_BATCH: i64 = 500;
+
+/// What one [`tick`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tick {
+    /// Notifications newly recorded.
+    pub new: usize,
+    /// Workspaces visited (due and leased by this instance).
+    pub visited: u64,
+}
+
+/// Asks the email addresses never asked to confirm, tells the channels of alerts left
+/// untold, then visits each due workspace this instance can lease and records what is
+/// due there. One workspace's failure is logged and does not stop the others (its lease
+/// runs out and it is visited again).
 pub fn tick(
     s: &Store,
     catalog: &Catalog,
     emails: Allowance,
     now: DateTime<Utc>,
-) -> Result<usize, AppError> {
-    let mut new = crate::consent::ask_earlier(s, emails).unwrap_or_else(|e| {
-        log::warn!("notifications: asking earlier email addresses to confirm: {e}");
-        0
-    });
-    for id in s.workspaces_with_channels()? {
-        match Audience::of(s, id).and_then(|a| occasions(s, catalog, &a, now)) {
+) -> Result<Tick, AppError> {
+    let mut done = Tick {
+        new: crate::consent::ask_earlier(s, emails).unwrap_or_else(|e| {
+            log::warn!("notifications: asking earlier email addresses to confirm: {e}");
+            0
+        }),
+        visited: 0,
+    };
+    done.new += untold_alerts(s, now)?;
+    let at = now.timestamp_micros();
+    let lease = (now + LEASE).timestamp_micros();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let due = s.due_for_notifications(at, DUE_BATCH)?;
+        let mut fresh = false;
+        for d in &due {
+            // Made due again meanwhile by an instance whose clock is behind: next tick.
+            if !seen.insert(d.workspace_id) {
+                continue;
+            }
+            fresh = true;
+            if !s.claim_notification_visit(d.workspace_id, at, lease)? {
+                continue;
+            }
+            done.visited += 1;
+            match visit(s, catalog, *d, now) {
+                Ok((new, next)) => {
+                    done.new += new;
+                    s.reschedule_notifications(*d, lease, next)?;
+                }
+                Err(e) => log::warn!("notifications for workspace {}: {e}", d.workspace_id),
+            }
+        }
+        if !fresh || due.len() < usize::try_from(DUE_BATCH).unwrap_or(usize::MAX) {
+            return Ok(done);
+        }
+    }
+}
+
+/// Tells the channels of the alerts raised in the last day whose instance stopped before
+/// it could (one query finds them, whatever the number of workspaces).
+fn untold_alerts(s: &Store, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let since = (now - Duration::days(1)).naive_utc();
+    let settled = (now - UNTOLD_AFTER).naive_utc();
+    let mut new = 0;
+    for alert in s.unnotified_alerts(since, UNTOLD_BATCH)? {
+        if alert.created_at > settled {
+            break;
+        }
+        let ws = alert.workspace_id;
+        let told = s
+            .get_budget(ws, alert.budget_id)
+            .map_err(AppError::from)
+            .and_then(|budget| budget_alert(s, ws, &budget, &alert));
+        match told {
             Ok(n) => new += n,
-            Err(e) => log::warn!("notifications for workspace {id}: {e}"),
+            // Its budget is gone (and the alert with it, but for a race): nothing to tell.
+            Err(AppError::Store(StoreError::NotFound)) => s.mark_alert_notified(ws, alert.id)?,
+            Err(e) => log::warn!(
+                "notifications for alert {} of workspace {ws}: {e}",
+                alert.id
+            ),
         }
     }
     Ok(new)
 }
 
-fn occasions(
+/// One workspace's visit: what is due there recorded, and when it is next due on its
+/// own (`None` when it has no channels left).
+fn visit(
     s: &Store,
     catalog: &Catalog,
-    a: &Audience,
+    due: Due,
     now: DateTime<Utc>,
-) -> Result<usize, AppError> {
+) -> Result<(usize, Option<Next>), AppError> {
+    let a = Audience::of(s, due.workspace_id)?;
+    if a.channels.is_empty() {
+        return Ok((0, None));
+    }
     let mut new = 0;
-    for budget in s.list_budgets(a.id)? {
-        for alert in s.list_alerts(a.id, budget.id)? {
-            if alert.created_at.and_utc() >= now - Duration::days(1) {
-                new += alert_notice(s, a, &budget, &alert)?;
-            }
+    if due.changed {
+        new += forecasts(s, &a, now)?;
+        if !a.to(Event::Anomaly, &[]).is_empty() {
+            new += anomalies(s, &a, now)?;
         }
-        new += forecast(s, a, budget, now)?;
-    }
-    if !a.to(Event::Anomaly, &[]).is_empty() {
-        new += anomalies(s, a, now)?;
-    }
-    if !a.to(Event::Unpriced, &[]).is_empty() {
-        new += unpriced(s, a)?;
+        if !a.to(Event::Unpriced, &[]).is_empty() {
+            new += unpriced(s, &a)?;
+        }
     }
     for kind in [Event::ReportWeekly, Event::ReportMonthly] {
-        new += report(s, catalog, a, kind, now)?;
+        new += report(s, catalog, &a, kind, now)?;
+    }
+    Ok((new, Some(next_due(now, a.zone))))
+}
+
+/// How often a workspace with nothing new is still looked at whole: a budget's new
+/// period can be forecast to overrun from history alone.
+const DAILY_LOOK: Duration = Duration::days(1);
+
+/// When a workspace visited at `now` is next due on its own: its next weekly or monthly
+/// report, or the daily look, whichever comes first.
+fn next_due(now: DateTime<Utc>, zone: Zone) -> Next {
+    let look = now + DAILY_LOOK;
+    let report = [Granularity::Week, Granularity::Month]
+        .into_iter()
+        .filter_map(|g| next_report(now, g, zone))
+        .min();
+    match report {
+        Some(r) if r < look => Next {
+            at: r.timestamp_micros(),
+            full: false,
+        },
+        _ => Next {
+            at: look.timestamp_micros(),
+            full: true,
+        },
+    }
+}
+
+/// When the next report of granularity `g` falls due after `now` (09:00 local on the
+/// first day of a period).
+fn next_report(now: DateTime<Utc>, g: Granularity, zone: Zone) -> Option<DateTime<Utc>> {
+    let current = bucket_start(now, g, zone);
+    let due = report_due(current, zone)?;
+    if due > now {
+        return Some(due);
+    }
+    // The start of the next period: a day past this one's longest length.
+    let span = if g == Granularity::Week { 8 } else { 32 };
+    report_due(bucket_start(current + Duration::days(span), g, zone), zone)
+}
+
+/// 09:00 local on the day that starts at `start`.
+fn report_due(start: DateTime<Utc>, zone: Zone) -> Option<DateTime<Utc>> {
+    let first_day = bucket_label(start, Granularity::Day, zone);
+    NaiveDate::parse_from_str(&first_day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| nine_am(d, zone))
+}
+
+/// Forecast notices of every budget of the workspace, its budget channel links read once.
+fn forecasts(s: &Store, a: &Audience, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let budgets = s.list_budgets(a.id)?;
+    if budgets.is_empty() {
+        return Ok(0);
+    }
+    let links = s.budget_channels(a.id)?;
+    let mut new = 0;
+    for budget in budgets {
+        let chosen: Vec<ChannelId> = links
+            .iter()
+            .filter(|(b, _)| *b == budget.id)
+            .map(|(_, c)| *c)
+            .collect();
+        new += forecast(s, a, budget, &chosen, now)?;
     }
     Ok(new)
 }
@@ -208,10 +358,10 @@ fn forecast(
     s: &Store,
     a: &Audience,
     budget: BudgetRow,
+    chosen: &[ChannelId],
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
-    let chosen = budgets::channels_of(s, a.id, budget.id)?;
-    let to = a.to(Event::Forecast, &chosen);
+    let to = a.to(Event::Forecast, chosen);
     if to.is_empty() || budget.spec.period == "total" {
         return Ok(0);
     }
@@ -361,13 +511,12 @@ fn report(
     // The period that ended at the start of the current one.
     let current = bucket_start(now, g, a.zone);
     let previous = bucket_start(current - Duration::days(1), g, a.zone);
-    let first_day = bucket_label(current, Granularity::Day, a.zone);
-    let Some(due) = NaiveDate::parse_from_str(&first_day, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| nine_am(d, a.zone))
-    else {
+    let Some(due) = report_due(current, a.zone) else {
         return Ok(0);
     };
+    if now < due {
+        return Ok(0);
+    }
     let key = format!(
         "{}:{}",
         kind.as_str(),
@@ -378,7 +527,7 @@ fn report(
         .into_iter()
         .filter(|c| c.created_at.and_utc() <= due && !has(s, c, &key))
         .collect();
-    if now < due || to.is_empty() {
+    if to.is_empty() {
         return Ok(0);
     }
     let before = bucket_start(previous - Duration::days(1), g, a.zone);

@@ -141,6 +141,11 @@ pub fn rename(
             timezone: timezone.as_ref().map(|z| z.name()),
         };
         store::update(c, id, changes)?;
+        if timezone.is_some() {
+            // Its reports fall due at another hour: the scheduler reckons again.
+            let now = chrono::Utc::now().timestamp_micros();
+            llmlab_store::schedule::mark_due(c, id, now)?;
+        }
         let audit = Audit {
             action: "workspace.rename",
             target_kind: "workspace",

@@ -94,6 +94,7 @@ pub fn record(
             budget_alerts::spent_nanos.eq(alert.spent_nanos),
             budget_alerts::amount_nanos.eq(alert.amount_nanos),
             budget_alerts::created_at.eq(now_utc()),
+            budget_alerts::notified.eq(false),
         );
         let created: Option<AlertRow> =
             with_backend!(conn, |c| diesel::insert_into(budget_alerts::table)
@@ -199,7 +200,46 @@ pub fn get(
         .first(conn)?)
 }
 
+/// Notes that the workspace's channels have been told of alert `id`.
+pub fn mark_notified(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    id: i64,
+) -> Result<(), StoreError> {
+    diesel::update(
+        budget_alerts::table
+            .filter(budget_alerts::workspace_id.eq(workspace_id))
+            .filter(budget_alerts::id.eq(id)),
+    )
+    .set(budget_alerts::notified.eq(true))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Up to `limit` alerts raised since `since` whose channels have not been told, oldest
+/// first, across workspaces: those whose instance stopped between recording the alert
+/// and telling them. One read of a partial index, whatever the number of workspaces.
+pub fn unnotified(
+    conn: &mut AnyConnection,
+    since: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<AlertRow>, StoreError> {
+    Ok(budget_alerts::table
+        .filter(budget_alerts::notified.eq(false))
+        .filter(budget_alerts::created_at.ge(since))
+        .order(budget_alerts::created_at)
+        .select(AlertRow::as_select())
+        .limit(limit)
+        .load(conn)?)
+}
+
 store_methods! {
+    /// See [`alerts::mark_notified`](mark_notified).
+    fn mark_alert_notified(workspace_id: WorkspaceId, id: i64) -> () = write(mark_notified);
+
+    /// See [`alerts::unnotified`](unnotified).
+    fn unnotified_alerts(since: NaiveDateTime, limit: i64) -> Vec<AlertRow> = with_conn(unnotified);
+
     /// See [`alerts::record`](record).
     fn record_alert(
         workspace_id: WorkspaceId,

@@ -76,12 +76,13 @@ pub fn create(
         channels::created_by.eq(new.created_by),
         channels::created_at.eq(now_utc()),
     );
-    Ok(with_backend!(conn, |c| diesel::insert_into(
-        channels::table
-    )
-    .values(row)
-    .returning(ChannelRow::as_returning())
-    .get_result(c))?)
+    let channel = with_backend!(conn, |c| diesel::insert_into(channels::table)
+        .values(row)
+        .returning(ChannelRow::as_returning())
+        .get_result(c))?;
+    // Its workspace now has something for the notification scheduler to look at.
+    crate::schedule::enrol(conn, workspace_id, now_utc().and_utc().timestamp_micros())?;
+    Ok(channel)
 }
 
 /// The channels the workspace manages, oldest first.
@@ -148,16 +149,6 @@ pub fn delete(
     )
     .execute(conn)?;
     Ok(n == 1)
-}
-
-/// The workspaces that manage at least one channel (the ones a scheduler looks at).
-pub fn workspaces_with_channels(conn: &mut AnyConnection) -> Result<Vec<WorkspaceId>, StoreError> {
-    Ok(channels::table
-        .filter(channels::budget_id.is_null())
-        .select(channels::workspace_id)
-        .distinct()
-        .order(channels::workspace_id)
-        .load(conn)?)
 }
 
 /// Sets the channels a budget's alerts also go to (replacing the previous set). Every
@@ -281,8 +272,6 @@ store_methods! {
     fn channel_for_delivery(workspace_id: WorkspaceId, id: ChannelId) -> ChannelRow = with_conn(for_delivery);
     /// See [`channels::delete`](delete).
     fn delete_channel(workspace_id: WorkspaceId, id: ChannelId) -> bool = write(delete);
-    /// See [`channels::workspaces_with_channels`](workspaces_with_channels).
-    fn workspaces_with_channels() -> Vec<WorkspaceId> = with_conn(workspaces_with_channels);
     /// See [`channels::set_budget_channels`](set_budget_channels).
     fn set_budget_channels(
         workspace_id: WorkspaceId,

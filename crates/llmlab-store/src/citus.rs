@@ -58,6 +58,7 @@ pub const TABLES: &[(&str, Kind)] = &[
     ("custom_prices", Kind::Distributed),
     ("audit_log", Kind::Distributed),
     ("reprice_runs", Kind::Distributed),
+    ("notify_schedule", Kind::Distributed),
 ];
 
 /// The migration that gives every tenant key its `workspace_id`: before it, the schema

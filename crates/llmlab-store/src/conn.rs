@@ -11,6 +11,23 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 
 use crate::StoreError;
 
+thread_local! {
+    static STATEMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many statements this thread has sent through the store's connections so far. A
+/// caller measures its own work as the difference across it (the notification tick's
+/// statements per tick): a pooled connection is used on the caller's thread.
+pub fn statements_on_this_thread() -> u64 {
+    STATEMENTS.with(std::cell::Cell::get)
+}
+
+fn count_statement(event: diesel::connection::InstrumentationEvent<'_>) {
+    if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+        STATEMENTS.with(|n| n.set(n.get() + 1));
+    }
+}
+
 /// A connection to either backend. Queries that compile for both run on it directly;
 /// the rest match on the variant (see `with_backend!`).
 #[derive(diesel::MultiConnection)]
@@ -158,7 +175,7 @@ impl ManageConnection for ConnectionManager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<PooledAny, ConnectionError> {
-        let conn = match self.url.backend {
+        let mut conn = match self.url.backend {
             Backend::Postgres => {
                 AnyConnection::Postgresql(PgConnection::establish(&self.url.target)?)
             }
@@ -166,6 +183,7 @@ impl ManageConnection for ConnectionManager {
                 AnyConnection::Sqlite(SqliteConnection::establish(&self.url.target)?)
             }
         };
+        conn.set_instrumentation(count_statement);
         Ok(PooledAny {
             conn,
             lost: false,

@@ -120,6 +120,8 @@ diesel::table! {
         spent_nanos -> BigInt,
         amount_nanos -> BigInt,
         created_at -> Timestamp,
+        /// Whether the workspace's channels have been told of it.
+        notified -> Bool,
     }
 }
 
@@ -430,4 +432,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     channel_recipients,
     send_quota,
     maintenance,
+    notify_schedule,
 );
+
+diesel::table! {
+    /// When the notification scheduler next visits each workspace with channels.
+    notify_schedule (workspace_id) {
+        workspace_id -> BigInt,
+        /// Microseconds since the epoch; a running visit's lease end.
+        due_at -> BigInt,
+        /// Something changed since the last full visit.
+        changed -> Bool,
+    }
+}

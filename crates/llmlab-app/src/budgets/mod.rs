@@ -251,6 +251,8 @@ pub fn upsert(
         }
         let webhook = change.webhook_url.as_deref();
         llmlab_store::channels::set_budget_webhook(c, workspace, budget.id, webhook)?;
+        // Its forecast is looked at again by the notification scheduler.
+        llmlab_store::schedule::mark_due(c, workspace, now.timestamp_micros())?;
         let audit = Audit {
             action,
             target_kind: "budget",

@@ -264,6 +264,9 @@ pub fn reprice(
         let met = out.price_changes_met;
         crate::audited(s, workspace, actor, |c| {
             ledger::update_run(c, workspace, id, "done", &figures)?;
+            // Costs changed: forecasts and anomalies are looked at again.
+            let now = chrono::Utc::now().timestamp_micros();
+            llmlab_store::schedule::mark_due(c, workspace, now)?;
             let audit = Audit {
                 action: "pricing.reprice",
                 target_kind: "reprice_run",

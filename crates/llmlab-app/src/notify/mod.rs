@@ -8,16 +8,18 @@ pub mod consent;
 pub mod email;
 pub mod notice;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use llmlab_store::statements_on_this_thread;
 
 use crate::channels::Allowances;
-use crate::{App, blocking, notifications};
+use crate::{App, AppError, blocking, notifications};
 
 /// This instance's notification scheduler: every `LLMLAB_NOTIFY_INTERVAL_SECS`, the
-/// forecasts, anomalies, unpriced models and reports that are due are recorded once
-/// (`notifications::tick`); the outbox delivers them. Runs until the runtime stops.
+/// forecasts, anomalies, unpriced models and reports of the workspaces that are due are
+/// recorded once (`notifications::tick`), and what the tick cost goes to the metrics; the
+/// outbox delivers them. Runs until the runtime stops.
 pub async fn scheduler(state: App) {
     if state.settings.notify.smtp.is_some() && state.settings.public_url.is_none() {
         // Without it no confirmation link can be made: new email channels are refused,
@@ -27,6 +29,13 @@ pub async fn scheduler(state: App) {
              created, and their addresses cannot confirm"
         );
     }
+    let enrolled = blocking(&state, |s| {
+        s.enrol_all_for_notifications(Utc::now().timestamp_micros())
+    })
+    .await;
+    if let Err(e) = enrolled {
+        log::warn!("notifications: cannot check the schedule: {e}");
+    }
     let every = Duration::from_secs(state.settings.notify.interval_secs);
     loop {
         // First an interval after start (a minute by default): what fell due while the
@@ -35,11 +44,24 @@ pub async fn scheduler(state: App) {
         let catalog = state.catalog.clone();
         let emails = Allowances::of(&state.settings.notify).emails;
         let ticked = blocking(&state, move |s| {
-            notifications::tick(s, &catalog, emails, Utc::now())
+            // Counted on this thread: the tick's connections are used here.
+            let (started, before) = (Instant::now(), statements_on_this_thread());
+            let done = notifications::tick(s, &catalog, emails, Utc::now());
+            let spent = statements_on_this_thread().saturating_sub(before);
+            Ok::<_, AppError>((done, started.elapsed(), spent))
         })
         .await;
-        if let Err(e) = ticked {
-            log::warn!("notifications: {e}");
+        match ticked {
+            Ok((done, took, statements)) => {
+                let visited = done.as_ref().map_or(0, |d| d.visited);
+                state
+                    .metrics
+                    .notify_tick(took.as_secs_f64(), statements, visited);
+                if let Err(e) = done {
+                    log::warn!("notifications: {e}");
+                }
+            }
+            Err(e) => log::warn!("notifications: {e}"),
         }
     }
 }

@@ -29,6 +29,7 @@ mod replica;
 mod reports;
 mod reprice_race;
 mod retention;
+mod schedule;
 mod smtp;
 mod tests;
 mod usage_objects;

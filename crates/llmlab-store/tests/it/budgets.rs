@@ -343,7 +343,8 @@ both_backends!(a_budget_webhook_is_a_channel_of_its_own, |_db, store| {
         [(row.id, "https://hooks.test/1".to_string())]
     );
     assert!(store.list_channels(a).unwrap().is_empty());
-    assert!(store.workspaces_with_channels().unwrap().is_empty());
+    // Nor does it put the workspace on the notification schedule.
+    assert_eq!(store.notifications_due_at(a).unwrap(), None);
     let managed = store
         .create_channel(
             a,

@@ -10,8 +10,9 @@ mod citus;
 mod crash;
 pub mod events;
 mod group_commit;
-mod migrations;
+pub mod migrations;
 mod pricing_depth;
+mod schedule;
 mod send_quota;
 
 use std::collections::BTreeMap;

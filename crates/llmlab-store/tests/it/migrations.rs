@@ -49,7 +49,7 @@ pub(crate) fn reports(store: &Store, w: WorkspaceId) -> Vec<Reports> {
 
 /// Reverts migrations, newest first, up to and including `name`; returns the names
 /// reverted, oldest first.
-fn revert_through(url: &str, name: &str) -> Vec<String> {
+pub fn revert_through(url: &str, name: &str) -> Vec<String> {
     let mut reverted = Vec::new();
     while reverted.last().map(String::as_str) != Some(name) {
         let names = llmlab_store::revert_last_migration(url).unwrap();
@@ -363,7 +363,6 @@ both_backends!(
         use llmlab_store::NewChannel;
 
         let w = crate::user(&store, "mail@x.test");
-        let reverted = revert_through(db.url(), "2026-12-08-000002_email_confirmation");
         let channel = |name: &str, kind: &str, target: &str| {
             let new = NewChannel {
                 name: name.into(),
@@ -377,6 +376,8 @@ both_backends!(
         let mail = channel("mail", "email", "z@example.com,a@example.org,m@example.net");
         channel("hook", "webhook", "https://example.com/a,b");
         let solo = channel("solo", "email", "solo@example.com");
+        // Made by today's schema, then taken back to before the migration under test.
+        let reverted = revert_through(db.url(), "2026-12-08-000002_email_confirmation");
         assert_eq!(store.migrate().unwrap(), reverted);
 
         let rows = store.list_recipients(w).unwrap();

@@ -1,0 +1,231 @@
+//! When the notification scheduler next visits each workspace that has channels
+//! (`notify_schedule`), so that a tick costs what is due, not what exists.
+//!
+//! A workspace is due when its `due_at` has passed. Ingestion and changes to its channels
+//! or budgets make it due now and `changed` ([`mark_due`]): its next visit looks at
+//! everything, where one due for a report only makes the report. A visit first takes a
+//! lease by moving `due_at` to the lease's end ([`claim`], so instances racing for it
+//! visit it once and one that dies only delays it to then), and when done sets when
+//! something next falls due on its own ([`reschedule`]), unless something made it due
+//! meanwhile. Every statement here but [`due`] names one workspace (one shard on a
+//! sharded PostgreSQL); [`due`] reads one index range.
+
+use diesel::prelude::*;
+
+use crate::schema::notify_schedule;
+use crate::{AnyConnection, StoreError, WorkspaceId};
+
+/// Puts `workspace` on the schedule, due at `now` (its first channel was created):
+/// idempotent.
+pub fn enrol(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    now: i64,
+) -> Result<(), StoreError> {
+    let row = (
+        notify_schedule::workspace_id.eq(workspace_id),
+        notify_schedule::due_at.eq(now),
+        notify_schedule::changed.eq(true),
+    );
+    with_backend!(conn, |c| diesel::insert_into(notify_schedule::table)
+        .values(row)
+        .on_conflict(notify_schedule::workspace_id)
+        .do_nothing()
+        .execute(c))?;
+    mark_due(conn, workspace_id, now)?;
+    Ok(())
+}
+
+/// Puts every workspace that has channels on the schedule, due at `now`, unless it is
+/// already there: each instance does it when its scheduler starts, so a channel that an
+/// instance of an earlier version created during a rolling upgrade is not left out.
+/// How many were added.
+pub fn enrol_all(conn: &mut AnyConnection, now: i64) -> Result<usize, StoreError> {
+    use crate::schema::channels;
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool};
+
+    let with_channels = channels::table
+        .filter(channels::budget_id.is_null())
+        .select((
+            channels::workspace_id,
+            sql::<BigInt>("").bind::<BigInt, _>(now),
+            sql::<Bool>("").bind::<Bool, _>(true),
+        ))
+        .distinct();
+    Ok(with_backend!(conn, |c| diesel::insert_into(
+        notify_schedule::table
+    )
+    .values(with_channels)
+    .into_columns((
+        notify_schedule::workspace_id,
+        notify_schedule::due_at,
+        notify_schedule::changed,
+    ))
+    .on_conflict_do_nothing()
+    .execute(c))?)
+}
+
+/// Makes `workspace` due at `now` with a change to look at, unless it already is (a
+/// workspace off the schedule, having no channels, stays off): whether this wrote.
+/// Under sustained ingestion that is once per visit, not once per event; during a visit
+/// (`due_at` is its lease's end) it makes the workspace due again, so a change the
+/// visit may have missed is looked at by the next tick.
+pub fn mark_due(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        notify_schedule::table
+            .filter(notify_schedule::workspace_id.eq(workspace_id))
+            .filter(
+                notify_schedule::due_at
+                    .gt(now)
+                    .or(notify_schedule::changed.eq(false)),
+            ),
+    )
+    .set((
+        notify_schedule::due_at.eq(now),
+        notify_schedule::changed.eq(true),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Makes every workspace on the schedule due at `now` with a change to look at, as if
+/// events had just arrived everywhere: for an operator who wants everything looked at
+/// at once, and for tests that tick at instants of their choosing. How many it moved.
+pub fn mark_every_due(conn: &mut AnyConnection, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        notify_schedule::table.filter(
+            notify_schedule::due_at
+                .gt(now)
+                .or(notify_schedule::changed.eq(false)),
+        ),
+    )
+    .set((
+        notify_schedule::due_at.eq(now),
+        notify_schedule::changed.eq(true),
+    ))
+    .execute(conn)?)
+}
+
+/// A workspace due for a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// Whether something changed since its last full visit (else only what falls due
+    /// with time, its reports, is).
+    pub changed: bool,
+}
+
+/// Up to `limit` workspaces due at `now`, longest waiting first.
+pub fn due(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<Due>, StoreError> {
+    let rows: Vec<(WorkspaceId, bool)> = notify_schedule::table
+        .filter(notify_schedule::due_at.le(now))
+        .order((notify_schedule::due_at, notify_schedule::workspace_id))
+        .select((notify_schedule::workspace_id, notify_schedule::changed))
+        .limit(limit)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(workspace_id, changed)| Due {
+            workspace_id,
+            changed,
+        })
+        .collect())
+}
+
+/// Takes the visit of `workspace` until `lease_until` if it is still due at `now`:
+/// `false` when another instance took it first.
+pub fn claim(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    now: i64,
+    lease_until: i64,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        notify_schedule::table
+            .filter(notify_schedule::workspace_id.eq(workspace_id))
+            .filter(notify_schedule::due_at.le(now)),
+    )
+    .set(notify_schedule::due_at.eq(lease_until))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// When a workspace is next due on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Next {
+    /// Microseconds since the epoch.
+    pub at: i64,
+    /// Whether that visit is a full one (the daily look) rather than a report's.
+    pub full: bool,
+}
+
+/// Ends the visit of `visited` leased until `lease_until`: the workspace is next due
+/// `next`, or, when it has no channels left (`next` is `None`), leaves the schedule.
+/// Does nothing when it was made due during the visit, or changed unseen before it
+/// (the next tick looks at it); whether the visit's outcome was kept.
+pub fn reschedule(
+    conn: &mut AnyConnection,
+    visited: Due,
+    lease_until: i64,
+    next: Option<Next>,
+) -> Result<bool, StoreError> {
+    let row = notify_schedule::table
+        .filter(notify_schedule::workspace_id.eq(visited.workspace_id))
+        .filter(notify_schedule::due_at.eq(lease_until))
+        .filter(notify_schedule::changed.eq(visited.changed));
+    let n = match next {
+        Some(next) => diesel::update(row)
+            .set((
+                notify_schedule::due_at.eq(next.at),
+                notify_schedule::changed.eq(next.full),
+            ))
+            .execute(conn)?,
+        None => diesel::delete(row).execute(conn)?,
+    };
+    Ok(n == 1)
+}
+
+/// When `workspace` is next due, if it is on the schedule.
+pub fn due_at(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+) -> Result<Option<i64>, StoreError> {
+    Ok(notify_schedule::table
+        .filter(notify_schedule::workspace_id.eq(workspace_id))
+        .select(notify_schedule::due_at)
+        .first(conn)
+        .optional()?)
+}
+
+store_methods! {
+    /// See [`schedule::enrol`](enrol).
+    fn enrol_for_notifications(workspace_id: WorkspaceId, now: i64) -> () = write(enrol);
+    /// See [`schedule::enrol_all`](enrol_all).
+    fn enrol_all_for_notifications(now: i64) -> usize = write(enrol_all);
+    /// See [`schedule::mark_due`](mark_due).
+    fn mark_notifications_due(workspace_id: WorkspaceId, now: i64) -> bool = write(mark_due);
+    /// See [`schedule::mark_every_due`](mark_every_due).
+    fn mark_every_workspace_due(now: i64) -> usize = write(mark_every_due);
+    /// See [`schedule::due`](due).
+    fn due_for_notifications(now: i64, limit: i64) -> Vec<Due> = with_conn(due);
+    /// See [`schedule::claim`](claim).
+    fn claim_notification_visit(
+        workspace_id: WorkspaceId,
+        now: i64,
+        lease_until: i64,
+    ) -> bool = write(claim);
+    /// See [`schedule::reschedule`](reschedule).
+    fn reschedule_notifications(
+        visited: Due,
+        lease_until: i64,
+        next: Option<Next>,
+    ) -> bool = write(reschedule);
+    /// See [`schedule::due_at`](due_at).
+    fn notifications_due_at(workspace_id: WorkspaceId) -> Option<i64> = with_conn(due_at);
+}

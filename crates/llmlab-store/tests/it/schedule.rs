@@ -1,0 +1,197 @@
+//! The notification schedule: which workspaces a tick visits, the lease of a visit, and
+//! alerts whose channels were not told.
+
+use llmlab_store::schedule::{Due, Next};
+use llmlab_store::{NewAlert, NewChannel, Store, WorkspaceId, both_backends};
+
+use super::budgets::budget;
+use super::{HOUR, T0, user};
+
+fn channel(store: &Store, ws: WorkspaceId, name: &str) {
+    store
+        .create_channel(
+            ws,
+            &NewChannel {
+                name: name.into(),
+                kind: "webhook".into(),
+                target: "https://hooks.test/1".into(),
+                events: "anomaly".into(),
+                created_by: None,
+            },
+        )
+        .unwrap();
+}
+
+fn due(store: &Store, now: i64) -> Vec<Due> {
+    store.due_for_notifications(now, 100).unwrap()
+}
+
+// Only workspaces with channels are on the schedule; a new channel makes its workspace
+// due at once with everything to look at.
+both_backends!(
+    a_channel_puts_its_workspace_on_the_schedule,
+    |_db, store| {
+        let (a, b) = (user(&store, "a@x.test"), user(&store, "b@x.test"));
+        assert_eq!(store.notifications_due_at(a).unwrap(), None);
+        // Ingestion in a workspace without channels writes nothing.
+        assert!(!store.mark_notifications_due(a, T0).unwrap());
+        channel(&store, a, "one");
+        let at = store.notifications_due_at(a).unwrap().unwrap();
+        let now = at.max(T0);
+        let found = due(&store, now);
+        assert_eq!(
+            found,
+            [Due {
+                workspace_id: a,
+                changed: true
+            }]
+        );
+        // A second channel keeps one row.
+        channel(&store, a, "two");
+        assert_eq!(due(&store, now).len(), 1);
+        assert!(!due(&store, now).iter().any(|d| d.workspace_id == b));
+    }
+);
+
+// A visit leases the workspace: a second instance cannot claim it; when the visit ends
+// the workspace waits until its next due time, and a change then makes it due again,
+// changed.
+both_backends!(a_visit_leases_and_reschedules, |_db, store| {
+    let a = user(&store, "lease@x.test");
+    channel(&store, a, "c");
+    let now = store.notifications_due_at(a).unwrap().unwrap() + HOUR;
+    let seen = due(&store, now)[0];
+    let lease = now + 5 * 60_000_000;
+    assert!(store.claim_notification_visit(a, now, lease).unwrap());
+    assert!(!store.claim_notification_visit(a, now, lease).unwrap());
+    assert!(due(&store, now).is_empty());
+    let next = Next {
+        at: now + 24 * HOUR,
+        full: false,
+    };
+    assert!(
+        store
+            .reschedule_notifications(seen, lease, Some(next))
+            .unwrap()
+    );
+    assert!(due(&store, now + 23 * HOUR).is_empty());
+    assert_eq!(
+        due(&store, now + 24 * HOUR),
+        [Due {
+            workspace_id: a,
+            changed: false
+        }]
+    );
+    // Events arrive: due now, with a change; marked once, not per event.
+    assert!(store.mark_notifications_due(a, now + HOUR).unwrap());
+    assert!(!store.mark_notifications_due(a, now + 2 * HOUR).unwrap());
+    assert_eq!(
+        due(&store, now + HOUR),
+        [Due {
+            workspace_id: a,
+            changed: true
+        }]
+    );
+});
+
+// A change during a visit is not lost: the visit's rescheduling is dropped and the
+// workspace stays due; an instance that dies mid-visit only delays it to the lease's end.
+both_backends!(
+    a_change_during_a_visit_keeps_the_workspace_due,
+    |_db, store| {
+        let a = user(&store, "race@x.test");
+        channel(&store, a, "c");
+        let now = store.notifications_due_at(a).unwrap().unwrap() + HOUR;
+        let seen = due(&store, now)[0];
+        let lease = now + 5 * 60_000_000;
+        assert!(store.claim_notification_visit(a, now, lease).unwrap());
+        assert!(store.mark_notifications_due(a, now + 1).unwrap());
+        let next = Next {
+            at: now + 24 * HOUR,
+            full: false,
+        };
+        assert!(
+            !store
+                .reschedule_notifications(seen, lease, Some(next))
+                .unwrap()
+        );
+        assert_eq!(due(&store, now + 1).len(), 1);
+        // Claimed and never finished: due again when the lease ends, not before.
+        assert!(store.claim_notification_visit(a, now + 1, lease).unwrap());
+        assert!(due(&store, lease - 1).is_empty());
+        assert_eq!(due(&store, lease).len(), 1);
+        // A workspace whose channels are gone leaves the schedule.
+        let seen = due(&store, lease)[0];
+        assert!(store.claim_notification_visit(a, lease, lease + 1).unwrap());
+        assert!(
+            store
+                .reschedule_notifications(seen, lease + 1, None)
+                .unwrap()
+        );
+        assert_eq!(store.notifications_due_at(a).unwrap(), None);
+        // Its channel is still there (the row went by another route, say an instance of
+        // an earlier version made the channel): an instance starting puts it back, once.
+        assert_eq!(store.enrol_all_for_notifications(lease).unwrap(), 1);
+        assert_eq!(store.enrol_all_for_notifications(lease).unwrap(), 0);
+        assert_eq!(store.notifications_due_at(a).unwrap(), Some(lease));
+    }
+);
+
+// Alerts whose channels were not told are found across workspaces by one query; telling
+// them takes an alert off that list.
+both_backends!(unnotified_alerts_are_found_until_marked, |_db, store| {
+    let (a, b) = (user(&store, "al@x.test"), user(&store, "bl@x.test"));
+    let mut ids = Vec::new();
+    for ws in [a, b] {
+        let row = store.create_budget(ws, &budget("b")).unwrap();
+        let alert = NewAlert {
+            budget_id: row.id,
+            period_start: T0,
+            level: "warning".into(),
+            spent_nanos: 1,
+            amount_nanos: 2,
+        };
+        ids.push(store.record_alert(ws, &alert).unwrap().unwrap().id);
+    }
+    let since = llmlab_store::now_utc() - chrono::TimeDelta::days(1);
+    let found: Vec<i64> = store
+        .unnotified_alerts(since, 10)
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(found, ids);
+    store.mark_alert_notified(a, ids[0]).unwrap();
+    let found: Vec<_> = store.unnotified_alerts(since, 10).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].id, found[0].workspace_id), (ids[1], b));
+    // Older than the window: not looked at.
+    let later = llmlab_store::now_utc() + chrono::TimeDelta::minutes(1);
+    assert!(store.unnotified_alerts(later, 10).unwrap().is_empty());
+});
+
+// The migration puts every workspace with channels on the schedule, due at once, and
+// takes the alerts raised before it as told (the ticks until then told them).
+both_backends!(
+    the_schedule_migration_enrols_workspaces_with_channels,
+    |db, store| {
+        let (a, b) = (user(&store, "m1@x.test"), user(&store, "m2@x.test"));
+        channel(&store, a, "c");
+        let row = store.create_budget(b, &budget("b")).unwrap();
+        let alert = NewAlert {
+            budget_id: row.id,
+            period_start: T0,
+            level: "warning".into(),
+            spent_nanos: 1,
+            amount_nanos: 2,
+        };
+        store.record_alert(b, &alert).unwrap().unwrap();
+        let reverted =
+            crate::migrations::revert_through(db.url(), "2026-12-11-000001_notify_schedule");
+        assert_eq!(store.migrate().unwrap(), reverted);
+        assert_eq!(store.notifications_due_at(a).unwrap(), Some(0));
+        assert_eq!(store.notifications_due_at(b).unwrap(), None);
+        let since = llmlab_store::now_utc() - chrono::TimeDelta::days(1);
+        assert!(store.unnotified_alerts(since, 10).unwrap().is_empty());
+    }
+);
