@@ -1,3 +1,8 @@
-DROP INDEX budget_alerts_unnotified;
-ALTER TABLE budget_alerts DROP COLUMN notified;
-DROP TABLE notify_schedule;
+-- One command per EXECUTE, as in up.sql.
+DO $$
+BEGIN
+    EXECUTE 'DROP INDEX budget_alerts_unnotified';
+    EXECUTE 'ALTER TABLE budget_alerts DROP COLUMN notified';
+    EXECUTE 'DROP TABLE notify_schedule';
+END
+$$;

@@ -1,9 +1,4 @@
--- The scheduler visits a workspace only when something is due for it. Ingestion and
--- changes to channels or budgets make a workspace due now and `changed` (its forecasts,
--- anomalies and unpriced models are looked at again); a visit sets when something next
--- falls due on its own (a weekly or monthly report, or the daily look, which is a
--- `changed` one). While a visit runs, `due_at` holds its lease: an instance that dies
--- only delays the workspace to the lease's end. Only workspaces with channels have a row.
+-- The notification schedule and alerts' `notified`: see the PostgreSQL twin.
 CREATE TABLE notify_schedule (
     workspace_id BIGINT PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
     -- Microseconds since the epoch.
@@ -11,12 +6,5 @@ CREATE TABLE notify_schedule (
     changed BOOLEAN NOT NULL
 );
 CREATE INDEX notify_schedule_due ON notify_schedule (due_at);
-INSERT INTO notify_schedule (workspace_id, due_at, changed)
-    SELECT DISTINCT workspace_id, 0, TRUE FROM channels WHERE budget_id IS NULL;
-
--- Whether the workspace's channels have been told of an alert: the scheduler finds the
--- few that were not (an instance died between recording the alert and telling them) with
--- one indexed query instead of re-recording every alert of the day. Earlier alerts were
--- told by the ticks that ran until now.
 ALTER TABLE budget_alerts ADD COLUMN notified BOOLEAN NOT NULL DEFAULT TRUE;
 CREATE INDEX budget_alerts_unnotified ON budget_alerts (created_at) WHERE NOT notified;

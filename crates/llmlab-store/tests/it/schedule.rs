@@ -170,8 +170,9 @@ both_backends!(unnotified_alerts_are_found_until_marked, |_db, store| {
     assert!(store.unnotified_alerts(later, 10).unwrap().is_empty());
 });
 
-// The migration puts every workspace with channels on the schedule, due at once, and
-// takes the alerts raised before it as told (the ticks until then told them).
+// After the migration, a starting scheduler puts every workspace with channels on the
+// schedule, due at once; the alerts raised before it count as told (the ticks until then
+// told them).
 both_backends!(
     the_schedule_migration_enrols_workspaces_with_channels,
     |db, store| {
@@ -189,7 +190,9 @@ both_backends!(
         let reverted =
             crate::migrations::revert_through(db.url(), "2026-12-11-000001_notify_schedule");
         assert_eq!(store.migrate().unwrap(), reverted);
-        assert_eq!(store.notifications_due_at(a).unwrap(), Some(0));
+        assert_eq!(store.notifications_due_at(a).unwrap(), None);
+        assert_eq!(store.enrol_all_for_notifications(T0).unwrap(), 1);
+        assert_eq!(store.notifications_due_at(a).unwrap(), Some(T0));
         assert_eq!(store.notifications_due_at(b).unwrap(), None);
         let since = llmlab_store::now_utc() - chrono::TimeDelta::days(1);
         assert!(store.unnotified_alerts(since, 10).unwrap().is_empty());
