@@ -87,6 +87,9 @@ impl Delivery {
 }
 
 pub struct Idle {
+    /// The first ticks after the server started, until every workspace (all due: their
+    /// channels are new) had been visited; `None` when not exposed or not done in time.
+    pub first: Option<TickFigures>,
     pub server: CpuShare,
     /// PostgreSQL backends of the database (every node's, on a cluster); `None` on SQLite.
     pub database: Option<CpuShare>,
@@ -133,6 +136,12 @@ pub fn run(target: &Target<'_>, bin: &Path, options: &TenantOptions) -> Result<T
             tags = Some(tag_cardinality(&server, &store).map_err(|e| server.explain(e))?);
         }
         server.stop();
+        // Every workspace due at once, everything to look at (as after events everywhere):
+        // the restarted server's first ticks are the scheduler's heaviest case.
+        let now = chrono::Utc::now().timestamp_micros();
+        store
+            .mark_every_workspace_due(now)
+            .map_err(|e| format!("marking every workspace due: {e}"))?;
         let server = Server::start(&Launch {
             bin,
             database_url: &db.url,
@@ -143,7 +152,7 @@ pub fn run(target: &Target<'_>, bin: &Path, options: &TenantOptions) -> Result<T
             ],
         })?;
         let window = Duration::from_secs(options.seconds);
-        let idle = idle(&server, &db, window).map_err(|e| server.explain(e))?;
+        let idle = idle(&server, &db, n, window).map_err(|e| server.explain(e))?;
         server.stop();
         runs.push(ScaleRun {
             workspaces: n,
@@ -205,10 +214,19 @@ fn delivered(url: &str) -> Result<u64> {
         .map_err(|e| format!("counting deliveries: {e}"))
 }
 
-/// Phases 2 and 3: nobody calls the server for `window` (after two scheduler intervals
-/// to settle), while its CPU, its database backends' CPU and its scheduler's ticks are
-/// read.
-fn idle(server: &Server, db: &FreshDb, window: Duration) -> Result<Idle> {
+/// Phases 2 and 3: the first ticks, which visit every one of the `workspaces` (all due);
+/// then nobody calls the server for `window` (after two scheduler intervals to settle),
+/// while its CPU, its database backends' CPU and its scheduler's ticks are read.
+fn idle(server: &Server, db: &FreshDb, workspaces: usize, window: Duration) -> Result<Idle> {
+    eprintln!("xtask: waiting for the scheduler to visit {workspaces} workspaces");
+    let deadline = Instant::now() + DELIVERY_LIMIT;
+    let (_, first) = probe::tick_figures(server.addr, || {
+        while probe::visited(server.addr).unwrap_or(0.0) < workspaces as f64
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })?;
     eprintln!("xtask: idle for {} s", window.as_secs());
     std::thread::sleep(Duration::from_secs(2));
     let nodes = db.node_urls();
@@ -224,6 +242,7 @@ fn idle(server: &Server, db: &FreshDb, window: Duration) -> Result<Idle> {
         )
     })?;
     Ok(Idle {
+        first,
         server: server_cpu,
         database,
         tick,

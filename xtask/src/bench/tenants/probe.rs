@@ -146,6 +146,12 @@ fn tick_delta(
     })
 }
 
+/// Workspaces the scheduler of the server at `addr` has visited so far (0 when the
+/// server does not expose it).
+pub fn visited(addr: SocketAddr) -> Result<f64> {
+    Ok(scrape(addr)?.get(VISITED).copied().unwrap_or(0.0))
+}
+
 /// `/metrics` as name → value, the values of a name's label sets summed.
 fn scrape(addr: SocketAddr) -> Result<BTreeMap<String, f64>> {
     let (status, text) = Client::new(addr, None).call("GET", "/metrics", None)?;

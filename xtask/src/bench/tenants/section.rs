@@ -83,6 +83,37 @@ pub fn tenants_section(backend: &str, r: &TenantResults) -> Section {
         r.options.seconds
     ));
     section.table(idle);
+    let mut first = Table::new(&[
+        "workspaces",
+        "ticks",
+        "workspaces visited",
+        "ms per workspace",
+        "statements per workspace",
+    ]);
+    for run in &r.runs {
+        let Some(t) = &run.idle.first else {
+            continue;
+        };
+        let visited = t.workspaces * t.ticks;
+        first.row(vec![
+            thousands(run.workspaces as u64),
+            format!("{:.0}", t.ticks),
+            format!("{visited:.0}"),
+            format!(
+                "{:.2}",
+                t.mean_seconds * t.ticks * 1000.0 / visited.max(1.0)
+            ),
+            format!("{:.1}", t.statements * t.ticks / visited.max(1.0)),
+        ]);
+    }
+    section.note(
+        "Every workspace due: before the restart every workspace is marked due with \
+         something changed (as after events everywhere), and the first ticks of the \
+         restarted server visit them all (forecasts, anomalies, unpriced models, reports) \
+         until `llmlab_notify_workspaces_visited_total` reaches the count; time and \
+         statements of those ticks per workspace visited.",
+    );
+    section.table(first);
     if let Some(t) = &r.tags {
         section.note(format!(
             "Tag cardinality, at {} workspaces: one more workspace with {} events over the \
