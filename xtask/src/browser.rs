@@ -33,6 +33,7 @@ pub fn run(root: &Path) -> Result<PathBuf> {
         bin: &target.join("debug").join("llmlab-server"),
         database_url: &database_url,
         dir: &dir,
+        env: &[],
     })?;
     let shots = dir.join("screenshots");
     let mut node = Command::new("node");

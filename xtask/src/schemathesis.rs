@@ -32,6 +32,7 @@ pub fn run(root: &Path) -> Result<()> {
         bin: &bin,
         database_url: &database_url,
         dir: &dir,
+        env: &[],
     })?;
     let token = signup(server.addr, "schemathesis@example.com")?;
     let logout_token = signup(server.addr, "schemathesis-logout@example.com")?;

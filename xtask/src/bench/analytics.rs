@@ -68,6 +68,7 @@ pub fn run(
         bin,
         database_url: &db.url,
         dir: db.dir.path(),
+        env: &[],
     })?;
     let results = measure(&server, &db, options).map_err(|e| server.explain(e))?;
     server.stop();

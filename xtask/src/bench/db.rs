@@ -149,6 +149,19 @@ impl FreshDb {
     }
 }
 
+impl FreshDb {
+    /// The database on each server holding it (a cluster's coordinator first); none for
+    /// SQLite.
+    pub fn node_urls(&self) -> Vec<String> {
+        self.pg.as_ref().map_or_else(Vec::new, |(admins, name)| {
+            admins
+                .iter()
+                .map(|a| admin::with_database(a, name))
+                .collect()
+        })
+    }
+}
+
 impl Drop for FreshDb {
     fn drop(&mut self) {
         if let Some((admins, name)) = &self.pg {

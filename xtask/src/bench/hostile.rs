@@ -52,6 +52,7 @@ pub fn run(target: &Target<'_>, bin: &Path, seconds: u64) -> Result<HostileResul
         bin,
         database_url: &db.url,
         dir: db.dir.path(),
+        env: &[],
     })?;
     let results = measure(&server, seconds).map_err(|e| server.explain(e))?;
     server.stop();

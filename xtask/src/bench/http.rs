@@ -63,6 +63,7 @@ pub fn run(target: &Target<'_>, bin: &Path, options: &HttpOptions) -> Result<Htt
         bin,
         database_url: &db.url,
         dir: db.dir.path(),
+        env: &[],
     })?;
     let phases = load_server(&server, options).map_err(|e| server.explain(e))?;
     server.stop();

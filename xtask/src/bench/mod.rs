@@ -9,8 +9,10 @@
 //!   apply), with single events ingested beside it.
 //! - `hostile`: hostile OTLP exports (millions of empty spans in 16 KB of gzip): the
 //!   server's peak memory, and health latency while three clients send them.
+//! - `tenants`: thousands of workspaces on one server: the outbox's delivery rate, idle
+//!   CPU and the notification scheduler's tick, and one workspace's high-cardinality tag.
 //!
-//! Without a part, all five run, on SQLite and PostgreSQL; with `--citus`, then again on
+//! Without a part, all six run, on SQLite and PostgreSQL; with `--citus`, then again on
 //! a Citus cluster the run starts (`crate::pg::citus`). Each backend's figures are
 //! printed and written to `target/bench/results-<backend>.md` for docs/PERFORMANCE.md.
 
@@ -27,6 +29,7 @@ mod otlp;
 mod report;
 mod reprice;
 pub(crate) mod server;
+mod tenants;
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +40,7 @@ use self::analytics::AnalyticsOptions;
 use self::db::{Target, backend_name};
 use self::http::HttpOptions;
 use self::report::Section;
+use self::tenants::TenantOptions;
 use crate::Result;
 
 /// `cargo xtask bench`'s arguments: a part, or none for all of them, and the options.
@@ -79,6 +83,13 @@ enum PartArgs {
     /// Millions of empty spans in 16 KB of gzip; health latency is measured while three
     /// clients send them.
     Hostile(Options),
+    /// Thousands of workspaces on one server
+    ///
+    /// Seeded through the store (each with a webhook channel, a budget and three events):
+    /// the outbox's delivery rate to a local receiver, idle CPU of the server and its
+    /// database with the scheduler ticking every second, the scheduler's tick from
+    /// /metrics, and one workspace with 100,000 values of a tag.
+    Tenants(Options),
 }
 
 /// The options of the parts that start the server.
@@ -102,6 +113,15 @@ struct Options {
     /// Timed calls per analytics endpoint
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive::<usize>)]
     repeat: usize,
+    /// Workspace counts of the tenants part, a fresh database each
+    #[arg(
+        long,
+        value_name = "N,N…",
+        value_delimiter = ',',
+        default_values_t = [1_000, 5_000],
+        value_parser = positive::<usize>
+    )]
+    workspaces: Vec<usize>,
     /// Then the same parts on a Citus cluster this run starts (a coordinator and two
     /// workers on loopback, 32 shards per table), for a side-by-side report
     #[arg(long)]
@@ -124,6 +144,7 @@ enum Part {
     Analytics,
     Reprice,
     Hostile,
+    Tenants,
 }
 
 #[derive(Debug)]
@@ -134,6 +155,7 @@ struct Plan {
     citus: bool,
     http: HttpOptions,
     analytics: AnalyticsOptions,
+    tenants: TenantOptions,
     criterion_args: Vec<String>,
 }
 
@@ -148,6 +170,7 @@ impl From<BenchArgs> for Plan {
             Some(PartArgs::Analytics(o)) => (Part::Analytics, o, Vec::new()),
             Some(PartArgs::Reprice(o)) => (Part::Reprice, o, Vec::new()),
             Some(PartArgs::Hostile(o)) => (Part::Hostile, o, Vec::new()),
+            Some(PartArgs::Tenants(o)) => (Part::Tenants, o, Vec::new()),
         };
         Plan {
             part,
@@ -166,6 +189,10 @@ impl From<BenchArgs> for Plan {
                 events: options.events,
                 connections: options.batch_connections,
                 repeat: options.repeat,
+            },
+            tenants: TenantOptions {
+                workspaces: options.workspaces,
+                seconds: options.seconds,
             },
             criterion_args,
         }
@@ -192,13 +219,20 @@ impl Plan {
     fn runs_hostile(&self) -> bool {
         matches!(self.part, Part::All | Part::Hostile)
     }
+
+    fn runs_tenants(&self) -> bool {
+        matches!(self.part, Part::All | Part::Tenants)
+    }
 }
 
 /// Runs the benchmark `args` asks for; `raw` are the words after `bench` that said so.
 pub fn run(args: BenchArgs, raw: &[String]) -> Result<()> {
     let plan = Plan::from(args);
-    let needs_server =
-        plan.runs_http() || plan.runs_analytics() || plan.runs_reprice() || plan.runs_hostile();
+    let needs_server = plan.runs_http()
+        || plan.runs_analytics()
+        || plan.runs_reprice()
+        || plan.runs_hostile()
+        || plan.runs_tenants();
     if needs_server && cfg!(debug_assertions) {
         return rerun_optimised(raw);
     }
@@ -211,10 +245,17 @@ pub fn run(args: BenchArgs, raw: &[String]) -> Result<()> {
     if !needs_server {
         return Ok(());
     }
-    let bin = server::build_release(&target_dir)?;
+    let bin = server::private_copy(&server::build_release(&target_dir)?, &target_dir)?;
+    let outcome = run_targets(&plan, &bin, &target_dir, command);
+    let _ = std::fs::remove_file(&bin);
+    outcome
+}
+
+/// The server's parts of `plan` on each backend it names, then on Citus if asked.
+fn run_targets(plan: &Plan, bin: &Path, target_dir: &Path, command: &str) -> Result<()> {
     let mut failed = Vec::new();
     for &backend in &plan.backends {
-        if let Err(e) = run_backend(backend, &plan, &bin, &target_dir, command) {
+        if let Err(e) = run_backend(backend, plan, bin, target_dir, command) {
             eprintln!("xtask: {} benchmark failed: {e}", backend_name(backend));
             failed.push(backend_name(backend));
         }
@@ -223,7 +264,7 @@ pub fn run(args: BenchArgs, raw: &[String]) -> Result<()> {
         let outcome = crate::pg::citus::start_durable().and_then(|cluster| {
             let cluster = cluster.ok_or("Citus is not available here (see above)")?;
             let target = Target::Citus(&cluster);
-            run_target("citus", &target, &plan, &bin, &target_dir, command)
+            run_target("citus", &target, plan, bin, target_dir, command)
         });
         if let Err(e) = outcome {
             eprintln!("xtask: citus benchmark failed: {e}");
@@ -349,6 +390,13 @@ fn run_parts(
         print!("{}", section.text());
         sections.push(section);
     }
+    if plan.runs_tenants() {
+        eprintln!("xtask: many tenants on {name}");
+        let results = tenants::run(target, bin, &plan.tenants)?;
+        let section = tenants::tenants_section(name, &results);
+        print!("{}", section.text());
+        sections.push(section);
+    }
     Ok(())
 }
 
@@ -427,6 +475,18 @@ mod tests {
         let p = plan(&["http", "--backend", "postgres", "--citus"])?;
         assert!(p.citus);
         assert!(!plan(&["http"])?.citus);
+        let p = plan(&[
+            "tenants",
+            "--workspaces",
+            "1_000,5000",
+            "--backend",
+            "sqlite",
+        ])?;
+        assert_eq!(
+            (p.part, p.tenants.workspaces),
+            (Part::Tenants, vec![1000, 5000])
+        );
+        assert_eq!(plan(&["tenants"])?.tenants.workspaces, vec![1000, 5000]);
         let p = plan(&["hostile", "--backend", "pg"])?;
         assert_eq!(
             (p.part, p.backends),
@@ -442,6 +502,7 @@ mod tests {
         assert!(plan(&["http", "--backend", "mysql"]).is_err());
         assert!(plan(&["http", "--fast"]).is_err());
         assert!(plan(&["engine", "--seconds", "3"]).is_err());
+        assert!(plan(&["tenants", "--workspaces", "1000,0"]).is_err());
         assert!(plan(&["engine", "--save-baseline", "main"]).is_err());
         // Options before a part would be lost to it.
         assert!(plan(&["--seconds", "3", "http"]).is_err());

@@ -54,6 +54,7 @@ pub fn run(target: &Target<'_>, bin: &Path, options: &AnalyticsOptions) -> Resul
         bin,
         database_url: &db.url,
         dir: db.dir.path(),
+        env: &[],
     })?;
     let results = measure(&server, options).map_err(|e| server.explain(e))?;
     server.stop();

@@ -29,6 +29,17 @@ pub fn build_release(target_dir: &Path) -> Result<PathBuf> {
     }
 }
 
+/// A copy of `bin` that this run alone uses (in `target/bench/`; the caller removes it):
+/// a build from another checkout sharing the target directory during a long run would
+/// otherwise replace the server between two of its starts.
+pub fn private_copy(bin: &Path, target_dir: &Path) -> Result<PathBuf> {
+    let dir = target_dir.join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let copy = dir.join(format!("llmlab-server-{}", std::process::id()));
+    std::fs::copy(bin, &copy).map_err(|e| format!("cannot copy {}: {e}", bin.display()))?;
+    Ok(copy)
+}
+
 /// Settings the benchmark imposes on the server; everything else (pool size, log
 /// level, body limit, …) comes from the caller's environment or the defaults, and is
 /// reported with the figures.
@@ -37,6 +48,8 @@ pub struct Launch<'a> {
     pub database_url: &'a str,
     /// Working directory (so no stray `.env` is read) and home of `server.log`.
     pub dir: &'a Path,
+    /// Settings of the part itself (`LLMLAB_…`), over the ones above.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 /// A running server; SIGTERM then SIGKILL on drop.
@@ -65,6 +78,7 @@ impl Server {
             // Only the one sign-up hashes a password; the lowest cost keeps set-up short.
             .env("LLMLAB_BCRYPT_COST", "10")
             .env("RUST_LOG", server_log_level())
+            .envs(launch.env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(log_err);
@@ -172,6 +186,8 @@ fn random_secret() -> String {
 /// benchmark sends as `Authorization: Bearer`, as an ingesting service would.
 /// A signed-up account: its session token (for what people do) and an ingestion key.
 pub struct Account {
+    /// The address signed up with.
+    pub email: String,
     /// Session token.
     pub token: String,
     /// API key with the `ingest` scope.
@@ -206,6 +222,7 @@ pub fn sign_up(addr: SocketAddr) -> Result<Account> {
     Ok(Account {
         key: json_str(&key, "key")?,
         token,
+        email,
     })
 }
 
