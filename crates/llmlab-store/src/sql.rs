@@ -2,8 +2,9 @@
 //! the placeholder syntax of the connection's backend. User values are always bound,
 //! never formatted into the text.
 
+use chrono::NaiveDateTime;
 use diesel::deserialize::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::conn::MultiBackend;
@@ -14,6 +15,7 @@ enum Value {
     Int(i64),
     Text(String),
     Bool(bool),
+    Timestamp(NaiveDateTime),
 }
 
 /// SQL text with its bound values, in order.
@@ -65,6 +67,11 @@ impl Sql {
         self.placeholder(Value::Bool(value))
     }
 
+    /// Appends a placeholder bound to a timestamp (naive UTC).
+    pub(crate) fn timestamp(&mut self, value: NaiveDateTime) -> &mut Self {
+        self.placeholder(Value::Timestamp(value))
+    }
+
     fn boxed(
         self,
     ) -> diesel::query_builder::BoxedSqlQuery<'static, MultiBackend, diesel::query_builder::SqlQuery>
@@ -75,6 +82,7 @@ impl Sql {
                 Value::Int(v) => query.bind::<BigInt, _>(v),
                 Value::Text(v) => query.bind::<Text, _>(v),
                 Value::Bool(v) => query.bind::<Bool, _>(v),
+                Value::Timestamp(v) => query.bind::<Timestamp, _>(v),
             };
         }
         query

@@ -1,35 +1,41 @@
 //! The outbox: what was recorded to be sent (notifications for channels, a budget's
 //! alerts for the budget's own webhook, confirmations for email addresses) goes out
 //! from here, off the request path. Each instance runs one worker ([`run`]) over the
-//! store's one queue: it claims due rows with a lease (one instance per row; an instance
-//! that dies only loses its lease), attempts at most [`IN_FLIGHT`] at once, sends each
-//! through the server's [`Transport`] the way its channel wants ([`alerts`] for a
-//! budget's webhook, [`notifications`] for the channels' kinds), records every attempt,
+//! store's one queue: it looks at the due rows past the receivers it is busy with, claims
+//! with a lease only the ones it can attempt at once (one instance per row; an instance
+//! that dies only loses its lease), keeps at most [`IN_FLIGHT`] under way and at most
+//! [`PER_HOST`] attempts to one receiver, sends each through the server's [`Transport`]
+//! the way its channel wants ([`alerts`] for a budget's webhook, [`notifications`] for
+//! the channels' kinds), records every attempt (several to a transaction under load),
 //! and retries failures with the webhooks' backoff up to their attempt limit. A failing
-//! receiver only ever fails its own rows, and never ingestion.
+//! or hanging receiver only ever holds its own rows, and never ingestion.
 //!
 //! How a message travels (HTTP, SMTP) and how an email looks are the server's: this
 //! crate decides what is sent, to whom and when, and the server's [`Transport`] carries
 //! it.
 
 pub mod alerts;
+mod flight;
 pub mod notifications;
+mod recorder;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use llmlab_store::{NextStep, NotificationDeliveryRow, NotificationRow, StoreError, delivery};
-use tokio::sync::Semaphore;
+use llmlab_store::outbox::Host;
+use llmlab_store::{ChannelRow, NextStep, NotificationDeliveryRow, NotificationRow, delivery};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 
 use crate::notify::consent::Confirmation;
 use crate::notify::notice::Notice;
 use crate::{App, AppError, blocking};
 
-/// Deliveries one instance attempts at once, whatever they are: a slow or hostile
-/// receiver holds one slot for at most the attempt timeout, and a flood waits in the
-/// database, not in memory.
-pub const IN_FLIGHT: usize = 16;
+use flight::{Flight, Freed};
+pub use flight::{IN_FLIGHT, PER_HOST};
+use recorder::Recorder;
 
 /// Longest error message kept per attempt.
 const MAX_ERROR_LEN: usize = 500;
@@ -70,55 +76,113 @@ pub enum Content {
     Confirmation(Confirmation),
 }
 
-/// This instance's worker: claims due deliveries, only as many as it can attempt now
-/// (so no claimed lease runs out waiting), and attempts each on a task of its own.
-/// Wakes when something is recorded ([`crate::webhooks::Webhooks::wake`]), when a retry
-/// falls due, and every poll interval. Runs until the runtime stops.
+/// This instance's worker: looks at the due deliveries, claims those it can attempt now
+/// (so no claimed lease runs out waiting), and attempts each on a task of its own. It
+/// looks again at once while there is room and the last look found something, and
+/// otherwise when a delivery ends, when something is recorded
+/// ([`crate::webhooks::Webhooks::wake`]), when a retry falls due, and every poll interval.
+/// Runs until the runtime stops.
 pub async fn run(state: App, transport: Arc<dyn Transport>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    let poll = state.webhooks.poll();
+    let recorder = Recorder::start(state.clone());
+    let (freed, mut returned) = mpsc::unbounded_channel::<Freed>();
+    let mut flight = Flight::default();
+    // The receivers that were busy when a look found nothing due past them: until
+    // something is recorded or the poll interval passes, a look past the same receivers
+    // (or more) would find nothing either, however often a delivery ends.
+    let mut nothing_past: Option<BTreeSet<Host>> = None;
+    let mut poll = tokio::time::interval(state.webhooks.poll());
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        let Ok(first) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let free = u32::try_from(slots.available_permits() + 1).unwrap_or(u32::MAX);
-        let now = Utc::now().naive_utc();
-        let lease_until = now + state.webhooks.lease();
-        let claimed = blocking(&state, move |s| {
-            s.claim_due_notifications(now, lease_until, free)
-        })
-        .await;
-        let mut first = Some(first);
-        let more = match claimed {
-            Ok(rows) => {
-                let full = rows.len() == free as usize;
-                for n in rows {
-                    let permit = match first.take() {
-                        Some(p) => p,
-                        None => match slots.clone().acquire_owned().await {
-                            Ok(p) => p,
-                            Err(_) => return,
-                        },
-                    };
-                    let (state, transport) = (state.clone(), transport.clone());
-                    tokio::spawn(async move {
-                        deliver(state, transport, n).await;
-                        drop(permit);
-                    });
+        while let Ok(f) = returned.try_recv() {
+            flight.end(f);
+        }
+        let busy = flight.busy();
+        let pointless = nothing_past.as_ref().is_some_and(|n| n.is_subset(&busy));
+        if flight.free() > 0 && !pointless {
+            match take(&state, &flight, &busy).await {
+                Ok(Some(claimed)) => {
+                    for (n, channel) in claimed {
+                        let host = Host::of(&channel.kind, &channel.target);
+                        flight.start(host.clone());
+                        let ticket = Ticket::new(host, freed.clone());
+                        let (state, transport) = (state.clone(), transport.clone());
+                        let recorder = recorder.clone();
+                        tokio::spawn(async move {
+                            deliver(state, transport, recorder, n, channel, ticket).await;
+                        });
+                    }
+                    continue;
                 }
-                full
-            }
-            Err(e) => {
-                log::warn!("outbox: cannot claim deliveries: {e}");
-                false
-            }
-        };
-        if !more {
-            tokio::select! {
-                () = state.webhooks.woken() => {}
-                () = tokio::time::sleep(poll) => {}
+                Ok(None) => nothing_past = Some(busy),
+                Err(e) => log::warn!("outbox: cannot claim deliveries: {e}"),
             }
         }
+        tokio::select! {
+            f = returned.recv() => {
+                if let Some(f) = f {
+                    flight.end(f);
+                }
+            }
+            () = state.webhooks.woken() => nothing_past = None,
+            _ = poll.tick() => nothing_past = None,
+        }
+    }
+}
+
+/// One look at the queue past the `busy` receivers, and a claim of what `flight` has
+/// room for, in one trip to the blocking pool: the claimed rows with their channels
+/// (none when each was taken by another instance first), or `None` when nothing is due
+/// past them.
+async fn take(
+    state: &App,
+    flight: &Flight,
+    busy: &BTreeSet<Host>,
+) -> Result<Option<Vec<(NotificationRow, ChannelRow)>>, AppError> {
+    let limit = u32::try_from(flight.free()).unwrap_or(u32::MAX);
+    let past: Vec<Host> = busy.iter().cloned().collect();
+    let flight = flight.clone();
+    let lease = state.webhooks.lease();
+    blocking(state, move |s| {
+        let now = Utc::now().naive_utc();
+        let due = s.peek_due_notifications(now, &past, limit)?;
+        let chosen = flight.choose(&due);
+        if chosen.is_empty() {
+            // Nothing due, or only rows for receivers without room: as good as nothing
+            // due past them.
+            return Ok(None);
+        }
+        s.claim_notifications(&chosen, now, now + lease).map(Some)
+    })
+    .await
+}
+
+/// A delivery's hold on the worker's counts: its receiver's once its attempt is over,
+/// its slot once it is recorded, and whatever it still holds however its task ends.
+struct Ticket {
+    host: Option<Host>,
+    freed: mpsc::UnboundedSender<Freed>,
+}
+
+impl Ticket {
+    fn new(host: Host, freed: mpsc::UnboundedSender<Freed>) -> Ticket {
+        Ticket {
+            host: Some(host),
+            freed,
+        }
+    }
+
+    /// The attempt is over: the receiver has room for another.
+    fn attempted(&mut self) {
+        if let Some(host) = self.host.take() {
+            let _ = self.freed.send(Freed::Host(host));
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.attempted();
+        let _ = self.freed.send(Freed::Slot);
     }
 }
 
@@ -149,34 +213,26 @@ struct Attempt {
     took: Duration,
 }
 
-/// One claimed delivery: attempted, held or cancelled, and recorded whatever happens.
-async fn deliver(state: App, transport: Arc<dyn Transport>, n: NotificationRow) {
-    let (workspace, channel_id) = (n.workspace_id, n.channel_id);
-    let channel = match blocking(&state, move |s| {
-        s.channel_for_delivery(workspace, channel_id)
-    })
-    .await
-    {
-        Ok(c) => c,
-        // Deleted meanwhile, with its notifications.
-        Err(AppError::Store(StoreError::NotFound)) => return,
-        Err(e) => {
-            log::warn!(
-                "outbox: delivery {}: {e}; retried when its lease ends",
-                n.id
-            );
-            return;
-        }
-    };
+/// One claimed delivery to `channel`: attempted, held or cancelled, and recorded
+/// whatever happens.
+async fn deliver(
+    state: App,
+    transport: Arc<dyn Transport>,
+    recorder: Recorder,
+    n: NotificationRow,
+    channel: ChannelRow,
+    mut ticket: Ticket,
+) {
     let attempt = n.attempts + 1;
     let at = Utc::now();
     let outcome = match n.alert_id {
         Some(alert) => alerts::send(&state, &transport, &channel, alert, attempt, at).await,
         None => notifications::send(&state, &transport, &channel, &n, attempt, at).await,
     };
+    ticket.attempted();
     let id = n.id;
     let settled = match outcome {
-        Outcome::Attempted(a) => record(&state, n, attempt, at, a).await,
+        Outcome::Attempted(a) => record(&state, &recorder, n, attempt, at, a).await,
         Outcome::Held(until, reason) => {
             let until = until.naive_utc();
             blocking(&state, move |s| s.hold_notification(&n, until, reason))
@@ -191,6 +247,7 @@ async fn deliver(state: App, transport: Arc<dyn Transport>, n: NotificationRow) 
     if let Err(e) = settled {
         log::warn!("outbox: delivery {id}: what became of attempt {attempt} not recorded: {e}");
     }
+    drop(ticket);
 }
 
 /// Records attempt number `attempt` of `n`, made at `at`, with what comes next: done,
@@ -198,6 +255,7 @@ async fn deliver(state: App, transport: Arc<dyn Transport>, n: NotificationRow) 
 /// worker then).
 async fn record(
     state: &App,
+    recorder: &Recorder,
     n: NotificationRow,
     attempt: i32,
     at: DateTime<Utc>,
@@ -224,7 +282,7 @@ async fn record(
         error: clipped(a.error),
         duration_ms: i64::try_from(a.took.as_millis()).unwrap_or(i64::MAX),
     };
-    blocking(state, move |s| s.record_attempt(&n, &row, next)).await?;
+    recorder.record((n, row, next)).await?;
     if let NextStep::RetryAt(_) = next {
         let state = state.clone();
         tokio::spawn(async move {

@@ -1,36 +1,49 @@
 //! One outbox for everything LLMLab sends: a budget's own webhook and the workspace's
-//! channels share one queue and one bound on deliveries in flight. What a budget's
-//! webhook receives, and what `GET /api/budgets/{id}/alerts` says of it, is pinned here
-//! byte for byte; setting, changing and clearing `webhook_url` moves where the budget's
-//! alerts go without showing up among the workspace's channels.
+//! channels share one queue and one bound on deliveries in flight, and at most
+//! `PER_HOST` attempts go to one receiver at once. What a budget's webhook receives, and
+//! what `GET /api/budgets/{id}/alerts` says of it, is pinned here byte for byte; setting,
+//! changing and clearing `webhook_url` moves where the budget's alerts go without showing
+//! up among the workspace's channels. A backlog goes out without waiting for the next
+//! poll, and a receiver that hangs does not hold up the others.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use chrono::Utc;
+use llmlab_app::notify::notice::{Event, Notice};
+use llmlab_app::outbox::{IN_FLIGHT, PER_HOST};
+use llmlab_store::test_support::{TestDb, sqlite_only};
+use llmlab_store::{Backend, ChannelId, NewChannel, NewUser, Store, WorkspaceId, delivery};
 use serde_json::{Value, json};
 
 use crate::receiver::Receiver;
 use crate::webhooks::{FAST, alerts, budget, eventually, spend, verify};
-use crate::{TestApp, assert_error, strings};
+use crate::{TestApp, assert_error, spawn_app_on, strings};
 
 /// Where a receiver's script waits: request `n` (0-based) passes once `n` requests have
-/// been let through before it; every arrival is counted.
+/// been let through before it; every arrival is counted, and the most requests waiting
+/// at once.
 #[derive(Clone, Default)]
 struct Gate {
     let_through: Arc<(Mutex<usize>, Condvar)>,
     arrived: Arc<AtomicUsize>,
+    inside: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
 }
 
 impl Gate {
     /// Called by request `n`: counts it, then waits for its turn.
     fn pass(&self, n: usize) {
         self.arrived.fetch_add(1, Ordering::SeqCst);
+        let inside = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(inside, Ordering::SeqCst);
         let (count, turn) = &*self.let_through;
         let mut passed = count.lock().unwrap();
         while *passed <= n {
             passed = turn.wait(passed).unwrap();
         }
+        self.inside.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Lets the next waiting request through.
@@ -49,6 +62,11 @@ impl Gate {
 
     fn arrived(&self) -> usize {
         self.arrived.load(Ordering::SeqCst)
+    }
+
+    /// The most requests that were at the receiver at once.
+    fn most_at_once(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
     }
 
     fn wait_for(&self, n: usize) {
@@ -261,41 +279,51 @@ crate::both!(
     }
 );
 
-// Budget webhooks and channel notifications wait in one queue: at most 16 deliveries
-// are under way at once per instance, whatever they are, and the rest wait in the
-// database until a slot frees.
+// Budget webhooks and channel notifications wait in one queue: at most IN_FLIGHT (16)
+// deliveries are under way at once per instance, whatever they are, at most PER_HOST
+// (4) of them to one receiver, and the rest wait in the database until a slot frees.
 crate::both!(at_most_16_deliveries_in_flight, &FAST, |app: TestApp| {
-    let gate = Gate::default();
-    let hanging = gated(&gate, 200);
+    // The channel hears of every alert; each of eight budgets has a webhook of its own:
+    // 4 + 8 × 2 could be under way if only receivers were counted, more than 16.
+    let gates: Vec<Gate> = (0..9).map(|_| Gate::default()).collect();
+    let receivers: Vec<Receiver> = gates.iter().map(|g| gated(g, 200)).collect();
     let token = app.signup("flight@example.com");
     let r = app.post(
         "/api/channels",
         &token,
-        json!({"name": "all budgets", "kind": "webhook", "url": hanging.url(),
+        json!({"name": "all budgets", "kind": "webhook", "url": receivers[0].url(),
                "events": ["budget"]}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    // Six budgets crossing both levels at once: twelve alerts, each to its budget's
+    // Eight budgets crossing both levels at once: sixteen alerts, each to its budget's
     // webhook and to the channel.
-    let ids: Vec<i64> = (0..6)
-        .map(|i| {
+    let ids: Vec<i64> = receivers[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, receiver)| {
             let r = app.post(
                 "/api/budgets",
                 &token,
                 json!({"name": format!("b{i}"), "amount_usd": 1, "period": "monthly",
-                       "alert_threshold_pct": 50, "webhook_url": hanging.url()}),
+                       "alert_threshold_pct": 50, "webhook_url": receiver.url()}),
             );
             assert_eq!(r.status, 201, "{}", r.text());
             r.json()["id"].as_i64().unwrap()
         })
         .collect();
     spend(&app, &token, "2");
-    gate.wait_for(16);
+    let arrived = || gates.iter().map(Gate::arrived).sum::<usize>();
+    eventually("16 deliveries under way", || {
+        (arrived() >= IN_FLIGHT).then_some(())
+    });
     // Anything beyond the bound would have been claimed by now (deliveries are polled
     // every 50 ms here).
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(gate.arrived(), 16, "deliveries under way at once");
-    gate.open();
+    assert_eq!(arrived(), IN_FLIGHT, "deliveries under way at once");
+    assert!(gates[0].arrived() <= PER_HOST, "to the channel's receiver");
+    for gate in &gates {
+        gate.open();
+    }
     for id in ids {
         eventually("the budget's alerts delivered", || {
             let list = alerts(&app, &token, id);
@@ -309,8 +337,148 @@ crate::both!(at_most_16_deliveries_in_flight, &FAST, |app: TestApp| {
             .get(&format!("/api/channels/{channel}/deliveries"), &token)
             .json();
         let list = list["notifications"].as_array().unwrap().clone();
-        (list.len() == 12 && list.iter().all(|n| n["status"] == "delivered")).then_some(())
+        (list.len() == 16 && list.iter().all(|n| n["status"] == "delivered")).then_some(())
     });
-    assert_eq!(gate.arrived(), 24, "each delivery once");
-    assert_eq!(hanging.requests().len(), 24);
+    assert_eq!(arrived(), 32, "each delivery once");
+    assert!(gates.iter().all(|g| g.most_at_once() <= PER_HOST));
 });
+
+/// The outbox looks at the queue by itself only every ten minutes here (the longest
+/// poll allowed): what goes out sooner went because the worker kept taking.
+const SLOW_POLL: [(&str, &str); 4] = [
+    ("LLMLAB_WEBHOOK_BACKOFF_MS", "50"),
+    ("LLMLAB_WEBHOOK_POLL_MS", "600000"),
+    ("LLMLAB_WEBHOOK_TIMEOUT_MS", "30000"),
+    ("LLMLAB_WEBHOOK_ALLOW_PRIVATE", "true"),
+];
+
+/// A queue waiting when the server starts: for each `(url, count)`, a workspace whose
+/// one channel points at `url`, with `count` weekly reports recorded for it, the first
+/// channel's the oldest.
+struct Backlog {
+    app: TestApp,
+    store: Store,
+    channels: Vec<(WorkspaceId, ChannelId)>,
+}
+
+impl Backlog {
+    fn start(backend: Backend, queues: &[(String, usize)]) -> Option<Backlog> {
+        if backend == Backend::Postgres && sqlite_only() {
+            return None;
+        }
+        let db = TestDb::new(backend);
+        let store = db.store();
+        let mut channels = Vec::new();
+        for (i, (url, count)) in queues.iter().enumerate() {
+            let user = store
+                .create_user(&NewUser {
+                    email: format!("queue{i}@example.com"),
+                    password_hash: "not a hash".into(),
+                })
+                .unwrap();
+            let workspace = store
+                .with_conn(|c| llmlab_store::workspaces::personal(c, user.id))
+                .unwrap();
+            let channel = NewChannel {
+                name: "ops".into(),
+                kind: "webhook".into(),
+                target: url.clone(),
+                events: "report_weekly".into(),
+                created_by: Some(user.id),
+            };
+            let channel = store.create_channel(workspace, &channel).unwrap().id;
+            for k in 0..*count {
+                let notice = Notice {
+                    event: Event::ReportWeekly,
+                    workspace_id: workspace.get(),
+                    workspace: "Personal".into(),
+                    title: format!("Weekly report {k}"),
+                    summary: "Nothing spent.".into(),
+                    facts: Vec::new(),
+                    sections: Vec::new(),
+                    page: None,
+                    data: json!({}),
+                    created_at: Utc::now(),
+                };
+                let key = format!("report_weekly:{k}");
+                let payload = serde_json::to_string(&notice).unwrap();
+                let occasion = ("report_weekly", key.as_str());
+                let recorded = store.enqueue_notification(workspace, channel, occasion, &payload);
+                assert!(recorded.unwrap().is_some());
+            }
+            channels.push((workspace, channel));
+        }
+        let app = spawn_app_on(db, &SLOW_POLL);
+        Some(Backlog {
+            app,
+            store,
+            channels,
+        })
+    }
+
+    /// How many of channel `i`'s notifications are delivered.
+    fn delivered(&self, i: usize) -> usize {
+        let (workspace, channel) = self.channels[i];
+        let history = self
+            .store
+            .channel_history(workspace, channel, 1000)
+            .unwrap();
+        history
+            .iter()
+            .filter(|(n, _)| n.status == delivery::DELIVERED)
+            .count()
+    }
+}
+
+// Three claims' worth of deliveries to two receivers, recorded before the server started:
+// every one goes out, though nothing wakes the worker and it would look by itself only
+// after ten minutes.
+llmlab_store::both_backends!(
+    a_backlog_goes_out_without_waiting_for_the_poll,
+    via | backend | {
+        let (first, second) = (Receiver::start(|_| 204), Receiver::start(|_| 204));
+        let per_receiver = IN_FLIGHT * 3 / 2;
+        let queues = [(first.url(), per_receiver), (second.url(), per_receiver)];
+        let Some(backlog) = Backlog::start(backend, &queues) else {
+            return;
+        };
+        eventually("the backlog delivered", || {
+            (backlog.delivered(0) == per_receiver && backlog.delivered(1) == per_receiver)
+                .then_some(())
+        });
+        assert_eq!(first.requests().len(), per_receiver);
+        assert_eq!(second.requests().len(), per_receiver);
+        drop(backlog.app);
+    }
+);
+
+// A receiver that hangs gets PER_HOST attempts at once and no more, however many of its
+// deliveries are due before anyone else's; another receiver's deliveries, recorded
+// after them, go out meanwhile, and the hanging one's follow when it answers.
+llmlab_store::both_backends!(
+    a_hanging_receiver_holds_only_its_own_share,
+    via | backend | {
+        let gate = Gate::default();
+        let hanging = gated(&gate, 204);
+        let answering = Receiver::start(|_| 204);
+        let stuck = IN_FLIGHT + PER_HOST;
+        let queues = [(hanging.url(), stuck), (answering.url(), 10)];
+        let Some(backlog) = Backlog::start(backend, &queues) else {
+            return;
+        };
+        eventually("the other receiver's deliveries", || {
+            (backlog.delivered(1) == 10).then_some(())
+        });
+        assert_eq!(answering.requests().len(), 10);
+        gate.wait_for(PER_HOST);
+        assert_eq!(backlog.delivered(0), 0);
+        assert!(gate.arrived() <= PER_HOST, "{} at once", gate.arrived());
+        gate.open();
+        eventually("the hanging receiver's deliveries", || {
+            (backlog.delivered(0) == stuck).then_some(())
+        });
+        assert_eq!(hanging.requests().len(), stuck);
+        assert_eq!(gate.most_at_once(), PER_HOST);
+        drop(backlog.app);
+    }
+);

@@ -11,6 +11,7 @@ mod crash;
 pub mod events;
 mod group_commit;
 pub mod migrations;
+mod outbox;
 mod pricing_depth;
 mod schedule;
 mod send_quota;

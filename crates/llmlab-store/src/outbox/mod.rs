@@ -4,9 +4,13 @@
 //! dedup_key)` makes every instance that notices the same occasion (a budget alert, a
 //! budget's period, a day, a report's week) record it once, and the losers get `None`.
 //! A budget's alert to the budget's own webhook is a notification too, on the budget's
-//! channel (`alert_id` names the alert; see [`crate::alerts`]). Instances claim due rows
-//! with a lease (a conditional `UPDATE`, one winner per row), and every attempt is a
-//! row of `notification_deliveries`, recorded with what comes next in one transaction.
+//! channel (`alert_id` names the alert; see [`crate::alerts`]). Instances look at due
+//! rows and claim with a lease those they can attempt at once (a conditional `UPDATE`,
+//! one winner per row; see [`queue`]), and every attempt is a row of
+//! `notification_deliveries`, recorded with what comes next in one transaction (several
+//! attempts in one: [`record_attempts`]).
+
+pub mod queue;
 
 use chrono::NaiveDateTime;
 use diesel::dsl;
@@ -15,6 +19,8 @@ use diesel::prelude::*;
 use crate::schema::{notification_deliveries, notifications};
 use crate::{AnyConnection, ChannelId, StoreError, WorkspaceId};
 use crate::{now_utc, truncate_micros, write_tx};
+
+pub use queue::{Attempted, Due, Host, claim, claim_due, peek, record_attempts};
 
 /// Delivery states of a notification (and of a budget alert, which is its
 /// notification's, or [`NONE`](delivery::NONE)).
@@ -192,50 +198,6 @@ pub fn has_notification(
         .count()
         .get_result(conn)?;
     Ok(n > 0)
-}
-
-/// Claims up to `limit` notifications due at `now` — pending ones whose backoff has
-/// passed, and claimed ones whose lease expired (their instance died) — by moving each
-/// to [`delivery::DELIVERING`] until `lease_until`, oldest first. The claim is a
-/// conditional `UPDATE`, so when several instances poll at once each row goes to one.
-pub fn claim_due(
-    conn: &mut AnyConnection,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: u32,
-) -> Result<Vec<NotificationRow>, StoreError> {
-    use notifications as t;
-    let now = truncate_micros(now);
-    let lease_until = truncate_micros(lease_until);
-    let states = [delivery::PENDING, delivery::DELIVERING];
-    let due = t::next_attempt_at.is_null().or(t::next_attempt_at.le(now));
-    // Due rows of every workspace: the one statement here that reads across shards.
-    let candidates: Vec<(WorkspaceId, i64)> = t::table
-        .filter(t::status.eq_any(states))
-        .filter(due)
-        .order(t::id)
-        .limit(i64::from(limit))
-        .select((t::workspace_id, t::id))
-        .load(conn)?;
-    let mut claimed = Vec::with_capacity(candidates.len());
-    for (workspace_id, id) in candidates {
-        let won: Option<NotificationRow> = with_backend!(conn, |c| diesel::update(
-            t::table
-                .filter(t::workspace_id.eq(workspace_id))
-                .filter(t::id.eq(id))
-                .filter(t::status.eq_any(states))
-                .filter(due),
-        )
-        .set((
-            t::status.eq(delivery::DELIVERING),
-            t::next_attempt_at.eq(lease_until),
-        ))
-        .returning(NotificationRow::as_returning())
-        .get_result(c)
-        .optional())?;
-        claimed.extend(won);
-    }
-    Ok(claimed)
 }
 
 /// Records `attempt` of `n` and moves `n` on, in one transaction; `false` (nothing
@@ -420,12 +382,6 @@ store_methods! {
         channel_id: ChannelId,
         dedup_key: &str,
     ) -> bool = with_conn(has_notification);
-    /// See [`outbox::claim_due`](claim_due).
-    fn claim_due_notifications(
-        now: NaiveDateTime,
-        lease_until: NaiveDateTime,
-        limit: u32,
-    ) -> Vec<NotificationRow> = write(claim_due);
     /// See [`outbox::record_attempt`](record_attempt).
     fn record_attempt(
         n: &NotificationRow,

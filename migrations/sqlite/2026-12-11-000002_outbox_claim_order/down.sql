@@ -1,0 +1,2 @@
+DROP INDEX notifications_queue;
+CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
