@@ -2,6 +2,7 @@
 //! [`EventFilter`]. Sums are exact `i64`s (`CAST(SUM(…) AS BIGINT)`); an empty selection
 //! sums to zero.
 
+mod grouped;
 mod plan;
 mod rows;
 mod store;
@@ -14,6 +15,7 @@ use crate::rollups;
 use crate::sql::Sql;
 use crate::{AnyConnection, EventFilter, StoreError};
 
+pub use grouped::spend_each;
 use plan::*;
 pub use rows::*;
 

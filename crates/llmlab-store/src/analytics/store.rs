@@ -6,6 +6,12 @@ store_methods! {
     /// See [`analytics::spend`](spend).
     fn spend(workspace_id: WorkspaceId, filter: &EventFilter) -> i64 = with_conn(spend);
 
+    /// See [`analytics::spend_each`](spend_each).
+    fn spend_each(
+        workspace_id: WorkspaceId,
+        filters: &[EventFilter],
+    ) -> Vec<i64> = with_conn(spend_each);
+
     /// See [`analytics::slots`](slots).
     fn slots(
         workspace_id: WorkspaceId,
