@@ -29,6 +29,7 @@ mod reports;
 mod reprice_race;
 mod retention;
 mod smtp;
+mod tag_cardinality;
 mod tests;
 mod usage_objects;
 mod webhooks;

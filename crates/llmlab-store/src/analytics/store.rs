@@ -37,7 +37,7 @@ store_methods! {
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         key: &str,
-    ) -> Vec<TagTotals> = with_conn(by_tag);
+    ) -> TagBreakdown = with_conn(by_tag);
 
     /// See [`analytics::daily_by_model`](daily_by_model).
     fn daily_by_model(
@@ -50,6 +50,8 @@ store_methods! {
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         key: &str,
+        focus: &[i64],
+        top: u32,
     ) -> Vec<DailyTagRow> = with_conn(daily_by_tag);
 
     /// See [`analytics::token_mix`](token_mix).

@@ -144,10 +144,16 @@ on_postgres!(one_workspace_stays_in_one_shard, |db, store| {
     assert_eq!(totals.calls, 21);
     assert_eq!(totals.cost_nanos, 5_000 + 20 * 7_000);
     assert_eq!(store.top_models(w, &all, 10).unwrap().len(), 2);
-    assert_eq!(store.cost_by_tag(w, &all, "team").unwrap().len(), 3);
-    // Every budget's spend at once, with range edges that cut slots (raw events) and
-    // scopes only the events answer.
+    assert_eq!(store.cost_by_tag(w, &all, "team").unwrap().values.len(), 3);
+    // Attribution's breakdown, and every budget's spend at once, with range edges that
+    // cut slots (raw events) and scopes only the events answer.
     let cut = EventFilter::between(T0 + 7, T0 + 30 * HOUR + 11);
+    assert!(
+        !store
+            .daily_by_tag(w, &cut, "team", &[T0], 1)
+            .unwrap()
+            .is_empty()
+    );
     let scoped = EventFilter {
         provider: Some("anthropic".into()),
         tags: vec![("team".into(), "a".into())],
