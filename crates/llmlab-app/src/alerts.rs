@@ -13,7 +13,7 @@ use llmlab_engine::Usd;
 use llmlab_engine::budget::crossed_levels;
 use llmlab_store::{AlertDelivery, BudgetId, NewAlert, Store, WorkspaceId};
 
-use crate::budgets::evaluate_row;
+use crate::budgets::evaluate_all;
 use crate::{App, AppError, blocking, notifications};
 
 /// A budget's alerts, newest first, each with its delivery to the budget's webhook.
@@ -68,8 +68,9 @@ pub fn after_ingest(app: &App, workspace: WorkspaceId) {
 /// channels); `true` when one was created.
 fn record_alerts(s: &Store, workspace: WorkspaceId, now: DateTime<Utc>) -> Result<bool, AppError> {
     let mut to_deliver = false;
-    for b in s.list_budgets(workspace)? {
-        let (spec, e) = evaluate_row(s, workspace, &b, now)?;
+    let budgets = s.list_budgets(workspace)?;
+    let statuses = evaluate_all(s, workspace, &budgets, now)?;
+    for (b, (spec, e)) in budgets.iter().zip(statuses) {
         let period_start = e.window.start.map_or(0, |t| t.timestamp_micros());
         for level in crossed_levels(&spec, Usd::ZERO, e.spent) {
             let alert = NewAlert {
@@ -85,7 +86,7 @@ fn record_alerts(s: &Store, workspace: WorkspaceId, now: DateTime<Utc>) -> Resul
                 // The channels hear of it now; a failure here is caught up by the next
                 // notification tick, so it must not keep the other alerts from being
                 // recorded (the webhook's delivery already is, with the alert).
-                if let Err(e) = notifications::budget_alert(s, workspace, &b, &alert) {
+                if let Err(e) = notifications::budget_alert(s, workspace, b, &alert) {
                     log::warn!("budget {} alert {}: channels: {e}", b.id, alert.id);
                 }
             }

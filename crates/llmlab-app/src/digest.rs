@@ -70,7 +70,7 @@ pub fn build(
             .collect(),
     });
     for key in s.tag_keys(workspace, &filter, TAG_KEYS)? {
-        let values = s.cost_by_tag(workspace, &filter, &key)?;
+        let values = s.cost_by_tag(workspace, &filter, &key)?.values;
         sections.push(Section {
             heading: format!("Top {key}"),
             lines: values

@@ -27,6 +27,12 @@ use crate::AppError;
 /// Tag keys whose values anomaly attribution looks at, at most.
 const MAX_TAG_KEYS: u32 = 10;
 
+/// Values of a tag key attribution looks at one by one: the costliest of each anomalous
+/// day (a driver's excess on a day is at most its spend that day); the key's other
+/// values are added up as one more value. However many values a key has, the breakdown
+/// stays this size.
+const TAG_VALUES_PER_DAY: u32 = 100;
+
 /// Everything at once.
 pub struct Report {
     /// Abnormal days.
@@ -126,15 +132,18 @@ pub fn anomalies_for(
         return Ok(found);
     };
     let from = (earliest - Duration::days(i64::from(config.baseline_days))).max(first);
-    let breakdown = breakdown(store, workspace, &days_filter(from, today))?;
+    let anomalous: Vec<NaiveDate> = found.iter().map(|a| a.date).collect();
+    let breakdown = breakdown(store, workspace, &days_filter(from, today), &anomalous)?;
     Ok(detect_anomalies(&series, &breakdown, config)?)
 }
 
-/// Daily spend by model, provider and tag value.
+/// Daily spend by model, provider and tag value (the values that spent most on the
+/// `anomalous` days, and the rest of each key added up).
 fn breakdown(
     store: &Store,
     workspace: WorkspaceId,
     filter: &EventFilter,
+    anomalous: &[NaiveDate],
 ) -> Result<Vec<DailyBreakdown>, StoreError> {
     let mut breakdown = Vec::new();
     let mut per_provider: BTreeMap<(NaiveDate, String), Usd> = BTreeMap::new();
@@ -153,11 +162,19 @@ fn breakdown(
             .into_iter()
             .map(|((day, p), cost)| DailyBreakdown::new(day, Dimension::provider(p), cost)),
     );
+    let focus: Vec<i64> = anomalous
+        .iter()
+        .map(|d| days_filter(*d, *d).start_micros.unwrap_or_default())
+        .collect();
     for key in store.tag_keys(workspace, filter, MAX_TAG_KEYS)? {
-        for r in store.daily_by_tag(workspace, filter, &key)? {
+        for r in store.daily_by_tag(workspace, filter, &key, &focus, TAG_VALUES_PER_DAY)? {
+            let dimension = match r.value {
+                Some(value) => Dimension::tag(key.clone(), value),
+                None => Dimension::other_tag_values(key.clone()),
+            };
             breakdown.push(DailyBreakdown::new(
                 utc_day(r.day_start_micros),
-                Dimension::tag(key.clone(), r.value),
+                dimension,
                 Usd::from_nanos(r.cost_nanos),
             ));
         }

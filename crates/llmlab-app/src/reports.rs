@@ -9,7 +9,7 @@ use llmlab_engine::period::{
     period_window, slot_secs_for,
 };
 use llmlab_engine::{Tokens, Usd};
-use llmlab_store::{EventFilter, GroupTotals, ModelTotals, Store, TagTotals, WorkspaceId};
+use llmlab_store::{EventFilter, GroupTotals, ModelTotals, Store, TagBreakdown, WorkspaceId};
 
 use crate::AppError;
 
@@ -199,13 +199,14 @@ pub fn top_models(
     Ok(s.top_models(workspace, filter, limit)?)
 }
 
-/// Spend per value of the tag `key` in `filter`: the 1,000 costliest values.
+/// Spend per value of the tag `key` in `filter`: the 1,000 costliest values, and the
+/// rest added up.
 pub fn by_tag(
     s: &Store,
     workspace: WorkspaceId,
     filter: &EventFilter,
     key: &str,
-) -> Result<Vec<TagTotals>, AppError> {
+) -> Result<TagBreakdown, AppError> {
     Ok(s.cost_by_tag(workspace, filter, key)?)
 }
 

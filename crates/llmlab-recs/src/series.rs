@@ -42,6 +42,12 @@ pub enum Dimension {
         /// Tag value.
         value: String,
     },
+    /// The values of one tag key that are not broken out, added up: a key can have more
+    /// values than attribution looks at one by one. Never a value of its own.
+    OtherTagValues {
+        /// Tag key.
+        key: String,
+    },
 }
 
 impl Dimension {
@@ -66,23 +72,34 @@ impl Dimension {
         }
     }
 
-    /// `"model"`, `"provider"` or `"tag"`.
+    /// The other values of a tag key, added up.
+    pub fn other_tag_values(key: impl Into<String>) -> Dimension {
+        Dimension::OtherTagValues { key: key.into() }
+    }
+
+    /// `"model"`, `"provider"` or `"tag"` (also for a key's other values).
     pub fn kind(&self) -> &'static str {
         match self {
             Dimension::Model { .. } => "model",
             Dimension::Provider(_) => "provider",
-            Dimension::Tag { .. } => "tag",
+            Dimension::Tag { .. } | Dimension::OtherTagValues { .. } => "tag",
         }
     }
 
     /// A short human label: `openai/gpt-4o`, `openai`, `team:growth` (the API's tag filter
-    /// syntax).
+    /// syntax), or `team (other values)`, which is not that syntax: no filter selects them.
     pub fn label(&self) -> String {
         match self {
             Dimension::Model { provider, model } => format!("{provider}/{model}"),
             Dimension::Provider(p) => p.clone(),
             Dimension::Tag { key, value } => format!("{key}:{value}"),
+            Dimension::OtherTagValues { key } => format!("{key} (other values)"),
         }
+    }
+
+    /// Whether this is a tag key's other values added up.
+    pub fn is_other(&self) -> bool {
+        matches!(self, Dimension::OtherTagValues { .. })
     }
 
     /// Values that share one 100 % of attribution: all models, all providers, or the
@@ -91,7 +108,7 @@ impl Dimension {
         match self {
             Dimension::Model { .. } => (0, ""),
             Dimension::Provider(_) => (1, ""),
-            Dimension::Tag { key, .. } => (2, key),
+            Dimension::Tag { key, .. } | Dimension::OtherTagValues { key } => (2, key),
         }
     }
 
@@ -108,6 +125,11 @@ impl Dimension {
                 map.serialize_entry("key", key)?;
                 map.serialize_entry("value", value)?;
             }
+            Dimension::OtherTagValues { key } => {
+                map.serialize_entry("key", key)?;
+                map.serialize_entry("value", &None::<String>)?;
+                map.serialize_entry("other", &true)?;
+            }
         }
         map.serialize_entry("label", &self.label())
     }
@@ -115,8 +137,9 @@ impl Dimension {
 
 impl Serialize for Dimension {
     /// `{"dimension": "model", "provider": "openai", "model": "gpt-4o", "label": "openai/gpt-4o"}`,
-    /// `{"dimension": "provider", "provider": "openai", "label": "openai"}` or
-    /// `{"dimension": "tag", "key": "team", "value": "growth", "label": "team:growth"}`.
+    /// `{"dimension": "provider", "provider": "openai", "label": "openai"}`,
+    /// `{"dimension": "tag", "key": "team", "value": "growth", "label": "team:growth"}` or
+    /// `{"dimension": "tag", "key": "team", "value": null, "other": true, "label": "team (other values)"}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         self.write_fields(&mut map)?;
@@ -215,5 +238,16 @@ mod tests {
         );
         assert_eq!(Dimension::provider("openai").label(), "openai");
         assert_eq!(Dimension::tag("team", "growth").label(), "team:growth");
+        assert_eq!(
+            Dimension::other_tag_values("team").label(),
+            "team (other values)"
+        );
+        let other = serde_json::to_value(Dimension::other_tag_values("team")).ok();
+        let value = other.as_ref().and_then(|o| o.get("value"));
+        assert_eq!(value, Some(&serde_json::Value::Null));
+        assert_eq!(
+            other.as_ref().and_then(|o| o.get("other")),
+            Some(&true.into())
+        );
     }
 }

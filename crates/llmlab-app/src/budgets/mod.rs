@@ -2,6 +2,8 @@
 //! budget's webhook, a channel of its own), and the pre-flight check. Their alerts are
 //! [`crate::alerts`]' (re-exported here: [`after_ingest`], [`alerts`]).
 
+use std::collections::BTreeMap;
+
 use llmlab_store::{BudgetId, ChannelId, WorkspaceId, budgets};
 
 use crate::auth::Identity;
@@ -68,43 +70,94 @@ fn scope_filter(scope: Scope) -> EventFilter {
     }
 }
 
-/// Evaluates a budget against its spend in the current period (one SQL aggregate).
-pub(crate) fn evaluate_row(
+/// Evaluates budgets against their spend in their current periods, all in one SQL
+/// statement (`Store::spend_each`): this runs after every burst of ingestion and on every
+/// pre-flight check, for every budget of the workspace.
+pub(crate) fn evaluate_all(
     s: &Store,
     workspace: WorkspaceId,
-    b: &BudgetRow,
+    budgets: &[BudgetRow],
     now: DateTime<Utc>,
-) -> Result<(BudgetSpec, Evaluation), AppError> {
-    let (spec, scope) = spec(b)?;
-    let window = period_window(spec.period, now, spec.zone);
-    let filter = EventFilter {
-        start_micros: window.start.map(|t| t.timestamp_micros()),
-        end_micros: window.end.map(|t| t.timestamp_micros()),
-        ..scope_filter(scope)
-    };
-    let spent = s.spend(workspace, &filter)?;
-    let evaluation = evaluate(&spec, Usd::from_nanos(spent), now);
-    Ok((spec, evaluation))
+) -> Result<Vec<(BudgetSpec, Evaluation)>, AppError> {
+    let mut specs = Vec::with_capacity(budgets.len());
+    let mut filters = Vec::with_capacity(budgets.len());
+    for b in budgets {
+        let (spec, scope) = spec(b)?;
+        let window = period_window(spec.period, now, spec.zone);
+        filters.push(EventFilter {
+            start_micros: window.start.map(|t| t.timestamp_micros()),
+            end_micros: window.end.map(|t| t.timestamp_micros()),
+            ..scope_filter(scope)
+        });
+        specs.push(spec);
+    }
+    let spent = s.spend_each(workspace, &filters)?;
+    Ok(specs
+        .into_iter()
+        .zip(spent)
+        .map(|(spec, spent)| {
+            let evaluation = evaluate(&spec, Usd::from_nanos(spent), now);
+            (spec, evaluation)
+        })
+        .collect())
 }
 
-/// A budget's status and the forecast of its period from the scope's daily history.
-fn with_forecast(
+/// One budget's status (see [`evaluate_all`]).
+fn evaluate_one(
     s: &Store,
     workspace: WorkspaceId,
     budget: &BudgetRow,
     now: DateTime<Utc>,
-) -> Result<(BudgetSpec, Evaluation, reports::PeriodForecast), AppError> {
-    let (spec, evaluation) = evaluate_row(s, workspace, budget, now)?;
+) -> Result<(BudgetSpec, Evaluation), AppError> {
+    evaluate_all(s, workspace, std::slice::from_ref(budget), now)?
+        .pop()
+        .ok_or_else(|| AppError::Internal("a budget's spend went missing".into()))
+}
+
+/// The forecast of a budget's period from the scope's daily history, given its status.
+fn with_forecast(
+    s: &Store,
+    workspace: WorkspaceId,
+    budget: &BudgetRow,
+    (spec, evaluation): &(BudgetSpec, Evaluation),
+    now: DateTime<Utc>,
+) -> Result<reports::PeriodForecast, AppError> {
     let (_, scope) = self::spec(budget)?;
-    let ahead = reports::forecast(
+    reports::forecast(
         s,
         workspace,
         &scope_filter(scope),
         (spec.period, spec.zone),
         Some(evaluation.spent),
         now,
-    )?;
-    Ok((spec, evaluation, ahead))
+    )
+}
+
+/// The channels and webhooks of a workspace's budgets, read once for all of them (each
+/// read returns the whole workspace's).
+#[derive(Default)]
+struct Links {
+    channels: BTreeMap<BudgetId, Vec<ChannelId>>,
+    webhooks: BTreeMap<BudgetId, String>,
+}
+
+impl Links {
+    fn load(s: &Store, workspace: WorkspaceId) -> Result<Links, AppError> {
+        let mut links = Links::default();
+        for (budget, channel) in s.budget_channels(workspace)? {
+            links.channels.entry(budget).or_default().push(channel);
+        }
+        links.webhooks = s.budget_webhooks(workspace)?.into_iter().collect();
+        Ok(links)
+    }
+
+    /// Budget `id`'s channels and webhook.
+    fn take(&mut self, id: BudgetId) -> (Vec<ChannelId>, Option<String>) {
+        (
+            self.channels.remove(&id).unwrap_or_default(),
+            self.webhooks.remove(&id),
+        )
+    }
 }
 
 /// A budget with its status, its forecast, its channels and its webhook.
@@ -112,14 +165,17 @@ fn evaluated(
     s: &Store,
     workspace: WorkspaceId,
     budget: BudgetRow,
+    status: (BudgetSpec, Evaluation),
+    links: &mut Links,
     now: DateTime<Utc>,
 ) -> Result<Evaluated, AppError> {
-    let (_, evaluation, ahead) = with_forecast(s, workspace, &budget, now)?;
+    let ahead = with_forecast(s, workspace, &budget, &status, now)?;
+    let (channels, webhook_url) = links.take(budget.id);
     Ok(Evaluated {
-        channels: channels_of(s, workspace, budget.id)?,
-        webhook_url: webhook_of(s, workspace, budget.id)?,
+        channels,
+        webhook_url,
         budget,
-        evaluation,
+        evaluation: status.1,
         forecast: ahead.forecast,
     })
 }
@@ -142,7 +198,9 @@ pub fn overrun(
     budget: BudgetRow,
     now: DateTime<Utc>,
 ) -> Result<Option<Overrun>, AppError> {
-    let (spec, evaluation, ahead) = with_forecast(s, workspace, &budget, now)?;
+    let status = evaluate_one(s, workspace, &budget, now)?;
+    let ahead = with_forecast(s, workspace, &budget, &status, now)?;
+    let (spec, evaluation) = status;
     let Some(forecast) = ahead.forecast else {
         return Ok(None);
     };
@@ -173,6 +231,7 @@ pub fn overrun(
 }
 
 /// The channels chosen for budget `id`'s alerts (besides those subscribed to `budget`).
+/// For one budget; [`list`] reads every budget's at once.
 pub fn channels_of(
     s: &Store,
     workspace: WorkspaceId,
@@ -185,27 +244,20 @@ pub fn channels_of(
         .collect())
 }
 
-/// Where budget `id`'s alerts are POSTed, if anywhere.
-pub fn webhook_of(
-    s: &Store,
-    workspace: WorkspaceId,
-    id: BudgetId,
-) -> Result<Option<String>, AppError> {
-    Ok(s.budget_webhooks(workspace)?
-        .into_iter()
-        .find(|(b, _)| *b == id)
-        .map(|(_, url)| url))
-}
-
-/// The account's budgets with their live status.
+/// The account's budgets with their live status: their spend in one statement, their
+/// channels and webhooks in one read each, then each one's forecast.
 pub fn list(
     s: &Store,
     workspace: WorkspaceId,
     now: DateTime<Utc>,
 ) -> Result<Vec<Evaluated>, AppError> {
-    s.list_budgets(workspace)?
+    let budgets = s.list_budgets(workspace)?;
+    let statuses = evaluate_all(s, workspace, &budgets, now)?;
+    let mut links = Links::load(s, workspace)?;
+    budgets
         .into_iter()
-        .map(|budget| evaluated(s, workspace, budget, now))
+        .zip(statuses)
+        .map(|(budget, status)| evaluated(s, workspace, budget, status, &mut links, now))
         .collect()
 }
 
@@ -265,7 +317,10 @@ pub fn upsert(
         };
         Ok(((budget, created), audit))
     })?;
-    Ok((evaluated(s, workspace, budget, now)?, created))
+    let status = evaluate_one(s, workspace, &budget, now)?;
+    let mut links = Links::load(s, workspace)?;
+    let evaluated = evaluated(s, workspace, budget, status, &mut links, now)?;
+    Ok((evaluated, created))
 }
 
 /// Deletes a budget of the account.
@@ -328,16 +383,21 @@ pub fn check(
     let call = call.canonicalized(catalog);
     let tags: Vec<(String, String)> = call.tag.iter().cloned().collect();
     let (provider, model) = (call.provider.as_deref(), call.model.as_deref());
-    let mut budgets = Vec::new();
-    let mut allowed = true;
+    let mut covering = Vec::new();
     for budget in s.list_budgets(workspace)? {
         let (_, scope) = spec(&budget)?;
-        if !scope.covers(provider, model, &tags) {
-            continue;
+        if scope.covers(provider, model, &tags) {
+            covering.push(budget);
         }
-        let (_, evaluation) = evaluate_row(s, workspace, &budget, now)?;
-        allowed &= evaluation.status != BudgetStatus::Exceeded;
-        budgets.push((budget, evaluation));
     }
+    let statuses = evaluate_all(s, workspace, &covering, now)?;
+    let budgets: Vec<(BudgetRow, Evaluation)> = covering
+        .into_iter()
+        .zip(statuses)
+        .map(|(budget, (_, evaluation))| (budget, evaluation))
+        .collect();
+    let allowed = budgets
+        .iter()
+        .all(|(_, e)| e.status != BudgetStatus::Exceeded);
     Ok(Check { allowed, budgets })
 }

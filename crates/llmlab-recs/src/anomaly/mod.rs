@@ -70,6 +70,9 @@
 //! their part of the total positive excess *within their group* (models together,
 //! providers together, the values of one tag key together), with 2 decimals. Drivers
 //! are compared with means, not lines, so their excesses need not add up to the day's.
+//! A caller that breaks out only some values of a key (a key can have more values than
+//! are worth a series each) passes the rest as [`Dimension::OtherTagValues`], one more
+//! value of that key, so the key's shares still divide all of its excess.
 
 use chrono::NaiveDate;
 use llmlab_engine::Usd;

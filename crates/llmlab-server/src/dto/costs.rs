@@ -1,7 +1,7 @@
 //! Cost reports and estimates.
 
 use chrono::{DateTime, Utc};
-use llmlab_app::{GroupTotals, ModelTotals, TagTotals};
+use llmlab_app::{GroupTotals, ModelTotals, TagBreakdown, TagRest, TagTotals};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::share_pct;
 use llmlab_engine::period::{Granularity, Zone};
@@ -218,13 +218,50 @@ pub struct TagRow {
     pub calls: u64,
 }
 
-/// `{key, values: [...]}`.
+/// `{key, values: [...], other}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TagList {
     /// Tag key.
     pub key: String,
-    /// Costliest first.
+    /// The 1,000 costliest values, costliest first (then most calls, then by value).
     pub values: Vec<TagRow>,
+    /// The key's other values added up, when it has more than `values` lists; `null`
+    /// when `values` lists them all. Not a tag value: the spend of every event with this
+    /// key is the sum of `values` plus this.
+    pub other: Option<OtherTagValues>,
+}
+
+impl TagList {
+    /// The answer for tag `key`.
+    pub fn new(key: String, breakdown: &TagBreakdown) -> TagList {
+        TagList {
+            key,
+            values: breakdown.values.iter().map(TagRow::from).collect(),
+            other: breakdown.other.as_ref().map(OtherTagValues::from),
+        }
+    }
+}
+
+/// The values of a tag key that `by-tag` does not list, added up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OtherTagValues {
+    /// How many values.
+    pub values: u64,
+    /// Their spend.
+    #[schema(value_type = f64)]
+    pub cost_usd: Usd,
+    /// Their calls.
+    pub calls: u64,
+}
+
+impl From<&TagRest> for OtherTagValues {
+    fn from(r: &TagRest) -> OtherTagValues {
+        OtherTagValues {
+            values: unsigned(r.values),
+            cost_usd: Usd::from_nanos(r.cost_nanos),
+            calls: unsigned(r.calls),
+        }
+    }
 }
 
 /// Per-bucket cost of an estimate.

@@ -36,8 +36,11 @@ pub struct SwitchQuery {
 pub struct DriverOut {
     /// `model`, `provider` or `tag`.
     pub dimension: &'static str,
-    /// `openai/gpt-4o`, `openai` or `team:growth`.
+    /// `openai/gpt-4o`, `openai` or `team:growth`; `team (other values)` when `other`.
     pub label: String,
+    /// True for the values of a tag key that attribution does not look at one by one
+    /// (beyond the 100 costliest of each anomalous day), added up: not a tag value.
+    pub other: bool,
     /// Its spend that day.
     #[schema(value_type = f64)]
     pub cost_usd: Usd,
@@ -103,6 +106,7 @@ impl From<&llmlab_recs::Anomaly> for AnomalyOut {
                 .map(|d| DriverOut {
                     dimension: d.dimension.kind(),
                     label: d.dimension.label(),
+                    other: d.dimension.is_other(),
                     cost_usd: d.cost,
                     baseline_usd: d.baseline,
                     excess_usd: d.excess,

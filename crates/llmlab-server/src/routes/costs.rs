@@ -11,8 +11,8 @@ use crate::access::{Ingester, Reader};
 use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, CostExportQuery, Estimate, ForecastOut, ForecastQuery, ModelList, ModelRow,
-    ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery, TagList, TagRow,
-    TopQuery, TrackEvent,
+    ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery, TagList, TopQuery,
+    TrackEvent,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
@@ -95,7 +95,8 @@ async fn top_models(
     Ok(HttpResponse::Ok().json(ModelList { models }))
 }
 
-/// Spend per value of one tag key: the 1,000 costliest values, costliest first.
+/// Spend per value of one tag key: the 1,000 costliest values, costliest first, and
+/// the key's other values added up as `other`.
 #[utoipa::path(tag = "costs", params(TagKeyQuery, RangeQuery),
     responses((status = 200, body = TagList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/by-tag")]
@@ -116,8 +117,7 @@ async fn by_tag(
         reports::by_tag(s, who.workspace(), &range.filter, &k)
     })
     .await?;
-    let values = rows.iter().map(TagRow::from).collect();
-    Ok(HttpResponse::Ok().json(TagList { key, values }))
+    Ok(HttpResponse::Ok().json(TagList::new(key, &rows)))
 }
 
 /// Prices an event without storing it.

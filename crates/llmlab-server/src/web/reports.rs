@@ -139,6 +139,7 @@ fn dimension(d: &Dimension) -> String {
         Dimension::Model { provider, model } => format!("{provider}/{model}"),
         Dimension::Provider(p) => p.clone(),
         Dimension::Tag { key, value } => format!("{key}={value}"),
+        Dimension::OtherTagValues { key } => format!("{key}: its other values"),
     }
 }
 

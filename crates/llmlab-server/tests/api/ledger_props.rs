@@ -183,7 +183,7 @@ fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
             mine.iter().filter(|r| r.cost_source == "unpriced").count() as i64
         );
     }
-    for t in store.cost_by_tag(ws, &all, "team").unwrap() {
+    for t in store.cost_by_tag(ws, &all, "team").unwrap().values {
         let mine = rows
             .iter()
             .filter(|r| r.tags().get("team") == Some(&t.value));

@@ -31,6 +31,7 @@ mod reprice_race;
 mod retention;
 mod schedule;
 mod smtp;
+mod tag_cardinality;
 mod tests;
 mod usage_objects;
 mod webhooks;

@@ -2,9 +2,11 @@
 //! [`EventFilter`]. Sums are exact `i64`s (`CAST(SUM(…) AS BIGINT)`); an empty selection
 //! sums to zero.
 
+mod grouped;
 mod plan;
 mod rows;
 mod store;
+mod tags;
 
 use crate::WorkspaceId;
 use diesel::QueryableByName;
@@ -14,16 +16,10 @@ use crate::rollups;
 use crate::sql::Sql;
 use crate::{AnyConnection, EventFilter, StoreError};
 
+pub use grouped::spend_each;
 use plan::*;
 pub use rows::*;
-
-/// Most values of one tag key a report returns (the costliest): an account decides how
-/// many distinct values it sends, so the answer is bounded here, not by its data.
-pub const MAX_GROUPS: u32 = 1_000;
-
-/// Most (day, tag value) rows the anomaly attribution reads for one tag key (the
-/// costliest): a year of days × the 270 costliest values a day, bounded whatever was sent.
-pub const MAX_DAILY_GROUPS: u32 = 100_000;
+pub use tags::{MAX_GROUPS, TagBreakdown, TagRest, by_tag, daily_by_tag};
 
 /// Microseconds in a UTC day.
 pub const DAY_MICROS: i64 = 86_400_000_000;
@@ -144,46 +140,10 @@ pub fn top_models(
     Ok(rows)
 }
 
-/// Cost and calls per value of tag `key`, costliest first; events without that tag are
-/// not counted.
-pub fn by_tag(
-    conn: &mut AnyConnection,
-    workspace_id: WorkspaceId,
-    filter: &EventFilter,
-    key: &str,
-) -> Result<Vec<TagTotals>, StoreError> {
-    let rows = run_top(
-        conn,
-        filter,
-        Allow::TagKey(key),
-        "value",
-        MAX_GROUPS,
-        |sql, src, part| {
-            sql.push("SELECT ");
-            push_tag_value(sql, src);
-            push_from(sql, src, workspace_id, part, Some(key));
-            sql.push(" GROUP BY 1");
-        },
-    )?;
-    let mut rows = merge(rows, |r: &TagTotals| r.value.clone());
-    costliest_first(&mut rows, |r| (r.cost_nanos, r.calls), |r| r.value.clone());
-    Ok(rows)
-}
-
 /// `provider AS provider, resolved_model AS model, ` from `src`.
 fn push_model(sql: &mut Sql, src: Src<'_>) {
     sql.push(src.p()).push("provider AS provider, ");
     sql.push(src.p()).push("resolved_model AS model, ");
-}
-
-/// `value AS value, <cost>, <calls> AS calls` of the tag values `src` groups by.
-fn push_tag_value(sql: &mut Sql, src: Src<'_>) {
-    sql.push(if src == Src::Events { "g." } else { "r." })
-        .push("value AS value, ")
-        .push(&src.sum("cost_nanos"))
-        .push(", ")
-        .push(src.calls())
-        .push(" AS calls");
 }
 
 /// Cost and calls per UTC day and `(provider, resolved_model)`, oldest day first: the
@@ -205,35 +165,6 @@ pub fn daily_by_model(
     })?;
     Ok(merge(rows, |r: &DailyModelRow| {
         (r.day_start_micros, r.provider.clone(), r.model.clone())
-    }))
-}
-
-/// Cost and calls per UTC day and value of tag `key`, oldest day first.
-pub fn daily_by_tag(
-    conn: &mut AnyConnection,
-    workspace_id: WorkspaceId,
-    filter: &EventFilter,
-    key: &str,
-) -> Result<Vec<DailyTagRow>, StoreError> {
-    let keys = "day_start_micros, value";
-    let rows = run_top(
-        conn,
-        filter,
-        Allow::TagKey(key),
-        keys,
-        MAX_DAILY_GROUPS,
-        |sql, src, part| {
-            sql.push("SELECT ");
-            let ts = if src == Src::Events { "g.ts" } else { "r.slot" };
-            push_floor(sql, ts, DAY_MICROS);
-            sql.push(" AS day_start_micros, ");
-            push_tag_value(sql, src);
-            push_from(sql, src, workspace_id, part, Some(key));
-            sql.push(" GROUP BY 1, 2");
-        },
-    )?;
-    Ok(merge(rows, |r: &DailyTagRow| {
-        (r.day_start_micros, r.value.clone())
     }))
 }
 

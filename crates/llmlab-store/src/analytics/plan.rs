@@ -229,44 +229,6 @@ pub(super) fn push_floor(sql: &mut Sql, ts: &str, width: i64) {
         .push(")");
 }
 
-/// Runs `part` for every part of `filter`'s plan as ONE statement: the parts' rows
-/// (`UNION ALL`) are added up per `keys` in SQL and only the `limit` costliest groups
-/// come back. For the aggregates whose number of groups the caller's own data decides
-/// (tag values): the answer, and the memory it takes, stay bounded whatever was sent.
-/// Every part must select `keys`, then `cost_nanos` and `calls`.
-pub(super) fn run_top<T: QueryableByName<MultiBackend> + 'static>(
-    conn: &mut AnyConnection,
-    filter: &EventFilter,
-    allow: Allow<'_>,
-    keys: &str,
-    limit: u32,
-    part: impl Fn(&mut Sql, Src<'_>, &EventFilter),
-) -> Result<Vec<T>, StoreError> {
-    let parts = plan(filter, allow);
-    if parts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new(conn.backend());
-    sql.push("SELECT ")
-        .push(keys)
-        .push(", ")
-        .push(&sum("u.cost_nanos", "cost_nanos"))
-        .push(", ")
-        .push(&sum("u.calls", "calls"))
-        .push(" FROM (");
-    for (i, (src, p)) in parts.iter().enumerate() {
-        if i > 0 {
-            sql.push(" UNION ALL ");
-        }
-        part(&mut sql, *src, p);
-    }
-    sql.push(") u GROUP BY ")
-        .push(keys)
-        .push(" ORDER BY cost_nanos DESC, calls DESC LIMIT ")
-        .int(i64::from(limit));
-    Ok(sql.load(conn)?)
-}
-
 /// Runs the statement `query` writes for every part of `filter`'s plan and concatenates
 /// the rows.
 pub(super) fn run<T: QueryableByName<MultiBackend> + 'static>(

@@ -1,7 +1,7 @@
 //! The rows aggregates return.
 
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 use crate::TokenCounts;
 
@@ -120,9 +120,9 @@ pub struct DailyTagRow {
     /// Start of the UTC day, microseconds since the epoch.
     #[diesel(sql_type = BigInt)]
     pub day_start_micros: i64,
-    /// The tag value.
-    #[diesel(sql_type = Text)]
-    pub value: String,
+    /// The tag value; `None` for the key's other values, added up.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub value: Option<String>,
     /// Cost, nano-dollars.
     #[diesel(sql_type = BigInt)]
     pub cost_nanos: i64,
@@ -192,7 +192,5 @@ summed!(Sums: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
 summed!(SlotRow => sums);
 summed!(GroupTotals => sums);
 summed!(ModelTotals => sums);
-summed!(TagTotals: cost_nanos, calls);
 summed!(DailyModelRow: cost_nanos, calls);
-summed!(DailyTagRow: cost_nanos, calls);
 summed!(TokenMixRow: calls, cost_nanos; max max_input_tokens; add tokens);

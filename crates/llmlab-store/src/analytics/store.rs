@@ -6,6 +6,12 @@ store_methods! {
     /// See [`analytics::spend`](spend).
     fn spend(workspace_id: WorkspaceId, filter: &EventFilter) -> i64 = with_conn(spend);
 
+    /// See [`analytics::spend_each`](spend_each).
+    fn spend_each(
+        workspace_id: WorkspaceId,
+        filters: &[EventFilter],
+    ) -> Vec<i64> = with_conn(spend_each);
+
     /// See [`analytics::slots`](slots).
     fn slots(
         workspace_id: WorkspaceId,
@@ -31,7 +37,7 @@ store_methods! {
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         key: &str,
-    ) -> Vec<TagTotals> = with_conn(by_tag);
+    ) -> TagBreakdown = with_conn(by_tag);
 
     /// See [`analytics::daily_by_model`](daily_by_model).
     fn daily_by_model(
@@ -44,6 +50,8 @@ store_methods! {
         workspace_id: WorkspaceId,
         filter: &EventFilter,
         key: &str,
+        focus: &[i64],
+        top: u32,
     ) -> Vec<DailyTagRow> = with_conn(daily_by_tag);
 
     /// See [`analytics::token_mix`](token_mix).

@@ -139,7 +139,9 @@ fn check(
         "top {filter:?}"
     );
 
-    let mut got = store.cost_by_tag(user_id, filter, "team").unwrap();
+    let by_tag = store.cost_by_tag(user_id, filter, "team").unwrap();
+    assert_eq!(by_tag.other, None, "three values, all listed");
+    let mut got = by_tag.values;
     assert!(is_costliest_first(
         &got.iter().map(|g| g.cost_nanos).collect::<Vec<_>>()
     ));
@@ -179,12 +181,14 @@ fn check(
     .into_iter()
     .map(|((day_start_micros, value), a)| DailyTagRow {
         day_start_micros,
-        value,
+        value: Some(value),
         cost_nanos: a.cost,
         calls: a.calls,
     })
     .collect();
-    let got = store.daily_by_tag(user_id, filter, "feature").unwrap();
+    let got = store
+        .daily_by_tag(user_id, filter, "feature", &[], 10)
+        .unwrap();
     assert_eq!(got, expected, "daily tag {filter:?}");
 
     let mut inputs: Vec<i64> = events.iter().map(|e| e.tokens.input_tokens).collect();

@@ -598,7 +598,13 @@ both_backends!(tenants_are_isolated, |_db, store| {
     assert_eq!(store.totals(b, &all).unwrap().calls, 0);
     assert!(store.cost_by_provider(b, &all).unwrap().is_empty());
     assert!(store.top_models(b, &all, 10).unwrap().is_empty());
-    assert!(store.cost_by_tag(b, &all, "team").unwrap().is_empty());
+    assert!(
+        store
+            .cost_by_tag(b, &all, "team")
+            .unwrap()
+            .values
+            .is_empty()
+    );
     assert!(store.daily_by_model(b, &all).unwrap().is_empty());
     assert!(store.token_mix(b, &all, None).unwrap().is_empty());
     assert!(store.list_budgets(b).unwrap().is_empty());

@@ -144,7 +144,28 @@ on_postgres!(one_workspace_stays_in_one_shard, |db, store| {
     assert_eq!(totals.calls, 21);
     assert_eq!(totals.cost_nanos, 5_000 + 20 * 7_000);
     assert_eq!(store.top_models(w, &all, 10).unwrap().len(), 2);
-    assert_eq!(store.cost_by_tag(w, &all, "team").unwrap().len(), 3);
+    assert_eq!(store.cost_by_tag(w, &all, "team").unwrap().values.len(), 3);
+    // Attribution's breakdown, and every budget's spend at once, with range edges that
+    // cut slots (raw events) and scopes only the events answer.
+    let cut = EventFilter::between(T0 + 7, T0 + 30 * HOUR + 11);
+    assert!(
+        !store
+            .daily_by_tag(w, &cut, "team", &[T0], 1)
+            .unwrap()
+            .is_empty()
+    );
+    let scoped = EventFilter {
+        provider: Some("anthropic".into()),
+        tags: vec![("team".into(), "a".into())],
+        ..cut.clone()
+    };
+    let tagged = EventFilter {
+        tags: vec![("team".into(), "b".into())],
+        ..all.clone()
+    };
+    let each = [all.clone(), cut, scoped, tagged];
+    let spent: Vec<i64> = each.iter().map(|f| store.spend(w, f).unwrap()).collect();
+    assert_eq!(store.spend_each(w, &each).unwrap(), spent);
     assert!(!store.slots(w, &all, 3_600).unwrap().is_empty());
     let page = store.list_events(w, &all, None, 50).unwrap();
     assert_eq!(page.events.len(), 21);

@@ -58,6 +58,7 @@ both_backends!(single_insert_is_idempotent, |_db, store| {
         store
             .cost_by_tag(u, &EventFilter::default(), "x")
             .unwrap()
+            .values
             .is_empty()
     );
 
@@ -104,7 +105,11 @@ both_backends!(concurrent_repeats_store_one_event, |_db, store| {
     let by_thread = store
         .cost_by_tag(u, &EventFilter::default(), "thread")
         .unwrap();
-    assert_eq!(by_thread.len(), 1, "only the winner's tags are stored");
+    assert_eq!(
+        by_thread.values.len(),
+        1,
+        "only the winner's tags are stored"
+    );
 });
 
 both_backends!(
@@ -140,6 +145,7 @@ both_backends!(
             store
                 .cost_by_tag(u, &EventFilter::default(), "n")
                 .unwrap()
+                .values
                 .len(),
             50
         );
@@ -228,6 +234,7 @@ both_backends!(batches_report_duplicates, |_db, store| {
     let teams: i64 = store
         .cost_by_tag(u, &EventFilter::default(), "team")
         .unwrap()
+        .values
         .iter()
         .map(|t| t.calls)
         .sum();
@@ -409,22 +416,35 @@ both_backends!(pagination_returns_every_event_once, |_db, store| {
     }
 });
 
-// However many distinct values an account sends for one tag key, a report returns the
-// costliest MAX_GROUPS of them, exactly summed across rollups and raw range edges.
+// However many distinct values an account sends for one tag key, a report lists the
+// costliest MAX_GROUPS of them and adds the rest up, exactly, across rollups and raw
+// range edges.
 both_backends!(tag_reports_are_bounded, |_db, store| {
     let u = user(&store, "many-values@x.test");
-    let n = llmlab_store::analytics::MAX_GROUPS as i64 + 5;
-    let events: Vec<NewEvent> = (1..=n)
+    let cap = llmlab_store::analytics::MAX_GROUPS as i64;
+    let n = cap + 25;
+    let mut events: Vec<NewEvent> = (1..=n)
         .map(|i| NewEvent {
             tags: tags(&[("team", &format!("t{i}"))]),
             ..event(T0 + i * 60_000_000, "openai", "gpt-4o", i * 1_000)
         })
         .collect();
+    // A second call for some values, and calls without the key, which it does not count.
+    events.extend((1..=n).step_by(7).map(|i| NewEvent {
+        tags: tags(&[("team", &format!("t{i}"))]),
+        ..event(T0 + i * 60_000_000 + 7, "openai", "gpt-4o", 3)
+    }));
+    events.extend((0..40).map(|i| event(T0 + i * 90_000_000, "openai", "gpt-4o", 5_000_000)));
     store.insert_batch(u, &events).unwrap();
     // A range that cuts slots at both ends: rollups in the middle, raw events at the edges.
     let range = EventFilter::between(T0 + 90_000_000, T0 + (n + 1) * 60_000_000);
-    let values = store.cost_by_tag(u, &range, "team").unwrap();
-    assert_eq!(values.len(), llmlab_store::analytics::MAX_GROUPS as usize);
+    let in_range: Vec<&NewEvent> = events
+        .iter()
+        .filter(|e| matches(e, &range) && e.tags.contains_key("team"))
+        .collect();
+    let got = store.cost_by_tag(u, &range, "team").unwrap();
+    let values = &got.values;
+    assert_eq!(values.len(), cap as usize);
     assert_eq!(values[0].value, format!("t{n}"));
     assert_eq!(values[0].cost_nanos, n * 1_000);
     assert!(
@@ -432,8 +452,97 @@ both_backends!(tag_reports_are_bounded, |_db, store| {
             .windows(2)
             .all(|w| w[0].cost_nanos >= w[1].cost_nanos)
     );
-    let last = values.last().unwrap();
-    assert_eq!(last.value, "t6", "the costliest values, not the first ones");
-    let daily = store.daily_by_tag(u, &range, "team").unwrap();
-    assert_eq!(daily.len(), n as usize - 1, "t1 is before the range");
+    assert_eq!(
+        values.last().unwrap().value,
+        format!("t{}", n - cap + 1),
+        "the costliest values, not the first ones"
+    );
+    // t1 is before the range; t2 … t(n-cap) are the rest.
+    let rest: Vec<&&NewEvent> = in_range
+        .iter()
+        .filter(|e| e.tags["team"][1..].parse::<i64>().unwrap() <= n - cap)
+        .collect();
+    let other = got.other.expect("more values than listed");
+    assert_eq!(other.values, n - cap - 1);
+    assert_eq!(
+        other.cost_nanos,
+        rest.iter().map(|e| e.cost_nanos).sum::<i64>()
+    );
+    assert_eq!(other.calls, rest.len() as i64);
+    // Listed and rest add up to every call with the key, exactly.
+    let listed: i64 = values.iter().map(|v| v.cost_nanos).sum();
+    let total: i64 = in_range.iter().map(|e| e.cost_nanos).sum();
+    assert_eq!(listed + other.cost_nanos, total);
+    let calls: i64 = values.iter().map(|v| v.calls).sum();
+    assert_eq!(calls + other.calls, in_range.len() as i64);
+    // Fewer values than the cap: every one listed, nothing left.
+    let few = EventFilter::between(T0, T0 + 4 * 60_000_000);
+    let got = store.cost_by_tag(u, &few, "team").unwrap();
+    assert_eq!((got.values.len(), got.other), (3, None));
+});
+
+// Attribution's daily breakdown of a tag key with many values: on the focus days, the
+// costliest values one by one, every other value added up per day, each day's rows
+// adding up to the key's spend that day.
+both_backends!(daily_tag_breakdown_is_bounded, |_db, store| {
+    const DAY: i64 = 24 * HOUR;
+    let u = user(&store, "daily-values@x.test");
+    let mut events = Vec::new();
+    for d in 0..6 {
+        for j in 0..300 {
+            events.push(NewEvent {
+                tags: tags(&[("customer", &format!("c{d}-{j}"))]),
+                ..event(T0 + d * DAY + j * 60_000_000, "openai", "gpt-4o", 1_000 + j)
+            });
+        }
+        // One customer spends most every day, and one only on day 4.
+        events.push(NewEvent {
+            tags: tags(&[("customer", "steady")]),
+            ..event(T0 + d * DAY + 7, "openai", "gpt-4o", 900_000)
+        });
+    }
+    events.push(NewEvent {
+        tags: tags(&[("customer", "whale")]),
+        ..event(T0 + 4 * DAY + 5 * HOUR + 3, "openai", "gpt-4o", 700_000)
+    });
+    store.insert_batch(u, &events).unwrap();
+    let range = EventFilter::between(T0, T0 + 6 * DAY);
+    let rows = store
+        .daily_by_tag(u, &range, "customer", &[T0 + 4 * DAY], 3)
+        .unwrap();
+    let chosen: std::collections::BTreeSet<Option<&str>> =
+        rows.iter().map(|r| r.value.as_deref()).collect();
+    // The day's three costliest: steady, whale, and its costliest small customer.
+    assert_eq!(
+        chosen,
+        [None, Some("c4-299"), Some("steady"), Some("whale")]
+            .into_iter()
+            .collect()
+    );
+    for d in 0..6 {
+        let day = T0 + d * DAY;
+        let of_day: Vec<_> = rows.iter().filter(|r| r.day_start_micros == day).collect();
+        let expected: Vec<&NewEvent> = events.iter().filter(|e| e.ts / DAY == day / DAY).collect();
+        assert_eq!(
+            of_day.iter().map(|r| r.cost_nanos).sum::<i64>(),
+            expected.iter().map(|e| e.cost_nanos).sum::<i64>(),
+            "day {d}"
+        );
+        assert_eq!(
+            of_day.iter().map(|r| r.calls).sum::<i64>(),
+            expected.len() as i64
+        );
+        let rest = of_day.iter().find(|r| r.value.is_none()).unwrap();
+        let small = if d == 4 { 299 } else { 300 };
+        assert_eq!(rest.calls, small, "day {d}");
+    }
+    let whale: Vec<_> = rows
+        .iter()
+        .filter(|r| r.value.as_deref() == Some("whale"))
+        .collect();
+    assert_eq!(whale.len(), 1);
+    assert_eq!(
+        (whale[0].day_start_micros, whale[0].cost_nanos),
+        (T0 + 4 * DAY, 700_000)
+    );
 });

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod analytics;
+mod budget_spend;
 pub mod budgets;
 mod citus;
 mod crash;

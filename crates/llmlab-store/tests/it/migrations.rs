@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use llmlab_store::test_support::TestDb;
 use llmlab_store::{
-    Backend, ModelTotals, SlotRow, Store, StoreError, TagTotals, Totals, UserId, WorkspaceId,
+    Backend, ModelTotals, SlotRow, Store, StoreError, TagBreakdown, Totals, UserId, WorkspaceId,
     both_backends, migration_names,
 };
 
@@ -29,7 +29,7 @@ fn folder_names(backend: &str) -> Vec<String> {
     names
 }
 
-pub(crate) type Reports = (Totals, Vec<ModelTotals>, Vec<TagTotals>, Vec<SlotRow>);
+pub(crate) type Reports = (Totals, Vec<ModelTotals>, TagBreakdown, Vec<SlotRow>);
 
 /// What the upgrade tests expect a migration to leave as it was: reports over every
 /// test filter.
