@@ -199,7 +199,10 @@ const HTTP_CRATES: [&str; 8] = [
 
 /// Every crate in `krate`'s normal (not dev, not build) dependency tree that speaks HTTP.
 fn http_free(root: &Path, krate: &str) -> Result<Vec<String>> {
-    let meta = cargo_metadata(root, &["--offline"])?;
+    // Offline when the registry cache holds every package of the graph; a fresh
+    // machine's cache lacks the crates of other platforms (the graph names them too),
+    // which a build never fetched: then they are fetched once.
+    let meta = cargo_metadata(root, &["--offline"]).or_else(|_| cargo_metadata(root, &[]))?;
     Ok(http_under(&meta, krate)
         .into_iter()
         .map(|dep| format!("{krate} depends on {dep}, an HTTP crate (through its dependency tree)"))
