@@ -22,7 +22,7 @@
 //! store's unique `(channel, key)` is what makes "once" hold across instances racing for
 //! the same occasion. Delivery is [`crate::notify`]'s.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::period::{Granularity, Zone, bucket_label, bucket_start};
 use llmlab_engine::providers::Catalog;
@@ -35,6 +35,7 @@ use llmlab_store::{
 use serde_json::json;
 
 use crate::money::dollars;
+use crate::notify::calendar::{next_due, report_due};
 use crate::notify::notice::{Event, Fact, Notice, Section};
 use crate::{AppError, budgets, recommendations};
 
@@ -290,51 +291,6 @@ fn visit(
     Ok((new, Some(next_due(now, a.zone))))
 }
 
-/// How often a workspace with nothing new is still looked at whole: a budget's new
-/// period can be forecast to overrun from history alone.
-const DAILY_LOOK: Duration = Duration::days(1);
-
-/// When a workspace visited at `now` is next due on its own: its next weekly or monthly
-/// report, or the daily look, whichever comes first.
-fn next_due(now: DateTime<Utc>, zone: Zone) -> Next {
-    let look = now + DAILY_LOOK;
-    let report = [Granularity::Week, Granularity::Month]
-        .into_iter()
-        .filter_map(|g| next_report(now, g, zone))
-        .min();
-    match report {
-        Some(r) if r < look => Next {
-            at: r.timestamp_micros(),
-            full: false,
-        },
-        _ => Next {
-            at: look.timestamp_micros(),
-            full: true,
-        },
-    }
-}
-
-/// When the next report of granularity `g` falls due after `now` (09:00 local on the
-/// first day of a period).
-fn next_report(now: DateTime<Utc>, g: Granularity, zone: Zone) -> Option<DateTime<Utc>> {
-    let current = bucket_start(now, g, zone);
-    let due = report_due(current, zone)?;
-    if due > now {
-        return Some(due);
-    }
-    // The start of the next period: a day past this one's longest length.
-    let span = if g == Granularity::Week { 8 } else { 32 };
-    report_due(bucket_start(current + Duration::days(span), g, zone), zone)
-}
-
-/// 09:00 local on the day that starts at `start`.
-fn report_due(start: DateTime<Utc>, zone: Zone) -> Option<DateTime<Utc>> {
-    let first_day = bucket_label(start, Granularity::Day, zone);
-    NaiveDate::parse_from_str(&first_day, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| nine_am(d, zone))
-}
-
 /// Forecast notices of every budget of the workspace, its budget channel links read once.
 fn forecasts(s: &Store, a: &Audience, now: DateTime<Utc>) -> Result<usize, AppError> {
     let budgets = s.list_budgets(a.id)?;
@@ -483,15 +439,6 @@ fn unpriced(s: &Store, a: &Audience) -> Result<usize, AppError> {
 fn has(s: &Store, c: &ChannelRow, key: &str) -> bool {
     s.has_notification(c.workspace_id, c.id, key)
         .unwrap_or(false)
-}
-
-/// The local instant `date` 09:00 in `zone` (the first one, around a clock change).
-fn nine_am(date: NaiveDate, zone: Zone) -> Option<DateTime<Utc>> {
-    let local = date.and_hms_opt(9, 0, 0)?;
-    zone.tz()
-        .from_local_datetime(&local)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The report of `kind` due now, if it is past 09:00 on its day and some channel that
