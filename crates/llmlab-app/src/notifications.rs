@@ -210,26 +210,31 @@ pub fn tick(
     let mut seen = std::collections::HashSet::new();
     loop {
         let due = s.due_for_notifications(at, DUE_BATCH)?;
-        let mut fresh = false;
-        for d in &due {
-            // Made due again meanwhile by an instance whose clock is behind: next tick.
-            if !seen.insert(d.workspace_id) {
-                continue;
-            }
-            fresh = true;
-            if !s.claim_notification_visit(d.workspace_id, at, lease)? {
-                continue;
-            }
+        // One made due again meanwhile by an instance whose clock is behind: next tick.
+        let fresh: Vec<WorkspaceId> = due
+            .iter()
+            .map(|d| d.workspace_id)
+            .filter(|id| seen.insert(*id))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(done);
+        }
+        // Claimed together and rescheduled together: two statements for the batch, not
+        // two transactions per workspace.
+        let mut visits = Vec::new();
+        for d in s.claim_notification_visits(&fresh, at, lease)? {
             done.visited += 1;
-            match visit(s, catalog, *d, now) {
+            match visit(s, catalog, d, now) {
                 Ok((new, next)) => {
                     done.new += new;
-                    s.reschedule_notifications(*d, lease, next)?;
+                    visits.push((d, next));
                 }
+                // Left leased: looked at again when the lease runs out.
                 Err(e) => log::warn!("notifications for workspace {}: {e}", d.workspace_id),
             }
         }
-        if !fresh || due.len() < usize::try_from(DUE_BATCH).unwrap_or(usize::MAX) {
+        s.reschedule_notifications(&visits, lease)?;
+        if due.len() < usize::try_from(DUE_BATCH).unwrap_or(usize::MAX) {
             return Ok(done);
         }
     }

@@ -10,10 +10,15 @@
 //! meanwhile. Every statement here but [`due`] names one workspace (one shard on a
 //! sharded PostgreSQL); [`due`] reads one index range.
 
+use std::collections::BTreeMap;
+
 use diesel::prelude::*;
 
 use crate::schema::notify_schedule;
 use crate::{AnyConnection, StoreError, WorkspaceId};
+
+/// Most workspaces one statement names (SQLite allows 32,766 bound values).
+const IDS_PER_STATEMENT: usize = 1_000;
 
 /// Puts `workspace` on the schedule, due at `now` (its first channel was created):
 /// idempotent.
@@ -76,39 +81,38 @@ pub fn mark_due(
     workspace_id: WorkspaceId,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let n = diesel::update(
-        notify_schedule::table
-            .filter(notify_schedule::workspace_id.eq(workspace_id))
-            .filter(
-                notify_schedule::due_at
-                    .gt(now)
-                    .or(notify_schedule::changed.eq(false)),
-            ),
-    )
-    .set((
-        notify_schedule::due_at.eq(now),
-        notify_schedule::changed.eq(true),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
+    Ok(mark(conn, Some(workspace_id), now)? == 1)
 }
 
 /// Makes every workspace on the schedule due at `now` with a change to look at, as if
 /// events had just arrived everywhere: for an operator who wants everything looked at
 /// at once, and for tests that tick at instants of their choosing. How many it moved.
 pub fn mark_every_due(conn: &mut AnyConnection, now: i64) -> Result<usize, StoreError> {
-    Ok(diesel::update(
-        notify_schedule::table.filter(
+    mark(conn, None, now)
+}
+
+/// Makes `workspace` (or every workspace) due at `now` with a change, where it is not
+/// already: the rows it moved.
+fn mark(
+    conn: &mut AnyConnection,
+    workspace_id: Option<WorkspaceId>,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut update = diesel::update(notify_schedule::table)
+        .filter(
             notify_schedule::due_at
                 .gt(now)
                 .or(notify_schedule::changed.eq(false)),
-        ),
-    )
-    .set((
-        notify_schedule::due_at.eq(now),
-        notify_schedule::changed.eq(true),
-    ))
-    .execute(conn)?)
+        )
+        .set((
+            notify_schedule::due_at.eq(now),
+            notify_schedule::changed.eq(true),
+        ))
+        .into_boxed();
+    if let Some(id) = workspace_id {
+        update = update.filter(notify_schedule::workspace_id.eq(id));
+    }
+    Ok(update.execute(conn)?)
 }
 
 /// A workspace due for a visit.
@@ -129,35 +133,43 @@ pub fn due(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<Due>, S
         .select((notify_schedule::workspace_id, notify_schedule::changed))
         .limit(limit)
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(workspace_id, changed)| Due {
-            workspace_id,
-            changed,
-        })
-        .collect())
+    Ok(rows.into_iter().map(Due::from).collect())
 }
 
-/// Takes the visit of `workspace` until `lease_until` if it is still due at `now`:
-/// `false` when another instance took it first.
+impl From<(WorkspaceId, bool)> for Due {
+    fn from((workspace_id, changed): (WorkspaceId, bool)) -> Self {
+        Due {
+            workspace_id,
+            changed,
+        }
+    }
+}
+
+/// Takes the visits of those of `workspaces` still due at `now` until `lease_until`,
+/// in one statement: the ones taken (another instance took the others first), each
+/// with whether it had changed as of the claim.
 pub fn claim(
     conn: &mut AnyConnection,
-    workspace_id: WorkspaceId,
+    workspaces: &[WorkspaceId],
     now: i64,
     lease_until: i64,
-) -> Result<bool, StoreError> {
-    let n = diesel::update(
+) -> Result<Vec<Due>, StoreError> {
+    if workspaces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(WorkspaceId, bool)> = diesel::update(
         notify_schedule::table
-            .filter(notify_schedule::workspace_id.eq(workspace_id))
+            .filter(notify_schedule::workspace_id.eq_any(workspaces))
             .filter(notify_schedule::due_at.le(now)),
     )
     .set(notify_schedule::due_at.eq(lease_until))
-    .execute(conn)?;
-    Ok(n == 1)
+    .returning((notify_schedule::workspace_id, notify_schedule::changed))
+    .get_results(conn)?;
+    Ok(rows.into_iter().map(Due::from).collect())
 }
 
 /// When a workspace is next due on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Next {
     /// Microseconds since the epoch.
     pub at: i64,
@@ -165,30 +177,42 @@ pub struct Next {
     pub full: bool,
 }
 
-/// Ends the visit of `visited` leased until `lease_until`: the workspace is next due
-/// `next`, or, when it has no channels left (`next` is `None`), leaves the schedule.
-/// Does nothing when it was made due during the visit, or changed unseen before it
-/// (the next tick looks at it); whether the visit's outcome was kept.
+/// Ends the visits leased until `lease_until`: each workspace is next due at its
+/// `Next`, or, when it has no channels left (`None`), leaves the schedule. A workspace
+/// made due during its visit, or changed unseen before it, is left as it is (the next
+/// tick looks at it). One statement per distinct outcome (most workspaces share one),
+/// in one transaction; how many visits' outcomes were kept.
 pub fn reschedule(
     conn: &mut AnyConnection,
-    visited: Due,
+    visits: &[(Due, Option<Next>)],
     lease_until: i64,
-    next: Option<Next>,
-) -> Result<bool, StoreError> {
-    let row = notify_schedule::table
-        .filter(notify_schedule::workspace_id.eq(visited.workspace_id))
-        .filter(notify_schedule::due_at.eq(lease_until))
-        .filter(notify_schedule::changed.eq(visited.changed));
-    let n = match next {
-        Some(next) => diesel::update(row)
-            .set((
-                notify_schedule::due_at.eq(next.at),
-                notify_schedule::changed.eq(next.full),
-            ))
-            .execute(conn)?,
-        None => diesel::delete(row).execute(conn)?,
-    };
-    Ok(n == 1)
+) -> Result<usize, StoreError> {
+    let mut outcomes: BTreeMap<(bool, Option<Next>), Vec<WorkspaceId>> = BTreeMap::new();
+    for (due, next) in visits {
+        outcomes
+            .entry((due.changed, *next))
+            .or_default()
+            .push(due.workspace_id);
+    }
+    let mut kept = 0;
+    for ((changed, next), ids) in outcomes {
+        for ids in ids.chunks(IDS_PER_STATEMENT) {
+            let rows = notify_schedule::table
+                .filter(notify_schedule::workspace_id.eq_any(ids))
+                .filter(notify_schedule::due_at.eq(lease_until))
+                .filter(notify_schedule::changed.eq(changed));
+            kept += match next {
+                Some(next) => diesel::update(rows)
+                    .set((
+                        notify_schedule::due_at.eq(next.at),
+                        notify_schedule::changed.eq(next.full),
+                    ))
+                    .execute(conn)?,
+                None => diesel::delete(rows).execute(conn)?,
+            };
+        }
+    }
+    Ok(kept)
 }
 
 /// When `workspace` is next due, if it is on the schedule.
@@ -215,17 +239,16 @@ store_methods! {
     /// See [`schedule::due`](due).
     fn due_for_notifications(now: i64, limit: i64) -> Vec<Due> = with_conn(due);
     /// See [`schedule::claim`](claim).
-    fn claim_notification_visit(
-        workspace_id: WorkspaceId,
+    fn claim_notification_visits(
+        workspaces: &[WorkspaceId],
         now: i64,
         lease_until: i64,
-    ) -> bool = write(claim);
+    ) -> Vec<Due> = write(claim);
     /// See [`schedule::reschedule`](reschedule).
     fn reschedule_notifications(
-        visited: Due,
+        visits: &[(Due, Option<Next>)],
         lease_until: i64,
-        next: Option<Next>,
-    ) -> bool = write(reschedule);
+    ) -> usize = transaction(reschedule);
     /// See [`schedule::due_at`](due_at).
     fn notifications_due_at(workspace_id: WorkspaceId) -> Option<i64> = with_conn(due_at);
 }

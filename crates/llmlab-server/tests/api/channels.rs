@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
-use llmlab_app::notifications;
+use llmlab_app::notifications::{self, Tick};
 use llmlab_engine::providers::Catalog;
 use llmlab_store::send_quota::Allowance;
 use serde_json::{Value, json};
@@ -95,24 +95,40 @@ const EMAILS: Allowance = Allowance {
 /// database), as two servers would, every workspace due; the notifications they
 /// recorded together.
 pub(crate) fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
-    let stores = [app.db().store(), app.db().store()];
     // The tests tick at instants of their choosing, often before the requests that made
     // the workspace due: for them, what those requests marked happened before `now`.
-    stores[0]
+    app.db()
+        .store()
         .mark_every_workspace_due(now.timestamp_micros())
         .unwrap();
+    tick(app, now).0.new
+}
+
+/// One tick from each of two instances at once: what they did together, and the most
+/// statements either sent.
+pub(crate) fn tick(app: &TestApp, now: DateTime<Utc>) -> (Tick, u64) {
+    let stores = [app.db().store(), app.db().store()];
     std::thread::scope(|scope| {
         let runs: Vec<_> = stores
             .iter()
             .map(|s| {
                 scope.spawn(move || {
-                    notifications::tick(s, Catalog::builtin(), EMAILS, now)
-                        .unwrap()
-                        .new
+                    let before = llmlab_store::statements_on_this_thread();
+                    let done = notifications::tick(s, Catalog::builtin(), EMAILS, now).unwrap();
+                    (done, llmlab_store::statements_on_this_thread() - before)
                 })
             })
             .collect();
-        runs.into_iter().map(|r| r.join().unwrap()).sum()
+        runs.into_iter().map(|r| r.join().unwrap()).fold(
+            (Tick::default(), 0),
+            |(sum, most), (t, n)| {
+                let sum = Tick {
+                    new: sum.new + t.new,
+                    visited: sum.visited + t.visited,
+                };
+                (sum, most.max(n))
+            },
+        )
     })
 }
 

@@ -3,51 +3,14 @@
 //! workspaces there are; an alert whose instance stopped before telling its channels is
 //! told by the next tick.
 
-use chrono::{DateTime, Utc};
-use llmlab_app::notifications::{self, Tick};
-use llmlab_engine::providers::Catalog;
-use llmlab_store::send_quota::Allowance;
+use chrono::Utc;
+use llmlab_app::notifications::Tick;
 use llmlab_store::{BudgetId, WorkspaceId};
 use serde_json::json;
 
-use crate::TestApp;
-use crate::channels::{channel, spawn};
+use crate::channels::{channel, spawn, tick};
 use crate::receiver::Receiver;
 use crate::smtp::SmtpSink;
-
-const EMAILS: Allowance = Allowance {
-    kind: llmlab_store::send_quota::kind::EMAIL,
-    limit: 100,
-    window_micros: 3_600_000_000,
-};
-
-/// One tick from each of two instances at once: what they did together, and the most
-/// statements either sent.
-fn tick(app: &TestApp, now: DateTime<Utc>) -> (Tick, u64) {
-    let stores = [app.db().store(), app.db().store()];
-    std::thread::scope(|scope| {
-        let runs: Vec<_> = stores
-            .iter()
-            .map(|s| {
-                scope.spawn(move || {
-                    let before = llmlab_store::statements_on_this_thread();
-                    let done = notifications::tick(s, Catalog::builtin(), EMAILS, now).unwrap();
-                    (done, llmlab_store::statements_on_this_thread() - before)
-                })
-            })
-            .collect();
-        runs.into_iter().map(|r| r.join().unwrap()).fold(
-            (Tick::default(), 0),
-            |(sum, most), (t, n)| {
-                let sum = Tick {
-                    new: sum.new + t.new,
-                    visited: sum.visited + t.visited,
-                };
-                (sum, most.max(n))
-            },
-        )
-    })
-}
 
 fn visits_only_what_is_due(backend: llmlab_store::Backend) {
     let sink = SmtpSink::start();

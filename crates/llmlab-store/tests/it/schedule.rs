@@ -2,7 +2,7 @@
 //! alerts whose channels were not told.
 
 use llmlab_store::schedule::{Due, Next};
-use llmlab_store::{NewAlert, NewChannel, Store, WorkspaceId, both_backends};
+use llmlab_store::{BudgetId, NewAlert, NewChannel, Store, WorkspaceId, both_backends};
 
 use super::budgets::budget;
 use super::{HOUR, T0, user};
@@ -22,8 +22,38 @@ fn channel(store: &Store, ws: WorkspaceId, name: &str) {
         .unwrap();
 }
 
+/// A warning of budget `budget_id` in the period starting at `T0`.
+fn warning(budget_id: BudgetId) -> NewAlert {
+    NewAlert {
+        budget_id,
+        period_start: T0,
+        level: "warning".into(),
+        spent_nanos: 1,
+        amount_nanos: 2,
+    }
+}
+
 fn due(store: &Store, now: i64) -> Vec<Due> {
     store.due_for_notifications(now, 100).unwrap()
+}
+
+/// Claims the visit of `ws` alone: what was claimed.
+fn claim(store: &Store, ws: WorkspaceId, now: i64, lease: i64) -> Option<Due> {
+    let mut taken = store.claim_notification_visits(&[ws], now, lease).unwrap();
+    assert!(taken.len() <= 1);
+    taken.pop()
+}
+
+/// Ends the visit `seen` alone: whether its outcome was kept.
+fn reschedule(store: &Store, seen: Due, lease: i64, next: Option<Next>) -> bool {
+    match store
+        .reschedule_notifications(&[(seen, next)], lease)
+        .unwrap()
+    {
+        0 => false,
+        1 => true,
+        n => panic!("one visit ended, {n} rows moved"),
+    }
 }
 
 // Only workspaces with channels are on the schedule; a new channel makes its workspace
@@ -62,18 +92,14 @@ both_backends!(a_visit_leases_and_reschedules, |_db, store| {
     let now = store.notifications_due_at(a).unwrap().unwrap() + HOUR;
     let seen = due(&store, now)[0];
     let lease = now + 5 * 60_000_000;
-    assert!(store.claim_notification_visit(a, now, lease).unwrap());
-    assert!(!store.claim_notification_visit(a, now, lease).unwrap());
+    assert!(claim(&store, a, now, lease).is_some());
+    assert!(claim(&store, a, now, lease).is_none());
     assert!(due(&store, now).is_empty());
     let next = Next {
         at: now + 24 * HOUR,
         full: false,
     };
-    assert!(
-        store
-            .reschedule_notifications(seen, lease, Some(next))
-            .unwrap()
-    );
+    assert!(reschedule(&store, seen, lease, Some(next)));
     assert!(due(&store, now + 23 * HOUR).is_empty());
     assert_eq!(
         due(&store, now + 24 * HOUR),
@@ -94,6 +120,70 @@ both_backends!(a_visit_leases_and_reschedules, |_db, store| {
     );
 });
 
+// A tick claims its batch in one statement, each workspace at most once across
+// instances, and reschedules the batch together: each visit's outcome is kept but for
+// the workspace changed during its visit, which stays due.
+both_backends!(a_batch_is_claimed_and_rescheduled_together, |_db, store| {
+    let spaces: Vec<WorkspaceId> = (0..4)
+        .map(|k| {
+            let ws = user(&store, &format!("batch{k}@x.test"));
+            channel(&store, ws, "c");
+            ws
+        })
+        .collect();
+    let now = spaces
+        .iter()
+        .map(|ws| store.notifications_due_at(*ws).unwrap().unwrap())
+        .max()
+        .unwrap()
+        + HOUR;
+    let lease = now + 5 * 60_000_000;
+    // Another instance took the first one already.
+    let other = claim(&store, spaces[0], now, lease).unwrap();
+    let mut taken = store
+        .claim_notification_visits(&spaces, now, lease)
+        .unwrap();
+    taken.sort_by_key(|d| d.workspace_id);
+    assert_eq!(
+        taken.iter().map(|d| d.workspace_id).collect::<Vec<_>>(),
+        spaces[1..]
+    );
+    assert!(taken.iter().all(|d| d.changed));
+    assert!(
+        store
+            .claim_notification_visits(&spaces, now, lease)
+            .unwrap()
+            .is_empty()
+    );
+    // Events for the second during its visit.
+    assert!(store.mark_notifications_due(spaces[1], now + 1).unwrap());
+    let daily = Next {
+        at: now + 24 * HOUR,
+        full: true,
+    };
+    let visits = [
+        (taken[0], Some(daily)),
+        (taken[1], Some(daily)),
+        (taken[2], None),
+    ];
+    assert_eq!(store.reschedule_notifications(&visits, lease).unwrap(), 2);
+    assert_eq!(
+        store.notifications_due_at(spaces[1]).unwrap(),
+        Some(now + 1)
+    );
+    assert_eq!(
+        store.notifications_due_at(spaces[2]).unwrap(),
+        Some(daily.at)
+    );
+    assert_eq!(store.notifications_due_at(spaces[3]).unwrap(), None);
+    // The other instance's visit is its own to end.
+    assert!(reschedule(&store, other, lease, Some(daily)));
+    assert_eq!(
+        store.notifications_due_at(spaces[0]).unwrap(),
+        Some(daily.at)
+    );
+});
+
 // A change during a visit is not lost: the visit's rescheduling is dropped and the
 // workspace stays due; an instance that dies mid-visit only delays it to the lease's end.
 both_backends!(
@@ -104,30 +194,22 @@ both_backends!(
         let now = store.notifications_due_at(a).unwrap().unwrap() + HOUR;
         let seen = due(&store, now)[0];
         let lease = now + 5 * 60_000_000;
-        assert!(store.claim_notification_visit(a, now, lease).unwrap());
+        assert!(claim(&store, a, now, lease).is_some());
         assert!(store.mark_notifications_due(a, now + 1).unwrap());
         let next = Next {
             at: now + 24 * HOUR,
             full: false,
         };
-        assert!(
-            !store
-                .reschedule_notifications(seen, lease, Some(next))
-                .unwrap()
-        );
+        assert!(!reschedule(&store, seen, lease, Some(next)));
         assert_eq!(due(&store, now + 1).len(), 1);
         // Claimed and never finished: due again when the lease ends, not before.
-        assert!(store.claim_notification_visit(a, now + 1, lease).unwrap());
+        assert!(claim(&store, a, now + 1, lease).is_some());
         assert!(due(&store, lease - 1).is_empty());
         assert_eq!(due(&store, lease).len(), 1);
         // A workspace whose channels are gone leaves the schedule.
         let seen = due(&store, lease)[0];
-        assert!(store.claim_notification_visit(a, lease, lease + 1).unwrap());
-        assert!(
-            store
-                .reschedule_notifications(seen, lease + 1, None)
-                .unwrap()
-        );
+        assert!(claim(&store, a, lease, lease + 1).is_some());
+        assert!(reschedule(&store, seen, lease + 1, None));
         assert_eq!(store.notifications_due_at(a).unwrap(), None);
         // Its channel is still there (the row went by another route, say an instance of
         // an earlier version made the channel): an instance starting puts it back, once.
@@ -144,14 +226,13 @@ both_backends!(unnotified_alerts_are_found_until_marked, |_db, store| {
     let mut ids = Vec::new();
     for ws in [a, b] {
         let row = store.create_budget(ws, &budget("b")).unwrap();
-        let alert = NewAlert {
-            budget_id: row.id,
-            period_start: T0,
-            level: "warning".into(),
-            spent_nanos: 1,
-            amount_nanos: 2,
-        };
-        ids.push(store.record_alert(ws, &alert).unwrap().unwrap().id);
+        ids.push(
+            store
+                .record_alert(ws, &warning(row.id))
+                .unwrap()
+                .unwrap()
+                .id,
+        );
     }
     let since = llmlab_store::now_utc() - chrono::TimeDelta::days(1);
     let found: Vec<i64> = store
@@ -179,14 +260,7 @@ both_backends!(
         let (a, b) = (user(&store, "m1@x.test"), user(&store, "m2@x.test"));
         channel(&store, a, "c");
         let row = store.create_budget(b, &budget("b")).unwrap();
-        let alert = NewAlert {
-            budget_id: row.id,
-            period_start: T0,
-            level: "warning".into(),
-            spent_nanos: 1,
-            amount_nanos: 2,
-        };
-        store.record_alert(b, &alert).unwrap().unwrap();
+        store.record_alert(b, &warning(row.id)).unwrap().unwrap();
         let reverted =
             crate::migrations::revert_through(db.url(), "2026-12-11-000001_notify_schedule");
         assert_eq!(store.migrate().unwrap(), reverted);

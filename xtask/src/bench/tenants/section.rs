@@ -118,7 +118,7 @@ pub fn tenants_section(backend: &str, r: &TenantResults) -> Section {
         section.note(format!(
             "Tag cardinality, at {} workspaces: one more workspace with {} events over the \
              last 30 days, tag `customer` taking {} values (seeded through the store in \
-             {} s). Each endpoint: one untimed call, {SEQUENTIAL_CALLS} one after the \
+             {} s; on PostgreSQL then `VACUUM ANALYZE`). Each endpoint: one untimed call, {SEQUENTIAL_CALLS} one after the \
              other, then {PARALLEL_CLIENTS} clients with {PARALLEL_CALLS} calls each at \
              once. Server VmRSS {:.1} MiB before the calls, {:.1} MiB after (peak {:.1} MiB).",
             thousands(r.runs.iter().map(|x| x.workspaces).max().unwrap_or(0) as u64),
