@@ -27,24 +27,24 @@ use llmlab_engine::Usd;
 use llmlab_engine::period::{Granularity, Zone, bucket_label, bucket_start};
 use llmlab_engine::providers::Catalog;
 use llmlab_recs::{AnomalyConfig, Severity};
-use llmlab_store::schedule::{Due, Next};
-use llmlab_store::send_quota::Allowance;
 use llmlab_store::{
-    AlertRow, BudgetRow, ChannelId, ChannelRow, Store, StoreError, WorkspaceId, workspaces,
+    AlertRow, BudgetId, BudgetRow, ChannelId, ChannelRow, Store, WorkspaceId, workspaces,
 };
 use serde_json::json;
 
 use crate::money::dollars;
-use crate::notify::calendar::{next_due, report_due};
+use crate::notify::calendar::report_due;
 use crate::notify::notice::{Event, Fact, Notice, Section};
 use crate::{AppError, budgets, recommendations};
 
+pub use crate::notify::tick::{Tick, tick};
+
 /// A workspace as its notifications need it.
-struct Audience {
-    id: WorkspaceId,
-    name: String,
-    zone: Zone,
-    channels: Vec<ChannelRow>,
+pub(crate) struct Audience {
+    pub(crate) id: WorkspaceId,
+    pub(crate) name: String,
+    pub(crate) zone: Zone,
+    pub(crate) channels: Vec<ChannelRow>,
 }
 
 impl Audience {
@@ -59,7 +59,7 @@ impl Audience {
     }
 
     /// The channels subscribed to `event`, and those in `chosen` (a budget's own).
-    fn to(&self, event: Event, chosen: &[ChannelId]) -> Vec<&ChannelRow> {
+    pub(crate) fn to(&self, event: Event, chosen: &[ChannelId]) -> Vec<&ChannelRow> {
         self.channels
             .iter()
             .filter(|c| c.subscribes(event.as_str()) || chosen.contains(&c.id))
@@ -164,145 +164,15 @@ fn alert_notice(
     record(s, &to, &format!("budget:{}", alert.id), &n)
 }
 
-/// How long a visit may take before another instance may visit the workspace again: an
-/// instance that dies mid-visit delays the workspace by this much.
-const LEASE: Duration = Duration::minutes(5);
-
-/// Due workspaces read at once.
-const DUE_BATCH: i64 = 200;
-
-/// An alert whose channels are still untold after this long was left by an instance
-/// that stopped (younger ones are being told by the request that raised them).
-const UNTOLD_AFTER: Duration = Duration::minutes(1);
-
-/// Untold alerts told per tick, at most.
-const UNTOLD_BATCH: i64 = 500;
-
-/// What one [`tick`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tick {
-    /// Notifications newly recorded.
-    pub new: usize,
-    /// Workspaces visited (due and leased by this instance).
-    pub visited: u64,
-}
-
-/// Asks the email addresses never asked to confirm, tells the channels of alerts left
-/// untold, then visits each due workspace this instance can lease and records what is
-/// due there. One workspace's failure is logged and does not stop the others (its lease
-/// runs out and it is visited again).
-pub fn tick(
+/// Forecast notices of every budget of the workspace (`budgets`, with the channels
+/// chosen for each in `links`).
+pub(crate) fn forecasts(
     s: &Store,
-    catalog: &Catalog,
-    emails: Allowance,
+    a: &Audience,
+    budgets: &[BudgetRow],
+    links: &[(BudgetId, ChannelId)],
     now: DateTime<Utc>,
-) -> Result<Tick, AppError> {
-    let mut done = Tick {
-        new: crate::consent::ask_earlier(s, emails).unwrap_or_else(|e| {
-            log::warn!("notifications: asking earlier email addresses to confirm: {e}");
-            0
-        }),
-        visited: 0,
-    };
-    done.new += untold_alerts(s, now)?;
-    let at = now.timestamp_micros();
-    let lease = (now + LEASE).timestamp_micros();
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let due = s.due_for_notifications(at, DUE_BATCH)?;
-        // One made due again meanwhile by an instance whose clock is behind: next tick.
-        let fresh: Vec<WorkspaceId> = due
-            .iter()
-            .map(|d| d.workspace_id)
-            .filter(|id| seen.insert(*id))
-            .collect();
-        if fresh.is_empty() {
-            return Ok(done);
-        }
-        // Claimed together and rescheduled together: two statements for the batch, not
-        // two transactions per workspace.
-        let mut visits = Vec::new();
-        for d in s.claim_notification_visits(&fresh, at, lease)? {
-            done.visited += 1;
-            match visit(s, catalog, d, now) {
-                Ok((new, next)) => {
-                    done.new += new;
-                    visits.push((d, next));
-                }
-                // Left leased: looked at again when the lease runs out.
-                Err(e) => log::warn!("notifications for workspace {}: {e}", d.workspace_id),
-            }
-        }
-        s.reschedule_notifications(&visits, lease)?;
-        if due.len() < usize::try_from(DUE_BATCH).unwrap_or(usize::MAX) {
-            return Ok(done);
-        }
-    }
-}
-
-/// Tells the channels of the alerts raised in the last day whose instance stopped before
-/// it could (one query finds them, whatever the number of workspaces).
-fn untold_alerts(s: &Store, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let since = (now - Duration::days(1)).naive_utc();
-    let settled = (now - UNTOLD_AFTER).naive_utc();
-    let mut new = 0;
-    for alert in s.unnotified_alerts(since, UNTOLD_BATCH)? {
-        if alert.created_at > settled {
-            break;
-        }
-        let ws = alert.workspace_id;
-        let told = s
-            .get_budget(ws, alert.budget_id)
-            .map_err(AppError::from)
-            .and_then(|budget| budget_alert(s, ws, &budget, &alert));
-        match told {
-            Ok(n) => new += n,
-            // Its budget is gone (and the alert with it, but for a race): nothing to tell.
-            Err(AppError::Store(StoreError::NotFound)) => s.mark_alert_notified(ws, alert.id)?,
-            Err(e) => log::warn!(
-                "notifications for alert {} of workspace {ws}: {e}",
-                alert.id
-            ),
-        }
-    }
-    Ok(new)
-}
-
-/// One workspace's visit: what is due there recorded, and when it is next due on its
-/// own (`None` when it has no channels left).
-fn visit(
-    s: &Store,
-    catalog: &Catalog,
-    due: Due,
-    now: DateTime<Utc>,
-) -> Result<(usize, Option<Next>), AppError> {
-    let a = Audience::of(s, due.workspace_id)?;
-    if a.channels.is_empty() {
-        return Ok((0, None));
-    }
-    let mut new = 0;
-    if due.changed {
-        new += forecasts(s, &a, now)?;
-        if !a.to(Event::Anomaly, &[]).is_empty() {
-            new += anomalies(s, &a, now)?;
-        }
-        if !a.to(Event::Unpriced, &[]).is_empty() {
-            new += unpriced(s, &a)?;
-        }
-    }
-    for kind in [Event::ReportWeekly, Event::ReportMonthly] {
-        new += report(s, catalog, &a, kind, now)?;
-    }
-    Ok((new, Some(next_due(now, a.zone))))
-}
-
-/// Forecast notices of every budget of the workspace, its budget channel links read once.
-fn forecasts(s: &Store, a: &Audience, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let budgets = s.list_budgets(a.id)?;
-    if budgets.is_empty() {
-        return Ok(0);
-    }
-    let links = s.budget_channels(a.id)?;
+) -> Result<usize, AppError> {
     let mut new = 0;
     for budget in budgets {
         let chosen: Vec<ChannelId> = links
@@ -310,7 +180,7 @@ fn forecasts(s: &Store, a: &Audience, now: DateTime<Utc>) -> Result<usize, AppEr
             .filter(|(b, _)| *b == budget.id)
             .map(|(_, c)| *c)
             .collect();
-        new += forecast(s, a, budget, &chosen, now)?;
+        new += forecast(s, a, budget.clone(), &chosen, now)?;
     }
     Ok(new)
 }
@@ -367,10 +237,17 @@ fn forecast(
     record(s, &to, &format!("forecast:{}:{period}", b.id), &n)
 }
 
-fn anomalies(s: &Store, a: &Audience, now: DateTime<Utc>) -> Result<usize, AppError> {
+/// Anomaly notices of the workspace, from its spend per day over the anomaly history
+/// (`days`, as [`recommendations::anomalies_in`] takes it).
+pub(crate) fn anomalies(
+    s: &Store,
+    a: &Audience,
+    days: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
     let to = a.to(Event::Anomaly, &[]);
     let since = now.date_naive() - Duration::days(1);
-    let found = recommendations::anomalies_for(s, a.id, &AnomalyConfig::default(), now)?;
+    let found = recommendations::anomalies_in(s, a.id, &AnomalyConfig::default(), now, days)?;
     let mut new = 0;
     for day in found
         .iter()
@@ -408,7 +285,7 @@ fn anomalies(s: &Store, a: &Audience, now: DateTime<Utc>) -> Result<usize, AppEr
     Ok(new)
 }
 
-fn unpriced(s: &Store, a: &Audience) -> Result<usize, AppError> {
+pub(crate) fn unpriced(s: &Store, a: &Audience) -> Result<usize, AppError> {
     let to = a.to(Event::Unpriced, &[]);
     let models = s.with_conn(|c| llmlab_store::ledger::unpriced(c, a.id, 100))?;
     let mut new = 0;
@@ -448,7 +325,7 @@ fn has(s: &Store, c: &ChannelRow, key: &str) -> bool {
 
 /// The report of `kind` due now, if it is past 09:00 on its day and some channel that
 /// existed then has not had it.
-fn report(
+pub(crate) fn report(
     s: &Store,
     catalog: &Catalog,
     a: &Audience,

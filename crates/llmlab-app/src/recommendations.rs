@@ -92,13 +92,7 @@ fn utc_day(micros: i64) -> NaiveDate {
 
 /// `[first, last]` as a store filter over whole UTC days.
 fn days_filter(first: NaiveDate, last: NaiveDate) -> EventFilter {
-    let micros = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
-            .timestamp_micros()
-    };
-    EventFilter::between(micros(first), micros(last + Duration::days(1)))
+    EventFilter::between(day_micros(first), day_micros(last + Duration::days(1)))
 }
 
 /// The anomalies of the history `config` needs, ending with today (UTC). Attribution
@@ -110,21 +104,40 @@ pub fn anomalies_for(
     config: &AnomalyConfig,
     now: DateTime<Utc>,
 ) -> Result<Vec<Anomaly>, AppError> {
+    let (first, today) = history(config, now);
+    let days: Vec<(i64, i64)> = store
+        .slots(workspace, &days_filter(first, today), 86_400)?
+        .iter()
+        .map(|r| (r.slot_start_micros, r.sums.cost_nanos))
+        .collect();
+    anomalies_in(store, workspace, config, now, &days)
+}
+
+/// The UTC days, first and last (today), whose spend [`anomalies_for`] judges.
+pub(crate) fn history(config: &AnomalyConfig, now: DateTime<Utc>) -> (NaiveDate, NaiveDate) {
     let today = now.date_naive();
-    let first = today - Duration::days(i64::from(config.history_days()) - 1);
+    (
+        today - Duration::days(i64::from(config.history_days()) - 1),
+        today,
+    )
+}
+
+/// [`anomalies_for`] with the spend of the days of [`history`] already read:
+/// `(00:00 UTC in microseconds, nano-dollars)` per day that spent, oldest first.
+pub(crate) fn anomalies_in(
+    store: &Store,
+    workspace: WorkspaceId,
+    config: &AnomalyConfig,
+    now: DateTime<Utc>,
+    days: &[(i64, i64)],
+) -> Result<Vec<Anomaly>, AppError> {
+    let (first, today) = history(config, now);
     // Gaps are zero-spend days; the series must start at the window's first day so a new
     // user's first day is not compared with nothing.
     let mut series = vec![DailyCost::new(first, Usd::ZERO)];
     series.extend(
-        store
-            .slots(workspace, &days_filter(first, today), 86_400)?
-            .iter()
-            .map(|r| {
-                DailyCost::new(
-                    utc_day(r.slot_start_micros),
-                    Usd::from_nanos(r.sums.cost_nanos),
-                )
-            }),
+        days.iter()
+            .map(|&(day, cost)| DailyCost::new(utc_day(day), Usd::from_nanos(cost))),
     );
     series.push(DailyCost::new(today, Usd::ZERO));
     let found = detect_anomalies(&series, &[], config)?;
@@ -135,6 +148,14 @@ pub fn anomalies_for(
     let anomalous: Vec<NaiveDate> = found.iter().map(|a| a.date).collect();
     let breakdown = breakdown(store, workspace, &days_filter(from, today), &anomalous)?;
     Ok(detect_anomalies(&series, &breakdown, config)?)
+}
+
+/// 00:00 UTC of `day`, in microseconds.
+pub(crate) fn day_micros(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp_micros()
 }
 
 /// Daily spend by model, provider and tag value (the values that spent most on the

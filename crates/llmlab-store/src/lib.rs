@@ -94,6 +94,7 @@ pub mod test_support;
 mod token_counts;
 pub mod tokens;
 pub mod users;
+pub mod visits;
 pub mod workspaces;
 
 use std::sync::atomic::{AtomicU64, Ordering};

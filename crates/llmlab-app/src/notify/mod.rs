@@ -1,13 +1,16 @@
 //! Notifications to people: what a notice says ([`notice`]), when reports fall due
-//! ([`calendar`]), the one message an email address gets before it confirms ([`consent`]), which SMTP server email goes through
-//! and what an address must be ([`email`], [`address`]), and the scheduler that records
-//! due occasions ([`scheduler`]). Recorded notifications go out through `crate::outbox`.
+//! ([`calendar`]), the one message an email address gets before it confirms
+//! ([`consent`]), which SMTP server email goes through and what an address must be
+//! ([`email`], [`address`]), and the scheduler that records due occasions
+//! ([`scheduler`], each of its ticks in [`tick`]). Recorded notifications go out through
+//! `crate::outbox`.
 
 pub mod address;
 pub(crate) mod calendar;
 pub mod consent;
 pub mod email;
 pub mod notice;
+pub(crate) mod tick;
 
 use std::time::{Duration, Instant};
 

@@ -36,8 +36,14 @@ fn visits_only_what_is_due(backend: llmlab_store::Backend) {
         spaces.push(ws);
     }
     // Each is visited once, by one of the two instances.
-    let (first, _) = tick(&app, Utc::now());
+    let (first, statements) = tick(&app, Utc::now());
     assert_eq!(first.visited, 12);
+    // What the visits read is read for the batch: a per-workspace read would be 12 or
+    // more statements each.
+    assert!(
+        statements <= 20,
+        "a tick visiting 12 workspaces sent {statements} statements"
+    );
     // Nothing new: nothing visited, and the tick's cost does not grow with tenants.
     let (idle, statements) = tick(&app, Utc::now());
     assert_eq!(idle, Tick::default());

@@ -2,12 +2,12 @@
 //! alerts whose channels were not told.
 
 use llmlab_store::schedule::{Due, Next};
-use llmlab_store::{BudgetId, NewAlert, NewChannel, Store, WorkspaceId, both_backends};
+use llmlab_store::{BudgetId, ChannelId, NewAlert, NewChannel, Store, WorkspaceId, both_backends};
 
 use super::budgets::budget;
-use super::{HOUR, T0, user};
+use super::{HOUR, T0, event, user};
 
-fn channel(store: &Store, ws: WorkspaceId, name: &str) {
+fn channel(store: &Store, ws: WorkspaceId, name: &str) -> ChannelId {
     store
         .create_channel(
             ws,
@@ -19,7 +19,8 @@ fn channel(store: &Store, ws: WorkspaceId, name: &str) {
                 created_by: None,
             },
         )
-        .unwrap();
+        .unwrap()
+        .id
 }
 
 /// A warning of budget `budget_id` in the period starting at `T0`.
@@ -272,3 +273,75 @@ both_backends!(
         assert!(store.unnotified_alerts(since, 10).unwrap().is_empty());
     }
 );
+
+// What a batch of visits reads comes back per workspace, for the workspaces asked about
+// only: names and zones, managed channels, budgets and their chosen channels, spend per
+// UTC day in the days asked for (the same as each workspace's own daily report), and
+// which workspaces hold unpriced events.
+both_backends!(a_batch_of_visits_is_read_at_once, |_db, store| {
+    const DAY: i64 = 24 * HOUR;
+    let (a, b, c) = (
+        user(&store, "va@x.test"),
+        user(&store, "vb@x.test"),
+        user(&store, "vc@x.test"),
+    );
+    let mut chosen = None;
+    for ws in [a, b, c] {
+        let hook = channel(&store, ws, "hook");
+        let row = store.create_budget(ws, &budget("monthly")).unwrap();
+        if ws == b {
+            store.set_budget_channels(ws, row.id, &[hook]).unwrap();
+            chosen = Some((row.id, hook));
+        }
+        // 1 000 + 2 000 nano-dollars on T0's day, 4 000 the next day at 23:59:59.
+        // One before the days asked about, one after.
+        let mut events = vec![
+            event(T0 + HOUR, "openai", "gpt-4o", 1_000),
+            event(T0 + 2 * HOUR, "openai", "gpt-4o", 2_000),
+            event(T0 + 2 * DAY - 1_000_000, "openai", "gpt-4o", 4_000),
+            event(T0 - 1, "openai", "gpt-4o", 8_000),
+            event(T0 + 2 * DAY, "openai", "gpt-4o", 16_000),
+        ];
+        if ws == b {
+            let mut lost = event(T0 + HOUR, "openai", "gpt-9", 0);
+            lost.cost_source = "unpriced".into();
+            events.push(lost);
+        }
+        store.insert_batch(ws, &events).unwrap();
+    }
+    let read = store.read_visits(&[b, a], T0, T0 + 2 * DAY).unwrap();
+    let names: Vec<WorkspaceId> = read.workspaces.iter().map(|w| w.0).collect();
+    assert_eq!(names, [a, b]);
+    assert!(read.workspaces.iter().all(|w| w.2 == "UTC"));
+    let owners = |ids: Vec<WorkspaceId>| ids == [a, b];
+    assert!(owners(
+        read.channels.iter().map(|c| c.workspace_id).collect()
+    ));
+    assert!(owners(
+        read.budgets.iter().map(|r| r.workspace_id).collect()
+    ));
+    let (budget_b, hook_b) = chosen.unwrap();
+    assert_eq!(read.budget_channels, [(b, budget_b, hook_b)]);
+    let days: Vec<(WorkspaceId, i64, i64)> = read
+        .days
+        .iter()
+        .map(|d| (d.workspace_id, d.day_start_micros, d.cost_nanos))
+        .collect();
+    assert_eq!(
+        days,
+        [
+            (a, T0, 3_000),
+            (a, T0 + DAY, 4_000),
+            (b, T0, 3_000),
+            (b, T0 + DAY, 4_000)
+        ]
+    );
+    assert_eq!(read.unpriced, [b]);
+    assert!(
+        store
+            .read_visits(&[], T0, T0 + DAY)
+            .unwrap()
+            .workspaces
+            .is_empty()
+    );
+});
