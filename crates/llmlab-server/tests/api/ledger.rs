@@ -229,9 +229,13 @@ both!(a_price_added_later_reprices_the_past, |app: TestApp| {
     let again = reprice(&app, &token, json!({"dry_run": false}));
     assert_eq!(again["events_changed"], 0, "a second apply changes nothing");
 
-    // The budget saw its spend move: exceeded now, alerted once.
+    // The budget saw its spend move: exceeded now, alerted once (the second apply,
+    // which changed nothing, alerted nothing more).
     let budgets = app.get("/api/budgets", &token).json();
     assert_eq!(budgets["budgets"][0]["status"], "exceeded");
+    let alerts = crate::webhooks::alerts(&app, &token, budget.json()["id"].as_i64().unwrap());
+    let exceeded = alerts.iter().filter(|a| a["level"] == "exceeded").count();
+    assert_eq!(exceeded, 1, "{alerts:?}");
     let runs = app.get("/api/pricing/reprices", &token).json();
     assert_eq!(runs["runs"].as_array().unwrap().len(), 2);
     assert_eq!(runs["runs"][1]["events_changed"], 2);

@@ -103,6 +103,7 @@ pub fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 pub fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
     if backend == Backend::Postgres && llmlab_store::test_support::sqlite_only() {
+        eprintln!("LLMLAB_TEST_SQLITE_ONLY=1: PostgreSQL test skipped");
         return None;
     }
     Some(spawn_app_on(TestDb::new(backend), extra))

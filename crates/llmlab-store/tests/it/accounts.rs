@@ -68,9 +68,10 @@ both_backends!(api_keys_are_scoped_by_user, |_db, store| {
     let a1 = store.create_api_key(a, &key("a1")).unwrap();
     let a2 = store.create_api_key(a, &key("a2")).unwrap();
     let b1 = store.create_api_key(b, &key("b1")).unwrap();
+    let again = store.create_api_key(b, &key("a1"));
     assert!(
-        store.create_api_key(b, &key("a1")).is_err(),
-        "key hashes are unique"
+        matches!(again, Err(llmlab_store::StoreError::Conflict(_))),
+        "key hashes are unique: {again:?}"
     );
     assert_eq!(
         store.list_api_keys(a).unwrap(),
