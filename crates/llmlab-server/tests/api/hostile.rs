@@ -230,6 +230,28 @@ both!(costs_are_capped_and_sums_cannot_overflow, |app: TestApp| {
     let b = app.get("/api/budgets", &token).json();
     assert_eq!(b["budgets"][0]["spent_usd"].to_string(), "9000000000");
     assert_eq!(b["budgets"][0]["status"], "exceeded");
+    // 9,000 events at the cap and one free: one model, every call counted.
+    let m = app
+        .get(&format!("/api/costs/top-models?{range}"), &token)
+        .json();
+    assert_eq!(m["models"][0]["cost_usd"].to_string(), "9000000000");
+    assert_eq!(m["models"][0]["calls"], 9001);
+    assert_eq!(m["models"].as_array().unwrap().len(), 1);
+    // No event carries the tag: nothing to list, and no overflow on the way.
+    let t = app
+        .get(&format!("/api/costs/by-tag?key=team&{range}"), &token)
+        .json();
+    assert_eq!(t["values"], json!([]), "{t}");
+    // Savings are exact amounts no larger than what was spent.
+    let rec = app.get("/api/recommendations", &token).json();
+    let savings =
+        llmlab_engine::Usd::parse(&rec["total_potential_monthly_savings_usd"].to_string())
+            .unwrap_or_else(|e| panic!("{rec}: {e}"));
+    assert!(savings.nanos() <= 9_000_000_000 * 1_000_000_000, "{rec}");
+    let anomalies = app.get("/api/recommendations/anomalies", &token).json();
+    for a in anomalies["anomalies"].as_array().unwrap() {
+        assert!(a["cost_usd"].as_f64().unwrap() <= 9e9, "{anomalies}");
+    }
 });
 
 /// Every route with what it needs: `None` for a session only, else the key scope.

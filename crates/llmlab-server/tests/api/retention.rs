@@ -78,6 +78,16 @@ both!(expired_events_go_and_reports_stay, |app: TestApp| {
     seed(&app, &token);
     let before = reports(&app, &token);
     assert_eq!(event_count(&app, &token), (120, Value::Null));
+    // What "unchanged" is compared with. Day k back (1..=60) holds 1000 + k input and
+    // 100 output tokens for each model; the input over 60 days is 60 × 1000 + 1830 =
+    // 61,830 per model. gpt-4o at $2.50/$10 per Mtok: 0.154575 + 0.06 = 0.214575;
+    // claude-sonnet-4-5 at $3/$15: 0.18549 + 0.09 = 0.27549; together 0.490065.
+    assert_eq!(before[0]["total_cost_usd"].to_string(), "0.490065");
+    assert_eq!(before[0]["total_calls"], 120);
+    let providers = &before[2]["providers"];
+    assert_eq!(providers[0]["provider"], "anthropic");
+    assert_eq!(providers[0]["cost_usd"].to_string(), "0.27549");
+    assert_eq!(providers[1]["cost_usd"].to_string(), "0.214575");
 
     let store = app.db().store();
     let now = Utc::now();
@@ -114,6 +124,21 @@ both!(expired_events_go_and_reports_stay, |app: TestApp| {
     );
     assert_eq!(focus.status, 200, "{}", focus.text());
     assert_eq!(focus.header("X-LLMLab-Retained-Since"), Some(cut.as_str()));
+    // Its rows are the 30 days kept: input 30 × 1000 + 465 = 30,465 per model; gpt-4o
+    // 0.0761625 + 0.03 = 0.1061625, claude-sonnet-4-5 0.091395 + 0.045 = 0.136395;
+    // BilledCost adds up to 0.2425575.
+    let billed: i64 = focus
+        .text()
+        .lines()
+        .skip(1)
+        .map(|row| {
+            let cell = row.split(',').next().unwrap();
+            llmlab_engine::Usd::parse(cell)
+                .unwrap_or_else(|e| panic!("{cell:?}: {e}"))
+                .nanos()
+        })
+        .sum();
+    assert_eq!(billed, 242_557_500);
     // Re-pricing says what it cannot reach.
     let r = app.post("/api/pricing/reprice", &token, json!({}));
     assert_eq!(r.status, 200, "{}", r.text());
