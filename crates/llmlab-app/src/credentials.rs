@@ -50,12 +50,17 @@ impl KeyCache {
 
     /// The key with hash `hash`, if it was read less than the TTL ago.
     pub fn get(&self, hash: &str) -> Option<(ApiKeyRow, i64)> {
+        self.get_at(hash, Instant::now())
+    }
+
+    /// [`KeyCache::get`] at the instant `now`.
+    fn get_at(&self, hash: &str, now: Instant) -> Option<(ApiKeyRow, i64)> {
         if self.ttl.is_zero() {
             return None;
         }
         let keys = self.lock();
         let (at, row, version) = keys.get(hash)?;
-        (at.elapsed() < self.ttl).then(|| (row.clone(), *version))
+        (now.saturating_duration_since(*at) < self.ttl).then(|| (row.clone(), *version))
     }
 
     /// The cache's epoch: taken before reading a key from the database and given back
@@ -67,6 +72,11 @@ impl KeyCache {
     /// Remembers a valid key read just now, unless a key was forgotten since `epoch`
     /// (the read may predate that revocation).
     pub fn put(&self, hash: String, row: ApiKeyRow, version: i64, epoch: u64) {
+        self.put_at(hash, row, version, epoch, Instant::now());
+    }
+
+    /// [`KeyCache::put`] of a key read at the instant `now`.
+    fn put_at(&self, hash: String, row: ApiKeyRow, version: i64, epoch: u64, now: Instant) {
         if self.ttl.is_zero() {
             return;
         }
@@ -77,7 +87,7 @@ impl KeyCache {
         if keys.len() >= Self::MAX {
             keys.clear();
         }
-        keys.insert(hash, (Instant::now(), row, version));
+        keys.insert(hash, (now, row, version));
     }
 
     /// Forgets key `id` (revoked here): refused from the next request on.
@@ -92,5 +102,62 @@ impl KeyCache {
         let mut keys = self.lock();
         self.forgets.fetch_add(1, Ordering::SeqCst);
         keys.retain(|_, (_, row, _)| row.workspace_id != workspace);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: i64) -> ApiKeyRow {
+        ApiKeyRow {
+            id: ApiKeyId(id),
+            workspace_id: WorkspaceId(1),
+            name: "k".into(),
+            prefix: "llm_k".into(),
+            key_hash: format!("hash-{id}"),
+            created_at: chrono::NaiveDateTime::default(),
+            last_used_at: None,
+            revoked_at: None,
+            scopes: "ingest".into(),
+            created_by: None,
+            tags_json: "{}".into(),
+        }
+    }
+
+    // The bound on revocation elsewhere is the TTL to the instant: a key read at t is
+    // trusted until just before t + TTL and asked for again from then on.
+    #[test]
+    fn a_key_is_trusted_for_the_ttl_and_no_longer() {
+        let ttl = Duration::from_millis(1000);
+        let cache = KeyCache::new(ttl);
+        let t = Instant::now();
+        cache.put_at("h".into(), key(7), 3, cache.epoch(), t);
+        assert_eq!(
+            cache.get_at("h", t).map(|(r, v)| (r.id, v)),
+            Some((ApiKeyId(7), 3))
+        );
+        let last = t + ttl - Duration::from_nanos(1);
+        assert!(cache.get_at("h", last).is_some());
+        assert!(cache.get_at("h", t + ttl).is_none());
+        // Off: never trusted.
+        let off = KeyCache::new(Duration::ZERO);
+        off.put_at("h".into(), key(7), 3, off.epoch(), t);
+        assert!(off.get_at("h", t).is_none());
+    }
+
+    // A key read before a revocation here committed is not put back after it.
+    #[test]
+    fn a_read_that_predates_a_forget_is_not_kept() {
+        let cache = KeyCache::new(Duration::from_secs(60));
+        let t = Instant::now();
+        let epoch = cache.epoch();
+        cache.forget_key(ApiKeyId(7));
+        cache.put_at("h".into(), key(7), 3, epoch, t);
+        assert!(cache.get_at("h", t).is_none());
+        cache.put_at("h".into(), key(7), 3, cache.epoch(), t);
+        assert!(cache.get_at("h", t).is_some());
+        cache.forget_workspace(WorkspaceId(1));
+        assert!(cache.get_at("h", t).is_none());
     }
 }

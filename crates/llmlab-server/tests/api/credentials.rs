@@ -33,7 +33,9 @@ fn revocation_is_bounded(backend: llmlab_store::Backend) {
     let revoked = Instant::now();
     let r = app.call("DELETE", &format!("/api/keys/{id}"), Some(&token), None);
     assert_eq!(r.status, 204);
-    // Refused everywhere within the bound, and for good after it.
+    // Refused everywhere, and for good once the interval has passed. The bound itself
+    // (trusted until the interval ends, not after) is the cache's own test, with a
+    // clock it is given; here a deadline only keeps a broken cache from hanging.
     for instance in [&app, &other] {
         loop {
             let r = instance.post("/api/events/track", &key, event.clone());
@@ -42,14 +44,14 @@ fn revocation_is_bounded(backend: llmlab_store::Backend) {
             }
             assert_eq!(r.status, 201);
             assert!(
-                revoked.elapsed() < Duration::from_millis(1500),
+                revoked.elapsed() < Duration::from_secs(30),
                 "still accepted {:?} after revocation",
                 revoked.elapsed()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(1100).saturating_sub(revoked.elapsed()));
     for instance in [&app, &other] {
         let r = instance.post("/api/events/track", &key, event.clone());
         assert_error(&r, 401, "unauthorized");
