@@ -211,7 +211,7 @@ fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
 llmlab_store::both_backends!(every_report_follows_the_ledger, |_db, store| {
     let catalog = Catalog::builtin();
     let mut runner = TestRunner::new(Config {
-        cases: 6,
+        cases: 64,
         failure_persistence: None,
         ..Config::default()
     });
