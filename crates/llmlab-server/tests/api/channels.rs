@@ -1,7 +1,7 @@
 //! Notification channels end to end: a Slack receiver and a webhook receiver over HTTP,
 //! email through a real SMTP server on loopback; budget alerts as they happen, and the
 //! scheduled occasions (forecast, anomaly, unpriced, weekly report) through the
-//! scheduler's own entry point with an injected clock, two instances racing.
+//! scheduler's own entry point with an injected clock, eight instances racing.
 
 use std::time::{Duration, Instant};
 
@@ -91,9 +91,8 @@ const EMAILS: Allowance = Allowance {
     window_micros: 3_600_000_000,
 };
 
-/// Ticks the scheduler from two instances at once (two connections pools on the same
-/// database), as two servers would, every workspace due; the notifications they
-/// recorded together.
+/// Ticks the scheduler from [`RACERS`] instances at once, every workspace due; the
+/// notifications they recorded together.
 pub(crate) fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
     // The tests tick at instants of their choosing, often before the requests that made
     // the workspace due: for them, what those requests marked happened before `now`.
@@ -104,15 +103,24 @@ pub(crate) fn tick_racing(app: &TestApp, now: DateTime<Utc>) -> usize {
     tick(app, now).0.new
 }
 
-/// One tick from each of two instances at once: what they did together, and the most
-/// statements either sent.
+/// Instances racing in [`tick`].
+const RACERS: usize = 8;
+
+/// One tick from each of [`RACERS`] instances (a connection pool each on the same
+/// database, as servers would have), released together by a barrier: what they did
+/// together, and the most statements one sent.
 pub(crate) fn tick(app: &TestApp, now: DateTime<Utc>) -> (Tick, u64) {
-    let stores = [app.db().store(), app.db().store()];
+    let stores: Vec<llmlab_store::Store> = (0..RACERS)
+        .map(|_| llmlab_store::Store::connect(app.db().url(), 2).unwrap())
+        .collect();
+    let start = std::sync::Barrier::new(RACERS);
     std::thread::scope(|scope| {
         let runs: Vec<_> = stores
             .iter()
             .map(|s| {
+                let start = &start;
                 scope.spawn(move || {
+                    start.wait();
                     let before = llmlab_store::statements_on_this_thread();
                     let done = notifications::tick(s, Catalog::builtin(), EMAILS, now).unwrap();
                     (done, llmlab_store::statements_on_this_thread() - before)

@@ -35,7 +35,7 @@ fn visits_only_what_is_due(backend: llmlab_store::Backend) {
         assert_eq!(r.status, 201, "{}", r.text());
         spaces.push(ws);
     }
-    // Each is visited once, by one of the two instances.
+    // Each is visited once, by one of the racing instances.
     let (first, statements) = tick(&app, Utc::now());
     assert_eq!(first.visited, 12);
     // What the visits read is read for the batch: a per-workspace read would be 12 or
