@@ -142,3 +142,59 @@ both_backends!(a_look_leaves_out_the_busy_receivers, |_db, store: Store| {
     let again = store.record_attempts(&batch[..1]);
     assert!(matches!(again[0], Ok(false)), "{again:?}");
 });
+
+// A lease that runs out hands the row to another instance, at the lease's end and not
+// before (the clock is given, not slept on); once one attempt is recorded, the instance
+// that overran its lease records nothing, and the row is never claimed again.
+both_backends!(an_overrun_lease_is_taken_over_once, |_db, store: Store| {
+    let w = user(&store, "lease@example.com");
+    let hook = channel(&store, w, "hook", "webhook", "http://a.example/hook");
+    let t0 = now_utc();
+    let lease = TimeDelta::seconds(60);
+    let first = store.claim_due_notifications(t0, t0 + lease, 10).unwrap();
+    assert_eq!(first.len(), 1);
+    let just_before = t0 + lease - TimeDelta::microseconds(1);
+    assert!(
+        store
+            .claim_due_notifications(just_before, just_before + lease, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let second = store
+        .claim_due_notifications(t0 + lease, t0 + lease + lease, 10)
+        .unwrap();
+    assert_eq!(
+        second.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [first[0].id]
+    );
+    let attempt = |n: &llmlab_store::NotificationRow, at| {
+        let row = NotificationDeliveryRow {
+            workspace_id: n.workspace_id,
+            notification_id: n.id,
+            channel_id: hook,
+            attempt: n.attempts + 1,
+            attempted_at: at,
+            target: "http://a.example/hook".into(),
+            status_code: Some(204),
+            ok: true,
+            error: None,
+            duration_ms: 1,
+        };
+        (n.clone(), row, NextStep::Done(delivery::DELIVERED))
+    };
+    let taken_over = store.record_attempts(&[attempt(&second[0], t0 + lease)]);
+    assert!(matches!(taken_over[..], [Ok(true)]), "{taken_over:?}");
+    let overran = store.record_attempts(&[attempt(&first[0], t0 + lease + lease)]);
+    assert!(matches!(overran[..], [Ok(false)]), "{overran:?}");
+    let later = t0 + TimeDelta::days(1);
+    assert!(
+        store
+            .claim_due_notifications(later, later + lease, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let history = store.channel_history(w, hook, 10).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].0.status, delivery::DELIVERED);
+    assert_eq!(history[0].1.len(), 1, "one attempt recorded");
+});
