@@ -208,6 +208,59 @@ both!(a_run_cut_short_loses_nothing_that_stays, |app: TestApp| {
     );
 });
 
+// Instances racing for the job: released together by a barrier, one each of eight
+// takes the lease at the same instant and one only gets it; eight whole runs at once
+// delete each expired event once between them, and the reports stay.
+both!(
+    instances_racing_for_retention_take_it_once,
+    |app: TestApp| {
+        const RACERS: usize = 8;
+        let token = app.signup("race@example.com");
+        seed(&app, &token);
+        let before = reports(&app, &token);
+        let stores: Vec<llmlab_store::Store> = (0..RACERS)
+            .map(|_| llmlab_store::Store::connect(app.db().url(), 2).unwrap())
+            .collect();
+        let now = Utc::now();
+        let race = |f: &(dyn Fn(usize, &llmlab_store::Store) -> Option<usize> + Sync)| {
+            let start = std::sync::Barrier::new(RACERS);
+            std::thread::scope(|scope| {
+                let runs: Vec<_> = stores
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let start = &start;
+                        scope.spawn(move || {
+                            start.wait();
+                            f(i, s)
+                        })
+                    })
+                    .collect();
+                runs.into_iter()
+                    .map(|r| r.join().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let job = "retention-race-test";
+        let (naive, lease) = (now.naive_utc(), now.naive_utc() + Duration::minutes(5));
+        let took = race(&|i, s| {
+            s.take_lease(job, &format!("instance-{i}"), naive, lease)
+                .unwrap()
+                .then_some(i)
+        });
+        assert_eq!(took.iter().flatten().count(), 1, "{took:?}");
+        let runs = race(&|i, s| {
+            retention::run(s, &format!("instance-{i}"), KEEP, now, usize::MAX)
+                .unwrap()
+                .map(|r| r.deleted)
+        });
+        let deleted: usize = runs.iter().flatten().sum();
+        assert_eq!(deleted, 2 * (DAYS as usize - KEEP as usize), "{runs:?}");
+        assert_eq!(event_count(&app, &token).0, 60);
+        assert_eq!(reports(&app, &token), before);
+    }
+);
+
 fn refuses_expired_events(backend: llmlab_store::Backend) {
     let Some(app) = spawn_app_with(backend, &[("LLMLAB_RETENTION_DAYS", "30")]) else {
         return;
