@@ -16,6 +16,7 @@ mod focus;
 mod forecasts;
 mod hostile;
 mod invitations;
+mod leaks;
 mod ledger;
 mod ledger_props;
 mod otlp;
