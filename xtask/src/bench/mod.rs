@@ -362,6 +362,9 @@ fn run_parts(
     bin: &Path,
     sections: &mut Vec<Section>,
 ) -> Result<()> {
+    // Requests that were answered with an error: their figures would be an error's
+    // speed, so the run fails (after every part has reported what it measured).
+    let mut errors: Vec<String> = Vec::new();
     if plan.runs_http() {
         eprintln!("xtask: HTTP benchmark on {name}");
         let results = http::run(target, bin, &plan.http)?;
@@ -372,6 +375,14 @@ fn run_parts(
     if plan.runs_analytics() {
         eprintln!("xtask: analytics benchmark on {name}");
         let results = analytics::run(target, bin, &plan.analytics)?;
+        let timings = results
+            .timings
+            .iter()
+            .chain(results.settled.iter().flatten());
+        errors.extend(timings.filter_map(|t| {
+            let problem = t.problem.as_ref()?;
+            Some(format!("GET {}: {problem}", t.path))
+        }));
         let section = report::analytics_section(name, &results);
         print!("{}", section.text());
         sections.push(section);
@@ -393,11 +404,25 @@ fn run_parts(
     if plan.runs_tenants() {
         eprintln!("xtask: many tenants on {name}");
         let results = tenants::run(target, bin, &plan.tenants)?;
+        let timings = results.tags.iter().flat_map(|t| &t.timings);
+        errors.extend(timings.filter_map(|t| {
+            let problem = t.problem.as_ref()?;
+            Some(format!("GET {}: {problem}", t.path))
+        }));
         let section = tenants::tenants_section(name, &results);
         print!("{}", section.text());
         sections.push(section);
     }
-    Ok(())
+    match errors.as_slice() {
+        [] => Ok(()),
+        all => Err(format!(
+            "{} timed request(s) on {name} were answered with an error, so their figures \
+             are not the endpoint's: {}",
+            all.len(),
+            all.join("; ")
+        )
+        .into()),
+    }
 }
 
 /// The server settings that shape the figures, as the benchmark's server sees them.
