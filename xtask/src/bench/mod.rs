@@ -420,8 +420,7 @@ fn run_parts(
              are not the endpoint's: {}",
             all.len(),
             all.join("; ")
-        )
-        .into()),
+        )),
     }
 }
 
