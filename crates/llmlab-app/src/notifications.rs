@@ -35,6 +35,7 @@ use serde_json::json;
 use crate::money::dollars;
 use crate::notify::calendar::report_due;
 use crate::notify::notice::{Event, Fact, Notice, Section};
+use crate::reports::UtcDays;
 use crate::{AppError, budgets, recommendations};
 
 pub use crate::notify::tick::{Tick, tick};
@@ -165,12 +166,13 @@ fn alert_notice(
 }
 
 /// Forecast notices of every budget of the workspace (`budgets`, with the channels
-/// chosen for each in `links`).
+/// chosen for each in `links`), from its spend per UTC day (`days`) where that holds
+/// what a budget needs.
 pub(crate) fn forecasts(
     s: &Store,
     a: &Audience,
-    budgets: &[BudgetRow],
-    links: &[(BudgetId, ChannelId)],
+    (budgets, links): (&[BudgetRow], &[(BudgetId, ChannelId)]),
+    days: UtcDays<'_>,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
     let mut new = 0;
@@ -180,7 +182,7 @@ pub(crate) fn forecasts(
             .filter(|(b, _)| *b == budget.id)
             .map(|(_, c)| *c)
             .collect();
-        new += forecast(s, a, budget.clone(), &chosen, now)?;
+        new += forecast(s, a, budget.clone(), &chosen, days, now)?;
     }
     Ok(new)
 }
@@ -190,13 +192,14 @@ fn forecast(
     a: &Audience,
     budget: BudgetRow,
     chosen: &[ChannelId],
+    days: UtcDays<'_>,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
     let to = a.to(Event::Forecast, chosen);
     if to.is_empty() || budget.spec.period == "total" {
         return Ok(0);
     }
-    let Some(over) = budgets::overrun(s, a.id, budget, now)? else {
+    let Some(over) = budgets::overrun_in(s, a.id, budget, Some(days), now)? else {
         return Ok(0);
     };
     let (b, e) = (&over.budget.budget, &over.budget.evaluation);

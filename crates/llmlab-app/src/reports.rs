@@ -180,6 +180,73 @@ pub fn forecast(
     })
 }
 
+/// A workspace's spend per UTC day, read once for several uses (the scheduler reads it
+/// for a batch of workspaces at once): `spent` holds `(00:00 UTC in microseconds,
+/// nano-dollars)` of the days from `from` to `to` that spent, oldest first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UtcDays<'a> {
+    pub from: i64,
+    pub to: i64,
+    pub spent: &'a [(i64, i64)],
+}
+
+/// The UTC days (`from`, `to` in microseconds) that [`forecast_from_days`] needs to
+/// forecast any period at `now`: the history and the longest current period.
+pub(crate) fn forecast_reach(now: DateTime<Utc>) -> (i64, i64) {
+    let today = bucket_start(now, Granularity::Day, Zone::UTC);
+    let mut from = today - Duration::days(i64::from(LOOKBACK_DAYS));
+    let mut to = next_bucket_start(today, Granularity::Day, Zone::UTC);
+    for period in [Period::Daily, Period::Weekly, Period::Monthly] {
+        let window = period_window(period, now, Zone::UTC);
+        from = window.start.map_or(from, |s| s.min(from));
+        to = window.end.map_or(to, |e| e.max(to));
+    }
+    (from.timestamp_micros(), to.timestamp_micros())
+}
+
+/// [`forecast`] of every event of the workspace in UTC, from its spend per UTC day
+/// already read: the same figures, as the rollups hold whole UTC days. `None` when
+/// `days` does not cover the period and its history, or for a `total` period.
+pub(crate) fn forecast_from_days(
+    days: UtcDays<'_>,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Option<PeriodForecast> {
+    let zone = Zone::UTC;
+    let window = period_window(period, now, zone);
+    let (start, end) = (window.start?, window.end?);
+    let today = bucket_start(now, Granularity::Day, zone);
+    let from = today - Duration::days(i64::from(LOOKBACK_DAYS));
+    let to = next_bucket_start(today, Granularity::Day, zone);
+    if start.min(from).timestamp_micros() < days.from || end.max(to).timestamp_micros() > days.to {
+        return None;
+    }
+    let within = |a: DateTime<Utc>, b: DateTime<Utc>| {
+        let (a, b) = (a.timestamp_micros(), b.timestamp_micros());
+        days.spent
+            .iter()
+            .filter(move |(day, _)| (a..b).contains(day))
+    };
+    let spent = Usd::from_nanos(within(start, end).fold(0_i64, |t, d| t.saturating_add(d.1)));
+    let slots = within(from, to).map(|&(day, cost)| Slot {
+        start: DateTime::from_timestamp_micros(day).unwrap_or_default(),
+        totals: totals(cost, 0, 0, 0),
+    });
+    let buckets = fill_gaps(
+        fold_slots(slots, Granularity::Day, zone),
+        from,
+        to,
+        Granularity::Day,
+        zone,
+    );
+    Some(PeriodForecast {
+        forecast: forecast_period(&buckets, spent, &window, now, zone),
+        window,
+        spent,
+        days: buckets,
+    })
+}
+
 /// Spend per provider in `filter`, costliest first.
 pub fn by_provider(
     s: &Store,

@@ -198,8 +198,33 @@ pub fn overrun(
     budget: BudgetRow,
     now: DateTime<Utc>,
 ) -> Result<Option<Overrun>, AppError> {
-    let status = evaluate_one(s, workspace, &budget, now)?;
-    let ahead = with_forecast(s, workspace, &budget, &status, now)?;
+    overrun_in(s, workspace, budget, None, now)
+}
+
+/// [`overrun`], from the workspace's spend per UTC day (`days`) when it holds what the
+/// budget needs (it counts every event and keeps UTC); otherwise from reads of its own.
+pub(crate) fn overrun_in(
+    s: &Store,
+    workspace: WorkspaceId,
+    budget: BudgetRow,
+    days: Option<reports::UtcDays<'_>>,
+    now: DateTime<Utc>,
+) -> Result<Option<Overrun>, AppError> {
+    let (spec, scope) = spec(&budget)?;
+    let read = days
+        .filter(|_| scope == Scope::default() && spec.zone == Zone::UTC)
+        .and_then(|days| reports::forecast_from_days(days, spec.period, now));
+    let (status, ahead) = match read {
+        Some(ahead) => {
+            let evaluation = evaluate(&spec, ahead.spent, now);
+            ((spec, evaluation), ahead)
+        }
+        None => {
+            let status = evaluate_one(s, workspace, &budget, now)?;
+            let ahead = with_forecast(s, workspace, &budget, &status, now)?;
+            (status, ahead)
+        }
+    };
     let (spec, evaluation) = status;
     let Some(forecast) = ahead.forecast else {
         return Ok(None);

@@ -1,9 +1,11 @@
 //! The scheduler's tick: which workspaces are due, leased by this instance a batch at
 //! a time, and what a visit of each records (`crate::notifications` makes the notices).
 //! What the visits of a batch read is read once for the whole batch
-//! (`llmlab_store::visits`); a visit then reads only what is its alone: a budget's
-//! forecast, an anomaly's attribution, the unpriced models of a workspace that has any,
-//! a report that is due.
+//! (`llmlab_store::visits`), including each workspace's spend per UTC day, from which
+//! the forecast of every budget that counts all its events in UTC is made; a visit then
+//! reads only what is its alone: the forecast of a budget with a scope or another zone,
+//! an anomaly's attribution, the unpriced models of a workspace that has any, a report
+//! that is due.
 
 use std::collections::HashSet;
 
@@ -21,6 +23,7 @@ use crate::notifications::{Audience, anomalies, budget_alert, forecasts, report,
 use crate::notify::calendar::next_due;
 use crate::notify::notice::Event;
 use crate::recommendations::{day_micros, history};
+use crate::reports::{UtcDays, forecast_reach};
 
 /// How long a visit may take before another instance may visit the workspace again: an
 /// instance that dies mid-visit delays the workspace by this much.
@@ -65,8 +68,11 @@ pub fn tick(
     done.new += untold_alerts(s, now)?;
     let at = now.timestamp_micros();
     let lease = (now + LEASE).timestamp_micros();
+    // The days the anomaly scan looks at, and those every UTC budget's forecast needs.
     let (first, today) = history(&AnomalyConfig::default(), now);
-    let days = (day_micros(first), day_micros(today + Duration::days(1)));
+    let scanned = (day_micros(first), day_micros(today + Duration::days(1)));
+    let reach = forecast_reach(now);
+    let days = (scanned.0.min(reach.0), scanned.1.max(reach.1));
     let mut seen = HashSet::new();
     loop {
         let due = s.due_for_notifications(at, DUE_BATCH)?;
@@ -87,7 +93,7 @@ pub fn tick(
         let mut visits = Vec::new();
         for d in taken {
             done.visited += 1;
-            match visit(s, catalog, d, &read, now) {
+            match visit(s, catalog, d, &read, (days, scanned), now) {
                 Ok((new, next)) => {
                     done.new += new;
                     visits.push((d, next));
@@ -138,6 +144,7 @@ fn visit(
     catalog: &Catalog,
     due: Due,
     read: &Visits,
+    (days, scanned): ((i64, i64), (i64, i64)),
     now: DateTime<Utc>,
 ) -> Result<(usize, Option<Next>), AppError> {
     let id = due.workspace_id;
@@ -162,12 +169,22 @@ fn visit(
         let links: Vec<_> = of(&read.budget_channels, id, |l| l.0)
             .map(|&(_, b, c)| (b, c))
             .collect();
-        new += forecasts(s, &a, &budgets, &links, now)?;
+        let spent: Vec<(i64, i64)> = of(&read.days, id, |d| d.workspace_id)
+            .map(|d| (d.day_start_micros, d.cost_nanos))
+            .collect();
+        let daily = UtcDays {
+            from: days.0,
+            to: days.1,
+            spent: &spent,
+        };
+        new += forecasts(s, &a, (&budgets, &links), daily, now)?;
         if !a.to(Event::Anomaly, &[]).is_empty() {
-            let days: Vec<(i64, i64)> = of(&read.days, id, |d| d.workspace_id)
-                .map(|d| (d.day_start_micros, d.cost_nanos))
+            let scan: Vec<(i64, i64)> = spent
+                .iter()
+                .copied()
+                .filter(|(day, _)| (scanned.0..scanned.1).contains(day))
                 .collect();
-            new += anomalies(s, &a, &days, now)?;
+            new += anomalies(s, &a, &scan, now)?;
         }
         if !a.to(Event::Unpriced, &[]).is_empty() && read.unpriced.contains(&id) {
             new += unpriced(s, &a)?;

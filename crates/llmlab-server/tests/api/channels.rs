@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use llmlab_app::notifications::{self, Tick};
 use llmlab_engine::providers::Catalog;
+use llmlab_store::WorkspaceId;
 use llmlab_store::send_quota::Allowance;
 use serde_json::{Value, json};
 
@@ -472,6 +473,22 @@ fn scheduled_occasions(backend: llmlab_store::Backend) {
     };
     let forecast = by_event("forecast");
     assert_eq!(forecast["data"]["forecast_method"], "weekday_trend");
+    // Made from the spend per day the tick read for its batch: the same figures as the
+    // budget's own reads give.
+    let ws = app.get("/api/auth/me", &token).json()["workspaces"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let store = app.db().store();
+    let budget = store.list_budgets(WorkspaceId(ws)).unwrap().remove(0);
+    let own = llmlab_app::budgets::overrun(&store, WorkspaceId(ws), budget, now)
+        .unwrap()
+        .expect("over its amount by its own reads");
+    let f = own.budget.forecast.unwrap();
+    let figures = json!({"spent_usd": own.budget.evaluation.spent, "forecast_usd": f.expected,
+                         "forecast_low_usd": f.low, "forecast_high_usd": f.high});
+    for (field, want) in figures.as_object().unwrap() {
+        assert_eq!(&forecast["data"][field], want, "{field}");
+    }
     let crossing = forecast["data"]["expected_crossing"].as_str().unwrap();
     let expected = (now.date_naive() + chrono::Duration::days(9)).to_string();
     assert_eq!(
