@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::NaiveDate;
-use llmlab_engine::{Usd, cost_at_version};
-use llmlab_providers::{Catalog, Relation};
+use llmlab_engine::Usd;
+use llmlab_providers::{Catalog, PriceVersion, Relation};
 use llmlab_recs::*;
 use serde_json::Value;
 
@@ -216,6 +216,30 @@ fn builtin_catalog_switches_from_gpt4() {
     }
 }
 
+/// One call of `(input, cached, output, batch)` at `version`, worked out here rather than
+/// by the engine: the long-context rates once the prompt (cached included) passes the
+/// threshold; `r` micro-dollars per million tokens is `r` pico-dollars per token; cache
+/// reads at the input rate when there is no cache rate; a batch call less the batch
+/// discount (none when the version has none). Exact here: the counts are in thousands.
+fn priced(version: &PriceVersion, &(input, cached, output, batch): &(u64, u64, u64, bool)) -> Usd {
+    let rates = match &version.long_context {
+        Some(tier) if input > tier.threshold_tokens => &tier.rates,
+        _ => &version.rates,
+    };
+    let cache = rates.cached_input.unwrap_or(rates.input);
+    let picos = u128::from(input - cached) * u128::from(rates.input.micros())
+        + u128::from(cached) * u128::from(cache.micros())
+        + u128::from(output) * u128::from(rates.output.micros());
+    let discount = if batch {
+        version.batch_discount_pct.unwrap_or(0)
+    } else {
+        0
+    };
+    let hundredths = picos * u128::from(100 - discount);
+    assert_eq!(hundredths % 100_000, 0, "not a whole nano-dollar");
+    Usd::from_nanos(i64::try_from(hundredths / 100_000).unwrap())
+}
+
 /// Repricing an aggregate equals pricing its events one by one (token counts in thousands,
 /// so no event cost rounds): batch and non-batch, cache reads, long prompts.
 #[test]
@@ -223,13 +247,14 @@ fn aggregate_repricing_equals_per_event_pricing_across_the_builtin_catalog() {
     let catalog = Catalog::builtin();
     let thresholds = long_context_thresholds(catalog);
     assert!(!thresholds.is_empty());
-    let events = [
-        usage(2_000, 1_000, 1_000, false),
-        usage(150_000, 0, 3_000, false),
-        usage(250_000, 100_000, 2_000, false),
-        usage(300_000, 0, 1_000, true),
-        usage(5_000, 0, 8_000, true),
+    let calls = [
+        (2_000, 1_000, 1_000, false),
+        (150_000, 0, 3_000, false),
+        (250_000, 100_000, 2_000, false),
+        (300_000, 0, 1_000, true),
+        (5_000, 0, 8_000, true),
     ];
+    let events = calls.map(|(i, c, o, b)| usage(i as i64, c as i64, o as i64, b));
     let config = SwitchConfig {
         min_monthly_savings: Usd::ZERO,
         ..SwitchConfig::default()
@@ -246,12 +271,7 @@ fn aggregate_repricing_equals_per_event_pricing_across_the_builtin_catalog() {
             for u in &events {
                 mix.record(u, Usd::ZERO);
             }
-            let per_event = |version| -> Usd {
-                events
-                    .iter()
-                    .map(|u| cost_at_version(version, u, false).unwrap().total)
-                    .sum()
-            };
+            let per_event = |version| -> Usd { calls.iter().map(|c| priced(version, c)).sum() };
             let found = suggest_model_switches(catalog, &[mix], 30, &config).unwrap();
             for s in &found {
                 assert_eq!(

@@ -5,10 +5,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use llmlab_app::catalog_changes::operator;
-use llmlab_app::ingest::{custom_rates, prepare};
+use llmlab_app::ingest::prepare;
 use llmlab_app::ledger::{self, PriceRef, RepriceScope, UnknownModels};
 use llmlab_engine::providers::Catalog;
-use llmlab_engine::{cost_at_rates, cost_at_version};
 use llmlab_server::dto::TrackEvent;
 use llmlab_store::{EventFilter, EventRow, NewCustomPrice, NewUser, Store, WorkspaceId};
 use proptest::prelude::*;
@@ -115,36 +114,65 @@ fn run(store: &Store, catalog: &Catalog, ws: WorkspaceId, ops: &[Op]) {
     }
 }
 
-/// The cost `row`'s price reference implies, computed here from the catalog and the
-/// workspace's price history.
+/// The cost `row`'s price reference implies, worked out here rather than by the
+/// engine: a rate of `r` micro-dollars per million tokens is `r` pico-dollars per token,
+/// so uncached input, cache reads (at the input rate when the price has none of its
+/// own) and output add up exactly in pico-dollars, rounded once, half up, to
+/// nano-dollars. The reference must also be one in effect on the event's day: the
+/// catalog's latest version from that day or before, or a custom revision of the
+/// event's model dated that day or before.
 fn implied(catalog: &Catalog, history: &[llmlab_store::CustomPriceRow], row: &EventRow) -> i64 {
-    let usage = ledger::stored_usage(row).unwrap();
-    match PriceRef::of(row) {
+    let date = DateTime::from_timestamp_micros(row.ts)
+        .unwrap()
+        .date_naive();
+    let (input, cached, output) = match PriceRef::of(row) {
         PriceRef::Catalog {
             model,
             effective_from,
         } => {
             let entry = catalog.model(&row.provider, &model).unwrap();
-            let version = entry
+            let in_effect = entry
                 .prices
                 .iter()
-                .find(|v| v.effective_from == effective_from)
+                .filter(|v| v.effective_from <= date)
+                .max_by_key(|v| v.effective_from)
                 .unwrap();
-            cost_at_version(version, &usage, false)
-                .unwrap()
-                .total
-                .nanos()
+            assert_eq!(
+                in_effect.effective_from, effective_from,
+                "the version in effect on {date}: {row:?}"
+            );
+            let r = &in_effect.rates;
+            let cached = r.cached_input.unwrap_or(r.input);
+            (r.input.micros(), cached.micros(), r.output.micros())
         }
         PriceRef::CustomPricing { revision } => {
             let c = history.iter().find(|c| Some(c.id) == revision).unwrap();
-            cost_at_rates(&custom_rates(c), None, &usage)
-                .unwrap()
-                .total
-                .nanos()
+            assert_eq!(c.price.model, row.model, "{row:?}");
+            assert!(
+                c.price.effective_from.is_none_or(|from| from <= date),
+                "revision {} starts after {date}: {row:?}",
+                c.id
+            );
+            let rate = |micros: i64| u64::try_from(micros).unwrap();
+            let input = rate(c.price.input_micros);
+            let cached = c.price.cached_input_micros.map_or(input, rate);
+            (input, cached, rate(c.price.output_micros))
         }
-        PriceRef::Unpriced => 0,
-        PriceRef::Client => row.cost_nanos,
-    }
+        PriceRef::Unpriced => {
+            assert!(
+                catalog.model(&row.provider, &row.model).is_none(),
+                "{row:?}"
+            );
+            return 0;
+        }
+        PriceRef::Client => panic!("no event here says its own cost: {row:?}"),
+    };
+    let t = &row.tokens;
+    let tokens = |n: i64| u128::try_from(n).unwrap();
+    let picos = tokens(t.input_tokens - t.cached_input_tokens) * u128::from(input)
+        + tokens(t.cached_input_tokens) * u128::from(cached)
+        + tokens(t.output_tokens) * u128::from(output);
+    i64::try_from((picos + 500) / 1000).unwrap()
 }
 
 fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {

@@ -1,5 +1,6 @@
 //! Provider usage objects over HTTP: each provider's object, as its API returns it,
-//! prices exactly like the buckets worked out by hand.
+//! reads into the same buckets as the hand-mapped fields and prices at the figure
+//! worked out by hand from the catalog's rates.
 
 use serde_json::{Value, json};
 
@@ -17,6 +18,9 @@ both!(
                    "prompt_tokens_details": {"cached_tokens": 1000, "audio_tokens": 0},
                    "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0}}),
                 json!({"input_tokens": 1200, "cached_input_tokens": 1000, "output_tokens": 350}),
+                // $2.50/M × 200 + $1.25/M × 1,000 cached + $10/M × 350
+                // = 500,000 + 1,250,000 + 3,500,000 nano-dollars.
+                5_250_000,
             ),
             (
                 "openai",
@@ -26,6 +30,9 @@ both!(
                    "output_tokens_details": {"reasoning_tokens": 1000}, "total_tokens": 2100}),
                 json!({"input_tokens": 900, "cached_input_tokens": 300, "output_tokens": 1200,
                    "reasoning_tokens": 1000}),
+                // $1.10/M × 600 + $0.275/M × 300 cached + $4.40/M × 1,200 (reasoning is
+                // output) = 660,000 + 82,500 + 5,280,000.
+                6_022_500,
             ),
             (
                 "anthropic",
@@ -36,6 +43,9 @@ both!(
                                       "ephemeral_1h_input_tokens": 0}}),
                 json!({"input_tokens": 2550, "cached_input_tokens": 2000, "cache_write_tokens": 500,
                    "output_tokens": 80}),
+                // $3/M × 50 + $0.30/M × 2,000 read + $3.75/M × 500 written (5 minutes)
+                // + $15/M × 80 = 150,000 + 600,000 + 1,875,000 + 1,200,000.
+                3_825_000,
             ),
             (
                 "google",
@@ -45,9 +55,14 @@ both!(
                    "totalTokenCount": 5000}),
                 json!({"input_tokens": 4000, "cached_input_tokens": 1000, "output_tokens": 1000,
                    "reasoning_tokens": 700}),
+                // No cached rate in the catalog, so cached tokens bill as input:
+                // $1.25/M × 4,000 + $10/M × 1,000 (300 + 700 thoughts) = 5,000,000 + 10,000,000.
+                15_000_000,
             ),
         ];
-        for (provider, model, usage, buckets) in cases {
+        for (provider, model, usage, buckets, nanos) in cases {
+            // The figure worked out by hand, as the API writes dollars.
+            let dollars = json!(nanos as f64 / 1e9);
             let mut by_hand = json!({"provider": provider, "model": model});
             for (k, v) in buckets.as_object().unwrap() {
                 by_hand[k] = v.clone();
@@ -69,13 +84,10 @@ both!(
             ] {
                 assert_eq!(got[field], expected[field], "{model}: {field}");
             }
-            assert_ne!(got["cost_usd"], json!(0), "{model}");
+            assert_eq!(got["cost_usd"], dollars, "{model}");
             // The estimate reads the same object.
             let estimate = app.post("/api/costs/estimate", &token, sent).json();
-            assert_eq!(
-                estimate["cost_usd"], expected["cost_usd"],
-                "{model}: estimate"
-            );
+            assert_eq!(estimate["cost_usd"], dollars, "{model}: estimate");
         }
 
         let bad = |body: Value, field: &str| {
