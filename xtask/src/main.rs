@@ -291,6 +291,28 @@ fn test(args: &TestArgs) -> Result<()> {
     cmd.args(runner_args);
     with_env(&mut cmd);
     run(cmd)?;
+    // The read-replica tests, ignored (saying why) in a run without the replica.
+    if replica.is_some() {
+        let mut cmd = cargo();
+        if has_nextest() {
+            cmd.args(["nextest", "run", "--no-fail-fast", "-p", "llmlab-server"]);
+            cmd.args(["--run-ignored", "ignored-only", "-E", "test(/^replica::/)"]);
+        } else {
+            cmd.args([
+                "test",
+                "--no-fail-fast",
+                "-p",
+                "llmlab-server",
+                "--test",
+                "api",
+            ]);
+            cmd.args(["--", "--ignored", "replica::"]);
+        }
+        with_env(&mut cmd);
+        run(cmd)?;
+    } else if !sqlite_only {
+        eprintln!("xtask: no streaming replica: the read-replica tests are NOT run");
+    }
     if has_nextest() {
         // nextest does not run doc tests; the crate READMEs' examples are tests too.
         let mut doc = cargo();
@@ -302,8 +324,8 @@ fn test(args: &TestArgs) -> Result<()> {
         eprintln!("xtask: the Citus suite (store, app and server on a cluster) is NOT run");
     } else if let Some(cluster) = pg::citus::start()? {
         // Every PostgreSQL test of the crates that touch storage (`…::postgres` of
-        // each pair, and the PostgreSQL-only ones that say so in their names); the
-        // read-replica tests skip here, saying so.
+        // each pair, and the PostgreSQL-only ones that say so in their names), with
+        // those only a cluster can run, ignored elsewhere.
         let suites = [
             "-p",
             "llmlab-store",
@@ -314,11 +336,13 @@ fn test(args: &TestArgs) -> Result<()> {
         ];
         let mut cmd = cargo();
         if has_nextest() {
-            cmd.args(["nextest", "run", "--no-fail-fast"]).args(suites);
+            cmd.args(["nextest", "run", "--no-fail-fast", "--run-ignored", "all"]);
+            cmd.args(suites);
             cmd.args(["-E", "test(/postgres|citus/)"]).args(runner_args);
         } else {
             cmd.args(["test", "--no-fail-fast"]).args(suites);
-            cmd.args(runner_args).args(["--", "postgres"]);
+            cmd.args(runner_args)
+                .args(["--", "--include-ignored", "postgres", "citus"]);
         }
         with_env(&mut cmd);
         cmd.env_remove("LLMLAB_TEST_PG_REPLICA_URL");

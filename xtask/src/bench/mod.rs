@@ -362,12 +362,18 @@ fn run_parts(
     bin: &Path,
     sections: &mut Vec<Section>,
 ) -> Result<()> {
-    // Requests that were answered with an error: their figures would be an error's
-    // speed, so the run fails (after every part has reported what it measured).
+    // Requests answered with an error the part did not ask for: their figures would be
+    // an error's speed, so the run fails (after every part has reported what it
+    // measured).
     let mut errors: Vec<String> = Vec::new();
     if plan.runs_http() {
         eprintln!("xtask: HTTP benchmark on {name}");
         let results = http::run(target, bin, &plan.http)?;
+        let p = &results.phases;
+        refused(&mut errors, "GET /api/health", &p.health);
+        refused(&mut errors, "POST /api/events/track", &p.track);
+        refused(&mut errors, "POST /api/events/batch", &p.batch);
+        refused(&mut errors, "POST /v1/traces", &p.otlp);
         let section = report::http_section(name, &results);
         print!("{}", section.text());
         sections.push(section);
@@ -375,14 +381,12 @@ fn run_parts(
     if plan.runs_analytics() {
         eprintln!("xtask: analytics benchmark on {name}");
         let results = analytics::run(target, bin, &plan.analytics)?;
+        refused(&mut errors, "seeding", &results.seeding);
         let timings = results
             .timings
             .iter()
             .chain(results.settled.iter().flatten());
-        errors.extend(timings.filter_map(|t| {
-            let problem = t.problem.as_ref()?;
-            Some(format!("GET {}: {problem}", t.path))
-        }));
+        errors.extend(timings.filter_map(|t| answered(&t.path, &t.problem)));
         let section = report::analytics_section(name, &results);
         print!("{}", section.text());
         sections.push(section);
@@ -390,6 +394,17 @@ fn run_parts(
     if plan.runs_reprice() {
         eprintln!("xtask: re-pricing benchmark on {name}");
         let results = reprice::run(target, bin, &plan.analytics)?;
+        refused(&mut errors, "seeding", &results.seeding);
+        for phase in &results.phases {
+            refused(
+                &mut errors,
+                &format!("events beside ({})", phase.label),
+                &phase.beside,
+            );
+        }
+        if !results.consistent {
+            errors.push("after re-pricing, the summary's total is not the providers' sum".into());
+        }
         let section = report::reprice_section(name, &results);
         print!("{}", section.text());
         sections.push(section);
@@ -405,10 +420,7 @@ fn run_parts(
         eprintln!("xtask: many tenants on {name}");
         let results = tenants::run(target, bin, &plan.tenants)?;
         let timings = results.tags.iter().flat_map(|t| &t.timings);
-        errors.extend(timings.filter_map(|t| {
-            let problem = t.problem.as_ref()?;
-            Some(format!("GET {}: {problem}", t.path))
-        }));
+        errors.extend(timings.filter_map(|t| answered(t.path, &t.problem)));
         let section = tenants::tenants_section(name, &results);
         print!("{}", section.text());
         sections.push(section);
@@ -422,6 +434,18 @@ fn run_parts(
             all.join("; ")
         )),
     }
+}
+
+/// Notes in `errors` the requests of `what` answered with an error.
+fn refused(errors: &mut Vec<String>, what: &str, stats: &load::Stats) {
+    if let Some(failures) = stats.failure_summary() {
+        errors.push(format!("{what}: {failures}"));
+    }
+}
+
+/// A timed `GET path` that was answered with an error (`problem`), as the run reports it.
+fn answered(path: &str, problem: &Option<String>) -> Option<String> {
+    Some(format!("GET {path}: {}", problem.as_ref()?))
 }
 
 /// The server settings that shape the figures, as the benchmark's server sees them.

@@ -41,13 +41,25 @@ macro_rules! on_postgres {
     };
 }
 
-/// Whether this run is on a Citus cluster; says so when not.
-fn on_cluster() -> bool {
-    let yes = !test_support::citus_workers().is_empty();
-    if !yes {
-        eprintln!("not a Citus cluster (LLMLAB_TEST_CITUS_WORKERS unset): test skipped");
-    }
-    yes
+/// [`on_postgres!`] for a test that needs the Citus cluster: ignored, saying why, in a
+/// run without one (the Citus run of `cargo xtask test` includes ignored tests).
+macro_rules! on_cluster {
+    ($name:ident, $test:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            #[ignore = "needs a Citus cluster (LLMLAB_TEST_CITUS_WORKERS): the Citus run of \
+                        `cargo xtask test` runs it"]
+            fn postgres() {
+                assert!(
+                    !test_support::citus_workers().is_empty(),
+                    "not a Citus cluster: LLMLAB_TEST_CITUS_WORKERS is unset"
+                );
+                llmlab_store::test_support::run(llmlab_store::Backend::Postgres, $test);
+            }
+        }
+    };
 }
 
 // A table without a kind would stay on the coordinator of a cluster, where the
@@ -73,10 +85,7 @@ on_postgres!(every_table_has_a_kind, |_db, store| {
 // On the cluster: each table is what `citus::TABLES` says, and every distributed
 // table is co-located with `events` (a workspace's rows of all of them in one shard
 // group).
-on_postgres!(the_cluster_holds_each_table_as_its_kind, |_db, store| {
-    if !super::on_cluster() {
-        return;
-    }
+on_cluster!(the_cluster_holds_each_table_as_its_kind, |_db, store| {
     let mut on_cluster = pg(&store, |c| citus::kinds(c).unwrap());
     // A local table stays the coordinator's: Citus does not list it.
     let mut expected: Vec<(String, Kind)> = citus::TABLES
@@ -107,10 +116,7 @@ on_postgres!(the_cluster_holds_each_table_as_its_kind, |_db, store| {
 // On the cluster, with every statement that would ask more than one shard made an
 // error: one workspace's ingestion (single events and a batch, with tags), its reports
 // (totals, models, tags, time slots, the events list) and its budget's alerts all run.
-on_postgres!(one_workspace_stays_in_one_shard, |db, store| {
-    if !super::on_cluster() {
-        return;
-    }
+on_cluster!(one_workspace_stays_in_one_shard, |db, store| {
     let w = crate::user(&store, "router@x.test");
     let name = db.pg_name().unwrap();
     pg(&store, |c| {
@@ -193,13 +199,10 @@ on_postgres!(one_workspace_stays_in_one_shard, |db, store| {
 // `cargo xtask distribute`: a database one PostgreSQL filled (here: this cluster's
 // tables brought back to the coordinator, rows and all) becomes a distributed one, and
 // every report of every workspace is what it was.
-on_postgres!(
+on_cluster!(
     an_existing_database_is_distributed_with_its_rows,
     |db, store| {
         use rand::SeedableRng;
-        if !super::on_cluster() {
-            return;
-        }
         pg(&store, |c| citus::undistribute(c).unwrap());
         assert!(pg(&store, |c| citus::kinds(c).unwrap()).is_empty());
         let mut rng = rand::rngs::StdRng::seed_from_u64(26);
@@ -252,15 +255,10 @@ on_postgres!(
 // Growing the cluster online: a third worker added and the shards rebalanced onto it
 // while four writers keep ingesting. Every acknowledged event is stored once, nothing
 // unacknowledged appears, and the reports of what was there before are unchanged.
-on_postgres!(a_worker_added_while_ingesting_loses_nothing, |db, store| {
+on_cluster!(a_worker_added_while_ingesting_loses_nothing, |db, store| {
     use std::sync::atomic::{AtomicBool, Ordering};
-    if !super::on_cluster() {
-        return;
-    }
-    let Some(spare) = test_support::citus_spare() else {
-        eprintln!("no spare Citus node (LLMLAB_TEST_CITUS_SPARE unset): test skipped");
-        return;
-    };
+    let spare = test_support::citus_spare()
+        .expect("a spare Citus node (LLMLAB_TEST_CITUS_SPARE), as `cargo xtask test` starts");
     let workspaces: Vec<_> = (0..8)
         .map(|i| crate::user(&store, &format!("grow{i}@x.test")))
         .collect();

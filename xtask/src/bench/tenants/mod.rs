@@ -317,7 +317,10 @@ fn time_path(server: &Server, key: &str, path: &'static str) -> TagTiming {
         (0..calls)
             .map(|_| {
                 let started = Instant::now();
-                client.send("GET", path, None, &mut body)?;
+                let status = client.send("GET", path, None, &mut body)?;
+                if !(200..300).contains(&status) {
+                    return Err(format!("a timed call answered {status}"));
+                }
                 Ok(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX))
             })
             .collect()
