@@ -34,11 +34,13 @@ async function api(method, path, token, body) {
   return { status: response.status, json: text ? JSON.parse(text) : null };
 }
 
-function dollars(amount) {
-  const [units, frac = ""] = String(amount).split(".");
-  const cents = Math.round(Number(`0.${frac || "0"}`) * 100);
-  const grouped = units.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return `$${grouped}.${String(cents).padStart(2, "0")}`;
+// Nothing scrolls sideways: the page is no wider than the window.
+async function fits(page, what) {
+  const [scroll, inner] = await page.evaluate(() => [
+    document.documentElement.scrollWidth,
+    window.innerWidth,
+  ]);
+  assert.ok(scroll <= inner, `${what} at ${inner} px is ${scroll} px wide`);
 }
 
 const browser = await chromium.launch({
@@ -75,6 +77,7 @@ try {
   await page.click("text=Create key");
   const key = (await page.textContent("#new-key")).trim();
   assert.match(key, /^llmlab_/);
+  await fits(page, "settings");
   await page.screenshot({ path: join(shots, "settings.png"), fullPage: true });
 
   step = "send events through the API";
@@ -88,22 +91,28 @@ try {
     });
     assert.equal(r.status, 201, JSON.stringify(r.json));
   }
-  await api("POST", "/api/events/track", key, {
+  const haiku = await api("POST", "/api/events/track", key, {
     provider: "anthropic",
     model: "claude-3-haiku",
     input_tokens: 5000,
     output_tokens: 800,
   });
+  assert.equal(haiku.status, 201, JSON.stringify(haiku.json));
+  // Claude 3 Haiku at $0.25 / $1.25 per million: 5,000 × 0.25 + 800 × 1.25 = 2,250
+  // micro-dollars.
+  assert.equal(haiku.json.cost_usd, 0.00225);
 
   step = "the overview's total equals GET /api/costs/summary";
   const now = new Date();
   const month = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}-01`;
   const summary = await api("GET", `/api/costs/summary?start=${month}`, key);
   assert.equal(summary.status, 200);
+  // $1,234.50 + $0.06 + $0.00225.
+  assert.equal(summary.json.total_cost_usd, 1234.56225);
   await page.goto(base + "/overview?tz=UTC");
-  const total = (await page.textContent("#total")).trim();
-  assert.equal(total, dollars(summary.json.total_cost_usd));
+  assert.equal((await page.textContent("#total")).trim(), "$1,234.56");
   assert.ok(await page.isVisible("svg.chart"));
+  await fits(page, "overview");
   await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
 
   step = "explore, recommendations and pricing";
@@ -111,7 +120,9 @@ try {
   await page.fill("#provider", "openai");
   await page.click("form.filters >> text=Show");
   const explored = await api("GET", "/api/costs/summary?provider=openai", key);
-  assert.equal((await page.textContent("#explore-total")).trim(), dollars(explored.json.total_cost_usd));
+  assert.equal(explored.json.total_cost_usd, 1234.56);
+  assert.equal((await page.textContent("#explore-total")).trim(), "$1,234.56");
+  await fits(page, "explore");
   await page.screenshot({ path: join(shots, "explore.png"), fullPage: true });
   await page.click("nav >> text=Recommendations");
   assert.ok((await page.textContent("main")).includes("Cheaper models"));
@@ -119,11 +130,13 @@ try {
   await page.fill("#q", "haiku");
   await page.click("text=Search");
   assert.ok((await page.textContent("main")).includes("anthropic/claude-3-haiku"));
+  await fits(page, "pricing");
   await page.screenshot({ path: join(shots, "pricing.png"), fullPage: true });
 
   step = "the events page shows each price";
   await page.click("nav >> text=Events");
   assert.ok((await page.textContent("table.events")).includes("sent by the client"));
+  await fits(page, "events");
   await page.screenshot({ path: join(shots, "events.png"), fullPage: true });
 
   step = "create and delete a budget by form";
@@ -133,6 +146,7 @@ try {
   await page.click("text=Create budget");
   await page.waitForURL(/\/budgets$/);
   assert.ok((await page.textContent("ul.budgets")).includes("Monthly cap"));
+  await fits(page, "budgets");
   await page.screenshot({ path: join(shots, "budgets.png"), fullPage: true });
   await page.click("text=Delete Monthly cap");
   await page.waitForURL(/\/budgets$/);
@@ -176,9 +190,23 @@ try {
   await theirs.waitForURL(new RegExp(`/overview\\?ws=${team.json.id}$`));
 
   step = "a viewer sees no edit controls";
-  await theirs.goto(`${base}/budgets?ws=${team.json.id}`);
+  const budgets = await theirs.goto(`${base}/budgets?ws=${team.json.id}`);
+  assert.equal(budgets.status(), 200);
+  assert.equal((await theirs.textContent("main h1")).trim(), "Budgets");
   assert.equal(await theirs.locator("text=Create budget").count(), 0);
+  await fits(theirs, "/budgets");
   await theirs.screenshot({ path: join(shots, "budgets-viewer-375px.png"), fullPage: true });
+
+  step = "every page fits a 375 px phone";
+  for (const path of ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/settings", "/invitations"]) {
+    const r = await theirs.goto(`${base}${path}?ws=${team.json.id}`);
+    assert.equal(r.status(), 200, path);
+    await fits(theirs, path);
+  }
+  for (const path of ["/overview", "/explore", "/events", "/budgets", "/settings"]) {
+    await theirs.goto(`${base}${path}`);
+    await fits(theirs, `${path} of the viewer's own workspace`);
+  }
 
   step = "sign out";
   await page.click("text=Sign out");
