@@ -76,9 +76,12 @@ fn bump_version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<(
 
 /// The workspace's `prices_version`, held for the rest of the transaction: a price change
 /// (which moves it, [`bump_version`]) waits until the transaction ends. Exclusively
-/// (`FOR UPDATE`): shared locks of overlapping transactions would let a waiting price
-/// change starve behind them for as long as they keep overlapping, where exclusive ones
-/// queue it after the current holder. On SQLite the write transaction (`BEGIN
+/// among writers of the row (`FOR NO KEY UPDATE`): shared locks of overlapping
+/// transactions would let a waiting price change starve behind them for as long as they
+/// keep overlapping, where exclusive ones queue it after the current holder. Not
+/// `FOR UPDATE`, which also blocks the foreign-key checks of every insert naming the
+/// workspace: ingestion, holding rollup rows this transaction adjusts next, would wait
+/// for it while it waits for them (a deadlock). On SQLite the write transaction (`BEGIN
 /// IMMEDIATE`) already excludes every other writer.
 pub fn hold_version(
     conn: &mut AnyConnection,
@@ -88,7 +91,7 @@ pub fn hold_version(
         AnyConnection::Postgresql(c) => Ok(workspaces::table
             .find(workspace_id)
             .select(workspaces::prices_version)
-            .for_update()
+            .for_no_key_update()
             .first(c)?),
         AnyConnection::Sqlite(_) => version(conn, workspace_id),
     }

@@ -427,13 +427,15 @@ pub fn personal(conn: &mut AnyConnection, user: UserId) -> Result<WorkspaceId, S
 
 /// Serialises changes to workspace `id`'s members (PostgreSQL row lock until the
 /// transaction ends; SQLite writers are serialised already), so two owners demoting each
-/// other at once cannot leave it without one.
+/// other at once cannot leave it without one. `FOR NO KEY UPDATE`: it excludes the other
+/// writers of the row without holding up inserts that merely name the workspace
+/// (their foreign-key checks).
 pub fn lock(conn: &mut AnyConnection, id: WorkspaceId) -> Result<(), StoreError> {
     if let AnyConnection::Postgresql(pg) = conn {
         workspaces::table
             .find(id)
             .select(workspaces::id)
-            .for_update()
+            .for_no_key_update()
             .load::<WorkspaceId>(pg)?;
     }
     Ok(())

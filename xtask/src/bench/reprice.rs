@@ -57,6 +57,12 @@ pub fn run(target: &Target<'_>, bin: &Path, options: &AnalyticsOptions) -> Resul
         env: &[],
     })?;
     let results = measure(&server, options).map_err(|e| server.explain(e))?;
+    if results.phases.iter().any(|p| p.beside.errors > 0) {
+        eprintln!(
+            "xtask: events beside the re-pricing failed; the server logged:\n{}",
+            server.logged_errors()
+        );
+    }
     server.stop();
     Ok(results)
 }

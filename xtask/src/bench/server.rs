@@ -124,6 +124,13 @@ impl Server {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
+    /// The last error lines of the server's log, for requests it answered with 500.
+    pub fn logged_errors(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
     /// `error`, followed by the end of the server's log, which usually says why.
     pub fn explain(&self, error: String) -> String {
         format!("{error}\nthe server log ends with:\n{}", self.log_tail())

@@ -104,3 +104,68 @@ both!(
         assert_eq!(total(&app, &token), "66");
     }
 );
+
+// Seen on PostgreSQL (`cargo xtask bench reprice`, 2,000 events): single events sent
+// while a re-pricing applied were answered 500 ("deadlock detected"), and once the
+// re-pricing itself: the run held its workspace row exclusively while ingestion's
+// foreign-key check waited for it, holding the rollup rows the run wanted next.
+both!(
+    events_sent_during_a_repricing_are_all_stored,
+    |app: TestApp| {
+        let token = app.signup("beside@example.com");
+        let event = |k: usize| {
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+                   "output_tokens": 100, "tags": {"team": format!("t{}", k % 4)}})
+        };
+        for _ in 0..2 {
+            let r = app.post(
+                "/api/events/batch",
+                &token,
+                json!({"events": (0..1000).map(event).collect::<Vec<_>>()}),
+            );
+            assert_eq!(r.json()["accepted"], 1000, "{}", r.text());
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let beside = {
+            let (addr, token, stop) = (app.addr, token.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let bearer = format!("Bearer {token}");
+                let mut sent = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = serde_json::to_vec(&event(sent)).unwrap();
+                    let r = crate::client::raw(
+                        addr,
+                        "POST",
+                        "/api/events/track",
+                        &[
+                            ("Authorization", &bearer),
+                            ("Content-Type", "application/json"),
+                        ],
+                        &body,
+                    );
+                    assert_eq!(r.status, 201, "event {sent}: {}", r.text());
+                    sent += 1;
+                }
+                sent
+            })
+        };
+        for (k, per_mtok) in ["1", "2", "2", "3"].into_iter().enumerate() {
+            put_price(&app, &token, per_mtok);
+            let r = app.post("/api/pricing/reprice", &token, json!({"dry_run": false}));
+            assert_eq!(r.status, 200, "run {k}: {}", r.text());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent = beside.join().expect("every event beside was stored");
+        assert!(sent > 0);
+        // Every event, those sent beside included, at the last price once re-priced.
+        let r = app.post("/api/pricing/reprice", &token, json!({"dry_run": false}));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let dry = app.post("/api/pricing/reprice", &token, json!({}));
+        assert_eq!(dry.json()["events_changed"], 0, "{}", dry.text());
+        let calls = app.get(
+            "/api/costs/summary?start=2000-01-01&end=2100-01-01&granularity=month",
+            &token,
+        );
+        assert_eq!(calls.json()["total_calls"], 2000 + sent, "{}", calls.text());
+    }
+);
