@@ -50,7 +50,9 @@ pub fn raw(
     body: &[u8],
 ) -> Response {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    // Long enough for a re-pricing of 20,000 events racing two others on a Citus cluster
+    // that other tests load too (over 60 s seen), short enough to fail a hung server.
+    s.set_read_timeout(Some(Duration::from_secs(300))).ok();
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
