@@ -8,6 +8,7 @@ mod channel_failures;
 mod channels;
 mod citus_fault;
 mod client;
+mod command_line;
 mod credentials;
 mod dashboard;
 mod dashboard_forms;

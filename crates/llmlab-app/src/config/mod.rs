@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod help;
+
 /// `development` (default) or `production`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -366,16 +368,13 @@ mod tests {
                 .filter(|key| key != "LLMLAB_")
                 .collect()
         }
-        let example = include_str!("../../../.env.example");
+        let example = include_str!("../../../../.env.example");
         let assigned: String = example
             .lines()
             .filter(|l| !l.starts_with('#'))
             .collect::<Vec<_>>()
             .join("\n");
-        assert_eq!(
-            keys(include_str!("config.rs"), true),
-            keys(&assigned, false)
-        );
+        assert_eq!(keys(include_str!("mod.rs"), true), keys(&assigned, false));
     }
 
     #[test]
