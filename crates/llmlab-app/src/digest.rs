@@ -12,7 +12,7 @@ use llmlab_recs::AnomalyConfig;
 use llmlab_store::{EventFilter, Store, WorkspaceId};
 use serde_json::json;
 
-use crate::money::dollars;
+use crate::money::{calls, dollars};
 use crate::notify::notice::{Event, Fact, Notice, Section};
 use crate::{AppError, budgets, recommendations};
 
@@ -60,11 +60,11 @@ pub fn build(
                 let cost = Usd::from_nanos(m.sums.cost_nanos);
                 let share = share_pct(cost, total);
                 format!(
-                    "{}/{}: {} ({share} %, {} calls)",
+                    "{}/{}: {} ({share} %, {})",
                     m.provider,
                     m.model,
                     dollars(cost),
-                    m.sums.calls
+                    calls(u64::try_from(m.sums.calls).unwrap_or(0))
                 )
             })
             .collect(),

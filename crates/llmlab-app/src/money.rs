@@ -24,6 +24,14 @@ pub fn count(n: u64) -> String {
     grouped(&n.to_string())
 }
 
+/// A number of calls in words that agree with it: `1 call`, `2,500 calls`.
+pub fn calls(n: u64) -> String {
+    match n {
+        1 => "1 call".to_string(),
+        n => format!("{} calls", count(n)),
+    }
+}
+
 /// `digits` with a comma before every group of three from the right.
 fn grouped(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -53,5 +61,8 @@ mod tests {
         assert_eq!(exact(usd("0.0075")), "$0.0075");
         assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(count(12), "12");
+        assert_eq!(calls(1), "1 call");
+        assert_eq!(calls(0), "0 calls");
+        assert_eq!(calls(2_500), "2,500 calls");
     }
 }

@@ -32,7 +32,7 @@ use llmlab_store::{
 };
 use serde_json::json;
 
-use crate::money::dollars;
+use crate::money::{calls, dollars};
 use crate::notify::calendar::report_due;
 use crate::notify::notice::{Event, Fact, Notice, Section};
 use crate::reports::UtcDays;
@@ -298,13 +298,14 @@ pub(crate) fn unpriced(s: &Store, a: &Audience) -> Result<usize, AppError> {
             continue;
         }
         let since = DateTime::from_timestamp_micros(m.first_seen).unwrap_or_default();
+        let verb = if m.calls == 1 { "is" } else { "are" };
         let mut n = a.notice(
             Event::Unpriced,
             format!("No price for {}/{}", m.provider, m.model),
             format!(
-                "{} calls since {} are stored at $0 until the model has a price: set a \
+                "{} since {} {verb} stored at $0 until the model has a price: set a \
                  custom price, then re-price them.",
-                m.calls,
+                calls(u64::try_from(m.calls).unwrap_or(0)),
                 since.format("%Y-%m-%d %H:%M UTC")
             ),
         );

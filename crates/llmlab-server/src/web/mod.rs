@@ -19,7 +19,7 @@ pub use view::{count, dollars};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
 
 use llmlab_app::AppError;
@@ -85,6 +85,25 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             "/email/confirm/{id}/{token}",
             web::post().to(confirm::confirm),
         )
+        // Forms post to these; reloading the page a form answered asks for them by GET.
+        .route("/settings/keys", web::get().to(|r| back_to(r, "/settings")))
+        .route(
+            "/settings/members",
+            web::get().to(|r| back_to(r, "/settings")),
+        )
+        .route(
+            "/settings/webhook-secret",
+            web::get().to(|r| back_to(r, "/settings")),
+        )
+        .route("/pricing/custom", web::get().to(|r| back_to(r, "/pricing")))
+        .route(
+            "/favicon.ico",
+            web::get().to(|r| back_to(r, "/assets/favicon.svg")),
+        )
+        .route(
+            "/assets/favicon.svg",
+            web::get().to(|| asset(FAVICON, "image/svg+xml")),
+        )
         .route("/assets/app.css", web::get().to(|| asset(CSS, "text/css")))
         .route(
             "/assets/app.js",
@@ -93,6 +112,19 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 }
 
 const CSS: &str = include_str!("../../assets/app.css");
+const FAVICON: &str = include_str!("../../assets/favicon.svg");
+
+/// A redirect (303) to `page`, keeping the request's query (its `ws=`): the page a
+/// form's URL stands for when it is loaded again.
+async fn back_to(req: HttpRequest, page: &'static str) -> HttpResponse {
+    let location = match req.query_string() {
+        "" => page.to_string(),
+        query => format!("{page}?{query}"),
+    };
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
 const JS: &str = include_str!("../../assets/app.js");
 
 async fn asset(body: &'static str, kind: &'static str) -> HttpResponse {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::chart::{self, Bar};
 use super::form::{Submitted, done, hidden};
 use super::session::visitor;
-use super::view::{count, dollars, exact, page, raw};
+use super::view::{calls, count, dollars, exact, page, raw};
 use super::{WebError, html as respond};
 use crate::access::AdminOnly;
 use crate::dto::RangeQuery;
@@ -104,7 +104,7 @@ pub async fn explore(
             input #tz name="tz" value=(zone.name());
             button type="submit" { "Show" }
         }
-        p { "Total: " strong #explore-total { (dollars(total.cost)) } " in " (count(total.calls)) " calls"
+        p { "Total: " strong #explore-total { (dollars(total.cost)) } " in " (calls(total.calls))
             @if series.unpriced_calls > 0 { " (" (series.unpriced_calls) " unpriced)" }
             " · " a href=(csv) { "CSV export of these events" } " (with an API key that may read, or your session token)" }
         (raw(chart::bars(&bars, &[], "Spend by bucket")))

@@ -1,7 +1,7 @@
 //! The pages' shared parts: the layout (header, workspace switcher, navigation) and
 //! small components; money as people read it is `llmlab_app::money`'s.
 
-pub use llmlab_app::money::{count, dollars, exact};
+pub use llmlab_app::money::{calls, count, dollars, exact};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::form::hidden;
@@ -60,6 +60,7 @@ pub fn shell(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · LLMLab" }
+                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/assets/app.css";
                 script src="/assets/app.js" defer {}
             }

@@ -337,3 +337,46 @@ both!(
         }
     }
 );
+
+// Seen: after creating a key the address bar says /settings/keys, and reloading it
+// showed the JSON `404 no route for GET /settings/keys`; /favicon.ico was a 404 on
+// every page; Explore read "1 calls".
+both!(
+    form_addresses_reload_to_their_page_and_counts_agree,
+    |app: TestApp| {
+        let token = app.signup("reload@example.com");
+        let cookie = sign_in(&app, "reload@example.com");
+        for (path, to) in [
+            ("/settings/keys", "/settings"),
+            ("/settings/members?ws=7", "/settings?ws=7"),
+            ("/settings/webhook-secret", "/settings"),
+            ("/pricing/custom", "/pricing"),
+        ] {
+            let r = page(&app, path, Some(&cookie));
+            assert_eq!(r.status, 303, "{path}: {}", r.text());
+            assert_eq!(r.header("Location"), Some(to), "{path}");
+        }
+        let r = page(&app, "/favicon.ico", None);
+        assert_eq!(r.status, 303);
+        let icon = page(&app, r.header("Location").unwrap(), None);
+        assert_eq!(icon.status, 200);
+        assert_eq!(icon.header("Content-Type"), Some("image/svg+xml"));
+        assert!(icon.text().starts_with("<svg"));
+        assert!(
+            page(&app, "/overview", Some(&cookie))
+                .text()
+                .contains(r#"<link rel="icon" href="/assets/favicon.svg""#)
+        );
+
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10,
+                   "output_tokens": 10}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let explore = page(&app, "/explore", Some(&cookie)).text();
+        assert!(explore.contains(" in 1 call ·"), "{explore}");
+        assert!(!explore.contains("1 calls"), "{explore}");
+    }
+);
