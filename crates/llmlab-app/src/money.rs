@@ -1,16 +1,28 @@
 //! Money and counts as people read them, in notices, reports and the dashboard: dollars
-//! to the cent with thousands separators, exact amounts for single events. The exact
-//! figure is always in the API.
+//! to the cent with thousands separators from a dollar up, every significant digit below
+//! one, exact amounts for single events. The exact figure is always in the API.
 
 use llmlab_engine::Usd;
 
-/// Dollars to the cent with thousands separators (`$1,234.56`), rounded half away from
-/// zero: what a person reads. The exact figure is in the API and the events page.
+/// Dollars as people read them: from a dollar up, to the cent with thousands separators
+/// (`$1,234.56`, rounded half away from zero); under a dollar, every significant digit
+/// with at least two decimals (`$0.50`, `$0.0065`), so a small amount is never shown as
+/// `$0.00`, nor rounded up to a cent it did not reach.
 pub fn dollars(amount: Usd) -> String {
     let nanos = i128::from(amount.nanos());
+    let sign = if nanos < 0 { "-" } else { "" };
+    if nanos != 0 && nanos.abs() < 1_000_000_000 {
+        let digits = format!("{:09}", nanos.abs());
+        let significant = digits.trim_end_matches('0');
+        let shown = if significant.len() < 2 {
+            &digits[..2]
+        } else {
+            significant
+        };
+        return format!("{sign}$0.{shown}");
+    }
     let cents = (nanos.abs() + 5_000_000) / 10_000_000;
     let (units, cents) = (cents / 100, cents % 100);
-    let sign = if nanos < 0 { "-" } else { "" };
     format!("{sign}${}.{cents:02}", grouped(&units.to_string()))
 }
 
@@ -55,7 +67,12 @@ mod tests {
         assert_eq!(dollars(usd("1234.564")), "$1,234.56");
         assert_eq!(dollars(usd("1234.565")), "$1,234.57");
         assert_eq!(dollars(usd("0")), "$0.00");
-        assert_eq!(dollars(usd("0.0049")), "$0.00");
+        assert_eq!(dollars(usd("0.0049")), "$0.0049");
+        assert_eq!(dollars(usd("0.0065")), "$0.0065");
+        assert_eq!(dollars(usd("0.5")), "$0.50");
+        assert_eq!(dollars(usd("0.01")), "$0.01");
+        assert_eq!(dollars(usd("0.999999999")), "$0.999999999");
+        assert_eq!(dollars(usd("-0.25")), "-$0.25");
         assert_eq!(dollars(usd("1000000")), "$1,000,000.00");
         assert_eq!(dollars(usd("-12.5")), "-$12.50");
         assert_eq!(exact(usd("0.0075")), "$0.0075");
