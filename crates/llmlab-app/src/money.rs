@@ -12,14 +12,15 @@ pub fn dollars(amount: Usd) -> String {
     let nanos = i128::from(amount.nanos());
     let sign = if nanos < 0 { "-" } else { "" };
     if nanos != 0 && nanos.abs() < 1_000_000_000 {
-        let digits = format!("{:09}", nanos.abs());
-        let significant = digits.trim_end_matches('0');
-        let shown = if significant.len() < 2 {
-            &digits[..2]
+        // `Usd`'s own exact decimal (`0.0065`, `-0.5`), given a second decimal if it has one.
+        let exact = amount.to_string();
+        let exact = exact.trim_start_matches('-');
+        let pad = if exact.len() - exact.find('.').unwrap_or(0) < 3 {
+            "0"
         } else {
-            significant
+            ""
         };
-        return format!("{sign}$0.{shown}");
+        return format!("{sign}${exact}{pad}");
     }
     let cents = (nanos.abs() + 5_000_000) / 10_000_000;
     let (units, cents) = (cents / 100, cents % 100);

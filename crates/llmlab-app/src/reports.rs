@@ -159,13 +159,7 @@ pub fn forecast(
             days: Vec::new(),
         });
     }
-    let today = bucket_start(now, Granularity::Day, zone);
-    let from = bucket_start(
-        today - Duration::days(i64::from(LOOKBACK_DAYS)),
-        Granularity::Day,
-        zone,
-    );
-    let to = next_bucket_start(today, Granularity::Day, zone);
+    let (from, to) = history_days(now, zone);
     let history = EventFilter {
         start_micros: Some(from.timestamp_micros()),
         end_micros: Some(to.timestamp_micros()),
@@ -178,6 +172,18 @@ pub fn forecast(
         spent,
         days: days.buckets,
     })
+}
+
+/// The days a forecast at `now` learns from: the last [`LOOKBACK_DAYS`] local days of
+/// `zone` and today.
+fn history_days(now: DateTime<Utc>, zone: Zone) -> (DateTime<Utc>, DateTime<Utc>) {
+    let today = bucket_start(now, Granularity::Day, zone);
+    let from = bucket_start(
+        today - Duration::days(i64::from(LOOKBACK_DAYS)),
+        Granularity::Day,
+        zone,
+    );
+    (from, next_bucket_start(today, Granularity::Day, zone))
 }
 
 /// A workspace's spend per UTC day, read once for several uses (the scheduler reads it
@@ -193,9 +199,7 @@ pub(crate) struct UtcDays<'a> {
 /// The UTC days (`from`, `to` in microseconds) that [`forecast_from_days`] needs to
 /// forecast any period at `now`: the history and the longest current period.
 pub(crate) fn forecast_reach(now: DateTime<Utc>) -> (i64, i64) {
-    let today = bucket_start(now, Granularity::Day, Zone::UTC);
-    let mut from = today - Duration::days(i64::from(LOOKBACK_DAYS));
-    let mut to = next_bucket_start(today, Granularity::Day, Zone::UTC);
+    let (mut from, mut to) = history_days(now, Zone::UTC);
     for period in [Period::Daily, Period::Weekly, Period::Monthly] {
         let window = period_window(period, now, Zone::UTC);
         from = window.start.map_or(from, |s| s.min(from));
@@ -215,9 +219,7 @@ pub(crate) fn forecast_from_days(
     let zone = Zone::UTC;
     let window = period_window(period, now, zone);
     let (start, end) = (window.start?, window.end?);
-    let today = bucket_start(now, Granularity::Day, zone);
-    let from = today - Duration::days(i64::from(LOOKBACK_DAYS));
-    let to = next_bucket_start(today, Granularity::Day, zone);
+    let (from, to) = history_days(now, zone);
     if start.min(from).timestamp_micros() < days.from || end.max(to).timestamp_micros() > days.to {
         return None;
     }

@@ -42,6 +42,36 @@ impl Response {
     }
 }
 
+/// `method path` as the API's clients send it: a bearer `token`, the workspace acted in
+/// (`X-LLMLab-Workspace`) and a JSON `body`, each when given. Needs only the server's
+/// address, so threads racing one server can send it.
+pub fn api(
+    addr: SocketAddr,
+    workspace: Option<i64>,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Response {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let named = workspace.map(|w| w.to_string());
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(b) = &bearer {
+        headers.push(("Authorization", b));
+    }
+    if let Some(w) = &named {
+        headers.push(("X-LLMLab-Workspace", w));
+    }
+    let bytes = match body {
+        Some(b) => {
+            headers.push(("Content-Type", "application/json"));
+            serde_json::to_vec(b).unwrap()
+        }
+        None => Vec::new(),
+    };
+    raw(addr, method, path, &headers, &bytes)
+}
+
 pub fn raw(
     addr: SocketAddr,
     method: &str,

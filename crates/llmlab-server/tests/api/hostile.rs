@@ -155,19 +155,9 @@ both!(costs_are_capped_and_sums_cannot_overflow, |app: TestApp| {
         .map(|_| {
             let (addr, token) = (app.addr, token.clone());
             std::thread::spawn(move || {
-                let body = serde_json::to_vec(&event(Some(1_000_000))).unwrap();
-                let bearer = format!("Bearer {token}");
-                client::raw(
-                    addr,
-                    "POST",
-                    "/api/events/track",
-                    &[
-                        ("Authorization", &bearer),
-                        ("Content-Type", "application/json"),
-                    ],
-                    &body,
-                )
-                .status
+                let body = event(Some(1_000_000));
+                let path = "/api/events/track";
+                client::api(addr, None, "POST", path, Some(&token), Some(&body)).status
             })
         })
         .collect();

@@ -219,23 +219,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Response {
-        let bearer = token.map(|t| format!("Bearer {t}"));
-        let named = workspace.map(|w| w.to_string());
-        let mut headers: Vec<(&str, &str)> = Vec::new();
-        if let Some(b) = &bearer {
-            headers.push(("Authorization", b));
-        }
-        if let Some(w) = &named {
-            headers.push(("X-LLMLab-Workspace", w));
-        }
-        let bytes = match body {
-            Some(b) => {
-                headers.push(("Content-Type", "application/json"));
-                serde_json::to_vec(b).unwrap()
-            }
-            None => Vec::new(),
-        };
-        client::raw(self.addr, method, path, &headers, &bytes)
+        client::api(self.addr, workspace, method, path, token, body)
     }
 
     pub fn get(&self, path: &str, token: &str) -> Response {

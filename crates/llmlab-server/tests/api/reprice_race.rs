@@ -55,18 +55,9 @@ both!(
             .map(|_| {
                 let (addr, token) = (app.addr, token.clone());
                 std::thread::spawn(move || {
-                    let body = serde_json::to_vec(&json!({"dry_run": false})).unwrap();
-                    let bearer = format!("Bearer {token}");
-                    crate::client::raw(
-                        addr,
-                        "POST",
-                        "/api/pricing/reprice",
-                        &[
-                            ("Authorization", &bearer),
-                            ("Content-Type", "application/json"),
-                        ],
-                        &body,
-                    )
+                    let body = json!({"dry_run": false});
+                    let path = "/api/pricing/reprice";
+                    crate::client::api(addr, None, "POST", path, Some(&token), Some(&body))
                 })
             })
             .collect();
@@ -129,20 +120,11 @@ both!(
         let beside = {
             let (addr, token, stop) = (app.addr, token.clone(), stop.clone());
             std::thread::spawn(move || {
-                let bearer = format!("Bearer {token}");
                 let mut sent = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let body = serde_json::to_vec(&event(sent)).unwrap();
-                    let r = crate::client::raw(
-                        addr,
-                        "POST",
-                        "/api/events/track",
-                        &[
-                            ("Authorization", &bearer),
-                            ("Content-Type", "application/json"),
-                        ],
-                        &body,
-                    );
+                    let body = event(sent);
+                    let path = "/api/events/track";
+                    let r = crate::client::api(addr, None, "POST", path, Some(&token), Some(&body));
                     assert_eq!(r.status, 201, "event {sent}: {}", r.text());
                     sent += 1;
                 }
