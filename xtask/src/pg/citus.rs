@@ -170,9 +170,14 @@ fn start_nodes(durable: bool) -> Result<Option<Cluster>> {
     };
     // Logical WAL lets the rebalancer move shards while they are written to; the
     // connection limit leaves room for two test threads' pools and the coordinator's
-    // connections to the workers.
+    // connections to the workers. Citus asks its nodes for TLS by default and turns it on
+    // in each node by ALTER SYSTEM and a reload when its extension is first created
+    // there; a coordinator that connected before a worker's reload took effect failed
+    // every test with "server does not support SSL, but SSL was required". Nodes on
+    // loopback need no TLS: they prefer it, and connect either way.
     let settings = [
         "-c shared_preload_libraries=citus".to_string(),
+        "-c citus.node_conninfo=sslmode=prefer".to_string(),
         "-c wal_level=logical".to_string(),
         "-c max_connections=400".to_string(),
         "-c max_prepared_transactions=200".to_string(),
