@@ -1,0 +1,1 @@
+DROP INDEX tag_rollups_by_value;
