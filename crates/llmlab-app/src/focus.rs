@@ -1,4 +1,5 @@
-//! The FinOps FOCUS 1.2 export: one row per UTC day × provider × model × token class,
+//! The FinOps FOCUS 1.2 export: one row per UTC day × provider × model × tag set × token
+//! class,
 //! each event's cost split over its token classes by the price that produced it, so
 //! the rows' `BilledCost` add up, to the nano-dollar, to the stored events' costs, which
 //! is the summary's total for the same range. docs/focus.md says where each column
@@ -25,12 +26,19 @@ ChargeClass,ChargeDescription,ConsumedQuantity,ConsumedUnit,PricingQuantity,Pric
 ListUnitPrice,ProviderName,PublisherName,InvoiceIssuerName,ServiceName,ServiceCategory,\
 SkuId,SkuPriceId,Tags,x_Model,x_TokenClass\n";
 
+/// Rows one export holds at most: each distinct tag set of a day and model is a row of
+/// its own, so a tag with a value per call (a request id) would make a row per event;
+/// past this the export is refused (narrow the range) before its memory grows with it.
+pub const MAX_ROWS: usize = 200_000;
+
 /// One row's key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     day: NaiveDate,
     provider: String,
     model: String,
+    /// The events' tags as FOCUS's `Tags` holds them: a JSON object, keys sorted.
+    tags: String,
     class: &'static str,
 }
 
@@ -100,17 +108,29 @@ pub fn export(
             let day = DateTime::from_timestamp_micros(e.ts)
                 .unwrap_or_default()
                 .date_naive();
+            // Re-encoded from the map, so one tag set is one text however it was stored.
+            let tags = serde_json::to_string(&e.tags()).unwrap_or_else(|_| "{}".into());
             for (class, cost, tokens) in classes(catalog, &history, e) {
                 let key = Key {
                     day,
                     provider: e.provider.clone(),
                     model: e.resolved_model.clone(),
+                    tags: tags.clone(),
                     class,
                 };
                 let sums = rows.entry(key).or_default();
                 sums.cost += cost;
                 sums.tokens += tokens;
             }
+        }
+        if rows.len() > MAX_ROWS {
+            return Err(AppError::invalid(
+                "start",
+                format!(
+                    "the range makes more than {MAX_ROWS} rows (days × models × tag sets): \
+                     export it in parts"
+                ),
+            ));
         }
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -176,7 +196,7 @@ fn line(catalog: &Catalog, k: &Key, sums: Sums) -> String {
         "AI and Machine Learning".into(),
         format!("{}/{}/{}", k.provider, k.model, k.class),
         String::new(),
-        "{}".into(),
+        k.tags.clone(),
         k.model.clone(),
         k.class.to_string(),
     ];

@@ -307,6 +307,8 @@ pub struct Overview {
     pub stacks: Vec<Stack>,
     /// Days of the month's anomalies.
     pub anomalies: Vec<String>,
+    /// The workspace holds no event at all: its first steps are still to be taken.
+    pub no_events: bool,
 }
 
 /// The overview of the month holding `now` in `zone` (see [`Overview`]).
@@ -366,6 +368,11 @@ pub fn overview(
         .iter()
         .map(|a| a.date.to_string())
         .collect();
+    let no_events = series.total().calls == 0
+        && previous.calls == 0
+        && s.list_events(workspace, &EventFilter::default(), None, 1)?
+            .events
+            .is_empty();
     Ok(Overview {
         series,
         previous,
@@ -374,5 +381,6 @@ pub fn overview(
         budgets,
         stacks,
         anomalies,
+        no_events,
     })
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
-use llmlab_app::EventFilter;
+use llmlab_app::{EventFilter, WorkspaceId};
 use llmlab_engine::Usd;
 use llmlab_engine::period::{Period, Zone};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -207,9 +207,19 @@ async fn export(
         return Err(ApiError::validation("format", "must be focus"));
     }
     let range = range.0.resolve(Utc::now(), Some(30))?;
+    focus_csv(state, who.workspace(), range.filter).await
+}
+
+/// The FOCUS rows of `workspace`'s events in `filter` as a CSV download (the API's
+/// export and the dashboard's download).
+pub(crate) async fn focus_csv(
+    state: web::Data<AppState>,
+    workspace: WorkspaceId,
+    filter: EventFilter,
+) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.clone();
     let (csv, retained_since) = blocking_read(&state, move |s| {
-        let csv = llmlab_app::focus::export(s, &catalog, who.workspace(), &range.filter)?;
+        let csv = llmlab_app::focus::export(s, &catalog, workspace, &filter)?;
         Ok::<_, AppError>((csv, llmlab_app::retention::retained_since(s)?))
     })
     .await?;

@@ -3,7 +3,7 @@
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
-use llmlab_app::{EventCursor, EventRow};
+use llmlab_app::{EventCursor, EventFilter, EventRow, WorkspaceId};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::access::{Ingester, Reader};
@@ -206,10 +206,19 @@ async fn export(
         return Err(ApiError::validation("format", "only csv is supported"));
     }
     let range = range.0.resolve(Utc::now(), None)?;
-    let filter = std::sync::Arc::new(range.filter);
+    events_csv(state, who.workspace(), range.filter).await
+}
+
+/// The events of `workspace` in `filter` as a CSV download, streamed page by page (the
+/// API's export and the dashboard's download).
+pub(crate) async fn events_csv(
+    state: web::Data<AppState>,
+    workspace: WorkspaceId,
+    filter: EventFilter,
+) -> Result<HttpResponse, ApiError> {
+    let filter = std::sync::Arc::new(filter);
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();
-    let workspace = who.workspace();
     let (first, retained_since) = blocking_read(&state, move |s| {
         retention::event_page(s, workspace, &f, None, 1000)
     })

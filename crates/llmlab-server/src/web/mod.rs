@@ -49,6 +49,10 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::post().to(budgets::delete_budget),
         )
         .route("/explore", web::get().to(reports::explore))
+        .route(
+            "/explore/{what:events\\.csv|focus\\.csv}",
+            web::get().to(reports::download),
+        )
         .route("/recommendations", web::get().to(reports::recommendations))
         .route("/pricing", web::get().to(reports::pricing))
         .route("/pricing/custom", web::post().to(reports::set_price))

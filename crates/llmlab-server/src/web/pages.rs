@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart;
-use super::form::{Anonymous, SessionForm};
+use super::form::{Anonymous, SessionForm, hidden};
 use super::session::{self, Visitor, cookie, visitor};
 use super::view::{count, dollars, exact, notice, page, raw, shell};
 use super::{WebError, html as respond};
@@ -21,7 +21,7 @@ use crate::dto::Credentials;
 use llmlab_app::AppState;
 use llmlab_app::accounts::Attempt;
 use llmlab_app::ledger::PriceRef;
-use llmlab_app::{App, AppError, UserRow, accounts, blocking, blocking_read, reports};
+use llmlab_app::{App, AppError, Role, UserRow, accounts, blocking, blocking_read, reports};
 
 pub(super) type Page = Result<HttpResponse, WebError>;
 
@@ -262,6 +262,7 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
     );
     let body = html! {
         h1 { "Overview" }
+        @if o.no_events { (first_steps(&v)) }
         form.inline method="get" action="/overview" {
             label for="tz" { "Time zone" }
             input #tz name="tz" value=(zone.name()) list="zones";
@@ -314,6 +315,30 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Quer
     };
     let shown = page("Overview", &v, "/overview", body);
     Ok(remembered(&state, &v, Some(&zone), shown))
+}
+
+/// What a workspace without events does next: a key (created here, shown once on the
+/// page that follows with the command that sends an event with it), then an event.
+fn first_steps(v: &Visitor) -> Markup {
+    html! {
+        section.notice aria-labelledby="first-steps" {
+            h2 #first-steps { "No events in this workspace yet" }
+            @if v.may(Role::Member) {
+                ol {
+                    li { "Create an API key for this workspace: "
+                        form.inline method="post" action="/settings/keys" {
+                            (hidden(v))
+                            input type="hidden" name="name" value="first key";
+                            button type="submit" { "Create a key" }
+                        }
+                    }
+                    li { "Send an event with it: the next page shows the key once, with the command to paste." }
+                }
+            } @else {
+                p { "A member or admin of this workspace creates its API keys; events sent with them appear here." }
+            }
+        }
+    }
 }
 
 /// The newest events with their exact cost and the price behind it, 50 a page.

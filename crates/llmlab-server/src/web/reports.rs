@@ -61,6 +61,14 @@ pub async fn explore(
     .and_then(|r| r.summary(blank(&q.granularity).as_deref(), blank(&q.tz).as_deref()))
     .map_err(WebError::App)?;
     let (granularity, zone) = (ask.granularity, ask.zone);
+    // The range shown, as dates the form takes back (`end` is the last day included):
+    // what the chart covers when the person gave none, not an example that looks like it.
+    let shown_start = blank(&q.start).unwrap_or_else(|| ask.start.date_naive().to_string());
+    let shown_end = blank(&q.end).unwrap_or_else(|| {
+        (ask.end - chrono::Duration::microseconds(1))
+            .date_naive()
+            .to_string()
+    });
     let ws = v.workspace();
     let series = blocking_read(&state, move |s| reports::summary_of(s, ws, &ask)).await?;
     let total = series.total();
@@ -82,16 +90,16 @@ pub async fn explore(
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| format!("{k}={}", urlencode(&v))))
     .collect();
-    let csv = format!("/api/events/export?{}", query.join("&"));
+    let query = query.join("&");
     let body = html! {
         h1 { "Explore" }
         form.filters method="get" action="/explore" {
             @for (name, label, value, hint) in [
-                ("start", "From", blank(&q.start), "2026-11-01"),
-                ("end", "To", blank(&q.end), "2026-11-30"),
-                ("provider", "Provider", blank(&q.provider), "openai"),
-                ("model", "Model", blank(&q.model), "gpt-4o"),
-                ("tag", "Tag", blank(&q.tag), "team:search"),
+                ("start", "From", Some(shown_start), "YYYY-MM-DD"),
+                ("end", "To", Some(shown_end), "YYYY-MM-DD"),
+                ("provider", "Provider", blank(&q.provider), "all providers"),
+                ("model", "Model", blank(&q.model), "all models"),
+                ("tag", "Tag", blank(&q.tag), "key:value (all events)"),
             ] {
                 label for=(name) { (label) }
                 input id=(name) name=(name) value=[value] placeholder=(hint);
@@ -106,7 +114,8 @@ pub async fn explore(
         }
         p { "Total: " strong #explore-total { (dollars(total.cost)) } " in " (calls(total.calls))
             @if series.unpriced_calls > 0 { " (" (series.unpriced_calls) " unpriced)" }
-            " · " a href=(csv) { "CSV export of these events" } " (with an API key that may read, or your session token)" }
+            " · download " a href=(format!("/explore/events.csv?{query}")) download { "these events (CSV)" }
+            " or " a href=(format!("/explore/focus.csv?{query}")) download { "their FOCUS rows" } }
         (raw(chart::bars(&bars, &[], "Spend by bucket")))
         table {
             thead { tr { th scope="col" { "Bucket" } th scope="col" { "Spend" } th scope="col" { "Calls" } th scope="col" { "Input tokens" } th scope="col" { "Output tokens" } } }
@@ -121,6 +130,35 @@ pub async fn explore(
         StatusCode::OK,
         page("Explore", &v, "/explore", body),
     ))
+}
+
+/// Explore's range and filters downloaded with the dashboard's session, as the API's exports
+/// answer them with a key: `events.csv` (`GET /api/events/export`) or `focus.csv`
+/// (`GET /api/costs/export?format=focus`). A read, so a plain GET like every page (the
+/// session cookie is `SameSite=Strict`: another site's link arrives without it).
+pub async fn download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    what: web::Path<String>,
+    q: web::Query<ExploreQuery>,
+) -> Page {
+    let v = visitor(&req, &state, None).await?;
+    let range = RangeQuery {
+        start: blank(&q.start),
+        end: blank(&q.end),
+        provider: blank(&q.provider),
+        model: blank(&q.model),
+        tag: blank(&q.tag).into_iter().collect(),
+    }
+    // The range the page shows: the last 30 days unless a start is given.
+    .resolve(Utc::now(), Some(30))
+    .map_err(WebError::App)?;
+    let (ws, filter) = (v.workspace(), range.filter);
+    let response = match what.as_str() {
+        "events.csv" => crate::routes::events::events_csv(state, ws, filter).await,
+        _ => crate::routes::costs::focus_csv(state, ws, filter).await,
+    };
+    response.map_err(WebError::App)
 }
 
 fn urlencode(s: &str) -> String {
@@ -343,7 +381,7 @@ pub async fn pricing(
                     ("effective_from", "From (YYYY-MM-DD, empty: every day)", "2026-11-01"),
                 ] {
                     label for=(format!("price-{name}")) { (label) }
-                    input id=(format!("price-{name}")) name=(name) placeholder=(hint) required[OPTIONAL.iter().all(|o| *o != name)];
+                    input id=(format!("price-{name}")) name=(name) placeholder=(format!("e.g. {hint}")) required[OPTIONAL.iter().all(|o| *o != name)];
                 }
                 button type="submit" { "Add a revision" }
             }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::form::{Submitted, act_then_back, done, hidden};
 use super::session::{Visitor, visitor};
-use super::view::page;
+use super::view::{first_event, page, server_url};
 use super::{WebError, html as respond};
 use crate::access::{AdminOnly, MemberOnly, Scopes, ViewerOnly};
 use crate::dto::KeyOut;
@@ -38,7 +38,8 @@ pub struct MemberForm {
 /// What only this response shows once.
 #[derive(Default)]
 struct Once {
-    key: Option<String>,
+    /// A new key, with where this server is reached (for the first event's command).
+    key: Option<(String, String)>,
     secret: Option<String>,
 }
 
@@ -78,16 +79,20 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
     })
     .await?;
     let keys: Vec<KeyOut> = keys.into_iter().map(KeyOut::from).collect();
+    // The last owner cannot be removed (the workspace would have nobody to run it), so
+    // removing them is not offered.
+    let owners = people.iter().filter(|m| m.role == Role::Owner).count();
     let body = html! {
         h1 { "Settings" }
-        @if member { (keys_section(v, &keys, once.key.as_deref())) }
+        @if member { (keys_section(v, &keys, once.key.as_ref())) }
         section aria-labelledby="members" {
             h2 #members { "Members" }
             table {
                 thead { tr { th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Since" } @if admin { th scope="col" { "" } } } }
                 tbody { @for m in &people { tr {
                     td { (m.email) } td { (m.role.as_str()) } td { (m.added_at.format("%Y-%m-%d")) }
-                    @if admin && (m.role < Role::Owner || v.may(Role::Owner)) { td {
+                    @if admin && m.role == Role::Owner && owners == 1 { td.small { "the only owner" } }
+                    @else if admin && (m.role < Role::Owner || v.may(Role::Owner)) { td {
                         form.inline method="post" action=(format!("/settings/members/{}/remove", m.user_id)) {
                             (hidden(v))
                             button.danger type="submit" { "Remove " (m.email) }
@@ -155,14 +160,15 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
     ))
 }
 
-fn keys_section(v: &Visitor, keys: &[KeyOut], new_key: Option<&str>) -> Markup {
+fn keys_section(v: &Visitor, keys: &[KeyOut], new_key: Option<&(String, String)>) -> Markup {
     html! {
         section aria-labelledby="keys" {
             h2 #keys { "API keys" }
-            @if let Some(k) = new_key {
+            @if let Some((k, base)) = new_key {
                 div.notice role="status" {
                     p { "Your new key. It is shown only now: store it in your service's secrets." }
                     p { output #new-key { (k) } " " button.copy type="button" data-copy="new-key" { "Copy" } }
+                    (first_event(base, k))
                 }
             }
             table {
@@ -188,7 +194,11 @@ fn keys_section(v: &Visitor, keys: &[KeyOut], new_key: Option<&str>) -> Markup {
     }
 }
 
-pub async fn create_key(state: web::Data<AppState>, form: Submitted<MemberOnly, KeyForm>) -> Page {
+pub async fn create_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Submitted<MemberOnly, KeyForm>,
+) -> Page {
     let (v, form) = form.into_parts();
     let scopes = if form.read.is_some() {
         Scopes::of(&[
@@ -206,7 +216,10 @@ pub async fn create_key(state: web::Data<AppState>, form: Submitted<MemberOnly, 
         &state,
         &v,
         Once {
-            key: Some(created.key),
+            key: Some((
+                created.key,
+                server_url(&req, state.settings.public_url.as_deref()),
+            )),
             secret: None,
         },
     )

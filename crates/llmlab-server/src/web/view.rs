@@ -78,3 +78,32 @@ pub fn notice(text: &str) -> Markup {
 pub fn raw(svg: String) -> Markup {
     PreEscaped(svg)
 }
+
+/// Where people reach this server: `LLMLAB_PUBLIC_URL` when set, else the scheme and
+/// host this request came by (only shown back to the person who sent it).
+pub fn server_url(req: &actix_web::HttpRequest, public_url: Option<&str>) -> String {
+    match public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+/// The command that sends a first event with API key `key` to the server at `base`,
+/// ready to paste.
+pub fn first_event(base: &str, key: &str) -> Markup {
+    let command = format!(
+        "curl -X POST {base}/api/events/track \\\n  -H 'Authorization: Bearer {key}' \\\n  \
+         -H 'Content-Type: application/json' \\\n  \
+         -d '{{\"provider\": \"openai\", \"model\": \"gpt-4o\", \"input_tokens\": 1200, \"output_tokens\": 300}}'"
+    );
+    html! {
+        div.first-event {
+            p { "Send a first event with it (any provider and model in the catalog; your services send one per LLM call):" }
+            pre { code #first-event { (command) } }
+            p { button.copy type="button" data-copy="first-event" { "Copy the command" } " then see it on the " a href="/overview" { "Overview" } " and under " a href="/events" { "Events" } "." }
+        }
+    }
+}

@@ -596,7 +596,7 @@ both!(explore_recommendations_and_pricing_pages, |app: TestApp| {
     assert!(
         explore
             .text()
-            .contains("/api/events/export?provider=openai&amp;tag=team:search")
+            .contains("/explore/events.csv?provider=openai&amp;tag=team:search")
     );
     let r = page(&app, "/explore?granularity=fortnight", Some(&cookie));
     assert_eq!(r.status, 422);

@@ -137,3 +137,88 @@ both!(focus_rows_add_up_to_the_events, |app: TestApp| {
         "validation_error",
     );
 });
+
+/// The fields of one CSV line (RFC 4180: a quoted field may hold commas and `""`).
+fn fields(line: &str) -> Vec<String> {
+    let (mut out, mut field, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+both!(
+    focus_rows_carry_the_tags_and_add_up_by_tag,
+    |app: TestApp| {
+        let token = app.signup("allocation@example.com");
+        let today = Utc::now().date_naive();
+        let mut events = Vec::new();
+        for k in 1..=2 {
+            let ts = format!("{}T09:00:00Z", today - Duration::days(k));
+            events.extend([
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 10_000 * k,
+                   "output_tokens": 700, "tags": {"team": "core", "feature": "search"},
+                   "timestamp": ts}),
+                json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 3_000,
+                   "cached_input_tokens": 1_000, "output_tokens": 70,
+                   "tags": {"team": "core"}, "timestamp": ts}),
+                json!({"provider": "anthropic", "model": "claude-sonnet-4-5",
+                   "input_tokens": 8_000, "output_tokens": 900,
+                   "tags": {"team": "ads, \"growth\""}, "timestamp": ts}),
+                json!({"provider": "openai", "model": "gpt-4o-mini", "input_tokens": 50_000,
+                   "output_tokens": 5_000, "timestamp": ts}),
+            ]);
+        }
+        let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+        assert_eq!(r.json()["accepted"], 8, "{}", r.text());
+
+        let range = format!("start={}&end={}", today - Duration::days(2), today);
+        let focus = app.get(&format!("/api/costs/export?format=focus&{range}"), &token);
+        assert_eq!(focus.status, 200, "{}", focus.text());
+        let text = focus.text();
+        let mut lines = text.lines();
+        let header = fields(lines.next().unwrap());
+        let tags_at = header.iter().position(|h| h == "Tags").unwrap();
+        let rows: Vec<Vec<String>> = lines.map(fields).collect();
+        assert!(rows.iter().all(|r| r.len() == header.len()), "{text}");
+        let tags: Vec<serde_json::Map<String, serde_json::Value>> = rows
+            .iter()
+            .map(|r| serde_json::from_str(&r[tags_at]).unwrap_or_else(|e| panic!("{r:?}: {e}")))
+            .collect();
+        // The untagged gpt-4o-mini events are rows of their own with no tags.
+        assert!(tags.iter().any(|t| t.is_empty()), "{text}");
+        assert!(
+            tags.iter()
+                .any(|t| t.len() == 2 && t["team"] == "core" && t["feature"] == "search"),
+            "{text}"
+        );
+        // BilledCost summed over the rows with a team gives the by-tag report's figure.
+        let by_tag = app
+            .get(&format!("/api/costs/by-tag?key=team&{range}"), &token)
+            .json();
+        let values = by_tag["values"].as_array().unwrap();
+        assert_eq!(values.len(), 2, "{by_tag}");
+        for v in values {
+            let team = v["value"].as_str().unwrap();
+            let billed: i64 = rows
+                .iter()
+                .zip(&tags)
+                .filter(|(_, t)| t.get("team").and_then(|x| x.as_str()) == Some(team))
+                .map(|(r, _)| nanos(&r[0]))
+                .sum();
+            let reported = (v["cost_usd"].as_f64().unwrap() * 1e9).round() as i64;
+            assert!(billed > 0, "{team}");
+            assert_eq!(billed, reported, "team {team}: FOCUS vs by-tag");
+        }
+    }
+);

@@ -20,6 +20,7 @@ mod invitations;
 mod leaks;
 mod ledger;
 mod ledger_props;
+mod newcomer;
 mod otlp;
 mod otlp_hostile;
 mod outage;

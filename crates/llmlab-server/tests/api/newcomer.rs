@@ -1,0 +1,156 @@
+//! The dashboard as a newcomer meets it: the first steps of an empty workspace, ranges
+//! shown as the values they are, downloads with the session, and no action offered that
+//! would be refused.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::dashboard::{csrf, form, hidden, page, sign_in};
+use crate::{TestApp, both};
+
+fn unescape(html: &str) -> String {
+    html.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+both!(an_empty_workspace_shows_its_first_steps, |app: TestApp| {
+    app.signup("first@example.com");
+    let cookie = sign_in(&app, "first@example.com");
+    let overview = page(&app, "/overview", Some(&cookie));
+    let html = overview.text();
+    assert!(html.contains("No events in this workspace yet"), "{html}");
+    // Step one is a button: it creates a key, and the page that follows shows the key
+    // once with the command that sends an event with it to this server.
+    let (token, shown) = (csrf(&overview), hidden(&overview, "ws").unwrap());
+    let name = hidden(&overview, "name").expect("the key's name in the form");
+    let r = form(
+        &app,
+        "/settings/keys",
+        Some(&cookie),
+        &[("csrf", &token), ("ws", &shown), ("name", &name)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let html = unescape(&r.text());
+    let at = html
+        .find(r#"<code id="first-event">"#)
+        .expect("the command")
+        + 23;
+    let command = &html[at..at + html[at..].find("</code>").unwrap()];
+    let url = format!("http://{}/api/events/track", app.addr);
+    assert!(
+        command.starts_with(&format!("curl -X POST {url} ")),
+        "{command}"
+    );
+    let key = command
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|k| k.split('\'').next())
+        .unwrap();
+    assert!(key.starts_with("llmlab_"), "{command}");
+    let body: Value = serde_json::from_str(
+        command
+            .split("-d '")
+            .nth(1)
+            .and_then(|b| b.strip_suffix('\''))
+            .unwrap(),
+    )
+    .unwrap();
+    // Pasted, it is accepted, and the overview then has its event, not the first steps.
+    let sent = app.post("/api/events/track", key, body);
+    assert_eq!(sent.status, 201, "{}", sent.text());
+    let html = page(&app, "/overview", Some(&cookie)).text();
+    assert!(!html.contains("No events in this workspace yet"), "{html}");
+    assert!(html.contains("openai"), "{html}");
+});
+
+both!(the_only_owner_is_not_offered_removal, |app: TestApp| {
+    let owner = app.signup("alone@example.com");
+    let colleague = app.signup("colleague@example.com");
+    let cookie = sign_in(&app, "alone@example.com");
+    let html = page(&app, "/settings", Some(&cookie)).text();
+    assert!(!html.contains("Remove alone@example.com"), "{html}");
+    assert!(html.contains("the only owner"), "{html}");
+    // With a second owner, either may be removed.
+    let r = app.post("/api/workspaces", &owner, json!({"name": "Team"}));
+    let ws = r.json()["id"].as_i64().unwrap();
+    let r = app.post(
+        &format!("/api/workspaces/{ws}/members"),
+        &owner,
+        json!({"email": "colleague@example.com", "role": "owner"}),
+    );
+    assert!(r.status < 300, "{}", r.text());
+    // The workspace switcher's choice, remembered for the other pages.
+    let switched = page(&app, &format!("/overview?ws={ws}"), Some(&cookie));
+    let chosen = switched
+        .cookie("llmlab_ws")
+        .expect("the workspace remembered");
+    let cookie = format!("{cookie}; {chosen}");
+    let html = page(&app, "/settings", Some(&cookie)).text();
+    assert!(html.contains(r#"selected>Team (owner)"#), "{html}");
+    assert!(html.contains("the only owner"), "before they join: {html}");
+    let invited = app.get("/api/invitations", &colleague).json();
+    let id = invited["invitations"][0]["id"].as_i64().unwrap();
+    let r = app.post(
+        &format!("/api/invitations/{id}/accept"),
+        &colleague,
+        json!({}),
+    );
+    assert!(r.status < 300, "{}", r.text());
+    let html = page(&app, "/settings", Some(&cookie)).text();
+    assert!(html.contains("Remove alone@example.com"), "{html}");
+    assert!(html.contains("Remove colleague@example.com"), "{html}");
+    assert!(!html.contains("the only owner"), "{html}");
+});
+
+both!(
+    explore_shows_its_range_and_downloads_with_the_session,
+    |app: TestApp| {
+        let token = app.signup("explorer@example.com");
+        let cookie = sign_in(&app, "explorer@example.com");
+        let ts = format!("{}T10:00:00Z", Utc::now().date_naive() - Duration::days(1));
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1000,
+               "output_tokens": 100, "tags": {"team": "core"}, "timestamp": ts}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        // No range asked: the fields hold the last 30 days the chart covers, not examples.
+        let html = page(&app, "/explore", Some(&cookie)).text();
+        let now = Utc::now();
+        let from = (now - Duration::days(30)).date_naive();
+        assert!(
+            html.contains(&format!(r#"name="start" value="{from}""#)),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(r#"name="end" value="{}""#, now.date_naive())),
+            "{html}"
+        );
+        assert!(!html.contains("2026-11-01"), "{html}");
+        // Both downloads work with the session cookie, as a browser follows the links.
+        for (link, first) in [
+            ("/explore/events.csv?provider=openai", "id,"),
+            ("/explore/focus.csv?provider=openai", "BilledCost,"),
+        ] {
+            let path = link.split('?').next().unwrap();
+            assert!(html.contains(&format!(r#"href="{path}?"#)), "{html}");
+            let r = page(&app, link, Some(&cookie));
+            assert_eq!(r.status, 200, "{link}: {}", r.text());
+            assert!(r.header("Content-Type").unwrap().starts_with("text/csv"));
+            let text = r.text();
+            assert!(text.starts_with(first), "{link}: {text}");
+            assert_eq!(
+                text.lines().count(),
+                if first == "id," { 2 } else { 3 },
+                "{text}"
+            );
+            // Without the session, the sign-in page; never the API's JSON.
+            let r = page(&app, link, None);
+            assert_eq!((r.status, r.header("Location")), (303, Some("/login")));
+        }
+    }
+);
