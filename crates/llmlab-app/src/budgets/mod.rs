@@ -33,6 +33,9 @@ pub struct Evaluated {
     pub evaluation: Evaluation,
     /// Where its spend is heading by the period's end (`None` for `total` budgets).
     pub forecast: Option<Forecast>,
+    /// When the forecast has its spend cross the amount, if before the period ends and
+    /// not crossed yet (see [`crossing`]).
+    pub crossing: Option<DateTime<Utc>>,
     /// The channels its alerts go to besides those subscribed to `budget`.
     pub channels: Vec<ChannelId>,
     /// Where its alerts are POSTed (its own channel's target).
@@ -171,13 +174,52 @@ fn evaluated(
 ) -> Result<Evaluated, AppError> {
     let ahead = with_forecast(s, workspace, &budget, &status, now)?;
     let (channels, webhook_url) = links.take(budget.id);
+    let crossing = crossing(&ahead, &status, now);
     Ok(Evaluated {
         channels,
         webhook_url,
         budget,
         evaluation: status.1,
         forecast: ahead.forecast,
+        crossing,
     })
+}
+
+/// When spend is expected to cross the budget's amount in the current period, which it
+/// has not yet: by the weekday model's days when there is the history for it (the start
+/// of that local day), else on the straight line the projection draws (the period's
+/// spend so far at its rate so far). `None` when the forecast stays within the amount.
+fn crossing(
+    ahead: &reports::PeriodForecast,
+    (spec, evaluation): &(BudgetSpec, Evaluation),
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let forecast = ahead.forecast?;
+    if evaluation.spent >= spec.amount || forecast.expected <= spec.amount {
+        return None;
+    }
+    let window = &evaluation.window;
+    match forecast.method {
+        ForecastMethod::WeekdayTrend => expected_crossing(
+            &ahead.days,
+            evaluation.spent,
+            spec.amount,
+            window,
+            now,
+            spec.zone,
+        ),
+        ForecastMethod::InsufficientHistory => {
+            let start = window.start?;
+            let elapsed = i128::from((now - start).num_microseconds()?);
+            let spent = i128::from(evaluation.spent.nanos());
+            if spent <= 0 {
+                return None;
+            }
+            let at = elapsed * i128::from(spec.amount.nanos()) / spent;
+            let at = start + chrono::Duration::microseconds(i64::try_from(at).ok()?);
+            (at < window.end?).then_some(at)
+        }
+    }
 }
 
 /// A budget headed past its amount before its period ends: its status, and the start
@@ -248,6 +290,7 @@ pub(crate) fn overrun_in(
             budget,
             evaluation,
             forecast: Some(forecast),
+            crossing: Some(crossing),
             channels: Vec::new(),
             webhook_url: None,
         },

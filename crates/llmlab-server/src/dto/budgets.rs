@@ -114,6 +114,11 @@ pub struct BudgetOut {
     /// period length ÷ time elapsed, flagged as such).
     #[schema(value_type = Option<String>)]
     pub forecast_method: Option<ForecastMethod>,
+    /// When the forecast has the spend cross `amount_usd` in this period, which it has
+    /// not yet: the start of that local day by the weekday trend, or the instant on the
+    /// straight line of an `insufficient_history` projection. `null` when the forecast
+    /// stays within the amount (or the budget is exceeded already).
+    pub expected_crossing: Option<DateTime<Utc>>,
     /// Channels chosen for its alerts.
     pub channel_ids: Vec<i64>,
 }

@@ -35,6 +35,7 @@ fn budget_out(
         budget: b,
         evaluation: e,
         forecast,
+        crossing,
         channels,
         webhook_url,
     }: Evaluated,
@@ -66,6 +67,7 @@ fn budget_out(
         forecast_low_usd: forecast.and_then(|f| f.low),
         forecast_high_usd: forecast.and_then(|f| f.high),
         forecast_method: forecast.map(|f| f.method),
+        expected_crossing: crossing,
         channel_ids: channels.iter().map(|c| c.get()).collect(),
     }
 }

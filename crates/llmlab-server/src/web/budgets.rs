@@ -5,7 +5,8 @@ use actix_web::{HttpRequest, web};
 use chrono::Utc;
 use llmlab_app::{BudgetId, Role};
 use llmlab_engine::Usd;
-use maud::html;
+use llmlab_engine::period::Zone;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::WebError;
@@ -50,7 +51,7 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
             @for (b, alerts) in &list {
                 li {
                     h2 { (b.budget.spec.name) }
-                    p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.spec.amount_nanos))) " · " (b.budget.spec.period) " · " strong { (b.evaluation.status.as_str()) } }
+                    p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.spec.amount_nanos))) " · " (b.budget.spec.period) " · " (standing(b)) }
                     progress max="100" value=(b.evaluation.percent_used.clamp(0.0, 100.0)) aria-label=(format!("{} % used", b.evaluation.percent_used)) {
                         (b.evaluation.percent_used) " %"
                     }
@@ -163,4 +164,23 @@ pub async fn delete_budget(
         blocking(&state, move |s| llmlab_app::budgets::remove(s, ws, &by, id))
     })
     .await
+}
+
+/// A budget's status as its spend and its forecast give it: `exceeded` or `warning` by
+/// the spend, and, while not exceeded, the day the forecast has it cross the amount
+/// (in the budget's time zone), so a budget heading past its amount never reads `ok`.
+fn standing(b: &llmlab_app::budgets::Evaluated) -> Markup {
+    let status = b.evaluation.status.as_str();
+    let exceeds_on = b.crossing.map(|at| {
+        let day = Zone::parse(&b.budget.spec.timezone)
+            .map(|zone| at.with_timezone(&zone.tz()).date_naive())
+            .unwrap_or_else(|_| at.date_naive());
+        day.format("%b %-d").to_string()
+    });
+    html! {
+        @match exceeds_on {
+            Some(day) => strong class="status heading" { (status) ", on track to exceed on " (day) },
+            None => strong class=(format!("status {status}")) { (status) },
+        }
+    }
 }

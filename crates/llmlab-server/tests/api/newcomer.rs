@@ -154,3 +154,78 @@ both!(
         }
     }
 );
+
+both!(
+    a_budget_heading_past_its_amount_never_reads_ok,
+    |app: TestApp| {
+        let token = app.signup("heading@example.com");
+        let cookie = sign_in(&app, "heading@example.com");
+        // One call of 1M gpt-4o input tokens: $2.50, this month.
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000,
+               "output_tokens": 0}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        // A month needs an hour behind it before its spend is projected: in its first hour
+        // in UTC, the month of Tokyo (nine hours ahead) is used.
+        let now = Utc::now();
+        let zone = if now.format("%d").to_string() == "01" && now.format("%H").to_string() == "00" {
+            "Asia/Tokyo"
+        } else {
+            "UTC"
+        };
+        // The spend is under either amount; the projection to the month's end passes the
+        // first (a nano-dollar above the spend), not the second.
+        for (name, amount) in [("Close", "2.500000001"), ("Far", "1000000")] {
+            let r = app.post(
+                "/api/budgets",
+                &token,
+                json!({"name": name, "amount_usd": amount, "period": "monthly", "timezone": zone}),
+            );
+            assert!(r.status < 300, "{}", r.text());
+        }
+        let listed = app.get("/api/budgets", &token).json();
+        let budget = |name: &str| {
+            listed["budgets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["name"] == name)
+                .cloned()
+                .unwrap()
+        };
+        let (close, far) = (budget("Close"), budget("Far"));
+        assert_ne!(close["status"], "exceeded", "{close}");
+        assert!(
+            close["forecast_usd"].as_f64().unwrap() > 2.500000001,
+            "{close}"
+        );
+        let crossing = close["expected_crossing"].as_str().expect("a crossing");
+        let crossing = chrono::DateTime::parse_from_rfc3339(crossing).unwrap();
+        let end =
+            chrono::DateTime::parse_from_rfc3339(close["period_end"].as_str().unwrap()).unwrap();
+        assert!(
+            crossing > now - Duration::seconds(5) && crossing < end,
+            "{close}"
+        );
+        assert_eq!(far["status"], "ok");
+        assert_eq!(far["expected_crossing"], Value::Null, "{far}");
+        // The dashboard says the same, beside the spend's own status.
+        let html = page(&app, "/budgets", Some(&cookie)).text();
+        let day = crossing
+            .with_timezone(&zone.parse::<chrono_tz::Tz>().unwrap())
+            .format("%b %-d")
+            .to_string();
+        let heading = format!(
+            r#"<strong class="status heading">{}, on track to exceed on {day}</strong>"#,
+            close["status"].as_str().unwrap()
+        );
+        assert!(html.contains(&heading), "{heading} in {html}");
+        assert!(
+            html.contains(r#"<strong class="status ok">ok</strong>"#),
+            "{html}"
+        );
+    }
+);
