@@ -12,14 +12,15 @@ use serde::Deserialize;
 use super::WebError;
 use super::form::{Submitted, act_then_back, done, hidden};
 use super::pages::{Page, View, remembered};
-use super::session::visitor;
+use super::refused::Refused;
+use super::session::{Visitor, visitor};
 use super::view::{dollars, page};
 use crate::access::MemberOnly;
 use llmlab_app::AppState;
 use llmlab_app::{AppError, blocking};
 
 /// The budget form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct BudgetForm {
     /// Present when editing.
     #[serde(default)]
@@ -32,8 +33,17 @@ pub struct BudgetForm {
 /// Budgets with their progress; members and above create and delete them here.
 pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
     let v = visitor(&req, &state, q.ws).await?;
+    show(&state, &v, None).await
+}
+
+/// The budgets page, with a refused budget form shown again when there is one.
+async fn show(
+    state: &web::Data<AppState>,
+    v: &Visitor,
+    retry: Option<(BudgetForm, Refused)>,
+) -> Page {
     let ws = v.workspace();
-    let list = blocking(&state, move |s| {
+    let list = blocking(state, move |s| {
         llmlab_app::budgets::list(s, ws, Utc::now())?
             .into_iter()
             .map(|b| {
@@ -43,6 +53,8 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
             .collect::<Result<Vec<_>, AppError>>()
     })
     .await?;
+    // The refused form: the edit of budget `id`, or the new one.
+    let retry_of = |id: Option<i64>| retry.as_ref().filter(|(f, _)| f.id == id);
     let editable = v.may(Role::Member);
     let body = html! {
         h1 { "Budgets" }
@@ -74,21 +86,16 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
                         } } }
                     }
                     @if editable {
-                        details {
+                        @let stored = BudgetForm {
+                            id: Some(b.budget.id.get()),
+                            name: b.budget.spec.name.clone(),
+                            amount_usd: Usd::from_nanos(b.budget.spec.amount_nanos).to_string(),
+                            period: b.budget.spec.period.clone(),
+                        };
+                        @let again = retry_of(stored.id);
+                        details open[again.is_some()] {
                             summary { "Edit" }
-                            form method="post" action="/budgets" {
-                                (hidden(&v))
-                                input type="hidden" name="id" value=(b.budget.id);
-                                label for=(format!("name-{}", b.budget.id)) { "Name" }
-                                input id=(format!("name-{}", b.budget.id)) name="name" value=(b.budget.spec.name) required;
-                                label for=(format!("amount-{}", b.budget.id)) { "Amount (USD)" }
-                                input id=(format!("amount-{}", b.budget.id)) name="amount_usd" value=(Usd::from_nanos(b.budget.spec.amount_nanos)) required;
-                                label for=(format!("period-{}", b.budget.id)) { "Period" }
-                                select id=(format!("period-{}", b.budget.id)) name="period" {
-                                    @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == b.budget.spec.period] { (p) } }
-                                }
-                                button type="submit" { "Save " (b.budget.spec.name) }
-                            }
+                            (budget_form(v, &format!("-{}", b.budget.id), again.map_or(&stored, |r| &r.0), again.map(|r| &r.1), &format!("Save {}", b.budget.spec.name)))
                         }
                         form.inline method="post" action=(format!("/budgets/{}/delete", b.budget.id)) {
                             (hidden(&v))
@@ -100,26 +107,55 @@ pub async fn budgets(req: HttpRequest, state: web::Data<AppState>, q: web::Query
         }
         @if editable {
             h2 { "New budget" }
-            form method="post" action="/budgets" {
-                (hidden(&v))
-                label for="name" { "Name" }
-                input #name name="name" required maxlength="200";
-                label for="amount" { "Amount (USD)" }
-                input #amount name="amount_usd" required inputmode="decimal";
-                label for="period" { "Period" }
-                select #period name="period" {
-                    @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == "monthly"] { (p) } }
-                }
-                button type="submit" { "Create budget" }
-            }
+            @let blank = BudgetForm { id: None, name: String::new(), amount_usd: String::new(), period: "monthly".into() };
+            @let again = retry_of(None);
+            (budget_form(v, "", again.map_or(&blank, |r| &r.0), again.map(|r| &r.1), "Create budget"))
         }
     };
-    Ok(remembered(
-        &state,
-        &v,
-        None,
-        page("Budgets", &v, "/budgets", body),
-    ))
+    let mut response = remembered(state, v, None, page("Budgets", v, "/budgets", body));
+    if let Some((_, refused)) = &retry {
+        *response.status_mut() = refused.status;
+    }
+    Ok(response)
+}
+
+/// A budget's form (ids suffixed with `suffix`) holding `values`, with why it was
+/// refused beside the field it is about.
+fn budget_form(
+    v: &Visitor,
+    suffix: &str,
+    values: &BudgetForm,
+    refused: Option<&Refused>,
+    submit: &str,
+) -> Markup {
+    let id = |name: &str| format!("{name}{suffix}");
+    let invalid = |field: &str| refused.is_some_and(|r| r.about(field)).then_some("true");
+    let described = |field: &str| {
+        refused
+            .is_some_and(|r| r.about(field))
+            .then(|| id(&format!("{field}-error")))
+    };
+    html! {
+        form method="post" action="/budgets" {
+            (hidden(v))
+            @if let Some(r) = refused { (r.above(&["name", "amount_usd", "period"])) }
+            @if let Some(budget) = values.id { input type="hidden" name="id" value=(budget); }
+            label for=(id("name")) { "Name" }
+            input id=(id("name")) name="name" value=(values.name) required maxlength="200"
+                aria-invalid=[invalid("name")] aria-describedby=[described("name")];
+            @if let Some(r) = refused { (r.beside("name", &id("name-error"))) }
+            label for=(id("amount")) { "Amount (USD)" }
+            input id=(id("amount")) name="amount_usd" value=(values.amount_usd) required inputmode="decimal"
+                aria-invalid=[invalid("amount_usd")] aria-describedby=[described("amount_usd")];
+            @if let Some(r) = refused { (r.beside("amount_usd", &id("amount_usd-error"))) }
+            label for=(id("period")) { "Period" }
+            select id=(id("period")) name="period" aria-invalid=[invalid("period")] aria-describedby=[described("period")] {
+                @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == values.period] { (p) } }
+            }
+            @if let Some(r) = refused { (r.beside("period", &id("period-error"))) }
+            button type="submit" { (submit) }
+        }
+    }
 }
 
 pub async fn create_budget(
@@ -127,6 +163,14 @@ pub async fn create_budget(
     form: Submitted<MemberOnly, BudgetForm>,
 ) -> Page {
     let (v, form) = form.into_parts();
+    match save(&state, &v, form.clone()).await {
+        Ok(()) => Ok(done(&state, &v, "/budgets")),
+        Err(e) => show(&state, &v, Some((form, Refused::of(e)?))).await,
+    }
+}
+
+/// Creates or updates the budget `form` describes.
+async fn save(state: &web::Data<AppState>, v: &Visitor, form: BudgetForm) -> Result<(), WebError> {
     let form_id = form.id;
     let amount = Usd::parse(&form.amount_usd).map_err(|_| {
         WebError::from(AppError::invalid(
@@ -147,11 +191,11 @@ pub async fn create_budget(
     let new = llmlab_app::budgets::validate(&state.catalog, allow_private, body)?;
     let limits = state.settings.limits;
     let (ws, id, identity) = (v.workspace(), form_id.map(BudgetId), v.identity.clone());
-    blocking(&state, move |s| {
+    blocking(state, move |s| {
         llmlab_app::budgets::upsert(s, ws, &identity, id, (&new, None), limits, Utc::now())
     })
     .await?;
-    Ok(done(&state, &v, "/budgets"))
+    Ok(())
 }
 
 pub async fn delete_budget(

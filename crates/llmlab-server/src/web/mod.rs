@@ -10,6 +10,7 @@ mod confirm;
 mod form;
 mod invitations;
 mod pages;
+mod refused;
 mod reports;
 mod session;
 mod settings;

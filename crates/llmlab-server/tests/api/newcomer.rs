@@ -229,3 +229,78 @@ both!(
         );
     }
 );
+
+both!(
+    a_refused_form_comes_back_with_the_input_and_why,
+    |app: TestApp| {
+        let token = app.signup("typo@example.com");
+        let cookie = sign_in(&app, "typo@example.com");
+        let shown = page(&app, "/budgets", Some(&cookie));
+        let (csrf_token, ws) = (csrf(&shown), hidden(&shown, "ws").unwrap());
+        let send = |fields: &[(&str, &str)]| {
+            let mut all = vec![("csrf", csrf_token.as_str()), ("ws", ws.as_str())];
+            all.extend_from_slice(fields);
+            form(&app, "/budgets", Some(&cookie), &all)
+        };
+        // The observation: "abc" as an amount ended on a bare page, the input lost.
+        let r = send(&[
+            ("name", "Research"),
+            ("amount_usd", "abc"),
+            ("period", "weekly"),
+        ]);
+        assert_eq!(r.status, 422, "{}", r.text());
+        let html = r.text();
+        assert!(
+            html.contains(r#"<nav aria-label="Main">"#),
+            "the page, not a dead end"
+        );
+        assert!(html.contains(r#"name="name" value="Research""#), "{html}");
+        assert!(
+        html.contains(r#"name="amount_usd" value="abc" required inputmode="decimal" aria-invalid="true" aria-describedby="amount_usd-error""#),
+        "{html}"
+    );
+        assert!(
+            html.contains(
+                r#"<p class="field-error" id="amount_usd-error" role="alert">must be an amount"#
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<option value="weekly" selected>"#),
+            "{html}"
+        );
+        assert_eq!(app.get("/api/budgets", &token).json()["budgets"], json!([]));
+        // An edit refused keeps that budget's form open with what was typed.
+        let r = send(&[
+            ("name", "Team"),
+            ("amount_usd", "100"),
+            ("period", "monthly"),
+        ]);
+        assert_eq!(r.status, 303, "{}", r.text());
+        let id = app.get("/api/budgets", &token).json()["budgets"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let r = send(&[
+            ("id", &id.to_string()),
+            ("name", "Team"),
+            ("amount_usd", "-5"),
+            ("period", "monthly"),
+        ]);
+        assert_eq!(r.status, 422, "{}", r.text());
+        let html = r.text();
+        assert!(html.contains("<details open>"), "{html}");
+        assert!(
+            html.contains(&format!(r#"id="amount-{id}" name="amount_usd" value="-5""#)),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(r#"id="amount_usd-error-{id}""#)),
+            "{html}"
+        );
+        let listed = app.get("/api/budgets", &token).json();
+        assert_eq!(
+            listed["budgets"][0]["amount_usd"], 100.0,
+            "unchanged: {listed}"
+        );
+    }
+);
