@@ -98,7 +98,7 @@ async fn show(
                             (budget_form(v, &format!("-{}", b.budget.id), again.map_or(&stored, |r| &r.0), again.map(|r| &r.1), &format!("Save {}", b.budget.spec.name)))
                         }
                         form.inline method="post" action=(format!("/budgets/{}/delete", b.budget.id)) {
-                            (hidden(&v))
+                            (hidden(v))
                             button.danger type="submit" { "Delete " (b.budget.spec.name) }
                         }
                     }

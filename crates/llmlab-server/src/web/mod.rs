@@ -10,6 +10,7 @@ mod confirm;
 mod form;
 mod invitations;
 mod pages;
+mod pricing;
 mod refused;
 mod reports;
 mod session;
@@ -55,8 +56,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::get().to(reports::download),
         )
         .route("/recommendations", web::get().to(reports::recommendations))
-        .route("/pricing", web::get().to(reports::pricing))
-        .route("/pricing/custom", web::post().to(reports::set_price))
+        .route("/pricing", web::get().to(pricing::pricing))
+        .route("/pricing/custom", web::post().to(pricing::set_price))
         .route("/settings", web::get().to(settings::settings))
         .route("/settings/keys", web::post().to(settings::create_key))
         .route(

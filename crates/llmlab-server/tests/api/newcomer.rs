@@ -304,3 +304,47 @@ both!(
         );
     }
 );
+
+both!(
+    a_refused_custom_price_keeps_every_rate_typed,
+    |app: TestApp| {
+        app.signup("rates@example.com");
+        let cookie = sign_in(&app, "rates@example.com");
+        let shown = page(&app, "/pricing", Some(&cookie));
+        let (csrf_token, ws) = (csrf(&shown), hidden(&shown, "ws").unwrap());
+        let r = form(
+            &app,
+            "/pricing/custom",
+            Some(&cookie),
+            &[
+                ("csrf", &csrf_token),
+                ("ws", &ws),
+                ("provider", "openai"),
+                ("model", "gpt-4o"),
+                ("input", "2.5"),
+                ("output", "ten"),
+                ("cached_input", "1.25"),
+                ("effective_from", "2026-11-01"),
+            ],
+        );
+        assert_eq!(r.status, 422, "{}", r.text());
+        let html = r.text();
+        for (name, value) in [
+            ("model", "gpt-4o"),
+            ("input", "2.5"),
+            ("cached_input", "1.25"),
+            ("effective_from", "2026-11-01"),
+        ] {
+            assert!(
+                html.contains(&format!(r#"name="{name}" value="{value}""#)),
+                "{name}: {html}"
+            );
+        }
+        assert!(html.contains(r#"name="output" value="ten""#), "{html}");
+        assert!(
+            html.contains(r#"id="price-output-error" role="alert""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<nav aria-label="Main">"#));
+    }
+);
