@@ -39,7 +39,6 @@ fn session(state: &AppState, user: llmlab_app::UserRow) -> Result<AuthResponse, 
     })
 }
 
-/// The client's address, as the attempt limiters count it.
 /// Creates an account and returns a session.
 #[utoipa::path(tag = "auth", request_body = Credentials, responses(
     (status = 201, body = AuthResponse), (status = 409, description = "Email already registered"),

@@ -26,6 +26,7 @@ mod otlp_hostile;
 mod outage;
 mod outbox;
 mod pricing_depth;
+mod readme;
 mod receiver;
 mod recs;
 mod replica;

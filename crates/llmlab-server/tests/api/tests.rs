@@ -822,6 +822,12 @@ both!(health_and_openapi, |app: TestApp| {
             "{method} {path} missing from the OpenAPI document"
         );
     }
+    // Each operation's summary is its own first doc line (a stray line once made
+    // signup's "The client's address, as the attempt limiters count it.").
+    assert_eq!(
+        paths["/api/auth/signup"]["post"]["summary"],
+        "Creates an account and returns a session."
+    );
     // …and every documented operation is served (never the router's 404).
     let token = app.signup("doc@example.com");
     for (path, ops) in paths {
