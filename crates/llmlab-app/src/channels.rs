@@ -109,6 +109,18 @@ pub struct Reach {
     pub allowances: Allowances,
 }
 
+impl Reach {
+    /// What a server with `settings` can deliver to.
+    pub fn of(settings: &crate::config::Settings) -> Reach {
+        Reach {
+            email: settings.notify.smtp.is_some() && settings.public_url.is_some(),
+            allow_private: settings.webhooks.allow_private,
+            limit: settings.limits.channels,
+            allowances: Allowances::of(&settings.notify),
+        }
+    }
+}
+
 fn invalid(field: &str, message: impl Into<String>) -> AppError {
     AppError::invalid(field, message.into())
 }

@@ -43,12 +43,7 @@ async fn create(
         to: b.to,
         events: b.events,
     };
-    let reach = Reach {
-        email: state.settings.notify.smtp.is_some() && state.settings.public_url.is_some(),
-        allow_private: state.settings.webhooks.allow_private,
-        limit: state.settings.limits.channels,
-        allowances: Allowances::of(&state.settings.notify),
-    };
+    let reach = Reach::of(&state.settings);
     let row = blocking(&state, move |s| {
         use_case::create(s, who.workspace(), &who, &form, reach)
     })

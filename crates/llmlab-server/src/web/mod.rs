@@ -5,6 +5,7 @@
 //! it acts in, checked with its `Origin` before anything is done (`form`).
 
 mod budgets;
+mod channels;
 mod chart;
 mod confirm;
 mod form;
@@ -58,6 +59,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/recommendations", web::get().to(reports::recommendations))
         .route("/pricing", web::get().to(pricing::pricing))
         .route("/pricing/custom", web::post().to(pricing::set_price))
+        .route("/channels", web::get().to(channels::channels))
+        .route("/channels", web::post().to(channels::create))
+        .route("/channels/{id}", web::get().to(channels::deliveries))
+        .route("/channels/{id}/test", web::post().to(channels::test))
+        .route("/channels/{id}/delete", web::post().to(channels::delete))
         .route("/settings", web::get().to(settings::settings))
         .route("/settings/keys", web::post().to(settings::create_key))
         .route(
@@ -102,6 +108,10 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::get().to(|r| back_to(r, "/settings")),
         )
         .route("/pricing/custom", web::get().to(|r| back_to(r, "/pricing")))
+        .route(
+            "/channels/{id}/test",
+            web::get().to(|r| back_to(r, "/channels")),
+        )
         .route(
             "/favicon.ico",
             web::get().to(|r| back_to(r, "/assets/favicon.svg")),

@@ -19,8 +19,8 @@ pub struct Refused {
 }
 
 impl Refused {
-    /// The refusal in `e` when it is the person's to correct (the input or a conflict
-    /// with what exists); anything else (no session, a role too low, a failure) goes on
+    /// The refusal in `e` when it is the person's to correct or wait out (the input, a
+    /// conflict with what exists, an allowance used up); anything else (no session, a role too low, a failure) goes on
     /// as it was.
     pub fn of(e: WebError) -> Result<Refused, WebError> {
         match e {

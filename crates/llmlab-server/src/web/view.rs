@@ -16,6 +16,7 @@ pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Mark
         ("/budgets", "Budgets"),
         ("/recommendations", "Recommendations"),
         ("/pricing", "Pricing"),
+        ("/channels", "Channels"),
         ("/settings", "Settings"),
         ("/invitations", "Invitations"),
     ];

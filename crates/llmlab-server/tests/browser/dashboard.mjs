@@ -198,7 +198,7 @@ try {
   await theirs.screenshot({ path: join(shots, "budgets-viewer-375px.png"), fullPage: true });
 
   step = "every page fits a 375 px phone";
-  for (const path of ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/settings", "/invitations"]) {
+  for (const path of ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/channels", "/settings", "/invitations"]) {
     const r = await theirs.goto(`${base}${path}?ws=${team.json.id}`);
     assert.equal(r.status(), 200, path);
     await fits(theirs, path);
