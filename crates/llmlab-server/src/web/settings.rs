@@ -9,6 +9,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::form::{Submitted, act_then_back, done, hidden};
+use super::refused::Refused;
 use super::session::{Visitor, visitor};
 use super::view::{first_event, page, server_url};
 use super::{WebError, html as respond};
@@ -21,7 +22,7 @@ use llmlab_app::{AppError, blocking, invitations, keys};
 type Page = Result<HttpResponse, WebError>;
 
 /// The new-key form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct KeyForm {
     name: String,
     #[serde(default)]
@@ -29,7 +30,7 @@ pub struct KeyForm {
 }
 
 /// The invitation form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct MemberForm {
     email: String,
     role: String,
@@ -41,6 +42,10 @@ struct Once {
     /// A new key, with where this server is reached (for the first event's command).
     key: Option<(String, String)>,
     secret: Option<String>,
+    /// A refused key form, shown again with what was typed.
+    key_refused: Option<(KeyForm, Refused)>,
+    /// A refused invitation, shown again with what was typed.
+    invite_refused: Option<(MemberForm, Refused)>,
 }
 
 pub async fn settings(req: HttpRequest, state: web::Data<AppState>) -> Page {
@@ -84,7 +89,7 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
     let owners = people.iter().filter(|m| m.role == Role::Owner).count();
     let body = html! {
         h1 { "Settings" }
-        @if member { (keys_section(v, &keys, once.key.as_ref())) }
+        @if member { (keys_section(v, &keys, once.key.as_ref(), once.key_refused.as_ref())) }
         section aria-labelledby="members" {
             h2 #members { "Members" }
             table {
@@ -117,14 +122,22 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
                         } } }
                     }
                 }
+                @let (typed, refused) = match &once.invite_refused {
+                    Some((f, r)) => (f.clone(), Some(r)),
+                    None => (MemberForm { role: "viewer".into(), ..MemberForm::default() }, None),
+                };
+                @let about = |f: &str| refused.is_some_and(|r| r.about(f));
                 form method="post" action="/settings/members" {
                     (hidden(v))
+                    @if let Some(r) = refused { (r.above(&["email", "role"])) }
                     label for="member-email" { "Email" }
-                    input #member-email type="email" name="email" required;
+                    input #member-email type="email" name="email" value=(typed.email) required
+                        aria-invalid=[about("email").then_some("true")] aria-describedby=[about("email").then_some("member-email-error")];
+                    @if let Some(r) = refused { (r.beside("email", "member-email-error")) }
                     label for="member-role" { "Role" }
                     select #member-role name="role" {
-                        @for r in ["viewer", "member", "admin"] { option value=(r) { (r) } }
-                        @if v.may(Role::Owner) { option value="owner" { "owner" } }
+                        @for r in ["viewer", "member", "admin"] { option value=(r) selected[r == typed.role] { (r) } }
+                        @if v.may(Role::Owner) { option value="owner" selected[typed.role == "owner"] { "owner" } }
                     }
                     button type="submit" { "Invite" }
                 }
@@ -154,13 +167,23 @@ async fn render(state: &web::Data<AppState>, v: &Visitor, once: Once) -> Page {
             }
         }
     };
-    Ok(respond(
-        StatusCode::OK,
-        page("Settings", v, "/settings", body),
-    ))
+    let status = once
+        .key_refused
+        .as_ref()
+        .map(|r| r.1.status)
+        .or(once.invite_refused.as_ref().map(|r| r.1.status))
+        .unwrap_or(StatusCode::OK);
+    Ok(respond(status, page("Settings", v, "/settings", body)))
 }
 
-fn keys_section(v: &Visitor, keys: &[KeyOut], new_key: Option<&(String, String)>) -> Markup {
+fn keys_section(
+    v: &Visitor,
+    keys: &[KeyOut],
+    new_key: Option<&(String, String)>,
+    refused: Option<&(KeyForm, Refused)>,
+) -> Markup {
+    let typed = refused.map(|r| r.0.clone()).unwrap_or_default();
+    let about = refused.is_some_and(|r| r.1.about("name"));
     html! {
         section aria-labelledby="keys" {
             h2 #keys { "API keys" }
@@ -185,9 +208,12 @@ fn keys_section(v: &Visitor, keys: &[KeyOut], new_key: Option<&(String, String)>
             }
             form method="post" action="/settings/keys" {
                 (hidden(v))
+                @if let Some((_, r)) = refused { (r.above(&["name"])) }
                 label for="key-name" { "Name" }
-                input #key-name name="name" required maxlength="100";
-                label { input type="checkbox" name="read" value="on"; " May also read the reports (scope read)" }
+                input #key-name name="name" value=(typed.name) required maxlength="100"
+                    aria-invalid=[about.then_some("true")] aria-describedby=[about.then_some("key-name-error")];
+                @if let Some((_, r)) = refused { (r.beside("name", "key-name-error")) }
+                label { input type="checkbox" name="read" value="on" checked[typed.read.is_some()]; " May also read the reports (scope read)" }
                 button type="submit" { "Create key" }
             }
         }
@@ -200,6 +226,31 @@ pub async fn create_key(
     form: Submitted<MemberOnly, KeyForm>,
 ) -> Page {
     let (v, form) = form.into_parts();
+    match make_key(&state, &v, &form).await {
+        Ok(key) => {
+            let base = server_url(&req, state.settings.public_url.as_deref());
+            let once = Once {
+                key: Some((key, base)),
+                ..Once::default()
+            };
+            render(&state, &v, once).await
+        }
+        Err(e) => {
+            let once = Once {
+                key_refused: Some((form, Refused::of(e)?)),
+                ..Once::default()
+            };
+            render(&state, &v, once).await
+        }
+    }
+}
+
+/// Creates the key `form` describes; its secret.
+async fn make_key(
+    state: &web::Data<AppState>,
+    v: &Visitor,
+    form: &KeyForm,
+) -> Result<String, WebError> {
     let scopes = if form.read.is_some() {
         Scopes::of(&[
             crate::access::KeyScope::Ingest,
@@ -211,19 +262,8 @@ pub async fn create_key(
     let limit = state.settings.limits.api_keys;
     let spec = keys::KeySpec::new(&form.name, scopes, Default::default())?;
     let (ws, identity) = (v.workspace(), v.identity.clone());
-    let created = blocking(&state, move |s| keys::create(s, ws, &identity, spec, limit)).await?;
-    render(
-        &state,
-        &v,
-        Once {
-            key: Some((
-                created.key,
-                server_url(&req, state.settings.public_url.as_deref()),
-            )),
-            secret: None,
-        },
-    )
-    .await
+    let created = blocking(state, move |s| keys::create(s, ws, &identity, spec, limit)).await?;
+    Ok(created.key)
 }
 
 pub async fn revoke_key(
@@ -240,6 +280,24 @@ pub async fn revoke_key(
 
 pub async fn invite(state: web::Data<AppState>, form: Submitted<AdminOnly, MemberForm>) -> Page {
     let (v, form) = form.into_parts();
+    match send_invitation(&state, &v, &form).await {
+        Ok(()) => Ok(done(&state, &v, "/settings")),
+        Err(e) => {
+            let once = Once {
+                invite_refused: Some((form, Refused::of(e)?)),
+                ..Once::default()
+            };
+            render(&state, &v, once).await
+        }
+    }
+}
+
+/// Invites the person `form` names.
+async fn send_invitation(
+    state: &web::Data<AppState>,
+    v: &Visitor,
+    form: &MemberForm,
+) -> Result<(), WebError> {
     let role = Role::parse(form.role.trim())
         .ok_or_else(|| AppError::invalid("role", "one of viewer, member, admin, owner"))?;
     let (ws, user, actor, email) = (
@@ -249,7 +307,7 @@ pub async fn invite(state: web::Data<AppState>, form: Submitted<AdminOnly, Membe
         form.email.clone(),
     );
     let limits = invitations::Limits::of(&state.settings);
-    blocking(&state, move |s| {
+    blocking(state, move |s| {
         let who = Caller {
             user,
             actor: &actor,
@@ -258,7 +316,7 @@ pub async fn invite(state: web::Data<AppState>, form: Submitted<AdminOnly, Membe
         invitations::invite(s, &who, ws, (&email, role), limits, now)
     })
     .await?;
-    Ok(done(&state, &v, "/settings"))
+    Ok(())
 }
 
 pub async fn revoke_invitation(
@@ -327,8 +385,8 @@ pub async fn webhook_secret(state: web::Data<AppState>, form: Submitted<AdminOnl
         &state,
         &v,
         Once {
-            key: None,
             secret: Some(secret),
+            ..Once::default()
         },
     )
     .await

@@ -26,7 +26,7 @@ pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Mark
             header {
                 a.brand href="/overview" { "LLMLab" }
                 form.switcher method="get" action=(current) {
-                    label for="ws" { "Workspace" }
+                    label.visually-hidden for="ws" { "Workspace" }
                     select #ws name="ws" {
                         @for w in &visitor.workspaces {
                             option value=(w.id.get()) selected[w.id == visitor.workspace()] {
@@ -43,7 +43,7 @@ pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Mark
                 }
                 form.logout method="post" action="/logout" {
                     (hidden(visitor))
-                    span { (visitor.email) }
+                    span title=(visitor.email) { (visitor.email) }
                     button type="submit" { "Sign out" }
                 }
             }

@@ -348,3 +348,44 @@ both!(
         assert!(html.contains(r#"<nav aria-label="Main">"#));
     }
 );
+
+both!(
+    refused_settings_forms_keep_what_was_typed,
+    |app: TestApp| {
+        app.signup("admin@example.com");
+        let cookie = sign_in(&app, "admin@example.com");
+        let shown = page(&app, "/settings", Some(&cookie));
+        let (csrf_token, ws) = (csrf(&shown), hidden(&shown, "ws").unwrap());
+        let send = |path: &str, fields: &[(&str, &str)]| {
+            let mut all = vec![("csrf", csrf_token.as_str()), ("ws", ws.as_str())];
+            all.extend_from_slice(fields);
+            form(&app, path, Some(&cookie), &all)
+        };
+        let r = send(
+            "/settings/members",
+            &[("email", "bob at example"), ("role", "admin")],
+        );
+        assert_eq!(r.status, 422, "{}", r.text());
+        let html = r.text();
+        assert!(
+            html.contains(r#"name="email" value="bob at example""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"id="member-email-error" role="alert""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<option value="admin" selected>"#),
+            "{html}"
+        );
+        let r = send("/settings/keys", &[("name", "   "), ("read", "on")]);
+        assert_eq!(r.status, 422, "{}", r.text());
+        let html = r.text();
+        assert!(
+            html.contains(r#"id="key-name-error" role="alert""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"name="read" value="on" checked"#), "{html}");
+    }
+);

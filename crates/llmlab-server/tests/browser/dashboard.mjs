@@ -41,6 +41,20 @@ async function fits(page, what) {
     window.innerWidth,
   ]);
   assert.ok(scroll <= inner, `${what} at ${inner} px is ${scroll} px wide`);
+  if (inner >= 1280) await oneRow(page, what);
+}
+
+// On a desktop the header is one row: its parts, and each link of its navigation, on
+// one line (their vertical centres within a few pixels).
+async function oneRow(page, what) {
+  const centres = await page.evaluate(() =>
+    [...document.querySelectorAll("header > *, header nav a")].map((e) => {
+      const r = e.getBoundingClientRect();
+      return r.top + r.height / 2;
+    }),
+  );
+  const spread = Math.max(...centres) - Math.min(...centres);
+  assert.ok(spread < 12, `${what}: the header wraps at 1280 px (centres ${centres.join(", ")})`);
 }
 
 const browser = await chromium.launch({
