@@ -44,7 +44,7 @@ pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Mark
                 form.logout method="post" action="/logout" {
                     (hidden(visitor))
                     span title=(visitor.email) { (visitor.email) }
-                    button type="submit" { "Sign out" }
+                    button type="submit" title=(format!("Sign out {}", visitor.email)) { "Sign out" }
                 }
             }
             main { (body) }
