@@ -11,7 +11,7 @@ use diesel::sql_types::{BigInt, Text};
 use super::plan::*;
 use super::{DAY_MICROS, DailyTagRow, TagTotals};
 use crate::sql::Sql;
-use crate::{AnyConnection, Backend, EventFilter, StoreError, WorkspaceId};
+use crate::{AnyConnection, EventFilter, StoreError, WorkspaceId};
 
 /// Most values of one tag key a report lists (the costliest); the others are added up.
 pub const MAX_GROUPS: u32 = 1_000;
@@ -61,47 +61,23 @@ pub fn by_tag(
         #[diesel(sql_type = BigInt)]
         all_calls: i64,
     }
-    // Each value is added up once, as the rollups' index by value hands its rows over
-    // (an exact range of whole slots reads nothing else); the costliest come back with
-    // the count and sums of all values. The two planners want this said differently:
-    // PostgreSQL counts all values in a window over the groups, which SQLite would
-    // buffer and sort whole; SQLite keeps the groups once and reads them twice, which
-    // costs PostgreSQL more than the window.
-    let backend = conn.backend();
-    let mut sql = Sql::new(backend);
-    let grouped = "CAST(SUM(u.cost_nanos) AS BIGINT) AS cost_nanos, \
-         CAST(SUM(u.calls) AS BIGINT) AS calls";
-    match backend {
-        Backend::Postgres => sql.push("SELECT u.value AS value, ").push(grouped).push(
-            ", CAST(COUNT(*) OVER () AS BIGINT) AS all_values, \
-             CAST(SUM(SUM(u.cost_nanos)) OVER () AS BIGINT) AS all_cost_nanos, \
-             CAST(SUM(SUM(u.calls)) OVER () AS BIGINT) AS all_calls FROM (",
-        ),
-        Backend::Sqlite => sql
-            .push("WITH g AS MATERIALIZED (SELECT u.value AS value, ")
-            .push(grouped)
-            .push(" FROM ("),
-    };
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "SELECT u.value AS value, CAST(SUM(u.cost_nanos) AS BIGINT) AS cost_nanos, \
+         CAST(SUM(u.calls) AS BIGINT) AS calls, CAST(COUNT(*) OVER () AS BIGINT) AS all_values, \
+         CAST(SUM(SUM(u.cost_nanos)) OVER () AS BIGINT) AS all_cost_nanos, \
+         CAST(SUM(SUM(u.calls)) OVER () AS BIGINT) AS all_calls FROM (",
+    );
     for (i, (src, part)) in plan(filter, Allow::TagKey(key)).iter().enumerate() {
         if i > 0 {
             sql.push(" UNION ALL ");
         }
         push_value_rows(&mut sql, *src, workspace_id, part, key, None);
     }
-    match backend {
-        Backend::Postgres => sql.push(
-            ") u GROUP BY u.value \
-             ORDER BY SUM(u.cost_nanos) DESC, SUM(u.calls) DESC, u.value LIMIT ",
-        ),
-        Backend::Sqlite => sql.push(
-            ") u GROUP BY u.value), \
-             t AS MATERIALIZED (SELECT COUNT(*) AS n, SUM(cost_nanos) AS cost_nanos, \
-             SUM(calls) AS calls FROM g) \
-             SELECT g.value AS value, g.cost_nanos AS cost_nanos, g.calls AS calls, \
-             t.n AS all_values, t.cost_nanos AS all_cost_nanos, t.calls AS all_calls \
-             FROM g, t ORDER BY g.cost_nanos DESC, g.calls DESC, g.value LIMIT ",
-        ),
-    }
+    sql.push(
+        ") u GROUP BY u.value \
+         ORDER BY SUM(u.cost_nanos) DESC, SUM(u.calls) DESC, u.value LIMIT ",
+    )
     .int(i64::from(MAX_GROUPS));
     let rows: Vec<Ranked> = sql.load(conn)?;
     let mut out = TagBreakdown::default();

@@ -1,1 +1,0 @@
-DROP INDEX tag_rollups_by_value;
