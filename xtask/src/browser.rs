@@ -15,7 +15,12 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 pub fn run(root: &Path) -> Result<PathBuf> {
     let chromium = chromium()?;
     let suite = root.join("crates/llmlab-server/tests/browser");
-    if !suite.join("node_modules/playwright-core").is_dir() {
+    // Installed again when a package the suite imports is missing (a checkout that
+    // gained one since its last install).
+    let installed = ["playwright-core", "axe-core"]
+        .iter()
+        .all(|p| suite.join("node_modules").join(p).is_dir());
+    if !installed {
         let mut npm = Command::new("npm");
         npm.args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&suite);

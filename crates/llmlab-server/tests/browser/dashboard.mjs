@@ -8,7 +8,10 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+
+const axeScript = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const [base, shots] = process.argv.slice(2);
 if (!base || !shots) {
@@ -42,6 +45,34 @@ async function fits(page, what) {
   ]);
   assert.ok(scroll <= inner, `${what} at ${inner} px is ${scroll} px wide`);
   if (inner >= 1280) await oneRow(page, what);
+}
+
+// axe-core's audit of every page `people` (a browser context) can open at its width,
+// in a copy of that context that lets the audit's script in past the pages' CSP. Every
+// serious or critical violation fails the suite, all of them listed.
+async function audit(people, width, paths, colorScheme = "light") {
+  const context = await browser.newContext({
+    viewport: { width, height: 900 },
+    bypassCSP: true,
+    colorScheme,
+    storageState: await people.storageState(),
+  });
+  const page = await context.newPage();
+  const found = [];
+  for (const path of paths) {
+    const r = await page.goto(base + path);
+    assert.equal(r.status(), 200, path);
+    await page.addScriptTag({ path: axeScript });
+    const violations = await page.evaluate(async () => {
+      const result = await window.axe.run(document, { resultTypes: ["violations"] });
+      return result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    });
+    found.push(...violations.map((v) => `${path} at ${width} px (${colorScheme}): ${v}`));
+  }
+  await context.close();
+  assert.deepEqual(found, [], `accessibility violations:\n${found.join("\n")}`);
 }
 
 // On a desktop the header is one row: its parts, and each link of its navigation, on
@@ -221,6 +252,13 @@ try {
     await theirs.goto(`${base}${path}`);
     await fits(theirs, `${path} of the viewer's own workspace`);
   }
+
+  step = "no serious or critical accessibility violation (axe-core)";
+  const pages = ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/channels", "/settings", "/invitations"];
+  await audit(await browser.newContext(), 1280, ["/login", "/signup"]);
+  await audit(context, 1280, pages);
+  await audit(context, 1280, pages, "dark");
+  await audit(other, 375, pages.map((p) => `${p}?ws=${team.json.id}`));
 
   step = "sign out";
   await page.click("text=Sign out");
