@@ -37,6 +37,7 @@ pub mod keys;
 pub mod ledger;
 pub mod notifications;
 pub mod otlp;
+pub mod overview;
 pub mod pricing;
 pub mod recommendations;
 pub mod reports;

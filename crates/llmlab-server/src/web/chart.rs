@@ -32,7 +32,7 @@ pub fn bars(bars: &[Bar], lines: &[(String, Usd)], title: &str) -> String {
 }
 
 /// One stacked series: a name and an amount per bucket (the app's report type).
-pub use llmlab_app::reports::Stack as Series;
+pub use llmlab_app::overview::Stack as Series;
 
 /// Stacked bars: one stack per label, one colour per series (classes `s0`…`s5` in the
 /// stylesheet), budget lines, and a mark over the buckets in `marked` (anomalies),

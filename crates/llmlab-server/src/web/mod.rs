@@ -10,6 +10,7 @@ mod chart;
 mod confirm;
 mod form;
 mod invitations;
+mod overview;
 mod pages;
 mod pricing;
 mod refused;
@@ -43,7 +44,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/signup", web::get().to(pages::signup_form))
         .route("/signup", web::post().to(pages::signup))
         .route("/logout", web::post().to(pages::logout))
-        .route("/overview", web::get().to(pages::overview))
+        .route("/overview", web::get().to(overview::overview))
         .route("/events", web::get().to(pages::events))
         .route("/budgets", web::get().to(budgets::budgets))
         .route("/budgets", web::post().to(budgets::create_budget))

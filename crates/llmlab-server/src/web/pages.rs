@@ -1,10 +1,10 @@
-//! The pages: sign in and up, the overview, events and budgets. Each reads through the
+//! The pages: sign in and up, and events. Each reads through the
 //! application layer and checks the visitor's role itself before any change.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration};
 use llmlab_engine::Usd;
 
 use llmlab_app::{EventCursor, EventFilter};
@@ -12,16 +12,15 @@ use llmlab_engine::period::Zone;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::chart;
-use super::form::{Anonymous, SessionForm, hidden};
+use super::form::{Anonymous, SessionForm};
 use super::session::{self, Visitor, cookie, visitor};
-use super::view::{count, dollars, exact, notice, page, raw, shell};
+use super::view::{count, exact, notice, page, shell};
 use super::{WebError, html as respond};
 use crate::dto::Credentials;
 use llmlab_app::AppState;
 use llmlab_app::accounts::Attempt;
 use llmlab_app::ledger::PriceRef;
-use llmlab_app::{App, AppError, Role, UserRow, accounts, blocking, blocking_read, reports};
+use llmlab_app::{App, AppError, UserRow, accounts, blocking, blocking_read};
 
 pub(super) type Page = Result<HttpResponse, WebError>;
 
@@ -29,7 +28,6 @@ pub(super) type Page = Result<HttpResponse, WebError>;
 #[derive(Debug, Default, Deserialize)]
 pub struct View {
     pub(super) ws: Option<i64>,
-    tz: Option<String>,
     cursor: Option<String>,
 }
 
@@ -220,125 +218,6 @@ pub(super) fn remembered(
         let _ = response.add_cookie(&cookie(state, session::TIME_ZONE, zone.name().into(), year));
     }
     response
-}
-
-/// This month in the visitor's time zone: spend, calls, the change against last month,
-/// the daily chart with the daily budgets drawn on it, top models and providers.
-pub async fn overview(req: HttpRequest, state: web::Data<AppState>, q: web::Query<View>) -> Page {
-    let v = visitor(&req, &state, q.ws).await?;
-    let asked = q.tz.clone().or_else(|| {
-        req.cookie(session::TIME_ZONE)
-            .map(|c| c.value().to_string())
-    });
-    let zone = asked
-        .as_deref()
-        .and_then(|z| Zone::parse(z).ok())
-        .unwrap_or(Zone::UTC);
-    let ws = v.workspace();
-    let o = blocking_read(&state, move |s| reports::overview(s, ws, zone, Utc::now())).await?;
-    let total = o.series.total();
-    let change = (o.previous.cost.nanos() > 0).then(|| {
-        let delta = total.cost.nanos() as f64 - o.previous.cost.nanos() as f64;
-        delta / o.previous.cost.nanos() as f64 * 100.0
-    });
-    let labels: Vec<String> = o.series.buckets.iter().map(|b| b.label.clone()).collect();
-    let lines: Vec<(String, Usd)> = o
-        .budgets
-        .iter()
-        .filter(|b| b.budget.spec.period == "daily")
-        .map(|b| {
-            (
-                b.budget.spec.name.clone(),
-                Usd::from_nanos(b.budget.spec.amount_nanos),
-            )
-        })
-        .collect();
-    let svg = chart::stacked(
-        &labels,
-        &o.stacks,
-        &lines,
-        &o.anomalies,
-        "Daily spend this month, by provider",
-    );
-    let body = html! {
-        h1 { "Overview" }
-        @if o.no_events { (first_steps(&v)) }
-        form.inline method="get" action="/overview" {
-            label for="tz" { "Time zone" }
-            input #tz name="tz" value=(zone.name()) list="zones";
-            datalist #zones { @for z in ["UTC", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"] { option value=(z) {} } }
-            button type="submit" { "Show" }
-        }
-        section.cards aria-label="This month" {
-            div.card { h2 { "Spend this month" } p.big #total { (dollars(total.cost)) } }
-            div.card { h2 { "Calls" } p.big { (count(total.calls)) } }
-            div.card {
-                h2 { "Against last month" }
-                p.big { @match change { Some(c) => (format!("{c:+.1} %")), None => "—" } }
-                p.small { "last month: " (dollars(o.previous.cost)) }
-            }
-            @if o.series.unpriced_calls > 0 {
-                div.card.warn { h2 { "Unpriced calls" } p.big { (o.series.unpriced_calls) } p.small { "models without a price; see the pricing docs" } }
-            }
-        }
-        section aria-labelledby="daily" {
-            h2 #daily { "Daily spend" }
-            (raw(svg))
-            ul.legend {
-                @for (k, s) in o.stacks.iter().enumerate() { li { span class=(format!("swatch s{}", k % 6)) {} (s.name) } }
-                @if !o.anomalies.is_empty() { li { span.swatch.anomaly {} "anomaly (see Recommendations)" } }
-            }
-            details {
-                summary { "The same as a table" }
-                table {
-                    thead { tr { th scope="col" { "Day" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for b in &o.series.buckets { tr { td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) } } } }
-                }
-            }
-        }
-        div.columns {
-            section aria-labelledby="models" {
-                h2 #models { "Top models" }
-                table {
-                    thead { tr { th scope="col" { "Model" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for m in &o.models { tr { td { (m.provider) "/" (m.model) } td { (dollars(Usd::from_nanos(m.sums.cost_nanos))) } td { (m.sums.calls) } } } }
-                }
-            }
-            section aria-labelledby="providers" {
-                h2 #providers { "Spend by provider" }
-                table {
-                    thead { tr { th scope="col" { "Provider" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for p in &o.providers { tr { td { (p.provider) } td { (dollars(Usd::from_nanos(p.sums.cost_nanos))) } td { (p.sums.calls) } } } }
-                }
-            }
-        }
-    };
-    let shown = page("Overview", &v, "/overview", body);
-    Ok(remembered(&state, &v, Some(&zone), shown))
-}
-
-/// What a workspace without events does next: a key (created here, shown once on the
-/// page that follows with the command that sends an event with it), then an event.
-fn first_steps(v: &Visitor) -> Markup {
-    html! {
-        section.notice aria-labelledby="first-steps" {
-            h2 #first-steps { "No events in this workspace yet" }
-            @if v.may(Role::Member) {
-                ol {
-                    li { "Create an API key for this workspace: "
-                        form.inline method="post" action="/settings/keys" {
-                            (hidden(v))
-                            input type="hidden" name="name" value="first key";
-                            button type="submit" { "Create a key" }
-                        }
-                    }
-                    li { "Send an event with it: the next page shows the key once, with the command to paste." }
-                }
-            } @else {
-                p { "A member or admin of this workspace creates its API keys; events sent with them appear here." }
-            }
-        }
-    }
 }
 
 /// The newest events with their exact cost and the price behind it, 50 a page.

@@ -389,3 +389,96 @@ both!(
         assert!(html.contains(r#"name="read" value="on" checked"#), "{html}");
     }
 );
+
+both!(
+    the_overview_takes_a_range_and_a_split_kept_in_its_url,
+    |app: TestApp| {
+        let token = app.signup("ranges@example.com");
+        let cookie = sign_in(&app, "ranges@example.com");
+        let today = Utc::now().date_naive();
+        let mut events = Vec::new();
+        // One call a day for 40 days: spend in this month, last month and every run of days.
+        for k in 0..40 {
+            let ts = format!("{}T12:00:00Z", today - Duration::days(k));
+            let (model, team) = if k % 2 == 0 {
+                ("gpt-4o", "core")
+            } else {
+                ("gpt-4o-mini", "ads")
+            };
+            events.push(
+                json!({"provider": "openai", "model": model, "input_tokens": 10_000 + k,
+                           "output_tokens": 500, "tags": {"team": team}, "timestamp": ts}),
+            );
+        }
+        let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+        assert_eq!(r.json()["accepted"], 40, "{}", r.text());
+        let total = |html: &str| {
+            let at = html.find(r#"id="total">"#).expect("the total") + 11;
+            html[at..at + html[at..].find('<').unwrap()].to_string()
+        };
+        let summary = |start: chrono::NaiveDate, end: chrono::NaiveDate| {
+            let s = app
+                .get(
+                    &format!("/api/costs/summary?start={start}&end={end}&tz=UTC"),
+                    &token,
+                )
+                .json();
+            llmlab_app::money::dollars(
+                llmlab_engine::Usd::from_f64_rounded(s["total_cost_usd"].as_f64().unwrap())
+                    .unwrap(),
+            )
+        };
+        for (range, start) in [
+            ("7d", today - Duration::days(6)),
+            ("30d", today - Duration::days(29)),
+            ("90d", today - Duration::days(89)),
+        ] {
+            let html = page(
+                &app,
+                &format!("/overview?range={range}&tz=UTC"),
+                Some(&cookie),
+            )
+            .text();
+            assert_eq!(total(&html), summary(start, today), "{range}");
+            assert!(
+                html.contains(&format!(r#"<option value="{range}" selected>"#)),
+                "{html}"
+            );
+        }
+        let custom = format!(
+            "/overview?range=custom&from={}&to={}&tz=UTC",
+            today - Duration::days(12),
+            today - Duration::days(3)
+        );
+        let html = page(&app, &custom, Some(&cookie)).text();
+        assert_eq!(
+            total(&html),
+            summary(today - Duration::days(12), today - Duration::days(3))
+        );
+        // Split by model, then by the values of a tag: each costly group is its own series.
+        let html = page(
+            &app,
+            "/overview?range=30d&group=model&tz=UTC",
+            Some(&cookie),
+        )
+        .text();
+        assert!(
+            html.contains("openai/gpt-4o-mini") && html.contains("by model"),
+            "{html}"
+        );
+        let html = page(
+            &app,
+            "/overview?range=30d&group=tag&key=team&tz=UTC",
+            Some(&cookie),
+        )
+        .text();
+        assert!(
+            html.contains("team: core") && html.contains("team: ads"),
+            "{html}"
+        );
+        assert!(html.contains(r#"<option value="tag" selected>"#), "{html}");
+        // A bad range is a refusal, not a month.
+        let r = page(&app, "/overview?range=fortnight", Some(&cookie));
+        assert_eq!(r.status, 422, "{}", r.text());
+    }
+);
