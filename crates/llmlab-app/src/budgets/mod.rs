@@ -21,8 +21,10 @@ use crate::{App, AppError, ensure_room, reports};
 pub use crate::alerts::{after_ingest, alerts};
 use llmlab_engine::providers::Catalog;
 
+mod burn;
 mod form;
 
+pub use burn::{BurnStep, burn_down};
 pub use form::{BudgetChange, BudgetForm, ScopeForm, validate};
 
 /// A budget with its status now.

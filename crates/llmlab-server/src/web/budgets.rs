@@ -10,11 +10,12 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::WebError;
+use super::chart;
 use super::form::{Submitted, act_then_back, done, hidden};
 use super::pages::{Page, View, remembered};
 use super::refused::Refused;
 use super::session::{Visitor, visitor};
-use super::view::{dollars, page};
+use super::view::{dollars, page, raw};
 use crate::access::MemberOnly;
 use llmlab_app::AppState;
 use llmlab_app::{AppError, blocking};
@@ -44,11 +45,13 @@ async fn show(
 ) -> Page {
     let ws = v.workspace();
     let list = blocking(state, move |s| {
-        llmlab_app::budgets::list(s, ws, Utc::now())?
+        let now = Utc::now();
+        llmlab_app::budgets::list(s, ws, now)?
             .into_iter()
             .map(|b| {
                 let alerts = llmlab_app::budgets::alerts(s, ws, b.budget.id)?;
-                Ok((b, alerts))
+                let burn = llmlab_app::budgets::burn_down(s, ws, &b, now)?;
+                Ok((b, alerts, burn))
             })
             .collect::<Result<Vec<_>, AppError>>()
     })
@@ -60,7 +63,7 @@ async fn show(
         h1 { "Budgets" }
         @if list.is_empty() { p { "No budgets yet." } }
         ul.budgets {
-            @for (b, alerts) in &list {
+            @for (b, alerts, burn) in &list {
                 li {
                     h2 { (b.budget.spec.name) }
                     p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.spec.amount_nanos))) " · " (b.budget.spec.period) " · " (standing(b)) }
@@ -77,6 +80,7 @@ async fn show(
                             }
                         }
                     }
+                    @if let Some(steps) = burn { (burn_down(b, steps)) }
                     details {
                         summary { "Alerts (" (alerts.len()) ")" }
                         @if alerts.is_empty() { p.small { "None so far." } }
@@ -225,6 +229,44 @@ fn standing(b: &llmlab_app::budgets::Evaluated) -> Markup {
         @match exceeds_on {
             Some(day) => strong class="status heading" { (status) ", on track to exceed on " (day) },
             None => strong class=(format!("status {status}")) { (status) },
+        }
+    }
+}
+
+/// A budget's burn-down chart, and the same figures as a table.
+fn burn_down(
+    b: &llmlab_app::budgets::Evaluated,
+    steps: &[llmlab_app::budgets::BurnStep],
+) -> Markup {
+    let amount = Usd::from_nanos(b.budget.spec.amount_nanos);
+    let id = b.budget.id.get().to_string();
+    let title = format!(
+        "{}: spend so far this {} against the even line to {}",
+        b.budget.spec.name,
+        match b.budget.spec.period.as_str() {
+            "daily" => "day",
+            "weekly" => "week",
+            _ => "month",
+        },
+        dollars(amount)
+    );
+    html! {
+        details.burn open {
+            summary { "Burn-down" }
+            (raw(chart::burn_down(&id, steps, amount, b.forecast, &title)))
+            p.small { "Solid: spent so far. Dotted: the even line to the amount. Dashed: the forecast to the period's end, with its 80 % range shaded." }
+            details {
+                summary { "The same as a table" }
+                table {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Spent" } th scope="col" { "So far" } th scope="col" { "Even line" } } }
+                    tbody { @for s in steps { tr {
+                        td { (s.label) }
+                        td { @if let Some(x) = s.spent { (dollars(x)) } @else { "—" } }
+                        td { @if let Some(x) = s.so_far { (dollars(x)) } @else { "—" } }
+                        td { (dollars(s.even)) }
+                    } } }
+                }
+            }
         }
     }
 }

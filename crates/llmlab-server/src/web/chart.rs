@@ -135,6 +135,100 @@ pub fn stacked(
     svg
 }
 
+/// A budget's burn-down (its element ids suffixed with `id`): the spend so far, added up
+/// bucket by bucket, against the even line from nothing to the amount and the amount
+/// itself, with the forecast from today to the period's end and its interval as a band.
+pub fn burn_down(
+    id: &str,
+    steps: &[llmlab_app::budgets::BurnStep],
+    amount: Usd,
+    forecast: Option<llmlab_engine::forecast::Forecast>,
+    title: &str,
+) -> String {
+    let ahead = forecast.map(|f| f.high.unwrap_or(f.expected).max(f.expected));
+    let top = steps
+        .iter()
+        .filter_map(|s| s.so_far)
+        .chain([amount])
+        .chain(ahead)
+        .max()
+        .unwrap_or(Usd::ZERO);
+    let base = HEIGHT - BOTTOM;
+    let y = |a: Usd| -> f64 {
+        if top.nanos() <= 0 {
+            base
+        } else {
+            base - (a.nanos() as f64 / top.nanos() as f64) * (HEIGHT - BOTTOM - 8.0)
+        }
+    };
+    let slot = (WIDTH - LEFT - RIGHT) / steps.len().max(1) as f64;
+    let x = |i: usize| LEFT + slot * i as f64;
+    let mut svg = String::with_capacity(1024 + steps.len() * 48);
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title-{id}"><title id="chart-title-{id}">{}</title>"#,
+        escape(title)
+    );
+    let _ = write!(
+        svg,
+        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="{:.0}" y="16" text-anchor="end">{}</text><text class="tick" x="{:.0}" y="{base}" text-anchor="end">$0</text>"#,
+        LEFT - 6.0,
+        escape(&super::view::dollars(top)),
+        LEFT - 6.0
+    );
+    let (end_x, amount_y) = (x(steps.len()), y(amount));
+    let _ = write!(
+        svg,
+        r#"<line class="even" x1="{LEFT}" y1="{base}" x2="{end_x:.1}" y2="{amount_y:.1}"/><line class="budget" x1="{LEFT}" y1="{amount_y:.1}" x2="{WIDTH}" y2="{amount_y:.1}"/><text class="tick" x="{WIDTH}" y="{:.1}" text-anchor="end">{}</text>"#,
+        amount_y - 4.0,
+        escape(&super::view::dollars(amount))
+    );
+    let mut points = format!("{LEFT},{base}");
+    let mut last = (LEFT, base);
+    for (i, step) in steps.iter().enumerate() {
+        if let Some(so_far) = step.so_far {
+            last = (x(i + 1), y(so_far));
+            let _ = write!(points, " {:.1},{:.1}", last.0, last.1);
+        }
+    }
+    if let Some(f) = forecast {
+        if let (Some(low), Some(high)) = (f.low, f.high) {
+            let _ = write!(
+                svg,
+                r#"<polygon class="band" points="{:.1},{:.1} {end_x:.1},{:.1} {end_x:.1},{:.1}"><title>80 % range at the end: {} – {}</title></polygon>"#,
+                last.0,
+                last.1,
+                y(high),
+                y(low),
+                escape(&super::view::dollars(low)),
+                escape(&super::view::dollars(high))
+            );
+        }
+        let _ = write!(
+            svg,
+            r#"<line class="forecast" x1="{:.1}" y1="{:.1}" x2="{end_x:.1}" y2="{:.1}"><title>forecast at the end: {}</title></line>"#,
+            last.0,
+            last.1,
+            y(f.expected),
+            escape(&super::view::dollars(f.expected))
+        );
+    }
+    let _ = write!(svg, r#"<polyline class="spent" points="{points}"/>"#);
+    let label_every = (steps.len() / 6).max(1);
+    for (i, step) in steps.iter().enumerate().step_by(label_every) {
+        let label = step.label.get(5..).unwrap_or(&step.label);
+        let _ = write!(
+            svg,
+            r#"<text class="tick" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+            x(i) + slot / 2.0,
+            HEIGHT - 8.0,
+            escape(label)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

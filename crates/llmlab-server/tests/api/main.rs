@@ -11,6 +11,7 @@ mod client;
 mod command_line;
 mod credentials;
 mod dashboard;
+mod dashboard_budgets;
 mod dashboard_channels;
 mod dashboard_forms;
 mod email_guard;
