@@ -75,10 +75,9 @@ pub fn stacked(
     let base = HEIGHT - BOTTOM;
     let _ = write!(
         svg,
-        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="{:.0}" y="16" text-anchor="end">{}</text><text class="tick" x="{:.0}" y="{base}" text-anchor="end">$0</text>"#,
-        LEFT - 6.0,
+        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="2" y="4" dominant-baseline="hanging">{}</text><text class="tick" x="2" y="{:.0}">$0</text>"#,
         escape(&super::view::dollars(top)),
-        LEFT - 6.0
+        base - 4.0
     );
     let slot = (WIDTH - LEFT - RIGHT) / labels.len().max(1) as f64;
     let label_every = (labels.len() / 8).max(1);
@@ -114,7 +113,8 @@ pub fn stacked(
         if i % label_every == 0 {
             let _ = write!(
                 svg,
-                r#"<text class="tick" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+                r#"<text class="{}" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+                tick_class(i / label_every),
                 x + width / 2.0,
                 HEIGHT - 8.0,
                 escape(label.get(5..).unwrap_or(label))
@@ -171,10 +171,9 @@ pub fn burn_down(
     );
     let _ = write!(
         svg,
-        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="{:.0}" y="16" text-anchor="end">{}</text><text class="tick" x="{:.0}" y="{base}" text-anchor="end">$0</text>"#,
-        LEFT - 6.0,
+        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="2" y="4" dominant-baseline="hanging">{}</text><text class="tick" x="2" y="{:.0}">$0</text>"#,
         escape(&super::view::dollars(top)),
-        LEFT - 6.0
+        base - 4.0
     );
     let (end_x, amount_y) = (x(steps.len()), y(amount));
     let _ = write!(
@@ -219,7 +218,8 @@ pub fn burn_down(
         let label = step.label.get(5..).unwrap_or(&step.label);
         let _ = write!(
             svg,
-            r#"<text class="tick" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+            r#"<text class="{}" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+            tick_class(i / label_every),
             x(i) + slot / 2.0,
             HEIGHT - 8.0,
             escape(label)
@@ -227,6 +227,12 @@ pub fn burn_down(
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The class of the `n`th label along the time axis: every other one is `minor`, which a
+/// phone's stylesheet hides so the rest stay legible at a larger size.
+fn tick_class(n: usize) -> &'static str {
+    if n % 2 == 1 { "tick minor" } else { "tick" }
 }
 
 fn escape(s: &str) -> String {

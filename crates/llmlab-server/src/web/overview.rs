@@ -136,25 +136,28 @@ pub async fn overview(
         h1 { "Overview" }
         @if o.no_events { (first_steps(&v)) }
         form.filters method="get" action="/overview" {
-            label for="range" { "Range" }
-            select #range name="range" {
-                @for (k, n) in SPANS { option value=(k) selected[k == range] { (n) } }
-            }
-            label for="from" { "From (custom)" }
-            input #from name="from" type="date" value=(from);
-            label for="to" { "To (custom)" }
-            input #to name="to" type="date" value=(to);
-            label for="group" { "Split by" }
-            select #group name="group" {
-                @for (k, n) in [("provider", "Provider"), ("model", "Model"), ("tag", "Tag key")] {
-                    option value=(k) selected[k == given(&q.group).unwrap_or("provider")] { (n) }
+            div.field {
+                label for="range" { "Range" }
+                select #range name="range" {
+                    @for (k, n) in SPANS { option value=(k) selected[k == range] { (n) } }
                 }
             }
-            label for="key" { "Tag key" }
-            input #key name="key" value=[given(&q.key)] placeholder="e.g. team";
-            label for="tz" { "Time zone" }
-            input #tz name="tz" value=(zone.name()) list="zones";
-            datalist #zones { @for z in ["UTC", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"] { option value=(z) {} } }
+            div.field { label for="from" { "From (custom)" } input #from name="from" type="date" value=(from); }
+            div.field { label for="to" { "To (custom)" } input #to name="to" type="date" value=(to); }
+            div.field {
+                label for="group" { "Split by" }
+                select #group name="group" {
+                    @for (k, n) in [("provider", "Provider"), ("model", "Model"), ("tag", "Tag key")] {
+                        option value=(k) selected[k == given(&q.group).unwrap_or("provider")] { (n) }
+                    }
+                }
+            }
+            div.field { label for="key" { "Tag key" } input #key name="key" value=[given(&q.key)] placeholder="e.g. team"; }
+            div.field {
+                label for="tz" { "Time zone" }
+                input #tz name="tz" value=(zone.name()) list="zones";
+                datalist #zones { @for z in ["UTC", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"] { option value=(z) {} } }
+            }
             button type="submit" { "Show" }
         }
         p #shown { "Showing " strong { (shown) } ", " (zone.name()) ", by " (split) "." }

@@ -97,15 +97,15 @@ pub async fn explore(
                 ("model", "Model", blank(&q.model), "all models"),
                 ("tag", "Tag", blank(&q.tag), "key:value (all events)"),
             ] {
-                label for=(name) { (label) }
-                input id=(name) name=(name) value=[value] placeholder=(hint);
+                div.field { label for=(name) { (label) } input id=(name) name=(name) value=[value] placeholder=(hint); }
             }
-            label for="granularity" { "Granularity" }
-            select #granularity name="granularity" {
-                @for g in ["hour", "day", "week", "month"] { option value=(g) selected[g == granularity.as_str()] { (g) } }
+            div.field {
+                label for="granularity" { "Granularity" }
+                select #granularity name="granularity" {
+                    @for g in ["hour", "day", "week", "month"] { option value=(g) selected[g == granularity.as_str()] { (g) } }
+                }
             }
-            label for="tz" { "Time zone" }
-            input #tz name="tz" value=(zone.name());
+            div.field { label for="tz" { "Time zone" } input #tz name="tz" value=(zone.name()); }
             button type="submit" { "Show" }
         }
         p { "Total: " strong #explore-total { (dollars(total.cost)) } " in " (calls(total.calls))

@@ -47,6 +47,19 @@ async function fits(page, what) {
   if (inner >= 1280) await oneRow(page, what);
 }
 
+// Every label of every chart is drawn at 11 px or more (its font size times the scale
+// the chart is drawn at).
+async function legible(page, what) {
+  const sizes = await page.evaluate(() =>
+    [...document.querySelectorAll("svg.chart .tick")]
+      .filter((t) => getComputedStyle(t).display !== "none")
+      .map((t) => parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement.getScreenCTM().a),
+  );
+  const small = sizes.filter((s) => s < 11);
+  assert.deepEqual(small, [], `${what}: chart labels under 11 px`);
+  return sizes.length;
+}
+
 // axe-core's audit of every page `people` (a browser context) can open at its width,
 // in a copy of that context that lets the audit's script in past the pages' CSP. Every
 // serious or critical violation fails the suite, all of them listed.
@@ -247,6 +260,8 @@ try {
     const r = await theirs.goto(`${base}${path}?ws=${team.json.id}`);
     assert.equal(r.status(), 200, path);
     await fits(theirs, path);
+    const labels = await legible(theirs, path);
+    if (path === "/overview") assert.ok(labels > 0, "the overview's chart has labels");
   }
   for (const path of ["/overview", "/explore", "/events", "/budgets", "/settings"]) {
     await theirs.goto(`${base}${path}`);
