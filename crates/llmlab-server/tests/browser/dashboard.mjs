@@ -60,6 +60,23 @@ async function legible(page, what) {
   return sizes.length;
 }
 
+// Presses Tab until the focused element matches `selector` (and holds `text`, when
+// given): what a person without a mouse does to reach it.
+async function tabTo(page, selector, text) {
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press("Tab");
+    const there = await page.evaluate(
+      ([s, t]) => {
+        const e = document.activeElement;
+        return !!e && e.matches(s) && (!t || e.textContent.trim() === t);
+      },
+      [selector, text],
+    );
+    if (there) return;
+  }
+  assert.fail(`Tab never reached ${selector} ${text ?? ""}`);
+}
+
 // axe-core's audit of every page `people` (a browser context) can open at its width,
 // in a copy of that context that lets the audit's script in past the pages' CSP. Every
 // serious or critical violation fails the suite, all of them listed.
@@ -267,6 +284,37 @@ try {
     await theirs.goto(`${base}${path}`);
     await fits(theirs, `${path} of the viewer's own workspace`);
   }
+
+  step = "the keyboard alone: sign in, open Budgets, create a budget";
+  const keys = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await keys.goto(base + "/login");
+  await tabTo(keys, "#email");
+  await keys.keyboard.type(owner);
+  await tabTo(keys, "#password");
+  await keys.keyboard.type(password);
+  await keys.keyboard.press("Enter");
+  await keys.waitForURL(/\/overview$/);
+  await tabTo(keys, 'nav a[href="/budgets"]');
+  await keys.keyboard.press("Enter");
+  await keys.waitForURL(/\/budgets$/);
+  await tabTo(keys, "#name");
+  await keys.keyboard.type("Keyboard");
+  await tabTo(keys, "#amount");
+  await keys.keyboard.type("42");
+  await tabTo(keys, "#period");
+  await keys.keyboard.press("w");
+  await tabTo(keys, "button", "Create budget");
+  // The form posts to the page's own address: wait for its answer, not for the URL.
+  await Promise.all([
+    keys.waitForResponse((r) => r.url().endsWith("/budgets") && r.request().method() === "POST"),
+    keys.keyboard.press("Enter"),
+  ]);
+  await keys.waitForLoadState();
+  const listed = await api("GET", "/api/budgets", token);
+  const made = listed.json.budgets.find((b) => b.name === "Keyboard");
+  assert.ok(made, `the budget made with the keyboard: ${JSON.stringify(listed)}`);
+  assert.equal(made.period, "weekly");
+  assert.equal(made.amount_usd, 42);
 
   step = "no serious or critical accessibility violation (axe-core)";
   const pages = ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/channels", "/settings", "/invitations"];
