@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::iter::Sum;
+use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -20,7 +21,20 @@ use crate::error::EngineError;
 pub const NANOS_PER_USD: i64 = 1_000_000_000;
 
 /// An exact amount of US dollars, held as nano-dollars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+///
+/// `+`, `-` and unary `-` are exact and panic on overflow (past ±$9.2 billion), as an
+/// amount that wrapped would be a wrong bill; [`Usd::checked_add`] and
+/// [`Usd::checked_sub`] answer `None` instead, the `saturating_` ones stop at the ends.
+///
+/// ```
+/// use llmlab_engine::Usd;
+///
+/// let a = Usd::from_cents(1_250).unwrap();
+/// let b: Usd = "0.00525".parse().unwrap();
+/// assert_eq!((a + b).to_string(), "12.50525");
+/// assert_eq!(format!("{:?}", a - b), "Usd(12.49475)");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Usd(i64);
 
 impl Usd {
@@ -40,6 +54,11 @@ impl Usd {
     /// Whole dollars (`Usd::from_dollars(5)` is $5.00); `None` on overflow.
     pub fn from_dollars(dollars: i64) -> Option<Usd> {
         dollars.checked_mul(NANOS_PER_USD).map(Usd)
+    }
+
+    /// Cents (`Usd::from_cents(1_250)` is $12.50); `None` on overflow.
+    pub fn from_cents(cents: i64) -> Option<Usd> {
+        cents.checked_mul(NANOS_PER_USD / 100).map(Usd)
     }
 
     /// Parses a decimal amount such as `"12.5"`, `"-0.000000001"` or `"3"`: at most 9
@@ -170,6 +189,69 @@ impl FromStr for Usd {
     }
 }
 
+/// `Usd(12.5)`: the amount, not its count of nano-dollars.
+impl fmt::Debug for Usd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Usd({self})")
+    }
+}
+
+impl Add for Usd {
+    type Output = Usd;
+
+    /// # Panics
+    ///
+    /// When the sum is past ±$9.2 billion.
+    fn add(self, other: Usd) -> Usd {
+        self.checked_add(other)
+            .unwrap_or_else(|| panic!("{self} + {other} overflows Usd"))
+    }
+}
+
+impl Sub for Usd {
+    type Output = Usd;
+
+    /// # Panics
+    ///
+    /// When the difference is past ±$9.2 billion.
+    fn sub(self, other: Usd) -> Usd {
+        self.checked_sub(other)
+            .unwrap_or_else(|| panic!("{self} - {other} overflows Usd"))
+    }
+}
+
+impl AddAssign for Usd {
+    /// # Panics
+    ///
+    /// As [`Add`].
+    fn add_assign(&mut self, other: Usd) {
+        *self = *self + other;
+    }
+}
+
+impl SubAssign for Usd {
+    /// # Panics
+    ///
+    /// As [`Sub`].
+    fn sub_assign(&mut self, other: Usd) {
+        *self = *self - other;
+    }
+}
+
+impl Neg for Usd {
+    type Output = Usd;
+
+    /// # Panics
+    ///
+    /// For the one amount without a negative (`i64::MIN` nano-dollars).
+    fn neg(self) -> Usd {
+        Usd(self
+            .0
+            .checked_neg()
+            .unwrap_or_else(|| panic!("-({self}) overflows Usd")))
+    }
+}
+
 impl Sum for Usd {
     /// Saturating sum of stored costs.
     fn sum<I: Iterator<Item = Usd>>(iter: I) -> Usd {
@@ -243,6 +325,25 @@ mod tests {
         let back: Usd = serde_json::from_str("0.1").unwrap_or_default();
         assert_eq!(back.nanos(), 100_000_000);
         assert!(serde_json::from_str::<Usd>("true").is_err());
+    }
+
+    #[test]
+    fn operators_are_exact_and_refuse_to_wrap() {
+        let (a, b) = (Usd::from_nanos(12_500_000_000), Usd::from_nanos(1));
+        assert_eq!(Usd::from_cents(1_250), Some(a));
+        assert_eq!((a + b).nanos(), 12_500_000_001);
+        assert_eq!((a - b).nanos(), 12_499_999_999);
+        assert_eq!((-a).to_string(), "-12.5");
+        let mut c = a;
+        c += a;
+        c -= b;
+        assert_eq!(c.nanos(), 24_999_999_999);
+        assert_eq!(Usd::from_cents(i64::MAX), None);
+        assert_eq!(format!("{:?}", Usd::from_nanos(5_250_000)), "Usd(0.00525)");
+        let max = Usd::from_nanos(i64::MAX);
+        assert!(std::panic::catch_unwind(|| max + b).is_err());
+        assert!(std::panic::catch_unwind(|| Usd::from_nanos(i64::MIN) - b).is_err());
+        assert!(std::panic::catch_unwind(|| -Usd::from_nanos(i64::MIN)).is_err());
     }
 
     #[test]
