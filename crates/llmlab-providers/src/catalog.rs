@@ -112,13 +112,52 @@ impl Catalog {
         } else {
             files.push(path.to_path_buf());
         }
-        let mut catalog = self.clone();
+        let mut texts = Vec::new();
         for f in files {
             let text = std::fs::read_to_string(&f).map_err(|e| CatalogError::Io {
                 file: f.display().to_string(),
                 message: e.to_string(),
             })?;
-            catalog.add_file(&f.display().to_string(), &text)?;
+            texts.push((f.display().to_string(), text));
+        }
+        self.extended_with_sources(texts.iter().map(|(f, t)| (f.as_str(), t.as_str())))
+    }
+
+    /// A copy of this catalog extended by `(name, TOML text)` pairs held in memory (the
+    /// format of the built-in files), as [`Catalog::extended_with_path`] extends it by
+    /// files: entries add models, and replace built-in entries of the same provider and
+    /// canonical name. `name` only names the text in errors.
+    ///
+    /// ```
+    /// use llmlab_providers::Catalog;
+    ///
+    /// let ours = r#"
+    /// provider = "openai"
+    /// display_name = "OpenAI"
+    ///
+    /// [[models]]
+    /// name = "ft-support-bot"
+    /// family = "gpt-4o"
+    /// tier = "small"
+    ///
+    /// [[models.prices]]
+    /// effective_from = "2025-01-01"
+    /// input = "0.30"
+    /// output = "1.20"
+    /// source = "our contract"
+    /// checked = "2025-01-01"
+    /// "#;
+    /// let catalog = Catalog::builtin().extended_with_sources([("ours.toml", ours)]).unwrap();
+    /// assert!(catalog.resolve("openai", "ft-support-bot").is_ok());
+    /// assert!(catalog.resolve("openai", "gpt-4o").is_ok(), "the built-in models stay");
+    /// ```
+    pub fn extended_with_sources<'a>(
+        &self,
+        sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Catalog, CatalogError> {
+        let mut catalog = self.clone();
+        for (name, text) in sources {
+            catalog.add_file(name, text)?;
         }
         catalog.check_alternatives()?;
         Ok(catalog)
