@@ -2,8 +2,8 @@
 
 use llmlab_providers::{CatalogError, ServiceTier};
 
-/// Everything the engine rejects. Each variant names what was wrong so the server can
-/// answer 422 with the field.
+/// Everything the engine rejects. Each variant names the input that was wrong (the
+/// field, or the amount as given), so a caller can point its own user at it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {

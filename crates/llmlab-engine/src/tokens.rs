@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 /// validation are one too. [`Usage::parse`](crate::Usage::parse) checks one call's counts
 /// (with the field named), [`Tokens::is_consistent`] a sum's.
 ///
-/// It serializes under the API's field names (`input_tokens`, `cached_input_tokens`, …), so
-/// a struct that flattens it reads like the HTTP API.
+/// It serializes under the names providers and LLMLab's event format use (`input_tokens`,
+/// `cached_input_tokens`, …), so a struct that flattens it reads like an event.
 ///
 /// ```
 /// use llmlab_engine::Tokens;

@@ -1,7 +1,7 @@
 //! The crate's one error type.
 
 /// A configuration value the recommendation functions cannot work with. Each variant names
-/// the field, so the server can answer 422 with `details.field`.
+/// the field, so a caller can point its own user at it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecsError {
