@@ -12,6 +12,7 @@ pub mod period;
 mod testing;
 mod tokens;
 mod usage;
+pub mod usage_object;
 
 pub use cost::{Breakdown, Cost, PricedCall, cost_at_rates, cost_at_version, price};
 pub use error::EngineError;
