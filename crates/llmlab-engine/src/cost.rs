@@ -20,6 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use llmlab_providers::{Catalog, ModelEntry, PriceVersion, Rates, ServiceTier};
 use serde::Serialize;
 
+use crate::aggregate::CostRecord;
 use crate::error::EngineError;
 use crate::money::{Usd, round_half_away};
 use crate::usage::Usage;
@@ -218,6 +219,38 @@ impl PricedCall<'_> {
     /// The first day of the price version used — recorded with the event.
     pub fn effective_from(&self) -> NaiveDate {
         self.version.effective_from
+    }
+
+    /// The call, made at `at` with `usage` (what it was priced for), as the record
+    /// aggregation and budgets count: the catalog's provider and model name, the cost,
+    /// every token bucket, and no tags yet (set `tags` to allocate by them).
+    ///
+    /// ```
+    /// use llmlab_engine::{aggregate, price, Tokens, Usage, UsageFields};
+    /// use llmlab_providers::Catalog;
+    ///
+    /// let at = "2025-03-03T10:00:00Z".parse().unwrap();
+    /// let tokens = Tokens { input: 1_000_000, cached_input: 400_000, output: 10_000, ..Tokens::default() };
+    /// let usage = Usage::parse(UsageFields { tokens, ..Default::default() }).unwrap();
+    /// let call = price(Catalog::builtin(), "openai", "gpt-4o-2024-08-06", &usage, at).unwrap();
+    /// let mut record = call.record(&usage, at);
+    /// record.tags.push(("team".into(), "search".into()));
+    /// assert_eq!((record.provider.as_str(), record.model.as_str()), ("openai", "gpt-4o"));
+    /// assert_eq!(record.tokens, tokens);
+    ///
+    /// let by_team = aggregate::by_tag([&record], "team");
+    /// assert_eq!(by_team[0].totals.cost, call.cost.total);
+    /// assert_eq!(by_team[0].totals.cost.to_string(), "2.1");
+    /// ```
+    pub fn record(&self, usage: &Usage, at: DateTime<Utc>) -> CostRecord {
+        CostRecord {
+            ts: at,
+            provider: self.model.provider.clone(),
+            model: self.model.name.clone(),
+            cost: self.cost.total,
+            tokens: usage.tokens(),
+            tags: Vec::new(),
+        }
     }
 }
 
