@@ -15,7 +15,7 @@ use crate::ledger::RepriceScope;
 /// are from each date (the source links and check dates left out: they move no cost).
 pub fn fingerprint(model: &ModelEntry) -> String {
     let versions: Vec<serde_json::Value> = model
-        .prices
+        .prices()
         .iter()
         .map(|v| {
             let mut v = serde_json::to_value(v).unwrap_or_default();

@@ -69,11 +69,18 @@ pub struct ModelEntry {
     pub deprecated: bool,
     /// Suggested switches.
     pub alternatives: Vec<Alternative>,
-    /// Price history, sorted by `effective_from`, never empty.
-    pub prices: Vec<PriceVersion>,
+    /// Price history, sorted by `effective_from`, never empty: private so that holds
+    /// (an entry is made only by loading a catalog file, which refuses a model without
+    /// prices); read it with [`ModelEntry::prices`].
+    pub(crate) prices: Vec<PriceVersion>,
 }
 
 impl ModelEntry {
+    /// Every price version the model has had, oldest first; never empty.
+    pub fn prices(&self) -> &[PriceVersion] {
+        &self.prices
+    }
+
     /// The price version in effect on `day` (UTC). Before the first version, the first
     /// version applies: events dated before a model's listing are priced at its launch price.
     pub fn price_at(&self, day: NaiveDate) -> &PriceVersion {
@@ -84,6 +91,7 @@ impl ModelEntry {
 
     /// The newest price version.
     pub fn current_price(&self) -> &PriceVersion {
+        // Never empty (see `prices`), so the last version exists.
         &self.prices[self.prices.len() - 1]
     }
 

@@ -91,7 +91,7 @@ pub fn stored_cost(catalog: &Catalog, history: &[CustomPriceRow], row: &EventRow
         } => {
             let entry = catalog.model(&row.provider, &model)?;
             let version = entry
-                .prices
+                .prices()
                 .iter()
                 .find(|v| v.effective_from == effective_from)?;
             let fine_tuned = catalog

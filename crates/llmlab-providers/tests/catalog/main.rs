@@ -42,7 +42,7 @@ fn builtin_catalog_is_valid() {
     assert_eq!(embedded, listed, "every catalog file is embedded");
     for p in c.providers() {
         for m in p.models() {
-            for v in &m.prices {
+            for v in m.prices() {
                 assert!(
                     v.source.starts_with("https://"),
                     "{}/{}: source",
@@ -273,7 +273,7 @@ fn every_price_is_sourced_and_dated() {
     let newest_check = day("2025-12-02");
     for p in Catalog::builtin().providers() {
         for m in p.models() {
-            for v in &m.prices {
+            for v in m.prices() {
                 assert!(v.source.starts_with("https://"), "{}/{}", p.id, m.name);
                 assert!(v.checked <= newest_check, "{}/{}: checked", p.id, m.name);
                 assert!(

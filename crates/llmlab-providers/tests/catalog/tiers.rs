@@ -53,7 +53,7 @@ fn openai_flex_and_priority_rates() {
         .iter()
         .flat_map(|p| p.models())
     {
-        for v in &m.prices {
+        for v in m.prices() {
             if let Some(f) = v.flex {
                 assert!(
                     f.input <= v.rates.input && f.output <= v.rates.output,
@@ -105,7 +105,7 @@ fn audio_rates_and_one_hour_cache_writes() {
     );
     // Anthropic's 1-hour write is 2x input wherever a 5-minute write is listed.
     for m in Catalog::builtin().provider("anthropic").unwrap().models() {
-        for v in &m.prices {
+        for v in m.prices() {
             if v.rates.cache_write.is_some() {
                 let two_x = PerMTok::from_micros(v.rates.input.micros() * 2);
                 assert_eq!(v.rates.cache_write_1h, two_x, "{}", m.name);

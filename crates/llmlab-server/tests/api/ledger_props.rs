@@ -132,7 +132,7 @@ fn implied(catalog: &Catalog, history: &[llmlab_store::CustomPriceRow], row: &Ev
         } => {
             let entry = catalog.model(&row.provider, &model).unwrap();
             let in_effect = entry
-                .prices
+                .prices()
                 .iter()
                 .filter(|v| v.effective_from <= date)
                 .max_by_key(|v| v.effective_from)
