@@ -175,10 +175,13 @@ pub fn cost_at_version(
 ) -> Result<Cost, EngineError> {
     let tier_rates = match usage.service_tier() {
         ServiceTier::Standard | ServiceTier::Batch => None,
-        tier @ (ServiceTier::Flex | ServiceTier::Priority) => {
+        // Flex and Priority have rates of their own; a tier this engine does not know
+        // has none, and is refused like a tier the version does not offer.
+        tier => {
             let rates = match tier {
                 ServiceTier::Flex => version.flex.as_ref(),
-                _ => version.priority.as_ref(),
+                ServiceTier::Priority => version.priority.as_ref(),
+                _ => None,
             };
             match rates {
                 Some(r) if !fine_tuned => Some(r),

@@ -8,6 +8,7 @@ use crate::price::PriceVersion;
 /// Capability tier, used to tell a like-for-like switch from a downgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Tier {
     /// A provider's most capable general models.
     Flagship,

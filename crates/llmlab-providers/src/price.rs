@@ -153,6 +153,7 @@ impl Rates {
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ServiceTier {
     /// The provider's default tier.
     #[default]

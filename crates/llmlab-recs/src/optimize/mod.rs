@@ -108,6 +108,7 @@ impl OptimizationConfig {
 /// What a tip is about; also the order in which one model's tips are priced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OptimizationKind {
     /// Prompts above a long-context threshold pay higher rates for the whole request.
     LongContextSurcharge,
