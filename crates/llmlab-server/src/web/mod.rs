@@ -198,10 +198,16 @@ impl actix_web::ResponseError for WebError {
             view::shell(
                 "Not possible",
                 maud::html! {
+                    header {
+                        a.brand href="/overview" { "LLMLab" }
+                        nav aria-label="Main" {
+                            @for (href, label) in view::PAGES { a href=(href) { (label) } }
+                        }
+                    }
                     main {
                         h1 { "Not possible" }
                         (view::notice(&self.to_string()))
-                        p { a href="/overview" { "Back to the overview" } }
+                        p { "Use your browser's Back button to return to the form with what you typed, or go to a page above." }
                     }
                 },
             ),

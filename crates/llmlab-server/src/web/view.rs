@@ -7,19 +7,22 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::form::hidden;
 use super::session::Visitor;
 
+/// The pages of the main navigation, in its order.
+pub const PAGES: [(&str, &str); 9] = [
+    ("/overview", "Overview"),
+    ("/explore", "Explore"),
+    ("/events", "Events"),
+    ("/budgets", "Budgets"),
+    ("/recommendations", "Recommendations"),
+    ("/pricing", "Pricing"),
+    ("/channels", "Channels"),
+    ("/settings", "Settings"),
+    ("/invitations", "Invitations"),
+];
+
 /// A page for someone signed in: header with the workspace switcher, navigation, body.
 pub fn page(title: &str, visitor: &Visitor, current: &str, body: Markup) -> Markup {
-    let nav = [
-        ("/overview", "Overview"),
-        ("/explore", "Explore"),
-        ("/events", "Events"),
-        ("/budgets", "Budgets"),
-        ("/recommendations", "Recommendations"),
-        ("/pricing", "Pricing"),
-        ("/channels", "Channels"),
-        ("/settings", "Settings"),
-        ("/invitations", "Invitations"),
-    ];
+    let nav = PAGES;
     shell(
         title,
         html! {

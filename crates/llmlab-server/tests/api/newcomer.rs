@@ -482,3 +482,24 @@ both!(
         assert_eq!(r.status, 422, "{}", r.text());
     }
 );
+
+both!(
+    a_page_that_cannot_be_shown_still_has_the_way_on,
+    |app: TestApp| {
+        app.signup("lost@example.com");
+        let cookie = sign_in(&app, "lost@example.com");
+        let r = page(&app, "/channels/987654", Some(&cookie));
+        assert_eq!(r.status, 404, "{}", r.text());
+        let html = r.text();
+        assert!(
+            html.contains("Not possible") && html.contains(r#"role="alert""#),
+            "{html}"
+        );
+        for link in ["/overview", "/budgets", "/channels", "/settings"] {
+            assert!(
+                html.contains(&format!(r#"href="{link}""#)),
+                "{link}: {html}"
+            );
+        }
+    }
+);
