@@ -114,6 +114,32 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::get().to(|r| back_to(r, "/channels")),
         )
         .route(
+            "/channels/{id}/delete",
+            web::get().to(|r| back_to(r, "/channels")),
+        )
+        .route(
+            "/budgets/{id}/delete",
+            web::get().to(|r| back_to(r, "/budgets")),
+        )
+        .route(
+            "/settings/keys/{id}/revoke",
+            web::get().to(|r| back_to(r, "/settings")),
+        )
+        .route(
+            "/settings/invitations/{id}/revoke",
+            web::get().to(|r| back_to(r, "/settings")),
+        )
+        .route(
+            "/settings/members/{user}/remove",
+            web::get().to(|r| back_to(r, "/settings")),
+        )
+        .route(
+            "/invitations/{id}/{answer:accept|decline}",
+            web::get().to(|r| back_to(r, "/invitations")),
+        )
+        // Never signs out by GET (a link from elsewhere could): to the overview.
+        .route("/logout", web::get().to(|r| back_to(r, "/overview")))
+        .route(
             "/favicon.ico",
             web::get().to(|r| back_to(r, "/assets/favicon.svg")),
         )

@@ -351,6 +351,15 @@ both!(
             ("/settings/members?ws=7", "/settings?ws=7"),
             ("/settings/webhook-secret", "/settings"),
             ("/pricing/custom", "/pricing"),
+            ("/channels/3/test", "/channels"),
+            ("/channels/3/delete", "/channels"),
+            ("/budgets/3/delete?ws=7", "/budgets?ws=7"),
+            ("/settings/keys/3/revoke", "/settings"),
+            ("/settings/invitations/3/revoke", "/settings"),
+            ("/settings/members/3/remove", "/settings"),
+            ("/invitations/3/accept", "/invitations"),
+            ("/invitations/3/decline", "/invitations"),
+            ("/logout", "/overview"),
         ] {
             let r = page(&app, path, Some(&cookie));
             assert_eq!(r.status, 303, "{path}: {}", r.text());
