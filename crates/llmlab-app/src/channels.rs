@@ -346,13 +346,17 @@ pub fn test(
     .ok_or_else(|| AppError::Internal("a test notification was recorded twice".into()))
 }
 
-/// The channel's latest notifications with every delivery attempt.
+/// A channel's notifications, each with every attempt to deliver it.
+pub type History = Vec<(NotificationRow, Vec<NotificationDeliveryRow>)>;
+
+/// The channel and its latest notifications with every delivery attempt.
 pub fn history(
     s: &Store,
     workspace: WorkspaceId,
     id: ChannelId,
-) -> Result<Vec<(NotificationRow, Vec<NotificationDeliveryRow>)>, AppError> {
-    s.get_channel(workspace, id)
+) -> Result<(ChannelRow, History), AppError> {
+    let channel = s
+        .get_channel(workspace, id)
         .map_err(|e| AppError::from(e).or_not_found("channel"))?;
-    Ok(s.channel_history(workspace, id, HISTORY)?)
+    Ok((channel, s.channel_history(workspace, id, HISTORY)?))
 }

@@ -169,7 +169,7 @@ pub struct Overview {
     pub series: Series,
     /// The span before it, in total.
     pub previous: Totals,
-    /// The five costliest models.
+    /// The [`STACKED`] costliest models.
     pub models: Vec<ModelTotals>,
     /// Spend per provider, costliest first.
     pub providers: Vec<GroupTotals>,
@@ -204,7 +204,11 @@ pub fn overview(
         previous.tokens.input_tokens,
         previous.tokens.output_tokens,
     );
-    let models = s.top_models(workspace, &range, 5)?;
+    // One read serves the table (five) and the split by model (whether there are more
+    // than the stacked ones).
+    let mut models = s.top_models(workspace, &range, STACKED as u32 + 1)?;
+    let more_models = models.len() > STACKED;
+    models.truncate(STACKED);
     let providers = s.cost_by_provider(workspace, &range)?;
     let budgets = crate::budgets::list(s, workspace, now)?;
     // The costliest groups, each as the filter that selects it.
@@ -224,10 +228,8 @@ pub fn overview(
             providers.len() > STACKED,
         ),
         Grouping::Model => {
-            let top = s.top_models(workspace, &range, STACKED as u32 + 1)?;
-            let groups = top
+            let groups = models
                 .iter()
-                .take(STACKED)
                 .map(|m| {
                     let only = EventFilter {
                         provider: Some(m.provider.clone()),
@@ -237,7 +239,7 @@ pub fn overview(
                     (format!("{}/{}", m.provider, m.model), only)
                 })
                 .collect();
-            (groups, top.len() > STACKED)
+            (groups, more_models)
         }
         Grouping::Tag(key) => {
             let values = s.cost_by_tag(workspace, &range, key)?;

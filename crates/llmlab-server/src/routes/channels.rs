@@ -112,7 +112,7 @@ async fn deliveries(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ChannelId = path_id(&path)?;
-    let rows = blocking(&state, move |s| use_case::history(s, who.workspace(), id)).await?;
+    let (_, rows) = blocking(&state, move |s| use_case::history(s, who.workspace(), id)).await?;
     let notifications = rows.into_iter().map(NotificationOut::from).collect();
     Ok(HttpResponse::Ok().json(NotificationList { notifications }))
 }

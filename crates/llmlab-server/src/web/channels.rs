@@ -250,15 +250,8 @@ pub async fn deliveries(
 ) -> Page {
     let v = visitor(&req, &state, None).await?;
     let (ws, id) = (v.workspace(), ChannelId(path.into_inner()));
-    let (channel, history) = blocking(&state, move |s| {
-        let channel = use_case::list(s, ws)?
-            .into_iter()
-            .find(|(c, _)| c.id == id)
-            .map(|(c, _)| c);
-        Ok::<_, llmlab_app::AppError>((channel, use_case::history(s, ws, id)?))
-    })
-    .await?;
-    let name = channel.map_or_else(|| format!("channel {}", id.get()), |c| c.name);
+    let (channel, history) = blocking(&state, move |s| use_case::history(s, ws, id)).await?;
+    let name = channel.name;
     let body = html! {
         h1 { "Deliveries of " (name) }
         p { a href="/channels" { "All channels" } }

@@ -62,6 +62,36 @@ impl PriceForm {
     }
 }
 
+/// The form's fields: name, label and an example value.
+const FIELDS: [(&str, &str, &str); 10] = [
+    ("provider", "Provider", "openai"),
+    ("model", "Model (as sent, or the catalog's name)", "gpt-5.1"),
+    ("input", "Input, USD per million tokens", "1.25"),
+    ("output", "Output, USD per million tokens", "10"),
+    (
+        "cached_input",
+        "Cache reads (empty: the input rate)",
+        "0.125",
+    ),
+    (
+        "cache_write",
+        "Cache writes, 5 minutes (empty: the input rate)",
+        "1.5625",
+    ),
+    (
+        "cache_write_1h",
+        "Cache writes, 1 hour (empty: refused)",
+        "2.5",
+    ),
+    ("input_audio", "Audio input (empty: refused)", "32"),
+    ("output_audio", "Audio output (empty: refused)", "64"),
+    (
+        "effective_from",
+        "From (YYYY-MM-DD, empty: every day)",
+        "2026-11-01",
+    ),
+];
+
 /// The form's fields that may be left empty.
 const OPTIONAL: [&str; 6] = [
     "cached_input",
@@ -189,18 +219,7 @@ async fn show(
         Some((f, r)) => (f.clone(), Some(r)),
         None => (PriceForm::default(), None),
     };
-    let names = [
-        "provider",
-        "model",
-        "input",
-        "output",
-        "cached_input",
-        "cache_write",
-        "cache_write_1h",
-        "input_audio",
-        "output_audio",
-        "effective_from",
-    ];
+    let names = FIELDS.map(|(name, _, _)| name);
     let body = html! {
         h1 { "Pricing" }
         form.inline method="get" action="/pricing" {
@@ -230,18 +249,7 @@ async fn show(
             form method="post" action="/pricing/custom" {
                 (hidden(v))
                 @if let Some(r) = refused { (r.above(&names)) }
-                @for (name, label, hint) in [
-                    ("provider", "Provider", "openai"),
-                    ("model", "Model (as sent, or the catalog's name)", "gpt-5.1"),
-                    ("input", "Input, USD per million tokens", "1.25"),
-                    ("output", "Output, USD per million tokens", "10"),
-                    ("cached_input", "Cache reads (empty: the input rate)", "0.125"),
-                    ("cache_write", "Cache writes, 5 minutes (empty: the input rate)", "1.5625"),
-                    ("cache_write_1h", "Cache writes, 1 hour (empty: refused)", "2.5"),
-                    ("input_audio", "Audio input (empty: refused)", "32"),
-                    ("output_audio", "Audio output (empty: refused)", "64"),
-                    ("effective_from", "From (YYYY-MM-DD, empty: every day)", "2026-11-01"),
-                ] {
+                @for (name, label, hint) in FIELDS {
                     @let about = refused.is_some_and(|r| r.about(name));
                     label for=(format!("price-{name}")) { (label) }
                     input id=(format!("price-{name}")) name=(name) value=(typed.value(name))

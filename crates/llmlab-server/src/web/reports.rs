@@ -31,6 +31,19 @@ pub struct ExploreQuery {
     tz: Option<String>,
 }
 
+impl ExploreQuery {
+    /// The filters as the API's range query (blank fields are absent).
+    fn range(&self) -> RangeQuery {
+        RangeQuery {
+            start: blank(&self.start),
+            end: blank(&self.end),
+            provider: blank(&self.provider),
+            model: blank(&self.model),
+            tag: blank(&self.tag).into_iter().collect(),
+        }
+    }
+}
+
 fn blank(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
@@ -46,16 +59,11 @@ pub async fn explore(
     q: web::Query<ExploreQuery>,
 ) -> Page {
     let v = visitor(&req, &state, None).await?;
-    let ask = RangeQuery {
-        start: blank(&q.start),
-        end: blank(&q.end),
-        provider: blank(&q.provider),
-        model: blank(&q.model),
-        tag: blank(&q.tag).into_iter().collect(),
-    }
-    .resolve(Utc::now(), Some(30))
-    .and_then(|r| r.summary(blank(&q.granularity).as_deref(), blank(&q.tz).as_deref()))
-    .map_err(WebError::App)?;
+    let ask = q
+        .range()
+        .resolve(Utc::now(), Some(30))
+        .and_then(|r| r.summary(blank(&q.granularity).as_deref(), blank(&q.tz).as_deref()))
+        .map_err(WebError::App)?;
     let (granularity, zone) = (ask.granularity, ask.zone);
     // The range shown, as dates the form takes back (`end` is the last day included):
     // what the chart covers when the person gave none, not an example that looks like it.
@@ -139,16 +147,11 @@ pub async fn download(
     q: web::Query<ExploreQuery>,
 ) -> Page {
     let v = visitor(&req, &state, None).await?;
-    let range = RangeQuery {
-        start: blank(&q.start),
-        end: blank(&q.end),
-        provider: blank(&q.provider),
-        model: blank(&q.model),
-        tag: blank(&q.tag).into_iter().collect(),
-    }
-    // The range the page shows: the last 30 days unless a start is given.
-    .resolve(Utc::now(), Some(30))
-    .map_err(WebError::App)?;
+    let range = q
+        .range()
+        // The range the page shows: the last 30 days unless a start is given.
+        .resolve(Utc::now(), Some(30))
+        .map_err(WebError::App)?;
     let (ws, filter) = (v.workspace(), range.filter);
     let response = match what.as_str() {
         "events.csv" => crate::routes::events::events_csv(state, ws, filter).await,
