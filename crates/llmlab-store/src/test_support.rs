@@ -265,6 +265,7 @@ impl Drop for TestDb {
         // The coordinator first: its background workers hold connections to the
         // workers' copies.
         for server in std::iter::once(server).chain(&self.nodes) {
+            release_prepared(server, name);
             let dropped =
                 PgConnection::establish(&with_database(server, "postgres")).and_then(|mut c| {
                     c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -273,6 +274,32 @@ impl Drop for TestDb {
             if let Err(e) = dropped {
                 eprintln!("could not drop test database {name} on {server}: {e}");
             }
+        }
+    }
+}
+
+/// Rolls back the two-phase commits left prepared in database `name` on `server` (a
+/// worker's half of a distributed transaction whose coordinator went away mid-commit, as
+/// in the fault tests). PostgreSQL refuses to drop a database that holds one, and while
+/// it lives it holds back every logical replication slot on the server, so a shard move
+/// in another test would wait for it forever.
+fn release_prepared(server: &str, name: &str) {
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        gid: String,
+    }
+    let Ok(mut conn) = PgConnection::establish(&with_database(server, name)) else {
+        return; // no such database there: nothing prepared in it
+    };
+    let prepared =
+        diesel::sql_query("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")
+            .load::<Prepared>(&mut conn)
+            .unwrap_or_default();
+    for Prepared { gid } in prepared {
+        let gid = gid.replace('\'', "''");
+        if let Err(e) = conn.batch_execute(&format!("ROLLBACK PREPARED '{gid}'")) {
+            eprintln!("could not roll back {gid} in {name} on {server}: {e}");
         }
     }
 }
