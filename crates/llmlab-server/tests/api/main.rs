@@ -35,6 +35,7 @@ mod replica;
 mod reports;
 mod reprice_race;
 mod retention;
+mod rust_client;
 mod schedule;
 mod smtp;
 mod tag_cardinality;
@@ -202,6 +203,15 @@ impl TestApp {
             db: None,
             handle,
         }
+    }
+
+    /// Stops this instance at once, as a crash would, dropping open connections; the
+    /// database stays (for [`TestApp::instance_with`] on the same address).
+    pub fn stop(&self) {
+        let h = self.handle.clone();
+        std::thread::spawn(move || actix_web::rt::System::new().block_on(h.stop(false)))
+            .join()
+            .expect("the server stops");
     }
 
     pub fn call(
