@@ -12,7 +12,7 @@ use llmlab_recs::AnomalyConfig;
 use llmlab_store::{EventFilter, Store, WorkspaceId};
 use serde_json::json;
 
-use crate::money::{calls, dollars};
+use crate::money::{calls, dollars, number};
 use crate::notify::notice::{Event, Fact, Notice, Section};
 use crate::{AppError, budgets, recommendations};
 
@@ -167,15 +167,15 @@ pub fn build(
         page: Some("/overview".into()),
         data: json!({
             "period_start": from, "period_end": to, "zone": zone.name(),
-            "spend_usd": total, "previous_spend_usd": prior,
+            "spend_usd": number(total), "previous_spend_usd": number(prior),
             "top_models": models.iter().map(|m| json!({
                 "provider": m.provider, "model": m.model,
-                "cost_usd": Usd::from_nanos(m.sums.cost_nanos), "calls": m.sums.calls,
+                "cost_usd": number(Usd::from_nanos(m.sums.cost_nanos)), "calls": m.sums.calls,
             })).collect::<Vec<_>>(),
             "largest_saving": best.map(|w| json!({
                 "provider": w.provider, "current_model": w.current_model,
                 "suggested_provider": w.suggested_provider, "suggested_model": w.suggested_model,
-                "monthly_savings_usd": w.monthly_savings,
+                "monthly_savings_usd": number(w.monthly_savings),
             })),
         }),
         created_at: now,

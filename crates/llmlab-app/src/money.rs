@@ -27,6 +27,40 @@ pub fn dollars(amount: Usd) -> String {
     format!("{sign}${}.{cents:02}", grouped(&units.to_string()))
 }
 
+/// An amount as a JSON number, in the data of a notice (receivers read money as the API
+/// writes it: a number, not `Usd`'s own decimal string).
+pub fn number(amount: Usd) -> serde_json::Value {
+    #[derive(serde::Serialize)]
+    struct Number(#[serde(with = "llmlab_engine::as_json_number")] Usd);
+    serde_json::to_value(Number(amount)).unwrap_or(serde_json::Value::Null)
+}
+
+/// `value` (a library type's serde form, such as a recommendation's evidence) with every
+/// amount in a field named `…_usd` — the API's name for money — as a JSON number, where
+/// the library writes `Usd`'s decimal string.
+pub fn usd_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, v)| {
+                    let v = match v {
+                        Value::String(s) if key.ends_with("_usd") => match Usd::parse(&s) {
+                            Ok(amount) => number(amount),
+                            Err(_) => Value::String(s),
+                        },
+                        other => usd_numbers(other),
+                    };
+                    (key, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(usd_numbers).collect()),
+        other => other,
+    }
+}
+
 /// The exact amount (`$0.0075`), for single events.
 pub fn exact(amount: Usd) -> String {
     format!("${amount}")
@@ -61,6 +95,19 @@ fn grouped(digits: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usd_fields_become_numbers_and_nothing_else_does() {
+        let v = serde_json::json!({
+            "cost_usd": "0.00525", "name": "12", "nested": [{"excess_usd": "-3.5"}],
+            "note_usd": "n/a", "calls": 3,
+        });
+        let v = usd_numbers(v);
+        assert_eq!(
+            v.to_string(),
+            r#"{"calls":3,"cost_usd":0.00525,"name":"12","nested":[{"excess_usd":-3.5}],"note_usd":"n/a"}"#
+        );
+    }
 
     #[test]
     fn dollars_read_like_an_invoice() {

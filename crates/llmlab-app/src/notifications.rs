@@ -32,7 +32,7 @@ use llmlab_store::{
 };
 use serde_json::json;
 
-use crate::money::{calls, dollars};
+use crate::money::{calls, dollars, number};
 use crate::notify::calendar::report_due;
 use crate::notify::notice::{Event, Fact, Notice, Section};
 use crate::reports::UtcDays;
@@ -157,7 +157,7 @@ fn alert_notice(
     n.page = Some("/budgets".into());
     n.data = json!({
         "budget_id": budget.id.get(), "budget_name": budget.spec.name, "alert_id": alert.id,
-        "level": alert.level, "spent_usd": spent, "amount_usd": amount,
+        "level": alert.level, "spent_usd": number(spent), "amount_usd": number(amount),
         "period": budget.spec.period,
         "period_start": DateTime::from_timestamp_micros(alert.period_start),
     });
@@ -231,9 +231,9 @@ fn forecast(
     ];
     n.page = Some("/budgets".into());
     n.data = json!({
-        "budget_id": b.id.get(), "budget_name": b.spec.name, "spent_usd": e.spent,
-        "amount_usd": amount, "forecast_usd": f.expected, "forecast_low_usd": f.low,
-        "forecast_high_usd": f.high, "forecast_method": f.method, "expected_crossing": day,
+        "budget_id": b.id.get(), "budget_name": b.spec.name, "spent_usd": number(e.spent),
+        "amount_usd": number(amount), "forecast_usd": number(f.expected),
+        "forecast_low_usd": f.low.map(number), "forecast_high_usd": f.high.map(number), "forecast_method": f.method, "expected_crossing": day,
         "period_start": e.window.start, "period_end": e.window.end,
     });
     let period = e.window.start.map_or(0, |t| t.timestamp());
@@ -282,7 +282,7 @@ pub(crate) fn anomalies(
                 .collect(),
         }];
         n.page = Some("/recommendations".into());
-        n.data = serde_json::to_value(day).unwrap_or_default();
+        n.data = crate::money::usd_numbers(serde_json::to_value(day).unwrap_or_default());
         new += record(s, &to, &key, &n)?;
     }
     Ok(new)

@@ -17,7 +17,7 @@ pub mod usage_object;
 pub use cost::{Breakdown, Cost, PricedCall, cost_at_rates, cost_at_version, price};
 pub use error::EngineError;
 pub use llmlab_providers::ServiceTier;
-pub use money::{NANOS_PER_USD, Usd};
+pub use money::{NANOS_PER_USD, Usd, as_json_number};
 pub use tokens::Tokens;
 pub use usage::{MAX_TOKENS, Usage, UsageFields};
 

@@ -260,26 +260,208 @@ impl Sum for Usd {
 }
 
 impl Serialize for Usd {
-    /// A JSON number with the exact decimal digits (`0.0015`, never `0.0015000000000000000313`).
+    /// A decimal string with the exact digits (`"0.0015"`), in every format: TOML, YAML,
+    /// JSON, bincode alike. A JSON API that wants a number writes its fields
+    /// `#[serde(with = "llmlab_engine::as_json_number")]`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let text = self.to_string();
-        match serde_json::value::RawValue::from_string(text) {
-            Ok(raw) => raw.serialize(serializer),
-            Err(e) => Err(serde::ser::Error::custom(e)),
-        }
+        serializer.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for Usd {
-    /// Reads a JSON number (or a decimal string) from its text, exactly.
+    /// Reads a decimal string (`"0.0015"`), an integer, or — from `serde_json` — a JSON
+    /// number from its digits, exactly. A binary float from another format is refused: it
+    /// cannot say which decimal it meant.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
-        let text = raw.get();
-        let text = text
-            .strip_prefix('"')
-            .and_then(|t| t.strip_suffix('"'))
-            .unwrap_or(text);
-        Usd::parse(text).map_err(serde::de::Error::custom)
+        // serde_json answers this name with the value's raw text (a number's digits);
+        // every other format treats it as the plain newtype it is.
+        deserializer.deserialize_newtype_struct(RAW_JSON, UsdVisitor)
+    }
+}
+
+/// The token serde_json recognises to hand a value over as its raw text (what its
+/// `RawValue` asks for), so a JSON number is read from its digits, not through `f64`.
+const RAW_JSON: &str = "$serde_json::private::RawValue";
+
+struct UsdVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UsdVisitor {
+    type Value = Usd;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an amount of US dollars as a decimal string or number (\"0.0015\")")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Usd, E> {
+        Usd::parse(v).map_err(E::custom)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Usd, E> {
+        Usd::from_dollars(v).ok_or_else(|| E::custom(format!("{v} dollars is out of range")))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Usd, E> {
+        i64::try_from(v)
+            .ok()
+            .and_then(Usd::from_dollars)
+            .ok_or_else(|| E::custom(format!("{v} dollars is out of range")))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Usd, E> {
+        Err(E::custom(format!(
+            "{v} is a binary floating-point number; write the amount as a decimal string"
+        )))
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Usd, D::Error> {
+        // Binary formats (bincode, postcard) do not describe themselves: they hold the
+        // string written; text formats may hold a string or a number.
+        if d.is_human_readable() {
+            d.deserialize_any(self)
+        } else {
+            d.deserialize_str(self)
+        }
+    }
+
+    /// serde_json's arbitrary-precision hand-over of a number's text: one entry whose
+    /// key is the token and whose value is the text.
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Usd, A::Error> {
+        let key: Option<std::borrow::Cow<'de, str>> = map.next_key()?;
+        match key.as_deref() {
+            Some(RAW_JSON) => {
+                let text: std::borrow::Cow<'de, str> = map.next_value()?;
+                let text = text
+                    .strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .unwrap_or(&text);
+                Usd::parse(text).map_err(serde::de::Error::custom)
+            }
+            _ => Err(serde::de::Error::invalid_type(
+                serde::de::Unexpected::Map,
+                &self,
+            )),
+        }
+    }
+}
+
+/// `#[serde(with = "llmlab_engine::as_json_number")]`: a [`Usd`] as a JSON number with
+/// its exact digits (`0.0015`, never `0.0015000000000000000313`), for JSON APIs whose
+/// contract says number. serde_json only (it writes through serde_json's raw value);
+/// reading accepts a number or a decimal string.
+///
+/// ```
+/// use llmlab_engine::Usd;
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Line {
+///     #[serde(with = "llmlab_engine::as_json_number")]
+///     cost_usd: Usd,
+///     #[serde(with = "llmlab_engine::as_json_number::option")]
+///     cap_usd: Option<Usd>,
+/// }
+///
+/// let line = Line { cost_usd: "0.00525".parse().unwrap(), cap_usd: None };
+/// let json = serde_json::to_string(&line).unwrap();
+/// assert_eq!(json, r#"{"cost_usd":0.00525,"cap_usd":null}"#);
+/// let back: Line = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back.cost_usd, line.cost_usd);
+/// ```
+pub mod as_json_number {
+    use super::Usd;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Writes `usd` as a JSON number with its exact digits.
+    ///
+    /// # Errors
+    /// Only what the serializer itself reports.
+    pub fn serialize<S: Serializer>(usd: &Usd, serializer: S) -> Result<S::Ok, S::Error> {
+        match serde_json::value::RawValue::from_string(usd.to_string()) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(e) => Err(serde::ser::Error::custom(e)),
+        }
+    }
+
+    /// Reads a JSON number (or a decimal string) exactly.
+    ///
+    /// # Errors
+    /// Anything that is not an exact amount.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Usd, D::Error> {
+        Usd::deserialize(deserializer)
+    }
+
+    /// The same for an `Option<Usd>` (`null` when `None`).
+    pub mod option {
+        use super::Usd;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes `usd` as an exact JSON number, or `null`.
+        ///
+        /// # Errors
+        /// Only what the serializer itself reports.
+        pub fn serialize<S: Serializer>(
+            usd: &Option<Usd>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match usd {
+                Some(usd) => super::serialize(usd, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        /// Reads an exact JSON number, a decimal string or `null`.
+        ///
+        /// # Errors
+        /// Anything that is not an exact amount or `null`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Usd>, D::Error> {
+            Option::<Usd>::deserialize(deserializer)
+        }
+    }
+}
+
+/// `Usd` ↔ [`rust_decimal::Decimal`] (feature `rust_decimal`), exact both ways.
+#[cfg(feature = "rust_decimal")]
+mod decimal {
+    use super::Usd;
+    use crate::EngineError;
+    use rust_decimal::Decimal;
+
+    impl From<Usd> for Decimal {
+        /// The amount with nine decimals, exactly.
+        fn from(usd: Usd) -> Decimal {
+            Decimal::new(usd.nanos(), 9)
+        }
+    }
+
+    impl TryFrom<Decimal> for Usd {
+        type Error = EngineError;
+
+        /// The amount, when it is a whole number of nano-dollars within ±$9.2 billion;
+        /// otherwise an error, never a rounded amount.
+        fn try_from(d: Decimal) -> Result<Usd, EngineError> {
+            // `Usd::parse` holds the one set of rules for what an exact amount is.
+            Usd::parse(&d.normalize().to_string())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn conversions_are_exact_or_refused() {
+            let usd = Usd::from_nanos(-1_234_567_890_123);
+            let d = Decimal::from(usd);
+            assert_eq!(d.to_string(), "-1234.567890123");
+            assert_eq!(Usd::try_from(d).ok(), Some(usd));
+            assert_eq!(
+                Usd::try_from(Decimal::new(15, 1)).ok(),
+                Some(Usd::from_nanos(1_500_000_000))
+            );
+            assert!(Usd::try_from(Decimal::new(1, 10)).is_err());
+            assert!(Usd::try_from(Decimal::from(10_000_000_000i64)).is_err());
+        }
     }
 }
 
@@ -319,12 +501,92 @@ mod tests {
     }
 
     #[test]
-    fn json_numbers_keep_their_digits() {
-        let v = serde_json::to_string(&Usd::from_nanos(123_456_789_012)).unwrap_or_default();
-        assert_eq!(v, "123.456789012");
-        let back: Usd = serde_json::from_str("0.1").unwrap_or_default();
-        assert_eq!(back.nanos(), 100_000_000);
-        assert!(serde_json::from_str::<Usd>("true").is_err());
+    fn serde_writes_a_decimal_string_and_reads_numbers_exactly() {
+        let usd = Usd::from_nanos(123_456_789_012);
+        assert_eq!(
+            serde_json::to_string(&usd).ok().as_deref(),
+            Some(r#""123.456789012""#)
+        );
+        for (json, nanos) in [
+            ("0.1", 100_000_000),
+            (r#""0.1""#, 100_000_000),
+            ("12", 12 * NANOS_PER_USD),
+            ("0.000000007", 7),
+            ("-3.5", -3_500_000_000),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<Usd>(json).map(Usd::nanos).ok(),
+                Some(nanos),
+                "{json}"
+            );
+        }
+        // From a `serde_json::Value` too (what a stored JSON document is read through).
+        let value = serde_json::json!({"a": 0.1, "b": "2.5"});
+        assert_eq!(
+            serde_json::from_value::<Usd>(value["a"].clone()).ok(),
+            Some(Usd::from_nanos(100_000_000))
+        );
+        assert_eq!(
+            serde_json::from_value::<Usd>(value["b"].clone()).ok(),
+            Some(Usd::from_nanos(2_500_000_000))
+        );
+        for bad in ["true", "1e3", "0.0000000001", r#""abc""#, "{}", "[]"] {
+            assert!(serde_json::from_str::<Usd>(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn serde_round_trips_through_toml_and_json() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Budget {
+            amount: Usd,
+            spent: Option<Usd>,
+        }
+        let budget = Budget {
+            amount: Usd::from_nanos(1_234_560_000_001),
+            spent: Some(Usd::from_nanos(-7)),
+        };
+        let toml = toml::to_string(&budget).unwrap_or_default();
+        assert_eq!(
+            toml,
+            "amount = \"1234.560000001\"\nspent = \"-0.000000007\"\n"
+        );
+        assert_eq!(toml::from_str::<Budget>(&toml).ok().as_ref(), Some(&budget));
+        // Integers are whole dollars; a float is refused rather than guessed at.
+        assert_eq!(
+            toml::from_str::<Budget>("amount = 12")
+                .ok()
+                .map(|b| b.amount),
+            Some(Usd::from_nanos(12 * NANOS_PER_USD))
+        );
+        assert!(toml::from_str::<Budget>("amount = 0.1").is_err());
+        let json = serde_json::to_string(&budget).unwrap_or_default();
+        assert_eq!(
+            serde_json::from_str::<Budget>(&json).ok().as_ref(),
+            Some(&budget)
+        );
+    }
+
+    #[test]
+    fn as_json_number_writes_the_exact_digits() {
+        #[derive(Serialize, Deserialize)]
+        struct Line {
+            #[serde(with = "crate::as_json_number")]
+            cost: Usd,
+            #[serde(with = "crate::as_json_number::option")]
+            cap: Option<Usd>,
+        }
+        let line = Line {
+            cost: Usd::from_nanos(1_500_000),
+            cap: Some(Usd::from_nanos(-3_500_000_000)),
+        };
+        let json = serde_json::to_string(&line).unwrap_or_default();
+        assert_eq!(json, r#"{"cost":0.0015,"cap":-3.5}"#);
+        let back: Option<Line> = serde_json::from_str(&json).ok();
+        assert_eq!(back.map(|l| (l.cost, l.cap)), Some((line.cost, line.cap)));
+        // Into a serde_json::Value (as `json!` does) it stays a number.
+        let value = serde_json::to_value(&line).unwrap_or_default();
+        assert!(value["cost"].is_number(), "{value}");
     }
 
     #[test]

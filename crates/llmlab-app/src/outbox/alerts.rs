@@ -22,7 +22,9 @@ struct Payload {
     budget_id: i64,
     budget_name: String,
     level: String,
+    #[serde(with = "llmlab_engine::as_json_number")]
     spent_usd: Usd,
+    #[serde(with = "llmlab_engine::as_json_number")]
     amount_usd: Usd,
     period: String,
     period_start: Option<DateTime<Utc>>,

@@ -72,7 +72,7 @@ fn anomaly_json_uses_the_api_names() {
     assert_eq!(a["seasonal_z_score"], 6.36);
     let text = serde_json::to_string(&found).unwrap();
     assert!(
-        text.contains(r#""cost_usd":20,"mean_usd":11.230769231,"stddev_usd":1.230769231"#),
+        text.contains(r#""cost_usd":"20","mean_usd":"11.230769231","stddev_usd":"1.230769231""#),
         "{text}"
     );
     assert!(text.contains(r#""z_score":4.38"#), "{text}");
@@ -157,8 +157,9 @@ fn switch_and_optimization_json_use_the_api_names() {
     ] {
         assert!(e.get(key).is_some(), "{key} missing: {e}");
     }
-    assert_eq!(e["current_price"]["input_per_mtok_usd"], 10);
-    assert_eq!(e["current_price"]["output_per_mtok_usd"], 30);
+    // Money is `Usd`'s exact decimal string.
+    assert_eq!(e["current_price"]["input_per_mtok_usd"], "10");
+    assert_eq!(e["current_price"]["output_per_mtok_usd"], "30");
 
     let tips = find_optimizations(catalog, &[mix], 30, &OptimizationConfig::default()).unwrap();
     assert!(!tips.is_empty());

@@ -32,6 +32,7 @@ pub struct BudgetIn {
     pub name: String,
     /// Amount per period, > 0.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub amount_usd: Usd,
     /// `daily`, `weekly`, `monthly` or `total`.
     pub period: String,
@@ -75,6 +76,7 @@ pub struct BudgetOut {
     pub name: String,
     /// Amount per period.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub amount_usd: Usd,
     /// Period.
     pub period: String,
@@ -88,9 +90,11 @@ pub struct BudgetOut {
     pub timezone: String,
     /// Spend in the current period and scope.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub spent_usd: Usd,
     /// Amount left (never negative).
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub remaining_usd: Usd,
     /// Spent / amount, percent.
     pub percent_used: f64,
@@ -102,12 +106,15 @@ pub struct BudgetOut {
     pub period_end: Option<DateTime<Utc>>,
     /// Projected spend at period end (null for `total`).
     #[schema(value_type = Option<f64>)]
+    #[serde(default, with = "llmlab_engine::as_json_number::option")]
     pub forecast_usd: Option<Usd>,
     /// Lower end of the forecast's 80 % interval (null without enough history).
     #[schema(value_type = Option<f64>)]
+    #[serde(default, with = "llmlab_engine::as_json_number::option")]
     pub forecast_low_usd: Option<Usd>,
     /// Upper end of the forecast's 80 % interval (null without enough history).
     #[schema(value_type = Option<f64>)]
+    #[serde(default, with = "llmlab_engine::as_json_number::option")]
     pub forecast_high_usd: Option<Usd>,
     /// How `forecast_usd` was made: `weekday_trend` (the daily history's weekday profile
     /// and trend) or `insufficient_history` (under two weeks of history: spend so far ×
@@ -154,6 +161,7 @@ pub struct CheckBudget {
     pub status: String,
     /// Amount left.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub remaining_usd: Usd,
 }
 
@@ -196,9 +204,11 @@ pub struct AlertOut {
     pub period_start: Option<DateTime<Utc>>,
     /// Spend when it fired.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub spent_usd: Usd,
     /// Budget amount.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub amount_usd: Usd,
     /// When it fired.
     pub created_at: DateTime<Utc>,

@@ -110,6 +110,7 @@ pub struct DateRow {
     pub date: String,
     /// Spend.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// Calls.
     pub calls: u64,
@@ -128,6 +129,7 @@ pub struct Summary {
     pub end: DateTime<Utc>,
     /// Total spend; equals the sum of `by_date`.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub total_cost_usd: Usd,
     /// Calls.
     pub total_calls: u64,
@@ -137,6 +139,7 @@ pub struct Summary {
     pub total_output_tokens: u64,
     /// Mean cost per call.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub avg_cost_per_call_usd: Usd,
     /// Calls stored without a price (cost 0 until re-priced; see
     /// `GET /api/pricing/unpriced`).
@@ -156,6 +159,7 @@ pub struct ProviderRow {
     pub provider: String,
     /// Spend.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// Calls.
     pub calls: u64,
@@ -185,6 +189,7 @@ pub struct ModelRow {
     pub model: String,
     /// Spend.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// Calls.
     pub calls: u64,
@@ -194,6 +199,7 @@ pub struct ModelRow {
     pub output_tokens: u64,
     /// Mean cost per call.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub avg_cost_per_call_usd: Usd,
     /// Calls stored without a price.
     pub unpriced_calls: u64,
@@ -213,6 +219,7 @@ pub struct TagRow {
     pub value: String,
     /// Spend.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// Calls.
     pub calls: u64,
@@ -249,6 +256,7 @@ pub struct OtherTagValues {
     pub values: u64,
     /// Their spend.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// Their calls.
     pub calls: u64,
@@ -269,24 +277,31 @@ impl From<&TagRest> for OtherTagValues {
 pub struct BreakdownOut {
     /// Uncached input.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub input_usd: Usd,
     /// Cache reads.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cached_input_usd: Usd,
     /// 5-minute cache writes.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cache_write_usd: Usd,
     /// Output at the text rate, reasoning included.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub output_usd: Usd,
     /// 1-hour cache writes.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cache_write_1h_usd: Usd,
     /// Uncached audio input.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub input_audio_usd: Usd,
     /// Audio output.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub output_audio_usd: Usd,
 }
 
@@ -295,6 +310,7 @@ pub struct BreakdownOut {
 pub struct Estimate {
     /// Total; equals the sum of the breakdown.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// Catalog model used.
     pub resolved_model: String,
@@ -350,15 +366,19 @@ pub struct ForecastOut {
     pub period_end: DateTime<Utc>,
     /// Spend so far.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub spent_usd: Usd,
     /// Projected total at the period's end.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub forecast_usd: Usd,
     /// Lower end of the 80 % interval (null without enough history).
     #[schema(value_type = Option<f64>)]
+    #[serde(default, with = "llmlab_engine::as_json_number::option")]
     pub forecast_low_usd: Option<Usd>,
     /// Upper end of the 80 % interval (null without enough history).
     #[schema(value_type = Option<f64>)]
+    #[serde(default, with = "llmlab_engine::as_json_number::option")]
     pub forecast_high_usd: Option<Usd>,
     /// `weekday_trend` or `insufficient_history` (see docs/forecasts.md).
     #[schema(value_type = String)]

@@ -49,6 +49,7 @@ pub struct TrackEvent {
     pub service_tier: Option<String>,
     /// A known cost that overrides the catalog.
     #[schema(value_type = Option<f64>)]
+    #[serde(default, with = "llmlab_engine::as_json_number::option")]
     pub cost_usd: Option<Usd>,
     /// RFC 3339; default now.
     pub timestamp: Option<String>,
@@ -212,6 +213,7 @@ pub struct EventOut {
     pub service_tier: String,
     /// The cost, exact to the nano-dollar.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// `catalog`, `custom_pricing`, `client` or `unpriced`.
     pub cost_source: String,

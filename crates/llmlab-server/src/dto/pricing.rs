@@ -296,12 +296,15 @@ pub struct RepriceModelOut {
     pub events_changed: i64,
     /// Their cost before.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub old_cost_usd: llmlab_engine::Usd,
     /// Their cost after.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub new_cost_usd: llmlab_engine::Usd,
     /// After minus before.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub delta_usd: llmlab_engine::Usd,
 }
 
@@ -319,12 +322,15 @@ pub struct RepriceOut {
     pub events_changed: i64,
     /// Their cost before.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub old_cost_usd: llmlab_engine::Usd,
     /// Their cost after.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub new_cost_usd: llmlab_engine::Usd,
     /// After minus before.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub delta_usd: llmlab_engine::Usd,
     /// Per model, most changed first.
     pub by_model: Vec<RepriceModelOut>,
@@ -357,12 +363,15 @@ pub struct RepriceRunOut {
     pub events_changed: i64,
     /// Their cost before.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub old_cost_usd: llmlab_engine::Usd,
     /// Their cost after.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub new_cost_usd: llmlab_engine::Usd,
     /// After minus before.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub delta_usd: llmlab_engine::Usd,
     /// Start.
     pub started_at: DateTime<Utc>,

@@ -1,6 +1,7 @@
 //! Recommendations: anomalies, model switches, optimizations.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use llmlab_app::money::usd_numbers;
 use llmlab_engine::Usd;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -43,12 +44,15 @@ pub struct DriverOut {
     pub other: bool,
     /// Its spend that day.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// Its mean daily spend over the baseline days.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub baseline_usd: Usd,
     /// `cost_usd − baseline_usd`.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub excess_usd: Usd,
     /// Its part of its group's excess (models, providers, or one tag key), percent.
     pub share_pct: f64,
@@ -61,16 +65,20 @@ pub struct AnomalyOut {
     pub date: NaiveDate,
     /// Its spend.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub cost_usd: Usd,
     /// The day's expected spend: the trailing baseline's trend (least squares, or a
     /// median-based fit for `robust`) times the day's weekday factor.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub mean_usd: Usd,
     /// The spread of that expectation (standard deviation, or scaled MAD for `robust`).
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub stddev_usd: Usd,
     /// `cost_usd − mean_usd`.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub excess_usd: Usd,
     /// `(cost − expected) / spread`, deseasonalised, the judged day excluded from its
     /// baseline; severity follows it. 2 decimals.
@@ -159,12 +167,15 @@ pub struct ModelSwitchOut {
     pub suggested_model: String,
     /// The window's token mix at the current model's current price, per 30 days.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub current_monthly_cost_usd: Usd,
     /// The same mix at the suggested model's price, per 30 days.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub projected_monthly_cost_usd: Usd,
     /// Difference.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub monthly_savings_usd: Usd,
     /// Savings as a percentage of the current cost.
     pub savings_pct: f64,
@@ -190,7 +201,7 @@ impl From<&llmlab_recs::ModelSwitch> for ModelSwitchOut {
             savings_pct: s.savings_pct,
             relation: enum_name(&s.relation),
             rationale: s.rationale.clone(),
-            evidence: serde_json::to_value(&s.evidence).unwrap_or_default(),
+            evidence: usd_numbers(serde_json::to_value(&s.evidence).unwrap_or_default()),
         }
     }
 }
@@ -219,6 +230,7 @@ pub struct OptimizationOut {
     pub description: String,
     /// Per 30 days.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub estimated_monthly_savings_usd: Usd,
     /// The token sums, prices and assumptions the estimate used.
     #[schema(value_type = Object)]
@@ -234,7 +246,7 @@ impl From<&llmlab_recs::Optimization> for OptimizationOut {
             title: o.title.clone(),
             description: o.description.clone(),
             estimated_monthly_savings_usd: o.estimated_monthly_savings,
-            evidence: serde_json::to_value(&o.evidence).unwrap_or_default(),
+            evidence: usd_numbers(serde_json::to_value(&o.evidence).unwrap_or_default()),
         }
     }
 }
@@ -251,6 +263,7 @@ pub struct Recommendations {
     /// Per model the larger of its best switch and its tips together, summed: no spend
     /// counted twice.
     #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
     pub total_potential_monthly_savings_usd: Usd,
     /// Days of traffic the savings were projected from.
     pub window_days: u32,

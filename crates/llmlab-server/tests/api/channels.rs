@@ -484,8 +484,10 @@ fn scheduled_occasions(backend: llmlab_store::Backend) {
         .unwrap()
         .expect("over its amount by its own reads");
     let f = own.budget.forecast.unwrap();
-    let figures = json!({"spent_usd": own.budget.evaluation.spent, "forecast_usd": f.expected,
-                         "forecast_low_usd": f.low, "forecast_high_usd": f.high});
+    let figures = llmlab_app::money::usd_numbers(json!({
+        "spent_usd": own.budget.evaluation.spent, "forecast_usd": f.expected,
+        "forecast_low_usd": f.low, "forecast_high_usd": f.high,
+    }));
     for (field, want) in figures.as_object().unwrap() {
         assert_eq!(&forecast["data"][field], want, "{field}");
     }
