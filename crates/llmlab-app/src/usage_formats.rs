@@ -75,11 +75,9 @@ pub fn fields(body: &EventIn) -> Result<UsageFields, AppError> {
             input_audio: body.input_audio_tokens.unwrap_or(0),
             output_audio: body.output_audio_tokens.unwrap_or(0),
         };
-        return Ok(UsageFields {
-            tokens,
-            batch,
-            service_tier,
-        });
+        return Ok(UsageFields::new(tokens)
+            .with_batch(batch)
+            .with_service_tier(service_tier));
     };
     let token_fields = [
         body.input_tokens,
@@ -97,21 +95,21 @@ pub fn fields(body: &EventIn) -> Result<UsageFields, AppError> {
             "send either the provider's usage object or the token fields, not both",
         ));
     }
-    Ok(UsageFields {
-        tokens: read(usage, body.usage_format.as_deref())?.tokens,
-        batch,
-        service_tier,
-    })
+    Ok(
+        UsageFields::new(read(usage, body.usage_format.as_deref())?.tokens)
+            .with_batch(batch)
+            .with_service_tier(service_tier),
+    )
 }
 
 /// The token buckets a stored event was priced on.
 pub fn stored_usage(row: &llmlab_store::EventRow) -> Result<llmlab_engine::Usage, AppError> {
-    Ok(llmlab_engine::Usage::parse(UsageFields {
-        tokens: crate::tokens::from_store(&row.tokens),
-        batch: row.batch,
-        service_tier: match ServiceTier::parse(&row.service_tier) {
-            Some(ServiceTier::Batch) | None => ServiceTier::Standard,
-            Some(tier) => tier,
-        },
-    })?)
+    Ok(llmlab_engine::Usage::parse(
+        UsageFields::new(crate::tokens::from_store(&row.tokens))
+            .with_batch(row.batch)
+            .with_service_tier(match ServiceTier::parse(&row.service_tier) {
+                Some(ServiceTier::Batch) | None => ServiceTier::Standard,
+                Some(tier) => tier,
+            }),
+    )?)
 }

@@ -15,15 +15,12 @@ use llmlab_engine::{Tokens, Usage, UsageFields, Usd, price};
 
 fn price_one_event(c: &mut Criterion) {
     let catalog = Catalog::builtin();
-    let usage = Usage::parse(UsageFields {
-        tokens: Tokens {
-            input: 1_200,
-            output: 350,
-            cached_input: 1_000,
-            ..Tokens::default()
-        },
-        ..UsageFields::default()
-    })
+    let usage = Usage::parse(UsageFields::new(Tokens {
+        input: 1_200,
+        output: 350,
+        cached_input: 1_000,
+        ..Tokens::default()
+    }))
     .unwrap();
     let at: DateTime<Utc> = "2025-03-01T12:00:00Z".parse().unwrap();
     let mut group = c.benchmark_group("price_one_event");
@@ -92,19 +89,16 @@ fn million_records() -> Vec<CostRecord> {
             let (provider, model) = MODELS[(next() % 12) as usize];
             let input = next() % 20_000;
             let output = next() % 2_000;
-            CostRecord {
-                ts: start + TimeDelta::seconds(i * span / n),
-                provider: provider.to_string(),
-                model: model.to_string(),
-                cost: Usd::from_nanos((input * 2_500 + output * 10_000) as i64),
-                tokens: Tokens {
-                    input: input as i64,
-                    output: output as i64,
-                    cached_input: (input / 4) as i64,
-                    ..Tokens::default()
-                },
-                tags: vec![("team".to_string(), TEAMS[(next() % 4) as usize].to_string())],
-            }
+            let tokens = Tokens {
+                input: input as i64,
+                output: output as i64,
+                cached_input: (input / 4) as i64,
+                ..Tokens::default()
+            };
+            let cost = Usd::from_nanos((input * 2_500 + output * 10_000) as i64);
+            let ts = start + TimeDelta::seconds(i * span / n);
+            CostRecord::new(ts, provider, model, cost, tokens)
+                .with_tag("team", TEAMS[(next() % 4) as usize])
         })
         .collect()
 }

@@ -53,10 +53,7 @@ fn main() -> Result<(), EngineError> {
     ];
     let mut records = Vec::new();
     for (provider, model, tokens, team) in calls {
-        let usage = Usage::parse(UsageFields {
-            tokens,
-            ..Default::default()
-        })?;
+        let usage = Usage::parse(UsageFields::new(tokens))?;
         let call = price(catalog, provider, model, &usage, at)?;
         println!(
             "{provider}/{model}: ${} at the {} price",

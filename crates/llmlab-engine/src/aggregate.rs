@@ -19,8 +19,10 @@ use crate::period::{
 };
 use crate::tokens::Tokens;
 
-/// One priced call, as aggregation sees it.
+/// One priced call, as aggregation sees it: made by [`crate::PricedCall::record`] for a
+/// call the engine priced, or by [`CostRecord::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CostRecord {
     /// When the call happened.
     pub ts: DateTime<Utc>,
@@ -38,6 +40,36 @@ pub struct CostRecord {
 }
 
 impl CostRecord {
+    /// A call of `model` at `provider` made at `ts`, which cost `cost` for `tokens`,
+    /// with no tags.
+    pub fn new(
+        ts: DateTime<Utc>,
+        provider: impl Into<String>,
+        model: impl Into<String>,
+        cost: Usd,
+        tokens: Tokens,
+    ) -> CostRecord {
+        CostRecord {
+            ts,
+            provider: provider.into(),
+            model: model.into(),
+            cost,
+            tokens,
+            tags: Vec::new(),
+        }
+    }
+
+    /// This record with the tag `key` set to `value` (replacing one it had).
+    pub fn with_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> CostRecord {
+        let key = key.into();
+        let value = value.into();
+        match self.tags.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.tags.push((key, value)),
+        }
+        self
+    }
+
     /// The value of tag `key`, if the record has it (the first one, should a key repeat).
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags

@@ -28,8 +28,10 @@ use crate::usage::Usage;
 /// 10⁻¹⁴ USD units per nano-dollar.
 const UNITS_PER_NANO: i128 = 100_000;
 
-/// The cost of each token bucket.
+/// The cost of each token bucket (a later release may add a bucket: start from
+/// `default()` to build one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
 pub struct Breakdown {
     /// Uncached prompt tokens.
     #[serde(rename = "input_usd")]
@@ -234,7 +236,7 @@ impl PricedCall<'_> {
     ///
     /// let at = "2025-03-03T10:00:00Z".parse().unwrap();
     /// let tokens = Tokens { input: 1_000_000, cached_input: 400_000, output: 10_000, ..Tokens::default() };
-    /// let usage = Usage::parse(UsageFields { tokens, ..Default::default() }).unwrap();
+    /// let usage = Usage::parse(UsageFields::new(tokens)).unwrap();
     /// let call = price(Catalog::builtin(), "openai", "gpt-4o-2024-08-06", &usage, at).unwrap();
     /// let mut record = call.record(&usage, at);
     /// record.tags.push(("team".into(), "search".into()));
@@ -264,7 +266,7 @@ impl PricedCall<'_> {
 /// use llmlab_engine::{price, Tokens, Usage, UsageFields};
 /// use llmlab_providers::Catalog;
 /// let tokens = Tokens { input: 1_000_000, ..Tokens::default() };
-/// let usage = Usage::parse(UsageFields { tokens, ..Default::default() }).unwrap();
+/// let usage = Usage::parse(UsageFields::new(tokens)).unwrap();
 /// let at = "2025-01-01T00:00:00Z".parse().unwrap();
 /// let call = price(Catalog::builtin(), "openai", "gpt-4o-mini", &usage, at).unwrap();
 /// assert_eq!(call.cost.total.to_string(), "0.15");

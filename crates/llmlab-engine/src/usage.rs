@@ -18,7 +18,11 @@ pub const MAX_TOKENS: u64 = 1_000_000_000_000;
 /// Anthropic reports `input_tokens` without the cached parts: add `cache_read_input_tokens`
 /// and `cache_creation_input_tokens` to it before sending. Serialized with the token
 /// fields inline (`{"input_tokens": …, "batch": false, …}`).
+///
+/// Built with [`UsageFields::new`] (or `default()`) and the `with_` methods; a later
+/// release may add a field.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UsageFields {
     /// The token counts (see [`Tokens`] for which bucket is part of which).
     #[serde(flatten)]
@@ -28,6 +32,29 @@ pub struct UsageFields {
     /// The service tier (`batch` here is the same as `batch: true`).
     #[serde(default)]
     pub service_tier: ServiceTier,
+}
+
+impl UsageFields {
+    /// A standard-tier call's counts.
+    pub fn new(tokens: Tokens) -> UsageFields {
+        UsageFields {
+            tokens,
+            ..UsageFields::default()
+        }
+    }
+
+    /// These counts, sent through the provider's batch API or not.
+    pub fn with_batch(self, batch: bool) -> UsageFields {
+        UsageFields { batch, ..self }
+    }
+
+    /// These counts, sent on `tier`.
+    pub fn with_service_tier(self, service_tier: ServiceTier) -> UsageFields {
+        UsageFields {
+            service_tier,
+            ..self
+        }
+    }
 }
 
 /// Validated usage: the buckets are disjoint and every count is in range.

@@ -37,17 +37,14 @@ fn assert_refused(priced: Result<i64, EngineError>, field: &str) {
 #[test]
 fn one_hour_cache_writes_cost_twice_the_input_rate() {
     // claude-sonnet-4-5: $3 in, $0.30 read, $3.75 5-minute write, $6 1-hour write, $15 out.
-    let f = UsageFields {
-        tokens: Tokens {
-            input: 10_000,
-            cached_input: 4_000,
-            cache_write: 2_000,
-            cache_write_1h: 3_000,
-            output: 500,
-            ..Tokens::default()
-        },
-        ..UsageFields::default()
-    };
+    let f = UsageFields::new(Tokens {
+        input: 10_000,
+        cached_input: 4_000,
+        cache_write: 2_000,
+        cache_write_1h: 3_000,
+        output: 500,
+        ..Tokens::default()
+    });
     // 1000×3000 + 4000×300 + 2000×3750 + 3000×6000 + 500×15000 nano-dollars.
     let expected = 3_000_000 + 1_200_000 + 7_500_000 + 18_000_000 + 7_500_000;
     assert_eq!(
@@ -78,16 +75,13 @@ fn one_hour_cache_writes_cost_twice_the_input_rate() {
 #[test]
 fn audio_tokens_are_billed_at_audio_rates() {
     // gpt-4o-audio-preview from 2024-12-17: text $2.50/$10, audio $40/$80.
-    let f = UsageFields {
-        tokens: Tokens {
-            input: 1_000,
-            input_audio: 600,
-            output: 300,
-            output_audio: 200,
-            ..Tokens::default()
-        },
-        ..UsageFields::default()
-    };
+    let f = UsageFields::new(Tokens {
+        input: 1_000,
+        input_audio: 600,
+        output: 300,
+        output_audio: 200,
+        ..Tokens::default()
+    });
     let expected = 400 * 2_500 + 600 * 40_000 + 100 * 10_000 + 200 * 80_000;
     assert_eq!(expected, 42_000_000);
     assert_eq!(
@@ -100,15 +94,12 @@ fn audio_tokens_are_billed_at_audio_rates() {
         Ok(400 * 2_500 + 600 * 100_000 + 100 * 10_000 + 200 * 200_000)
     );
     // gemini-2.5-flash: text $0.30, audio $1.00 in, $2.50 out.
-    let g = UsageFields {
-        tokens: Tokens {
-            input: 10_000,
-            input_audio: 4_000,
-            output: 1_000,
-            ..Tokens::default()
-        },
-        ..UsageFields::default()
-    };
+    let g = UsageFields::new(Tokens {
+        input: 10_000,
+        input_audio: 4_000,
+        output: 1_000,
+        ..Tokens::default()
+    });
     assert_eq!(
         priced("google", "gemini-2.5-flash", "2025-12-01", g),
         Ok(6_000 * 300 + 4_000 * 1_000 + 1_000 * 2_500)
@@ -125,17 +116,14 @@ fn audio_tokens_are_billed_at_audio_rates() {
 }
 
 fn tiered(tier: ServiceTier) -> UsageFields {
-    UsageFields {
-        tokens: Tokens {
-            input: 1_000_000,
-            cached_input: 200_000,
-            output: 100_000,
-            reasoning: 60_000,
-            ..Tokens::default()
-        },
-        service_tier: tier,
-        ..UsageFields::default()
-    }
+    UsageFields::new(Tokens {
+        input: 1_000_000,
+        cached_input: 200_000,
+        output: 100_000,
+        reasoning: 60_000,
+        ..Tokens::default()
+    })
+    .with_service_tier(tier)
 }
 
 #[test]
@@ -157,16 +145,13 @@ fn flex_and_priority_use_the_tier_rates() {
     );
     // o4-mini Flex publishes a cached rate of $0.138: 7 tokens × 138 nano-dollars,
     // plus 3 × 550 input and 1 × 2200 output.
-    let small = UsageFields {
-        tokens: Tokens {
-            input: 10,
-            cached_input: 7,
-            output: 1,
-            ..Tokens::default()
-        },
-        service_tier: ServiceTier::Flex,
-        ..UsageFields::default()
-    };
+    let small = UsageFields::new(Tokens {
+        input: 10,
+        cached_input: 7,
+        output: 1,
+        ..Tokens::default()
+    })
+    .with_service_tier(ServiceTier::Flex);
     assert_eq!(
         priced("openai", "o4-mini", "2025-12-01", small),
         Ok(7 * 138 + 3 * 550 + 2_200)
@@ -208,115 +193,79 @@ fn new_buckets_are_validated_like_the_old_ones() {
         Err(EngineError::InvalidUsage { field, .. }) => field,
         other => panic!("{other:?}"),
     };
-    let base = UsageFields {
-        tokens: Tokens {
-            input: 100,
-            output: 50,
-            ..Tokens::default()
-        },
-        ..UsageFields::default()
-    };
+    let base = UsageFields::new(Tokens {
+        input: 100,
+        output: 50,
+        ..Tokens::default()
+    });
     for (f, expected) in [
         (
-            UsageFields {
-                tokens: Tokens {
-                    cache_write_1h: 101,
-                    ..base.tokens
-                },
-                ..base
-            },
+            UsageFields::new(Tokens {
+                cache_write_1h: 101,
+                ..base.tokens
+            }),
             "cache_write_1h_tokens",
         ),
         (
-            UsageFields {
-                tokens: Tokens {
-                    input_audio: -1,
-                    ..base.tokens
-                },
-                ..base
-            },
+            UsageFields::new(Tokens {
+                input_audio: -1,
+                ..base.tokens
+            }),
             "input_audio_tokens",
         ),
         (
-            UsageFields {
-                tokens: Tokens {
-                    output_audio: 51,
-                    ..base.tokens
-                },
-                ..base
-            },
+            UsageFields::new(Tokens {
+                output_audio: 51,
+                ..base.tokens
+            }),
             "output_audio_tokens",
         ),
         (
-            UsageFields {
-                tokens: Tokens {
-                    cached_input: 40,
-                    cache_write: 30,
-                    cache_write_1h: 31,
-                    ..base.tokens
-                },
-                ..base
-            },
+            UsageFields::new(Tokens {
+                cached_input: 40,
+                cache_write: 30,
+                cache_write_1h: 31,
+                ..base.tokens
+            }),
             "cache_write_1h_tokens",
         ),
         (
-            UsageFields {
-                tokens: Tokens {
-                    cache_write_1h: 50,
-                    input_audio: 51,
-                    ..base.tokens
-                },
-                ..base
-            },
+            UsageFields::new(Tokens {
+                cache_write_1h: 50,
+                input_audio: 51,
+                ..base.tokens
+            }),
             "input_audio_tokens",
         ),
         (
-            UsageFields {
-                tokens: Tokens {
-                    reasoning: 30,
-                    output_audio: 21,
-                    ..base.tokens
-                },
-                ..base
-            },
+            UsageFields::new(Tokens {
+                reasoning: 30,
+                output_audio: 21,
+                ..base.tokens
+            }),
             "output_audio_tokens",
         ),
         (
-            UsageFields {
-                batch: true,
-                service_tier: ServiceTier::Flex,
-                ..base
-            },
+            base.with_batch(true).with_service_tier(ServiceTier::Flex),
             "service_tier",
         ),
     ] {
         assert_eq!(field(f), expected, "{f:?}");
     }
-    let full = Usage::parse(UsageFields {
-        tokens: Tokens {
-            cached_input: 10,
-            cache_write: 20,
-            cache_write_1h: 30,
-            input_audio: 40,
-            reasoning: 25,
-            output_audio: 25,
-            ..base.tokens
-        },
-        ..base
-    })
+    let full = Usage::parse(UsageFields::new(Tokens {
+        cached_input: 10,
+        cache_write: 20,
+        cache_write_1h: 30,
+        input_audio: 40,
+        reasoning: 25,
+        output_audio: 25,
+        ..base.tokens
+    }))
     .unwrap();
     assert_eq!(full.uncached_input_tokens(), 0);
     assert_eq!(full.text_output_tokens(), 25);
-    let batch = Usage::parse(UsageFields {
-        batch: true,
-        ..base
-    })
-    .unwrap();
+    let batch = Usage::parse(base.with_batch(true)).unwrap();
     assert_eq!(batch.service_tier(), ServiceTier::Batch);
-    let tier = Usage::parse(UsageFields {
-        service_tier: ServiceTier::Batch,
-        ..base
-    })
-    .unwrap();
+    let tier = Usage::parse(base.with_service_tier(ServiceTier::Batch)).unwrap();
     assert!(tier.batch());
 }

@@ -63,25 +63,20 @@ fn record() -> impl Strategy<Value = CostRecord> {
         (0i64..1_000_000, 0i64..100_000),
         prop::option::of(prop::sample::select(&["growth", "search", "ops"][..])),
     )
-        .prop_map(
-            |(ts, provider, model, nanos, (input, output), team)| CostRecord {
-                ts,
-                provider: provider.into(),
-                model: model.into(),
-                cost: Usd::from_nanos(nanos),
-                tokens: Tokens {
-                    input,
-                    output,
-                    cached_input: input / 2,
-                    reasoning: output / 3,
-                    ..Tokens::default()
-                },
-                tags: team
-                    .map(|t| ("team".to_string(), t.to_string()))
-                    .into_iter()
-                    .collect(),
-            },
-        )
+        .prop_map(|(ts, provider, model, nanos, (input, output), team)| {
+            let tokens = Tokens {
+                input,
+                output,
+                cached_input: input / 2,
+                reasoning: output / 3,
+                ..Tokens::default()
+            };
+            let record = CostRecord::new(ts, provider, model, Usd::from_nanos(nanos), tokens);
+            match team {
+                Some(team) => record.with_tag("team", team),
+                None => record,
+            }
+        })
 }
 
 fn sum<'a>(parts: impl IntoIterator<Item = &'a Totals>) -> Totals {

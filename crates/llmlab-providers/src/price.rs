@@ -111,7 +111,22 @@ impl<'de> Deserialize<'de> for PerMTok {
 pub struct PriceParseError(pub String);
 
 /// The rates billed for each token bucket.
+///
+/// Built with [`Rates::text`] and the `with_` methods (a later release may bill another
+/// bucket, so the struct is not built literally):
+///
+/// ```
+/// use llmlab_providers::{PerMTok, Rates};
+///
+/// let mtok = |s: &str| PerMTok::parse(s).unwrap();
+/// let rates = Rates::text(mtok("3"), mtok("15"))
+///     .with_cached_input(mtok("0.30"))
+///     .with_cache_write(mtok("3.75"));
+/// assert_eq!(rates.cache_write, Some(mtok("3.75")));
+/// assert_eq!(rates.input_audio, None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Rates {
     /// Uncached prompt tokens.
     pub input: PerMTok,
@@ -144,6 +159,46 @@ impl Rates {
             cache_write_1h: None,
             input_audio: None,
             output_audio: None,
+        }
+    }
+
+    /// These rates with cache reads billed at `rate`.
+    pub fn with_cached_input(self, rate: PerMTok) -> Rates {
+        Rates {
+            cached_input: Some(rate),
+            ..self
+        }
+    }
+
+    /// These rates with (5-minute) cache writes billed at `rate`.
+    pub fn with_cache_write(self, rate: PerMTok) -> Rates {
+        Rates {
+            cache_write: Some(rate),
+            ..self
+        }
+    }
+
+    /// These rates with 1-hour cache writes billed at `rate`.
+    pub fn with_cache_write_1h(self, rate: PerMTok) -> Rates {
+        Rates {
+            cache_write_1h: Some(rate),
+            ..self
+        }
+    }
+
+    /// These rates with uncached audio input billed at `rate`.
+    pub fn with_input_audio(self, rate: PerMTok) -> Rates {
+        Rates {
+            input_audio: Some(rate),
+            ..self
+        }
+    }
+
+    /// These rates with audio output billed at `rate`.
+    pub fn with_output_audio(self, rate: PerMTok) -> Rates {
+        Rates {
+            output_audio: Some(rate),
+            ..self
         }
     }
 }
@@ -207,7 +262,21 @@ pub struct LongContextTier {
 }
 
 /// One price version of a model: the rates in effect from `effective_from` until the next version.
+///
+/// Built with [`PriceVersion::new`] and the `with_` methods:
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use llmlab_providers::{PerMTok, PriceVersion, Rates};
+///
+/// let mtok = |s: &str| PerMTok::parse(s).unwrap();
+/// let day = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+/// let version = PriceVersion::new(day, Rates::text(mtok("2"), mtok("8")), "https://example.com/pricing", day)
+///     .with_batch_discount_pct(50);
+/// assert_eq!(version.tiers().len(), 2); // standard and batch
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PriceVersion {
     /// First UTC day these rates apply.
     pub effective_from: NaiveDate,
@@ -230,6 +299,67 @@ pub struct PriceVersion {
 }
 
 impl PriceVersion {
+    /// Rates in effect from `effective_from`, as published at `source` and checked on
+    /// `checked`, with no batch discount, long-context tier or other tiers.
+    pub fn new(
+        effective_from: NaiveDate,
+        rates: Rates,
+        source: impl Into<String>,
+        checked: NaiveDate,
+    ) -> PriceVersion {
+        PriceVersion {
+            effective_from,
+            rates,
+            batch_discount_pct: None,
+            long_context: None,
+            fine_tuned: None,
+            flex: None,
+            priority: None,
+            source: source.into(),
+            checked,
+        }
+    }
+
+    /// This version with the provider's batch API discounted by `pct` percent.
+    pub fn with_batch_discount_pct(self, pct: u8) -> PriceVersion {
+        PriceVersion {
+            batch_discount_pct: Some(pct),
+            ..self
+        }
+    }
+
+    /// This version with a long-context tier.
+    pub fn with_long_context(self, tier: LongContextTier) -> PriceVersion {
+        PriceVersion {
+            long_context: Some(tier),
+            ..self
+        }
+    }
+
+    /// This version with rates for fine-tuned derivatives.
+    pub fn with_fine_tuned(self, rates: Rates) -> PriceVersion {
+        PriceVersion {
+            fine_tuned: Some(rates),
+            ..self
+        }
+    }
+
+    /// This version with Flex tier rates.
+    pub fn with_flex(self, rates: Rates) -> PriceVersion {
+        PriceVersion {
+            flex: Some(rates),
+            ..self
+        }
+    }
+
+    /// This version with Priority tier rates.
+    pub fn with_priority(self, rates: Rates) -> PriceVersion {
+        PriceVersion {
+            priority: Some(rates),
+            ..self
+        }
+    }
+
     /// The rates for a request with `prompt_tokens` prompt tokens: the long-context tier's
     /// when the prompt exceeds its threshold.
     pub fn rates_for(&self, prompt_tokens: u64) -> (&Rates, bool) {

@@ -20,10 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         output: 5_000,
         ..Tokens::default()
     };
-    let usage = Usage::parse(UsageFields {
-        tokens,
-        ..Default::default()
-    })?;
+    let usage = Usage::parse(UsageFields::new(tokens))?;
     let first = Utc.with_ymd_and_hms(2025, 3, 3, 0, 0, 0).unwrap();
     let mut records = Vec::new();
     // Two weeks of 500 and 600 calls a day by turns ($9.00, $10.80), then 1,100 ($19.80).

@@ -284,8 +284,8 @@ pub(crate) fn price_cells(version: &PriceVersion, cells: &[Cell]) -> Option<Usd>
             (Some(tier), true) => &tier.rates,
             _ => &version.rates,
         };
-        let usage = Usage::parse(UsageFields {
-            tokens: Tokens {
+        let usage = Usage::parse(
+            UsageFields::new(Tokens {
                 input: i64::try_from(c.tokens.input()).ok()?,
                 output: i64::try_from(c.tokens.output).ok()?,
                 cached_input: i64::try_from(c.tokens.cached).ok()?,
@@ -294,10 +294,9 @@ pub(crate) fn price_cells(version: &PriceVersion, cells: &[Cell]) -> Option<Usd>
                 cache_write_1h: i64::try_from(c.tokens.write_1h).ok()?,
                 input_audio: i64::try_from(c.tokens.audio_in).ok()?,
                 output_audio: i64::try_from(c.tokens.audio_out).ok()?,
-            },
-            batch: c.batch,
-            ..UsageFields::default()
-        })
+            })
+            .with_batch(c.batch),
+        )
         .ok()?;
         let cost = cost_at_rates(rates, version.batch_discount_pct, &usage).ok()?;
         total = total.checked_add(cost.total)?;

@@ -213,15 +213,13 @@ pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), AppError> {
 /// The rates of a stored custom price.
 pub fn custom_rates(c: &CustomPriceRow) -> Rates {
     let rate = |m: i64| PerMTok::from_micros(m.max(0) as u64).unwrap_or(PerMTok::ZERO);
-    Rates {
-        input: rate(c.price.input_micros),
-        output: rate(c.price.output_micros),
-        cached_input: c.price.cached_input_micros.map(rate),
-        cache_write: c.price.cache_write_micros.map(rate),
-        cache_write_1h: c.price.cache_write_1h_micros.map(rate),
-        input_audio: c.price.input_audio_micros.map(rate),
-        output_audio: c.price.output_audio_micros.map(rate),
-    }
+    let mut rates = Rates::text(rate(c.price.input_micros), rate(c.price.output_micros));
+    rates.cached_input = c.price.cached_input_micros.map(rate);
+    rates.cache_write = c.price.cache_write_micros.map(rate);
+    rates.cache_write_1h = c.price.cache_write_1h_micros.map(rate);
+    rates.input_audio = c.price.input_audio_micros.map(rate);
+    rates.output_audio = c.price.output_audio_micros.map(rate);
+    rates
 }
 
 /// What storing one event did.

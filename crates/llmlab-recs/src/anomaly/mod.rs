@@ -127,8 +127,17 @@ pub enum Severity {
 }
 
 /// What counts as an anomaly. Check with [`AnomalyConfig::validate`] (the detection
-/// functions do).
+/// functions do). Start from `default()` and set the fields to change (a later release
+/// may add a setting):
+///
+/// ```
+/// let mut config = llmlab_recs::AnomalyConfig::default();
+/// config.days = 14;
+/// config.threshold = 3.0;
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct AnomalyConfig {
     /// How many of the most recent days are judged (the API's `days`, default 30).
     pub days: u32,

@@ -99,18 +99,17 @@ mod tests {
 
     /// A call with every bucket.
     fn call(batch: bool) -> Usage {
-        Usage::parse(UsageFields {
-            tokens: Tokens {
+        Usage::parse(
+            UsageFields::new(Tokens {
                 input: 10_000,
                 cached_input: 1_000,
                 input_audio: 4_000,
                 output: 3_000,
                 output_audio: 2_000,
                 ..Tokens::default()
-            },
-            batch,
-            ..UsageFields::default()
-        })
+            })
+            .with_batch(batch),
+        )
         .unwrap()
     }
 

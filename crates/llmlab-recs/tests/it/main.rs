@@ -106,10 +106,8 @@ fn anomaly_json_uses_the_api_names() {
         ]
     );
     assert_eq!(a["drivers"][1]["label"], "team:growth");
-    let robust = AnomalyConfig {
-        method: Method::Robust,
-        ..AnomalyConfig::default()
-    };
+    let mut robust = AnomalyConfig::default();
+    robust.method = Method::Robust;
     let mut odd = series.clone();
     odd[3].cost = Usd::from_dollars(11).unwrap();
     let v = serde_json::to_value(detect_anomalies(&odd, &[], &robust).unwrap()).unwrap();

@@ -108,24 +108,19 @@ fn anomaly_config(q: &RecsQuery) -> Result<AnomalyConfig, ApiError> {
         "robust" => Method::Robust,
         _ => return Err(ApiError::validation("method", "must be zscore or robust")),
     };
-    let config = AnomalyConfig {
-        days: window_days(q.days.as_deref())?,
-        threshold: query::float(
-            "threshold",
-            q.threshold.as_deref(),
-            defaults.threshold,
-            0.5,
-            100.0,
-        )?,
-        method,
-        ..defaults
-    };
+    let mut config = AnomalyConfig::default();
+    config.days = window_days(q.days.as_deref())?;
+    config.threshold = query::float(
+        "threshold",
+        q.threshold.as_deref(),
+        defaults.threshold,
+        0.5,
+        100.0,
+    )?;
+    config.method = method;
     // A threshold above the default severity bands moves them up with it.
-    let config = AnomalyConfig {
-        medium: config.medium.max(config.threshold),
-        high: config.high.max(config.threshold),
-        ..config
-    };
+    config.medium = config.medium.max(config.threshold);
+    config.high = config.high.max(config.threshold);
     config.validate()?;
     Ok(config)
 }
