@@ -7,6 +7,45 @@
 //! The store computes these in SQL; the record-level functions here ([`summarize`],
 //! [`by_bucket`], [`by_provider`], [`top_models`], [`by_tag`]) are the reference its tests
 //! check against, and what services that hold records in memory call directly.
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use llmlab_engine::aggregate::{by_bucket, by_provider, by_tag, fill_gaps, share_pct, summarize, top_models, CostRecord};
+//! use llmlab_engine::period::{Granularity, Zone};
+//! use llmlab_engine::{Tokens, Usd};
+//!
+//! let at = |d, h| Utc.with_ymd_and_hms(2025, 3, d, h, 0, 0).unwrap();
+//! let call = |d, h, provider, model, nanos, team| {
+//!     let tokens = Tokens { input: 1_000, output: 100, ..Tokens::default() };
+//!     CostRecord::new(at(d, h), provider, model, Usd::from_nanos(nanos), tokens)
+//!         .with_tag("team", team)
+//! };
+//! let records = [
+//!     call(1, 9, "openai", "gpt-4o", 5_850_000, "search"),
+//!     call(1, 23, "anthropic", "claude-sonnet-4-5", 4_000_000, "chat"),
+//!     call(3, 10, "openai", "gpt-4o-mini", 150_000, "search"),
+//! ];
+//!
+//! let total = summarize(&records);
+//! assert_eq!((total.cost, total.calls), (Usd::from_nanos(10_000_000), 3));
+//!
+//! // Days in Berlin: 23:00 UTC on the 1st is the 2nd there.
+//! let berlin = Zone::parse("Europe/Berlin").unwrap();
+//! let days = by_bucket(&records, Granularity::Day, berlin);
+//! let labels: Vec<_> = days.iter().map(|b| b.label.as_str()).collect();
+//! assert_eq!(labels, ["2025-03-01", "2025-03-02", "2025-03-03"]);
+//! // The same series with every day of a range present, empty ones at zero.
+//! let week = fill_gaps(days, at(1, 0), at(8, 0), Granularity::Day, Zone::UTC);
+//! assert!(week.iter().any(|b| b.totals.calls == 0));
+//!
+//! let providers = by_provider(&records);
+//! assert_eq!(providers[0].key, "openai"); // costliest first
+//! assert_eq!(providers[0].totals.cost, Usd::from_nanos(6_000_000));
+//! assert_eq!(share_pct(providers[0].totals.cost, total.cost), 60.0);
+//! let teams = by_tag(&records, "team");
+//! assert_eq!(teams[0].key, "search");
+//! assert_eq!(top_models(&records, 1)[0].model, "gpt-4o");
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -18,6 +18,18 @@ use crate::period::{Period, Window, Zone, period_window};
 
 /// The calls a budget covers. An absent field covers everything; present fields must all
 /// match.
+///
+/// ```
+/// use llmlab_engine::budget::Scope;
+///
+/// let scope = Scope::new(Some("OpenAI"), None, Some("team:search")).unwrap();
+/// assert!(scope.matches("openai", "gpt-4o", [("team", "search")]));
+/// assert!(!scope.matches("openai", "gpt-4o", [("team", "chat")]));
+/// assert!(!scope.matches("anthropic", "claude-sonnet-4-5", [("team", "search")]));
+/// // The pre-flight question, asked without a model: the budget covers the call.
+/// assert!(scope.covers(Some("openai"), None, &[("team".into(), "search".into())]));
+/// assert!(Scope::new(None, None, Some(":no-key")).is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Scope {
     /// Provider id, compared case-insensitively.

@@ -86,6 +86,21 @@ fn required(field: &'static str, tokens: u64, rate: Option<u64>) -> Result<u64, 
 
 /// Prices `usage` at `rates`, with `batch_discount_pct` applied when the usage is a batch call.
 ///
+/// ```
+/// use llmlab_engine::providers::{PerMTok, Rates};
+/// use llmlab_engine::{cost_at_rates, Tokens, Usage, UsageFields};
+///
+/// // A negotiated price: $2 in, $0.50 cached, $8 out per million tokens.
+/// let mtok = |s: &str| PerMTok::parse(s).unwrap();
+/// let rates = Rates::text(mtok("2"), mtok("8")).with_cached_input(mtok("0.5"));
+/// let tokens = Tokens { input: 10_000, cached_input: 4_000, output: 1_000, ..Tokens::default() };
+/// let usage = Usage::parse(UsageFields::new(tokens).with_batch(true)).unwrap();
+/// let cost = cost_at_rates(&rates, Some(50), &usage).unwrap();
+/// // (6,000 × $2 + 4,000 × $0.50 + 1,000 × $8) / 1M, halved for the batch API.
+/// assert_eq!(cost.total.to_string(), "0.011");
+/// assert_eq!(cost.breakdown.cached_input.to_string(), "0.001");
+/// ```
+///
 /// Cache reads and 5-minute writes the rates don't price separately are billed at the
 /// input rate (that is what providers without a caching discount charge); 1-hour cache
 /// writes and audio tokens without a rate are refused. The service tier is not looked
@@ -170,6 +185,24 @@ pub fn cost_at_rates(
 /// Prices `usage` at a catalog price version: the Flex or Priority rates for those
 /// service tiers (refused when the version has none), else the long-context tier when the
 /// prompt exceeds its threshold and the fine-tune rates for `ft:` models where published.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use llmlab_engine::providers::Catalog;
+/// use llmlab_engine::{cost_at_version, ServiceTier, Tokens, Usage, UsageFields};
+///
+/// let gpt5 = Catalog::builtin().resolve("openai", "gpt-5").unwrap().entry;
+/// let version = gpt5.price_at(NaiveDate::from_ymd_opt(2025, 12, 1).unwrap());
+/// let tokens = Tokens { input: 1_000_000, output: 100_000, ..Tokens::default() };
+/// let flex = Usage::parse(UsageFields::new(tokens).with_service_tier(ServiceTier::Flex)).unwrap();
+/// let standard = Usage::parse(UsageFields::new(tokens)).unwrap();
+/// let (flex, standard) = (
+///     cost_at_version(version, &flex, false).unwrap().total,
+///     cost_at_version(version, &standard, false).unwrap().total,
+/// );
+/// assert_eq!(standard.to_string(), "2.25"); // $1.25 in, $10 out per million
+/// assert!(flex < standard);
+/// ```
 pub fn cost_at_version(
     version: &PriceVersion,
     usage: &Usage,

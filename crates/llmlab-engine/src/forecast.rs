@@ -85,6 +85,36 @@ pub struct Forecast {
 /// far and `days`: the scoped spend per local day of `zone`, oldest first, every day
 /// present (empty days too), ending with today. Days before the lookback are ignored.
 /// `None` for an unbounded window, which has no end to forecast.
+///
+/// ```
+/// use chrono::{Duration, TimeZone, Utc};
+/// use llmlab_engine::aggregate::{by_bucket, fill_gaps, CostRecord};
+/// use llmlab_engine::forecast::{expected_crossing, forecast_period, ForecastMethod};
+/// use llmlab_engine::period::{period_window, Granularity, Period, Zone};
+/// use llmlab_engine::{Tokens, Usd};
+///
+/// // $10 at noon every day since February 1st; now is noon on March 15th.
+/// let first = Utc.with_ymd_and_hms(2025, 2, 1, 12, 0, 0).unwrap();
+/// let now = Utc.with_ymd_and_hms(2025, 3, 15, 12, 0, 0).unwrap();
+/// let ten = Usd::from_dollars(10).unwrap();
+/// let records: Vec<_> = (0..43)
+///     .map(|d| CostRecord::new(first + Duration::days(d), "openai", "gpt-4o", ten, Tokens::default()))
+///     .collect();
+/// let days = fill_gaps(by_bucket(&records, Granularity::Day, Zone::UTC), first, now, Granularity::Day, Zone::UTC);
+///
+/// let march = period_window(Period::Monthly, now, Zone::UTC);
+/// let spent = Usd::from_dollars(150).unwrap();
+/// let f = forecast_period(&days, spent, &march, now, Zone::UTC).unwrap();
+/// assert_eq!(f.method, ForecastMethod::WeekdayTrend);
+/// // About $10 for each of the 16½ days left.
+/// assert!((Usd::from_dollars(305).unwrap()..=Usd::from_dollars(325).unwrap()).contains(&f.expected));
+/// assert!(f.low.unwrap() <= f.expected && f.expected <= f.high.unwrap());
+///
+/// // A $250 budget is expected to be crossed ten days on.
+/// let amount = Usd::from_dollars(250).unwrap();
+/// let day = expected_crossing(&days, spent, amount, &march, now, Zone::UTC).unwrap();
+/// assert_eq!(day.date_naive().to_string(), "2025-03-25");
+/// ```
 pub fn forecast_period(
     days: &[Bucket],
     spent: Usd,

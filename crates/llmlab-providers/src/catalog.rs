@@ -95,6 +95,36 @@ impl Catalog {
     /// A copy of this catalog extended by the file or directory of `*.toml` files at
     /// `path`: its entries add models, and replace built-in entries of the same
     /// provider and canonical name.
+    ///
+    /// ```
+    /// use llmlab_providers::Catalog;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("llmlab-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("ours.toml"), r#"
+    /// provider = "anthropic"
+    /// display_name = "Anthropic"
+    ///
+    /// [[models]]
+    /// name = "claude-internal"
+    /// family = "claude-sonnet"
+    /// tier = "mid"
+    ///
+    /// [[models.prices]]
+    /// effective_from = "2025-01-01"
+    /// input = "2.40"
+    /// output = "12"
+    /// source = "our contract"
+    /// checked = "2025-01-01"
+    /// "#).unwrap();
+    /// let catalog = Catalog::builtin().extended_with_path(&dir).unwrap();
+    /// assert!(catalog.resolve("anthropic", "claude-internal").is_ok());
+    /// // A file that does not parse names itself in the error.
+    /// std::fs::write(dir.join("broken.toml"), "provider = ").unwrap();
+    /// let e = Catalog::builtin().extended_with_path(&dir).unwrap_err();
+    /// assert!(e.to_string().contains("broken.toml"), "{e}");
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn extended_with_path(&self, path: &Path) -> Result<Catalog, CatalogError> {
         let io = |e: std::io::Error| CatalogError::Io {
             file: path.display().to_string(),

@@ -338,6 +338,18 @@ pub fn bucket_label(start: DateTime<Utc>, g: Granularity, zone: Zone) -> String 
 
 /// The current calendar period in `zone` that contains `now`: today, this ISO week (from
 /// Monday) or this month, from local midnight to local midnight. `Total` is unbounded.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use llmlab_engine::period::{period_window, Period, Zone};
+///
+/// let now = Utc.with_ymd_and_hms(2025, 3, 31, 23, 30, 0).unwrap();
+/// // Already April in Berlin: its month starts at local midnight, 22:00 UTC.
+/// let april = period_window(Period::Monthly, now, Zone::parse("Europe/Berlin").unwrap());
+/// assert_eq!(april.start, Some(Utc.with_ymd_and_hms(2025, 3, 31, 22, 0, 0).unwrap()));
+/// assert_eq!(april.end, Some(Utc.with_ymd_and_hms(2025, 4, 30, 22, 0, 0).unwrap()));
+/// assert_eq!(period_window(Period::Total, now, Zone::UTC).end, None);
+/// ```
 pub fn period_window(period: Period, now: DateTime<Utc>, zone: Zone) -> Window {
     match period.granularity() {
         None => Window::UNBOUNDED,
