@@ -96,6 +96,14 @@ impl Identity {
         }
     }
 
+    /// The API key that sent the request (none for a session).
+    pub fn key_id(&self) -> Option<ApiKeyId> {
+        match &self.credential {
+            Credential::ApiKey { key_id, .. } => Some(*key_id),
+            Credential::Session { .. } => None,
+        }
+    }
+
     /// The default tags of the API key that sent the request (none for a session).
     pub fn key_tags(&self) -> Option<&std::collections::BTreeMap<String, String>> {
         match &self.credential {

@@ -1,14 +1,15 @@
 //! The dashboard's overview: the spend of a span of days (this month, last month, the
-//! last 7, 30 or 90 days, or any dates) per day in a zone, split by provider, model or
-//! the values of one tag key (the few costliest, the rest as `others`), against the
-//! span before it, with the top models and providers, the budgets and the anomalies.
+//! last 7, 30 or 90 days, or any dates) per day in a zone, split by provider, model, the
+//! values of one tag key or the API keys that sent the events (the few costliest, the
+//! rest as `others`), against the span before it, with the top models and providers,
+//! the budgets and the anomalies.
 //! Every figure is the summary's for the same range and zone.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::Totals;
 use llmlab_engine::period::{Granularity, Zone, bucket_start, next_bucket_start};
-use llmlab_store::{EventFilter, GroupTotals, ModelTotals, Store, WorkspaceId};
+use llmlab_store::{EventFilter, GroupTotals, ModelTotals, Sender, Store, WorkspaceId};
 
 use crate::AppError;
 use crate::reports::{Series, summary, totals};
@@ -22,7 +23,7 @@ pub const MAX_DAYS: i64 = 366;
 /// One series of a stacked chart: a name and an amount per bucket.
 #[derive(Debug, Clone)]
 pub struct Stack {
-    /// The provider, model or tag value, or `others`.
+    /// The provider, model, tag value or sender, or `others`.
     pub name: String,
     /// Spend per bucket.
     pub amounts: Vec<Usd>,
@@ -157,6 +158,18 @@ pub enum Grouping {
     Model,
     /// By the values of one tag key (events without it are among `others`).
     Tag(String),
+    /// By the API key that sent the events (people's sessions as one group). Rollups
+    /// do not keep the sender, so this split reads the range's events.
+    Key,
+}
+
+/// How a sender is named in the split: the key's name, or who else sent the events.
+fn sender_name(t: &llmlab_store::analytics::SenderTotals) -> String {
+    match (t.sender, &t.name) {
+        (Sender::Key(_), Some(name)) => format!("key: {name}"),
+        (Sender::Key(id), None) => format!("key #{id} (deleted)"),
+        (Sender::Session, _) => "signed-in people".into(),
+    }
 }
 
 /// What an overview shows, read in one go.
@@ -257,6 +270,21 @@ pub fn overview(
                 .collect();
             // Untagged spend is part of the rest too.
             (groups, true)
+        }
+        Grouping::Key => {
+            let senders = s.cost_by_sender(workspace, &range)?;
+            let groups = senders
+                .iter()
+                .take(STACKED)
+                .map(|t| {
+                    let only = EventFilter {
+                        sender: Some(t.sender),
+                        ..range.clone()
+                    };
+                    (sender_name(t), only)
+                })
+                .collect();
+            (groups, senders.len() > STACKED)
         }
     };
     let mut stacks = Vec::new();

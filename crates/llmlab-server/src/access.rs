@@ -63,6 +63,7 @@ impl<R> Authorized<R> {
             workspace: self.acting.workspace,
             prices_version: self.acting.prices_version,
             key_tags: self.identity.key_tags().cloned().unwrap_or_default(),
+            key: self.identity.key_id(),
         }
     }
 }

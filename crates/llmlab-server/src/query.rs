@@ -168,6 +168,7 @@ impl RangeQuery {
                 provider: self.provider.as_deref().map(str::to_ascii_lowercase),
                 model: self.model.as_deref().map(str::to_ascii_lowercase),
                 tags,
+                sender: None,
             },
         })
     }

@@ -116,7 +116,7 @@ pub use budgets::{BudgetRow, NewBudget};
 pub use channels::{ChannelRow, NewChannel};
 pub use conn::{AnyConnection, Backend, DatabaseUrl, statements_on_this_thread, write_tx};
 pub use error::StoreError;
-pub use events::{EventCursor, EventFilter, EventPage, EventRow, InsertOutcome, NewEvent};
+pub use events::{EventCursor, EventFilter, EventPage, EventRow, InsertOutcome, NewEvent, Sender};
 pub use group_commit::GroupCommit;
 pub use ids::{ApiKeyId, BudgetId, ChannelId, InvitationId, UserId, WorkspaceId};
 pub use invitations::{InvitationRow, NewInvitation};

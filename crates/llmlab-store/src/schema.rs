@@ -76,6 +76,8 @@ diesel::table! {
         output_audio_tokens -> BigInt,
         /// `standard`, `batch`, `flex` or `priority`: the tier the event was priced at.
         service_tier -> Text,
+        /// The API key that sent it; `None` for a person's session.
+        api_key_id -> Nullable<BigInt>,
     }
 }
 

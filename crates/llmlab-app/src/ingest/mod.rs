@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use llmlab_engine::providers::{Catalog, PerMTok, Rates};
 use llmlab_engine::{Cost, Usage, Usd};
-use llmlab_store::{CustomPriceRow, NewEvent, StoreError, WorkspaceId};
+use llmlab_store::{ApiKeyId, CustomPriceRow, NewEvent, StoreError, WorkspaceId};
 
 use llmlab_store::EventRow;
 
@@ -181,6 +181,8 @@ pub fn prepare(
         ts: ts.timestamp_micros(),
         latency_ms: body.latency_ms,
         tags: tags.into_iter().collect(),
+        // The sender is the request's, not the body's (`track`, `store_events`).
+        api_key_id: None,
     };
     Ok(Priced {
         event,
@@ -265,6 +267,8 @@ pub struct Tenant {
     pub prices_version: i64,
     /// The sending key's tags; empty for a session.
     pub key_tags: BTreeMap<String, String>,
+    /// The sending key, recorded with each event; `None` for a session.
+    pub key: Option<ApiKeyId>,
 }
 
 impl Tenant {
@@ -316,7 +320,8 @@ pub async fn track(app: &App, who: Tenant, mut body: EventIn) -> Result<Tracked,
         let custom = shared.prices.get(s, workspace, version)?;
         let unknown = shared.settings.unknown_models;
         let now = Utc::now();
-        let priced = prepare(&shared.catalog, &*custom, unknown, body, now)?;
+        let mut priced = prepare(&shared.catalog, &*custom, unknown, body, now)?;
+        priced.event.api_key_id = who.key;
         retained(shared.settings.retention_days, priced.event.ts, now)?;
         // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
         let stored = shared.writer.insert_event(workspace, priced.event)?;
@@ -372,7 +377,8 @@ pub async fn store_events<T: Send + 'static>(
         for item in items {
             let prepared = read(item).and_then(|mut event| {
                 who.stamp(&mut event);
-                let p = prepare(&shared.catalog, &*custom, unknown, event, now)?;
+                let mut p = prepare(&shared.catalog, &*custom, unknown, event, now)?;
+                p.event.api_key_id = who.key;
                 retained(shared.settings.retention_days, p.event.ts, now)?;
                 Ok(p)
             });

@@ -176,7 +176,7 @@ pub fn reprice(
         end_micros: scope.end_micros,
         provider: scope.provider.clone(),
         model: scope.model.clone(),
-        tags: Vec::new(),
+        ..EventFilter::default()
     };
     let (_, actor_id, label) = actor.parts();
     let params = serde_json::to_string(scope).unwrap_or_default();

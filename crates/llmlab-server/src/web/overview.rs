@@ -1,8 +1,8 @@
 //! The overview: a span of days (this month by default; last month, the last 7, 30 or
-//! 90 days, or any dates) in the visitor's time zone, split by provider, model or a tag
-//! key, all kept in the URL so a view can be shared: spend, calls, the change against
-//! the span before, the daily chart with the daily budgets drawn on it (and the same as
-//! a table), top models and providers.
+//! 90 days, or any dates) in the visitor's time zone, split by provider, model, a tag
+//! key or the API key that sent the events, all kept in the URL so a view can be
+//! shared: spend, calls, the change against the span before, the daily chart with the
+//! daily budgets drawn on it (and the same as a table), top models and providers.
 
 use actix_web::{HttpRequest, web};
 use chrono::{NaiveDate, Utc};
@@ -74,10 +74,13 @@ pub async fn overview(
         ("provider", _) => Grouping::Provider,
         ("model", _) => Grouping::Model,
         ("tag", Some(key)) => Grouping::Tag(key.to_string()),
+        ("key", _) => Grouping::Key,
         ("tag", None) => {
             return Err(AppError::invalid("key", "grouping by tag needs a tag key").into());
         }
-        _ => return Err(AppError::invalid("group", "one of provider, model, tag").into()),
+        _ => {
+            return Err(AppError::invalid("group", "one of provider, model, tag, key").into());
+        }
     };
     let ws = v.workspace();
     let by = grouping.clone();
@@ -107,6 +110,7 @@ pub async fn overview(
         Grouping::Provider => "provider".to_string(),
         Grouping::Model => "model".to_string(),
         Grouping::Tag(key) => format!("tag {key}"),
+        Grouping::Key => "API key".to_string(),
     };
     let total = o.series.total();
     let change = (o.previous.cost.nanos() > 0).then(|| {
@@ -147,7 +151,7 @@ pub async fn overview(
             div.field {
                 label for="group" { "Split by" }
                 select #group name="group" {
-                    @for (k, n) in [("provider", "Provider"), ("model", "Model"), ("tag", "Tag key")] {
+                    @for (k, n) in [("provider", "Provider"), ("model", "Model"), ("tag", "Tag key"), ("key", "API key")] {
                         option value=(k) selected[k == given(&q.group).unwrap_or("provider")] { (n) }
                     }
                 }

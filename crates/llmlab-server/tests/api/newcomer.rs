@@ -503,3 +503,67 @@ both!(
         }
     }
 );
+
+both!(
+    the_overview_splits_spend_by_the_key_that_sent_it,
+    |app: TestApp| {
+        let token = app.signup("keys@example.com");
+        let ws = app.get("/api/workspaces", &token).json()["workspaces"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let key = |name: &str| {
+            let r = app.post("/api/keys", &token, json!({"name": name}));
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()["key"].as_str().unwrap().to_owned()
+        };
+        let (search, billing) = (key("search-service"), key("billing-job"));
+        let send = |credential: &str, cost: &str, n: usize| {
+            let events: Vec<Value> = (0..n)
+                .map(|_| {
+                    json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1,
+                           "output_tokens": 1, "cost_usd": cost})
+                })
+                .collect();
+            let r = app.post("/api/events/batch", credential, json!({"events": events}));
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.json()["accepted"], n, "{}", r.text());
+        };
+        send(&search, "0.000000125", 4); // 500 nano-dollars
+        send(&billing, "1.5", 2); // $3
+        send(&token, "0.25", 1); // a person's session
+        let store = app.db().store();
+        let o = llmlab_app::overview::overview(
+            &store,
+            llmlab_store::WorkspaceId(ws),
+            (
+                llmlab_app::overview::Span::LastDays(7),
+                llmlab_engine::period::Zone::UTC,
+                &llmlab_app::overview::Grouping::Key,
+            ),
+            Utc::now(),
+        )
+        .unwrap();
+        let by: Vec<(String, i64)> = o
+            .stacks
+            .iter()
+            .map(|s| (s.name.clone(), s.amounts.iter().map(|a| a.nanos()).sum()))
+            .collect();
+        assert_eq!(
+            by,
+            [
+                ("key: billing-job".to_string(), 3_000_000_000),
+                ("signed-in people".to_string(), 250_000_000),
+                ("key: search-service".to_string(), 500),
+            ]
+        );
+        assert_eq!(o.series.total().cost.nanos(), 3_250_000_500);
+        // The same split in the page, kept in its URL.
+        let cookie = sign_in(&app, "keys@example.com");
+        let html = page(&app, "/overview?range=7d&group=key&tz=UTC", Some(&cookie)).text();
+        assert!(
+            html.contains("key: billing-job") && html.contains("by API key"),
+            "{html}"
+        );
+        assert!(html.contains(r#"<option value="key" selected>"#), "{html}");
+    }
+);

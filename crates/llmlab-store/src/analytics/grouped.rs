@@ -73,6 +73,14 @@ pub fn spend_each(
     workspace_id: WorkspaceId,
     filters: &[EventFilter],
 ) -> Result<Vec<i64>, StoreError> {
+    if filters.iter().any(|f| f.sender.is_some()) {
+        // The shared scans do not tell senders apart; a selection by sender (budgets
+        // have none) is read on its own.
+        return filters
+            .iter()
+            .map(|f| super::spend(conn, workspace_id, f))
+            .collect();
+    }
     let mut spent = Vec::with_capacity(filters.len());
     for chunk in filters.chunks(PER_STATEMENT) {
         spent.extend(one_statement(conn, workspace_id, chunk)?);

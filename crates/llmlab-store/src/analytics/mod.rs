@@ -5,6 +5,7 @@
 mod grouped;
 mod plan;
 mod rows;
+mod senders;
 mod store;
 mod tags;
 
@@ -19,6 +20,7 @@ use crate::{AnyConnection, EventFilter, StoreError};
 pub use grouped::spend_each;
 use plan::*;
 pub use rows::*;
+pub use senders::{SenderTotals, by_sender};
 pub use tags::{MAX_GROUPS, TagBreakdown, TagRest, by_tag, daily_by_tag};
 
 /// Microseconds in a UTC day.

@@ -100,6 +100,9 @@ pub(super) enum Allow<'a> {
 
 /// The source for whole slots of `filter`, if rollups can answer it.
 pub(super) fn rollup_source<'a>(filter: &'a EventFilter, allow: Allow<'a>) -> Option<Src<'a>> {
+    if filter.sender.is_some() {
+        return None; // rollups do not keep the sender
+    }
     let unscoped = filter.provider.is_none() && filter.model.is_none();
     match (allow, filter.tags.as_slice()) {
         (Allow::Totals | Allow::Models, []) => Some(Src::Models),

@@ -25,6 +25,12 @@ store_methods! {
         filter: &EventFilter,
     ) -> Vec<GroupTotals> = with_conn(by_provider);
 
+    /// See [`analytics::by_sender`](by_sender).
+    fn cost_by_sender(
+        workspace_id: WorkspaceId,
+        filter: &EventFilter,
+    ) -> Vec<SenderTotals> = with_conn(by_sender);
+
     /// See [`analytics::top_models`](top_models).
     fn top_models(
         workspace_id: WorkspaceId,

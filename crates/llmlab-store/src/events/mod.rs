@@ -3,7 +3,7 @@
 
 mod write;
 
-use crate::WorkspaceId;
+use crate::{ApiKeyId, WorkspaceId};
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -98,6 +98,8 @@ pub struct NewEvent {
     pub price_revision: Option<i64>,
     /// `standard`, `batch`, `flex` or `priority` (empty is stored as `standard`).
     pub service_tier: String,
+    /// The API key that sent it; `None` for a person's session.
+    pub api_key_id: Option<ApiKeyId>,
 }
 
 /// What ingestion did with one event.
@@ -151,6 +153,18 @@ pub struct EventFilter {
     pub model: Option<String>,
     /// Only events carrying every one of these `(key, value)` tags.
     pub tags: Vec<(String, String)>,
+    /// Only events sent this way. Rollups do not keep the sender, so a filter on it
+    /// reads the events themselves.
+    pub sender: Option<Sender>,
+}
+
+/// Which credential sent an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Sender {
+    /// An API key.
+    Key(ApiKeyId),
+    /// A person's session (the dashboard, a signed-in script).
+    Session,
 }
 
 impl EventFilter {
@@ -177,6 +191,15 @@ impl EventFilter {
         }
         if let Some(model) = &self.model {
             sql.push(" AND e.resolved_model = ").text(model);
+        }
+        match self.sender {
+            Some(Sender::Key(key)) => {
+                sql.push(" AND e.api_key_id = ").int(key.get());
+            }
+            Some(Sender::Session) => {
+                sql.push(" AND e.api_key_id IS NULL");
+            }
+            None => {}
         }
         for (key, value) in &self.tags {
             // event_tags repeats workspace_id and ts so this subquery is one index range scan.
@@ -235,7 +258,7 @@ pub struct EventPage {
 
 /// The columns a stored event is written with, in the one order every statement lists
 /// them (`id` and `created_at` aside: each statement says where they come from).
-pub(crate) const COLUMNS: [&str; 22] = [
+pub(crate) const COLUMNS: [&str; 23] = [
     "workspace_id",
     "event_id",
     "provider",
@@ -258,6 +281,7 @@ pub(crate) const COLUMNS: [&str; 22] = [
     "input_audio_tokens",
     "output_audio_tokens",
     "service_tier",
+    "api_key_id",
 ];
 
 /// [`COLUMNS`] as a list, each name behind `prefix` (`"u."`, or `""`).

@@ -42,6 +42,7 @@ struct EventInsert<'a> {
     created_at: NaiveDateTime,
     price_revision: Option<i64>,
     service_tier: &'a str,
+    api_key_id: Option<i64>,
 }
 
 impl<'a> EventInsert<'a> {
@@ -67,6 +68,7 @@ impl<'a> EventInsert<'a> {
             created_at,
             price_revision: e.price_revision,
             service_tier: service_tier(e),
+            api_key_id: e.api_key_id.map(|k| k.get()),
         })
     }
 }

@@ -67,13 +67,14 @@ pub(super) fn insert_events(
         .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens.input_audio_tokens))
         .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens.output_audio_tokens))
         .bind::<Array<Text>, _>(column(rows, |r| r.service_tier))
+        .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.api_key_id))
         .bind::<Timestamp, _>(first.created_at)
         .load(c)?;
     Ok(inserted.into_iter().map(|r| r.id).collect())
 }
 
-/// The single-event statement (see [`insert_one`]): the event's columns are $1..$22
-/// in [`COLUMNS`] order, $23 `created_at`, $24/$25 the tag keys and values, $26 the slot;
+/// The single-event statement (see [`insert_one`]): the event's columns are $1..$23
+/// in [`COLUMNS`] order, $24 `created_at`, $25/$26 the tag keys and values, $27 the slot;
 /// an `unpriced` event ($13) counts in the rollups' `unpriced_calls`.
 static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
     let values: Vec<String> = (1..=COLUMNS.len() + 1).map(|i| format!("${i}")).collect();
@@ -83,14 +84,14 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
            ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING id), \
          tags AS (\
            INSERT INTO event_tags (event_id, workspace_id, key, value, ts) \
-           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($24, $25) AS k (key, value)), \
+           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($25, $26) AS k (key, value)), \
          models AS ({models_insert}\
-           SELECT $1, $26, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, $6 \
+           SELECT $1, $27, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, $6 \
            FROM ins\
            {models_conflict} RETURNING 1 AS done), \
          tag_sums AS ({tags_insert}\
-           SELECT $1, k.key, $26, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21 \
-           FROM models, unnest($24, $25) AS k (key, value)\
+           SELECT $1, k.key, $27, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21 \
+           FROM models, unnest($25, $26) AS k (key, value)\
            {tags_conflict} RETURNING 1 AS done), \
          totals AS (\
            INSERT INTO ledger_totals (workspace_id, cost_nanos, input_tokens, output_tokens) \
@@ -147,6 +148,7 @@ pub(super) fn insert_one(
         .bind::<BigInt, _>(row.tokens.input_audio_tokens)
         .bind::<BigInt, _>(row.tokens.output_audio_tokens)
         .bind::<Text, _>(row.service_tier)
+        .bind::<Nullable<BigInt>, _>(row.api_key_id)
         .bind::<Timestamp, _>(row.created_at)
         .bind::<Array<Text>, _>(keys)
         .bind::<Array<Text>, _>(values)

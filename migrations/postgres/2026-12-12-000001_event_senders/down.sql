@@ -1,0 +1,5 @@
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE events DROP COLUMN api_key_id';
+END
+$$;

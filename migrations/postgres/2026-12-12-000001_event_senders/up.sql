@@ -1,0 +1,12 @@
+-- The API key that sent each event (NULL: a person's session, or an event stored
+-- before this column), so spend can be split by the service that sent it. No foreign
+-- key: deleting a key revokes it, and its history keeps the id it was sent with.
+--
+-- One command per EXECUTE: on a sharded PostgreSQL (Citus) the table is already
+-- distributed, and Citus sends each schema change to the workers as the text it was
+-- given, which must then hold that one command.
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE events ADD COLUMN api_key_id BIGINT';
+END
+$$;
