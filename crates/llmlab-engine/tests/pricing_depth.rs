@@ -269,3 +269,49 @@ fn new_buckets_are_validated_like_the_old_ones() {
     let tier = Usage::parse(base.with_service_tier(ServiceTier::Batch)).unwrap();
     assert!(tier.batch());
 }
+
+#[test]
+fn embedding_models_bill_their_input_tokens() {
+    let embed = |provider, model, input, batch| {
+        let f = UsageFields::new(Tokens {
+            input,
+            ..Tokens::default()
+        })
+        .with_batch(batch);
+        priced(provider, model, "2025-12-01", f)
+    };
+    // $0.02/M is 20 nano-dollars a token: 1,234,567 × 20.
+    assert_eq!(
+        embed("openai", "text-embedding-3-small", 1_234_567, false),
+        Ok(24_691_340)
+    );
+    // The batch API at half price.
+    assert_eq!(
+        embed("openai", "text-embedding-3-small", 1_234_567, true),
+        Ok(12_345_670)
+    );
+    // $0.13/M: 130 a token; $0.10/M: 100.
+    assert_eq!(
+        embed("openai", "text-embedding-3-large", 1_000, false),
+        Ok(130_000)
+    );
+    assert_eq!(embed("azure", "text-embedding-ada-002", 7, false), Ok(700));
+    // $0.15/M on Gemini, $0.10/M on Mistral, $0.12/M for Cohere's Embed v4.
+    assert_eq!(
+        embed("google", "gemini-embedding-001", 1_000, false),
+        Ok(150_000)
+    );
+    assert_eq!(embed("mistral", "mistral-embed", 3, false), Ok(300));
+    assert_eq!(embed("cohere", "embed-v4.0", 10, false), Ok(1_200));
+    // Bedrock's Titan v2 at $0.02/M, by its model id and its short name.
+    assert_eq!(
+        embed("bedrock", "amazon.titan-embed-text-v2:0", 50, false),
+        Ok(1_000)
+    );
+    assert_eq!(
+        embed("bedrock", "titan-embed-text-v2", 50, false),
+        Ok(1_000)
+    );
+    // 1 token at $0.02/M is 20 nano-dollars, not rounded away.
+    assert_eq!(embed("openai", "text-embedding-3-small", 1, false), Ok(20));
+}

@@ -18,6 +18,8 @@ pub enum Tier {
     Small,
     /// Models that spend reasoning tokens before answering.
     Reasoning,
+    /// Embedding models: billed per input token, with no output tokens.
+    Embedding,
 }
 
 /// How a suggested alternative relates to the model it replaces.

@@ -194,7 +194,7 @@ pub struct CatalogModel {
     pub checked: NaiveDate,
     /// Context window.
     pub context_window: Option<u64>,
-    /// Tier (`flagship`, `mid`, `small`, `reasoning`).
+    /// Tier (`flagship`, `mid`, `small`, `reasoning`, `embedding`).
     pub tier: String,
     /// Retired.
     pub deprecated: bool,

@@ -313,3 +313,43 @@ both!(
         assert_invalid(&r, "input_audio_per_mtok_usd");
     }
 );
+
+both!(
+    an_embedding_call_is_priced_not_stored_unpriced,
+    |app: TestApp| {
+        let token = app.signup("embed@example.com");
+        // What was seen: this call stored `unpriced`, costing $0 in every report.
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "text-embedding-3-small",
+                   "input_tokens": 1_234_567, "output_tokens": 0}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let event = r.json();
+        assert_eq!(event["cost_source"], "catalog", "{event}");
+        assert_eq!(event["resolved_model"], "text-embedding-3-small");
+        // $0.02 per million input tokens: 1,234,567 × 20 nano-dollars.
+        assert_eq!(nanos(&event["cost_usd"]), 24_691_340);
+        assert!(
+            event.get("warnings").is_none_or(|w| w == &json!([])),
+            "{event}"
+        );
+        // Through the batch API at half price, and in the reports.
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "text-embedding-3-large", "batch": true,
+                   "input_tokens": 1_000, "output_tokens": 0}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert_eq!(nanos(&r.json()["cost_usd"]), 65_000);
+        let summary = app.get("/api/costs/summary", &token).json();
+        assert_eq!(nanos(&summary["total_cost_usd"]), 24_756_340, "{summary}");
+        // No cheaper chat model is offered in an embedding model's place.
+        let switches = app
+            .get("/api/recommendations/model-switching?days=30", &token)
+            .json();
+        assert_eq!(switches["recommendations"], json!([]), "{switches}");
+    }
+);
