@@ -344,8 +344,17 @@ both!(
         );
         assert_eq!(r.status, 201, "{}", r.text());
         assert_eq!(nanos(&r.json()["cost_usd"]), 65_000);
+        // The embeddings response's own usage object, as OpenAI returns it.
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "text-embedding-3-small",
+                   "usage": {"prompt_tokens": 1_000, "total_tokens": 1_000}}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        assert_eq!(nanos(&r.json()["cost_usd"]), 20_000);
         let summary = app.get("/api/costs/summary", &token).json();
-        assert_eq!(nanos(&summary["total_cost_usd"]), 24_756_340, "{summary}");
+        assert_eq!(nanos(&summary["total_cost_usd"]), 24_776_340, "{summary}");
         // No cheaper chat model is offered in an embedding model's place.
         let switches = app
             .get("/api/recommendations/model-switching?days=30", &token)
