@@ -312,6 +312,18 @@ pub fn price<'a>(
     at: DateTime<Utc>,
 ) -> Result<PricedCall<'a>, EngineError> {
     let resolved = catalog.resolve(provider, model)?;
+    // An embedding model has no output to bill: output tokens sent for one are a mistake
+    // to report, not an amount to price at a rate the model does not have.
+    if resolved.entry.tier == llmlab_providers::Tier::Embedding && usage.tokens().output > 0 {
+        return Err(EngineError::InvalidUsage {
+            field: "output_tokens",
+            message: format!(
+                "{} is an embedding model: it bills input tokens only, so output tokens \
+                 must be 0",
+                resolved.entry.name
+            ),
+        });
+    }
     let version = resolved.entry.price_at(at.date_naive());
     let cost = cost_at_version(version, usage, resolved.fine_tuned)?;
     Ok(PricedCall {

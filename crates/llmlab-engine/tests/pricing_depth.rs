@@ -314,4 +314,19 @@ fn embedding_models_bill_their_input_tokens() {
     );
     // 1 token at $0.02/M is 20 nano-dollars, not rounded away.
     assert_eq!(embed("openai", "text-embedding-3-small", 1, false), Ok(20));
+    // Output tokens have no rate to be priced at: refused, naming the field.
+    let with_output = UsageFields::new(Tokens {
+        input: 10,
+        output: 1,
+        ..Tokens::default()
+    });
+    assert_refused(
+        priced(
+            "openai",
+            "text-embedding-3-small",
+            "2025-12-01",
+            with_output,
+        ),
+        "output_tokens",
+    );
 }

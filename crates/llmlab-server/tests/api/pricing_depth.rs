@@ -355,6 +355,14 @@ both!(
         assert_eq!(nanos(&r.json()["cost_usd"]), 20_000);
         let summary = app.get("/api/costs/summary", &token).json();
         assert_eq!(nanos(&summary["total_cost_usd"]), 24_776_340, "{summary}");
+        // Output tokens for an embedding model have no rate: refused, naming the field.
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "text-embedding-3-small",
+                   "input_tokens": 10, "output_tokens": 5}),
+        );
+        assert_invalid(&r, "output_tokens");
         // No cheaper chat model is offered in an embedding model's place.
         let switches = app
             .get("/api/recommendations/model-switching?days=30", &token)
