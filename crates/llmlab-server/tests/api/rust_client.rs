@@ -225,3 +225,21 @@ both!(
         assert_eq!(stored.into_iter().collect::<BTreeSet<_>>(), sent);
     }
 );
+
+both!(dropping_the_client_sends_what_is_queued, |app: TestApp| {
+    let (token, key) = account(&app, "drop@example.com");
+    // Nothing would be sent for a minute but for the drop.
+    let client = client(&app, &key)
+        .batch_size(1000)
+        .flush_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    for i in 0..25 {
+        client
+            .track(Event::new("openai", "gpt-4o", 10, 5).event_id(format!("last-{i}")))
+            .unwrap();
+    }
+    assert_eq!(client.stats().queued, 25);
+    drop(client);
+    assert_eq!(stored_ids(&app, &token).len(), 25);
+});
