@@ -258,6 +258,15 @@ pub fn by_provider(
     Ok(s.cost_by_provider(workspace, filter)?)
 }
 
+/// Spend per sender in `filter` (each API key, and people's sessions), costliest first.
+pub fn by_sender(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+) -> Result<Vec<llmlab_store::analytics::SenderTotals>, AppError> {
+    Ok(s.cost_by_sender(workspace, filter)?)
+}
+
 /// The `limit` costliest models in `filter`.
 pub fn top_models(
     s: &Store,

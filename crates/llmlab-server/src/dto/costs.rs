@@ -173,6 +173,62 @@ pub struct ProviderRow {
     pub share: f64,
 }
 
+/// Spend sent with one API key, or by people's sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeySpendRow {
+    /// The API key's id; `null` for events sent with a person's session (and events
+    /// stored before senders were recorded).
+    pub api_key_id: Option<i64>,
+    /// The key's name (`null` for sessions).
+    pub name: Option<String>,
+    /// Spend.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub cost_usd: Usd,
+    /// Calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Calls stored without a price.
+    pub unpriced_calls: u64,
+    /// Share of the total spend, percent.
+    pub share: f64,
+}
+
+impl KeySpendRow {
+    /// The sender's row, its share of `total` (every sender's spend).
+    pub fn new(r: &llmlab_store::analytics::SenderTotals, total: Usd) -> KeySpendRow {
+        let t = totals(
+            r.sums.cost_nanos,
+            r.sums.calls,
+            r.sums.input_tokens,
+            r.sums.output_tokens,
+        );
+        KeySpendRow {
+            api_key_id: match r.sender {
+                llmlab_store::Sender::Key(id) => Some(id.get()),
+                _ => None,
+            },
+            name: r.name.clone(),
+            share: share_pct(t.cost, total),
+            cost_usd: t.cost,
+            calls: t.calls,
+            input_tokens: unsigned(t.tokens.input),
+            output_tokens: unsigned(t.tokens.output),
+            unpriced_calls: unsigned(r.sums.unpriced_calls),
+        }
+    }
+}
+
+/// `{keys: [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeySpendList {
+    /// Costliest first.
+    pub keys: Vec<KeySpendRow>,
+}
+
 /// `{providers: [...]}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderList {

@@ -10,9 +10,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::access::{Ingester, Reader};
 use crate::body::JsonBody;
 use crate::dto::{
-    BreakdownOut, CostExportQuery, Estimate, ForecastOut, ForecastQuery, ModelList, ModelRow,
-    ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery, TagList, TopQuery,
-    TrackEvent,
+    BreakdownOut, CostExportQuery, Estimate, ForecastOut, ForecastQuery, KeySpendList, KeySpendRow,
+    ModelList, ModelRow, ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery,
+    TagList, TopQuery, TrackEvent,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
@@ -26,6 +26,7 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(forecast)
         .service(export)
         .service(by_provider)
+        .service(by_key)
         .service(top_models)
         .service(by_tag)
         .service(estimate);
@@ -73,6 +74,29 @@ async fn by_provider(
         .sum();
     let providers = rows.iter().map(|r| ProviderRow::new(r, total)).collect();
     Ok(HttpResponse::Ok().json(ProviderList { providers }))
+}
+
+/// Spend per API key that sent it (events sent with a person's session as one row),
+/// costliest first. Rollups do not keep the sender: this reads the range's events.
+#[utoipa::path(tag = "costs", params(RangeQuery),
+    responses((status = 200, body = KeySpendList), (status = 422)), security(("bearer" = [])))]
+#[get("/costs/by-key")]
+async fn by_key(
+    state: web::Data<AppState>,
+    who: Reader,
+    range: Query<RangeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let range = range.0.resolve(Utc::now(), Some(30))?;
+    let rows = blocking_read(&state, move |s| {
+        reports::by_sender(s, who.workspace(), &range.filter)
+    })
+    .await?;
+    let total: Usd = rows
+        .iter()
+        .map(|r| Usd::from_nanos(r.sums.cost_nanos))
+        .sum();
+    let keys = rows.iter().map(|r| KeySpendRow::new(r, total)).collect();
+    Ok(HttpResponse::Ok().json(KeySpendList { keys }))
 }
 
 /// The costliest models.

@@ -557,6 +557,42 @@ both!(
             ]
         );
         assert_eq!(o.series.total().cost.nanos(), 3_250_000_500);
+        // The same figures from the API, with each key's id and name.
+        let r = app.get("/api/costs/by-key", &token);
+        assert_eq!(r.status, 200, "{}", r.text());
+        // Read with the exact money type: a JSON number's digits, not an f64.
+        #[derive(serde::Deserialize)]
+        struct Row {
+            api_key_id: Option<i64>,
+            name: Option<String>,
+            cost_usd: llmlab_engine::Usd,
+            calls: u64,
+        }
+        #[derive(serde::Deserialize)]
+        struct Keys {
+            keys: Vec<Row>,
+        }
+        let keys: Keys = serde_json::from_str(&r.text()).unwrap();
+        let rows: Vec<(Option<&str>, bool, i64, u64)> = keys
+            .keys
+            .iter()
+            .map(|k| {
+                (
+                    k.name.as_deref(),
+                    k.api_key_id.is_some(),
+                    k.cost_usd.nanos(),
+                    k.calls,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (Some("billing-job"), true, 3_000_000_000, 2),
+                (None, false, 250_000_000, 1),
+                (Some("search-service"), true, 500, 4),
+            ]
+        );
         // The same split in the page, kept in its URL.
         let cookie = sign_in(&app, "keys@example.com");
         let html = page(&app, "/overview?range=7d&group=key&tz=UTC", Some(&cookie)).text();
