@@ -55,8 +55,8 @@ pub use llmlab_store::{
     Actor, AlertDelivery, ApiKeyId, ApiKeyRow, AuditRow, BudgetId, ChannelId, ChannelRow,
     CustomPriceRow, EventCursor, EventFilter, EventPage, EventRow, GroupTotals, InvitationId,
     InvitationRow, MemberRow, ModelTotals, NewCustomPrice, NotificationDeliveryRow,
-    NotificationRow, RecipientRow, Role, StoreError, TagBreakdown, TagRest, TagTotals, Totals,
-    UserId, UserRow, WorkspaceId, WorkspaceRow, now_utc,
+    NotificationRow, RecipientRow, Role, Sender, SenderTotals, StoreError, TagBreakdown, TagRest,
+    TagTotals, Totals, UserId, UserRow, WorkspaceId, WorkspaceRow, now_utc,
 };
 
 use std::sync::Arc;

@@ -164,7 +164,7 @@ pub enum Grouping {
 }
 
 /// How a sender is named in the split: the key's name, or who else sent the events.
-fn sender_name(t: &llmlab_store::analytics::SenderTotals) -> String {
+fn sender_name(t: &llmlab_store::SenderTotals) -> String {
     match (t.sender, &t.name) {
         (Sender::Key(_), Some(name)) => format!("key: {name}"),
         (Sender::Key(id), None) => format!("key #{id} (deleted)"),

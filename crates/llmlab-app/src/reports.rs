@@ -263,7 +263,7 @@ pub fn by_sender(
     s: &Store,
     workspace: WorkspaceId,
     filter: &EventFilter,
-) -> Result<Vec<llmlab_store::analytics::SenderTotals>, AppError> {
+) -> Result<Vec<llmlab_store::SenderTotals>, AppError> {
     Ok(s.cost_by_sender(workspace, filter)?)
 }
 

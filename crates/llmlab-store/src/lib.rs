@@ -107,8 +107,8 @@ use diesel::r2d2::{Pool, PooledConnection, R2D2Connection};
 
 pub use alerts::{AlertDelivery, AlertRow, NewAlert};
 pub use analytics::{
-    DAY_MICROS, DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SlotRow, Sums, TagBreakdown,
-    TagRest, TagTotals, TokenMixRow, Totals,
+    DAY_MICROS, DailyModelRow, DailyTagRow, GroupTotals, ModelTotals, SenderTotals, SlotRow, Sums,
+    TagBreakdown, TagRest, TagTotals, TokenMixRow, Totals,
 };
 pub use api_keys::{ApiKeyRow, NewApiKey, TOUCH_INTERVAL};
 pub use audit::{Actor, AuditRow, NewAuditEntry};

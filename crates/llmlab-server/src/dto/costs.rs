@@ -199,7 +199,7 @@ pub struct KeySpendRow {
 
 impl KeySpendRow {
     /// The sender's row, its share of `total` (every sender's spend).
-    pub fn new(r: &llmlab_store::analytics::SenderTotals, total: Usd) -> KeySpendRow {
+    pub fn new(r: &llmlab_app::SenderTotals, total: Usd) -> KeySpendRow {
         let t = totals(
             r.sums.cost_nanos,
             r.sums.calls,
@@ -208,7 +208,7 @@ impl KeySpendRow {
         );
         KeySpendRow {
             api_key_id: match r.sender {
-                llmlab_store::Sender::Key(id) => Some(id.get()),
+                llmlab_app::Sender::Key(id) => Some(id.get()),
                 _ => None,
             },
             name: r.name.clone(),
