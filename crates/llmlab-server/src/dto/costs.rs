@@ -173,6 +173,20 @@ pub struct ProviderRow {
     pub share: f64,
 }
 
+/// Each group's row, made by `row` with the group and the groups' total spend (for its
+/// share): the breakdowns by provider and by API key.
+pub fn with_shares<R, T>(
+    groups: &[R],
+    cost_nanos: impl Fn(&R) -> i64,
+    row: impl Fn(&R, Usd) -> T,
+) -> Vec<T> {
+    let total: Usd = groups.iter().map(|g| Usd::from_nanos(cost_nanos(g))).sum();
+    groups.iter().map(|g| row(g, total)).collect()
+}
+
+// `ProviderRow` and `KeySpendRow` each list a group's figures (`cost_usd` to `share`)
+// instead of flattening one shared struct: utoipa draws a flattened field as an
+// `allOf`, and these schemas are published flat (as the re-pricing ones are).
 /// Spend sent with one API key, or by people's sessions.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeySpendRow {

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_app::{EventFilter, WorkspaceId};
-use llmlab_engine::Usd;
 use llmlab_engine::period::{Period, Zone};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -12,7 +11,7 @@ use crate::body::JsonBody;
 use crate::dto::{
     BreakdownOut, CostExportQuery, Estimate, ForecastOut, ForecastQuery, KeySpendList, KeySpendRow,
     ModelList, ModelRow, ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery,
-    TagList, TopQuery, TrackEvent,
+    TagList, TopQuery, TrackEvent, with_shares,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
@@ -68,11 +67,7 @@ async fn by_provider(
         reports::by_provider(s, who.workspace(), &range.filter)
     })
     .await?;
-    let total: Usd = rows
-        .iter()
-        .map(|r| Usd::from_nanos(r.sums.cost_nanos))
-        .sum();
-    let providers = rows.iter().map(|r| ProviderRow::new(r, total)).collect();
+    let providers = with_shares(&rows, |r| r.sums.cost_nanos, ProviderRow::new);
     Ok(HttpResponse::Ok().json(ProviderList { providers }))
 }
 
@@ -91,11 +86,7 @@ async fn by_key(
         reports::by_sender(s, who.workspace(), &range.filter)
     })
     .await?;
-    let total: Usd = rows
-        .iter()
-        .map(|r| Usd::from_nanos(r.sums.cost_nanos))
-        .sum();
-    let keys = rows.iter().map(|r| KeySpendRow::new(r, total)).collect();
+    let keys = with_shares(&rows, |r| r.sums.cost_nanos, KeySpendRow::new);
     Ok(HttpResponse::Ok().json(KeySpendList { keys }))
 }
 
