@@ -96,6 +96,21 @@ pub enum AppError {
     /// workspace deleted).
     #[error("{0}")]
     Conflict(&'static str),
+
+    /// A hard budget covering a call has less left than the call's worst case.
+    #[error(
+        "budget '{name}' has ${available} available, less than the ${requested} this call may cost"
+    )]
+    BudgetExceeded {
+        /// The budget.
+        budget_id: llmlab_store::BudgetId,
+        /// Its name.
+        name: String,
+        /// What it has left (amount − spent − live reservations).
+        available: llmlab_engine::Usd,
+        /// The call's worst case.
+        requested: llmlab_engine::Usd,
+    },
 }
 
 impl AppError {
@@ -129,6 +144,18 @@ impl AppError {
                 names.join(", ")
             ),
             offered: names,
+        }
+    }
+
+    /// This error, naming `to` where it named the field `from` (the same check reached
+    /// through a differently named input).
+    pub fn renamed(self, from: &str, to: &str) -> AppError {
+        match self {
+            AppError::Invalid { field, message } if field == from => AppError::Invalid {
+                field: to.to_string(),
+                message,
+            },
+            other => other,
         }
     }
 

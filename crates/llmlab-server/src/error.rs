@@ -41,6 +41,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// `conflict`.
     Conflict,
+    /// `budget_exceeded`.
+    BudgetExceeded,
     /// `email_taken`.
     EmailTaken,
     /// `last_owner`.
@@ -63,7 +65,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::ValidationError,
         ErrorCode::UnknownProvider,
         ErrorCode::UnknownModel,
@@ -74,6 +76,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
+        ErrorCode::BudgetExceeded,
         ErrorCode::EmailTaken,
         ErrorCode::LastOwner,
         ErrorCode::PayloadTooLarge,
@@ -374,6 +377,24 @@ impl From<AppError> for ApiError {
             AppError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
             }
+            AppError::BudgetExceeded {
+                budget_id,
+                ref name,
+                available,
+                requested,
+            } => ApiError {
+                details: Some(serde_json::json!({
+                    "budget_id": budget_id.get(),
+                    "name": name,
+                    "available_usd": llmlab_app::money::number(available),
+                    "requested_usd": llmlab_app::money::number(requested),
+                })),
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::BudgetExceeded,
+                    e.to_string(),
+                )
+            },
             AppError::WorkspaceGone => ApiError::unauthorized(
                 "invalid or revoked credential: its workspace no longer exists",
             ),

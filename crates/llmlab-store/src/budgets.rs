@@ -60,6 +60,9 @@ pub struct NewBudget {
     pub scope_tag_value: Option<String>,
     /// Warning threshold in percent.
     pub alert_threshold_pct: i32,
+    /// `alert` (it alerts) or `hard` (calls are reserved against it first; see
+    /// [`crate::reservations`]).
+    pub enforce: String,
 }
 
 fn name_taken(error: diesel::result::Error) -> StoreError {
@@ -153,6 +156,7 @@ pub fn delete(
     workspace_id: WorkspaceId,
     id: BudgetId,
 ) -> Result<bool, StoreError> {
+    crate::reservations::forget_budget(conn, workspace_id, id)?;
     let deleted = diesel::delete(
         budgets::table
             .filter(budgets::id.eq(id))

@@ -59,6 +59,7 @@ pub const TABLES: &[(&str, Kind)] = &[
     ("audit_log", Kind::Distributed),
     ("reprice_runs", Kind::Distributed),
     ("notify_schedule", Kind::Distributed),
+    ("budget_reservations", Kind::Distributed),
 ];
 
 /// The migration that gives every tenant key its `workspace_id`: before it, the schema

@@ -83,6 +83,7 @@ pub mod outbox;
 pub mod prices;
 pub mod recipients;
 pub mod replica;
+pub mod reservations;
 pub mod retention;
 pub mod rollups;
 pub mod schedule;

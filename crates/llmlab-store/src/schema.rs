@@ -108,6 +108,9 @@ diesel::table! {
         alert_threshold_pct -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// `alert` or `hard` (calls are reserved against it, and refused when it has too
+        /// little left).
+        enforce -> Text,
     }
 }
 
@@ -435,6 +438,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     send_quota,
     maintenance,
     notify_schedule,
+    budget_reservations,
 );
 
 diesel::table! {
@@ -445,5 +449,19 @@ diesel::table! {
         due_at -> BigInt,
         /// Something changed since the last full visit.
         changed -> Bool,
+    }
+}
+
+diesel::table! {
+    /// What live reservations hold against hard budgets: one row per reservation and
+    /// budget, until the call's event settles it, it is released or it expires.
+    budget_reservations (workspace_id, reservation_id, budget_id) {
+        workspace_id -> BigInt,
+        reservation_id -> Text,
+        budget_id -> BigInt,
+        /// The call's worst-case cost, nano-dollars.
+        amount_nanos -> BigInt,
+        /// Microseconds since the epoch.
+        expires_at -> BigInt,
     }
 }

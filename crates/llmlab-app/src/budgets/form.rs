@@ -26,6 +26,9 @@ pub struct BudgetForm {
     pub webhook_url: Option<String>,
     /// IANA zone of the period's calendar boundaries (default UTC).
     pub timezone: Option<String>,
+    /// `alert` (the default: it alerts) or `hard` (calls reserved against it are refused
+    /// beyond what it has left).
+    pub enforce: Option<String>,
 }
 
 /// What spend a budget counts, as sent.
@@ -114,6 +117,16 @@ pub fn validate(
         crate::webhooks::check_target(u, allow_private_webhooks)
             .map_err(|why| AppError::invalid("webhook_url", why))?;
     }
+    let enforce = match b.enforce.as_deref().map(str::trim) {
+        None | Some("") | Some(super::ALERT) => super::ALERT,
+        Some(super::HARD) => super::HARD,
+        Some(_) => {
+            return Err(AppError::invalid(
+                "enforce",
+                "must be \"alert\" (alerts only) or \"hard\" (refuses reservations beyond it)",
+            ));
+        }
+    };
     let budget = NewBudget {
         name,
         amount_nanos: b.amount_usd.nanos(),
@@ -124,6 +137,7 @@ pub fn validate(
         scope_tag_key: scope.tag.as_ref().map(|t| t.0.clone()),
         scope_tag_value: scope.tag.map(|t| t.1),
         alert_threshold_pct: i32::from(threshold.pct()),
+        enforce: enforce.to_string(),
     };
     Ok(BudgetChange {
         budget,

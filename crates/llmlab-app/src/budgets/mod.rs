@@ -23,9 +23,14 @@ use llmlab_engine::providers::Catalog;
 
 mod burn;
 mod form;
+mod hard;
 
 pub use burn::{BurnStep, burn_down};
 pub use form::{BudgetChange, BudgetForm, ScopeForm, validate};
+pub use hard::{
+    ALERT, DEFAULT_TTL_SECONDS, HARD, Held, MAX_TTL_SECONDS, Reservation, ReserveIn, available,
+    release, reserve,
+};
 
 /// A budget with its status now.
 pub struct Evaluated {
@@ -33,6 +38,8 @@ pub struct Evaluated {
     pub budget: BudgetRow,
     /// Its spend and status in the current period.
     pub evaluation: Evaluation,
+    /// What live reservations hold against it (a hard budget's; zero for others).
+    pub reserved: Usd,
     /// Where its spend is heading by the period's end (`None` for `total` budgets).
     pub forecast: Option<Forecast>,
     /// When the forecast has its spend cross the amount, if before the period ends and
@@ -169,7 +176,7 @@ impl Links {
 fn evaluated(
     s: &Store,
     workspace: WorkspaceId,
-    budget: BudgetRow,
+    (budget, reserved): (BudgetRow, Usd),
     status: (BudgetSpec, Evaluation),
     links: &mut Links,
     now: DateTime<Utc>,
@@ -181,6 +188,7 @@ fn evaluated(
         channels,
         webhook_url,
         budget,
+        reserved,
         evaluation: status.1,
         forecast: ahead.forecast,
         crossing,
@@ -287,8 +295,13 @@ pub(crate) fn overrun_in(
         now,
         spec.zone,
     );
-    Ok(crossing.map(|crossing| Overrun {
+    let Some(crossing) = crossing else {
+        return Ok(None);
+    };
+    let reserved = hard::held(s, workspace, std::slice::from_ref(&budget), now)?;
+    Ok(Some(Overrun {
         budget: Evaluated {
+            reserved: reserved.first().copied().unwrap_or(Usd::ZERO),
             budget,
             evaluation,
             forecast: Some(forecast),
@@ -323,9 +336,11 @@ pub fn list(
 ) -> Result<Vec<Evaluated>, AppError> {
     let budgets = s.list_budgets(workspace)?;
     let statuses = evaluate_all(s, workspace, &budgets, now)?;
+    let held = hard::held(s, workspace, &budgets, now)?;
     let mut links = Links::load(s, workspace)?;
     budgets
         .into_iter()
+        .zip(held)
         .zip(statuses)
         .map(|(budget, status)| evaluated(s, workspace, budget, status, &mut links, now))
         .collect()
@@ -388,8 +403,10 @@ pub fn upsert(
         Ok(((budget, created), audit))
     })?;
     let status = evaluate_one(s, workspace, &budget, now)?;
+    let held = hard::held(s, workspace, std::slice::from_ref(&budget), now)?;
+    let reserved = held.first().copied().unwrap_or(Usd::ZERO);
     let mut links = Links::load(s, workspace)?;
-    let evaluated = evaluated(s, workspace, budget, status, &mut links, now)?;
+    let evaluated = evaluated(s, workspace, (budget, reserved), status, &mut links, now)?;
     Ok((evaluated, created))
 }
 
@@ -432,11 +449,13 @@ pub fn webhook_secret(
 
 /// What the pre-flight check answers.
 pub struct Check {
-    /// False when a budget covering the call is exceeded.
+    /// False when a budget covering the call is exceeded, or a hard one has nothing
+    /// left once its live reservations are counted.
     pub allowed: bool,
-    /// The budgets covering the call, with their status (no forecast: the check is on
-    /// the gateway's path to every call).
-    pub budgets: Vec<(BudgetRow, Evaluation)>,
+    /// The budgets covering the call, with their status and what live reservations
+    /// hold against each (no forecast: the check is on the gateway's path to every
+    /// call).
+    pub budgets: Vec<(BudgetRow, Evaluation, Usd)>,
 }
 
 /// Pre-flight: may a gateway make a call to `provider`/`model` with `tag`? Answered
@@ -461,13 +480,16 @@ pub fn check(
         }
     }
     let statuses = evaluate_all(s, workspace, &covering, now)?;
-    let budgets: Vec<(BudgetRow, Evaluation)> = covering
+    let held = hard::held(s, workspace, &covering, now)?;
+    let budgets: Vec<(BudgetRow, Evaluation, Usd)> = covering
         .into_iter()
         .zip(statuses)
-        .map(|(budget, (_, evaluation))| (budget, evaluation))
+        .zip(held)
+        .map(|((budget, (_, evaluation)), held)| (budget, evaluation, held))
         .collect();
-    let allowed = budgets
-        .iter()
-        .all(|(_, e)| e.status != BudgetStatus::Exceeded);
+    let allowed = budgets.iter().all(|(b, e, held)| {
+        e.status != BudgetStatus::Exceeded
+            && (b.spec.enforce != HARD || available(e, *held) > Usd::ZERO)
+    });
     Ok(Check { allowed, budgets })
 }

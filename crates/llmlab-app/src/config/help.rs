@@ -135,6 +135,11 @@ pub const SETTINGS: &[Setting] = &[
         "notification channels of one workspace",
     ),
     s(
+        "LLMLAB_MAX_RESERVATIONS",
+        "10000",
+        "live reservations on one workspace's hard budgets (one per budget held)",
+    ),
+    s(
         "LLMLAB_METRICS_TOKEN",
         "",
         "bearer token /metrics wants; unset: open",

@@ -116,6 +116,9 @@ pub struct Limits {
     pub members: usize,
     /// `LLMLAB_MAX_CHANNELS`: notification channels of one workspace.
     pub channels: usize,
+    /// `LLMLAB_MAX_RESERVATIONS`: live holds of one workspace's reservations on its
+    /// hard budgets (one per reservation and budget).
+    pub reservations: usize,
 }
 
 /// How budget alert webhooks are signed and delivered.
@@ -258,6 +261,7 @@ impl Settings {
                 workspaces: number("LLMLAB_MAX_WORKSPACES", 20, 1, 10_000)? as usize,
                 members: number("LLMLAB_MAX_MEMBERS", 100, 1, 100_000)? as usize,
                 channels: number("LLMLAB_MAX_CHANNELS", 20, 1, 1_000)? as usize,
+                reservations: number("LLMLAB_MAX_RESERVATIONS", 10_000, 1, 10_000_000)? as usize,
             },
             webhooks: WebhookSettings {
                 secret: get("LLMLAB_WEBHOOK_SECRET").unwrap_or_default(),

@@ -44,6 +44,9 @@ pub struct EventIn {
     pub tags: Option<BTreeMap<String, String>>,
     /// Idempotency key, unique per workspace.
     pub event_id: Option<String>,
+    /// The reservation on hard budgets this call was made under
+    /// ([`crate::budgets::reserve`]): storing the event settles it.
+    pub reservation_id: Option<String>,
     /// The provider's usage object, instead of the token fields.
     pub usage: Option<serde_json::Value>,
     /// Its format (`openai_chat`, `openai_responses`, `anthropic`, `gemini`); default:

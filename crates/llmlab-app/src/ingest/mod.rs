@@ -109,6 +109,9 @@ pub fn prepare(
         }
         check_len("event_id", id, MAX_ID_LEN)?;
     }
+    if let Some(id) = &body.reservation_id {
+        check_len("reservation_id", id, MAX_ID_LEN)?;
+    }
     let model_key = model_sent.to_ascii_lowercase();
 
     // Resolve against the catalog first: the resolved name is what custom prices,
@@ -183,6 +186,7 @@ pub fn prepare(
         tags: tags.into_iter().collect(),
         // The sender is the request's, not the body's (`track`, `store_events`).
         api_key_id: None,
+        reservation_id: body.reservation_id.filter(|id| !id.is_empty()),
     };
     Ok(Priced {
         event,
@@ -273,7 +277,7 @@ pub struct Tenant {
 
 impl Tenant {
     /// Adds the key's tags to `event`; the event's own value wins on the same key.
-    fn stamp(&self, event: &mut EventIn) {
+    pub(crate) fn stamp(&self, event: &mut EventIn) {
         if self.key_tags.is_empty() {
             return;
         }

@@ -18,6 +18,7 @@
 //! | service tier | `gen_ai.openai.response.service_tier`, `gen_ai.openai.request.service_tier` |
 //! | timestamp, latency | the span's end; end − start |
 //! | `event_id` | trace id + span id (hex), so a re-sent export stores nothing twice |
+//! | `reservation_id` | `llmlab.reservation_id` of the span: the hard-budget reservation it settles |
 //! | tags | `service` = the resource's `service.name`; `llmlab.tag.<key>` of the resource, then of the span |
 //!
 //! The semantic conventions count cached tokens inside `input_tokens` (and reasoning
@@ -266,6 +267,9 @@ pub fn event_of(
             .flatten(),
         tags: Some(tags(resource_tags, attrs)).filter(|t| !t.is_empty()),
         event_id: (!span.trace_id.is_empty() && !span.span_id.is_empty()).then(|| span_key(span)),
+        reservation_id: get(&["llmlab.reservation_id"])
+            .and_then(text)
+            .map(str::to_string),
         ..EventIn::default()
     }))
 }

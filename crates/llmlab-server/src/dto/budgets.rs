@@ -47,6 +47,9 @@ pub struct BudgetIn {
     /// Channels its alerts and forecast warnings go to, besides those subscribed to
     /// `budget` / `forecast` (replaces the previous list; unchanged when absent).
     pub channel_ids: Option<Vec<i64>>,
+    /// `alert` (default: it alerts) or `hard` (`POST /api/budgets/reserve` refuses calls
+    /// beyond what it has left).
+    pub enforce: Option<String>,
 }
 
 impl From<BudgetIn> for BudgetForm {
@@ -63,6 +66,7 @@ impl From<BudgetIn> for BudgetForm {
             alert_threshold_pct: b.alert_threshold_pct,
             webhook_url: b.webhook_url,
             timezone: b.timezone,
+            enforce: b.enforce,
         }
     }
 }
@@ -96,6 +100,16 @@ pub struct BudgetOut {
     #[schema(value_type = f64)]
     #[serde(with = "llmlab_engine::as_json_number")]
     pub remaining_usd: Usd,
+    /// `alert` or `hard`.
+    pub enforce: String,
+    /// Held by live reservations (a hard budget's; 0 for an alert-only one).
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub reserved_usd: Usd,
+    /// Amount − spent − reserved, never negative: what reservations may still take.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub available_usd: Usd,
     /// Spent / amount, percent.
     pub percent_used: f64,
     /// `ok`, `warning` or `exceeded`.
@@ -163,12 +177,23 @@ pub struct CheckBudget {
     #[schema(value_type = f64)]
     #[serde(with = "llmlab_engine::as_json_number")]
     pub remaining_usd: Usd,
+    /// `alert` or `hard`.
+    pub enforce: String,
+    /// Held by live reservations.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub reserved_usd: Usd,
+    /// Amount − spent − reserved, never negative.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub available_usd: Usd,
 }
 
 /// Pre-flight answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckResponse {
-    /// False when any budget covering the call is exceeded.
+    /// False when any budget covering the call is exceeded, or a hard one has nothing
+    /// available once its live reservations are counted.
     pub allowed: bool,
     /// Budgets whose scope covers the call.
     pub budgets: Vec<CheckBudget>,
@@ -179,11 +204,14 @@ impl From<llmlab_app::budgets::Check> for CheckResponse {
         let budgets = found
             .budgets
             .into_iter()
-            .map(|(budget, evaluation)| CheckBudget {
+            .map(|(budget, evaluation, reserved)| CheckBudget {
                 id: budget.id.get(),
                 name: budget.spec.name,
                 status: evaluation.status.as_str().into(),
                 remaining_usd: evaluation.remaining,
+                enforce: budget.spec.enforce,
+                reserved_usd: reserved,
+                available_usd: llmlab_app::budgets::available(&evaluation, reserved),
             })
             .collect();
         CheckResponse {
@@ -297,4 +325,83 @@ pub struct WebhookSecret {
 pub struct AlertList {
     /// Newest first.
     pub alerts: Vec<AlertOut>,
+}
+
+/// `POST /api/budgets/reserve`: a call about to be made.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReserveIn {
+    /// Provider id from the catalog.
+    pub provider: String,
+    /// Model as the provider's API names it.
+    pub model: String,
+    /// The prompt's tokens.
+    pub input_tokens: i64,
+    /// The most the call may answer (the request's `max_tokens`): the worst case is
+    /// priced with it.
+    pub max_output_tokens: i64,
+    /// The tags its event will carry (they choose the budgets that cover it).
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
+    /// Seconds the reservation lives unless settled or released (default 300, 1–3600).
+    pub ttl_seconds: Option<i64>,
+}
+
+impl From<ReserveIn> for llmlab_app::budgets::ReserveIn {
+    fn from(r: ReserveIn) -> Self {
+        llmlab_app::budgets::ReserveIn {
+            provider: r.provider,
+            model: r.model,
+            input_tokens: r.input_tokens,
+            max_output_tokens: r.max_output_tokens,
+            tags: r.tags,
+            ttl_seconds: r.ttl_seconds,
+        }
+    }
+}
+
+/// A hard budget a reservation holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldBudget {
+    /// Budget id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// What it has left after this reservation.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub available_usd: Usd,
+}
+
+/// A reservation made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationOut {
+    /// Send it with the call's event (`reservation_id`) to settle it, or release it with
+    /// `DELETE /api/budgets/reservations/{reservation_id}`.
+    pub reservation_id: String,
+    /// The call's worst case, held against each budget below.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub reserved_usd: Usd,
+    /// When it is released by itself if neither settled nor released.
+    pub expires_at: DateTime<Utc>,
+    /// The hard budgets covering the call (empty: none, so nothing is held).
+    pub budgets: Vec<HeldBudget>,
+}
+
+impl From<llmlab_app::budgets::Reservation> for ReservationOut {
+    fn from(r: llmlab_app::budgets::Reservation) -> Self {
+        ReservationOut {
+            reservation_id: r.id,
+            reserved_usd: r.amount,
+            expires_at: r.expires_at,
+            budgets: r
+                .budgets
+                .into_iter()
+                .map(|h| HeldBudget {
+                    id: h.budget.id.get(),
+                    name: h.budget.spec.name,
+                    available_usd: h.available,
+                })
+                .collect(),
+        }
+    }
 }

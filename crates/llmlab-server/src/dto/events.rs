@@ -59,6 +59,9 @@ pub struct TrackEvent {
     pub tags: Option<BTreeMap<String, String>>,
     /// Idempotency key, unique per workspace.
     pub event_id: Option<String>,
+    /// The reservation (`POST /api/budgets/reserve`) this call was made under: storing
+    /// the event settles it, counting the event's cost and releasing the rest.
+    pub reservation_id: Option<String>,
     /// The provider's usage object as its response carries it, instead of the token
     /// fields (see docs/pricing.md, "Usage objects").
     #[schema(value_type = Option<Object>)]
@@ -88,6 +91,7 @@ impl From<TrackEvent> for EventIn {
             latency_ms: e.latency_ms,
             tags: e.tags,
             event_id: e.event_id,
+            reservation_id: e.reservation_id,
             usage: e.usage,
             usage_format: e.usage_format,
         }

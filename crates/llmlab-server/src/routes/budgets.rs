@@ -7,11 +7,11 @@ use llmlab_engine::Usd;
 use llmlab_engine::budget::Scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::access::{Admin, Checker, Member, Reader};
+use crate::access::{Admin, Checker, Ingester, Member, Reader};
 use crate::body::JsonBody;
 use crate::dto::{
-    AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckQuery, CheckResponse, ScopeDto,
-    WebhookSecret,
+    AlertList, AlertOut, BudgetIn, BudgetList, BudgetOut, CheckQuery, CheckResponse,
+    ReservationOut, ReserveIn, ScopeDto, WebhookSecret,
 };
 use crate::error::ApiError;
 use crate::query::Query;
@@ -25,6 +25,8 @@ pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list)
         .service(upsert)
         .service(check)
+        .service(reserve)
+        .service(release)
         .service(webhook_secret)
         .service(remove)
         .service(alerts);
@@ -34,6 +36,7 @@ fn budget_out(
     Evaluated {
         budget: b,
         evaluation: e,
+        reserved,
         forecast,
         crossing,
         channels,
@@ -59,6 +62,9 @@ fn budget_out(
         timezone: b.spec.timezone,
         spent_usd: e.spent,
         remaining_usd: e.remaining,
+        available_usd: use_case::available(&e, reserved),
+        reserved_usd: reserved,
+        enforce: b.spec.enforce,
         percent_used: e.percent_used,
         status: e.status.as_str().to_string(),
         period_start: e.window.start,
@@ -168,6 +174,35 @@ async fn check(
     .await?;
     let response = CheckResponse::from(found);
     Ok(HttpResponse::Ok().json(response))
+}
+
+/// Reserves a call's worst case against every hard budget covering it, atomically
+/// across callers and server instances; 409 `budget_exceeded` when one has less left.
+#[utoipa::path(tag = "budgets", request_body = ReserveIn, responses(
+    (status = 201, description = "Reserved", body = ReservationOut),
+    (status = 409, description = "`budget_exceeded`: a hard budget covering the call has less available than its worst case"),
+    (status = 422, description = "Invalid call, unknown provider or model, or too many live reservations")), security(("bearer" = [])))]
+#[post("/budgets/reserve")]
+async fn reserve(
+    state: web::Data<AppState>,
+    who: Ingester,
+    body: JsonBody<ReserveIn>,
+) -> Result<HttpResponse, ApiError> {
+    let reservation = use_case::reserve(&state, who.tenant(), body.0.into()).await?;
+    Ok(HttpResponse::Created().json(ReservationOut::from(reservation)))
+}
+
+/// Releases a reservation before its call is made, or when it will not be. Releasing
+/// one already settled, released or expired is not an error: nothing is held either way.
+#[utoipa::path(tag = "budgets", params(("reservation_id" = String, Path)), responses((status = 204), (status = 422)), security(("bearer" = [])))]
+#[delete("/budgets/reservations/{reservation_id}")]
+async fn release(
+    state: web::Data<AppState>,
+    who: Ingester,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    use_case::release(&state, who.workspace(), id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Alerts recorded for a budget, newest first.

@@ -29,6 +29,9 @@ pub struct BudgetForm {
     name: String,
     amount_usd: String,
     period: String,
+    /// `alert` or `hard`; absent from older forms: alert.
+    #[serde(default)]
+    enforce: Option<String>,
 }
 
 /// Budgets with their progress; members and above create and delete them here.
@@ -65,8 +68,15 @@ async fn show(
         ul.budgets {
             @for (b, alerts, burn) in &list {
                 li {
-                    h2 { (b.budget.spec.name) }
+                    h2 { (b.budget.spec.name) @if hard(b) { " " span.badge.hard title="Reservations beyond what it has left are refused" { "hard" } } }
                     p { (dollars(b.evaluation.spent)) " of " (dollars(Usd::from_nanos(b.budget.spec.amount_nanos))) " · " (b.budget.spec.period) " · " (standing(b)) }
+                    @if hard(b) {
+                        p.reservations {
+                            "spent " (dollars(b.evaluation.spent))
+                            " · reserved " (dollars(b.reserved))
+                            " · available " (dollars(llmlab_app::budgets::available(&b.evaluation, b.reserved)))
+                        }
+                    }
                     progress max="100" value=(b.evaluation.percent_used.clamp(0.0, 100.0)) aria-label=(format!("{} % used", b.evaluation.percent_used)) {
                         (b.evaluation.percent_used) " %"
                     }
@@ -95,6 +105,7 @@ async fn show(
                             name: b.budget.spec.name.clone(),
                             amount_usd: Usd::from_nanos(b.budget.spec.amount_nanos).to_string(),
                             period: b.budget.spec.period.clone(),
+                            enforce: Some(b.budget.spec.enforce.clone()),
                         };
                         @let again = retry_of(stored.id);
                         details open[again.is_some()] {
@@ -111,7 +122,7 @@ async fn show(
         }
         @if editable {
             h2 { "New budget" }
-            @let blank = BudgetForm { id: None, name: String::new(), amount_usd: String::new(), period: "monthly".into() };
+            @let blank = BudgetForm { id: None, name: String::new(), amount_usd: String::new(), period: "monthly".into(), enforce: None };
             @let again = retry_of(None);
             (budget_form(v, "", again.map_or(&blank, |r| &r.0), again.map(|r| &r.1), "Create budget"))
         }
@@ -142,7 +153,7 @@ fn budget_form(
     html! {
         form method="post" action="/budgets" {
             (hidden(v))
-            @if let Some(r) = refused { (r.above(&["name", "amount_usd", "period"])) }
+            @if let Some(r) = refused { (r.above(&["name", "amount_usd", "period", "enforce"])) }
             @if let Some(budget) = values.id { input type="hidden" name="id" value=(budget); }
             label for=(id("name")) { "Name" }
             input id=(id("name")) name="name" value=(values.name) required maxlength="200"
@@ -157,6 +168,13 @@ fn budget_form(
                 @for p in ["daily", "weekly", "monthly", "total"] { option value=(p) selected[p == values.period] { (p) } }
             }
             @if let Some(r) = refused { (r.beside("period", &id("period-error"))) }
+            label for=(id("enforce")) { "Enforcement" }
+            @let enforce = values.enforce.as_deref().unwrap_or(llmlab_app::budgets::ALERT);
+            select id=(id("enforce")) name="enforce" aria-invalid=[invalid("enforce")] aria-describedby=[described("enforce")] {
+                option value=(llmlab_app::budgets::ALERT) selected[enforce == llmlab_app::budgets::ALERT] { "Alert only" }
+                option value=(llmlab_app::budgets::HARD) selected[enforce == llmlab_app::budgets::HARD] { "Hard: refuse reservations beyond it" }
+            }
+            @if let Some(r) = refused { (r.beside("enforce", &id("enforce-error"))) }
             button type="submit" { (submit) }
         }
     }
@@ -190,6 +208,7 @@ async fn save(state: &web::Data<AppState>, v: &Visitor, form: BudgetForm) -> Res
         alert_threshold_pct: None,
         webhook_url: None,
         timezone: None,
+        enforce: form.enforce,
     };
     let allow_private = state.settings.webhooks.allow_private;
     let new = llmlab_app::budgets::validate(&state.catalog, allow_private, body)?;
@@ -217,6 +236,11 @@ pub async fn delete_budget(
 /// A budget's status as its spend and its forecast give it: `exceeded` or `warning` by
 /// the spend, and, while not exceeded, the day the forecast has it cross the amount
 /// (in the budget's time zone), so a budget heading past its amount never reads `ok`.
+/// Whether reservations are refused beyond what `b` has left.
+fn hard(b: &llmlab_app::budgets::Evaluated) -> bool {
+    b.budget.spec.enforce == llmlab_app::budgets::HARD
+}
+
 fn standing(b: &llmlab_app::budgets::Evaluated) -> Markup {
     let status = b.evaluation.status.as_str();
     let exceeds_on = b.crossing.map(|at| {

@@ -17,6 +17,7 @@ mod dashboard_forms;
 mod email_guard;
 mod focus;
 mod forecasts;
+mod hard_budgets;
 mod hostile;
 mod invitations;
 mod leaks;

@@ -100,6 +100,8 @@ pub struct NewEvent {
     pub service_tier: String,
     /// The API key that sent it; `None` for a person's session.
     pub api_key_id: Option<ApiKeyId>,
+    /// The reservation it settles (see [`crate::reservations`]); not stored.
+    pub reservation_id: Option<String>,
 }
 
 /// What ingestion did with one event.

@@ -253,6 +253,13 @@ pub(crate) fn insert_all(
         .collect();
     crate::rollups::add(conn, workspace_id, &stored_now)?;
     crate::rollups::add_totals(conn, workspace_id, &stored_now)?;
+    // Settled in the transaction that counts the cost: spent + reserved never counts a
+    // call twice, and a repeat of the event (not stored now) settles nothing again.
+    let settled: Vec<&str> = stored_now
+        .iter()
+        .filter_map(|e| e.reservation_id.as_deref())
+        .collect();
+    crate::reservations::settle(conn, workspace_id, &settled)?;
 
     let mut outcome_of: HashMap<usize, InsertOutcome> = HashMap::with_capacity(rows.len());
     for ((&i, row), id) in unique.iter().zip(&rows).zip(&inserted) {
@@ -310,8 +317,12 @@ pub fn insert_event(
 ) -> Result<(EventRow, InsertOutcome), StoreError> {
     let created_at = now_utc();
     let outcome = match conn {
-        AnyConnection::Postgresql(c) => insert_one_pg(c, workspace_id, event, created_at)?,
-        AnyConnection::Sqlite(_) => write_tx(conn, |conn| {
+        // One statement, without a transaction around it, unless it settles a
+        // reservation (which the statement does not do).
+        AnyConnection::Postgresql(c) if event.reservation_id.is_none() => {
+            insert_one_pg(c, workspace_id, event, created_at)?
+        }
+        _ => write_tx(conn, |conn| {
             insert_all(conn, workspace_id, std::slice::from_ref(event), created_at)
         })?
         .pop()

@@ -18,6 +18,7 @@ pub fn budget(name: &str) -> NewBudget {
         scope_tag_key: None,
         scope_tag_value: None,
         alert_threshold_pct: 80,
+        enforce: "alert".into(),
     }
 }
 

@@ -105,6 +105,7 @@ fn budget() -> NewBudget {
         scope_tag_key: None,
         scope_tag_value: None,
         alert_threshold_pct: 80,
+        enforce: "alert".into(),
     }
 }
 

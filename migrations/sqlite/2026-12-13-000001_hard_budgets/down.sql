@@ -1,0 +1,2 @@
+DROP TABLE budget_reservations;
+ALTER TABLE budgets DROP COLUMN enforce;
