@@ -61,6 +61,8 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     event_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    reservation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage_format: Option<String>,
@@ -123,6 +125,7 @@ impl Event {
             latency_ms: None,
             tags: BTreeMap::new(),
             event_id: None,
+            reservation_id: None,
             usage: None,
             usage_format: None,
         }
@@ -198,6 +201,14 @@ impl Event {
     /// answered as a duplicate and stored once (default: a random key made at tracking).
     pub fn event_id(mut self, id: impl Into<String>) -> Event {
         self.event_id = Some(id.into());
+        self
+    }
+
+    /// The reservation on hard budgets the call was made under
+    /// ([`Client::reserve`](crate::Client::reserve)): the server settles it when it
+    /// stores the event, counting its cost and releasing the rest.
+    pub fn reservation_id(mut self, id: impl Into<String>) -> Event {
+        self.reservation_id = Some(id.into());
         self
     }
 

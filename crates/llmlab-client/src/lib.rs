@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod event;
+mod reserve;
 mod sender;
 mod transport;
 
@@ -14,6 +15,7 @@ use serde_json::value::RawValue;
 
 pub use event::Event;
 pub use llmlab_engine::Usd;
+pub use reserve::{HeldBudget, Reservation, Reserve};
 
 use sender::{Policy, Queue};
 use transport::Transport;
@@ -40,6 +42,19 @@ pub enum Error {
     /// The server answered something this client does not understand.
     #[error("unexpected answer from the LLMLab server: {0}")]
     Unexpected(String),
+    /// A hard budget covering the call has less available than its worst case
+    /// ([`Client::reserve`]): the call should not be made.
+    #[error("budget '{name}' has ${available} available, less than the ${requested} asked")]
+    BudgetExceeded {
+        /// The budget's id.
+        budget_id: i64,
+        /// Its name.
+        name: String,
+        /// What it has left: amount − spent − live reservations.
+        available: Usd,
+        /// The call's worst case.
+        requested: Usd,
+    },
 }
 
 /// Counters of what became of the events tracked so far.

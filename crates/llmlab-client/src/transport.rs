@@ -142,6 +142,39 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// Sends `method` to `path` with `body` as JSON (none for a DELETE); the status and
+    /// the answer's text.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, String), Error> {
+        let url = format!("{}{path}", self.endpoint);
+        let sent = match (method, body) {
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &self.authorization)
+                .call(),
+            (_, body) => self
+                .agent
+                .post(&url)
+                .header("Authorization", &self.authorization)
+                .header("Content-Type", "application/json")
+                .send(body.map(|b| b.to_string()).unwrap_or_default()),
+        };
+        let mut response = sent.map_err(|e| Error::Unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| Error::Unreachable(e.to_string()))?;
+        Ok((status, text))
+    }
+}
+
 fn classify(status: u16, retry_after: Option<Duration>, text: &str) -> Outcome {
     match status {
         200 => match serde_json::from_str::<BatchAnswer>(text) {

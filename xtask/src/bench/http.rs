@@ -13,7 +13,7 @@ use llmlab_store::NewEvent;
 use super::ceiling::{self, InsertRun};
 use super::db::{FreshDb, Target};
 use super::events::CallGen;
-use super::load::{self, Get, PostCycle, Stats, Until};
+use super::load::{self, Get, PostCycle, ReserveRelease, Stats, Until};
 use super::otlp::{self, Exports};
 use super::server::{self, Launch, Memory, Server};
 use crate::Result;
@@ -50,6 +50,8 @@ pub struct HttpResults {
 pub struct Phases {
     pub health: Stats,
     pub track: Stats,
+    /// `POST /api/budgets/reserve` against one hard budget, each followed by its release.
+    pub reserve: Stats,
     pub batch: Stats,
     /// OpenTelemetry trace exports (`POST /v1/traces`, OTLP JSON).
     pub otlp: Stats,
@@ -85,7 +87,8 @@ fn load_server(server: &Server, options: &HttpOptions) -> Result<Phases> {
     };
     let track_bodies = Arc::new(track_bodies());
     let batch_bodies = Arc::new(batch_bodies());
-    let key = server::sign_up(server.addr)?.key;
+    let account = server::sign_up(server.addr)?;
+    let key = account.key.clone();
     let mut memory = vec![("after start-up", server::memory(server.pid())?)];
 
     eprintln!(
@@ -106,6 +109,18 @@ fn load_server(server: &Server, options: &HttpOptions) -> Result<Phases> {
         "after POST /api/events/track",
         server::memory(server.pid())?,
     ));
+
+    eprintln!(
+        "xtask: POST /api/budgets/reserve (and release), {} connections",
+        options.connections
+    );
+    hard_budget(server, &account.token)?;
+    let reserve_bodies = Arc::new(reserve_bodies());
+    let stride = reserve_bodies.len() / options.connections.max(1);
+    let reserve_load = (0..options.connections)
+        .map(|i| ReserveRelease::new(Arc::clone(&reserve_bodies), i * stride))
+        .collect();
+    let reserve = load::run(server.addr, &key, reserve_load, until)?;
 
     eprintln!(
         "xtask: POST /api/events/batch ({BATCH_SIZE} events), {} connections",
@@ -133,10 +148,11 @@ fn load_server(server: &Server, options: &HttpOptions) -> Result<Phases> {
         .collect();
     let otlp = load::run(server.addr, &key, otlp_load, until)?;
     memory.push(("after POST /v1/traces", server::memory(server.pid())?));
-    check_server_alive(&[&health, &track, &batch, &otlp])?;
+    check_server_alive(&[&health, &track, &reserve, &batch, &otlp])?;
     Ok(Phases {
         health,
         track,
+        reserve,
         batch,
         otlp,
         memory,
@@ -153,6 +169,40 @@ fn cycles(path: &str, bodies: &Arc<Vec<Vec<u8>>>, connections: usize) -> Vec<Pos
 fn track_bodies() -> Vec<Vec<u8>> {
     let mut calls = CallGen::live(TRACK_SEED);
     (0..TRACK_BODIES).map(|_| calls.track_body()).collect()
+}
+
+/// One monthly hard budget over all of the workspace's spend, large enough that the
+/// phase's reservations (each released at once) are never refused: every reservation
+/// takes the lock on it, so the phase measures reservations queueing on one budget.
+fn hard_budget(server: &Server, token: &str) -> Result<()> {
+    let mut user = super::client::Client::new(server.addr, Some(token));
+    let body = br#"{"name":"gateway","amount_usd":1000000,"period":"monthly","enforce":"hard"}"#;
+    server::expect_json(
+        user.call("POST", "/api/budgets", Some(body))?,
+        201,
+        "POST /api/budgets",
+    )?;
+    Ok(())
+}
+
+/// Reservations of the calls the track phase sends: their input tokens, at most 1,024
+/// output tokens.
+fn reserve_bodies() -> Vec<Vec<u8>> {
+    let mut calls = CallGen::live(TRACK_SEED);
+    (0..TRACK_BODIES)
+        .map(|_| {
+            let call: serde_json::Value =
+                serde_json::from_slice(&calls.track_body()).unwrap_or_default();
+            serde_json::json!({
+                "provider": call["provider"],
+                "model": call["model"],
+                "input_tokens": call["input_tokens"].as_i64().unwrap_or(1_000),
+                "max_output_tokens": 1_024,
+            })
+            .to_string()
+            .into_bytes()
+        })
+        .collect()
 }
 
 fn batch_bodies() -> Vec<Vec<u8>> {

@@ -372,6 +372,7 @@ fn run_parts(
         let p = &results.phases;
         refused(&mut errors, "GET /api/health", &p.health);
         refused(&mut errors, "POST /api/events/track", &p.track);
+        refused(&mut errors, "POST /api/budgets/reserve", &p.reserve);
         refused(&mut errors, "POST /api/events/batch", &p.batch);
         refused(&mut errors, "POST /v1/traces", &p.otlp);
         let section = report::http_section(name, &results);

@@ -203,6 +203,13 @@ pub fn http_section(backend: &str, r: &HttpResults) -> Section {
         &p.track,
         true,
     );
+    phase_row(
+        &mut phases,
+        "POST /api/budgets/reserve (each then released, untimed)",
+        o.connections,
+        &p.reserve,
+        false,
+    );
     let batch_label = format!("POST /api/events/batch ({BATCH_SIZE}/req)");
     phase_row(
         &mut phases,
@@ -221,6 +228,7 @@ pub fn http_section(backend: &str, r: &HttpResults) -> Section {
     for (label, s) in [
         ("health", &p.health),
         ("track", &p.track),
+        ("reserve", &p.reserve),
         ("batch", &p.batch),
         ("otlp", &p.otlp),
     ] {

@@ -123,10 +123,12 @@ pub async fn overview(
         .iter()
         .filter(|b| b.budget.spec.period == "daily")
         .map(|b| {
-            (
-                b.budget.spec.name.clone(),
-                Usd::from_nanos(b.budget.spec.amount_nanos),
-            )
+            // A hard budget refuses reservations beyond it: the line says so.
+            let name = match b.budget.spec.enforce.as_str() {
+                llmlab_app::budgets::HARD => format!("{} (hard)", b.budget.spec.name),
+                _ => b.budget.spec.name.clone(),
+            };
+            (name, Usd::from_nanos(b.budget.spec.amount_nanos))
         })
         .collect();
     let svg = chart::stacked(

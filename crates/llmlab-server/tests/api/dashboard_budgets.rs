@@ -94,3 +94,55 @@ both!(a_budget_burns_down_day_by_day, |app: TestApp| {
         "{html}"
     );
 });
+
+both!(
+    a_hard_budget_shows_what_is_reserved_and_available,
+    |app: TestApp| {
+        let token = app.signup("hard-page@example.com");
+        let cookie = sign_in(&app, "hard-page@example.com");
+        // Made hard through the dashboard's form.
+        let shown = page(&app, "/budgets", Some(&cookie));
+        let (csrf, ws) = (
+            crate::dashboard::csrf(&shown),
+            crate::dashboard::hidden(&shown, "ws").unwrap(),
+        );
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("ws", ws.as_str()),
+            ("name", "Gateway"),
+            ("amount_usd", "10"),
+            ("period", "daily"),
+            ("enforce", "hard"),
+        ];
+        let r = crate::dashboard::form(&app, "/budgets", Some(&cookie), &fields);
+        assert_eq!(r.status, 303, "{}", r.text());
+        assert_eq!(
+            app.get("/api/budgets", &token).json()["budgets"][0]["enforce"],
+            "hard"
+        );
+        // $2.50 spent; a reservation of 1M in + 100k out at $2.50 / $10 holds $3.50.
+        let r = app.post(
+        "/api/events/track",
+        &token,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000, "output_tokens": 0}),
+    );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let r = app.post(
+        "/api/budgets/reserve",
+        &token,
+        json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000, "max_output_tokens": 100_000}),
+    );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let html = page(&app, "/budgets", Some(&cookie)).text();
+        assert!(html.contains(r#"<span class="badge hard""#), "{html}");
+        assert!(
+            html.contains("spent $2.50 · reserved $3.50 · available $4.00"),
+            "{html}"
+        );
+        // Its edit form keeps it hard.
+        assert!(html.contains(r#"<option value="hard" selected>"#), "{html}");
+        // The overview's chart names it as hard.
+        let overview = page(&app, "/overview", Some(&cookie)).text();
+        assert!(overview.contains("Gateway (hard)"), "{overview}");
+    }
+);

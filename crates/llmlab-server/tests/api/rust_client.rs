@@ -243,3 +243,50 @@ both!(dropping_the_client_sends_what_is_queued, |app: TestApp| {
     drop(client);
     assert_eq!(stored_ids(&app, &token).len(), 25);
 });
+
+both!(a_gateway_reserves_settles_and_releases, |app: TestApp| {
+    let (token, key) = account(&app, "gateway@example.com");
+    let r = app.post(
+        "/api/budgets",
+        &token,
+        json!({"name": "cap", "amount_usd": 0.02, "period": "daily", "enforce": "hard"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let client = client(&app, &key).build().unwrap();
+    // 1,000 in at $2.50/M and at most 1,000 out at $10/M: $0.0125 held.
+    let call = llmlab_client::Reserve::new("openai", "gpt-4o", 1_000, 1_000);
+    let held = client.reserve(&call).unwrap();
+    assert_eq!(held.reserved, Usd::parse("0.0125").unwrap());
+    assert_eq!(held.budgets[0].available, Usd::parse("0.0075").unwrap());
+    // A second one does not fit: refused with what is available, exactly.
+    match client.reserve(&call) {
+        Err(llmlab_client::Error::BudgetExceeded {
+            name,
+            available,
+            requested,
+            ..
+        }) => assert_eq!(
+            (name.as_str(), available, requested),
+            ("cap", Usd::parse("0.0075").unwrap(), held.reserved)
+        ),
+        other => panic!("not refused: {other:?}"),
+    }
+    // The call answered 200 tokens: its event settles the reservation.
+    let event = Event::new("openai", "gpt-4o", 1_000, 200).reservation_id(&held.id);
+    client.track(event).unwrap();
+    assert!(client.flush(Duration::from_secs(10)));
+    let cap = &app.get("/api/budgets", &token).json()["budgets"][0];
+    assert_eq!(
+        (
+            cap["spent_usd"].to_string(),
+            cap["reserved_usd"].to_string()
+        ),
+        ("0.0045".into(), "0".into())
+    );
+    // Reserved again, then released when the call is not made.
+    let again = client.reserve(&call).unwrap();
+    client.release(&again.id).unwrap();
+    client.release(&again.id).unwrap();
+    let cap = &app.get("/api/budgets", &token).json()["budgets"][0];
+    assert_eq!(cap["available_usd"].to_string(), "0.0155");
+});
