@@ -24,6 +24,8 @@ pub struct AppState {
     pub replica: Option<Arc<crate::replica::ReadReplica>>,
     /// Single events, committed in groups.
     pub writer: GroupCommit,
+    /// Reservations on hard budgets, decided in groups.
+    pub reservations: llmlab_store::reservations::ReserveQueue,
     /// Pricing catalog (built-in plus `LLMLAB_CATALOG_PATH`).
     pub catalog: Arc<Catalog>,
     /// Session token keys.

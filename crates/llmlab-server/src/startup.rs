@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Compress, Logger, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use llmlab_engine::providers::Catalog;
+use llmlab_store::reservations::ReserveQueue;
 use llmlab_store::{GroupCommit, Store};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -76,11 +77,14 @@ impl Application {
         let transport: Arc<dyn Transport> = Arc::new(Deliveries::new(&settings)?);
         let writer = GroupCommit::start(store.clone(), GROUP_COMMIT_MAX)
             .map_err(|e| format!("database: {e}"))?;
+        let reservations = ReserveQueue::start(store.clone(), GROUP_COMMIT_MAX)
+            .map_err(|e| format!("database: {e}"))?;
         let api = openapi_document();
         let routes = web::Data::new(RouteTable::of(&api));
         let slots = web::Data::new(DecodeSlots::per_core());
         let app: llmlab_app::App = Arc::new(AppState {
             writer,
+            reservations,
             store,
             replica,
             catalog: Arc::new(catalog),

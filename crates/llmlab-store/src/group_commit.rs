@@ -27,35 +27,13 @@ use crate::{Store, StoreError, now_utc, write_tx};
 
 type Reply = Result<(EventRow, InsertOutcome), StoreError>;
 
-struct Job {
-    workspace_id: WorkspaceId,
-    event: NewEvent,
-    reply: SyncSender<Reply>,
-}
+/// One event to store, of one workspace.
+type Job = (WorkspaceId, NewEvent);
 
 /// The queue in front of the writer thread (see the module documentation). Cloning is
 /// cheap; the thread stops when the last clone is dropped.
 #[derive(Clone)]
-pub struct GroupCommit {
-    jobs: Sender<Job>,
-    health: Arc<WriterHealth>,
-}
-
-/// What the writer thread reports about itself.
-#[derive(Default)]
-struct WriterHealth {
-    running: AtomicBool,
-    panics: AtomicU64,
-}
-
-/// Marks the writer stopped however its thread ends.
-struct RunningGuard(Arc<WriterHealth>);
-
-impl Drop for RunningGuard {
-    fn drop(&mut self) {
-        self.0.running.store(false, Ordering::SeqCst);
-    }
-}
+pub struct GroupCommit(Batcher<Job, (EventRow, InsertOutcome)>);
 
 impl GroupCommit {
     /// Starts the writer thread for `store`, committing up to `max_group` events per
@@ -69,49 +47,110 @@ impl GroupCommit {
         max_group: usize,
         commit: impl Fn(&[Job]) -> Vec<Reply> + Send + 'static,
     ) -> Result<GroupCommit, StoreError> {
-        let (jobs, queue) = mpsc::channel();
-        let health = Arc::new(WriterHealth::default());
-        health.running.store(true, Ordering::SeqCst);
-        let guard = RunningGuard(health.clone());
-        thread::Builder::new()
-            .name("llmlab-group-commit".into())
-            .spawn(move || run(&queue, max_group.max(1), &guard.0, commit))
-            .map_err(|e| StoreError::Config(format!("cannot start the writer thread: {e}")))?;
-        Ok(GroupCommit { jobs, health })
+        Batcher::start("llmlab-group-commit", max_group, commit).map(GroupCommit)
     }
 
     /// Whether the writer thread is serving.
     pub fn is_running(&self) -> bool {
-        self.health.running.load(Ordering::SeqCst)
+        self.0.is_running()
     }
 
     /// Groups whose storing panicked since start (their requests got errors; the thread
     /// went on).
     pub fn panics(&self) -> u64 {
-        self.health.panics.load(Ordering::SeqCst)
+        self.0.panics()
     }
 
     /// Stores one event, like [`Store::insert_event`], blocking until its group is
     /// committed.
     pub fn insert_event(&self, workspace_id: WorkspaceId, event: NewEvent) -> Reply {
+        self.0.submit((workspace_id, event))
+    }
+}
+
+/// A job handed to a [`Batcher`], with where its answer goes.
+struct Queued<J, R> {
+    work: J,
+    reply: SyncSender<Result<R, StoreError>>,
+}
+
+/// A thread that takes the jobs waiting on its queue in groups (up to a limit) and
+/// hands each group to one step that answers every job of it: the writer of single
+/// events, and the reservations of hard budgets, each one transaction per group.
+pub(crate) struct Batcher<J, R> {
+    jobs: Sender<Queued<J, R>>,
+    health: Arc<WriterHealth>,
+}
+
+impl<J, R> Clone for Batcher<J, R> {
+    fn clone(&self) -> Self {
+        Batcher {
+            jobs: self.jobs.clone(),
+            health: self.health.clone(),
+        }
+    }
+}
+
+/// What the thread reports about itself.
+#[derive(Default)]
+struct WriterHealth {
+    running: AtomicBool,
+    panics: AtomicU64,
+}
+
+/// Marks the thread stopped however it ends.
+struct RunningGuard(Arc<WriterHealth>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::SeqCst);
+    }
+}
+
+impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
+    /// Starts the thread `name`, handing `step` up to `max_group` jobs at a time.
+    pub(crate) fn start(
+        name: &str,
+        max_group: usize,
+        step: impl Fn(&[J]) -> Vec<Result<R, StoreError>> + Send + 'static,
+    ) -> Result<Batcher<J, R>, StoreError> {
+        let (jobs, queue) = mpsc::channel();
+        let health = Arc::new(WriterHealth::default());
+        health.running.store(true, Ordering::SeqCst);
+        let guard = RunningGuard(health.clone());
+        let label = name.to_string();
+        thread::Builder::new()
+            .name(name.into())
+            .spawn(move || run(&queue, max_group.max(1), &guard.0, &label, step))
+            .map_err(|e| StoreError::Config(format!("cannot start {name}: {e}")))?;
+        Ok(Batcher { jobs, health })
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.health.running.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn panics(&self) -> u64 {
+        self.health.panics.load(Ordering::SeqCst)
+    }
+
+    /// Queues `work` and waits for its group's answer.
+    pub(crate) fn submit(&self, work: J) -> Result<R, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         let stopped = || StoreError::Unavailable("the writer thread has stopped".into());
         self.jobs
-            .send(Job {
-                workspace_id,
-                event,
-                reply,
-            })
+            .send(Queued { work, reply })
             .map_err(|_| stopped())?;
         answer.recv().map_err(|_| stopped())?
     }
 }
 
-fn run(
-    queue: &Receiver<Job>,
+fn run<J, R>(
+    queue: &Receiver<Queued<J, R>>,
     max_group: usize,
     health: &WriterHealth,
-    commit: impl Fn(&[Job]) -> Vec<Reply>,
+    name: &str,
+    step: impl Fn(&[J]) -> Vec<Result<R, StoreError>>,
 ) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
@@ -121,25 +160,24 @@ fn run(
                 Err(_) => break,
             }
         }
+        let (works, replies): (Vec<J>, Vec<_>) =
+            group.into_iter().map(|q| (q.work, q.reply)).unzip();
         // A connection dropped while unwinding is mid-transaction, which the pool
         // treats as broken and discards, so nothing of the failed group is committed.
-        let replies = match catch_unwind(AssertUnwindSafe(|| commit(&group))) {
-            Ok(replies) if replies.len() == group.len() => replies,
+        let answers = match catch_unwind(AssertUnwindSafe(|| step(&works))) {
+            Ok(answers) if answers.len() == works.len() => answers,
             Ok(_) | Err(_) => {
                 health.panics.fetch_add(1, Ordering::SeqCst);
-                log::error!(
-                    "the writer failed storing a group of {} events",
-                    group.len()
-                );
-                group
+                log::error!("{name} failed on a group of {} jobs", works.len());
+                works
                     .iter()
-                    .map(|_| Err(StoreError::Query("the writer failed on this group".into())))
+                    .map(|_| Err(StoreError::Query(format!("{name} failed on this group"))))
                     .collect()
             }
         };
-        for (job, reply) in group.into_iter().zip(replies) {
+        for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that gave up waiting is not an error of the others.
-            let _ = job.reply.send(reply);
+            let _ = reply.send(answer);
         }
     }
 }
@@ -147,7 +185,7 @@ fn run(
 fn one_by_one(store: &Store, group: &[Job]) -> Vec<Reply> {
     group
         .iter()
-        .map(|job| store.insert_event(job.workspace_id, &job.event))
+        .map(|(workspace_id, event)| store.insert_event(*workspace_id, event))
         .collect()
 }
 
@@ -157,16 +195,15 @@ fn commit(store: &Store, group: &[Job]) -> Vec<Reply> {
     }
     // Workspaces in id order, so concurrent transactions lock rows in the same order.
     let mut by_user: BTreeMap<WorkspaceId, Vec<usize>> = BTreeMap::new();
-    for (i, job) in group.iter().enumerate() {
-        by_user.entry(job.workspace_id).or_default().push(i);
+    for (i, (workspace_id, _)) in group.iter().enumerate() {
+        by_user.entry(*workspace_id).or_default().push(i);
     }
     let created_at = now_utc();
     let stored = store.write(|conn| {
         write_tx(conn, |conn| {
             let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; group.len()];
             for (&workspace_id, indices) in &by_user {
-                let events: Vec<NewEvent> =
-                    indices.iter().map(|&i| group[i].event.clone()).collect();
+                let events: Vec<NewEvent> = indices.iter().map(|&i| group[i].1.clone()).collect();
                 let stored = insert_all(conn, workspace_id, &events, created_at)?;
                 for (&i, outcome) in indices.iter().zip(stored) {
                     outcomes[i] = Some(outcome);
@@ -177,9 +214,9 @@ fn commit(store: &Store, group: &[Job]) -> Vec<Reply> {
             group
                 .iter()
                 .zip(outcomes)
-                .map(|(job, outcome)| {
+                .map(|((workspace_id, event), outcome)| {
                     let outcome = outcome.ok_or_else(|| StoreError::Query("no outcome".into()))?;
-                    let row = stored_row(conn, job.workspace_id, &job.event, outcome, created_at)?;
+                    let row = stored_row(conn, *workspace_id, event, outcome, created_at)?;
                     Ok((row, outcome))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()
@@ -226,16 +263,12 @@ mod tests {
     #[test]
     fn a_panicking_group_fails_alone() {
         let writer = GroupCommit::start_with(8, |group| {
-            if group.iter().any(|j| j.event.tokens.input_tokens == 13) {
+            if group.iter().any(|j| j.1.tokens.input_tokens == 13) {
                 panic!("injected failure");
             }
             group
                 .iter()
-                .map(|j| {
-                    Err(StoreError::Conflict(
-                        j.event.tokens.input_tokens.to_string(),
-                    ))
-                })
+                .map(|j| Err(StoreError::Conflict(j.1.tokens.input_tokens.to_string())))
                 .collect()
         })
         .expect("start");

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use llmlab_engine::Usd;
 use llmlab_engine::budget::{Evaluation, Scope};
 use llmlab_engine::period::period_window;
-use llmlab_store::reservations::{Hold, Outcome, Request};
+use llmlab_store::reservations::{Ask, Hold, Outcome};
 use llmlab_store::{BudgetRow, EventFilter, WorkspaceId};
 
 use super::{scope_filter, spec};
@@ -163,15 +163,16 @@ pub async fn reserve(app: &App, who: Tenant, body: ReserveIn) -> Result<Reservat
         let (rows, holds) = covering(s.list_budgets(workspace)?, &scope, &tags, now)?;
         let id = new_id();
         let expires_at = now + ttl;
-        let request = Request {
-            reservation_id: &id,
+        let ask = Ask {
+            holds,
+            reservation_id: id.clone(),
             amount_nanos: call.cost_nanos,
             now: now.timestamp_micros(),
             expires_at: expires_at.timestamp_micros(),
             max_live,
         };
         let amount = Usd::from_nanos(call.cost_nanos);
-        match s.reserve(workspace, &holds, &request)? {
+        match shared.reservations.reserve(workspace, ask)? {
             Outcome::Held(standings) => Ok(Reservation {
                 id,
                 amount,

@@ -22,7 +22,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     let db_ok = web::block(move || store.ping())
         .await
         .is_ok_and(|r| r.is_ok());
-    let writer_ok = state.writer.is_running();
+    let writer_ok = state.writer.is_running() && state.reservations.is_running();
     let ok = db_ok && writer_ok;
     let body = Health {
         status: if ok { "ok" } else { "degraded" },
@@ -59,7 +59,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         .await
         .ok()
         .and_then(Result::ok);
-    let writer_ok = state.writer.is_running();
+    let writer_ok = state.writer.is_running() && state.reservations.is_running();
     let body = Ready {
         status: if pending == Some(0) && writer_ok {
             "ready"

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Barrier};
 
-use llmlab_store::reservations::{Hold, Outcome, Request};
+use llmlab_store::reservations::{self, Ask, Hold, Outcome, Request, ReserveQueue};
 use llmlab_store::{
     BudgetRow, EventFilter, NewBudget, NewEvent, Store, WorkspaceId, both_backends,
 };
@@ -194,6 +194,78 @@ both_backends!(
         assert_eq!(standing(&store, w, &b, T0), (250_000_000, 700_000_000));
     }
 );
+
+both_backends!(
+    a_group_is_decided_in_order_in_one_transaction,
+    |_db, store| {
+        let w = user(&store, "group@x.test");
+        let a = hard(&store, w, "a", 1_000);
+        let b = hard(&store, w, "b", 500);
+        let ask = |id: &str, holds: Vec<Hold>, amount: i64| Ask {
+            holds,
+            reservation_id: id.into(),
+            amount_nanos: amount,
+            now: T0,
+            expires_at: T0 + HOUR,
+            max_live: 10_000,
+        };
+        let asks = [
+            ask("1", vec![hold(&a), hold(&b)], 400),
+            // b has 100 left after the first: refused, and a keeps its 600.
+            ask("2", vec![hold(&a), hold(&b)], 200),
+            ask("3", vec![hold(&a)], 600),
+            ask("4", vec![hold(&a)], 1),
+        ];
+        let outcomes = store
+            .with_conn(|c| reservations::reserve_all(c, w, &asks))
+            .unwrap();
+        let held: Vec<bool> = outcomes
+            .iter()
+            .map(|o| matches!(o, Outcome::Held(_)))
+            .collect();
+        assert_eq!(held, [true, false, true, false]);
+        assert!(
+            matches!(&outcomes[1], Outcome::Refused(s) if s.budget_id == b.id && s.available_nanos() == 100)
+        );
+        assert_eq!(
+            store.held_each(w, &[a.id, b.id], T0).unwrap(),
+            vec![1_000, 400]
+        );
+    }
+);
+
+both_backends!(the_queue_never_holds_more_than_is_left, |_db, store| {
+    let w = user(&store, "queue@x.test");
+    let b = hard(&store, w, "queue", 1_000_000_000);
+    store
+        .insert_event(w, &event(T0, "openai", "gpt-4o", 250_000_000))
+        .unwrap();
+    let queue = ReserveQueue::start(store.clone(), 256).unwrap();
+    let callers = 64;
+    let gate = Arc::new(Barrier::new(callers));
+    let held: usize = std::thread::scope(|scope| {
+        let tasks: Vec<_> = (0..callers)
+            .map(|i| {
+                let (queue, gate, b) = (queue.clone(), gate.clone(), b.clone());
+                scope.spawn(move || {
+                    gate.wait();
+                    let ask = Ask {
+                        holds: vec![hold(&b)],
+                        reservation_id: format!("q{i}"),
+                        amount_nanos: 100_000_000,
+                        now: T0,
+                        expires_at: T0 + HOUR,
+                        max_live: 10_000,
+                    };
+                    usize::from(matches!(queue.reserve(w, ask).unwrap(), Outcome::Held(_)))
+                })
+            })
+            .collect();
+        tasks.into_iter().map(|t| t.join().unwrap()).sum()
+    });
+    assert_eq!(held, 7);
+    assert_eq!(standing(&store, w, &b, T0), (250_000_000, 700_000_000));
+});
 
 /// One step of a random interleaving.
 #[derive(Debug, Clone)]

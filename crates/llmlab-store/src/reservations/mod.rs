@@ -14,6 +14,10 @@ use diesel::sql_types::{BigInt, Bool};
 use crate::schema::{budget_reservations, budgets};
 use crate::{AnyConnection, BudgetId, EventFilter, StoreError, WorkspaceId, write_tx};
 
+mod queue;
+
+pub use queue::{Done, ReserveQueue, Work};
+
 /// One hard budget a reservation is checked against.
 #[derive(Debug, Clone)]
 pub struct Hold {
@@ -75,63 +79,140 @@ pub enum Outcome {
     Full,
 }
 
-/// Reserves `request.amount_nanos` against every budget of `holds`, or none: one
-/// transaction that locks the budgets' rows (in id order, so two reservations over the
-/// same budgets cannot deadlock), reads their spend and live reservations, and inserts
-/// one row per budget only if each has the amount available. On SQLite the write
-/// transaction is the lock.
+/// Reserves `request.amount_nanos` against every budget of `holds`, or none: see
+/// [`reserve_all`], of which this is the one-reservation case.
 pub fn reserve(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
     holds: &[Hold],
     request: &Request<'_>,
 ) -> Result<Outcome, StoreError> {
-    write_tx(conn, |c| {
-        let mut ids: Vec<BudgetId> = holds.iter().map(|h| h.budget_id).collect();
-        ids.sort_unstable();
+    let ask = Ask {
+        holds: holds.to_vec(),
+        reservation_id: request.reservation_id.to_string(),
+        amount_nanos: request.amount_nanos,
+        now: request.now,
+        expires_at: request.expires_at,
+        max_live: request.max_live,
+    };
+    reserve_all(conn, workspace_id, std::slice::from_ref(&ask))?
+        .pop()
+        .ok_or_else(|| StoreError::Query("no outcome for the reservation".into()))
+}
+
+/// One reservation of a group ([`reserve_all`], [`ReserveQueue`]).
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// The hard budgets it is held against.
+    pub holds: Vec<Hold>,
+    /// Its id, unique in the workspace.
+    pub reservation_id: String,
+    /// The call's worst-case cost, nano-dollars.
+    pub amount_nanos: i64,
+    /// Now, microseconds since the epoch.
+    pub now: i64,
+    /// When it lapses, microseconds since the epoch.
+    pub expires_at: i64,
+    /// Most live rows the workspace may have.
+    pub max_live: usize,
+}
+
+/// Rows per multi-row insert (5 bound values each, under SQLite's 32,766).
+const INSERT_CHUNK: usize = 1_000;
+
+/// Decides `asks` of one workspace in their order, each on every budget it names or
+/// none, in one transaction: the budgets they name are locked (in id order, so two
+/// transactions over the same budgets cannot deadlock), their spend and live
+/// reservations read once, each ask admitted against what the ones before it left, and
+/// the admitted ones' rows inserted together. Concurrent transactions, on any number of
+/// instances, queue on the locks and each sees what the ones before it held. On SQLite
+/// the write transaction is the lock.
+pub fn reserve_all(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    asks: &[Ask],
+) -> Result<Vec<Outcome>, StoreError> {
+    write_tx(conn, |c| decide_in(c, workspace_id, asks))
+}
+
+/// [`reserve_all`] inside the caller's transaction.
+pub(crate) fn decide_in(
+    c: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    asks: &[Ask],
+) -> Result<Vec<Outcome>, StoreError> {
+    {
+        // Each budget once, with the events its first ask says it counts.
+        let mut budgets: Vec<&Hold> = asks.iter().flat_map(|a| &a.holds).collect();
+        budgets.sort_by_key(|h| h.budget_id);
+        budgets.dedup_by_key(|h| h.budget_id);
+        let ids: Vec<BudgetId> = budgets.iter().map(|h| h.budget_id).collect();
         lock(c, workspace_id, &ids)?;
-        let filters: Vec<EventFilter> = holds.iter().map(|h| h.counts.clone()).collect();
-        let spent = crate::analytics::spend_each(c, workspace_id, &filters)?;
-        let live = live(c, workspace_id, request.now)?;
-        let rows: i64 = live.values().map(|l| l.1).sum();
-        if usize::try_from(rows).unwrap_or(usize::MAX) + holds.len() > request.max_live {
-            return Ok(Outcome::Full);
-        }
-        let mut standings = Vec::with_capacity(holds.len());
-        for (hold, spent) in holds.iter().zip(spent) {
-            let standing = Standing {
-                budget_id: hold.budget_id,
-                amount_nanos: hold.amount_nanos,
-                spent_nanos: spent,
-                reserved_nanos: live.get(&hold.budget_id).map_or(0, |l| l.0),
-            };
-            if request.amount_nanos > standing.available_nanos() {
-                return Ok(Outcome::Refused(standing));
-            }
-            standings.push(standing);
-        }
-        let rows: Vec<_> = holds
+        let filters: Vec<EventFilter> = budgets.iter().map(|h| h.counts.clone()).collect();
+        let spent: HashMap<BudgetId, i64> = ids
             .iter()
-            .map(|h| {
-                (
-                    budget_reservations::workspace_id.eq(workspace_id),
-                    budget_reservations::reservation_id.eq(request.reservation_id),
-                    budget_reservations::budget_id.eq(h.budget_id),
-                    budget_reservations::amount_nanos.eq(request.amount_nanos),
-                    budget_reservations::expires_at.eq(request.expires_at),
-                )
-            })
+            .copied()
+            .zip(crate::analytics::spend_each(c, workspace_id, &filters)?)
             .collect();
-        if !rows.is_empty() {
+        let now = asks.iter().map(|a| a.now).min().unwrap_or(0);
+        let mut live = live(c, workspace_id, now)?;
+        let mut rows: i64 = live.values().map(|l| l.1).sum();
+        let mut outcomes = Vec::with_capacity(asks.len());
+        let mut inserts = Vec::new();
+        for ask in asks {
+            let outcome = admit(ask, &spent, &live, rows);
+            if let Outcome::Held(_) = &outcome {
+                for h in &ask.holds {
+                    let held = live.entry(h.budget_id).or_default();
+                    held.0 = held.0.saturating_add(ask.amount_nanos);
+                    held.1 += 1;
+                    rows += 1;
+                    inserts.push((
+                        budget_reservations::workspace_id.eq(workspace_id),
+                        budget_reservations::reservation_id.eq(ask.reservation_id.as_str()),
+                        budget_reservations::budget_id.eq(h.budget_id),
+                        budget_reservations::amount_nanos.eq(ask.amount_nanos),
+                        budget_reservations::expires_at.eq(ask.expires_at),
+                    ));
+                }
+            }
+            outcomes.push(outcome);
+        }
+        for chunk in inserts.chunks(INSERT_CHUNK) {
             with_backend!(&mut *c, |c| diesel::insert_into(budget_reservations::table)
-                .values(&rows)
+                .values(chunk)
                 .execute(c))?;
         }
-        for s in &mut standings {
-            s.reserved_nanos = s.reserved_nanos.saturating_add(request.amount_nanos);
+        Ok(outcomes)
+    }
+}
+
+/// Whether `ask` fits, given the budgets' spend, what is held (nano-dollars and rows
+/// per budget) and the workspace's live rows; where its budgets stand after it.
+fn admit(
+    ask: &Ask,
+    spent: &HashMap<BudgetId, i64>,
+    live: &HashMap<BudgetId, (i64, i64)>,
+    rows: i64,
+) -> Outcome {
+    if usize::try_from(rows).unwrap_or(usize::MAX) + ask.holds.len() > ask.max_live {
+        return Outcome::Full;
+    }
+    let mut standings = Vec::with_capacity(ask.holds.len());
+    for hold in &ask.holds {
+        let mut standing = Standing {
+            budget_id: hold.budget_id,
+            amount_nanos: hold.amount_nanos,
+            spent_nanos: spent.get(&hold.budget_id).copied().unwrap_or(0),
+            reserved_nanos: live.get(&hold.budget_id).map_or(0, |l| l.0),
+        };
+        if ask.amount_nanos > standing.available_nanos() {
+            return Outcome::Refused(standing);
         }
-        Ok(Outcome::Held(standings))
-    })
+        standing.reserved_nanos = standing.reserved_nanos.saturating_add(ask.amount_nanos);
+        standings.push(standing);
+    }
+    Outcome::Held(standings)
 }
 
 /// Locks budgets `ids` of the workspace until the transaction ends (PostgreSQL; on
@@ -244,6 +325,20 @@ pub fn settle(
             .filter(budget_reservations::reservation_id.eq_any(ids)),
     )
     .execute(conn)?)
+}
+
+/// [`settle`], answering the id of each row deleted (one per budget a reservation held).
+pub(crate) fn settle_each(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    ids: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    let target = budget_reservations::table
+        .filter(budget_reservations::workspace_id.eq(workspace_id))
+        .filter(budget_reservations::reservation_id.eq_any(ids));
+    Ok(with_backend!(conn, |c| diesel::delete(target)
+        .returning(budget_reservations::reservation_id)
+        .get_results(c))?)
 }
 
 /// Releases reservation `id` before its call is made (or when it is not made): the
