@@ -163,6 +163,16 @@ pub async fn reserve(app: &App, who: Tenant, body: ReserveIn) -> Result<Reservat
         let (rows, holds) = covering(s.list_budgets(workspace)?, &scope, &tags, now)?;
         let id = new_id();
         let expires_at = now + ttl;
+        let amount = Usd::from_nanos(call.cost_nanos);
+        if holds.is_empty() {
+            // No hard budget covers the call: nothing to hold, nothing to refuse.
+            return Ok(Reservation {
+                id,
+                amount,
+                expires_at,
+                budgets: Vec::new(),
+            });
+        }
         let ask = Ask {
             holds,
             reservation_id: id.clone(),
@@ -171,7 +181,6 @@ pub async fn reserve(app: &App, who: Tenant, body: ReserveIn) -> Result<Reservat
             expires_at: expires_at.timestamp_micros(),
             max_live,
         };
-        let amount = Usd::from_nanos(call.cost_nanos);
         match shared.reservations.reserve(workspace, ask)? {
             Outcome::Held(standings) => Ok(Reservation {
                 id,

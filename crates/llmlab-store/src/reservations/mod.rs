@@ -141,50 +141,48 @@ pub(crate) fn decide_in(
     workspace_id: WorkspaceId,
     asks: &[Ask],
 ) -> Result<Vec<Outcome>, StoreError> {
-    {
-        // Each budget once, with the events its first ask says it counts.
-        let mut budgets: Vec<&Hold> = asks.iter().flat_map(|a| &a.holds).collect();
-        budgets.sort_by_key(|h| h.budget_id);
-        budgets.dedup_by_key(|h| h.budget_id);
-        let ids: Vec<BudgetId> = budgets.iter().map(|h| h.budget_id).collect();
-        lock(c, workspace_id, &ids)?;
-        let filters: Vec<EventFilter> = budgets.iter().map(|h| h.counts.clone()).collect();
-        let spent: HashMap<BudgetId, i64> = ids
-            .iter()
-            .copied()
-            .zip(crate::analytics::spend_each(c, workspace_id, &filters)?)
-            .collect();
-        let now = asks.iter().map(|a| a.now).min().unwrap_or(0);
-        let mut live = live(c, workspace_id, now)?;
-        let mut rows: i64 = live.values().map(|l| l.1).sum();
-        let mut outcomes = Vec::with_capacity(asks.len());
-        let mut inserts = Vec::new();
-        for ask in asks {
-            let outcome = admit(ask, &spent, &live, rows);
-            if let Outcome::Held(_) = &outcome {
-                for h in &ask.holds {
-                    let held = live.entry(h.budget_id).or_default();
-                    held.0 = held.0.saturating_add(ask.amount_nanos);
-                    held.1 += 1;
-                    rows += 1;
-                    inserts.push((
-                        budget_reservations::workspace_id.eq(workspace_id),
-                        budget_reservations::reservation_id.eq(ask.reservation_id.as_str()),
-                        budget_reservations::budget_id.eq(h.budget_id),
-                        budget_reservations::amount_nanos.eq(ask.amount_nanos),
-                        budget_reservations::expires_at.eq(ask.expires_at),
-                    ));
-                }
+    // Each budget once, with the events its first ask says it counts.
+    let mut budgets: Vec<&Hold> = asks.iter().flat_map(|a| &a.holds).collect();
+    budgets.sort_by_key(|h| h.budget_id);
+    budgets.dedup_by_key(|h| h.budget_id);
+    let ids: Vec<BudgetId> = budgets.iter().map(|h| h.budget_id).collect();
+    lock(c, workspace_id, &ids)?;
+    let filters: Vec<EventFilter> = budgets.iter().map(|h| h.counts.clone()).collect();
+    let spent: HashMap<BudgetId, i64> = ids
+        .iter()
+        .copied()
+        .zip(crate::analytics::spend_each(c, workspace_id, &filters)?)
+        .collect();
+    let now = asks.iter().map(|a| a.now).min().unwrap_or(0);
+    let mut live = live(c, workspace_id, now)?;
+    let mut rows: i64 = live.values().map(|l| l.1).sum();
+    let mut outcomes = Vec::with_capacity(asks.len());
+    let mut inserts = Vec::new();
+    for ask in asks {
+        let outcome = admit(ask, &spent, &live, rows);
+        if let Outcome::Held(_) = &outcome {
+            for h in &ask.holds {
+                let held = live.entry(h.budget_id).or_default();
+                held.0 = held.0.saturating_add(ask.amount_nanos);
+                held.1 += 1;
+                rows += 1;
+                inserts.push((
+                    budget_reservations::workspace_id.eq(workspace_id),
+                    budget_reservations::reservation_id.eq(ask.reservation_id.as_str()),
+                    budget_reservations::budget_id.eq(h.budget_id),
+                    budget_reservations::amount_nanos.eq(ask.amount_nanos),
+                    budget_reservations::expires_at.eq(ask.expires_at),
+                ));
             }
-            outcomes.push(outcome);
         }
-        for chunk in inserts.chunks(INSERT_CHUNK) {
-            with_backend!(&mut *c, |c| diesel::insert_into(budget_reservations::table)
-                .values(chunk)
-                .execute(c))?;
-        }
-        Ok(outcomes)
+        outcomes.push(outcome);
     }
+    for chunk in inserts.chunks(INSERT_CHUNK) {
+        with_backend!(&mut *c, |c| diesel::insert_into(budget_reservations::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(outcomes)
 }
 
 /// Whether `ask` fits, given the budgets' spend, what is held (nano-dollars and rows
