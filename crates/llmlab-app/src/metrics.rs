@@ -50,6 +50,7 @@ pub struct Metrics {
     tick_seconds: Histogram,
     tick_statements: Histogram,
     workspaces_visited: Counter,
+    reservations: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -120,8 +121,16 @@ impl Default for Metrics {
             "Workspaces the notification scheduler visited on this instance (those due)",
             workspaces_visited.clone(),
         );
+        let reservations = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "budget_reservations",
+            "Reservations on hard budgets by outcome: held, refused (a budget without room), \
+             full (the workspace's live reservations at LLMLAB_MAX_RESERVATIONS)",
+            reservations.clone(),
+        );
         Metrics {
             registry,
+            reservations,
             tick_seconds,
             tick_statements,
             workspaces_visited,
@@ -146,6 +155,15 @@ impl Metrics {
                 })
                 .inc_by(n);
         }
+    }
+
+    /// Counts one reservation on hard budgets by `outcome` (`held`, `refused`, `full`).
+    pub fn reservation(&self, outcome: &str) {
+        self.reservations
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     /// Counts one webhook attempt.

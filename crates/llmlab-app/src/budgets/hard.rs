@@ -181,7 +181,13 @@ pub async fn reserve(app: &App, who: Tenant, body: ReserveIn) -> Result<Reservat
             expires_at: expires_at.timestamp_micros(),
             max_live,
         };
-        match shared.reservations.reserve(workspace, ask)? {
+        let outcome = shared.reservations.reserve(workspace, ask)?;
+        shared.metrics.reservation(match &outcome {
+            Outcome::Held(_) => "held",
+            Outcome::Refused(_) => "refused",
+            Outcome::Full => "full",
+        });
+        match outcome {
             Outcome::Held(standings) => Ok(Reservation {
                 id,
                 amount,

@@ -186,6 +186,16 @@ both!(reserve_settle_release_and_expire, |app: TestApp| {
         standing(&app, &token, "gateway"),
         strings("0.01", "0", "0.99")
     );
+    // Counted on /metrics by outcome.
+    let metrics = app.call("GET", "/metrics", None, None).text();
+    assert!(
+        metrics.contains(r#"llmlab_budget_reservations_total{outcome="refused"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"llmlab_budget_reservations_total{outcome="held"} 5"#),
+        "{metrics}"
+    );
     // Calls outside its scope are not held against it.
     let r = reserve(
         &app,
