@@ -29,6 +29,7 @@ pub mod alerts;
 pub mod budgets;
 pub mod catalog_changes;
 pub mod channels;
+pub mod commitments;
 pub mod consent;
 pub mod digest;
 pub mod focus;

@@ -139,7 +139,25 @@ pub fn forecast(
     spent: Option<Usd>,
     now: DateTime<Utc>,
 ) -> Result<PeriodForecast, AppError> {
-    let window = period_window(period, now, zone);
+    forecast_window(
+        s,
+        workspace,
+        scope,
+        (period_window(period, now, zone), zone),
+        spent,
+        now,
+    )
+}
+
+/// [`forecast`] over any window (a commitment's dates), not only a budget period's.
+pub fn forecast_window(
+    s: &Store,
+    workspace: WorkspaceId,
+    scope: &EventFilter,
+    (window, zone): (Window, Zone),
+    spent: Option<Usd>,
+    now: DateTime<Utc>,
+) -> Result<PeriodForecast, AppError> {
     let spent = match spent {
         Some(spent) => spent,
         None => {

@@ -60,6 +60,7 @@ pub const TABLES: &[(&str, Kind)] = &[
     ("reprice_runs", Kind::Distributed),
     ("notify_schedule", Kind::Distributed),
     ("budget_reservations", Kind::Distributed),
+    ("commitments", Kind::Distributed),
 ];
 
 /// The migration that gives every tenant key its `workspace_id`: before it, the schema

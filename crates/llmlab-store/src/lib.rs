@@ -70,6 +70,7 @@ pub mod audit;
 pub mod budgets;
 pub mod channels;
 pub mod citus;
+pub mod commitments;
 mod conn;
 mod error;
 pub mod events;

@@ -439,6 +439,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     maintenance,
     notify_schedule,
     budget_reservations,
+    commitments,
 );
 
 diesel::table! {
@@ -463,5 +464,22 @@ diesel::table! {
         amount_nanos -> BigInt,
         /// Microseconds since the epoch.
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Amounts prepaid or committed to a provider (or to all) over a period of days.
+    commitments (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        name -> Text,
+        /// `None`: every provider.
+        provider -> Nullable<Text>,
+        amount_nanos -> BigInt,
+        /// First day (UTC), inclusive.
+        start_date -> Date,
+        /// Last day (UTC), inclusive.
+        end_date -> Date,
+        created_at -> Timestamp,
     }
 }

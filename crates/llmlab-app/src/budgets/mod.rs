@@ -183,7 +183,7 @@ fn evaluated(
 ) -> Result<Evaluated, AppError> {
     let ahead = with_forecast(s, workspace, &budget, &status, now)?;
     let (channels, webhook_url) = links.take(budget.id);
-    let crossing = crossing(&ahead, &status, now);
+    let crossing = crossing(&ahead, status.0.amount, status.0.zone, now);
     Ok(Evaluated {
         channels,
         webhook_url,
@@ -199,33 +199,30 @@ fn evaluated(
 /// has not yet: by the weekday model's days when there is the history for it (the start
 /// of that local day), else on the straight line the projection draws (the period's
 /// spend so far at its rate so far). `None` when the forecast stays within the amount.
-fn crossing(
+pub(crate) fn crossing(
     ahead: &reports::PeriodForecast,
-    (spec, evaluation): &(BudgetSpec, Evaluation),
+    amount: Usd,
+    zone: Zone,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let forecast = ahead.forecast?;
-    if evaluation.spent >= spec.amount || forecast.expected <= spec.amount {
+    let spent = ahead.spent;
+    if spent >= amount || forecast.expected <= amount {
         return None;
     }
-    let window = &evaluation.window;
+    let window = &ahead.window;
     match forecast.method {
-        ForecastMethod::WeekdayTrend => expected_crossing(
-            &ahead.days,
-            evaluation.spent,
-            spec.amount,
-            window,
-            now,
-            spec.zone,
-        ),
+        ForecastMethod::WeekdayTrend => {
+            expected_crossing(&ahead.days, spent, amount, window, now, zone)
+        }
         ForecastMethod::InsufficientHistory => {
             let start = window.start?;
             let elapsed = i128::from((now - start).num_microseconds()?);
-            let spent = i128::from(evaluation.spent.nanos());
+            let spent = i128::from(spent.nanos());
             if spent <= 0 {
                 return None;
             }
-            let at = elapsed * i128::from(spec.amount.nanos()) / spent;
+            let at = elapsed * i128::from(amount.nanos()) / spent;
             let at = start + chrono::Duration::microseconds(i64::try_from(at).ok()?);
             (at < window.end?).then_some(at)
         }

@@ -4,6 +4,7 @@
 mod auth;
 mod budgets;
 mod channels;
+mod commitments;
 mod costs;
 mod events;
 mod health;
@@ -17,6 +18,7 @@ mod workspaces;
 pub use auth::*;
 pub use budgets::*;
 pub use channels::*;
+pub use commitments::*;
 pub use costs::*;
 pub use events::*;
 pub use health::*;

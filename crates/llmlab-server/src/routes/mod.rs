@@ -9,6 +9,7 @@ use crate::error::ApiError;
 pub mod auth;
 pub mod budgets;
 pub mod channels;
+pub mod commitments;
 pub mod costs;
 pub mod events;
 pub mod health;
@@ -29,6 +30,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     costs::config(cfg);
     budgets::config(cfg);
     channels::config(cfg);
+    commitments::config(cfg);
     pricing::config(cfg);
     ledger::config(cfg);
     recommendations::config(cfg);

@@ -9,6 +9,7 @@ mod channels;
 mod citus_fault;
 mod client;
 mod command_line;
+mod commitments;
 mod credentials;
 mod dashboard;
 mod dashboard_budgets;

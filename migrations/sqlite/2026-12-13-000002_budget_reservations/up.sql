@@ -1,5 +1,4 @@
--- Hard budgets and their reservations: see the PostgreSQL twin.
-ALTER TABLE budgets ADD COLUMN enforce TEXT NOT NULL DEFAULT 'alert';
+-- Reservations on hard budgets: see the PostgreSQL twin.
 CREATE TABLE budget_reservations (
     workspace_id BIGINT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     reservation_id TEXT NOT NULL,

@@ -1,2 +1,1 @@
-DROP TABLE budget_reservations;
 ALTER TABLE budgets DROP COLUMN enforce;

@@ -1,0 +1,5 @@
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE budgets DROP COLUMN enforce';
+END
+$$;
