@@ -49,6 +49,9 @@ pub struct Standing {
     /// The day (UTC) its amount is expected to be used up, when before its end and not
     /// used up yet.
     pub exhaustion: Option<NaiveDate>,
+    /// Whether the forecast comes from the weekday trend of enough history (not the
+    /// straight line of the spend so far): what notices are sent from.
+    pub trend: bool,
 }
 
 /// Checks a commitment as sent.
@@ -120,6 +123,8 @@ pub fn create(
     )?;
     let row = audited(s, workspace, &by.actor(), |c| {
         let row = commitments::create(c, workspace, &new)?;
+        // Its forecast is looked at by the notification scheduler.
+        llmlab_store::schedule::mark_due(c, workspace, now.timestamp_micros())?;
         let audit = Audit {
             action: "commitment.create",
             target_kind: "commitment",
@@ -162,7 +167,7 @@ pub fn remove(s: &Store, workspace: WorkspaceId, by: &Identity, id: i64) -> Resu
 }
 
 /// Where `row` stands at `now`.
-fn standing(
+pub(crate) fn standing(
     s: &Store,
     workspace: WorkspaceId,
     row: CommitmentRow,
@@ -184,10 +189,10 @@ fn standing(
     let consumed = Usd::from_nanos(s.spend(workspace, &filter)?);
     let started = window.start.is_some_and(|t| t <= now);
     let ended = window.end.is_some_and(|t| t <= now);
-    let (forecast_end, exhaustion) = if !started {
-        (None, None)
+    let (forecast_end, exhaustion, trend) = if !started {
+        (None, None, false)
     } else if ended {
-        (Some(consumed), None)
+        (Some(consumed), None, false)
     } else {
         let ahead = reports::forecast_window(
             s,
@@ -198,12 +203,16 @@ fn standing(
             now,
         )?;
         let day = crate::budgets::crossing(&ahead, amount, Zone::UTC, now).map(|t| t.date_naive());
-        (ahead.forecast.map(|f| f.expected), day)
+        let trend = ahead
+            .forecast
+            .is_some_and(|f| f.method == llmlab_engine::forecast::ForecastMethod::WeekdayTrend);
+        (ahead.forecast.map(|f| f.expected), day, trend)
     };
     Ok(Standing {
         consumed,
         remaining: amount.saturating_sub(consumed).max(Usd::ZERO),
         forecast_end,
+        trend,
         exhaustion: exhaustion.filter(|d| *d <= row.spec.end_date),
         commitment: row,
     })

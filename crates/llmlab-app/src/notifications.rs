@@ -240,6 +240,84 @@ fn forecast(
     record(s, &to, &format!("forecast:{}:{period}", b.id), &n)
 }
 
+/// A commitment is told of as a forecast warning when the weekday trend (never the
+/// straight line of a few days) has it used up before its end, or ending with more than
+/// this share of it unused, in percent.
+const UNDERUSE_PCT: i64 = 10;
+
+/// Forecast notices of the workspace's commitments: one when a commitment is on course
+/// to run out before its end, one when it is on course to be underused; each once.
+pub(crate) fn commitments(
+    s: &Store,
+    a: &Audience,
+    rows: &[llmlab_store::commitments::CommitmentRow],
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let to = a.to(Event::Forecast, &[]);
+    if to.is_empty() {
+        return Ok(0);
+    }
+    let mut new = 0;
+    for row in rows {
+        let c = crate::commitments::standing(s, a.id, row.clone(), now)?;
+        let Some(expected) = c.forecast_end.filter(|_| c.trend) else {
+            continue;
+        };
+        let spec = &c.commitment.spec;
+        let amount = Usd::from_nanos(spec.amount_nanos);
+        let unused = amount.saturating_sub(expected);
+        let (kind, title, text) = match c.exhaustion {
+            Some(day) => (
+                "runs_out",
+                format!("Commitment “{}” is on course to run out early", spec.name),
+                format!(
+                    "At its usual pace, spend uses up its {} around {day}, before its end on {}.",
+                    dollars(amount),
+                    spec.end_date
+                ),
+            ),
+            None if unused.nanos() > i128_pct(amount, UNDERUSE_PCT) => (
+                "underused",
+                format!("Commitment “{}” is on course to be underused", spec.name),
+                format!(
+                    "At its usual pace, spend ends it on {} at about {} of its {}: {} unused.",
+                    spec.end_date,
+                    dollars(expected),
+                    dollars(amount),
+                    dollars(unused)
+                ),
+            ),
+            None => continue,
+        };
+        let mut n = a.notice(Event::Forecast, title, text);
+        n.facts = vec![
+            fact("Consumed so far", dollars(c.consumed)),
+            fact("Amount", dollars(amount)),
+            fact("Forecast at its end", dollars(expected)),
+        ];
+        n.page = Some("/overview".into());
+        n.data = json!({
+            "commitment_id": c.commitment.id, "commitment_name": spec.name,
+            "provider": spec.provider, "amount_usd": number(amount),
+            "consumed_usd": number(c.consumed), "forecast_end_usd": number(expected),
+            "projected_exhaustion_date": c.exhaustion, "projected_unused_usd": number(unused),
+            "start": spec.start_date, "end": spec.end_date,
+        });
+        new += record(
+            s,
+            &to,
+            &format!("commitment:{}:{kind}", c.commitment.id),
+            &n,
+        )?;
+    }
+    Ok(new)
+}
+
+/// `pct` percent of `amount`, in nano-dollars, rounded down.
+fn i128_pct(amount: Usd, pct: i64) -> i64 {
+    i64::try_from(i128::from(amount.nanos()) * i128::from(pct) / 100).unwrap_or(i64::MAX)
+}
+
 /// Anomaly notices of the workspace, from its spend per day over the anomaly history
 /// (`days`, as [`recommendations::anomalies_in`] takes it).
 pub(crate) fn anomalies(

@@ -44,11 +44,13 @@ pub struct Visits {
     pub days: Vec<DaySpend>,
     /// The workspaces holding events stored without a price.
     pub unpriced: Vec<WorkspaceId>,
+    /// Their commitments.
+    pub commitments: Vec<crate::commitments::CommitmentRow>,
 }
 
 /// Everything the visits of the workspaces `ids` read, with their spend per UTC day
 /// from 00:00 UTC of `first_day` to `end_day` (microseconds; whole days, so that the
-/// rollups alone hold it): six statements, whatever the number of workspaces.
+/// rollups alone hold it): seven statements, whatever the number of workspaces.
 pub fn read(
     conn: &mut AnyConnection,
     ids: &[WorkspaceId],
@@ -116,6 +118,14 @@ pub fn read(
         .distinct()
         .order(events::workspace_id)
         .load(conn)?;
+    let commitments = crate::schema::commitments::table
+        .filter(crate::schema::commitments::workspace_id.eq_any(ids))
+        .order((
+            crate::schema::commitments::workspace_id,
+            crate::schema::commitments::id,
+        ))
+        .select(crate::commitments::CommitmentRow::as_select())
+        .load(conn)?;
     Ok(Visits {
         workspaces,
         channels,
@@ -123,6 +133,7 @@ pub fn read(
         budget_channels,
         days,
         unpriced,
+        commitments,
     })
 }
 

@@ -19,7 +19,9 @@ use llmlab_store::visits::Visits;
 use llmlab_store::{Store, StoreError, WorkspaceId};
 
 use crate::AppError;
-use crate::notifications::{Audience, anomalies, budget_alert, forecasts, report, unpriced};
+use crate::notifications::{
+    Audience, anomalies, budget_alert, commitments, forecasts, report, unpriced,
+};
 use crate::notify::calendar::next_due;
 use crate::notify::notice::Event;
 use crate::recommendations::{day_micros, history};
@@ -178,6 +180,10 @@ fn visit(
             spent: &spent,
         };
         new += forecasts(s, &a, (&budgets, &links), daily, now)?;
+        let held: Vec<_> = of(&read.commitments, id, |c| c.workspace_id)
+            .cloned()
+            .collect();
+        new += commitments(s, &a, &held, now)?;
         if !a.to(Event::Anomaly, &[]).is_empty() {
             let scan: Vec<(i64, i64)> = spent
                 .iter()

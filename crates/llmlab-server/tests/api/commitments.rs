@@ -199,3 +199,71 @@ both!(bad_commitments_are_refused, |app: TestApp| {
     );
     assert_error(&r, 403, "forbidden");
 });
+
+fn notices(backend: llmlab_store::Backend) {
+    let sink = crate::smtp::SmtpSink::start();
+    let Some(app) = crate::channels::spawn(backend, &sink) else {
+        return;
+    };
+    let hook = crate::receiver::Receiver::start(|_| 200);
+    let token = app.signup("commit-notices@example.com");
+    crate::channels::channel(
+        &app,
+        &token,
+        json!({"name": "finance", "kind": "webhook", "url": hook.url(), "events": ["forecast"]}),
+    );
+    // Forty days of $10 a day up to yesterday.
+    let today = Utc::now().date_naive();
+    let events: Vec<Value> = (1..=40)
+        .map(|k| {
+            let day = today - Duration::days(k);
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+                   "cost_usd": 10, "timestamp": format!("{day}T12:00:00Z")})
+        })
+        .collect();
+    let r = app.post("/api/events/batch", &token, json!({ "events": events }));
+    assert_eq!(r.json()["accepted"], 40, "{}", r.text());
+    // Both began twenty days ago and end in nineteen days, with $200 consumed: $300 runs
+    // out around ten days from now; $1,000 ends at about $390, well under.
+    let (start, end) = (today - Duration::days(20), today + Duration::days(19));
+    for (name, amount) in [("Tight", 300), ("Roomy", 1000), ("Fine", 400)] {
+        commit(
+            &app,
+            &token,
+            json!({"name": name, "amount_usd": amount, "provider": "openai",
+            "start": start.to_string(), "end": end.to_string()}),
+        );
+    }
+    let now = Utc::now();
+    let recorded = crate::channels::tick_racing(&app, now);
+    assert_eq!(recorded, 2, "a notice for Tight and one for Roomy");
+    assert_eq!(crate::channels::tick_racing(&app, now), 0, "each once");
+    let got = crate::channels::eventually("two notices", || {
+        let r = hook.requests();
+        (r.len() >= 2).then_some(r)
+    });
+    let by_name = |name: &str| {
+        got.iter()
+            .map(|r| r.json())
+            .find(|b| b["data"]["commitment_name"] == name)
+            .unwrap_or_else(|| panic!("no notice for {name}"))
+    };
+    let tight = by_name("Tight");
+    assert_eq!(tight["event"], "forecast");
+    assert_eq!(tight["data"]["consumed_usd"], 200);
+    let runs_out: NaiveDate = tight["data"]["projected_exhaustion_date"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (runs_out - (today + Duration::days(10))).num_days().abs() <= 1,
+        "{tight}"
+    );
+    let roomy = by_name("Roomy");
+    assert_eq!(roomy["data"]["projected_exhaustion_date"], Value::Null);
+    let unused = roomy["data"]["projected_unused_usd"].as_f64().unwrap();
+    assert!((560.0..=660.0).contains(&unused), "{roomy}");
+}
+
+llmlab_store::both_backends!(commitments_headed_off_course_are_told, via notices);
