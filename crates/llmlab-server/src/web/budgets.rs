@@ -47,16 +47,17 @@ async fn show(
     retry: Option<(BudgetForm, Refused)>,
 ) -> Page {
     let ws = v.workspace();
-    let list = blocking(state, move |s| {
+    let (list, commitments) = blocking(state, move |s| {
         let now = Utc::now();
-        llmlab_app::budgets::list(s, ws, now)?
+        let list = llmlab_app::budgets::list(s, ws, now)?
             .into_iter()
             .map(|b| {
                 let alerts = llmlab_app::budgets::alerts(s, ws, b.budget.id)?;
                 let burn = llmlab_app::budgets::burn_down(s, ws, &b, now)?;
                 Ok((b, alerts, burn))
             })
-            .collect::<Result<Vec<_>, AppError>>()
+            .collect::<Result<Vec<_>, AppError>>()?;
+        Ok::<_, AppError>((list, llmlab_app::commitments::list(s, ws, now)?))
     })
     .await?;
     // The refused form: the edit of budget `id`, or the new one.
@@ -120,6 +121,7 @@ async fn show(
                 }
             }
         }
+        @if !commitments.is_empty() { (commitments_table(&commitments)) }
         @if editable {
             h2 { "New budget" }
             @let blank = BudgetForm { id: None, name: String::new(), amount_usd: String::new(), period: "monthly".into(), enforce: None };
@@ -236,6 +238,36 @@ pub async fn delete_budget(
 /// A budget's status as its spend and its forecast give it: `exceeded` or `warning` by
 /// the spend, and, while not exceeded, the day the forecast has it cross the amount
 /// (in the budget's time zone), so a budget heading past its amount never reads `ok`.
+/// The workspace's commitments (made through `POST /api/commitments`), each with what
+/// it consumed, what remains and where the forecast takes it.
+fn commitments_table(list: &[llmlab_app::commitments::Standing]) -> Markup {
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    html! {
+        h2 #commitments { "Commitments" }
+        table {
+            caption.visually-hidden { "Commitments: consumed, remaining and forecast" }
+            thead { tr {
+                th scope="col" { "Commitment" } th scope="col" { "Provider" } th scope="col" { "Period" }
+                th scope="col" { "Amount" } th scope="col" { "Consumed" } th scope="col" { "Remaining" }
+                th scope="col" { "Forecast at end" } th scope="col" { "Runs out" }
+            } }
+            tbody { @for c in list {
+                @let spec = &c.commitment.spec;
+                tr {
+                    th scope="row" { (spec.name) }
+                    td { (spec.provider.as_deref().unwrap_or("all")) }
+                    td { (spec.start_date) " – " (spec.end_date) }
+                    td { (dollars(Usd::from_nanos(spec.amount_nanos))) }
+                    td { (dollars(c.consumed)) }
+                    td { (dollars(c.remaining)) }
+                    td { (or_dash(c.forecast_end.map(dollars))) }
+                    td { (or_dash(c.exhaustion.map(|d| d.to_string()))) }
+                }
+            } }
+        }
+    }
+}
+
 /// Whether reservations are refused beyond what `b` has left.
 fn hard(b: &llmlab_app::budgets::Evaluated) -> bool {
     b.budget.spec.enforce == llmlab_app::budgets::HARD

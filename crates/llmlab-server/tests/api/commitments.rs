@@ -137,6 +137,13 @@ both!(commitments_are_consumed_by_the_ledger, |app: TestApp| {
         ("40".into(), "40".into(), "0".into())
     );
 
+    // The budgets page shows them with the same figures.
+    let cookie = crate::dashboard::sign_in(&app, "finance@example.com");
+    let html = crate::dashboard::page(&app, "/budgets", Some(&cookie)).text();
+    let row = format!(
+        "<th scope=\"row\">OpenAI prepaid</th><td>openai</td><td>{start} – {end}</td><td>$100.00</td><td>$27.00</td><td>$73.00</td>"
+    );
+    assert!(html.contains(&row), "{row} in {html}");
     let listed = app.get("/api/commitments", &token).json();
     assert_eq!(listed["commitments"].as_array().unwrap().len(), 5);
     assert_eq!(
