@@ -2,7 +2,8 @@
 //!
 //! Arithmetic: a rate of `r` micro-dollars per million tokens is `r` pico-dollars per
 //! token, so `tokens × r` is exact. A batch discount of `d`% multiplies by `(100 − d)`,
-//! giving units of 10⁻¹⁴ USD, still exact in `i128`. The event total is rounded once,
+//! giving units of 10⁻¹⁴ USD, and a contract's discount of `b` basis points by
+//! `(10,000 − b)`, giving 10⁻¹⁸ USD, still exact in `i128`. The event total is rounded once,
 //! half away from zero, to a nano-dollar. The breakdown is rounded cumulatively
 //! (each part is `round(running sum) − round(previous running sum)`), so the parts always
 //! add up to the total exactly and each is within a nano-dollar of its exact value.
@@ -21,12 +22,13 @@ use llmlab_providers::{Catalog, ModelEntry, PriceVersion, Rates, ServiceTier};
 use serde::Serialize;
 
 use crate::aggregate::CostRecord;
+use crate::discount::{Discount, WHOLE};
 use crate::error::EngineError;
 use crate::money::{Usd, round_half_away};
 use crate::usage::Usage;
 
-/// 10⁻¹⁴ USD units per nano-dollar.
-const UNITS_PER_NANO: i128 = 100_000;
+/// 10⁻¹⁸ USD units per nano-dollar: pico-dollars × batch percent × contract basis points.
+const UNITS_PER_NANO: i128 = 100_000 * WHOLE as i128;
 
 /// The cost of each token bucket (a later release may add a bucket: start from
 /// `default()` to build one).
@@ -110,12 +112,24 @@ pub fn cost_at_rates(
     batch_discount_pct: Option<u8>,
     usage: &Usage,
 ) -> Result<Cost, EngineError> {
+    discounted_cost(rates, batch_discount_pct, usage, Discount::NONE)
+}
+
+/// [`cost_at_rates`] with a contract's `contract` discount taken off every bucket
+/// before the one rounding.
+fn discounted_cost(
+    rates: &Rates,
+    batch_discount_pct: Option<u8>,
+    usage: &Usage,
+    contract: Discount,
+) -> Result<Cost, EngineError> {
     let discount = if usage.batch() {
         batch_discount_pct.unwrap_or(0).min(100)
     } else {
         0
     };
-    let factor = i128::from(100 - discount);
+    let factor =
+        i128::from(100 - discount) * i128::from(WHOLE - contract.basis_points().min(WHOLE));
     let part = |tokens: u64, rate: u64| i128::from(tokens) * i128::from(rate) * factor;
     let input = rates.input.micros();
     let micros = |r: Option<llmlab_providers::PerMTok>| r.map(|r| r.micros());
@@ -208,6 +222,33 @@ pub fn cost_at_version(
     usage: &Usage,
     fine_tuned: bool,
 ) -> Result<Cost, EngineError> {
+    cost_under_contract(version, usage, fine_tuned, Discount::NONE)
+}
+
+/// [`cost_at_version`] with a negotiated `contract` discount off the version's rates,
+/// applied to each bucket before the one rounding (so the total is within half a
+/// nano-dollar of the exact discounted amount, and the breakdown still adds up to it).
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use llmlab_engine::providers::Catalog;
+/// use llmlab_engine::{cost_under_contract, Discount, Tokens, Usage, UsageFields};
+///
+/// let gpt4o = Catalog::builtin().resolve("openai", "gpt-4o").unwrap().entry;
+/// let version = gpt4o.price_at(NaiveDate::from_ymd_opt(2025, 6, 1).unwrap());
+/// let tokens = Tokens { input: 1_000_000, output: 100_000, ..Tokens::default() };
+/// let usage = Usage::parse(UsageFields::new(tokens)).unwrap();
+/// let off = "12.5".parse::<Discount>().unwrap();
+/// // $2.50 + $1.00 at list, 87.5 % of it under the contract.
+/// let cost = cost_under_contract(version, &usage, false, off).unwrap();
+/// assert_eq!(cost.total.to_string(), "3.0625");
+/// ```
+pub fn cost_under_contract(
+    version: &PriceVersion,
+    usage: &Usage,
+    fine_tuned: bool,
+    contract: Discount,
+) -> Result<Cost, EngineError> {
     let tier_rates = match usage.service_tier() {
         ServiceTier::Standard | ServiceTier::Batch => None,
         // Flex and Priority have rates of their own; a tier this engine does not know
@@ -235,7 +276,7 @@ pub fn cost_at_version(
         (None, Some(ft), true) => (ft, false),
         _ => version.rates_for(usage.input_tokens()),
     };
-    let mut cost = cost_at_rates(rates, version.batch_discount_pct, usage)?;
+    let mut cost = discounted_cost(rates, version.batch_discount_pct, usage, contract)?;
     cost.long_context = long_context;
     Ok(cost)
 }
@@ -311,6 +352,19 @@ pub fn price<'a>(
     usage: &Usage,
     at: DateTime<Utc>,
 ) -> Result<PricedCall<'a>, EngineError> {
+    price_under_contract(catalog, provider, model, usage, at, Discount::NONE)
+}
+
+/// [`price`] with a negotiated `contract` discount off the catalog's rates (see
+/// [`cost_under_contract`]).
+pub fn price_under_contract<'a>(
+    catalog: &'a Catalog,
+    provider: &str,
+    model: &str,
+    usage: &Usage,
+    at: DateTime<Utc>,
+    contract: Discount,
+) -> Result<PricedCall<'a>, EngineError> {
     let resolved = catalog.resolve(provider, model)?;
     // An embedding model has no output to bill: output tokens sent for one are a mistake
     // to report, not an amount to price at a rate the model does not have.
@@ -325,11 +379,46 @@ pub fn price<'a>(
         });
     }
     let version = resolved.entry.price_at(at.date_naive());
-    let cost = cost_at_version(version, usage, resolved.fine_tuned)?;
+    let cost = cost_under_contract(version, usage, resolved.fine_tuned, contract)?;
     Ok(PricedCall {
         model: resolved.entry,
         version,
         fine_tuned: resolved.fine_tuned,
         cost,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Tokens, UsageFields};
+    use llmlab_providers::PerMTok;
+
+    #[test]
+    fn a_contract_discount_is_rounded_once_with_the_rest() {
+        let rates = Rates::text(PerMTok::parse("2.5").unwrap(), PerMTok::parse("10").unwrap());
+        let one = Tokens {
+            input: 1,
+            ..Tokens::default()
+        };
+        let usage = Usage::parse(UsageFields::new(one)).unwrap();
+        let tiny = Rates::text(PerMTok::parse("0.0025").unwrap(), PerMTok::parse("0").unwrap());
+        let off = Discount::parse("12.5").unwrap();
+        // 1 token at $0.0025/MTok is 2.5 nano-dollars; 87.5 % of it is 2.1875, rounded
+        // once to 2 (rounding the list cost first, to 3, would give 2.625 → 3).
+        let cost = discounted_cost(&tiny, None, &usage, off).unwrap();
+        assert_eq!(cost.total.nanos(), 2);
+        assert_eq!(cost_at_rates(&tiny, None, &usage).unwrap().total.nanos(), 3);
+        // Batch and contract multiply: 1M input + 1M output in a 50 % batch, 10 % off.
+        let big = Tokens {
+            input: 1_000_000,
+            output: 1_000_000,
+            ..Tokens::default()
+        };
+        let batch = Usage::parse(UsageFields::new(big).with_batch(true)).unwrap();
+        let off = Discount::parse("10").unwrap();
+        let cost = discounted_cost(&rates, Some(50), &batch, off).unwrap();
+        assert_eq!(cost.total.to_string(), "5.625"); // 12.50 × 0.5 × 0.9
+        assert_eq!(cost.breakdown.input.to_string(), "1.125");
+    }
 }

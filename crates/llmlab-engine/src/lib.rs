@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod budget;
 mod cost;
+mod discount;
 mod error;
 pub mod forecast;
 mod money;
@@ -14,7 +15,11 @@ mod tokens;
 mod usage;
 pub mod usage_object;
 
-pub use cost::{Breakdown, Cost, PricedCall, cost_at_rates, cost_at_version, price};
+pub use cost::{
+    Breakdown, Cost, PricedCall, cost_at_rates, cost_at_version, cost_under_contract, price,
+    price_under_contract,
+};
+pub use discount::Discount;
 pub use error::EngineError;
 pub use llmlab_providers::ServiceTier;
 pub use money::{NANOS_PER_USD, Usd, as_json_number};

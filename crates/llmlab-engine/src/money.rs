@@ -2,8 +2,8 @@
 //!
 //! # The rounding rule
 //!
-//! Pricing multiplies token counts by published rates exactly (in 10⁻¹⁴ USD, see
-//! [`crate::cost`]); the event's exact total is then rounded **once, half away from zero,
+//! Pricing multiplies token counts by published rates, a batch discount and a contract's
+//! discount exactly (in 10⁻¹⁸ USD, see [`crate::cost`]); the event's exact total is then rounded **once, half away from zero,
 //! to a whole nano-dollar** (10⁻⁹ USD). Everything after that — sums, budgets, summaries —
 //! is integer addition of stored per-event costs, so a summary always equals the sum of
 //! its events. An `i64` of nano-dollars holds ±$9.2 billion.
