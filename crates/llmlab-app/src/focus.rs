@@ -46,42 +46,71 @@ struct Key {
 #[derive(Debug, Default, Clone, Copy)]
 struct Sums {
     cost: i64,
+    /// At list prices, before any contract's discount.
+    list: i64,
     tokens: i64,
 }
 
+/// One token class of an event: its cost, its cost at list prices, its tokens.
+type Class = (&'static str, i64, i64, i64);
+
 /// `row`'s cost per token class, adding up to its stored cost: the split its price
-/// reference implies; a client's cost (no rates to split by) or an event whose price can
-/// no longer be found is one class of its own.
+/// reference implies, with the same split at list prices (they differ under a
+/// contract); a client's cost (no rates to split by) or an event whose price can no
+/// longer be found is one class of its own.
 fn classes(
     catalog: &Catalog,
     history: &[llmlab_store::CustomPriceRow],
     row: &EventRow,
-) -> Vec<(&'static str, i64, i64)> {
+) -> Vec<Class> {
     let t = crate::tokens::from_store(&row.tokens);
     let tokens = t.input.saturating_add(t.output);
+    let cost = row.cost_nanos;
     match row.cost_source.as_str() {
-        "client" => return vec![("client_reported", row.cost_nanos, tokens)],
-        "unpriced" => return vec![("unpriced", 0, tokens)],
+        "client" => return vec![("client_reported", cost, cost, tokens)],
+        "unpriced" => return vec![("unpriced", 0, 0, tokens)],
         _ => {}
     }
-    let Some(cost) = ledger::stored_cost(catalog, history, row) else {
-        return vec![("unattributed", row.cost_nanos, tokens)];
+    let split = |at_list| ledger::stored_cost(catalog, history, row, at_list);
+    let (Some(billed), Some(list)) = (split(false), split(true)) else {
+        return vec![("unattributed", cost, cost, tokens)];
     };
-    let b = cost.breakdown;
+    let (b, l) = (billed.breakdown, list.breakdown);
     let mut out = vec![
-        ("input", b.input.nanos(), t.uncached_input()),
-        ("cached_input", b.cached_input.nanos(), t.cached_input),
-        ("cache_write", b.cache_write.nanos(), t.cache_write),
-        ("output", b.output.nanos(), t.output - t.output_audio),
-        ("cache_write_1h", b.cache_write_1h.nanos(), t.cache_write_1h),
-        ("input_audio", b.input_audio.nanos(), t.input_audio),
-        ("output_audio", b.output_audio.nanos(), t.output_audio),
-    ];
+        ("input", b.input, l.input, t.uncached_input()),
+        (
+            "cached_input",
+            b.cached_input,
+            l.cached_input,
+            t.cached_input,
+        ),
+        ("cache_write", b.cache_write, l.cache_write, t.cache_write),
+        ("output", b.output, l.output, t.output - t.output_audio),
+        (
+            "cache_write_1h",
+            b.cache_write_1h,
+            l.cache_write_1h,
+            t.cache_write_1h,
+        ),
+        ("input_audio", b.input_audio, l.input_audio, t.input_audio),
+        (
+            "output_audio",
+            b.output_audio,
+            l.output_audio,
+            t.output_audio,
+        ),
+    ]
+    .into_iter()
+    .map(|(class, b, l, tokens)| (class, b.nanos(), l.nanos(), tokens))
+    .collect::<Vec<Class>>();
     // The stored cost is the ledger's truth; a split that misses it (a price changed
     // under an event not re-priced since) puts the difference on output.
     let split: i64 = out.iter().map(|c| c.1).sum();
-    out[3].1 += row.cost_nanos - split;
-    out.retain(|c| c.1 != 0 || c.2 != 0);
+    out[3].1 += cost - split;
+    if row.contract_id.is_none() {
+        out[3].2 += cost - split;
+    }
+    out.retain(|c| c.1 != 0 || c.3 != 0);
     out
 }
 
@@ -110,7 +139,7 @@ pub fn export(
                 .date_naive();
             // Re-encoded from the map, so one tag set is one text however it was stored.
             let tags = serde_json::to_string(&e.tags()).unwrap_or_else(|_| "{}".into());
-            for (class, cost, tokens) in classes(catalog, &history, e) {
+            for (class, cost, list, tokens) in classes(catalog, &history, e) {
                 let key = Key {
                     day,
                     provider: e.provider.clone(),
@@ -120,6 +149,7 @@ pub fn export(
                 };
                 let sums = rows.entry(key).or_default();
                 sums.cost += cost;
+                sums.list += list;
                 sums.tokens += tokens;
             }
         }
@@ -163,9 +193,9 @@ fn line(catalog: &Catalog, k: &Key, sums: Sums) -> String {
     };
     let cost = Usd::from_nanos(sums.cost).to_string();
     let per_million = (sums.tokens > 0).then(|| {
-        // Price per million tokens actually paid, exact to the nano-dollar (rounded half
-        // away from zero by the one money rule).
-        Usd::from_nanos(sums.cost)
+        // The list price per million tokens, exact to the nano-dollar (rounded half away
+        // from zero by the one money rule).
+        Usd::from_nanos(sums.list)
             .mul_div(1_000_000, sums.tokens)
             .map(|u| u.to_string())
             .unwrap_or_default()
@@ -174,7 +204,7 @@ fn line(catalog: &Catalog, k: &Key, sums: Sums) -> String {
     let fields = [
         cost.clone(),
         cost.clone(),
-        cost.clone(),
+        Usd::from_nanos(sums.list).to_string(),
         cost,
         "USD".into(),
         at(month),

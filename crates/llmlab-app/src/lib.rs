@@ -31,6 +31,7 @@ pub mod catalog_changes;
 pub mod channels;
 pub mod commitments;
 pub mod consent;
+pub mod contracts;
 pub mod digest;
 pub mod focus;
 pub mod invitations;

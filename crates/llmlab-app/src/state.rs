@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use llmlab_engine::providers::Catalog;
-use llmlab_store::{CustomPriceRow, GroupCommit, Store, StoreError};
+use llmlab_store::{GroupCommit, Store, StoreError};
+
+use crate::ledger::WorkspacePrices;
 
 use crate::auth::{JwtKeys, LoginLimiter, SignupLimiter};
 use crate::config::Settings;
@@ -55,7 +57,7 @@ pub struct AppState {
     pub dummy_hash: String,
 }
 
-/// Workspaces' custom prices, kept per instance for as long as the workspace's
+/// Workspaces' custom prices and contracts, kept per instance for as long as the workspace's
 /// `prices_version`
 /// has not moved. Every request reads that version with its credentials (the same round
 /// trip), so a price changed on any instance applies from the next request on every
@@ -64,7 +66,7 @@ pub struct AppState {
 pub struct PriceCache(Mutex<HashMap<WorkspaceId, Versioned>>);
 
 /// A workspace's prices and the version they were read at (or after).
-type Versioned = (i64, Arc<[CustomPriceRow]>);
+type Versioned = (i64, Arc<WorkspacePrices>);
 
 impl PriceCache {
     /// Users kept before the cache starts over (a user costs one reload then).
@@ -79,11 +81,11 @@ impl PriceCache {
         store: &Store,
         workspace: WorkspaceId,
         version: i64,
-    ) -> Result<Arc<[CustomPriceRow]>, StoreError> {
+    ) -> Result<Arc<WorkspacePrices>, StoreError> {
         if let Some((_, rows)) = self.lock().get(&workspace).filter(|(v, _)| *v == version) {
             return Ok(rows.clone());
         }
-        let rows: Arc<[CustomPriceRow]> = store.list_custom_prices(workspace)?.into();
+        let rows = Arc::new(WorkspacePrices::load(store, workspace)?);
         let mut map = self.lock();
         if map.len() >= Self::MAX_USERS && !map.contains_key(&workspace) {
             map.clear();

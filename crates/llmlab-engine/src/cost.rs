@@ -396,13 +396,19 @@ mod tests {
 
     #[test]
     fn a_contract_discount_is_rounded_once_with_the_rest() {
-        let rates = Rates::text(PerMTok::parse("2.5").unwrap(), PerMTok::parse("10").unwrap());
+        let rates = Rates::text(
+            PerMTok::parse("2.5").unwrap(),
+            PerMTok::parse("10").unwrap(),
+        );
         let one = Tokens {
             input: 1,
             ..Tokens::default()
         };
         let usage = Usage::parse(UsageFields::new(one)).unwrap();
-        let tiny = Rates::text(PerMTok::parse("0.0025").unwrap(), PerMTok::parse("0").unwrap());
+        let tiny = Rates::text(
+            PerMTok::parse("0.0025").unwrap(),
+            PerMTok::parse("0").unwrap(),
+        );
         let off = Discount::parse("12.5").unwrap();
         // 1 token at $0.0025/MTok is 2.5 nano-dollars; 87.5 % of it is 2.1875, rounded
         // once to 2 (rounding the list cost first, to 3, would give 2.625 → 3).

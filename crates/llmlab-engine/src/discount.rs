@@ -32,7 +32,11 @@ impl Discount {
 
     /// From basis points (`1_250` is 12.5 %); `None` past 10,000.
     pub const fn from_basis_points(bp: u16) -> Option<Discount> {
-        if bp <= WHOLE { Some(Discount(bp)) } else { None }
+        if bp <= WHOLE {
+            Some(Discount(bp))
+        } else {
+            None
+        }
     }
 
     /// The discount in basis points.

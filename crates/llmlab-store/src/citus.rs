@@ -61,6 +61,7 @@ pub const TABLES: &[(&str, Kind)] = &[
     ("notify_schedule", Kind::Distributed),
     ("budget_reservations", Kind::Distributed),
     ("commitments", Kind::Distributed),
+    ("contracts", Kind::Distributed),
 ];
 
 /// The migration that gives every tenant key its `workspace_id`: before it, the schema

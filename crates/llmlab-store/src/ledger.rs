@@ -52,6 +52,8 @@ pub struct NewPrice {
     pub price_effective_from: Option<NaiveDate>,
     /// The custom price revision, for `custom_pricing`.
     pub price_revision: Option<i64>,
+    /// The contract that discounts a `catalog` price, and its basis points.
+    pub contract: Option<(i64, i32)>,
 }
 
 /// Gives each event its new price, in one transaction with the rollups and running
@@ -78,6 +80,8 @@ pub fn reprice(
             events::cost_source.eq(&new.cost_source),
             events::price_effective_from.eq(new.price_effective_from),
             events::price_revision.eq(new.price_revision),
+            events::contract_id.eq(new.contract.map(|c| c.0)),
+            events::contract_discount_bp.eq(new.contract.map(|c| c.1)),
         ))
         .execute(conn)?;
         if n > 0 {

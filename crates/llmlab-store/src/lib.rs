@@ -72,6 +72,7 @@ pub mod channels;
 pub mod citus;
 pub mod commitments;
 mod conn;
+pub mod contracts;
 mod error;
 pub mod events;
 pub mod group_commit;

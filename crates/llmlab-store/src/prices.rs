@@ -67,7 +67,10 @@ pub struct NewCustomPrice {
 /// is stale from the commit on. Runs in the transaction that changes the prices: a
 /// version that moved before the prices did would let a reader cache old prices under
 /// the new version.
-fn bump_version(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<(), StoreError> {
+pub(crate) fn bump_version(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+) -> Result<(), StoreError> {
     diesel::update(workspaces::table.find(workspace_id))
         .set(workspaces::prices_version.eq(workspaces::prices_version + 1))
         .execute(conn)?;

@@ -78,6 +78,10 @@ diesel::table! {
         service_tier -> Text,
         /// The API key that sent it; `None` for a person's session.
         api_key_id -> Nullable<BigInt>,
+        /// The contract that discounted a `catalog` event; `None`: list price.
+        contract_id -> Nullable<BigInt>,
+        /// That contract's discount, basis points.
+        contract_discount_bp -> Nullable<Integer>,
     }
 }
 
@@ -440,6 +444,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notify_schedule,
     budget_reservations,
     commitments,
+    contracts,
 );
 
 diesel::table! {
@@ -480,6 +485,27 @@ diesel::table! {
         start_date -> Date,
         /// Last day (UTC), inclusive.
         end_date -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Negotiated discounts off catalog prices, per provider and model prefix.
+    contracts (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        name -> Text,
+        provider -> Text,
+        /// `None`: every model of the provider.
+        model_prefix -> Nullable<Text>,
+        /// Basis points off list prices.
+        discount_bp -> Integer,
+        /// First day (UTC), inclusive.
+        effective_from -> Date,
+        /// Last day (UTC), inclusive; `None`: open-ended.
+        effective_to -> Nullable<Date>,
+        /// When it was ended: it prices nothing from then on.
+        ended_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
     }
 }

@@ -8,7 +8,7 @@ use llmlab_app::ingest::prepare;
 use llmlab_app::ledger::UnknownModels;
 use llmlab_engine::providers::Catalog;
 use llmlab_server::dto::TrackEvent;
-use llmlab_store::{CustomPriceRow, NewEvent};
+use llmlab_store::NewEvent;
 use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -179,7 +179,7 @@ impl Call {
         let mut json = String::with_capacity(320);
         self.write_json(&mut json);
         let body: TrackEvent = serde_json::from_str(&json).map_err(|e| format!("{json}: {e}"))?;
-        let no_custom_prices: &[CustomPriceRow] = &[];
+        let no_custom_prices = &llmlab_app::ledger::WorkspacePrices::default();
         prepare(
             catalog,
             no_custom_prices,

@@ -10,7 +10,9 @@ use llmlab_store::{ApiKeyId, CustomPriceRow, NewEvent, StoreError, WorkspaceId};
 
 use llmlab_store::EventRow;
 
-use crate::ledger::{Call, CustomPrices, PriceRef, PricedCall, UnknownModels, Warning, price_call};
+use crate::ledger::{
+    Call, PriceRef, PricedCall, UnknownModels, Warning, WorkspacePrices, price_call,
+};
 use crate::{App, AppError, blocking};
 
 mod event;
@@ -74,7 +76,7 @@ fn parse_timestamp(ts: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>
 /// Validates and prices one event for `now` (see [`price_call`]).
 pub fn prepare(
     catalog: &Catalog,
-    custom: &(impl CustomPrices + ?Sized),
+    custom: &WorkspacePrices,
     unknown: UnknownModels,
     body: EventIn,
     now: DateTime<Utc>,
@@ -181,6 +183,8 @@ pub fn prepare(
         cost_source: priced.price_ref.source().to_string(),
         price_effective_from: priced.price_ref.effective_from(),
         price_revision: priced.price_ref.revision(),
+        contract_id: priced.price_ref.contract().map(|c| c.id),
+        contract_discount_bp: priced.price_ref.contract().map(|c| c.stored().1),
         ts: ts.timestamp_micros(),
         latency_ms: body.latency_ms,
         tags: tags.into_iter().collect(),

@@ -6,7 +6,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use llmlab_engine::ServiceTier::{Batch, Standard};
 use llmlab_engine::providers::{Catalog, CatalogError};
-use llmlab_engine::{Cost, EngineError, Usage, Usd, cost_at_rates, price};
+use llmlab_engine::{Cost, Discount, EngineError, Usage, Usd, cost_at_rates};
+use llmlab_store::contracts::ContractRow;
 use llmlab_store::{CustomPriceRow, EventRow};
 
 use crate::AppError;
@@ -29,12 +30,15 @@ pub enum UnknownModels {
 /// Which price produced a cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PriceRef {
-    /// The catalog's version of `model` in effect from `effective_from`.
+    /// The catalog's version of `model` in effect from `effective_from`, under the
+    /// workspace's `contract` when one covered the call.
     Catalog {
         /// The catalog model.
         model: String,
         /// The first day of the price version.
         effective_from: NaiveDate,
+        /// The contract whose discount was taken off the list price.
+        contract: Option<ContractRef>,
     },
     /// A custom price revision of the workspace (`null` for events priced before
     /// revisions were kept).
@@ -46,6 +50,31 @@ pub enum PriceRef {
     Client,
     /// No price yet: cost 0 until a price exists and the event is re-priced.
     Unpriced,
+}
+
+/// The contract that discounted a catalog price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContractRef {
+    /// The contract (see `GET /api/contracts`).
+    pub id: i64,
+    /// Its discount off list prices.
+    pub discount: Discount,
+}
+
+impl ContractRef {
+    /// The stored pair (id, basis points).
+    pub fn stored(self) -> (i64, i32) {
+        (self.id, i32::from(self.discount.basis_points()))
+    }
+
+    /// The contract a stored event names, if any.
+    pub fn of(row: &EventRow) -> Option<ContractRef> {
+        let bp = u16::try_from(row.contract_discount_bp?).ok()?;
+        Some(ContractRef {
+            id: row.contract_id?,
+            discount: Discount::from_basis_points(bp)?,
+        })
+    }
 }
 
 impl PriceRef {
@@ -65,6 +94,7 @@ impl PriceRef {
             ("catalog", Some(effective_from)) => PriceRef::Catalog {
                 model: row.resolved_model.clone(),
                 effective_from,
+                contract: ContractRef::of(row),
             },
             ("custom_pricing", _) => PriceRef::CustomPricing {
                 revision: row.price_revision,
@@ -78,6 +108,14 @@ impl PriceRef {
     pub fn effective_from(&self) -> Option<NaiveDate> {
         match self {
             PriceRef::Catalog { effective_from, .. } => Some(*effective_from),
+            _ => None,
+        }
+    }
+
+    /// The contract, for a discounted `catalog` price.
+    pub fn contract(&self) -> Option<ContractRef> {
+        match self {
+            PriceRef::Catalog { contract, .. } => *contract,
             _ => None,
         }
     }
@@ -102,28 +140,74 @@ pub struct Warning {
     pub suggestions: Vec<String>,
 }
 
-/// The custom prices of a workspace, as pricing reads them.
-pub trait CustomPrices {
+/// A workspace's own prices, as pricing reads them: its custom price revisions and its
+/// contracts (ended ones included: they priced what came before their end).
+#[derive(Debug, Clone, Default)]
+pub struct WorkspacePrices {
+    /// Live custom price revisions.
+    pub custom: Vec<CustomPriceRow>,
+    /// Contracts.
+    pub contracts: Vec<ContractRow>,
+}
+
+impl WorkspacePrices {
+    /// Reads `workspace`'s prices.
+    pub fn load(
+        s: &llmlab_store::Store,
+        workspace: llmlab_store::WorkspaceId,
+    ) -> Result<WorkspacePrices, llmlab_store::StoreError> {
+        Ok(WorkspacePrices {
+            custom: s.list_custom_prices(workspace)?,
+            contracts: s.list_contracts(workspace)?,
+        })
+    }
+
     /// The revision for `(provider, model)` (both lower-case) in effect at `at`: the
     /// latest-dated one from on or before that day (undated ones apply to every day),
     /// the newest among equal dates.
-    fn lookup(&self, provider: &str, model: &str, at: DateTime<Utc>) -> Option<&CustomPriceRow>;
-
-    /// Whether any price is set for `provider` (then its unknown models are kept too).
-    fn has_provider(&self, provider: &str) -> bool;
-}
-
-impl CustomPrices for [CustomPriceRow] {
-    fn lookup(&self, provider: &str, model: &str, at: DateTime<Utc>) -> Option<&CustomPriceRow> {
+    pub fn lookup(
+        &self,
+        provider: &str,
+        model: &str,
+        at: DateTime<Utc>,
+    ) -> Option<&CustomPriceRow> {
         let day = at.date_naive();
-        self.iter()
+        self.custom
+            .iter()
             .filter(|c| c.price.provider == provider && c.price.model == model)
             .filter(|c| c.price.effective_from.is_none_or(|d| d <= day))
             .max_by_key(|c| (c.price.effective_from, c.id))
     }
 
-    fn has_provider(&self, provider: &str) -> bool {
-        self.iter().any(|c| c.price.provider == provider)
+    /// Whether any custom price is set for `provider` (then its unknown models are kept
+    /// too).
+    pub fn has_provider(&self, provider: &str) -> bool {
+        self.custom.iter().any(|c| c.price.provider == provider)
+    }
+
+    /// The contract covering catalog model `model` of `provider` at `at`: in effect that
+    /// day and not ended by then, the longest matching model prefix first (a contract
+    /// for `gpt-4o-mini` beats one for all of OpenAI), then the latest `effective_from`,
+    /// then the newest.
+    pub fn contract(&self, provider: &str, model: &str, at: DateTime<Utc>) -> Option<&ContractRow> {
+        let (day, instant) = (at.date_naive(), at.naive_utc());
+        self.contracts
+            .iter()
+            .filter(|c| c.spec.provider == provider)
+            .filter(|c| {
+                c.spec
+                    .model_prefix
+                    .as_deref()
+                    .is_none_or(|p| model.starts_with(p))
+            })
+            .filter(|c| {
+                c.spec.effective_from <= day && c.spec.effective_to.is_none_or(|d| day <= d)
+            })
+            .filter(|c| c.ended_at.is_none_or(|end| instant < end))
+            .max_by_key(|c| {
+                let prefix = c.spec.model_prefix.as_deref().map_or(0, str::len);
+                (prefix, c.spec.effective_from, c.id)
+            })
     }
 }
 
@@ -161,12 +245,13 @@ fn zero() -> Cost {
 }
 
 /// Prices `call` with the prices in effect at its timestamp: the workspace's custom
-/// revision for the model (as sent, else as resolved), else the catalog's version; a
-/// model neither knows is `unpriced` (cost 0, with a warning) unless `unknown` rejects
+/// revision for the model (as sent, else as resolved; taken as already negotiated, so
+/// no contract applies to it), else the catalog's version less the contract covering
+/// the call, if any; a model neither knows is `unpriced` (cost 0, with a warning) unless `unknown` rejects
 /// it.
 pub fn price_call(
     catalog: &Catalog,
-    custom: &(impl CustomPrices + ?Sized),
+    custom: &WorkspacePrices,
     call: &Call<'_>,
     unknown: UnknownModels,
 ) -> Result<PricedCall, AppError> {
@@ -189,11 +274,30 @@ pub fn price_call(
             warning: None,
         });
     }
-    match price(catalog, call.provider, call.model, call.usage, call.at) {
+    let contract = custom
+        .contract(call.provider, call.resolved, call.at)
+        .and_then(|c| {
+            let bp = u16::try_from(c.spec.discount_bp).ok()?;
+            Some(ContractRef {
+                id: c.id,
+                discount: Discount::from_basis_points(bp)?,
+            })
+        });
+    let discount = contract.map_or(Discount::NONE, |c| c.discount);
+    let priced = llmlab_engine::price_under_contract(
+        catalog,
+        call.provider,
+        call.model,
+        call.usage,
+        call.at,
+        discount,
+    );
+    match priced {
         Ok(p) => Ok(PricedCall {
             price_ref: PriceRef::Catalog {
                 model: p.model.name.clone(),
                 effective_from: p.effective_from(),
+                contract,
             },
             cost: p.cost,
             warning: None,

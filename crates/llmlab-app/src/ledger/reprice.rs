@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use chrono::DateTime;
 use llmlab_engine::providers::Catalog;
-use llmlab_engine::{Cost, EngineError, cost_at_rates};
+use llmlab_engine::{Cost, Discount, EngineError, cost_at_rates};
 use llmlab_store::ledger::{self, NewPrice, RunFigures};
 use llmlab_store::prices;
 use llmlab_store::{Actor, CustomPriceRow, EventFilter, EventRow, Store, WorkspaceId};
 use serde::Serialize;
 
-use super::{Call, PriceRef, UnknownModels, price_call, stored_usage};
+use super::{Call, PriceRef, UnknownModels, WorkspacePrices, price_call, stored_usage};
 use crate::{AppError, Audit};
 
 /// What to re-price.
@@ -80,14 +80,21 @@ impl Repriced {
 pub const PAGE: u32 = 1_000;
 
 /// The cost, bucket by bucket, that `row`'s price reference implies (the catalog version
-/// or custom revision it names, applied to its stored tokens); `None` for client costs,
-/// unpriced events, and references that can no longer be found.
-pub fn stored_cost(catalog: &Catalog, history: &[CustomPriceRow], row: &EventRow) -> Option<Cost> {
+/// or custom revision it names, applied to its stored tokens, less the contract's
+/// discount it names, unless `at_list`); `None` for client costs, unpriced events, and
+/// references that can no longer be found.
+pub fn stored_cost(
+    catalog: &Catalog,
+    history: &[CustomPriceRow],
+    row: &EventRow,
+    at_list: bool,
+) -> Option<Cost> {
     let usage = stored_usage(row).ok()?;
     match PriceRef::of(row) {
         PriceRef::Catalog {
             model,
             effective_from,
+            contract,
         } => {
             let entry = catalog.model(&row.provider, &model)?;
             let version = entry
@@ -97,7 +104,11 @@ pub fn stored_cost(catalog: &Catalog, history: &[CustomPriceRow], row: &EventRow
             let fine_tuned = catalog
                 .resolve(&row.provider, &row.model)
                 .is_ok_and(|r| r.fine_tuned);
-            llmlab_engine::cost_at_version(version, &usage, fine_tuned).ok()
+            let discount = match contract {
+                Some(c) if !at_list => c.discount,
+                _ => Discount::NONE,
+            };
+            llmlab_engine::cost_under_contract(version, &usage, fine_tuned, discount).ok()
         }
         PriceRef::CustomPricing { revision } => {
             let c = history.iter().find(|c| Some(c.id) == revision)?;
@@ -113,7 +124,7 @@ pub fn stored_cost(catalog: &Catalog, history: &[CustomPriceRow], row: &EventRow
 /// change.
 pub fn new_price(
     catalog: &Catalog,
-    custom: &[CustomPriceRow],
+    custom: &WorkspacePrices,
     row: &EventRow,
 ) -> Result<Option<NewPrice>, AppError> {
     if row.cost_source == "client" {
@@ -142,11 +153,14 @@ pub fn new_price(
         cost_source: priced.price_ref.source().to_string(),
         price_effective_from: priced.price_ref.effective_from(),
         price_revision: priced.price_ref.revision(),
+        contract: priced.price_ref.contract().map(|c| c.stored()),
     };
     let same = new.cost_nanos == row.cost_nanos
         && new.cost_source == row.cost_source
         && new.price_effective_from == row.price_effective_from
-        && new.price_revision == row.price_revision;
+        && new.price_revision == row.price_revision
+        && new.contract.map(|c| c.0) == row.contract_id
+        && new.contract.map(|c| c.1) == row.contract_discount_bp;
     Ok((!same).then_some(new))
 }
 
@@ -196,7 +210,7 @@ pub fn reprice(
         // between the two reads is seen at the first page, never missed.
         let prices = s
             .with_conn(|c| prices::version(c, workspace))
-            .and_then(|version| Ok((version, s.list_custom_prices(workspace)?)));
+            .and_then(|version| Ok((version, WorkspacePrices::load(s, workspace)?)));
         let (version, custom) = match prices {
             Ok(read) => read,
             Err(e) => break Err(e.into()),
@@ -302,7 +316,7 @@ fn walk(
     s: &Store,
     catalog: &Catalog,
     workspace: WorkspaceId,
-    (custom, version): (&[CustomPriceRow], i64),
+    (custom, version): (&WorkspacePrices, i64),
     filter: &EventFilter,
     dry_run: bool,
     mut seen: impl FnMut(&EventRow, &NewPrice),

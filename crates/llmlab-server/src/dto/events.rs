@@ -104,12 +104,16 @@ impl From<TrackEvent> for EventIn {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum PriceRefOut {
-    /// The catalog's version of `model` in effect from `effective_from`.
+    /// The catalog's version of `model` in effect from `effective_from`, less the
+    /// workspace's `contract` when one covered the call.
     Catalog {
         /// The catalog model.
         model: String,
         /// The first day of the price version.
         effective_from: NaiveDate,
+        /// The contract whose discount was taken off the list price; absent: list.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        contract: Option<ContractRefOut>,
     },
     /// A custom price revision of the workspace (`null` for events priced before
     /// revisions were kept).
@@ -123,15 +127,30 @@ pub enum PriceRefOut {
     Unpriced,
 }
 
+/// The contract that discounted a catalog price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContractRefOut {
+    /// The contract (see `GET /api/contracts`).
+    pub id: i64,
+    /// Its discount off list prices, in percent.
+    #[schema(value_type = f64)]
+    pub discount_pct: llmlab_engine::Discount,
+}
+
 impl From<PriceRef> for PriceRefOut {
     fn from(r: PriceRef) -> PriceRefOut {
         match r {
             PriceRef::Catalog {
                 model,
                 effective_from,
+                contract,
             } => PriceRefOut::Catalog {
                 model,
                 effective_from,
+                contract: contract.map(|c| ContractRefOut {
+                    id: c.id,
+                    discount_pct: c.discount,
+                }),
             },
             PriceRef::CustomPricing { revision } => PriceRefOut::CustomPricing { revision },
             PriceRef::Client => PriceRefOut::Client,

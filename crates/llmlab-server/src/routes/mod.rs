@@ -10,6 +10,7 @@ pub mod auth;
 pub mod budgets;
 pub mod channels;
 pub mod commitments;
+pub mod contracts;
 pub mod costs;
 pub mod events;
 pub mod health;
@@ -31,6 +32,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     budgets::config(cfg);
     channels::config(cfg);
     commitments::config(cfg);
+    contracts::config(cfg);
     pricing::config(cfg);
     ledger::config(cfg);
     recommendations::config(cfg);

@@ -270,7 +270,16 @@ fn price_text(r: &PriceRef) -> String {
         PriceRef::Catalog {
             model,
             effective_from,
+            contract: None,
         } => format!("catalog: {model} from {effective_from}"),
+        PriceRef::Catalog {
+            model,
+            effective_from,
+            contract: Some(c),
+        } => format!(
+            "catalog: {model} from {effective_from}, {}% off (contract {})",
+            c.discount, c.id
+        ),
         PriceRef::CustomPricing { revision: Some(n) } => format!("custom price, revision {n}"),
         PriceRef::CustomPricing { revision: None } => "custom price".into(),
         PriceRef::Client => "sent by the client".into(),

@@ -1,14 +1,16 @@
 //! The ledger's exactness as a property, on both backends: after any sequence of
-//! ingestion, custom price changes and re-pricings, every stored cost is what its price
-//! reference says, every report is the sum of the stored events, and re-pricing again
+//! ingestion, custom price changes, contracts and re-pricings, every stored cost is what
+//! its price reference says, every report is the sum of the stored events, a full
+//! re-pricing gives each event the contract the rule picks, and re-pricing again
 //! changes nothing.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use llmlab_app::catalog_changes::operator;
 use llmlab_app::ingest::prepare;
-use llmlab_app::ledger::{self, PriceRef, RepriceScope, UnknownModels};
+use llmlab_app::ledger::{self, PriceRef, RepriceScope, UnknownModels, WorkspacePrices};
 use llmlab_engine::providers::Catalog;
 use llmlab_server::dto::TrackEvent;
+use llmlab_store::contracts::{ContractRow, NewContract};
 use llmlab_store::{EventFilter, EventRow, NewCustomPrice, NewUser, Store, WorkspaceId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -37,7 +39,20 @@ enum Op {
         from_day: i64,
         days: i64,
     },
+    /// A contract on OpenAI, on one model's prefix or all of them.
+    AddContract {
+        prefix: Option<usize>,
+        bp: i32,
+        from_day: i64,
+        days: Option<i64>,
+    },
+    EndContract {
+        which: usize,
+    },
 }
+
+/// Model prefixes contracts name: `gpt-4o` covers both catalog models.
+const PREFIXES: [&str; 2] = ["gpt-4o", "gpt-4o-mini"];
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -48,6 +63,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(model, input, output, from_day)| Op::SetPrice { model, input, output, from_day }),
         1 => (0..3_usize).prop_map(|model| Op::DeletePrice { model }),
         2 => (0..60_i64, 1..60_i64).prop_map(|(from_day, days)| Op::Reprice { from_day, days }),
+        2 => (proptest::option::of(0..2_usize), 1..=10_000_i32, 0..60_i64, proptest::option::of(0..40_i64))
+            .prop_map(|(prefix, bp, from_day, days)| Op::AddContract { prefix, bp, from_day, days }),
+        1 => (0..4_usize).prop_map(|which| Op::EndContract { which }),
     ]
 }
 
@@ -70,15 +88,9 @@ fn run(store: &Store, catalog: &Catalog, ws: WorkspaceId, ops: &[Op]) {
                     "output_tokens": output, "cached_input_tokens": (input * cached / 100),
                     "timestamp": day(*d).to_rfc3339(), "tags": {"team": MODELS[*model]}}))
                 .unwrap();
-                let custom = store.list_custom_prices(ws).unwrap();
-                let priced = prepare(
-                    catalog,
-                    &custom[..],
-                    UnknownModels::Keep,
-                    body.into(),
-                    day(*d),
-                )
-                .unwrap();
+                let custom = WorkspacePrices::load(store, ws).unwrap();
+                let priced =
+                    prepare(catalog, &custom, UnknownModels::Keep, body.into(), day(*d)).unwrap();
                 store.insert_event(ws, &priced.event).unwrap();
             }
             Op::SetPrice {
@@ -110,8 +122,59 @@ fn run(store: &Store, catalog: &Catalog, ws: WorkspaceId, ops: &[Op]) {
                 };
                 ledger::reprice(store, catalog, ws, &operator(), &scope, false).unwrap();
             }
+            Op::AddContract {
+                prefix,
+                bp,
+                from_day,
+                days,
+            } => {
+                let n = store.list_contracts(ws).unwrap().len();
+                let new = NewContract {
+                    name: format!("c{n}"),
+                    provider: "openai".into(),
+                    model_prefix: prefix.map(|p| PREFIXES[p].to_string()),
+                    discount_bp: *bp,
+                    effective_from: day(*from_day).date_naive(),
+                    effective_to: days.map(|d| day(from_day + d).date_naive()),
+                };
+                store
+                    .transaction(|c| llmlab_store::contracts::create(c, ws, &new))
+                    .unwrap();
+            }
+            Op::EndContract { which } => {
+                let all = store.list_contracts(ws).unwrap();
+                if let Some(c) = all.get(*which) {
+                    let now = Utc::now().naive_utc();
+                    store
+                        .transaction(|conn| llmlab_store::contracts::end(conn, ws, c.id, now))
+                        .unwrap();
+                }
+            }
         }
     }
+}
+
+/// The contract that should price catalog model `model` at `row`'s instant, worked out
+/// here from the rule: in effect that day and not ended, longest prefix, then latest
+/// start, then newest.
+fn rule(contracts: &[ContractRow], row: &EventRow) -> Option<i64> {
+    let at = DateTime::from_timestamp_micros(row.ts).unwrap();
+    let mut best: Option<&ContractRow> = None;
+    for c in contracts {
+        let prefix = c.spec.model_prefix.as_deref().unwrap_or("");
+        let covers = row.resolved_model.starts_with(prefix)
+            && c.spec.effective_from <= at.date_naive()
+            && c.spec.effective_to.is_none_or(|to| at.date_naive() <= to)
+            && c.ended_at.is_none_or(|end| at.naive_utc() < end);
+        let key = |c: &ContractRow| {
+            let len = c.spec.model_prefix.as_deref().map_or(0, str::len);
+            (len, c.spec.effective_from, c.id)
+        };
+        if covers && best.is_none_or(|b| key(c) > key(b)) {
+            best = Some(c);
+        }
+    }
+    best.map(|c| c.id)
 }
 
 /// The cost `row`'s price reference implies, worked out here rather than by the
@@ -121,15 +184,33 @@ fn run(store: &Store, catalog: &Catalog, ws: WorkspaceId, ops: &[Op]) {
 /// nano-dollars. The reference must also be one in effect on the event's day: the
 /// catalog's latest version from that day or before, or a custom revision of the
 /// event's model dated that day or before.
-fn implied(catalog: &Catalog, history: &[llmlab_store::CustomPriceRow], row: &EventRow) -> i64 {
+fn implied(
+    catalog: &Catalog,
+    (history, contracts): (&[llmlab_store::CustomPriceRow], &[ContractRow]),
+    row: &EventRow,
+) -> i64 {
     let date = DateTime::from_timestamp_micros(row.ts)
         .unwrap()
         .date_naive();
+    let mut kept = 10_000_u128;
     let (input, cached, output) = match PriceRef::of(row) {
         PriceRef::Catalog {
             model,
             effective_from,
+            contract,
         } => {
+            if let Some(c) = contract {
+                let row_c = contracts.iter().find(|k| k.id == c.id).unwrap();
+                assert_eq!(row_c.spec.discount_bp, i32::from(c.discount.basis_points()));
+                assert!(
+                    model.starts_with(row_c.spec.model_prefix.as_deref().unwrap_or(""))
+                        && row_c.spec.effective_from <= date
+                        && row_c.spec.effective_to.is_none_or(|to| date <= to),
+                    "contract {} does not cover {row:?}",
+                    c.id
+                );
+                kept -= u128::from(c.discount.basis_points());
+            }
             let entry = catalog.model(&row.provider, &model).unwrap();
             let in_effect = entry
                 .prices()
@@ -172,7 +253,8 @@ fn implied(catalog: &Catalog, history: &[llmlab_store::CustomPriceRow], row: &Ev
     let picos = tokens(t.input_tokens - t.cached_input_tokens) * u128::from(input)
         + tokens(t.cached_input_tokens) * u128::from(cached)
         + tokens(t.output_tokens) * u128::from(output);
-    i64::try_from((picos + 500) / 1000).unwrap()
+    // Pico-dollars × basis points kept: 10⁻¹⁶ USD, rounded once to nano-dollars.
+    i64::try_from((picos * kept + 5_000_000) / 10_000_000).unwrap()
 }
 
 fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
@@ -182,8 +264,10 @@ fn check(store: &Store, catalog: &Catalog, ws: WorkspaceId) {
     let history = store
         .with_conn(|c| llmlab_store::prices::history(c, ws))
         .unwrap();
+    let contracts = store.list_contracts(ws).unwrap();
     for row in &rows {
-        assert_eq!(row.cost_nanos, implied(catalog, &history, row), "{row:?}");
+        let implied = implied(catalog, (&history, &contracts), row);
+        assert_eq!(row.cost_nanos, implied, "{row:?}");
     }
     let all = EventFilter::default();
     let totals = store.totals(ws, &all).unwrap();
@@ -262,6 +346,14 @@ llmlab_store::both_backends!(every_report_follows_the_ledger, |_db, store| {
             let everything = RepriceScope::default();
             ledger::reprice(&store, catalog, ws, &operator(), &everything, false).unwrap();
             check(&store, catalog, ws);
+            let contracts = store.list_contracts(ws).unwrap();
+            let all = EventFilter::default();
+            let rows = store
+                .with_conn(|c| llmlab_store::ledger::page(c, ws, &all, None, 10_000))
+                .unwrap();
+            for row in rows.iter().filter(|r| r.cost_source == "catalog") {
+                prop_assert_eq!(row.contract_id, rule(&contracts, row), "{:?}", row);
+            }
             let again =
                 ledger::reprice(&store, catalog, ws, &operator(), &everything, true).unwrap();
             prop_assert_eq!(again.events_changed, 0);

@@ -55,6 +55,10 @@ pub struct EventRow {
     pub price_revision: Option<i64>,
     /// `standard`, `batch`, `flex` or `priority`: the tier the event was priced at.
     pub service_tier: String,
+    /// The contract that discounted a `catalog` event; `None`: list price.
+    pub contract_id: Option<i64>,
+    /// That contract's discount in basis points.
+    pub contract_discount_bp: Option<i32>,
 }
 
 impl EventRow {
@@ -102,6 +106,10 @@ pub struct NewEvent {
     pub api_key_id: Option<ApiKeyId>,
     /// The reservation it settles (see [`crate::reservations`]); not stored.
     pub reservation_id: Option<String>,
+    /// The contract that discounted a `catalog` event.
+    pub contract_id: Option<i64>,
+    /// That contract's discount in basis points.
+    pub contract_discount_bp: Option<i32>,
 }
 
 /// What ingestion did with one event.
@@ -260,7 +268,7 @@ pub struct EventPage {
 
 /// The columns a stored event is written with, in the one order every statement lists
 /// them (`id` and `created_at` aside: each statement says where they come from).
-pub(crate) const COLUMNS: [&str; 23] = [
+pub(crate) const COLUMNS: [&str; 25] = [
     "workspace_id",
     "event_id",
     "provider",
@@ -284,6 +292,8 @@ pub(crate) const COLUMNS: [&str; 23] = [
     "output_audio_tokens",
     "service_tier",
     "api_key_id",
+    "contract_id",
+    "contract_discount_bp",
 ];
 
 /// [`COLUMNS`] as a list, each name behind `prefix` (`"u."`, or `""`).

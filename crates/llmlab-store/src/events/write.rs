@@ -43,6 +43,8 @@ struct EventInsert<'a> {
     price_revision: Option<i64>,
     service_tier: &'a str,
     api_key_id: Option<i64>,
+    contract_id: Option<i64>,
+    contract_discount_bp: Option<i32>,
 }
 
 impl<'a> EventInsert<'a> {
@@ -69,6 +71,8 @@ impl<'a> EventInsert<'a> {
             price_revision: e.price_revision,
             service_tier: service_tier(e),
             api_key_id: e.api_key_id.map(|k| k.get()),
+            contract_id: e.contract_id,
+            contract_discount_bp: e.contract_discount_bp,
         })
     }
 }
@@ -360,6 +364,8 @@ pub(crate) fn stored_row(
             created_at,
             price_revision: event.price_revision,
             service_tier: service_tier(event).to_string(),
+            contract_id: event.contract_id,
+            contract_discount_bp: event.contract_discount_bp,
         },
         InsertOutcome::Duplicate(id) => {
             find(conn, workspace_id, id)?.ok_or(StoreError::NotFound)?

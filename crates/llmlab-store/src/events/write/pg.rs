@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Date, Integer, Nullable, Text, Timestamp};
 
 use super::{EventInsert, IdRow, TagInsert};
 use crate::events::{COLUMNS, column_list};
@@ -68,30 +68,38 @@ pub(super) fn insert_events(
         .bind::<Array<BigInt>, _>(column(rows, |r| r.tokens.output_audio_tokens))
         .bind::<Array<Text>, _>(column(rows, |r| r.service_tier))
         .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.api_key_id))
+        .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.contract_id))
+        .bind::<Array<Nullable<Integer>>, _>(column(rows, |r| r.contract_discount_bp))
         .bind::<Timestamp, _>(first.created_at)
         .load(c)?;
     Ok(inserted.into_iter().map(|r| r.id).collect())
 }
 
-/// The single-event statement (see [`insert_one`]): the event's columns are $1..$23
-/// in [`COLUMNS`] order, $24 `created_at`, $25/$26 the tag keys and values, $27 the slot;
+/// The single-event statement (see [`insert_one`]): the event's columns are $1..$n
+/// in [`COLUMNS`] order, then `created_at`, the tag keys, the tag values and the slot;
 /// an `unpriced` event ($13) counts in the rollups' `unpriced_calls`.
 static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
-    let values: Vec<String> = (1..=COLUMNS.len() + 1).map(|i| format!("${i}")).collect();
+    let n = COLUMNS.len();
+    let values: Vec<String> = (1..=n + 1).map(|i| format!("${i}")).collect();
+    let (keys, vals, slot) = (
+        format!("${}", n + 2),
+        format!("${}", n + 3),
+        format!("${}", n + 4),
+    );
     format!(
         "WITH ins AS (\
            INSERT INTO events ({cols}, created_at) VALUES ({values}) \
            ON CONFLICT (workspace_id, event_id) DO NOTHING RETURNING id), \
          tags AS (\
            INSERT INTO event_tags (event_id, workspace_id, key, value, ts) \
-           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest($25, $26) AS k (key, value)), \
+           SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest({keys}, {vals}) AS k (key, value)), \
          models AS ({models_insert}\
-           SELECT $1, $27, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, $6 \
+           SELECT $1, {slot}, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, $6 \
            FROM ins\
            {models_conflict} RETURNING 1 AS done), \
          tag_sums AS ({tags_insert}\
-           SELECT $1, k.key, $27, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21 \
-           FROM models, unnest($25, $26) AS k (key, value)\
+           SELECT $1, k.key, {slot}, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21 \
+           FROM models, unnest({keys}, {vals}) AS k (key, value)\
            {tags_conflict} RETURNING 1 AS done), \
          totals AS (\
            INSERT INTO ledger_totals (workspace_id, cost_nanos, input_tokens, output_tokens) \
@@ -149,6 +157,8 @@ pub(super) fn insert_one(
         .bind::<BigInt, _>(row.tokens.output_audio_tokens)
         .bind::<Text, _>(row.service_tier)
         .bind::<Nullable<BigInt>, _>(row.api_key_id)
+        .bind::<Nullable<BigInt>, _>(row.contract_id)
+        .bind::<Nullable<Integer>, _>(row.contract_discount_bp)
         .bind::<Timestamp, _>(row.created_at)
         .bind::<Array<Text>, _>(keys)
         .bind::<Array<Text>, _>(values)

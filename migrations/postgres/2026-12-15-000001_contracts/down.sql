@@ -1,0 +1,5 @@
+DO $$
+BEGIN
+    EXECUTE 'DROP TABLE contracts';
+END
+$$;

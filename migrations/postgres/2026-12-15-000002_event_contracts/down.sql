@@ -1,0 +1,6 @@
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE events DROP COLUMN contract_discount_bp';
+    EXECUTE 'ALTER TABLE events DROP COLUMN contract_id';
+END
+$$;
