@@ -390,6 +390,7 @@ pub fn price_under_contract<'a>(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::{Tokens, UsageFields};
     use llmlab_providers::PerMTok;

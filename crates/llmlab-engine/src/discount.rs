@@ -105,6 +105,7 @@ impl<'de> Deserialize<'de> for Discount {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -150,7 +150,7 @@ pub async fn reserve(app: &App, who: Tenant, body: ReserveIn) -> Result<Reservat
         let now = Utc::now();
         // The call is priced as its event will be; a model without a price cannot be
         // held against anything.
-        let priced = prepare(&shared.catalog, &*custom, UnknownModels::Reject, event, now)
+        let priced = prepare(&shared.catalog, &custom, UnknownModels::Reject, event, now)
             .map_err(|e| e.renamed("output_tokens", "max_output_tokens"))?;
         let call = priced.event;
         let scope = Scope {

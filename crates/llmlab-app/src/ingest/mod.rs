@@ -328,7 +328,7 @@ pub async fn track(app: &App, who: Tenant, mut body: EventIn) -> Result<Tracked,
         let custom = shared.prices.get(s, workspace, version)?;
         let unknown = shared.settings.unknown_models;
         let now = Utc::now();
-        let mut priced = prepare(&shared.catalog, &*custom, unknown, body, now)?;
+        let mut priced = prepare(&shared.catalog, &custom, unknown, body, now)?;
         priced.event.api_key_id = who.key;
         retained(shared.settings.retention_days, priced.event.ts, now)?;
         // Concurrent requests share a commit (see `GroupCommit`); answered once durable.
@@ -385,7 +385,7 @@ pub async fn store_events<T: Send + 'static>(
         for item in items {
             let prepared = read(item).and_then(|mut event| {
                 who.stamp(&mut event);
-                let mut p = prepare(&shared.catalog, &*custom, unknown, event, now)?;
+                let mut p = prepare(&shared.catalog, &custom, unknown, event, now)?;
                 p.event.api_key_id = who.key;
                 retained(shared.settings.retention_days, p.event.ts, now)?;
                 Ok(p)
@@ -457,7 +457,7 @@ pub async fn estimate(app: &App, who: Tenant, body: EventIn) -> Result<Priced, A
         // An estimate answers with a price or not at all.
         prepare(
             &shared.catalog,
-            &*custom,
+            &custom,
             UnknownModels::Reject,
             body,
             Utc::now(),

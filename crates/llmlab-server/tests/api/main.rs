@@ -10,6 +10,7 @@ mod citus_fault;
 mod client;
 mod command_line;
 mod commitments;
+mod contracts;
 mod credentials;
 mod dashboard;
 mod dashboard_budgets;
