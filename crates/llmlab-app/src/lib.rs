@@ -42,6 +42,7 @@ pub mod otlp;
 pub mod overview;
 pub mod pricing;
 pub mod recommendations;
+pub mod reconciliation;
 pub mod reports;
 pub mod retention;
 pub mod tokens;

@@ -17,6 +17,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::EngineError;
 
+mod bill;
+
 /// Nano-dollars in one dollar.
 pub const NANOS_PER_USD: i64 = 1_000_000_000;
 
@@ -606,6 +608,30 @@ mod tests {
         assert!(std::panic::catch_unwind(|| max + b).is_err());
         assert!(std::panic::catch_unwind(|| Usd::from_nanos(i64::MIN) - b).is_err());
         assert!(std::panic::catch_unwind(|| -Usd::from_nanos(i64::MIN)).is_err());
+    }
+
+    #[test]
+    fn bills_are_read_exactly_and_rounded_once() {
+        for (text, nanos) in [
+            ("0.06", 60_000_000),
+            ("123.45", 123_450_000_000),
+            ("0.0000000005", 1),
+            ("0.00000000049999", 0),
+            ("-0.0000000005", -1),
+            ("1.5E+2", 150_000_000_000),
+            ("1e-9", 1),
+            ("0e5", 0),
+            ("1e-400", 0),
+        ] {
+            assert_eq!(
+                Usd::parse_rounded(text).expect("an amount").nanos(),
+                nanos,
+                "{text}"
+            );
+        }
+        for bad in ["", ".", "1e", "abc", "1.2.3", "1e99", "--1", "0x10"] {
+            assert!(Usd::parse_rounded(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -99,6 +99,33 @@ where
     Ok(bytes)
 }
 
+/// A provider's cost report as it was exported (JSON or CSV, any media type), read
+/// within [`llmlab_app::reconciliation::MAX_BYTES`].
+pub struct ReportBody(pub web::Bytes);
+
+impl FromRequest for ReportBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = llmlab_app::reconciliation::MAX_BYTES;
+        let declared_len = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared_len.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            Ok(ReportBody(
+                read_limited(&mut payload, limit).await?.freeze(),
+            ))
+        })
+    }
+}
+
 /// How an OTLP/HTTP body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtlpEncoding {

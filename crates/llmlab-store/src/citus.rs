@@ -62,6 +62,8 @@ pub const TABLES: &[(&str, Kind)] = &[
     ("budget_reservations", Kind::Distributed),
     ("commitments", Kind::Distributed),
     ("contracts", Kind::Distributed),
+    ("billing_imports", Kind::Distributed),
+    ("billed_costs", Kind::Distributed),
 ];
 
 /// The migration that gives every tenant key its `workspace_id`: before it, the schema

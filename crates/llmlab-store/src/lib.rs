@@ -67,6 +67,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod budgets;
 pub mod channels;
 pub mod citus;

@@ -4,6 +4,10 @@
 //! 64-bit) and PostgreSQL `BIGSERIAL`. Do not regenerate this file with `print-schema`
 //! from SQLite: it would turn the ids into `Integer`.
 
+mod money;
+
+pub use money::*;
+
 // Each table's columns are declared once, here; the column runs that tables share (the
 // token counts of events and rollups, delivery bookkeeping) repeat because they are
 // columns of each table, not logic.
@@ -445,6 +449,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     budget_reservations,
     commitments,
     contracts,
+    billing_imports,
+    billed_costs,
 );
 
 diesel::table! {
@@ -469,43 +475,5 @@ diesel::table! {
         amount_nanos -> BigInt,
         /// Microseconds since the epoch.
         expires_at -> BigInt,
-    }
-}
-
-diesel::table! {
-    /// Amounts prepaid or committed to a provider (or to all) over a period of days.
-    commitments (id) {
-        id -> BigInt,
-        workspace_id -> BigInt,
-        name -> Text,
-        /// `None`: every provider.
-        provider -> Nullable<Text>,
-        amount_nanos -> BigInt,
-        /// First day (UTC), inclusive.
-        start_date -> Date,
-        /// Last day (UTC), inclusive.
-        end_date -> Date,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    /// Negotiated discounts off catalog prices, per provider and model prefix.
-    contracts (id) {
-        id -> BigInt,
-        workspace_id -> BigInt,
-        name -> Text,
-        provider -> Text,
-        /// `None`: every model of the provider.
-        model_prefix -> Nullable<Text>,
-        /// Basis points off list prices.
-        discount_bp -> Integer,
-        /// First day (UTC), inclusive.
-        effective_from -> Date,
-        /// Last day (UTC), inclusive; `None`: open-ended.
-        effective_to -> Nullable<Date>,
-        /// When it was ended: it prices nothing from then on.
-        ended_at -> Nullable<Timestamp>,
-        created_at -> Timestamp,
     }
 }

@@ -11,6 +11,7 @@ mod events;
 mod health;
 mod invitations;
 mod keys;
+mod reconciliation;
 
 mod pricing;
 mod recs;
@@ -27,5 +28,6 @@ pub use health::*;
 pub use invitations::*;
 pub use keys::*;
 pub use pricing::*;
+pub use reconciliation::*;
 pub use recs::*;
 pub use workspaces::*;

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod otlp;
 pub mod pricing;
 pub mod recommendations;
+pub mod reconciliation;
 pub mod workspaces;
 
 /// Every `/api` route.
@@ -33,6 +34,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     channels::config(cfg);
     commitments::config(cfg);
     contracts::config(cfg);
+    reconciliation::config(cfg);
     pricing::config(cfg);
     ledger::config(cfg);
     recommendations::config(cfg);

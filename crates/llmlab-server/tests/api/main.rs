@@ -33,6 +33,7 @@ mod outbox;
 mod pricing_depth;
 mod readme;
 mod receiver;
+mod reconciliation;
 mod recs;
 mod replica;
 mod reports;

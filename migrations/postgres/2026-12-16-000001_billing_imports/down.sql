@@ -1,0 +1,5 @@
+DO $$
+BEGIN
+    EXECUTE 'DROP TABLE billing_imports';
+END
+$$;

@@ -1,0 +1,5 @@
+DO $$
+BEGIN
+    EXECUTE 'DROP TABLE billed_costs';
+END
+$$;

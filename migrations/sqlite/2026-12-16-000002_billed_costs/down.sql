@@ -1,0 +1,1 @@
+DROP TABLE billed_costs;
