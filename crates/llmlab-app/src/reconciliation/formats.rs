@@ -1,7 +1,7 @@
 //! The providers' cost reports, read into billed lines per UTC day, provider and model:
 //! OpenAI's organization costs (`GET /v1/organization/costs`), Anthropic's cost report
 //! (`GET /v1/organizations/cost_report`) and a FOCUS 1.2 CSV (the cloud providers'
-//! exports of Bedrock, Azure OpenAI and Vertex AI charges). docs/reconciliation.md
+//! exports of Bedrock, Azure OpenAI and Vertex AI charges). docs/pricing.md
 //! cites the fields each one is read from.
 
 use chrono::{DateTime, NaiveDate};
