@@ -73,7 +73,21 @@ pub fn find_by_hash(
         .optional()?)
 }
 
-/// The workspace's imports.
+/// The workspace's `limit` latest imports, newest first.
+pub fn list(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    limit: i64,
+) -> Result<Vec<ImportRow>, StoreError> {
+    Ok(billing_imports::table
+        .filter(billing_imports::workspace_id.eq(workspace_id))
+        .order(billing_imports::id.desc())
+        .limit(limit)
+        .select(ImportRow::as_select())
+        .load(conn)?)
+}
+
+/// How many imports the workspace holds.
 pub fn count(conn: &mut AnyConnection, workspace_id: WorkspaceId) -> Result<i64, StoreError> {
     Ok(billing_imports::table
         .filter(billing_imports::workspace_id.eq(workspace_id))

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use llmlab_engine::providers::Catalog;
 use llmlab_engine::{Discount, Usd};
-use llmlab_store::billing::{self, ImportRow, NewImport};
+pub use llmlab_store::billing::ImportRow;
+use llmlab_store::billing::{self, NewImport};
 use llmlab_store::{EventFilter, Store, StoreError, WorkspaceId};
 use sha2::{Digest, Sha256};
 
@@ -135,6 +136,11 @@ pub fn import(
         },
         Err(e) => Err(e),
     }
+}
+
+/// The workspace's 50 latest imports, newest first.
+pub fn imports(s: &Store, workspace: WorkspaceId) -> Result<Vec<ImportRow>, AppError> {
+    Ok(s.with_conn(|c| billing::list(c, workspace, 50))?)
 }
 
 /// One day of one provider.

@@ -135,6 +135,67 @@ pub fn stacked(
     svg
 }
 
+/// Two series side by side per label (what was billed, what was tracked), classes `s0`
+/// and `s1`, scaled to the tallest bar; a negative amount (a credit) is drawn as none.
+pub fn paired(labels: &[String], pair: [&Series; 2], title: &str) -> String {
+    let top = pair
+        .iter()
+        .flat_map(|s| s.amounts.iter().copied())
+        .max()
+        .unwrap_or(Usd::ZERO);
+    let height = |a: Usd| -> f64 {
+        if top.nanos() <= 0 || a.nanos() <= 0 {
+            0.0
+        } else {
+            (a.nanos() as f64 / top.nanos() as f64) * (HEIGHT - BOTTOM - 8.0)
+        }
+    };
+    let mut svg = String::with_capacity(512 + labels.len() * 320);
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="paired-title"><title id="paired-title">{}</title>"#,
+        escape(title)
+    );
+    let base = HEIGHT - BOTTOM;
+    let _ = write!(
+        svg,
+        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="2" y="4" dominant-baseline="hanging">{}</text><text class="tick" x="2" y="{:.0}">$0</text>"#,
+        escape(&super::view::dollars(top)),
+        base - 4.0
+    );
+    let slot = (WIDTH - LEFT - RIGHT) / labels.len().max(1) as f64;
+    let width = (slot * 0.4).max(1.0);
+    let label_every = (labels.len() / 8).max(1);
+    for (i, label) in labels.iter().enumerate() {
+        let x0 = LEFT + slot * i as f64 + slot * 0.1;
+        for (k, s) in pair.iter().enumerate() {
+            let amount = s.amounts.get(i).copied().unwrap_or(Usd::ZERO);
+            let h = height(amount);
+            let x = x0 + width * k as f64;
+            let _ = write!(
+                svg,
+                r#"<rect class="bar s{k}" x="{x:.1}" y="{:.1}" width="{width:.1}" height="{h:.1}"><title>{} {}: {}</title></rect>"#,
+                base - h,
+                escape(label),
+                escape(&s.name),
+                escape(&super::view::dollars(amount))
+            );
+        }
+        if i % label_every == 0 {
+            let _ = write!(
+                svg,
+                r#"<text class="{}" x="{:.1}" y="{:.0}" text-anchor="middle">{}</text>"#,
+                tick_class(i / label_every),
+                x0 + width,
+                HEIGHT - 8.0,
+                escape(label.get(5..).unwrap_or(label))
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 /// A budget's burn-down (its element ids suffixed with `id`): the spend so far, added up
 /// bucket by bucket, against the even line from nothing to the amount and the amount
 /// itself, with the forecast from today to the period's end and its interval as a band.

@@ -13,6 +13,7 @@ mod invitations;
 mod overview;
 mod pages;
 mod pricing;
+mod reconciliation;
 mod refused;
 mod reports;
 mod session;
@@ -60,6 +61,10 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/recommendations", web::get().to(reports::recommendations))
         .route("/pricing", web::get().to(pricing::pricing))
         .route("/pricing/custom", web::post().to(pricing::set_price))
+        .route(
+            "/reconciliation",
+            web::get().to(reconciliation::reconciliation),
+        )
         .route("/channels", web::get().to(channels::channels))
         .route("/channels", web::post().to(channels::create))
         .route("/channels/{id}", web::get().to(channels::deliveries))

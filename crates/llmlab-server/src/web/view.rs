@@ -8,13 +8,14 @@ use super::form::hidden;
 use super::session::Visitor;
 
 /// The pages of the main navigation, in its order.
-pub const PAGES: [(&str, &str); 9] = [
+pub const PAGES: [(&str, &str); 10] = [
     ("/overview", "Overview"),
     ("/explore", "Explore"),
     ("/events", "Events"),
     ("/budgets", "Budgets"),
     ("/recommendations", "Recommendations"),
     ("/pricing", "Pricing"),
+    ("/reconciliation", "Reconciliation"),
     ("/channels", "Channels"),
     ("/settings", "Settings"),
     ("/invitations", "Invitations"),

@@ -203,6 +203,26 @@ both!(bills_are_reconciled_against_the_ledger, |app: TestApp| {
                 "drift_usd": 1.25, "drift_pct": 100, "beyond_threshold": true}])
     );
     assert_eq!(bedrock["suggested_discount_pct"], Value::Null);
+
+    // The dashboard's page: both series on one chart, the days with their drift, the
+    // imports.
+    let cookie = crate::dashboard::sign_in(&app, "finance@example.com");
+    let shown = crate::dashboard::page(&app, &format!("/reconciliation?{range}"), Some(&cookie));
+    assert_eq!(shown.status, 200, "{}", shown.text());
+    let html = shown.text();
+    for expected in [
+        "Billed and tracked per day",
+        &format!("{d1} billed: $12.76"),
+        &format!("{d1} tracked: $12.00"),
+        "−5.26 %",
+        "<tr class=\"flagged\">",
+        "anthropic_cost_report",
+        "several",
+    ] {
+        assert!(html.contains(expected), "no {expected:?} in the page");
+    }
+    let bad = crate::dashboard::page(&app, "/reconciliation?start=someday", Some(&cookie));
+    assert_eq!(bad.status, 422, "{}", bad.text());
 });
 
 both!(

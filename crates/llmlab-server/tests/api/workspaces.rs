@@ -461,6 +461,11 @@ const MATRIX: &[(&str, &str, &str, Option<&str>)] = &[
     ("DELETE", "/api/keys/{k}", "member", None),
     ("DELETE", "/api/budgets/{b}", "member", None),
     ("DELETE", "/api/channels/{c}", "admin", None),
+    ("GET", "/api/contracts", "viewer", Some("read")),
+    ("POST", "/api/contracts", "admin", None),
+    ("DELETE", "/api/contracts/999999", "admin", None),
+    ("GET", "/api/reconciliation", "viewer", Some("read")),
+    ("POST", "/api/reconciliation/imports?format=focus", "admin", None),
 ];
 
 const ROLES: [&str; 4] = ["viewer", "member", "admin", "owner"];

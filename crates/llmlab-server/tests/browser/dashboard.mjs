@@ -273,7 +273,7 @@ try {
   await theirs.screenshot({ path: join(shots, "budgets-viewer-375px.png"), fullPage: true });
 
   step = "every page fits a 375 px phone";
-  for (const path of ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/channels", "/settings", "/invitations"]) {
+  for (const path of ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/reconciliation", "/channels", "/settings", "/invitations"]) {
     const r = await theirs.goto(`${base}${path}?ws=${team.json.id}`);
     assert.equal(r.status(), 200, path);
     await fits(theirs, path);
@@ -317,7 +317,7 @@ try {
   assert.equal(made.amount_usd, 42);
 
   step = "no serious or critical accessibility violation (axe-core)";
-  const pages = ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/channels", "/settings", "/invitations"];
+  const pages = ["/overview", "/explore", "/events", "/budgets", "/recommendations", "/pricing", "/reconciliation", "/channels", "/settings", "/invitations"];
   await audit(await browser.newContext(), 1280, ["/login", "/signup"]);
   await audit(context, 1280, pages);
   await audit(context, 1280, pages, "dark");
