@@ -49,7 +49,7 @@ pub(crate) struct Audience {
 }
 
 impl Audience {
-    fn of(s: &Store, id: WorkspaceId) -> Result<Audience, AppError> {
+    pub(crate) fn of(s: &Store, id: WorkspaceId) -> Result<Audience, AppError> {
         let (name, zone) = s.with_conn(|c| workspaces::name_and_zone(c, id))?;
         Ok(Audience {
             id,
@@ -67,7 +67,7 @@ impl Audience {
             .collect()
     }
 
-    fn notice(&self, event: Event, title: String, summary: String) -> Notice {
+    pub(crate) fn notice(&self, event: Event, title: String, summary: String) -> Notice {
         Notice {
             event,
             workspace_id: self.id.get(),
@@ -84,7 +84,12 @@ impl Audience {
 }
 
 /// Records `notice` for each of `to` under the occasion `key`; how many were new.
-fn record(s: &Store, to: &[&ChannelRow], key: &str, notice: &Notice) -> Result<usize, AppError> {
+pub(crate) fn record(
+    s: &Store,
+    to: &[&ChannelRow],
+    key: &str,
+    notice: &Notice,
+) -> Result<usize, AppError> {
     let payload = serde_json::to_string(notice).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut new = 0;
     for channel in to {
@@ -97,7 +102,7 @@ fn record(s: &Store, to: &[&ChannelRow], key: &str, notice: &Notice) -> Result<u
     Ok(new)
 }
 
-fn fact(label: &str, value: impl Into<String>) -> Fact {
+pub(crate) fn fact(label: &str, value: impl Into<String>) -> Fact {
     Fact {
         label: label.into(),
         value: value.into(),

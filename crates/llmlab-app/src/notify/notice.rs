@@ -19,6 +19,8 @@ pub enum Event {
     Anomaly,
     /// A model without a price was seen for the first time.
     Unpriced,
+    /// An imported bill drifts from what was tracked past the threshold.
+    Drift,
     /// The weekly spend report (Monday 09:00).
     ReportWeekly,
     /// The monthly spend report (the 1st, 09:00).
@@ -32,11 +34,12 @@ pub enum Event {
 
 impl Event {
     /// Those a channel may subscribe to (every one but `test` and `confirmation`).
-    pub const SUBSCRIBABLE: [Event; 6] = [
+    pub const SUBSCRIBABLE: [Event; 7] = [
         Event::Budget,
         Event::Forecast,
         Event::Anomaly,
         Event::Unpriced,
+        Event::Drift,
         Event::ReportWeekly,
         Event::ReportMonthly,
     ];
@@ -48,6 +51,7 @@ impl Event {
             Event::Forecast => "forecast",
             Event::Anomaly => "anomaly",
             Event::Unpriced => "unpriced",
+            Event::Drift => "drift",
             Event::ReportWeekly => "report_weekly",
             Event::ReportMonthly => "report_monthly",
             Event::Test => "test",

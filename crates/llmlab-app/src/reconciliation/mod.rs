@@ -2,6 +2,7 @@
 //! LLMLab tracked, per UTC day and provider: the drift in dollars and percent, the days
 //! beyond a threshold, and the discount that would make the two agree.
 
+mod alert;
 mod formats;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use llmlab_store::billing::{self, NewImport};
 use llmlab_store::{EventFilter, Store, StoreError, WorkspaceId};
 use sha2::{Digest, Sha256};
 
+pub use alert::{ALERT_BP, beyond};
 pub use formats::{Format, MAX_ROWS};
 
 use crate::auth::Identity;
@@ -118,11 +120,24 @@ pub fn import(
         Ok((row, audit))
     });
     match made {
-        Ok(import) => Ok(Imported {
-            import,
-            created: true,
-            rows_skipped: report.rows_skipped,
-        }),
+        Ok(import) => {
+            // The bill against what was tracked over the days it covers, told to the
+            // channels when it drifts; a failure to tell does not undo the import.
+            let span = (import.spec.start_date, import.spec.end_date);
+            let told = reconcile(s, workspace, span, import.spec.provider.as_deref())
+                .and_then(|r| alert::tell(s, workspace, &import, &r.days));
+            if let Err(e) = told {
+                log::warn!(
+                    "reconciliation: the drift of import {} was not told: {e}",
+                    import.id
+                );
+            }
+            Ok(Imported {
+                import,
+                created: true,
+                rows_skipped: report.rows_skipped,
+            })
+        }
         // The same file imported concurrently: the first import is the answer.
         Err(AppError::Store(StoreError::Conflict(_))) => match earlier(s)? {
             Some(import) => Ok(Imported {

@@ -18,8 +18,8 @@ pub struct ChannelIn {
     /// and reserved or internal names (`localhost`, `.local`, `.internal`, `.test`, …) are a
     /// 422 naming the address (`to[3]`).
     pub to: Option<Vec<String>>,
-    /// Any of `budget`, `forecast`, `anomaly`, `unpriced`, `report_weekly`,
-    /// `report_monthly`.
+    /// Any of `budget`, `forecast`, `anomaly`, `unpriced`, `drift` (an imported bill
+    /// drifts from what was tracked), `report_weekly`, `report_monthly`.
     pub events: Vec<String>,
 }
 
@@ -134,8 +134,8 @@ pub struct AttemptOut {
 pub struct NotificationOut {
     /// Its id.
     pub id: i64,
-    /// `budget`, `forecast`, `anomaly`, `unpriced`, `report_weekly`, `report_monthly`,
-    /// `test` or `confirmation` (the message an email address gets before it confirms).
+    /// `budget`, `forecast`, `anomaly`, `unpriced`, `drift`, `report_weekly`,
+    /// `report_monthly`, `test` or `confirmation` (the message an email address gets before it confirms).
     pub event: String,
     /// The occasion (`budget:<alert id>`, `report_weekly:<first day>`, …), once per
     /// channel.

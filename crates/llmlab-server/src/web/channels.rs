@@ -38,6 +38,8 @@ pub struct NewChannel {
     #[serde(default)]
     ev_unpriced: Option<String>,
     #[serde(default)]
+    ev_drift: Option<String>,
+    #[serde(default)]
     ev_report_weekly: Option<String>,
     #[serde(default)]
     ev_report_monthly: Option<String>,
@@ -51,6 +53,7 @@ impl NewChannel {
             Event::Forecast => &self.ev_forecast,
             Event::Anomaly => &self.ev_anomaly,
             Event::Unpriced => &self.ev_unpriced,
+            Event::Drift => &self.ev_drift,
             Event::ReportWeekly => &self.ev_report_weekly,
             Event::ReportMonthly => &self.ev_report_monthly,
             Event::Test | Event::Confirmation => &None,

@@ -71,7 +71,10 @@ pub async fn reconciliation(
         Ok::<_, AppError>((found, use_case::imports(s, ws)?))
     })
     .await?;
-    let threshold = llmlab_engine::Discount::from_basis_points(500).unwrap_or_default();
+    let threshold = u16::try_from(use_case::ALERT_BP)
+        .ok()
+        .and_then(llmlab_engine::Discount::from_basis_points)
+        .unwrap_or_default();
     let out = ReconciliationOut::new(found.clone(), threshold);
     // The chart: every provider's day summed, each day of the range a pair of bars.
     let mut per_day: BTreeMap<NaiveDate, Drift> = BTreeMap::new();

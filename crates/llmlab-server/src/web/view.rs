@@ -15,7 +15,7 @@ pub const PAGES: [(&str, &str); 10] = [
     ("/budgets", "Budgets"),
     ("/recommendations", "Recommendations"),
     ("/pricing", "Pricing"),
-    ("/reconciliation", "Reconciliation"),
+    ("/reconciliation", "Bills"),
     ("/channels", "Channels"),
     ("/settings", "Settings"),
     ("/invitations", "Invitations"),

@@ -92,9 +92,29 @@ both!(bills_are_reconciled_against_the_ledger, |app: TestApp| {
         (d2, vec![("4.4", None)]),
         (d3, vec![]),
     ]);
+    let c = app.post(
+        "/api/channels",
+        &token,
+        json!({"name": "finance", "kind": "webhook", "url": "https://hooks.example.com/llmlab",
+               "events": ["drift"]}),
+    );
+    assert_eq!(c.status, 201, "{}", c.text());
+    let channel = c.json()["id"].as_i64().unwrap();
     let r = import(&app, &token, "openai_costs", &page);
     assert_eq!(r.status, 201, "{}", r.text());
     let first = r.json();
+    // Two of its days drift past 5 %: one notice for the import, naming both.
+    let told = app
+        .get(&format!("/api/channels/{channel}/deliveries"), &token)
+        .json();
+    let drift: Vec<&Value> = told["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["event"] == "drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{told}");
+    assert_eq!(drift[0]["occasion"], format!("drift:{}", first["id"]));
     assert_eq!(
         first,
         json!({"id": first["id"], "format": "openai_costs", "provider": "openai",
@@ -116,6 +136,11 @@ both!(bills_are_reconciled_against_the_ledger, |app: TestApp| {
     let r = import(&app, &token, "anthropic_cost_report", &anthropic);
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["billed_usd"], json!(2.005));
+    // Within 5 %: nothing more told.
+    let told = app
+        .get(&format!("/api/channels/{channel}/deliveries"), &token)
+        .json();
+    assert_eq!(told["notifications"].as_array().unwrap().len(), 1, "{told}");
 
     let range = format!("start={d1}&end={d3}");
     let rec = app.get(&format!("/api/reconciliation?{range}"), &token);

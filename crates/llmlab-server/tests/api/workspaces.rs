@@ -465,7 +465,12 @@ const MATRIX: &[(&str, &str, &str, Option<&str>)] = &[
     ("POST", "/api/contracts", "admin", None),
     ("DELETE", "/api/contracts/999999", "admin", None),
     ("GET", "/api/reconciliation", "viewer", Some("read")),
-    ("POST", "/api/reconciliation/imports?format=focus", "admin", None),
+    (
+        "POST",
+        "/api/reconciliation/imports?format=focus",
+        "admin",
+        None,
+    ),
 ];
 
 const ROLES: [&str; 4] = ["viewer", "member", "admin", "owner"];
