@@ -222,6 +222,7 @@ async fn show(
     let names = FIELDS.map(|(name, _, _)| name);
     let body = html! {
         h1 { "Pricing" }
+        p { "How the prices compare with what the providers billed: " a href="/reconciliation" { "Reconciliation" } "." }
         form.inline method="get" action="/pricing" {
             label for="q" { "Search models" }
             input #q name="q" value=(needle) type="search";

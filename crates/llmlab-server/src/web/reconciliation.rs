@@ -152,6 +152,6 @@ pub async fn reconciliation(
     };
     Ok(respond(
         StatusCode::OK,
-        page("Reconciliation", &v, "/reconciliation", body),
+        page("Reconciliation", &v, "/pricing", body),
     ))
 }

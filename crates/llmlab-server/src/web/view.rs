@@ -8,14 +8,13 @@ use super::form::hidden;
 use super::session::Visitor;
 
 /// The pages of the main navigation, in its order.
-pub const PAGES: [(&str, &str); 10] = [
+pub const PAGES: [(&str, &str); 9] = [
     ("/overview", "Overview"),
     ("/explore", "Explore"),
     ("/events", "Events"),
     ("/budgets", "Budgets"),
     ("/recommendations", "Recommendations"),
     ("/pricing", "Pricing"),
-    ("/reconciliation", "Bills"),
     ("/channels", "Channels"),
     ("/settings", "Settings"),
     ("/invitations", "Invitations"),
