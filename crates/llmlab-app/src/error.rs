@@ -97,6 +97,15 @@ pub enum AppError {
     #[error("{0}")]
     Conflict(&'static str),
 
+    /// A report in another currency has a day with spend and no exchange rate in effect.
+    #[error("no {currency} exchange rate is in effect on {day}: upload one dated on or before it")]
+    FxRateMissing {
+        /// The currency asked for.
+        currency: String,
+        /// The first day without one.
+        day: chrono::NaiveDate,
+    },
+
     /// A hard budget covering a call has less left than the call's worst case.
     #[error(
         "budget '{name}' has ${available} available, less than the ${requested} this call may cost"

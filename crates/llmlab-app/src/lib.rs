@@ -34,6 +34,7 @@ pub mod consent;
 pub mod contracts;
 pub mod digest;
 pub mod focus;
+pub mod fx;
 pub mod invitations;
 pub mod keys;
 pub mod ledger;

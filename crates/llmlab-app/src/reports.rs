@@ -64,10 +64,38 @@ pub fn summary(
     s: &Store,
     workspace: WorkspaceId,
     filter: &EventFilter,
-    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    range: (DateTime<Utc>, DateTime<Utc>),
     granularity: Granularity,
     zone: Zone,
 ) -> Result<Series, AppError> {
+    summary_converted(s, workspace, filter, range, (granularity, zone), None).map(|(s, _)| s)
+}
+
+/// The summary `ask` asks for, and each of its buckets' spend in `rates`' currency:
+/// every 15-minute slot (an hour's in whole-hour zones) converted at the rate of its
+/// local day, then summed into the buckets, so a week or a month converts each of its
+/// days at that day's rate.
+pub fn summary_in(
+    s: &Store,
+    workspace: WorkspaceId,
+    ask: &SummaryAsk,
+    rates: &mut crate::fx::Rates,
+) -> Result<(Series, Vec<crate::fx::Amount>), AppError> {
+    let range = (ask.start, ask.end);
+    let calendar = (ask.granularity, ask.zone);
+    let (series, converted) =
+        summary_converted(s, workspace, &ask.filter, range, calendar, Some(rates))?;
+    Ok((series, converted.unwrap_or_default()))
+}
+
+fn summary_converted(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    (granularity, zone): (Granularity, Zone),
+    rates: Option<&mut crate::fx::Rates>,
+) -> Result<(Series, Option<Vec<crate::fx::Amount>>), AppError> {
     let buckets = max_buckets_between(start, end, granularity);
     if buckets > MAX_SUMMARY_BUCKETS {
         return Err(AppError::invalid(
@@ -90,11 +118,44 @@ pub fn summary(
             r.sums.output_tokens,
         ),
     });
-    let folded = fold_slots(slots, granularity, zone);
-    Ok(Series {
+    let folded = fold_slots(slots.clone(), granularity, zone);
+    let series = Series {
         buckets: fill_gaps(folded, start, end, granularity, zone),
         unpriced_calls: rows.iter().map(|r| r.sums.unpriced_calls).sum(),
-    })
+    };
+    let Some(rates) = rates else {
+        return Ok((series, None));
+    };
+    // The same fold over converted costs: a `Totals` carries the currency's billionths
+    // here, never read as dollars.
+    let mut converted = Vec::with_capacity(rows.len());
+    for slot in slots {
+        let day = slot.start.with_timezone(&zone.tz()).date_naive();
+        let cost = if slot.totals.cost == Usd::ZERO {
+            Usd::ZERO
+        } else {
+            Usd::from_nanos(rates.convert(slot.totals.cost, day)?.nanos())
+        };
+        converted.push(Slot {
+            totals: Totals {
+                cost,
+                ..slot.totals
+            },
+            ..slot
+        });
+    }
+    let folded = fill_gaps(
+        fold_slots(converted, granularity, zone),
+        start,
+        end,
+        granularity,
+        zone,
+    );
+    let amounts = folded
+        .iter()
+        .map(|b| crate::fx::Amount::of_nanos(b.totals.cost.nanos()))
+        .collect();
+    Ok((series, Some(amounts)))
 }
 
 /// A summary's buckets and the calls in them stored without a price.

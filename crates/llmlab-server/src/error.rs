@@ -43,6 +43,8 @@ pub enum ErrorCode {
     Conflict,
     /// `budget_exceeded`.
     BudgetExceeded,
+    /// `fx_rate_missing`.
+    FxRateMissing,
     /// `email_taken`.
     EmailTaken,
     /// `last_owner`.
@@ -65,7 +67,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::ValidationError,
         ErrorCode::UnknownProvider,
         ErrorCode::UnknownModel,
@@ -77,6 +79,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
         ErrorCode::BudgetExceeded,
+        ErrorCode::FxRateMissing,
         ErrorCode::EmailTaken,
         ErrorCode::LastOwner,
         ErrorCode::PayloadTooLarge,
@@ -392,6 +395,14 @@ impl From<AppError> for ApiError {
                 ..ApiError::new(
                     StatusCode::CONFLICT,
                     ErrorCode::BudgetExceeded,
+                    e.to_string(),
+                )
+            },
+            AppError::FxRateMissing { ref currency, day } => ApiError {
+                details: Some(serde_json::json!({ "currency": currency, "date": day })),
+                ..ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::FxRateMissing,
                     e.to_string(),
                 )
             },

@@ -14,7 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "keys"), (name = "events"), (name = "costs"),
-        (name = "budgets"), (name = "commitments"), (name = "contracts"), (name = "reconciliation"), (name = "channels"), (name = "pricing"), (name = "recommendations"),
+        (name = "budgets"), (name = "commitments"), (name = "contracts"), (name = "reconciliation"), (name = "fx"), (name = "channels"), (name = "pricing"), (name = "recommendations"),
         (name = "workspaces"),
         (name = "health")
     )

@@ -64,6 +64,7 @@ pub const TABLES: &[(&str, Kind)] = &[
     ("contracts", Kind::Distributed),
     ("billing_imports", Kind::Distributed),
     ("billed_costs", Kind::Distributed),
+    ("fx_rates", Kind::Distributed),
 ];
 
 /// The migration that gives every tenant key its `workspace_id`: before it, the schema

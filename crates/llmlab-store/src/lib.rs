@@ -76,6 +76,7 @@ mod conn;
 pub mod contracts;
 mod error;
 pub mod events;
+pub mod fx;
 pub mod group_commit;
 mod ids;
 pub mod invitations;

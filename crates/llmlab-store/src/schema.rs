@@ -451,6 +451,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contracts,
     billing_imports,
     billed_costs,
+    fx_rates,
 );
 
 diesel::table! {

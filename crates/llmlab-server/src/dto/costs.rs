@@ -4,51 +4,14 @@ use chrono::{DateTime, Utc};
 use llmlab_app::{GroupTotals, ModelTotals, TagBreakdown, TagRest, TagTotals};
 use llmlab_engine::Usd;
 use llmlab_engine::aggregate::share_pct;
-use llmlab_engine::period::{Granularity, Zone};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use llmlab_app::reports::{Series, totals};
+use llmlab_app::reports::totals;
 
 /// A store count (never negative) on the wire.
-fn unsigned(n: i64) -> u64 {
+pub(super) fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
-}
-
-impl Summary {
-    /// The summary of `series`, the range `[start, end)` bucketed by `granularity` in
-    /// `zone`; its totals are the buckets' sums.
-    pub fn new(
-        series: Series,
-        (start, end): (DateTime<Utc>, DateTime<Utc>),
-        granularity: Granularity,
-        zone: Zone,
-    ) -> Summary {
-        let total = series.total();
-        Summary {
-            start,
-            end,
-            total_cost_usd: total.cost,
-            total_calls: total.calls,
-            total_input_tokens: unsigned(total.tokens.input),
-            total_output_tokens: unsigned(total.tokens.output),
-            avg_cost_per_call_usd: total.avg_cost_per_call(),
-            unpriced_calls: unsigned(series.unpriced_calls),
-            granularity: format!("{granularity:?}").to_lowercase(),
-            tz: zone.name().to_string(),
-            by_date: series
-                .buckets
-                .into_iter()
-                .map(|b| DateRow {
-                    date: b.label,
-                    cost_usd: b.totals.cost,
-                    calls: b.totals.calls,
-                    input_tokens: unsigned(b.totals.tokens.input),
-                    output_tokens: unsigned(b.totals.tokens.output),
-                })
-                .collect(),
-        }
-    }
 }
 
 impl ProviderRow {
@@ -101,55 +64,6 @@ impl From<&TagTotals> for TagRow {
             calls: unsigned(r.calls),
         }
     }
-}
-
-/// One bucket of the summary.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DateRow {
-    /// Bucket label (`YYYY-MM-DD`, or an RFC 3339 hour).
-    pub date: String,
-    /// Spend.
-    #[schema(value_type = f64)]
-    #[serde(with = "llmlab_engine::as_json_number")]
-    pub cost_usd: Usd,
-    /// Calls.
-    pub calls: u64,
-    /// Input tokens.
-    pub input_tokens: u64,
-    /// Output tokens.
-    pub output_tokens: u64,
-}
-
-/// Cost summary.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Summary {
-    /// Range start.
-    pub start: DateTime<Utc>,
-    /// Range end (exclusive).
-    pub end: DateTime<Utc>,
-    /// Total spend; equals the sum of `by_date`.
-    #[schema(value_type = f64)]
-    #[serde(with = "llmlab_engine::as_json_number")]
-    pub total_cost_usd: Usd,
-    /// Calls.
-    pub total_calls: u64,
-    /// Input tokens.
-    pub total_input_tokens: u64,
-    /// Output tokens.
-    pub total_output_tokens: u64,
-    /// Mean cost per call.
-    #[schema(value_type = f64)]
-    #[serde(with = "llmlab_engine::as_json_number")]
-    pub avg_cost_per_call_usd: Usd,
-    /// Calls stored without a price (cost 0 until re-priced; see
-    /// `GET /api/pricing/unpriced`).
-    pub unpriced_calls: u64,
-    /// Bucket granularity.
-    pub granularity: String,
-    /// Time zone of the buckets.
-    pub tz: String,
-    /// Spend per bucket.
-    pub by_date: Vec<DateRow>,
 }
 
 /// Spend of one provider.
@@ -388,16 +302,6 @@ pub struct Estimate {
     pub cost_source: String,
     /// Per bucket.
     pub breakdown: BreakdownOut,
-}
-
-/// How the summary buckets its series.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SummaryQuery {
-    /// `hour`, `day` (default), `week` or `month`.
-    pub granularity: Option<String>,
-    /// IANA time zone the buckets follow (default UTC).
-    pub tz: Option<String>,
 }
 
 /// How many models.

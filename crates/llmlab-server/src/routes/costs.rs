@@ -46,11 +46,28 @@ async fn summary(
         .resolve(Utc::now(), Some(30))?
         .summary(opts.0.granularity.as_deref(), opts.0.tz.as_deref())?;
     let (start, end, granularity, zone) = (ask.start, ask.end, ask.granularity, ask.zone);
-    let series = blocking_read(&state, move |s| {
-        reports::summary_of(s, who.workspace(), &ask)
+    let currency = match opts.0.currency.as_deref() {
+        Some(c) => Some(llmlab_app::fx::Currency::parse("currency", c)?),
+        None => None,
+    };
+    let Some(currency) = currency else {
+        let series = blocking_read(&state, move |s| {
+            reports::summary_of(s, who.workspace(), &ask)
+        })
+        .await?;
+        return Ok(HttpResponse::Ok().json(Summary::new(series, (start, end), granularity, zone)));
+    };
+    // The local days the range spans: the rates read are those in effect on them.
+    let local = |t: chrono::DateTime<Utc>| t.with_timezone(&zone.tz()).date_naive();
+    let days = (local(start), local(end));
+    let (series, converted, rates) = blocking_read(&state, move |s| {
+        let mut rates = llmlab_app::fx::Rates::load(s, who.workspace(), currency.clone(), days)?;
+        let (series, converted) = reports::summary_in(s, who.workspace(), &ask, &mut rates)?;
+        Ok::<_, AppError>((series, converted, rates))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Summary::new(series, (start, end), granularity, zone)))
+    let summary = Summary::new(series, (start, end), granularity, zone);
+    Ok(HttpResponse::Ok().json(summary.converted(&converted, &rates)))
 }
 
 /// Spend per provider, costliest first.

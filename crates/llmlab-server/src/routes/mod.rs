@@ -13,6 +13,7 @@ pub mod commitments;
 pub mod contracts;
 pub mod costs;
 pub mod events;
+pub mod fx;
 pub mod health;
 pub mod invitations;
 pub mod keys;
@@ -34,6 +35,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     channels::config(cfg);
     commitments::config(cfg);
     contracts::config(cfg);
+    fx::config(cfg);
     reconciliation::config(cfg);
     pricing::config(cfg);
     ledger::config(cfg);

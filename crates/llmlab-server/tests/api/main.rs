@@ -19,6 +19,7 @@ mod dashboard_forms;
 mod email_guard;
 mod focus;
 mod forecasts;
+mod fx;
 mod hard_budgets;
 mod hostile;
 mod invitations;

@@ -73,3 +73,15 @@ diesel::table! {
         billed_nanos -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Exchange rates: units of a currency per US dollar, from a day on.
+    fx_rates (workspace_id, currency, day) {
+        workspace_id -> BigInt,
+        /// ISO 4217 code, upper-case.
+        currency -> Text,
+        day -> Date,
+        /// Units per dollar, in billionths.
+        units_per_usd_nanos -> BigInt,
+    }
+}

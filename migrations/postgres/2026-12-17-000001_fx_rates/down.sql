@@ -1,0 +1,5 @@
+DO $$
+BEGIN
+    EXECUTE 'DROP TABLE fx_rates';
+END
+$$;
