@@ -204,6 +204,26 @@ impl Rates {
         })
     }
 
+    /// `currency`'s rates in effect over the UTC days of `filter`'s range (which must
+    /// have a start; its end is now when open).
+    pub fn for_range(
+        s: &Store,
+        workspace: WorkspaceId,
+        currency: Currency,
+        filter: &llmlab_store::EventFilter,
+    ) -> Result<Rates, AppError> {
+        let day =
+            |micros: i64| chrono::DateTime::from_timestamp_micros(micros).map(|t| t.date_naive());
+        let today = chrono::Utc::now().date_naive();
+        let start = filter.start_micros.and_then(day).unwrap_or(today);
+        let end = filter
+            .end_micros
+            .and_then(|e| day(e.saturating_sub(1)))
+            .unwrap_or(today)
+            .max(start);
+        Rates::load(s, workspace, currency, (start, end))
+    }
+
     /// `usd` spent on `day`, in the currency at the rate in effect that day: 422
     /// `fx_rate_missing` when none is.
     pub fn convert(&mut self, usd: Usd, day: NaiveDate) -> Result<Amount, AppError> {

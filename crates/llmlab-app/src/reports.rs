@@ -328,6 +328,49 @@ pub(crate) fn forecast_from_days(
     })
 }
 
+/// Spend per `(provider, model)` in `filter` in `rates`' currency: each UTC day's spend
+/// converted at that day's rate, then summed.
+pub fn by_model_in(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    rates: &mut crate::fx::Rates,
+) -> Result<ByModelIn, AppError> {
+    let mut sums = std::collections::BTreeMap::new();
+    for r in s.daily_by_model(workspace, filter)? {
+        let Some(day) = DateTime::from_timestamp_micros(r.day_start_micros) else {
+            continue;
+        };
+        let converted = if r.cost_nanos == 0 {
+            crate::fx::Amount::default()
+        } else {
+            rates.convert(Usd::from_nanos(r.cost_nanos), day.date_naive())?
+        };
+        let sum: &mut crate::fx::Amount = sums.entry((r.provider, r.model)).or_default();
+        *sum = [*sum, converted].into_iter().sum();
+    }
+    Ok(sums)
+}
+
+/// [`by_model_in`] over `filter`'s UTC days in `currency`, with the rates it read;
+/// `None` without a currency.
+pub fn by_model_in_currency(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    currency: Option<crate::fx::Currency>,
+) -> Result<Option<(ByModelIn, crate::fx::Rates)>, AppError> {
+    let Some(currency) = currency else {
+        return Ok(None);
+    };
+    let mut rates = crate::fx::Rates::for_range(s, workspace, currency, filter)?;
+    let sums = by_model_in(s, workspace, filter, &mut rates)?;
+    Ok(Some((sums, rates)))
+}
+
+/// Spend per `(provider, model)` in some currency.
+pub type ByModelIn = std::collections::BTreeMap<(String, String), crate::fx::Amount>;
+
 /// Spend per provider in `filter`, costliest first.
 pub fn by_provider(
     s: &Store,

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use llmlab_app::{GroupTotals, ModelTotals, TagBreakdown, TagRest, TagTotals};
 use llmlab_engine::Usd;
+
+use super::FxRateUsed;
 use llmlab_engine::aggregate::share_pct;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +33,7 @@ impl ProviderRow {
             input_tokens: unsigned(t.tokens.input),
             output_tokens: unsigned(t.tokens.output),
             unpriced_calls: unsigned(r.sums.unpriced_calls),
+            cost: None,
         }
     }
 }
@@ -52,6 +55,7 @@ impl From<&ModelTotals> for ModelRow {
             input_tokens: unsigned(t.tokens.input),
             output_tokens: unsigned(t.tokens.output),
             unpriced_calls: unsigned(r.sums.unpriced_calls),
+            cost: None,
         }
     }
 }
@@ -85,6 +89,13 @@ pub struct ProviderRow {
     pub unpriced_calls: u64,
     /// Share of the total spend, percent.
     pub share: f64,
+    /// Spend in `currency`, when one was asked for.
+    #[schema(value_type = Option<f64>)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "llmlab_engine::as_json_number::option"
+    )]
+    pub cost: Option<Usd>,
 }
 
 /// Each group's row, made by `row` with the group and the groups' total spend (for its
@@ -162,6 +173,12 @@ pub struct KeySpendList {
 pub struct ProviderList {
     /// Costliest first.
     pub providers: Vec<ProviderRow>,
+    /// The currency asked for (`currency=`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The rates used, by the day each took effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fx_rates_used: Option<Vec<FxRateUsed>>,
 }
 
 /// Spend of one model.
@@ -187,6 +204,13 @@ pub struct ModelRow {
     pub avg_cost_per_call_usd: Usd,
     /// Calls stored without a price.
     pub unpriced_calls: u64,
+    /// Spend in `currency`, when one was asked for.
+    #[schema(value_type = Option<f64>)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "llmlab_engine::as_json_number::option"
+    )]
+    pub cost: Option<Usd>,
 }
 
 /// `{models: [...]}`.
@@ -194,6 +218,12 @@ pub struct ModelRow {
 pub struct ModelList {
     /// Costliest first.
     pub models: Vec<ModelRow>,
+    /// The currency asked for (`currency=`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The rates used, by the day each took effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fx_rates_used: Option<Vec<FxRateUsed>>,
 }
 
 /// Spend of one tag value.
@@ -302,6 +332,15 @@ pub struct Estimate {
     pub cost_source: String,
     /// Per bucket.
     pub breakdown: BreakdownOut,
+}
+
+/// Which currency a breakdown is also given in.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CurrencyQuery {
+    /// ISO 4217 code: each row's spend also in that currency, each UTC day at the
+    /// workspace's rate in effect that day (`PUT /api/fx-rates`).
+    pub currency: Option<String>,
 }
 
 /// How many models.

@@ -58,17 +58,22 @@ impl Summary {
         }
         self.total_cost = Some(converted.iter().copied().sum::<Amount>().decimal());
         self.currency = Some(rates.currency.as_str().to_string());
-        self.fx_rates_used = Some(
-            rates
-                .used()
-                .into_iter()
-                .map(|(date, units_per_usd)| FxRateUsed {
-                    date,
-                    units_per_usd,
-                })
-                .collect(),
-        );
+        self.fx_rates_used = Some(FxRateUsed::all(rates));
         self
+    }
+}
+
+impl FxRateUsed {
+    /// The rates `rates` converted with, by the day each took effect.
+    pub fn all(rates: &llmlab_app::fx::Rates) -> Vec<FxRateUsed> {
+        rates
+            .used()
+            .into_iter()
+            .map(|(date, units_per_usd)| FxRateUsed {
+                date,
+                units_per_usd,
+            })
+            .collect()
     }
 }
 

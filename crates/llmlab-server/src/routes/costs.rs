@@ -9,13 +9,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::access::{Ingester, Reader};
 use crate::body::JsonBody;
 use crate::dto::{
-    BreakdownOut, CostExportQuery, Estimate, ForecastOut, ForecastQuery, KeySpendList, KeySpendRow,
-    ModelList, ModelRow, ProviderList, ProviderRow, RangeQuery, Summary, SummaryQuery, TagKeyQuery,
-    TagList, TopQuery, TrackEvent, with_shares,
+    BreakdownOut, CostExportQuery, CurrencyQuery, Estimate, ForecastOut, ForecastQuery, FxRateUsed,
+    KeySpendList, KeySpendRow, ModelList, ModelRow, ProviderList, ProviderRow, RangeQuery, Summary,
+    SummaryQuery, TagKeyQuery, TagList, TopQuery, TrackEvent, with_shares,
 };
 use crate::error::ApiError;
 use crate::query::{self, Query};
 use llmlab_app::AppState;
+use llmlab_app::fx::{Amount, Currency, Rates};
 use llmlab_app::ingest;
 use llmlab_app::reports;
 use llmlab_app::{AppError, blocking_read};
@@ -46,10 +47,9 @@ async fn summary(
         .resolve(Utc::now(), Some(30))?
         .summary(opts.0.granularity.as_deref(), opts.0.tz.as_deref())?;
     let (start, end, granularity, zone) = (ask.start, ask.end, ask.granularity, ask.zone);
-    let currency = match opts.0.currency.as_deref() {
-        Some(c) => Some(llmlab_app::fx::Currency::parse("currency", c)?),
-        None => None,
-    };
+    let currency = currency_of(CurrencyQuery {
+        currency: opts.0.currency.clone(),
+    })?;
     let Some(currency) = currency else {
         let series = blocking_read(&state, move |s| {
             reports::summary_of(s, who.workspace(), &ask)
@@ -61,7 +61,7 @@ async fn summary(
     let local = |t: chrono::DateTime<Utc>| t.with_timezone(&zone.tz()).date_naive();
     let days = (local(start), local(end));
     let (series, converted, rates) = blocking_read(&state, move |s| {
-        let mut rates = llmlab_app::fx::Rates::load(s, who.workspace(), currency.clone(), days)?;
+        let mut rates = Rates::load(s, who.workspace(), currency.clone(), days)?;
         let (series, converted) = reports::summary_in(s, who.workspace(), &ask, &mut rates)?;
         Ok::<_, AppError>((series, converted, rates))
     })
@@ -71,21 +71,51 @@ async fn summary(
 }
 
 /// Spend per provider, costliest first.
-#[utoipa::path(tag = "costs", params(RangeQuery),
+#[utoipa::path(tag = "costs", params(RangeQuery, CurrencyQuery),
     responses((status = 200, body = ProviderList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/by-provider")]
 async fn by_provider(
     state: web::Data<AppState>,
     who: Reader,
     range: Query<RangeQuery>,
+    currency: Query<CurrencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
-    let rows = blocking_read(&state, move |s| {
-        reports::by_provider(s, who.workspace(), &range.filter)
+    let currency = currency_of(currency.0)?;
+    let (rows, converted) = blocking_read(&state, move |s| {
+        let rows = reports::by_provider(s, who.workspace(), &range.filter)?;
+        let converted =
+            reports::by_model_in_currency(s, who.workspace(), &range.filter, currency.clone())?;
+        Ok::<_, AppError>((rows, converted))
     })
     .await?;
-    let providers = with_shares(&rows, |r| r.sums.cost_nanos, ProviderRow::new);
-    Ok(HttpResponse::Ok().json(ProviderList { providers }))
+    let mut providers = with_shares(&rows, |r| r.sums.cost_nanos, ProviderRow::new);
+    let Some((by_model, rates)) = converted else {
+        return Ok(HttpResponse::Ok().json(ProviderList {
+            providers,
+            currency: None,
+            fx_rates_used: None,
+        }));
+    };
+    for p in &mut providers {
+        let mine = by_model
+            .iter()
+            .filter(|((provider, _), _)| *provider == p.provider);
+        p.cost = Some(mine.map(|(_, a)| *a).sum::<Amount>().decimal());
+    }
+    Ok(HttpResponse::Ok().json(ProviderList {
+        providers,
+        currency: Some(rates.currency.as_str().to_string()),
+        fx_rates_used: Some(FxRateUsed::all(&rates)),
+    }))
+}
+
+/// `currency=` read, when given.
+fn currency_of(q: CurrencyQuery) -> Result<Option<Currency>, ApiError> {
+    Ok(match q.currency.as_deref() {
+        Some(c) => Some(Currency::parse("currency", c)?),
+        None => None,
+    })
 }
 
 /// Spend per API key that sent it (events sent with a person's session as one row),
@@ -108,7 +138,7 @@ async fn by_key(
 }
 
 /// The costliest models.
-#[utoipa::path(tag = "costs", params(RangeQuery, TopQuery),
+#[utoipa::path(tag = "costs", params(RangeQuery, TopQuery, CurrencyQuery),
     responses((status = 200, body = ModelList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/top-models")]
 async fn top_models(
@@ -116,15 +146,35 @@ async fn top_models(
     who: Reader,
     range: Query<RangeQuery>,
     top: Query<TopQuery>,
+    currency: Query<CurrencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let limit = query::int("limit", top.0.limit.as_deref(), 10, 1, 1000)? as u32;
-    let rows = blocking_read(&state, move |s| {
-        reports::top_models(s, who.workspace(), &range.filter, limit)
+    let currency = currency_of(currency.0)?;
+    let (rows, converted) = blocking_read(&state, move |s| {
+        let rows = reports::top_models(s, who.workspace(), &range.filter, limit)?;
+        let converted =
+            reports::by_model_in_currency(s, who.workspace(), &range.filter, currency.clone())?;
+        Ok::<_, AppError>((rows, converted))
     })
     .await?;
-    let models = rows.iter().map(ModelRow::from).collect();
-    Ok(HttpResponse::Ok().json(ModelList { models }))
+    let mut models: Vec<ModelRow> = rows.iter().map(ModelRow::from).collect();
+    let Some((by_model, rates)) = converted else {
+        return Ok(HttpResponse::Ok().json(ModelList {
+            models,
+            currency: None,
+            fx_rates_used: None,
+        }));
+    };
+    for m in &mut models {
+        let key = (m.provider.clone(), m.model.clone());
+        m.cost = Some(by_model.get(&key).copied().unwrap_or_default().decimal());
+    }
+    Ok(HttpResponse::Ok().json(ModelList {
+        models,
+        currency: Some(rates.currency.as_str().to_string()),
+        fx_rates_used: Some(FxRateUsed::all(&rates)),
+    }))
 }
 
 /// Spend per value of one tag key: the 1,000 costliest values, costliest first, and

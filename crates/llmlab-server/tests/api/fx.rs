@@ -77,6 +77,40 @@ both!(reports_convert_each_day_at_its_rate, |app: TestApp| {
         json!([{"date": d0.to_string(), "units_per_usd": 0.9},
                {"date": d2.to_string(), "units_per_usd": 0.95}])
     );
+    // The breakdowns convert each UTC day the same way.
+    let providers = app
+        .get(
+            &format!("/api/costs/by-provider?{range}&currency=EUR"),
+            &token,
+        )
+        .json();
+    assert_eq!(
+        (
+            &providers["providers"][0]["provider"],
+            &providers["providers"][0]["cost"],
+            &providers["currency"]
+        ),
+        (&json!("openai"), &json!(14.7), &json!("EUR"))
+    );
+    assert_eq!(providers["fx_rates_used"], s["fx_rates_used"]);
+    let models = app
+        .get(
+            &format!("/api/costs/top-models?{range}&currency=EUR"),
+            &token,
+        )
+        .json();
+    assert_eq!(
+        (
+            &models["models"][0]["model"],
+            &models["models"][0]["cost"],
+            &models["models"][0]["cost_usd"]
+        ),
+        (&json!("gpt-4o"), &json!(14.7), &json!(16))
+    );
+    let plain = app
+        .get(&format!("/api/costs/by-provider?{range}"), &token)
+        .json();
+    assert!(plain.get("currency").is_none() && plain["providers"][0].get("cost").is_none());
     // A month's bucket converts each of its days at that day's rate: the same 14.7.
     let monthly = app
         .get(
