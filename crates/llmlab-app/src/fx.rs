@@ -64,6 +64,13 @@ impl Amount {
     }
 }
 
+impl std::fmt::Display for Amount {
+    /// As people read money, to the cent from a unit up (`1,234.56`), without a symbol.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::money::dollars(self.decimal()).replacen('$', "", 1))
+    }
+}
+
 impl std::iter::Sum for Amount {
     fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
         Amount(iter.fold(0_i64, |a, b| a.saturating_add(b.0)))
@@ -248,4 +255,29 @@ impl Rates {
             .map(|(d, r)| (*d, Usd::from_nanos(*r)))
             .collect()
     }
+}
+
+/// The spend from `start` to `end` in `currency`, each local day of `zone` at its rate
+/// (the dashboard's figure in the workspace's display currency).
+pub fn total_in(
+    s: &Store,
+    workspace: WorkspaceId,
+    currency: Currency,
+    (start, end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    zone: llmlab_engine::period::Zone,
+) -> Result<Amount, AppError> {
+    let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone.tz()).date_naive();
+    let mut rates = Rates::load(s, workspace, currency, (local(start), local(end)))?;
+    let ask = crate::reports::SummaryAsk {
+        filter: llmlab_store::EventFilter::between(
+            start.timestamp_micros(),
+            end.timestamp_micros(),
+        ),
+        start,
+        end,
+        granularity: llmlab_engine::period::Granularity::Day,
+        zone,
+    };
+    let (_, amounts) = crate::reports::summary_in(s, workspace, &ask, &mut rates)?;
+    Ok(amounts.into_iter().sum())
 }

@@ -93,11 +93,14 @@ pub fn list(s: &Store, user: UserId) -> Result<Vec<WorkspaceRow>, AppError> {
 pub fn create(
     s: &Store,
     who: &Caller<'_>,
-    (name, timezone): (&str, Option<&str>),
+    (name, timezone, currency): (&str, Option<&str>, Option<&str>),
     limit: usize,
 ) -> Result<WorkspaceRow, AppError> {
     let name = parse_name(name)?;
     let timezone = timezone.map(parse_zone).transpose()?;
+    let currency = currency
+        .map(|c| crate::fx::Currency::parse("display_currency", c))
+        .transpose()?;
     let owned = s.with_conn(|c| store::count_owned(c, who.user))?;
     ensure_room(
         "workspaces",
@@ -114,6 +117,14 @@ pub fn create(
             store::update(c, row.id, changes)?;
             row.timezone = zone.name().to_string();
         }
+        if let Some(currency) = &currency {
+            let changes = WorkspaceChanges {
+                display_currency: Some(currency.as_str()),
+                ..Default::default()
+            };
+            store::update(c, row.id, changes)?;
+            row.display_currency = currency.as_str().to_string();
+        }
         let audit = Audit {
             action: "workspace.create",
             target_kind: "workspace",
@@ -125,20 +136,25 @@ pub fn create(
     })
 }
 
-/// Renames workspace `id`, and sets its calendar's zone when one is given (owners).
+/// Renames workspace `id`, and sets its calendar's zone and its display currency when
+/// given (owners).
 pub fn rename(
     s: &Store,
     who: &Caller<'_>,
     id: WorkspaceId,
-    (name, timezone): (&str, Option<&str>),
+    (name, timezone, currency): (&str, Option<&str>, Option<&str>),
 ) -> Result<WorkspaceRow, AppError> {
     let name = parse_name(name)?;
     let timezone = timezone.map(parse_zone).transpose()?;
+    let currency = currency
+        .map(|c| crate::fx::Currency::parse("display_currency", c))
+        .transpose()?;
     transaction(s, |c| {
         require(c, id, who.user, Role::Owner)?;
         let changes = WorkspaceChanges {
             name: Some(&name),
             timezone: timezone.as_ref().map(|z| z.name()),
+            display_currency: currency.as_ref().map(|c| c.as_str()),
         };
         store::update(c, id, changes)?;
         if timezone.is_some() {
@@ -150,7 +166,11 @@ pub fn rename(
             action: "workspace.rename",
             target_kind: "workspace",
             target_id: id.to_string(),
-            details: serde_json::json!({"name": name, "timezone": timezone.map(|z| z.name())}),
+            details: serde_json::json!({
+                "name": name,
+                "timezone": timezone.map(|z| z.name()),
+                "display_currency": currency.as_ref().map(|c| c.as_str()),
+            }),
         };
         record(c, id, who, audit)?;
         store::get_for(c, who.user, id)?.ok_or(AppError::NotFound("workspace"))

@@ -347,6 +347,8 @@ diesel::table! {
         created_at -> Timestamp,
         /// IANA zone of the workspace's calendar (its weekly and monthly reports).
         timezone -> Text,
+        /// ISO 4217 code the dashboard also shows amounts in (`USD`: dollars only).
+        display_currency -> Text,
     }
 }
 

@@ -68,6 +68,8 @@ pub struct WorkspaceRow {
     pub created_at: NaiveDateTime,
     /// IANA zone of its calendar (weekly and monthly reports).
     pub timezone: String,
+    /// The currency its dashboard also shows amounts in (`USD`: dollars only).
+    pub display_currency: String,
     /// The member's role in it.
     pub role: Role,
 }
@@ -117,6 +119,7 @@ struct Stored {
     personal_of: Option<UserId>,
     created_at: NaiveDateTime,
     timezone: String,
+    display_currency: String,
     #[diesel(select_expression = workspace_members::role)]
     #[diesel(select_expression_type = workspace_members::role)]
     role: String,
@@ -129,6 +132,7 @@ fn row(s: Stored) -> Result<WorkspaceRow, StoreError> {
         personal_of: s.personal_of,
         created_at: s.created_at,
         timezone: s.timezone,
+        display_currency: s.display_currency,
         role: Role::stored(&s.role)?,
     })
 }
@@ -157,6 +161,7 @@ pub fn create(
         personal_of: personal.then_some(owner),
         created_at: now,
         timezone: "UTC".into(),
+        display_currency: "USD".into(),
         role: Role::Owner,
     })
 }
@@ -209,6 +214,8 @@ pub struct WorkspaceChanges<'a> {
     pub name: Option<&'a str>,
     /// A new zone for its calendar (IANA name).
     pub timezone: Option<&'a str>,
+    /// A new display currency (ISO 4217).
+    pub display_currency: Option<&'a str>,
 }
 
 /// Changes workspace `id`'s name or zone; `false` when it does not exist or nothing is
@@ -218,7 +225,7 @@ pub fn update(
     id: WorkspaceId,
     changes: WorkspaceChanges<'_>,
 ) -> Result<bool, StoreError> {
-    if changes.name.is_none() && changes.timezone.is_none() {
+    if changes.name.is_none() && changes.timezone.is_none() && changes.display_currency.is_none() {
         return Ok(false);
     }
     let n = diesel::update(workspaces::table.find(id))

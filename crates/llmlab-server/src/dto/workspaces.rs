@@ -55,6 +55,9 @@ pub struct WorkspaceOut {
     pub created_at: DateTime<Utc>,
     /// IANA zone of its calendar: weekly and monthly reports go out at 09:00 there.
     pub timezone: String,
+    /// ISO 4217 code its dashboard also shows amounts in, at its exchange rates (`USD`:
+    /// dollars only).
+    pub display_currency: String,
 }
 
 impl From<llmlab_app::WorkspaceRow> for WorkspaceOut {
@@ -66,6 +69,7 @@ impl From<llmlab_app::WorkspaceRow> for WorkspaceOut {
             personal: w.personal_of.is_some(),
             created_at: w.created_at.and_utc(),
             timezone: w.timezone,
+            display_currency: w.display_currency,
         }
     }
 }
@@ -85,6 +89,9 @@ pub struct WorkspaceIn {
     /// IANA zone of the workspace's calendar (weekly and monthly reports); default UTC,
     /// unchanged when absent.
     pub timezone: Option<String>,
+    /// ISO 4217 code the dashboard also shows amounts in (`USD`, the default: dollars
+    /// only); unchanged when absent.
+    pub display_currency: Option<String>,
 }
 
 /// A member of a workspace.

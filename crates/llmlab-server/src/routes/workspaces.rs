@@ -50,8 +50,11 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.settings.limits.workspaces;
     let row = blocking(&state, move |s| {
-        let tz = body.0.timezone.as_deref();
-        use_case::create(s, &caller(&who), (&body.0.name, tz), limit)
+        let (tz, currency) = (
+            body.0.timezone.as_deref(),
+            body.0.display_currency.as_deref(),
+        );
+        use_case::create(s, &caller(&who), (&body.0.name, tz, currency), limit)
     })
     .await?;
     Ok(HttpResponse::Created().json(WorkspaceOut::from(row)))
@@ -80,7 +83,11 @@ async fn rename(
             s,
             &caller(&who),
             ws,
-            (&body.0.name, body.0.timezone.as_deref()),
+            (
+                &body.0.name,
+                body.0.timezone.as_deref(),
+                body.0.display_currency.as_deref(),
+            ),
         )
     })
     .await?;

@@ -84,8 +84,31 @@ pub async fn overview(
     };
     let ws = v.workspace();
     let by = grouping.clone();
-    let o = blocking_read(&state, move |s| {
-        overview::overview(s, ws, (span, zone, &by), Utc::now())
+    // The workspace's display currency: the spend is shown in it too (Settings).
+    let display = v
+        .workspaces
+        .iter()
+        .find(|w| w.id == ws)
+        .map(|w| w.display_currency.clone())
+        .filter(|c| c != "USD")
+        .and_then(|c| llmlab_app::fx::Currency::parse("display_currency", &c).ok());
+    let (o, converted) = blocking_read(&state, move |s| {
+        let o = overview::overview(s, ws, (span, zone, &by), Utc::now())?;
+        let converted = match display.clone() {
+            None => None,
+            Some(c) => Some(
+                match llmlab_app::fx::total_in(s, ws, c.clone(), (o.start, o.end), zone) {
+                    Ok(amount) => format!("≈ {amount} {} at this workspace's rates", c.as_str()),
+                    Err(AppError::FxRateMissing { currency, day }) => {
+                        format!(
+                            "No {currency} rate on or before {day}: upload one to see {currency}"
+                        )
+                    }
+                    Err(e) => return Err(e),
+                },
+            ),
+        };
+        Ok::<_, AppError>((o, converted))
     })
     .await?;
     let name = SPANS
@@ -168,7 +191,10 @@ pub async fn overview(
         }
         p #shown { "Showing " strong { (shown) } ", " (zone.name()) ", by " (split) "." }
         section.cards aria-label="The range" {
-            div.card { h2 { "Spend" } p.big #total { (dollars(total.cost)) } }
+            div.card {
+                h2 { "Spend" } p.big #total { (dollars(total.cost)) }
+                @if let Some(c) = &converted { p.small #converted { (c) } }
+            }
             div.card { h2 { "Calls" } p.big { (count(total.calls)) } }
             div.card {
                 h2 { "Against " (before) }

@@ -3,7 +3,7 @@
 //! it), exactly, naming the rates it used; a day with spend and no rate is 422
 //! `fx_rate_missing`.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use crate::client::raw;
@@ -240,4 +240,49 @@ both!(rates_refuse_what_they_cannot_mean, |app: TestApp| {
         None,
     );
     assert_eq!(r.status, 200, "{}", r.text());
+});
+
+both!(the_dashboard_shows_the_display_currency, |app: TestApp| {
+    let token = app.signup("display@example.com");
+    let listed = app.get("/api/workspaces", &token).json();
+    let ws = &listed["workspaces"][0];
+    assert_eq!(ws["display_currency"], "USD");
+    let path = format!("/api/workspaces/{}", ws["id"]);
+    let r = app.call(
+        "PATCH",
+        &path,
+        Some(&token),
+        Some(&json!({"name": "Mine", "display_currency": "EURO"})),
+    );
+    assert_invalid(&r, "display_currency");
+    let r = app.call(
+        "PATCH",
+        &path,
+        Some(&token),
+        Some(&json!({"name": "Mine", "display_currency": "eur"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["display_currency"], "EUR");
+
+    // This month's spend: $10 today.
+    let today = Utc::now().date_naive();
+    spend(&app, &token, "10", today);
+    let cookie = crate::dashboard::sign_in(&app, "display@example.com");
+    let shown = crate::dashboard::page(&app, "/overview", Some(&cookie)).text();
+    assert!(
+        shown.contains(&format!("No EUR rate on or before {today}")),
+        "{shown}"
+    );
+    let first = today.with_day(1).unwrap();
+    put(
+        &app,
+        &token,
+        json!([{"date": first.to_string(), "currency": "EUR", "units_per_usd": "0.9"}]),
+    );
+    let shown = crate::dashboard::page(&app, "/overview", Some(&cookie)).text();
+    assert!(
+        shown.contains("≈ 9.00 EUR at this workspace&#x27;s rates")
+            || shown.contains("≈ 9.00 EUR at this workspace's rates"),
+        "{shown}"
+    );
 });

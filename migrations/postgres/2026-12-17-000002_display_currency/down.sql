@@ -1,0 +1,5 @@
+DO $$
+BEGIN
+    EXECUTE 'ALTER TABLE workspaces DROP COLUMN display_currency';
+END
+$$;
