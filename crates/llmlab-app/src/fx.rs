@@ -268,6 +268,18 @@ pub fn total_in(
 ) -> Result<Amount, AppError> {
     let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone.tz()).date_naive();
     let mut rates = Rates::load(s, workspace, currency, (local(start), local(end)))?;
+    spent_in(s, workspace, &mut rates, (start, end), zone)
+}
+
+/// The spend from `start` to `end` converted with `rates`, each local day of `zone` at
+/// its rate.
+pub fn spent_in(
+    s: &Store,
+    workspace: WorkspaceId,
+    rates: &mut Rates,
+    (start, end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    zone: llmlab_engine::period::Zone,
+) -> Result<Amount, AppError> {
     let ask = crate::reports::SummaryAsk {
         filter: llmlab_store::EventFilter::between(
             start.timestamp_micros(),
@@ -278,6 +290,23 @@ pub fn total_in(
         granularity: llmlab_engine::period::Granularity::Day,
         zone,
     };
-    let (_, amounts) = crate::reports::summary_in(s, workspace, &ask, &mut rates)?;
+    let (_, amounts) = crate::reports::summary_in(s, workspace, &ask, rates)?;
     Ok(amounts.into_iter().sum())
+}
+
+/// A period's forecast in `rates`' currency: what was spent, each day at its rate, and
+/// what is still expected (`expected − spent` in USD) at the rate in effect `today`.
+pub fn forecast_in(
+    rates: &mut Rates,
+    spent: Amount,
+    (spent_usd, expected_usd): (Usd, Usd),
+    today: NaiveDate,
+) -> Result<Amount, AppError> {
+    let ahead = expected_usd.saturating_sub(spent_usd).max(Usd::ZERO);
+    let ahead = if ahead == Usd::ZERO {
+        Amount::default()
+    } else {
+        rates.convert(ahead, today)?
+    };
+    Ok([spent, ahead].into_iter().sum())
 }

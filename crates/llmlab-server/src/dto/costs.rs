@@ -368,6 +368,9 @@ pub struct ForecastQuery {
     pub period: Option<String>,
     /// IANA time zone of the period's calendar (default UTC).
     pub tz: Option<String>,
+    /// ISO 4217 code: the figures also in that currency (spent: each day at its rate;
+    /// what is still expected: at today's).
+    pub currency: Option<String>,
 }
 
 /// The current period's spend and where it is heading.
@@ -396,6 +399,40 @@ pub struct ForecastOut {
     /// `weekday_trend` or `insufficient_history` (see docs/forecasts.md).
     #[schema(value_type = String)]
     pub forecast_method: llmlab_engine::forecast::ForecastMethod,
+    /// The currency asked for (`currency=`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// `spent_usd` in `currency`.
+    #[schema(value_type = Option<f64>)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "llmlab_engine::as_json_number::option"
+    )]
+    pub spent: Option<Usd>,
+    /// `forecast_usd` in `currency`.
+    #[schema(value_type = Option<f64>)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "llmlab_engine::as_json_number::option"
+    )]
+    pub forecast: Option<Usd>,
+    /// `forecast_low_usd` in `currency`.
+    #[schema(value_type = Option<f64>)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "llmlab_engine::as_json_number::option"
+    )]
+    pub forecast_low: Option<Usd>,
+    /// `forecast_high_usd` in `currency`.
+    #[schema(value_type = Option<f64>)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "llmlab_engine::as_json_number::option"
+    )]
+    pub forecast_high: Option<Usd>,
+    /// The rates used, by the day each took effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fx_rates_used: Option<Vec<FxRateUsed>>,
 }
 
 /// The cost export's format.

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::Utc;
 use llmlab_app::{EventFilter, WorkspaceId};
+use llmlab_engine::Usd;
 use llmlab_engine::period::{Period, Zone};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -246,23 +247,37 @@ async fn forecast(
         ));
     }
     let zone = Zone::parse(q.0.tz.as_deref().unwrap_or("UTC"))?;
-    let found = blocking_read(&state, move |s| {
+    let currency = currency_of(CurrencyQuery {
+        currency: q.0.currency.clone(),
+    })?;
+    let now = Utc::now();
+    let (found, converted) = blocking_read(&state, move |s| {
         let everything = EventFilter::default();
-        reports::forecast(
-            s,
-            who.workspace(),
-            &everything,
-            (period, zone),
-            None,
-            Utc::now(),
-        )
+        let found = reports::forecast(s, who.workspace(), &everything, (period, zone), None, now)?;
+        let (Some(currency), Some(f), Some(start)) =
+            (currency.clone(), &found.forecast, found.window.start)
+        else {
+            return Ok::<_, AppError>((found, None));
+        };
+        let today = now.with_timezone(&zone.tz()).date_naive();
+        let first = start.with_timezone(&zone.tz()).date_naive();
+        let mut rates = Rates::load(s, who.workspace(), currency, (first, today))?;
+        let spent = llmlab_app::fx::spent_in(s, who.workspace(), &mut rates, (start, now), zone)?;
+        let mut at =
+            |usd: Usd| llmlab_app::fx::forecast_in(&mut rates, spent, (found.spent, usd), today);
+        let figures = [
+            Some(at(f.expected)?),
+            f.low.map(&mut at).transpose()?,
+            f.high.map(&mut at).transpose()?,
+        ];
+        Ok((found, Some((spent, figures, rates))))
     })
     .await?;
     let (Some(f), Some(start), Some(end)) = (found.forecast, found.window.start, found.window.end)
     else {
         return Err(ApiError::internal("a bounded period without a forecast"));
     };
-    Ok(HttpResponse::Ok().json(ForecastOut {
+    let mut out = ForecastOut {
         period_start: start,
         period_end: end,
         spent_usd: found.spent,
@@ -270,7 +285,22 @@ async fn forecast(
         forecast_low_usd: f.low,
         forecast_high_usd: f.high,
         forecast_method: f.method,
-    }))
+        currency: None,
+        spent: None,
+        forecast: None,
+        forecast_low: None,
+        forecast_high: None,
+        fx_rates_used: None,
+    };
+    if let Some((spent, [expected, low, high], rates)) = converted {
+        out.currency = Some(rates.currency.as_str().to_string());
+        out.spent = Some(spent.decimal());
+        out.forecast = expected.map(Amount::decimal);
+        out.forecast_low = low.map(Amount::decimal);
+        out.forecast_high = high.map(Amount::decimal);
+        out.fx_rates_used = Some(FxRateUsed::all(&rates));
+    }
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// Spend as FinOps FOCUS 1.2 CSV: one row per UTC day × provider × model × token
