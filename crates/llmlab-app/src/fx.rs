@@ -232,17 +232,33 @@ impl Rates {
     }
 
     /// `usd` spent on `day`, in the currency at the rate in effect that day: 422
-    /// `fx_rate_missing` when none is.
+    /// `fx_rate_missing` when none is. The rate is remembered as used.
     pub fn convert(&mut self, usd: Usd, day: NaiveDate) -> Result<Amount, AppError> {
-        let Some((from, rate)) = self.rates.range(..=day).next_back() else {
-            return Err(AppError::FxRateMissing {
+        let (from, rate) = self.in_effect(day)?;
+        self.used.insert(from, rate);
+        Self::at(usd, rate)
+    }
+
+    /// [`Rates::convert`] without remembering the rate (a streamed export, which names
+    /// no rates).
+    pub fn convert_quietly(&self, usd: Usd, day: NaiveDate) -> Result<Amount, AppError> {
+        Self::at(usd, self.in_effect(day)?.1)
+    }
+
+    /// The rate in effect on `day` and the day it took effect.
+    fn in_effect(&self, day: NaiveDate) -> Result<(NaiveDate, i64), AppError> {
+        match self.rates.range(..=day).next_back() {
+            Some((from, rate)) => Ok((*from, *rate)),
+            None => Err(AppError::FxRateMissing {
                 currency: self.currency.0.clone(),
                 day,
-            });
-        };
-        self.used.insert(*from, *rate);
+            }),
+        }
+    }
+
+    fn at(usd: Usd, rate: i64) -> Result<Amount, AppError> {
         let converted = usd
-            .mul_div(*rate, llmlab_engine::NANOS_PER_USD)
+            .mul_div(rate, llmlab_engine::NANOS_PER_USD)
             .ok_or_else(|| AppError::invalid("currency", "the converted amount is out of range"))?;
         Ok(Amount(converted.nanos()))
     }

@@ -331,6 +331,9 @@ pub struct ExportQuery {
     /// `csv` (the default and only format).
     #[param(pattern = "^(csv)?$")]
     pub format: Option<String>,
+    /// ISO 4217 code: two columns more, `cost` (each event at the workspace's rate in
+    /// effect on its UTC day) and `currency`. Needs `start`, with a rate on or before it.
+    pub currency: Option<String>,
 }
 
 /// A page of events.

@@ -206,7 +206,43 @@ async fn export(
         return Err(ApiError::validation("format", "only csv is supported"));
     }
     let range = range.0.resolve(Utc::now(), None)?;
-    events_csv(state, who.workspace(), range.filter).await
+    let currency = match format.0.currency.as_deref() {
+        Some(c) => Some(llmlab_app::fx::Currency::parse("currency", c)?),
+        None => None,
+    };
+    events_csv(state, who.workspace(), range.filter, currency).await
+}
+
+/// The rates an export in another currency converts with, loaded for its range: it needs
+/// a `start`, and a rate on or before it, so no event of the range lacks one (a rate
+/// missing half-way would cut the download short).
+async fn export_rates(
+    state: &web::Data<AppState>,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    currency: Option<llmlab_app::fx::Currency>,
+) -> Result<Option<std::sync::Arc<llmlab_app::fx::Rates>>, ApiError> {
+    let Some(currency) = currency else {
+        return Ok(None);
+    };
+    let Some(first) = filter
+        .start_micros
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .map(|t| t.date_naive())
+    else {
+        return Err(ApiError::validation(
+            "start",
+            "an export in another currency needs a start, with a rate on or before it",
+        ));
+    };
+    let f = filter.clone();
+    let rates = blocking_read(state, move |s| {
+        let rates = llmlab_app::fx::Rates::for_range(s, workspace, currency.clone(), &f)?;
+        rates.convert_quietly(llmlab_engine::Usd::ZERO, first)?;
+        Ok::<_, AppError>(rates)
+    })
+    .await?;
+    Ok(Some(std::sync::Arc::new(rates)))
 }
 
 /// The events of `workspace` in `filter` as a CSV download, streamed page by page (the
@@ -215,7 +251,9 @@ pub(crate) async fn events_csv(
     state: web::Data<AppState>,
     workspace: WorkspaceId,
     filter: EventFilter,
+    currency: Option<llmlab_app::fx::Currency>,
 ) -> Result<HttpResponse, ApiError> {
+    let rates = export_rates(&state, workspace, &filter, currency).await?;
     let filter = std::sync::Arc::new(filter);
     // First page before the headers go out, so a database error is still a JSON error.
     let f = filter.clone();
@@ -223,14 +261,18 @@ pub(crate) async fn events_csv(
         retention::event_page(s, workspace, &f, None, 1000)
     })
     .await?;
-    let start = futures_util::stream::once(async {
-        Ok::<_, actix_web::Error>(Bytes::from_static(CSV_HEADER.as_bytes()))
-    });
+    let header = match &rates {
+        None => CSV_HEADER.to_string(),
+        Some(_) => format!("{},cost,currency\n", CSV_HEADER.trim_end()),
+    };
+    let start =
+        futures_util::stream::once(async { Ok::<_, actix_web::Error>(Bytes::from(header)) });
     // A later page failing ends the stream with an error, which aborts the response (no
     // final chunk), so a client never mistakes a cut-off export for a complete one.
     let pages = futures_util::stream::unfold(Some(Ok::<_, AppError>(first)), move |next| {
         let state = state.clone();
         let filter = filter.clone();
+        let rates = rates.clone();
         async move {
             let page: llmlab_app::EventPage = match next? {
                 Ok(page) => page,
@@ -241,7 +283,24 @@ pub(crate) async fn events_csv(
             };
             let mut chunk = String::with_capacity(page.events.len() * 160);
             for r in &page.events {
-                chunk.push_str(&csv_row(r));
+                let row = csv_row(r);
+                let Some(rates) = &rates else {
+                    chunk.push_str(&row);
+                    continue;
+                };
+                let day = chrono::DateTime::from_timestamp_micros(r.ts)
+                    .unwrap_or_default()
+                    .date_naive();
+                let cost = llmlab_engine::Usd::from_nanos(r.cost_nanos);
+                match rates.convert_quietly(cost, day) {
+                    Ok(a) => chunk.push_str(&format!(
+                        "{},{},{}\n",
+                        row.trim_end(),
+                        a.decimal(),
+                        rates.currency.as_str()
+                    )),
+                    Err(e) => return Some((Err(actix_web::Error::from(ApiError::from(e))), None)),
+                }
             }
             let following = match page.next_cursor {
                 Some(c) => Some(

@@ -154,7 +154,7 @@ pub async fn download(
         .map_err(WebError::App)?;
     let (ws, filter) = (v.workspace(), range.filter);
     let response = match what.as_str() {
-        "events.csv" => crate::routes::events::events_csv(state, ws, filter).await,
+        "events.csv" => crate::routes::events::events_csv(state, ws, filter, None).await,
         _ => crate::routes::costs::focus_csv(state, ws, filter).await,
     };
     response.map_err(WebError::App)

@@ -111,6 +111,29 @@ both!(reports_convert_each_day_at_its_rate, |app: TestApp| {
         .get(&format!("/api/costs/by-provider?{range}"), &token)
         .json();
     assert!(plain.get("currency").is_none() && plain["providers"][0].get("cost").is_none());
+    // The events export: each event at its day's rate, in two more columns.
+    let csv = app
+        .get(&format!("/api/events/export?{range}&currency=EUR"), &token)
+        .text();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .ends_with(",service_tier,cost,currency")
+    );
+    let mut costs: Vec<(String, String)> = lines
+        .map(|l| {
+            let mut last = l.rsplitn(3, ',');
+            let currency = last.next().unwrap().to_string();
+            (last.next().unwrap().to_string(), currency)
+        })
+        .collect();
+    costs.sort();
+    let eur = |c: &str| (c.to_string(), "EUR".to_string());
+    assert_eq!(costs, vec![eur("1.9"), eur("3.8"), eur("9")]);
+    let r = app.get("/api/events/export?currency=EUR", &token);
+    assert_invalid(&r, "start");
     // A month's bucket converts each of its days at that day's rate: the same 14.7.
     let monthly = app
         .get(
