@@ -124,7 +124,7 @@ pub fn import(
             // The bill against what was tracked over the days it covers, told to the
             // channels when it drifts; a failure to tell does not undo the import.
             let span = (import.spec.start_date, import.spec.end_date);
-            let told = reconcile(s, workspace, span, import.spec.provider.as_deref())
+            let told = reconcile(s, workspace, span, (import.spec.provider.as_deref(), false))
                 .and_then(|r| alert::tell(s, workspace, &import, &r.days));
             if let Err(e) = told {
                 log::warn!(
@@ -165,6 +165,8 @@ pub struct DayDrift {
     pub date: NaiveDate,
     /// Provider id.
     pub provider: String,
+    /// The model, when split by model (`""`: what a report billed without naming one).
+    pub model: Option<String>,
     /// The two amounts.
     pub figures: Drift,
 }
@@ -217,7 +219,7 @@ pub fn reconcile(
     s: &Store,
     workspace: WorkspaceId,
     (start, end): (NaiveDate, NaiveDate),
-    provider: Option<&str>,
+    (provider, by_model): (Option<&str>, bool),
 ) -> Result<Reconciliation, AppError> {
     if end < start || (end - start).num_days() >= MAX_DAYS {
         return Err(AppError::invalid(
@@ -226,10 +228,20 @@ pub fn reconcile(
         ));
     }
     let billed = s.with_conn(|c| billing::billed(c, workspace, (start, end), provider))?;
-    let mut days: BTreeMap<(NaiveDate, String), Drift> = BTreeMap::new();
+    // Split by model, each row is a day, provider and model; else a day and provider.
+    let model = |m: &str| {
+        if by_model {
+            m.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let mut days: BTreeMap<(NaiveDate, String, String), Drift> = BTreeMap::new();
     let mut spans: BTreeMap<String, (NaiveDate, NaiveDate)> = BTreeMap::new();
     for l in &billed {
-        let d = days.entry((l.day, l.provider.clone())).or_default();
+        let d = days
+            .entry((l.day, l.provider.clone(), model(&l.model)))
+            .or_default();
         d.billed = d.billed.saturating_add(Usd::from_nanos(l.billed_nanos));
         let span = spans.entry(l.provider.clone()).or_insert((l.day, l.day));
         *span = (span.0.min(l.day), span.1.max(l.day));
@@ -254,7 +266,7 @@ pub fn reconcile(
             .get(&r.provider)
             .is_some_and(|(a, b)| (*a..=*b).contains(&day));
         if covered {
-            let d = days.entry((day, r.provider)).or_default();
+            let d = days.entry((day, r.provider, model(&r.model))).or_default();
             d.tracked = d.tracked.saturating_add(Usd::from_nanos(r.cost_nanos));
         }
     }
@@ -269,9 +281,10 @@ pub fn reconcile(
     Ok(Reconciliation {
         days: days
             .into_iter()
-            .map(|((date, provider), figures)| DayDrift {
+            .map(|((date, provider, m), figures)| DayDrift {
                 date,
                 provider,
+                model: by_model.then_some(m),
                 figures,
             })
             .collect(),

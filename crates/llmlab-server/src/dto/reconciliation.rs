@@ -67,6 +67,9 @@ pub struct ReconciliationQuery {
     pub provider: Option<String>,
     /// Drift beyond which a day is flagged, in percent of the bill (default 5).
     pub threshold_pct: Option<String>,
+    /// `model`: a row per day, provider and model (where the report names models).
+    #[param(pattern = "^(provider|model)$")]
+    pub by: Option<String>,
 }
 
 /// A drift in basis points as a percentage with its exact digits (`-12.5`).
@@ -130,6 +133,9 @@ pub struct DriftDayOut {
     pub date: NaiveDate,
     /// Provider id.
     pub provider: String,
+    /// The model (`by=model` only; `""` for what a report billed without naming one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// What the provider billed that day.
     #[schema(value_type = f64)]
     #[serde(with = "llmlab_engine::as_json_number")]
@@ -182,6 +188,7 @@ impl ReconciliationOut {
                 DriftDayOut {
                     date: d.date,
                     provider: d.provider,
+                    model: d.model,
                     billed_usd: f.billed,
                     tracked_usd: f.tracked,
                     drift_usd: f.drift(),

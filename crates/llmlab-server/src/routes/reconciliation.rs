@@ -80,8 +80,18 @@ async fn reconcile(
         .provider
         .map(|p| p.trim().to_ascii_lowercase())
         .filter(|p| !p.is_empty());
+    let by_model = match q.by.as_deref() {
+        None | Some("provider") => false,
+        Some("model") => true,
+        Some(_) => return Err(ApiError::validation("by", "provider or model")),
+    };
     let found = blocking(&state, move |s| {
-        use_case::reconcile(s, who.workspace(), (start, end), provider.as_deref())
+        use_case::reconcile(
+            s,
+            who.workspace(),
+            (start, end),
+            (provider.as_deref(), by_model),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(ReconciliationOut::new(found, threshold)))

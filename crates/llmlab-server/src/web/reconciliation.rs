@@ -67,7 +67,7 @@ pub async fn reconciliation(
     let ws = v.workspace();
     let asked = provider.clone();
     let (found, imports) = blocking_read(&state, move |s| {
-        let found = use_case::reconcile(s, ws, (start, end), asked.as_deref())?;
+        let found = use_case::reconcile(s, ws, (start, end), (asked.as_deref(), false))?;
         Ok::<_, AppError>((found, use_case::imports(s, ws)?))
     })
     .await?;

@@ -178,6 +178,38 @@ both!(bills_are_reconciled_against_the_ledger, |app: TestApp| {
     assert_eq!(strict["days"].as_array().unwrap().len(), 1);
     assert_eq!(strict["days"][0]["beyond_threshold"], true);
 
+    // By model: OpenAI's line items name gpt-4o on day 1; day 2's result names none, so
+    // its bill stands apart from the gpt-4o calls tracked that day.
+    let by_model = app
+        .get(
+            &format!("/api/reconciliation?{range}&provider=openai&by=model"),
+            &token,
+        )
+        .json();
+    let rows: Vec<(String, String, Value, Value)> = by_model["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let text = |k: &str| d[k].as_str().unwrap().to_string();
+            (
+                text("date"),
+                text("model"),
+                d["billed_usd"].clone(),
+                d["tracked_usd"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (d1.to_string(), "gpt-4o".into(), json!(9.5), json!(10)),
+            (d2.to_string(), "".into(), json!(4.4), json!(0)),
+            (d2.to_string(), "gpt-4o".into(), json!(0), json!(4)),
+        ]
+    );
+    assert_invalid(&app.get("/api/reconciliation?by=team", &token), "by");
+
     // A later report of day 2 replaces what the first said of it.
     let fix = openai_page(&[(d2, vec![("4", None)])]);
     assert_eq!(import(&app, &token, "openai_costs", &fix).status, 201);
