@@ -120,6 +120,7 @@ pub fn export(
     catalog: &Catalog,
     workspace: WorkspaceId,
     filter: &EventFilter,
+    rates: Option<&crate::fx::Rates>,
 ) -> Result<String, AppError> {
     let history = s.with_conn(|c| llmlab_store::prices::history(c, workspace))?;
     let mut rows: BTreeMap<Key, Sums> = BTreeMap::new();
@@ -169,12 +170,28 @@ pub fn export(
     }
     let mut csv = String::from(HEADER);
     for (key, sums) in rows {
-        csv.push_str(&line(catalog, &key, sums));
+        let (sums, currency) = match rates {
+            None => (sums, "USD"),
+            // Each row is one UTC day: its amounts at that day's rate.
+            Some(r) => {
+                let at = |nanos: i64| {
+                    r.convert_quietly(Usd::from_nanos(nanos), key.day)
+                        .map(|a| a.nanos())
+                };
+                let converted = Sums {
+                    cost: at(sums.cost)?,
+                    list: at(sums.list)?,
+                    ..sums
+                };
+                (converted, r.currency.as_str())
+            }
+        };
+        csv.push_str(&line(catalog, &key, sums, currency));
     }
     Ok(csv)
 }
 
-fn line(catalog: &Catalog, k: &Key, sums: Sums) -> String {
+fn line(catalog: &Catalog, k: &Key, sums: Sums, currency: &str) -> String {
     let provider = catalog
         .providers()
         .iter()
@@ -206,7 +223,7 @@ fn line(catalog: &Catalog, k: &Key, sums: Sums) -> String {
         cost.clone(),
         Usd::from_nanos(sums.list).to_string(),
         cost,
-        "USD".into(),
+        currency.into(),
         at(month),
         at(next_month),
         day_start.to_rfc3339(),

@@ -442,4 +442,7 @@ pub struct CostExportQuery {
     /// `focus` (FinOps FOCUS 1.2 CSV; the only format).
     #[param(pattern = "^focus$")]
     pub format: Option<String>,
+    /// ISO 4217 code: the amounts in that currency (`BillingCurrency`), each day's rows
+    /// at the workspace's rate in effect that day.
+    pub currency: Option<String>,
 }

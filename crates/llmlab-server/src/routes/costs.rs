@@ -319,7 +319,10 @@ async fn export(
         return Err(ApiError::validation("format", "must be focus"));
     }
     let range = range.0.resolve(Utc::now(), Some(30))?;
-    focus_csv(state, who.workspace(), range.filter).await
+    let currency = currency_of(CurrencyQuery {
+        currency: format.0.currency.clone(),
+    })?;
+    focus_csv(state, who.workspace(), range.filter, currency).await
 }
 
 /// The FOCUS rows of `workspace`'s events in `filter` as a CSV download (the API's
@@ -328,10 +331,15 @@ pub(crate) async fn focus_csv(
     state: web::Data<AppState>,
     workspace: WorkspaceId,
     filter: EventFilter,
+    currency: Option<Currency>,
 ) -> Result<HttpResponse, ApiError> {
     let catalog = state.catalog.clone();
     let (csv, retained_since) = blocking_read(&state, move |s| {
-        let csv = llmlab_app::focus::export(s, &catalog, workspace, &filter)?;
+        let rates = match currency.clone() {
+            Some(c) => Some(Rates::for_range(s, workspace, c, &filter)?),
+            None => None,
+        };
+        let csv = llmlab_app::focus::export(s, &catalog, workspace, &filter, rates.as_ref())?;
         Ok::<_, AppError>((csv, llmlab_app::retention::retained_since(s)?))
     })
     .await?;

@@ -155,7 +155,7 @@ pub async fn download(
     let (ws, filter) = (v.workspace(), range.filter);
     let response = match what.as_str() {
         "events.csv" => crate::routes::events::events_csv(state, ws, filter, None).await,
-        _ => crate::routes::costs::focus_csv(state, ws, filter).await,
+        _ => crate::routes::costs::focus_csv(state, ws, filter, None).await,
     };
     response.map_err(WebError::App)
 }

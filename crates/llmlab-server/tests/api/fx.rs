@@ -134,6 +134,24 @@ both!(reports_convert_each_day_at_its_rate, |app: TestApp| {
     assert_eq!(costs, vec![eur("1.9"), eur("3.8"), eur("9")]);
     let r = app.get("/api/events/export?currency=EUR", &token);
     assert_invalid(&r, "start");
+    // FOCUS: every row in EUR, at its day's rate.
+    let focus = app
+        .get(
+            &format!("/api/costs/export?format=focus&{range}&currency=EUR"),
+            &token,
+        )
+        .text();
+    let mut lines = focus.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (billed, currency) = (col("BilledCost"), col("BillingCurrency"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.iter().all(|r| r[currency] == "EUR"), "{focus}");
+    let total: i64 = rows
+        .iter()
+        .map(|r| llmlab_engine::Usd::parse(r[billed]).unwrap().nanos())
+        .sum();
+    assert_eq!(total, 14_700_000_000);
     // A month's bucket converts each of its days at that day's rate: the same 14.7.
     let monthly = app
         .get(
