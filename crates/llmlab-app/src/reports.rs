@@ -368,6 +368,33 @@ pub fn by_model_in_currency(
     Ok(Some((sums, rates)))
 }
 
+/// Spend per value of tag `key` in `filter`, in `rates`' currency, each UTC day at its
+/// rate: the costliest values (as [`by_tag`] lists them) and `None` for the others added
+/// up.
+pub fn by_tag_in(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    key: &str,
+    rates: &mut crate::fx::Rates,
+) -> Result<std::collections::BTreeMap<Option<String>, crate::fx::Amount>, AppError> {
+    let top = llmlab_store::analytics::MAX_GROUPS;
+    let mut sums = std::collections::BTreeMap::new();
+    for r in s.daily_by_tag(workspace, filter, key, &[], top)? {
+        let Some(day) = DateTime::from_timestamp_micros(r.day_start_micros) else {
+            continue;
+        };
+        let converted = if r.cost_nanos == 0 {
+            crate::fx::Amount::default()
+        } else {
+            rates.convert(Usd::from_nanos(r.cost_nanos), day.date_naive())?
+        };
+        let sum: &mut crate::fx::Amount = sums.entry(r.value).or_default();
+        *sum = [*sum, converted].into_iter().sum();
+    }
+    Ok(sums)
+}
+
 /// Spend per `(provider, model)` in some currency.
 pub type ByModelIn = std::collections::BTreeMap<(String, String), crate::fx::Amount>;
 

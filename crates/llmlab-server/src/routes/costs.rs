@@ -180,7 +180,7 @@ async fn top_models(
 
 /// Spend per value of one tag key: the 1,000 costliest values, costliest first, and
 /// the key's other values added up as `other`.
-#[utoipa::path(tag = "costs", params(TagKeyQuery, RangeQuery),
+#[utoipa::path(tag = "costs", params(TagKeyQuery, RangeQuery, CurrencyQuery),
     responses((status = 200, body = TagList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/by-tag")]
 async fn by_tag(
@@ -188,7 +188,9 @@ async fn by_tag(
     who: Reader,
     key: Query<TagKeyQuery>,
     range: Query<RangeQuery>,
+    currency: Query<CurrencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let currency = currency_of(currency.0)?;
     let key = key
         .0
         .key
@@ -196,11 +198,21 @@ async fn by_tag(
         .to_string();
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let k = key.clone();
-    let rows = blocking_read(&state, move |s| {
-        reports::by_tag(s, who.workspace(), &range.filter, &k)
+    let (rows, converted) = blocking_read(&state, move |s| {
+        let rows = reports::by_tag(s, who.workspace(), &range.filter, &k)?;
+        let Some(c) = currency.clone() else {
+            return Ok::<_, AppError>((rows, None));
+        };
+        let mut rates = Rates::for_range(s, who.workspace(), c, &range.filter)?;
+        let by_value = reports::by_tag_in(s, who.workspace(), &range.filter, &k, &mut rates)?;
+        Ok((rows, Some((by_value, rates))))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(TagList::new(key, &rows)))
+    let list = TagList::new(key, &rows);
+    Ok(HttpResponse::Ok().json(match converted {
+        Some((by_value, rates)) => list.converted(&by_value, &rates),
+        None => list,
+    }))
 }
 
 /// Prices an event without storing it.

@@ -327,3 +327,49 @@ both!(the_dashboard_shows_the_display_currency, |app: TestApp| {
         "{shown}"
     );
 });
+
+both!(the_tag_breakdown_converts_each_day, |app: TestApp| {
+    let token = app.signup("tags-fx@example.com");
+    let today = Utc::now().date_naive();
+    let (d0, d1, d2) = (
+        today - Duration::days(6),
+        today - Duration::days(5),
+        today - Duration::days(4),
+    );
+    for (team, usd, day) in [("a", "10", d1), ("b", "4", d2), ("a", "2", d2)] {
+        let r = app.post(
+            "/api/events/track",
+            &token,
+            json!({"provider": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+                   "cost_usd": usd, "tags": {"team": team}, "timestamp": format!("{day}T12:00:00Z")}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    put(
+        &app,
+        &token,
+        json!([{"date": d0.to_string(), "currency": "EUR", "units_per_usd": "0.9"},
+               {"date": d2.to_string(), "currency": "EUR", "units_per_usd": "0.95"}]),
+    );
+    let r = app.get(
+        &format!("/api/costs/by-tag?key=team&start={d1}&end={d2}&currency=EUR"),
+        &token,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = r.json();
+    // a: 10 × 0.9 + 2 × 0.95 = 10.9; b: 4 × 0.95 = 3.8.
+    let values: Vec<(Value, Value, Value)> = list["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["value"].clone(), v["cost_usd"].clone(), v["cost"].clone()))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            (json!("a"), json!(12), json!(10.9)),
+            (json!("b"), json!(4), json!(3.8))
+        ]
+    );
+    assert_eq!(list["currency"], "EUR");
+});
