@@ -273,18 +273,38 @@ impl Rates {
     }
 }
 
-/// The spend from `start` to `end` in `currency`, each local day of `zone` at its rate
-/// (the dashboard's figure in the workspace's display currency).
-pub fn total_in(
+/// The spend from `start` to `end` in `currency` per local day of `zone`, each at its
+/// rate (the dashboard's figures in the workspace's display currency), one amount per
+/// day of the span, as the summary's daily buckets.
+pub fn daily_in(
     s: &Store,
     workspace: WorkspaceId,
     currency: Currency,
     (start, end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     zone: llmlab_engine::period::Zone,
-) -> Result<Amount, AppError> {
+) -> Result<Vec<Amount>, AppError> {
     let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone.tz()).date_naive();
     let mut rates = Rates::load(s, workspace, currency, (local(start), local(end)))?;
-    spent_in(s, workspace, &mut rates, (start, end), zone)
+    let (_, amounts) =
+        crate::reports::summary_in(s, workspace, &ask(start, end, zone), &mut rates)?;
+    Ok(amounts)
+}
+
+fn ask(
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    zone: llmlab_engine::period::Zone,
+) -> crate::reports::SummaryAsk {
+    crate::reports::SummaryAsk {
+        filter: llmlab_store::EventFilter::between(
+            start.timestamp_micros(),
+            end.timestamp_micros(),
+        ),
+        start,
+        end,
+        granularity: llmlab_engine::period::Granularity::Day,
+        zone,
+    }
 }
 
 /// The spend from `start` to `end` converted with `rates`, each local day of `zone` at
@@ -296,17 +316,7 @@ pub fn spent_in(
     (start, end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     zone: llmlab_engine::period::Zone,
 ) -> Result<Amount, AppError> {
-    let ask = crate::reports::SummaryAsk {
-        filter: llmlab_store::EventFilter::between(
-            start.timestamp_micros(),
-            end.timestamp_micros(),
-        ),
-        start,
-        end,
-        granularity: llmlab_engine::period::Granularity::Day,
-        zone,
-    };
-    let (_, amounts) = crate::reports::summary_in(s, workspace, &ask, rates)?;
+    let (_, amounts) = crate::reports::summary_in(s, workspace, &ask(start, end, zone), rates)?;
     Ok(amounts.into_iter().sum())
 }
 

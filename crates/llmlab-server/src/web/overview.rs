@@ -94,16 +94,15 @@ pub async fn overview(
         .and_then(|c| llmlab_app::fx::Currency::parse("display_currency", &c).ok());
     let (o, converted) = blocking_read(&state, move |s| {
         let o = overview::overview(s, ws, (span, zone, &by), Utc::now())?;
+        // Each day's spend in the display currency, or why there is none.
         let converted = match display.clone() {
             None => None,
             Some(c) => Some(
-                match llmlab_app::fx::total_in(s, ws, c.clone(), (o.start, o.end), zone) {
-                    Ok(amount) => format!("≈ {amount} {} at this workspace's rates", c.as_str()),
-                    Err(AppError::FxRateMissing { currency, day }) => {
-                        format!(
-                            "No {currency} rate on or before {day}: upload one to see {currency}"
-                        )
-                    }
+                match llmlab_app::fx::daily_in(s, ws, c.clone(), (o.start, o.end), zone) {
+                    Ok(days) => Ok((c, days)),
+                    Err(AppError::FxRateMissing { currency, day }) => Err(format!(
+                        "No {currency} rate on or before {day}: upload one to see {currency}"
+                    )),
                     Err(e) => return Err(e),
                 },
             ),
@@ -193,7 +192,13 @@ pub async fn overview(
         section.cards aria-label="The range" {
             div.card {
                 h2 { "Spend" } p.big #total { (dollars(total.cost)) }
-                @if let Some(c) = &converted { p.small #converted { (c) } }
+                @match &converted {
+                    Some(Ok((c, days))) => p.small #converted {
+                        "≈ " (days.iter().copied().sum::<llmlab_app::fx::Amount>()) " " (c.as_str()) " at this workspace's rates"
+                    },
+                    Some(Err(why)) => p.small #converted { (why) },
+                    None => {},
+                }
             }
             div.card { h2 { "Calls" } p.big { (count(total.calls)) } }
             div.card {
@@ -215,8 +220,13 @@ pub async fn overview(
             details {
                 summary { "The same as a table" }
                 table {
-                    thead { tr { th scope="col" { "Day" } th scope="col" { "Spend" } th scope="col" { "Calls" } } }
-                    tbody { @for b in &o.series.buckets { tr { td { (b.label) } td { (dollars(b.totals.cost)) } td { (count(b.totals.calls)) } } } }
+                    @let daily = match &converted { Some(Ok((c, days))) => Some((c, days)), _ => None };
+                    thead { tr { th scope="col" { "Day" } th scope="col" { "Spend" }
+                        @if let Some((c, _)) = daily { th scope="col" { "In " (c.as_str()) } }
+                        th scope="col" { "Calls" } } }
+                    tbody { @for (i, b) in o.series.buckets.iter().enumerate() { tr { td { (b.label) } td { (dollars(b.totals.cost)) }
+                        @if let Some((_, days)) = daily { td { (days.get(i).copied().unwrap_or_default()) } }
+                        td { (count(b.totals.calls)) } } } }
                 }
             }
         }
