@@ -29,6 +29,8 @@ pub struct OverviewQuery {
     to: Option<String>,
     group: Option<String>,
     key: Option<String>,
+    /// A currency to show beside dollars (else the workspace's display currency).
+    currency: Option<String>,
 }
 
 /// The spans offered, as the URL names them and people read them.
@@ -84,14 +86,18 @@ pub async fn overview(
     };
     let ws = v.workspace();
     let by = grouping.clone();
-    // The workspace's display currency: the spend is shown in it too (Settings).
-    let display = v
-        .workspaces
-        .iter()
-        .find(|w| w.id == ws)
-        .map(|w| w.display_currency.clone())
-        .filter(|c| c != "USD")
-        .and_then(|c| llmlab_app::fx::Currency::parse("display_currency", &c).ok());
+    // The currency asked for, else the workspace's display currency: the spend is shown
+    // in it too.
+    let display = match given(&q.currency) {
+        Some(c) => Some(llmlab_app::fx::Currency::parse("currency", c)?),
+        None => v.workspaces.iter().find(|w| w.id == ws).and_then(|w| {
+            llmlab_app::fx::Currency::parse("display_currency", &w.display_currency).ok()
+        }),
+    }
+    .filter(|c| c.as_str() != "USD");
+    let shown_in = display
+        .as_ref()
+        .map_or(String::new(), |c| c.as_str().to_string());
     let (o, converted) = blocking_read(&state, move |s| {
         let o = overview::overview(s, ws, (span, zone, &by), Utc::now())?;
         // Each day's spend in the display currency, or why there is none.
@@ -185,6 +191,10 @@ pub async fn overview(
                 label for="tz" { "Time zone" }
                 input #tz name="tz" value=(zone.name()) list="zones";
                 datalist #zones { @for z in ["UTC", "Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"] { option value=(z) {} } }
+            }
+            div.field {
+                label for="currency" { "Also in" }
+                input #currency name="currency" value=(shown_in) placeholder="USD" size="4" maxlength="3";
             }
             button type="submit" { "Show" }
         }
