@@ -395,6 +395,30 @@ pub fn by_tag_in(
     Ok(sums)
 }
 
+/// Spend per sender (API key id; `None` for sessions) in `filter`, in `rates`'
+/// currency, each UTC day at its rate.
+pub fn by_sender_in(
+    s: &Store,
+    workspace: WorkspaceId,
+    filter: &EventFilter,
+    rates: &mut crate::fx::Rates,
+) -> Result<std::collections::BTreeMap<Option<i64>, crate::fx::Amount>, AppError> {
+    let mut sums = std::collections::BTreeMap::new();
+    for r in s.daily_by_sender(workspace, filter)? {
+        let Some(day) = DateTime::from_timestamp_micros(r.day_start_micros) else {
+            continue;
+        };
+        let converted = if r.cost_nanos == 0 {
+            crate::fx::Amount::default()
+        } else {
+            rates.convert(Usd::from_nanos(r.cost_nanos), day.date_naive())?
+        };
+        let sum: &mut crate::fx::Amount = sums.entry(r.api_key_id).or_default();
+        *sum = [*sum, converted].into_iter().sum();
+    }
+    Ok(sums)
+}
+
 /// Spend per `(provider, model)` in some currency.
 pub type ByModelIn = std::collections::BTreeMap<(String, String), crate::fx::Amount>;
 

@@ -136,6 +136,13 @@ pub struct KeySpendRow {
     pub unpriced_calls: u64,
     /// Share of the total spend, percent.
     pub share: f64,
+    /// Spend in `currency`, when one was asked for.
+    #[schema(value_type = Option<f64>)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "llmlab_engine::as_json_number::option"
+    )]
+    pub cost: Option<Usd>,
 }
 
 impl KeySpendRow {
@@ -159,6 +166,7 @@ impl KeySpendRow {
             input_tokens: unsigned(t.tokens.input),
             output_tokens: unsigned(t.tokens.output),
             unpriced_calls: unsigned(r.sums.unpriced_calls),
+            cost: None,
         }
     }
 }
@@ -168,6 +176,12 @@ impl KeySpendRow {
 pub struct KeySpendList {
     /// Costliest first.
     pub keys: Vec<KeySpendRow>,
+    /// The currency asked for (`currency=`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The rates used, by the day each took effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fx_rates_used: Option<Vec<FxRateUsed>>,
 }
 
 /// `{providers: [...]}`.

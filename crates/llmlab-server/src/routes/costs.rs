@@ -121,21 +121,49 @@ fn currency_of(q: CurrencyQuery) -> Result<Option<Currency>, ApiError> {
 
 /// Spend per API key that sent it (events sent with a person's session as one row),
 /// costliest first. Rollups do not keep the sender: this reads the range's events.
-#[utoipa::path(tag = "costs", params(RangeQuery),
+#[utoipa::path(tag = "costs", params(RangeQuery, CurrencyQuery),
     responses((status = 200, body = KeySpendList), (status = 422)), security(("bearer" = [])))]
 #[get("/costs/by-key")]
 async fn by_key(
     state: web::Data<AppState>,
     who: Reader,
     range: Query<RangeQuery>,
+    currency: Query<CurrencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
-    let rows = blocking_read(&state, move |s| {
-        reports::by_sender(s, who.workspace(), &range.filter)
+    let currency = currency_of(currency.0)?;
+    let (rows, converted) = blocking_read(&state, move |s| {
+        let rows = reports::by_sender(s, who.workspace(), &range.filter)?;
+        let Some(c) = currency.clone() else {
+            return Ok::<_, AppError>((rows, None));
+        };
+        let mut rates = Rates::for_range(s, who.workspace(), c, &range.filter)?;
+        let by_key = reports::by_sender_in(s, who.workspace(), &range.filter, &mut rates)?;
+        Ok((rows, Some((by_key, rates))))
     })
     .await?;
-    let keys = with_shares(&rows, |r| r.sums.cost_nanos, KeySpendRow::new);
-    Ok(HttpResponse::Ok().json(KeySpendList { keys }))
+    let mut keys = with_shares(&rows, |r| r.sums.cost_nanos, KeySpendRow::new);
+    let Some((by_key, rates)) = converted else {
+        return Ok(HttpResponse::Ok().json(KeySpendList {
+            keys,
+            currency: None,
+            fx_rates_used: None,
+        }));
+    };
+    for k in &mut keys {
+        k.cost = Some(
+            by_key
+                .get(&k.api_key_id)
+                .copied()
+                .unwrap_or_default()
+                .decimal(),
+        );
+    }
+    Ok(HttpResponse::Ok().json(KeySpendList {
+        keys,
+        currency: Some(rates.currency.as_str().to_string()),
+        fx_rates_used: Some(FxRateUsed::all(&rates)),
+    }))
 }
 
 /// The costliest models.

@@ -372,4 +372,20 @@ both!(the_tag_breakdown_converts_each_day, |app: TestApp| {
         ]
     );
     assert_eq!(list["currency"], "EUR");
+    // The split by sender: every call here came with a session, one row of 14.7.
+    let keys = app
+        .get(
+            &format!("/api/costs/by-key?start={d1}&end={d2}&currency=EUR"),
+            &token,
+        )
+        .json();
+    assert_eq!(
+        (
+            &keys["keys"][0]["api_key_id"],
+            &keys["keys"][0]["cost"],
+            &keys["keys"][0]["cost_usd"]
+        ),
+        (&Value::Null, &json!(14.7), &json!(16)),
+        "{keys}"
+    );
 });

@@ -20,7 +20,7 @@ use crate::{AnyConnection, EventFilter, StoreError};
 pub use grouped::spend_each;
 use plan::*;
 pub use rows::*;
-pub use senders::{SenderTotals, by_sender};
+pub use senders::{DailySenderRow, SenderTotals, by_sender, daily_by_sender};
 pub use tags::{MAX_GROUPS, TagBreakdown, TagRest, by_tag, daily_by_tag};
 
 /// Microseconds in a UTC day.

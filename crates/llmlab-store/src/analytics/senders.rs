@@ -3,7 +3,8 @@
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::plan::{Src, costliest_first};
+use super::DAY_MICROS;
+use super::plan::{Src, costliest_first, push_floor};
 use super::rows::Sums;
 use crate::sql::Sql;
 use crate::{AnyConnection, ApiKeyId, EventFilter, Sender, StoreError, WorkspaceId};
@@ -62,4 +63,37 @@ pub fn by_sender(
         |r| format!("{:?}", r.sender),
     );
     Ok(rows)
+}
+
+/// One sender's spend on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct DailySenderRow {
+    /// Start of the UTC day, microseconds since the epoch.
+    #[diesel(sql_type = BigInt)]
+    pub day_start_micros: i64,
+    /// The API key; `None` for sessions.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub api_key_id: Option<i64>,
+    /// Cost, nano-dollars.
+    #[diesel(sql_type = BigInt)]
+    pub cost_nanos: i64,
+}
+
+/// Spend per UTC day and sender of the events `filter` selects (one grouped scan of the
+/// range's events, as [`by_sender`]): what converting it day by day needs.
+pub fn daily_by_sender(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    filter: &EventFilter,
+) -> Result<Vec<DailySenderRow>, StoreError> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push("SELECT ");
+    push_floor(&mut sql, "e.ts", DAY_MICROS);
+    sql.push(
+        " AS day_start_micros, e.api_key_id AS api_key_id, \
+         CAST(SUM(e.cost_nanos) AS BIGINT) AS cost_nanos FROM events e WHERE ",
+    );
+    filter.push_where(&mut sql, workspace_id);
+    sql.push(" GROUP BY 1, 2");
+    Ok(sql.load(conn)?)
 }

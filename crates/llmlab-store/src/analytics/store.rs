@@ -31,6 +31,12 @@ store_methods! {
         filter: &EventFilter,
     ) -> Vec<SenderTotals> = with_conn(by_sender);
 
+    /// See [`analytics::daily_by_sender`](daily_by_sender).
+    fn daily_by_sender(
+        workspace_id: WorkspaceId,
+        filter: &EventFilter,
+    ) -> Vec<DailySenderRow> = with_conn(daily_by_sender);
+
     /// See [`analytics::top_models`](top_models).
     fn top_models(
         workspace_id: WorkspaceId,
