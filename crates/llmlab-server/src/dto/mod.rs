@@ -14,6 +14,7 @@ mod invitations;
 mod keys;
 mod reconciliation;
 mod summary;
+mod tags;
 
 mod pricing;
 mod recs;
@@ -34,4 +35,5 @@ pub use pricing::*;
 pub use reconciliation::*;
 pub use recs::*;
 pub use summary::*;
+pub use tags::*;
 pub use workspaces::*;
