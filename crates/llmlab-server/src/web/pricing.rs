@@ -214,7 +214,11 @@ async fn show(
     retry: Option<(PriceForm, Refused)>,
 ) -> Page {
     let ws = v.workspace();
-    let custom = blocking(state, move |s| llmlab_app::pricing::custom_prices(s, ws)).await?;
+    let (custom, contracts) = blocking(state, move |s| {
+        let custom = llmlab_app::pricing::custom_prices(s, ws)?;
+        Ok::<_, llmlab_app::AppError>((custom, llmlab_app::contracts::list(s, ws)?))
+    })
+    .await?;
     let (typed, refused) = match &retry {
         Some((f, r)) => (f.clone(), Some(r)),
         None => (PriceForm::default(), None),
@@ -271,6 +275,24 @@ async fn show(
                     td { (c.price.effective_from.map_or_else(|| "every day".to_string(), |d| d.to_string())) }
                     td { (exact(rate(c.price.input_micros))) } td { (exact(rate(c.price.output_micros))) }
                     td { (other_rates(&c.price)) }
+                } } }
+            }
+        }
+        h2 { "Contracts of this workspace" }
+        @if contracts.is_empty() {
+            p { "None. A negotiated discount off the catalog's prices is a contract: admins add one with "
+                code { "POST /api/contracts" } " (see docs/pricing.md)." }
+        } @else {
+            table {
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Covers" } th scope="col" { "Off list" }
+                    th scope="col" { "From" } th scope="col" { "To" } th scope="col" { "Ended" } } }
+                tbody { @for c in &contracts { tr {
+                    td { (c.spec.name) }
+                    td { (c.spec.provider) @if let Some(p) = &c.spec.model_prefix { "/" (p) "…" } }
+                    td { (llmlab_engine::Discount::from_basis_points(u16::try_from(c.spec.discount_bp).unwrap_or(0)).unwrap_or_default()) " %" }
+                    td { (c.spec.effective_from) }
+                    td { (c.spec.effective_to.map_or_else(|| "open".to_string(), |d| d.to_string())) }
+                    td { (c.ended_at.map_or_else(|| "—".to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())) }
                 } } }
             }
         }
