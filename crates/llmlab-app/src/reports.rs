@@ -336,17 +336,30 @@ pub fn by_model_in(
     filter: &EventFilter,
     rates: &mut crate::fx::Rates,
 ) -> Result<ByModelIn, AppError> {
+    let rows = s.daily_by_model(workspace, filter)?;
+    by_day(
+        rows.into_iter()
+            .map(|r| (r.day_start_micros, (r.provider, r.model), r.cost_nanos)),
+        rates,
+    )
+}
+
+/// Spend per key from `(UTC day start, key, cost)` rows, each day converted at its rate.
+fn by_day<K: Ord>(
+    rows: impl IntoIterator<Item = (i64, K, i64)>,
+    rates: &mut crate::fx::Rates,
+) -> Result<std::collections::BTreeMap<K, crate::fx::Amount>, AppError> {
     let mut sums = std::collections::BTreeMap::new();
-    for r in s.daily_by_model(workspace, filter)? {
-        let Some(day) = DateTime::from_timestamp_micros(r.day_start_micros) else {
+    for (day, key, cost_nanos) in rows {
+        let Some(day) = DateTime::from_timestamp_micros(day) else {
             continue;
         };
-        let converted = if r.cost_nanos == 0 {
+        let converted = if cost_nanos == 0 {
             crate::fx::Amount::default()
         } else {
-            rates.convert(Usd::from_nanos(r.cost_nanos), day.date_naive())?
+            rates.convert(Usd::from_nanos(cost_nanos), day.date_naive())?
         };
-        let sum: &mut crate::fx::Amount = sums.entry((r.provider, r.model)).or_default();
+        let sum: &mut crate::fx::Amount = sums.entry(key).or_default();
         *sum = [*sum, converted].into_iter().sum();
     }
     Ok(sums)
@@ -379,20 +392,12 @@ pub fn by_tag_in(
     rates: &mut crate::fx::Rates,
 ) -> Result<std::collections::BTreeMap<Option<String>, crate::fx::Amount>, AppError> {
     let top = llmlab_store::analytics::MAX_GROUPS;
-    let mut sums = std::collections::BTreeMap::new();
-    for r in s.daily_by_tag(workspace, filter, key, &[], top)? {
-        let Some(day) = DateTime::from_timestamp_micros(r.day_start_micros) else {
-            continue;
-        };
-        let converted = if r.cost_nanos == 0 {
-            crate::fx::Amount::default()
-        } else {
-            rates.convert(Usd::from_nanos(r.cost_nanos), day.date_naive())?
-        };
-        let sum: &mut crate::fx::Amount = sums.entry(r.value).or_default();
-        *sum = [*sum, converted].into_iter().sum();
-    }
-    Ok(sums)
+    let rows = s.daily_by_tag(workspace, filter, key, &[], top)?;
+    by_day(
+        rows.into_iter()
+            .map(|r| (r.day_start_micros, r.value, r.cost_nanos)),
+        rates,
+    )
 }
 
 /// Spend per sender (API key id; `None` for sessions) in `filter`, in `rates`'
@@ -403,20 +408,12 @@ pub fn by_sender_in(
     filter: &EventFilter,
     rates: &mut crate::fx::Rates,
 ) -> Result<std::collections::BTreeMap<Option<i64>, crate::fx::Amount>, AppError> {
-    let mut sums = std::collections::BTreeMap::new();
-    for r in s.daily_by_sender(workspace, filter)? {
-        let Some(day) = DateTime::from_timestamp_micros(r.day_start_micros) else {
-            continue;
-        };
-        let converted = if r.cost_nanos == 0 {
-            crate::fx::Amount::default()
-        } else {
-            rates.convert(Usd::from_nanos(r.cost_nanos), day.date_naive())?
-        };
-        let sum: &mut crate::fx::Amount = sums.entry(r.api_key_id).or_default();
-        *sum = [*sum, converted].into_iter().sum();
-    }
-    Ok(sums)
+    let rows = s.daily_by_sender(workspace, filter)?;
+    by_day(
+        rows.into_iter()
+            .map(|r| (r.day_start_micros, r.api_key_id, r.cost_nanos)),
+        rates,
+    )
 }
 
 /// Spend per `(provider, model)` in some currency.

@@ -67,18 +67,7 @@ pub fn stacked(
         }
     };
     let mut svg = String::with_capacity(512 + labels.len() * series.len() * 160);
-    let _ = write!(
-        svg,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title"><title id="chart-title">{}</title>"#,
-        escape(title)
-    );
-    let base = HEIGHT - BOTTOM;
-    let _ = write!(
-        svg,
-        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="2" y="4" dominant-baseline="hanging">{}</text><text class="tick" x="2" y="{:.0}">$0</text>"#,
-        escape(&super::view::dollars(top)),
-        base - 4.0
-    );
+    let base = frame(&mut svg, "chart-title", title, top);
     let slot = (WIDTH - LEFT - RIGHT) / labels.len().max(1) as f64;
     let label_every = (labels.len() / 8).max(1);
     for (i, label) in labels.iter().enumerate() {
@@ -135,6 +124,24 @@ pub fn stacked(
     svg
 }
 
+/// Opens a bar chart's SVG titled `title` (element id `id`), with its axis and the
+/// scale from $0 to `top`; returns the axis' height.
+fn frame(svg: &mut String, id: &str, title: &str, top: Usd) -> f64 {
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{id}"><title id="{id}">{}</title>"#,
+        escape(title)
+    );
+    let base = HEIGHT - BOTTOM;
+    let _ = write!(
+        svg,
+        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="2" y="4" dominant-baseline="hanging">{}</text><text class="tick" x="2" y="{:.0}">$0</text>"#,
+        escape(&super::view::dollars(top)),
+        base - 4.0
+    );
+    base
+}
+
 /// Two series side by side per label (what was billed, what was tracked), classes `s0`
 /// and `s1`, scaled to the tallest bar; a negative amount (a credit) is drawn as none.
 pub fn paired(labels: &[String], pair: [&Series; 2], title: &str) -> String {
@@ -151,18 +158,7 @@ pub fn paired(labels: &[String], pair: [&Series; 2], title: &str) -> String {
         }
     };
     let mut svg = String::with_capacity(512 + labels.len() * 320);
-    let _ = write!(
-        svg,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="paired-title"><title id="paired-title">{}</title>"#,
-        escape(title)
-    );
-    let base = HEIGHT - BOTTOM;
-    let _ = write!(
-        svg,
-        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="2" y="4" dominant-baseline="hanging">{}</text><text class="tick" x="2" y="{:.0}">$0</text>"#,
-        escape(&super::view::dollars(top)),
-        base - 4.0
-    );
+    let base = frame(&mut svg, "paired-title", title, top);
     let slot = (WIDTH - LEFT - RIGHT) / labels.len().max(1) as f64;
     let width = (slot * 0.4).max(1.0);
     let label_every = (labels.len() / 8).max(1);
