@@ -71,6 +71,13 @@ impl std::fmt::Display for Amount {
     }
 }
 
+impl serde::Serialize for Amount {
+    /// A JSON number with its exact digits (`14.7`), as amounts in USD are written.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        llmlab_engine::as_json_number::serialize(&self.decimal(), serializer)
+    }
+}
+
 impl std::iter::Sum for Amount {
     fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
         Amount(iter.fold(0_i64, |a, b| a.saturating_add(b.0)))

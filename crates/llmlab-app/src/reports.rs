@@ -365,20 +365,21 @@ fn by_day<K: Ord>(
     Ok(sums)
 }
 
-/// [`by_model_in`] over `filter`'s UTC days in `currency`, with the rates it read;
-/// `None` without a currency.
-pub fn by_model_in_currency(
+/// `convert` over `filter`'s UTC days in `currency`, with the rates it read; `None`
+/// without a currency (the breakdowns' `currency=`).
+pub fn in_currency<T>(
     s: &Store,
     workspace: WorkspaceId,
     filter: &EventFilter,
     currency: Option<crate::fx::Currency>,
-) -> Result<Option<(ByModelIn, crate::fx::Rates)>, AppError> {
+    convert: impl FnOnce(&mut crate::fx::Rates) -> Result<T, AppError>,
+) -> Result<Option<(T, crate::fx::Rates)>, AppError> {
     let Some(currency) = currency else {
         return Ok(None);
     };
     let mut rates = crate::fx::Rates::for_range(s, workspace, currency, filter)?;
-    let sums = by_model_in(s, workspace, filter, &mut rates)?;
-    Ok(Some((sums, rates)))
+    let converted = convert(&mut rates)?;
+    Ok(Some((converted, rates)))
 }
 
 /// Spend per value of tag `key` in `filter`, in `rates`' currency, each UTC day at its

@@ -89,6 +89,29 @@ pub fn list(s: &Store, user: UserId) -> Result<Vec<WorkspaceRow>, AppError> {
     Ok(s.with_conn(|c| store::list_for(c, user))?)
 }
 
+/// A workspace's name, calendar zone and display currency as sent, checked.
+fn settings(
+    name: &str,
+    timezone: Option<&str>,
+    currency: Option<&str>,
+) -> Result<
+    (
+        String,
+        Option<llmlab_engine::period::Zone>,
+        Option<crate::fx::Currency>,
+    ),
+    AppError,
+> {
+    let currency = currency
+        .map(|c| crate::fx::Currency::parse("display_currency", c))
+        .transpose()?;
+    Ok((
+        parse_name(name)?,
+        timezone.map(parse_zone).transpose()?,
+        currency,
+    ))
+}
+
 /// Creates a workspace owned by the caller, within `limit` owned workspaces.
 pub fn create(
     s: &Store,
@@ -96,11 +119,7 @@ pub fn create(
     (name, timezone, currency): (&str, Option<&str>, Option<&str>),
     limit: usize,
 ) -> Result<WorkspaceRow, AppError> {
-    let name = parse_name(name)?;
-    let timezone = timezone.map(parse_zone).transpose()?;
-    let currency = currency
-        .map(|c| crate::fx::Currency::parse("display_currency", c))
-        .transpose()?;
+    let (name, timezone, currency) = settings(name, timezone, currency)?;
     let owned = s.with_conn(|c| store::count_owned(c, who.user))?;
     ensure_room(
         "workspaces",
@@ -144,11 +163,7 @@ pub fn rename(
     id: WorkspaceId,
     (name, timezone, currency): (&str, Option<&str>, Option<&str>),
 ) -> Result<WorkspaceRow, AppError> {
-    let name = parse_name(name)?;
-    let timezone = timezone.map(parse_zone).transpose()?;
-    let currency = currency
-        .map(|c| crate::fx::Currency::parse("display_currency", c))
-        .transpose()?;
+    let (name, timezone, currency) = settings(name, timezone, currency)?;
     transaction(s, |c| {
         require(c, id, who.user, Role::Owner)?;
         let changes = WorkspaceChanges {

@@ -61,12 +61,7 @@ fn read_body(
     let limit = req
         .app_data::<web::Data<AppState>>()
         .map_or(DEFAULT_LIMIT, |s| s.settings.max_body_bytes);
-    let declared_len = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let mut payload = payload.take();
+    let read = read_within(req, payload, limit);
     async move {
         if !accepted {
             return Err(ApiError::bad_request(
@@ -74,6 +69,24 @@ fn read_body(
                 refusal,
             ));
         }
+        read.await
+    }
+}
+
+/// The body read within `limit` bytes: a declared length past it is refused before
+/// anything is read, and a chunked one as soon as it passes it.
+fn read_within(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> impl Future<Output = Result<web::BytesMut, ApiError>> + use<> {
+    let declared_len = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
         if declared_len.is_some_and(|n| n > limit) {
             return Err(too_large(limit));
         }
@@ -108,21 +121,8 @@ impl FromRequest for ReportBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = llmlab_app::reconciliation::MAX_BYTES;
-        let declared_len = req
-            .headers()
-            .get(actix_web::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if declared_len.is_some_and(|n| n > limit) {
-                return Err(too_large(limit));
-            }
-            Ok(ReportBody(
-                read_limited(&mut payload, limit).await?.freeze(),
-            ))
-        })
+        let read = read_within(req, payload, llmlab_app::reconciliation::MAX_BYTES);
+        Box::pin(async move { Ok(ReportBody(read.await?.freeze())) })
     }
 }
 

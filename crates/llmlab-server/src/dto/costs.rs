@@ -1,6 +1,7 @@
 //! Cost reports and estimates.
 
 use chrono::{DateTime, Utc};
+use llmlab_app::fx::Amount;
 use llmlab_app::{GroupTotals, ModelTotals};
 use llmlab_engine::Usd;
 
@@ -81,11 +82,8 @@ pub struct ProviderRow {
     pub share: f64,
     /// Spend in `currency`, when one was asked for.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub cost: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
 }
 
 /// Each group's row, made by `row` with the group and the groups' total spend (for its
@@ -126,11 +124,8 @@ pub struct KeySpendRow {
     pub share: f64,
     /// Spend in `currency`, when one was asked for.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub cost: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
 }
 
 impl KeySpendRow {
@@ -210,11 +205,8 @@ pub struct ModelRow {
     pub unpriced_calls: u64,
     /// Spend in `currency`, when one was asked for.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub cost: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
 }
 
 /// `{models: [...]}`.
@@ -348,32 +340,20 @@ pub struct ForecastOut {
     pub currency: Option<String>,
     /// `spent_usd` in `currency`.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub spent: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spent: Option<Amount>,
     /// `forecast_usd` in `currency`.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub forecast: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Amount>,
     /// `forecast_low_usd` in `currency`.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub forecast_low: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_low: Option<Amount>,
     /// `forecast_high_usd` in `currency`.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub forecast_high: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_high: Option<Amount>,
     /// The rates used, by the day each took effect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fx_rates_used: Option<Vec<FxRateUsed>>,

@@ -54,16 +54,28 @@ impl Summary {
     /// bucket's, in order.
     pub fn converted(mut self, converted: &[Amount], rates: &llmlab_app::fx::Rates) -> Summary {
         for (row, amount) in self.by_date.iter_mut().zip(converted) {
-            row.cost = Some(amount.decimal());
+            row.cost = Some(*amount);
         }
-        self.total_cost = Some(converted.iter().copied().sum::<Amount>().decimal());
-        self.currency = Some(rates.currency.as_str().to_string());
-        self.fx_rates_used = Some(FxRateUsed::all(rates));
+        self.total_cost = Some(converted.iter().copied().sum::<Amount>());
+        (self.currency, self.fx_rates_used) = FxRateUsed::named(Some(rates));
         self
     }
 }
 
 impl FxRateUsed {
+    /// A breakdown's `currency` and `fx_rates_used`: both `None` without a currency.
+    pub fn named(
+        rates: Option<&llmlab_app::fx::Rates>,
+    ) -> (Option<String>, Option<Vec<FxRateUsed>>) {
+        match rates {
+            None => (None, None),
+            Some(r) => (
+                Some(r.currency.as_str().to_string()),
+                Some(FxRateUsed::all(r)),
+            ),
+        }
+    }
+
     /// The rates `rates` converted with, by the day each took effect.
     pub fn all(rates: &llmlab_app::fx::Rates) -> Vec<FxRateUsed> {
         rates
@@ -99,11 +111,8 @@ pub struct DateRow {
     pub cost_usd: Usd,
     /// Spend in `currency`, when one was asked for.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub cost: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
     /// Calls.
     pub calls: u64,
     /// Input tokens.
@@ -147,11 +156,8 @@ pub struct Summary {
     pub currency: Option<String>,
     /// Total spend in `currency`: each day converted at its rate, summed.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub total_cost: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_cost: Option<Amount>,
     /// The rates used, by the day each took effect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fx_rates_used: Option<Vec<FxRateUsed>>,

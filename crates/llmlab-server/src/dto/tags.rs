@@ -33,11 +33,8 @@ pub struct TagRow {
     pub calls: u64,
     /// Spend in `currency`, when one was asked for.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub cost: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
 }
 
 /// `{key, values: [...], other}`.
@@ -88,13 +85,12 @@ impl TagList {
         }
         for v in &mut self.values {
             let amount = by_value.get(&Some(v.value.clone())).copied();
-            v.cost = Some(amount.unwrap_or_default().decimal());
+            v.cost = Some(amount.unwrap_or_default());
         }
         if let Some(other) = &mut self.other {
-            other.cost = Some(rest.decimal());
+            other.cost = Some(rest);
         }
-        self.currency = Some(rates.currency.as_str().to_string());
-        self.fx_rates_used = Some(FxRateUsed::all(rates));
+        (self.currency, self.fx_rates_used) = FxRateUsed::named(Some(rates));
         self
     }
 }
@@ -112,11 +108,8 @@ pub struct OtherTagValues {
     pub calls: u64,
     /// Their spend in `currency`, when one was asked for.
     #[schema(value_type = Option<f64>)]
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        with = "llmlab_engine::as_json_number::option"
-    )]
-    pub cost: Option<Usd>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
 }
 
 impl From<&TagRest> for OtherTagValues {

@@ -84,30 +84,28 @@ async fn by_provider(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let currency = currency_of(currency.0)?;
     let (rows, converted) = blocking_read(&state, move |s| {
-        let rows = reports::by_provider(s, who.workspace(), &range.filter)?;
-        let converted =
-            reports::by_model_in_currency(s, who.workspace(), &range.filter, currency.clone())?;
+        let (ws, filter) = (who.workspace(), &range.filter);
+        let rows = reports::by_provider(s, ws, filter)?;
+        let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
+            reports::by_model_in(s, ws, filter, rates)
+        })?;
         Ok::<_, AppError>((rows, converted))
     })
     .await?;
     let mut providers = with_shares(&rows, |r| r.sums.cost_nanos, ProviderRow::new);
-    let Some((by_model, rates)) = converted else {
-        return Ok(HttpResponse::Ok().json(ProviderList {
-            providers,
-            currency: None,
-            fx_rates_used: None,
-        }));
-    };
-    for p in &mut providers {
-        let mine = by_model
-            .iter()
-            .filter(|((provider, _), _)| *provider == p.provider);
-        p.cost = Some(mine.map(|(_, a)| *a).sum::<Amount>().decimal());
+    if let Some((by_model, _)) = &converted {
+        for p in &mut providers {
+            let mine = by_model
+                .iter()
+                .filter(|((provider, _), _)| *provider == p.provider);
+            p.cost = Some(mine.map(|(_, a)| *a).sum::<Amount>());
+        }
     }
+    let (currency, fx_rates_used) = FxRateUsed::named(converted.as_ref().map(|c| &c.1));
     Ok(HttpResponse::Ok().json(ProviderList {
         providers,
-        currency: Some(rates.currency.as_str().to_string()),
-        fx_rates_used: Some(FxRateUsed::all(&rates)),
+        currency,
+        fx_rates_used,
     }))
 }
 
@@ -133,36 +131,25 @@ async fn by_key(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let currency = currency_of(currency.0)?;
     let (rows, converted) = blocking_read(&state, move |s| {
-        let rows = reports::by_sender(s, who.workspace(), &range.filter)?;
-        let Some(c) = currency.clone() else {
-            return Ok::<_, AppError>((rows, None));
-        };
-        let mut rates = Rates::for_range(s, who.workspace(), c, &range.filter)?;
-        let by_key = reports::by_sender_in(s, who.workspace(), &range.filter, &mut rates)?;
-        Ok((rows, Some((by_key, rates))))
+        let (ws, filter) = (who.workspace(), &range.filter);
+        let rows = reports::by_sender(s, ws, filter)?;
+        let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
+            reports::by_sender_in(s, ws, filter, rates)
+        })?;
+        Ok::<_, AppError>((rows, converted))
     })
     .await?;
     let mut keys = with_shares(&rows, |r| r.sums.cost_nanos, KeySpendRow::new);
-    let Some((by_key, rates)) = converted else {
-        return Ok(HttpResponse::Ok().json(KeySpendList {
-            keys,
-            currency: None,
-            fx_rates_used: None,
-        }));
-    };
-    for k in &mut keys {
-        k.cost = Some(
-            by_key
-                .get(&k.api_key_id)
-                .copied()
-                .unwrap_or_default()
-                .decimal(),
-        );
+    if let Some((by_key, _)) = &converted {
+        for k in &mut keys {
+            k.cost = Some(by_key.get(&k.api_key_id).copied().unwrap_or_default());
+        }
     }
+    let (currency, fx_rates_used) = FxRateUsed::named(converted.as_ref().map(|c| &c.1));
     Ok(HttpResponse::Ok().json(KeySpendList {
         keys,
-        currency: Some(rates.currency.as_str().to_string()),
-        fx_rates_used: Some(FxRateUsed::all(&rates)),
+        currency,
+        fx_rates_used,
     }))
 }
 
@@ -181,28 +168,26 @@ async fn top_models(
     let limit = query::int("limit", top.0.limit.as_deref(), 10, 1, 1000)? as u32;
     let currency = currency_of(currency.0)?;
     let (rows, converted) = blocking_read(&state, move |s| {
-        let rows = reports::top_models(s, who.workspace(), &range.filter, limit)?;
-        let converted =
-            reports::by_model_in_currency(s, who.workspace(), &range.filter, currency.clone())?;
+        let (ws, filter) = (who.workspace(), &range.filter);
+        let rows = reports::top_models(s, ws, filter, limit)?;
+        let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
+            reports::by_model_in(s, ws, filter, rates)
+        })?;
         Ok::<_, AppError>((rows, converted))
     })
     .await?;
     let mut models: Vec<ModelRow> = rows.iter().map(ModelRow::from).collect();
-    let Some((by_model, rates)) = converted else {
-        return Ok(HttpResponse::Ok().json(ModelList {
-            models,
-            currency: None,
-            fx_rates_used: None,
-        }));
-    };
-    for m in &mut models {
-        let key = (m.provider.clone(), m.model.clone());
-        m.cost = Some(by_model.get(&key).copied().unwrap_or_default().decimal());
+    if let Some((by_model, _)) = &converted {
+        for m in &mut models {
+            let key = (m.provider.clone(), m.model.clone());
+            m.cost = Some(by_model.get(&key).copied().unwrap_or_default());
+        }
     }
+    let (currency, fx_rates_used) = FxRateUsed::named(converted.as_ref().map(|c| &c.1));
     Ok(HttpResponse::Ok().json(ModelList {
         models,
-        currency: Some(rates.currency.as_str().to_string()),
-        fx_rates_used: Some(FxRateUsed::all(&rates)),
+        currency,
+        fx_rates_used,
     }))
 }
 
@@ -227,13 +212,12 @@ async fn by_tag(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let k = key.clone();
     let (rows, converted) = blocking_read(&state, move |s| {
-        let rows = reports::by_tag(s, who.workspace(), &range.filter, &k)?;
-        let Some(c) = currency.clone() else {
-            return Ok::<_, AppError>((rows, None));
-        };
-        let mut rates = Rates::for_range(s, who.workspace(), c, &range.filter)?;
-        let by_value = reports::by_tag_in(s, who.workspace(), &range.filter, &k, &mut rates)?;
-        Ok((rows, Some((by_value, rates))))
+        let (ws, filter) = (who.workspace(), &range.filter);
+        let rows = reports::by_tag(s, ws, filter, &k)?;
+        let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
+            reports::by_tag_in(s, ws, filter, &k, rates)
+        })?;
+        Ok::<_, AppError>((rows, converted))
     })
     .await?;
     let list = TagList::new(key, &rows);
@@ -333,12 +317,11 @@ async fn forecast(
         fx_rates_used: None,
     };
     if let Some((spent, [expected, low, high], rates)) = converted {
-        out.currency = Some(rates.currency.as_str().to_string());
-        out.spent = Some(spent.decimal());
-        out.forecast = expected.map(Amount::decimal);
-        out.forecast_low = low.map(Amount::decimal);
-        out.forecast_high = high.map(Amount::decimal);
-        out.fx_rates_used = Some(FxRateUsed::all(&rates));
+        (out.currency, out.fx_rates_used) = FxRateUsed::named(Some(&rates));
+        out.spent = Some(spent);
+        out.forecast = expected;
+        out.forecast_low = low;
+        out.forecast_high = high;
     }
     Ok(HttpResponse::Ok().json(out))
 }
