@@ -3,7 +3,11 @@
 //! Arithmetic: a rate of `r` micro-dollars per million tokens is `r` pico-dollars per
 //! token, so `tokens × r` is exact. A batch discount of `d`% multiplies by `(100 − d)`,
 //! giving units of 10⁻¹⁴ USD, and a contract's discount of `b` basis points by
-//! `(10,000 − b)`, giving 10⁻¹⁸ USD, still exact in `i128`. The event total is rounded once,
+//! `(10,000 − b)`, giving 10⁻¹⁸ USD, still exact in `i128`. Units other than tokens are
+//! priced in pico-dollars each (images, characters, searches, sessions) or per minute
+//! (seconds of audio): every amount is kept in sixtieths of 10⁻¹⁸ USD so a second at a
+//! per-minute price is exact too. The batch discount applies to tokens only (the batch
+//! APIs discount tokens); a contract's to every bucket. The event total is rounded once,
 //! half away from zero, to a nano-dollar. The breakdown is rounded cumulatively
 //! (each part is `round(running sum) − round(previous running sum)`), so the parts always
 //! add up to the total exactly and each is within a nano-dollar of its exact value.
@@ -25,10 +29,15 @@ use crate::aggregate::CostRecord;
 use crate::discount::{Discount, WHOLE};
 use crate::error::EngineError;
 use crate::money::{Usd, round_half_away};
+use crate::units::unit_parts;
 use crate::usage::Usage;
 
-/// 10⁻¹⁸ USD units per nano-dollar: pico-dollars × batch percent × contract basis points.
-const UNITS_PER_NANO: i128 = 100_000 * WHOLE as i128;
+/// Exact amounts are counted in 1/60 of 10⁻¹⁸ USD: pico-dollars × batch percent ×
+/// contract basis points, × 60 so that seconds of audio at a per-minute price are whole.
+pub(crate) const PER_MINUTE: i128 = 60;
+
+/// Those units per nano-dollar.
+const UNITS_PER_NANO: i128 = 100_000 * WHOLE as i128 * PER_MINUTE;
 
 /// The cost of each token bucket (a later release may add a bucket: start from
 /// `default()` to build one).
@@ -56,6 +65,21 @@ pub struct Breakdown {
     /// Audio output tokens.
     #[serde(rename = "output_audio_usd")]
     pub output_audio: Usd,
+    /// Generated images.
+    #[serde(rename = "images_usd")]
+    pub images: Usd,
+    /// Seconds of audio transcribed, at the per-minute price.
+    #[serde(rename = "transcription_usd")]
+    pub transcription: Usd,
+    /// Characters of speech.
+    #[serde(rename = "speech_usd")]
+    pub speech: Usd,
+    /// Web search calls.
+    #[serde(rename = "web_search_usd")]
+    pub web_search: Usd,
+    /// Code sessions.
+    #[serde(rename = "code_sessions_usd")]
+    pub code_sessions: Usd,
 }
 
 /// The priced cost of one call.
@@ -72,7 +96,11 @@ pub struct Cost {
 }
 
 /// Refuses `tokens` of `field` when `rate` is missing; the rate otherwise.
-fn required(field: &'static str, tokens: u64, rate: Option<u64>) -> Result<u64, EngineError> {
+pub(crate) fn required(
+    field: &'static str,
+    tokens: u64,
+    rate: Option<u64>,
+) -> Result<u64, EngineError> {
     match rate {
         Some(r) => Ok(r),
         None if tokens == 0 => Ok(0),
@@ -128,12 +156,14 @@ fn discounted_cost(
     } else {
         0
     };
-    let factor =
-        i128::from(100 - discount) * i128::from(WHOLE - contract.basis_points().min(WHOLE));
-    let part = |tokens: u64, rate: u64| i128::from(tokens) * i128::from(rate) * factor;
+    let kept = i128::from(WHOLE - contract.basis_points().min(WHOLE));
+    // The batch discount is the batch API's, on tokens; a contract's is on the whole bill.
+    let token_factor = i128::from(100 - discount) * kept * PER_MINUTE;
+    let part = |tokens: u64, rate: u64| i128::from(tokens) * i128::from(rate) * token_factor;
     let input = rates.input.micros();
     let micros = |r: Option<llmlab_providers::PerMTok>| r.map(|r| r.micros());
-    let exact = [
+    let mut exact = [0_i128; 12];
+    exact[..7].copy_from_slice(&[
         part(usage.uncached_input_tokens(), input),
         part(
             usage.cached_input_tokens(),
@@ -168,8 +198,12 @@ fn discounted_cost(
                 micros(rates.output_audio),
             )?,
         ),
-    ];
-    let mut rounded = [Usd::ZERO; 7];
+    ]);
+    for (slot, (count, picos, per)) in exact[7..].iter_mut().zip(unit_parts(&rates.units, usage)?) {
+        // `per` is how many of the count one price buys: 60 seconds a minute, else 1.
+        *slot = i128::from(count) * i128::from(picos) * 100 * kept * PER_MINUTE / per;
+    }
+    let mut rounded = [Usd::ZERO; 12];
     let mut running: i128 = 0;
     let mut previous: i128 = 0;
     for (slot, value) in rounded.iter_mut().zip(exact) {
@@ -190,6 +224,11 @@ fn discounted_cost(
             cache_write_1h: rounded[4],
             input_audio: rounded[5],
             output_audio: rounded[6],
+            images: rounded[7],
+            transcription: rounded[8],
+            speech: rounded[9],
+            web_search: rounded[10],
+            code_sessions: rounded[11],
         },
         long_context: false,
         batch_discount_pct: discount,

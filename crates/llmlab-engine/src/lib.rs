@@ -12,6 +12,7 @@ pub mod period;
 #[cfg(test)]
 mod testing;
 mod tokens;
+mod units;
 mod usage;
 pub mod usage_object;
 
@@ -24,6 +25,7 @@ pub use error::EngineError;
 pub use llmlab_providers::ServiceTier;
 pub use money::{NANOS_PER_USD, Usd, as_json_number};
 pub use tokens::Tokens;
+pub use units::Units;
 pub use usage::{MAX_TOKENS, Usage, UsageFields};
 
 /// Re-exported so linking services need only this crate for the catalog.

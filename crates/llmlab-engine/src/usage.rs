@@ -1,10 +1,11 @@
 //! Token usage of one call, validated into disjoint buckets.
 
-use llmlab_providers::ServiceTier;
+use llmlab_providers::{ImageQuality, ImageSize, ServiceTier};
 use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
 use crate::tokens::Tokens;
+use crate::units::Units;
 
 /// Upper bound for any token count of one call. Far above any context window, and low
 /// enough that pricing arithmetic can never overflow.
@@ -32,6 +33,15 @@ pub struct UsageFields {
     /// The service tier (`batch` here is the same as `batch: true`).
     #[serde(default)]
     pub service_tier: ServiceTier,
+    /// What the call is billed for beside tokens (each 0 when absent).
+    #[serde(flatten)]
+    pub units: Units,
+    /// The size of the generated images (required with `images`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<ImageSize>,
+    /// Their quality (`standard` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_quality: Option<ImageQuality>,
 }
 
 impl UsageFields {
@@ -55,6 +65,20 @@ impl UsageFields {
             ..self
         }
     }
+
+    /// These counts with `units` billed beside the tokens.
+    pub fn with_units(self, units: Units) -> UsageFields {
+        UsageFields { units, ..self }
+    }
+
+    /// These counts with images of `size` at `quality` (`standard` when `None`).
+    pub fn with_image(self, size: ImageSize, quality: Option<ImageQuality>) -> UsageFields {
+        UsageFields {
+            image_size: Some(size),
+            image_quality: quality,
+            ..self
+        }
+    }
 }
 
 /// Validated usage: the buckets are disjoint and every count is in range.
@@ -63,6 +87,10 @@ pub struct Usage {
     /// Within `0..=MAX_TOKENS` each, the parts within their wholes ([`Usage::parse`]).
     tokens: Tokens,
     tier: ServiceTier,
+    /// Within `0..=MAX_TOKENS` each.
+    units: Units,
+    /// Present whenever `units.images > 0`.
+    image: Option<(ImageSize, ImageQuality)>,
 }
 
 impl Usage {
@@ -171,7 +199,24 @@ impl Usage {
                 });
             }
         };
-        Ok(Usage { tokens: t, tier })
+        for (field, n) in f.units.named() {
+            count(field, n)?;
+        }
+        if f.units.images > 0 && f.image_size.is_none() {
+            return Err(EngineError::InvalidUsage {
+                field: "image_size",
+                message: "required with images: images are priced by size and quality".into(),
+            });
+        }
+        let image = f
+            .image_size
+            .map(|size| (size, f.image_quality.unwrap_or(ImageQuality::Standard)));
+        Ok(Usage {
+            tokens: t,
+            tier,
+            units: f.units,
+            image,
+        })
     }
 
     /// Plain input/output usage with no caching (always valid below [`MAX_TOKENS`]).
@@ -189,6 +234,16 @@ impl Usage {
     /// The validated counts, to store or to add up (every one within `0..=MAX_TOKENS`).
     pub fn tokens(&self) -> Tokens {
         self.tokens
+    }
+
+    /// The non-token units, to store or to add up (every one within `0..=MAX_TOKENS`).
+    pub fn units(&self) -> Units {
+        self.units
+    }
+
+    /// The size and quality of the call's images (quality `standard` unless given).
+    pub fn image(&self) -> Option<(ImageSize, ImageQuality)> {
+        self.image
     }
 
     /// Every prompt token (the long-context threshold is measured on this).

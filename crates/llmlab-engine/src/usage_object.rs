@@ -8,6 +8,11 @@
 //! | `openai_responses` | `input_tokens` | `input_tokens_details.cached_tokens` | — | — | `output_tokens` | `output_tokens_details.reasoning_tokens` | — |
 //! | `anthropic` | `input_tokens + cache_read_input_tokens + cache_creation_input_tokens` | `cache_read_input_tokens` | `cache_creation.ephemeral_5m_input_tokens` / `cache_creation.ephemeral_1h_input_tokens` (without `cache_creation`: `cache_creation_input_tokens` / 0) | — | `output_tokens` | — | — |
 //! | `gemini` | `promptTokenCount` | `cachedContentTokenCount` | — | `promptTokensDetails[modality=AUDIO]` | `candidatesTokenCount + thoughtsTokenCount` | `thoughtsTokenCount` | `candidatesTokensDetails[modality=AUDIO]` |
+//! | `openai_transcription` (`type: tokens`) | `input_tokens` | — | — | `input_token_details.audio_tokens` | `output_tokens` | — | — |
+//!
+//! Beside tokens: Anthropic's `server_tool_use.web_search_requests` are `web_search_calls`,
+//! and a transcription's `{"type": "duration", "seconds": n}` (whisper-1) is
+//! `audio_input_seconds` (fractions of a second rounded up, as a bill by the second would).
 //!
 //! Anthropic's `input_tokens` excludes cached tokens and Gemini's `candidatesTokenCount`
 //! excludes thinking tokens: the table adds them back into LLMLab's inclusive buckets.
@@ -21,8 +26,8 @@
 
 use serde_json::Value;
 
-use crate::Tokens;
 use crate::error::EngineError;
+use crate::{Tokens, Units};
 
 fn invalid(field: &'static str, message: impl Into<String>) -> EngineError {
     EngineError::InvalidUsage {
@@ -43,14 +48,17 @@ pub enum Format {
     Anthropic,
     /// `usageMetadata` of generateContent.
     Gemini,
+    /// The Audio API's transcription `usage` (`type` `tokens` or `duration`).
+    OpenAiTranscription,
 }
 
 impl Format {
-    const ALL: [Format; 4] = [
+    const ALL: [Format; 5] = [
         Format::OpenAiChat,
         Format::OpenAiResponses,
         Format::Anthropic,
         Format::Gemini,
+        Format::OpenAiTranscription,
     ];
 
     /// The wire name.
@@ -60,14 +68,20 @@ impl Format {
             Format::OpenAiResponses => "openai_responses",
             Format::Anthropic => "anthropic",
             Format::Gemini => "gemini",
+            Format::OpenAiTranscription => "openai_transcription",
         }
     }
 
     /// Whether `usage` has this format's shape.
     fn fits(self, usage: &Value) -> bool {
         let has = |k: &str| usage.get(k).is_some();
+        // Only the transcription object says its `type`.
+        if has("type") {
+            return self == Format::OpenAiTranscription;
+        }
         match self {
             Format::OpenAiChat => has("prompt_tokens") || has("completion_tokens"),
+            Format::OpenAiTranscription => false,
             Format::OpenAiResponses => {
                 has("input_tokens")
                     && !has("cache_read_input_tokens")
@@ -90,6 +104,8 @@ pub struct Read {
     pub format: Format,
     /// The counts, in LLMLab's inclusive buckets.
     pub tokens: Tokens,
+    /// What the object reports beside tokens (web searches, seconds of audio).
+    pub units: Units,
 }
 
 /// A count at `path` (`a.b`), 0 when absent; anything but a non-negative integer is
@@ -158,7 +174,7 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, EngineError> {
             .ok_or_else(|| {
                 invalid(
                     "usage_format",
-                    "must be openai_chat, openai_responses, anthropic or gemini",
+                    "must be openai_chat, openai_responses, anthropic, gemini or openai_transcription",
                 )
             })?,
         None => {
@@ -168,7 +184,7 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, EngineError> {
                 [] => {
                     return Err(invalid(
                         "usage",
-                        "not a usage object of openai_chat, openai_responses, anthropic or gemini",
+                        "not a usage object of openai_chat, openai_responses, anthropic, gemini or openai_transcription",
                     ));
                 }
                 many => {
@@ -182,6 +198,7 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, EngineError> {
         }
     };
     let c = |path: &str| count(usage, path);
+    let mut units = Units::default();
     let tokens = match format {
         Format::OpenAiChat => Tokens {
             input: c("prompt_tokens")?,
@@ -200,6 +217,7 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, EngineError> {
             ..Tokens::default()
         },
         Format::Anthropic => {
+            units.web_search_calls = c("server_tool_use.web_search_requests")?;
             let read = c("cache_read_input_tokens")?;
             let (minutes, hour) = anthropic_writes(usage)?;
             Tokens {
@@ -231,8 +249,35 @@ pub fn read(usage: &Value, format: Option<&str>) -> Result<Read, EngineError> {
                 ..Tokens::default()
             }
         }
+        Format::OpenAiTranscription => match usage.get("type").and_then(Value::as_str) {
+            Some("tokens") => Tokens {
+                input: c("input_tokens")?,
+                input_audio: c("input_token_details.audio_tokens")?,
+                output: c("output_tokens")?,
+                ..Tokens::default()
+            },
+            Some("duration") => {
+                units.audio_input_seconds = seconds(usage)?;
+                Tokens::default()
+            }
+            _ => return Err(invalid("usage", "type must be tokens or duration")),
+        },
     };
-    Ok(Read { format, tokens })
+    Ok(Read {
+        format,
+        tokens,
+        units,
+    })
+}
+
+/// A transcription's `seconds`, rounded up to a whole second.
+fn seconds(usage: &Value) -> Result<i64, EngineError> {
+    let s = usage.get("seconds").and_then(Value::as_f64);
+    match s {
+        // A duration of audio, not money: rounding it up to the billed second is exact.
+        Some(s) if s.is_finite() && (0.0..=1e12).contains(&s) => Ok(s.ceil() as i64),
+        _ => Err(invalid("usage", "seconds must be a non-negative number")),
+    }
 }
 
 /// Anthropic's cache writes as (5-minute, 1-hour): from `cache_creation` when the object
@@ -364,5 +409,33 @@ mod tests {
                                   "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 3}]});
         let e = read(&cached_audio, None).unwrap_err().to_string();
         assert!(e.contains("cached audio"), "{e}");
+        let odd = json!({"type": "minutes", "seconds": 3});
+        assert!(read(&odd, None).is_err());
+        assert!(read(&json!({"type": "duration", "seconds": -1}), None).is_err());
+    }
+
+    #[test]
+    fn web_searches_and_audio_seconds_are_read_beside_the_tokens() {
+        // A Messages API answer that searched twice.
+        let searched = json!({"input_tokens": 2100, "output_tokens": 300,
+                              "server_tool_use": {"web_search_requests": 2}});
+        let r = read(&searched, Some("anthropic")).unwrap();
+        assert_eq!(r.units.web_search_calls, 2);
+        assert_eq!(tokens(r), [2100, 0, 0, 0, 0, 300, 0, 0]);
+        // whisper-1: a duration, rounded up to the second.
+        let whisper = read(&json!({"type": "duration", "seconds": 9.2}), None).unwrap();
+        assert_eq!(whisper.format, Format::OpenAiTranscription);
+        assert_eq!(
+            (whisper.units.audio_input_seconds, whisper.tokens),
+            (10, Tokens::default())
+        );
+        // gpt-4o-transcribe: tokens, the audio ones a part of the input.
+        let tokens_used = json!({"type": "tokens", "input_tokens": 14, "output_tokens": 45,
+                                 "input_token_details": {"text_tokens": 0, "audio_tokens": 14},
+                                 "total_tokens": 59});
+        let r = read(&tokens_used, None).unwrap();
+        assert_eq!(r.format, Format::OpenAiTranscription);
+        assert_eq!(tokens(r), [14, 0, 0, 0, 14, 45, 0, 0]);
+        assert!(r.units.is_zero());
     }
 }

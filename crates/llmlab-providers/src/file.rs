@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::error::CatalogError;
 use crate::model::{Alternative, ModelEntry, Relation, Tier};
 use crate::price::{LongContextTier, PerMTok, PriceVersion, Rates};
+use crate::units::{ImageQuality, ImageSize, UnitPrice, UnitRates};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +73,28 @@ struct RawPrice {
     fine_tuned: Option<RawRates>,
     flex: Option<RawRates>,
     priority: Option<RawRates>,
+    units: Option<RawUnits>,
+}
+
+/// `[models.prices.units]`: what a price version bills beside tokens, whatever the
+/// tier or the prompt's length.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnits {
+    #[serde(default)]
+    images: Vec<RawImage>,
+    audio_input_minute: Option<String>,
+    output_character: Option<String>,
+    web_search_call: Option<String>,
+    code_session: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    size: String,
+    quality: String,
+    usd: String,
 }
 
 /// Declares a catalog table's struct with `RawRates`'s seven rates after its own
@@ -177,7 +200,41 @@ impl Ctx<'_> {
             cache_write_1h: opt("cache_write_1h", &r.cache_write_1h)?,
             input_audio: opt("input_audio", &r.input_audio)?,
             output_audio: opt("output_audio", &r.output_audio)?,
+            units: UnitRates::default(),
         })
+    }
+
+    fn units(&self, prefix: &str, raw: Option<&RawUnits>) -> Result<UnitRates, CatalogError> {
+        let Some(raw) = raw else {
+            return Ok(UnitRates::default());
+        };
+        let price = |f: &str, s: &str| {
+            UnitPrice::parse(s).map_err(|e| self.err(&format!("{prefix}{f}"), e.to_string()))
+        };
+        let opt = |f: &str, s: &Option<String>| s.as_deref().map(|s| price(f, s)).transpose();
+        let mut units = UnitRates {
+            audio_input_minute: opt("audio_input_minute", &raw.audio_input_minute)?,
+            output_character: opt("output_character", &raw.output_character)?,
+            web_search_call: opt("web_search_call", &raw.web_search_call)?,
+            code_session: opt("code_session", &raw.code_session)?,
+            ..UnitRates::default()
+        };
+        for (i, image) in raw.images.iter().enumerate() {
+            let field = |f: &str| format!("images[{i}].{f}");
+            let size = ImageSize::parse(&image.size)
+                .ok_or_else(|| self.err(&format!("{prefix}{}", field("size")), "unknown size"))?;
+            let quality = ImageQuality::parse(&image.quality).ok_or_else(|| {
+                self.err(&format!("{prefix}{}", field("quality")), "unknown quality")
+            })?;
+            if units.images.get(size, quality).is_some() {
+                return Err(self.err(
+                    &format!("{prefix}{}", field("size")),
+                    "a size and quality may be priced once",
+                ));
+            }
+            units = units.with_image(size, quality, price(&field("usd"), &image.usd)?);
+        }
+        Ok(units)
     }
 
     /// Rates of a service tier (`flex`, `priority`): priced on their own, so the
@@ -255,7 +312,10 @@ fn convert_model(file: &str, provider: &str, m: RawModel) -> Result<ModelEntry, 
     let mut prices = Vec::with_capacity(m.prices.len());
     for (i, p) in m.prices.iter().enumerate() {
         let field = |f: &str| format!("prices[{i}].{f}");
-        let rates = ctx.rates(&field(""), &p.standard())?;
+        // Unit prices do not change with the tier or the prompt's length: every set of
+        // rates in the version carries them.
+        let units = ctx.units(&field("units."), p.units.as_ref())?;
+        let rates = ctx.rates(&field(""), &p.standard())?.with_units(units);
         let long_context = match &p.long_context {
             Some(lc) => {
                 if lc.threshold_tokens == 0 {
@@ -263,17 +323,20 @@ fn convert_model(file: &str, provider: &str, m: RawModel) -> Result<ModelEntry, 
                 }
                 Some(LongContextTier {
                     threshold_tokens: lc.threshold_tokens,
-                    rates: ctx.rates(&field("long_context."), &lc.rates())?,
+                    rates: ctx
+                        .rates(&field("long_context."), &lc.rates())?
+                        .with_units(units),
                 })
             }
             None => None,
         };
         let fine_tuned = match &p.fine_tuned {
-            Some(r) => Some(ctx.rates(&field("fine_tuned."), r)?),
+            Some(r) => Some(ctx.rates(&field("fine_tuned."), r)?.with_units(units)),
             None => None,
         };
-        let flex = ctx.tier(&field("flex"), p.flex.as_ref(), p)?;
-        let priority = ctx.tier(&field("priority"), p.priority.as_ref(), p)?;
+        let with_units = |r: Option<Rates>| r.map(|r| r.with_units(units));
+        let flex = with_units(ctx.tier(&field("flex"), p.flex.as_ref(), p)?);
+        let priority = with_units(ctx.tier(&field("priority"), p.priority.as_ref(), p)?);
         if let Some(d) = p.batch_discount_pct
             && d > 100
         {

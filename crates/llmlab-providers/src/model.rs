@@ -20,6 +20,12 @@ pub enum Tier {
     Reasoning,
     /// Embedding models: billed per input token, with no output tokens.
     Embedding,
+    /// Image generation models: billed per image (by size and quality) or per token.
+    Image,
+    /// Speech-to-text models: billed per minute of audio or per token.
+    Transcription,
+    /// Text-to-speech models: billed per character or per token.
+    Speech,
 }
 
 /// How a suggested alternative relates to the model it replaces.

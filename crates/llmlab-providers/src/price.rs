@@ -6,6 +6,8 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::units::UnitRates;
+
 /// A price in USD per million tokens, held exactly as micro-dollars per million tokens.
 ///
 /// Providers publish at most four decimals (`$0.0375`); six are accepted so negotiated
@@ -35,40 +37,36 @@ impl PerMTok {
 
     /// Parses a decimal such as `"2.50"` or `"0.0375"` (at most 6 decimals, non-negative).
     pub fn parse(s: &str) -> Result<Self, PriceParseError> {
-        let s = s.trim();
-        let err = || PriceParseError(s.to_string());
-        let (int, frac) = match s.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (s, ""),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return Err(err());
-        }
-        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err());
-        }
-        if frac.len() > 6 || int.len() > 7 {
-            return Err(err());
-        }
-        let int_v: u64 = if int.is_empty() {
-            0
-        } else {
-            int.parse().map_err(|_| err())?
-        };
-        let mut frac_v: u64 = if frac.is_empty() {
-            0
-        } else {
-            frac.parse().map_err(|_| err())?
-        };
-        for _ in frac.len()..6 {
-            frac_v *= 10;
-        }
-        let micros = int_v
-            .checked_mul(1_000_000)
-            .and_then(|v| v.checked_add(frac_v))
-            .ok_or_else(err)?;
-        PerMTok::from_micros(micros).ok_or_else(err)
+        parse_scaled(s, 6)
+            .and_then(PerMTok::from_micros)
+            .ok_or_else(|| PriceParseError(s.trim().to_string()))
     }
+}
+
+/// `s`, a non-negative decimal of at most `decimals` decimals, times 10^`decimals`;
+/// `None` for anything else or past `u64`.
+pub(crate) fn parse_scaled(s: &str, decimals: usize) -> Option<u64> {
+    let s = s.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+        return None;
+    }
+    if frac.len() > decimals || int.len() > 18 {
+        return None;
+    }
+    let int_v: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut frac_v: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    for _ in frac.len()..decimals {
+        frac_v *= 10;
+    }
+    int_v
+        .checked_mul(10_u64.pow(decimals as u32))?
+        .checked_add(frac_v)
 }
 
 impl fmt::Display for PerMTok {
@@ -146,6 +144,9 @@ pub struct Rates {
     /// Audio output tokens; `None` when the provider publishes no audio output rate for
     /// the model (audio tokens are refused).
     pub output_audio: Option<PerMTok>,
+    /// What the model bills per image, minute, character, search or session.
+    #[serde(skip_serializing_if = "UnitRates::is_empty")]
+    pub units: UnitRates,
 }
 
 impl Rates {
@@ -159,6 +160,7 @@ impl Rates {
             cache_write_1h: None,
             input_audio: None,
             output_audio: None,
+            units: UnitRates::default(),
         }
     }
 
@@ -200,6 +202,11 @@ impl Rates {
             output_audio: Some(rate),
             ..self
         }
+    }
+
+    /// These rates with `units` billed per image, minute, character, search or session.
+    pub fn with_units(self, units: UnitRates) -> Rates {
+        Rates { units, ..self }
     }
 }
 
