@@ -48,11 +48,24 @@ struct Sums {
     cost: i64,
     /// At list prices, before any contract's discount.
     list: i64,
-    tokens: i64,
+    /// Tokens, or for a unit class its images, seconds, characters, searches or sessions.
+    quantity: i64,
 }
 
-/// One token class of an event: its cost, its cost at list prices, its tokens.
+/// One class of an event: its cost, its cost at list prices, its quantity.
 type Class = (&'static str, i64, i64, i64);
+
+/// The FOCUS unit of a class billed per unit rather than per token.
+fn unit_of(class: &str) -> Option<&'static str> {
+    Some(match class {
+        "images" => "Images",
+        "transcription" => "Seconds",
+        "speech" => "Characters",
+        "web_search" => "Searches",
+        "code_sessions" => "Sessions",
+        _ => return None,
+    })
+}
 
 /// `row`'s cost per token class, adding up to its stored cost: the split its price
 /// reference implies, with the same split at list prices (they differ under a
@@ -64,6 +77,7 @@ fn classes(
     row: &EventRow,
 ) -> Vec<Class> {
     let t = crate::tokens::from_store(&row.tokens);
+    let u = crate::tokens::units_from_store(&row.units);
     let tokens = t.input.saturating_add(t.output);
     let cost = row.cost_nanos;
     match row.cost_source.as_str() {
@@ -98,6 +112,21 @@ fn classes(
             b.output_audio,
             l.output_audio,
             t.output_audio,
+        ),
+        ("images", b.images, l.images, u.images),
+        (
+            "transcription",
+            b.transcription,
+            l.transcription,
+            u.audio_input_seconds,
+        ),
+        ("speech", b.speech, l.speech, u.output_characters),
+        ("web_search", b.web_search, l.web_search, u.web_search_calls),
+        (
+            "code_sessions",
+            b.code_sessions,
+            l.code_sessions,
+            u.code_sessions,
         ),
     ]
     .into_iter()
@@ -151,7 +180,7 @@ pub fn export(
                 let sums = rows.entry(key).or_default();
                 sums.cost += cost;
                 sums.list += list;
-                sums.tokens += tokens;
+                sums.quantity += tokens;
             }
         }
         if rows.len() > MAX_ROWS {
@@ -209,15 +238,34 @@ fn line(catalog: &Catalog, k: &Key, sums: Sums, currency: &str) -> String {
             .to_rfc3339()
     };
     let cost = Usd::from_nanos(sums.cost).to_string();
-    let per_million = (sums.tokens > 0).then(|| {
-        // The list price per million tokens, exact to the nano-dollar (rounded half away
+    // Tokens are priced per million, the other units one by one.
+    let (consumed_unit, pricing_unit, per, description) = match unit_of(k.class) {
+        Some(unit) => (
+            unit,
+            unit,
+            1,
+            format!("{} {}", k.model, k.class.replace('_', " ")),
+        ),
+        None => (
+            "Tokens",
+            "1M Tokens",
+            1_000_000,
+            format!("{} {} tokens", k.model, k.class.replace('_', " ")),
+        ),
+    };
+    let unit_price = (sums.quantity > 0).then(|| {
+        // The list price per pricing unit, exact to the nano-dollar (rounded half away
         // from zero by the one money rule).
         Usd::from_nanos(sums.list)
-            .mul_div(1_000_000, sums.tokens)
+            .mul_div(per, sums.quantity)
             .map(|u| u.to_string())
             .unwrap_or_default()
     });
-    let millions = format!("{}", Usd::from_nanos(sums.tokens.saturating_mul(1_000)));
+    let pricing_quantity = if per == 1 {
+        sums.quantity.to_string()
+    } else {
+        format!("{}", Usd::from_nanos(sums.quantity.saturating_mul(1_000)))
+    };
     let fields = [
         cost.clone(),
         cost.clone(),
@@ -230,12 +278,12 @@ fn line(catalog: &Catalog, k: &Key, sums: Sums, currency: &str) -> String {
         (day_start + Duration::days(1)).to_rfc3339(),
         "Usage".into(),
         String::new(),
-        format!("{} {} tokens", k.model, k.class.replace('_', " ")),
-        sums.tokens.to_string(),
-        "Tokens".into(),
-        millions,
-        "1M Tokens".into(),
-        per_million.unwrap_or_default(),
+        description,
+        sums.quantity.to_string(),
+        consumed_unit.into(),
+        pricing_quantity,
+        pricing_unit.into(),
+        unit_price.unwrap_or_default(),
         provider.clone(),
         provider.clone(),
         provider,

@@ -8,7 +8,7 @@ use llmlab_engine::period::{
     Granularity, Period, Window, Zone, bucket_start, max_buckets_between, next_bucket_start,
     period_window, slot_secs_for,
 };
-use llmlab_engine::{Tokens, Usd};
+use llmlab_engine::{Tokens, Units, Usd};
 use llmlab_store::{EventFilter, GroupTotals, ModelTotals, Store, TagBreakdown, WorkspaceId};
 
 use crate::AppError;
@@ -122,6 +122,10 @@ fn summary_converted(
     let series = Series {
         buckets: fill_gaps(folded, start, end, granularity, zone),
         unpriced_calls: rows.iter().map(|r| r.sums.unpriced_calls).sum(),
+        units: rows.iter().fold(Units::default(), |mut sum, r| {
+            sum.add(&crate::tokens::units_from_store(&r.sums.units));
+            sum
+        }),
     };
     let Some(rates) = rates else {
         return Ok((series, None));
@@ -164,6 +168,8 @@ pub struct Series {
     pub buckets: Vec<Bucket>,
     /// Calls stored unpriced (cost 0 until re-priced).
     pub unpriced_calls: i64,
+    /// The range's images, audio seconds, characters, searches and sessions.
+    pub units: Units,
 }
 
 impl Series {

@@ -1,10 +1,11 @@
-//! The one conversion between the store's token columns ([`TokenCounts`]) and the
-//! engine's token buckets ([`Tokens`]). The store does not know the engine, so the two
+//! The one conversion between the store's token and unit columns ([`TokenCounts`],
+//! [`UnitCounts`], the `image` column) and the engine's buckets ([`Tokens`], [`Units`]). The store does not know the engine, so the two
 //! meet here, and everything that moves counts between them (ingestion, re-pricing, the
 //! events the API shows, reports, recommendations) goes through these two functions.
 
-use llmlab_engine::Tokens;
-use llmlab_store::TokenCounts;
+use llmlab_engine::providers::{ImageQuality, ImageSize};
+use llmlab_engine::{Tokens, Units};
+use llmlab_store::{TokenCounts, UnitCounts};
 
 /// Stored counts, or sums of them, as the engine's buckets.
 pub fn from_store(c: &TokenCounts) -> Tokens {
@@ -32,6 +33,39 @@ pub fn to_store(t: &Tokens) -> TokenCounts {
         input_audio_tokens: t.input_audio,
         output_audio_tokens: t.output_audio,
     }
+}
+
+/// Stored unit counts, or sums of them, as the engine's units.
+pub fn units_from_store(c: &UnitCounts) -> Units {
+    Units {
+        images: c.images,
+        audio_input_seconds: c.audio_input_seconds,
+        output_characters: c.output_characters,
+        web_search_calls: c.web_search_calls,
+        code_sessions: c.code_sessions,
+    }
+}
+
+/// The engine's units as the store writes them.
+pub fn units_to_store(u: &Units) -> UnitCounts {
+    UnitCounts {
+        images: u.images,
+        audio_input_seconds: u.audio_input_seconds,
+        output_characters: u.output_characters,
+        web_search_calls: u.web_search_calls,
+        code_sessions: u.code_sessions,
+    }
+}
+
+/// An image's size and quality as the `image` column keeps them: `1024x1792/hd`.
+pub fn image_to_store(image: Option<(ImageSize, ImageQuality)>) -> Option<String> {
+    image.map(|(size, quality)| format!("{size}/{quality}"))
+}
+
+/// The `image` column read back; `None` for anything the store would not have written.
+pub fn image_from_store(stored: Option<&str>) -> Option<(ImageSize, ImageQuality)> {
+    let (size, quality) = stored?.split_once('/')?;
+    Some((ImageSize::parse(size)?, ImageQuality::parse(quality)?))
 }
 
 #[cfg(test)]
@@ -63,5 +97,28 @@ mod tests {
         };
         assert_eq!(to_store(&t), stored);
         assert_eq!(from_store(&stored), t);
+        let units = Units {
+            images: 1,
+            audio_input_seconds: 2,
+            output_characters: 3,
+            web_search_calls: 4,
+            code_sessions: 5,
+        };
+        let stored = UnitCounts {
+            images: 1,
+            audio_input_seconds: 2,
+            output_characters: 3,
+            web_search_calls: 4,
+            code_sessions: 5,
+        };
+        assert_eq!(units_to_store(&units), stored);
+        assert_eq!(units_from_store(&stored), units);
+        for &size in ImageSize::ALL {
+            for &quality in ImageQuality::ALL {
+                let kept = image_to_store(Some((size, quality)));
+                assert_eq!(image_from_store(kept.as_deref()), Some((size, quality)));
+            }
+        }
+        assert_eq!(image_from_store(Some("1024x1024")), None);
     }
 }

@@ -1,8 +1,9 @@
 //! The event's usage: its token fields, or the provider's usage object read by
 //! [`llmlab_engine::usage_object`], and its service tier.
 
+use llmlab_engine::providers::{ImageQuality, ImageSize};
 use llmlab_engine::usage_object::{self, Read};
-use llmlab_engine::{EngineError, ServiceTier, Tokens, UsageFields};
+use llmlab_engine::{EngineError, ServiceTier, Tokens, Units, UsageFields};
 
 use crate::AppError;
 use crate::ingest::EventIn;
@@ -51,8 +52,59 @@ fn service_tier(body: &EventIn) -> Result<(bool, ServiceTier), AppError> {
     Ok((flag, tier))
 }
 
+/// `tokens` and the units of `body` beside them: its own fields, each over what its
+/// usage object reports (`read`), and the images' size and quality.
+fn with_units(body: &EventIn, tokens: Tokens, read: Units) -> Result<UsageFields, AppError> {
+    let units = Units {
+        images: body.images.unwrap_or(read.images),
+        audio_input_seconds: body.audio_input_seconds.unwrap_or(read.audio_input_seconds),
+        output_characters: body.output_characters.unwrap_or(read.output_characters),
+        web_search_calls: body.web_search_calls.unwrap_or(read.web_search_calls),
+        code_sessions: body.code_sessions.unwrap_or(read.code_sessions),
+    };
+    let mut fields = UsageFields::new(tokens).with_units(units);
+    if let Some(size) = body.image_size.as_deref() {
+        let size = ImageSize::parse(size.trim()).ok_or_else(|| {
+            let sizes: Vec<&str> = ImageSize::ALL.iter().map(|s| s.as_str()).collect();
+            AppError::invalid("image_size", format!("must be one of {}", sizes.join(", ")))
+        })?;
+        let quality = match body.image_quality.as_deref() {
+            None => None,
+            Some(q) => Some(ImageQuality::parse(q.trim()).ok_or_else(|| {
+                let names: Vec<&str> = ImageQuality::ALL.iter().map(|q| q.as_str()).collect();
+                AppError::invalid(
+                    "image_quality",
+                    format!("must be one of {}", names.join(", ")),
+                )
+            })?),
+        };
+        fields = fields.with_image(size, quality);
+    } else if body.image_quality.is_some() {
+        return Err(AppError::invalid(
+            "image_size",
+            "required with image_quality",
+        ));
+    }
+    Ok(fields)
+}
+
+/// Whether `body` reports any unit beside tokens (then its token fields default to 0).
+fn has_units(body: &EventIn) -> bool {
+    [
+        body.images,
+        body.audio_input_seconds,
+        body.output_characters,
+        body.web_search_calls,
+        body.code_sessions,
+    ]
+    .iter()
+    .any(Option::is_some)
+        || body.image_size.is_some()
+        || body.image_quality.is_some()
+}
+
 /// The token buckets of `body`: its own fields, or read from its provider `usage`
-/// object (never both).
+/// object (never both); its other units beside them.
 pub fn fields(body: &EventIn) -> Result<UsageFields, AppError> {
     let (batch, service_tier) = service_tier(body)?;
     let Some(usage) = &body.usage else {
@@ -62,8 +114,13 @@ pub fn fields(body: &EventIn) -> Result<UsageFields, AppError> {
                 "goes with a usage object",
             ));
         }
-        let required = |field: &str, v: Option<i64>| {
-            v.ok_or_else(|| AppError::invalid(field, "required (or send the provider's usage)"))
+        // A call billed only per image, minute or character may leave its tokens out.
+        let tokens_optional = has_units(body);
+        let required = |field: &str, v: Option<i64>| match v {
+            None if tokens_optional => Ok(0),
+            v => {
+                v.ok_or_else(|| AppError::invalid(field, "required (or send the provider's usage)"))
+            }
         };
         let tokens = Tokens {
             input: required("input_tokens", body.input_tokens)?,
@@ -75,7 +132,7 @@ pub fn fields(body: &EventIn) -> Result<UsageFields, AppError> {
             input_audio: body.input_audio_tokens.unwrap_or(0),
             output_audio: body.output_audio_tokens.unwrap_or(0),
         };
-        return Ok(UsageFields::new(tokens)
+        return Ok(with_units(body, tokens, Units::default())?
             .with_batch(batch)
             .with_service_tier(service_tier));
     };
@@ -95,21 +152,25 @@ pub fn fields(body: &EventIn) -> Result<UsageFields, AppError> {
             "send either the provider's usage object or the token fields, not both",
         ));
     }
-    Ok(
-        UsageFields::new(read(usage, body.usage_format.as_deref())?.tokens)
-            .with_batch(batch)
-            .with_service_tier(service_tier),
-    )
+    let read = read(usage, body.usage_format.as_deref())?;
+    Ok(with_units(body, read.tokens, read.units)?
+        .with_batch(batch)
+        .with_service_tier(service_tier))
 }
 
 /// The token buckets a stored event was priced on.
 pub fn stored_usage(row: &llmlab_store::EventRow) -> Result<llmlab_engine::Usage, AppError> {
+    let mut fields = UsageFields::new(crate::tokens::from_store(&row.tokens))
+        .with_units(crate::tokens::units_from_store(&row.units));
+    if let Some((size, quality)) = crate::tokens::image_from_store(row.image.as_deref()) {
+        fields = fields.with_image(size, Some(quality));
+    }
     Ok(llmlab_engine::Usage::parse(
-        UsageFields::new(crate::tokens::from_store(&row.tokens))
-            .with_batch(row.batch)
-            .with_service_tier(match ServiceTier::parse(&row.service_tier) {
+        fields.with_batch(row.batch).with_service_tier(
+            match ServiceTier::parse(&row.service_tier) {
                 Some(ServiceTier::Batch) | None => ServiceTier::Standard,
                 Some(tier) => tier,
-            }),
+            },
+        ),
     )?)
 }

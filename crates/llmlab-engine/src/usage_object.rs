@@ -87,6 +87,7 @@ impl Format {
                     && !has("cache_read_input_tokens")
                     && !has("cache_creation_input_tokens")
                     && !has("cache_creation")
+                    && !has("server_tool_use")
             }
             Format::Anthropic => {
                 has("input_tokens") && !has("input_tokens_details") && !has("output_tokens_details")

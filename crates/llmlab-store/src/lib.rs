@@ -129,7 +129,7 @@ pub use migrations::migration_names;
 pub use outbox::{NextStep, NotificationDeliveryRow, NotificationRow, delivery};
 pub use prices::{CustomPriceRow, NewCustomPrice};
 pub use recipients::RecipientRow;
-pub use token_counts::TokenCounts;
+pub use token_counts::{TokenCounts, UnitCounts};
 pub use users::{NewUser, UserRow};
 pub use workspaces::{MemberRow, Membership, Role, SessionState, WorkspaceRow};
 

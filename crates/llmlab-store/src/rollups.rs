@@ -16,7 +16,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Bool, Text};
 
 use crate::sql::Sql;
-use crate::{AnyConnection, Backend, NewEvent, StoreError, TokenCounts};
+use crate::{AnyConnection, Backend, NewEvent, StoreError, TokenCounts, UnitCounts};
 
 /// Width of a rollup slot: 15 minutes divides every time zone's UTC offset, so every
 /// local hour, day, week and month is made of whole slots.
@@ -27,14 +27,15 @@ pub fn slot_of(ts: i64) -> i64 {
     ts.div_euclid(SLOT_MICROS) * SLOT_MICROS
 }
 
-/// Rows per SQLite statement (17 bound values each, under the 32,766 limit).
-const SQLITE_CHUNK: usize = 1_500;
+/// Rows per SQLite statement (at most 22 bound values each, under the 32,766 limit).
+const SQLITE_CHUNK: usize = 1_400;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Sums {
     calls: i64,
     cost_nanos: i64,
     tokens: TokenCounts,
+    units: UnitCounts,
     unpriced_calls: i64,
     max_input_tokens: i64,
 }
@@ -46,6 +47,7 @@ impl Sums {
         self.calls = self.calls.saturating_add(1);
         self.cost_nanos = self.cost_nanos.saturating_add(e.cost_nanos);
         self.tokens.add(&e.tokens);
+        self.units.add(&e.units);
         self.unpriced_calls += i64::from(e.cost_source == UNPRICED);
         self.max_input_tokens = self.max_input_tokens.max(e.tokens.input_tokens);
     }
@@ -239,7 +241,7 @@ pub(crate) struct Rollup {
 pub const UNPRICED: &str = "unpriced";
 
 /// The columns a rollup sums, in the order every statement lists them.
-const SUMMED: [&str; 11] = [
+const SUMMED: [&str; 16] = [
     "calls",
     "cost_nanos",
     "input_tokens",
@@ -251,6 +253,11 @@ const SUMMED: [&str; 11] = [
     "cache_write_1h_tokens",
     "input_audio_tokens",
     "output_audio_tokens",
+    "images",
+    "audio_input_seconds",
+    "output_characters",
+    "web_search_calls",
+    "code_sessions",
 ];
 
 /// Per user, slot, provider, model and batch flag.
@@ -364,6 +371,9 @@ fn push_sums(sql: &mut Sql, s: &Sums) {
     sql.int(t.cache_write_1h_tokens).push(", ");
     sql.int(t.input_audio_tokens).push(", ");
     sql.int(t.output_audio_tokens);
+    for n in s.units.counts() {
+        sql.push(", ").int(n);
+    }
 }
 
 fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
@@ -409,7 +419,12 @@ fn pg_upsert<'a, K>(
         .bind::<Array<BigInt>, _>(sum(|s| s.unpriced_calls))
         .bind::<Array<BigInt>, _>(sum(|s| s.tokens.cache_write_1h_tokens))
         .bind::<Array<BigInt>, _>(sum(|s| s.tokens.input_audio_tokens))
-        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.output_audio_tokens));
+        .bind::<Array<BigInt>, _>(sum(|s| s.tokens.output_audio_tokens))
+        .bind::<Array<BigInt>, _>(sum(|s| s.units.images))
+        .bind::<Array<BigInt>, _>(sum(|s| s.units.audio_input_seconds))
+        .bind::<Array<BigInt>, _>(sum(|s| s.units.output_characters))
+        .bind::<Array<BigInt>, _>(sum(|s| s.units.web_search_calls))
+        .bind::<Array<BigInt>, _>(sum(|s| s.units.code_sessions));
     if rollup.keeps_max {
         query = query.bind::<Array<BigInt>, _>(sum(|s| s.max_input_tokens));
     }
@@ -427,7 +442,8 @@ mod tests {
             "INSERT INTO event_rollups (workspace_id, slot, provider, resolved_model, batch, calls, \
              cost_nanos, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, \
              reasoning_tokens, unpriced_calls, cache_write_1h_tokens, input_audio_tokens, \
-             output_audio_tokens, max_input_tokens) "
+             output_audio_tokens, images, audio_input_seconds, output_characters, \
+             web_search_calls, code_sessions, max_input_tokens) "
         );
         let tags = TAGS.on_conflict("MAX");
         assert!(

@@ -5,8 +5,10 @@
 //! from SQLite: it would turn the ids into `Integer`.
 
 mod money;
+mod rollups;
 
 pub use money::*;
+pub use rollups::*;
 
 // Each table's columns are declared once, here; the column runs that tables share (the
 // token counts of events and rollups, delivery bookkeeping) repeat because they are
@@ -86,6 +88,18 @@ diesel::table! {
         contract_id -> Nullable<BigInt>,
         /// That contract's discount, basis points.
         contract_discount_bp -> Nullable<Integer>,
+        /// Images generated.
+        images -> BigInt,
+        /// Seconds of audio transcribed.
+        audio_input_seconds -> BigInt,
+        /// Characters turned into speech.
+        output_characters -> BigInt,
+        /// Web search calls.
+        web_search_calls -> BigInt,
+        /// Code sessions.
+        code_sessions -> BigInt,
+        /// The images' size and quality (`1024x1792/hd`), which pick their price.
+        image -> Nullable<Text>,
     }
 }
 
@@ -135,50 +149,6 @@ diesel::table! {
         created_at -> Timestamp,
         /// Whether the workspace's channels have been told of it.
         notified -> Bool,
-    }
-}
-
-diesel::table! {
-    /// Event sums per workspace, 15-minute UTC slot, provider, model and batch flag.
-    event_rollups (workspace_id, slot, provider, resolved_model, batch) {
-        workspace_id -> BigInt,
-        slot -> BigInt,
-        provider -> Text,
-        resolved_model -> Text,
-        batch -> Bool,
-        calls -> BigInt,
-        cost_nanos -> BigInt,
-        input_tokens -> BigInt,
-        output_tokens -> BigInt,
-        cached_input_tokens -> BigInt,
-        cache_write_tokens -> BigInt,
-        reasoning_tokens -> BigInt,
-        max_input_tokens -> BigInt,
-        unpriced_calls -> BigInt,
-        cache_write_1h_tokens -> BigInt,
-        input_audio_tokens -> BigInt,
-        output_audio_tokens -> BigInt,
-    }
-}
-
-diesel::table! {
-    /// Event sums per workspace, tag key, 15-minute UTC slot and tag value.
-    tag_rollups (workspace_id, key, slot, value) {
-        workspace_id -> BigInt,
-        key -> Text,
-        slot -> BigInt,
-        value -> Text,
-        calls -> BigInt,
-        cost_nanos -> BigInt,
-        input_tokens -> BigInt,
-        output_tokens -> BigInt,
-        cached_input_tokens -> BigInt,
-        cache_write_tokens -> BigInt,
-        reasoning_tokens -> BigInt,
-        unpriced_calls -> BigInt,
-        cache_write_1h_tokens -> BigInt,
-        input_audio_tokens -> BigInt,
-        output_audio_tokens -> BigInt,
     }
 }
 

@@ -1,4 +1,5 @@
-//! The eight token columns, as one group every row that carries them embeds.
+//! The eight token columns and the five unit columns, as groups every row that carries
+//! them embeds.
 
 use diesel::prelude::*;
 
@@ -51,5 +52,57 @@ impl TokenCounts {
         sum(&mut self.cache_write_1h_tokens, other.cache_write_1h_tokens);
         sum(&mut self.input_audio_tokens, other.input_audio_tokens);
         sum(&mut self.output_audio_tokens, other.output_audio_tokens);
+    }
+}
+
+/// The five non-token unit columns of an event, or their sums: what `events`,
+/// `event_rollups` and `tag_rollups` carry under the same names. Embedded beside
+/// [`TokenCounts`] as it is.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Queryable, Selectable, QueryableByName, Insertable,
+)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
+pub struct UnitCounts {
+    /// Images generated.
+    pub images: i64,
+    /// Seconds of audio transcribed.
+    pub audio_input_seconds: i64,
+    /// Characters turned into speech.
+    pub output_characters: i64,
+    /// Web search calls.
+    pub web_search_calls: i64,
+    /// Code sessions.
+    pub code_sessions: i64,
+}
+
+impl UnitCounts {
+    /// The column names, in order.
+    pub(crate) const COLUMNS: [&'static str; 5] = [
+        "images",
+        "audio_input_seconds",
+        "output_characters",
+        "web_search_calls",
+        "code_sessions",
+    ];
+
+    /// The values, in [`UnitCounts::COLUMNS`]' order.
+    pub(crate) fn counts(&self) -> [i64; 5] {
+        [
+            self.images,
+            self.audio_input_seconds,
+            self.output_characters,
+            self.web_search_calls,
+            self.code_sessions,
+        ]
+    }
+
+    /// Adds `other` column by column, saturating as [`TokenCounts::add`] does.
+    pub fn add(&mut self, other: &UnitCounts) {
+        let sum = |a: &mut i64, b: i64| *a = a.saturating_add(b);
+        sum(&mut self.images, other.images);
+        sum(&mut self.audio_input_seconds, other.audio_input_seconds);
+        sum(&mut self.output_characters, other.output_characters);
+        sum(&mut self.web_search_calls, other.web_search_calls);
+        sum(&mut self.code_sessions, other.code_sessions);
     }
 }

@@ -49,7 +49,21 @@ pub struct EventIn {
     pub reservation_id: Option<String>,
     /// The provider's usage object, instead of the token fields.
     pub usage: Option<serde_json::Value>,
-    /// Its format (`openai_chat`, `openai_responses`, `anthropic`, `gemini`); default:
-    /// told by the object's shape.
+    /// Its format (`openai_chat`, `openai_responses`, `anthropic`, `gemini`,
+    /// `openai_transcription`); default: told by the object's shape.
     pub usage_format: Option<String>,
+    /// Images generated (with `image_size`).
+    pub images: Option<i64>,
+    /// Their size (`1024x1024`, `1792x1024`, …).
+    pub image_size: Option<String>,
+    /// Their quality (`standard` when absent, `hd`, `low`, `medium`, `high`).
+    pub image_quality: Option<String>,
+    /// Seconds of audio transcribed or translated.
+    pub audio_input_seconds: Option<i64>,
+    /// Characters of text turned into speech.
+    pub output_characters: Option<i64>,
+    /// Web search calls (for xAI's live search: sources used).
+    pub web_search_calls: Option<i64>,
+    /// Code-interpreter or container sessions.
+    pub code_sessions: Option<i64>,
 }

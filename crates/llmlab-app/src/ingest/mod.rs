@@ -177,6 +177,8 @@ pub fn prepare(
         model: model_sent,
         resolved_model: resolved_name,
         tokens: crate::tokens::to_store(&usage.tokens()),
+        units: crate::tokens::units_to_store(&usage.units()),
+        image: crate::tokens::image_to_store(usage.image()),
         service_tier: usage.service_tier().as_str().to_string(),
         batch: usage.batch(),
         cost_nanos: cost.total.nanos(),

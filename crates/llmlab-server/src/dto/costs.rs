@@ -253,6 +253,26 @@ pub struct BreakdownOut {
     #[schema(value_type = f64)]
     #[serde(with = "llmlab_engine::as_json_number")]
     pub output_audio_usd: Usd,
+    /// Images.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub images_usd: Usd,
+    /// Audio transcribed, at the per-minute price.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub transcription_usd: Usd,
+    /// Characters of speech.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub speech_usd: Usd,
+    /// Web search calls.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub web_search_usd: Usd,
+    /// Code sessions.
+    #[schema(value_type = f64)]
+    #[serde(with = "llmlab_engine::as_json_number")]
+    pub code_sessions_usd: Usd,
 }
 
 /// A cost estimate.

@@ -66,9 +66,26 @@ pub struct TrackEvent {
     /// fields (see docs/pricing.md, "Usage objects").
     #[schema(value_type = Option<Object>)]
     pub usage: Option<serde_json::Value>,
-    /// `openai_chat`, `openai_responses`, `anthropic` or `gemini`; default: told by the
-    /// object's shape.
+    /// `openai_chat`, `openai_responses`, `anthropic`, `gemini` or
+    /// `openai_transcription`; default: told by the object's shape.
     pub usage_format: Option<String>,
+    /// Images generated, priced per image by `image_size` and `image_quality` (then
+    /// `input_tokens` and `output_tokens` may be left out).
+    pub images: Option<i64>,
+    /// The images' size (required with `images`).
+    #[schema(pattern = "^(256x256|512x512|1024x1024|1024x1792|1792x1024|1024x1536|1536x1024)$")]
+    pub image_size: Option<String>,
+    /// Their quality; default `standard`.
+    #[schema(pattern = "^(standard|hd|low|medium|high)$")]
+    pub image_quality: Option<String>,
+    /// Seconds of audio transcribed or translated, at the model's per-minute price.
+    pub audio_input_seconds: Option<i64>,
+    /// Characters of text turned into speech, at the model's per-character price.
+    pub output_characters: Option<i64>,
+    /// Web search calls (xAI's live search: sources used), at the model's per-call fee.
+    pub web_search_calls: Option<i64>,
+    /// Code-interpreter or container sessions, at the model's per-session fee.
+    pub code_sessions: Option<i64>,
 }
 
 impl From<TrackEvent> for EventIn {
@@ -94,6 +111,13 @@ impl From<TrackEvent> for EventIn {
             reservation_id: e.reservation_id,
             usage: e.usage,
             usage_format: e.usage_format,
+            images: e.images,
+            image_size: e.image_size,
+            image_quality: e.image_quality,
+            audio_input_seconds: e.audio_input_seconds,
+            output_characters: e.output_characters,
+            web_search_calls: e.web_search_calls,
+            code_sessions: e.code_sessions,
         }
     }
 }
@@ -255,6 +279,22 @@ pub struct EventOut {
     /// What the caller should know (`unknown_model`: stored unpriced); absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<WarningOut>,
+    /// Images generated.
+    pub images: i64,
+    /// Their size; absent without images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<String>,
+    /// Their quality; absent without images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_quality: Option<String>,
+    /// Seconds of audio transcribed.
+    pub audio_input_seconds: i64,
+    /// Characters turned into speech.
+    pub output_characters: i64,
+    /// Web search calls.
+    pub web_search_calls: i64,
+    /// Code sessions.
+    pub code_sessions: i64,
 }
 
 /// `{events: [...]}`, up to 1000.

@@ -28,6 +28,11 @@ impl Summary {
             total_calls: total.calls,
             total_input_tokens: unsigned(total.tokens.input),
             total_output_tokens: unsigned(total.tokens.output),
+            total_images: unsigned(series.units.images),
+            total_audio_input_seconds: unsigned(series.units.audio_input_seconds),
+            total_output_characters: unsigned(series.units.output_characters),
+            total_web_search_calls: unsigned(series.units.web_search_calls),
+            total_code_sessions: unsigned(series.units.code_sessions),
             avg_cost_per_call_usd: total.avg_cost_per_call(),
             unpriced_calls: unsigned(series.unpriced_calls),
             granularity: format!("{granularity:?}").to_lowercase(),
@@ -138,6 +143,16 @@ pub struct Summary {
     pub total_input_tokens: u64,
     /// Output tokens.
     pub total_output_tokens: u64,
+    /// Images generated.
+    pub total_images: u64,
+    /// Seconds of audio transcribed.
+    pub total_audio_input_seconds: u64,
+    /// Characters turned into speech.
+    pub total_output_characters: u64,
+    /// Web search calls.
+    pub total_web_search_calls: u64,
+    /// Code sessions.
+    pub total_code_sessions: u64,
     /// Mean cost per call.
     #[schema(value_type = f64)]
     #[serde(with = "llmlab_engine::as_json_number")]

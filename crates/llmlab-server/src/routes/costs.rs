@@ -249,6 +249,11 @@ async fn estimate(
             cache_write_1h_usd: b.cache_write_1h,
             input_audio_usd: b.input_audio,
             output_audio_usd: b.output_audio,
+            images_usd: b.images,
+            transcription_usd: b.transcription,
+            speech_usd: b.speech,
+            web_search_usd: b.web_search,
+            code_sessions_usd: b.code_sessions,
         },
     }))
 }

@@ -31,6 +31,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 pub fn event_out(r: EventRow) -> EventOut {
     let tags = r.tags();
     let price_ref = PriceRef::of(&r);
+    let image = llmlab_app::tokens::image_from_store(r.image.as_deref());
     EventOut {
         id: r.id,
         provider: r.provider,
@@ -55,6 +56,13 @@ pub fn event_out(r: EventRow) -> EventOut {
         tags,
         event_id: r.event_id,
         warnings: Vec::new(),
+        images: r.units.images,
+        image_size: image.map(|(size, _)| size.to_string()),
+        image_quality: image.map(|(_, quality)| quality.to_string()),
+        audio_input_seconds: r.units.audio_input_seconds,
+        output_characters: r.units.output_characters,
+        web_search_calls: r.units.web_search_calls,
+        code_sessions: r.units.code_sessions,
     }
 }
 
@@ -161,14 +169,14 @@ async fn list(
     }))
 }
 
-const CSV_HEADER: &str = "id,timestamp,provider,model,resolved_model,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,reasoning_tokens,batch,cost_usd,cost_source,latency_ms,event_id,tags,cache_write_1h_tokens,input_audio_tokens,output_audio_tokens,service_tier\n";
+const CSV_HEADER: &str = "id,timestamp,provider,model,resolved_model,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,reasoning_tokens,batch,cost_usd,cost_source,latency_ms,event_id,tags,cache_write_1h_tokens,input_audio_tokens,output_audio_tokens,service_tier,images,image,audio_input_seconds,output_characters,web_search_calls,code_sessions\n";
 
 fn csv_row(r: &EventRow) -> String {
     let ts = chrono::DateTime::from_timestamp_micros(r.ts)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
         r.id,
         ts,
         csv_field(&r.provider),
@@ -189,6 +197,12 @@ fn csv_row(r: &EventRow) -> String {
         r.tokens.input_audio_tokens,
         r.tokens.output_audio_tokens,
         csv_field(&r.service_tier),
+        r.units.images,
+        csv_field(r.image.as_deref().unwrap_or("")),
+        r.units.audio_input_seconds,
+        r.units.output_characters,
+        r.units.web_search_calls,
+        r.units.code_sessions,
     )
 }
 

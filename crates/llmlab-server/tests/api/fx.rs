@@ -120,7 +120,7 @@ both!(reports_convert_each_day_at_its_rate, |app: TestApp| {
         lines
             .next()
             .unwrap()
-            .ends_with(",service_tier,cost,currency")
+            .ends_with(",web_search_calls,code_sessions,cost,currency")
     );
     let mut costs: Vec<(String, String)> = lines
         .map(|l| {

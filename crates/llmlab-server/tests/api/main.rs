@@ -45,6 +45,7 @@ mod schedule;
 mod smtp;
 mod tag_cardinality;
 mod tests;
+mod units;
 mod usage_objects;
 mod webhooks;
 mod workspaces;

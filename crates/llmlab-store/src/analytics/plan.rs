@@ -8,6 +8,7 @@ use std::collections::btree_map::Entry;
 use diesel::QueryableByName;
 
 use super::rows::Summed;
+use crate::UnitCounts;
 use crate::conn::MultiBackend;
 use crate::rollups;
 use crate::sql::Sql;
@@ -61,16 +62,18 @@ impl Src<'_> {
         sum(&format!("{}{column}", self.p()), column)
     }
 
-    /// Cost, calls, the token sums and the calls stored without a price.
+    /// Cost, calls, the input and output token sums, the calls stored without a price
+    /// and the sums of the units billed beside tokens.
     pub(super) fn totals(self) -> String {
-        [
+        let mut columns = vec![
             self.sum("cost_nanos"),
             format!("{} AS calls", self.calls()),
             self.sum("input_tokens"),
             self.sum("output_tokens"),
             self.unpriced(),
-        ]
-        .join(", ")
+        ];
+        columns.extend(UnitCounts::COLUMNS.iter().map(|c| self.sum(c)));
+        columns.join(", ")
     }
 
     /// `unpriced_calls`: events stored without a price (`cost_source = 'unpriced'`).

@@ -3,7 +3,7 @@
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
-use crate::TokenCounts;
+use crate::{TokenCounts, UnitCounts};
 
 /// Totals over a selection of events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
@@ -20,6 +20,9 @@ pub struct Totals {
     /// The sums of every token column.
     #[diesel(embed)]
     pub tokens: TokenCounts,
+    /// The sums of every unit column (images, audio seconds, …).
+    #[diesel(embed)]
+    pub units: UnitCounts,
 }
 
 /// The sums every breakdown (slot, provider, model) reports for its key.
@@ -40,6 +43,9 @@ pub struct Sums {
     /// Events stored without a price (cost 0 until re-priced).
     #[diesel(sql_type = BigInt)]
     pub unpriced_calls: i64,
+    /// The sums of every unit column (images, audio seconds, …).
+    #[diesel(embed)]
+    pub units: UnitCounts,
 }
 
 /// Totals of one UTC time slot.
@@ -176,19 +182,19 @@ macro_rules! summed {
             }
         }
     };
-    ($row:ty: $($col:ident),+ $(; max $m:ident)? $(; add $g:ident)?) => {
+    ($row:ty: $($col:ident),+ $(; max $m:ident)? $(; add $($g:ident),+)?) => {
         impl Summed for $row {
             fn add(&mut self, other: &Self) {
                 $(self.$col = self.$col.saturating_add(other.$col);)+
                 $(self.$m = self.$m.max(other.$m);)?
-                $(self.$g.add(&other.$g);)?
+                $($(self.$g.add(&other.$g);)+)?
             }
         }
     };
 }
 
-summed!(Totals: cost_nanos, calls, unpriced_calls; add tokens);
-summed!(Sums: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls);
+summed!(Totals: cost_nanos, calls, unpriced_calls; add tokens, units);
+summed!(Sums: cost_nanos, calls, input_tokens, output_tokens, unpriced_calls; add units);
 summed!(SlotRow => sums);
 summed!(GroupTotals => sums);
 summed!(ModelTotals => sums);

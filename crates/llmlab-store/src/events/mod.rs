@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use crate::schema::events;
 use crate::sql::Sql;
-use crate::{AnyConnection, StoreError, TokenCounts};
+use crate::{AnyConnection, StoreError, TokenCounts, UnitCounts};
 
 pub(crate) use write::{insert_all, stored_row};
 pub use write::{insert_batch, insert_event};
@@ -59,6 +59,11 @@ pub struct EventRow {
     pub contract_id: Option<i64>,
     /// That contract's discount in basis points.
     pub contract_discount_bp: Option<i32>,
+    /// What it was billed for beside tokens.
+    #[diesel(embed)]
+    pub units: UnitCounts,
+    /// The images' size and quality (`1024x1792/hd`), which pick their price.
+    pub image: Option<String>,
 }
 
 impl EventRow {
@@ -110,6 +115,10 @@ pub struct NewEvent {
     pub contract_id: Option<i64>,
     /// That contract's discount in basis points.
     pub contract_discount_bp: Option<i32>,
+    /// What it is billed for beside tokens.
+    pub units: UnitCounts,
+    /// The images' size and quality (`1024x1792/hd`), which pick their price.
+    pub image: Option<String>,
 }
 
 /// What ingestion did with one event.
@@ -268,7 +277,7 @@ pub struct EventPage {
 
 /// The columns a stored event is written with, in the one order every statement lists
 /// them (`id` and `created_at` aside: each statement says where they come from).
-pub(crate) const COLUMNS: [&str; 25] = [
+pub(crate) const COLUMNS: [&str; 31] = [
     "workspace_id",
     "event_id",
     "provider",
@@ -294,6 +303,12 @@ pub(crate) const COLUMNS: [&str; 25] = [
     "api_key_id",
     "contract_id",
     "contract_discount_bp",
+    "images",
+    "audio_input_seconds",
+    "output_characters",
+    "web_search_calls",
+    "code_sessions",
+    "image",
 ];
 
 /// [`COLUMNS`] as a list, each name behind `prefix` (`"u."`, or `""`).

@@ -10,11 +10,11 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::schema::{event_tags, events};
-use crate::{AnyConnection, Backend, StoreError, TokenCounts, now_utc, write_tx};
+use crate::{AnyConnection, Backend, StoreError, TokenCounts, UnitCounts, now_utc, write_tx};
 
 use super::{EventRow, InsertOutcome, NewEvent, find};
 
-/// Rows per `INSERT INTO events`: on SQLite 23 bound values a row, under its 32,766
+/// Rows per `INSERT INTO events`: on SQLite 29 bound values a row, under its 32,766
 /// bind parameters (PostgreSQL binds one array per column).
 const EVENT_CHUNK: usize = 1_000;
 /// Rows per multi-row `INSERT INTO event_tags` (5 bound values each).
@@ -45,6 +45,9 @@ struct EventInsert<'a> {
     api_key_id: Option<i64>,
     contract_id: Option<i64>,
     contract_discount_bp: Option<i32>,
+    #[diesel(embed)]
+    units: UnitCounts,
+    image: Option<&'a str>,
 }
 
 impl<'a> EventInsert<'a> {
@@ -73,6 +76,8 @@ impl<'a> EventInsert<'a> {
             api_key_id: e.api_key_id.map(|k| k.get()),
             contract_id: e.contract_id,
             contract_discount_bp: e.contract_discount_bp,
+            units: e.units,
+            image: e.image.as_deref(),
         })
     }
 }
@@ -366,6 +371,8 @@ pub(crate) fn stored_row(
             service_tier: service_tier(event).to_string(),
             contract_id: event.contract_id,
             contract_discount_bp: event.contract_discount_bp,
+            units: event.units,
+            image: event.image.clone(),
         },
         InsertOutcome::Duplicate(id) => {
             find(conn, workspace_id, id)?.ok_or(StoreError::NotFound)?

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use llmlab_store::{
     DailyModelRow, DailyTagRow, EventFilter, GroupTotals, ModelTotals, NewEvent, SlotRow,
-    TagTotals, TokenCounts, TokenMixRow, Totals, both_backends,
+    TagTotals, TokenCounts, TokenMixRow, Totals, UnitCounts, both_backends,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -21,6 +21,7 @@ struct Acc {
     input: i64,
     output: i64,
     unpriced: i64,
+    units: UnitCounts,
 }
 
 impl Acc {
@@ -30,6 +31,7 @@ impl Acc {
         self.input += e.tokens.input_tokens;
         self.output += e.tokens.output_tokens;
         self.unpriced += i64::from(e.cost_source == "unpriced");
+        self.units.add(&e.units);
     }
 
     fn sums(&self) -> llmlab_store::Sums {
@@ -39,6 +41,7 @@ impl Acc {
             input_tokens: self.input,
             output_tokens: self.output,
             unpriced_calls: self.unpriced,
+            units: self.units,
         }
     }
 }
@@ -92,6 +95,7 @@ fn check(
             input_audio_tokens: sum(|e| e.tokens.input_audio_tokens),
             output_audio_tokens: sum(|e| e.tokens.output_audio_tokens),
         },
+        units: all_events.units,
     };
     assert_eq!(
         store.totals(user_id, filter).unwrap(),

@@ -3,7 +3,8 @@ use std::sync::{Arc, Barrier};
 
 use chrono::NaiveDate;
 use llmlab_store::{
-    EventCursor, EventFilter, EventRow, InsertOutcome, NewEvent, Store, TokenCounts, both_backends,
+    EventCursor, EventFilter, EventRow, InsertOutcome, NewEvent, Store, TokenCounts, UnitCounts,
+    both_backends,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -312,6 +313,18 @@ pub fn random_events(rng: &mut StdRng, n: usize) -> Vec<NewEvent> {
                     input_audio_tokens: rng.random_range(0..300),
                     output_audio_tokens: rng.random_range(0..=output / 2),
                 },
+                // Every fourth event is billed for units beside its tokens.
+                units: if rng.random_bool(0.25) {
+                    UnitCounts {
+                        images: rng.random_range(0..5),
+                        audio_input_seconds: rng.random_range(0..600),
+                        output_characters: rng.random_range(0..5_000),
+                        web_search_calls: rng.random_range(0..4),
+                        code_sessions: rng.random_range(0..2),
+                    }
+                } else {
+                    UnitCounts::default()
+                },
                 provider: provider.into(),
                 model: format!("{model}-2024-01-01"),
                 resolved_model: model.into(),
@@ -332,7 +345,8 @@ pub fn random_events(rng: &mut StdRng, n: usize) -> Vec<NewEvent> {
 
 /// `events` as before the ledger knew unpriced events (for tests that migrate across
 /// it): each unpriced one becomes the $0 client-priced event the downgrade makes of it,
-/// and none has the buckets or the tier of the later pricing-depth migration.
+/// and none has the buckets or the tier of the later pricing-depth migration, nor the
+/// units of the usage-units one.
 pub fn before_ledger(events: Vec<NewEvent>) -> Vec<NewEvent> {
     events
         .into_iter()
@@ -343,6 +357,7 @@ pub fn before_ledger(events: Vec<NewEvent>) -> Vec<NewEvent> {
             e.tokens.cache_write_1h_tokens = 0;
             e.tokens.input_audio_tokens = 0;
             e.tokens.output_audio_tokens = 0;
+            e.units = UnitCounts::default();
             e
         })
         .collect()

@@ -70,6 +70,12 @@ pub(super) fn insert_events(
         .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.api_key_id))
         .bind::<Array<Nullable<BigInt>>, _>(column(rows, |r| r.contract_id))
         .bind::<Array<Nullable<Integer>>, _>(column(rows, |r| r.contract_discount_bp))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.units.images))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.units.audio_input_seconds))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.units.output_characters))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.units.web_search_calls))
+        .bind::<Array<BigInt>, _>(column(rows, |r| r.units.code_sessions))
+        .bind::<Array<Nullable<Text>>, _>(column(rows, |r| r.image))
         .bind::<Timestamp, _>(first.created_at)
         .load(c)?;
     Ok(inserted.into_iter().map(|r| r.id).collect())
@@ -94,11 +100,13 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| {
            INSERT INTO event_tags (event_id, workspace_id, key, value, ts) \
            SELECT ins.id, $1, k.key, k.value, $15 FROM ins, unnest({keys}, {vals}) AS k (key, value)), \
          models AS ({models_insert}\
-           SELECT $1, {slot}, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, $6 \
+           SELECT $1, {slot}, $3, $5, $11, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, \
+           $26, $27, $28, $29, $30, $6 \
            FROM ins\
            {models_conflict} RETURNING 1 AS done), \
          tag_sums AS ({tags_insert}\
-           SELECT $1, k.key, {slot}, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21 \
+           SELECT $1, k.key, {slot}, k.value, 1, $12, $6, $7, $8, $9, $10, {unpriced}, $19, $20, $21, \
+           $26, $27, $28, $29, $30 \
            FROM models, unnest({keys}, {vals}) AS k (key, value)\
            {tags_conflict} RETURNING 1 AS done), \
          totals AS (\
@@ -159,6 +167,12 @@ pub(super) fn insert_one(
         .bind::<Nullable<BigInt>, _>(row.api_key_id)
         .bind::<Nullable<BigInt>, _>(row.contract_id)
         .bind::<Nullable<Integer>, _>(row.contract_discount_bp)
+        .bind::<BigInt, _>(row.units.images)
+        .bind::<BigInt, _>(row.units.audio_input_seconds)
+        .bind::<BigInt, _>(row.units.output_characters)
+        .bind::<BigInt, _>(row.units.web_search_calls)
+        .bind::<BigInt, _>(row.units.code_sessions)
+        .bind::<Nullable<Text>, _>(row.image)
         .bind::<Timestamp, _>(row.created_at)
         .bind::<Array<Text>, _>(keys)
         .bind::<Array<Text>, _>(values)

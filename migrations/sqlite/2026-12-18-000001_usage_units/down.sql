@@ -1,0 +1,16 @@
+ALTER TABLE tag_rollups DROP COLUMN code_sessions;
+ALTER TABLE tag_rollups DROP COLUMN web_search_calls;
+ALTER TABLE tag_rollups DROP COLUMN output_characters;
+ALTER TABLE tag_rollups DROP COLUMN audio_input_seconds;
+ALTER TABLE tag_rollups DROP COLUMN images;
+ALTER TABLE event_rollups DROP COLUMN code_sessions;
+ALTER TABLE event_rollups DROP COLUMN web_search_calls;
+ALTER TABLE event_rollups DROP COLUMN output_characters;
+ALTER TABLE event_rollups DROP COLUMN audio_input_seconds;
+ALTER TABLE event_rollups DROP COLUMN images;
+ALTER TABLE events DROP COLUMN image;
+ALTER TABLE events DROP COLUMN code_sessions;
+ALTER TABLE events DROP COLUMN web_search_calls;
+ALTER TABLE events DROP COLUMN output_characters;
+ALTER TABLE events DROP COLUMN audio_input_seconds;
+ALTER TABLE events DROP COLUMN images;
