@@ -39,6 +39,10 @@ pub fn set_custom(
                 "cache_write_1h_micros": row.price.cache_write_1h_micros,
                 "input_audio_micros": row.price.input_audio_micros,
                 "output_audio_micros": row.price.output_audio_micros,
+                "audio_input_minute_picos": row.price.audio_input_minute_picos,
+                "output_character_picos": row.price.output_character_picos,
+                "web_search_call_picos": row.price.web_search_call_picos,
+                "code_session_picos": row.price.code_session_picos,
             }),
         };
         Ok((row, audit))
@@ -89,6 +93,14 @@ pub fn rate_micros(field: &str, text: &str) -> Result<i64, AppError> {
     i64::try_from(rate.micros()).map_err(|_| AppError::invalid(field, "too large"))
 }
 
+/// `text`, a decimal number of USD for one unit (`"0.01"`), in pico-dollars; a 422 naming
+/// `field` otherwise.
+pub fn unit_picos(field: &str, text: &str) -> Result<i64, AppError> {
+    let price = llmlab_engine::providers::UnitPrice::parse(text.trim())
+        .map_err(|e| AppError::invalid(field, e.to_string()))?;
+    i64::try_from(price.picos()).map_err(|_| AppError::invalid(field, "too large"))
+}
+
 /// The workspace's custom price revisions, as the store keeps them.
 pub fn custom_prices(
     s: &llmlab_store::Store,
@@ -118,6 +130,14 @@ pub struct RevisionForm {
     pub input_audio: Option<String>,
     /// Audio output.
     pub output_audio: Option<String>,
+    /// USD a minute of audio in.
+    pub audio_input_minute: Option<String>,
+    /// USD a character of speech.
+    pub output_character: Option<String>,
+    /// USD a web search call.
+    pub web_search_call: Option<String>,
+    /// USD a code session.
+    pub code_session: Option<String>,
     /// The first day (UTC, `YYYY-MM-DD`) it prices; absent: every day.
     pub effective_from: Option<String>,
 }
@@ -131,6 +151,8 @@ pub fn revision(
 ) -> Result<NewCustomPrice, AppError> {
     let optional =
         |field: &str, v: &Option<String>| v.as_deref().map(|t| rate_micros(field, t)).transpose();
+    let unit =
+        |field: &str, v: &Option<String>| v.as_deref().map(|t| unit_picos(field, t)).transpose();
     let batch_discount_pct = match form.batch_discount_pct {
         None => None,
         Some(d @ 0..=100) => i32::try_from(d).ok(),
@@ -150,6 +172,10 @@ pub fn revision(
         cache_write_1h_micros: optional("cache_write_1h_per_mtok_usd", &form.cache_write_1h)?,
         input_audio_micros: optional("input_audio_per_mtok_usd", &form.input_audio)?,
         output_audio_micros: optional("output_audio_per_mtok_usd", &form.output_audio)?,
+        audio_input_minute_picos: unit("audio_input_minute_usd", &form.audio_input_minute)?,
+        output_character_picos: unit("output_character_usd", &form.output_character)?,
+        web_search_call_picos: unit("web_search_call_usd", &form.web_search_call)?,
+        code_session_picos: unit("code_session_usd", &form.code_session)?,
         effective_from: form
             .effective_from
             .as_deref()

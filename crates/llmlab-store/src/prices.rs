@@ -59,6 +59,14 @@ pub struct NewCustomPrice {
     pub input_audio_micros: Option<i64>,
     /// Audio output rate; `None`: audio output tokens are refused for this model.
     pub output_audio_micros: Option<i64>,
+    /// Pico-dollars a minute of audio in; `None`: refused for this model.
+    pub audio_input_minute_picos: Option<i64>,
+    /// Pico-dollars a character of speech; `None`: refused for this model.
+    pub output_character_picos: Option<i64>,
+    /// Pico-dollars a web search call; `None`: refused for this model.
+    pub web_search_call_picos: Option<i64>,
+    /// Pico-dollars a code session; `None`: refused for this model.
+    pub code_session_picos: Option<i64>,
     /// The first date it prices; `None`: every date (until a later-dated revision).
     pub effective_from: Option<NaiveDate>,
 }

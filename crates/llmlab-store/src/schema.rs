@@ -171,6 +171,14 @@ diesel::table! {
         cache_write_1h_micros -> Nullable<BigInt>,
         input_audio_micros -> Nullable<BigInt>,
         output_audio_micros -> Nullable<BigInt>,
+        /// Pico-dollars a minute of audio in; NULL: refused.
+        audio_input_minute_picos -> Nullable<BigInt>,
+        /// Pico-dollars a character of speech; NULL: refused.
+        output_character_picos -> Nullable<BigInt>,
+        /// Pico-dollars a web search call; NULL: refused.
+        web_search_call_picos -> Nullable<BigInt>,
+        /// Pico-dollars a code session; NULL: refused.
+        code_session_picos -> Nullable<BigInt>,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use llmlab_engine::providers::{Catalog, PerMTok, Rates};
+use llmlab_engine::providers::{Catalog, PerMTok, Rates, UnitPrice, UnitRates};
 use llmlab_engine::{Cost, Usage, Usd};
 use llmlab_store::{ApiKeyId, CustomPriceRow, NewEvent, StoreError, WorkspaceId};
 
@@ -231,7 +231,13 @@ pub fn custom_rates(c: &CustomPriceRow) -> Rates {
     rates.cache_write_1h = c.price.cache_write_1h_micros.map(rate);
     rates.input_audio = c.price.input_audio_micros.map(rate);
     rates.output_audio = c.price.output_audio_micros.map(rate);
-    rates
+    let unit = |p: Option<i64>| p.and_then(|p| UnitPrice::from_picos(p.max(0) as u64));
+    let mut units = UnitRates::default();
+    units.audio_input_minute = unit(c.price.audio_input_minute_picos);
+    units.output_character = unit(c.price.output_character_picos);
+    units.web_search_call = unit(c.price.web_search_call_picos);
+    units.code_session = unit(c.price.code_session_picos);
+    rates.with_units(units)
 }
 
 /// What storing one event did.

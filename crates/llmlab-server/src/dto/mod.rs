@@ -16,6 +16,7 @@ mod reconciliation;
 mod summary;
 mod tags;
 
+mod price_schema;
 mod pricing;
 mod recs;
 mod workspaces;

@@ -2,12 +2,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use llmlab_app::{CustomPriceRow, NewCustomPrice};
-use llmlab_engine::providers::{Catalog, PerMTok, Rates};
+use llmlab_engine::providers::{Catalog, Rates};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use llmlab_app::{AppError, pricing};
+
+use super::price_schema::{optional_rate_schema, optional_unit_schema, rate_schema};
 
 /// Prices of a model, per million tokens, as a client sets them: each a decimal string
 /// (`"2.50"`, exact) or a JSON number, non-negative, at most 6 decimals.
@@ -37,6 +39,18 @@ pub struct PriceFields {
     /// Audio output (absent: audio output tokens are refused for this model).
     #[schema(schema_with = optional_rate_schema)]
     pub output_audio_per_mtok_usd: Option<serde_json::Value>,
+    /// USD a minute of audio transcribed, billed by the second (absent: refused).
+    #[schema(schema_with = optional_unit_schema)]
+    pub audio_input_minute_usd: Option<serde_json::Value>,
+    /// USD a character of speech (absent: refused).
+    #[schema(schema_with = optional_unit_schema)]
+    pub output_character_usd: Option<serde_json::Value>,
+    /// USD a web search call (absent: refused).
+    #[schema(schema_with = optional_unit_schema)]
+    pub web_search_call_usd: Option<serde_json::Value>,
+    /// USD a code session (absent: refused).
+    #[schema(schema_with = optional_unit_schema)]
+    pub code_session_usd: Option<serde_json::Value>,
     /// The first day (UTC, `YYYY-MM-DD`) this revision prices; absent: every day, until
     /// a later-dated revision. Each PUT is a new revision; none is overwritten.
     #[schema(value_type = Option<String>, format = Date)]
@@ -76,44 +90,14 @@ impl PriceFields {
             )?,
             input_audio: optional("input_audio_per_mtok_usd", self.input_audio_per_mtok_usd)?,
             output_audio: optional("output_audio_per_mtok_usd", self.output_audio_per_mtok_usd)?,
+            audio_input_minute: optional("audio_input_minute_usd", self.audio_input_minute_usd)?,
+            output_character: optional("output_character_usd", self.output_character_usd)?,
+            web_search_call: optional("web_search_call_usd", self.web_search_call_usd)?,
+            code_session: optional("code_session_usd", self.code_session_usd)?,
             effective_from: self.effective_from,
         };
         pricing::revision(provider, model, form)
     }
-}
-
-/// A rate in a request: a decimal string or a number.
-fn rate_schema() -> utoipa::openapi::schema::Schema {
-    utoipa::openapi::schema::Schema::OneOf(rate_one_of())
-}
-
-fn rate_one_of() -> utoipa::openapi::schema::OneOf {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-    OneOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(r"^ *([0-9]{1,7}(\.[0-9]{0,6})?|\.[0-9]{1,6}) *$")),
-        )
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::Number)
-                .minimum(Some(0.0))
-                .maximum(Some(9_999_999.0))
-                .multiple_of(Some(0.000_001)),
-        )
-        .description(Some("USD per million tokens: a decimal string or a number"))
-        .build()
-}
-
-/// [`rate_schema`] or null.
-fn optional_rate_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    let mut schema = rate_one_of();
-    schema
-        .items
-        .push(ObjectBuilder::new().schema_type(Type::Null).into());
-    utoipa::openapi::schema::Schema::OneOf(schema)
 }
 
 /// Prices of a model, per million tokens, as the API returns them (JSON numbers, exact
@@ -146,6 +130,26 @@ pub struct PriceRates {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
     pub output_audio_per_mtok_usd: Option<serde_json::Value>,
+    /// USD per image by size and quality (`[{size, quality, usd}]`); absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub images: Option<serde_json::Value>,
+    /// USD a minute of audio in; absent when the price has none (refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub audio_input_minute_usd: Option<serde_json::Value>,
+    /// USD a character of speech; absent when the price has none (refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub output_character_usd: Option<serde_json::Value>,
+    /// USD a web search call; absent when the price has none (refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub web_search_call_usd: Option<serde_json::Value>,
+    /// USD a code session; absent when the price has none (refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub code_session_usd: Option<serde_json::Value>,
 }
 
 /// A long-context tier.
@@ -387,7 +391,7 @@ pub struct RepriceRunList {
 }
 
 /// A rate as a JSON number with its published digits.
-fn rate_json(r: PerMTok) -> Value {
+fn rate_json(r: impl std::fmt::Display) -> Value {
     r.to_string()
         .parse::<serde_json::Number>()
         .map(Value::Number)
@@ -405,6 +409,12 @@ fn price_fields(r: &Rates, batch: Option<i32>) -> PriceRates {
         cache_write_1h_per_mtok_usd: r.cache_write_1h.map(rate_json),
         input_audio_per_mtok_usd: r.input_audio.map(rate_json),
         output_audio_per_mtok_usd: r.output_audio.map(rate_json),
+        images: (!r.units.images.is_empty())
+            .then(|| serde_json::to_value(r.units.images).unwrap_or(Value::Null)),
+        audio_input_minute_usd: r.units.audio_input_minute.map(rate_json),
+        output_character_usd: r.units.output_character.map(rate_json),
+        web_search_call_usd: r.units.web_search_call.map(rate_json),
+        code_session_usd: r.units.code_session.map(rate_json),
     }
 }
 

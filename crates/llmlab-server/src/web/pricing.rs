@@ -165,6 +165,8 @@ async fn add_revision(
         input_audio: given(&f.input_audio),
         output_audio: given(&f.output_audio),
         effective_from: given(&f.effective_from),
+        // The form sets token rates; per-unit prices are set through the API.
+        ..llmlab_app::pricing::RevisionForm::default()
     };
     use llmlab_app::pricing::{price_key as name, revision};
     let new = revision(

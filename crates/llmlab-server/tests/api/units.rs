@@ -339,3 +339,71 @@ both!(a_batch_stores_and_sums_the_units_too, |app: TestApp| {
         (&json!("256x256"), &json!("standard"))
     );
 });
+
+// A negotiated price for a model with tool fees, and a self-hosted transcription model: a
+// custom price's per-unit prices price those units; without them the units are refused.
+both!(custom_prices_set_unit_prices, |app: TestApp| {
+    let token = app.signup("units-custom@example.com");
+    let put = |model: &str, body: Value| {
+        app.call(
+            "PUT",
+            &format!("/api/pricing/custom/openai/{model}"),
+            Some(&token),
+            Some(&body),
+        )
+    };
+    let r = put(
+        "gpt-5",
+        json!({"input_per_mtok_usd": "1", "output_per_mtok_usd": "8",
+               "web_search_call_usd": "0.008", "code_session_usd": 0.025,
+               "audio_input_minute_usd": "0.0045", "output_character_usd": "0.00001"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let set = r.json();
+    assert_eq!(set["web_search_call_usd"], 0.008, "{set}");
+    assert_eq!(set["audio_input_minute_usd"], 0.0045, "{set}");
+    let track = |body: Value| app.post("/api/events/track", &token, body);
+    // 1,000 in at $1/M, 100 out at $8/M, 4 searches at $0.008, a $0.025 session,
+    // 10 s at $0.0045/min ($0.00075) and 200 characters at $0.00001 ($0.002):
+    // 0.001 + 0.0008 + 0.032 + 0.025 + 0.00075 + 0.002.
+    let r = track(
+        json!({"provider": "openai", "model": "gpt-5", "timestamp": TS,
+        "input_tokens": 1000, "output_tokens": 100, "web_search_calls": 4, "code_sessions": 1,
+        "audio_input_seconds": 10, "output_characters": 200}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["cost_source"], "custom_pricing", "{e}");
+    assert_eq!(
+        nanos(&e["cost_usd"]),
+        1_000_000 + 800_000 + 32_000_000 + 25_000_000 + 750_000 + 2_000_000,
+        "{e}"
+    );
+    // A revision without them refuses the units, naming each.
+    put(
+        "gpt-5",
+        json!({"input_per_mtok_usd": "1", "output_per_mtok_usd": "8"}),
+    );
+    let v = assert_invalid(
+        &track(
+            json!({"provider": "openai", "model": "gpt-5", "input_tokens": 1,
+            "output_tokens": 1, "web_search_calls": 1}),
+        ),
+        "web_search_calls",
+    );
+    assert!(v.to_string().contains("no rate"), "{v}");
+    // A malformed unit price is refused, naming the field.
+    for bad in [
+        json!("-0.01"),
+        json!("0.0000000001"),
+        json!("ten"),
+        json!(true),
+    ] {
+        let r = put(
+            "gpt-5",
+            json!({"input_per_mtok_usd": "1", "output_per_mtok_usd": "8",
+                   "web_search_call_usd": bad}),
+        );
+        assert_invalid(&r, "web_search_call_usd");
+    }
+});

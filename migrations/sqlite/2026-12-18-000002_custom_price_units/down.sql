@@ -1,0 +1,4 @@
+ALTER TABLE custom_prices DROP COLUMN code_session_picos;
+ALTER TABLE custom_prices DROP COLUMN web_search_call_picos;
+ALTER TABLE custom_prices DROP COLUMN output_character_picos;
+ALTER TABLE custom_prices DROP COLUMN audio_input_minute_picos;
