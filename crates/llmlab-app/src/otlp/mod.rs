@@ -195,7 +195,19 @@ pub fn event_of(
             "llm.token_count.completion",
         ],
     );
-    if input.is_none() && output.is_none() && refused.is_none() {
+    // No GenAI convention names the units billed beside tokens: LLMLab reads its own.
+    let unit = |refused: &mut Option<AppError>, name: &str| {
+        token_count(attrs, refused, &[&format!("llmlab.usage.{name}")])
+    };
+    let units = [
+        unit(&mut refused, "images"),
+        unit(&mut refused, "audio_input_seconds"),
+        unit(&mut refused, "output_characters"),
+        unit(&mut refused, "web_search_calls"),
+        unit(&mut refused, "code_sessions"),
+    ];
+    let no_units = units.iter().all(Option::is_none);
+    if input.is_none() && output.is_none() && no_units && refused.is_none() {
         return None;
     }
     let cached = token_count(
@@ -270,6 +282,17 @@ pub fn event_of(
         reservation_id: get(&["llmlab.reservation_id"])
             .and_then(text)
             .map(str::to_string),
+        images: units[0],
+        image_size: get(&["llmlab.usage.image_size"])
+            .and_then(text)
+            .map(str::to_string),
+        image_quality: get(&["llmlab.usage.image_quality"])
+            .and_then(text)
+            .map(str::to_string),
+        audio_input_seconds: units[1],
+        output_characters: units[2],
+        web_search_calls: units[3],
+        code_sessions: units[4],
         ..EventIn::default()
     }))
 }
@@ -433,6 +456,52 @@ mod tests {
         assert_eq!(provider_id("azure.ai.openai", "gpt-4o"), "azure");
         assert_eq!(provider_id("OpenAI", "gpt-4o"), "openai");
         assert_eq!(provider_id("x_ai", "grok-4"), "xai");
+    }
+
+    #[test]
+    fn llmlab_usage_attributes_carry_the_units_billed_beside_tokens() {
+        // An image call reports no tokens: its units make it an event.
+        let s = span(vec![
+            kv("gen_ai.provider.name", sv("openai")),
+            kv("gen_ai.request.model", sv("dall-e-3")),
+            kv("llmlab.usage.images", Value::Int(2)),
+            kv("llmlab.usage.image_size", sv("1024x1792")),
+            kv("llmlab.usage.image_quality", sv("hd")),
+        ]);
+        let e = event_of(&BTreeMap::new(), &s)
+            .expect("an event")
+            .expect("valid");
+        assert_eq!(
+            (e.images, e.input_tokens, e.output_tokens),
+            (Some(2), Some(0), Some(0))
+        );
+        assert_eq!(
+            (e.image_size.as_deref(), e.image_quality.as_deref()),
+            (Some("1024x1792"), Some("hd"))
+        );
+        let s = span(vec![
+            kv("gen_ai.provider.name", sv("anthropic")),
+            kv("gen_ai.request.model", sv("claude-sonnet-4-5")),
+            kv("gen_ai.usage.input_tokens", Value::Int(100)),
+            kv("gen_ai.usage.output_tokens", Value::Int(10)),
+            kv("llmlab.usage.web_search_calls", Value::Int(3)),
+            kv("llmlab.usage.code_sessions", sv("1")),
+            kv("llmlab.usage.audio_input_seconds", Value::Int(0)),
+        ]);
+        let e = event_of(&BTreeMap::new(), &s)
+            .expect("an event")
+            .expect("valid");
+        assert_eq!((e.web_search_calls, e.code_sessions), (Some(3), Some(1)));
+        let bad = span(vec![
+            kv("gen_ai.request.model", sv("gpt-5")),
+            kv("llmlab.usage.web_search_calls", sv("many")),
+        ]);
+        match event_of(&BTreeMap::new(), &bad) {
+            Some(Err(AppError::Invalid { field, .. })) => {
+                assert_eq!(field, "llmlab.usage.web_search_calls")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
