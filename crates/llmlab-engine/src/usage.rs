@@ -89,7 +89,7 @@ pub struct Usage {
     tier: ServiceTier,
     /// Within `0..=MAX_TOKENS` each.
     units: Units,
-    /// Present whenever `units.images > 0`.
+    /// Present exactly when `units.images > 0`.
     image: Option<(ImageSize, ImageQuality)>,
 }
 
@@ -208,8 +208,10 @@ impl Usage {
                 message: "required with images: images are priced by size and quality".into(),
             });
         }
+        // A size and quality mean nothing without images: not kept.
         let image = f
             .image_size
+            .filter(|_| f.units.images > 0)
             .map(|size| (size, f.image_quality.unwrap_or(ImageQuality::Standard)));
         Ok(Usage {
             tokens: t,

@@ -319,6 +319,13 @@ fn the_event_format_reads_the_units_by_name() {
     );
     assert_eq!(f.image_size, Some(ImageSize::S1024x1792));
     assert_eq!(
+        Usage::parse(f).unwrap().image(),
+        Some((ImageSize::S1024x1792, ImageQuality::Hd))
+    );
+    // A size without images is not kept.
+    let sized = UsageFields::new(Tokens::default()).with_image(ImageSize::S1024, None);
+    assert_eq!(Usage::parse(sized).unwrap().image(), None);
+    assert_eq!(
         call(
             "openai",
             "dall-e-3",
