@@ -88,8 +88,9 @@ pub(crate) fn unit_parts(
     };
     let image = match usage.image() {
         _ if n.images == 0 => 0,
-        None => unit("images", n.images, None)?.1,
-        Some((size, quality)) => image_price(&units.images, size, quality)?.picos(),
+        // No size: only a price for any size applies.
+        None => image_price(&units.images, None, ImageQuality::Standard)?.picos(),
+        Some((size, quality)) => image_price(&units.images, Some(size), quality)?.picos(),
     };
     Ok([
         (count(n.images), image, 1),
@@ -120,35 +121,39 @@ pub(crate) fn unit_parts(
 /// The price of one image of `size` at `quality`, or a refusal naming the field to change.
 fn image_price(
     prices: &ImagePrices,
-    size: ImageSize,
+    size: Option<ImageSize>,
     quality: ImageQuality,
 ) -> Result<UnitPrice, EngineError> {
     if let Some(price) = prices.get(size, quality) {
         return Ok(price);
     }
+    let name = |s: Option<ImageSize>| s.map_or("any size", ImageSize::as_str).to_string();
     let (field, offered): (&'static str, Vec<String>) = if prices.is_empty() {
         ("images", Vec::new())
     } else if !prices.has_size(size) {
-        let mut sizes: Vec<String> = prices.iter().map(|(s, _, _)| s.to_string()).collect();
+        let mut sizes: Vec<String> = prices.iter().map(|(s, _, _)| name(s)).collect();
         sizes.dedup();
         ("image_size", sizes)
     } else {
         let qualities = prices
             .iter()
-            .filter(|(s, _, _)| *s == size)
+            .filter(|(s, _, _)| *s == size || s.is_none())
             .map(|(_, q, _)| q.to_string())
             .collect();
         ("image_quality", qualities)
     };
-    let message = if offered.is_empty() {
-        "the price in effect has no rate for images; pricing them at another rate would \
-         misstate the cost (send the call's cost as cost_usd instead)"
-            .to_string()
-    } else {
-        format!(
+    let message = match (offered.is_empty(), size) {
+        (true, _) => "the price in effect has no rate for images; pricing them at another rate \
+                      would misstate the cost (send the call's cost as cost_usd instead)"
+            .to_string(),
+        (false, None) => format!(
+            "required with images: they are priced by size (priced: {})",
+            offered.join(", ")
+        ),
+        (false, Some(size)) => format!(
             "the price in effect has no rate for a {quality} {size} image (priced: {})",
             offered.join(", ")
-        )
+        ),
     };
     Err(EngineError::InvalidUsage { field, message })
 }

@@ -36,7 +36,8 @@ pub struct UsageFields {
     /// What the call is billed for beside tokens (each 0 when absent).
     #[serde(flatten)]
     pub units: Units,
-    /// The size of the generated images (required with `images`).
+    /// The size of the generated images (required with `images` unless the model bills
+    /// every size alike).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<ImageSize>,
     /// Their quality (`standard` when absent).
@@ -89,7 +90,8 @@ pub struct Usage {
     tier: ServiceTier,
     /// Within `0..=MAX_TOKENS` each.
     units: Units,
-    /// Present exactly when `units.images > 0`.
+    /// With `units.images > 0` and a size only; images without one are priced at the
+    /// model's price for any size.
     image: Option<(ImageSize, ImageQuality)>,
 }
 
@@ -201,12 +203,6 @@ impl Usage {
         };
         for (field, n) in f.units.named() {
             count(field, n)?;
-        }
-        if f.units.images > 0 && f.image_size.is_none() {
-            return Err(EngineError::InvalidUsage {
-                field: "image_size",
-                message: "required with images: images are priced by size and quality".into(),
-            });
         }
         // A size and quality mean nothing without images: not kept.
         let image = f

@@ -86,6 +86,24 @@ fn images_are_priced_by_size_and_quality() {
     // dall-e-2 at 256x256: $0.016 each.
     let c = call("openai", "dall-e-2", images(5, ImageSize::S256, None)).unwrap();
     assert_eq!(c.total.nanos(), 80_000_000);
+    // Imagen 4 bills every size alike, $0.04 an image: with a size or without.
+    let c = call(
+        "google",
+        "imagen-4.0-generate-001",
+        images(3, ImageSize::S1792x1024, None),
+    );
+    assert_eq!(c.unwrap().total.nanos(), 120_000_000);
+    let unsized_ = units(Units {
+        images: 4,
+        ..Units::default()
+    });
+    assert_eq!(
+        call("google", "imagen-4.0-fast-generate-001", unsized_)
+            .unwrap()
+            .total
+            .nanos(),
+        80_000_000
+    );
 }
 
 #[test]

@@ -221,18 +221,31 @@ impl Ctx<'_> {
         };
         for (i, image) in raw.images.iter().enumerate() {
             let field = |f: &str| format!("images[{i}].{f}");
-            let size = ImageSize::parse(&image.size)
-                .ok_or_else(|| self.err(&format!("{prefix}{}", field("size")), "unknown size"))?;
+            // `any`: the model bills every size alike.
+            let size = match image.size.as_str() {
+                "any" => None,
+                s => Some(ImageSize::parse(s).ok_or_else(|| {
+                    self.err(&format!("{prefix}{}", field("size")), "unknown size")
+                })?),
+            };
             let quality = ImageQuality::parse(&image.quality).ok_or_else(|| {
                 self.err(&format!("{prefix}{}", field("quality")), "unknown quality")
             })?;
-            if units.images.get(size, quality).is_some() {
+            if units
+                .images
+                .iter()
+                .any(|(s, q, _)| (s, q) == (size, quality))
+            {
                 return Err(self.err(
                     &format!("{prefix}{}", field("size")),
                     "a size and quality may be priced once",
                 ));
             }
-            units = units.with_image(size, quality, price(&field("usd"), &image.usd)?);
+            let usd = price(&field("usd"), &image.usd)?;
+            units.images = match size {
+                Some(size) => units.images.with(size, quality, usd),
+                None => units.images.with_any_size(quality, usd),
+            };
         }
         Ok(units)
     }

@@ -158,14 +158,21 @@ wire_enum! {
 const SIZES: usize = 7;
 const QUALITIES: usize = 5;
 
-/// A model's price per image, by size and quality. Fixed-size, so [`Rates`](crate::Rates)
-/// stays `Copy`.
+/// A model's price per image, by size and quality, or by quality whatever the size (a
+/// model that bills every size alike, written `size = "any"` in a catalog file).
+/// Fixed-size, so [`Rates`](crate::Rates) stays `Copy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ImagePrices([Option<UnitPrice>; SIZES * QUALITIES]);
+pub struct ImagePrices {
+    sized: [Option<UnitPrice>; SIZES * QUALITIES],
+    any_size: [Option<UnitPrice>; QUALITIES],
+}
 
 impl Default for ImagePrices {
     fn default() -> ImagePrices {
-        ImagePrices([None; SIZES * QUALITIES])
+        ImagePrices {
+            sized: [None; SIZES * QUALITIES],
+            any_size: [None; QUALITIES],
+        }
     }
 }
 
@@ -176,34 +183,47 @@ impl ImagePrices {
 
     /// These prices with one image of `size` at `quality` costing `price`.
     pub fn with(mut self, size: ImageSize, quality: ImageQuality, price: UnitPrice) -> ImagePrices {
-        self.0[ImagePrices::slot(size, quality)] = Some(price);
+        self.sized[ImagePrices::slot(size, quality)] = Some(price);
         self
     }
 
-    /// The price of one image of `size` at `quality`, if the model has one.
-    pub fn get(&self, size: ImageSize, quality: ImageQuality) -> Option<UnitPrice> {
-        self.0[ImagePrices::slot(size, quality)]
+    /// These prices with one image of any size at `quality` costing `price`.
+    pub fn with_any_size(mut self, quality: ImageQuality, price: UnitPrice) -> ImagePrices {
+        self.any_size[quality as usize] = Some(price);
+        self
+    }
+
+    /// The price of one image of `size` at `quality`, if the model has one: its price for
+    /// that size, else its price for any size. Without a size only the latter applies.
+    pub fn get(&self, size: Option<ImageSize>, quality: ImageQuality) -> Option<UnitPrice> {
+        size.and_then(|s| self.sized[ImagePrices::slot(s, quality)])
+            .or(self.any_size[quality as usize])
     }
 
     /// Whether the model prices any image.
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(Option::is_none)
+        self.sized.iter().chain(&self.any_size).all(Option::is_none)
     }
 
-    /// Whether any quality is priced at `size`.
-    pub fn has_size(&self, size: ImageSize) -> bool {
+    /// Whether any quality is priced at `size` (or at any size).
+    pub fn has_size(&self, size: Option<ImageSize>) -> bool {
         ImageQuality::ALL
             .iter()
             .any(|&q| self.get(size, q).is_some())
     }
 
-    /// Every priced `(size, quality, price)`, sizes then qualities in wire order.
-    pub fn iter(&self) -> impl Iterator<Item = (ImageSize, ImageQuality, UnitPrice)> + '_ {
-        ImageSize::ALL.iter().flat_map(move |&s| {
+    /// Every priced `(size, quality, price)`, sizes then qualities in wire order, the
+    /// prices for any size (`None`) last.
+    pub fn iter(&self) -> impl Iterator<Item = (Option<ImageSize>, ImageQuality, UnitPrice)> + '_ {
+        let sized = ImageSize::ALL.iter().flat_map(move |&s| {
             ImageQuality::ALL
                 .iter()
-                .filter_map(move |&q| self.get(s, q).map(|p| (s, q, p)))
-        })
+                .filter_map(move |&q| self.sized[ImagePrices::slot(s, q)].map(|p| (Some(s), q, p)))
+        });
+        let any = ImageQuality::ALL
+            .iter()
+            .filter_map(move |&q| self.any_size[q as usize].map(|p| (None, q, p)));
+        sized.chain(any)
     }
 }
 
@@ -211,14 +231,15 @@ impl Serialize for ImagePrices {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct Row {
-            size: ImageSize,
+            size: &'static str,
             quality: ImageQuality,
             usd: UnitPrice,
         }
-        serializer.collect_seq(
-            self.iter()
-                .map(|(size, quality, usd)| Row { size, quality, usd }),
-        )
+        serializer.collect_seq(self.iter().map(|(size, quality, usd)| Row {
+            size: size.map_or("any", ImageSize::as_str),
+            quality,
+            usd,
+        }))
     }
 }
 
@@ -231,7 +252,7 @@ impl Serialize for ImagePrices {
 ///
 /// let usd = |s: &str| UnitPrice::parse(s).unwrap();
 /// let dalle3 = UnitRates::default().with_image(ImageSize::S1024, ImageQuality::Hd, usd("0.08"));
-/// assert_eq!(dalle3.images.get(ImageSize::S1024, ImageQuality::Hd), Some(usd("0.08")));
+/// assert_eq!(dalle3.images.get(Some(ImageSize::S1024), ImageQuality::Hd), Some(usd("0.08")));
 /// assert_eq!(dalle3.web_search_call, None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -335,6 +356,15 @@ mod tests {
         }
         let read: Vec<u64> = prices.iter().map(|(_, _, p)| p.picos()).collect();
         assert_eq!(read, (1..=n).collect::<Vec<_>>());
+        // A price for any size is the fallback of every size, never in place of its own.
+        let any = ImagePrices::default()
+            .with(ImageSize::S1024, ImageQuality::Standard, UnitPrice(2))
+            .with_any_size(ImageQuality::Standard, UnitPrice(1));
+        let standard = |size| any.get(size, ImageQuality::Standard);
+        assert_eq!(standard(Some(ImageSize::S1024)), Some(UnitPrice(2)));
+        assert_eq!(standard(Some(ImageSize::S256)), Some(UnitPrice(1)));
+        assert_eq!(standard(None), Some(UnitPrice(1)));
+        assert_eq!(any.get(None, ImageQuality::Hd), None);
         assert_eq!(ImageSize::parse("1792x1024"), Some(ImageSize::S1792x1024));
         assert_eq!(ImageQuality::parse("hd"), Some(ImageQuality::Hd));
         assert_eq!(ImageQuality::parse("HD"), None);

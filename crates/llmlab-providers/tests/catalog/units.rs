@@ -20,21 +20,24 @@ fn usd(s: &str) -> Option<UnitPrice> {
 fn media_models_and_tool_fees_carry_their_published_unit_prices() {
     let dalle3 = units("openai", "dall-e-3").images;
     assert_eq!(
-        dalle3.get(ImageSize::S1024, ImageQuality::Standard),
+        dalle3.get(Some(ImageSize::S1024), ImageQuality::Standard),
         usd("0.04")
     );
     assert_eq!(
-        dalle3.get(ImageSize::S1792x1024, ImageQuality::Hd),
+        dalle3.get(Some(ImageSize::S1792x1024), ImageQuality::Hd),
         usd("0.12")
     );
-    assert_eq!(dalle3.get(ImageSize::S256, ImageQuality::Standard), None);
+    assert_eq!(
+        dalle3.get(Some(ImageSize::S256), ImageQuality::Standard),
+        None
+    );
     assert_eq!(dalle3.iter().count(), 6);
     let dalle2 = units("openai", "dall-e-2").images;
     assert_eq!(
-        dalle2.get(ImageSize::S256, ImageQuality::Standard),
+        dalle2.get(Some(ImageSize::S256), ImageQuality::Standard),
         usd("0.016")
     );
-    assert_eq!(dalle2.get(ImageSize::S1024, ImageQuality::Hd), None);
+    assert_eq!(dalle2.get(Some(ImageSize::S1024), ImageQuality::Hd), None);
     assert_eq!(
         units("openai", "whisper-1").audio_input_minute,
         usd("0.006")

@@ -297,23 +297,25 @@ both!(a_batch_stores_and_sums_the_units_too, |app: TestApp| {
         {"provider": "openai", "model": "dall-e-2", "images": 5, "image_size": "256x256",
          "timestamp": TS, "tags": {"team": "art"}},
         {"provider": "openai", "model": "whisper-1", "audio_input_seconds": 7, "timestamp": TS},
+        // Imagen bills every size alike: no size needed.
+        {"provider": "google", "model": "imagen-4", "images": 2, "timestamp": TS},
         {"provider": "xai", "model": "grok-4", "input_tokens": 0, "output_tokens": 0,
          "web_search_calls": 7, "timestamp": TS, "tags": {"team": "art"}},
     ]});
     let r = app.post("/api/events/batch", &token, events);
-    assert_eq!(r.json()["accepted"], 3, "{}", r.text());
-    // 5 × $0.016 + 7 s × $0.0001 + 7 sources × $0.025.
+    assert_eq!(r.json()["accepted"], 4, "{}", r.text());
+    // 5 × $0.016 + 7 s × $0.0001 + 2 × $0.04 + 7 sources × $0.025.
     let s = app
         .get("/api/costs/summary?start=2025-11-30&end=2025-12-02", &token)
         .json();
     assert_eq!(
         nanos(&s["total_cost_usd"]),
-        80_000_000 + 700_000 + 175_000_000,
+        80_000_000 + 700_000 + 80_000_000 + 175_000_000,
         "{s}"
     );
     assert_eq!(
         (&s["total_images"], &s["total_audio_input_seconds"]),
-        (&json!(5), &json!(7))
+        (&json!(7), &json!(7))
     );
     assert_eq!(s["total_web_search_calls"], 7, "{s}");
     let art = app
