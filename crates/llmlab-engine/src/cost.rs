@@ -82,6 +82,27 @@ pub struct Breakdown {
     pub code_sessions: Usd,
 }
 
+impl Breakdown {
+    /// Every bucket's cost, in the order the fields are declared: they add up to the
+    /// call's total.
+    pub fn parts(&self) -> [Usd; 12] {
+        [
+            self.input,
+            self.cached_input,
+            self.cache_write,
+            self.output,
+            self.cache_write_1h,
+            self.input_audio,
+            self.output_audio,
+            self.images,
+            self.transcription,
+            self.speech,
+            self.web_search,
+            self.code_sessions,
+        ]
+    }
+}
+
 /// The priced cost of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cost {

@@ -8,16 +8,7 @@ fn priced(provider: &str, model: &str, day: &str, f: UsageFields) -> Result<i64,
     let usage = Usage::parse(f)?;
     let at = format!("{day}T12:00:00Z").parse().unwrap();
     let call = price(Catalog::builtin(), provider, model, &usage, at)?;
-    let b = call.cost.breakdown;
-    let parts = [
-        b.input,
-        b.cached_input,
-        b.cache_write,
-        b.output,
-        b.cache_write_1h,
-        b.input_audio,
-        b.output_audio,
-    ];
+    let parts = call.cost.breakdown.parts();
     assert_eq!(
         parts.iter().map(|p| p.nanos()).sum::<i64>(),
         call.cost.total.nanos(),

@@ -22,21 +22,7 @@ fn call(provider: &str, model: &str, f: UsageFields) -> Result<Cost, EngineError
         DAY.parse().unwrap(),
     )?
     .cost;
-    let b = cost.breakdown;
-    let parts = [
-        b.input,
-        b.cached_input,
-        b.cache_write,
-        b.output,
-        b.cache_write_1h,
-        b.input_audio,
-        b.output_audio,
-        b.images,
-        b.transcription,
-        b.speech,
-        b.web_search,
-        b.code_sessions,
-    ];
+    let parts = cost.breakdown.parts();
     assert_eq!(
         parts.iter().map(|p| p.nanos()).sum::<i64>(),
         cost.total.nanos(),

@@ -196,16 +196,14 @@ pub fn event_of(
         ],
     );
     // No GenAI convention names the units billed beside tokens: LLMLab reads its own.
-    let unit = |refused: &mut Option<AppError>, name: &str| {
-        token_count(attrs, refused, &[&format!("llmlab.usage.{name}")])
-    };
     let units = [
-        unit(&mut refused, "images"),
-        unit(&mut refused, "audio_input_seconds"),
-        unit(&mut refused, "output_characters"),
-        unit(&mut refused, "web_search_calls"),
-        unit(&mut refused, "code_sessions"),
-    ];
+        "llmlab.usage.images",
+        "llmlab.usage.audio_input_seconds",
+        "llmlab.usage.output_characters",
+        "llmlab.usage.web_search_calls",
+        "llmlab.usage.code_sessions",
+    ]
+    .map(|key| token_count(attrs, &mut refused, &[key]));
     let no_units = units.iter().all(Option::is_none);
     if input.is_none() && output.is_none() && no_units && refused.is_none() {
         return None;

@@ -86,6 +86,13 @@ pub fn find_by<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
 }
 
 /// Asserts a 422 `validation_error` naming `field`, and returns the body.
+/// An exact USD amount of a response (a JSON number) in nano-dollars.
+pub fn usd_nanos(v: &Value) -> i64 {
+    llmlab_engine::Usd::parse(&v.to_string())
+        .unwrap_or_else(|e| panic!("{v}: {e}"))
+        .nanos()
+}
+
 pub fn assert_invalid(r: &Response, field: &str) -> Value {
     let v = assert_error(r, 422, "validation_error");
     assert_eq!(v["error"]["details"]["field"], field, "{v}");

@@ -2,19 +2,12 @@
 //! costs, the same costs from the providers' usage objects, the refusals, and re-pricing
 //! at the tier an event was stored with.
 
-use llmlab_engine::Usd;
 use serde_json::{Value, json};
 
-use crate::{TestApp, assert_error, assert_invalid, both};
-
-fn nanos(v: &Value) -> i64 {
-    Usd::parse(&v.to_string())
-        .unwrap_or_else(|e| panic!("{v}: {e}"))
-        .nanos()
-}
+use crate::{TestApp, assert_error, assert_invalid, both, usd_nanos as nanos};
 
 /// A day on which every price used here is in effect.
-const TS: &str = "2025-12-01T10:00:00Z";
+pub(crate) const TS: &str = "2025-12-01T10:00:00Z";
 
 both!(
     new_buckets_and_tiers_price_like_hand_computed,

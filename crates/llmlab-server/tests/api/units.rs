@@ -5,16 +5,9 @@
 use llmlab_engine::Usd;
 use serde_json::{Value, json};
 
-use crate::{TestApp, assert_invalid, both};
+use crate::{TestApp, assert_invalid, both, usd_nanos as nanos};
 
-fn nanos(v: &Value) -> i64 {
-    Usd::parse(&v.to_string())
-        .unwrap_or_else(|e| panic!("{v}: {e}"))
-        .nanos()
-}
-
-/// A day on which every price used here is in effect.
-const TS: &str = "2025-12-01T10:00:00Z";
+use crate::pricing_depth::TS;
 
 both!(
     units_are_priced_stored_summed_and_exported,
