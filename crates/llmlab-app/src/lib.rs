@@ -46,6 +46,7 @@ pub mod recommendations;
 pub mod reconciliation;
 pub mod reports;
 pub mod retention;
+pub mod tag_rankings;
 pub mod tokens;
 pub mod usage_formats;
 pub mod workspaces;

@@ -2,7 +2,8 @@
 //! and their latency per route *pattern* (`/api/budgets/{budget_id}`, never the raw path, so ids cannot blow up
 //! the label space), events ingested by outcome, webhook attempts by outcome, reads the
 //! read replica served and those that fell back to the primary (by reason), and what the
-//! notification scheduler's ticks cost (seconds, statements, workspaces visited).
+//! notification scheduler's ticks cost (seconds, statements, workspaces visited), and
+//! the tag rankings built.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -51,6 +52,7 @@ pub struct Metrics {
     tick_statements: Histogram,
     workspaces_visited: Counter,
     reservations: Family<OutcomeLabels, Counter>,
+    tag_rankings_built: Counter,
 }
 
 impl Default for Metrics {
@@ -128,8 +130,16 @@ impl Default for Metrics {
              full (the workspace's live reservations at LLMLAB_MAX_RESERVATIONS)",
             reservations.clone(),
         );
+        let tag_rankings_built = Counter::default();
+        registry.register(
+            "tag_rankings_built",
+            "Rankings of a tag key's values built for the reports by tag (one per key \
+             and day, and after writes into past days)",
+            tag_rankings_built.clone(),
+        );
         Metrics {
             registry,
+            tag_rankings_built,
             reservations,
             tick_seconds,
             tick_statements,
@@ -174,6 +184,11 @@ impl Metrics {
                 outcome: outcome.to_string(),
             })
             .inc();
+    }
+
+    /// Counts one tag ranking built.
+    pub fn tag_ranking_built(&self) {
+        self.tag_rankings_built.inc();
     }
 
     /// Counts one read served by the read replica.

@@ -50,6 +50,8 @@ pub struct AppState {
     pub prices: PriceCache,
     /// API keys recognised in the last `LLMLAB_CREDENTIAL_CACHE_MS`.
     pub keys: crate::credentials::KeyCache,
+    /// Tag rankings this instance started building, and when.
+    pub tag_rankings: crate::tag_rankings::RankingBuilds,
     /// Per-user ingestion quota, when configured.
     pub ingest_quota: Option<IngestQuota>,
     /// A bcrypt hash compared against when a login names an unknown email, so timing

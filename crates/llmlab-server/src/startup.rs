@@ -92,6 +92,7 @@ impl Application {
             webhooks: Webhooks::new(&settings.webhooks, &settings.jwt_secret),
             alert_checks: AlertChecks::default(),
             prices: PriceCache::default(),
+            tag_rankings: Default::default(),
             keys: llmlab_app::credentials::KeyCache::new(Duration::from_millis(
                 settings.credential_cache_ms,
             )),

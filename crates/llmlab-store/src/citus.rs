@@ -65,6 +65,9 @@ pub const TABLES: &[(&str, Kind)] = &[
     ("billing_imports", Kind::Distributed),
     ("billed_costs", Kind::Distributed),
     ("fx_rates", Kind::Distributed),
+    ("tag_rankings", Kind::Distributed),
+    ("tag_ranking_marks", Kind::Distributed),
+    ("tag_late_writes", Kind::Distributed),
 ];
 
 /// The migration that gives every tenant key its `workspace_id`: before it, the schema

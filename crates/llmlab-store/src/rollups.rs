@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Bool, Text};
 
+use crate::analytics::ranking;
 use crate::sql::Sql;
 use crate::{AnyConnection, Backend, NewEvent, StoreError, TokenCounts, UnitCounts};
 
@@ -80,7 +81,8 @@ pub(crate) fn add(
     upsert(conn, workspace_id, models, tags)
 }
 
-/// Adds `models` and `tags` sums to their rows (model rows first, each in key order).
+/// Adds `models` and `tags` sums to their rows (model rows first, each in key order),
+/// and counts a write into a slot before today as late (see `analytics::ranking`).
 fn upsert(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
@@ -89,6 +91,10 @@ fn upsert(
 ) -> Result<(), StoreError> {
     let models: Vec<_> = models.into_iter().collect();
     let tags: Vec<_> = tags.into_iter().collect();
+    let now = ranking::now_micros();
+    let late = tags
+        .iter()
+        .any(|((_, slot, _), _)| ranking::is_late(*slot, now));
     match conn {
         AnyConnection::Postgresql(c) => {
             pg_upsert(c, &MODELS, workspace_id, &models, |q| {
@@ -111,6 +117,9 @@ fn upsert(
                 sqlite_upsert(conn, &TAGS, workspace_id, chunk, push_tag_key)?;
             }
         }
+    }
+    if late {
+        ranking::note_late(conn, workspace_id)?;
     }
     Ok(())
 }

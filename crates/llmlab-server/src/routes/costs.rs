@@ -20,6 +20,7 @@ use llmlab_app::AppState;
 use llmlab_app::fx::{Amount, Currency, Rates};
 use llmlab_app::ingest;
 use llmlab_app::reports;
+use llmlab_app::tag_rankings;
 use llmlab_app::{AppError, blocking_read};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -210,9 +211,9 @@ async fn by_tag(
         .ok_or_else(|| ApiError::validation("key", "the tag key to group by is required"))?
         .to_string();
     let range = range.0.resolve(Utc::now(), Some(30))?;
-    let k = key.clone();
+    let (k, ws) = (key.clone(), who.workspace());
     let (rows, converted) = blocking_read(&state, move |s| {
-        let (ws, filter) = (who.workspace(), &range.filter);
+        let filter = &range.filter;
         let rows = reports::by_tag(s, ws, filter, &k)?;
         let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
             reports::by_tag_in(s, ws, filter, &k, rates)
@@ -220,6 +221,7 @@ async fn by_tag(
         Ok::<_, AppError>((rows, converted))
     })
     .await?;
+    tag_rankings::refresh(&state, ws, &key, &rows);
     let list = TagList::new(key, &rows);
     Ok(HttpResponse::Ok().json(match converted {
         Some((by_value, rates)) => list.converted(&by_value, &rates),

@@ -121,3 +121,40 @@ both!(
         assert!(tags.len() <= 5, "{anomaly}");
     }
 );
+
+both!(
+    a_key_with_many_values_gets_a_ranking_that_answers_the_same,
+    |app: TestApp| {
+        let token = app.signup("ranked@example.com");
+        let day = Utc::now().date_naive() - Duration::days(2);
+        let events: Vec<Value> = (1..=2_100)
+            .map(|i| call(day, i % 1_440, &format!("c{i:04}"), i * 1_000_000))
+            .collect();
+        send(&app, &token, &events);
+        let added_up = app.get("/api/costs/by-tag?key=customer", &token).json();
+        // That report asked for the key's ranking, built in the background.
+        let built = "llmlab_tag_rankings_built_total 1";
+        let mut metrics = String::new();
+        for _ in 0..300 {
+            metrics = app.call("GET", "/metrics", None, None).text();
+            if metrics.contains(built) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(metrics.contains(built), "{metrics}");
+        let ranked = app.get("/api/costs/by-tag?key=customer", &token).json();
+        assert_eq!(ranked, added_up);
+        assert_eq!(ranked["values"][0]["value"], "c2100");
+        // A call of three days ago may change the ranking's days: not used, still exact.
+        let late = call(day - Duration::days(1), 0, "c0001", 5_000_000_000);
+        send(&app, &token, &[late]);
+        let after = app.get("/api/costs/by-tag?key=customer", &token).json();
+        assert_eq!(
+            after["values"][0]["value"], "c0001",
+            "{}",
+            after["values"][0]
+        );
+        assert_eq!(nanos(&after["values"][0]["cost_usd"]), 5_001_000_000);
+    }
+);

@@ -4,6 +4,7 @@
 
 mod grouped;
 mod plan;
+pub mod ranking;
 mod rows;
 mod senders;
 mod store;
@@ -21,7 +22,7 @@ pub use grouped::spend_each;
 use plan::*;
 pub use rows::*;
 pub use senders::{DailySenderRow, SenderTotals, by_sender, daily_by_sender};
-pub use tags::{MAX_GROUPS, TagBreakdown, TagRest, by_tag, daily_by_tag};
+pub use tags::{MAX_GROUPS, TagBreakdown, TagRest, by_tag, by_tag_top, daily_by_tag};
 
 /// Microseconds in a UTC day.
 pub const DAY_MICROS: i64 = 86_400_000_000;

@@ -51,6 +51,22 @@ store_methods! {
         key: &str,
     ) -> TagBreakdown = with_conn(by_tag);
 
+    /// See [`analytics::by_tag_top`](by_tag_top).
+    fn cost_by_tag_top(
+        workspace_id: WorkspaceId,
+        filter: &EventFilter,
+        key: &str,
+        top: u32,
+        use_ranking: bool,
+    ) -> TagBreakdown = with_conn(by_tag_top);
+
+    /// See [`analytics::ranking::rebuild`](ranking::rebuild).
+    fn rebuild_tag_ranking(
+        workspace_id: WorkspaceId,
+        key: &str,
+        now_micros: i64,
+    ) -> bool = write(ranking::rebuild);
+
     /// See [`analytics::daily_by_model`](daily_by_model).
     fn daily_by_model(
         workspace_id: WorkspaceId,

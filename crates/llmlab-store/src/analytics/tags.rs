@@ -9,6 +9,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 
 use super::plan::*;
+use super::ranking;
 use super::{DAY_MICROS, DailyTagRow, TagTotals};
 use crate::sql::Sql;
 use crate::{AnyConnection, EventFilter, StoreError, WorkspaceId};
@@ -23,6 +24,10 @@ pub struct TagBreakdown {
     pub values: Vec<TagTotals>,
     /// Every other value of the key, added up; `None` when `values` holds them all.
     pub other: Option<TagRest>,
+    /// Whether building the key's ranking ([`ranking::rebuild`]) would answer this
+    /// report faster next time: there is none, or it is stale, and the key has many
+    /// values in a range near the window a ranking built now would cover.
+    pub refresh: bool,
 }
 
 /// Values of a tag key that a report adds up as one row instead of listing them.
@@ -37,14 +42,90 @@ pub struct TagRest {
 }
 
 /// Cost and calls per value of tag `key`: the [`MAX_GROUPS`] costliest values and the
-/// rest added up (events without that tag are not counted). One statement adds every
-/// value up once and returns the costliest, each row with the number of values and the
-/// sums over all of them, from which the rest follows exactly.
+/// rest added up (events without that tag are not counted), from the key's ranking when
+/// one answers the range exactly (see [`ranking`]).
 pub fn by_tag(
     conn: &mut AnyConnection,
     workspace_id: WorkspaceId,
     filter: &EventFilter,
     key: &str,
+) -> Result<TagBreakdown, StoreError> {
+    by_tag_top(conn, workspace_id, filter, key, MAX_GROUPS, true)
+}
+
+/// [`by_tag`] listing the `top` costliest values, from the key's ranking when
+/// `use_ranking` and one answers (the same answer as adding every value up, which
+/// `use_ranking: false` always does).
+pub fn by_tag_top(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    filter: &EventFilter,
+    key: &str,
+    top: u32,
+    use_ranking: bool,
+) -> Result<TagBreakdown, StoreError> {
+    if !use_ranking || !ranking::rankable(filter, key) || in_transaction(conn)? {
+        return added_up(conn, workspace_id, filter, key, top);
+    }
+    snapshot(conn, |c| {
+        let exists = match ranking::answer(c, workspace_id, filter, key, top)? {
+            ranking::Found::Answer {
+                mut breakdown,
+                stale,
+            } => {
+                breakdown.refresh = stale && ranking::near_current_window(filter);
+                return Ok(breakdown);
+            }
+            ranking::Found::Unusable { exists } => exists,
+        };
+        let mut out = added_up(c, workspace_id, filter, key, top)?;
+        let counted =
+            i64::try_from(out.values.len()).unwrap_or(i64::MAX) + out.other.map_or(0, |o| o.values);
+        out.refresh =
+            (exists || counted >= ranking::RANK_FROM) && ranking::near_current_window(filter);
+        Ok(out)
+    })
+}
+
+/// Whether `conn` is inside a transaction (whose isolation a report cannot choose).
+fn in_transaction(conn: &mut AnyConnection) -> Result<bool, StoreError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let depth = match conn {
+        AnyConnection::Postgresql(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+        }
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()
+        }
+    };
+    Ok(depth.map_err(StoreError::from)?.is_some())
+}
+
+/// Runs `f` in a read transaction whose statements all see one snapshot: `REPEATABLE
+/// READ` on PostgreSQL; on SQLite every transaction reads one snapshot.
+fn snapshot<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    conn.transaction(|c| {
+        if let AnyConnection::Postgresql(pg) = c {
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+        }
+        f(c)
+    })
+}
+
+/// [`by_tag_top`] by adding every value up. One statement adds every value up once and
+/// returns the costliest, each row with the number of values and the sums over all of
+/// them, from which the rest follows exactly.
+fn added_up(
+    conn: &mut AnyConnection,
+    workspace_id: WorkspaceId,
+    filter: &EventFilter,
+    key: &str,
+    top: u32,
 ) -> Result<TagBreakdown, StoreError> {
     #[derive(QueryableByName)]
     struct Ranked {
@@ -78,7 +159,7 @@ pub fn by_tag(
         ") u GROUP BY u.value \
          ORDER BY SUM(u.cost_nanos) DESC, SUM(u.calls) DESC, u.value LIMIT ",
     )
-    .int(i64::from(MAX_GROUPS));
+    .int(i64::from(top));
     let rows: Vec<Ranked> = sql.load(conn)?;
     let mut out = TagBreakdown::default();
     let mut rest = TagRest::default();
@@ -225,7 +306,7 @@ fn rest_per_day(rows: Vec<DailyTagRow>) -> Vec<DailyTagRow> {
 /// `SELECT t, value, cost_nanos, calls` of every row of `src` with tag `key` in
 /// `filter` (a rollup slot, or an event joined to its value), optionally only of the
 /// values `only` (a subquery) selects.
-fn push_value_rows(
+pub(super) fn push_value_rows(
     sql: &mut Sql,
     src: Src<'_>,
     workspace_id: WorkspaceId,

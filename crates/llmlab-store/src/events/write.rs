@@ -327,8 +327,8 @@ pub fn insert_event(
     let created_at = now_utc();
     let outcome = match conn {
         // One statement, without a transaction around it, unless it settles a
-        // reservation (which the statement does not do).
-        AnyConnection::Postgresql(c) if event.reservation_id.is_none() => {
+        // reservation or counts a late write (which the statement does not do).
+        AnyConnection::Postgresql(c) if event.reservation_id.is_none() && !counts_late(event) => {
             insert_one_pg(c, workspace_id, event, created_at)?
         }
         _ => write_tx(conn, |conn| {
@@ -378,6 +378,13 @@ pub(crate) fn stored_row(
             find(conn, workspace_id, id)?.ok_or(StoreError::NotFound)?
         }
     })
+}
+
+/// Whether storing `event` now counts a late write of its tag rollups (see
+/// `analytics::ranking`).
+fn counts_late(event: &NewEvent) -> bool {
+    use crate::analytics::ranking;
+    !event.tags.is_empty() && ranking::is_late(event.ts, ranking::now_micros())
 }
 
 /// [`pg::insert_one`], then the stored event's id when the key was a repeat.

@@ -14,6 +14,7 @@ mod group_commit;
 pub mod migrations;
 mod outbox;
 mod pricing_depth;
+mod rankings;
 mod reservations;
 mod schedule;
 mod send_quota;

@@ -1,0 +1,3 @@
+DROP TABLE tag_late_writes;
+DROP TABLE tag_ranking_marks;
+DROP TABLE tag_rankings;
