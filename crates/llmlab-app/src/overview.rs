@@ -194,6 +194,9 @@ pub struct Overview {
     pub anomalies: Vec<String>,
     /// The workspace holds no event at all: its first steps are still to be taken.
     pub no_events: bool,
+    /// The tag key split by, when its ranking would answer faster once built (see
+    /// [`crate::tag_rankings`]).
+    pub wants_ranking: Option<String>,
 }
 
 /// The overview of `span` at `now` in `zone`, split by `grouping` (see [`Overview`]).
@@ -225,6 +228,7 @@ pub fn overview(
     let providers = s.cost_by_provider(workspace, &range)?;
     let budgets = crate::budgets::list(s, workspace, now)?;
     // The costliest groups, each as the filter that selects it.
+    let mut wants_ranking = None;
     let (groups, more): (Vec<(String, EventFilter)>, bool) = match grouping {
         Grouping::Provider => (
             providers
@@ -256,6 +260,9 @@ pub fn overview(
         }
         Grouping::Tag(key) => {
             let values = s.cost_by_tag(workspace, &range, key)?;
+            if values.refresh {
+                wants_ranking = Some(key.clone());
+            }
             let groups = values
                 .values
                 .iter()
@@ -337,6 +344,7 @@ pub fn overview(
         budgets,
         stacks,
         anomalies,
+        wants_ranking,
         no_events,
     })
 }

@@ -48,7 +48,15 @@ impl RankingBuilds {
 /// Builds the ranking of tag `key` of `workspace` in the background if `found` (a report
 /// by that key) asks for it.
 pub fn refresh(app: &App, workspace: WorkspaceId, key: &str, found: &TagBreakdown) {
-    if !found.refresh || !app.tag_rankings.claim(workspace, key) {
+    if found.refresh {
+        build_in_background(app, workspace, key);
+    }
+}
+
+/// Builds the ranking of tag `key` of `workspace` in the background, unless this
+/// instance started building it less than a minute ago.
+pub fn build_in_background(app: &App, workspace: WorkspaceId, key: &str) {
+    if !app.tag_rankings.claim(workspace, key) {
         return;
     }
     let state = app.clone();

@@ -421,7 +421,7 @@ fn run_parts(
         eprintln!("xtask: many tenants on {name}");
         let results = tenants::run(target, bin, &plan.tenants)?;
         let timings = results.tags.iter().flat_map(|t| &t.timings);
-        errors.extend(timings.filter_map(|t| answered(t.path, &t.problem)));
+        errors.extend(timings.filter_map(|t| answered(&t.path, &t.problem)));
         let section = tenants::tenants_section(name, &results);
         print!("{}", section.text());
         sections.push(section);

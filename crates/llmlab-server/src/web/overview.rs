@@ -116,6 +116,9 @@ pub async fn overview(
         Ok::<_, AppError>((o, converted))
     })
     .await?;
+    if let Some(key) = &o.wants_ranking {
+        llmlab_app::tag_rankings::build_in_background(&state, ws, key);
+    }
     let name = SPANS
         .iter()
         .find(|(k, _)| *k == range)

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::super::client::Client;
 use crate::Result;
@@ -151,6 +151,23 @@ fn tick_delta(
 pub fn visited(addr: SocketAddr) -> Result<f64> {
     Ok(scrape(addr)?.get(VISITED).copied().unwrap_or(0.0))
 }
+
+/// Waits until the server at `addr` has built a tag ranking, at most `limit`; returns
+/// how long that took.
+pub fn ranking_built(addr: SocketAddr, limit: Duration) -> Result<Duration> {
+    let started = Instant::now();
+    loop {
+        if scrape(addr)?.get(RANKINGS_BUILT).copied().unwrap_or(0.0) >= 1.0 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return Err(format!("no tag ranking built within {} s", limit.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const RANKINGS_BUILT: &str = "llmlab_tag_rankings_built_total";
 
 /// `/metrics` as name → value, the values of a name's label sets summed.
 fn scrape(addr: SocketAddr) -> Result<BTreeMap<String, f64>> {

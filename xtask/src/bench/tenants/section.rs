@@ -159,6 +159,19 @@ pub fn tenants_section(backend: &str, r: &TenantResults) -> Section {
             ]);
         }
         section.table(table);
+        section.note(
+            "By-tag from 35 days ago adds every value up (too far from the ranking's \
+             window for one to answer); by-tag over the default range (the last 30 days) \
+             is timed once the ranking its untimed call asked for is built.",
+        );
+        for timing in &t.timings {
+            if let Some(after) = timing.ranking_after {
+                section.note(format!(
+                    "`{}`: ranking built {after:.1} s after the untimed call.",
+                    timing.path
+                ));
+            }
+        }
         for timing in t.timings.iter().filter(|x| x.problem.is_some()) {
             let problem = timing.problem.as_deref().unwrap_or_default();
             section.note(format!("Problem with `{}`: {problem}", timing.path));
