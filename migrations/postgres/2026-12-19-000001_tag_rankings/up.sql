@@ -19,7 +19,7 @@ BEGIN
         cost_nanos BIGINT NOT NULL,
         calls BIGINT NOT NULL,
         PRIMARY KEY (workspace_id, key, value)
-    )';
+    ) WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02)';
     EXECUTE 'CREATE INDEX tag_rankings_order
         ON tag_rankings (workspace_id, key, cost_nanos DESC, calls DESC, value)';
     EXECUTE 'CREATE TABLE tag_ranking_marks (
