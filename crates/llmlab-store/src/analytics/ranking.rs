@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::QueryableByName;
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::BigInt;
 
 use super::plan::{Allow, Src, plan, rollup_source};
 use super::tags::push_value_rows;
@@ -95,6 +95,13 @@ struct Mark {
     to_slot: i64,
     #[diesel(sql_type = BigInt)]
     built_at_late_writes: i64,
+    #[diesel(embed)]
+    sums: Sums,
+}
+
+/// What a ranking adds up to: how many values, their cost and calls.
+#[derive(QueryableByName, Debug, Clone, Copy, PartialEq, Eq)]
+struct Sums {
     #[diesel(sql_type = BigInt)]
     values_count: i64,
     #[diesel(sql_type = BigInt)]
@@ -174,15 +181,6 @@ pub fn rebuild(
             .push(" AND r.slot >= ").int(from).push(" AND r.slot < ").int(to)
             .push(" GROUP BY r.workspace_id, r.key, r.value");
         sql.execute(c)?;
-        #[derive(QueryableByName)]
-        struct Sums {
-            #[diesel(sql_type = BigInt)]
-            values_count: i64,
-            #[diesel(sql_type = BigInt)]
-            cost_nanos: i64,
-            #[diesel(sql_type = BigInt)]
-            calls: i64,
-        }
         let mut sql = Sql::new(c.backend());
         sql.push("SELECT CAST(COUNT(*) AS BIGINT) AS values_count, CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) AS cost_nanos, CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS calls FROM tag_rankings WHERE workspace_id = ")
             .int(ws).push(" AND key = ").text(key);
@@ -305,15 +303,7 @@ pub(super) fn answer(
 }
 
 /// A value whose sum the stretches change, and by how much.
-#[derive(QueryableByName, Debug)]
-struct Change {
-    #[diesel(sql_type = Text)]
-    value: String,
-    #[diesel(sql_type = BigInt)]
-    cost_nanos: i64,
-    #[diesel(sql_type = BigInt)]
-    calls: i64,
-}
+type Change = TagTotals;
 
 /// The values the `stretches` change, at most [`MAX_CHANGED`] (`None` past it).
 fn changes(
@@ -414,9 +404,9 @@ fn merge(
     let names: Vec<&str> = changed.iter().map(|c| c.value.as_str()).collect();
     let held = ranked_of(conn, workspace_id, key, &names)?;
     let mut all = TagRest {
-        values: m.values_count,
-        cost_nanos: m.cost_nanos,
-        calls: m.calls,
+        values: m.sums.values_count,
+        cost_nanos: m.sums.cost_nanos,
+        calls: m.sums.calls,
     };
     let mut values: Vec<TagTotals> = Vec::with_capacity(ranked.len());
     let mut is_changed = HashSet::with_capacity(changed.len());
