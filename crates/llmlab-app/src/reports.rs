@@ -371,21 +371,51 @@ fn by_day<K: Ord>(
     Ok(sums)
 }
 
-/// `convert` over `filter`'s UTC days in `currency`, with the rates it read; `None`
-/// without a currency (the breakdowns' `currency=`).
-pub fn in_currency<T>(
+/// A breakdown over `filter` (`report`) and, with `currency` (the breakdowns'
+/// `currency=`), the same spend in it (`convert`, over `filter`'s UTC days) with the
+/// rates read; `None` without a currency.
+fn breakdown<T, C>(
     s: &Store,
     workspace: WorkspaceId,
     filter: &EventFilter,
     currency: Option<crate::fx::Currency>,
-    convert: impl FnOnce(&mut crate::fx::Rates) -> Result<T, AppError>,
-) -> Result<Option<(T, crate::fx::Rates)>, AppError> {
+    report: impl FnOnce(&Store, WorkspaceId, &EventFilter) -> Result<T, AppError>,
+    convert: impl FnOnce(
+        &Store,
+        WorkspaceId,
+        &EventFilter,
+        &mut crate::fx::Rates,
+    ) -> Result<C, AppError>,
+) -> Result<(T, Option<(C, crate::fx::Rates)>), AppError> {
+    let rows = report(s, workspace, filter)?;
     let Some(currency) = currency else {
-        return Ok(None);
+        return Ok((rows, None));
     };
     let mut rates = crate::fx::Rates::for_range(s, workspace, currency, filter)?;
-    let converted = convert(&mut rates)?;
-    Ok(Some((converted, rates)))
+    let converted = convert(s, workspace, filter, &mut rates)?;
+    Ok((rows, Some((converted, rates))))
+}
+
+/// [`breakdown`] read where reports are (the read replica when there is one): what
+/// every breakdown route with `currency=` answers.
+pub async fn breakdown_read<T, C>(
+    app: &crate::App,
+    workspace: WorkspaceId,
+    filter: EventFilter,
+    currency: Option<crate::fx::Currency>,
+    report: impl Fn(&Store, WorkspaceId, &EventFilter) -> Result<T, AppError> + Send + 'static,
+    convert: impl Fn(&Store, WorkspaceId, &EventFilter, &mut crate::fx::Rates) -> Result<C, AppError>
+    + Send
+    + 'static,
+) -> Result<(T, Option<(C, crate::fx::Rates)>), AppError>
+where
+    T: Send + 'static,
+    C: Send + 'static,
+{
+    crate::blocking_read(app, move |s| {
+        breakdown(s, workspace, &filter, currency.clone(), &report, &convert)
+    })
+    .await
 }
 
 /// Spend per value of tag `key` in `filter`, in `rates`' currency, each UTC day at its

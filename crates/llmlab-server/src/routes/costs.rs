@@ -84,14 +84,14 @@ async fn by_provider(
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let currency = currency_of(currency.0)?;
-    let (rows, converted) = blocking_read(&state, move |s| {
-        let (ws, filter) = (who.workspace(), &range.filter);
-        let rows = reports::by_provider(s, ws, filter)?;
-        let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
-            reports::by_model_in(s, ws, filter, rates)
-        })?;
-        Ok::<_, AppError>((rows, converted))
-    })
+    let (rows, converted) = reports::breakdown_read(
+        &state,
+        who.workspace(),
+        range.filter,
+        currency,
+        reports::by_provider,
+        reports::by_model_in,
+    )
     .await?;
     let mut providers = with_shares(&rows, |r| r.sums.cost_nanos, ProviderRow::new);
     if let Some((by_model, _)) = &converted {
@@ -131,14 +131,14 @@ async fn by_key(
 ) -> Result<HttpResponse, ApiError> {
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let currency = currency_of(currency.0)?;
-    let (rows, converted) = blocking_read(&state, move |s| {
-        let (ws, filter) = (who.workspace(), &range.filter);
-        let rows = reports::by_sender(s, ws, filter)?;
-        let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
-            reports::by_sender_in(s, ws, filter, rates)
-        })?;
-        Ok::<_, AppError>((rows, converted))
-    })
+    let (rows, converted) = reports::breakdown_read(
+        &state,
+        who.workspace(),
+        range.filter,
+        currency,
+        reports::by_sender,
+        reports::by_sender_in,
+    )
     .await?;
     let mut keys = with_shares(&rows, |r| r.sums.cost_nanos, KeySpendRow::new);
     if let Some((by_key, _)) = &converted {
@@ -168,14 +168,14 @@ async fn top_models(
     let range = range.0.resolve(Utc::now(), Some(30))?;
     let limit = query::int("limit", top.0.limit.as_deref(), 10, 1, 1000)? as u32;
     let currency = currency_of(currency.0)?;
-    let (rows, converted) = blocking_read(&state, move |s| {
-        let (ws, filter) = (who.workspace(), &range.filter);
-        let rows = reports::top_models(s, ws, filter, limit)?;
-        let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
-            reports::by_model_in(s, ws, filter, rates)
-        })?;
-        Ok::<_, AppError>((rows, converted))
-    })
+    let (rows, converted) = reports::breakdown_read(
+        &state,
+        who.workspace(),
+        range.filter,
+        currency,
+        move |s, ws, filter| reports::top_models(s, ws, filter, limit),
+        reports::by_model_in,
+    )
     .await?;
     let mut models: Vec<ModelRow> = rows.iter().map(ModelRow::from).collect();
     if let Some((by_model, _)) = &converted {
@@ -211,15 +211,15 @@ async fn by_tag(
         .ok_or_else(|| ApiError::validation("key", "the tag key to group by is required"))?
         .to_string();
     let range = range.0.resolve(Utc::now(), Some(30))?;
-    let (k, ws) = (key.clone(), who.workspace());
-    let (rows, converted) = blocking_read(&state, move |s| {
-        let filter = &range.filter;
-        let rows = reports::by_tag(s, ws, filter, &k)?;
-        let converted = reports::in_currency(s, ws, filter, currency.clone(), |rates| {
-            reports::by_tag_in(s, ws, filter, &k, rates)
-        })?;
-        Ok::<_, AppError>((rows, converted))
-    })
+    let (k, k_in, ws) = (key.clone(), key.clone(), who.workspace());
+    let (rows, converted) = reports::breakdown_read(
+        &state,
+        ws,
+        range.filter,
+        currency,
+        move |s, ws, filter| reports::by_tag(s, ws, filter, &k),
+        move |s, ws, filter, rates| reports::by_tag_in(s, ws, filter, &k_in, rates),
+    )
     .await?;
     tag_rankings::refresh(&state, ws, &key, &rows);
     let list = TagList::new(key, &rows);
